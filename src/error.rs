@@ -1,0 +1,264 @@
+//! One error type for the whole engine.
+//!
+//! Every error carries a PostgreSQL SQLSTATE, a message and, where useful, a
+//! detail and a hint. The embedded API returns exactly this value and the wire
+//! protocol sends exactly these fields, so a client sees the same SQLSTATE
+//! whichever way it reaches the database. User mistakes never surface as the
+//! generic `XX000`; that code is reserved for broken invariants and I/O
+//! failures the user cannot fix.
+
+use std::fmt;
+
+/// A PostgreSQL SQLSTATE code (five characters).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SqlState(&'static str);
+
+impl SqlState {
+    pub const SUCCESSFUL_COMPLETION: SqlState = SqlState("00000");
+    pub const WARNING: SqlState = SqlState("01000");
+    pub const FEATURE_NOT_SUPPORTED: SqlState = SqlState("0A000");
+    pub const CARDINALITY_VIOLATION: SqlState = SqlState("21000");
+    pub const DATA_EXCEPTION: SqlState = SqlState("22000");
+    pub const STRING_DATA_RIGHT_TRUNCATION: SqlState = SqlState("22001");
+    pub const NUMERIC_VALUE_OUT_OF_RANGE: SqlState = SqlState("22003");
+    pub const NULL_VALUE_NOT_ALLOWED: SqlState = SqlState("22004");
+    pub const INVALID_DATETIME_FORMAT: SqlState = SqlState("22007");
+    pub const DATETIME_FIELD_OVERFLOW: SqlState = SqlState("22008");
+    pub const INVALID_ESCAPE_SEQUENCE: SqlState = SqlState("22025");
+    pub const DIVISION_BY_ZERO: SqlState = SqlState("22012");
+    pub const INVALID_PARAMETER_VALUE: SqlState = SqlState("22023");
+    pub const INVALID_TEXT_REPRESENTATION: SqlState = SqlState("22P02");
+    pub const INVALID_BINARY_REPRESENTATION: SqlState = SqlState("22P03");
+    pub const INVALID_JSON_TEXT: SqlState = SqlState("22032");
+    pub const INVALID_ROW_COUNT_IN_LIMIT: SqlState = SqlState("2201W");
+    pub const INVALID_ROW_COUNT_IN_OFFSET: SqlState = SqlState("2201X");
+    pub const INTEGRITY_CONSTRAINT_VIOLATION: SqlState = SqlState("23000");
+    pub const NOT_NULL_VIOLATION: SqlState = SqlState("23502");
+    pub const FOREIGN_KEY_VIOLATION: SqlState = SqlState("23503");
+    pub const UNIQUE_VIOLATION: SqlState = SqlState("23505");
+    pub const CHECK_VIOLATION: SqlState = SqlState("23514");
+    pub const INVALID_TRANSACTION_STATE: SqlState = SqlState("25000");
+    pub const ACTIVE_SQL_TRANSACTION: SqlState = SqlState("25001");
+    pub const NO_ACTIVE_SQL_TRANSACTION: SqlState = SqlState("25P01");
+    pub const IN_FAILED_SQL_TRANSACTION: SqlState = SqlState("25P02");
+    pub const READ_ONLY_SQL_TRANSACTION: SqlState = SqlState("25006");
+    pub const INVALID_SQL_STATEMENT_NAME: SqlState = SqlState("26000");
+    pub const INVALID_SAVEPOINT_SPECIFICATION: SqlState = SqlState("3B001");
+    pub const SERIALIZATION_FAILURE: SqlState = SqlState("40001");
+    pub const DEADLOCK_DETECTED: SqlState = SqlState("40P01");
+    pub const SYNTAX_ERROR: SqlState = SqlState("42601");
+    pub const INSUFFICIENT_PRIVILEGE: SqlState = SqlState("42501");
+    pub const UNDEFINED_COLUMN: SqlState = SqlState("42703");
+    pub const AMBIGUOUS_COLUMN: SqlState = SqlState("42702");
+    pub const GROUPING_ERROR: SqlState = SqlState("42803");
+    pub const DATATYPE_MISMATCH: SqlState = SqlState("42804");
+    pub const UNDEFINED_FUNCTION: SqlState = SqlState("42883");
+    pub const UNDEFINED_TABLE: SqlState = SqlState("42P01");
+    pub const UNDEFINED_PARAMETER: SqlState = SqlState("42P02");
+    pub const UNDEFINED_OBJECT: SqlState = SqlState("42704");
+    pub const UNDEFINED_SCHEMA: SqlState = SqlState("3F000");
+    pub const DUPLICATE_COLUMN: SqlState = SqlState("42701");
+    pub const DUPLICATE_TABLE: SqlState = SqlState("42P07");
+    pub const DUPLICATE_SCHEMA: SqlState = SqlState("42P06");
+    pub const DUPLICATE_OBJECT: SqlState = SqlState("42710");
+    pub const AMBIGUOUS_FUNCTION: SqlState = SqlState("42725");
+    pub const INVALID_COLUMN_REFERENCE: SqlState = SqlState("42P10");
+    pub const INVALID_TABLE_DEFINITION: SqlState = SqlState("42P16");
+    pub const INVALID_FOREIGN_KEY: SqlState = SqlState("42830");
+    pub const WRONG_OBJECT_TYPE: SqlState = SqlState("42809");
+    pub const INVALID_COLUMN_DEFINITION: SqlState = SqlState("42611");
+    pub const CANNOT_COERCE: SqlState = SqlState("42846");
+    pub const INDETERMINATE_DATATYPE: SqlState = SqlState("42P18");
+    pub const DEPENDENT_OBJECTS_STILL_EXIST: SqlState = SqlState("2BP01");
+    pub const OBJECT_NOT_IN_PREREQUISITE_STATE: SqlState = SqlState("55000");
+    pub const LOCK_NOT_AVAILABLE: SqlState = SqlState("55P03");
+    pub const PROGRAM_LIMIT_EXCEEDED: SqlState = SqlState("54000");
+    pub const STATEMENT_TOO_COMPLEX: SqlState = SqlState("54001");
+    pub const TOO_MANY_COLUMNS: SqlState = SqlState("54011");
+    pub const PROTOCOL_VIOLATION: SqlState = SqlState("08P01");
+    pub const QUERY_CANCELED: SqlState = SqlState("57014");
+    pub const DISK_FULL: SqlState = SqlState("53100");
+    pub const TOO_MANY_CONNECTIONS: SqlState = SqlState("53300");
+    pub const CONFIGURATION_LIMIT_EXCEEDED: SqlState = SqlState("53400");
+    pub const IO_ERROR: SqlState = SqlState("58030");
+    pub const DATA_CORRUPTED: SqlState = SqlState("XX001");
+    pub const INTERNAL_ERROR: SqlState = SqlState("XX000");
+
+    /// The five-character code, e.g. `"23505"`.
+    pub fn code(&self) -> &'static str {
+        self.0
+    }
+}
+
+impl fmt::Debug for SqlState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl fmt::Display for SqlState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// An error from any layer of HeliosDB Nano.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Error {
+    /// The SQLSTATE clients match on.
+    pub code: SqlState,
+    /// The primary, human-readable message (PostgreSQL's wording where one exists).
+    pub message: String,
+    /// Optional secondary detail, e.g. the conflicting key of a unique violation.
+    pub detail: Option<String>,
+    /// Optional hint on how to fix the problem.
+    pub hint: Option<String>,
+}
+
+/// The result type of every fallible operation in this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(code: SqlState, message: impl Into<String>) -> Error {
+        Error {
+            code,
+            message: message.into(),
+            detail: None,
+            hint: None,
+        }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Error {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Error {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// The SQLSTATE as a string, e.g. `"42P01"`.
+    pub fn sqlstate(&self) -> &'static str {
+        self.code.code()
+    }
+
+    /// True for errors where retrying the whole transaction may succeed
+    /// (serialization failures and deadlocks).
+    pub fn is_retryable(&self) -> bool {
+        self.code == SqlState::SERIALIZATION_FAILURE || self.code == SqlState::DEADLOCK_DETECTED
+    }
+
+    pub fn syntax(message: impl Into<String>) -> Error {
+        Error::new(SqlState::SYNTAX_ERROR, message)
+    }
+
+    pub fn unsupported(message: impl Into<String>) -> Error {
+        Error::new(SqlState::FEATURE_NOT_SUPPORTED, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Error {
+        Error::new(SqlState::INTERNAL_ERROR, message)
+    }
+
+    pub fn io(message: impl Into<String>) -> Error {
+        Error::new(SqlState::IO_ERROR, message)
+    }
+
+    pub fn corrupted(message: impl Into<String>) -> Error {
+        Error::new(SqlState::DATA_CORRUPTED, message)
+    }
+
+    pub fn invalid_text(type_name: &str, input: &str) -> Error {
+        Error::new(
+            SqlState::INVALID_TEXT_REPRESENTATION,
+            format!("invalid input syntax for type {type_name}: \"{input}\""),
+        )
+    }
+
+    pub fn out_of_range(type_name: &str) -> Error {
+        Error::new(
+            SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+            format!("{type_name} out of range"),
+        )
+    }
+
+    pub fn division_by_zero() -> Error {
+        Error::new(SqlState::DIVISION_BY_ZERO, "division by zero")
+    }
+
+    pub fn undefined_table(name: &str) -> Error {
+        Error::new(
+            SqlState::UNDEFINED_TABLE,
+            format!("relation \"{name}\" does not exist"),
+        )
+    }
+
+    pub fn undefined_column(name: &str) -> Error {
+        Error::new(
+            SqlState::UNDEFINED_COLUMN,
+            format!("column \"{name}\" does not exist"),
+        )
+    }
+
+    pub fn serialization_failure() -> Error {
+        Error::new(
+            SqlState::SERIALIZATION_FAILURE,
+            "could not serialize access due to concurrent update",
+        )
+    }
+
+    pub fn aborted_transaction() -> Error {
+        Error::new(
+            SqlState::IN_FAILED_SQL_TRANSACTION,
+            "current transaction is aborted, commands ignored until end of transaction block",
+        )
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)?;
+        if let Some(d) = &self.detail {
+            write!(f, " DETAIL: {d}")?;
+        }
+        if let Some(h) = &self.hint {
+            write!(f, " HINT: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Builds an [`Error`] with a SQLSTATE constant and a format string:
+/// `err!(UNDEFINED_TABLE, "relation \"{}\" does not exist", name)`.
+#[macro_export]
+macro_rules! err {
+    ($code:ident, $($arg:tt)+) => {
+        $crate::error::Error::new($crate::error::SqlState::$code, format!($($arg)+))
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_display() {
+        let e = Error::undefined_table("t").with_hint("create it");
+        assert_eq!(e.sqlstate(), "42P01");
+        assert_eq!(e.to_string(), "relation \"t\" does not exist");
+        assert!(format!("{e:?}").contains("HINT: create it"));
+        assert!(Error::serialization_failure().is_retryable());
+        let e = err!(SYNTAX_ERROR, "at {}", 3);
+        assert_eq!(e.code, SqlState::SYNTAX_ERROR);
+        assert_eq!(e.message, "at 3");
+    }
+}

@@ -1,0 +1,3 @@
+//! HeliosDB Nano: a PostgreSQL-compatible SQL database, embedded or served.
+
+pub mod error;

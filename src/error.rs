@@ -26,6 +26,7 @@ impl SqlState {
     pub const DATETIME_FIELD_OVERFLOW: SqlState = SqlState("22008");
     pub const INVALID_ESCAPE_SEQUENCE: SqlState = SqlState("22025");
     pub const DIVISION_BY_ZERO: SqlState = SqlState("22012");
+    pub const SEQUENCE_GENERATOR_LIMIT_EXCEEDED: SqlState = SqlState("2200H");
     pub const INVALID_PARAMETER_VALUE: SqlState = SqlState("22023");
     pub const INVALID_TEXT_REPRESENTATION: SqlState = SqlState("22P02");
     pub const INVALID_BINARY_REPRESENTATION: SqlState = SqlState("22P03");
@@ -46,6 +47,11 @@ impl SqlState {
     pub const INVALID_SAVEPOINT_SPECIFICATION: SqlState = SqlState("3B001");
     pub const SERIALIZATION_FAILURE: SqlState = SqlState("40001");
     pub const DEADLOCK_DETECTED: SqlState = SqlState("40P01");
+    pub const RESERVED_NAME: SqlState = SqlState("42939");
+    pub const OBJECT_IN_USE: SqlState = SqlState("55006");
+    pub const CANT_CHANGE_RUNTIME_PARAM: SqlState = SqlState("55P02");
+    pub const INVALID_ARGUMENT_FOR_POWER: SqlState = SqlState("2201F");
+    pub const GENERATED_ALWAYS: SqlState = SqlState("428C9");
     pub const SYNTAX_ERROR: SqlState = SqlState("42601");
     pub const INSUFFICIENT_PRIVILEGE: SqlState = SqlState("42501");
     pub const UNDEFINED_COLUMN: SqlState = SqlState("42703");

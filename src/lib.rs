@@ -1,3 +1,34 @@
 //! HeliosDB Nano: a PostgreSQL-compatible SQL database, embedded or served.
+//!
+//! Layers, top to bottom (each only uses the ones below it):
+//!
+//! * [`session`]: the `Database` / `Session` API used by embedded callers,
+//!   the shell and the server.
+//! * [`sql`]: parsing, binding, optimizing and executing statements.
+//! * [`catalog`]: schemas, tables, indexes, constraints and sequences, stored
+//!   transactionally in the key space.
+//! * [`txn`]: MVCC transactions: snapshots, write sets, row locks, commit.
+//! * [`storage`]: the key-value engine seam, with a memory and a redb engine.
+//! * [`types`]: SQL types and values, casts, operators and key/row encodings.
+//! * [`error`]: the one error type, carrying PostgreSQL SQLSTATEs.
 
+pub mod catalog;
 pub mod error;
+pub mod session;
+pub mod shell;
+pub mod sql;
+pub mod storage;
+pub mod txn;
+pub mod types;
+
+pub use error::{Error, Result, SqlState};
+pub use session::{ColumnInfo, Database, FromValue, Prepared, Row, Rows, Session, StatementResult, ToValue, TransactionGuard};
+pub use types::{DataType, Value};
+
+/// The product version printed by `heliosdb --version`.
+pub const VERSION: &str = "3.2.0";
+
+/// The text `version()` returns: a PostgreSQL-style version string drivers can parse.
+pub fn version_string() -> String {
+    format!("PostgreSQL 16.0 (HeliosDB Nano {VERSION}) on x86_64-pc-linux-gnu, compiled by rustc, 64-bit")
+}

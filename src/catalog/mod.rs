@@ -1,0 +1,344 @@
+//! The catalog: schemas, tables, columns, indexes, constraints and sequences.
+//!
+//! Catalog objects are stored as JSON values under their own keys (see
+//! [`keys`]) and written through the same [`Transaction`] as data, so DDL is
+//! transactional: a rolled-back `CREATE TABLE` never existed, and a
+//! concurrent transaction sees a new table only once it commits.
+//!
+//! Reading the catalog is cheap: every DDL commit bumps a version counter,
+//! and the decoded [`Catalog`] is cached per version ([`CatalogCache`]). A
+//! transaction that has itself changed the catalog reads its own version.
+
+pub mod keys;
+pub mod sequences;
+
+use crate::error::{Error, Result, SqlState};
+use crate::storage::prefix_end;
+use crate::txn::Transaction;
+use crate::types::DataType;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::sync::Arc;
+
+pub const KIND_SCHEMA: u8 = 1;
+pub const KIND_TABLE: u8 = 2;
+pub const KIND_INDEX: u8 = 3;
+pub const KIND_SEQUENCE: u8 = 4;
+
+/// Object ids start here, like PostgreSQL's first user OID.
+pub const FIRST_OID: u32 = 16384;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SchemaDef {
+    pub id: u32,
+    pub name: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IdentityKind {
+    Always,
+    ByDefault,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ColumnDef {
+    pub name: String,
+    pub ty: DataType,
+    pub nullable: bool,
+    /// Default expression as SQL text (bound when a statement needs it).
+    pub default: Option<String>,
+    pub identity: Option<IdentityKind>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FkAction {
+    NoAction,
+    Restrict,
+    Cascade,
+    SetNull,
+    SetDefault,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ForeignKeyDef {
+    pub name: String,
+    pub columns: Vec<usize>,
+    pub ref_table: u32,
+    pub ref_columns: Vec<usize>,
+    pub on_delete: FkAction,
+    pub on_update: FkAction,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CheckDef {
+    pub name: String,
+    /// The check expression as SQL text.
+    pub expr: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TableDef {
+    pub id: u32,
+    pub schema: String,
+    pub name: String,
+    pub columns: Vec<ColumnDef>,
+    /// Primary-key column positions; empty means rows are keyed by a hidden row id.
+    pub primary_key: Vec<usize>,
+    /// Name of the primary-key constraint (`<table>_pkey`).
+    pub pk_name: Option<String>,
+    /// Sequence handing out hidden row ids for tables without a primary key.
+    pub rowid_seq: Option<u32>,
+    pub checks: Vec<CheckDef>,
+    pub foreign_keys: Vec<ForeignKeyDef>,
+}
+
+impl TableDef {
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+
+    pub fn qualified_name(&self) -> String {
+        format!("{}.{}", self.schema, self.name)
+    }
+
+    pub fn pk_types(&self) -> Vec<DataType> {
+        if self.primary_key.is_empty() {
+            vec![DataType::Int8]
+        } else {
+            self.primary_key
+                .iter()
+                .map(|&i| self.columns[i].ty.clone())
+                .collect()
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct IndexDef {
+    pub id: u32,
+    pub table_id: u32,
+    pub schema: String,
+    pub name: String,
+    pub columns: Vec<usize>,
+    pub unique: bool,
+    /// True when the index backs a UNIQUE constraint (dropped with it).
+    pub constraint: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SequenceDef {
+    pub id: u32,
+    pub schema: String,
+    pub name: String,
+    pub increment: i64,
+    pub min_value: i64,
+    pub max_value: i64,
+    pub start: i64,
+    pub cycle: bool,
+    /// (table id, column position) owning the sequence (serial / identity).
+    pub owned_by: Option<(u32, usize)>,
+    /// Internal sequences (hidden row ids) are not visible by name.
+    pub internal: bool,
+}
+
+/// A relation-namespace entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Relation {
+    Table(u32),
+    Index(u32),
+    Sequence(u32),
+}
+
+/// A decoded, immutable view of the catalog at one version.
+#[derive(Clone, Debug, Default)]
+pub struct Catalog {
+    pub schemas: BTreeMap<String, SchemaDef>,
+    pub tables: BTreeMap<u32, Arc<TableDef>>,
+    pub indexes: BTreeMap<u32, Arc<IndexDef>>,
+    pub sequences: BTreeMap<u32, Arc<SequenceDef>>,
+    names: HashMap<(String, String), Relation>,
+    table_indexes: HashMap<u32, Vec<u32>>,
+}
+
+impl Catalog {
+    fn build(
+        schemas: Vec<SchemaDef>,
+        tables: Vec<TableDef>,
+        indexes: Vec<IndexDef>,
+        sequences: Vec<SequenceDef>,
+    ) -> Catalog {
+        let mut c = Catalog::default();
+        for s in schemas {
+            c.schemas.insert(s.name.clone(), s);
+        }
+        for t in tables {
+            c.names
+                .insert((t.schema.clone(), t.name.clone()), Relation::Table(t.id));
+            c.tables.insert(t.id, Arc::new(t));
+        }
+        for i in indexes {
+            c.names
+                .insert((i.schema.clone(), i.name.clone()), Relation::Index(i.id));
+            c.table_indexes.entry(i.table_id).or_default().push(i.id);
+            c.indexes.insert(i.id, Arc::new(i));
+        }
+        for s in sequences {
+            if !s.internal {
+                c.names
+                    .insert((s.schema.clone(), s.name.clone()), Relation::Sequence(s.id));
+            }
+            c.sequences.insert(s.id, Arc::new(s));
+        }
+        c
+    }
+
+    /// Loads the catalog as `txn` sees it.
+    pub fn load(txn: &Transaction) -> Result<Catalog> {
+        let start = vec![keys::CATALOG_PREFIX];
+        let end = prefix_end(&start).expect("prefix is not all 0xFF");
+        let (mut schemas, mut tables, mut indexes, mut sequences) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for item in txn.scan(Bound::Included(start), Bound::Excluded(end), false)? {
+            let (key, value) = item?;
+            let kind = *key
+                .get(1)
+                .ok_or_else(|| Error::corrupted("catalog key too short"))?;
+            let bad = |e: serde_json::Error| Error::corrupted(format!("catalog entry: {e}"));
+            match kind {
+                KIND_SCHEMA => schemas.push(serde_json::from_slice(&value).map_err(bad)?),
+                KIND_TABLE => tables.push(serde_json::from_slice(&value).map_err(bad)?),
+                KIND_INDEX => indexes.push(serde_json::from_slice(&value).map_err(bad)?),
+                KIND_SEQUENCE => sequences.push(serde_json::from_slice(&value).map_err(bad)?),
+                _ => return Err(Error::corrupted(format!("unknown catalog kind {kind}"))),
+            }
+        }
+        Ok(Catalog::build(schemas, tables, indexes, sequences))
+    }
+
+    /// Resolves a possibly qualified relation name through the search path.
+    pub fn resolve(&self, schema: Option<&str>, name: &str, search_path: &[String]) -> Option<(String, Relation)> {
+        match schema {
+            Some(s) => self
+                .names
+                .get(&(s.to_string(), name.to_string()))
+                .map(|r| (s.to_string(), *r)),
+            None => search_path.iter().find_map(|s| {
+                self.names
+                    .get(&(s.clone(), name.to_string()))
+                    .map(|r| (s.clone(), *r))
+            }),
+        }
+    }
+
+    pub fn relation_exists(&self, schema: &str, name: &str) -> bool {
+        self.names
+            .contains_key(&(schema.to_string(), name.to_string()))
+    }
+
+    pub fn table(&self, id: u32) -> Result<&Arc<TableDef>> {
+        self.tables
+            .get(&id)
+            .ok_or_else(|| Error::internal(format!("table {id} missing from catalog")))
+    }
+
+    /// Secondary indexes of a table, in creation order.
+    pub fn indexes_of(&self, table: u32) -> Vec<Arc<IndexDef>> {
+        self.table_indexes
+            .get(&table)
+            .map(|ids| ids.iter().filter_map(|i| self.indexes.get(i).cloned()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Tables whose foreign keys reference `table`.
+    pub fn referencing(&self, table: u32) -> Vec<Arc<TableDef>> {
+        self.tables
+            .values()
+            .filter(|t| t.foreign_keys.iter().any(|f| f.ref_table == table))
+            .cloned()
+            .collect()
+    }
+}
+
+/// Writes a catalog object in the transaction.
+pub fn put_object<T: Serialize>(txn: &mut Transaction, kind: u8, id: u32, obj: &T) -> Result<()> {
+    let value = serde_json::to_vec(obj)
+        .map_err(|e| Error::internal(format!("cannot encode catalog entry: {e}")))?;
+    txn.put(keys::catalog_key(kind, id), value);
+    Ok(())
+}
+
+pub fn delete_object(txn: &mut Transaction, kind: u8, id: u32) {
+    txn.delete(keys::catalog_key(kind, id));
+}
+
+/// Caches the decoded catalog per committed catalog version.
+#[derive(Default)]
+pub struct CatalogCache {
+    cached: Mutex<Option<(i64, Arc<Catalog>)>>,
+}
+
+impl CatalogCache {
+    /// The catalog as `txn`'s snapshot sees it (the transaction must not
+    /// have changed the catalog itself; use [`Catalog::load`] then).
+    pub fn get(&self, txn: &Transaction) -> Result<Arc<Catalog>> {
+        let version = match txn.get(keys::META_CATALOG_VERSION)? {
+            Some(v) => keys::i64_value(&v)
+                .ok_or_else(|| Error::corrupted("catalog version is not an i64"))?,
+            None => 0,
+        };
+        if let Some((v, cat)) = &*self.cached.lock() {
+            if *v == version {
+                return Ok(cat.clone());
+            }
+        }
+        let cat = Arc::new(Catalog::load(txn)?);
+        let mut cached = self.cached.lock();
+        match &*cached {
+            Some((v, _)) if *v > version => {}
+            _ => *cached = Some((version, cat.clone())),
+        }
+        Ok(cat)
+    }
+}
+
+/// Allocates object ids; the high-water mark is persisted with each DDL commit.
+pub struct OidAllocator {
+    next: std::sync::atomic::AtomicU32,
+}
+
+impl OidAllocator {
+    pub fn load(txn: &Transaction) -> Result<OidAllocator> {
+        let last = match txn.get(keys::META_NEXT_OID)? {
+            Some(v) => keys::i64_value(&v).ok_or_else(|| Error::corrupted("bad oid counter"))?,
+            None => FIRST_OID as i64 - 1,
+        };
+        let next = u32::try_from(last + 1).map_err(|_| Error::corrupted("oid counter out of range"))?;
+        Ok(OidAllocator {
+            next: std::sync::atomic::AtomicU32::new(next.max(FIRST_OID)),
+        })
+    }
+
+    pub fn allocate(&self, txn: &mut Transaction) -> Result<u32> {
+        let id = self
+            .next
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if id == u32::MAX {
+            return Err(Error::new(SqlState::PROGRAM_LIMIT_EXCEEDED, "out of object ids"));
+        }
+        txn.merge(
+            keys::META_NEXT_OID.to_vec(),
+            crate::storage::Op::MaxI64(id as i64),
+        );
+        Ok(id)
+    }
+}
+
+/// Marks the catalog as changed by this transaction (bumps the version on commit).
+pub fn bump_version(txn: &mut Transaction) {
+    txn.merge(
+        keys::META_CATALOG_VERSION.to_vec(),
+        crate::storage::Op::AddI64(1),
+    );
+}

@@ -1,0 +1,104 @@
+//! [`Database`]: an open data directory (or in-memory store) shared by sessions.
+
+use super::Session;
+use crate::catalog::sequences::SequenceManager;
+use crate::catalog::{self as cat, CatalogCache, OidAllocator, SchemaDef};
+use crate::error::Result;
+use crate::storage::Engine;
+use crate::storage::disk::DiskEngine;
+use crate::storage::memory::MemoryEngine;
+use crate::txn::{IsolationLevel, TxnManager};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// State shared by every session of one database.
+pub(crate) struct DbInner {
+    pub engine: Arc<dyn Engine>,
+    pub txns: Arc<TxnManager>,
+    pub catalog_cache: CatalogCache,
+    pub oids: OidAllocator,
+    pub sequences: SequenceManager,
+    pub path: Option<PathBuf>,
+}
+
+/// An open database. Cheap to clone; sessions from clones share everything.
+///
+/// ```
+/// use heliosdb_nano::Database;
+/// let db = Database::open_in_memory()?;
+/// let mut s = db.connect();
+/// s.execute("CREATE TABLE t (id int PRIMARY KEY, name text)", &[])?;
+/// s.execute("INSERT INTO t VALUES ($1, $2)", &[&1, &"one"])?;
+/// let rows = s.query("SELECT name FROM t WHERE id = $1", &[&1])?;
+/// assert_eq!(rows.get(0).unwrap().get::<String>(0)?, "one");
+/// # Ok::<(), heliosdb_nano::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Database {
+    pub(crate) inner: Arc<DbInner>,
+}
+
+impl Database {
+    /// Opens (or creates) a durable database in directory `path`. Fails with
+    /// SQLSTATE 55006 if another process has it open, and with XX001 if the
+    /// files are not a valid database.
+    pub fn open(path: impl AsRef<Path>) -> Result<Database> {
+        let engine = Arc::new(DiskEngine::open(path.as_ref())?);
+        Self::with_engine(engine, Some(path.as_ref().to_path_buf()))
+    }
+
+    /// Opens a fresh database held in memory; it disappears when the last
+    /// handle is dropped.
+    pub fn open_in_memory() -> Result<Database> {
+        Self::with_engine(Arc::new(MemoryEngine::new()), None)
+    }
+
+    /// Opens a database on any storage engine.
+    pub fn with_engine(engine: Arc<dyn Engine>, path: Option<PathBuf>) -> Result<Database> {
+        let txns = TxnManager::new(engine.clone())?;
+        let mut txn = txns.begin(IsolationLevel::ReadCommitted)?;
+        let oids = OidAllocator::load(&txn)?;
+        let catalog = cat::Catalog::load(&txn)?;
+        if !catalog.schemas.contains_key("public") {
+            let id = oids.allocate(&mut txn)?;
+            cat::put_object(
+                &mut txn,
+                cat::KIND_SCHEMA,
+                id,
+                &SchemaDef {
+                    id,
+                    name: "public".into(),
+                },
+            )?;
+            cat::bump_version(&mut txn);
+            txn.commit()?;
+        } else {
+            txn.rollback();
+        }
+        Ok(Database {
+            inner: Arc::new(DbInner {
+                engine,
+                txns,
+                catalog_cache: CatalogCache::default(),
+                oids,
+                sequences: SequenceManager::default(),
+                path,
+            }),
+        })
+    }
+
+    /// A new session (connection) with its own transaction state and settings.
+    pub fn connect(&self) -> Session {
+        Session::new(self.inner.clone())
+    }
+
+    /// The data directory, for a durable database.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.path.as_deref()
+    }
+
+    /// Makes every commit so far durable (including `synchronous_commit = off` ones).
+    pub fn sync(&self) -> Result<()> {
+        self.inner.engine.sync()
+    }
+}

@@ -1,0 +1,1034 @@
+//! Sessions: the API every client uses (embedded callers, the shell, and
+//! later the wire server).
+//!
+//! A [`Session`] owns its transaction state and settings. Each call parses
+//! SQL, runs transaction control and settings itself, and hands other
+//! statements to the SQL layer inside the current transaction (or a new
+//! one that commits when the statement succeeds, like PostgreSQL's
+//! autocommit). A statement that fails inside `BEGIN ... COMMIT` puts the
+//! transaction into the aborted state (25P02) until ROLLBACK or ROLLBACK TO
+//! SAVEPOINT.
+
+mod database;
+mod rows;
+mod settings;
+
+pub use database::Database;
+pub use rows::{ColumnIndex, ColumnInfo, FromValue, Row, Rows, ToValue};
+pub use settings::Settings;
+
+use crate::catalog::Catalog;
+use crate::catalog::keys::table_lock_key;
+use crate::error::{Error, Result, SqlState};
+use crate::sql::binder::{Binder, DmlPlan, InsertPlan, resolve_sequence};
+use crate::sql::ddl::DdlCtx;
+use crate::sql::executor::{self, ExecCtx, dml};
+use crate::sql::expr::EvalEnv;
+use crate::sql::plan::{Column, Plan};
+use crate::sql::{optimizer, parser};
+use crate::storage::Durability;
+use crate::txn::locks::LockMode;
+use crate::txn::{IsolationLevel, Transaction};
+use crate::types::{DataType, Value};
+use chrono::{DateTime, Utc};
+use database::DbInner;
+use sqlparser::ast;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The outcome of one statement: its command tag and, for statements that
+/// return rows, the rows.
+#[derive(Debug)]
+pub struct StatementResult {
+    /// PostgreSQL's command tag, e.g. `INSERT 0 3`, `SELECT 2`, `CREATE TABLE`.
+    pub tag: String,
+    /// Rows affected (INSERT/UPDATE/DELETE) or returned (SELECT).
+    pub affected: u64,
+    /// Result rows for SELECT, SHOW, EXPLAIN and RETURNING.
+    pub rows: Option<Rows>,
+}
+
+/// A parsed statement for repeated execution with `$1..$n` parameters.
+pub struct Prepared {
+    sql: String,
+    stmt: ast::Statement,
+    param_types: Vec<DataType>,
+    columns: Vec<ColumnInfo>,
+    cache: RefCell<Option<(Arc<Catalog>, Vec<String>, Arc<CachedPlan>)>>,
+}
+
+enum CachedPlan {
+    Query(Plan),
+    Dml(DmlPlan),
+}
+
+impl Prepared {
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// Parameter types inferred from the statement (Unknown where no context fixed one).
+    pub fn param_types(&self) -> &[DataType] {
+        &self.param_types
+    }
+
+    /// Result columns (empty for statements without rows).
+    pub fn columns(&self) -> &[ColumnInfo] {
+        &self.columns
+    }
+}
+
+struct ActiveTxn {
+    txn: Transaction,
+    explicit: bool,
+    aborted: bool,
+    /// The transaction changed the catalog: read its own version.
+    catalog_dirty: bool,
+    local_catalog: Option<Arc<Catalog>>,
+    start: DateTime<Utc>,
+}
+
+/// One connection's state: transaction, settings and session-level values.
+pub struct Session {
+    db: Arc<DbInner>,
+    txn: Option<ActiveTxn>,
+    settings: Settings,
+    currvals: RefCell<HashMap<u32, i64>>,
+}
+
+/// Services for expressions during one statement.
+struct StmtEnv<'a> {
+    db: &'a DbInner,
+    catalog: &'a Catalog,
+    search_path: &'a [String],
+    currvals: &'a RefCell<HashMap<u32, i64>>,
+    settings: &'a Settings,
+    txn_time: DateTime<Utc>,
+    stmt_time: DateTime<Utc>,
+}
+
+impl EvalEnv for StmtEnv<'_> {
+    fn nextval(&self, seq: u32) -> Result<i64> {
+        let def = self
+            .catalog
+            .sequences
+            .get(&seq)
+            .ok_or_else(|| Error::undefined_table(&format!("sequence {seq}")))?;
+        let v = self.db.sequences.nextval(self.db.engine.as_ref(), def)?;
+        self.currvals.borrow_mut().insert(seq, v);
+        Ok(v)
+    }
+
+    fn currval(&self, seq: u32) -> Result<i64> {
+        self.currvals.borrow().get(&seq).copied().ok_or_else(|| {
+            let name = self.catalog.sequences.get(&seq).map(|s| s.name.clone()).unwrap_or_default();
+            Error::new(
+                SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!("currval of sequence \"{name}\" is not yet defined in this session"),
+            )
+        })
+    }
+
+    fn setval(&self, seq: u32, value: i64, is_called: bool) -> Result<i64> {
+        let def = self
+            .catalog
+            .sequences
+            .get(&seq)
+            .ok_or_else(|| Error::undefined_table(&format!("sequence {seq}")))?;
+        let v = self.db.sequences.setval(self.db.engine.as_ref(), def, value, is_called)?;
+        if is_called {
+            self.currvals.borrow_mut().insert(seq, value);
+        }
+        Ok(v)
+    }
+
+    fn sequence_by_name(&self, name: &str) -> Result<u32> {
+        resolve_sequence(self.catalog, self.search_path, name)
+    }
+
+    fn transaction_time(&self) -> DateTime<Utc> {
+        self.txn_time
+    }
+
+    fn statement_time(&self) -> DateTime<Utc> {
+        self.stmt_time
+    }
+
+    fn current_setting(&self, name: &str, missing_ok: bool) -> Result<Option<String>> {
+        match self.settings.get(name) {
+            Ok(Some(v)) => Ok(Some(v)),
+            Ok(None) if missing_ok => Ok(None),
+            Err(_) | Ok(None) if missing_ok => Ok(None),
+            Ok(None) => Err(Error::new(
+                SqlState::UNDEFINED_OBJECT,
+                format!("unrecognized configuration parameter \"{name}\""),
+            )),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn isolation_of(level: &ast::TransactionIsolationLevel) -> IsolationLevel {
+    match level {
+        ast::TransactionIsolationLevel::RepeatableRead => IsolationLevel::RepeatableRead,
+        ast::TransactionIsolationLevel::Serializable => IsolationLevel::Serializable,
+        _ => IsolationLevel::ReadCommitted,
+    }
+}
+
+fn isolation_from_setting(s: &str) -> IsolationLevel {
+    match s {
+        "repeatable read" => IsolationLevel::RepeatableRead,
+        "serializable" => IsolationLevel::Serializable,
+        _ => IsolationLevel::ReadCommitted,
+    }
+}
+
+fn command_result(tag: impl Into<String>) -> StatementResult {
+    StatementResult {
+        tag: tag.into(),
+        affected: 0,
+        rows: None,
+    }
+}
+
+fn rows_result(columns: Vec<Column>, values: Vec<Vec<Value>>) -> StatementResult {
+    let n = values.len() as u64;
+    StatementResult {
+        tag: format!("SELECT {n}"),
+        affected: n,
+        rows: Some(Rows::new(
+            columns
+                .into_iter()
+                .map(|c| ColumnInfo {
+                    name: c.name,
+                    ty: if c.ty == DataType::Unknown { DataType::Text } else { c.ty },
+                })
+                .collect(),
+            values,
+        )),
+    }
+}
+
+fn to_values(params: &[&dyn ToValue]) -> Vec<Value> {
+    params.iter().map(|p| p.to_value()).collect()
+}
+
+impl Session {
+    fn new(db: Arc<DbInner>) -> Session {
+        Session {
+            db,
+            txn: None,
+            settings: Settings::default(),
+            currvals: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Runs one statement and returns the number of rows it affected.
+    pub fn execute(&mut self, sql: &str, params: &[&dyn ToValue]) -> Result<u64> {
+        let stmt = self.parse_one(sql)?;
+        Ok(self.run_statement(&stmt, &to_values(params), None)?.affected)
+    }
+
+    /// Runs one statement and returns its rows (SELECT, or DML with RETURNING).
+    pub fn query(&mut self, sql: &str, params: &[&dyn ToValue]) -> Result<Rows> {
+        let stmt = self.parse_one(sql)?;
+        let r = self.run_statement(&stmt, &to_values(params), None)?;
+        Ok(r.rows.unwrap_or_default())
+    }
+
+    /// Runs a script of `;`-separated statements without parameters, stopping
+    /// at the first error; returns one result per statement run.
+    pub fn run(&mut self, sql: &str) -> Result<Vec<StatementResult>> {
+        let stmts = parser::parse(sql)?;
+        let mut out = Vec::with_capacity(stmts.len());
+        for s in &stmts {
+            out.push(self.run_statement(s, &[], None)?);
+        }
+        Ok(out)
+    }
+
+    /// Runs each statement of a script, calling `f` with each result (or error)
+    /// in turn; stops after the first error. Returns whether all succeeded.
+    pub fn run_each(&mut self, sql: &str, f: &mut dyn FnMut(Result<StatementResult>)) -> bool {
+        match parser::parse(sql) {
+            Err(e) => {
+                f(Err(e));
+                false
+            }
+            Ok(stmts) => {
+                for s in &stmts {
+                    let r = self.run_statement(s, &[], None);
+                    let ok = r.is_ok();
+                    f(r);
+                    if !ok {
+                        return false;
+                    }
+                }
+                true
+            }
+        }
+    }
+
+    /// Parses and checks a statement for repeated execution.
+    pub fn prepare(&mut self, sql: &str) -> Result<Prepared> {
+        let stmt = self.parse_one(sql)?;
+        let (param_types, columns) = self.describe(&stmt)?;
+        Ok(Prepared {
+            sql: sql.to_string(),
+            stmt,
+            param_types,
+            columns,
+            cache: RefCell::new(None),
+        })
+    }
+
+    /// Executes a prepared statement; returns rows affected.
+    pub fn execute_prepared(&mut self, p: &Prepared, params: &[&dyn ToValue]) -> Result<u64> {
+        Ok(self.run_statement(&p.stmt, &to_values(params), Some(p))?.affected)
+    }
+
+    /// Executes a prepared statement; returns its rows.
+    pub fn query_prepared(&mut self, p: &Prepared, params: &[&dyn ToValue]) -> Result<Rows> {
+        Ok(self
+            .run_statement(&p.stmt, &to_values(params), Some(p))?
+            .rows
+            .unwrap_or_default())
+    }
+
+    /// Executes a prepared statement with already-converted values (wire protocol).
+    pub fn run_prepared(&mut self, p: &Prepared, params: &[Value]) -> Result<StatementResult> {
+        self.run_statement(&p.stmt, params, Some(p))
+    }
+
+    /// Starts an explicit transaction; the guard rolls it back unless committed.
+    pub fn transaction(&mut self) -> Result<TransactionGuard<'_>> {
+        self.run_statement(&parser::parse("BEGIN")?.remove(0), &[], None)?;
+        Ok(TransactionGuard {
+            session: self,
+            done: false,
+        })
+    }
+
+    /// True while inside BEGIN ... COMMIT.
+    pub fn in_transaction(&self) -> bool {
+        self.txn.as_ref().is_some_and(|t| t.explicit)
+    }
+
+    /// True if the current transaction failed and awaits ROLLBACK.
+    pub fn transaction_failed(&self) -> bool {
+        self.txn.as_ref().is_some_and(|t| t.aborted)
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    fn parse_one(&self, sql: &str) -> Result<ast::Statement> {
+        let mut stmts = parser::parse(sql)?;
+        match stmts.len() {
+            1 => Ok(stmts.remove(0)),
+            0 => Err(Error::syntax("empty statement")),
+            _ => Err(Error::syntax(
+                "cannot insert multiple commands into a prepared statement",
+            )),
+        }
+    }
+
+    fn begin_txn(&mut self, explicit: bool, level: Option<IsolationLevel>) -> Result<()> {
+        let level = level.unwrap_or_else(|| {
+            isolation_from_setting(
+                &self
+                    .settings
+                    .get("default_transaction_isolation")
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default(),
+            )
+        });
+        let mut txn = self.db.txns.begin(level)?;
+        if self.settings.get("synchronous_commit")?.as_deref() == Some("off") {
+            txn.set_durability(Durability::Async);
+        }
+        self.txn = Some(ActiveTxn {
+            txn,
+            explicit,
+            aborted: false,
+            catalog_dirty: false,
+            local_catalog: None,
+            start: Utc::now(),
+        });
+        Ok(())
+    }
+
+    fn end_txn(&mut self, commit: bool) -> Result<()> {
+        self.settings.end_transaction();
+        let Some(t) = self.txn.take() else { return Ok(()) };
+        if commit && !t.aborted {
+            t.txn.commit()?;
+        } else {
+            t.txn.rollback();
+        }
+        Ok(())
+    }
+
+    /// The catalog the current transaction sees.
+    fn catalog(&mut self) -> Result<Arc<Catalog>> {
+        let t = self.txn.as_mut().expect("a transaction is active");
+        if t.catalog_dirty {
+            if let Some(c) = &t.local_catalog {
+                return Ok(c.clone());
+            }
+            let c = Arc::new(Catalog::load(&t.txn)?);
+            t.local_catalog = Some(c.clone());
+            return Ok(c);
+        }
+        self.db.catalog_cache.get(&t.txn)
+    }
+
+    fn run_statement(&mut self, stmt: &ast::Statement, params: &[Value], prepared: Option<&Prepared>) -> Result<StatementResult> {
+        use ast::Statement as S;
+        // Transaction control never starts an implicit transaction.
+        match stmt {
+            S::StartTransaction { modes, .. } => {
+                if self.in_transaction() {
+                    // PostgreSQL warns and carries on.
+                    return Ok(command_result("BEGIN"));
+                }
+                let mut level = None;
+                for m in modes {
+                    if let ast::TransactionMode::IsolationLevel(l) = m {
+                        level = Some(isolation_of(l));
+                    }
+                }
+                self.begin_txn(true, level)?;
+                return Ok(command_result("BEGIN"));
+            }
+            S::Commit { .. } => {
+                let aborted = self.transaction_failed();
+                if !self.in_transaction() {
+                    return Ok(command_result("COMMIT"));
+                }
+                self.end_txn(!aborted)?;
+                return Ok(command_result(if aborted { "ROLLBACK" } else { "COMMIT" }));
+            }
+            S::Rollback { savepoint: None, .. } => {
+                self.end_txn(false)?;
+                return Ok(command_result("ROLLBACK"));
+            }
+            S::Rollback {
+                savepoint: Some(sp), ..
+            } => {
+                let Some(t) = self.txn.as_mut().filter(|t| t.explicit) else {
+                    return Err(Error::new(
+                        SqlState::NO_ACTIVE_SQL_TRANSACTION,
+                        "ROLLBACK TO SAVEPOINT can only be used in transaction blocks",
+                    ));
+                };
+                t.txn.rollback_to_savepoint(&crate::sql::binder::ident(sp))?;
+                t.aborted = false;
+                t.local_catalog = None;
+                return Ok(command_result("ROLLBACK"));
+            }
+            _ => {}
+        }
+        if self.transaction_failed() {
+            return Err(Error::aborted_transaction());
+        }
+        let implicit = self.txn.is_none();
+        if implicit {
+            self.begin_txn(false, None)?;
+        }
+        let result = self.run_in_txn(stmt, params, prepared);
+        match (&result, implicit) {
+            (Ok(_), true) => {
+                // The statement may have ended the implicit transaction itself.
+                if self.txn.as_ref().is_some_and(|t| !t.explicit) {
+                    self.end_txn(true)?;
+                }
+            }
+            (Err(_), true) => {
+                if self.txn.as_ref().is_some_and(|t| !t.explicit) {
+                    self.end_txn(false)?;
+                }
+            }
+            (Err(_), false) => {
+                if let Some(t) = self.txn.as_mut() {
+                    t.aborted = true;
+                }
+            }
+            (Ok(_), false) => {}
+        }
+        result
+    }
+
+    fn run_in_txn(&mut self, stmt: &ast::Statement, params: &[Value], prepared: Option<&Prepared>) -> Result<StatementResult> {
+        use ast::Statement as S;
+        {
+            let t = self.txn.as_mut().expect("transaction started");
+            t.txn.begin_statement()?;
+        }
+        match stmt {
+            S::Savepoint { name } => {
+                let t = self.txn.as_mut().expect("transaction started");
+                if !t.explicit {
+                    return Err(Error::new(
+                        SqlState::NO_ACTIVE_SQL_TRANSACTION,
+                        "SAVEPOINT can only be used in transaction blocks",
+                    ));
+                }
+                t.txn.savepoint(&crate::sql::binder::ident(name));
+                Ok(command_result("SAVEPOINT"))
+            }
+            S::ReleaseSavepoint { name } => {
+                let t = self.txn.as_mut().expect("transaction started");
+                if !t.explicit {
+                    return Err(Error::new(
+                        SqlState::NO_ACTIVE_SQL_TRANSACTION,
+                        "RELEASE SAVEPOINT can only be used in transaction blocks",
+                    ));
+                }
+                t.txn.release_savepoint(&crate::sql::binder::ident(name))?;
+                Ok(command_result("RELEASE"))
+            }
+            S::Set(set) => self.set(set),
+            S::ShowVariable { variable } => {
+                let name = variable.iter().map(crate::sql::binder::ident).collect::<Vec<_>>().join(" ");
+                self.show(&name)
+            }
+            S::Query(q) => {
+                let (plan, columns) = self.plan_query(q, prepared, params)?;
+                let rows = self.execute_plan(&plan, params)?;
+                Ok(rows_result(columns, rows))
+            }
+            S::Insert(_) | S::Update(_) | S::Delete(_) => self.run_dml(stmt, params, prepared),
+            S::Explain {
+                statement, analyze, ..
+            } => {
+                if *analyze {
+                    return Err(Error::unsupported("EXPLAIN ANALYZE is not supported yet"));
+                }
+                let lines = self.explain(statement, params)?;
+                Ok(rows_result(
+                    vec![Column {
+                        name: "QUERY PLAN".into(),
+                        ty: DataType::Text,
+                    }],
+                    lines.into_iter().map(|l| vec![Value::Text(l)]).collect(),
+                ))
+            }
+            S::CreateTable(ct) if ct.query.is_some() => self.create_table_as(ct, params),
+            S::CreateTable(_)
+            | S::CreateIndex(_)
+            | S::CreateSchema { .. }
+            | S::CreateSequence { .. }
+            | S::Drop { .. }
+            | S::AlterTable(_)
+            | S::Truncate(_) => self.run_ddl(stmt),
+            S::Analyze(_) => Ok(command_result("ANALYZE")),
+            other => Err(Error::unsupported(format!(
+                "statement not supported: {}",
+                other.to_string().split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+            ))),
+        }
+    }
+
+    fn env<'a>(&'a self, catalog: &'a Catalog, search_path: &'a [String]) -> StmtEnv<'a> {
+        let t = self.txn.as_ref().expect("transaction started");
+        StmtEnv {
+            db: &self.db,
+            catalog,
+            search_path,
+            currvals: &self.currvals,
+            settings: &self.settings,
+            txn_time: t.start,
+            stmt_time: Utc::now(),
+        }
+    }
+
+    /// Binds and optimizes a query (reusing a prepared statement's plan when the catalog is unchanged).
+    fn plan_query(&mut self, q: &ast::Query, prepared: Option<&Prepared>, params: &[Value]) -> Result<(Plan, Vec<Column>)> {
+        let catalog = self.catalog()?;
+        let search_path = self.settings.search_path();
+        if let Some(p) = prepared {
+            if let Some((c, sp, plan)) = &*p.cache.borrow() {
+                if Arc::ptr_eq(c, &catalog) && *sp == search_path {
+                    if let CachedPlan::Query(plan) = plan.as_ref() {
+                        return Ok((plan.clone(), plan.columns()));
+                    }
+                }
+            }
+        }
+        let binder = Binder::new(&catalog, &search_path).with_param_types(params.iter().map(|v| v.data_type()).collect());
+        let plan = optimizer::optimize(binder.bind_query(q)?);
+        let cols = plan.columns();
+        if let Some(p) = prepared {
+            *p.cache.borrow_mut() = Some((catalog.clone(), search_path, Arc::new(CachedPlan::Query(plan.clone()))));
+        }
+        Ok((plan, cols))
+    }
+
+    fn execute_plan(&mut self, plan: &Plan, params: &[Value]) -> Result<Vec<Vec<Value>>> {
+        let catalog = self.catalog()?;
+        let search_path = self.settings.search_path();
+        let env = self.env(&catalog, &search_path);
+        let t = self.txn.as_ref().expect("transaction started");
+        let ctx = ExecCtx {
+            txn: &t.txn,
+            params,
+            env: &env,
+        };
+        executor::execute(plan, &ctx)?.collect()
+    }
+
+    /// Table targeted by a DML statement (for taking its lock before the snapshot).
+    fn dml_target(&self, catalog: &Catalog, stmt: &ast::Statement, search_path: &[String]) -> Option<u32> {
+        let name = match stmt {
+            ast::Statement::Insert(i) => match &i.table {
+                ast::TableObject::TableName(n) => Some(n.clone()),
+                _ => None,
+            },
+            ast::Statement::Update(u) => match &u.table.relation {
+                ast::TableFactor::Table { name, .. } => Some(name.clone()),
+                _ => None,
+            },
+            ast::Statement::Delete(d) => match &d.from {
+                ast::FromTable::WithFromKeyword(v) | ast::FromTable::WithoutKeyword(v) => match v.first().map(|t| &t.relation) {
+                    Some(ast::TableFactor::Table { name, .. }) => Some(name.clone()),
+                    _ => None,
+                },
+            },
+            _ => None,
+        }?;
+        let b = Binder::new(catalog, search_path);
+        b.table(&name).ok().map(|t| t.id)
+    }
+
+    fn bind_dml(&mut self, stmt: &ast::Statement, params: &[Value], prepared: Option<&Prepared>) -> Result<(Arc<Catalog>, DmlPlan)> {
+        let search_path = self.settings.search_path();
+        let mut catalog = self.catalog()?;
+        // Lock the target table first: after waiting for a DDL, READ COMMITTED
+        // re-plans against what it committed.
+        if let Some(id) = self.dml_target(&catalog, stmt, &search_path) {
+            let t = self.txn.as_mut().expect("transaction started");
+            if t.txn.lock(&table_lock_key(id), LockMode::Shared)? {
+                t.txn.refresh_snapshot()?;
+                catalog = self.catalog()?;
+            }
+        }
+        if let Some(p) = prepared {
+            if let Some((c, sp, plan)) = &*p.cache.borrow() {
+                if Arc::ptr_eq(c, &catalog) && *sp == search_path {
+                    if let CachedPlan::Dml(plan) = plan.as_ref() {
+                        return Ok((catalog, plan.clone()));
+                    }
+                }
+            }
+        }
+        let binder = Binder::new(&catalog, &search_path).with_param_types(params.iter().map(|v| v.data_type()).collect());
+        let mut plan = match stmt {
+            ast::Statement::Insert(i) => DmlPlan::Insert(binder.bind_insert(i)?),
+            ast::Statement::Update(u) => DmlPlan::Update(binder.bind_update(u)?),
+            ast::Statement::Delete(d) => DmlPlan::Delete(binder.bind_delete(d)?),
+            _ => return Err(Error::internal("not a DML statement")),
+        };
+        optimize_dml(&mut plan);
+        if let Some(p) = prepared {
+            *p.cache.borrow_mut() = Some((catalog.clone(), search_path, Arc::new(CachedPlan::Dml(plan.clone()))));
+        }
+        Ok((catalog, plan))
+    }
+
+    fn run_dml(&mut self, stmt: &ast::Statement, params: &[Value], prepared: Option<&Prepared>) -> Result<StatementResult> {
+        let (catalog, plan) = self.bind_dml(stmt, params, prepared)?;
+        let outcome = self.exec_dml(&catalog, &plan, params)?;
+        let tag = match &plan {
+            DmlPlan::Insert(_) => format!("INSERT 0 {}", outcome.count),
+            DmlPlan::Update(_) => format!("UPDATE {}", outcome.count),
+            DmlPlan::Delete(_) => format!("DELETE {}", outcome.count),
+        };
+        let rows = plan.returning().map(|r| {
+            Rows::new(
+                r.columns
+                    .iter()
+                    .map(|c| ColumnInfo {
+                        name: c.name.clone(),
+                        ty: c.ty.clone(),
+                    })
+                    .collect(),
+                outcome.rows,
+            )
+        });
+        Ok(StatementResult {
+            tag,
+            affected: outcome.count,
+            rows,
+        })
+    }
+
+    fn exec_dml(&mut self, catalog: &Arc<Catalog>, plan: &DmlPlan, params: &[Value]) -> Result<dml::DmlOutcome> {
+        let search_path = self.settings.search_path();
+        let mut t = self.txn.take().expect("transaction started");
+        let result = {
+            let env = StmtEnv {
+                db: &self.db,
+                catalog,
+                search_path: &search_path,
+                currvals: &self.currvals,
+                settings: &self.settings,
+                txn_time: t.start,
+                stmt_time: Utc::now(),
+            };
+            dml::execute_dml(plan, &mut t.txn, catalog, params, &env)
+        };
+        self.txn = Some(t);
+        result
+    }
+
+    fn run_ddl(&mut self, stmt: &ast::Statement) -> Result<StatementResult> {
+        use ast::Statement as S;
+        let catalog = self.catalog()?;
+        let search_path = self.settings.search_path();
+        let mut t = self.txn.take().expect("transaction started");
+        let result = {
+            let env = StmtEnv {
+                db: &self.db,
+                catalog: &catalog,
+                search_path: &search_path,
+                currvals: &self.currvals,
+                settings: &self.settings,
+                txn_time: t.start,
+                stmt_time: Utc::now(),
+            };
+            let mut ctx = DdlCtx {
+                txn: &mut t.txn,
+                catalog: catalog.clone(),
+                search_path: &search_path,
+                oids: &self.db.oids,
+                sequences: &self.db.sequences,
+                engine: self.db.engine.as_ref(),
+                env: &env,
+                pending_rows: Vec::new(),
+            };
+            match stmt {
+                S::CreateTable(ct) => ctx.create_table(ct, None).map(|_| "CREATE TABLE".to_string()),
+                S::CreateIndex(ci) => ctx.create_index(ci),
+                S::CreateSchema {
+                    schema_name,
+                    if_not_exists,
+                    ..
+                } => ctx.create_schema(schema_name, *if_not_exists),
+                S::CreateSequence {
+                    if_not_exists,
+                    name,
+                    data_type,
+                    sequence_options,
+                    temporary: false,
+                    ..
+                } => ctx.create_sequence(name, *if_not_exists, data_type.as_ref(), sequence_options),
+                S::Drop {
+                    object_type,
+                    if_exists,
+                    names,
+                    cascade,
+                    ..
+                } => ctx.drop(object_type, names, *if_exists, *cascade),
+                S::AlterTable(at) => ctx.alter_table(at),
+                S::Truncate(tr) => ctx.truncate(tr),
+                other => Err(Error::unsupported(format!("statement not supported: {other}"))),
+            }
+        };
+        t.catalog_dirty = true;
+        t.local_catalog = None;
+        self.txn = Some(t);
+        Ok(command_result(result?))
+    }
+
+    fn create_table_as(&mut self, ct: &ast::CreateTable, params: &[Value]) -> Result<StatementResult> {
+        let q = ct.query.as_ref().expect("checked by caller");
+        let (plan, columns) = self.plan_query(q, None, params)?;
+        let mut ct_plain = ct.clone();
+        ct_plain.query = None;
+        let catalog = self.catalog()?;
+        let search_path = self.settings.search_path();
+        let mut t = self.txn.take().expect("transaction started");
+        let created = {
+            let env = StmtEnv {
+                db: &self.db,
+                catalog: &catalog,
+                search_path: &search_path,
+                currvals: &self.currvals,
+                settings: &self.settings,
+                txn_time: t.start,
+                stmt_time: Utc::now(),
+            };
+            let mut ctx = DdlCtx {
+                txn: &mut t.txn,
+                catalog: catalog.clone(),
+                search_path: &search_path,
+                oids: &self.db.oids,
+                sequences: &self.db.sequences,
+                engine: self.db.engine.as_ref(),
+                env: &env,
+                pending_rows: Vec::new(),
+            };
+            ctx.create_table(&ct_plain, Some(columns))
+        };
+        t.catalog_dirty = true;
+        t.local_catalog = None;
+        self.txn = Some(t);
+        let Some(id) = created? else {
+            return Ok(command_result("CREATE TABLE AS"));
+        };
+        let catalog = self.catalog()?;
+        let table = catalog.table(id)?.clone();
+        let insert = DmlPlan::Insert(InsertPlan {
+            table,
+            source: plan,
+            on_conflict: None,
+            returning: None,
+            checks: vec![],
+        });
+        let outcome = self.exec_dml(&catalog, &insert, params)?;
+        Ok(StatementResult {
+            tag: format!("SELECT {}", outcome.count),
+            affected: outcome.count,
+            rows: None,
+        })
+    }
+
+    fn explain(&mut self, stmt: &ast::Statement, params: &[Value]) -> Result<Vec<String>> {
+        match stmt {
+            ast::Statement::Query(q) => Ok(self.plan_query(q, None, params)?.0.explain()),
+            ast::Statement::Insert(_) | ast::Statement::Update(_) | ast::Statement::Delete(_) => {
+                let (_, plan) = self.bind_dml(stmt, params, None)?;
+                let (head, inner) = match &plan {
+                    DmlPlan::Insert(p) => (format!("Insert on {}", p.table.name), p.source.clone()),
+                    DmlPlan::Update(p) => (format!("Update on {}", p.table.name), Plan::Scan(p.scan.clone())),
+                    DmlPlan::Delete(p) => (format!("Delete on {}", p.table.name), Plan::Scan(p.scan.clone())),
+                };
+                let mut lines = vec![head];
+                for l in inner.explain() {
+                    let l = if lines.len() == 1 { format!("  ->  {l}") } else { format!("      {l}") };
+                    lines.push(l);
+                }
+                Ok(lines)
+            }
+            _ => Err(Error::unsupported("EXPLAIN of this statement is not supported")),
+        }
+    }
+
+    fn set(&mut self, set: &ast::Set) -> Result<StatementResult> {
+        use ast::Set as St;
+        match set {
+            St::SingleAssignment {
+                scope,
+                variable,
+                values,
+                ..
+            } => {
+                let name = variable.to_string();
+                let value = values
+                    .iter()
+                    .map(|v| match v {
+                        ast::Expr::Value(v) => match &v.value {
+                            ast::Value::SingleQuotedString(s) => s.clone(),
+                            other => other.to_string(),
+                        },
+                        ast::Expr::Identifier(i) => i.value.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let local = matches!(scope, Some(ast::ContextModifier::Local));
+                if value.eq_ignore_ascii_case("default") {
+                    self.settings.reset(&name)?;
+                } else {
+                    let in_block = self.in_transaction();
+                    self.settings.set(&name, &value, local && in_block)?;
+                }
+                if name.eq_ignore_ascii_case("synchronous_commit") {
+                    let off = self.settings.get("synchronous_commit")?.as_deref() == Some("off");
+                    if let Some(t) = self.txn.as_mut() {
+                        t.txn.set_durability(if off { Durability::Async } else { Durability::Sync });
+                    }
+                }
+                Ok(command_result("SET"))
+            }
+            St::SetTransaction { modes, session, .. } => {
+                for m in modes {
+                    if let ast::TransactionMode::IsolationLevel(l) = m {
+                        if *session {
+                            self.settings.set("default_transaction_isolation", isolation_of(l).name(), false)?;
+                        } else if let Some(t) = self.txn.as_mut() {
+                            t.txn.set_isolation(isolation_of(l))?;
+                        }
+                    }
+                }
+                Ok(command_result("SET"))
+            }
+            St::SetTimeZone { value, .. } => {
+                let v = match value {
+                    ast::Expr::Value(v) => match &v.value {
+                        ast::Value::SingleQuotedString(s) => s.clone(),
+                        other => other.to_string(),
+                    },
+                    other => other.to_string(),
+                };
+                self.settings.set("timezone", &v, false)?;
+                Ok(command_result("SET"))
+            }
+            St::SetNames { charset_name, .. } => {
+                self.settings.set("client_encoding", &charset_name.to_string(), false)?;
+                Ok(command_result("SET"))
+            }
+            other => Err(Error::unsupported(format!("SET form not supported: {other}"))),
+        }
+    }
+
+    fn show(&mut self, name: &str) -> Result<StatementResult> {
+        let n = name.to_lowercase();
+        if n == "all" {
+            let rows = self
+                .settings
+                .all()
+                .into_iter()
+                .map(|(k, v)| vec![Value::Text(k), Value::Text(v)])
+                .collect();
+            return Ok(rows_result(
+                vec![
+                    Column { name: "name".into(), ty: DataType::Text },
+                    Column { name: "setting".into(), ty: DataType::Text },
+                ],
+                rows,
+            ));
+        }
+        let (col, value) = if n == "transaction isolation level" || n == "transaction_isolation" {
+            let v = match &self.txn {
+                Some(t) => t.txn.isolation().name().to_string(),
+                None => self.settings.get("default_transaction_isolation")?.unwrap_or_default(),
+            };
+            ("transaction_isolation".to_string(), v)
+        } else {
+            let v = self.settings.get(&n)?.ok_or_else(|| {
+                Error::new(
+                    SqlState::UNDEFINED_OBJECT,
+                    format!("unrecognized configuration parameter \"{n}\""),
+                )
+            })?;
+            (n.clone(), v)
+        };
+        Ok(rows_result(
+            vec![Column { name: col, ty: DataType::Text }],
+            vec![vec![Value::Text(value)]],
+        ))
+    }
+
+    /// Parameter types and result columns of a statement, without running it.
+    fn describe(&mut self, stmt: &ast::Statement) -> Result<(Vec<DataType>, Vec<ColumnInfo>)> {
+        let implicit = self.txn.is_none();
+        if implicit {
+            self.begin_txn(false, None)?;
+        }
+        let result = (|| {
+            let catalog = self.catalog()?;
+            let search_path = self.settings.search_path();
+            let binder = Binder::new(&catalog, &search_path);
+            let info = |cols: Vec<Column>| {
+                cols.into_iter()
+                    .map(|c| ColumnInfo {
+                        name: c.name,
+                        ty: if c.ty == DataType::Unknown { DataType::Text } else { c.ty },
+                    })
+                    .collect::<Vec<_>>()
+            };
+            let cols = match stmt {
+                ast::Statement::Query(q) => info(binder.bind_query(q)?.columns()),
+                ast::Statement::Insert(i) => info(binder.bind_insert(i)?.returning.map(|r| r.columns).unwrap_or_default()),
+                ast::Statement::Update(u) => info(binder.bind_update(u)?.returning.map(|r| r.columns).unwrap_or_default()),
+                ast::Statement::Delete(d) => info(binder.bind_delete(d)?.returning.map(|r| r.columns).unwrap_or_default()),
+                _ => vec![],
+            };
+            Ok((binder.param_types(), cols))
+        })();
+        if implicit {
+            self.end_txn(false)?;
+        }
+        result
+    }
+}
+
+/// Index selection for the target scans of UPDATE and DELETE.
+fn optimize_dml(plan: &mut DmlPlan) {
+    let opt = |s: &mut crate::sql::plan::Scan| {
+        if let Plan::Scan(o) = optimizer::optimize(Plan::Scan(s.clone())) {
+            *s = o;
+        }
+    };
+    match plan {
+        DmlPlan::Insert(p) => p.source = optimizer::optimize(p.source.clone()),
+        DmlPlan::Update(p) => {
+            opt(&mut p.scan);
+            if let Some(f) = p.from.take() {
+                p.from = Some(optimizer::optimize(f));
+            }
+        }
+        DmlPlan::Delete(p) => {
+            opt(&mut p.scan);
+            if let Some(f) = p.using.take() {
+                p.using = Some(optimizer::optimize(f));
+            }
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.end_txn(false);
+    }
+}
+
+/// An explicit transaction; rolls back on drop unless [`TransactionGuard::commit`] is called.
+pub struct TransactionGuard<'a> {
+    session: &'a mut Session,
+    done: bool,
+}
+
+impl TransactionGuard<'_> {
+    /// Commits; fails (and rolls back) if a statement in the transaction failed.
+    pub fn commit(mut self) -> Result<()> {
+        self.done = true;
+        if self.session.transaction_failed() {
+            self.session.end_txn(false)?;
+            return Err(Error::aborted_transaction());
+        }
+        self.session.end_txn(true)
+    }
+
+    pub fn rollback(mut self) -> Result<()> {
+        self.done = true;
+        self.session.end_txn(false)
+    }
+}
+
+impl std::ops::Deref for TransactionGuard<'_> {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        self.session
+    }
+}
+
+impl std::ops::DerefMut for TransactionGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Session {
+        self.session
+    }
+}
+
+impl Drop for TransactionGuard<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.session.end_txn(false);
+        }
+    }
+}

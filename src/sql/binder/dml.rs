@@ -1,0 +1,560 @@
+//! Binding INSERT, UPDATE and DELETE (with ON CONFLICT and RETURNING).
+
+use super::query::output_name;
+use super::{Binder, Scope, ScopeColumn, ident, object_name_parts, split_name};
+use crate::catalog::{IdentityKind, IndexDef, TableDef};
+use crate::error::{Error, Result, SqlState};
+use crate::sql::expr::Expr;
+use crate::sql::parser;
+use crate::sql::plan::{Access, Column, Plan, Scan};
+use crate::types::{DataType, Value};
+use sqlparser::ast;
+use std::sync::Arc;
+
+/// RETURNING expressions, evaluated over `[current row, old row, new row]`
+/// (each as wide as the table); the current row is the new row for INSERT
+/// and UPDATE and the old row for DELETE. Missing images are all NULL.
+#[derive(Clone, Debug)]
+pub struct Returning {
+    pub exprs: Vec<Expr>,
+    pub columns: Vec<Column>,
+}
+
+#[derive(Clone, Debug)]
+pub enum ConflictAction {
+    Nothing,
+    /// Assignments and filter over `[existing row, excluded row]`.
+    Update {
+        assignments: Vec<(usize, Expr)>,
+        filter: Option<Expr>,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct OnConflict {
+    /// The unique index the conflict is detected on (None: the primary key).
+    /// `any` is set for DO NOTHING without a target (any unique constraint).
+    pub index: Option<Arc<IndexDef>>,
+    pub any: bool,
+    pub action: ConflictAction,
+}
+
+/// CHECK constraints bound over the table row.
+pub type Checks = Vec<(String, Expr)>;
+
+#[derive(Clone, Debug)]
+pub struct InsertPlan {
+    pub table: Arc<TableDef>,
+    /// Produces complete table rows (defaults filled in), before assignment casts.
+    pub source: Plan,
+    pub on_conflict: Option<OnConflict>,
+    pub returning: Option<Returning>,
+    pub checks: Checks,
+}
+
+#[derive(Clone, Debug)]
+pub struct UpdatePlan {
+    pub table: Arc<TableDef>,
+    /// Target rows; without FROM its filter is the whole WHERE clause.
+    pub scan: Scan,
+    /// `UPDATE ... FROM`: joined rows; `filter` is then over `[target, from]`.
+    pub from: Option<Plan>,
+    pub filter: Option<Expr>,
+    /// (column, value over `[target, from]`).
+    pub assignments: Vec<(usize, Expr)>,
+    pub returning: Option<Returning>,
+    pub checks: Checks,
+}
+
+#[derive(Clone, Debug)]
+pub struct DeletePlan {
+    pub table: Arc<TableDef>,
+    pub scan: Scan,
+    pub using: Option<Plan>,
+    pub filter: Option<Expr>,
+    pub returning: Option<Returning>,
+}
+
+#[derive(Clone, Debug)]
+pub enum DmlPlan {
+    Insert(InsertPlan),
+    Update(UpdatePlan),
+    Delete(DeletePlan),
+}
+
+impl DmlPlan {
+    pub fn returning(&self) -> Option<&Returning> {
+        match self {
+            DmlPlan::Insert(p) => p.returning.as_ref(),
+            DmlPlan::Update(p) => p.returning.as_ref(),
+            DmlPlan::Delete(p) => p.returning.as_ref(),
+        }
+    }
+}
+
+fn is_default_keyword(e: &ast::Expr) -> bool {
+    matches!(e, ast::Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"))
+}
+
+impl Binder<'_> {
+    /// The bound default of a column (NULL when it has none).
+    pub fn column_default(&self, table: &TableDef, col: usize) -> Result<Expr> {
+        let c = &table.columns[col];
+        match &c.default {
+            None => Ok(Expr::Literal(Value::Null)),
+            Some(text) => {
+                let ast = parser::parse_expr(text)?;
+                let (x, ty) = self.bind_expr(&ast, &Scope::default())?;
+                self.coerce(x, &ty, &c.ty)
+            }
+        }
+    }
+
+    /// Binds the table's CHECK constraints over its row.
+    pub fn table_checks(&self, table: &TableDef) -> Result<Checks> {
+        let scope = Scope::for_table(table, &table.name);
+        table
+            .checks
+            .iter()
+            .map(|c| {
+                let ast = parser::parse_expr(&c.expr)?;
+                Ok((c.name.clone(), self.bind_predicate(&ast, &scope, "CHECK")?))
+            })
+            .collect()
+    }
+
+    pub fn bind_insert(&self, ins: &ast::Insert) -> Result<InsertPlan> {
+        let name = match &ins.table {
+            ast::TableObject::TableName(n) => n,
+            _ => return Err(Error::unsupported("INSERT INTO a table function")),
+        };
+        let table = self.table(name)?;
+        let width = table.columns.len();
+        // Target columns.
+        let targets: Vec<usize> = if ins.columns.is_empty() {
+            (0..width).collect()
+        } else {
+            let mut v = Vec::new();
+            for c in &ins.columns {
+                let parts = object_name_parts(c)?;
+                let cname = parts.last().cloned().unwrap_or_default();
+                let i = table.column_index(&cname).ok_or_else(|| {
+                    Error::new(
+                        SqlState::UNDEFINED_COLUMN,
+                        format!("column \"{cname}\" of relation \"{}\" does not exist", table.name),
+                    )
+                })?;
+                if v.contains(&i) {
+                    return Err(Error::new(
+                        SqlState::DUPLICATE_COLUMN,
+                        format!("column \"{cname}\" specified more than once"),
+                    ));
+                }
+                v.push(i);
+            }
+            v
+        };
+        let defaults: Vec<Expr> = (0..width)
+            .map(|i| self.column_default(&table, i))
+            .collect::<Result<_>>()?;
+        let check_identity = |col: usize, explicit: bool| -> Result<()> {
+            if explicit && table.columns[col].identity == Some(IdentityKind::Always) {
+                return Err(Error::new(
+                    SqlState::GENERATED_ALWAYS,
+                    format!("cannot insert a non-DEFAULT value into column \"{}\"", table.columns[col].name),
+                )
+                .with_detail(format!("Column \"{}\" is an identity column defined as GENERATED ALWAYS.", table.columns[col].name))
+                .with_hint("Use OVERRIDING SYSTEM VALUE to override."));
+            }
+            Ok(())
+        };
+        let source = match ins.source.as_deref() {
+            None => Plan::Values {
+                rows: vec![defaults.clone()],
+                columns: table_columns(&table),
+            },
+            Some(q) => match q.body.as_ref() {
+                ast::SetExpr::Values(values) if q.order_by.is_none() && q.limit_clause.is_none() => {
+                    let mut rows = Vec::with_capacity(values.rows.len());
+                    let empty = Scope::default();
+                    for r in &values.rows {
+                        if r.len() > targets.len() {
+                            return Err(Error::syntax("INSERT has more expressions than target columns"));
+                        }
+                        if r.len() < targets.len() && !ins.columns.is_empty() {
+                            return Err(Error::syntax("INSERT has more target columns than expressions"));
+                        }
+                        let mut row = defaults.clone();
+                        for (k, e) in r.iter().enumerate() {
+                            let col = targets[k];
+                            if is_default_keyword(e) {
+                                continue;
+                            }
+                            check_identity(col, true)?;
+                            let (x, t) = self.bind_expr(e, &empty)?;
+                            row[col] = self.coerce_for_column(x, &t, &table.columns[col].ty)?;
+                        }
+                        rows.push(row);
+                    }
+                    Plan::Values {
+                        rows,
+                        columns: table_columns(&table),
+                    }
+                }
+                _ => {
+                    let plan = self.bind_query(q)?;
+                    let n = plan.columns().len();
+                    if n > targets.len() {
+                        return Err(Error::syntax("INSERT has more expressions than target columns"));
+                    }
+                    let mut exprs = defaults.clone();
+                    for (k, col) in targets.iter().take(n).enumerate() {
+                        check_identity(*col, true)?;
+                        exprs[*col] = Expr::Column(k);
+                    }
+                    Plan::Project {
+                        input: Box::new(plan),
+                        exprs,
+                        columns: table_columns(&table),
+                    }
+                }
+            },
+        };
+        let alias = ins
+            .table_alias
+            .as_ref()
+            .map(|a| ident(&a.alias))
+            .unwrap_or_else(|| table.name.clone());
+        let on_conflict = match &ins.on {
+            None => None,
+            Some(ast::OnInsert::OnConflict(oc)) => Some(self.bind_on_conflict(&table, &alias, oc)?),
+            Some(_) => return Err(Error::syntax("ON DUPLICATE KEY UPDATE is not PostgreSQL syntax")),
+        };
+        let returning = match &ins.returning {
+            Some(items) => Some(self.bind_returning(&table, &alias, items)?),
+            None => None,
+        };
+        Ok(InsertPlan {
+            checks: self.table_checks(&table)?,
+            table,
+            source,
+            on_conflict,
+            returning,
+        })
+    }
+
+    /// Types an untyped literal or parameter for a column; typed values are
+    /// cast at write time with assignment semantics.
+    fn coerce_for_column(&self, x: Expr, from: &DataType, to: &DataType) -> Result<Expr> {
+        match (&x, from) {
+            (Expr::Literal(Value::Text(_)), DataType::Unknown) | (Expr::Param(_, DataType::Unknown), _) => {
+                self.coerce(x, from, to)
+            }
+            _ => Ok(x),
+        }
+    }
+
+    fn bind_on_conflict(&self, table: &Arc<TableDef>, alias: &str, oc: &ast::OnConflict) -> Result<OnConflict> {
+        let (index, any) = match &oc.conflict_target {
+            None => {
+                if matches!(oc.action, ast::OnConflictAction::DoUpdate(_)) {
+                    return Err(Error::syntax(
+                        "ON CONFLICT DO UPDATE requires inference specification or constraint name",
+                    )
+                    .with_hint("For example, ON CONFLICT (column_name)."));
+                }
+                (None, true)
+            }
+            Some(ast::ConflictTarget::Columns(cols)) => {
+                let mut idx = Vec::new();
+                for c in cols {
+                    let n = ident(c);
+                    idx.push(table.column_index(&n).ok_or_else(|| Error::undefined_column(&n))?);
+                }
+                let mut sorted = idx.clone();
+                sorted.sort_unstable();
+                let mut pk = table.primary_key.clone();
+                pk.sort_unstable();
+                if !pk.is_empty() && pk == sorted {
+                    (None, false)
+                } else {
+                    let found = self.catalog.indexes_of(table.id).into_iter().find(|i| {
+                        let mut c = i.columns.clone();
+                        c.sort_unstable();
+                        i.unique && c == sorted
+                    });
+                    match found {
+                        Some(i) => (Some(i), false),
+                        None => {
+                            return Err(Error::new(
+                                SqlState::INVALID_COLUMN_REFERENCE,
+                                "there is no unique or exclusion constraint matching the ON CONFLICT specification",
+                            ));
+                        }
+                    }
+                }
+            }
+            Some(ast::ConflictTarget::OnConstraint(name)) => {
+                let (_, n) = split_name(name)?;
+                if table.pk_name.as_deref() == Some(n.as_str()) {
+                    (None, false)
+                } else {
+                    match self
+                        .catalog
+                        .indexes_of(table.id)
+                        .into_iter()
+                        .find(|i| i.name == n && i.unique)
+                    {
+                        Some(i) => (Some(i), false),
+                        None => {
+                            return Err(Error::new(
+                                SqlState::UNDEFINED_OBJECT,
+                                format!("constraint \"{n}\" for table \"{}\" does not exist", table.name),
+                            ));
+                        }
+                    }
+                }
+            }
+        };
+        let action = match &oc.action {
+            ast::OnConflictAction::DoNothing => ConflictAction::Nothing,
+            ast::OnConflictAction::DoUpdate(du) => {
+                let mut scope = Scope::for_table(table, alias);
+                scope.extend(Scope::for_table(table, "excluded"));
+                let assignments = self.bind_assignments(table, &du.assignments, &scope)?;
+                let filter = match &du.selection {
+                    Some(w) => Some(self.bind_predicate(w, &scope, "WHERE")?),
+                    None => None,
+                };
+                ConflictAction::Update {
+                    assignments,
+                    filter,
+                }
+            }
+        };
+        Ok(OnConflict { index, any, action })
+    }
+
+    fn bind_assignments(
+        &self,
+        table: &TableDef,
+        assignments: &[ast::Assignment],
+        scope: &Scope,
+    ) -> Result<Vec<(usize, Expr)>> {
+        let mut out: Vec<(usize, Expr)> = Vec::new();
+        for a in assignments {
+            let name = match &a.target {
+                ast::AssignmentTarget::ColumnName(n) => object_name_parts(n)?.pop().unwrap_or_default(),
+                ast::AssignmentTarget::Tuple(_) => {
+                    return Err(Error::unsupported("multiple-column assignment is not supported yet"));
+                }
+            };
+            let col = table.column_index(&name).ok_or_else(|| {
+                Error::new(
+                    SqlState::UNDEFINED_COLUMN,
+                    format!("column \"{name}\" of relation \"{}\" does not exist", table.name),
+                )
+            })?;
+            if out.iter().any(|(c, _)| *c == col) {
+                return Err(Error::syntax(format!("multiple assignments to same column \"{name}\"")));
+            }
+            let x = if is_default_keyword(&a.value) {
+                self.column_default(table, col)?
+            } else {
+                if table.columns[col].identity == Some(IdentityKind::Always) {
+                    return Err(Error::new(
+                        SqlState::GENERATED_ALWAYS,
+                        format!("column \"{name}\" can only be updated to DEFAULT"),
+                    )
+                    .with_detail(format!("Column \"{name}\" is an identity column defined as GENERATED ALWAYS.")));
+                }
+                let (x, t) = self.bind_expr(&a.value, scope)?;
+                self.coerce_for_column(x, &t, &table.columns[col].ty)?
+            };
+            out.push((col, x));
+        }
+        Ok(out)
+    }
+
+    /// RETURNING items over `[current, old, new]`.
+    pub fn bind_returning(&self, table: &TableDef, alias: &str, items: &[ast::SelectItem]) -> Result<Returning> {
+        let n = table.columns.len();
+        let mut scope = Scope::for_table(table, alias);
+        for q in ["old", "new"] {
+            for c in &table.columns {
+                scope.columns.push(ScopeColumn {
+                    qualifier: Some(q.into()),
+                    name: c.name.clone(),
+                    ty: c.ty.clone(),
+                    qualified_only: true,
+                });
+            }
+        }
+        let mut exprs = Vec::new();
+        let mut columns = Vec::new();
+        for it in items {
+            match it {
+                ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
+                    let (x, ty) = self.bind_expr(e, &scope)?;
+                    let name = match it {
+                        ast::SelectItem::ExprWithAlias { alias, .. } => ident(alias),
+                        _ => output_name(e),
+                    };
+                    exprs.push(x);
+                    columns.push(Column {
+                        name,
+                        ty: if ty == DataType::Unknown { DataType::Text } else { ty },
+                    });
+                }
+                ast::SelectItem::Wildcard(_) => {
+                    for (i, c) in table.columns.iter().enumerate() {
+                        exprs.push(Expr::Column(i));
+                        columns.push(Column {
+                            name: c.name.clone(),
+                            ty: c.ty.clone(),
+                        });
+                    }
+                }
+                ast::SelectItem::QualifiedWildcard(ast::SelectItemQualifiedWildcardKind::ObjectName(q), _) => {
+                    let (_, q) = split_name(q)?;
+                    let offset = match q.as_str() {
+                        "old" => n,
+                        "new" => 2 * n,
+                        _ if q == alias => 0,
+                        _ => {
+                            return Err(Error::new(
+                                SqlState::UNDEFINED_TABLE,
+                                format!("missing FROM-clause entry for table \"{q}\""),
+                            ));
+                        }
+                    };
+                    for (i, c) in table.columns.iter().enumerate() {
+                        exprs.push(Expr::Column(offset + i));
+                        columns.push(Column {
+                            name: c.name.clone(),
+                            ty: c.ty.clone(),
+                        });
+                    }
+                }
+                other => return Err(Error::unsupported(format!("RETURNING item not supported: {other}"))),
+            }
+        }
+        Ok(Returning { exprs, columns })
+    }
+
+    pub fn bind_update(&self, u: &ast::Update) -> Result<UpdatePlan> {
+        if !u.table.joins.is_empty() {
+            return Err(Error::unsupported("UPDATE of a join"));
+        }
+        let (table, alias) = match &u.table.relation {
+            ast::TableFactor::Table { name, alias, .. } => {
+                let t = self.table(name)?;
+                let a = alias.as_ref().map(|a| ident(&a.name)).unwrap_or_else(|| t.name.clone());
+                (t, a)
+            }
+            other => return Err(Error::unsupported(format!("UPDATE target not supported: {other}"))),
+        };
+        let mut scope = Scope::for_table(&table, &alias);
+        let from = match &u.from {
+            None => None,
+            Some(ast::UpdateTableFromKind::BeforeSet(f)) | Some(ast::UpdateTableFromKind::AfterSet(f)) => {
+                let (p, s) = self.bind_from(f)?;
+                scope.extend(s);
+                Some(p)
+            }
+        };
+        let assignments = self.bind_assignments(&table, &u.assignments, &scope)?;
+        let filter = match &u.selection {
+            Some(w) => Some(self.bind_predicate(w, &scope, "WHERE")?),
+            None => None,
+        };
+        let (scan_filter, filter) = if from.is_some() { (None, filter) } else { (filter, None) };
+        let returning = match &u.returning {
+            Some(items) => {
+                if from.is_some() {
+                    return Err(Error::unsupported("RETURNING with UPDATE ... FROM is not supported yet"));
+                }
+                Some(self.bind_returning(&table, &alias, items)?)
+            }
+            None => None,
+        };
+        Ok(UpdatePlan {
+            checks: self.table_checks(&table)?,
+            scan: Scan {
+                table: table.clone(),
+                alias: Some(alias),
+                access: Access::Full,
+                filter: scan_filter,
+                indexes: self.catalog.indexes_of(table.id),
+            },
+            table,
+            from,
+            filter,
+            assignments,
+            returning,
+        })
+    }
+
+    pub fn bind_delete(&self, d: &ast::Delete) -> Result<DeletePlan> {
+        let from = match &d.from {
+            ast::FromTable::WithFromKeyword(v) | ast::FromTable::WithoutKeyword(v) => v,
+        };
+        if from.len() != 1 || !from[0].joins.is_empty() {
+            return Err(Error::unsupported("DELETE from more than one table"));
+        }
+        let (table, alias) = match &from[0].relation {
+            ast::TableFactor::Table { name, alias, .. } => {
+                let t = self.table(name)?;
+                let a = alias.as_ref().map(|a| ident(&a.name)).unwrap_or_else(|| t.name.clone());
+                (t, a)
+            }
+            other => return Err(Error::unsupported(format!("DELETE target not supported: {other}"))),
+        };
+        let mut scope = Scope::for_table(&table, &alias);
+        let using = match &d.using {
+            None => None,
+            Some(u) => {
+                let (p, s) = self.bind_from(u)?;
+                scope.extend(s);
+                Some(p)
+            }
+        };
+        let filter = match &d.selection {
+            Some(w) => Some(self.bind_predicate(w, &scope, "WHERE")?),
+            None => None,
+        };
+        let (scan_filter, filter) = if using.is_some() { (None, filter) } else { (filter, None) };
+        let returning = match &d.returning {
+            Some(items) => {
+                if using.is_some() {
+                    return Err(Error::unsupported("RETURNING with DELETE ... USING is not supported yet"));
+                }
+                Some(self.bind_returning(&table, &alias, items)?)
+            }
+            None => None,
+        };
+        Ok(DeletePlan {
+            scan: Scan {
+                table: table.clone(),
+                alias: Some(alias),
+                access: Access::Full,
+                filter: scan_filter,
+                indexes: self.catalog.indexes_of(table.id),
+            },
+            table,
+            using,
+            filter,
+            returning,
+        })
+    }
+}
+
+fn table_columns(t: &TableDef) -> Vec<Column> {
+    t.columns
+        .iter()
+        .map(|c| Column {
+            name: c.name.clone(),
+            ty: c.ty.clone(),
+        })
+        .collect()
+}

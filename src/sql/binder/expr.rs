@@ -1,0 +1,1026 @@
+//! Binding scalar expressions: names to column positions, literals and
+//! parameters to types, operators and functions to their implementations.
+
+use super::{AggCtx, Binder, Scope, ident};
+use crate::error::{Error, Result, SqlState};
+use crate::sql::expr::Expr;
+use crate::sql::functions::{self, Func};
+use crate::sql::plan::{AggCall, AggFunc};
+use crate::types::{BinaryOp, DataType, UnaryOp, Value};
+use rust_decimal::Decimal;
+use sqlparser::ast;
+use std::str::FromStr;
+
+/// Maximum expression nesting depth (deeper input gets 54001, never a stack overflow).
+const MAX_DEPTH: usize = 200;
+
+/// Internal marker: an aggregate was found where the binder was not in
+/// aggregate mode; the SELECT binder retries in aggregate mode.
+pub(crate) const AGG_FOUND: &str = "\u{0}aggregate-found";
+
+pub(crate) fn is_agg_found(e: &Error) -> bool {
+    e.message == AGG_FOUND
+}
+
+fn agg_func(name: &str) -> Option<AggFunc> {
+    Some(match name {
+        "count" => AggFunc::Count,
+        "sum" => AggFunc::Sum,
+        "avg" => AggFunc::Avg,
+        "min" => AggFunc::Min,
+        "max" => AggFunc::Max,
+        "bool_and" | "every" => AggFunc::BoolAnd,
+        "bool_or" => AggFunc::BoolOr,
+        "string_agg" => AggFunc::StringAgg,
+        "array_agg" => AggFunc::ArrayAgg,
+        _ => return None,
+    })
+}
+
+pub(crate) fn is_aggregate_name(name: &str) -> bool {
+    agg_func(name).is_some()
+}
+
+fn map_binop(op: &ast::BinaryOperator) -> Result<BinaryOp> {
+    use ast::BinaryOperator as B;
+    Ok(match op {
+        B::Plus => BinaryOp::Plus,
+        B::Minus => BinaryOp::Minus,
+        B::Multiply => BinaryOp::Multiply,
+        B::Divide => BinaryOp::Divide,
+        B::Modulo => BinaryOp::Modulo,
+        B::PGExp => BinaryOp::Exponent,
+        B::StringConcat => BinaryOp::Concat,
+        B::Eq => BinaryOp::Eq,
+        B::NotEq => BinaryOp::NotEq,
+        B::Lt => BinaryOp::Lt,
+        B::LtEq => BinaryOp::LtEq,
+        B::Gt => BinaryOp::Gt,
+        B::GtEq => BinaryOp::GtEq,
+        B::Arrow => BinaryOp::JsonGet,
+        B::LongArrow => BinaryOp::JsonGetText,
+        B::HashArrow => BinaryOp::JsonPathGet,
+        B::HashLongArrow => BinaryOp::JsonPathGetText,
+        B::AtArrow => BinaryOp::JsonContains,
+        B::ArrowAt => BinaryOp::JsonContainedBy,
+        B::Question => BinaryOp::JsonExists,
+        B::BitwiseAnd => BinaryOp::BitAnd,
+        B::BitwiseOr => BinaryOp::BitOr,
+        B::PGBitwiseXor => BinaryOp::BitXor,
+        B::PGBitwiseShiftLeft => BinaryOp::ShiftLeft,
+        B::PGBitwiseShiftRight => BinaryOp::ShiftRight,
+        other => {
+            return Err(Error::new(
+                SqlState::UNDEFINED_FUNCTION,
+                format!("operator does not exist: {other}"),
+            ));
+        }
+    })
+}
+
+/// Parses a numeric literal: integer (int4, else int8), else numeric.
+pub(crate) fn number_literal(s: &str) -> Result<Value> {
+    if let Ok(i) = s.parse::<i32>() {
+        return Ok(Value::Int4(i));
+    }
+    if let Ok(i) = s.parse::<i64>() {
+        return Ok(Value::Int8(i));
+    }
+    if s.contains(['e', 'E']) {
+        return Decimal::from_scientific(s)
+            .map(Value::Numeric)
+            .or_else(|_| s.parse::<f64>().map(Value::Float8))
+            .map_err(|_| Error::invalid_text("numeric", s));
+    }
+    Decimal::from_str(s)
+        .map(Value::Numeric)
+        .map_err(|_| Error::out_of_range("numeric"))
+}
+
+impl Binder<'_> {
+    /// Binds an expression over `scope`.
+    pub fn bind_expr(&self, e: &ast::Expr, scope: &Scope) -> Result<(Expr, DataType)> {
+        self.bind(e, scope, None, 0)
+    }
+
+    pub(crate) fn bind_agg_expr(
+        &self,
+        e: &ast::Expr,
+        agg: &AggCtx,
+    ) -> Result<(Expr, DataType)> {
+        self.bind(e, agg.input, Some(agg), 0)
+    }
+
+    /// Binds a predicate (WHERE, ON, HAVING, CHECK): must be boolean.
+    pub fn bind_predicate(&self, e: &ast::Expr, scope: &Scope, clause: &str) -> Result<Expr> {
+        let (x, ty) = self.bind_expr(e, scope)?;
+        self.expect_bool(x, ty, clause)
+    }
+
+    pub(crate) fn expect_bool(&self, x: Expr, ty: DataType, clause: &str) -> Result<Expr> {
+        match ty {
+            DataType::Bool => Ok(x),
+            DataType::Unknown => self.coerce(x, &ty, &DataType::Bool),
+            other => Err(Error::new(
+                SqlState::DATATYPE_MISMATCH,
+                format!(
+                    "argument of {clause} must be type boolean, not type {}",
+                    other.name()
+                ),
+            )),
+        }
+    }
+
+    /// Gives an untyped literal or parameter the type `to`; other
+    /// expressions are returned unchanged when the types already agree, and
+    /// wrapped in an implicit cast otherwise.
+    pub fn coerce(&self, x: Expr, from: &DataType, to: &DataType) -> Result<Expr> {
+        if from == to || *to == DataType::Unknown {
+            return Ok(x);
+        }
+        match x {
+            Expr::Literal(Value::Null) => Ok(Expr::Literal(Value::Null)),
+            Expr::Literal(Value::Text(s)) if *from == DataType::Unknown => {
+                Ok(Expr::Literal(Value::parse(&s, to)?))
+            }
+            Expr::Param(n, DataType::Unknown) => {
+                let t = self.note_param(n, to);
+                Ok(Expr::Param(n, t))
+            }
+            other => {
+                if *from == DataType::Unknown || DataType::can_coerce_implicitly(from, to) {
+                    Ok(Expr::Cast(Box::new(other), to.clone()))
+                } else {
+                    Ok(other)
+                }
+            }
+        }
+    }
+
+    fn bind(
+        &self,
+        e: &ast::Expr,
+        scope: &Scope,
+        agg: Option<&AggCtx>,
+        depth: usize,
+    ) -> Result<(Expr, DataType)> {
+        if depth > MAX_DEPTH {
+            return Err(Error::new(
+                SqlState::STATEMENT_TOO_COMPLEX,
+                "expression is too deeply nested",
+            ));
+        }
+        // After GROUP BY: a whole expression equal to a group key is that key.
+        if let Some(a) = agg {
+            if !a.groups.is_empty() && !contains_aggregate(e) {
+                if let Ok((x, ty)) = self.bind(e, scope, None, depth + 1) {
+                    if let Some(i) = a.groups.iter().position(|g| *g == x) {
+                        return Ok((Expr::Column(i), ty));
+                    }
+                    if x.is_row_independent() {
+                        return Ok((x, ty));
+                    }
+                }
+            }
+        }
+        let b = |x: &ast::Expr| self.bind(x, scope, agg, depth + 1);
+        use ast::Expr as A;
+        match e {
+            A::Identifier(id) => self.column(None, &ident(id), scope, agg),
+            A::CompoundIdentifier(ids) => {
+                let names: Vec<String> = ids.iter().map(ident).collect();
+                match names.as_slice() {
+                    [q, c] => self.column(Some(q), c, scope, agg),
+                    [_s, q, c] => self.column(Some(q), c, scope, agg),
+                    _ => Err(Error::syntax(format!("improper qualified name: {e}"))),
+                }
+            }
+            A::Nested(inner) => b(inner),
+            A::Value(v) => self.literal(&v.value),
+            A::TypedString(ts) => {
+                let ty = DataType::from_sql(&ts.data_type)?;
+                let text = match &ts.value.value {
+                    ast::Value::SingleQuotedString(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                Ok((Expr::Literal(Value::parse(&text, &ty)?), ty))
+            }
+            A::Interval(iv) => {
+                let (x, ty) = b(&iv.value)?;
+                let mut text = match x {
+                    Expr::Literal(Value::Text(s)) => s,
+                    Expr::Literal(v) => v.to_string(),
+                    _ => {
+                        return Ok((
+                            Expr::Cast(Box::new(x), DataType::Interval),
+                            DataType::Interval,
+                        ));
+                    }
+                };
+                let _ = ty;
+                if let Some(f) = &iv.leading_field {
+                    if iv.last_field.is_none() && !text.chars().any(|c| c.is_alphabetic()) {
+                        text = format!("{text} {f}");
+                    }
+                }
+                Ok((
+                    Expr::Literal(Value::parse(&text, &DataType::Interval)?),
+                    DataType::Interval,
+                ))
+            }
+            A::Cast {
+                expr, data_type, ..
+            } => {
+                let ty = self.cast_target(data_type)?;
+                let (x, from) = b(expr)?;
+                if let (Expr::Literal(Value::Text(s)), DataType::Unknown) = (&x, &from) {
+                    return Ok((Expr::Literal(Value::parse(s, &ty)?), ty));
+                }
+                if let Expr::Param(n, DataType::Unknown) = x {
+                    let t = self.note_param(n, &ty);
+                    return Ok((Expr::Param(n, t), ty));
+                }
+                if from != DataType::Unknown && !DataType::can_cast(&from, &ty) {
+                    return Err(Error::new(
+                        SqlState::CANNOT_COERCE,
+                        format!("cannot cast type {} to {}", from.name(), ty.name()),
+                    ));
+                }
+                Ok((Expr::Cast(Box::new(x), ty.clone()), ty))
+            }
+            A::UnaryOp { op, expr } => {
+                let (x, ty) = b(expr)?;
+                match op {
+                    ast::UnaryOperator::Not => {
+                        let x = self.expect_bool(x, ty, "NOT")?;
+                        Ok((Expr::Not(Box::new(x)), DataType::Bool))
+                    }
+                    ast::UnaryOperator::Minus => {
+                        // Fold negative literals so -2147483648 is an int4.
+                        if let Expr::Literal(v) = &x {
+                            if let Ok(v2) = UnaryOp::Neg.eval(v) {
+                                if let (Value::Int8(i), DataType::Int8) = (&v2, &ty) {
+                                    if let Ok(i32v) = i32::try_from(*i) {
+                                        return Ok((Expr::Literal(Value::Int4(i32v)), DataType::Int4));
+                                    }
+                                }
+                                let t = v2.data_type();
+                                return Ok((Expr::Literal(v2), t));
+                            }
+                        }
+                        let rt = UnaryOp::Neg.result_type(&ty)?;
+                        Ok((Expr::Unary(UnaryOp::Neg, Box::new(x)), rt))
+                    }
+                    ast::UnaryOperator::Plus => Ok((x, ty)),
+                    ast::UnaryOperator::BitwiseNot => {
+                        let rt = UnaryOp::BitNot.result_type(&ty)?;
+                        Ok((Expr::Unary(UnaryOp::BitNot, Box::new(x)), rt))
+                    }
+                    other => Err(Error::new(
+                        SqlState::UNDEFINED_FUNCTION,
+                        format!("operator does not exist: {other} {}", ty.name()),
+                    )),
+                }
+            }
+            A::BinaryOp { left, op, right } => {
+                let (l, lt) = b(left)?;
+                let (r, rt) = b(right)?;
+                match op {
+                    ast::BinaryOperator::And | ast::BinaryOperator::Or => {
+                        let l = self.expect_bool(l, lt, &format!("{op}"))?;
+                        let r = self.expect_bool(r, rt, &format!("{op}"))?;
+                        let x = if *op == ast::BinaryOperator::And {
+                            Expr::And(Box::new(l), Box::new(r))
+                        } else {
+                            Expr::Or(Box::new(l), Box::new(r))
+                        };
+                        Ok((x, DataType::Bool))
+                    }
+                    ast::BinaryOperator::PGLikeMatch
+                    | ast::BinaryOperator::PGILikeMatch
+                    | ast::BinaryOperator::PGNotLikeMatch
+                    | ast::BinaryOperator::PGNotILikeMatch => {
+                        let ci = matches!(
+                            op,
+                            ast::BinaryOperator::PGILikeMatch | ast::BinaryOperator::PGNotILikeMatch
+                        );
+                        let neg = matches!(
+                            op,
+                            ast::BinaryOperator::PGNotLikeMatch | ast::BinaryOperator::PGNotILikeMatch
+                        );
+                        self.like(l, lt, r, rt, None, ci, neg)
+                    }
+                    _ => {
+                        let bop = map_binop(op)?;
+                        self.binary(bop, l, lt, r, rt)
+                    }
+                }
+            }
+            A::IsNull(x) => Ok((Expr::IsNull(Box::new(b(x)?.0)), DataType::Bool)),
+            A::IsNotNull(x) => Ok((
+                Expr::Not(Box::new(Expr::IsNull(Box::new(b(x)?.0)))),
+                DataType::Bool,
+            )),
+            A::IsTrue(x) | A::IsNotTrue(x) | A::IsFalse(x) | A::IsNotFalse(x) => {
+                let (x2, t) = b(x)?;
+                let x2 = self.expect_bool(x2, t, "IS TRUE")?;
+                let want = matches!(e, A::IsTrue(_) | A::IsNotTrue(_));
+                let t = Expr::IsBool(Box::new(x2), want);
+                let neg = matches!(e, A::IsNotTrue(_) | A::IsNotFalse(_));
+                Ok((if neg { Expr::Not(Box::new(t)) } else { t }, DataType::Bool))
+            }
+            A::IsUnknown(x) | A::IsNotUnknown(x) => {
+                let (x2, t) = b(x)?;
+                let x2 = self.expect_bool(x2, t, "IS UNKNOWN")?;
+                let t = Expr::IsNull(Box::new(x2));
+                let neg = matches!(e, A::IsNotUnknown(_));
+                Ok((if neg { Expr::Not(Box::new(t)) } else { t }, DataType::Bool))
+            }
+            A::IsDistinctFrom(l, r) | A::IsNotDistinctFrom(l, r) => {
+                let (l, lt) = b(l)?;
+                let (r, rt) = b(r)?;
+                let (l, r) = self.unify(l, lt, r, rt)?;
+                let x = Expr::NotDistinct(Box::new(l), Box::new(r));
+                Ok((
+                    if matches!(e, A::IsDistinctFrom(..)) {
+                        Expr::Not(Box::new(x))
+                    } else {
+                        x
+                    },
+                    DataType::Bool,
+                ))
+            }
+            A::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => {
+                let (x, xt) = b(expr)?;
+                let (lo, lot) = b(low)?;
+                let (hi, hit) = b(high)?;
+                let (ge, _) = self.binary(BinaryOp::GtEq, x.clone(), xt.clone(), lo, lot)?;
+                let (le, _) = self.binary(BinaryOp::LtEq, x, xt, hi, hit)?;
+                let both = Expr::And(Box::new(ge), Box::new(le));
+                Ok((
+                    if *negated {
+                        Expr::Not(Box::new(both))
+                    } else {
+                        both
+                    },
+                    DataType::Bool,
+                ))
+            }
+            A::InList {
+                expr,
+                list,
+                negated,
+            } => {
+                let (x, mut xt) = b(expr)?;
+                let mut items = Vec::with_capacity(list.len());
+                for i in list {
+                    items.push(b(i)?);
+                }
+                for (_, t) in &items {
+                    xt = DataType::common_type(&xt, t).ok_or_else(|| {
+                        Error::new(
+                            SqlState::DATATYPE_MISMATCH,
+                            format!("IN types {} and {} cannot be matched", xt.name(), t.name()),
+                        )
+                    })?;
+                }
+                if xt == DataType::Unknown {
+                    xt = DataType::Text;
+                }
+                let x = self.coerce_typed(x, &xt)?;
+                let items = items
+                    .into_iter()
+                    .map(|(i, t)| self.coerce(i, &t, &xt))
+                    .collect::<Result<Vec<_>>>()?;
+                let inl = Expr::InList(Box::new(x), items);
+                Ok((
+                    if *negated { Expr::Not(Box::new(inl)) } else { inl },
+                    DataType::Bool,
+                ))
+            }
+            A::Like {
+                negated,
+                expr,
+                pattern,
+                escape_char,
+                any: false,
+            }
+            | A::ILike {
+                negated,
+                expr,
+                pattern,
+                escape_char,
+                any: false,
+            } => {
+                let (l, lt) = b(expr)?;
+                let (r, rt) = b(pattern)?;
+                let esc = match escape_char {
+                    Some(x) => Some(b(x)?.0),
+                    None => None,
+                };
+                self.like(l, lt, r, rt, esc, matches!(e, A::ILike { .. }), *negated)
+            }
+            A::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => {
+                let op = match operand {
+                    Some(o) => Some(b(o)?),
+                    None => None,
+                };
+                let mut whens = Vec::new();
+                let mut rty = DataType::Unknown;
+                let mut results = Vec::new();
+                for cw in conditions {
+                    let (c, ct) = b(&cw.condition)?;
+                    let c = match &op {
+                        Some((_, ot)) => self.coerce(c, &ct, ot)?,
+                        None => self.expect_bool(c, ct, "CASE/WHEN")?,
+                    };
+                    let (r, rt) = b(&cw.result)?;
+                    rty = DataType::common_type(&rty, &rt).ok_or_else(|| {
+                        Error::new(
+                            SqlState::DATATYPE_MISMATCH,
+                            format!("CASE types {} and {} cannot be matched", rty.name(), rt.name()),
+                        )
+                    })?;
+                    whens.push(c);
+                    results.push((r, rt));
+                }
+                let otherwise = match else_result {
+                    Some(x) => {
+                        let (r, rt) = b(x)?;
+                        rty = DataType::common_type(&rty, &rt).ok_or_else(|| {
+                            Error::new(
+                                SqlState::DATATYPE_MISMATCH,
+                                format!("CASE types {} and {} cannot be matched", rty.name(), rt.name()),
+                            )
+                        })?;
+                        Some((r, rt))
+                    }
+                    None => None,
+                };
+                if rty == DataType::Unknown {
+                    rty = DataType::Text;
+                }
+                let whens = whens
+                    .into_iter()
+                    .zip(results)
+                    .map(|(c, (r, rt))| Ok((c, self.coerce(r, &rt, &rty)?)))
+                    .collect::<Result<Vec<_>>>()?;
+                let otherwise = match otherwise {
+                    Some((r, rt)) => Some(Box::new(self.coerce(r, &rt, &rty)?)),
+                    None => None,
+                };
+                Ok((
+                    Expr::Case {
+                        operand: op.map(|(o, _)| Box::new(o)),
+                        whens,
+                        otherwise,
+                    },
+                    rty,
+                ))
+            }
+            A::Function(f) => self.function(f, scope, agg, depth),
+            A::Array(arr) => {
+                let mut items = Vec::new();
+                let mut et = DataType::Unknown;
+                for i in &arr.elem {
+                    let (x, t) = b(i)?;
+                    et = DataType::common_type(&et, &t).ok_or_else(|| {
+                        Error::new(
+                            SqlState::DATATYPE_MISMATCH,
+                            format!("ARRAY types {} and {} cannot be matched", et.name(), t.name()),
+                        )
+                    })?;
+                    items.push((x, t));
+                }
+                if et == DataType::Unknown {
+                    et = DataType::Text;
+                }
+                let items = items
+                    .into_iter()
+                    .map(|(x, t)| self.coerce(x, &t, &et))
+                    .collect::<Result<Vec<_>>>()?;
+                let ty = DataType::Array(Box::new(et));
+                Ok((Expr::Array(items, ty.clone()), ty))
+            }
+            A::Subquery(_) | A::Exists { .. } | A::InSubquery { .. } => Err(Error::unsupported(
+                "subqueries are not supported yet",
+            )),
+            other => Err(Error::unsupported(format!(
+                "expression not supported: {other}"
+            ))),
+        }
+    }
+
+    /// Casts a typed expression to `to` unless it already has that type.
+    fn coerce_typed(&self, x: Expr, to: &DataType) -> Result<Expr> {
+        match x {
+            Expr::Param(n, DataType::Unknown) => Ok(Expr::Param(n, self.note_param(n, to))),
+            Expr::Literal(Value::Text(s)) => Ok(Expr::Literal(Value::parse(&s, to)?)),
+            other => Ok(other),
+        }
+    }
+
+    fn cast_target(&self, ty: &ast::DataType) -> Result<DataType> {
+        // regclass casts of sequence names are used as nextval('s'::regclass).
+        if let ast::DataType::Custom(name, _) = ty {
+            if name.to_string().eq_ignore_ascii_case("regclass") {
+                return Ok(DataType::Text);
+            }
+        }
+        DataType::from_sql(ty)
+    }
+
+    fn literal(&self, v: &ast::Value) -> Result<(Expr, DataType)> {
+        use ast::Value as V;
+        Ok(match v {
+            V::Number(s, _) => {
+                let v = number_literal(s)?;
+                let t = v.data_type();
+                (Expr::Literal(v), t)
+            }
+            V::SingleQuotedString(s)
+            | V::EscapedStringLiteral(s)
+            | V::UnicodeStringLiteral(s)
+            | V::NationalStringLiteral(s)
+            | V::TripleSingleQuotedString(s) => {
+                (Expr::Literal(Value::Text(s.clone())), DataType::Unknown)
+            }
+            V::DollarQuotedString(d) => {
+                (Expr::Literal(Value::Text(d.value.clone())), DataType::Unknown)
+            }
+            V::HexStringLiteral(h) => (
+                Expr::Literal(Value::parse(&format!("\\x{h}"), &DataType::Bytea)?),
+                DataType::Bytea,
+            ),
+            V::Boolean(b) => (Expr::Literal(Value::Bool(*b)), DataType::Bool),
+            V::Null => (Expr::Literal(Value::Null), DataType::Unknown),
+            V::Placeholder(p) => {
+                let n: usize = p
+                    .trim_start_matches('$')
+                    .parse()
+                    .map_err(|_| Error::syntax(format!("syntax error at or near \"{p}\"")))?;
+                if n == 0 || n > 65535 {
+                    return Err(Error::new(
+                        SqlState::UNDEFINED_PARAMETER,
+                        format!("there is no parameter ${n}"),
+                    ));
+                }
+                let ty = self.note_param(n - 1, &DataType::Unknown);
+                (Expr::Param(n - 1, ty.clone()), ty)
+            }
+            other => {
+                return Err(Error::unsupported(format!("literal not supported: {other}")));
+            }
+        })
+    }
+
+    fn column(
+        &self,
+        qualifier: Option<&str>,
+        name: &str,
+        scope: &Scope,
+        agg: Option<&AggCtx>,
+    ) -> Result<(Expr, DataType)> {
+        match scope.resolve(qualifier, name)? {
+            Some((i, ty)) => {
+                if let Some(a) = agg {
+                    // A plain column after GROUP BY must be a group key.
+                    let x = Expr::Column(i);
+                    if let Some(g) = a.groups.iter().position(|g| *g == x) {
+                        return Ok((Expr::Column(g), ty));
+                    }
+                    let shown = match qualifier {
+                        Some(q) => format!("{q}.{name}"),
+                        None => scope.columns[i]
+                            .qualifier
+                            .as_ref()
+                            .map(|q| format!("{q}.{name}"))
+                            .unwrap_or_else(|| name.to_string()),
+                    };
+                    return Err(Error::new(
+                        SqlState::GROUPING_ERROR,
+                        format!(
+                            "column \"{shown}\" must appear in the GROUP BY clause or be used in an aggregate function"
+                        ),
+                    ));
+                }
+                Ok((Expr::Column(i), ty))
+            }
+            None => {
+                // Bare-word session functions (SQL's CURRENT_DATE etc. parse as identifiers).
+                if qualifier.is_none() {
+                    if let Some(x) = self.bare_function(name)? {
+                        return Ok(x);
+                    }
+                }
+                match qualifier {
+                    Some(q) if !scope.has_qualifier(q) => Err(Error::new(
+                        SqlState::UNDEFINED_TABLE,
+                        format!("missing FROM-clause entry for table \"{q}\""),
+                    )),
+                    Some(q) => Err(Error::undefined_column(&format!("{q}.{name}"))),
+                    None => Err(Error::undefined_column(name)),
+                }
+            }
+        }
+    }
+
+    fn bare_function(&self, name: &str) -> Result<Option<(Expr, DataType)>> {
+        let f = match name {
+            "current_timestamp" | "localtimestamp" => Func::Now,
+            "current_date" => Func::CurrentDate,
+            "current_schema" => Func::CurrentSchema,
+            _ => return Ok(None),
+        };
+        let (_, ty) = functions::resolve(f.name(), &[])?;
+        let ty = if name == "localtimestamp" {
+            return Ok(Some((
+                Expr::Cast(Box::new(Expr::Function(Func::Now, vec![])), DataType::Timestamp),
+                DataType::Timestamp,
+            )));
+        } else {
+            ty
+        };
+        Ok(Some((Expr::Function(f, vec![]), ty)))
+    }
+
+    fn binary(
+        &self,
+        op: BinaryOp,
+        l: Expr,
+        lt: DataType,
+        r: Expr,
+        rt: DataType,
+    ) -> Result<(Expr, DataType)> {
+        let (l, lt, r, rt) = match (&lt, &rt) {
+            (DataType::Unknown, DataType::Unknown) => {
+                let t = if op == BinaryOp::Concat || is_comparison(op) {
+                    DataType::Text
+                } else {
+                    DataType::Unknown
+                };
+                (self.coerce(l, &lt, &t)?, t.clone(), self.coerce(r, &rt, &t)?, t)
+            }
+            (DataType::Unknown, _) if !is_json_op(op) && op != BinaryOp::Concat => {
+                let t = unknown_partner(op, &rt);
+                (self.coerce(l, &lt, &t)?, t, r, rt)
+            }
+            (_, DataType::Unknown) if !is_json_op(op) && op != BinaryOp::Concat => {
+                let t = unknown_partner(op, &lt);
+                let r = self.coerce(r, &rt, &t)?;
+                (l, lt, r, t)
+            }
+            (_, DataType::Unknown) if is_json_op(op) => {
+                // `j -> 'key'` takes text, `j -> 0` an integer.
+                let r = self.coerce(r, &rt, &DataType::Text)?;
+                (l, lt, r, DataType::Text)
+            }
+            _ => (l, lt, r, rt),
+        };
+        let ty = op.result_type(&lt, &rt)?;
+        // Fold operations on two literals at bind time.
+        if let (Expr::Literal(a), Expr::Literal(b)) = (&l, &r) {
+            let v = op.eval(a, b)?;
+            return Ok((Expr::Literal(v), ty));
+        }
+        Ok((Expr::Binary(op, Box::new(l), Box::new(r)), ty))
+    }
+
+    fn unify(&self, l: Expr, lt: DataType, r: Expr, rt: DataType) -> Result<(Expr, Expr)> {
+        let t = DataType::common_type(&lt, &rt).unwrap_or(lt.clone());
+        let t = if t == DataType::Unknown { DataType::Text } else { t };
+        Ok((self.coerce(l, &lt, &t)?, self.coerce(r, &rt, &t)?))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn like(
+        &self,
+        l: Expr,
+        lt: DataType,
+        r: Expr,
+        rt: DataType,
+        esc: Option<Expr>,
+        ci: bool,
+        negated: bool,
+    ) -> Result<(Expr, DataType)> {
+        for t in [&lt, &rt] {
+            if !(t.is_text() || *t == DataType::Unknown) {
+                return Err(Error::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    format!(
+                        "operator does not exist: {} {} {}",
+                        lt.name(),
+                        if ci { "~~*" } else { "~~" },
+                        rt.name()
+                    ),
+                )
+                .with_hint("No operator matches the given name and argument types. You might need to add explicit type casts."));
+            }
+        }
+        let l = self.coerce(l, &lt, &DataType::Text)?;
+        let r = self.coerce(r, &rt, &DataType::Text)?;
+        let x = Expr::Like {
+            expr: Box::new(l),
+            pattern: Box::new(r),
+            escape: esc.map(Box::new),
+            case_insensitive: ci,
+        };
+        Ok((
+            if negated { Expr::Not(Box::new(x)) } else { x },
+            DataType::Bool,
+        ))
+    }
+
+    fn function(
+        &self,
+        f: &ast::Function,
+        scope: &Scope,
+        agg: Option<&AggCtx>,
+        depth: usize,
+    ) -> Result<(Expr, DataType)> {
+        let parts = super::object_name_parts(&f.name)?;
+        let name = match parts.as_slice() {
+            [n] => n.clone(),
+            [s, n] if s == "pg_catalog" => n.clone(),
+            _ => parts.join("."),
+        };
+        if f.over.is_some() {
+            return Err(Error::unsupported("window functions are not supported yet"));
+        }
+        let (args, distinct, star) = match &f.args {
+            ast::FunctionArguments::None => (vec![], false, false),
+            ast::FunctionArguments::Subquery(_) => {
+                return Err(Error::unsupported("subqueries are not supported yet"));
+            }
+            ast::FunctionArguments::List(list) => {
+                let distinct = matches!(
+                    list.duplicate_treatment,
+                    Some(ast::DuplicateTreatment::Distinct)
+                );
+                let mut star = false;
+                let mut args = Vec::new();
+                for a in &list.args {
+                    match a {
+                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) => args.push(x),
+                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard) => star = true,
+                        ast::FunctionArg::Named { arg: ast::FunctionArgExpr::Expr(x), .. } => args.push(x),
+                        _ => {
+                            return Err(Error::unsupported(format!(
+                                "function argument not supported: {a}"
+                            )));
+                        }
+                    }
+                }
+                if !list.clauses.is_empty() && !is_aggregate_name(&name) {
+                    return Err(Error::unsupported(format!("function clauses not supported: {f}")));
+                }
+                (args, distinct, star)
+            }
+        };
+        if let Some(af) = agg_func(&name) {
+            let Some(a) = agg else {
+                return Err(Error::new(SqlState::GROUPING_ERROR, AGG_FOUND));
+            };
+            // Aggregate arguments are bound over the input rows, not the groups.
+            let mut bound = Vec::new();
+            for x in &args {
+                if contains_aggregate(x) {
+                    return Err(Error::new(
+                        SqlState::GROUPING_ERROR,
+                        "aggregate function calls cannot be nested",
+                    ));
+                }
+                bound.push(self.bind(x, a.input, None, depth + 1)?);
+            }
+            let filter = match &f.filter {
+                Some(x) => Some(self.bind_predicate(x, a.input, "FILTER")?),
+                None => None,
+            };
+            let (func, ty, bargs) = agg_signature(af, star, bound, &name)?;
+            let call = AggCall {
+                func,
+                args: bargs,
+                distinct,
+                filter,
+                ty: ty.clone(),
+            };
+            let mut aggs = a.aggs.borrow_mut();
+            let idx = match aggs.iter().position(|c| {
+                c.func == call.func
+                    && c.args == call.args
+                    && c.distinct == call.distinct
+                    && c.filter == call.filter
+            }) {
+                Some(i) => i,
+                None => {
+                    aggs.push(call);
+                    aggs.len() - 1
+                }
+            };
+            return Ok((Expr::Column(a.groups.len() + idx), ty));
+        }
+        if star {
+            return Err(functions::undefined_function(&name, &[]));
+        }
+        if f.filter.is_some() {
+            return Err(Error::syntax(format!(
+                "FILTER specified, but {name} is not an aggregate function"
+            )));
+        }
+        let mut bound = Vec::new();
+        for x in &args {
+            bound.push(self.bind(x, scope, agg, depth + 1)?);
+        }
+        let types: Vec<DataType> = bound.iter().map(|(_, t)| t.clone()).collect();
+        let (mut func, ty) = functions::resolve(&name, &types)?;
+        // Sequence functions resolve a literal sequence name now.
+        if let Func::NextVal(_) | Func::CurrVal(_) | Func::SetVal(_) = func {
+            if let Some((Expr::Literal(Value::Text(s)), _)) = bound.first() {
+                let id = self.sequence_by_text(s)?;
+                func = match func {
+                    Func::NextVal(_) => Func::NextVal(Some(id)),
+                    Func::CurrVal(_) => Func::CurrVal(Some(id)),
+                    _ => Func::SetVal(Some(id)),
+                };
+            }
+        }
+        let args = match func {
+            Func::Coalesce | Func::Greatest | Func::Least | Func::NullIf => bound
+                .into_iter()
+                .map(|(x, t)| self.coerce(x, &t, &ty))
+                .collect::<Result<Vec<_>>>()?,
+            Func::Lower | Func::Upper | Func::Length | Func::Md5 | Func::CurrentSetting => bound
+                .into_iter()
+                .map(|(x, t)| {
+                    if t == DataType::Unknown {
+                        self.coerce(x, &t, &DataType::Text)
+                    } else {
+                        Ok(x)
+                    }
+                })
+                .collect::<Result<Vec<_>>>()?,
+            _ => bound.into_iter().map(|(x, _)| x).collect(),
+        };
+        Ok((Expr::Function(func, args), ty))
+    }
+}
+
+fn is_comparison(op: BinaryOp) -> bool {
+    matches!(
+        op,
+        BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq
+    )
+}
+
+fn is_json_op(op: BinaryOp) -> bool {
+    matches!(
+        op,
+        BinaryOp::JsonGet
+            | BinaryOp::JsonGetText
+            | BinaryOp::JsonPathGet
+            | BinaryOp::JsonPathGetText
+            | BinaryOp::JsonExists
+    )
+}
+
+/// The type an untyped operand takes next to a typed one.
+fn unknown_partner(op: BinaryOp, other: &DataType) -> DataType {
+    match (op, other) {
+        // timestamp - 'literal' is ambiguous in PostgreSQL too; intervals are the common case.
+        (BinaryOp::Plus | BinaryOp::Minus, t) if t.is_temporal() && *t != DataType::Interval => {
+            DataType::Interval
+        }
+        (BinaryOp::JsonContains | BinaryOp::JsonContainedBy, _) => other.clone(),
+        _ => other.clone(),
+    }
+}
+
+/// Result type and argument checks of an aggregate.
+fn agg_signature(
+    f: AggFunc,
+    star: bool,
+    args: Vec<(Expr, DataType)>,
+    name: &str,
+) -> Result<(AggFunc, DataType, Vec<Expr>)> {
+    let types: Vec<DataType> = args.iter().map(|(_, t)| t.clone()).collect();
+    let bad = || functions::undefined_function(name, &types);
+    if star {
+        return if f == AggFunc::Count && args.is_empty() {
+            Ok((AggFunc::CountStar, DataType::Int8, vec![]))
+        } else {
+            Err(bad())
+        };
+    }
+    let one = |args: &Vec<(Expr, DataType)>| args.len() == 1;
+    let t = types.first().cloned().unwrap_or(DataType::Unknown);
+    let ty = match f {
+        AggFunc::Count if one(&args) => DataType::Int8,
+        AggFunc::Sum if one(&args) => match t {
+            DataType::Int2 | DataType::Int4 => DataType::Int8,
+            DataType::Int8 | DataType::Numeric(_) => DataType::Numeric(None),
+            DataType::Float4 => DataType::Float4,
+            DataType::Float8 | DataType::Unknown => DataType::Float8,
+            DataType::Interval => DataType::Interval,
+            _ => return Err(bad()),
+        },
+        AggFunc::Avg if one(&args) => match t {
+            DataType::Int2 | DataType::Int4 | DataType::Int8 | DataType::Numeric(_) => {
+                DataType::Numeric(None)
+            }
+            DataType::Float4 | DataType::Float8 | DataType::Unknown => DataType::Float8,
+            DataType::Interval => DataType::Interval,
+            _ => return Err(bad()),
+        },
+        AggFunc::Min | AggFunc::Max if one(&args) => match t {
+            DataType::Unknown => DataType::Text,
+            DataType::Json | DataType::Jsonb => return Err(bad()),
+            other => other,
+        },
+        AggFunc::BoolAnd | AggFunc::BoolOr if one(&args) => {
+            if t != DataType::Bool {
+                return Err(bad());
+            }
+            DataType::Bool
+        }
+        AggFunc::StringAgg if args.len() == 2 => DataType::Text,
+        AggFunc::ArrayAgg if one(&args) => DataType::Array(Box::new(if t == DataType::Unknown {
+            DataType::Text
+        } else {
+            t
+        })),
+        _ => return Err(bad()),
+    };
+    Ok((f, ty, args.into_iter().map(|(x, _)| x).collect()))
+}
+
+/// True if the expression contains an aggregate call (not looking into subqueries).
+pub(crate) fn contains_aggregate(e: &ast::Expr) -> bool {
+    use ast::Expr as A;
+    match e {
+        A::Function(f) => {
+            if f.over.is_none() {
+                if let Ok(parts) = super::object_name_parts(&f.name) {
+                    if parts.len() == 1 && is_aggregate_name(&parts[0]) {
+                        return true;
+                    }
+                }
+            }
+            match &f.args {
+                ast::FunctionArguments::List(l) => l.args.iter().any(|a| match a {
+                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x))
+                    | ast::FunctionArg::Named {
+                        arg: ast::FunctionArgExpr::Expr(x),
+                        ..
+                    } => contains_aggregate(x),
+                    _ => false,
+                }),
+                _ => false,
+            }
+        }
+        A::BinaryOp { left, right, .. } => contains_aggregate(left) || contains_aggregate(right),
+        A::UnaryOp { expr, .. }
+        | A::Nested(expr)
+        | A::IsNull(expr)
+        | A::IsNotNull(expr)
+        | A::IsTrue(expr)
+        | A::IsFalse(expr)
+        | A::IsNotTrue(expr)
+        | A::IsNotFalse(expr)
+        | A::Cast { expr, .. } => contains_aggregate(expr),
+        A::Between {
+            expr, low, high, ..
+        } => contains_aggregate(expr) || contains_aggregate(low) || contains_aggregate(high),
+        A::InList { expr, list, .. } => {
+            contains_aggregate(expr) || list.iter().any(contains_aggregate)
+        }
+        A::Case {
+            operand,
+            conditions,
+            else_result,
+            ..
+        } => {
+            operand.as_deref().is_some_and(contains_aggregate)
+                || conditions
+                    .iter()
+                    .any(|c| contains_aggregate(&c.condition) || contains_aggregate(&c.result))
+                || else_result.as_deref().is_some_and(contains_aggregate)
+        }
+        A::Like { expr, pattern, .. } | A::ILike { expr, pattern, .. } => {
+            contains_aggregate(expr) || contains_aggregate(pattern)
+        }
+        A::IsDistinctFrom(a, b) | A::IsNotDistinctFrom(a, b) => {
+            contains_aggregate(a) || contains_aggregate(b)
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,235 @@
+//! The binder: resolves names against the catalog, checks types and turns
+//! sqlparser's AST into plans ([`Plan`], [`DmlPlan`]) over bound [`Expr`]s.
+//!
+//! This is the stage where meaning is added to a statement: column
+//! positions, implicit casts of untyped literals and parameters, default
+//! expressions, and (in the tenancy layer) row-level-security predicates and
+//! tenant context. Later stages may reorder and simplify, never drop, what the
+//! binder put into a plan.
+
+mod dml;
+mod expr;
+mod query;
+
+pub use dml::{ConflictAction, DeletePlan, DmlPlan, InsertPlan, OnConflict, Returning, UpdatePlan};
+
+use super::expr::Expr;
+use super::plan::Plan;
+use crate::catalog::{Catalog, Relation, TableDef};
+use crate::error::{Error, Result, SqlState};
+use crate::types::DataType;
+use sqlparser::ast;
+use std::cell::RefCell;
+use std::sync::Arc;
+
+/// Folds an identifier as PostgreSQL does: unquoted names are lower-cased.
+pub fn ident(i: &ast::Ident) -> String {
+    if i.quote_style.is_some() {
+        i.value.clone()
+    } else {
+        i.value.to_lowercase()
+    }
+}
+
+/// The identifiers of an object name (`schema.table` -> ["schema", "table"]).
+pub fn object_name_parts(name: &ast::ObjectName) -> Result<Vec<String>> {
+    name.0
+        .iter()
+        .map(|p| match p {
+            ast::ObjectNamePart::Identifier(i) => Ok(ident(i)),
+            ast::ObjectNamePart::Function(_) => Err(Error::syntax(format!(
+                "syntax error at or near \"{name}\""
+            ))),
+        })
+        .collect()
+}
+
+/// Splits an object name into (schema, name).
+pub fn split_name(name: &ast::ObjectName) -> Result<(Option<String>, String)> {
+    let mut parts = object_name_parts(name)?;
+    match parts.len() {
+        1 => Ok((None, parts.pop().expect("one part"))),
+        2 => {
+            let n = parts.pop().expect("two parts");
+            Ok((parts.pop(), n))
+        }
+        3 => {
+            // database.schema.name: the database part must be ours.
+            let n = parts.pop().expect("three parts");
+            let s = parts.pop();
+            Ok((s, n))
+        }
+        _ => Err(Error::syntax(format!(
+            "improper qualified name (too many dotted names): {name}"
+        ))),
+    }
+}
+
+/// A column visible to expressions: its qualifier (table name or alias), name and type.
+#[derive(Clone, Debug)]
+pub struct ScopeColumn {
+    pub qualifier: Option<String>,
+    pub name: String,
+    pub ty: DataType,
+    /// Reachable only with its qualifier (RETURNING's `old.` and `new.` columns).
+    pub qualified_only: bool,
+}
+
+/// The columns an expression can reference, in input-row order.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    pub columns: Vec<ScopeColumn>,
+}
+
+impl Scope {
+    pub fn for_table(table: &TableDef, qualifier: &str) -> Scope {
+        Scope {
+            columns: table
+                .columns
+                .iter()
+                .map(|c| ScopeColumn {
+                    qualifier: Some(qualifier.to_string()),
+                    name: c.name.clone(),
+                    ty: c.ty.clone(),
+                    qualified_only: false,
+                })
+                .collect(),
+        }
+    }
+
+    pub fn extend(&mut self, other: Scope) {
+        self.columns.extend(other.columns);
+    }
+
+    /// Finds a column by optional qualifier and name.
+    pub fn resolve(&self, qualifier: Option<&str>, name: &str) -> Result<Option<(usize, DataType)>> {
+        let mut found: Option<(usize, DataType)> = None;
+        for (i, c) in self.columns.iter().enumerate() {
+            if c.name != name {
+                continue;
+            }
+            match qualifier {
+                Some(q) if c.qualifier.as_deref() != Some(q) => continue,
+                None if c.qualified_only => continue,
+                _ => {}
+            }
+            if found.is_some() {
+                return Err(Error::new(
+                    SqlState::AMBIGUOUS_COLUMN,
+                    format!("column reference \"{name}\" is ambiguous"),
+                ));
+            }
+            found = Some((i, c.ty.clone()));
+        }
+        Ok(found)
+    }
+
+    pub fn has_qualifier(&self, q: &str) -> bool {
+        self.columns.iter().any(|c| c.qualifier.as_deref() == Some(q))
+    }
+}
+
+/// Aggregation context: expressions after GROUP BY see group keys and aggregate results.
+pub(crate) struct AggCtx<'s> {
+    pub input: &'s Scope,
+    pub groups: Vec<Expr>,
+    pub aggs: RefCell<Vec<super::plan::AggCall>>,
+}
+
+/// Binds statements for one session state (catalog version, search path).
+pub struct Binder<'a> {
+    pub catalog: &'a Catalog,
+    pub search_path: &'a [String],
+    /// Inferred parameter types, `$1` at index 0 (Unknown until inferred).
+    pub params: RefCell<Vec<DataType>>,
+}
+
+impl<'a> Binder<'a> {
+    pub fn new(catalog: &'a Catalog, search_path: &'a [String]) -> Binder<'a> {
+        Binder {
+            catalog,
+            search_path,
+            params: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Seeds parameter types (from the values an embedded caller passed).
+    pub fn with_param_types(self, types: Vec<DataType>) -> Binder<'a> {
+        *self.params.borrow_mut() = types;
+        self
+    }
+
+    /// Resolves a table name (42P01 if missing, 42809 if it is not a table).
+    pub fn table(&self, name: &ast::ObjectName) -> Result<Arc<TableDef>> {
+        let (schema, n) = split_name(name)?;
+        self.table_by_name(schema.as_deref(), &n)
+    }
+
+    pub fn table_by_name(&self, schema: Option<&str>, n: &str) -> Result<Arc<TableDef>> {
+        match self.catalog.resolve(schema, n, self.search_path) {
+            Some((_, Relation::Table(id))) => Ok(self.catalog.table(id)?.clone()),
+            Some(_) => Err(Error::new(
+                SqlState::WRONG_OBJECT_TYPE,
+                format!("\"{n}\" is not a table"),
+            )),
+            None => Err(Error::undefined_table(&match schema {
+                Some(s) => format!("{s}.{n}"),
+                None => n.to_string(),
+            })),
+        }
+    }
+
+    /// Resolves a sequence by (possibly qualified) name text.
+    pub fn sequence_by_text(&self, text: &str) -> Result<u32> {
+        resolve_sequence(self.catalog, self.search_path, text)
+    }
+
+    /// Records (or checks) the type of parameter `$n` (0-based).
+    pub fn note_param(&self, n: usize, ty: &DataType) -> DataType {
+        let mut p = self.params.borrow_mut();
+        if p.len() <= n {
+            p.resize(n + 1, DataType::Unknown);
+        }
+        if p[n] == DataType::Unknown && *ty != DataType::Unknown {
+            p[n] = ty.clone();
+        }
+        p[n].clone()
+    }
+
+    pub fn param_types(&self) -> Vec<DataType> {
+        self.params.borrow().clone()
+    }
+}
+
+/// Resolves `name` or `schema.name` (as nextval's text argument) to a sequence id.
+pub fn resolve_sequence(catalog: &Catalog, search_path: &[String], text: &str) -> Result<u32> {
+    let parts: Vec<String> = text
+        .split('.')
+        .map(|p| {
+            if p.starts_with('"') && p.ends_with('"') && p.len() >= 2 {
+                p[1..p.len() - 1].to_string()
+            } else {
+                p.to_lowercase()
+            }
+        })
+        .collect();
+    let (schema, name) = match parts.as_slice() {
+        [n] => (None, n.as_str()),
+        [s, n] => (Some(s.as_str()), n.as_str()),
+        _ => return Err(Error::syntax(format!("invalid name syntax: \"{text}\""))),
+    };
+    match catalog.resolve(schema, name, search_path) {
+        Some((_, Relation::Sequence(id))) => Ok(id),
+        Some(_) => Err(Error::new(
+            SqlState::WRONG_OBJECT_TYPE,
+            format!("\"{name}\" is not a sequence"),
+        )),
+        None => Err(Error::undefined_table(text)),
+    }
+}
+
+/// A statement the executor can run against the plan tree.
+pub enum Bound {
+    Query(Plan),
+    Dml(DmlPlan),
+}

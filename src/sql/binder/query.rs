@@ -1,0 +1,891 @@
+//! Binding SELECT and VALUES into a [`Plan`].
+
+use super::expr::{contains_aggregate, is_agg_found, number_literal};
+use super::{AggCtx, Binder, Scope, ScopeColumn, ident, split_name};
+use crate::error::{Error, Result, SqlState};
+use crate::sql::expr::Expr;
+use crate::sql::plan::{Access, Column, Plan, Scan, SortKey};
+use crate::types::{DataType, Value};
+use sqlparser::ast;
+use std::cell::RefCell;
+
+/// The name PostgreSQL gives an unaliased select-list expression.
+pub(crate) fn output_name(e: &ast::Expr) -> String {
+    use ast::Expr as A;
+    match e {
+        A::Identifier(i) => ident(i),
+        A::CompoundIdentifier(ids) => ids.last().map(ident).unwrap_or_default(),
+        A::Nested(inner) => output_name(inner),
+        A::Function(f) => f
+            .name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(ident)
+            .unwrap_or_else(|| "?column?".into()),
+        A::Cast {
+            expr, data_type, ..
+        } => match output_name(expr).as_str() {
+            "?column?" => cast_name(data_type),
+            n => n.to_string(),
+        },
+        A::Case { .. } => "case".into(),
+        A::Array(_) => "array".into(),
+        A::TypedString(ts) => cast_name(&ts.data_type),
+        _ => "?column?".into(),
+    }
+}
+
+fn cast_name(t: &ast::DataType) -> String {
+    match DataType::from_sql(t) {
+        Ok(DataType::Int2) => "int2".into(),
+        Ok(DataType::Int4) => "int4".into(),
+        Ok(DataType::Int8) => "int8".into(),
+        Ok(DataType::Float4) => "float4".into(),
+        Ok(DataType::Float8) => "float8".into(),
+        Ok(DataType::Bool) => "bool".into(),
+        Ok(DataType::Varchar(_)) => "varchar".into(),
+        Ok(DataType::Char(_)) => "bpchar".into(),
+        Ok(DataType::Numeric(_)) => "numeric".into(),
+        Ok(DataType::Timestamp) => "timestamp".into(),
+        Ok(DataType::Timestamptz) => "timestamptz".into(),
+        Ok(DataType::Time) => "time".into(),
+        Ok(other) => other.name(),
+        Err(_) => "?column?".into(),
+    }
+}
+
+/// A select-list item after expansion of `*`.
+struct Item<'q> {
+    name: String,
+    /// The AST (None for columns expanded from `*`, which carry `star`).
+    ast: Option<&'q ast::Expr>,
+    star: Option<usize>,
+}
+
+impl Binder<'_> {
+    /// Binds a query; the plan's columns are the query's output columns.
+    pub fn bind_query(&self, q: &ast::Query) -> Result<Plan> {
+        if q.with.is_some() {
+            return Err(Error::unsupported("WITH queries are not supported yet"));
+        }
+        if q.fetch.is_some() {
+            return Err(Error::unsupported("FETCH is not supported yet"));
+        }
+        let order_by: &[ast::OrderByExpr] = match &q.order_by {
+            None => &[],
+            Some(ob) => match &ob.kind {
+                ast::OrderByKind::Expressions(v) => v,
+                ast::OrderByKind::All(_) => {
+                    return Err(Error::syntax("syntax error at or near \"ALL\""));
+                }
+            },
+        };
+        let plan = match q.body.as_ref() {
+            ast::SetExpr::Select(s) => self.bind_select(s, order_by)?,
+            other => {
+                let plan = self.bind_set_expr(other)?;
+                if order_by.is_empty() {
+                    plan
+                } else {
+                    self.sort_output(plan, order_by)?
+                }
+            }
+        };
+        self.bind_limit(plan, q.limit_clause.as_ref())
+    }
+
+    fn bind_set_expr(&self, e: &ast::SetExpr) -> Result<Plan> {
+        match e {
+            ast::SetExpr::Select(s) => self.bind_select(s, &[]),
+            ast::SetExpr::Query(q) => self.bind_query(q),
+            ast::SetExpr::Values(v) => self.bind_values(v, None),
+            ast::SetExpr::SetOperation { .. } => {
+                Err(Error::unsupported("UNION, INTERSECT and EXCEPT are not supported yet"))
+            }
+            other => Err(Error::unsupported(format!("query form not supported: {other}"))),
+        }
+    }
+
+    /// ORDER BY over a plan's output columns only (VALUES, nested queries).
+    fn sort_output(&self, plan: Plan, order_by: &[ast::OrderByExpr]) -> Result<Plan> {
+        let cols = plan.columns();
+        let scope = Scope {
+            columns: cols
+                .iter()
+                .map(|c| ScopeColumn {
+                    qualifier: None,
+                    name: c.name.clone(),
+                    ty: c.ty.clone(),
+                    qualified_only: false,
+                })
+                .collect(),
+        };
+        let mut keys = Vec::new();
+        for ob in order_by {
+            let expr = match ordinal(&ob.expr, cols.len())? {
+                Some(i) => Expr::Column(i),
+                None => self.bind_expr(&ob.expr, &scope)?.0,
+            };
+            keys.push(sort_key(expr, &ob.options));
+        }
+        Ok(Plan::Sort {
+            input: Box::new(plan),
+            keys,
+        })
+    }
+
+    pub(crate) fn bind_limit(&self, plan: Plan, lc: Option<&ast::LimitClause>) -> Result<Plan> {
+        let Some(lc) = lc else { return Ok(plan) };
+        let empty = Scope::default();
+        let (limit, offset) = match lc {
+            ast::LimitClause::LimitOffset {
+                limit,
+                offset,
+                limit_by,
+            } => {
+                if !limit_by.is_empty() {
+                    return Err(Error::syntax("LIMIT BY is not PostgreSQL syntax"));
+                }
+                (limit.as_ref(), offset.as_ref().map(|o| &o.value))
+            }
+            ast::LimitClause::OffsetCommaLimit { .. } => {
+                return Err(Error::unsupported(
+                    "LIMIT #,# syntax is not supported; use separate LIMIT and OFFSET clauses",
+                ));
+            }
+        };
+        let bind_count = |e: &ast::Expr| -> Result<Option<Expr>> {
+            if matches!(e, ast::Expr::Value(v) if v.value == ast::Value::Null) {
+                return Ok(None);
+            }
+            let (x, t) = self.bind_expr(e, &empty)?;
+            if !x.is_row_independent() {
+                return Err(Error::new(
+                    SqlState::INVALID_COLUMN_REFERENCE,
+                    "argument of LIMIT must not contain variables",
+                ));
+            }
+            Ok(Some(self.coerce(x, &t, &DataType::Int8)?))
+        };
+        let limit = match limit {
+            Some(e) => bind_count(e)?,
+            None => None,
+        };
+        let offset = match offset {
+            Some(e) => bind_count(e)?,
+            None => None,
+        };
+        if limit.is_none() && offset.is_none() {
+            return Ok(plan);
+        }
+        Ok(Plan::Limit {
+            input: Box::new(plan),
+            limit,
+            offset,
+        })
+    }
+
+    /// VALUES lists; `target` gives the column types for INSERT.
+    pub(crate) fn bind_values(&self, v: &ast::Values, target: Option<&[DataType]>) -> Result<Plan> {
+        let empty = Scope::default();
+        let width = v.rows.first().map(|r| r.len()).unwrap_or(0);
+        let mut rows = Vec::with_capacity(v.rows.len());
+        let mut types = vec![DataType::Unknown; width];
+        for r in &v.rows {
+            if r.len() != width {
+                return Err(Error::syntax("VALUES lists must all be the same length"));
+            }
+            let mut row = Vec::with_capacity(width);
+            for (i, e) in r.iter().enumerate() {
+                let (x, t) = self.bind_expr(e, &empty)?;
+                types[i] = DataType::common_type(&types[i], &t).ok_or_else(|| {
+                    Error::new(
+                        SqlState::DATATYPE_MISMATCH,
+                        format!("VALUES types {} and {} cannot be matched", types[i].name(), t.name()),
+                    )
+                })?;
+                row.push((x, t));
+            }
+            rows.push(row);
+        }
+        for (i, t) in types.iter_mut().enumerate() {
+            if let Some(tt) = target.and_then(|tt| tt.get(i)) {
+                *t = tt.clone();
+            } else if *t == DataType::Unknown {
+                *t = DataType::Text;
+            }
+        }
+        let rows = rows
+            .into_iter()
+            .map(|r| {
+                r.into_iter()
+                    .enumerate()
+                    .map(|(i, (x, t))| {
+                        if target.is_some() {
+                            // Assignment casts happen at write time; only type untyped values.
+                            if t == DataType::Unknown { self.coerce(x, &t, &types[i]) } else { Ok(x) }
+                        } else {
+                            self.coerce(x, &t, &types[i])
+                        }
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let columns = types
+            .into_iter()
+            .enumerate()
+            .map(|(i, ty)| Column {
+                name: format!("column{}", i + 1),
+                ty,
+            })
+            .collect();
+        Ok(Plan::Values { rows, columns })
+    }
+
+    /// Binds the FROM clause into a plan and the scope its rows expose.
+    pub(crate) fn bind_from(&self, from: &[ast::TableWithJoins]) -> Result<(Plan, Scope)> {
+        if from.is_empty() {
+            return Ok((
+                Plan::Values {
+                    rows: vec![vec![]],
+                    columns: vec![],
+                },
+                Scope::default(),
+            ));
+        }
+        let mut acc: Option<(Plan, Scope)> = None;
+        for twj in from {
+            let (mut plan, mut scope) = self.bind_factor(&twj.relation)?;
+            for j in &twj.joins {
+                let (rp, rs) = self.bind_factor(&j.relation)?;
+                scope.extend(rs);
+                let on = match &j.join_operator {
+                    ast::JoinOperator::Join(c)
+                    | ast::JoinOperator::Inner(c)
+                    | ast::JoinOperator::CrossJoin(c) => match c {
+                        ast::JoinConstraint::On(e) => Some(self.bind_predicate(e, &scope, "JOIN/ON")?),
+                        ast::JoinConstraint::None => None,
+                        _ => return Err(Error::unsupported("JOIN USING and NATURAL JOIN are not supported yet")),
+                    },
+                    _ => return Err(Error::unsupported("outer joins are not supported yet")),
+                };
+                plan = Plan::NestedLoop {
+                    left: Box::new(plan),
+                    right: Box::new(rp),
+                    on,
+                };
+            }
+            acc = Some(match acc {
+                None => (plan, scope),
+                Some((lp, mut ls)) => {
+                    ls.extend(scope);
+                    (
+                        Plan::NestedLoop {
+                            left: Box::new(lp),
+                            right: Box::new(plan),
+                            on: None,
+                        },
+                        ls,
+                    )
+                }
+            });
+        }
+        Ok(acc.expect("from is not empty"))
+    }
+
+    fn bind_factor(&self, f: &ast::TableFactor) -> Result<(Plan, Scope)> {
+        match f {
+            ast::TableFactor::Table {
+                name, alias, args, ..
+            } => {
+                if let Some(args) = args {
+                    let (_, fname) = split_name(name)?;
+                    let list: Vec<&ast::Expr> = args
+                        .args
+                        .iter()
+                        .map(|a| match a {
+                            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) => Ok(x),
+                            _ => Err(Error::unsupported("named table-function arguments")),
+                        })
+                        .collect::<Result<_>>()?;
+                    return self.bind_table_function(&fname, &list, alias.as_ref());
+                }
+                let table = self.table(name)?;
+                let q = alias
+                    .as_ref()
+                    .map(|a| ident(&a.name))
+                    .unwrap_or_else(|| table.name.clone());
+                let mut scope = Scope::for_table(&table, &q);
+                if let Some(a) = alias {
+                    rename_columns(&mut scope, &a.columns)?;
+                }
+                let plan = Plan::Scan(Scan {
+                    indexes: self.catalog.indexes_of(table.id),
+                    table,
+                    alias: alias.as_ref().map(|a| ident(&a.name)),
+                    access: Access::Full,
+                    filter: None,
+                });
+                Ok((plan, scope))
+            }
+            ast::TableFactor::Function {
+                name, args, alias, ..
+            } => {
+                let (_, fname) = split_name(name)?;
+                let list: Vec<&ast::Expr> = args
+                    .iter()
+                    .map(|a| match a {
+                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) => Ok(x),
+                        _ => Err(Error::unsupported("named table-function arguments")),
+                    })
+                    .collect::<Result<_>>()?;
+                self.bind_table_function(&fname, &list, alias.as_ref())
+            }
+            ast::TableFactor::Derived {
+                subquery, alias, ..
+            } => {
+                let plan = self.bind_query(subquery)?;
+                let q = alias.as_ref().map(|a| ident(&a.name));
+                let mut scope = Scope {
+                    columns: plan
+                        .columns()
+                        .into_iter()
+                        .map(|c| ScopeColumn {
+                            qualifier: q.clone(),
+                            name: c.name,
+                            ty: c.ty,
+                            qualified_only: false,
+                        })
+                        .collect(),
+                };
+                if let Some(a) = alias {
+                    rename_columns(&mut scope, &a.columns)?;
+                }
+                Ok((plan, scope))
+            }
+            ast::TableFactor::NestedJoin {
+                table_with_joins, ..
+            } => self.bind_from(std::slice::from_ref(table_with_joins)),
+            other => Err(Error::unsupported(format!("FROM item not supported: {other}"))),
+        }
+    }
+
+    fn bind_table_function(
+        &self,
+        name: &str,
+        args: &[&ast::Expr],
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<(Plan, Scope)> {
+        if name != "generate_series" {
+            return Err(Error::new(
+                SqlState::UNDEFINED_FUNCTION,
+                format!("function {name} does not exist"),
+            ));
+        }
+        let (args, ty) = self.series_args(args)?;
+        let col = alias
+            .map(|a| {
+                a.columns
+                    .first()
+                    .map(|c| ident(&c.name))
+                    .unwrap_or_else(|| ident(&a.name))
+            })
+            .unwrap_or_else(|| "generate_series".to_string());
+        let q = alias.map(|a| ident(&a.name)).unwrap_or_else(|| "generate_series".into());
+        let scope = Scope {
+            columns: vec![ScopeColumn {
+                qualifier: Some(q),
+                name: col.clone(),
+                ty: ty.clone(),
+                qualified_only: false,
+            }],
+        };
+        Ok((
+            Plan::Series {
+                args,
+                column: Column { name: col, ty },
+            },
+            scope,
+        ))
+    }
+
+    /// Arguments of generate_series: integer or numeric (timestamps with an interval step).
+    fn series_args(&self, args: &[&ast::Expr]) -> Result<(Vec<Expr>, DataType)> {
+        if args.len() < 2 || args.len() > 3 {
+            return Err(Error::new(
+                SqlState::UNDEFINED_FUNCTION,
+                "function generate_series with this number of arguments does not exist",
+            ));
+        }
+        let empty = Scope::default();
+        let bound: Vec<(Expr, DataType)> = args
+            .iter()
+            .map(|a| self.bind_expr(a, &empty))
+            .collect::<Result<_>>()?;
+        let mut ty = DataType::Unknown;
+        for (_, t) in bound.iter().take(2) {
+            ty = DataType::common_type(&ty, t).unwrap_or(DataType::Unknown);
+        }
+        let ty = match ty {
+            DataType::Int2 | DataType::Int4 | DataType::Unknown => DataType::Int4,
+            DataType::Int8 => DataType::Int8,
+            DataType::Numeric(_) => DataType::Numeric(None),
+            DataType::Timestamp | DataType::Timestamptz | DataType::Date => {
+                if ty == DataType::Date {
+                    DataType::Timestamp
+                } else {
+                    ty
+                }
+            }
+            other => {
+                return Err(Error::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    format!("function generate_series({0}, {0}) does not exist", other.name()),
+                ));
+            }
+        };
+        let step_ty = if ty.is_temporal() { DataType::Interval } else { ty.clone() };
+        let mut out = Vec::new();
+        for (i, (x, t)) in bound.into_iter().enumerate() {
+            let target = if i == 2 { &step_ty } else { &ty };
+            let x = self.coerce(x, &t, target)?;
+            out.push(if t != *target && t != DataType::Unknown {
+                Expr::Cast(Box::new(x), target.clone())
+            } else {
+                x
+            });
+        }
+        Ok((out, ty))
+    }
+
+    fn bind_select(&self, s: &ast::Select, order_by: &[ast::OrderByExpr]) -> Result<Plan> {
+        if s.into.is_some() {
+            return Err(Error::unsupported("SELECT INTO is not supported; use CREATE TABLE AS"));
+        }
+        if let Some(ast::Distinct::On(_)) = &s.distinct {
+            return Err(Error::unsupported("DISTINCT ON is not supported yet"));
+        }
+        // SELECT generate_series(...) as a whole select list.
+        if s.from.is_empty() && s.projection.len() == 1 {
+            let (e, alias) = match &s.projection[0] {
+                ast::SelectItem::UnnamedExpr(e) => (e, None),
+                ast::SelectItem::ExprWithAlias { expr, alias } => (expr, Some(ident(alias))),
+                _ => (&ast::Expr::Value(ast::Value::Null.into()), None),
+            };
+            if let ast::Expr::Function(f) = e {
+                if f.name.to_string().eq_ignore_ascii_case("generate_series") {
+                    if let ast::FunctionArguments::List(l) = &f.args {
+                        let args: Vec<&ast::Expr> = l
+                            .args
+                            .iter()
+                            .filter_map(|a| match a {
+                                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) => Some(x),
+                                _ => None,
+                            })
+                            .collect();
+                        let (args, ty) = self.series_args(&args)?;
+                        let plan = Plan::Series {
+                            args,
+                            column: Column {
+                                name: alias.unwrap_or_else(|| "generate_series".into()),
+                                ty,
+                            },
+                        };
+                        return if order_by.is_empty() {
+                            Ok(plan)
+                        } else {
+                            self.sort_output(plan, order_by)
+                        };
+                    }
+                }
+            }
+        }
+        let (mut input, scope) = self.bind_from(&s.from)?;
+        if let Some(w) = &s.selection {
+            let pred = self.bind_predicate(w, &scope, "WHERE").map_err(|e| {
+                if is_agg_found(&e) {
+                    Error::new(SqlState::GROUPING_ERROR, "aggregate functions are not allowed in WHERE")
+                } else {
+                    e
+                }
+            })?;
+            input = Plan::Filter {
+                input: Box::new(input),
+                predicate: pred,
+            };
+        }
+        // Expand the select list.
+        let mut items: Vec<Item> = Vec::new();
+        for it in &s.projection {
+            match it {
+                ast::SelectItem::UnnamedExpr(e) => items.push(Item {
+                    name: output_name(e),
+                    ast: Some(e),
+                    star: None,
+                }),
+                ast::SelectItem::ExprWithAlias { expr, alias } => items.push(Item {
+                    name: ident(alias),
+                    ast: Some(expr),
+                    star: None,
+                }),
+                ast::SelectItem::Wildcard(_) => {
+                    if scope.columns.is_empty() {
+                        return Err(Error::syntax("SELECT * with no tables specified is not valid"));
+                    }
+                    for (i, c) in scope.columns.iter().enumerate() {
+                        if !c.qualified_only {
+                            items.push(Item {
+                                name: c.name.clone(),
+                                ast: None,
+                                star: Some(i),
+                            });
+                        }
+                    }
+                }
+                ast::SelectItem::QualifiedWildcard(kind, _) => {
+                    let q = match kind {
+                        ast::SelectItemQualifiedWildcardKind::ObjectName(n) => split_name(n)?.1,
+                        ast::SelectItemQualifiedWildcardKind::Expr(e) => {
+                            return Err(Error::unsupported(format!("{e}.* is not supported")));
+                        }
+                    };
+                    if !scope.has_qualifier(&q) {
+                        return Err(Error::new(
+                            SqlState::UNDEFINED_TABLE,
+                            format!("missing FROM-clause entry for table \"{q}\""),
+                        ));
+                    }
+                    for (i, c) in scope.columns.iter().enumerate() {
+                        if c.qualifier.as_deref() == Some(q.as_str()) {
+                            items.push(Item {
+                                name: c.name.clone(),
+                                ast: None,
+                                star: Some(i),
+                            });
+                        }
+                    }
+                }
+                other => return Err(Error::unsupported(format!("select item not supported: {other}"))),
+            }
+        }
+        let group_exprs: &[ast::Expr] = match &s.group_by {
+            ast::GroupByExpr::Expressions(v, mods) => {
+                if !mods.is_empty() {
+                    return Err(Error::unsupported("GROUP BY modifiers are not supported"));
+                }
+                v
+            }
+            ast::GroupByExpr::All(_) => return Err(Error::syntax("syntax error at or near \"ALL\"")),
+        };
+        let needs_agg = !group_exprs.is_empty()
+            || s.having.is_some()
+            || items.iter().any(|i| i.ast.is_some_and(contains_aggregate))
+            || order_by.iter().any(|o| contains_aggregate(&o.expr));
+        let distinct = matches!(s.distinct, Some(ast::Distinct::Distinct));
+        if needs_agg {
+            self.bind_aggregate_select(s, input, &scope, items, group_exprs, order_by, distinct)
+        } else {
+            let mut exprs = Vec::new();
+            let mut columns = Vec::new();
+            for it in &items {
+                let (x, ty) = match (it.ast, it.star) {
+                    (Some(e), _) => self.bind_expr(e, &scope)?,
+                    (None, Some(i)) => (Expr::Column(i), scope.columns[i].ty.clone()),
+                    _ => unreachable!("an item has an expression or a star"),
+                };
+                let ty = if ty == DataType::Unknown {
+                    DataType::Text
+                } else {
+                    ty
+                };
+                exprs.push(x);
+                columns.push(Column {
+                    name: it.name.clone(),
+                    ty,
+                });
+            }
+            let bind_key = |e: &ast::Expr| self.bind_expr(e, &scope).map(|(x, _)| x);
+            self.finish_select(input, exprs, columns, &items, order_by, distinct, &bind_key)
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn bind_aggregate_select(
+        &self,
+        s: &ast::Select,
+        input: Plan,
+        scope: &Scope,
+        items: Vec<Item>,
+        group_exprs: &[ast::Expr],
+        order_by: &[ast::OrderByExpr],
+        distinct: bool,
+    ) -> Result<Plan> {
+        let mut groups = Vec::new();
+        let mut group_cols = Vec::new();
+        for g in group_exprs {
+            // GROUP BY accepts output ordinals and output column names.
+            let target: &ast::Expr = match ordinal(g, items.len())? {
+                Some(i) => match items[i].ast {
+                    Some(e) => e,
+                    None => {
+                        let si = items[i].star.expect("star item");
+                        groups.push(Expr::Column(si));
+                        group_cols.push(Column {
+                            name: items[i].name.clone(),
+                            ty: scope.columns[si].ty.clone(),
+                        });
+                        continue;
+                    }
+                },
+                None => match g {
+                    ast::Expr::Identifier(id) if scope.resolve(None, &ident(id))?.is_none() => items
+                        .iter()
+                        .find(|it| it.name == ident(id))
+                        .and_then(|it| it.ast)
+                        .unwrap_or(g),
+                    _ => g,
+                },
+            };
+            if contains_aggregate(target) {
+                return Err(Error::new(
+                    SqlState::GROUPING_ERROR,
+                    "aggregate functions are not allowed in GROUP BY",
+                ));
+            }
+            let (x, ty) = self.bind_expr(target, scope)?;
+            group_cols.push(Column {
+                name: output_name(target),
+                ty,
+            });
+            groups.push(x);
+        }
+        let ctx = AggCtx {
+            input: scope,
+            groups: groups.clone(),
+            aggs: RefCell::new(Vec::new()),
+        };
+        let mut exprs = Vec::new();
+        let mut columns = Vec::new();
+        for it in &items {
+            let (x, ty) = match (it.ast, it.star) {
+                (Some(e), _) => self.bind_agg_expr(e, &ctx)?,
+                (None, Some(i)) => match groups.iter().position(|g| *g == Expr::Column(i)) {
+                    Some(g) => (Expr::Column(g), scope.columns[i].ty.clone()),
+                    None => {
+                        let c = &scope.columns[i];
+                        return Err(Error::new(
+                            SqlState::GROUPING_ERROR,
+                            format!(
+                                "column \"{}.{}\" must appear in the GROUP BY clause or be used in an aggregate function",
+                                c.qualifier.clone().unwrap_or_default(),
+                                c.name
+                            ),
+                        ));
+                    }
+                },
+                _ => unreachable!("an item has an expression or a star"),
+            };
+            exprs.push(x);
+            columns.push(Column {
+                name: it.name.clone(),
+                ty: if ty == DataType::Unknown { DataType::Text } else { ty },
+            });
+        }
+        let having = match &s.having {
+            Some(h) => {
+                let (x, t) = self.bind_agg_expr(h, &ctx)?;
+                Some(self.expect_bool(x, t, "HAVING")?)
+            }
+            None => None,
+        };
+        // ORDER BY keys are bound now so that their aggregates join the list.
+        let mut order_keys = Vec::new();
+        for ob in order_by {
+            let k = match ordinal(&ob.expr, items.len())? {
+                Some(i) => OrderKey::Output(i),
+                None => match output_alias(&ob.expr, &items, scope)? {
+                    Some(i) => OrderKey::Output(i),
+                    None => OrderKey::Expr(self.bind_agg_expr(&ob.expr, &ctx)?.0),
+                },
+            };
+            order_keys.push((k, &ob.options));
+        }
+        let aggs = ctx.aggs.into_inner();
+        let mut agg_cols = group_cols;
+        for (i, a) in aggs.iter().enumerate() {
+            agg_cols.push(Column {
+                name: format!("agg{i}"),
+                ty: a.ty.clone(),
+            });
+        }
+        let mut plan = Plan::Aggregate {
+            input: Box::new(input),
+            group_by: groups,
+            aggs,
+            columns: agg_cols,
+        };
+        if let Some(h) = having {
+            plan = Plan::Filter {
+                input: Box::new(plan),
+                predicate: h,
+            };
+        }
+        self.project_sort(plan, exprs, columns, order_keys, distinct)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish_select(
+        &self,
+        input: Plan,
+        exprs: Vec<Expr>,
+        columns: Vec<Column>,
+        items: &[Item],
+        order_by: &[ast::OrderByExpr],
+        distinct: bool,
+        bind_key: &dyn Fn(&ast::Expr) -> Result<Expr>,
+    ) -> Result<Plan> {
+        let mut keys = Vec::new();
+        for ob in order_by {
+            let k = match ordinal(&ob.expr, items.len())? {
+                Some(i) => OrderKey::Output(i),
+                None => match output_alias_simple(&ob.expr, items) {
+                    Some(i) => OrderKey::Output(i),
+                    None => OrderKey::Expr(bind_key(&ob.expr)?),
+                },
+            };
+            keys.push((k, &ob.options));
+        }
+        self.project_sort(input, exprs, columns, keys, distinct)
+    }
+
+    /// Project the outputs (plus hidden sort keys), then DISTINCT, sort, and drop hidden keys.
+    fn project_sort(
+        &self,
+        input: Plan,
+        mut exprs: Vec<Expr>,
+        mut columns: Vec<Column>,
+        keys: Vec<(OrderKey, &ast::OrderByOptions)>,
+        distinct: bool,
+    ) -> Result<Plan> {
+        let visible = exprs.len();
+        let mut sort_keys = Vec::new();
+        for (k, opts) in keys {
+            let idx = match k {
+                OrderKey::Output(i) => i,
+                OrderKey::Expr(x) => match exprs.iter().position(|e| *e == x) {
+                    Some(i) => i,
+                    None => {
+                        if distinct {
+                            return Err(Error::new(
+                                SqlState::INVALID_COLUMN_REFERENCE,
+                                "for SELECT DISTINCT, ORDER BY expressions must appear in select list",
+                            ));
+                        }
+                        exprs.push(x);
+                        columns.push(Column {
+                            name: "?sort?".into(),
+                            ty: DataType::Unknown,
+                        });
+                        exprs.len() - 1
+                    }
+                },
+            };
+            sort_keys.push(sort_key(Expr::Column(idx), opts));
+        }
+        let mut plan = Plan::Project {
+            input: Box::new(input),
+            exprs,
+            columns,
+        };
+        if distinct {
+            plan = Plan::Distinct {
+                input: Box::new(plan),
+            };
+        }
+        if !sort_keys.is_empty() {
+            plan = Plan::Sort {
+                input: Box::new(plan),
+                keys: sort_keys,
+            };
+        }
+        if plan.columns().len() > visible {
+            plan = Plan::Truncate {
+                input: Box::new(plan),
+                keep: visible,
+            };
+        }
+        Ok(plan)
+    }
+}
+
+enum OrderKey {
+    Output(usize),
+    Expr(Expr),
+}
+
+fn sort_key(expr: Expr, o: &ast::OrderByOptions) -> SortKey {
+    let desc = matches!(o.sort, Some(ast::OrderBySort::Desc));
+    SortKey {
+        expr,
+        desc,
+        // PostgreSQL: NULLs sort as larger than every value.
+        nulls_first: o.nulls_first.unwrap_or(desc),
+    }
+}
+
+/// `ORDER BY 2` / `GROUP BY 1`: a positive integer literal is an output ordinal.
+fn ordinal(e: &ast::Expr, n: usize) -> Result<Option<usize>> {
+    if let ast::Expr::Value(v) = e {
+        if let ast::Value::Number(s, _) = &v.value {
+            if let Ok(Value::Int4(i)) = number_literal(s) {
+                if i < 1 || i as usize > n {
+                    return Err(Error::new(
+                        SqlState::INVALID_COLUMN_REFERENCE,
+                        format!("ORDER BY position {i} is not in select list"),
+                    ));
+                }
+                return Ok(Some(i as usize - 1));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// A bare name in ORDER BY that names an output column (PostgreSQL prefers outputs).
+fn output_alias_simple(e: &ast::Expr, items: &[Item]) -> Option<usize> {
+    if let ast::Expr::Identifier(id) = e {
+        let n = ident(id);
+        let hits: Vec<usize> = items
+            .iter()
+            .enumerate()
+            .filter(|(_, it)| it.name == n && (it.ast.is_some() || it.star.is_some()))
+            .map(|(i, _)| i)
+            .collect();
+        if hits.len() == 1 {
+            return Some(hits[0]);
+        }
+    }
+    None
+}
+
+fn output_alias(e: &ast::Expr, items: &[Item], _scope: &Scope) -> Result<Option<usize>> {
+    Ok(output_alias_simple(e, items))
+}
+
+fn rename_columns(scope: &mut Scope, cols: &[ast::TableAliasColumnDef]) -> Result<()> {
+    if cols.len() > scope.columns.len() {
+        return Err(Error::new(
+            SqlState::INVALID_COLUMN_REFERENCE,
+            format!(
+                "table has {} columns available but {} columns specified",
+                scope.columns.len(),
+                cols.len()
+            ),
+        ));
+    }
+    for (c, a) in scope.columns.iter_mut().zip(cols) {
+        c.name = ident(&a.name);
+    }
+    Ok(())
+}

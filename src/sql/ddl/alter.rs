@@ -1,0 +1,363 @@
+//! ALTER TABLE: columns, defaults, NOT NULL, constraints and renames.
+
+use super::DdlCtx;
+use super::create::{Constraint, table_constraint};
+use crate::catalog::{self as cat, TableDef};
+use crate::error::{Error, Result, SqlState};
+use crate::sql::binder::{ident, split_name};
+use crate::sql::executor::scan::{index_entry_key, pk_of_key};
+use crate::sql::expr::EvalCtx;
+use crate::sql::parser;
+use crate::types::Value;
+use crate::types::encoding::encode_row;
+use sqlparser::ast;
+use std::ops::ControlFlow;
+
+/// Renames identifier references `old` -> `new` inside stored SQL expression text.
+fn rename_in_expr(text: &str, old: &str, new: &str) -> Result<String> {
+    let mut e = parser::parse_expr(text)?;
+    let _ = ast::visit_expressions_mut(&mut e, |x| {
+        if let ast::Expr::Identifier(i) = x {
+            if ident(i) == old {
+                *i = ast::Ident::with_quote('"', new);
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    Ok(e.to_string())
+}
+
+/// True if stored expression text references column `col`.
+fn mentions(text: &str, col: &str) -> bool {
+    let Ok(mut e) = parser::parse_expr(text) else {
+        return false;
+    };
+    let mut hit = false;
+    let _ = ast::visit_expressions_mut(&mut e, |x| {
+        if let ast::Expr::Identifier(i) = x {
+            if ident(i) == col {
+                hit = true;
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    hit
+}
+
+impl DdlCtx<'_> {
+    pub fn alter_table(&mut self, at: &ast::AlterTable) -> Result<String> {
+        let (schema, n) = split_name(&at.name)?;
+        let table = match self.binder().table_by_name(schema.as_deref(), &n) {
+            Ok(t) => t,
+            Err(e) if at.if_exists && e.code == SqlState::UNDEFINED_TABLE => return Ok("ALTER TABLE".into()),
+            Err(e) => return Err(e),
+        };
+        self.lock_table_exclusive(table.id)?;
+        for op in &at.operations {
+            self.alter_one(table.id, op)?;
+            self.reload()?;
+        }
+        Ok("ALTER TABLE".into())
+    }
+
+    fn table_now(&self, id: u32) -> Result<TableDef> {
+        Ok((**self.catalog.table(id)?).clone())
+    }
+
+    fn column_of(&self, t: &TableDef, name: &str) -> Result<usize> {
+        t.column_index(name).ok_or_else(|| {
+            Error::new(
+                SqlState::UNDEFINED_COLUMN,
+                format!("column \"{name}\" of relation \"{}\" does not exist", t.name),
+            )
+        })
+    }
+
+    /// Rewrites every row (and its index entries) with `f`.
+    fn rewrite_rows(&mut self, old: &TableDef, new: &TableDef, f: &mut dyn FnMut(Vec<Value>) -> Result<Vec<Value>>) -> Result<()> {
+        let rows = self.table_rows(old)?;
+        let old_ix = self.catalog.indexes_of(old.id);
+        for (key, row) in rows {
+            let pk = pk_of_key(&key).to_vec();
+            let nrow = f(row.clone())?;
+            for ix in &old_ix {
+                self.txn.delete(index_entry_key(ix, &row, &pk));
+            }
+            let mut buf = Vec::new();
+            encode_row(&nrow, &mut buf);
+            self.txn.put(key.clone(), buf);
+            let _ = new;
+            let _ = &nrow;
+            self.pending_rows.push((pk, nrow));
+        }
+        Ok(())
+    }
+
+    fn alter_one(&mut self, id: u32, op: &ast::AlterTableOperation) -> Result<()> {
+        use ast::AlterTableOperation as Op;
+        let mut t = self.table_now(id)?;
+        match op {
+            Op::AddColumn {
+                if_not_exists,
+                column_def,
+                ..
+            } => {
+                let name = ident(&column_def.name);
+                if t.column_index(&name).is_some() {
+                    if *if_not_exists {
+                        return Ok(());
+                    }
+                    return Err(Error::new(
+                        SqlState::DUPLICATE_COLUMN,
+                        format!("column \"{name}\" of relation \"{}\" already exists", t.name),
+                    ));
+                }
+                let mut cons = Vec::new();
+                let mut seqs = Vec::new();
+                let col = self.column_def(&t.name, column_def, &mut cons, &mut seqs)?;
+                t.columns.push(col);
+                let ci = t.columns.len() - 1;
+                let schema = t.schema.clone();
+                for (_, ty, _, opts) in seqs {
+                    let d = self.owned_sequence(&schema, &t, ci, &ty, &opts)?;
+                    t.columns[ci].default = Some(d);
+                }
+                self.put_table(&t)?;
+                self.reload()?;
+                // Fill existing rows with the default (evaluated per row, as PostgreSQL does for volatile defaults).
+                let old = self.table_now(id)?;
+                let default = self.binder().column_default(&old, ci)?;
+                let nullable = old.columns[ci].nullable;
+                let env = self.env;
+                let tname = old.name.clone();
+                let cname = old.columns[ci].name.clone();
+                let ty = old.columns[ci].ty.clone();
+                self.pending_rows.clear();
+                self.rewrite_rows(&old, &old, &mut |mut row| {
+                    let ectx = EvalCtx { params: &[], env };
+                    let v = default.eval(&[], &ectx)?;
+                    let v = if v.is_null() { v } else { v.coerce_to(&ty)? };
+                    if v.is_null() && !nullable {
+                        return Err(Error::new(
+                            SqlState::NOT_NULL_VIOLATION,
+                            format!("column \"{cname}\" of relation \"{tname}\" contains null values"),
+                        ));
+                    }
+                    row.truncate(ci);
+                    row.push(v);
+                    Ok(row)
+                })?;
+                self.reindex_pending(&old)?;
+                for c in cons {
+                    if let Constraint::Primary(..) = c {
+                        return Err(Error::unsupported("adding a primary key column is not supported yet"));
+                    }
+                    self.add_constraint(id, c, false)?;
+                }
+            }
+            Op::DropColumn {
+                column_names,
+                if_exists,
+                drop_behavior,
+                ..
+            } => {
+                for cname in column_names {
+                    let t = self.table_now(id)?;
+                    let name = ident(cname);
+                    let Some(ci) = t.column_index(&name) else {
+                        if *if_exists {
+                            continue;
+                        }
+                        return Err(Error::undefined_column(&name));
+                    };
+                    self.drop_column(t, ci, matches!(drop_behavior, Some(ast::DropBehavior::Cascade)))?;
+                    self.reload()?;
+                }
+            }
+            Op::RenameColumn {
+                old_column_name,
+                new_column_name,
+            } => {
+                let old = ident(old_column_name);
+                let new = ident(new_column_name);
+                let ci = self.column_of(&t, &old)?;
+                if t.column_index(&new).is_some() {
+                    return Err(Error::new(
+                        SqlState::DUPLICATE_COLUMN,
+                        format!("column \"{new}\" of relation \"{}\" already exists", t.name),
+                    ));
+                }
+                t.columns[ci].name = new.clone();
+                for c in &mut t.checks {
+                    c.expr = rename_in_expr(&c.expr, &old, &new)?;
+                }
+                self.put_table(&t)?;
+            }
+            Op::RenameTable { table_name } => {
+                let (ast::RenameTableNameKind::As(n) | ast::RenameTableNameKind::To(n)) = table_name;
+                let (_, new) = split_name(n)?;
+                if self.catalog.relation_exists(&t.schema, &new) {
+                    return Err(Error::new(
+                        SqlState::DUPLICATE_TABLE,
+                        format!("relation \"{new}\" already exists"),
+                    ));
+                }
+                t.name = new;
+                self.put_table(&t)?;
+            }
+            Op::AlterColumn { column_name, op } => {
+                let name = ident(column_name);
+                let ci = self.column_of(&t, &name)?;
+                match op {
+                    ast::AlterColumnOperation::SetNotNull => {
+                        for (_, row) in self.table_rows(&t)? {
+                            if row[ci].is_null() {
+                                return Err(Error::new(
+                                    SqlState::NOT_NULL_VIOLATION,
+                                    format!("column \"{name}\" of relation \"{}\" contains null values", t.name),
+                                ));
+                            }
+                        }
+                        t.columns[ci].nullable = false;
+                    }
+                    ast::AlterColumnOperation::DropNotNull => {
+                        if t.primary_key.contains(&ci) {
+                            return Err(Error::new(
+                                SqlState::INVALID_TABLE_DEFINITION,
+                                format!("column \"{name}\" is in a primary key"),
+                            ));
+                        }
+                        if t.columns[ci].identity.is_some() {
+                            return Err(Error::new(
+                                SqlState::INVALID_TABLE_DEFINITION,
+                                format!("column \"{name}\" of relation \"{}\" is an identity column", t.name),
+                            ));
+                        }
+                        t.columns[ci].nullable = true;
+                    }
+                    ast::AlterColumnOperation::SetDefault { value } => {
+                        let b = self.binder();
+                        let (x, ty) = b.bind_expr(value, &crate::sql::binder::Scope::default())?;
+                        let _ = b.coerce(x, &ty, &t.columns[ci].ty)?;
+                        t.columns[ci].default = Some(value.to_string());
+                    }
+                    ast::AlterColumnOperation::DropDefault => {
+                        t.columns[ci].default = None;
+                    }
+                    other => return Err(Error::unsupported(format!("ALTER COLUMN {other} is not supported yet"))),
+                }
+                self.put_table(&t)?;
+            }
+            Op::AddConstraint { constraint, .. } => {
+                let c = table_constraint(constraint)?;
+                self.add_constraint(id, c, false)?;
+            }
+            Op::DropConstraint { if_exists, name, .. } => {
+                let n = ident(name);
+                if let Some(pos) = t.checks.iter().position(|c| c.name == n) {
+                    t.checks.remove(pos);
+                    self.put_table(&t)?;
+                } else if let Some(pos) = t.foreign_keys.iter().position(|c| c.name == n) {
+                    t.foreign_keys.remove(pos);
+                    self.put_table(&t)?;
+                } else if let Some(ix) = self.catalog.indexes_of(id).into_iter().find(|i| i.name == n && i.constraint) {
+                    self.delete_prefix(crate::catalog::keys::index_prefix(id, ix.id))?;
+                    cat::delete_object(self.txn, cat::KIND_INDEX, ix.id);
+                    cat::bump_version(self.txn);
+                } else if t.pk_name.as_deref() == Some(n.as_str()) {
+                    return Err(Error::unsupported("dropping a primary key is not supported yet"));
+                } else if !*if_exists {
+                    return Err(Error::new(
+                        SqlState::UNDEFINED_OBJECT,
+                        format!("constraint \"{n}\" of relation \"{}\" does not exist", t.name),
+                    ));
+                }
+            }
+            other => return Err(Error::unsupported(format!("ALTER TABLE {other} is not supported yet"))),
+        }
+        Ok(())
+    }
+
+    /// Writes index entries for rows rewritten by [`Self::rewrite_rows`].
+    fn reindex_pending(&mut self, t: &TableDef) -> Result<()> {
+        let rows = std::mem::take(&mut self.pending_rows);
+        for ix in self.catalog.indexes_of(t.id) {
+            for (pk, row) in &rows {
+                self.txn.put(index_entry_key(&ix, row, pk), pk.clone());
+            }
+        }
+        Ok(())
+    }
+
+    fn drop_column(&mut self, t: TableDef, ci: usize, cascade: bool) -> Result<()> {
+        let name = t.columns[ci].name.clone();
+        if t.primary_key.contains(&ci) {
+            return Err(Error::unsupported(format!(
+                "cannot drop column \"{name}\" because it is part of the primary key"
+            )));
+        }
+        for child in self.catalog.referencing(t.id) {
+            for fk in child.foreign_keys.iter().filter(|f| f.ref_table == t.id && f.ref_columns.contains(&ci)) {
+                if !cascade {
+                    return Err(Error::new(
+                        SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
+                        format!("cannot drop column {name} of table {} because other objects depend on it", t.name),
+                    )
+                    .with_detail(format!("constraint {} on table {} depends on column {name} of table {}", fk.name, child.name, t.name))
+                    .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+                }
+            }
+            if cascade && child.id != t.id {
+                let mut c = (*child).clone();
+                c.foreign_keys.retain(|f| !(f.ref_table == t.id && f.ref_columns.contains(&ci)));
+                self.put_table(&c)?;
+            }
+        }
+        // Drop indexes using the column, then rewrite rows without it.
+        for ix in self.catalog.indexes_of(t.id) {
+            self.delete_prefix(crate::catalog::keys::index_prefix(t.id, ix.id))?;
+            if ix.columns.contains(&ci) {
+                cat::delete_object(self.txn, cat::KIND_INDEX, ix.id);
+            } else {
+                let mut ix2 = (*ix).clone();
+                ix2.columns = ix2.columns.iter().map(|&c| if c > ci { c - 1 } else { c }).collect();
+                self.put_index(&ix2)?;
+            }
+        }
+        let shift = |v: &Vec<usize>| v.iter().map(|&c| if c > ci { c - 1 } else { c }).collect::<Vec<_>>();
+        let mut nt = t.clone();
+        nt.columns.remove(ci);
+        nt.primary_key = shift(&t.primary_key);
+        nt.checks.retain(|c| !mentions(&c.expr, &name));
+        nt.foreign_keys.retain(|f| !f.columns.contains(&ci));
+        for f in &mut nt.foreign_keys {
+            f.columns = shift(&f.columns);
+            if f.ref_table == t.id {
+                f.ref_columns = shift(&f.ref_columns);
+            }
+        }
+        for s in self.catalog.sequences.values().filter(|s| s.owned_by == Some((t.id, ci))) {
+            cat::delete_object(self.txn, cat::KIND_SEQUENCE, s.id);
+        }
+        let moved: Vec<_> = self
+            .catalog
+            .sequences
+            .values()
+            .filter(|s| matches!(s.owned_by, Some((tid, c)) if tid == t.id && c > ci))
+            .cloned()
+            .collect();
+        for s in moved {
+            let mut s2 = (*s).clone();
+            s2.owned_by = s2.owned_by.map(|(tid, c)| (tid, c - 1));
+            self.put_sequence(&s2)?;
+        }
+        self.put_table(&nt)?;
+        self.pending_rows.clear();
+        self.rewrite_rows(&t, &nt, &mut |mut row| {
+            row.remove(ci);
+            Ok(row)
+        })?;
+        self.reload()?;
+        self.reindex_pending(&nt)
+    }
+}

@@ -1,0 +1,438 @@
+//! DDL: CREATE / DROP / ALTER of schemas, tables, indexes and sequences, and TRUNCATE.
+//!
+//! DDL writes catalog entries and data through the session's transaction, so
+//! it is transactional; it takes the exclusive lock of each table it changes
+//! (waiting for transactions that are writing the table) and bumps the
+//! catalog version so other sessions reload the catalog after commit.
+
+mod alter;
+mod create;
+
+use crate::catalog::keys::{self, index_prefix, table_lock_key};
+use crate::catalog::sequences::SequenceManager;
+use crate::catalog::{self as cat, Catalog, IndexDef, OidAllocator, SequenceDef, TableDef};
+use crate::error::{Error, Result, SqlState};
+use crate::sql::binder::{Binder, split_name};
+use crate::sql::executor::scan::{KeyedRow, decode_table_row, index_entry_key, pk_of_key};
+use crate::sql::expr::EvalEnv;
+use crate::storage::{Engine, prefix_end};
+use crate::txn::Transaction;
+use crate::txn::locks::LockMode;
+use crate::types::Value;
+use sqlparser::ast;
+use std::ops::Bound;
+use std::sync::Arc;
+
+/// What DDL needs from the session.
+pub struct DdlCtx<'a> {
+    pub txn: &'a mut Transaction,
+    /// The catalog as this transaction sees it.
+    pub catalog: Arc<Catalog>,
+    pub search_path: &'a [String],
+    pub oids: &'a OidAllocator,
+    pub sequences: &'a SequenceManager,
+    pub engine: &'a dyn Engine,
+    pub env: &'a dyn EvalEnv,
+    /// Rows rewritten by ALTER TABLE, waiting for their index entries.
+    pub(crate) pending_rows: Vec<(Vec<u8>, Vec<Value>)>,
+}
+
+impl DdlCtx<'_> {
+    fn binder(&self) -> Binder<'_> {
+        Binder::new(&self.catalog, self.search_path)
+    }
+
+    /// Re-reads the catalog including this transaction's own changes.
+    fn reload(&mut self) -> Result<()> {
+        self.catalog = Arc::new(Catalog::load(self.txn)?);
+        Ok(())
+    }
+
+    /// The schema a new object goes into (first existing schema of the search path).
+    fn target_schema(&self, schema: Option<String>) -> Result<String> {
+        match schema {
+            Some(s) => {
+                if self.catalog.schemas.contains_key(&s) {
+                    Ok(s)
+                } else {
+                    Err(Error::new(
+                        SqlState::UNDEFINED_SCHEMA,
+                        format!("schema \"{s}\" does not exist"),
+                    ))
+                }
+            }
+            None => self
+                .search_path
+                .iter()
+                .find(|s| self.catalog.schemas.contains_key(*s))
+                .cloned()
+                .ok_or_else(|| {
+                    Error::new(
+                        SqlState::UNDEFINED_SCHEMA,
+                        "no schema has been selected to create in",
+                    )
+                }),
+        }
+    }
+
+    fn lock_table_exclusive(&mut self, id: u32) -> Result<()> {
+        if self.txn.lock(&table_lock_key(id), LockMode::Exclusive)? {
+            // Waited for writers: look at what they committed.
+            self.txn.refresh_snapshot()?;
+            self.reload()?;
+        }
+        Ok(())
+    }
+
+    fn lock_name(&mut self, schema: &str, name: &str) -> Result<()> {
+        if self.txn.lock(&keys::name_lock_key(schema, name), LockMode::Exclusive)? {
+            self.txn.refresh_snapshot()?;
+            self.reload()?;
+        }
+        Ok(())
+    }
+
+    fn put_table(&mut self, t: &TableDef) -> Result<()> {
+        cat::put_object(self.txn, cat::KIND_TABLE, t.id, t)?;
+        cat::bump_version(self.txn);
+        Ok(())
+    }
+
+    fn put_index(&mut self, i: &IndexDef) -> Result<()> {
+        cat::put_object(self.txn, cat::KIND_INDEX, i.id, i)?;
+        cat::bump_version(self.txn);
+        Ok(())
+    }
+
+    fn put_sequence(&mut self, s: &SequenceDef) -> Result<()> {
+        cat::put_object(self.txn, cat::KIND_SEQUENCE, s.id, s)?;
+        cat::bump_version(self.txn);
+        Ok(())
+    }
+
+    /// All rows of a table: newest committed data plus own writes (DDL
+    /// holds the table's exclusive lock, so nothing else changes it).
+    fn table_rows(&self, t: &TableDef) -> Result<Vec<KeyedRow>> {
+        let p = index_prefix(t.id, keys::PRIMARY_INDEX);
+        let end = prefix_end(&p).map(Bound::Excluded).unwrap_or(Bound::Unbounded);
+        self.txn
+            .scan_latest(Bound::Included(p), end, false)?
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok((k, decode_table_row(t, &v)?))
+            })
+            .collect()
+    }
+
+    /// Deletes every key under `prefix` (newest committed data plus own writes).
+    fn delete_prefix(&mut self, prefix: Vec<u8>) -> Result<u64> {
+        let end = prefix_end(&prefix).map(Bound::Excluded).unwrap_or(Bound::Unbounded);
+        let keys: Vec<Vec<u8>> = self
+            .txn
+            .scan_latest(Bound::Included(prefix), end, false)?
+            .map(|kv| kv.map(|(k, _)| k))
+            .collect::<Result<_>>()?;
+        let n = keys.len() as u64;
+        for k in keys {
+            self.txn.delete(k);
+        }
+        Ok(n)
+    }
+
+    /// Writes the entries of a new index for every existing row, checking uniqueness.
+    fn build_index(&mut self, t: &TableDef, ix: &IndexDef) -> Result<()> {
+        let rows = self.table_rows(t)?;
+        let mut seen = std::collections::HashSet::new();
+        for (key, row) in rows {
+            if ix.unique && ix.columns.iter().all(|&c| !row[c].is_null()) {
+                let vals: Vec<Value> = ix.columns.iter().map(|&c| row[c].clone()).collect();
+                if !seen.insert(vals.clone()) {
+                    let names: Vec<&str> = ix.columns.iter().map(|&c| t.columns[c].name.as_str()).collect();
+                    let shown: Vec<String> = vals.iter().map(|v| v.to_string()).collect();
+                    return Err(Error::new(
+                        SqlState::UNIQUE_VIOLATION,
+                        format!("could not create unique index \"{}\"", ix.name),
+                    )
+                    .with_detail(format!(
+                        "Key ({})=({}) is duplicated.",
+                        names.join(", "),
+                        shown.join(", ")
+                    )));
+                }
+            }
+            let pk = pk_of_key(&key).to_vec();
+            self.txn.put(index_entry_key(ix, &row, &pk), pk);
+        }
+        Ok(())
+    }
+
+    /// Picks a free relation name in `schema` based on `base` (PostgreSQL's scheme: base, base1, ...).
+    fn free_name(&self, schema: &str, base: &str) -> String {
+        let base: String = base.chars().take(63).collect();
+        if !self.catalog.relation_exists(schema, &base) {
+            return base;
+        }
+        (1..)
+            .map(|i| format!("{base}{i}"))
+            .find(|n| !self.catalog.relation_exists(schema, n))
+            .expect("an unused name exists")
+    }
+
+    pub fn create_schema(&mut self, name: &ast::SchemaName, if_not_exists: bool) -> Result<String> {
+        let n = match name {
+            ast::SchemaName::Simple(n) | ast::SchemaName::NamedAuthorization(n, _) => split_name(n)?.1,
+            ast::SchemaName::UnnamedAuthorization(i) => crate::sql::binder::ident(i),
+        };
+        self.lock_name(&n, "")?;
+        if self.catalog.schemas.contains_key(&n) {
+            if if_not_exists {
+                return Ok("CREATE SCHEMA".into());
+            }
+            return Err(Error::new(
+                SqlState::DUPLICATE_SCHEMA,
+                format!("schema \"{n}\" already exists"),
+            ));
+        }
+        if n.starts_with("pg_") {
+            return Err(Error::new(
+                SqlState::RESERVED_NAME,
+                format!("unacceptable schema name \"{n}\""),
+            )
+            .with_detail("The prefix \"pg_\" is reserved for system schemas."));
+        }
+        let id = self.oids.allocate(self.txn)?;
+        cat::put_object(self.txn, cat::KIND_SCHEMA, id, &cat::SchemaDef { id, name: n })?;
+        cat::bump_version(self.txn);
+        Ok("CREATE SCHEMA".into())
+    }
+
+    /// DROP TABLE / INDEX / SEQUENCE / SCHEMA.
+    pub fn drop(&mut self, kind: &ast::ObjectType, names: &[ast::ObjectName], if_exists: bool, cascade: bool) -> Result<String> {
+        let tag = match kind {
+            ast::ObjectType::Table => "DROP TABLE",
+            ast::ObjectType::Index => "DROP INDEX",
+            ast::ObjectType::Sequence => "DROP SEQUENCE",
+            ast::ObjectType::Schema => "DROP SCHEMA",
+            other => return Err(Error::unsupported(format!("DROP {other} is not supported"))),
+        };
+        for name in names {
+            let (schema, n) = split_name(name)?;
+            if *kind == ast::ObjectType::Schema {
+                self.drop_schema(&n, if_exists, cascade)?;
+                continue;
+            }
+            let found = self.catalog.resolve(schema.as_deref(), &n, self.search_path);
+            let display = name.to_string();
+            match (kind, found) {
+                (ast::ObjectType::Table, Some((_, cat::Relation::Table(id)))) => self.drop_table(id, cascade)?,
+                (ast::ObjectType::Index, Some((_, cat::Relation::Index(id)))) => self.drop_index(id)?,
+                (ast::ObjectType::Sequence, Some((_, cat::Relation::Sequence(id)))) => self.drop_sequence(id, cascade)?,
+                (_, Some(_)) => {
+                    return Err(Error::new(
+                        SqlState::WRONG_OBJECT_TYPE,
+                        format!("\"{n}\" is not {}", match kind {
+                            ast::ObjectType::Table => "a table",
+                            ast::ObjectType::Index => "an index",
+                            _ => "a sequence",
+                        }),
+                    ));
+                }
+                (_, None) if if_exists => {}
+                (_, None) => {
+                    let what = match kind {
+                        ast::ObjectType::Table => "table",
+                        ast::ObjectType::Index => "index",
+                        _ => "sequence",
+                    };
+                    return Err(Error::new(
+                        SqlState::UNDEFINED_TABLE,
+                        format!("{what} \"{display}\" does not exist"),
+                    ));
+                }
+            }
+            self.reload()?;
+        }
+        Ok(tag.into())
+    }
+
+    fn drop_schema(&mut self, n: &str, if_exists: bool, cascade: bool) -> Result<()> {
+        let Some(s) = self.catalog.schemas.get(n).cloned() else {
+            if if_exists {
+                return Ok(());
+            }
+            return Err(Error::new(
+                SqlState::UNDEFINED_SCHEMA,
+                format!("schema \"{n}\" does not exist"),
+            ));
+        };
+        let tables: Vec<u32> = self.catalog.tables.values().filter(|t| t.schema == n).map(|t| t.id).collect();
+        let seqs: Vec<u32> = self
+            .catalog
+            .sequences
+            .values()
+            .filter(|q| q.schema == n && q.owned_by.is_none())
+            .map(|q| q.id)
+            .collect();
+        if !(tables.is_empty() && seqs.is_empty()) && !cascade {
+            return Err(Error::new(
+                SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
+                format!("cannot drop schema {n} because other objects depend on it"),
+            )
+            .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+        }
+        for t in tables {
+            if self.catalog.tables.contains_key(&t) {
+                self.drop_table(t, true)?;
+                self.reload()?;
+            }
+        }
+        for q in seqs {
+            self.drop_sequence(q, true)?;
+        }
+        cat::delete_object(self.txn, cat::KIND_SCHEMA, s.id);
+        cat::bump_version(self.txn);
+        self.reload()
+    }
+
+    fn drop_table(&mut self, id: u32, cascade: bool) -> Result<()> {
+        self.lock_table_exclusive(id)?;
+        let t = self.catalog.table(id)?.clone();
+        for child in self.catalog.referencing(id) {
+            if child.id == id {
+                continue;
+            }
+            let fk = child.foreign_keys.iter().find(|f| f.ref_table == id).expect("referencing");
+            if !cascade {
+                return Err(Error::new(
+                    SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
+                    format!("cannot drop table {} because other objects depend on it", t.name),
+                )
+                .with_detail(format!(
+                    "constraint {} on table {} depends on table {}",
+                    fk.name, child.name, t.name
+                ))
+                .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+            }
+            let mut c = (*child).clone();
+            c.foreign_keys.retain(|f| f.ref_table != id);
+            self.put_table(&c)?;
+        }
+        self.delete_prefix(keys::table_prefix(id))?;
+        for ix in self.catalog.indexes_of(id) {
+            cat::delete_object(self.txn, cat::KIND_INDEX, ix.id);
+        }
+        for s in self.catalog.sequences.values().filter(|s| s.owned_by.map(|o| o.0) == Some(id)) {
+            cat::delete_object(self.txn, cat::KIND_SEQUENCE, s.id);
+            self.sequences.forget(s.id);
+        }
+        if let Some(seq) = t.rowid_seq {
+            cat::delete_object(self.txn, cat::KIND_SEQUENCE, seq);
+        }
+        cat::delete_object(self.txn, cat::KIND_TABLE, id);
+        cat::bump_version(self.txn);
+        Ok(())
+    }
+
+    fn drop_index(&mut self, id: u32) -> Result<()> {
+        let ix = self.catalog.indexes.get(&id).cloned().ok_or_else(|| Error::internal("index vanished"))?;
+        self.lock_table_exclusive(ix.table_id)?;
+        if ix.constraint {
+            let t = self.catalog.table(ix.table_id)?;
+            return Err(Error::new(
+                SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
+                format!(
+                    "cannot drop index {} because constraint {} on table {} requires it",
+                    ix.name, ix.name, t.name
+                ),
+            )
+            .with_hint(format!("You can drop constraint {} on table {} instead.", ix.name, t.name)));
+        }
+        self.delete_prefix(index_prefix(ix.table_id, ix.id))?;
+        cat::delete_object(self.txn, cat::KIND_INDEX, id);
+        cat::bump_version(self.txn);
+        Ok(())
+    }
+
+    fn drop_sequence(&mut self, id: u32, cascade: bool) -> Result<()> {
+        let s = self.catalog.sequences.get(&id).cloned().ok_or_else(|| Error::internal("sequence vanished"))?;
+        if let Some((tid, col)) = s.owned_by {
+            if let Ok(t) = self.catalog.table(tid) {
+                if !cascade && t.columns.get(col).is_some_and(|c| c.default.is_some()) {
+                    return Err(Error::new(
+                        SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
+                        format!("cannot drop sequence {} because other objects depend on it", s.name),
+                    )
+                    .with_detail(format!(
+                        "default value for column {} of table {} depends on sequence {}",
+                        t.columns[col].name, t.name, s.name
+                    ))
+                    .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+                }
+                let mut t2 = (**t).clone();
+                if let Some(c) = t2.columns.get_mut(col) {
+                    c.default = None;
+                    c.identity = None;
+                }
+                self.put_table(&t2)?;
+            }
+        }
+        cat::delete_object(self.txn, cat::KIND_SEQUENCE, id);
+        self.txn.delete(keys::sequence_key(id));
+        cat::bump_version(self.txn);
+        self.sequences.forget(id);
+        Ok(())
+    }
+
+    /// TRUNCATE [TABLE] t [, ...] [RESTART IDENTITY] [CASCADE].
+    pub fn truncate(&mut self, t: &ast::Truncate) -> Result<String> {
+        let mut ids = Vec::new();
+        for target in &t.table_names {
+            let tab = self.binder().table(&target.name)?;
+            ids.push(tab.id);
+        }
+        let cascade = matches!(t.cascade, Some(ast::CascadeOption::Cascade));
+        let mut i = 0;
+        while i < ids.len() {
+            let id = ids[i];
+            for child in self.catalog.referencing(id) {
+                if !ids.contains(&child.id) {
+                    if cascade {
+                        ids.push(child.id);
+                    } else {
+                        let parent = self.catalog.table(id)?;
+                        return Err(Error::new(
+                            SqlState::FEATURE_NOT_SUPPORTED,
+                            "cannot truncate a table referenced in a foreign key constraint",
+                        )
+                        .with_detail(format!(
+                            "Table \"{}\" references \"{}\".",
+                            child.name, parent.name
+                        ))
+                        .with_hint(format!(
+                            "Truncate table \"{}\" at the same time, or use TRUNCATE ... CASCADE.",
+                            child.name
+                        )));
+                    }
+                }
+            }
+            i += 1;
+        }
+        for id in ids {
+            self.lock_table_exclusive(id)?;
+            self.delete_prefix(keys::table_prefix(id))?;
+            if matches!(t.identity, Some(ast::TruncateIdentityOption::Restart)) {
+                let owned: Vec<Arc<SequenceDef>> = self
+                    .catalog
+                    .sequences
+                    .values()
+                    .filter(|s| s.owned_by.map(|o| o.0) == Some(id))
+                    .cloned()
+                    .collect();
+                for s in owned {
+                    self.sequences.setval(self.engine, &s, s.start, false)?;
+                }
+            }
+        }
+        Ok("TRUNCATE TABLE".into())
+    }
+}

@@ -1,0 +1,191 @@
+//! Hash aggregation: groups rows by key and folds aggregate accumulators.
+
+use super::{Row, RowIter};
+use crate::error::{Error, Result, SqlState};
+use crate::sql::expr::{EvalCtx, Expr};
+use crate::sql::plan::{AggCall, AggFunc};
+use crate::types::{BinaryOp, DataType, Value};
+use std::collections::{HashMap, HashSet};
+
+/// Running state of one aggregate in one group.
+struct Acc {
+    state: State,
+    seen: Option<HashSet<Vec<Value>>>,
+}
+
+enum State {
+    Count(i64),
+    Sum(Value),
+    Avg(Value, i64),
+    MinMax(Value),
+    Bool(Option<bool>),
+    Str(Option<String>),
+    Array(Vec<Value>),
+}
+
+impl Acc {
+    fn new(call: &AggCall) -> Acc {
+        let state = match call.func {
+            AggFunc::CountStar | AggFunc::Count => State::Count(0),
+            AggFunc::Sum => State::Sum(Value::Null),
+            AggFunc::Avg => State::Avg(Value::Null, 0),
+            AggFunc::Min | AggFunc::Max => State::MinMax(Value::Null),
+            AggFunc::BoolAnd | AggFunc::BoolOr => State::Bool(None),
+            AggFunc::StringAgg => State::Str(None),
+            AggFunc::ArrayAgg => State::Array(Vec::new()),
+        };
+        Acc {
+            state,
+            seen: call.distinct.then(HashSet::new),
+        }
+    }
+
+    fn add(&mut self, call: &AggCall, row: &[Value], ctx: &EvalCtx) -> Result<()> {
+        if let Some(f) = &call.filter {
+            if !f.eval_pred(row, ctx)? {
+                return Ok(());
+            }
+        }
+        let args: Vec<Value> = call.args.iter().map(|a| a.eval(row, ctx)).collect::<Result<_>>()?;
+        if let Some(seen) = &mut self.seen {
+            if !seen.insert(args.clone()) {
+                return Ok(());
+            }
+        }
+        let v = args.first().cloned().unwrap_or(Value::Null);
+        // Every aggregate but count(*) and array_agg skips NULL inputs.
+        if v.is_null() && !matches!(call.func, AggFunc::CountStar | AggFunc::ArrayAgg) {
+            return Ok(());
+        }
+        match &mut self.state {
+            State::Count(n) => *n += 1,
+            State::Sum(s) => {
+                let v = widen(v, &call.ty)?;
+                *s = if s.is_null() { v } else { BinaryOp::Plus.eval(s, &v)? };
+            }
+            State::Avg(s, n) => {
+                let target = match call.ty {
+                    DataType::Float8 => DataType::Float8,
+                    DataType::Interval => DataType::Interval,
+                    _ => DataType::Numeric(None),
+                };
+                let v = widen(v, &target)?;
+                *s = if s.is_null() { v } else { BinaryOp::Plus.eval(s, &v)? };
+                *n += 1;
+            }
+            State::MinMax(m) => {
+                let better = m.is_null()
+                    || match call.func {
+                        AggFunc::Min => v < *m,
+                        _ => v > *m,
+                    };
+                if better {
+                    *m = v;
+                }
+            }
+            State::Bool(b) => {
+                let x = matches!(v, Value::Bool(true));
+                *b = Some(match (*b, call.func) {
+                    (None, _) => x,
+                    (Some(p), AggFunc::BoolAnd) => p && x,
+                    (Some(p), _) => p || x,
+                });
+            }
+            State::Str(s) => {
+                let delim = args.get(1).filter(|d| !d.is_null()).map(|d| d.to_string());
+                match s {
+                    None => *s = Some(v.to_string()),
+                    Some(acc) => {
+                        if let Some(d) = delim {
+                            acc.push_str(&d);
+                        }
+                        acc.push_str(&v.to_string());
+                    }
+                }
+            }
+            State::Array(items) => items.push(v),
+        }
+        Ok(())
+    }
+
+    fn finish(self, call: &AggCall) -> Result<Value> {
+        Ok(match self.state {
+            State::Count(n) => Value::Int8(n),
+            State::Sum(s) => s,
+            State::Avg(s, n) => {
+                if n == 0 {
+                    Value::Null
+                } else {
+                    let count = match &s {
+                        Value::Float8(_) => Value::Float8(n as f64),
+                        Value::Interval(_) => Value::Float8(n as f64),
+                        _ => Value::Numeric(rust_decimal::Decimal::from(n)),
+                    };
+                    BinaryOp::Divide.eval(&s, &count)?
+                }
+            }
+            State::MinMax(m) => m,
+            State::Bool(b) => b.map(Value::Bool).unwrap_or(Value::Null),
+            State::Str(s) => s.map(Value::Text).unwrap_or(Value::Null),
+            State::Array(items) => {
+                if items.is_empty() {
+                    Value::Null
+                } else {
+                    let elem = match &call.ty {
+                        DataType::Array(e) => (**e).clone(),
+                        other => other.clone(),
+                    };
+                    Value::Array(elem, items)
+                }
+            }
+        })
+    }
+}
+
+/// Casts an input to the accumulator type (so int4 sums accumulate in int8).
+fn widen(v: Value, ty: &DataType) -> Result<Value> {
+    if v.data_type() == *ty {
+        return Ok(v);
+    }
+    match ty {
+        DataType::Numeric(_) | DataType::Int8 | DataType::Float8 | DataType::Float4 => v.cast(ty),
+        _ => Ok(v),
+    }
+}
+
+/// Groups `input` by `group_by` and evaluates `aggs`; output rows are
+/// group values followed by aggregate results, in first-seen group order.
+pub fn aggregate(input: RowIter, group_by: &[Expr], aggs: &[AggCall], ctx: &EvalCtx) -> Result<Vec<Row>> {
+    let mut index: HashMap<Vec<Value>, usize> = HashMap::new();
+    let mut groups: Vec<(Vec<Value>, Vec<Acc>)> = Vec::new();
+    for r in input {
+        let row = r?;
+        let key = group_by.iter().map(|g| g.eval(&row, ctx)).collect::<Result<Vec<_>>>()?;
+        let gi = match index.get(&key) {
+            Some(i) => *i,
+            None => {
+                if groups.len() >= 50_000_000 {
+                    return Err(Error::new(SqlState::PROGRAM_LIMIT_EXCEEDED, "too many groups"));
+                }
+                groups.push((key.clone(), aggs.iter().map(Acc::new).collect()));
+                index.insert(key, groups.len() - 1);
+                groups.len() - 1
+            }
+        };
+        for (acc, call) in groups[gi].1.iter_mut().zip(aggs) {
+            acc.add(call, &row, ctx)?;
+        }
+    }
+    if groups.is_empty() && group_by.is_empty() {
+        groups.push((vec![], aggs.iter().map(Acc::new).collect()));
+    }
+    groups
+        .into_iter()
+        .map(|(mut key, accs)| {
+            for (acc, call) in accs.into_iter().zip(aggs) {
+                key.push(acc.finish(call)?);
+            }
+            Ok(key)
+        })
+        .collect()
+}

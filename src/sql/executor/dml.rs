@@ -1,0 +1,736 @@
+//! INSERT, UPDATE and DELETE: constraint checks, index maintenance, row
+//! locks and RETURNING.
+//!
+//! Every statement first materialises the rows it will change (so it never
+//! sees its own writes while reading: no Halloween problem), then changes
+//! them one by one:
+//!
+//! 1. take the row's exclusive lock ([`Transaction::lock_for_write`]); if a
+//!    transaction that committed after our snapshot changed the row, READ
+//!    COMMITTED re-reads the newest version and re-checks the WHERE clause,
+//!    REPEATABLE READ fails with 40001;
+//! 2. compute the new row, apply assignment casts, NOT NULL and CHECK;
+//! 3. check uniqueness against the newest committed data plus our own
+//!    writes, holding a lock on the unique key so concurrent inserters of the
+//!    same key wait for each other;
+//! 4. write the row and its index entries;
+//! 5. run referential actions for rows that reference a deleted or re-keyed
+//!    row (CASCADE, SET NULL, SET DEFAULT, RESTRICT / NO ACTION).
+//!
+//! Foreign-key checks of new rows run at the end of the statement, as
+//! PostgreSQL's RI triggers do, so a statement may insert rows that refer to
+//! each other.
+
+use super::ExecCtx;
+use super::scan::{
+    KeyedRow, decode_table_row, filtered_rows, index_entry_key, index_values_key, pk_of_key, pk_suffix,
+    row_key,
+};
+use crate::catalog::keys::{PRIMARY_INDEX, index_prefix, table_lock_key};
+use crate::catalog::{Catalog, FkAction, ForeignKeyDef, IndexDef, TableDef};
+use crate::error::{Error, Result, SqlState};
+use crate::sql::binder::{ConflictAction, DeletePlan, DmlPlan, InsertPlan, Returning, UpdatePlan};
+use crate::sql::expr::{EvalCtx, EvalEnv, Expr};
+use crate::storage::prefix_end;
+use crate::txn::locks::LockMode;
+use crate::txn::{Transaction, WriteCheck};
+use crate::types::Value;
+use crate::types::encoding::encode_row;
+use std::collections::HashSet;
+use std::ops::Bound;
+use std::sync::Arc;
+
+/// Result of a data-changing statement.
+#[derive(Debug, Default)]
+pub struct DmlOutcome {
+    pub count: u64,
+    /// RETURNING rows (empty without RETURNING).
+    pub rows: Vec<Vec<Value>>,
+}
+
+/// Runs an INSERT, UPDATE or DELETE plan inside `txn`.
+pub fn execute_dml(
+    plan: &DmlPlan,
+    txn: &mut Transaction,
+    catalog: &Catalog,
+    params: &[Value],
+    env: &dyn EvalEnv,
+) -> Result<DmlOutcome> {
+    let mut w = Writer {
+        txn,
+        catalog,
+        params,
+        env,
+        touched: HashSet::new(),
+        fk_checks: Vec::new(),
+        no_action: Vec::new(),
+        out: DmlOutcome::default(),
+    };
+    match plan {
+        DmlPlan::Insert(p) => w.insert(p)?,
+        DmlPlan::Update(p) => w.update(p)?,
+        DmlPlan::Delete(p) => w.delete(p)?,
+    }
+    w.run_fk_checks()?;
+    Ok(w.out)
+}
+
+struct Writer<'a> {
+    txn: &'a mut Transaction,
+    catalog: &'a Catalog,
+    params: &'a [Value],
+    env: &'a dyn EvalEnv,
+    /// Row keys written by this statement.
+    touched: HashSet<Vec<u8>>,
+    /// Deferred foreign-key checks: (child table, fk index, row).
+    fk_checks: Vec<(Arc<TableDef>, usize, Vec<Value>)>,
+    /// Deferred NO ACTION checks: (parent, child, fk index, old referenced values).
+    no_action: Vec<(Arc<TableDef>, Arc<TableDef>, usize, Vec<Value>)>,
+    out: DmlOutcome,
+}
+
+enum Conflict {
+    /// The conflicting row's key and the constraint name.
+    Row(Vec<u8>, String),
+}
+
+fn key_detail(table: &TableDef, cols: &[usize], row: &[Value]) -> String {
+    let names: Vec<&str> = cols.iter().map(|&c| table.columns[c].name.as_str()).collect();
+    let vals: Vec<String> = cols
+        .iter()
+        .map(|&c| if row[c].is_null() { "null".to_string() } else { row[c].to_string() })
+        .collect();
+    format!("({})=({})", names.join(", "), vals.join(", "))
+}
+
+fn failing_row(row: &[Value]) -> String {
+    let vals: Vec<String> = row
+        .iter()
+        .map(|v| if v.is_null() { "null".to_string() } else { v.to_string() })
+        .collect();
+    format!("Failing row contains ({}).", vals.join(", "))
+}
+
+impl<'a> Writer<'a> {
+    fn ectx(&self) -> EvalCtx<'a> {
+        EvalCtx {
+            params: self.params,
+            env: self.env,
+        }
+    }
+
+    fn lock_table(&mut self, table: &TableDef) -> Result<()> {
+        self.txn.lock(&table_lock_key(table.id), LockMode::Shared)?;
+        Ok(())
+    }
+
+    /// Materialises the rows a scan yields (with keys).
+    fn collect_scan(&self, scan: &crate::sql::plan::Scan) -> Result<Vec<KeyedRow>> {
+        let ctx = ExecCtx {
+            txn: self.txn,
+            params: self.params,
+            env: self.env,
+        };
+        filtered_rows(self.txn, scan, &ctx)?.collect()
+    }
+
+    fn collect_plan(&self, plan: &crate::sql::plan::Plan) -> Result<Vec<Vec<Value>>> {
+        let ctx = ExecCtx {
+            txn: self.txn,
+            params: self.params,
+            env: self.env,
+        };
+        super::execute(plan, &ctx)?.collect()
+    }
+
+    /// Assignment casts, NOT NULL and CHECK constraints of a new row.
+    fn prepare(&self, table: &TableDef, row: Vec<Value>, checks: &[(String, Expr)]) -> Result<Vec<Value>> {
+        let mut out = Vec::with_capacity(row.len());
+        for (v, c) in row.into_iter().zip(&table.columns) {
+            let v = if v.is_null() || v.data_type() == c.ty {
+                v
+            } else {
+                v.coerce_to(&c.ty)?
+            };
+            out.push(v);
+        }
+        for (v, c) in out.iter().zip(&table.columns) {
+            if v.is_null() && !c.nullable {
+                return Err(Error::new(
+                    SqlState::NOT_NULL_VIOLATION,
+                    format!(
+                        "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+                        c.name, table.name
+                    ),
+                )
+                .with_detail(failing_row(&out)));
+            }
+        }
+        let ectx = self.ectx();
+        for (name, pred) in checks {
+            if let Value::Bool(false) = pred.eval(&out, &ectx)? {
+                return Err(Error::new(
+                    SqlState::CHECK_VIOLATION,
+                    format!(
+                        "new row for relation \"{}\" violates check constraint \"{name}\"",
+                        table.name
+                    ),
+                )
+                .with_detail(failing_row(&out)));
+            }
+        }
+        Ok(out)
+    }
+
+    fn unique_indexes(&self, table: &TableDef) -> Vec<Arc<IndexDef>> {
+        self.catalog
+            .indexes_of(table.id)
+            .into_iter()
+            .filter(|i| i.unique)
+            .collect()
+    }
+
+    /// Finds a row that conflicts with `row` (key `pk`) on the primary key
+    /// or a unique index, locking the keys checked. `own` is the row's
+    /// current key when it is being updated. `only` limits the check to
+    /// one arbiter (None = primary key) for ON CONFLICT.
+    fn find_conflict(
+        &mut self,
+        table: &TableDef,
+        row: &[Value],
+        pk: &[u8],
+        own: Option<&[u8]>,
+        skip_pk: bool,
+        changed_indexes: Option<&[u32]>,
+    ) -> Result<Option<Conflict>> {
+        if !table.primary_key.is_empty() && !skip_pk {
+            let key = row_key(table, pk);
+            if Some(key.as_slice()) != own {
+                self.txn.lock(&key, LockMode::Exclusive)?;
+                if self.txn.get_latest(&key)?.is_some() {
+                    let name = table.pk_name.clone().unwrap_or_else(|| format!("{}_pkey", table.name));
+                    return Ok(Some(Conflict::Row(key, name)));
+                }
+            }
+        }
+        for ix in self.unique_indexes(table) {
+            if let Some(ch) = changed_indexes {
+                if !ch.contains(&ix.id) {
+                    continue;
+                }
+            }
+            if ix.columns.iter().any(|&c| row[c].is_null()) {
+                continue;
+            }
+            let vk = index_values_key(&ix, row);
+            self.txn.lock(&vk, LockMode::Exclusive)?;
+            let end = prefix_end(&vk).map(Bound::Excluded).unwrap_or(Bound::Unbounded);
+            for kv in self.txn.scan_latest(Bound::Included(vk.clone()), end, false)? {
+                let (_, other_pk) = kv?;
+                if other_pk != pk {
+                    return Ok(Some(Conflict::Row(row_key(table, &other_pk), ix.name.clone())));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn unique_error(&self, table: &TableDef, constraint: &str, row: &[Value]) -> Error {
+        let cols: Vec<usize> = if table.pk_name.as_deref() == Some(constraint) {
+            table.primary_key.clone()
+        } else {
+            self.catalog
+                .indexes_of(table.id)
+                .into_iter()
+                .find(|i| i.name == constraint)
+                .map(|i| i.columns.clone())
+                .unwrap_or_default()
+        };
+        Error::new(
+            SqlState::UNIQUE_VIOLATION,
+            format!("duplicate key value violates unique constraint \"{constraint}\""),
+        )
+        .with_detail(format!("Key {} already exists.", key_detail(table, &cols, row)))
+    }
+
+    /// Writes a new row and its index entries.
+    fn write_new(&mut self, table: &TableDef, pk: &[u8], row: &[Value]) -> Result<Vec<u8>> {
+        let key = row_key(table, pk);
+        let mut buf = Vec::with_capacity(64);
+        encode_row(row, &mut buf);
+        self.txn.put(key.clone(), buf);
+        for ix in self.catalog.indexes_of(table.id) {
+            self.txn.put(index_entry_key(&ix, row, pk), pk.to_vec());
+        }
+        self.touched.insert(key.clone());
+        Ok(key)
+    }
+
+    fn remove(&mut self, table: &TableDef, key: &[u8], row: &[Value]) {
+        let pk = pk_of_key(key).to_vec();
+        for ix in self.catalog.indexes_of(table.id) {
+            self.txn.delete(index_entry_key(&ix, row, &pk));
+        }
+        self.txn.delete(key.to_vec());
+    }
+
+    /// Replaces a row, maintaining indexes; returns the new key.
+    fn rewrite(&mut self, table: &TableDef, key: &[u8], old: &[Value], new: &[Value], new_pk: &[u8]) -> Result<Vec<u8>> {
+        let old_pk = pk_of_key(key).to_vec();
+        let new_key = row_key(table, new_pk);
+        if new_key != key {
+            self.txn.delete(key.to_vec());
+        }
+        let mut buf = Vec::with_capacity(64);
+        encode_row(new, &mut buf);
+        self.txn.put(new_key.clone(), buf);
+        for ix in self.catalog.indexes_of(table.id) {
+            let ok = index_entry_key(&ix, old, &old_pk);
+            let nk = index_entry_key(&ix, new, new_pk);
+            if ok != nk {
+                self.txn.delete(ok);
+                self.txn.put(nk, new_pk.to_vec());
+            }
+        }
+        self.touched.insert(new_key.clone());
+        Ok(new_key)
+    }
+
+    fn queue_fk_checks(&mut self, table: &Arc<TableDef>, row: &[Value], old: Option<&[Value]>) {
+        for (i, fk) in table.foreign_keys.iter().enumerate() {
+            if let Some(old) = old {
+                if fk.columns.iter().all(|&c| old[c] == row[c]) {
+                    continue;
+                }
+            }
+            if fk.columns.iter().any(|&c| row[c].is_null()) {
+                continue;
+            }
+            self.fk_checks.push((table.clone(), i, row.to_vec()));
+        }
+    }
+
+    /// Finds rows of `table` whose `cols` equal `vals` (newest committed data
+    /// plus own writes), using an index on those columns when there is one.
+    fn rows_matching(&self, table: &TableDef, cols: &[usize], vals: &[Value]) -> Result<Vec<KeyedRow>> {
+        let mut out = Vec::new();
+        if !table.primary_key.is_empty() && table.primary_key == cols {
+            let mut pk = Vec::new();
+            for (v, &c) in vals.iter().zip(cols) {
+                let v = v.clone().cast(&table.columns[c].ty)?;
+                crate::types::encoding::encode_key_value(&v, &mut pk);
+            }
+            let key = row_key(table, &pk);
+            if let Some(bytes) = self.txn.get_latest(&key)? {
+                out.push((key, decode_table_row(table, &bytes)?));
+            }
+            return Ok(out);
+        }
+        let index = self
+            .catalog
+            .indexes_of(table.id)
+            .into_iter()
+            .find(|i| i.columns.len() >= cols.len() && i.columns[..cols.len()] == *cols);
+        let matches = |row: &[Value]| {
+            cols.iter()
+                .zip(vals)
+                .all(|(&c, v)| row[c].sql_cmp(v) == Some(std::cmp::Ordering::Equal))
+        };
+        match index {
+            Some(ix) => {
+                let mut p = index_prefix(table.id, ix.id);
+                for (v, &c) in vals.iter().zip(cols) {
+                    let v = v.clone().cast(&table.columns[c].ty)?;
+                    crate::types::encoding::encode_key_value(&v, &mut p);
+                }
+                let end = prefix_end(&p).map(Bound::Excluded).unwrap_or(Bound::Unbounded);
+                for kv in self.txn.scan_latest(Bound::Included(p), end, false)? {
+                    let (_, pk) = kv?;
+                    let key = row_key(table, &pk);
+                    if let Some(bytes) = self.txn.get_latest(&key)? {
+                        let row = decode_table_row(table, &bytes)?;
+                        if matches(&row) {
+                            out.push((key, row));
+                        }
+                    }
+                }
+            }
+            None => {
+                let p = index_prefix(table.id, PRIMARY_INDEX);
+                let end = prefix_end(&p).map(Bound::Excluded).unwrap_or(Bound::Unbounded);
+                for kv in self.txn.scan_latest(Bound::Included(p), end, false)? {
+                    let (key, bytes) = kv?;
+                    let row = decode_table_row(table, &bytes)?;
+                    if matches(&row) {
+                        out.push((key, row));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn run_fk_checks(&mut self) -> Result<()> {
+        // NO ACTION: referencing rows may not outlive the statement.
+        for (parent, child, i, vals) in std::mem::take(&mut self.no_action) {
+            let fk = &child.foreign_keys[i];
+            if self.rows_matching(&child, &fk.columns, &vals)?.is_empty()
+                || !self.rows_matching(&parent, &fk.ref_columns, &vals)?.is_empty()
+            {
+                continue;
+            }
+            let names: Vec<&str> = fk.ref_columns.iter().map(|&c| parent.columns[c].name.as_str()).collect();
+            let shown: Vec<String> = vals.iter().map(|v| v.to_string()).collect();
+            return Err(Error::new(
+                SqlState::FOREIGN_KEY_VIOLATION,
+                format!(
+                    "update or delete on table \"{}\" violates foreign key constraint \"{}\" on table \"{}\"",
+                    parent.name, fk.name, child.name
+                ),
+            )
+            .with_detail(format!(
+                "Key ({})=({}) is still referenced from table \"{}\".",
+                names.join(", "),
+                shown.join(", "),
+                child.name
+            )));
+        }
+        let checks = std::mem::take(&mut self.fk_checks);
+        for (table, i, row) in checks {
+            let fk = &table.foreign_keys[i];
+            let parent = self.catalog.table(fk.ref_table)?.clone();
+            let vals: Vec<Value> = fk.columns.iter().map(|&c| row[c].clone()).collect();
+            let found = self.rows_matching(&parent, &fk.ref_columns, &vals)?;
+            match found.first() {
+                Some((key, _)) => {
+                    // Keep the referenced row from being deleted until we commit.
+                    let key = key.clone();
+                    self.txn.lock(&key, LockMode::Shared)?;
+                    if self.txn.get_latest(&key)?.is_none() {
+                        return Err(fk_missing(&table, fk, &parent, &row));
+                    }
+                }
+                None => return Err(fk_missing(&table, fk, &parent, &row)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Referential actions when a referenced row is deleted (`new` None) or
+    /// its referenced columns change.
+    fn parent_changed(&mut self, parent: &Arc<TableDef>, old: &[Value], new: Option<&[Value]>, depth: usize) -> Result<()> {
+        if depth > 64 {
+            return Err(Error::new(
+                SqlState::STATEMENT_TOO_COMPLEX,
+                "foreign-key cascade is nested too deeply",
+            ));
+        }
+        for child in self.catalog.referencing(parent.id) {
+            for fk in child.foreign_keys.iter().filter(|f| f.ref_table == parent.id) {
+                if let Some(new) = new {
+                    if fk.ref_columns.iter().all(|&c| old[c] == new[c]) {
+                        continue;
+                    }
+                }
+                let vals: Vec<Value> = fk.ref_columns.iter().map(|&c| old[c].clone()).collect();
+                if vals.iter().any(|v| v.is_null()) {
+                    continue;
+                }
+                let action = if new.is_some() { fk.on_update } else { fk.on_delete };
+                if action == FkAction::NoAction {
+                    let i = child.foreign_keys.iter().position(|f| f.name == fk.name).expect("fk of child");
+                    self.no_action.push((parent.clone(), child.clone(), i, vals));
+                    continue;
+                }
+                let rows = self.rows_matching(&child, &fk.columns, &vals)?;
+                for (key, crow) in rows {
+                    if self.txn.lock_for_write(&key)? == WriteCheck::Changed
+                        && self.txn.get_latest(&key)?.is_none()
+                    {
+                        continue;
+                    }
+                    match action {
+                        FkAction::NoAction | FkAction::Restrict => {
+                            // RESTRICT fails at once (NO ACTION was deferred above).
+                            return Err(Error::new(
+                                SqlState::FOREIGN_KEY_VIOLATION,
+                                format!(
+                                    "update or delete on table \"{}\" violates foreign key constraint \"{}\" on table \"{}\"",
+                                    parent.name, fk.name, child.name
+                                ),
+                            )
+                            .with_detail(format!(
+                                "Key {} is still referenced from table \"{}\".",
+                                key_detail(parent, &fk.ref_columns, old),
+                                child.name
+                            )));
+                        }
+                        FkAction::Cascade => match new {
+                            None => {
+                                self.remove(&child, &key, &crow);
+                                self.parent_changed(&child, &crow, None, depth + 1)?;
+                            }
+                            Some(new) => {
+                                let mut nrow = crow.clone();
+                                for (&cc, &pc) in fk.columns.iter().zip(&fk.ref_columns) {
+                                    nrow[cc] = new[pc].clone();
+                                }
+                                self.child_rewrite(&child, &key, &crow, nrow, depth)?;
+                            }
+                        },
+                        FkAction::SetNull | FkAction::SetDefault => {
+                            let mut nrow = crow.clone();
+                            for &cc in &fk.columns {
+                                nrow[cc] = if action == FkAction::SetNull {
+                                    Value::Null
+                                } else {
+                                    let b = crate::sql::binder::Binder::new(self.catalog, &[]);
+                                    b.column_default(&child, cc)?.eval(&[], &self.ectx())?
+                                };
+                            }
+                            self.child_rewrite(&child, &key, &crow, nrow, depth)?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn child_rewrite(&mut self, child: &Arc<TableDef>, key: &[u8], old: &[Value], nrow: Vec<Value>, depth: usize) -> Result<()> {
+        let nrow = self.prepare(child, nrow, &[])?;
+        let pk = if child.primary_key.is_empty() {
+            pk_of_key(key).to_vec()
+        } else {
+            pk_suffix(child, &nrow, None)
+        };
+        self.rewrite(child, key, old, &nrow, &pk)?;
+        self.queue_fk_checks(child, &nrow, Some(old));
+        self.parent_changed(child, old, Some(&nrow), depth + 1)
+    }
+
+    fn push_returning(&mut self, ret: &Option<Returning>, cur: &[Value], old: Option<&[Value]>, new: Option<&[Value]>) -> Result<()> {
+        let Some(r) = ret else { return Ok(()) };
+        let n = cur.len();
+        let mut row = Vec::with_capacity(3 * n);
+        row.extend_from_slice(cur);
+        match old {
+            Some(o) => row.extend_from_slice(o),
+            None => row.extend(std::iter::repeat_n(Value::Null, n)),
+        }
+        match new {
+            Some(o) => row.extend_from_slice(o),
+            None => row.extend(std::iter::repeat_n(Value::Null, n)),
+        }
+        let ectx = self.ectx();
+        let out = r.exprs.iter().map(|e| e.eval(&row, &ectx)).collect::<Result<Vec<_>>>()?;
+        self.out.rows.push(out);
+        Ok(())
+    }
+
+    fn insert(&mut self, p: &InsertPlan) -> Result<()> {
+        let table = &p.table;
+        self.lock_table(table)?;
+        let rows = self.collect_plan(&p.source)?;
+        for row in rows {
+            let row = self.prepare(table, row, &p.checks)?;
+            let rowid = match table.rowid_seq {
+                Some(seq) if table.primary_key.is_empty() => Some(self.env.nextval(seq)?),
+                _ => None,
+            };
+            let pk = pk_suffix(table, &row, rowid);
+            match self.find_conflict(table, &row, &pk, None, false, None)? {
+                None => {
+                    self.write_new(table, &pk, &row)?;
+                    self.queue_fk_checks(table, &row, None);
+                    self.out.count += 1;
+                    self.push_returning(&p.returning, &row, None, Some(&row))?;
+                }
+                Some(Conflict::Row(existing, constraint)) => {
+                    let Some(oc) = &p.on_conflict else {
+                        return Err(self.unique_error(table, &constraint, &row));
+                    };
+                    let arbiter_name = match &oc.index {
+                        Some(ix) => ix.name.clone(),
+                        None => table.pk_name.clone().unwrap_or_default(),
+                    };
+                    if !oc.any && arbiter_name != constraint {
+                        return Err(self.unique_error(table, &constraint, &row));
+                    }
+                    match &oc.action {
+                        ConflictAction::Nothing => {}
+                        ConflictAction::Update { assignments, filter } => {
+                            if self.touched.contains(&existing) {
+                                return Err(Error::new(
+                                    SqlState::CARDINALITY_VIOLATION,
+                                    "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                                )
+                                .with_hint("Ensure that no rows proposed for insertion within the same command have duplicate constrained values."));
+                            }
+                            if self.txn.lock_for_write(&existing)? == WriteCheck::Changed {
+                                // The conflicting row is locked now; re-read its newest version.
+                            }
+                            let Some(bytes) = self.txn.get_latest(&existing)? else {
+                                return Err(Error::serialization_failure());
+                            };
+                            let old = decode_table_row(table, &bytes)?;
+                            let mut both = old.clone();
+                            both.extend_from_slice(&row);
+                            let ectx = self.ectx();
+                            if let Some(f) = filter {
+                                if !f.eval_pred(&both, &ectx)? {
+                                    continue;
+                                }
+                            }
+                            let mut new = old.clone();
+                            for (c, e) in assignments {
+                                new[*c] = e.eval(&both, &ectx)?;
+                            }
+                            self.apply_update(table, &existing, &old, new, &p.checks, &p.returning)?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Updates one locked row: constraints, uniqueness, write, referential actions, RETURNING.
+    fn apply_update(
+        &mut self,
+        table: &Arc<TableDef>,
+        key: &[u8],
+        old: &[Value],
+        new: Vec<Value>,
+        checks: &[(String, Expr)],
+        returning: &Option<Returning>,
+    ) -> Result<()> {
+        let new = self.prepare(table, new, checks)?;
+        let pk = if table.primary_key.is_empty() {
+            pk_of_key(key).to_vec()
+        } else {
+            pk_suffix(table, &new, None)
+        };
+        let pk_changed = row_key(table, &pk) != key;
+        let changed: Vec<u32> = self
+            .unique_indexes(table)
+            .iter()
+            .filter(|ix| ix.columns.iter().any(|&c| old[c] != new[c]))
+            .map(|ix| ix.id)
+            .collect();
+        if let Some(Conflict::Row(_, constraint)) =
+            self.find_conflict(table, &new, &pk, Some(key), !pk_changed, Some(&changed))?
+        {
+            return Err(self.unique_error(table, &constraint, &new));
+        }
+        self.rewrite(table, key, old, &new, &pk)?;
+        self.queue_fk_checks(table, &new, Some(old));
+        self.parent_changed(table, old, Some(&new), 0)?;
+        self.out.count += 1;
+        self.push_returning(returning, &new, Some(old), Some(&new))
+    }
+
+    /// Locks a target row; returns its current version if it should still be processed.
+    fn lock_target(&mut self, table: &TableDef, key: &[u8], row: Vec<Value>, recheck: Option<&Expr>) -> Result<Option<Vec<Value>>> {
+        match self.txn.lock_for_write(key)? {
+            WriteCheck::Unchanged => Ok(Some(row)),
+            WriteCheck::Changed => {
+                let Some(bytes) = self.txn.get_latest(key)? else {
+                    return Ok(None);
+                };
+                let row = decode_table_row(table, &bytes)?;
+                if let Some(f) = recheck {
+                    if !f.eval_pred(&row, &self.ectx())? {
+                        return Ok(None);
+                    }
+                }
+                Ok(Some(row))
+            }
+        }
+    }
+
+    /// Pairs each target row with the first FROM/USING row that passes the filter.
+    fn join_targets(&self, targets: Vec<KeyedRow>, other: Option<&crate::sql::plan::Plan>, filter: Option<&Expr>) -> Result<Vec<(Vec<u8>, Vec<Value>, Vec<Value>)>> {
+        let Some(other) = other else {
+            return Ok(targets.into_iter().map(|(k, r)| (k, r, Vec::new())).collect());
+        };
+        let others = self.collect_plan(other)?;
+        let ectx = self.ectx();
+        let mut out = Vec::new();
+        for (k, r) in targets {
+            for o in &others {
+                let mut both = r.clone();
+                both.extend_from_slice(o);
+                let pass = match filter {
+                    Some(f) => f.eval_pred(&both, &ectx)?,
+                    None => true,
+                };
+                if pass {
+                    out.push((k.clone(), r.clone(), o.clone()));
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn update(&mut self, p: &UpdatePlan) -> Result<()> {
+        let table = &p.table;
+        self.lock_table(table)?;
+        let targets = self.collect_scan(&p.scan)?;
+        let targets = self.join_targets(targets, p.from.as_ref(), p.filter.as_ref())?;
+        for (key, row, other) in targets {
+            if self.touched.contains(&key) {
+                continue;
+            }
+            let Some(row) = self.lock_target(table, &key, row, p.scan.filter.as_ref())? else {
+                continue;
+            };
+            let mut both = row.clone();
+            both.extend_from_slice(&other);
+            let ectx = self.ectx();
+            let mut new = row.clone();
+            for (c, e) in &p.assignments {
+                new[*c] = e.eval(&both, &ectx)?;
+            }
+            self.apply_update(table, &key, &row, new, &p.checks, &p.returning)?;
+        }
+        Ok(())
+    }
+
+    fn delete(&mut self, p: &DeletePlan) -> Result<()> {
+        let table = &p.table;
+        self.lock_table(table)?;
+        let targets = self.collect_scan(&p.scan)?;
+        let targets = self.join_targets(targets, p.using.as_ref(), p.filter.as_ref())?;
+        for (key, row, _) in targets {
+            if self.touched.contains(&key) {
+                continue;
+            }
+            let Some(row) = self.lock_target(table, &key, row, p.scan.filter.as_ref())? else {
+                continue;
+            };
+            self.remove(table, &key, &row);
+            self.touched.insert(key.clone());
+            self.parent_changed(table, &row, None, 0)?;
+            self.out.count += 1;
+            self.push_returning(&p.returning, &row, Some(&row), None)?;
+        }
+        Ok(())
+    }
+}
+
+fn fk_missing(table: &TableDef, fk: &ForeignKeyDef, parent: &TableDef, row: &[Value]) -> Error {
+    Error::new(
+        SqlState::FOREIGN_KEY_VIOLATION,
+        format!(
+            "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
+            table.name, fk.name
+        ),
+    )
+    .with_detail(format!(
+        "Key {} is not present in table \"{}\".",
+        key_detail(table, &fk.columns, row),
+        parent.name
+    ))
+}

@@ -1,0 +1,259 @@
+//! The executor: turns a [`Plan`] into an iterator of rows.
+//!
+//! Operators are pull-based iterators; scans, filters, projections and
+//! limits stream, while sorts, aggregates, DISTINCT and the inner side of a
+//! nested loop materialise. Data-changing statements live in [`dml`].
+
+mod agg;
+pub mod dml;
+pub mod scan;
+
+use crate::error::{Error, Result, SqlState};
+use crate::sql::expr::{EvalCtx, EvalEnv};
+use crate::sql::functions::value_to_i64;
+use crate::sql::plan::{Plan, SortKey};
+use crate::txn::Transaction;
+use crate::types::{BinaryOp, DataType, Value};
+use std::cmp::Ordering;
+use std::collections::HashSet;
+
+pub type Row = Vec<Value>;
+pub type RowIter<'a> = Box<dyn Iterator<Item = Result<Row>> + 'a>;
+
+/// What operators need while running: the transaction to read through,
+/// parameter values and session services.
+pub struct ExecCtx<'a> {
+    pub txn: &'a Transaction,
+    pub params: &'a [Value],
+    pub env: &'a dyn EvalEnv,
+}
+
+impl<'a> ExecCtx<'a> {
+    pub fn eval_ctx(&self) -> EvalCtx<'a> {
+        EvalCtx {
+            params: self.params,
+            env: self.env,
+        }
+    }
+}
+
+/// Runs a query plan.
+pub fn execute<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>> {
+    let ectx = ctx.eval_ctx();
+    Ok(match plan {
+        Plan::Values { rows, .. } => {
+            let ectx2 = ctx.eval_ctx();
+            Box::new(rows.iter().map(move |r| {
+                r.iter().map(|e| e.eval(&[], &ectx2)).collect::<Result<Row>>()
+            }))
+        }
+        Plan::Scan(s) => Box::new(scan::filtered_rows(ctx.txn, s, ctx)?.map(|r| r.map(|(_, row)| row))),
+        Plan::Series { args, column } => series(args, &column.ty, ctx)?,
+        Plan::Filter { input, predicate } => {
+            let input = execute(input, ctx)?;
+            Box::new(input.filter_map(move |r| match r {
+                Ok(row) => match predicate.eval_pred(&row, &ectx) {
+                    Ok(true) => Some(Ok(row)),
+                    Ok(false) => None,
+                    Err(e) => Some(Err(e)),
+                },
+                Err(e) => Some(Err(e)),
+            }))
+        }
+        Plan::Project { input, exprs, .. } => {
+            let input = execute(input, ctx)?;
+            Box::new(input.map(move |r| {
+                let row = r?;
+                exprs.iter().map(|e| e.eval(&row, &ectx)).collect::<Result<Row>>()
+            }))
+        }
+        Plan::Aggregate {
+            input,
+            group_by,
+            aggs,
+            ..
+        } => {
+            let input = execute(input, ctx)?;
+            let rows = agg::aggregate(input, group_by, aggs, &ectx)?;
+            Box::new(rows.into_iter().map(Ok))
+        }
+        Plan::Sort { input, keys } => {
+            let input = execute(input, ctx)?;
+            let rows = sort(input, keys, &ectx)?;
+            Box::new(rows.into_iter().map(Ok))
+        }
+        Plan::Limit {
+            input,
+            limit,
+            offset,
+        } => {
+            let count = |e: &Option<crate::sql::expr::Expr>, what: &str, code: SqlState| -> Result<Option<i64>> {
+                match e {
+                    None => Ok(None),
+                    Some(e) => match value_to_i64(&e.eval(&[], &ectx)?)? {
+                        Some(n) if n < 0 => Err(Error::new(code, format!("{what} must not be negative"))),
+                        other => Ok(other),
+                    },
+                }
+            };
+            let limit = count(limit, "LIMIT", SqlState::INVALID_ROW_COUNT_IN_LIMIT)?;
+            let offset = count(offset, "OFFSET", SqlState::INVALID_ROW_COUNT_IN_OFFSET)?.unwrap_or(0);
+            let input = execute(input, ctx)?;
+            let skipped = input.skip(offset as usize);
+            match limit {
+                Some(n) => Box::new(skipped.take(n as usize)),
+                None => Box::new(skipped),
+            }
+        }
+        Plan::Distinct { input } => {
+            let input = execute(input, ctx)?;
+            let mut seen = HashSet::new();
+            Box::new(input.filter_map(move |r| match r {
+                Ok(row) => {
+                    if seen.insert(row.clone()) {
+                        Some(Ok(row))
+                    } else {
+                        None
+                    }
+                }
+                Err(e) => Some(Err(e)),
+            }))
+        }
+        Plan::NestedLoop { left, right, on } => {
+            let right_rows: Vec<Row> = execute(right, ctx)?.collect::<Result<_>>()?;
+            let left_it = execute(left, ctx)?;
+            Box::new(left_it.flat_map(move |l| {
+                let out: Vec<Result<Row>> = match l {
+                    Err(e) => vec![Err(e)],
+                    Ok(l) => {
+                        let mut out = Vec::new();
+                        for r in &right_rows {
+                            let mut row = l.clone();
+                            row.extend(r.iter().cloned());
+                            match on {
+                                None => out.push(Ok(row)),
+                                Some(p) => match p.eval_pred(&row, &ectx) {
+                                    Ok(true) => out.push(Ok(row)),
+                                    Ok(false) => {}
+                                    Err(e) => {
+                                        out.push(Err(e));
+                                        break;
+                                    }
+                                },
+                            }
+                        }
+                        out
+                    }
+                };
+                out
+            }))
+        }
+        Plan::Truncate { input, keep } => {
+            let input = execute(input, ctx)?;
+            let keep = *keep;
+            Box::new(input.map(move |r| {
+                r.map(|mut row| {
+                    row.truncate(keep);
+                    row
+                })
+            }))
+        }
+    })
+}
+
+/// Compares two values for ORDER BY: NULLs first or last, then value order.
+pub fn compare_for_sort(a: &Value, b: &Value, desc: bool, nulls_first: bool) -> Ordering {
+    match (a.is_null(), b.is_null()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => {
+            if nulls_first {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            }
+        }
+        (false, true) => {
+            if nulls_first {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            }
+        }
+        (false, false) => {
+            let o = a.cmp(b);
+            if desc { o.reverse() } else { o }
+        }
+    }
+}
+
+fn sort(input: RowIter, keys: &[SortKey], ectx: &EvalCtx) -> Result<Vec<Row>> {
+    let mut keyed: Vec<(Vec<Value>, Row)> = Vec::new();
+    for r in input {
+        let row = r?;
+        let k = keys
+            .iter()
+            .map(|k| k.expr.eval(&row, ectx))
+            .collect::<Result<Vec<_>>>()?;
+        keyed.push((k, row));
+    }
+    keyed.sort_by(|(a, _), (b, _)| {
+        for (i, k) in keys.iter().enumerate() {
+            let o = compare_for_sort(&a[i], &b[i], k.desc, k.nulls_first);
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        Ordering::Equal
+    });
+    Ok(keyed.into_iter().map(|(_, r)| r).collect())
+}
+
+/// generate_series over integers, numerics or timestamps (lazily).
+fn series<'a>(args: &'a [crate::sql::expr::Expr], ty: &DataType, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>> {
+    let ectx = ctx.eval_ctx();
+    let vals: Vec<Value> = args.iter().map(|a| a.eval(&[], &ectx)).collect::<Result<_>>()?;
+    if vals.iter().any(|v| v.is_null()) {
+        return Ok(Box::new(std::iter::empty()));
+    }
+    let start = vals[0].clone();
+    let stop = vals[1].clone();
+    let step = match vals.get(2) {
+        Some(s) => s.clone(),
+        None if ty.is_temporal() => {
+            return Err(Error::new(
+                SqlState::UNDEFINED_FUNCTION,
+                format!("function generate_series({0}, {0}) does not exist", ty.name()),
+            ));
+        }
+        None => Value::Int4(1).cast(ty)?,
+    };
+    let zero = match &step {
+        Value::Interval(iv) => iv.months == 0 && iv.days == 0 && iv.micros == 0,
+        other => other.sql_cmp(&Value::Int4(0)) == Some(Ordering::Equal),
+    };
+    if zero {
+        return Err(Error::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            "step size cannot equal zero",
+        ));
+    }
+    let ascending = match &step {
+        Value::Interval(iv) => iv.months > 0 || iv.days > 0 || iv.micros > 0,
+        other => other.sql_cmp(&Value::Int4(0)) == Some(Ordering::Greater),
+    };
+    let mut cur = Some(start);
+    Ok(Box::new(std::iter::from_fn(move || {
+        let c = cur.take()?;
+        let past = match c.sql_cmp(&stop) {
+            Some(Ordering::Greater) => ascending,
+            Some(Ordering::Less) => !ascending,
+            _ => false,
+        };
+        if past {
+            return None;
+        }
+        // Overflow past the type's range ends the series, as in PostgreSQL.
+        cur = BinaryOp::Plus.eval(&c, &step).ok();
+        Some(Ok(vec![c]))
+    })))
+}

@@ -1,0 +1,245 @@
+//! Table access: full scans, key-range scans over the primary key or a
+//! secondary index, and the row/key encodings of tables and index entries.
+
+use super::ExecCtx;
+use crate::catalog::keys::{PRIMARY_INDEX, index_prefix};
+use crate::catalog::{IndexDef, TableDef};
+use crate::error::{Error, Result};
+use crate::sql::expr::Expr;
+use crate::sql::plan::{Access, Scan};
+use crate::storage::prefix_end;
+use crate::txn::Transaction;
+use crate::types::encoding::{decode_row, encode_key, encode_key_value};
+use crate::types::{DataType, Value};
+use std::ops::Bound;
+
+/// A table row with its storage key.
+pub type KeyedRow = (Vec<u8>, Vec<Value>);
+
+/// Decodes a stored row, padding rows written before a column was added.
+pub fn decode_table_row(table: &TableDef, bytes: &[u8]) -> Result<Vec<Value>> {
+    let mut row = decode_row(bytes)?;
+    if row.len() > table.columns.len() {
+        return Err(Error::corrupted(format!(
+            "row of \"{}\" has {} values, table has {} columns",
+            table.name,
+            row.len(),
+            table.columns.len()
+        )));
+    }
+    row.resize(table.columns.len(), Value::Null);
+    Ok(row)
+}
+
+/// The encoded primary key of a row (`rowid` for tables without one).
+pub fn pk_suffix(table: &TableDef, row: &[Value], rowid: Option<i64>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16);
+    if table.primary_key.is_empty() {
+        encode_key_value(&Value::Int8(rowid.unwrap_or(0)), &mut out);
+    } else {
+        for &i in &table.primary_key {
+            encode_key_value(&row[i], &mut out);
+        }
+    }
+    out
+}
+
+/// Storage key of a row from its encoded primary key.
+pub fn row_key(table: &TableDef, pk: &[u8]) -> Vec<u8> {
+    let mut k = index_prefix(table.id, PRIMARY_INDEX);
+    k.extend_from_slice(pk);
+    k
+}
+
+/// The encoded primary key part of a row key.
+pub fn pk_of_key(key: &[u8]) -> &[u8] {
+    key.get(9..).unwrap_or_default()
+}
+
+/// The index-column prefix of an index entry: prefix + encoded indexed values.
+pub fn index_values_key(index: &IndexDef, row: &[Value]) -> Vec<u8> {
+    let mut k = index_prefix(index.table_id, index.id);
+    let vals: Vec<Value> = index.columns.iter().map(|&c| row[c].clone()).collect();
+    encode_key(&vals, &mut k);
+    k
+}
+
+/// Full key of an index entry (indexed values then primary key); its value is the primary key.
+pub fn index_entry_key(index: &IndexDef, row: &[Value], pk: &[u8]) -> Vec<u8> {
+    let mut k = index_values_key(index, row);
+    k.extend_from_slice(pk);
+    k
+}
+
+/// Evaluates a row-independent key value and converts it to the column's type.
+fn key_value(e: &Expr, ty: &DataType, ctx: &ExecCtx) -> Result<Value> {
+    let v = e.eval(&[], &ctx.eval_ctx())?;
+    if v.is_null() {
+        return Ok(v);
+    }
+    if v.data_type() == *ty || (v.data_type().is_integer() && ty.is_integer()) {
+        Ok(v)
+    } else {
+        v.cast(ty)
+    }
+}
+
+/// Key bounds for an index access; `None` when the range is provably empty.
+fn key_range(
+    prefix: Vec<u8>,
+    key_types: &[DataType],
+    eq: &[Expr],
+    lower: &Option<(Expr, bool)>,
+    upper: &Option<(Expr, bool)>,
+    ctx: &ExecCtx,
+) -> Result<Option<(Bound<Vec<u8>>, Bound<Vec<u8>>)>> {
+    let mut p = prefix;
+    for (e, ty) in eq.iter().zip(key_types) {
+        let v = key_value(e, ty, ctx)?;
+        if v.is_null() {
+            return Ok(None);
+        }
+        encode_key_value(&v, &mut p);
+    }
+    let next_ty = key_types.get(eq.len());
+    let end_of = |p: &[u8]| match prefix_end(p) {
+        Some(e) => Bound::Excluded(e),
+        None => Bound::Unbounded,
+    };
+    let start = match (lower, next_ty) {
+        (Some((e, incl)), Some(ty)) => {
+            let v = key_value(e, ty, ctx)?;
+            if v.is_null() {
+                return Ok(None);
+            }
+            let mut k = p.clone();
+            encode_key_value(&v, &mut k);
+            if *incl {
+                Bound::Included(k)
+            } else {
+                match prefix_end(&k) {
+                    Some(e) => Bound::Included(e),
+                    None => return Ok(None),
+                }
+            }
+        }
+        _ => Bound::Included(p.clone()),
+    };
+    let end = match (upper, next_ty) {
+        (Some((e, incl)), Some(ty)) => {
+            let v = key_value(e, ty, ctx)?;
+            if v.is_null() {
+                return Ok(None);
+            }
+            let mut k = p.clone();
+            encode_key_value(&v, &mut k);
+            if *incl { end_of(&k) } else { Bound::Excluded(k) }
+        }
+        _ => end_of(&p),
+    };
+    Ok(Some((start, end)))
+}
+
+/// Rows of a scan (before its filter), with their keys, read through `txn`.
+/// With `latest`, reads the newest committed data instead of the snapshot.
+pub fn scan_rows<'a>(
+    txn: &'a Transaction,
+    scan: &'a Scan,
+    ctx: &'a ExecCtx<'a>,
+) -> Result<Box<dyn Iterator<Item = Result<KeyedRow>> + 'a>> {
+    let table = &scan.table;
+    match &scan.access {
+        Access::Full => {
+            let p = index_prefix(table.id, PRIMARY_INDEX);
+            let end = prefix_end(&p).map(Bound::Excluded).unwrap_or(Bound::Unbounded);
+            let it = txn.scan(Bound::Included(p), end, false)?;
+            Ok(Box::new(it.map(move |kv| {
+                let (k, v) = kv?;
+                let row = decode_table_row(table, &v)?;
+                Ok((k, row))
+            })))
+        }
+        Access::Index {
+            index,
+            eq,
+            lower,
+            upper,
+        } => match index {
+            None => {
+                let types: Vec<DataType> = table.pk_types();
+                let range = key_range(
+                    index_prefix(table.id, PRIMARY_INDEX),
+                    &types,
+                    eq,
+                    lower,
+                    upper,
+                    ctx,
+                )?;
+                let Some((s, e)) = range else {
+                    return Ok(Box::new(std::iter::empty()));
+                };
+                // A full primary-key match is a point read.
+                if eq.len() == types.len() {
+                    if let Bound::Included(k) = &s {
+                        let row = txn.get(k)?;
+                        let key = k.clone();
+                        return Ok(Box::new(row.into_iter().map(move |v| {
+                            Ok((key.clone(), decode_table_row(table, &v)?))
+                        })));
+                    }
+                }
+                let it = txn.scan(s, e, false)?;
+                Ok(Box::new(it.map(move |kv| {
+                    let (k, v) = kv?;
+                    Ok((k, decode_table_row(table, &v)?))
+                })))
+            }
+            Some(ix) => {
+                let types: Vec<DataType> =
+                    ix.columns.iter().map(|&c| table.columns[c].ty.clone()).collect();
+                let range = key_range(index_prefix(table.id, ix.id), &types, eq, lower, upper, ctx)?;
+                let Some((s, e)) = range else {
+                    return Ok(Box::new(std::iter::empty()));
+                };
+                let it = txn.scan(s, e, false)?;
+                Ok(Box::new(it.filter_map(move |kv| {
+                    let res = (|| {
+                        let (_, pk) = kv?;
+                        let key = row_key(table, &pk);
+                        match txn.get(&key)? {
+                            Some(v) => Ok(Some((key, decode_table_row(table, &v)?))),
+                            None => Err(Error::corrupted(format!(
+                                "index \"{}\" points at a missing row",
+                                ix.name
+                            ))),
+                        }
+                    })();
+                    res.transpose()
+                })))
+            }
+        },
+    }
+}
+
+/// Rows of a scan that pass its filter.
+pub fn filtered_rows<'a>(
+    txn: &'a Transaction,
+    scan: &'a Scan,
+    ctx: &'a ExecCtx<'a>,
+) -> Result<Box<dyn Iterator<Item = Result<KeyedRow>> + 'a>> {
+    let rows = scan_rows(txn, scan, ctx)?;
+    match &scan.filter {
+        None => Ok(rows),
+        Some(f) => {
+            let ectx = ctx.eval_ctx();
+            Ok(Box::new(rows.filter_map(move |r| match r {
+                Ok((k, row)) => match f.eval_pred(&row, &ectx) {
+                    Ok(true) => Some(Ok((k, row))),
+                    Ok(false) => None,
+                    Err(e) => Some(Err(e)),
+                },
+                Err(e) => Some(Err(e)),
+            })))
+        }
+    }
+}

@@ -1,0 +1,571 @@
+//! Bound scalar expressions and their evaluation.
+//!
+//! The binder turns sqlparser's AST into [`Expr`]: names are resolved to
+//! column positions of the input row, functions to [`Func`], types are
+//! checked. Evaluation is a plain recursive walk over one row, with SQL's
+//! three-valued logic for AND, OR and NOT.
+
+use super::functions::Func;
+use crate::error::{Error, Result, SqlState};
+use crate::types::{BinaryOp, DataType, UnaryOp, Value};
+use chrono::{DateTime, Utc};
+use std::fmt;
+
+/// Session services an expression may call (sequences, settings, clock).
+pub trait EvalEnv {
+    fn nextval(&self, seq: u32) -> Result<i64>;
+    fn currval(&self, seq: u32) -> Result<i64>;
+    fn setval(&self, seq: u32, value: i64, is_called: bool) -> Result<i64>;
+    /// Resolves a sequence name at run time (for non-literal `nextval` arguments).
+    fn sequence_by_name(&self, name: &str) -> Result<u32>;
+    /// Start time of the current transaction (`now()`).
+    fn transaction_time(&self) -> DateTime<Utc>;
+    /// Start time of the current statement (`statement_timestamp()`).
+    fn statement_time(&self) -> DateTime<Utc>;
+    fn current_setting(&self, name: &str, missing_ok: bool) -> Result<Option<String>>;
+}
+
+/// A bound expression over an input row.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    Literal(Value),
+    /// Column of the input row, by position.
+    Column(usize),
+    /// Query parameter `$n` (0-based) with the type inferred for it.
+    Param(usize, DataType),
+    Binary(BinaryOp, Box<Expr>, Box<Expr>),
+    Unary(UnaryOp, Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+    IsNull(Box<Expr>),
+    /// `IS [NOT] TRUE/FALSE`: (expr, value tested).
+    IsBool(Box<Expr>, bool),
+    /// `a IS NOT DISTINCT FROM b` (null-safe equality).
+    NotDistinct(Box<Expr>, Box<Expr>),
+    Cast(Box<Expr>, DataType),
+    Like {
+        expr: Box<Expr>,
+        pattern: Box<Expr>,
+        escape: Option<Box<Expr>>,
+        case_insensitive: bool,
+    },
+    InList(Box<Expr>, Vec<Expr>),
+    Case {
+        operand: Option<Box<Expr>>,
+        whens: Vec<(Expr, Expr)>,
+        otherwise: Option<Box<Expr>>,
+    },
+    Function(Func, Vec<Expr>),
+    Array(Vec<Expr>, DataType),
+}
+
+pub struct EvalCtx<'a> {
+    pub params: &'a [Value],
+    pub env: &'a dyn EvalEnv,
+}
+
+fn truth(v: &Value) -> Result<Option<bool>> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Bool(b) => Ok(Some(*b)),
+        other => Err(Error::new(
+            SqlState::DATATYPE_MISMATCH,
+            format!(
+                "argument of boolean expression must be type boolean, not type {}",
+                other.data_type().name()
+            ),
+        )),
+    }
+}
+
+impl Expr {
+    pub fn lit(v: Value) -> Expr {
+        Expr::Literal(v)
+    }
+
+    /// Evaluates the expression over `row`.
+    pub fn eval(&self, row: &[Value], ctx: &EvalCtx) -> Result<Value> {
+        Ok(match self {
+            Expr::Literal(v) => v.clone(),
+            Expr::Column(i) => row
+                .get(*i)
+                .cloned()
+                .ok_or_else(|| Error::internal(format!("column {i} out of range")))?,
+            Expr::Param(i, ty) => {
+                let v = ctx.params.get(*i).cloned().ok_or_else(|| {
+                    Error::new(
+                        SqlState::UNDEFINED_PARAMETER,
+                        format!("there is no parameter ${}", i + 1),
+                    )
+                })?;
+                if *ty == DataType::Unknown || v.is_null() || v.data_type() == *ty {
+                    v
+                } else {
+                    v.cast(ty)?
+                }
+            }
+            Expr::Binary(op, l, r) => {
+                let l = l.eval(row, ctx)?;
+                let r = r.eval(row, ctx)?;
+                op.eval(&l, &r)?
+            }
+            Expr::Unary(op, e) => op.eval(&e.eval(row, ctx)?)?,
+            Expr::And(l, r) => {
+                let lv = truth(&l.eval(row, ctx)?)?;
+                if lv == Some(false) {
+                    return Ok(Value::Bool(false));
+                }
+                let rv = truth(&r.eval(row, ctx)?)?;
+                match (lv, rv) {
+                    (_, Some(false)) => Value::Bool(false),
+                    (Some(true), Some(true)) => Value::Bool(true),
+                    _ => Value::Null,
+                }
+            }
+            Expr::Or(l, r) => {
+                let lv = truth(&l.eval(row, ctx)?)?;
+                if lv == Some(true) {
+                    return Ok(Value::Bool(true));
+                }
+                let rv = truth(&r.eval(row, ctx)?)?;
+                match (lv, rv) {
+                    (_, Some(true)) => Value::Bool(true),
+                    (Some(false), Some(false)) => Value::Bool(false),
+                    _ => Value::Null,
+                }
+            }
+            Expr::Not(e) => match truth(&e.eval(row, ctx)?)? {
+                Some(b) => Value::Bool(!b),
+                None => Value::Null,
+            },
+            Expr::IsNull(e) => Value::Bool(e.eval(row, ctx)?.is_null()),
+            Expr::IsBool(e, want) => Value::Bool(truth(&e.eval(row, ctx)?)? == Some(*want)),
+            Expr::NotDistinct(l, r) => {
+                let l = l.eval(row, ctx)?;
+                let r = r.eval(row, ctx)?;
+                Value::Bool(match (l.is_null(), r.is_null()) {
+                    (true, true) => true,
+                    (false, false) => l.sql_cmp(&r) == Some(std::cmp::Ordering::Equal),
+                    _ => false,
+                })
+            }
+            Expr::Cast(e, ty) => e.eval(row, ctx)?.cast(ty)?,
+            Expr::Like {
+                expr,
+                pattern,
+                escape,
+                case_insensitive,
+            } => {
+                let v = expr.eval(row, ctx)?;
+                let p = pattern.eval(row, ctx)?;
+                let esc = match escape {
+                    Some(e) => Some(e.eval(row, ctx)?),
+                    None => None,
+                };
+                if v.is_null() || p.is_null() || esc.as_ref().is_some_and(|e| e.is_null()) {
+                    return Ok(Value::Null);
+                }
+                let esc_char = match esc {
+                    None => Some('\\'),
+                    Some(e) => {
+                        let s = e.to_string();
+                        let mut chars = s.chars();
+                        match (chars.next(), chars.next()) {
+                            (None, _) => None,
+                            (Some(c), None) => Some(c),
+                            _ => {
+                                return Err(Error::new(
+                                    SqlState::INVALID_ESCAPE_SEQUENCE,
+                                    "invalid escape string",
+                                )
+                                .with_hint(
+                                    "Escape string must be empty or one character.",
+                                ));
+                            }
+                        }
+                    }
+                };
+                Value::Bool(like(
+                    &v.to_string(),
+                    &p.to_string(),
+                    esc_char,
+                    *case_insensitive,
+                )?)
+            }
+            Expr::InList(e, list) => {
+                let v = e.eval(row, ctx)?;
+                if v.is_null() {
+                    return Ok(Value::Null);
+                }
+                let mut saw_null = false;
+                for item in list {
+                    let x = item.eval(row, ctx)?;
+                    match v.sql_cmp(&x) {
+                        Some(std::cmp::Ordering::Equal) => return Ok(Value::Bool(true)),
+                        None => saw_null = true,
+                        _ => {}
+                    }
+                }
+                if saw_null {
+                    Value::Null
+                } else {
+                    Value::Bool(false)
+                }
+            }
+            Expr::Case {
+                operand,
+                whens,
+                otherwise,
+            } => {
+                let op = match operand {
+                    Some(o) => Some(o.eval(row, ctx)?),
+                    None => None,
+                };
+                for (cond, result) in whens {
+                    let hit = match &op {
+                        Some(o) => {
+                            let c = cond.eval(row, ctx)?;
+                            o.sql_cmp(&c) == Some(std::cmp::Ordering::Equal)
+                        }
+                        None => truth(&cond.eval(row, ctx)?)? == Some(true),
+                    };
+                    if hit {
+                        return result.eval(row, ctx);
+                    }
+                }
+                match otherwise {
+                    Some(e) => e.eval(row, ctx)?,
+                    None => Value::Null,
+                }
+            }
+            Expr::Function(f, args) => f.eval(args, row, ctx)?,
+            Expr::Array(items, ty) => {
+                let elem = match ty {
+                    DataType::Array(e) => (**e).clone(),
+                    other => other.clone(),
+                };
+                let mut vals = Vec::with_capacity(items.len());
+                for i in items {
+                    let v = i.eval(row, ctx)?;
+                    vals.push(if v.is_null() || elem == DataType::Unknown {
+                        v
+                    } else {
+                        v.cast(&elem)?
+                    });
+                }
+                Value::Array(elem, vals)
+            }
+        })
+    }
+
+    /// Evaluates a predicate: true only for SQL TRUE (NULL counts as false).
+    pub fn eval_pred(&self, row: &[Value], ctx: &EvalCtx) -> Result<bool> {
+        Ok(truth(&self.eval(row, ctx)?)? == Some(true))
+    }
+
+    /// True if the expression reads no column of the row (literals, params,
+    /// functions of them): it has one value per statement execution.
+    pub fn is_row_independent(&self) -> bool {
+        let mut independent = true;
+        self.walk(&mut |e| {
+            match e {
+                Expr::Column(_) => independent = false,
+                Expr::Function(f, _) if f.is_volatile() => independent = false,
+                _ => {}
+            }
+        });
+        independent
+    }
+
+    /// True if the expression calls no volatile function.
+    pub fn is_deterministic(&self) -> bool {
+        let mut det = true;
+        self.walk(&mut |e| {
+            if let Expr::Function(f, _) = e {
+                if f.is_volatile() {
+                    det = false;
+                }
+            }
+        });
+        det
+    }
+
+    /// Visits this expression and every sub-expression.
+    pub fn walk(&self, f: &mut dyn FnMut(&Expr)) {
+        f(self);
+        match self {
+            Expr::Literal(_) | Expr::Column(_) | Expr::Param(..) => {}
+            Expr::Binary(_, l, r)
+            | Expr::And(l, r)
+            | Expr::Or(l, r)
+            | Expr::NotDistinct(l, r) => {
+                l.walk(f);
+                r.walk(f);
+            }
+            Expr::Unary(_, e) | Expr::Not(e) | Expr::IsNull(e) | Expr::IsBool(e, _) | Expr::Cast(e, _) => {
+                e.walk(f)
+            }
+            Expr::Like {
+                expr,
+                pattern,
+                escape,
+                ..
+            } => {
+                expr.walk(f);
+                pattern.walk(f);
+                if let Some(e) = escape {
+                    e.walk(f);
+                }
+            }
+            Expr::InList(e, list) => {
+                e.walk(f);
+                list.iter().for_each(|x| x.walk(f));
+            }
+            Expr::Case {
+                operand,
+                whens,
+                otherwise,
+            } => {
+                if let Some(o) = operand {
+                    o.walk(f);
+                }
+                for (c, r) in whens {
+                    c.walk(f);
+                    r.walk(f);
+                }
+                if let Some(o) = otherwise {
+                    o.walk(f);
+                }
+            }
+            Expr::Function(_, args) | Expr::Array(args, _) => args.iter().for_each(|x| x.walk(f)),
+        }
+    }
+
+    /// Rewrites column references through `map` (old position -> new expression).
+    pub fn map_columns(&self, map: &dyn Fn(usize) -> Expr) -> Expr {
+        let m = |e: &Expr| Box::new(e.map_columns(map));
+        match self {
+            Expr::Column(i) => map(*i),
+            Expr::Literal(_) | Expr::Param(..) => self.clone(),
+            Expr::Binary(op, l, r) => Expr::Binary(*op, m(l), m(r)),
+            Expr::Unary(op, e) => Expr::Unary(*op, m(e)),
+            Expr::And(l, r) => Expr::And(m(l), m(r)),
+            Expr::Or(l, r) => Expr::Or(m(l), m(r)),
+            Expr::NotDistinct(l, r) => Expr::NotDistinct(m(l), m(r)),
+            Expr::Not(e) => Expr::Not(m(e)),
+            Expr::IsNull(e) => Expr::IsNull(m(e)),
+            Expr::IsBool(e, b) => Expr::IsBool(m(e), *b),
+            Expr::Cast(e, t) => Expr::Cast(m(e), t.clone()),
+            Expr::Like {
+                expr,
+                pattern,
+                escape,
+                case_insensitive,
+            } => Expr::Like {
+                expr: m(expr),
+                pattern: m(pattern),
+                escape: escape.as_ref().map(|e| m(e)),
+                case_insensitive: *case_insensitive,
+            },
+            Expr::InList(e, l) => Expr::InList(m(e), l.iter().map(|x| x.map_columns(map)).collect()),
+            Expr::Case {
+                operand,
+                whens,
+                otherwise,
+            } => Expr::Case {
+                operand: operand.as_ref().map(|o| m(o)),
+                whens: whens
+                    .iter()
+                    .map(|(c, r)| (c.map_columns(map), r.map_columns(map)))
+                    .collect(),
+                otherwise: otherwise.as_ref().map(|o| m(o)),
+            },
+            Expr::Function(f, args) => {
+                Expr::Function(f.clone(), args.iter().map(|x| x.map_columns(map)).collect())
+            }
+            Expr::Array(items, t) => {
+                Expr::Array(items.iter().map(|x| x.map_columns(map)).collect(), t.clone())
+            }
+        }
+    }
+
+    /// Splits a conjunction into its AND-ed parts.
+    pub fn conjuncts(self) -> Vec<Expr> {
+        match self {
+            Expr::And(l, r) => {
+                let mut v = l.conjuncts();
+                v.extend(r.conjuncts());
+                v
+            }
+            other => vec![other],
+        }
+    }
+
+    /// Joins predicates with AND (None for an empty list).
+    pub fn and_all(parts: Vec<Expr>) -> Option<Expr> {
+        parts
+            .into_iter()
+            .reduce(|a, b| Expr::And(Box::new(a), Box::new(b)))
+    }
+}
+
+/// SQL LIKE matching with `%`, `_` and an escape character.
+pub fn like(text: &str, pattern: &str, escape: Option<char>, ci: bool) -> Result<bool> {
+    #[derive(Debug)]
+    enum Tok {
+        Any,
+        One,
+        Lit(char),
+    }
+    let mut toks = Vec::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if Some(c) == escape {
+            match chars.next() {
+                Some(n) => toks.push(Tok::Lit(n)),
+                None => {
+                    return Err(Error::new(
+                        SqlState::INVALID_ESCAPE_SEQUENCE,
+                        "LIKE pattern must not end with escape character",
+                    ));
+                }
+            }
+        } else if c == '%' {
+            toks.push(Tok::Any);
+        } else if c == '_' {
+            toks.push(Tok::One);
+        } else {
+            toks.push(Tok::Lit(c));
+        }
+    }
+    let fold = |c: char| -> char {
+        if ci {
+            c.to_lowercase().next().unwrap_or(c)
+        } else {
+            c
+        }
+    };
+    let text: Vec<char> = text.chars().map(fold).collect();
+    // Iterative matcher with backtracking to the last `%` (linear-ish, no recursion).
+    let (mut ti, mut pi) = (0usize, 0usize);
+    let (mut star, mut mark) = (None::<usize>, 0usize);
+    while ti < text.len() {
+        match toks.get(pi) {
+            Some(Tok::Any) => {
+                star = Some(pi);
+                mark = ti;
+                pi += 1;
+            }
+            Some(Tok::One) => {
+                ti += 1;
+                pi += 1;
+            }
+            Some(Tok::Lit(c)) if fold(*c) == text[ti] => {
+                ti += 1;
+                pi += 1;
+            }
+            _ => match star {
+                Some(s) => {
+                    pi = s + 1;
+                    mark += 1;
+                    ti = mark;
+                }
+                None => return Ok(false),
+            },
+        }
+    }
+    while let Some(Tok::Any) = toks.get(pi) {
+        pi += 1;
+    }
+    Ok(pi == toks.len())
+}
+
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(&|i| format!("#{i}")))
+    }
+}
+
+impl Expr {
+    /// SQL-like text of the expression, naming columns with `names` (EXPLAIN).
+    pub fn render(&self, names: &dyn Fn(usize) -> String) -> String {
+        let r = |e: &Expr| e.render(names);
+        let list = |l: &[Expr]| l.iter().map(|x| x.render(names)).collect::<Vec<_>>().join(", ");
+        match self {
+            Expr::Literal(v) => match v {
+                Value::Null => "NULL".into(),
+                Value::Text(s) => format!("'{}'::text", s.replace('\'', "''")),
+                Value::Bool(_) | Value::Int2(_) | Value::Int4(_) | Value::Int8(_) | Value::Numeric(_) => {
+                    v.to_string()
+                }
+                other => format!("'{}'::{}", other, other.data_type().name()),
+            },
+            Expr::Column(i) => names(*i),
+            Expr::Param(i, _) => format!("${}", i + 1),
+            Expr::Binary(op, a, b) => format!("({} {} {})", r(a), op.symbol(), r(b)),
+            Expr::Unary(op, e) => match op {
+                UnaryOp::Neg => format!("(- {})", r(e)),
+                UnaryOp::Plus => format!("(+ {})", r(e)),
+                UnaryOp::BitNot => format!("(~ {})", r(e)),
+            },
+            Expr::And(a, b) => format!("({} AND {})", r(a), r(b)),
+            Expr::Or(a, b) => format!("({} OR {})", r(a), r(b)),
+            Expr::Not(e) => format!("(NOT {})", r(e)),
+            Expr::IsNull(e) => format!("({} IS NULL)", r(e)),
+            Expr::IsBool(e, b) => format!("({} IS {})", r(e), if *b { "TRUE" } else { "FALSE" }),
+            Expr::NotDistinct(a, b) => format!("({} IS NOT DISTINCT FROM {})", r(a), r(b)),
+            Expr::Cast(e, t) => format!("({})::{}", r(e), t.name()),
+            Expr::Like {
+                expr,
+                pattern,
+                case_insensitive,
+                ..
+            } => format!(
+                "({} {} {})",
+                r(expr),
+                if *case_insensitive { "~~*" } else { "~~" },
+                r(pattern)
+            ),
+            Expr::InList(e, l) => format!("({} IN ({}))", r(e), list(l)),
+            Expr::Case {
+                operand,
+                whens,
+                otherwise,
+            } => {
+                let mut s = String::from("CASE");
+                if let Some(o) = operand {
+                    s += &format!(" {}", r(o));
+                }
+                for (c, v) in whens {
+                    s += &format!(" WHEN {} THEN {}", r(c), r(v));
+                }
+                if let Some(o) = otherwise {
+                    s += &format!(" ELSE {}", r(o));
+                }
+                s + " END"
+            }
+            Expr::Function(func, args) => format!("{}({})", func.name(), list(args)),
+            Expr::Array(items, _) => format!("ARRAY[{}]", list(items)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like;
+
+    #[test]
+    fn like_patterns() {
+        assert!(like("hello", "h%o", Some('\\'), false).unwrap());
+        assert!(like("hello", "h_llo", Some('\\'), false).unwrap());
+        assert!(!like("hello", "h_lo", Some('\\'), false).unwrap());
+        assert!(like("50%", "50\\%", Some('\\'), false).unwrap());
+        assert!(!like("500", "50\\%", Some('\\'), false).unwrap());
+        assert!(like("HeLLo", "hello", None, true).unwrap());
+        assert!(like("", "%", None, false).unwrap());
+        assert!(like("abcabc", "%abc", None, false).unwrap());
+        assert!(like("a%b", "a#%b", Some('#'), false).unwrap());
+        assert!(like("abc", "a\\", Some('\\'), false).is_err());
+    }
+}

@@ -1,0 +1,41 @@
+//! The SQL layer: from text to rows.
+//!
+//! # The life of a statement
+//!
+//! Take `UPDATE orders SET amount = amount + 1 WHERE id = $1 RETURNING amount`
+//! sent through [`crate::Session::execute`]:
+//!
+//! 1. **Parse** ([`parser::parse`]): sqlparser's PostgreSQL dialect produces an
+//!    AST; syntax errors become SQLSTATE 42601.
+//! 2. **Transaction** ([`crate::Session`]): outside `BEGIN` the statement gets
+//!    its own transaction; inside one, READ COMMITTED takes a fresh snapshot
+//!    ([`crate::txn::Transaction::begin_statement`]). The target table's shared
+//!    lock is taken first, so a concurrent `ALTER TABLE` finishes before we plan.
+//! 3. **Bind** ([`binder::Binder::bind_update`]): names resolve against the
+//!    catalog the transaction sees, `$1` gets the type of `id`, the
+//!    assignment and RETURNING expressions become [`expr::Expr`] trees over
+//!    column positions, and CHECK constraints are bound. This is where
+//!    policies and tenant context will enter the plan.
+//! 4. **Optimize** ([`optimizer::optimize`]): `PushDownFilters` moves the
+//!    WHERE clause into the scan, `IndexSelection` turns `id = $1` into a
+//!    primary-key point read. The predicate itself is kept and re-checked.
+//! 5. **Execute** ([`executor::dml::execute_dml`]): the target rows are read
+//!    through the snapshot, each row is locked
+//!    ([`crate::txn::Transaction::lock_for_write`]) and, if a concurrent commit
+//!    changed it, re-read and re-checked; the new row passes assignment casts,
+//!    NOT NULL, CHECK, uniqueness and foreign keys; the row and its index
+//!    entries go into the transaction's write set; RETURNING rows are
+//!    computed from the old and new images.
+//! 6. **Commit** ([`crate::txn::Transaction::commit`]): the write set becomes
+//!    one atomic batch for the storage engine ([`crate::storage::Engine::commit`]),
+//!    which fsyncs it together with concurrent commits (group commit) before
+//!    the row locks are released and the command tag `UPDATE 1` is returned.
+
+pub mod binder;
+pub mod ddl;
+pub mod executor;
+pub mod expr;
+pub mod functions;
+pub mod optimizer;
+pub mod parser;
+pub mod plan;

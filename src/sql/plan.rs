@@ -1,0 +1,298 @@
+//! Query plans: a tree of operators that prints itself for EXPLAIN.
+
+use super::expr::Expr;
+use crate::catalog::{IndexDef, TableDef};
+use crate::types::DataType;
+use std::sync::Arc;
+
+/// An output column of a plan node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Column {
+    pub name: String,
+    pub ty: DataType,
+}
+
+/// How a table scan reaches its rows.
+#[derive(Clone, Debug)]
+pub enum Access {
+    /// Every row, in primary-key order.
+    Full,
+    /// A key range of the primary key (`index` = None) or of a secondary
+    /// index: equality on a prefix of the key columns, then an optional range
+    /// on the next column. Bound values are row-independent expressions.
+    Index {
+        index: Option<Arc<IndexDef>>,
+        eq: Vec<Expr>,
+        lower: Option<(Expr, bool)>,
+        upper: Option<(Expr, bool)>,
+    },
+}
+
+/// Reads rows of one table. `filter` is applied to every row the access
+/// path yields (it still contains the conditions the access path uses).
+#[derive(Clone, Debug)]
+pub struct Scan {
+    pub table: Arc<TableDef>,
+    pub alias: Option<String>,
+    pub access: Access,
+    pub filter: Option<Expr>,
+    /// The table's secondary indexes (candidates for the access path).
+    pub indexes: Vec<Arc<IndexDef>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AggFunc {
+    CountStar,
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
+    BoolAnd,
+    BoolOr,
+    StringAgg,
+    ArrayAgg,
+}
+
+#[derive(Clone, Debug)]
+pub struct AggCall {
+    pub func: AggFunc,
+    pub args: Vec<Expr>,
+    pub distinct: bool,
+    pub filter: Option<Expr>,
+    pub ty: DataType,
+}
+
+#[derive(Clone, Debug)]
+pub struct SortKey {
+    pub expr: Expr,
+    pub desc: bool,
+    pub nulls_first: bool,
+}
+
+#[derive(Clone, Debug)]
+pub enum Plan {
+    /// Literal rows (VALUES, or a single empty row for a SELECT without FROM).
+    Values {
+        rows: Vec<Vec<Expr>>,
+        columns: Vec<Column>,
+    },
+    Scan(Scan),
+    /// `generate_series(start, stop [, step])`.
+    Series {
+        args: Vec<Expr>,
+        column: Column,
+    },
+    Filter {
+        input: Box<Plan>,
+        predicate: Expr,
+    },
+    Project {
+        input: Box<Plan>,
+        exprs: Vec<Expr>,
+        columns: Vec<Column>,
+    },
+    /// Output: group-by values, then one value per aggregate.
+    Aggregate {
+        input: Box<Plan>,
+        group_by: Vec<Expr>,
+        aggs: Vec<AggCall>,
+        columns: Vec<Column>,
+    },
+    Sort {
+        input: Box<Plan>,
+        keys: Vec<SortKey>,
+    },
+    Limit {
+        input: Box<Plan>,
+        limit: Option<Expr>,
+        offset: Option<Expr>,
+    },
+    Distinct {
+        input: Box<Plan>,
+    },
+    /// Cartesian product filtered by `on` (output: left columns then right).
+    NestedLoop {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        on: Option<Expr>,
+    },
+    /// Drops trailing columns (sort keys that are not selected).
+    Truncate {
+        input: Box<Plan>,
+        keep: usize,
+    },
+}
+
+impl Plan {
+    pub fn columns(&self) -> Vec<Column> {
+        match self {
+            Plan::Values { columns, .. }
+            | Plan::Project { columns, .. }
+            | Plan::Aggregate { columns, .. } => columns.clone(),
+            Plan::Scan(s) => s
+                .table
+                .columns
+                .iter()
+                .map(|c| Column {
+                    name: c.name.clone(),
+                    ty: c.ty.clone(),
+                })
+                .collect(),
+            Plan::Series { column, .. } => vec![column.clone()],
+            Plan::Filter { input, .. }
+            | Plan::Sort { input, .. }
+            | Plan::Limit { input, .. }
+            | Plan::Distinct { input } => input.columns(),
+            Plan::NestedLoop { left, right, .. } => {
+                let mut c = left.columns();
+                c.extend(right.columns());
+                c
+            }
+            Plan::Truncate { input, keep } => {
+                let mut c = input.columns();
+                c.truncate(*keep);
+                c
+            }
+        }
+    }
+
+    /// EXPLAIN output, one line per entry, in PostgreSQL's tree style.
+    pub fn explain(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.explain_into(&mut out, 0);
+        out
+    }
+
+    fn explain_into(&self, out: &mut Vec<String>, depth: usize) {
+        let pad = if depth == 0 {
+            String::new()
+        } else {
+            format!("{}->  ", " ".repeat(depth * 6 - 6))
+        };
+        let detail_pad = " ".repeat(if depth == 0 { 2 } else { depth * 6 });
+        let in_names = |p: &Plan| {
+            let cols = p.columns();
+            move |i: usize| {
+                cols.get(i)
+                    .map(|c| c.name.clone())
+                    .unwrap_or_else(|| format!("#{i}"))
+            }
+        };
+        match self {
+            Plan::Values { rows, .. } => {
+                if rows.len() == 1 && rows[0].is_empty() {
+                    out.push(format!("{pad}Result"));
+                } else {
+                    out.push(format!("{pad}Values Scan ({} rows)", rows.len()));
+                }
+            }
+            Plan::Scan(s) => {
+                let cols: Vec<String> = s.table.columns.iter().map(|c| c.name.clone()).collect();
+                let names = |i: usize| cols.get(i).cloned().unwrap_or_else(|| format!("#{i}"));
+                let target = match &s.alias {
+                    Some(a) if *a != s.table.name => format!("{} {}", s.table.name, a),
+                    _ => s.table.name.clone(),
+                };
+                match &s.access {
+                    Access::Full => out.push(format!("{pad}Seq Scan on {target}")),
+                    Access::Index {
+                        index,
+                        eq,
+                        lower,
+                        upper,
+                    } => {
+                        let (iname, key_cols): (String, Vec<usize>) = match index {
+                            Some(ix) => (ix.name.clone(), ix.columns.clone()),
+                            None => (
+                                s.table
+                                    .pk_name
+                                    .clone()
+                                    .unwrap_or_else(|| format!("{}_pkey", s.table.name)),
+                                s.table.primary_key.clone(),
+                            ),
+                        };
+                        out.push(format!("{pad}Index Scan using {iname} on {target}"));
+                        let mut conds = Vec::new();
+                        for (i, e) in eq.iter().enumerate() {
+                            conds.push(format!("({} = {})", names(key_cols[i]), e.render(&names)));
+                        }
+                        let next = key_cols.get(eq.len()).map(|&c| names(c)).unwrap_or_default();
+                        if let Some((e, incl)) = lower {
+                            conds.push(format!("({next} {} {})", if *incl { ">=" } else { ">" }, e.render(&names)));
+                        }
+                        if let Some((e, incl)) = upper {
+                            conds.push(format!("({next} {} {})", if *incl { "<=" } else { "<" }, e.render(&names)));
+                        }
+                        if !conds.is_empty() {
+                            out.push(format!("{detail_pad}Index Cond: {}", conds.join(" AND ")));
+                        }
+                    }
+                }
+                if let Some(f) = &s.filter {
+                    out.push(format!("{detail_pad}Filter: {}", f.render(&names)));
+                }
+            }
+            Plan::Series { .. } => out.push(format!("{pad}Function Scan on generate_series")),
+            Plan::Filter { input, predicate } => {
+                out.push(format!("{pad}Filter"));
+                out.push(format!("{detail_pad}Filter: {}", predicate.render(&in_names(input))));
+                input.explain_into(out, depth + 1);
+            }
+            Plan::Project { input, .. } => {
+                // Projections are folded into their input in PostgreSQL's output.
+                input.explain_into(out, depth);
+            }
+            Plan::Truncate { input, .. } => input.explain_into(out, depth),
+            Plan::Aggregate { input, group_by, .. } => {
+                if group_by.is_empty() {
+                    out.push(format!("{pad}Aggregate"));
+                } else {
+                    out.push(format!("{pad}HashAggregate"));
+                    let names = in_names(input);
+                    let keys: Vec<String> = group_by.iter().map(|e| e.render(&names)).collect();
+                    out.push(format!("{detail_pad}Group Key: {}", keys.join(", ")));
+                }
+                input.explain_into(out, depth + 1);
+            }
+            Plan::Sort { input, keys } => {
+                out.push(format!("{pad}Sort"));
+                let names = in_names(input);
+                let k: Vec<String> = keys
+                    .iter()
+                    .map(|k| {
+                        let mut s = k.expr.render(&names);
+                        if k.desc {
+                            s += " DESC";
+                        }
+                        if k.nulls_first != k.desc {
+                            s += if k.nulls_first { " NULLS FIRST" } else { " NULLS LAST" };
+                        }
+                        s
+                    })
+                    .collect();
+                out.push(format!("{detail_pad}Sort Key: {}", k.join(", ")));
+                input.explain_into(out, depth + 1);
+            }
+            Plan::Limit { input, .. } => {
+                out.push(format!("{pad}Limit"));
+                input.explain_into(out, depth + 1);
+            }
+            Plan::Distinct { input } => {
+                out.push(format!("{pad}HashAggregate (distinct)"));
+                input.explain_into(out, depth + 1);
+            }
+            Plan::NestedLoop { left, right, on } => {
+                out.push(format!("{pad}Nested Loop"));
+                if let Some(on) = on {
+                    let mut cols = left.columns();
+                    cols.extend(right.columns());
+                    let names = |i: usize| cols.get(i).map(|c| c.name.clone()).unwrap_or_default();
+                    out.push(format!("{detail_pad}Join Filter: {}", on.render(&names)));
+                }
+                left.explain_into(out, depth + 1);
+                right.explain_into(out, depth + 1);
+            }
+        }
+    }
+}

@@ -1,0 +1,517 @@
+//! Transactions: MVCC snapshots, private write sets, row locks and commit.
+//!
+//! # How it works
+//!
+//! * **Versions and visibility.** The storage engine keeps committed data as a
+//!   sequence of atomic commits, numbered 1, 2, 3, ... A transaction reads
+//!   from an engine [`Snapshot`]: everything committed up to one commit number
+//!   and nothing after. READ COMMITTED takes a fresh snapshot at the start of
+//!   every statement ([`Transaction::begin_statement`]); REPEATABLE READ and
+//!   SERIALIZABLE keep the first one for the whole transaction. Readers never
+//!   take locks, so they never block writers or each other.
+//! * **Private writes.** Until commit, a transaction's writes live in its own
+//!   ordered write set (`key -> Some(value) | None` for a delete). Reads merge
+//!   the write set over the snapshot, so a transaction sees its own changes
+//!   and nobody else does.
+//! * **Conflicts.** Before changing a row, a transaction takes its exclusive
+//!   row lock ([`Transaction::lock_for_write`]); a second writer of the same
+//!   row waits for the first to finish. The lock table remembers which commit
+//!   last wrote each recently locked key: if that commit is newer than the
+//!   waiter's snapshot, REPEATABLE READ fails with 40001, and READ COMMITTED
+//!   re-reads the newest committed row and carries on with it (PostgreSQL's
+//!   behaviour, so concurrent `n = n + 1` updates never lose an increment).
+//!   Deadlocks are detected in the lock table (40P01).
+//! * **Savepoints** record a mark in an undo log of the write set; rolling back
+//!   to one restores the write set. Locks are kept until the transaction ends.
+//! * **Commit** turns the write set into one [`WriteBatch`] and hands it to the
+//!   engine, which applies it atomically and durably (group commit shares the
+//!   fsync among concurrent committers). Only then are the locks released.
+//!   Dropping a [`Transaction`] without committing rolls it back.
+//! * **Garbage collection.** Old row versions belong to the engine, which keeps
+//!   them while a snapshot can see them. The lock table's last-writer entries
+//!   are pruned below the oldest live snapshot.
+//!
+//! The key layout (which keys hold catalog entries, rows and index entries) is
+//! described in [`crate::catalog::keys`].
+
+pub mod locks;
+
+use crate::error::{Error, Result, SqlState};
+use crate::storage::{Durability, Engine, KvIter, KvPair, Op, Snapshot, WriteBatch};
+use locks::{LockManager, LockMode, TxnId};
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Transaction isolation level, with PostgreSQL's meaning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IsolationLevel {
+    ReadCommitted,
+    RepeatableRead,
+    /// Snapshot isolation plus the write-conflict rules of REPEATABLE READ
+    /// (PostgreSQL's SSI read-dependency tracking is not implemented).
+    Serializable,
+}
+
+impl IsolationLevel {
+    pub fn name(&self) -> &'static str {
+        match self {
+            IsolationLevel::ReadCommitted => "read committed",
+            IsolationLevel::RepeatableRead => "repeatable read",
+            IsolationLevel::Serializable => "serializable",
+        }
+    }
+}
+
+/// Shared state of all transactions of one database.
+pub struct TxnManager {
+    engine: Arc<dyn Engine>,
+    locks: LockManager,
+    next_txid: AtomicU64,
+    /// Live snapshot sequence numbers with their reference counts.
+    live: Mutex<BTreeMap<u64, usize>>,
+    last_committed: AtomicU64,
+    commits: AtomicU64,
+}
+
+impl TxnManager {
+    pub fn new(engine: Arc<dyn Engine>) -> Result<Arc<TxnManager>> {
+        let seq = engine.snapshot()?.seq();
+        Ok(Arc::new(TxnManager {
+            engine,
+            locks: LockManager::new(),
+            next_txid: AtomicU64::new(1),
+            live: Mutex::new(BTreeMap::new()),
+            last_committed: AtomicU64::new(seq),
+            commits: AtomicU64::new(0),
+        }))
+    }
+
+    pub fn engine(&self) -> &Arc<dyn Engine> {
+        &self.engine
+    }
+
+    pub fn locks(&self) -> &LockManager {
+        &self.locks
+    }
+
+    /// Starts a transaction with a snapshot of everything committed so far.
+    pub fn begin(self: &Arc<Self>, isolation: IsolationLevel) -> Result<Transaction> {
+        let snapshot = self.take_snapshot()?;
+        Ok(Transaction {
+            mgr: self.clone(),
+            id: self.next_txid.fetch_add(1, Ordering::Relaxed),
+            isolation,
+            snapshot,
+            writes: BTreeMap::new(),
+            merges: Vec::new(),
+            undo: Vec::new(),
+            savepoints: Vec::new(),
+            held: Vec::new(),
+            finished: false,
+            durability: Durability::Sync,
+            statement_started: false,
+        })
+    }
+
+    /// A snapshot registered as live (so last-writer entries it needs are kept).
+    fn take_snapshot(&self) -> Result<Arc<dyn Snapshot>> {
+        let mut live = self.live.lock();
+        let snap = self.engine.snapshot()?;
+        *live.entry(snap.seq()).or_insert(0) += 1;
+        Ok(snap)
+    }
+
+    fn release_snapshot(&self, seq: u64) {
+        let mut live = self.live.lock();
+        if let Some(n) = live.get_mut(&seq) {
+            *n -= 1;
+            if *n == 0 {
+                live.remove(&seq);
+            }
+        }
+    }
+
+    /// An unregistered snapshot of the newest committed data.
+    pub fn latest_snapshot(&self) -> Result<Arc<dyn Snapshot>> {
+        self.engine.snapshot()
+    }
+
+    fn after_commit(&self, seq: u64) {
+        self.last_committed.fetch_max(seq, Ordering::SeqCst);
+        if self.commits.fetch_add(1, Ordering::Relaxed) % 64 == 63 {
+            let live = self.live.lock();
+            let horizon = live
+                .keys()
+                .next()
+                .copied()
+                .unwrap_or_else(|| self.last_committed.load(Ordering::SeqCst));
+            self.locks.prune(horizon);
+        }
+    }
+}
+
+/// What [`Transaction::lock_for_write`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteCheck {
+    /// The row is as the statement's snapshot saw it.
+    Unchanged,
+    /// A transaction that committed after the snapshot changed the row; the
+    /// caller (READ COMMITTED) must re-read it with [`Transaction::get_latest`].
+    Changed,
+}
+
+struct SavepointMark {
+    name: String,
+    undo_len: usize,
+    merges_len: usize,
+}
+
+/// One transaction. Dropping it without [`Transaction::commit`] rolls it back.
+pub struct Transaction {
+    mgr: Arc<TxnManager>,
+    id: TxnId,
+    isolation: IsolationLevel,
+    snapshot: Arc<dyn Snapshot>,
+    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    merges: Vec<(Vec<u8>, Op)>,
+    /// (key, previous write-set entry); only recorded while a savepoint exists.
+    undo: Vec<(Vec<u8>, Option<Option<Vec<u8>>>)>,
+    savepoints: Vec<SavepointMark>,
+    held: Vec<Vec<u8>>,
+    finished: bool,
+    durability: Durability,
+    statement_started: bool,
+}
+
+impl Transaction {
+    pub fn id(&self) -> TxnId {
+        self.id
+    }
+
+    pub fn isolation(&self) -> IsolationLevel {
+        self.isolation
+    }
+
+    /// Changes the isolation level; only allowed before the first statement.
+    pub fn set_isolation(&mut self, level: IsolationLevel) -> Result<()> {
+        if self.statement_started {
+            return Err(Error::new(
+                SqlState::ACTIVE_SQL_TRANSACTION,
+                "SET TRANSACTION ISOLATION LEVEL must be called before any query",
+            ));
+        }
+        self.isolation = level;
+        Ok(())
+    }
+
+    pub fn set_durability(&mut self, durability: Durability) {
+        self.durability = durability;
+    }
+
+    /// Sequence number of the snapshot reads currently use.
+    pub fn snapshot_seq(&self) -> u64 {
+        self.snapshot.seq()
+    }
+
+    /// Marks the start of a statement: READ COMMITTED takes a new snapshot
+    /// (the first statement keeps the one taken at begin).
+    pub fn begin_statement(&mut self) -> Result<()> {
+        if self.statement_started {
+            self.refresh_snapshot()?;
+        }
+        self.statement_started = true;
+        Ok(())
+    }
+
+    pub fn has_writes(&self) -> bool {
+        !self.writes.is_empty() || !self.merges.is_empty()
+    }
+
+    /// Reads a key: own writes first, then the snapshot.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        match self.writes.get(key) {
+            Some(v) => Ok(v.clone()),
+            None => self.snapshot.get(key),
+        }
+    }
+
+    /// Reads the newest committed version of a key (own writes first). Used
+    /// after a lock wait and for uniqueness checks.
+    pub fn get_latest(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        match self.writes.get(key) {
+            Some(v) => Ok(v.clone()),
+            None => self.mgr.latest_snapshot()?.get(key),
+        }
+    }
+
+    /// Scans keys in bounds, merging own writes over the snapshot.
+    pub fn scan(&self, start: Bound<Vec<u8>>, end: Bound<Vec<u8>>, reverse: bool) -> Result<KvIter> {
+        let base = self.snapshot.scan(start.clone(), end.clone(), reverse)?;
+        self.merge_writes(base, start, end, reverse)
+    }
+
+    /// Like [`Transaction::scan`] but over the newest committed data.
+    pub fn scan_latest(
+        &self,
+        start: Bound<Vec<u8>>,
+        end: Bound<Vec<u8>>,
+        reverse: bool,
+    ) -> Result<KvIter> {
+        let base = self
+            .mgr
+            .latest_snapshot()?
+            .scan(start.clone(), end.clone(), reverse)?;
+        self.merge_writes(base, start, end, reverse)
+    }
+
+    fn merge_writes(
+        &self,
+        base: KvIter,
+        start: Bound<Vec<u8>>,
+        end: Bound<Vec<u8>>,
+        reverse: bool,
+    ) -> Result<KvIter> {
+        if self.writes.is_empty() {
+            return Ok(base);
+        }
+        let mut pending: Vec<(Vec<u8>, Option<Vec<u8>>)> = self
+            .writes
+            .range((start, end))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if pending.is_empty() {
+            return Ok(base);
+        }
+        if reverse {
+            pending.reverse();
+        }
+        Ok(Box::new(MergeIter {
+            base: base.peekable(),
+            pending: pending.into_iter().peekable(),
+            reverse,
+        }))
+    }
+
+    fn record_undo(&mut self, key: &[u8], previous: Option<Option<Vec<u8>>>) {
+        if !self.savepoints.is_empty() {
+            self.undo.push((key.to_vec(), previous));
+        }
+    }
+
+    pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        let prev = self.writes.insert(key.clone(), Some(value));
+        self.record_undo(&key, prev);
+    }
+
+    pub fn delete(&mut self, key: Vec<u8>) {
+        let prev = self.writes.insert(key.clone(), None);
+        self.record_undo(&key, prev);
+    }
+
+    /// Queues a merge (counter) write applied at commit.
+    pub fn merge(&mut self, key: Vec<u8>, op: Op) {
+        self.merges.push((key, op));
+    }
+
+    /// Takes a lock for the rest of the transaction; true if it had to wait.
+    pub fn lock(&mut self, key: &[u8], mode: LockMode) -> Result<bool> {
+        match self.mgr.locks.acquire(self.id, key, mode)? {
+            locks::Acquired::AlreadyHeld => Ok(false),
+            locks::Acquired::New => {
+                self.held.push(key.to_vec());
+                Ok(false)
+            }
+            locks::Acquired::Waited => {
+                self.held.push(key.to_vec());
+                Ok(true)
+            }
+        }
+    }
+
+    /// READ COMMITTED: replaces the statement snapshot with a fresh one (after
+    /// waiting for a lock, so the statement sees what the holder committed).
+    pub fn refresh_snapshot(&mut self) -> Result<()> {
+        if self.isolation == IsolationLevel::ReadCommitted {
+            let fresh = self.mgr.take_snapshot()?;
+            let old = std::mem::replace(&mut self.snapshot, fresh);
+            self.mgr.release_snapshot(old.seq());
+        }
+        Ok(())
+    }
+
+    /// Takes the exclusive lock of a row (or unique key) before writing it and
+    /// reports whether a transaction that committed after the snapshot
+    /// changed it. Under REPEATABLE READ and SERIALIZABLE such a change is a
+    /// serialization failure (40001).
+    pub fn lock_for_write(&mut self, key: &[u8]) -> Result<WriteCheck> {
+        self.lock(key, LockMode::Exclusive)?;
+        match self.mgr.locks.last_write(key) {
+            Some(seq) if seq > self.snapshot.seq() && !self.writes.contains_key(key) => {
+                if self.isolation == IsolationLevel::ReadCommitted {
+                    Ok(WriteCheck::Changed)
+                } else {
+                    Err(Error::serialization_failure())
+                }
+            }
+            _ => Ok(WriteCheck::Unchanged),
+        }
+    }
+
+    pub fn savepoint(&mut self, name: &str) {
+        self.savepoints.push(SavepointMark {
+            name: name.to_string(),
+            undo_len: self.undo.len(),
+            merges_len: self.merges.len(),
+        });
+    }
+
+    fn find_savepoint(&self, name: &str) -> Result<usize> {
+        self.savepoints
+            .iter()
+            .rposition(|s| s.name == name)
+            .ok_or_else(|| {
+                Error::new(
+                    SqlState::INVALID_SAVEPOINT_SPECIFICATION,
+                    format!("savepoint \"{name}\" does not exist"),
+                )
+            })
+    }
+
+    /// Undoes every write since the savepoint; the savepoint stays defined.
+    pub fn rollback_to_savepoint(&mut self, name: &str) -> Result<()> {
+        let pos = self.find_savepoint(name)?;
+        let (undo_len, merges_len) = {
+            let sp = &self.savepoints[pos];
+            (sp.undo_len, sp.merges_len)
+        };
+        while self.undo.len() > undo_len {
+            let (key, prev) = self.undo.pop().expect("length checked above");
+            match prev {
+                Some(v) => {
+                    self.writes.insert(key, v);
+                }
+                None => {
+                    self.writes.remove(&key);
+                }
+            }
+        }
+        self.merges.truncate(merges_len);
+        self.savepoints.truncate(pos + 1);
+        Ok(())
+    }
+
+    /// Forgets the savepoint (and later ones), keeping their writes.
+    pub fn release_savepoint(&mut self, name: &str) -> Result<()> {
+        let pos = self.find_savepoint(name)?;
+        self.savepoints.truncate(pos);
+        if self.savepoints.is_empty() {
+            self.undo.clear();
+        }
+        Ok(())
+    }
+
+    /// Applies the write set atomically and durably; returns the commit's
+    /// sequence number (the snapshot's for a read-only transaction).
+    pub fn commit(mut self) -> Result<u64> {
+        self.commit_with(None)
+    }
+
+    /// Commit with a hook that adds writes once the commit number is known.
+    pub fn commit_with(
+        &mut self,
+        on_seq: Option<crate::storage::SeqHook>,
+    ) -> Result<u64> {
+        self.finished = true;
+        let result = if self.writes.is_empty() && self.merges.is_empty() && on_seq.is_none() {
+            Ok(self.snapshot.seq())
+        } else {
+            let mut batch = WriteBatch {
+                ops: Vec::with_capacity(self.writes.len() + self.merges.len()),
+                on_seq,
+            };
+            for (k, v) in std::mem::take(&mut self.writes) {
+                match v {
+                    Some(v) => batch.ops.push((k, Op::Put(v))),
+                    None => batch.ops.push((k, Op::Delete)),
+                }
+            }
+            batch.ops.append(&mut self.merges);
+            self.mgr.engine.commit(batch, self.durability)
+        };
+        let seq = result.as_ref().ok().copied();
+        if let Some(seq) = seq {
+            self.mgr.after_commit(seq);
+        }
+        self.finish(seq);
+        result
+    }
+
+    /// Discards the write set and releases locks.
+    pub fn rollback(mut self) {
+        self.finished = true;
+        self.finish(None);
+    }
+
+    fn finish(&mut self, commit_seq: Option<u64>) {
+        let held = std::mem::take(&mut self.held);
+        self.mgr.locks.release_all(self.id, &held, commit_seq);
+        self.writes.clear();
+        self.merges.clear();
+        self.mgr.release_snapshot(self.snapshot.seq());
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.finished = true;
+            self.finish(None);
+        }
+    }
+}
+
+/// Merges a snapshot scan with pending writes (which win on equal keys).
+struct MergeIter {
+    base: std::iter::Peekable<KvIter>,
+    pending: std::iter::Peekable<std::vec::IntoIter<(Vec<u8>, Option<Vec<u8>>)>>,
+    reverse: bool,
+}
+
+impl Iterator for MergeIter {
+    type Item = Result<KvPair>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let take_pending = match (self.base.peek(), self.pending.peek()) {
+                (None, None) => return None,
+                (Some(Err(_)), _) => return self.base.next(),
+                (None, Some(_)) => true,
+                (Some(_), None) => false,
+                (Some(Ok((bk, _))), Some((pk, _))) => {
+                    let ord = bk.cmp(pk);
+                    let ord = if self.reverse { ord.reverse() } else { ord };
+                    match ord {
+                        std::cmp::Ordering::Less => false,
+                        std::cmp::Ordering::Equal => {
+                            self.base.next();
+                            true
+                        }
+                        std::cmp::Ordering::Greater => true,
+                    }
+                }
+            };
+            if take_pending {
+                let (k, v) = self.pending.next().expect("peeked above");
+                if let Some(v) = v {
+                    return Some(Ok((k, v)));
+                }
+                // A pending delete hides the base entry; continue.
+            } else {
+                return self.base.next();
+            }
+        }
+    }
+}

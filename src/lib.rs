@@ -22,7 +22,10 @@ pub mod txn;
 pub mod types;
 
 pub use error::{Error, Result, SqlState};
-pub use session::{ColumnInfo, Database, FromValue, Prepared, Row, Rows, Session, StatementResult, ToValue, TransactionGuard};
+pub use session::{
+    ColumnInfo, Database, FromValue, Prepared, Row, Rows, Session, StatementResult, ToValue,
+    TransactionGuard,
+};
 pub use types::{DataType, Value};
 
 /// The product version printed by `heliosdb --version`.
@@ -30,5 +33,7 @@ pub const VERSION: &str = "3.2.0";
 
 /// The text `version()` returns: a PostgreSQL-style version string drivers can parse.
 pub fn version_string() -> String {
-    format!("PostgreSQL 16.0 (HeliosDB Nano {VERSION}) on x86_64-pc-linux-gnu, compiled by rustc, 64-bit")
+    format!(
+        "PostgreSQL 16.0 (HeliosDB Nano {VERSION}) on x86_64-pc-linux-gnu, compiled by rustc, 64-bit"
+    )
 }

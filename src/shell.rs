@@ -20,7 +20,11 @@ fn is_right_aligned(t: &DataType) -> bool {
 }
 
 fn cell(v: &Value) -> String {
-    if v.is_null() { String::new() } else { v.to_string() }
+    if v.is_null() {
+        String::new()
+    } else {
+        v.to_string()
+    }
 }
 
 fn csv_field(s: &str, null: bool) -> String {
@@ -37,7 +41,10 @@ fn csv_field(s: &str, null: bool) -> String {
 /// Formats rows as psql does in its default aligned mode.
 pub fn format_aligned(rows: &Rows) -> String {
     let cols = rows.columns();
-    let data: Vec<Vec<String>> = rows.iter().map(|r| r.values().iter().map(cell).collect()).collect();
+    let data: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.values().iter().map(cell).collect())
+        .collect();
     let widths: Vec<usize> = cols
         .iter()
         .enumerate()
@@ -59,7 +66,11 @@ pub fn format_aligned(rows: &Rows) -> String {
             format!("{}{}{}", " ".repeat(left), c.name, " ".repeat(w - n - left))
         })
         .collect();
-    out.push_str(&format!(" {} \n", header.join(" | ")).trim_end_matches(' ').to_string());
+    out.push_str(
+        &format!(" {} \n", header.join(" | "))
+            .trim_end_matches(' ')
+            .to_string(),
+    );
     out.push('\n');
     let rule: Vec<String> = widths.iter().map(|w| "-".repeat(w + 2)).collect();
     out.push_str(&rule.join("+"));
@@ -89,11 +100,19 @@ pub fn format_aligned(rows: &Rows) -> String {
 /// Formats rows as `psql --csv` does.
 pub fn format_csv(rows: &Rows) -> String {
     let mut out = String::new();
-    let header: Vec<String> = rows.columns().iter().map(|c| csv_field(&c.name, false)).collect();
+    let header: Vec<String> = rows
+        .columns()
+        .iter()
+        .map(|c| csv_field(&c.name, false))
+        .collect();
     out.push_str(&header.join(","));
     out.push('\n');
     for r in rows {
-        let line: Vec<String> = r.values().iter().map(|v| csv_field(&cell(v), v.is_null())).collect();
+        let line: Vec<String> = r
+            .values()
+            .iter()
+            .map(|v| csv_field(&cell(v), v.is_null()))
+            .collect();
         out.push_str(&line.join(","));
         out.push('\n');
     }
@@ -167,7 +186,11 @@ fn complete(buf: &str) -> bool {
 /// Returns the process exit code.
 pub fn main(session: &mut Session, command: Option<String>, format: Format) -> i32 {
     if let Some(sql) = command {
-        return if run_script(session, &sql, format) { 0 } else { 1 };
+        return if run_script(session, &sql, format) {
+            0
+        } else {
+            1
+        };
     }
     if !io::stdin().is_terminal() {
         let mut sql = String::new();
@@ -175,20 +198,31 @@ pub fn main(session: &mut Session, command: Option<String>, format: Format) -> i
             eprintln!("ERROR: cannot read standard input: {e}");
             return 1;
         }
-        return if run_script(session, &sql, format) { 0 } else { 1 };
+        return if run_script(session, &sql, format) {
+            0
+        } else {
+            1
+        };
     }
     interactive(session, format)
 }
 
 fn interactive(session: &mut Session, format: Format) -> i32 {
-    println!("HeliosDB Nano {} shell. End statements with ';', \\q quits.", crate::VERSION);
+    println!(
+        "HeliosDB Nano {} shell. End statements with ';', \\q quits.",
+        crate::VERSION
+    );
     let mut rl = match rustyline::DefaultEditor::new() {
         Ok(rl) => rl,
         Err(_) => return plain_loop(session, format),
     };
     let mut buf = String::new();
     loop {
-        let prompt = if buf.is_empty() { "heliosdb=> " } else { "heliosdb-> " };
+        let prompt = if buf.is_empty() {
+            "heliosdb=> "
+        } else {
+            "heliosdb-> "
+        };
         match rl.readline(prompt) {
             Ok(line) => {
                 let t = line.trim();

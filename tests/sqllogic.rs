@@ -47,7 +47,10 @@ impl sqllogictest::DB for Conn {
         match last.rows {
             Some(rows) => Ok(DBOutput::Rows {
                 types: rows.columns().iter().map(|c| column_type(&c.ty)).collect(),
-                rows: rows.iter().map(|r| r.values().iter().map(format_value).collect()).collect(),
+                rows: rows
+                    .iter()
+                    .map(|r| r.values().iter().map(format_value).collect())
+                    .collect(),
             }),
             None => Ok(DBOutput::StatementComplete(last.affected)),
         }
@@ -63,7 +66,9 @@ impl sqllogictest::DB for Conn {
 }
 
 fn slt_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
     entries.sort();
     for p in entries {
@@ -108,7 +113,11 @@ fn main() {
     }
     let mut failed = 0usize;
     for path in &files {
-        let name = path.strip_prefix(&root).unwrap_or(path).display().to_string();
+        let name = path
+            .strip_prefix(&root)
+            .unwrap_or(path)
+            .display()
+            .to_string();
         for engine in ["memory", "disk"] {
             let dir = tempfile::tempdir().expect("temp dir");
             let db = match engine {

@@ -218,7 +218,12 @@ impl Catalog {
     }
 
     /// Resolves a possibly qualified relation name through the search path.
-    pub fn resolve(&self, schema: Option<&str>, name: &str, search_path: &[String]) -> Option<(String, Relation)> {
+    pub fn resolve(
+        &self,
+        schema: Option<&str>,
+        name: &str,
+        search_path: &[String],
+    ) -> Option<(String, Relation)> {
         match schema {
             Some(s) => self
                 .names
@@ -247,7 +252,11 @@ impl Catalog {
     pub fn indexes_of(&self, table: u32) -> Vec<Arc<IndexDef>> {
         self.table_indexes
             .get(&table)
-            .map(|ids| ids.iter().filter_map(|i| self.indexes.get(i).cloned()).collect())
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|i| self.indexes.get(i).cloned())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -314,18 +323,20 @@ impl OidAllocator {
             Some(v) => keys::i64_value(&v).ok_or_else(|| Error::corrupted("bad oid counter"))?,
             None => FIRST_OID as i64 - 1,
         };
-        let next = u32::try_from(last + 1).map_err(|_| Error::corrupted("oid counter out of range"))?;
+        let next =
+            u32::try_from(last + 1).map_err(|_| Error::corrupted("oid counter out of range"))?;
         Ok(OidAllocator {
             next: std::sync::atomic::AtomicU32::new(next.max(FIRST_OID)),
         })
     }
 
     pub fn allocate(&self, txn: &mut Transaction) -> Result<u32> {
-        let id = self
-            .next
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if id == u32::MAX {
-            return Err(Error::new(SqlState::PROGRAM_LIMIT_EXCEEDED, "out of object ids"));
+            return Err(Error::new(
+                SqlState::PROGRAM_LIMIT_EXCEEDED,
+                "out of object ids",
+            ));
         }
         txn.merge(
             keys::META_NEXT_OID.to_vec(),

@@ -70,7 +70,11 @@ impl SequenceManager {
                 }
             }
             _ => {
-                let bound = if def.increment > 0 { "maximum" } else { "minimum" };
+                let bound = if def.increment > 0 {
+                    "maximum"
+                } else {
+                    "minimum"
+                };
                 let limit = if def.increment > 0 {
                     def.max_value
                 } else {
@@ -85,7 +89,8 @@ impl SequenceManager {
                 ));
             }
         };
-        let wrapped = (def.increment > 0 && next <= pos.last) || (def.increment < 0 && next >= pos.last);
+        let wrapped =
+            (def.increment > 0 && next <= pos.last) || (def.increment < 0 && next >= pos.last);
         let mut reserved = pos.reserved;
         let past = if def.increment > 0 {
             next > reserved
@@ -113,7 +118,13 @@ impl SequenceManager {
 
     /// Sets the position: the next `nextval` returns `value + increment`
     /// (`is_called`) or `value` (not called).
-    pub fn setval(&self, engine: &dyn Engine, def: &SequenceDef, value: i64, is_called: bool) -> Result<i64> {
+    pub fn setval(
+        &self,
+        engine: &dyn Engine,
+        def: &SequenceDef,
+        value: i64,
+        is_called: bool,
+    ) -> Result<i64> {
         if value < def.min_value || value > def.max_value {
             return Err(Error::new(
                 SqlState::NUMERIC_VALUE_OUT_OF_RANGE,

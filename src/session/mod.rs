@@ -122,7 +122,12 @@ impl EvalEnv for StmtEnv<'_> {
 
     fn currval(&self, seq: u32) -> Result<i64> {
         self.currvals.borrow().get(&seq).copied().ok_or_else(|| {
-            let name = self.catalog.sequences.get(&seq).map(|s| s.name.clone()).unwrap_or_default();
+            let name = self
+                .catalog
+                .sequences
+                .get(&seq)
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
             Error::new(
                 SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
                 format!("currval of sequence \"{name}\" is not yet defined in this session"),
@@ -136,7 +141,10 @@ impl EvalEnv for StmtEnv<'_> {
             .sequences
             .get(&seq)
             .ok_or_else(|| Error::undefined_table(&format!("sequence {seq}")))?;
-        let v = self.db.sequences.setval(self.db.engine.as_ref(), def, value, is_called)?;
+        let v = self
+            .db
+            .sequences
+            .setval(self.db.engine.as_ref(), def, value, is_called)?;
         if is_called {
             self.currvals.borrow_mut().insert(seq, value);
         }
@@ -203,7 +211,11 @@ fn rows_result(columns: Vec<Column>, values: Vec<Vec<Value>>) -> StatementResult
                 .into_iter()
                 .map(|c| ColumnInfo {
                     name: c.name,
-                    ty: if c.ty == DataType::Unknown { DataType::Text } else { c.ty },
+                    ty: if c.ty == DataType::Unknown {
+                        DataType::Text
+                    } else {
+                        c.ty
+                    },
                 })
                 .collect(),
             values,
@@ -228,7 +240,9 @@ impl Session {
     /// Runs one statement and returns the number of rows it affected.
     pub fn execute(&mut self, sql: &str, params: &[&dyn ToValue]) -> Result<u64> {
         let stmt = self.parse_one(sql)?;
-        Ok(self.run_statement(&stmt, &to_values(params), None)?.affected)
+        Ok(self
+            .run_statement(&stmt, &to_values(params), None)?
+            .affected)
     }
 
     /// Runs one statement and returns its rows (SELECT, or DML with RETURNING).
@@ -286,7 +300,9 @@ impl Session {
 
     /// Executes a prepared statement; returns rows affected.
     pub fn execute_prepared(&mut self, p: &Prepared, params: &[&dyn ToValue]) -> Result<u64> {
-        Ok(self.run_statement(&p.stmt, &to_values(params), Some(p))?.affected)
+        Ok(self
+            .run_statement(&p.stmt, &to_values(params), Some(p))?
+            .affected)
     }
 
     /// Executes a prepared statement; returns its rows.
@@ -364,7 +380,9 @@ impl Session {
 
     fn end_txn(&mut self, commit: bool) -> Result<()> {
         self.settings.end_transaction();
-        let Some(t) = self.txn.take() else { return Ok(()) };
+        let Some(t) = self.txn.take() else {
+            return Ok(());
+        };
         if commit && !t.aborted {
             t.txn.commit()?;
         } else {
@@ -387,7 +405,12 @@ impl Session {
         self.db.catalog_cache.get(&t.txn)
     }
 
-    fn run_statement(&mut self, stmt: &ast::Statement, params: &[Value], prepared: Option<&Prepared>) -> Result<StatementResult> {
+    fn run_statement(
+        &mut self,
+        stmt: &ast::Statement,
+        params: &[Value],
+        prepared: Option<&Prepared>,
+    ) -> Result<StatementResult> {
         use ast::Statement as S;
         // Transaction control never starts an implicit transaction.
         match stmt {
@@ -413,12 +436,15 @@ impl Session {
                 self.end_txn(!aborted)?;
                 return Ok(command_result(if aborted { "ROLLBACK" } else { "COMMIT" }));
             }
-            S::Rollback { savepoint: None, .. } => {
+            S::Rollback {
+                savepoint: None, ..
+            } => {
                 self.end_txn(false)?;
                 return Ok(command_result("ROLLBACK"));
             }
             S::Rollback {
-                savepoint: Some(sp), ..
+                savepoint: Some(sp),
+                ..
             } => {
                 let Some(t) = self.txn.as_mut().filter(|t| t.explicit) else {
                     return Err(Error::new(
@@ -426,7 +452,8 @@ impl Session {
                         "ROLLBACK TO SAVEPOINT can only be used in transaction blocks",
                     ));
                 };
-                t.txn.rollback_to_savepoint(&crate::sql::binder::ident(sp))?;
+                t.txn
+                    .rollback_to_savepoint(&crate::sql::binder::ident(sp))?;
                 t.aborted = false;
                 t.local_catalog = None;
                 return Ok(command_result("ROLLBACK"));
@@ -463,7 +490,12 @@ impl Session {
         result
     }
 
-    fn run_in_txn(&mut self, stmt: &ast::Statement, params: &[Value], prepared: Option<&Prepared>) -> Result<StatementResult> {
+    fn run_in_txn(
+        &mut self,
+        stmt: &ast::Statement,
+        params: &[Value],
+        prepared: Option<&Prepared>,
+    ) -> Result<StatementResult> {
         use ast::Statement as S;
         {
             let t = self.txn.as_mut().expect("transaction started");
@@ -493,8 +525,26 @@ impl Session {
                 Ok(command_result("RELEASE"))
             }
             S::Set(set) => self.set(set),
+            S::Reset(r) => {
+                match &r.reset {
+                    ast::Reset::ALL => self.settings.reset_all(),
+                    ast::Reset::ConfigurationParameter(name) => {
+                        self.settings.reset(&name.to_string())?
+                    }
+                    other => {
+                        return Err(Error::unsupported(format!(
+                            "RESET {other:?} is not supported"
+                        )));
+                    }
+                }
+                Ok(command_result("RESET"))
+            }
             S::ShowVariable { variable } => {
-                let name = variable.iter().map(crate::sql::binder::ident).collect::<Vec<_>>().join(" ");
+                let name = variable
+                    .iter()
+                    .map(crate::sql::binder::ident)
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 self.show(&name)
             }
             S::Query(q) => {
@@ -529,7 +579,12 @@ impl Session {
             S::Analyze(_) => Ok(command_result("ANALYZE")),
             other => Err(Error::unsupported(format!(
                 "statement not supported: {}",
-                other.to_string().split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+                other
+                    .to_string()
+                    .split_whitespace()
+                    .take(3)
+                    .collect::<Vec<_>>()
+                    .join(" ")
             ))),
         }
     }
@@ -548,7 +603,12 @@ impl Session {
     }
 
     /// Binds and optimizes a query (reusing a prepared statement's plan when the catalog is unchanged).
-    fn plan_query(&mut self, q: &ast::Query, prepared: Option<&Prepared>, params: &[Value]) -> Result<(Plan, Vec<Column>)> {
+    fn plan_query(
+        &mut self,
+        q: &ast::Query,
+        prepared: Option<&Prepared>,
+        params: &[Value],
+    ) -> Result<(Plan, Vec<Column>)> {
         let catalog = self.catalog()?;
         let search_path = self.settings.search_path();
         if let Some(p) = prepared {
@@ -560,11 +620,16 @@ impl Session {
                 }
             }
         }
-        let binder = Binder::new(&catalog, &search_path).with_param_types(params.iter().map(|v| v.data_type()).collect());
+        let binder = Binder::new(&catalog, &search_path)
+            .with_param_types(params.iter().map(|v| v.data_type()).collect());
         let plan = optimizer::optimize(binder.bind_query(q)?);
         let cols = plan.columns();
         if let Some(p) = prepared {
-            *p.cache.borrow_mut() = Some((catalog.clone(), search_path, Arc::new(CachedPlan::Query(plan.clone()))));
+            *p.cache.borrow_mut() = Some((
+                catalog.clone(),
+                search_path,
+                Arc::new(CachedPlan::Query(plan.clone())),
+            ));
         }
         Ok((plan, cols))
     }
@@ -583,7 +648,12 @@ impl Session {
     }
 
     /// Table targeted by a DML statement (for taking its lock before the snapshot).
-    fn dml_target(&self, catalog: &Catalog, stmt: &ast::Statement, search_path: &[String]) -> Option<u32> {
+    fn dml_target(
+        &self,
+        catalog: &Catalog,
+        stmt: &ast::Statement,
+        search_path: &[String],
+    ) -> Option<u32> {
         let name = match stmt {
             ast::Statement::Insert(i) => match &i.table {
                 ast::TableObject::TableName(n) => Some(n.clone()),
@@ -594,10 +664,12 @@ impl Session {
                 _ => None,
             },
             ast::Statement::Delete(d) => match &d.from {
-                ast::FromTable::WithFromKeyword(v) | ast::FromTable::WithoutKeyword(v) => match v.first().map(|t| &t.relation) {
-                    Some(ast::TableFactor::Table { name, .. }) => Some(name.clone()),
-                    _ => None,
-                },
+                ast::FromTable::WithFromKeyword(v) | ast::FromTable::WithoutKeyword(v) => {
+                    match v.first().map(|t| &t.relation) {
+                        Some(ast::TableFactor::Table { name, .. }) => Some(name.clone()),
+                        _ => None,
+                    }
+                }
             },
             _ => None,
         }?;
@@ -605,7 +677,12 @@ impl Session {
         b.table(&name).ok().map(|t| t.id)
     }
 
-    fn bind_dml(&mut self, stmt: &ast::Statement, params: &[Value], prepared: Option<&Prepared>) -> Result<(Arc<Catalog>, DmlPlan)> {
+    fn bind_dml(
+        &mut self,
+        stmt: &ast::Statement,
+        params: &[Value],
+        prepared: Option<&Prepared>,
+    ) -> Result<(Arc<Catalog>, DmlPlan)> {
         let search_path = self.settings.search_path();
         let mut catalog = self.catalog()?;
         // Lock the target table first: after waiting for a DDL, READ COMMITTED
@@ -626,7 +703,8 @@ impl Session {
                 }
             }
         }
-        let binder = Binder::new(&catalog, &search_path).with_param_types(params.iter().map(|v| v.data_type()).collect());
+        let binder = Binder::new(&catalog, &search_path)
+            .with_param_types(params.iter().map(|v| v.data_type()).collect());
         let mut plan = match stmt {
             ast::Statement::Insert(i) => DmlPlan::Insert(binder.bind_insert(i)?),
             ast::Statement::Update(u) => DmlPlan::Update(binder.bind_update(u)?),
@@ -635,12 +713,21 @@ impl Session {
         };
         optimize_dml(&mut plan);
         if let Some(p) = prepared {
-            *p.cache.borrow_mut() = Some((catalog.clone(), search_path, Arc::new(CachedPlan::Dml(plan.clone()))));
+            *p.cache.borrow_mut() = Some((
+                catalog.clone(),
+                search_path,
+                Arc::new(CachedPlan::Dml(plan.clone())),
+            ));
         }
         Ok((catalog, plan))
     }
 
-    fn run_dml(&mut self, stmt: &ast::Statement, params: &[Value], prepared: Option<&Prepared>) -> Result<StatementResult> {
+    fn run_dml(
+        &mut self,
+        stmt: &ast::Statement,
+        params: &[Value],
+        prepared: Option<&Prepared>,
+    ) -> Result<StatementResult> {
         let (catalog, plan) = self.bind_dml(stmt, params, prepared)?;
         let outcome = self.exec_dml(&catalog, &plan, params)?;
         let tag = match &plan {
@@ -667,7 +754,12 @@ impl Session {
         })
     }
 
-    fn exec_dml(&mut self, catalog: &Arc<Catalog>, plan: &DmlPlan, params: &[Value]) -> Result<dml::DmlOutcome> {
+    fn exec_dml(
+        &mut self,
+        catalog: &Arc<Catalog>,
+        plan: &DmlPlan,
+        params: &[Value],
+    ) -> Result<dml::DmlOutcome> {
         let search_path = self.settings.search_path();
         let mut t = self.txn.take().expect("transaction started");
         let result = {
@@ -712,7 +804,9 @@ impl Session {
                 pending_rows: Vec::new(),
             };
             match stmt {
-                S::CreateTable(ct) => ctx.create_table(ct, None).map(|_| "CREATE TABLE".to_string()),
+                S::CreateTable(ct) => ctx
+                    .create_table(ct, None)
+                    .map(|_| "CREATE TABLE".to_string()),
                 S::CreateIndex(ci) => ctx.create_index(ci),
                 S::CreateSchema {
                     schema_name,
@@ -726,7 +820,9 @@ impl Session {
                     sequence_options,
                     temporary: false,
                     ..
-                } => ctx.create_sequence(name, *if_not_exists, data_type.as_ref(), sequence_options),
+                } => {
+                    ctx.create_sequence(name, *if_not_exists, data_type.as_ref(), sequence_options)
+                }
                 S::Drop {
                     object_type,
                     if_exists,
@@ -736,7 +832,9 @@ impl Session {
                 } => ctx.drop(object_type, names, *if_exists, *cascade),
                 S::AlterTable(at) => ctx.alter_table(at),
                 S::Truncate(tr) => ctx.truncate(tr),
-                other => Err(Error::unsupported(format!("statement not supported: {other}"))),
+                other => Err(Error::unsupported(format!(
+                    "statement not supported: {other}"
+                ))),
             }
         };
         t.catalog_dirty = true;
@@ -745,7 +843,11 @@ impl Session {
         Ok(command_result(result?))
     }
 
-    fn create_table_as(&mut self, ct: &ast::CreateTable, params: &[Value]) -> Result<StatementResult> {
+    fn create_table_as(
+        &mut self,
+        ct: &ast::CreateTable,
+        params: &[Value],
+    ) -> Result<StatementResult> {
         let q = ct.query.as_ref().expect("checked by caller");
         let (plan, columns) = self.plan_query(q, None, params)?;
         let mut ct_plain = ct.clone();
@@ -805,17 +907,29 @@ impl Session {
                 let (_, plan) = self.bind_dml(stmt, params, None)?;
                 let (head, inner) = match &plan {
                     DmlPlan::Insert(p) => (format!("Insert on {}", p.table.name), p.source.clone()),
-                    DmlPlan::Update(p) => (format!("Update on {}", p.table.name), Plan::Scan(p.scan.clone())),
-                    DmlPlan::Delete(p) => (format!("Delete on {}", p.table.name), Plan::Scan(p.scan.clone())),
+                    DmlPlan::Update(p) => (
+                        format!("Update on {}", p.table.name),
+                        Plan::Scan(p.scan.clone()),
+                    ),
+                    DmlPlan::Delete(p) => (
+                        format!("Delete on {}", p.table.name),
+                        Plan::Scan(p.scan.clone()),
+                    ),
                 };
                 let mut lines = vec![head];
                 for l in inner.explain() {
-                    let l = if lines.len() == 1 { format!("  ->  {l}") } else { format!("      {l}") };
+                    let l = if lines.len() == 1 {
+                        format!("  ->  {l}")
+                    } else {
+                        format!("      {l}")
+                    };
                     lines.push(l);
                 }
                 Ok(lines)
             }
-            _ => Err(Error::unsupported("EXPLAIN of this statement is not supported")),
+            _ => Err(Error::unsupported(
+                "EXPLAIN of this statement is not supported",
+            )),
         }
     }
 
@@ -851,7 +965,11 @@ impl Session {
                 if name.eq_ignore_ascii_case("synchronous_commit") {
                     let off = self.settings.get("synchronous_commit")?.as_deref() == Some("off");
                     if let Some(t) = self.txn.as_mut() {
-                        t.txn.set_durability(if off { Durability::Async } else { Durability::Sync });
+                        t.txn.set_durability(if off {
+                            Durability::Async
+                        } else {
+                            Durability::Sync
+                        });
                     }
                 }
                 Ok(command_result("SET"))
@@ -860,7 +978,11 @@ impl Session {
                 for m in modes {
                     if let ast::TransactionMode::IsolationLevel(l) = m {
                         if *session {
-                            self.settings.set("default_transaction_isolation", isolation_of(l).name(), false)?;
+                            self.settings.set(
+                                "default_transaction_isolation",
+                                isolation_of(l).name(),
+                                false,
+                            )?;
                         } else if let Some(t) = self.txn.as_mut() {
                             t.txn.set_isolation(isolation_of(l))?;
                         }
@@ -880,10 +1002,13 @@ impl Session {
                 Ok(command_result("SET"))
             }
             St::SetNames { charset_name, .. } => {
-                self.settings.set("client_encoding", &charset_name.to_string(), false)?;
+                self.settings
+                    .set("client_encoding", &charset_name.to_string(), false)?;
                 Ok(command_result("SET"))
             }
-            other => Err(Error::unsupported(format!("SET form not supported: {other}"))),
+            other => Err(Error::unsupported(format!(
+                "SET form not supported: {other}"
+            ))),
         }
     }
 
@@ -898,8 +1023,14 @@ impl Session {
                 .collect();
             return Ok(rows_result(
                 vec![
-                    Column { name: "name".into(), ty: DataType::Text },
-                    Column { name: "setting".into(), ty: DataType::Text },
+                    Column {
+                        name: "name".into(),
+                        ty: DataType::Text,
+                    },
+                    Column {
+                        name: "setting".into(),
+                        ty: DataType::Text,
+                    },
                 ],
                 rows,
             ));
@@ -907,7 +1038,10 @@ impl Session {
         let (col, value) = if n == "transaction isolation level" || n == "transaction_isolation" {
             let v = match &self.txn {
                 Some(t) => t.txn.isolation().name().to_string(),
-                None => self.settings.get("default_transaction_isolation")?.unwrap_or_default(),
+                None => self
+                    .settings
+                    .get("default_transaction_isolation")?
+                    .unwrap_or_default(),
             };
             ("transaction_isolation".to_string(), v)
         } else {
@@ -920,7 +1054,10 @@ impl Session {
             (n.clone(), v)
         };
         Ok(rows_result(
-            vec![Column { name: col, ty: DataType::Text }],
+            vec![Column {
+                name: col,
+                ty: DataType::Text,
+            }],
             vec![vec![Value::Text(value)]],
         ))
     }
@@ -939,15 +1076,37 @@ impl Session {
                 cols.into_iter()
                     .map(|c| ColumnInfo {
                         name: c.name,
-                        ty: if c.ty == DataType::Unknown { DataType::Text } else { c.ty },
+                        ty: if c.ty == DataType::Unknown {
+                            DataType::Text
+                        } else {
+                            c.ty
+                        },
                     })
                     .collect::<Vec<_>>()
             };
             let cols = match stmt {
                 ast::Statement::Query(q) => info(binder.bind_query(q)?.columns()),
-                ast::Statement::Insert(i) => info(binder.bind_insert(i)?.returning.map(|r| r.columns).unwrap_or_default()),
-                ast::Statement::Update(u) => info(binder.bind_update(u)?.returning.map(|r| r.columns).unwrap_or_default()),
-                ast::Statement::Delete(d) => info(binder.bind_delete(d)?.returning.map(|r| r.columns).unwrap_or_default()),
+                ast::Statement::Insert(i) => info(
+                    binder
+                        .bind_insert(i)?
+                        .returning
+                        .map(|r| r.columns)
+                        .unwrap_or_default(),
+                ),
+                ast::Statement::Update(u) => info(
+                    binder
+                        .bind_update(u)?
+                        .returning
+                        .map(|r| r.columns)
+                        .unwrap_or_default(),
+                ),
+                ast::Statement::Delete(d) => info(
+                    binder
+                        .bind_delete(d)?
+                        .returning
+                        .map(|r| r.columns)
+                        .unwrap_or_default(),
+                ),
                 _ => vec![],
             };
             Ok((binder.param_types(), cols))

@@ -91,7 +91,10 @@ impl ColumnIndex for usize {
         } else {
             Err(Error::new(
                 SqlState::INVALID_PARAMETER_VALUE,
-                format!("column index {self} out of range ({} columns)", columns.len()),
+                format!(
+                    "column index {self} out of range ({} columns)",
+                    columns.len()
+                ),
             ))
         }
     }
@@ -138,7 +141,10 @@ pub trait FromValue: Sized {
 fn mismatch(v: &Value, want: &str) -> Error {
     Error::new(
         SqlState::DATATYPE_MISMATCH,
-        format!("cannot read a value of type {} as {want}", v.data_type().name()),
+        format!(
+            "cannot read a value of type {} as {want}",
+            v.data_type().name()
+        ),
     )
 }
 
@@ -152,7 +158,11 @@ fn not_null<T>(v: &Value, want: &str) -> Result<T> {
 
 impl<T: FromValue> FromValue for Option<T> {
     fn from_value(v: &Value) -> Result<Self> {
-        if v.is_null() { Ok(None) } else { T::from_value(v).map(Some) }
+        if v.is_null() {
+            Ok(None)
+        } else {
+            T::from_value(v).map(Some)
+        }
     }
 }
 

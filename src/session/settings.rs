@@ -73,7 +73,10 @@ fn validate(name: &str, value: &str) -> Result<String> {
             }
         }
         "timezone" => {
-            if !matches!(v.to_uppercase().as_str(), "UTC" | "GMT" | "ETC/UTC" | "Z" | "+00" | "0") {
+            if !matches!(
+                v.to_uppercase().as_str(),
+                "UTC" | "GMT" | "ETC/UTC" | "Z" | "+00" | "0"
+            ) {
                 return Err(Error::new(
                     SqlState::FEATURE_NOT_SUPPORTED,
                     format!("time zone \"{v}\" is not supported; only UTC is"),
@@ -194,6 +197,11 @@ mod tests {
         s.end_transaction();
         assert_eq!(s.get("app.user").unwrap(), None);
         assert_eq!(s.set("nope", "1", false).unwrap_err().sqlstate(), "42704");
-        assert_eq!(s.set("synchronous_commit", "maybe", false).unwrap_err().sqlstate(), "22023");
+        assert_eq!(
+            s.set("synchronous_commit", "maybe", false)
+                .unwrap_err()
+                .sqlstate(),
+            "22023"
+        );
     }
 }

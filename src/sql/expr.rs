@@ -179,9 +179,7 @@ impl Expr {
                                     SqlState::INVALID_ESCAPE_SEQUENCE,
                                     "invalid escape string",
                                 )
-                                .with_hint(
-                                    "Escape string must be empty or one character.",
-                                ));
+                                .with_hint("Escape string must be empty or one character."));
                             }
                         }
                     }
@@ -268,12 +266,10 @@ impl Expr {
     /// functions of them): it has one value per statement execution.
     pub fn is_row_independent(&self) -> bool {
         let mut independent = true;
-        self.walk(&mut |e| {
-            match e {
-                Expr::Column(_) => independent = false,
-                Expr::Function(f, _) if f.is_volatile() => independent = false,
-                _ => {}
-            }
+        self.walk(&mut |e| match e {
+            Expr::Column(_) => independent = false,
+            Expr::Function(f, _) if f.is_volatile() => independent = false,
+            _ => {}
         });
         independent
     }
@@ -296,16 +292,15 @@ impl Expr {
         f(self);
         match self {
             Expr::Literal(_) | Expr::Column(_) | Expr::Param(..) => {}
-            Expr::Binary(_, l, r)
-            | Expr::And(l, r)
-            | Expr::Or(l, r)
-            | Expr::NotDistinct(l, r) => {
+            Expr::Binary(_, l, r) | Expr::And(l, r) | Expr::Or(l, r) | Expr::NotDistinct(l, r) => {
                 l.walk(f);
                 r.walk(f);
             }
-            Expr::Unary(_, e) | Expr::Not(e) | Expr::IsNull(e) | Expr::IsBool(e, _) | Expr::Cast(e, _) => {
-                e.walk(f)
-            }
+            Expr::Unary(_, e)
+            | Expr::Not(e)
+            | Expr::IsNull(e)
+            | Expr::IsBool(e, _)
+            | Expr::Cast(e, _) => e.walk(f),
             Expr::Like {
                 expr,
                 pattern,
@@ -368,7 +363,9 @@ impl Expr {
                 escape: escape.as_ref().map(|e| m(e)),
                 case_insensitive: *case_insensitive,
             },
-            Expr::InList(e, l) => Expr::InList(m(e), l.iter().map(|x| x.map_columns(map)).collect()),
+            Expr::InList(e, l) => {
+                Expr::InList(m(e), l.iter().map(|x| x.map_columns(map)).collect())
+            }
             Expr::Case {
                 operand,
                 whens,
@@ -384,9 +381,10 @@ impl Expr {
             Expr::Function(f, args) => {
                 Expr::Function(f.clone(), args.iter().map(|x| x.map_columns(map)).collect())
             }
-            Expr::Array(items, t) => {
-                Expr::Array(items.iter().map(|x| x.map_columns(map)).collect(), t.clone())
-            }
+            Expr::Array(items, t) => Expr::Array(
+                items.iter().map(|x| x.map_columns(map)).collect(),
+                t.clone(),
+            ),
         }
     }
 
@@ -491,14 +489,21 @@ impl Expr {
     /// SQL-like text of the expression, naming columns with `names` (EXPLAIN).
     pub fn render(&self, names: &dyn Fn(usize) -> String) -> String {
         let r = |e: &Expr| e.render(names);
-        let list = |l: &[Expr]| l.iter().map(|x| x.render(names)).collect::<Vec<_>>().join(", ");
+        let list = |l: &[Expr]| {
+            l.iter()
+                .map(|x| x.render(names))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         match self {
             Expr::Literal(v) => match v {
                 Value::Null => "NULL".into(),
                 Value::Text(s) => format!("'{}'::text", s.replace('\'', "''")),
-                Value::Bool(_) | Value::Int2(_) | Value::Int4(_) | Value::Int8(_) | Value::Numeric(_) => {
-                    v.to_string()
-                }
+                Value::Bool(_)
+                | Value::Int2(_)
+                | Value::Int4(_)
+                | Value::Int8(_)
+                | Value::Numeric(_) => v.to_string(),
                 other => format!("'{}'::{}", other, other.data_type().name()),
             },
             Expr::Column(i) => names(*i),

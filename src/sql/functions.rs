@@ -54,7 +54,12 @@ pub fn resolve(name: &str, arg_types: &[DataType]) -> Result<(Func, DataType)> {
             t = DataType::common_type(&t, a).ok_or_else(|| {
                 Error::new(
                     SqlState::DATATYPE_MISMATCH,
-                    format!("{} types {} and {} cannot be matched", name.to_uppercase(), t.name(), a.name()),
+                    format!(
+                        "{} types {} and {} cannot be matched",
+                        name.to_uppercase(),
+                        t.name(),
+                        a.name()
+                    ),
                 )
             })?;
         }
@@ -99,7 +104,14 @@ pub fn resolve(name: &str, arg_types: &[DataType]) -> Result<(Func, DataType)> {
         }
         "nullif" => {
             arity(n == 2)?;
-            (Func::NullIf, if arg_types[0] == T::Unknown { common()? } else { arg_types[0].clone() })
+            (
+                Func::NullIf,
+                if arg_types[0] == T::Unknown {
+                    common()?
+                } else {
+                    arg_types[0].clone()
+                },
+            )
         }
         "greatest" => {
             arity(n >= 1)?;
@@ -123,7 +135,14 @@ pub fn resolve(name: &str, arg_types: &[DataType]) -> Result<(Func, DataType)> {
         }
         "abs" => {
             arity(n == 1 && (arg_types[0].is_numeric() || arg_types[0] == T::Unknown))?;
-            (Func::Abs, if arg_types[0] == T::Unknown { T::Float8 } else { arg_types[0].clone() })
+            (
+                Func::Abs,
+                if arg_types[0] == T::Unknown {
+                    T::Float8
+                } else {
+                    arg_types[0].clone()
+                },
+            )
         }
         "concat" => (Func::Concat, T::Text),
         "md5" => {
@@ -181,15 +200,23 @@ fn to_json(v: &Value) -> Result<serde_json::Value> {
         Value::Int2(i) => J::from(*i),
         Value::Int4(i) => J::from(*i),
         Value::Int8(i) => J::from(*i),
-        Value::Float4(f) => serde_json::Number::from_f64(*f as f64).map(J::Number).unwrap_or(J::Null),
-        Value::Float8(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or(J::Null),
+        Value::Float4(f) => serde_json::Number::from_f64(*f as f64)
+            .map(J::Number)
+            .unwrap_or(J::Null),
+        Value::Float8(f) => serde_json::Number::from_f64(*f)
+            .map(J::Number)
+            .unwrap_or(J::Null),
         Value::Numeric(d) => match d.to_string().parse::<serde_json::Number>() {
             Ok(n) => J::Number(n),
             Err(_) => J::String(d.to_string()),
         },
         Value::Jsonb(j) => j.clone(),
-        Value::Json(s) => serde_json::from_str(s)
-            .map_err(|e| Error::new(SqlState::INVALID_TEXT_REPRESENTATION, format!("invalid json: {e}")))?,
+        Value::Json(s) => serde_json::from_str(s).map_err(|e| {
+            Error::new(
+                SqlState::INVALID_TEXT_REPRESENTATION,
+                format!("invalid json: {e}"),
+            )
+        })?,
         Value::Array(_, items) => J::Array(items.iter().map(to_json).collect::<Result<_>>()?),
         other => J::String(other.to_string()),
     })
@@ -230,7 +257,11 @@ impl Func {
     pub fn is_volatile(&self) -> bool {
         matches!(
             self,
-            Func::NextVal(_) | Func::SetVal(_) | Func::GenRandomUuid | Func::Random | Func::StatementTimestamp
+            Func::NextVal(_)
+                | Func::SetVal(_)
+                | Func::GenRandomUuid
+                | Func::Random
+                | Func::StatementTimestamp
         )
     }
 
@@ -269,7 +300,10 @@ impl Func {
             }
             _ => {}
         }
-        let vals: Vec<Value> = args.iter().map(|a| a.eval(row, ctx)).collect::<Result<_>>()?;
+        let vals: Vec<Value> = args
+            .iter()
+            .map(|a| a.eval(row, ctx))
+            .collect::<Result<_>>()?;
         let env = ctx.env;
         let seq_of = |known: &Option<u32>, v: &Value| -> Result<u32> {
             match known {
@@ -346,9 +380,18 @@ impl Func {
             }
             Func::Abs => match &vals[0] {
                 Value::Null => Value::Null,
-                Value::Int2(i) => Value::Int2(i.checked_abs().ok_or_else(|| Error::out_of_range("smallint"))?),
-                Value::Int4(i) => Value::Int4(i.checked_abs().ok_or_else(|| Error::out_of_range("integer"))?),
-                Value::Int8(i) => Value::Int8(i.checked_abs().ok_or_else(|| Error::out_of_range("bigint"))?),
+                Value::Int2(i) => Value::Int2(
+                    i.checked_abs()
+                        .ok_or_else(|| Error::out_of_range("smallint"))?,
+                ),
+                Value::Int4(i) => Value::Int4(
+                    i.checked_abs()
+                        .ok_or_else(|| Error::out_of_range("integer"))?,
+                ),
+                Value::Int8(i) => Value::Int8(
+                    i.checked_abs()
+                        .ok_or_else(|| Error::out_of_range("bigint"))?,
+                ),
                 Value::Float4(f) => Value::Float4(f.abs()),
                 Value::Float8(f) => Value::Float8(f.abs()),
                 Value::Numeric(d) => Value::Numeric(d.abs()),
@@ -415,7 +458,9 @@ impl Func {
                 None => Value::Text("public".into()),
             },
             Func::Coalesce | Func::Greatest | Func::Least => unreachable!("handled above"),
-            Func::GenerateSeries => return Err(Error::internal("generate_series evaluated as a scalar")),
+            Func::GenerateSeries => {
+                return Err(Error::internal("generate_series evaluated as a scalar"));
+            }
         })
     }
 }
@@ -432,14 +477,19 @@ pub fn value_to_i64(v: &Value) -> Result<Option<i64>> {
                 .to_i64()
                 .ok_or_else(|| Error::out_of_range("bigint"))?,
         ),
-        Value::Float4(_) | Value::Float8(_) | Value::Text(_) => match v.clone().cast(&DataType::Int8)? {
-            Value::Int8(i) => Some(i),
-            _ => None,
-        },
+        Value::Float4(_) | Value::Float8(_) | Value::Text(_) => {
+            match v.clone().cast(&DataType::Int8)? {
+                Value::Int8(i) => Some(i),
+                _ => None,
+            }
+        }
         other => {
             return Err(Error::new(
                 SqlState::DATATYPE_MISMATCH,
-                format!("cannot use a value of type {} as an integer", other.data_type().name()),
+                format!(
+                    "cannot use a value of type {} as an integer",
+                    other.data_type().name()
+                ),
             ));
         }
     })

@@ -217,12 +217,23 @@ impl Plan {
                         for (i, e) in eq.iter().enumerate() {
                             conds.push(format!("({} = {})", names(key_cols[i]), e.render(&names)));
                         }
-                        let next = key_cols.get(eq.len()).map(|&c| names(c)).unwrap_or_default();
+                        let next = key_cols
+                            .get(eq.len())
+                            .map(|&c| names(c))
+                            .unwrap_or_default();
                         if let Some((e, incl)) = lower {
-                            conds.push(format!("({next} {} {})", if *incl { ">=" } else { ">" }, e.render(&names)));
+                            conds.push(format!(
+                                "({next} {} {})",
+                                if *incl { ">=" } else { ">" },
+                                e.render(&names)
+                            ));
                         }
                         if let Some((e, incl)) = upper {
-                            conds.push(format!("({next} {} {})", if *incl { "<=" } else { "<" }, e.render(&names)));
+                            conds.push(format!(
+                                "({next} {} {})",
+                                if *incl { "<=" } else { "<" },
+                                e.render(&names)
+                            ));
                         }
                         if !conds.is_empty() {
                             out.push(format!("{detail_pad}Index Cond: {}", conds.join(" AND ")));
@@ -236,7 +247,10 @@ impl Plan {
             Plan::Series { .. } => out.push(format!("{pad}Function Scan on generate_series")),
             Plan::Filter { input, predicate } => {
                 out.push(format!("{pad}Filter"));
-                out.push(format!("{detail_pad}Filter: {}", predicate.render(&in_names(input))));
+                out.push(format!(
+                    "{detail_pad}Filter: {}",
+                    predicate.render(&in_names(input))
+                ));
                 input.explain_into(out, depth + 1);
             }
             Plan::Project { input, .. } => {
@@ -244,7 +258,9 @@ impl Plan {
                 input.explain_into(out, depth);
             }
             Plan::Truncate { input, .. } => input.explain_into(out, depth),
-            Plan::Aggregate { input, group_by, .. } => {
+            Plan::Aggregate {
+                input, group_by, ..
+            } => {
                 if group_by.is_empty() {
                     out.push(format!("{pad}Aggregate"));
                 } else {
@@ -266,7 +282,11 @@ impl Plan {
                             s += " DESC";
                         }
                         if k.nulls_first != k.desc {
-                            s += if k.nulls_first { " NULLS FIRST" } else { " NULLS LAST" };
+                            s += if k.nulls_first {
+                                " NULLS FIRST"
+                            } else {
+                                " NULLS LAST"
+                            };
                         }
                         s
                     })

@@ -93,15 +93,22 @@ pub struct DiskEngine {
 impl DiskEngine {
     /// Opens or creates the database in `dir`.
     pub fn open(dir: &Path) -> Result<DiskEngine> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io(format!("cannot create data directory {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::io(format!(
+                "cannot create data directory {}: {e}",
+                dir.display()
+            ))
+        })?;
         let path = dir.join(FILE_NAME);
         let db = match redb::Database::create(&path) {
             Ok(db) => db,
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
                 return Err(Error::new(
                     SqlState::OBJECT_IN_USE,
-                    format!("database is locked: {} is in use by another process", dir.display()),
+                    format!(
+                        "database is locked: {} is in use by another process",
+                        dir.display()
+                    ),
                 ));
             }
             Err(e) => {
@@ -212,7 +219,9 @@ impl Inner {
                 std::mem::take(&mut q.jobs)
             };
             let slots: Vec<Arc<Slot>> = jobs.iter().map(|j| j.slot.clone()).collect();
-            let results = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.apply_group(jobs))) {
+            let results = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.apply_group(jobs)
+            })) {
                 Ok(Ok(seqs)) => seqs.into_iter().map(Ok).collect::<Vec<_>>(),
                 Ok(Err(e)) => slots.iter().map(|_| Err(e.clone())).collect(),
                 Err(_) => slots
@@ -285,11 +294,9 @@ fn finish(slot: &Slot, r: Result<u64>) {
 fn read_i64(v: Option<redb::AccessGuard<'_, &[u8]>>, default: i64) -> Result<i64> {
     match v {
         None => Ok(default),
-        Some(g) => Ok(i64::from_be_bytes(
-            g.value()
-                .try_into()
-                .map_err(|_| Error::corrupted("merge target is not an 8-byte integer"))?,
-        )),
+        Some(g) => Ok(i64::from_be_bytes(g.value().try_into().map_err(|_| {
+            Error::corrupted("merge target is not an 8-byte integer")
+        })?)),
     }
 }
 
@@ -340,7 +347,9 @@ impl Engine for DiskEngine {
     }
 
     fn size_on_disk(&self) -> u64 {
-        std::fs::metadata(&self.inner.path).map(|m| m.len()).unwrap_or(0)
+        std::fs::metadata(&self.inner.path)
+            .map(|m| m.len())
+            .unwrap_or(0)
     }
 }
 
@@ -384,14 +393,24 @@ impl Snapshot for DiskSnapshot {
             Bound::Unbounded => Bound::Unbounded,
         };
         // An empty or inverted range yields nothing (redb would panic on it).
-        if let (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) = (&s, &e) {
-            let empty = a > b || (a == b && !(matches!(s, Bound::Included(_)) && matches!(e, Bound::Included(_))));
+        if let (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) =
+            (&s, &e)
+        {
+            let empty = a > b
+                || (a == b
+                    && !(matches!(s, Bound::Included(_)) && matches!(e, Bound::Included(_))));
             if empty {
                 return Ok(Box::new(std::iter::empty()));
             }
         }
         let range = self.kv.range::<&[u8]>((s, e)).map_err(storage_err)?;
-        let map = |item: std::result::Result<(redb::AccessGuard<'static, &'static [u8]>, redb::AccessGuard<'static, &'static [u8]>), redb::StorageError>| {
+        let map = |item: std::result::Result<
+            (
+                redb::AccessGuard<'static, &'static [u8]>,
+                redb::AccessGuard<'static, &'static [u8]>,
+            ),
+            redb::StorageError,
+        >| {
             item.map(|(k, v)| (k.value().to_vec(), v.value().to_vec()))
                 .map_err(storage_err)
         };
@@ -435,7 +454,11 @@ mod tests {
             .collect();
         assert_eq!(keys, vec![b"b".to_vec(), b"c".to_vec()]);
         let empty: Vec<_> = s
-            .scan(Bound::Included(b"z".to_vec()), Bound::Excluded(b"a".to_vec()), false)
+            .scan(
+                Bound::Included(b"z".to_vec()),
+                Bound::Excluded(b"a".to_vec()),
+                false,
+            )
             .unwrap()
             .collect();
         assert!(empty.is_empty());
@@ -445,7 +468,9 @@ mod tests {
     fn locked_and_corrupt_directories_fail_cleanly() {
         let dir = tempfile::tempdir().unwrap();
         let e = DiskEngine::open(dir.path()).unwrap();
-        let err = DiskEngine::open(dir.path()).err().expect("second open fails");
+        let err = DiskEngine::open(dir.path())
+            .err()
+            .expect("second open fails");
         assert_eq!(err.sqlstate(), "55006");
         assert!(err.message.contains("database is locked"));
         drop(e);
@@ -480,6 +505,10 @@ mod tests {
         assert_eq!(s.get(b"n").unwrap().unwrap(), 400i64.to_be_bytes());
         let st = e.stats();
         assert_eq!(st.commits, 400);
-        assert!(st.groups < 400, "groups {} should be fewer than commits", st.groups);
+        assert!(
+            st.groups < 400,
+            "groups {} should be fewer than commits",
+            st.groups
+        );
     }
 }

@@ -54,17 +54,21 @@ fn visible(chain: &Chain, seq: u64) -> Option<&Option<Vec<u8>>> {
 fn as_i64(v: Option<&Vec<u8>>, default: i64) -> Result<i64> {
     match v {
         None => Ok(default),
-        Some(b) => Ok(i64::from_be_bytes(
-            b.as_slice()
-                .try_into()
-                .map_err(|_| Error::corrupted("merge target is not an 8-byte integer"))?,
-        )),
+        Some(b) => Ok(i64::from_be_bytes(b.as_slice().try_into().map_err(
+            |_| Error::corrupted("merge target is not an 8-byte integer"),
+        )?)),
     }
 }
 
 /// Applies one write to `data` at `seq`, dropping versions older than `horizon`
 /// that are shadowed by a newer version also at or below the horizon.
-fn apply(data: &mut BTreeMap<Vec<u8>, Chain>, key: Vec<u8>, op: Op, seq: u64, horizon: u64) -> Result<()> {
+fn apply(
+    data: &mut BTreeMap<Vec<u8>, Chain>,
+    key: Vec<u8>,
+    op: Op,
+    seq: u64,
+    horizon: u64,
+) -> Result<()> {
     let current = data
         .get(&key)
         .and_then(|c| c.last())
@@ -72,8 +76,18 @@ fn apply(data: &mut BTreeMap<Vec<u8>, Chain>, key: Vec<u8>, op: Op, seq: u64, ho
     let value = match op {
         Op::Put(v) => Some(v),
         Op::Delete => None,
-        Op::AddI64(d) => Some(as_i64(current.as_ref(), 0)?.wrapping_add(d).to_be_bytes().to_vec()),
-        Op::MaxI64(d) => Some(as_i64(current.as_ref(), i64::MIN)?.max(d).to_be_bytes().to_vec()),
+        Op::AddI64(d) => Some(
+            as_i64(current.as_ref(), 0)?
+                .wrapping_add(d)
+                .to_be_bytes()
+                .to_vec(),
+        ),
+        Op::MaxI64(d) => Some(
+            as_i64(current.as_ref(), i64::MIN)?
+                .max(d)
+                .to_be_bytes()
+                .to_vec(),
+        ),
     };
     let chain = data.entry(key).or_default();
     if chain.last().is_some_and(|(s, _)| *s == seq) {
@@ -153,13 +167,26 @@ fn staged_push(
 ) -> Result<()> {
     let current = match staged.get(&key) {
         Some(v) => v.clone(),
-        None => data.get(&key).and_then(|c| c.last()).and_then(|(_, v)| v.clone()),
+        None => data
+            .get(&key)
+            .and_then(|c| c.last())
+            .and_then(|(_, v)| v.clone()),
     };
     let v = match op {
         Op::Put(v) => Some(v),
         Op::Delete => None,
-        Op::AddI64(d) => Some(as_i64(current.as_ref(), 0)?.wrapping_add(d).to_be_bytes().to_vec()),
-        Op::MaxI64(d) => Some(as_i64(current.as_ref(), i64::MIN)?.max(d).to_be_bytes().to_vec()),
+        Op::AddI64(d) => Some(
+            as_i64(current.as_ref(), 0)?
+                .wrapping_add(d)
+                .to_be_bytes()
+                .to_vec(),
+        ),
+        Op::MaxI64(d) => Some(
+            as_i64(current.as_ref(), i64::MIN)?
+                .max(d)
+                .to_be_bytes()
+                .to_vec(),
+        ),
     };
     staged.insert(key, v);
     Ok(())
@@ -191,7 +218,11 @@ impl Snapshot for MemorySnapshot {
 
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let data = self.state.data.read();
-        Ok(data.get(key).and_then(|c| visible(c, self.seq)).cloned().flatten())
+        Ok(data
+            .get(key)
+            .and_then(|c| visible(c, self.seq))
+            .cloned()
+            .flatten())
     }
 
     fn scan(&self, start: Bound<Vec<u8>>, end: Bound<Vec<u8>>, reverse: bool) -> Result<KvIter> {
@@ -322,7 +353,11 @@ mod tests {
         assert_eq!(s1.get(b"b").unwrap(), None);
         let s2 = e.snapshot().unwrap();
         assert_eq!(s2.seq(), 3);
-        let all: Vec<_> = s2.scan(Bound::Unbounded, Bound::Unbounded, true).unwrap().map(|r| r.unwrap().0).collect();
+        let all: Vec<_> = s2
+            .scan(Bound::Unbounded, Bound::Unbounded, true)
+            .unwrap()
+            .map(|r| r.unwrap().0)
+            .collect();
         assert_eq!(all, vec![b"b".to_vec(), b"a".to_vec()]);
         drop(s1);
         put(&e, b"a", b"4");
@@ -336,7 +371,9 @@ mod tests {
         b.ops.push((b"c".to_vec(), Op::AddI64(5)));
         b.ops.push((b"c".to_vec(), Op::AddI64(2)));
         b.ops.push((b"m".to_vec(), Op::MaxI64(3)));
-        b.on_seq = Some(Box::new(|seq| vec![(b"log".to_vec(), Op::Put(seq.to_be_bytes().to_vec()))]));
+        b.on_seq = Some(Box::new(|seq| {
+            vec![(b"log".to_vec(), Op::Put(seq.to_be_bytes().to_vec()))]
+        }));
         e.commit(b, Durability::Sync).unwrap();
         let s = e.snapshot().unwrap();
         assert_eq!(s.get(b"c").unwrap().unwrap(), 7i64.to_be_bytes());

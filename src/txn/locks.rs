@@ -213,8 +213,14 @@ mod tests {
     #[test]
     fn shared_and_exclusive() {
         let lm = LockManager::new();
-        assert_eq!(lm.acquire(1, b"a", LockMode::Shared).unwrap(), Acquired::New);
-        assert_eq!(lm.acquire(2, b"a", LockMode::Shared).unwrap(), Acquired::New);
+        assert_eq!(
+            lm.acquire(1, b"a", LockMode::Shared).unwrap(),
+            Acquired::New
+        );
+        assert_eq!(
+            lm.acquire(2, b"a", LockMode::Shared).unwrap(),
+            Acquired::New
+        );
         assert_eq!(
             lm.acquire(1, b"a", LockMode::Shared).unwrap(),
             Acquired::AlreadyHeld

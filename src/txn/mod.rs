@@ -248,7 +248,12 @@ impl Transaction {
     }
 
     /// Scans keys in bounds, merging own writes over the snapshot.
-    pub fn scan(&self, start: Bound<Vec<u8>>, end: Bound<Vec<u8>>, reverse: bool) -> Result<KvIter> {
+    pub fn scan(
+        &self,
+        start: Bound<Vec<u8>>,
+        end: Bound<Vec<u8>>,
+        reverse: bool,
+    ) -> Result<KvIter> {
         let base = self.snapshot.scan(start.clone(), end.clone(), reverse)?;
         self.merge_writes(base, start, end, reverse)
     }
@@ -420,10 +425,7 @@ impl Transaction {
     }
 
     /// Commit with a hook that adds writes once the commit number is known.
-    pub fn commit_with(
-        &mut self,
-        on_seq: Option<crate::storage::SeqHook>,
-    ) -> Result<u64> {
+    pub fn commit_with(&mut self, on_seq: Option<crate::storage::SeqHook>) -> Result<u64> {
         self.finished = true;
         let result = if self.writes.is_empty() && self.merges.is_empty() && on_seq.is_none() {
             Ok(self.snapshot.seq())

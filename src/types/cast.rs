@@ -36,15 +36,25 @@ fn fit_numeric(d: Decimal, m: &Option<(u32, u32)>) -> Result<Decimal> {
     let r = d.round_dp_with_strategy(*s, RoundingStrategy::MidpointAwayFromZero);
     let int_digits = {
         let t = r.trunc().abs();
-        if t.is_zero() { 0 } else { t.to_string().len() as u32 }
+        if t.is_zero() {
+            0
+        } else {
+            t.to_string().len() as u32
+        }
     };
     if int_digits > p - s {
-        return Err(Error::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "numeric field overflow").with_detail(
-            format!(
-                "A field with precision {p}, scale {s} must round to an absolute value less than {}.",
-                if p == s { "1".to_string() } else { format!("10^{}", p - s) }
-            ),
-        ));
+        return Err(Error::new(
+            SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+            "numeric field overflow",
+        )
+        .with_detail(format!(
+            "A field with precision {p}, scale {s} must round to an absolute value less than {}.",
+            if p == s {
+                "1".to_string()
+            } else {
+                format!("10^{}", p - s)
+            }
+        )));
     }
     let mut r = r;
     r.rescale(*s);
@@ -64,7 +74,9 @@ fn float_to_int(f: f64, t: &DataType) -> Result<Value> {
 
 fn decimal_to_int(d: Decimal, t: &DataType) -> Result<Value> {
     let r = d.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
-    let i = r.to_i128().ok_or_else(|| Error::out_of_range(int_name(t)))?;
+    let i = r
+        .to_i128()
+        .ok_or_else(|| Error::out_of_range(int_name(t)))?;
     to_int(i, t)
 }
 
@@ -97,7 +109,9 @@ impl Value {
                     Value::Text(s) => s,
                     other => other.to_string(),
                 };
-                let Some(n) = n else { return Ok(Value::Text(s)) };
+                let Some(n) = n else {
+                    return Ok(Value::Text(s));
+                };
                 let n = *n as usize;
                 if s.chars().count() <= n {
                     Value::Text(s)
@@ -145,7 +159,10 @@ impl Value {
                 let f = v.to_f64_lossy();
                 let g = f as f32;
                 if g.is_infinite() && f.is_finite() {
-                    return Err(Error::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range: overflow"));
+                    return Err(Error::new(
+                        SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+                        "value out of range: overflow",
+                    ));
                 }
                 Value::Float4(g)
             }
@@ -153,12 +170,20 @@ impl Value {
             (v, DataType::Numeric(m)) if from.is_numeric() => {
                 let d = match &v {
                     Value::Float4(f) if !f.is_finite() => {
-                        return Err(Error::new(SqlState::FEATURE_NOT_SUPPORTED, "cannot convert infinity or NaN to numeric"));
+                        return Err(Error::new(
+                            SqlState::FEATURE_NOT_SUPPORTED,
+                            "cannot convert infinity or NaN to numeric",
+                        ));
                     }
                     Value::Float8(f) if !f.is_finite() => {
-                        return Err(Error::new(SqlState::FEATURE_NOT_SUPPORTED, "cannot convert infinity or NaN to numeric"));
+                        return Err(Error::new(
+                            SqlState::FEATURE_NOT_SUPPORTED,
+                            "cannot convert infinity or NaN to numeric",
+                        ));
                     }
-                    _ => v.to_decimal().ok_or_else(|| Error::out_of_range("numeric"))?,
+                    _ => v
+                        .to_decimal()
+                        .ok_or_else(|| Error::out_of_range("numeric"))?,
                 };
                 Value::Numeric(fit_numeric(d, m)?)
             }
@@ -169,9 +194,9 @@ impl Value {
             // Date and time.
             (Value::Date(d), DataType::Date) => Value::Date(d),
             (Value::Date(d), DataType::Timestamp) => Value::Timestamp(d.and_time(NaiveTime::MIN)),
-            (Value::Date(d), DataType::Timestamptz) => {
-                Value::Timestamptz(DateTime::from_naive_utc_and_offset(d.and_time(NaiveTime::MIN), Utc))
-            }
+            (Value::Date(d), DataType::Timestamptz) => Value::Timestamptz(
+                DateTime::from_naive_utc_and_offset(d.and_time(NaiveTime::MIN), Utc),
+            ),
             (Value::Timestamp(t), DataType::Timestamp) => Value::Timestamp(t),
             (Value::Timestamp(t), DataType::Timestamptz) => {
                 Value::Timestamptz(DateTime::from_naive_utc_and_offset(t, Utc))
@@ -200,13 +225,18 @@ impl Value {
             (Value::Json(s), DataType::Jsonb) => Value::parse(&s, &DataType::Jsonb)?,
             (Value::Jsonb(j), DataType::Jsonb) => Value::Jsonb(j),
             (Value::Jsonb(j), DataType::Json) => Value::Json(Value::Jsonb(j).to_string()),
-            (Value::Jsonb(j), t) if explicit && (t.is_numeric() || *t == DataType::Bool) => match j {
+            (Value::Jsonb(j), t) if explicit && (t.is_numeric() || *t == DataType::Bool) => match j
+            {
                 serde_json::Value::Number(n) => Value::Text(n.to_string()).convert(t, true)?,
                 serde_json::Value::Bool(b) if *t == DataType::Bool => Value::Bool(b),
                 other => {
                     return Err(Error::new(
                         SqlState::INVALID_PARAMETER_VALUE,
-                        format!("cannot cast jsonb {} to type {}", json_kind(&other), t.name()),
+                        format!(
+                            "cannot cast jsonb {} to type {}",
+                            json_kind(&other),
+                            t.name()
+                        ),
                     ));
                 }
             },
@@ -239,25 +269,66 @@ mod tests {
 
     #[test]
     fn casts_like_postgres() {
-        assert_eq!(Value::Numeric(Decimal::new(25, 1)).cast(&DataType::Int4).unwrap(), Value::Int4(3));
-        assert_eq!(Value::Numeric(Decimal::new(-25, 1)).cast(&DataType::Int4).unwrap(), Value::Int4(-3));
-        assert_eq!(Value::Float8(2.5).cast(&DataType::Int4).unwrap(), Value::Int4(2));
-        assert_eq!(Value::Int8(1 << 40).cast(&DataType::Int4).unwrap_err().sqlstate(), "22003");
         assert_eq!(
-            Value::Text("abcdef".into()).cast(&DataType::Varchar(Some(3))).unwrap(),
+            Value::Numeric(Decimal::new(25, 1))
+                .cast(&DataType::Int4)
+                .unwrap(),
+            Value::Int4(3)
+        );
+        assert_eq!(
+            Value::Numeric(Decimal::new(-25, 1))
+                .cast(&DataType::Int4)
+                .unwrap(),
+            Value::Int4(-3)
+        );
+        assert_eq!(
+            Value::Float8(2.5).cast(&DataType::Int4).unwrap(),
+            Value::Int4(2)
+        );
+        assert_eq!(
+            Value::Int8(1 << 40)
+                .cast(&DataType::Int4)
+                .unwrap_err()
+                .sqlstate(),
+            "22003"
+        );
+        assert_eq!(
+            Value::Text("abcdef".into())
+                .cast(&DataType::Varchar(Some(3)))
+                .unwrap(),
             Value::Text("abc".into())
         );
         assert_eq!(
-            Value::Text("abcdef".into()).coerce_to(&DataType::Varchar(Some(3))).unwrap_err().sqlstate(),
+            Value::Text("abcdef".into())
+                .coerce_to(&DataType::Varchar(Some(3)))
+                .unwrap_err()
+                .sqlstate(),
             "22001"
         );
-        let v = Value::Text("12.345".into()).cast(&DataType::Numeric(Some((5, 2)))).unwrap();
+        let v = Value::Text("12.345".into())
+            .cast(&DataType::Numeric(Some((5, 2))))
+            .unwrap();
         assert_eq!(v.to_string(), "12.35");
         assert_eq!(
-            Value::Text("1234.5".into()).cast(&DataType::Numeric(Some((5, 2)))).unwrap_err().sqlstate(),
+            Value::Text("1234.5".into())
+                .cast(&DataType::Numeric(Some((5, 2))))
+                .unwrap_err()
+                .sqlstate(),
             "22003"
         );
-        assert_eq!(Value::Text("ab".into()).cast(&DataType::Char(4)).unwrap().to_string(), "ab  ");
-        assert_eq!(Value::Bool(true).cast(&DataType::Date).unwrap_err().sqlstate(), "42846");
+        assert_eq!(
+            Value::Text("ab".into())
+                .cast(&DataType::Char(4))
+                .unwrap()
+                .to_string(),
+            "ab  "
+        );
+        assert_eq!(
+            Value::Bool(true)
+                .cast(&DataType::Date)
+                .unwrap_err()
+                .sqlstate(),
+            "42846"
+        );
     }
 }

@@ -37,7 +37,10 @@ use crate::error::{Error, Result, SqlState};
 use sqlparser::ast;
 
 fn undefined_type(name: &str) -> Error {
-    Error::new(SqlState::UNDEFINED_OBJECT, format!("type \"{name}\" does not exist"))
+    Error::new(
+        SqlState::UNDEFINED_OBJECT,
+        format!("type \"{name}\" does not exist"),
+    )
 }
 
 fn numeric_mod(info: &ast::ExactNumberInfo) -> Result<Option<(u32, u32)>> {
@@ -126,9 +129,13 @@ impl DataType {
                 _ => DataType::Float8,
             },
             A::Double(_) | A::DoublePrecision | A::Float8 | A::Float64 => DataType::Float8,
-            A::Numeric(info) | A::Decimal(info) | A::Dec(info) => DataType::Numeric(numeric_mod(info)?),
+            A::Numeric(info) | A::Decimal(info) | A::Dec(info) => {
+                DataType::Numeric(numeric_mod(info)?)
+            }
             A::Text | A::String(_) => DataType::Text,
-            A::Varchar(l) | A::CharacterVarying(l) | A::CharVarying(l) => DataType::Varchar(char_len(l)?),
+            A::Varchar(l) | A::CharacterVarying(l) | A::CharVarying(l) => {
+                DataType::Varchar(char_len(l)?)
+            }
             A::Char(l) | A::Character(l) => DataType::Char(char_len(l)?.unwrap_or(1)),
             A::Bytea => DataType::Bytea,
             A::Date => DataType::Date,
@@ -150,7 +157,9 @@ impl DataType {
                 ast::ArrayElemTypeDef::AngleBracket(t)
                 | ast::ArrayElemTypeDef::SquareBracket(t, _)
                 | ast::ArrayElemTypeDef::Qualified(t, _)
-                | ast::ArrayElemTypeDef::Parenthesis(t) => DataType::Array(Box::new(DataType::from_sql(t)?)),
+                | ast::ArrayElemTypeDef::Parenthesis(t) => {
+                    DataType::Array(Box::new(DataType::from_sql(t)?))
+                }
                 ast::ArrayElemTypeDef::None => return Err(undefined_type("array")),
             },
             A::Custom(name, mods) => {
@@ -159,9 +168,12 @@ impl DataType {
                 let base = DataType::from_name(&n)?;
                 match (base, mods.as_slice()) {
                     (DataType::Varchar(_), [l]) => DataType::Varchar(Some(
-                        l.parse().map_err(|_| undefined_type(&format!("{n}({l})")))?,
+                        l.parse()
+                            .map_err(|_| undefined_type(&format!("{n}({l})")))?,
                     )),
-                    (DataType::Char(_), [l]) => DataType::Char(l.parse().map_err(|_| undefined_type(&n))?),
+                    (DataType::Char(_), [l]) => {
+                        DataType::Char(l.parse().map_err(|_| undefined_type(&n))?)
+                    }
                     (DataType::Numeric(_), [p]) => {
                         let p: u64 = p.parse().map_err(|_| undefined_type(&n))?;
                         DataType::Numeric(numeric_mod(&ast::ExactNumberInfo::Precision(p))?)
@@ -169,7 +181,9 @@ impl DataType {
                     (DataType::Numeric(_), [p, s]) => {
                         let p: u64 = p.parse().map_err(|_| undefined_type(&n))?;
                         let s: u64 = s.parse().map_err(|_| undefined_type(&n))?;
-                        DataType::Numeric(numeric_mod(&ast::ExactNumberInfo::PrecisionAndScale(p, s as i64))?)
+                        DataType::Numeric(numeric_mod(&ast::ExactNumberInfo::PrecisionAndScale(
+                            p, s as i64,
+                        ))?)
                     }
                     (b, []) => b,
                     (b, _) => b,
@@ -269,13 +283,20 @@ impl DataType {
     }
 
     pub fn is_text(&self) -> bool {
-        matches!(self, DataType::Text | DataType::Varchar(_) | DataType::Char(_))
+        matches!(
+            self,
+            DataType::Text | DataType::Varchar(_) | DataType::Char(_)
+        )
     }
 
     pub fn is_temporal(&self) -> bool {
         matches!(
             self,
-            DataType::Date | DataType::Time | DataType::Timestamp | DataType::Timestamptz | DataType::Interval
+            DataType::Date
+                | DataType::Time
+                | DataType::Timestamp
+                | DataType::Timestamptz
+                | DataType::Interval
         )
     }
 
@@ -332,7 +353,15 @@ impl DataType {
                 | (DataType::Timestamp | DataType::Timestamptz, DataType::Time)
                 | (DataType::Interval, DataType::Time)
                 | (DataType::Time, DataType::Interval)
-                | (DataType::Jsonb, DataType::Bool | DataType::Int2 | DataType::Int4 | DataType::Int8 | DataType::Float8 | DataType::Numeric(_))
+                | (
+                    DataType::Jsonb,
+                    DataType::Bool
+                        | DataType::Int2
+                        | DataType::Int4
+                        | DataType::Int8
+                        | DataType::Float8
+                        | DataType::Numeric(_)
+                )
                 | (DataType::Array(_), DataType::Array(_))
         )
     }
@@ -362,14 +391,17 @@ impl DataType {
         }
         match (a, b) {
             (DataType::Numeric(_), DataType::Numeric(_)) => Some(DataType::Numeric(None)),
-            (DataType::Timestamp, DataType::Timestamptz) | (DataType::Timestamptz, DataType::Timestamp) => {
-                Some(DataType::Timestamptz)
+            (DataType::Timestamp, DataType::Timestamptz)
+            | (DataType::Timestamptz, DataType::Timestamp) => Some(DataType::Timestamptz),
+            (DataType::Date, DataType::Timestamp) | (DataType::Timestamp, DataType::Date) => {
+                Some(DataType::Timestamp)
             }
-            (DataType::Date, DataType::Timestamp) | (DataType::Timestamp, DataType::Date) => Some(DataType::Timestamp),
             (DataType::Date, DataType::Timestamptz) | (DataType::Timestamptz, DataType::Date) => {
                 Some(DataType::Timestamptz)
             }
-            (DataType::Json, DataType::Jsonb) | (DataType::Jsonb, DataType::Json) => Some(DataType::Jsonb),
+            (DataType::Json, DataType::Jsonb) | (DataType::Jsonb, DataType::Json) => {
+                Some(DataType::Jsonb)
+            }
             (DataType::Array(x), DataType::Array(y)) => {
                 DataType::common_type(x, y).map(|t| DataType::Array(Box::new(t)))
             }

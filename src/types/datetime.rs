@@ -17,7 +17,11 @@ pub struct Interval {
 
 impl Interval {
     pub fn new(months: i32, days: i32, micros: i64) -> Interval {
-        Interval { months, days, micros }
+        Interval {
+            months,
+            days,
+            micros,
+        }
     }
 
     /// Total length with 30-day months and 24-hour days (PostgreSQL's comparison rule).
@@ -48,7 +52,12 @@ impl Interval {
         let days = self.days as f64 * f + (months - whole_months) * 30.0;
         let whole_days = days.trunc();
         let micros = self.micros as f64 * f + (days - whole_days) * USECS_PER_DAY as f64;
-        if !months.is_finite() || !micros.is_finite() || whole_months.abs() > i32::MAX as f64 || whole_days.abs() > i32::MAX as f64 || micros.abs() > i64::MAX as f64 {
+        if !months.is_finite()
+            || !micros.is_finite()
+            || whole_months.abs() > i32::MAX as f64
+            || whole_days.abs() > i32::MAX as f64
+            || micros.abs() > i64::MAX as f64
+        {
             return None;
         }
         Some(Interval {
@@ -60,7 +69,12 @@ impl Interval {
 
     /// Parses PostgreSQL interval input (`1 day 02:00:00`, `2 hours`, `P1D`, `-1 week`).
     pub fn parse(s: &str) -> Result<Interval> {
-        let bad = || Error::new(SqlState::INVALID_DATETIME_FORMAT, format!("invalid input syntax for type interval: \"{s}\""));
+        let bad = || {
+            Error::new(
+                SqlState::INVALID_DATETIME_FORMAT,
+                format!("invalid input syntax for type interval: \"{s}\""),
+            )
+        };
         let t = s.trim().to_lowercase();
         if t.is_empty() {
             return Err(bad());
@@ -98,7 +112,10 @@ impl Interval {
             let n: f64 = num.parse().map_err(|_| bad())?;
             let unit = if !glued.is_empty() {
                 glued.to_string()
-            } else if i + 1 < toks.len() && toks[i + 1].chars().all(|c| c.is_alphabetic()) && toks[i + 1] != "ago" {
+            } else if i + 1 < toks.len()
+                && toks[i + 1].chars().all(|c| c.is_alphabetic())
+                && toks[i + 1] != "ago"
+            {
                 i += 1;
                 toks[i].to_string()
             } else {
@@ -107,8 +124,12 @@ impl Interval {
             };
             let f = |x: f64| x.round() as i64;
             let unit = match unit.as_str() {
-                "ms" | "msec" | "msecs" | "millisecond" | "milliseconds" => "millisecond".to_string(),
-                "us" | "usec" | "usecs" | "microsecond" | "microseconds" => "microsecond".to_string(),
+                "ms" | "msec" | "msecs" | "millisecond" | "milliseconds" => {
+                    "millisecond".to_string()
+                }
+                "us" | "usec" | "usecs" | "microsecond" | "microseconds" => {
+                    "microsecond".to_string()
+                }
                 other => other.trim_end_matches('s').to_string(),
             };
             match unit.as_str() {
@@ -138,8 +159,12 @@ impl Interval {
             i += 1;
         }
         let mut iv = Interval {
-            months: i32::try_from(months).map_err(|_| Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "interval out of range"))?,
-            days: i32::try_from(days).map_err(|_| Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "interval out of range"))?,
+            months: i32::try_from(months).map_err(|_| {
+                Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "interval out of range")
+            })?,
+            days: i32::try_from(days).map_err(|_| {
+                Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "interval out of range")
+            })?,
             micros,
         };
         if ago {
@@ -219,7 +244,7 @@ impl std::hash::Hash for Interval {
 }
 
 fn plural(n: i64, unit: &str) -> String {
-    if n == 1 || n == -1 {
+    if n == 1 {
         format!("{n} {unit}")
     } else {
         format!("{n} {unit}s")
@@ -272,11 +297,17 @@ impl std::fmt::Display for Interval {
 }
 
 fn bad_datetime(ty: &str, s: &str) -> Error {
-    Error::new(SqlState::INVALID_DATETIME_FORMAT, format!("invalid input syntax for type {ty}: \"{s}\""))
+    Error::new(
+        SqlState::INVALID_DATETIME_FORMAT,
+        format!("invalid input syntax for type {ty}: \"{s}\""),
+    )
 }
 
 fn out_of_range(s: &str) -> Error {
-    Error::new(SqlState::DATETIME_FIELD_OVERFLOW, format!("date/time field value out of range: \"{s}\""))
+    Error::new(
+        SqlState::DATETIME_FIELD_OVERFLOW,
+        format!("date/time field value out of range: \"{s}\""),
+    )
 }
 
 /// Parses `YYYY-MM-DD` (with range checking).
@@ -289,7 +320,11 @@ pub fn parse_date(s: &str) -> Result<NaiveDate> {
     }
     let datepart = t.split(|c| c == ' ' || c == 'T').next().unwrap_or(t);
     let fields: Vec<&str> = datepart.split('-').collect();
-    if fields.len() != 3 || fields.iter().any(|f| f.is_empty() || !f.chars().all(|c| c.is_ascii_digit())) {
+    if fields.len() != 3
+        || fields
+            .iter()
+            .any(|f| f.is_empty() || !f.chars().all(|c| c.is_ascii_digit()))
+    {
         return Err(bad_datetime("date", s));
     }
     let y: i32 = fields[0].parse().map_err(|_| bad_datetime("date", s))?;
@@ -348,7 +383,8 @@ fn split_zone(t: &str) -> (String, Option<i32>) {
         if head.contains(':') || head.len() > 10 {
             let sign = if tail.starts_with('-') { -1 } else { 1 };
             let digits = tail[1..].replace(':', "");
-            if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) && digits.len() <= 4 {
+            if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) && digits.len() <= 4
+            {
                 let (h, m) = if digits.len() <= 2 {
                     (digits.parse::<i32>().unwrap_or(0), 0)
                 } else {
@@ -367,7 +403,12 @@ fn parse_naive(t: &str, ty: &str, orig: &str) -> Result<NaiveDateTime> {
     match t.to_lowercase().as_str() {
         "epoch" => return Ok(DateTime::UNIX_EPOCH.naive_utc()),
         "now" => return Ok(Utc::now().naive_utc()),
-        "today" => return Ok(Utc::now().date_naive().and_hms_opt(0, 0, 0).expect("midnight")),
+        "today" => {
+            return Ok(Utc::now()
+                .date_naive()
+                .and_hms_opt(0, 0, 0)
+                .expect("midnight"));
+        }
         _ => {}
     }
     let (date, time) = match t.find([' ', 'T', 't']) {
@@ -478,13 +519,27 @@ mod tests {
     #[test]
     fn interval_text() {
         assert_eq!(Interval::parse("1 day").unwrap().to_string(), "1 day");
-        assert_eq!(Interval::parse("2 hours 30 minutes").unwrap().to_string(), "02:30:00");
-        assert_eq!(Interval::parse("1 year 2 mons 3 days 04:05:06.5").unwrap().to_string(), "1 year 2 mons 3 days 04:05:06.5");
+        assert_eq!(
+            Interval::parse("2 hours 30 minutes").unwrap().to_string(),
+            "02:30:00"
+        );
+        assert_eq!(
+            Interval::parse("1 year 2 mons 3 days 04:05:06.5")
+                .unwrap()
+                .to_string(),
+            "1 year 2 mons 3 days 04:05:06.5"
+        );
         assert_eq!(Interval::parse("-1 day").unwrap().to_string(), "-1 days");
         assert_eq!(Interval::parse("1 week").unwrap().days, 7);
-        assert_eq!(Interval::parse("P1DT2H").unwrap().to_string(), "1 day 02:00:00");
+        assert_eq!(
+            Interval::parse("P1DT2H").unwrap().to_string(),
+            "1 day 02:00:00"
+        );
         assert_eq!(Interval::default().to_string(), "00:00:00");
-        assert_eq!(Interval::parse("1 day").unwrap(), Interval::parse("24 hours").unwrap());
+        assert_eq!(
+            Interval::parse("1 day").unwrap(),
+            Interval::parse("24 hours").unwrap()
+        );
         assert!(Interval::parse("banana").is_err());
     }
 
@@ -496,7 +551,11 @@ mod tests {
         assert_eq!(format_timestamptz(&tz), "2024-01-15 08:30:00+00");
         assert_eq!(parse_date("2024-13-01").unwrap_err().sqlstate(), "22008");
         assert_eq!(parse_date("nope").unwrap_err().sqlstate(), "22007");
-        let d = add_interval(parse_timestamp("2024-01-31").unwrap(), &Interval::new(1, 0, 0)).unwrap();
+        let d = add_interval(
+            parse_timestamp("2024-01-31").unwrap(),
+            &Interval::new(1, 0, 0),
+        )
+        .unwrap();
         assert_eq!(format_timestamp(&d), "2024-02-29 00:00:00");
     }
 }

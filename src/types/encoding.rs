@@ -74,7 +74,9 @@ fn take<'a>(buf: &'a [u8], pos: &mut usize, n: usize, what: &str) -> Result<&'a 
 }
 
 fn arr<const N: usize>(buf: &[u8], pos: &mut usize, what: &str) -> Result<[u8; N]> {
-    take(buf, pos, N, what)?.try_into().map_err(|_| corrupt(what))
+    take(buf, pos, N, what)?
+        .try_into()
+        .map_err(|_| corrupt(what))
 }
 
 fn flip_i64(v: i64) -> [u8; 8] {
@@ -93,8 +95,16 @@ fn float_key(f: f64) -> [u8; 8] {
     } else {
         f
     };
-    let bits = if f.is_nan() { 0x7FF8_0000_0000_0000u64 } else { f.to_bits() };
-    let t = if bits >> 63 == 1 { !bits } else { bits ^ (1 << 63) };
+    let bits = if f.is_nan() {
+        0x7FF8_0000_0000_0000u64
+    } else {
+        f.to_bits()
+    };
+    let t = if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits ^ (1 << 63)
+    };
     t.to_be_bytes()
 }
 
@@ -116,10 +126,18 @@ fn numeric_key(d: &Decimal, out: &mut Vec<u8>) {
     let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
     let int = int.trim_start_matches('0');
     let (digits, exp): (String, i16) = if !int.is_empty() {
-        (format!("{int}{frac}").trim_end_matches('0').to_string(), int.len() as i16)
+        (
+            format!("{int}{frac}").trim_end_matches('0').to_string(),
+            int.len() as i16,
+        )
     } else {
         let lead = frac.len() - frac.trim_start_matches('0').len();
-        (frac.trim_start_matches('0').trim_end_matches('0').to_string(), -(lead as i16))
+        (
+            frac.trim_start_matches('0')
+                .trim_end_matches('0')
+                .to_string(),
+            -(lead as i16),
+        )
     };
     let e = ((exp as i32 + 32768) as u16).to_be_bytes();
     if neg {
@@ -174,7 +192,10 @@ fn micros_of_time(t: &NaiveTime) -> u64 {
 }
 
 fn time_of_micros(m: u64) -> Option<NaiveTime> {
-    NaiveTime::from_num_seconds_from_midnight_opt((m / 1_000_000) as u32, ((m % 1_000_000) * 1000) as u32)
+    NaiveTime::from_num_seconds_from_midnight_opt(
+        (m / 1_000_000) as u32,
+        ((m % 1_000_000) * 1000) as u32,
+    )
 }
 
 /// Encodes one value as a key component.
@@ -283,7 +304,9 @@ pub fn decode_key(bytes: &[u8], types: &[DataType]) -> Result<(Vec<Value>, usize
                 }
             }
             K_NUMERIC => Value::Numeric(numeric_unkey(bytes, &mut pos)?),
-            K_TEXT => Value::Text(String::from_utf8(get_escaped(bytes, &mut pos)?).map_err(|_| corrupt("key"))?),
+            K_TEXT => Value::Text(
+                String::from_utf8(get_escaped(bytes, &mut pos)?).map_err(|_| corrupt("key"))?,
+            ),
             K_BYTEA => Value::Bytea(get_escaped(bytes, &mut pos)?),
             K_DATE => {
                 let d = unflip_i64(arr(bytes, &mut pos, "key")?);
@@ -295,7 +318,8 @@ pub fn decode_key(bytes: &[u8], types: &[DataType]) -> Result<(Vec<Value>, usize
                 )
             }
             K_TIME => Value::Time(
-                time_of_micros(u64::from_be_bytes(arr(bytes, &mut pos, "key")?)).ok_or_else(|| corrupt("key"))?,
+                time_of_micros(u64::from_be_bytes(arr(bytes, &mut pos, "key")?))
+                    .ok_or_else(|| corrupt("key"))?,
             ),
             K_TS => Value::Timestamp(
                 DateTime::from_timestamp_micros(unflip_i64(arr(bytes, &mut pos, "key")?))
@@ -314,9 +338,12 @@ pub fn decode_key(bytes: &[u8], types: &[DataType]) -> Result<(Vec<Value>, usize
                 Value::Interval(Interval::new(months, days, micros))
             }
             K_UUID => Value::Uuid(Uuid::from_bytes(arr(bytes, &mut pos, "key")?)),
-            K_JSON => Value::Json(String::from_utf8(get_escaped(bytes, &mut pos)?).map_err(|_| corrupt("key"))?),
+            K_JSON => Value::Json(
+                String::from_utf8(get_escaped(bytes, &mut pos)?).map_err(|_| corrupt("key"))?,
+            ),
             K_JSONB => {
-                let s = String::from_utf8(get_escaped(bytes, &mut pos)?).map_err(|_| corrupt("key"))?;
+                let s =
+                    String::from_utf8(get_escaped(bytes, &mut pos)?).map_err(|_| corrupt("key"))?;
                 Value::Jsonb(serde_json::from_str(&s).map_err(|_| corrupt("key"))?)
             }
             K_ARRAY => {
@@ -482,20 +509,26 @@ fn get_value(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Value> {
         R_FLOAT4 => Value::Float4(f32::from_le_bytes(arr(buf, pos, "row")?)),
         R_FLOAT8 => Value::Float8(f64::from_le_bytes(arr(buf, pos, "row")?)),
         R_NUMERIC => Value::Numeric(Decimal::deserialize(arr(buf, pos, "row")?)),
-        R_TEXT => Value::Text(String::from_utf8(get_bytes(buf, pos)?.to_vec()).map_err(|_| corrupt("row"))?),
+        R_TEXT => Value::Text(
+            String::from_utf8(get_bytes(buf, pos)?.to_vec()).map_err(|_| corrupt("row"))?,
+        ),
         R_BYTEA => Value::Bytea(get_bytes(buf, pos)?.to_vec()),
         R_DATE => Value::Date(
             NaiveDate::from_num_days_from_ce_opt(i32::from_le_bytes(arr(buf, pos, "row")?))
                 .ok_or_else(|| corrupt("row"))?,
         ),
-        R_TIME => Value::Time(time_of_micros(u64::from_le_bytes(arr(buf, pos, "row")?)).ok_or_else(|| corrupt("row"))?),
+        R_TIME => Value::Time(
+            time_of_micros(u64::from_le_bytes(arr(buf, pos, "row")?))
+                .ok_or_else(|| corrupt("row"))?,
+        ),
         R_TS => Value::Timestamp(
             DateTime::from_timestamp_micros(i64::from_le_bytes(arr(buf, pos, "row")?))
                 .ok_or_else(|| corrupt("row"))?
                 .naive_utc(),
         ),
         R_TSTZ => Value::Timestamptz(
-            DateTime::from_timestamp_micros(i64::from_le_bytes(arr(buf, pos, "row")?)).ok_or_else(|| corrupt("row"))?,
+            DateTime::from_timestamp_micros(i64::from_le_bytes(arr(buf, pos, "row")?))
+                .ok_or_else(|| corrupt("row"))?,
         ),
         R_INTERVAL => {
             let months = i32::from_le_bytes(arr(buf, pos, "row")?);
@@ -504,10 +537,15 @@ fn get_value(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Value> {
             Value::Interval(Interval::new(months, days, micros))
         }
         R_UUID => Value::Uuid(Uuid::from_bytes(arr(buf, pos, "row")?)),
-        R_JSON => Value::Json(String::from_utf8(get_bytes(buf, pos)?.to_vec()).map_err(|_| corrupt("row"))?),
-        R_JSONB => Value::Jsonb(serde_json::from_slice(get_bytes(buf, pos)?).map_err(|_| corrupt("row"))?),
+        R_JSON => Value::Json(
+            String::from_utf8(get_bytes(buf, pos)?.to_vec()).map_err(|_| corrupt("row"))?,
+        ),
+        R_JSONB => {
+            Value::Jsonb(serde_json::from_slice(get_bytes(buf, pos)?).map_err(|_| corrupt("row"))?)
+        }
         R_ARRAY => {
-            let t: DataType = serde_json::from_slice(get_bytes(buf, pos)?).map_err(|_| corrupt("row"))?;
+            let t: DataType =
+                serde_json::from_slice(get_bytes(buf, pos)?).map_err(|_| corrupt("row"))?;
             let n = get_varint(buf, pos)?;
             if n > buf.len() as u64 {
                 return Err(corrupt("row"));

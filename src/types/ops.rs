@@ -83,8 +83,13 @@ fn promote(l: &DataType, r: &DataType) -> Option<DataType> {
 fn comparable(l: &DataType, r: &DataType) -> bool {
     (l.is_numeric() && r.is_numeric())
         || (l.is_text() && r.is_text())
-        || (matches!(l, DataType::Date | DataType::Timestamp | DataType::Timestamptz)
-            && matches!(r, DataType::Date | DataType::Timestamp | DataType::Timestamptz))
+        || (matches!(
+            l,
+            DataType::Date | DataType::Timestamp | DataType::Timestamptz
+        ) && matches!(
+            r,
+            DataType::Date | DataType::Timestamp | DataType::Timestamptz
+        ))
         || (matches!(l, DataType::Json) == false && l == r && !matches!(l, DataType::Json))
         || (matches!(l, DataType::Array(_)) && matches!(r, DataType::Array(_)))
         || (matches!(l, DataType::Jsonb) && matches!(r, DataType::Jsonb))
@@ -124,7 +129,12 @@ impl BinaryOp {
     fn is_comparison(&self) -> bool {
         matches!(
             self,
-            BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq
+            BinaryOp::Eq
+                | BinaryOp::NotEq
+                | BinaryOp::Lt
+                | BinaryOp::LtEq
+                | BinaryOp::Gt
+                | BinaryOp::GtEq
         )
     }
 
@@ -144,7 +154,11 @@ impl BinaryOp {
                 (T::Unknown, x) | (x, T::Unknown) => (x, x),
                 _ => (l, r),
             };
-            return if comparable(a, b) { Ok(T::Bool) } else { Err(err()) };
+            return if comparable(a, b) {
+                Ok(T::Bool)
+            } else {
+                Err(err())
+            };
         }
         Ok(match self {
             BinaryOp::Plus | BinaryOp::Minus => match (l, r) {
@@ -158,7 +172,9 @@ impl BinaryOp {
                 (T::Interval, T::Timestamp) if *self == BinaryOp::Plus => T::Timestamp,
                 (T::Timestamptz, T::Interval) => T::Timestamptz,
                 (T::Interval, T::Timestamptz) if *self == BinaryOp::Plus => T::Timestamptz,
-                (T::Timestamp, T::Timestamp) | (T::Timestamptz, T::Timestamptz) if *self == BinaryOp::Minus => {
+                (T::Timestamp, T::Timestamp) | (T::Timestamptz, T::Timestamptz)
+                    if *self == BinaryOp::Minus =>
+                {
                     T::Interval
                 }
                 (T::Interval, T::Interval) => T::Interval,
@@ -194,7 +210,9 @@ impl BinaryOp {
                 (T::Array(a), _) | (_, T::Array(a)) => T::Array(a.clone()),
                 (T::Jsonb, T::Jsonb) => T::Jsonb,
                 (T::Bytea, T::Bytea) => T::Bytea,
-                (a, b) if a.is_text() || b.is_text() || *a == T::Unknown || *b == T::Unknown => T::Text,
+                (a, b) if a.is_text() || b.is_text() || *a == T::Unknown || *b == T::Unknown => {
+                    T::Text
+                }
                 _ => return Err(err()),
             },
             BinaryOp::JsonGet | BinaryOp::JsonPathGet => match l {
@@ -246,7 +264,11 @@ impl BinaryOp {
         let lt = l.data_type();
         let rt = r.data_type();
         match self {
-            BinaryOp::Plus | BinaryOp::Minus | BinaryOp::Multiply | BinaryOp::Divide | BinaryOp::Modulo
+            BinaryOp::Plus
+            | BinaryOp::Minus
+            | BinaryOp::Multiply
+            | BinaryOp::Divide
+            | BinaryOp::Modulo
                 if lt.is_numeric() && rt.is_numeric() =>
             {
                 arith(*self, l, r)
@@ -275,8 +297,12 @@ impl BinaryOp {
             },
             BinaryOp::Exponent => {
                 if matches!(l, Value::Numeric(_)) || matches!(r, Value::Numeric(_)) {
-                    let a = l.to_decimal().ok_or_else(|| Error::out_of_range("numeric"))?;
-                    let b = r.to_decimal().ok_or_else(|| Error::out_of_range("numeric"))?;
+                    let a = l
+                        .to_decimal()
+                        .ok_or_else(|| Error::out_of_range("numeric"))?;
+                    let b = r
+                        .to_decimal()
+                        .ok_or_else(|| Error::out_of_range("numeric"))?;
                     use rust_decimal::MathematicalOps;
                     if a.is_zero() && b.is_sign_negative() {
                         return Err(Error::new(
@@ -297,7 +323,10 @@ impl BinaryOp {
                     }
                     let v = a.powf(b);
                     if v.is_infinite() {
-                        return Err(Error::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range: overflow"));
+                        return Err(Error::new(
+                            SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+                            "value out of range: overflow",
+                        ));
                     }
                     if v.is_nan() && !a.is_nan() && !b.is_nan() {
                         return Err(Error::new(
@@ -347,16 +376,25 @@ impl BinaryOp {
                     }
                     (x, y) => serde_json::Value::Array(vec![x.clone(), y.clone()]),
                 })),
-                (Value::Bytea(a), Value::Bytea(b)) => Ok(Value::Bytea([a.as_slice(), b.as_slice()].concat())),
+                (Value::Bytea(a), Value::Bytea(b)) => {
+                    Ok(Value::Bytea([a.as_slice(), b.as_slice()].concat()))
+                }
                 (a, b) => Ok(Value::Text(format!("{a}{b}"))),
             },
-            BinaryOp::JsonGet | BinaryOp::JsonGetText | BinaryOp::JsonPathGet | BinaryOp::JsonPathGetText => {
-                json_get(*self, l, r)
-            }
+            BinaryOp::JsonGet
+            | BinaryOp::JsonGetText
+            | BinaryOp::JsonPathGet
+            | BinaryOp::JsonPathGetText => json_get(*self, l, r),
             BinaryOp::JsonContains | BinaryOp::JsonContainedBy => {
-                let (a, b) = if *self == BinaryOp::JsonContains { (l, r) } else { (r, l) };
+                let (a, b) = if *self == BinaryOp::JsonContains {
+                    (l, r)
+                } else {
+                    (r, l)
+                };
                 match (a, b) {
-                    (Value::Array(_, x), Value::Array(_, y)) => Ok(Value::Bool(y.iter().all(|e| x.contains(e)))),
+                    (Value::Array(_, x), Value::Array(_, y)) => {
+                        Ok(Value::Bool(y.iter().all(|e| x.contains(e))))
+                    }
                     _ => {
                         let a = as_json(a)?;
                         let b = as_json(b)?;
@@ -374,7 +412,11 @@ impl BinaryOp {
                     _ => false,
                 }))
             }
-            BinaryOp::BitAnd | BinaryOp::BitOr | BinaryOp::BitXor | BinaryOp::ShiftLeft | BinaryOp::ShiftRight => {
+            BinaryOp::BitAnd
+            | BinaryOp::BitOr
+            | BinaryOp::BitXor
+            | BinaryOp::ShiftLeft
+            | BinaryOp::ShiftRight => {
                 let (Some(a), Some(b)) = (l.as_i64(), r.as_i64()) else {
                     return Err(no_operator(self.symbol(), &lt, &rt));
                 };
@@ -415,22 +457,41 @@ fn int_result(v: Option<i64>, t: &DataType) -> Result<Value> {
     })
 }
 
-/// Scale of a numeric quotient, following PostgreSQL's select_div_scale closely
-/// enough for everyday values: at least 16 significant digits after the point.
-fn div_scale(a: &Decimal, b: &Decimal) -> u32 {
-    let weight = |d: &Decimal| -> i32 {
-        let t = d.trunc().abs();
-        if t.is_zero() {
-            let s = d.abs().to_string();
-            let frac = s.split('.').nth(1).unwrap_or("");
-            -(frac.chars().take_while(|c| *c == '0').count() as i32) - 1
-        } else {
-            t.to_string().len() as i32 - 1
+/// NBASE (10000) weight and first digit of a decimal, as PostgreSQL computes them.
+fn nbase_weight(d: &Decimal) -> (i32, u32) {
+    let s = d.abs().to_string();
+    let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
+    let int = int.trim_start_matches('0');
+    if !int.is_empty() {
+        let pad = (4 - int.len() % 4) % 4;
+        let padded = format!("{}{int}", "0".repeat(pad));
+        let first: u32 = padded[..4].parse().unwrap_or(0);
+        ((padded.len() / 4) as i32 - 1, first)
+    } else {
+        let z = frac.len() - frac.trim_start_matches('0').len();
+        let start = (z / 4) * 4;
+        let mut group: String = frac.chars().skip(start).take(4).collect();
+        while group.len() < 4 {
+            group.push('0');
         }
-    };
-    let qweight = weight(a) - weight(b);
-    let rscale = (16 - qweight).max(a.scale() as i32).max(b.scale() as i32).clamp(0, 20);
-    rscale as u32
+        (-((z / 4) as i32) - 1, group.parse().unwrap_or(0))
+    }
+}
+
+/// Result scale of numeric division (PostgreSQL's select_div_scale), capped
+/// by the 28 significant digits rust_decimal holds.
+fn div_scale(a: &Decimal, b: &Decimal) -> u32 {
+    let (w1, f1) = nbase_weight(a);
+    let (w2, f2) = nbase_weight(b);
+    let mut qweight = w1 - w2;
+    if f1 <= f2 {
+        qweight -= 1;
+    }
+    let rscale = (16 - qweight * 4)
+        .max(a.scale() as i32)
+        .max(b.scale() as i32)
+        .max(0);
+    rscale.min(28) as u32
 }
 
 fn arith(op: BinaryOp, l: &Value, r: &Value) -> Result<Value> {
@@ -477,7 +538,10 @@ fn arith(op: BinaryOp, l: &Value, r: &Value) -> Result<Value> {
                 }
             };
             if v.is_infinite() && a.is_finite() && b.is_finite() {
-                return Err(Error::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range: overflow"));
+                return Err(Error::new(
+                    SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+                    "value out of range: overflow",
+                ));
             }
             Ok(if t == DataType::Float4 {
                 Value::Float4(v as f32)
@@ -486,20 +550,42 @@ fn arith(op: BinaryOp, l: &Value, r: &Value) -> Result<Value> {
             })
         }
         _ => {
-            let a = l.to_decimal().ok_or_else(|| Error::out_of_range("numeric"))?;
-            let b = r.to_decimal().ok_or_else(|| Error::out_of_range("numeric"))?;
-            let overflow = || Error::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "value overflows numeric format");
+            let a = l
+                .to_decimal()
+                .ok_or_else(|| Error::out_of_range("numeric"))?;
+            let b = r
+                .to_decimal()
+                .ok_or_else(|| Error::out_of_range("numeric"))?;
+            let overflow = || {
+                Error::new(
+                    SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+                    "value overflows numeric format",
+                )
+            };
+            let max_scale = a.scale().max(b.scale());
+            let keep = |mut d: Decimal, scale: u32| {
+                if d.scale() < scale {
+                    d.rescale(scale.min(28));
+                }
+                d
+            };
             let v = match op {
-                BinaryOp::Plus => a.checked_add(b).ok_or_else(overflow)?,
-                BinaryOp::Minus => a.checked_sub(b).ok_or_else(overflow)?,
-                BinaryOp::Multiply => a.checked_mul(b).ok_or_else(overflow)?,
+                BinaryOp::Plus => keep(a.checked_add(b).ok_or_else(overflow)?, max_scale),
+                BinaryOp::Minus => keep(a.checked_sub(b).ok_or_else(overflow)?, max_scale),
+                BinaryOp::Multiply => keep(
+                    a.checked_mul(b).ok_or_else(overflow)?,
+                    a.scale() + b.scale(),
+                ),
                 BinaryOp::Divide => {
                     if b.is_zero() {
                         return Err(Error::division_by_zero());
                     }
                     let scale = div_scale(&a, &b);
                     let mut q = a.checked_div(b).ok_or_else(overflow)?;
-                    q = q.round_dp_with_strategy(scale, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+                    q = q.round_dp_with_strategy(
+                        scale,
+                        rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+                    );
                     q.rescale(scale);
                     q
                 }
@@ -517,25 +603,34 @@ fn arith(op: BinaryOp, l: &Value, r: &Value) -> Result<Value> {
 
 fn temporal(op: BinaryOp, l: &Value, r: &Value) -> Result<Value> {
     let range = || Error::new(SqlState::DATETIME_FIELD_OVERFLOW, "timestamp out of range");
-    let neg = |i: &Interval| i.checked_neg().ok_or_else(|| Error::out_of_range("interval"));
+    let neg = |i: &Interval| {
+        i.checked_neg()
+            .ok_or_else(|| Error::out_of_range("interval"))
+    };
     let plus = op == BinaryOp::Plus;
     Ok(match (l, r) {
         (Value::Date(d), n) if n.as_i64().is_some() => {
             let days = n.as_i64().expect("integer");
             let days = if plus { days } else { -days };
-            Value::Date(d.checked_add_signed(Duration::days(days)).ok_or_else(range)?)
+            Value::Date(
+                d.checked_add_signed(Duration::days(days))
+                    .ok_or_else(range)?,
+            )
         }
-        (n, Value::Date(d)) if plus && n.as_i64().is_some() => {
-            Value::Date(d.checked_add_signed(Duration::days(n.as_i64().expect("integer"))).ok_or_else(range)?)
-        }
+        (n, Value::Date(d)) if plus && n.as_i64().is_some() => Value::Date(
+            d.checked_add_signed(Duration::days(n.as_i64().expect("integer")))
+                .ok_or_else(range)?,
+        ),
         (Value::Date(a), Value::Date(b)) if !plus => Value::Int4((*a - *b).num_days() as i32),
         (Value::Date(d), Value::Interval(i)) => {
             let i = if plus { *i } else { neg(i)? };
-            Value::Timestamp(datetime::add_interval(d.and_time(NaiveTime::MIN), &i).ok_or_else(range)?)
+            Value::Timestamp(
+                datetime::add_interval(d.and_time(NaiveTime::MIN), &i).ok_or_else(range)?,
+            )
         }
-        (Value::Interval(i), Value::Date(d)) if plus => {
-            Value::Timestamp(datetime::add_interval(d.and_time(NaiveTime::MIN), i).ok_or_else(range)?)
-        }
+        (Value::Interval(i), Value::Date(d)) if plus => Value::Timestamp(
+            datetime::add_interval(d.and_time(NaiveTime::MIN), i).ok_or_else(range)?,
+        ),
         (Value::Timestamp(t), Value::Interval(i)) => {
             let i = if plus { *i } else { neg(i)? };
             Value::Timestamp(datetime::add_interval(*t, &i).ok_or_else(range)?)
@@ -552,21 +647,28 @@ fn temporal(op: BinaryOp, l: &Value, r: &Value) -> Result<Value> {
             let n = datetime::add_interval(t.naive_utc(), i).ok_or_else(range)?;
             Value::Timestamptz(DateTime::from_naive_utc_and_offset(n, Utc))
         }
-        (Value::Timestamp(a), Value::Timestamp(b)) if !plus => Value::Interval(datetime::diff(*a, *b)),
+        (Value::Timestamp(a), Value::Timestamp(b)) if !plus => {
+            Value::Interval(datetime::diff(*a, *b))
+        }
         (Value::Timestamptz(a), Value::Timestamptz(b)) if !plus => {
             Value::Interval(datetime::diff(a.naive_utc(), b.naive_utc()))
         }
         (Value::Interval(a), Value::Interval(b)) => {
             let b = if plus { *b } else { neg(b)? };
-            Value::Interval(a.checked_add(&b).ok_or_else(|| Error::out_of_range("interval"))?)
+            Value::Interval(
+                a.checked_add(&b)
+                    .ok_or_else(|| Error::out_of_range("interval"))?,
+            )
         }
         (Value::Time(t), Value::Interval(i)) => {
             let m = if plus { i.micros } else { -i.micros };
             Value::Time(t.overflowing_add_signed(Duration::microseconds(m)).0)
         }
-        (Value::Time(a), Value::Time(b)) if !plus => {
-            Value::Interval(Interval::new(0, 0, (*a - *b).num_microseconds().unwrap_or(0)))
-        }
+        (Value::Time(a), Value::Time(b)) if !plus => Value::Interval(Interval::new(
+            0,
+            0,
+            (*a - *b).num_microseconds().unwrap_or(0),
+        )),
         (Value::Jsonb(j), k) if !plus => {
             let mut j = j.clone();
             match (&mut j, k) {
@@ -581,7 +683,9 @@ fn temporal(op: BinaryOp, l: &Value, r: &Value) -> Result<Value> {
                         a.remove(idx as usize);
                     }
                 }
-                (serde_json::Value::Array(a), Value::Text(key)) => a.retain(|e| e.as_str() != Some(key.as_str())),
+                (serde_json::Value::Array(a), Value::Text(key)) => {
+                    a.retain(|e| e.as_str() != Some(key.as_str()))
+                }
                 _ => {}
             }
             Value::Jsonb(j)
@@ -593,7 +697,9 @@ fn temporal(op: BinaryOp, l: &Value, r: &Value) -> Result<Value> {
 fn as_json(v: &Value) -> Result<serde_json::Value> {
     match v {
         Value::Jsonb(j) => Ok(j.clone()),
-        Value::Json(s) | Value::Text(s) => serde_json::from_str(s).map_err(|_| Error::invalid_text("json", s)),
+        Value::Json(s) | Value::Text(s) => {
+            serde_json::from_str(s).map_err(|_| Error::invalid_text("json", s))
+        }
         other => Err(no_operator("->", &other.data_type(), &DataType::Text)),
     }
 }
@@ -601,9 +707,13 @@ fn as_json(v: &Value) -> Result<serde_json::Value> {
 fn json_contains(a: &serde_json::Value, b: &serde_json::Value) -> bool {
     use serde_json::Value as J;
     match (a, b) {
-        (J::Object(x), J::Object(y)) => y.iter().all(|(k, v)| x.get(k).is_some_and(|xv| json_contains(xv, v))),
+        (J::Object(x), J::Object(y)) => y
+            .iter()
+            .all(|(k, v)| x.get(k).is_some_and(|xv| json_contains(xv, v))),
         (J::Array(x), J::Array(y)) => y.iter().all(|e| x.iter().any(|xe| json_contains(xe, e))),
-        (J::Array(x), scalar) if !scalar.is_object() && !scalar.is_array() => x.iter().any(|e| e == scalar),
+        (J::Array(x), scalar) if !scalar.is_object() && !scalar.is_array() => {
+            x.iter().any(|e| e == scalar)
+        }
         (x, y) => x == y,
     }
 }
@@ -617,11 +727,7 @@ fn json_step<'a>(j: &'a serde_json::Value, key: &Value) -> Option<&'a serde_json
                 other => other.as_i64()?,
             };
             let idx = if i < 0 { a.len() as i64 + i } else { i };
-            if idx < 0 {
-                None
-            } else {
-                a.get(idx as usize)
-            }
+            if idx < 0 { None } else { a.get(idx as usize) }
         }
         _ => None,
     }
@@ -634,11 +740,12 @@ fn json_get(op: BinaryOp, l: &Value, r: &Value) -> Result<Value> {
         _ => {
             let path: Vec<Value> = match r {
                 Value::Array(_, items) => items.clone(),
-                Value::Text(s) => Value::parse(s, &DataType::Array(Box::new(DataType::Text)))
-                    .map(|v| match v {
+                Value::Text(s) => Value::parse(s, &DataType::Array(Box::new(DataType::Text))).map(
+                    |v| match v {
                         Value::Array(_, i) => i,
                         _ => vec![],
-                    })?,
+                    },
+                )?,
                 other => vec![other.clone()],
             };
             let mut cur = Some(&j);
@@ -648,7 +755,9 @@ fn json_get(op: BinaryOp, l: &Value, r: &Value) -> Result<Value> {
             cur.cloned()
         }
     };
-    let Some(found) = found else { return Ok(Value::Null) };
+    let Some(found) = found else {
+        return Ok(Value::Null);
+    };
     let text = matches!(op, BinaryOp::JsonGetText | BinaryOp::JsonPathGetText);
     Ok(if text {
         match found {
@@ -666,7 +775,9 @@ fn json_get(op: BinaryOp, l: &Value, r: &Value) -> Result<Value> {
 impl UnaryOp {
     pub fn result_type(&self, t: &DataType) -> Result<DataType> {
         match (self, t) {
-            (UnaryOp::Neg | UnaryOp::Plus, t) if t.is_numeric() || *t == DataType::Interval => Ok(t.clone()),
+            (UnaryOp::Neg | UnaryOp::Plus, t) if t.is_numeric() || *t == DataType::Interval => {
+                Ok(t.clone())
+            }
             (UnaryOp::Neg | UnaryOp::Plus, DataType::Unknown) => Ok(DataType::Numeric(None)),
             (UnaryOp::BitNot, t) if t.is_integer() => Ok(t.clone()),
             _ => Err(Error::new(
@@ -688,15 +799,25 @@ impl UnaryOp {
         Ok(match (self, v) {
             (_, Value::Null) => Value::Null,
             (UnaryOp::Plus, v) => v.clone(),
-            (UnaryOp::Neg, Value::Int2(i)) => Value::Int2(i.checked_neg().ok_or_else(|| Error::out_of_range("smallint"))?),
-            (UnaryOp::Neg, Value::Int4(i)) => Value::Int4(i.checked_neg().ok_or_else(|| Error::out_of_range("integer"))?),
-            (UnaryOp::Neg, Value::Int8(i)) => Value::Int8(i.checked_neg().ok_or_else(|| Error::out_of_range("bigint"))?),
+            (UnaryOp::Neg, Value::Int2(i)) => Value::Int2(
+                i.checked_neg()
+                    .ok_or_else(|| Error::out_of_range("smallint"))?,
+            ),
+            (UnaryOp::Neg, Value::Int4(i)) => Value::Int4(
+                i.checked_neg()
+                    .ok_or_else(|| Error::out_of_range("integer"))?,
+            ),
+            (UnaryOp::Neg, Value::Int8(i)) => Value::Int8(
+                i.checked_neg()
+                    .ok_or_else(|| Error::out_of_range("bigint"))?,
+            ),
             (UnaryOp::Neg, Value::Float4(f)) => Value::Float4(-f),
             (UnaryOp::Neg, Value::Float8(f)) => Value::Float8(-f),
             (UnaryOp::Neg, Value::Numeric(d)) => Value::Numeric(-d),
-            (UnaryOp::Neg, Value::Interval(i)) => {
-                Value::Interval(i.checked_neg().ok_or_else(|| Error::out_of_range("interval"))?)
-            }
+            (UnaryOp::Neg, Value::Interval(i)) => Value::Interval(
+                i.checked_neg()
+                    .ok_or_else(|| Error::out_of_range("interval"))?,
+            ),
             (UnaryOp::Neg, Value::Text(s)) => {
                 let d: Value = Value::parse(s, &DataType::Numeric(None))?;
                 return UnaryOp::Neg.eval(&d);
@@ -704,7 +825,12 @@ impl UnaryOp {
             (UnaryOp::BitNot, Value::Int2(i)) => Value::Int2(!i),
             (UnaryOp::BitNot, Value::Int4(i)) => Value::Int4(!i),
             (UnaryOp::BitNot, Value::Int8(i)) => Value::Int8(!i),
-            (_, other) => return Err(self.result_type(&other.data_type()).err().unwrap_or_else(|| Error::internal("bad unary operand"))),
+            (_, other) => {
+                return Err(self
+                    .result_type(&other.data_type())
+                    .err()
+                    .unwrap_or_else(|| Error::internal("bad unary operand")));
+            }
         })
     }
 }
@@ -715,31 +841,88 @@ mod tests {
 
     #[test]
     fn arithmetic() {
-        assert_eq!(BinaryOp::Plus.eval(&Value::Int4(1), &Value::Int8(2)).unwrap(), Value::Int8(3));
-        assert_eq!(BinaryOp::Divide.eval(&Value::Int4(7), &Value::Int4(2)).unwrap(), Value::Int4(3));
-        assert_eq!(BinaryOp::Divide.eval(&Value::Int4(-7), &Value::Int4(2)).unwrap(), Value::Int4(-3));
-        assert_eq!(BinaryOp::Divide.eval(&Value::Int4(1), &Value::Int4(0)).unwrap_err().sqlstate(), "22012");
-        assert_eq!(BinaryOp::Plus.eval(&Value::Int4(i32::MAX), &Value::Int4(1)).unwrap_err().sqlstate(), "22003");
+        assert_eq!(
+            BinaryOp::Plus
+                .eval(&Value::Int4(1), &Value::Int8(2))
+                .unwrap(),
+            Value::Int8(3)
+        );
+        assert_eq!(
+            BinaryOp::Divide
+                .eval(&Value::Int4(7), &Value::Int4(2))
+                .unwrap(),
+            Value::Int4(3)
+        );
+        assert_eq!(
+            BinaryOp::Divide
+                .eval(&Value::Int4(-7), &Value::Int4(2))
+                .unwrap(),
+            Value::Int4(-3)
+        );
+        assert_eq!(
+            BinaryOp::Divide
+                .eval(&Value::Int4(1), &Value::Int4(0))
+                .unwrap_err()
+                .sqlstate(),
+            "22012"
+        );
+        assert_eq!(
+            BinaryOp::Plus
+                .eval(&Value::Int4(i32::MAX), &Value::Int4(1))
+                .unwrap_err()
+                .sqlstate(),
+            "22003"
+        );
         let q = BinaryOp::Divide
-            .eval(&Value::Numeric(Decimal::ONE), &Value::Numeric(Decimal::from(3)))
+            .eval(
+                &Value::Numeric(Decimal::ONE),
+                &Value::Numeric(Decimal::from(3)),
+            )
             .unwrap();
         assert_eq!(q.to_string(), "0.33333333333333333333");
-        assert_eq!(BinaryOp::Concat.eval(&Value::Text("a".into()), &Value::Int4(1)).unwrap(), Value::Text("a1".into()));
-        assert_eq!(BinaryOp::Eq.eval(&Value::Int4(1), &Value::Null).unwrap(), Value::Null);
         assert_eq!(
-            BinaryOp::Plus.result_type(&DataType::Int4, &DataType::Bool).unwrap_err().sqlstate(),
+            BinaryOp::Concat
+                .eval(&Value::Text("a".into()), &Value::Int4(1))
+                .unwrap(),
+            Value::Text("a1".into())
+        );
+        assert_eq!(
+            BinaryOp::Eq.eval(&Value::Int4(1), &Value::Null).unwrap(),
+            Value::Null
+        );
+        assert_eq!(
+            BinaryOp::Plus
+                .result_type(&DataType::Int4, &DataType::Bool)
+                .unwrap_err()
+                .sqlstate(),
             "42883"
         );
-        assert_eq!(UnaryOp::Neg.eval(&Value::Int4(i32::MIN)).unwrap_err().sqlstate(), "22003");
+        assert_eq!(
+            UnaryOp::Neg
+                .eval(&Value::Int4(i32::MIN))
+                .unwrap_err()
+                .sqlstate(),
+            "22003"
+        );
     }
 
     #[test]
     fn json_ops() {
         let j = Value::parse(r#"{"a": {"b": [1, 2]}, "c": "x"}"#, &DataType::Jsonb).unwrap();
-        assert_eq!(BinaryOp::JsonGetText.eval(&j, &Value::Text("c".into())).unwrap(), Value::Text("x".into()));
-        let a = BinaryOp::JsonGet.eval(&j, &Value::Text("a".into())).unwrap();
+        assert_eq!(
+            BinaryOp::JsonGetText
+                .eval(&j, &Value::Text("c".into()))
+                .unwrap(),
+            Value::Text("x".into())
+        );
+        let a = BinaryOp::JsonGet
+            .eval(&j, &Value::Text("a".into()))
+            .unwrap();
         assert_eq!(a.to_string(), r#"{"b": [1, 2]}"#);
         let sub = Value::parse(r#"{"a": {"b": [2]}}"#, &DataType::Jsonb).unwrap();
-        assert_eq!(BinaryOp::JsonContains.eval(&j, &sub).unwrap(), Value::Bool(true));
+        assert_eq!(
+            BinaryOp::JsonContains.eval(&j, &sub).unwrap(),
+            Value::Bool(true)
+        );
     }
 }

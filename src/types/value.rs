@@ -93,7 +93,12 @@ impl Value {
         match self {
             Value::Null => 255,
             Value::Bool(_) => 1,
-            Value::Int2(_) | Value::Int4(_) | Value::Int8(_) | Value::Float4(_) | Value::Float8(_) | Value::Numeric(_) => 2,
+            Value::Int2(_)
+            | Value::Int4(_)
+            | Value::Int8(_)
+            | Value::Float4(_)
+            | Value::Float8(_)
+            | Value::Numeric(_) => 2,
             Value::Text(_) => 3,
             Value::Bytea(_) => 4,
             Value::Date(_) | Value::Timestamp(_) | Value::Timestamptz(_) => 5,
@@ -130,7 +135,10 @@ impl Value {
 
     fn timestamp_micros(&self) -> i64 {
         match self {
-            Value::Date(d) => d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_micros()).unwrap_or(0),
+            Value::Date(d) => d
+                .and_hms_opt(0, 0, 0)
+                .map(|t| t.and_utc().timestamp_micros())
+                .unwrap_or(0),
             Value::Timestamp(t) => t.and_utc().timestamp_micros(),
             Value::Timestamptz(t) => t.timestamp_micros(),
             _ => 0,
@@ -163,7 +171,11 @@ impl Value {
                 };
                 let digits = t.strip_prefix('+').unwrap_or(t);
                 let valid = !digits.is_empty()
-                    && digits.strip_prefix('-').unwrap_or(digits).chars().all(|c| c.is_ascii_digit() || c == '_')
+                    && digits
+                        .strip_prefix('-')
+                        .unwrap_or(digits)
+                        .chars()
+                        .all(|c| c.is_ascii_digit() || c == '_')
                     && digits.strip_prefix('-').unwrap_or(digits) != "";
                 if !valid {
                     return Err(Error::invalid_text(name, text));
@@ -188,12 +200,18 @@ impl Value {
                 }
             }
             DataType::Float4 | DataType::Float8 => {
-                let name = if *ty == DataType::Float4 { "real" } else { "double precision" };
+                let name = if *ty == DataType::Float4 {
+                    "real"
+                } else {
+                    "double precision"
+                };
                 let f = match t.to_lowercase().as_str() {
                     "nan" => f64::NAN,
                     "infinity" | "inf" | "+infinity" | "+inf" => f64::INFINITY,
                     "-infinity" | "-inf" => f64::NEG_INFINITY,
-                    _ => t.parse::<f64>().map_err(|_| Error::invalid_text(name, text))?,
+                    _ => t
+                        .parse::<f64>()
+                        .map_err(|_| Error::invalid_text(name, text))?,
                 };
                 if f.is_infinite() && !t.to_lowercase().contains("inf") {
                     return Err(Error::new(
@@ -221,8 +239,14 @@ impl Value {
                     Decimal::from_str(t)
                 }
                 .map_err(|e| {
-                    if t.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-' || c == '+') && !t.is_empty() {
-                        Error::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, format!("value overflows numeric format: {e}"))
+                    if t.chars()
+                        .all(|c| c.is_ascii_digit() || c == '.' || c == '-' || c == '+')
+                        && !t.is_empty()
+                    {
+                        Error::new(
+                            SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+                            format!("value overflows numeric format: {e}"),
+                        )
                     } else {
                         Error::invalid_text("numeric", text)
                     }
@@ -239,9 +263,14 @@ impl Value {
                     }
                     let mut out = Vec::with_capacity(hex.len() / 2);
                     for i in (0..hex.len()).step_by(2) {
-                        let b = u8::from_str_radix(hex.get(i..i + 2).unwrap_or("zz"), 16).map_err(|_| {
-                            Error::new(SqlState::INVALID_TEXT_REPRESENTATION, "invalid hexadecimal digit")
-                        })?;
+                        let b = u8::from_str_radix(hex.get(i..i + 2).unwrap_or("zz"), 16).map_err(
+                            |_| {
+                                Error::new(
+                                    SqlState::INVALID_TEXT_REPRESENTATION,
+                                    "invalid hexadecimal digit",
+                                )
+                            },
+                        )?;
                         out.push(b);
                     }
                     Value::Bytea(out)
@@ -255,7 +284,9 @@ impl Value {
                                 out.push(b'\\');
                                 i += 2;
                             } else {
-                                let oct = text.get(i + 1..i + 4).and_then(|o| u8::from_str_radix(o, 8).ok());
+                                let oct = text
+                                    .get(i + 1..i + 4)
+                                    .and_then(|o| u8::from_str_radix(o, 8).ok());
                                 match oct {
                                     Some(b) => {
                                         out.push(b);
@@ -282,11 +313,13 @@ impl Value {
                     .map_err(|_| Error::invalid_text("uuid", text))?,
             ),
             DataType::Json => {
-                serde_json::from_str::<serde_json::Value>(text).map_err(|_| Error::invalid_text("json", text))?;
+                serde_json::from_str::<serde_json::Value>(text)
+                    .map_err(|_| Error::invalid_text("json", text))?;
                 Value::Json(text.to_string())
             }
             DataType::Jsonb => Value::Jsonb(
-                serde_json::from_str::<serde_json::Value>(text).map_err(|_| Error::invalid_text("json", text))?,
+                serde_json::from_str::<serde_json::Value>(text)
+                    .map_err(|_| Error::invalid_text("json", text))?,
             ),
             DataType::Array(elem) => parse_array(text, elem)?,
         })
@@ -295,8 +328,16 @@ impl Value {
 
 fn parse_array(text: &str, elem: &DataType) -> Result<Value> {
     let t = text.trim();
-    let bad = || Error::new(SqlState::INVALID_TEXT_REPRESENTATION, format!("malformed array literal: \"{text}\""));
-    let inner = t.strip_prefix('{').and_then(|s| s.strip_suffix('}')).ok_or_else(bad)?;
+    let bad = || {
+        Error::new(
+            SqlState::INVALID_TEXT_REPRESENTATION,
+            format!("malformed array literal: \"{text}\""),
+        )
+    };
+    let inner = t
+        .strip_prefix('{')
+        .and_then(|s| s.strip_suffix('}'))
+        .ok_or_else(bad)?;
     let mut items = Vec::new();
     if inner.trim().is_empty() {
         return Ok(Value::Array(elem.clone(), items));
@@ -306,7 +347,11 @@ fn parse_array(text: &str, elem: &DataType) -> Result<Value> {
     let mut was_quoted = false;
     let mut chars = inner.chars().peekable();
     let push = |cur: &mut String, was_quoted: &mut bool, items: &mut Vec<Value>| -> Result<()> {
-        let s = if *was_quoted { cur.clone() } else { cur.trim().to_string() };
+        let s = if *was_quoted {
+            cur.clone()
+        } else {
+            cur.trim().to_string()
+        };
         if !*was_quoted && s.eq_ignore_ascii_case("null") {
             items.push(Value::Null);
         } else {
@@ -328,7 +373,11 @@ fn parse_array(text: &str, elem: &DataType) -> Result<Value> {
                 }
             }
             ',' if !quoted => push(&mut cur, &mut was_quoted, &mut items)?,
-            '{' | '}' if !quoted => return Err(Error::unsupported("multi-dimensional arrays are not supported")),
+            '{' | '}' if !quoted => {
+                return Err(Error::unsupported(
+                    "multi-dimensional arrays are not supported",
+                ));
+            }
             c => cur.push(c),
         }
     }
@@ -345,10 +394,18 @@ fn format_float(f: f64, sci_at: i32) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+        return if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if f.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let sci = format!("{f:e}");
     let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
@@ -383,7 +440,8 @@ fn array_item(v: &Value) -> String {
             let s = other.to_string();
             let needs = s.is_empty()
                 || s.eq_ignore_ascii_case("null")
-                || s.chars().any(|c| matches!(c, '{' | '}' | ',' | '"' | '\\') || c.is_whitespace());
+                || s.chars()
+                    .any(|c| matches!(c, '{' | '}' | ',' | '"' | '\\') || c.is_whitespace());
             if needs {
                 format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
             } else {
@@ -534,7 +592,12 @@ impl Hash for Value {
         match self {
             Value::Null => {}
             Value::Bool(b) => b.hash(state),
-            Value::Int2(_) | Value::Int4(_) | Value::Int8(_) | Value::Float4(_) | Value::Float8(_) | Value::Numeric(_) => {
+            Value::Int2(_)
+            | Value::Int4(_)
+            | Value::Int8(_)
+            | Value::Float4(_)
+            | Value::Float8(_)
+            | Value::Numeric(_) => {
                 if let Some(i) = self.as_i64() {
                     i.hash(state);
                     return;
@@ -558,7 +621,9 @@ impl Hash for Value {
             }
             Value::Text(s) | Value::Json(s) => s.hash(state),
             Value::Bytea(b) => b.hash(state),
-            Value::Date(_) | Value::Timestamp(_) | Value::Timestamptz(_) => self.timestamp_micros().hash(state),
+            Value::Date(_) | Value::Timestamp(_) | Value::Timestamptz(_) => {
+                self.timestamp_micros().hash(state)
+            }
             Value::Time(t) => t.hash(state),
             Value::Interval(i) => i.hash(state),
             Value::Uuid(u) => u.hash(state),
@@ -605,11 +670,30 @@ mod tests {
 
     #[test]
     fn parse_errors() {
-        assert_eq!(Value::parse("abc", &DataType::Int4).unwrap_err().sqlstate(), "22P02");
-        assert_eq!(Value::parse("99999999999", &DataType::Int4).unwrap_err().sqlstate(), "22003");
-        assert_eq!(Value::parse(" 12 ", &DataType::Int4).unwrap(), Value::Int4(12));
-        assert_eq!(Value::parse("yes", &DataType::Bool).unwrap(), Value::Bool(true));
-        assert_eq!(Value::parse("{bad", &DataType::Json).unwrap_err().sqlstate(), "22P02");
+        assert_eq!(
+            Value::parse("abc", &DataType::Int4).unwrap_err().sqlstate(),
+            "22P02"
+        );
+        assert_eq!(
+            Value::parse("99999999999", &DataType::Int4)
+                .unwrap_err()
+                .sqlstate(),
+            "22003"
+        );
+        assert_eq!(
+            Value::parse(" 12 ", &DataType::Int4).unwrap(),
+            Value::Int4(12)
+        );
+        assert_eq!(
+            Value::parse("yes", &DataType::Bool).unwrap(),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            Value::parse("{bad", &DataType::Json)
+                .unwrap_err()
+                .sqlstate(),
+            "22P02"
+        );
     }
 
     #[test]
@@ -620,7 +704,12 @@ mod tests {
             v.hash(&mut s);
             s.finish()
         };
-        let one = [Value::Int4(1), Value::Int8(1), Value::Numeric(Decimal::new(100, 2)), Value::Float8(1.0)];
+        let one = [
+            Value::Int4(1),
+            Value::Int8(1),
+            Value::Numeric(Decimal::new(100, 2)),
+            Value::Float8(1.0),
+        ];
         for a in &one {
             for b in &one {
                 assert_eq!(a, b);

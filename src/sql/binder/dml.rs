@@ -141,7 +141,10 @@ impl Binder<'_> {
                 let i = table.column_index(&cname).ok_or_else(|| {
                     Error::new(
                         SqlState::UNDEFINED_COLUMN,
-                        format!("column \"{cname}\" of relation \"{}\" does not exist", table.name),
+                        format!(
+                            "column \"{cname}\" of relation \"{}\" does not exist",
+                            table.name
+                        ),
                     )
                 })?;
                 if v.contains(&i) {
@@ -161,9 +164,15 @@ impl Binder<'_> {
             if explicit && table.columns[col].identity == Some(IdentityKind::Always) {
                 return Err(Error::new(
                     SqlState::GENERATED_ALWAYS,
-                    format!("cannot insert a non-DEFAULT value into column \"{}\"", table.columns[col].name),
+                    format!(
+                        "cannot insert a non-DEFAULT value into column \"{}\"",
+                        table.columns[col].name
+                    ),
                 )
-                .with_detail(format!("Column \"{}\" is an identity column defined as GENERATED ALWAYS.", table.columns[col].name))
+                .with_detail(format!(
+                    "Column \"{}\" is an identity column defined as GENERATED ALWAYS.",
+                    table.columns[col].name
+                ))
                 .with_hint("Use OVERRIDING SYSTEM VALUE to override."));
             }
             Ok(())
@@ -174,15 +183,21 @@ impl Binder<'_> {
                 columns: table_columns(&table),
             },
             Some(q) => match q.body.as_ref() {
-                ast::SetExpr::Values(values) if q.order_by.is_none() && q.limit_clause.is_none() => {
+                ast::SetExpr::Values(values)
+                    if q.order_by.is_none() && q.limit_clause.is_none() =>
+                {
                     let mut rows = Vec::with_capacity(values.rows.len());
                     let empty = Scope::default();
                     for r in &values.rows {
                         if r.len() > targets.len() {
-                            return Err(Error::syntax("INSERT has more expressions than target columns"));
+                            return Err(Error::syntax(
+                                "INSERT has more expressions than target columns",
+                            ));
                         }
                         if r.len() < targets.len() && !ins.columns.is_empty() {
-                            return Err(Error::syntax("INSERT has more target columns than expressions"));
+                            return Err(Error::syntax(
+                                "INSERT has more target columns than expressions",
+                            ));
                         }
                         let mut row = defaults.clone();
                         for (k, e) in r.iter().enumerate() {
@@ -205,7 +220,9 @@ impl Binder<'_> {
                     let plan = self.bind_query(q)?;
                     let n = plan.columns().len();
                     if n > targets.len() {
-                        return Err(Error::syntax("INSERT has more expressions than target columns"));
+                        return Err(Error::syntax(
+                            "INSERT has more expressions than target columns",
+                        ));
                     }
                     let mut exprs = defaults.clone();
                     for (k, col) in targets.iter().take(n).enumerate() {
@@ -228,7 +245,11 @@ impl Binder<'_> {
         let on_conflict = match &ins.on {
             None => None,
             Some(ast::OnInsert::OnConflict(oc)) => Some(self.bind_on_conflict(&table, &alias, oc)?),
-            Some(_) => return Err(Error::syntax("ON DUPLICATE KEY UPDATE is not PostgreSQL syntax")),
+            Some(_) => {
+                return Err(Error::syntax(
+                    "ON DUPLICATE KEY UPDATE is not PostgreSQL syntax",
+                ));
+            }
         };
         let returning = match &ins.returning {
             Some(items) => Some(self.bind_returning(&table, &alias, items)?),
@@ -247,14 +268,18 @@ impl Binder<'_> {
     /// cast at write time with assignment semantics.
     fn coerce_for_column(&self, x: Expr, from: &DataType, to: &DataType) -> Result<Expr> {
         match (&x, from) {
-            (Expr::Literal(Value::Text(_)), DataType::Unknown) | (Expr::Param(_, DataType::Unknown), _) => {
-                self.coerce(x, from, to)
-            }
+            (Expr::Literal(Value::Text(_)), DataType::Unknown)
+            | (Expr::Param(_, DataType::Unknown), _) => self.coerce(x, from, to),
             _ => Ok(x),
         }
     }
 
-    fn bind_on_conflict(&self, table: &Arc<TableDef>, alias: &str, oc: &ast::OnConflict) -> Result<OnConflict> {
+    fn bind_on_conflict(
+        &self,
+        table: &Arc<TableDef>,
+        alias: &str,
+        oc: &ast::OnConflict,
+    ) -> Result<OnConflict> {
         let (index, any) = match &oc.conflict_target {
             None => {
                 if matches!(oc.action, ast::OnConflictAction::DoUpdate(_)) {
@@ -269,7 +294,11 @@ impl Binder<'_> {
                 let mut idx = Vec::new();
                 for c in cols {
                     let n = ident(c);
-                    idx.push(table.column_index(&n).ok_or_else(|| Error::undefined_column(&n))?);
+                    idx.push(
+                        table
+                            .column_index(&n)
+                            .ok_or_else(|| Error::undefined_column(&n))?,
+                    );
                 }
                 let mut sorted = idx.clone();
                 sorted.sort_unstable();
@@ -309,7 +338,10 @@ impl Binder<'_> {
                         None => {
                             return Err(Error::new(
                                 SqlState::UNDEFINED_OBJECT,
-                                format!("constraint \"{n}\" for table \"{}\" does not exist", table.name),
+                                format!(
+                                    "constraint \"{n}\" for table \"{}\" does not exist",
+                                    table.name
+                                ),
                             ));
                         }
                     }
@@ -344,19 +376,28 @@ impl Binder<'_> {
         let mut out: Vec<(usize, Expr)> = Vec::new();
         for a in assignments {
             let name = match &a.target {
-                ast::AssignmentTarget::ColumnName(n) => object_name_parts(n)?.pop().unwrap_or_default(),
+                ast::AssignmentTarget::ColumnName(n) => {
+                    object_name_parts(n)?.pop().unwrap_or_default()
+                }
                 ast::AssignmentTarget::Tuple(_) => {
-                    return Err(Error::unsupported("multiple-column assignment is not supported yet"));
+                    return Err(Error::unsupported(
+                        "multiple-column assignment is not supported yet",
+                    ));
                 }
             };
             let col = table.column_index(&name).ok_or_else(|| {
                 Error::new(
                     SqlState::UNDEFINED_COLUMN,
-                    format!("column \"{name}\" of relation \"{}\" does not exist", table.name),
+                    format!(
+                        "column \"{name}\" of relation \"{}\" does not exist",
+                        table.name
+                    ),
                 )
             })?;
             if out.iter().any(|(c, _)| *c == col) {
-                return Err(Error::syntax(format!("multiple assignments to same column \"{name}\"")));
+                return Err(Error::syntax(format!(
+                    "multiple assignments to same column \"{name}\""
+                )));
             }
             let x = if is_default_keyword(&a.value) {
                 self.column_default(table, col)?
@@ -366,7 +407,9 @@ impl Binder<'_> {
                         SqlState::GENERATED_ALWAYS,
                         format!("column \"{name}\" can only be updated to DEFAULT"),
                     )
-                    .with_detail(format!("Column \"{name}\" is an identity column defined as GENERATED ALWAYS.")));
+                    .with_detail(format!(
+                        "Column \"{name}\" is an identity column defined as GENERATED ALWAYS."
+                    )));
                 }
                 let (x, t) = self.bind_expr(&a.value, scope)?;
                 self.coerce_for_column(x, &t, &table.columns[col].ty)?
@@ -377,7 +420,12 @@ impl Binder<'_> {
     }
 
     /// RETURNING items over `[current, old, new]`.
-    pub fn bind_returning(&self, table: &TableDef, alias: &str, items: &[ast::SelectItem]) -> Result<Returning> {
+    pub fn bind_returning(
+        &self,
+        table: &TableDef,
+        alias: &str,
+        items: &[ast::SelectItem],
+    ) -> Result<Returning> {
         let n = table.columns.len();
         let mut scope = Scope::for_table(table, alias);
         for q in ["old", "new"] {
@@ -394,7 +442,8 @@ impl Binder<'_> {
         let mut columns = Vec::new();
         for it in items {
             match it {
-                ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
+                ast::SelectItem::UnnamedExpr(e)
+                | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
                     let (x, ty) = self.bind_expr(e, &scope)?;
                     let name = match it {
                         ast::SelectItem::ExprWithAlias { alias, .. } => ident(alias),
@@ -403,7 +452,11 @@ impl Binder<'_> {
                     exprs.push(x);
                     columns.push(Column {
                         name,
-                        ty: if ty == DataType::Unknown { DataType::Text } else { ty },
+                        ty: if ty == DataType::Unknown {
+                            DataType::Text
+                        } else {
+                            ty
+                        },
                     });
                 }
                 ast::SelectItem::Wildcard(_) => {
@@ -415,7 +468,10 @@ impl Binder<'_> {
                         });
                     }
                 }
-                ast::SelectItem::QualifiedWildcard(ast::SelectItemQualifiedWildcardKind::ObjectName(q), _) => {
+                ast::SelectItem::QualifiedWildcard(
+                    ast::SelectItemQualifiedWildcardKind::ObjectName(q),
+                    _,
+                ) => {
                     let (_, q) = split_name(q)?;
                     let offset = match q.as_str() {
                         "old" => n,
@@ -436,7 +492,11 @@ impl Binder<'_> {
                         });
                     }
                 }
-                other => return Err(Error::unsupported(format!("RETURNING item not supported: {other}"))),
+                other => {
+                    return Err(Error::unsupported(format!(
+                        "RETURNING item not supported: {other}"
+                    )));
+                }
             }
         }
         Ok(Returning { exprs, columns })
@@ -449,15 +509,23 @@ impl Binder<'_> {
         let (table, alias) = match &u.table.relation {
             ast::TableFactor::Table { name, alias, .. } => {
                 let t = self.table(name)?;
-                let a = alias.as_ref().map(|a| ident(&a.name)).unwrap_or_else(|| t.name.clone());
+                let a = alias
+                    .as_ref()
+                    .map(|a| ident(&a.name))
+                    .unwrap_or_else(|| t.name.clone());
                 (t, a)
             }
-            other => return Err(Error::unsupported(format!("UPDATE target not supported: {other}"))),
+            other => {
+                return Err(Error::unsupported(format!(
+                    "UPDATE target not supported: {other}"
+                )));
+            }
         };
         let mut scope = Scope::for_table(&table, &alias);
         let from = match &u.from {
             None => None,
-            Some(ast::UpdateTableFromKind::BeforeSet(f)) | Some(ast::UpdateTableFromKind::AfterSet(f)) => {
+            Some(ast::UpdateTableFromKind::BeforeSet(f))
+            | Some(ast::UpdateTableFromKind::AfterSet(f)) => {
                 let (p, s) = self.bind_from(f)?;
                 scope.extend(s);
                 Some(p)
@@ -468,11 +536,17 @@ impl Binder<'_> {
             Some(w) => Some(self.bind_predicate(w, &scope, "WHERE")?),
             None => None,
         };
-        let (scan_filter, filter) = if from.is_some() { (None, filter) } else { (filter, None) };
+        let (scan_filter, filter) = if from.is_some() {
+            (None, filter)
+        } else {
+            (filter, None)
+        };
         let returning = match &u.returning {
             Some(items) => {
                 if from.is_some() {
-                    return Err(Error::unsupported("RETURNING with UPDATE ... FROM is not supported yet"));
+                    return Err(Error::unsupported(
+                        "RETURNING with UPDATE ... FROM is not supported yet",
+                    ));
                 }
                 Some(self.bind_returning(&table, &alias, items)?)
             }
@@ -505,10 +579,17 @@ impl Binder<'_> {
         let (table, alias) = match &from[0].relation {
             ast::TableFactor::Table { name, alias, .. } => {
                 let t = self.table(name)?;
-                let a = alias.as_ref().map(|a| ident(&a.name)).unwrap_or_else(|| t.name.clone());
+                let a = alias
+                    .as_ref()
+                    .map(|a| ident(&a.name))
+                    .unwrap_or_else(|| t.name.clone());
                 (t, a)
             }
-            other => return Err(Error::unsupported(format!("DELETE target not supported: {other}"))),
+            other => {
+                return Err(Error::unsupported(format!(
+                    "DELETE target not supported: {other}"
+                )));
+            }
         };
         let mut scope = Scope::for_table(&table, &alias);
         let using = match &d.using {
@@ -523,11 +604,17 @@ impl Binder<'_> {
             Some(w) => Some(self.bind_predicate(w, &scope, "WHERE")?),
             None => None,
         };
-        let (scan_filter, filter) = if using.is_some() { (None, filter) } else { (filter, None) };
+        let (scan_filter, filter) = if using.is_some() {
+            (None, filter)
+        } else {
+            (filter, None)
+        };
         let returning = match &d.returning {
             Some(items) => {
                 if using.is_some() {
-                    return Err(Error::unsupported("RETURNING with DELETE ... USING is not supported yet"));
+                    return Err(Error::unsupported(
+                        "RETURNING with DELETE ... USING is not supported yet",
+                    ));
                 }
                 Some(self.bind_returning(&table, &alias, items)?)
             }

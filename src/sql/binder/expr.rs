@@ -103,11 +103,7 @@ impl Binder<'_> {
         self.bind(e, scope, None, 0)
     }
 
-    pub(crate) fn bind_agg_expr(
-        &self,
-        e: &ast::Expr,
-        agg: &AggCtx,
-    ) -> Result<(Expr, DataType)> {
+    pub(crate) fn bind_agg_expr(&self, e: &ast::Expr, agg: &AggCtx) -> Result<(Expr, DataType)> {
         self.bind(e, agg.input, Some(agg), 0)
     }
 
@@ -261,7 +257,10 @@ impl Binder<'_> {
                             if let Ok(v2) = UnaryOp::Neg.eval(v) {
                                 if let (Value::Int8(i), DataType::Int8) = (&v2, &ty) {
                                     if let Ok(i32v) = i32::try_from(*i) {
-                                        return Ok((Expr::Literal(Value::Int4(i32v)), DataType::Int4));
+                                        return Ok((
+                                            Expr::Literal(Value::Int4(i32v)),
+                                            DataType::Int4,
+                                        ));
                                     }
                                 }
                                 let t = v2.data_type();
@@ -302,11 +301,13 @@ impl Binder<'_> {
                     | ast::BinaryOperator::PGNotILikeMatch => {
                         let ci = matches!(
                             op,
-                            ast::BinaryOperator::PGILikeMatch | ast::BinaryOperator::PGNotILikeMatch
+                            ast::BinaryOperator::PGILikeMatch
+                                | ast::BinaryOperator::PGNotILikeMatch
                         );
                         let neg = matches!(
                             op,
-                            ast::BinaryOperator::PGNotLikeMatch | ast::BinaryOperator::PGNotILikeMatch
+                            ast::BinaryOperator::PGNotLikeMatch
+                                | ast::BinaryOperator::PGNotILikeMatch
                         );
                         self.like(l, lt, r, rt, None, ci, neg)
                     }
@@ -399,7 +400,11 @@ impl Binder<'_> {
                     .collect::<Result<Vec<_>>>()?;
                 let inl = Expr::InList(Box::new(x), items);
                 Ok((
-                    if *negated { Expr::Not(Box::new(inl)) } else { inl },
+                    if *negated {
+                        Expr::Not(Box::new(inl))
+                    } else {
+                        inl
+                    },
                     DataType::Bool,
                 ))
             }
@@ -448,7 +453,11 @@ impl Binder<'_> {
                     rty = DataType::common_type(&rty, &rt).ok_or_else(|| {
                         Error::new(
                             SqlState::DATATYPE_MISMATCH,
-                            format!("CASE types {} and {} cannot be matched", rty.name(), rt.name()),
+                            format!(
+                                "CASE types {} and {} cannot be matched",
+                                rty.name(),
+                                rt.name()
+                            ),
                         )
                     })?;
                     whens.push(c);
@@ -460,7 +469,11 @@ impl Binder<'_> {
                         rty = DataType::common_type(&rty, &rt).ok_or_else(|| {
                             Error::new(
                                 SqlState::DATATYPE_MISMATCH,
-                                format!("CASE types {} and {} cannot be matched", rty.name(), rt.name()),
+                                format!(
+                                    "CASE types {} and {} cannot be matched",
+                                    rty.name(),
+                                    rt.name()
+                                ),
                             )
                         })?;
                         Some((r, rt))
@@ -497,7 +510,11 @@ impl Binder<'_> {
                     et = DataType::common_type(&et, &t).ok_or_else(|| {
                         Error::new(
                             SqlState::DATATYPE_MISMATCH,
-                            format!("ARRAY types {} and {} cannot be matched", et.name(), t.name()),
+                            format!(
+                                "ARRAY types {} and {} cannot be matched",
+                                et.name(),
+                                t.name()
+                            ),
                         )
                     })?;
                     items.push((x, t));
@@ -512,9 +529,9 @@ impl Binder<'_> {
                 let ty = DataType::Array(Box::new(et));
                 Ok((Expr::Array(items, ty.clone()), ty))
             }
-            A::Subquery(_) | A::Exists { .. } | A::InSubquery { .. } => Err(Error::unsupported(
-                "subqueries are not supported yet",
-            )),
+            A::Subquery(_) | A::Exists { .. } | A::InSubquery { .. } => {
+                Err(Error::unsupported("subqueries are not supported yet"))
+            }
             other => Err(Error::unsupported(format!(
                 "expression not supported: {other}"
             ))),
@@ -555,9 +572,10 @@ impl Binder<'_> {
             | V::TripleSingleQuotedString(s) => {
                 (Expr::Literal(Value::Text(s.clone())), DataType::Unknown)
             }
-            V::DollarQuotedString(d) => {
-                (Expr::Literal(Value::Text(d.value.clone())), DataType::Unknown)
-            }
+            V::DollarQuotedString(d) => (
+                Expr::Literal(Value::Text(d.value.clone())),
+                DataType::Unknown,
+            ),
             V::HexStringLiteral(h) => (
                 Expr::Literal(Value::parse(&format!("\\x{h}"), &DataType::Bytea)?),
                 DataType::Bytea,
@@ -579,7 +597,9 @@ impl Binder<'_> {
                 (Expr::Param(n - 1, ty.clone()), ty)
             }
             other => {
-                return Err(Error::unsupported(format!("literal not supported: {other}")));
+                return Err(Error::unsupported(format!(
+                    "literal not supported: {other}"
+                )));
             }
         })
     }
@@ -645,7 +665,10 @@ impl Binder<'_> {
         let (_, ty) = functions::resolve(f.name(), &[])?;
         let ty = if name == "localtimestamp" {
             return Ok(Some((
-                Expr::Cast(Box::new(Expr::Function(Func::Now, vec![])), DataType::Timestamp),
+                Expr::Cast(
+                    Box::new(Expr::Function(Func::Now, vec![])),
+                    DataType::Timestamp,
+                ),
                 DataType::Timestamp,
             )));
         } else {
@@ -669,7 +692,12 @@ impl Binder<'_> {
                 } else {
                     DataType::Unknown
                 };
-                (self.coerce(l, &lt, &t)?, t.clone(), self.coerce(r, &rt, &t)?, t)
+                (
+                    self.coerce(l, &lt, &t)?,
+                    t.clone(),
+                    self.coerce(r, &rt, &t)?,
+                    t,
+                )
             }
             (DataType::Unknown, _) if !is_json_op(op) && op != BinaryOp::Concat => {
                 let t = unknown_partner(op, &rt);
@@ -698,7 +726,11 @@ impl Binder<'_> {
 
     fn unify(&self, l: Expr, lt: DataType, r: Expr, rt: DataType) -> Result<(Expr, Expr)> {
         let t = DataType::common_type(&lt, &rt).unwrap_or(lt.clone());
-        let t = if t == DataType::Unknown { DataType::Text } else { t };
+        let t = if t == DataType::Unknown {
+            DataType::Text
+        } else {
+            t
+        };
         Ok((self.coerce(l, &lt, &t)?, self.coerce(r, &rt, &t)?))
     }
 
@@ -773,7 +805,10 @@ impl Binder<'_> {
                     match a {
                         ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) => args.push(x),
                         ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard) => star = true,
-                        ast::FunctionArg::Named { arg: ast::FunctionArgExpr::Expr(x), .. } => args.push(x),
+                        ast::FunctionArg::Named {
+                            arg: ast::FunctionArgExpr::Expr(x),
+                            ..
+                        } => args.push(x),
                         _ => {
                             return Err(Error::unsupported(format!(
                                 "function argument not supported: {a}"
@@ -782,7 +817,9 @@ impl Binder<'_> {
                     }
                 }
                 if !list.clauses.is_empty() && !is_aggregate_name(&name) {
-                    return Err(Error::unsupported(format!("function clauses not supported: {f}")));
+                    return Err(Error::unsupported(format!(
+                        "function clauses not supported: {f}"
+                    )));
                 }
                 (args, distinct, star)
             }
@@ -878,7 +915,12 @@ impl Binder<'_> {
 fn is_comparison(op: BinaryOp) -> bool {
     matches!(
         op,
-        BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq
+        BinaryOp::Eq
+            | BinaryOp::NotEq
+            | BinaryOp::Lt
+            | BinaryOp::LtEq
+            | BinaryOp::Gt
+            | BinaryOp::GtEq
     )
 }
 

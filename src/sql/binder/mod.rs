@@ -37,9 +37,9 @@ pub fn object_name_parts(name: &ast::ObjectName) -> Result<Vec<String>> {
         .iter()
         .map(|p| match p {
             ast::ObjectNamePart::Identifier(i) => Ok(ident(i)),
-            ast::ObjectNamePart::Function(_) => Err(Error::syntax(format!(
-                "syntax error at or near \"{name}\""
-            ))),
+            ast::ObjectNamePart::Function(_) => {
+                Err(Error::syntax(format!("syntax error at or near \"{name}\"")))
+            }
         })
         .collect()
 }
@@ -102,7 +102,11 @@ impl Scope {
     }
 
     /// Finds a column by optional qualifier and name.
-    pub fn resolve(&self, qualifier: Option<&str>, name: &str) -> Result<Option<(usize, DataType)>> {
+    pub fn resolve(
+        &self,
+        qualifier: Option<&str>,
+        name: &str,
+    ) -> Result<Option<(usize, DataType)>> {
         let mut found: Option<(usize, DataType)> = None;
         for (i, c) in self.columns.iter().enumerate() {
             if c.name != name {
@@ -125,7 +129,9 @@ impl Scope {
     }
 
     pub fn has_qualifier(&self, q: &str) -> bool {
-        self.columns.iter().any(|c| c.qualifier.as_deref() == Some(q))
+        self.columns
+            .iter()
+            .any(|c| c.qualifier.as_deref() == Some(q))
     }
 }
 

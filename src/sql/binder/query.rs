@@ -100,10 +100,12 @@ impl Binder<'_> {
             ast::SetExpr::Select(s) => self.bind_select(s, &[]),
             ast::SetExpr::Query(q) => self.bind_query(q),
             ast::SetExpr::Values(v) => self.bind_values(v, None),
-            ast::SetExpr::SetOperation { .. } => {
-                Err(Error::unsupported("UNION, INTERSECT and EXCEPT are not supported yet"))
-            }
-            other => Err(Error::unsupported(format!("query form not supported: {other}"))),
+            ast::SetExpr::SetOperation { .. } => Err(Error::unsupported(
+                "UNION, INTERSECT and EXCEPT are not supported yet",
+            )),
+            other => Err(Error::unsupported(format!(
+                "query form not supported: {other}"
+            ))),
         }
     }
 
@@ -202,7 +204,11 @@ impl Binder<'_> {
                 types[i] = DataType::common_type(&types[i], &t).ok_or_else(|| {
                     Error::new(
                         SqlState::DATATYPE_MISMATCH,
-                        format!("VALUES types {} and {} cannot be matched", types[i].name(), t.name()),
+                        format!(
+                            "VALUES types {} and {} cannot be matched",
+                            types[i].name(),
+                            t.name()
+                        ),
                     )
                 })?;
                 row.push((x, t));
@@ -224,7 +230,11 @@ impl Binder<'_> {
                     .map(|(i, (x, t))| {
                         if target.is_some() {
                             // Assignment casts happen at write time; only type untyped values.
-                            if t == DataType::Unknown { self.coerce(x, &t, &types[i]) } else { Ok(x) }
+                            if t == DataType::Unknown {
+                                self.coerce(x, &t, &types[i])
+                            } else {
+                                Ok(x)
+                            }
                         } else {
                             self.coerce(x, &t, &types[i])
                         }
@@ -264,9 +274,15 @@ impl Binder<'_> {
                     ast::JoinOperator::Join(c)
                     | ast::JoinOperator::Inner(c)
                     | ast::JoinOperator::CrossJoin(c) => match c {
-                        ast::JoinConstraint::On(e) => Some(self.bind_predicate(e, &scope, "JOIN/ON")?),
+                        ast::JoinConstraint::On(e) => {
+                            Some(self.bind_predicate(e, &scope, "JOIN/ON")?)
+                        }
                         ast::JoinConstraint::None => None,
-                        _ => return Err(Error::unsupported("JOIN USING and NATURAL JOIN are not supported yet")),
+                        _ => {
+                            return Err(Error::unsupported(
+                                "JOIN USING and NATURAL JOIN are not supported yet",
+                            ));
+                        }
                     },
                     _ => return Err(Error::unsupported("outer joins are not supported yet")),
                 };
@@ -367,7 +383,9 @@ impl Binder<'_> {
             ast::TableFactor::NestedJoin {
                 table_with_joins, ..
             } => self.bind_from(std::slice::from_ref(table_with_joins)),
-            other => Err(Error::unsupported(format!("FROM item not supported: {other}"))),
+            other => Err(Error::unsupported(format!(
+                "FROM item not supported: {other}"
+            ))),
         }
     }
 
@@ -392,7 +410,9 @@ impl Binder<'_> {
                     .unwrap_or_else(|| ident(&a.name))
             })
             .unwrap_or_else(|| "generate_series".to_string());
-        let q = alias.map(|a| ident(&a.name)).unwrap_or_else(|| "generate_series".into());
+        let q = alias
+            .map(|a| ident(&a.name))
+            .unwrap_or_else(|| "generate_series".into());
         let scope = Scope {
             columns: vec![ScopeColumn {
                 qualifier: Some(q),
@@ -441,11 +461,18 @@ impl Binder<'_> {
             other => {
                 return Err(Error::new(
                     SqlState::UNDEFINED_FUNCTION,
-                    format!("function generate_series({0}, {0}) does not exist", other.name()),
+                    format!(
+                        "function generate_series({0}, {0}) does not exist",
+                        other.name()
+                    ),
                 ));
             }
         };
-        let step_ty = if ty.is_temporal() { DataType::Interval } else { ty.clone() };
+        let step_ty = if ty.is_temporal() {
+            DataType::Interval
+        } else {
+            ty.clone()
+        };
         let mut out = Vec::new();
         for (i, (x, t)) in bound.into_iter().enumerate() {
             let target = if i == 2 { &step_ty } else { &ty };
@@ -461,7 +488,9 @@ impl Binder<'_> {
 
     fn bind_select(&self, s: &ast::Select, order_by: &[ast::OrderByExpr]) -> Result<Plan> {
         if s.into.is_some() {
-            return Err(Error::unsupported("SELECT INTO is not supported; use CREATE TABLE AS"));
+            return Err(Error::unsupported(
+                "SELECT INTO is not supported; use CREATE TABLE AS",
+            ));
         }
         if let Some(ast::Distinct::On(_)) = &s.distinct {
             return Err(Error::unsupported("DISTINCT ON is not supported yet"));
@@ -505,7 +534,10 @@ impl Binder<'_> {
         if let Some(w) = &s.selection {
             let pred = self.bind_predicate(w, &scope, "WHERE").map_err(|e| {
                 if is_agg_found(&e) {
-                    Error::new(SqlState::GROUPING_ERROR, "aggregate functions are not allowed in WHERE")
+                    Error::new(
+                        SqlState::GROUPING_ERROR,
+                        "aggregate functions are not allowed in WHERE",
+                    )
                 } else {
                     e
                 }
@@ -531,7 +563,9 @@ impl Binder<'_> {
                 }),
                 ast::SelectItem::Wildcard(_) => {
                     if scope.columns.is_empty() {
-                        return Err(Error::syntax("SELECT * with no tables specified is not valid"));
+                        return Err(Error::syntax(
+                            "SELECT * with no tables specified is not valid",
+                        ));
                     }
                     for (i, c) in scope.columns.iter().enumerate() {
                         if !c.qualified_only {
@@ -566,7 +600,11 @@ impl Binder<'_> {
                         }
                     }
                 }
-                other => return Err(Error::unsupported(format!("select item not supported: {other}"))),
+                other => {
+                    return Err(Error::unsupported(format!(
+                        "select item not supported: {other}"
+                    )));
+                }
             }
         }
         let group_exprs: &[ast::Expr] = match &s.group_by {
@@ -576,7 +614,9 @@ impl Binder<'_> {
                 }
                 v
             }
-            ast::GroupByExpr::All(_) => return Err(Error::syntax("syntax error at or near \"ALL\"")),
+            ast::GroupByExpr::All(_) => {
+                return Err(Error::syntax("syntax error at or near \"ALL\""));
+            }
         };
         let needs_agg = !group_exprs.is_empty()
             || s.having.is_some()
@@ -639,11 +679,13 @@ impl Binder<'_> {
                     }
                 },
                 None => match g {
-                    ast::Expr::Identifier(id) if scope.resolve(None, &ident(id))?.is_none() => items
-                        .iter()
-                        .find(|it| it.name == ident(id))
-                        .and_then(|it| it.ast)
-                        .unwrap_or(g),
+                    ast::Expr::Identifier(id) if scope.resolve(None, &ident(id))?.is_none() => {
+                        items
+                            .iter()
+                            .find(|it| it.name == ident(id))
+                            .and_then(|it| it.ast)
+                            .unwrap_or(g)
+                    }
                     _ => g,
                 },
             };
@@ -689,7 +731,11 @@ impl Binder<'_> {
             exprs.push(x);
             columns.push(Column {
                 name: it.name.clone(),
-                ty: if ty == DataType::Unknown { DataType::Text } else { ty },
+                ty: if ty == DataType::Unknown {
+                    DataType::Text
+                } else {
+                    ty
+                },
             });
         }
         let having = match &s.having {

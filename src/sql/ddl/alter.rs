@@ -49,7 +49,9 @@ impl DdlCtx<'_> {
         let (schema, n) = split_name(&at.name)?;
         let table = match self.binder().table_by_name(schema.as_deref(), &n) {
             Ok(t) => t,
-            Err(e) if at.if_exists && e.code == SqlState::UNDEFINED_TABLE => return Ok("ALTER TABLE".into()),
+            Err(e) if at.if_exists && e.code == SqlState::UNDEFINED_TABLE => {
+                return Ok("ALTER TABLE".into());
+            }
             Err(e) => return Err(e),
         };
         self.lock_table_exclusive(table.id)?;
@@ -68,13 +70,21 @@ impl DdlCtx<'_> {
         t.column_index(name).ok_or_else(|| {
             Error::new(
                 SqlState::UNDEFINED_COLUMN,
-                format!("column \"{name}\" of relation \"{}\" does not exist", t.name),
+                format!(
+                    "column \"{name}\" of relation \"{}\" does not exist",
+                    t.name
+                ),
             )
         })
     }
 
     /// Rewrites every row (and its index entries) with `f`.
-    fn rewrite_rows(&mut self, old: &TableDef, new: &TableDef, f: &mut dyn FnMut(Vec<Value>) -> Result<Vec<Value>>) -> Result<()> {
+    fn rewrite_rows(
+        &mut self,
+        old: &TableDef,
+        new: &TableDef,
+        f: &mut dyn FnMut(Vec<Value>) -> Result<Vec<Value>>,
+    ) -> Result<()> {
         let rows = self.table_rows(old)?;
         let old_ix = self.catalog.indexes_of(old.id);
         for (key, row) in rows {
@@ -109,7 +119,10 @@ impl DdlCtx<'_> {
                     }
                     return Err(Error::new(
                         SqlState::DUPLICATE_COLUMN,
-                        format!("column \"{name}\" of relation \"{}\" already exists", t.name),
+                        format!(
+                            "column \"{name}\" of relation \"{}\" already exists",
+                            t.name
+                        ),
                     ));
                 }
                 let mut cons = Vec::new();
@@ -140,7 +153,9 @@ impl DdlCtx<'_> {
                     if v.is_null() && !nullable {
                         return Err(Error::new(
                             SqlState::NOT_NULL_VIOLATION,
-                            format!("column \"{cname}\" of relation \"{tname}\" contains null values"),
+                            format!(
+                                "column \"{cname}\" of relation \"{tname}\" contains null values"
+                            ),
                         ));
                     }
                     row.truncate(ci);
@@ -150,7 +165,9 @@ impl DdlCtx<'_> {
                 self.reindex_pending(&old)?;
                 for c in cons {
                     if let Constraint::Primary(..) = c {
-                        return Err(Error::unsupported("adding a primary key column is not supported yet"));
+                        return Err(Error::unsupported(
+                            "adding a primary key column is not supported yet",
+                        ));
                     }
                     self.add_constraint(id, c, false)?;
                 }
@@ -170,7 +187,11 @@ impl DdlCtx<'_> {
                         }
                         return Err(Error::undefined_column(&name));
                     };
-                    self.drop_column(t, ci, matches!(drop_behavior, Some(ast::DropBehavior::Cascade)))?;
+                    self.drop_column(
+                        t,
+                        ci,
+                        matches!(drop_behavior, Some(ast::DropBehavior::Cascade)),
+                    )?;
                     self.reload()?;
                 }
             }
@@ -194,7 +215,8 @@ impl DdlCtx<'_> {
                 self.put_table(&t)?;
             }
             Op::RenameTable { table_name } => {
-                let (ast::RenameTableNameKind::As(n) | ast::RenameTableNameKind::To(n)) = table_name;
+                let (ast::RenameTableNameKind::As(n) | ast::RenameTableNameKind::To(n)) =
+                    table_name;
                 let (_, new) = split_name(n)?;
                 if self.catalog.relation_exists(&t.schema, &new) {
                     return Err(Error::new(
@@ -214,7 +236,10 @@ impl DdlCtx<'_> {
                             if row[ci].is_null() {
                                 return Err(Error::new(
                                     SqlState::NOT_NULL_VIOLATION,
-                                    format!("column \"{name}\" of relation \"{}\" contains null values", t.name),
+                                    format!(
+                                        "column \"{name}\" of relation \"{}\" contains null values",
+                                        t.name
+                                    ),
                                 ));
                             }
                         }
@@ -230,7 +255,10 @@ impl DdlCtx<'_> {
                         if t.columns[ci].identity.is_some() {
                             return Err(Error::new(
                                 SqlState::INVALID_TABLE_DEFINITION,
-                                format!("column \"{name}\" of relation \"{}\" is an identity column", t.name),
+                                format!(
+                                    "column \"{name}\" of relation \"{}\" is an identity column",
+                                    t.name
+                                ),
                             ));
                         }
                         t.columns[ci].nullable = true;
@@ -244,7 +272,11 @@ impl DdlCtx<'_> {
                     ast::AlterColumnOperation::DropDefault => {
                         t.columns[ci].default = None;
                     }
-                    other => return Err(Error::unsupported(format!("ALTER COLUMN {other} is not supported yet"))),
+                    other => {
+                        return Err(Error::unsupported(format!(
+                            "ALTER COLUMN {other} is not supported yet"
+                        )));
+                    }
                 }
                 self.put_table(&t)?;
             }
@@ -252,7 +284,9 @@ impl DdlCtx<'_> {
                 let c = table_constraint(constraint)?;
                 self.add_constraint(id, c, false)?;
             }
-            Op::DropConstraint { if_exists, name, .. } => {
+            Op::DropConstraint {
+                if_exists, name, ..
+            } => {
                 let n = ident(name);
                 if let Some(pos) = t.checks.iter().position(|c| c.name == n) {
                     t.checks.remove(pos);
@@ -260,20 +294,34 @@ impl DdlCtx<'_> {
                 } else if let Some(pos) = t.foreign_keys.iter().position(|c| c.name == n) {
                     t.foreign_keys.remove(pos);
                     self.put_table(&t)?;
-                } else if let Some(ix) = self.catalog.indexes_of(id).into_iter().find(|i| i.name == n && i.constraint) {
+                } else if let Some(ix) = self
+                    .catalog
+                    .indexes_of(id)
+                    .into_iter()
+                    .find(|i| i.name == n && i.constraint)
+                {
                     self.delete_prefix(crate::catalog::keys::index_prefix(id, ix.id))?;
                     cat::delete_object(self.txn, cat::KIND_INDEX, ix.id);
                     cat::bump_version(self.txn);
                 } else if t.pk_name.as_deref() == Some(n.as_str()) {
-                    return Err(Error::unsupported("dropping a primary key is not supported yet"));
+                    return Err(Error::unsupported(
+                        "dropping a primary key is not supported yet",
+                    ));
                 } else if !*if_exists {
                     return Err(Error::new(
                         SqlState::UNDEFINED_OBJECT,
-                        format!("constraint \"{n}\" of relation \"{}\" does not exist", t.name),
+                        format!(
+                            "constraint \"{n}\" of relation \"{}\" does not exist",
+                            t.name
+                        ),
                     ));
                 }
             }
-            other => return Err(Error::unsupported(format!("ALTER TABLE {other} is not supported yet"))),
+            other => {
+                return Err(Error::unsupported(format!(
+                    "ALTER TABLE {other} is not supported yet"
+                )));
+            }
         }
         Ok(())
     }
@@ -297,7 +345,11 @@ impl DdlCtx<'_> {
             )));
         }
         for child in self.catalog.referencing(t.id) {
-            for fk in child.foreign_keys.iter().filter(|f| f.ref_table == t.id && f.ref_columns.contains(&ci)) {
+            for fk in child
+                .foreign_keys
+                .iter()
+                .filter(|f| f.ref_table == t.id && f.ref_columns.contains(&ci))
+            {
                 if !cascade {
                     return Err(Error::new(
                         SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
@@ -309,7 +361,8 @@ impl DdlCtx<'_> {
             }
             if cascade && child.id != t.id {
                 let mut c = (*child).clone();
-                c.foreign_keys.retain(|f| !(f.ref_table == t.id && f.ref_columns.contains(&ci)));
+                c.foreign_keys
+                    .retain(|f| !(f.ref_table == t.id && f.ref_columns.contains(&ci)));
                 self.put_table(&c)?;
             }
         }
@@ -320,11 +373,19 @@ impl DdlCtx<'_> {
                 cat::delete_object(self.txn, cat::KIND_INDEX, ix.id);
             } else {
                 let mut ix2 = (*ix).clone();
-                ix2.columns = ix2.columns.iter().map(|&c| if c > ci { c - 1 } else { c }).collect();
+                ix2.columns = ix2
+                    .columns
+                    .iter()
+                    .map(|&c| if c > ci { c - 1 } else { c })
+                    .collect();
                 self.put_index(&ix2)?;
             }
         }
-        let shift = |v: &Vec<usize>| v.iter().map(|&c| if c > ci { c - 1 } else { c }).collect::<Vec<_>>();
+        let shift = |v: &Vec<usize>| {
+            v.iter()
+                .map(|&c| if c > ci { c - 1 } else { c })
+                .collect::<Vec<_>>()
+        };
         let mut nt = t.clone();
         nt.columns.remove(ci);
         nt.primary_key = shift(&t.primary_key);
@@ -336,7 +397,12 @@ impl DdlCtx<'_> {
                 f.ref_columns = shift(&f.ref_columns);
             }
         }
-        for s in self.catalog.sequences.values().filter(|s| s.owned_by == Some((t.id, ci))) {
+        for s in self
+            .catalog
+            .sequences
+            .values()
+            .filter(|s| s.owned_by == Some((t.id, ci)))
+        {
             cat::delete_object(self.txn, cat::KIND_SEQUENCE, s.id);
         }
         let moved: Vec<_> = self

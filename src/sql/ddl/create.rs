@@ -1,11 +1,11 @@
 //! CREATE TABLE, CREATE INDEX and CREATE SEQUENCE.
 
 use super::DdlCtx;
+use crate::catalog::keys;
 use crate::catalog::sequences::SequenceManager;
 use crate::catalog::{
     CheckDef, ColumnDef, FkAction, ForeignKeyDef, IdentityKind, IndexDef, SequenceDef, TableDef,
 };
-use crate::catalog::keys;
 use crate::error::{Error, Result, SqlState};
 use crate::sql::binder::{Scope, ident, split_name};
 use crate::sql::plan::Column;
@@ -17,7 +17,14 @@ pub(super) enum Constraint {
     Primary(Option<String>, Vec<String>),
     Unique(Option<String>, Vec<String>),
     Check(Option<String>, ast::Expr, Option<String>),
-    Foreign(Option<String>, Vec<String>, ast::ObjectName, Vec<String>, FkAction, FkAction),
+    Foreign(
+        Option<String>,
+        Vec<String>,
+        ast::ObjectName,
+        Vec<String>,
+        FkAction,
+        FkAction,
+    ),
 }
 
 fn fk_action(a: &Option<ast::ReferentialAction>) -> FkAction {
@@ -34,7 +41,9 @@ fn index_column_names(cols: &[ast::IndexColumn]) -> Result<Vec<String>> {
     cols.iter()
         .map(|c| match &c.column.expr {
             ast::Expr::Identifier(i) => Ok(ident(i)),
-            other => Err(Error::unsupported(format!("index on expression {other} is not supported"))),
+            other => Err(Error::unsupported(format!(
+                "index on expression {other} is not supported"
+            ))),
         })
         .collect()
 }
@@ -42,13 +51,16 @@ fn index_column_names(cols: &[ast::IndexColumn]) -> Result<Vec<String>> {
 /// Converts a table constraint clause.
 pub(super) fn table_constraint(c: &ast::TableConstraint) -> Result<Constraint> {
     Ok(match c {
-        ast::TableConstraint::PrimaryKey(pk) => {
-            Constraint::Primary(pk.name.as_ref().map(ident), index_column_names(&pk.columns)?)
-        }
+        ast::TableConstraint::PrimaryKey(pk) => Constraint::Primary(
+            pk.name.as_ref().map(ident),
+            index_column_names(&pk.columns)?,
+        ),
         ast::TableConstraint::Unique(u) => {
             Constraint::Unique(u.name.as_ref().map(ident), index_column_names(&u.columns)?)
         }
-        ast::TableConstraint::Check(ch) => Constraint::Check(ch.name.as_ref().map(ident), (*ch.expr).clone(), None),
+        ast::TableConstraint::Check(ch) => {
+            Constraint::Check(ch.name.as_ref().map(ident), (*ch.expr).clone(), None)
+        }
         ast::TableConstraint::ForeignKey(fk) => Constraint::Foreign(
             fk.name.as_ref().map(ident),
             fk.columns.iter().map(ident).collect(),
@@ -57,7 +69,11 @@ pub(super) fn table_constraint(c: &ast::TableConstraint) -> Result<Constraint> {
             fk_action(&fk.on_delete),
             fk_action(&fk.on_update),
         ),
-        other => return Err(Error::unsupported(format!("constraint not supported: {other}"))),
+        other => {
+            return Err(Error::unsupported(format!(
+                "constraint not supported: {other}"
+            )));
+        }
     })
 }
 
@@ -73,8 +89,11 @@ fn is_serial(t: &ast::DataType) -> Option<DataType> {
 /// Quotes an identifier when PostgreSQL would.
 pub(super) fn quote_ident(s: &str) -> String {
     let plain = !s.is_empty()
-        && s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if plain {
         s.to_string()
     } else {
@@ -90,7 +109,12 @@ impl DdlCtx<'_> {
         table: &str,
         c: &ast::ColumnDef,
         cons: &mut Vec<Constraint>,
-        seqs: &mut Vec<(String, DataType, Option<IdentityKind>, Vec<ast::SequenceOptions>)>,
+        seqs: &mut Vec<(
+            String,
+            DataType,
+            Option<IdentityKind>,
+            Vec<ast::SequenceOptions>,
+        )>,
     ) -> Result<ColumnDef> {
         let name = ident(&c.name);
         let (ty, serial) = match is_serial(&c.data_type) {
@@ -117,8 +141,12 @@ impl DdlCtx<'_> {
                     self.check_default(e, &ty)?;
                     col.default = Some(e.to_string());
                 }
-                ast::ColumnOption::PrimaryKey(_) => cons.push(Constraint::Primary(cname, vec![name.clone()])),
-                ast::ColumnOption::Unique(_) => cons.push(Constraint::Unique(cname, vec![name.clone()])),
+                ast::ColumnOption::PrimaryKey(_) => {
+                    cons.push(Constraint::Primary(cname, vec![name.clone()]))
+                }
+                ast::ColumnOption::Unique(_) => {
+                    cons.push(Constraint::Unique(cname, vec![name.clone()]))
+                }
                 ast::ColumnOption::Check(ch) => cons.push(Constraint::Check(
                     cname.or_else(|| ch.name.as_ref().map(ident)),
                     (*ch.expr).clone(),
@@ -150,13 +178,24 @@ impl DdlCtx<'_> {
                     };
                     col.identity = Some(kind);
                     col.nullable = false;
-                    seqs.push((name.clone(), ty.clone(), Some(kind), sequence_options.clone().unwrap_or_default()));
+                    seqs.push((
+                        name.clone(),
+                        ty.clone(),
+                        Some(kind),
+                        sequence_options.clone().unwrap_or_default(),
+                    ));
                 }
                 ast::ColumnOption::Generated { .. } => {
-                    return Err(Error::unsupported("generated columns are not supported yet"));
+                    return Err(Error::unsupported(
+                        "generated columns are not supported yet",
+                    ));
                 }
                 ast::ColumnOption::Collation(_) | ast::ColumnOption::Comment(_) => {}
-                other => return Err(Error::unsupported(format!("column option not supported: {other}"))),
+                other => {
+                    return Err(Error::unsupported(format!(
+                        "column option not supported: {other}"
+                    )));
+                }
             }
         }
         let _ = table;
@@ -204,17 +243,28 @@ impl DdlCtx<'_> {
         let id = self.oids.allocate(self.txn)?;
         let mut def = sequence_def(id, schema, &name, ty, opts)?;
         def.owned_by = Some((table.id, col));
-        self.txn.put(keys::sequence_key(id), SequenceManager::initial_value(&def));
+        self.txn
+            .put(keys::sequence_key(id), SequenceManager::initial_value(&def));
         self.put_sequence(&def)?;
-        Ok(format!("nextval('{}.{}')", quote_ident(schema), quote_ident(&name)))
+        Ok(format!(
+            "nextval('{}.{}')",
+            quote_ident(schema),
+            quote_ident(&name)
+        ))
     }
 
-    pub fn create_table(&mut self, ct: &ast::CreateTable, query_cols: Option<Vec<Column>>) -> Result<Option<u32>> {
+    pub fn create_table(
+        &mut self,
+        ct: &ast::CreateTable,
+        query_cols: Option<Vec<Column>>,
+    ) -> Result<Option<u32>> {
         if ct.temporary {
             return Err(Error::unsupported("temporary tables are not supported yet"));
         }
         if ct.inherits.is_some() || ct.partition_of.is_some() || ct.like.is_some() {
-            return Err(Error::unsupported("table inheritance, partitions and LIKE are not supported"));
+            return Err(Error::unsupported(
+                "table inheritance, partitions and LIKE are not supported",
+            ));
         }
         let (schema, name) = split_name(&ct.name)?;
         let schema = self.target_schema(schema)?;
@@ -235,13 +285,23 @@ impl DdlCtx<'_> {
         match query_cols {
             Some(qc) => {
                 if !ct.columns.is_empty() && ct.columns.len() > qc.len() {
-                    return Err(Error::syntax("CREATE TABLE AS specifies too many column names"));
+                    return Err(Error::syntax(
+                        "CREATE TABLE AS specifies too many column names",
+                    ));
                 }
                 for (i, c) in qc.into_iter().enumerate() {
-                    let name = ct.columns.get(i).map(|cd| ident(&cd.name)).unwrap_or(c.name);
+                    let name = ct
+                        .columns
+                        .get(i)
+                        .map(|cd| ident(&cd.name))
+                        .unwrap_or(c.name);
                     columns.push(ColumnDef {
                         name,
-                        ty: if c.ty == DataType::Unknown { DataType::Text } else { c.ty },
+                        ty: if c.ty == DataType::Unknown {
+                            DataType::Text
+                        } else {
+                            c.ty
+                        },
                         nullable: true,
                         default: None,
                         identity: None,
@@ -255,7 +315,10 @@ impl DdlCtx<'_> {
             }
         }
         if columns.len() > 1600 {
-            return Err(Error::new(SqlState::TOO_MANY_COLUMNS, "tables can have at most 1600 columns"));
+            return Err(Error::new(
+                SqlState::TOO_MANY_COLUMNS,
+                "tables can have at most 1600 columns",
+            ));
         }
         for (i, c) in columns.iter().enumerate() {
             if columns[..i].iter().any(|o| o.name == c.name) {
@@ -321,7 +384,10 @@ impl DdlCtx<'_> {
                 owned_by: None,
                 internal: true,
             };
-            self.txn.put(keys::sequence_key(sid), SequenceManager::initial_value(&def));
+            self.txn.put(
+                keys::sequence_key(sid),
+                SequenceManager::initial_value(&def),
+            );
             self.put_sequence(&def)?;
             table.rowid_seq = Some(sid);
         }
@@ -335,12 +401,19 @@ impl DdlCtx<'_> {
 
     /// Adds a UNIQUE, CHECK or FOREIGN KEY constraint to an existing table,
     /// validating existing rows (`new_table` skips validation).
-    pub(super) fn add_constraint(&mut self, table_id: u32, c: Constraint, new_table: bool) -> Result<()> {
+    pub(super) fn add_constraint(
+        &mut self,
+        table_id: u32,
+        c: Constraint,
+        new_table: bool,
+    ) -> Result<()> {
         let table = self.catalog.table(table_id)?.clone();
         let mut t = (*table).clone();
         match c {
             Constraint::Primary(..) => {
-                return Err(Error::unsupported("adding a primary key to an existing table is not supported yet"));
+                return Err(Error::unsupported(
+                    "adding a primary key to an existing table is not supported yet",
+                ));
             }
             Constraint::Unique(cname, cols) => {
                 let idx = resolve_columns(&t, &cols)?;
@@ -390,7 +463,10 @@ impl DdlCtx<'_> {
                         if let crate::types::Value::Bool(false) = pred.eval(&row, &ectx)? {
                             return Err(Error::new(
                                 SqlState::CHECK_VIOLATION,
-                                format!("check constraint \"{n}\" of relation \"{}\" is violated by some row", t.name),
+                                format!(
+                                    "check constraint \"{n}\" of relation \"{}\" is violated by some row",
+                                    t.name
+                                ),
                             ));
                         }
                     }
@@ -413,7 +489,10 @@ impl DdlCtx<'_> {
                     if parent.primary_key.is_empty() {
                         return Err(Error::new(
                             SqlState::INVALID_FOREIGN_KEY,
-                            format!("there is no primary key for referenced table \"{}\"", parent.name),
+                            format!(
+                                "there is no primary key for referenced table \"{}\"",
+                                parent.name
+                            ),
                         ));
                     }
                     parent.primary_key.clone()
@@ -471,7 +550,8 @@ impl DdlCtx<'_> {
             .map(|(_, r)| fk.ref_columns.iter().map(|&c| r[c].clone()).collect())
             .collect();
         for (_, row) in self.table_rows(t)? {
-            let vals: Vec<crate::types::Value> = fk.columns.iter().map(|&c| row[c].clone()).collect();
+            let vals: Vec<crate::types::Value> =
+                fk.columns.iter().map(|&c| row[c].clone()).collect();
             if vals.iter().any(|v| v.is_null()) {
                 continue;
             }
@@ -514,7 +594,10 @@ impl DdlCtx<'_> {
                 }
                 n
             }
-            None => self.free_name(&table.schema, &format!("{}_{}_idx", table.name, cols.join("_"))),
+            None => self.free_name(
+                &table.schema,
+                &format!("{}_{}_idx", table.name, cols.join("_")),
+            ),
         };
         let ix = IndexDef {
             id: self.oids.allocate(self.txn)?,
@@ -555,7 +638,8 @@ impl DdlCtx<'_> {
         };
         let id = self.oids.allocate(self.txn)?;
         let def = sequence_def(id, &schema, &n, &ty, opts)?;
-        self.txn.put(keys::sequence_key(id), SequenceManager::initial_value(&def));
+        self.txn
+            .put(keys::sequence_key(id), SequenceManager::initial_value(&def));
         self.put_sequence(&def)?;
         Ok("CREATE SEQUENCE".into())
     }
@@ -583,12 +667,22 @@ pub(super) fn resolve_columns(t: &TableDef, cols: &[String]) -> Result<Vec<usize
 
 fn const_i64(e: &ast::Expr) -> Result<i64> {
     let s = e.to_string().replace(' ', "");
-    s.parse::<i64>()
-        .map_err(|_| Error::new(SqlState::INVALID_PARAMETER_VALUE, format!("invalid sequence option value: {e}")))
+    s.parse::<i64>().map_err(|_| {
+        Error::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("invalid sequence option value: {e}"),
+        )
+    })
 }
 
 /// Builds a sequence definition from CREATE SEQUENCE / identity options.
-pub(super) fn sequence_def(id: u32, schema: &str, name: &str, ty: &DataType, opts: &[ast::SequenceOptions]) -> Result<SequenceDef> {
+pub(super) fn sequence_def(
+    id: u32,
+    schema: &str,
+    name: &str,
+    ty: &DataType,
+    opts: &[ast::SequenceOptions],
+) -> Result<SequenceDef> {
     let type_max = match ty {
         DataType::Int2 => i16::MAX as i64,
         DataType::Int4 => i32::MAX as i64,
@@ -596,7 +690,10 @@ pub(super) fn sequence_def(id: u32, schema: &str, name: &str, ty: &DataType, opt
         other => {
             return Err(Error::new(
                 SqlState::INVALID_PARAMETER_VALUE,
-                format!("sequence type must be smallint, integer, or bigint, not {}", other.name()),
+                format!(
+                    "sequence type must be smallint, integer, or bigint, not {}",
+                    other.name()
+                ),
             ));
         }
     };
@@ -614,7 +711,10 @@ pub(super) fn sequence_def(id: u32, schema: &str, name: &str, ty: &DataType, opt
         }
     }
     if increment == 0 {
-        return Err(Error::new(SqlState::INVALID_PARAMETER_VALUE, "INCREMENT must not be zero"));
+        return Err(Error::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            "INCREMENT must not be zero",
+        ));
     }
     let min_value = min.unwrap_or(if increment > 0 { 1 } else { -type_max - 1 });
     let max_value = max.unwrap_or(if increment > 0 { type_max } else { -1 });

@@ -85,7 +85,10 @@ impl DdlCtx<'_> {
     }
 
     fn lock_name(&mut self, schema: &str, name: &str) -> Result<()> {
-        if self.txn.lock(&keys::name_lock_key(schema, name), LockMode::Exclusive)? {
+        if self
+            .txn
+            .lock(&keys::name_lock_key(schema, name), LockMode::Exclusive)?
+        {
             self.txn.refresh_snapshot()?;
             self.reload()?;
         }
@@ -114,7 +117,9 @@ impl DdlCtx<'_> {
     /// holds the table's exclusive lock, so nothing else changes it).
     fn table_rows(&self, t: &TableDef) -> Result<Vec<KeyedRow>> {
         let p = index_prefix(t.id, keys::PRIMARY_INDEX);
-        let end = prefix_end(&p).map(Bound::Excluded).unwrap_or(Bound::Unbounded);
+        let end = prefix_end(&p)
+            .map(Bound::Excluded)
+            .unwrap_or(Bound::Unbounded);
         self.txn
             .scan_latest(Bound::Included(p), end, false)?
             .map(|kv| {
@@ -126,7 +131,9 @@ impl DdlCtx<'_> {
 
     /// Deletes every key under `prefix` (newest committed data plus own writes).
     fn delete_prefix(&mut self, prefix: Vec<u8>) -> Result<u64> {
-        let end = prefix_end(&prefix).map(Bound::Excluded).unwrap_or(Bound::Unbounded);
+        let end = prefix_end(&prefix)
+            .map(Bound::Excluded)
+            .unwrap_or(Bound::Unbounded);
         let keys: Vec<Vec<u8>> = self
             .txn
             .scan_latest(Bound::Included(prefix), end, false)?
@@ -147,7 +154,11 @@ impl DdlCtx<'_> {
             if ix.unique && ix.columns.iter().all(|&c| !row[c].is_null()) {
                 let vals: Vec<Value> = ix.columns.iter().map(|&c| row[c].clone()).collect();
                 if !seen.insert(vals.clone()) {
-                    let names: Vec<&str> = ix.columns.iter().map(|&c| t.columns[c].name.as_str()).collect();
+                    let names: Vec<&str> = ix
+                        .columns
+                        .iter()
+                        .map(|&c| t.columns[c].name.as_str())
+                        .collect();
                     let shown: Vec<String> = vals.iter().map(|v| v.to_string()).collect();
                     return Err(Error::new(
                         SqlState::UNIQUE_VIOLATION,
@@ -180,7 +191,9 @@ impl DdlCtx<'_> {
 
     pub fn create_schema(&mut self, name: &ast::SchemaName, if_not_exists: bool) -> Result<String> {
         let n = match name {
-            ast::SchemaName::Simple(n) | ast::SchemaName::NamedAuthorization(n, _) => split_name(n)?.1,
+            ast::SchemaName::Simple(n) | ast::SchemaName::NamedAuthorization(n, _) => {
+                split_name(n)?.1
+            }
             ast::SchemaName::UnnamedAuthorization(i) => crate::sql::binder::ident(i),
         };
         self.lock_name(&n, "")?;
@@ -201,13 +214,24 @@ impl DdlCtx<'_> {
             .with_detail("The prefix \"pg_\" is reserved for system schemas."));
         }
         let id = self.oids.allocate(self.txn)?;
-        cat::put_object(self.txn, cat::KIND_SCHEMA, id, &cat::SchemaDef { id, name: n })?;
+        cat::put_object(
+            self.txn,
+            cat::KIND_SCHEMA,
+            id,
+            &cat::SchemaDef { id, name: n },
+        )?;
         cat::bump_version(self.txn);
         Ok("CREATE SCHEMA".into())
     }
 
     /// DROP TABLE / INDEX / SEQUENCE / SCHEMA.
-    pub fn drop(&mut self, kind: &ast::ObjectType, names: &[ast::ObjectName], if_exists: bool, cascade: bool) -> Result<String> {
+    pub fn drop(
+        &mut self,
+        kind: &ast::ObjectType,
+        names: &[ast::ObjectName],
+        if_exists: bool,
+        cascade: bool,
+    ) -> Result<String> {
         let tag = match kind {
             ast::ObjectType::Table => "DROP TABLE",
             ast::ObjectType::Index => "DROP INDEX",
@@ -221,20 +245,31 @@ impl DdlCtx<'_> {
                 self.drop_schema(&n, if_exists, cascade)?;
                 continue;
             }
-            let found = self.catalog.resolve(schema.as_deref(), &n, self.search_path);
+            let found = self
+                .catalog
+                .resolve(schema.as_deref(), &n, self.search_path);
             let display = name.to_string();
             match (kind, found) {
-                (ast::ObjectType::Table, Some((_, cat::Relation::Table(id)))) => self.drop_table(id, cascade)?,
-                (ast::ObjectType::Index, Some((_, cat::Relation::Index(id)))) => self.drop_index(id)?,
-                (ast::ObjectType::Sequence, Some((_, cat::Relation::Sequence(id)))) => self.drop_sequence(id, cascade)?,
+                (ast::ObjectType::Table, Some((_, cat::Relation::Table(id)))) => {
+                    self.drop_table(id, cascade)?
+                }
+                (ast::ObjectType::Index, Some((_, cat::Relation::Index(id)))) => {
+                    self.drop_index(id)?
+                }
+                (ast::ObjectType::Sequence, Some((_, cat::Relation::Sequence(id)))) => {
+                    self.drop_sequence(id, cascade)?
+                }
                 (_, Some(_)) => {
                     return Err(Error::new(
                         SqlState::WRONG_OBJECT_TYPE,
-                        format!("\"{n}\" is not {}", match kind {
-                            ast::ObjectType::Table => "a table",
-                            ast::ObjectType::Index => "an index",
-                            _ => "a sequence",
-                        }),
+                        format!(
+                            "\"{n}\" is not {}",
+                            match kind {
+                                ast::ObjectType::Table => "a table",
+                                ast::ObjectType::Index => "an index",
+                                _ => "a sequence",
+                            }
+                        ),
                     ));
                 }
                 (_, None) if if_exists => {}
@@ -265,7 +300,13 @@ impl DdlCtx<'_> {
                 format!("schema \"{n}\" does not exist"),
             ));
         };
-        let tables: Vec<u32> = self.catalog.tables.values().filter(|t| t.schema == n).map(|t| t.id).collect();
+        let tables: Vec<u32> = self
+            .catalog
+            .tables
+            .values()
+            .filter(|t| t.schema == n)
+            .map(|t| t.id)
+            .collect();
         let seqs: Vec<u32> = self
             .catalog
             .sequences
@@ -301,11 +342,18 @@ impl DdlCtx<'_> {
             if child.id == id {
                 continue;
             }
-            let fk = child.foreign_keys.iter().find(|f| f.ref_table == id).expect("referencing");
+            let fk = child
+                .foreign_keys
+                .iter()
+                .find(|f| f.ref_table == id)
+                .expect("referencing");
             if !cascade {
                 return Err(Error::new(
                     SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
-                    format!("cannot drop table {} because other objects depend on it", t.name),
+                    format!(
+                        "cannot drop table {} because other objects depend on it",
+                        t.name
+                    ),
                 )
                 .with_detail(format!(
                     "constraint {} on table {} depends on table {}",
@@ -321,7 +369,12 @@ impl DdlCtx<'_> {
         for ix in self.catalog.indexes_of(id) {
             cat::delete_object(self.txn, cat::KIND_INDEX, ix.id);
         }
-        for s in self.catalog.sequences.values().filter(|s| s.owned_by.map(|o| o.0) == Some(id)) {
+        for s in self
+            .catalog
+            .sequences
+            .values()
+            .filter(|s| s.owned_by.map(|o| o.0) == Some(id))
+        {
             cat::delete_object(self.txn, cat::KIND_SEQUENCE, s.id);
             self.sequences.forget(s.id);
         }
@@ -334,7 +387,12 @@ impl DdlCtx<'_> {
     }
 
     fn drop_index(&mut self, id: u32) -> Result<()> {
-        let ix = self.catalog.indexes.get(&id).cloned().ok_or_else(|| Error::internal("index vanished"))?;
+        let ix = self
+            .catalog
+            .indexes
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::internal("index vanished"))?;
         self.lock_table_exclusive(ix.table_id)?;
         if ix.constraint {
             let t = self.catalog.table(ix.table_id)?;
@@ -345,7 +403,10 @@ impl DdlCtx<'_> {
                     ix.name, ix.name, t.name
                 ),
             )
-            .with_hint(format!("You can drop constraint {} on table {} instead.", ix.name, t.name)));
+            .with_hint(format!(
+                "You can drop constraint {} on table {} instead.",
+                ix.name, t.name
+            )));
         }
         self.delete_prefix(index_prefix(ix.table_id, ix.id))?;
         cat::delete_object(self.txn, cat::KIND_INDEX, id);
@@ -354,13 +415,21 @@ impl DdlCtx<'_> {
     }
 
     fn drop_sequence(&mut self, id: u32, cascade: bool) -> Result<()> {
-        let s = self.catalog.sequences.get(&id).cloned().ok_or_else(|| Error::internal("sequence vanished"))?;
+        let s = self
+            .catalog
+            .sequences
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::internal("sequence vanished"))?;
         if let Some((tid, col)) = s.owned_by {
             if let Ok(t) = self.catalog.table(tid) {
                 if !cascade && t.columns.get(col).is_some_and(|c| c.default.is_some()) {
                     return Err(Error::new(
                         SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
-                        format!("cannot drop sequence {} because other objects depend on it", s.name),
+                        format!(
+                            "cannot drop sequence {} because other objects depend on it",
+                            s.name
+                        ),
                     )
                     .with_detail(format!(
                         "default value for column {} of table {} depends on sequence {}",

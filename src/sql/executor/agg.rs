@@ -46,7 +46,11 @@ impl Acc {
                 return Ok(());
             }
         }
-        let args: Vec<Value> = call.args.iter().map(|a| a.eval(row, ctx)).collect::<Result<_>>()?;
+        let args: Vec<Value> = call
+            .args
+            .iter()
+            .map(|a| a.eval(row, ctx))
+            .collect::<Result<_>>()?;
         if let Some(seen) = &mut self.seen {
             if !seen.insert(args.clone()) {
                 return Ok(());
@@ -61,7 +65,11 @@ impl Acc {
             State::Count(n) => *n += 1,
             State::Sum(s) => {
                 let v = widen(v, &call.ty)?;
-                *s = if s.is_null() { v } else { BinaryOp::Plus.eval(s, &v)? };
+                *s = if s.is_null() {
+                    v
+                } else {
+                    BinaryOp::Plus.eval(s, &v)?
+                };
             }
             State::Avg(s, n) => {
                 let target = match call.ty {
@@ -70,7 +78,11 @@ impl Acc {
                     _ => DataType::Numeric(None),
                 };
                 let v = widen(v, &target)?;
-                *s = if s.is_null() { v } else { BinaryOp::Plus.eval(s, &v)? };
+                *s = if s.is_null() {
+                    v
+                } else {
+                    BinaryOp::Plus.eval(s, &v)?
+                };
                 *n += 1;
             }
             State::MinMax(m) => {
@@ -155,17 +167,28 @@ fn widen(v: Value, ty: &DataType) -> Result<Value> {
 
 /// Groups `input` by `group_by` and evaluates `aggs`; output rows are
 /// group values followed by aggregate results, in first-seen group order.
-pub fn aggregate(input: RowIter, group_by: &[Expr], aggs: &[AggCall], ctx: &EvalCtx) -> Result<Vec<Row>> {
+pub fn aggregate(
+    input: RowIter,
+    group_by: &[Expr],
+    aggs: &[AggCall],
+    ctx: &EvalCtx,
+) -> Result<Vec<Row>> {
     let mut index: HashMap<Vec<Value>, usize> = HashMap::new();
     let mut groups: Vec<(Vec<Value>, Vec<Acc>)> = Vec::new();
     for r in input {
         let row = r?;
-        let key = group_by.iter().map(|g| g.eval(&row, ctx)).collect::<Result<Vec<_>>>()?;
+        let key = group_by
+            .iter()
+            .map(|g| g.eval(&row, ctx))
+            .collect::<Result<Vec<_>>>()?;
         let gi = match index.get(&key) {
             Some(i) => *i,
             None => {
                 if groups.len() >= 50_000_000 {
-                    return Err(Error::new(SqlState::PROGRAM_LIMIT_EXCEEDED, "too many groups"));
+                    return Err(Error::new(
+                        SqlState::PROGRAM_LIMIT_EXCEEDED,
+                        "too many groups",
+                    ));
                 }
                 groups.push((key.clone(), aggs.iter().map(Acc::new).collect()));
                 index.insert(key, groups.len() - 1);

@@ -23,8 +23,8 @@
 
 use super::ExecCtx;
 use super::scan::{
-    KeyedRow, decode_table_row, filtered_rows, index_entry_key, index_values_key, pk_of_key, pk_suffix,
-    row_key,
+    KeyedRow, decode_table_row, filtered_rows, index_entry_key, index_values_key, pk_of_key,
+    pk_suffix, row_key,
 };
 use crate::catalog::keys::{PRIMARY_INDEX, index_prefix, table_lock_key};
 use crate::catalog::{Catalog, FkAction, ForeignKeyDef, IndexDef, TableDef};
@@ -95,10 +95,19 @@ enum Conflict {
 }
 
 fn key_detail(table: &TableDef, cols: &[usize], row: &[Value]) -> String {
-    let names: Vec<&str> = cols.iter().map(|&c| table.columns[c].name.as_str()).collect();
+    let names: Vec<&str> = cols
+        .iter()
+        .map(|&c| table.columns[c].name.as_str())
+        .collect();
     let vals: Vec<String> = cols
         .iter()
-        .map(|&c| if row[c].is_null() { "null".to_string() } else { row[c].to_string() })
+        .map(|&c| {
+            if row[c].is_null() {
+                "null".to_string()
+            } else {
+                row[c].to_string()
+            }
+        })
         .collect();
     format!("({})=({})", names.join(", "), vals.join(", "))
 }
@@ -106,7 +115,13 @@ fn key_detail(table: &TableDef, cols: &[usize], row: &[Value]) -> String {
 fn failing_row(row: &[Value]) -> String {
     let vals: Vec<String> = row
         .iter()
-        .map(|v| if v.is_null() { "null".to_string() } else { v.to_string() })
+        .map(|v| {
+            if v.is_null() {
+                "null".to_string()
+            } else {
+                v.to_string()
+            }
+        })
         .collect();
     format!("Failing row contains ({}).", vals.join(", "))
 }
@@ -144,7 +159,12 @@ impl<'a> Writer<'a> {
     }
 
     /// Assignment casts, NOT NULL and CHECK constraints of a new row.
-    fn prepare(&self, table: &TableDef, row: Vec<Value>, checks: &[(String, Expr)]) -> Result<Vec<Value>> {
+    fn prepare(
+        &self,
+        table: &TableDef,
+        row: Vec<Value>,
+        checks: &[(String, Expr)],
+    ) -> Result<Vec<Value>> {
         let mut out = Vec::with_capacity(row.len());
         for (v, c) in row.into_iter().zip(&table.columns) {
             let v = if v.is_null() || v.data_type() == c.ty {
@@ -208,7 +228,10 @@ impl<'a> Writer<'a> {
             if Some(key.as_slice()) != own {
                 self.txn.lock(&key, LockMode::Exclusive)?;
                 if self.txn.get_latest(&key)?.is_some() {
-                    let name = table.pk_name.clone().unwrap_or_else(|| format!("{}_pkey", table.name));
+                    let name = table
+                        .pk_name
+                        .clone()
+                        .unwrap_or_else(|| format!("{}_pkey", table.name));
                     return Ok(Some(Conflict::Row(key, name)));
                 }
             }
@@ -224,11 +247,19 @@ impl<'a> Writer<'a> {
             }
             let vk = index_values_key(&ix, row);
             self.txn.lock(&vk, LockMode::Exclusive)?;
-            let end = prefix_end(&vk).map(Bound::Excluded).unwrap_or(Bound::Unbounded);
-            for kv in self.txn.scan_latest(Bound::Included(vk.clone()), end, false)? {
+            let end = prefix_end(&vk)
+                .map(Bound::Excluded)
+                .unwrap_or(Bound::Unbounded);
+            for kv in self
+                .txn
+                .scan_latest(Bound::Included(vk.clone()), end, false)?
+            {
                 let (_, other_pk) = kv?;
                 if other_pk != pk {
-                    return Ok(Some(Conflict::Row(row_key(table, &other_pk), ix.name.clone())));
+                    return Ok(Some(Conflict::Row(
+                        row_key(table, &other_pk),
+                        ix.name.clone(),
+                    )));
                 }
             }
         }
@@ -250,7 +281,10 @@ impl<'a> Writer<'a> {
             SqlState::UNIQUE_VIOLATION,
             format!("duplicate key value violates unique constraint \"{constraint}\""),
         )
-        .with_detail(format!("Key {} already exists.", key_detail(table, &cols, row)))
+        .with_detail(format!(
+            "Key {} already exists.",
+            key_detail(table, &cols, row)
+        ))
     }
 
     /// Writes a new row and its index entries.
@@ -275,7 +309,14 @@ impl<'a> Writer<'a> {
     }
 
     /// Replaces a row, maintaining indexes; returns the new key.
-    fn rewrite(&mut self, table: &TableDef, key: &[u8], old: &[Value], new: &[Value], new_pk: &[u8]) -> Result<Vec<u8>> {
+    fn rewrite(
+        &mut self,
+        table: &TableDef,
+        key: &[u8],
+        old: &[Value],
+        new: &[Value],
+        new_pk: &[u8],
+    ) -> Result<Vec<u8>> {
         let old_pk = pk_of_key(key).to_vec();
         let new_key = row_key(table, new_pk);
         if new_key != key {
@@ -312,7 +353,12 @@ impl<'a> Writer<'a> {
 
     /// Finds rows of `table` whose `cols` equal `vals` (newest committed data
     /// plus own writes), using an index on those columns when there is one.
-    fn rows_matching(&self, table: &TableDef, cols: &[usize], vals: &[Value]) -> Result<Vec<KeyedRow>> {
+    fn rows_matching(
+        &self,
+        table: &TableDef,
+        cols: &[usize],
+        vals: &[Value],
+    ) -> Result<Vec<KeyedRow>> {
         let mut out = Vec::new();
         if !table.primary_key.is_empty() && table.primary_key == cols {
             let mut pk = Vec::new();
@@ -343,7 +389,9 @@ impl<'a> Writer<'a> {
                     let v = v.clone().cast(&table.columns[c].ty)?;
                     crate::types::encoding::encode_key_value(&v, &mut p);
                 }
-                let end = prefix_end(&p).map(Bound::Excluded).unwrap_or(Bound::Unbounded);
+                let end = prefix_end(&p)
+                    .map(Bound::Excluded)
+                    .unwrap_or(Bound::Unbounded);
                 for kv in self.txn.scan_latest(Bound::Included(p), end, false)? {
                     let (_, pk) = kv?;
                     let key = row_key(table, &pk);
@@ -357,7 +405,9 @@ impl<'a> Writer<'a> {
             }
             None => {
                 let p = index_prefix(table.id, PRIMARY_INDEX);
-                let end = prefix_end(&p).map(Bound::Excluded).unwrap_or(Bound::Unbounded);
+                let end = prefix_end(&p)
+                    .map(Bound::Excluded)
+                    .unwrap_or(Bound::Unbounded);
                 for kv in self.txn.scan_latest(Bound::Included(p), end, false)? {
                     let (key, bytes) = kv?;
                     let row = decode_table_row(table, &bytes)?;
@@ -375,11 +425,17 @@ impl<'a> Writer<'a> {
         for (parent, child, i, vals) in std::mem::take(&mut self.no_action) {
             let fk = &child.foreign_keys[i];
             if self.rows_matching(&child, &fk.columns, &vals)?.is_empty()
-                || !self.rows_matching(&parent, &fk.ref_columns, &vals)?.is_empty()
+                || !self
+                    .rows_matching(&parent, &fk.ref_columns, &vals)?
+                    .is_empty()
             {
                 continue;
             }
-            let names: Vec<&str> = fk.ref_columns.iter().map(|&c| parent.columns[c].name.as_str()).collect();
+            let names: Vec<&str> = fk
+                .ref_columns
+                .iter()
+                .map(|&c| parent.columns[c].name.as_str())
+                .collect();
             let shown: Vec<String> = vals.iter().map(|v| v.to_string()).collect();
             return Err(Error::new(
                 SqlState::FOREIGN_KEY_VIOLATION,
@@ -418,7 +474,13 @@ impl<'a> Writer<'a> {
 
     /// Referential actions when a referenced row is deleted (`new` None) or
     /// its referenced columns change.
-    fn parent_changed(&mut self, parent: &Arc<TableDef>, old: &[Value], new: Option<&[Value]>, depth: usize) -> Result<()> {
+    fn parent_changed(
+        &mut self,
+        parent: &Arc<TableDef>,
+        old: &[Value],
+        new: Option<&[Value]>,
+        depth: usize,
+    ) -> Result<()> {
         if depth > 64 {
             return Err(Error::new(
                 SqlState::STATEMENT_TOO_COMPLEX,
@@ -426,7 +488,11 @@ impl<'a> Writer<'a> {
             ));
         }
         for child in self.catalog.referencing(parent.id) {
-            for fk in child.foreign_keys.iter().filter(|f| f.ref_table == parent.id) {
+            for fk in child
+                .foreign_keys
+                .iter()
+                .filter(|f| f.ref_table == parent.id)
+            {
                 if let Some(new) = new {
                     if fk.ref_columns.iter().all(|&c| old[c] == new[c]) {
                         continue;
@@ -436,10 +502,19 @@ impl<'a> Writer<'a> {
                 if vals.iter().any(|v| v.is_null()) {
                     continue;
                 }
-                let action = if new.is_some() { fk.on_update } else { fk.on_delete };
+                let action = if new.is_some() {
+                    fk.on_update
+                } else {
+                    fk.on_delete
+                };
                 if action == FkAction::NoAction {
-                    let i = child.foreign_keys.iter().position(|f| f.name == fk.name).expect("fk of child");
-                    self.no_action.push((parent.clone(), child.clone(), i, vals));
+                    let i = child
+                        .foreign_keys
+                        .iter()
+                        .position(|f| f.name == fk.name)
+                        .expect("fk of child");
+                    self.no_action
+                        .push((parent.clone(), child.clone(), i, vals));
                     continue;
                 }
                 let rows = self.rows_matching(&child, &fk.columns, &vals)?;
@@ -497,7 +572,14 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    fn child_rewrite(&mut self, child: &Arc<TableDef>, key: &[u8], old: &[Value], nrow: Vec<Value>, depth: usize) -> Result<()> {
+    fn child_rewrite(
+        &mut self,
+        child: &Arc<TableDef>,
+        key: &[u8],
+        old: &[Value],
+        nrow: Vec<Value>,
+        depth: usize,
+    ) -> Result<()> {
         let nrow = self.prepare(child, nrow, &[])?;
         let pk = if child.primary_key.is_empty() {
             pk_of_key(key).to_vec()
@@ -509,7 +591,13 @@ impl<'a> Writer<'a> {
         self.parent_changed(child, old, Some(&nrow), depth + 1)
     }
 
-    fn push_returning(&mut self, ret: &Option<Returning>, cur: &[Value], old: Option<&[Value]>, new: Option<&[Value]>) -> Result<()> {
+    fn push_returning(
+        &mut self,
+        ret: &Option<Returning>,
+        cur: &[Value],
+        old: Option<&[Value]>,
+        new: Option<&[Value]>,
+    ) -> Result<()> {
         let Some(r) = ret else { return Ok(()) };
         let n = cur.len();
         let mut row = Vec::with_capacity(3 * n);
@@ -523,7 +611,11 @@ impl<'a> Writer<'a> {
             None => row.extend(std::iter::repeat_n(Value::Null, n)),
         }
         let ectx = self.ectx();
-        let out = r.exprs.iter().map(|e| e.eval(&row, &ectx)).collect::<Result<Vec<_>>>()?;
+        let out = r
+            .exprs
+            .iter()
+            .map(|e| e.eval(&row, &ectx))
+            .collect::<Result<Vec<_>>>()?;
         self.out.rows.push(out);
         Ok(())
     }
@@ -559,7 +651,10 @@ impl<'a> Writer<'a> {
                     }
                     match &oc.action {
                         ConflictAction::Nothing => {}
-                        ConflictAction::Update { assignments, filter } => {
+                        ConflictAction::Update {
+                            assignments,
+                            filter,
+                        } => {
                             if self.touched.contains(&existing) {
                                 return Err(Error::new(
                                     SqlState::CARDINALITY_VIOLATION,
@@ -586,7 +681,14 @@ impl<'a> Writer<'a> {
                             for (c, e) in assignments {
                                 new[*c] = e.eval(&both, &ectx)?;
                             }
-                            self.apply_update(table, &existing, &old, new, &p.checks, &p.returning)?;
+                            self.apply_update(
+                                table,
+                                &existing,
+                                &old,
+                                new,
+                                &p.checks,
+                                &p.returning,
+                            )?;
                         }
                     }
                 }
@@ -631,7 +733,13 @@ impl<'a> Writer<'a> {
     }
 
     /// Locks a target row; returns its current version if it should still be processed.
-    fn lock_target(&mut self, table: &TableDef, key: &[u8], row: Vec<Value>, recheck: Option<&Expr>) -> Result<Option<Vec<Value>>> {
+    fn lock_target(
+        &mut self,
+        table: &TableDef,
+        key: &[u8],
+        row: Vec<Value>,
+        recheck: Option<&Expr>,
+    ) -> Result<Option<Vec<Value>>> {
         match self.txn.lock_for_write(key)? {
             WriteCheck::Unchanged => Ok(Some(row)),
             WriteCheck::Changed => {
@@ -650,9 +758,17 @@ impl<'a> Writer<'a> {
     }
 
     /// Pairs each target row with the first FROM/USING row that passes the filter.
-    fn join_targets(&self, targets: Vec<KeyedRow>, other: Option<&crate::sql::plan::Plan>, filter: Option<&Expr>) -> Result<Vec<(Vec<u8>, Vec<Value>, Vec<Value>)>> {
+    fn join_targets(
+        &self,
+        targets: Vec<KeyedRow>,
+        other: Option<&crate::sql::plan::Plan>,
+        filter: Option<&Expr>,
+    ) -> Result<Vec<(Vec<u8>, Vec<Value>, Vec<Value>)>> {
         let Some(other) = other else {
-            return Ok(targets.into_iter().map(|(k, r)| (k, r, Vec::new())).collect());
+            return Ok(targets
+                .into_iter()
+                .map(|(k, r)| (k, r, Vec::new()))
+                .collect());
         };
         let others = self.collect_plan(other)?;
         let ectx = self.ectx();

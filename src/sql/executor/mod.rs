@@ -44,10 +44,14 @@ pub fn execute<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>> 
         Plan::Values { rows, .. } => {
             let ectx2 = ctx.eval_ctx();
             Box::new(rows.iter().map(move |r| {
-                r.iter().map(|e| e.eval(&[], &ectx2)).collect::<Result<Row>>()
+                r.iter()
+                    .map(|e| e.eval(&[], &ectx2))
+                    .collect::<Result<Row>>()
             }))
         }
-        Plan::Scan(s) => Box::new(scan::filtered_rows(ctx.txn, s, ctx)?.map(|r| r.map(|(_, row)| row))),
+        Plan::Scan(s) => {
+            Box::new(scan::filtered_rows(ctx.txn, s, ctx)?.map(|r| r.map(|(_, row)| row)))
+        }
         Plan::Series { args, column } => series(args, &column.ty, ctx)?,
         Plan::Filter { input, predicate } => {
             let input = execute(input, ctx)?;
@@ -64,7 +68,10 @@ pub fn execute<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>> 
             let input = execute(input, ctx)?;
             Box::new(input.map(move |r| {
                 let row = r?;
-                exprs.iter().map(|e| e.eval(&row, &ectx)).collect::<Result<Row>>()
+                exprs
+                    .iter()
+                    .map(|e| e.eval(&row, &ectx))
+                    .collect::<Result<Row>>()
             }))
         }
         Plan::Aggregate {
@@ -87,17 +94,23 @@ pub fn execute<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>> 
             limit,
             offset,
         } => {
-            let count = |e: &Option<crate::sql::expr::Expr>, what: &str, code: SqlState| -> Result<Option<i64>> {
+            let count = |e: &Option<crate::sql::expr::Expr>,
+                         what: &str,
+                         code: SqlState|
+             -> Result<Option<i64>> {
                 match e {
                     None => Ok(None),
                     Some(e) => match value_to_i64(&e.eval(&[], &ectx)?)? {
-                        Some(n) if n < 0 => Err(Error::new(code, format!("{what} must not be negative"))),
+                        Some(n) if n < 0 => {
+                            Err(Error::new(code, format!("{what} must not be negative")))
+                        }
                         other => Ok(other),
                     },
                 }
             };
             let limit = count(limit, "LIMIT", SqlState::INVALID_ROW_COUNT_IN_LIMIT)?;
-            let offset = count(offset, "OFFSET", SqlState::INVALID_ROW_COUNT_IN_OFFSET)?.unwrap_or(0);
+            let offset =
+                count(offset, "OFFSET", SqlState::INVALID_ROW_COUNT_IN_OFFSET)?.unwrap_or(0);
             let input = execute(input, ctx)?;
             let skipped = input.skip(offset as usize);
             match limit {
@@ -209,9 +222,16 @@ fn sort(input: RowIter, keys: &[SortKey], ectx: &EvalCtx) -> Result<Vec<Row>> {
 }
 
 /// generate_series over integers, numerics or timestamps (lazily).
-fn series<'a>(args: &'a [crate::sql::expr::Expr], ty: &DataType, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>> {
+fn series<'a>(
+    args: &'a [crate::sql::expr::Expr],
+    ty: &DataType,
+    ctx: &'a ExecCtx<'a>,
+) -> Result<RowIter<'a>> {
     let ectx = ctx.eval_ctx();
-    let vals: Vec<Value> = args.iter().map(|a| a.eval(&[], &ectx)).collect::<Result<_>>()?;
+    let vals: Vec<Value> = args
+        .iter()
+        .map(|a| a.eval(&[], &ectx))
+        .collect::<Result<_>>()?;
     if vals.iter().any(|v| v.is_null()) {
         return Ok(Box::new(std::iter::empty()));
     }
@@ -222,7 +242,10 @@ fn series<'a>(args: &'a [crate::sql::expr::Expr], ty: &DataType, ctx: &'a ExecCt
         None if ty.is_temporal() => {
             return Err(Error::new(
                 SqlState::UNDEFINED_FUNCTION,
-                format!("function generate_series({0}, {0}) does not exist", ty.name()),
+                format!(
+                    "function generate_series({0}, {0}) does not exist",
+                    ty.name()
+                ),
             ));
         }
         None => Value::Int4(1).cast(ty)?,

@@ -133,7 +133,11 @@ fn key_range(
             }
             let mut k = p.clone();
             encode_key_value(&v, &mut k);
-            if *incl { end_of(&k) } else { Bound::Excluded(k) }
+            if *incl {
+                end_of(&k)
+            } else {
+                Bound::Excluded(k)
+            }
         }
         _ => end_of(&p),
     };
@@ -151,7 +155,9 @@ pub fn scan_rows<'a>(
     match &scan.access {
         Access::Full => {
             let p = index_prefix(table.id, PRIMARY_INDEX);
-            let end = prefix_end(&p).map(Bound::Excluded).unwrap_or(Bound::Unbounded);
+            let end = prefix_end(&p)
+                .map(Bound::Excluded)
+                .unwrap_or(Bound::Unbounded);
             let it = txn.scan(Bound::Included(p), end, false)?;
             Ok(Box::new(it.map(move |kv| {
                 let (k, v) = kv?;
@@ -183,9 +189,10 @@ pub fn scan_rows<'a>(
                     if let Bound::Included(k) = &s {
                         let row = txn.get(k)?;
                         let key = k.clone();
-                        return Ok(Box::new(row.into_iter().map(move |v| {
-                            Ok((key.clone(), decode_table_row(table, &v)?))
-                        })));
+                        return Ok(Box::new(
+                            row.into_iter()
+                                .map(move |v| Ok((key.clone(), decode_table_row(table, &v)?))),
+                        ));
                     }
                 }
                 let it = txn.scan(s, e, false)?;
@@ -195,9 +202,13 @@ pub fn scan_rows<'a>(
                 })))
             }
             Some(ix) => {
-                let types: Vec<DataType> =
-                    ix.columns.iter().map(|&c| table.columns[c].ty.clone()).collect();
-                let range = key_range(index_prefix(table.id, ix.id), &types, eq, lower, upper, ctx)?;
+                let types: Vec<DataType> = ix
+                    .columns
+                    .iter()
+                    .map(|&c| table.columns[c].ty.clone())
+                    .collect();
+                let range =
+                    key_range(index_prefix(table.id, ix.id), &types, eq, lower, upper, ctx)?;
                 let Some((s, e)) = range else {
                     return Ok(Box::new(std::iter::empty()));
                 };

@@ -97,7 +97,13 @@ fn mirror(op: BinaryOp) -> Option<BinaryOp> {
     })
 }
 
-type Candidate = (usize, bool, Vec<Expr>, Option<(Expr, bool)>, Option<(Expr, bool)>);
+type Candidate = (
+    usize,
+    bool,
+    Vec<Expr>,
+    Option<(Expr, bool)>,
+    Option<(Expr, bool)>,
+);
 
 /// Matches bounds against key columns: equality prefix, then a range on the next column.
 fn match_key(key_cols: &[usize], bounds: &[Bound]) -> Candidate {

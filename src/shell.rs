@@ -66,11 +66,7 @@ pub fn format_aligned(rows: &Rows) -> String {
             format!("{}{}{}", " ".repeat(left), c.name, " ".repeat(w - n - left))
         })
         .collect();
-    out.push_str(
-        &format!(" {} \n", header.join(" | "))
-            .trim_end_matches(' ')
-            .to_string(),
-    );
+    out.push_str(format!(" {} \n", header.join(" | ")).trim_end_matches(' '));
     out.push('\n');
     let rule: Vec<String> = widths.iter().map(|w| "-".repeat(w + 2)).collect();
     out.push_str(&rule.join("+"));

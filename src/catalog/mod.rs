@@ -297,10 +297,10 @@ impl CatalogCache {
                 .ok_or_else(|| Error::corrupted("catalog version is not an i64"))?,
             None => 0,
         };
-        if let Some((v, cat)) = &*self.cached.lock() {
-            if *v == version {
-                return Ok(cat.clone());
-            }
+        if let Some((v, cat)) = &*self.cached.lock()
+            && *v == version
+        {
+            return Ok(cat.clone());
         }
         let cat = Arc::new(Catalog::load(txn)?);
         let mut cached = self.cached.lock();

@@ -55,12 +55,15 @@ pub struct Prepared {
     stmt: ast::Statement,
     param_types: Vec<DataType>,
     columns: Vec<ColumnInfo>,
-    cache: RefCell<Option<(Arc<Catalog>, Vec<String>, Arc<CachedPlan>)>>,
+    cache: RefCell<Option<PlanCacheEntry>>,
 }
 
+/// A bound plan with the catalog and search path it was bound against.
+type PlanCacheEntry = (Arc<Catalog>, Vec<String>, Arc<CachedPlan>);
+
 enum CachedPlan {
-    Query(Plan),
-    Dml(DmlPlan),
+    Query(Box<Plan>),
+    Dml(Box<DmlPlan>),
 }
 
 impl Prepared {
@@ -611,14 +614,13 @@ impl Session {
     ) -> Result<(Plan, Vec<Column>)> {
         let catalog = self.catalog()?;
         let search_path = self.settings.search_path();
-        if let Some(p) = prepared {
-            if let Some((c, sp, plan)) = &*p.cache.borrow() {
-                if Arc::ptr_eq(c, &catalog) && *sp == search_path {
-                    if let CachedPlan::Query(plan) = plan.as_ref() {
-                        return Ok((plan.clone(), plan.columns()));
-                    }
-                }
-            }
+        if let Some(p) = prepared
+            && let Some((c, sp, plan)) = &*p.cache.borrow()
+            && Arc::ptr_eq(c, &catalog)
+            && *sp == search_path
+            && let CachedPlan::Query(plan) = plan.as_ref()
+        {
+            return Ok(((**plan).clone(), plan.columns()));
         }
         let binder = Binder::new(&catalog, &search_path)
             .with_param_types(params.iter().map(|v| v.data_type()).collect());
@@ -628,7 +630,7 @@ impl Session {
             *p.cache.borrow_mut() = Some((
                 catalog.clone(),
                 search_path,
-                Arc::new(CachedPlan::Query(plan.clone())),
+                Arc::new(CachedPlan::Query(Box::new(plan.clone()))),
             ));
         }
         Ok((plan, cols))
@@ -694,14 +696,13 @@ impl Session {
                 catalog = self.catalog()?;
             }
         }
-        if let Some(p) = prepared {
-            if let Some((c, sp, plan)) = &*p.cache.borrow() {
-                if Arc::ptr_eq(c, &catalog) && *sp == search_path {
-                    if let CachedPlan::Dml(plan) = plan.as_ref() {
-                        return Ok((catalog, plan.clone()));
-                    }
-                }
-            }
+        if let Some(p) = prepared
+            && let Some((c, sp, plan)) = &*p.cache.borrow()
+            && Arc::ptr_eq(c, &catalog)
+            && *sp == search_path
+            && let CachedPlan::Dml(plan) = plan.as_ref()
+        {
+            return Ok((catalog, (**plan).clone()));
         }
         let binder = Binder::new(&catalog, &search_path)
             .with_param_types(params.iter().map(|v| v.data_type()).collect());
@@ -716,7 +717,7 @@ impl Session {
             *p.cache.borrow_mut() = Some((
                 catalog.clone(),
                 search_path,
-                Arc::new(CachedPlan::Dml(plan.clone())),
+                Arc::new(CachedPlan::Dml(Box::new(plan.clone()))),
             ));
         }
         Ok((catalog, plan))

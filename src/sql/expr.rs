@@ -278,10 +278,10 @@ impl Expr {
     pub fn is_deterministic(&self) -> bool {
         let mut det = true;
         self.walk(&mut |e| {
-            if let Expr::Function(f, _) = e {
-                if f.is_volatile() {
-                    det = false;
-                }
+            if let Expr::Function(f, _) = e
+                && f.is_volatile()
+            {
+                det = false;
             }
         });
         det

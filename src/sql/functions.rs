@@ -150,11 +150,11 @@ pub fn resolve(name: &str, arg_types: &[DataType]) -> Result<(Func, DataType)> {
             (Func::Md5, T::Text)
         }
         "jsonb_build_object" => {
-            arity(n % 2 == 0)?;
+            arity(n.is_multiple_of(2))?;
             (Func::JsonbBuildObject, T::Jsonb)
         }
         "json_build_object" => {
-            arity(n % 2 == 0)?;
+            arity(n.is_multiple_of(2))?;
             (Func::JsonBuildObject, T::Json)
         }
         "to_jsonb" => {

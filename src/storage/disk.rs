@@ -159,10 +159,10 @@ fn flusher_loop(weak: Weak<Inner>) {
         if inner.shutdown.load(Ordering::Acquire) {
             return;
         }
-        if inner.dirty.load(Ordering::Acquire) {
-            if let Err(e) = inner.submit(None, Durability::Sync) {
-                tracing::error!("background flush failed: {e}");
-            }
+        if inner.dirty.load(Ordering::Acquire)
+            && let Err(e) = inner.submit(None, Durability::Sync)
+        {
+            tracing::error!("background flush failed: {e}");
         }
     }
 }
@@ -363,6 +363,15 @@ impl Drop for DiskEngine {
     }
 }
 
+/// One entry of a redb range scan.
+type RangeItem = std::result::Result<
+    (
+        redb::AccessGuard<'static, &'static [u8]>,
+        redb::AccessGuard<'static, &'static [u8]>,
+    ),
+    redb::StorageError,
+>;
+
 struct DiskSnapshot {
     kv: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
     seq: u64,
@@ -404,13 +413,7 @@ impl Snapshot for DiskSnapshot {
             }
         }
         let range = self.kv.range::<&[u8]>((s, e)).map_err(storage_err)?;
-        let map = |item: std::result::Result<
-            (
-                redb::AccessGuard<'static, &'static [u8]>,
-                redb::AccessGuard<'static, &'static [u8]>,
-            ),
-            redb::StorageError,
-        >| {
+        let map = |item: RangeItem| {
             item.map(|(k, v)| (k.value().to_vec(), v.value().to_vec()))
                 .map_err(storage_err)
         };

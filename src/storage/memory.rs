@@ -95,10 +95,10 @@ fn apply(
     }
     chain.push((seq, value));
     // Keep the newest version at or below the horizon and everything newer.
-    if let Some(keep_from) = chain.iter().rposition(|(s, _)| *s <= horizon) {
-        if keep_from > 0 {
-            chain.drain(..keep_from);
-        }
+    if let Some(keep_from) = chain.iter().rposition(|(s, _)| *s <= horizon)
+        && keep_from > 0
+    {
+        chain.drain(..keep_from);
     }
     Ok(())
 }

@@ -43,10 +43,10 @@ impl LockState {
     /// Holders that block `txn` from taking the lock in `mode`.
     fn blockers(&self, txn: TxnId, mode: LockMode) -> Vec<TxnId> {
         let mut out = Vec::new();
-        if let Some(x) = self.exclusive {
-            if x != txn {
-                out.push(x);
-            }
+        if let Some(x) = self.exclusive
+            && x != txn
+        {
+            out.push(x);
         }
         if mode == LockMode::Exclusive {
             out.extend(self.shared.iter().copied().filter(|&s| s != txn));
@@ -120,10 +120,10 @@ impl LockManager {
             inner.waits_for.insert(txn, blockers);
             if Self::closes_cycle(&inner.waits_for, txn) {
                 inner.waits_for.remove(&txn);
-                if let Some(s) = inner.locks.get(key) {
-                    if s.is_free() {
-                        inner.locks.remove(key);
-                    }
+                if let Some(s) = inner.locks.get(key)
+                    && s.is_free()
+                {
+                    inner.locks.remove(key);
                 }
                 return Err(Error::new(SqlState::DEADLOCK_DETECTED, "deadlock detected")
                     .with_detail(format!(
@@ -146,10 +146,10 @@ impl LockManager {
             if t == start {
                 return true;
             }
-            if seen.insert(t) {
-                if let Some(next) = graph.get(&t) {
-                    stack.extend(next.iter().copied());
-                }
+            if seen.insert(t)
+                && let Some(next) = graph.get(&t)
+            {
+                stack.extend(next.iter().copied());
             }
         }
         false
@@ -174,10 +174,8 @@ impl LockManager {
                     inner.locks.remove(key.as_slice());
                 }
             }
-            if wrote {
-                if let Some(seq) = commit_seq {
-                    inner.recent.insert(key.clone(), seq);
-                }
+            if wrote && let Some(seq) = commit_seq {
+                inner.recent.insert(key.clone(), seq);
             }
         }
         inner.waits_for.remove(&txn);

@@ -169,6 +169,12 @@ struct SavepointMark {
     merges_len: usize,
 }
 
+/// (key, previous write-set entry) restored by ROLLBACK TO SAVEPOINT.
+type UndoEntry = (Vec<u8>, Option<Option<Vec<u8>>>);
+
+/// A pending write: value, or None for a delete.
+type PendingWrite = (Vec<u8>, Option<Vec<u8>>);
+
 /// One transaction. Dropping it without [`Transaction::commit`] rolls it back.
 pub struct Transaction {
     mgr: Arc<TxnManager>,
@@ -178,7 +184,7 @@ pub struct Transaction {
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     merges: Vec<(Vec<u8>, Op)>,
     /// (key, previous write-set entry); only recorded while a savepoint exists.
-    undo: Vec<(Vec<u8>, Option<Option<Vec<u8>>>)>,
+    undo: Vec<UndoEntry>,
     savepoints: Vec<SavepointMark>,
     held: Vec<Vec<u8>>,
     finished: bool,
@@ -282,7 +288,7 @@ impl Transaction {
         if self.writes.is_empty() {
             return Ok(base);
         }
-        let mut pending: Vec<(Vec<u8>, Option<Vec<u8>>)> = self
+        let mut pending: Vec<PendingWrite> = self
             .writes
             .range((start, end))
             .map(|(k, v)| (k.clone(), v.clone()))
@@ -478,7 +484,7 @@ impl Drop for Transaction {
 /// Merges a snapshot scan with pending writes (which win on equal keys).
 struct MergeIter {
     base: std::iter::Peekable<KvIter>,
-    pending: std::iter::Peekable<std::vec::IntoIter<(Vec<u8>, Option<Vec<u8>>)>>,
+    pending: std::iter::Peekable<std::vec::IntoIter<PendingWrite>>,
     reverse: bool,
 }
 

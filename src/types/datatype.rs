@@ -72,7 +72,7 @@ fn char_len(l: &Option<ast::CharacterLength>) -> Result<Option<u32>> {
             if *length == 0 || *length > 10_485_760 {
                 return Err(Error::new(
                     SqlState::INVALID_PARAMETER_VALUE,
-                    format!("length for type varchar must be between 1 and 10485760"),
+                    "length for type varchar must be between 1 and 10485760".to_string(),
                 ));
             }
             Ok(Some(*length as u32))

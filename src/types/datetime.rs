@@ -318,7 +318,7 @@ pub fn parse_date(s: &str) -> Result<NaiveDate> {
         "today" | "now" => return Ok(Utc::now().date_naive()),
         _ => {}
     }
-    let datepart = t.split(|c| c == ' ' || c == 'T').next().unwrap_or(t);
+    let datepart = t.split([' ', 'T']).next().unwrap_or(t);
     let fields: Vec<&str> = datepart.split('-').collect();
     if fields.len() != 3
         || fields

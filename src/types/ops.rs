@@ -90,7 +90,7 @@ fn comparable(l: &DataType, r: &DataType) -> bool {
             r,
             DataType::Date | DataType::Timestamp | DataType::Timestamptz
         ))
-        || (matches!(l, DataType::Json) == false && l == r && !matches!(l, DataType::Json))
+        || (l == r && !matches!(l, DataType::Json))
         || (matches!(l, DataType::Array(_)) && matches!(r, DataType::Array(_)))
         || (matches!(l, DataType::Jsonb) && matches!(r, DataType::Jsonb))
 }

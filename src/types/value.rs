@@ -176,7 +176,7 @@ impl Value {
                         .unwrap_or(digits)
                         .chars()
                         .all(|c| c.is_ascii_digit() || c == '_')
-                    && digits.strip_prefix('-').unwrap_or(digits) != "";
+                    && !digits.strip_prefix('-').unwrap_or(digits).is_empty();
                 if !valid {
                     return Err(Error::invalid_text(name, text));
                 }
@@ -258,7 +258,7 @@ impl Value {
                     if hex.len() % 2 != 0 {
                         return Err(Error::new(
                             SqlState::INVALID_TEXT_REPRESENTATION,
-                            format!("invalid hexadecimal data: odd number of digits"),
+                            "invalid hexadecimal data: odd number of digits".to_string(),
                         ));
                     }
                     let mut out = Vec::with_capacity(hex.len() / 2);
@@ -602,13 +602,12 @@ impl Hash for Value {
                     i.hash(state);
                     return;
                 }
-                if let Value::Numeric(d) = self {
-                    if d.fract().is_zero() {
-                        if let Some(i) = d.to_i64() {
-                            i.hash(state);
-                            return;
-                        }
-                    }
+                if let Value::Numeric(d) = self
+                    && d.fract().is_zero()
+                    && let Some(i) = d.to_i64()
+                {
+                    i.hash(state);
+                    return;
                 }
                 let f = self.as_f64();
                 if f.fract() == 0.0 && f.abs() < 9.2e18 {

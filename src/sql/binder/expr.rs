@@ -167,16 +167,16 @@ impl Binder<'_> {
             ));
         }
         // After GROUP BY: a whole expression equal to a group key is that key.
-        if let Some(a) = agg {
-            if !a.groups.is_empty() && !contains_aggregate(e) {
-                if let Ok((x, ty)) = self.bind(e, scope, None, depth + 1) {
-                    if let Some(i) = a.groups.iter().position(|g| *g == x) {
-                        return Ok((Expr::Column(i), ty));
-                    }
-                    if x.is_row_independent() {
-                        return Ok((x, ty));
-                    }
-                }
+        if let Some(a) = agg
+            && !a.groups.is_empty()
+            && !contains_aggregate(e)
+            && let Ok((x, ty)) = self.bind(e, scope, None, depth + 1)
+        {
+            if let Some(i) = a.groups.iter().position(|g| *g == x) {
+                return Ok((Expr::Column(i), ty));
+            }
+            if x.is_row_independent() {
+                return Ok((x, ty));
             }
         }
         let b = |x: &ast::Expr| self.bind(x, scope, agg, depth + 1);
@@ -214,10 +214,11 @@ impl Binder<'_> {
                     }
                 };
                 let _ = ty;
-                if let Some(f) = &iv.leading_field {
-                    if iv.last_field.is_none() && !text.chars().any(|c| c.is_alphabetic()) {
-                        text = format!("{text} {f}");
-                    }
+                if let Some(f) = &iv.leading_field
+                    && iv.last_field.is_none()
+                    && !text.chars().any(|c| c.is_alphabetic())
+                {
+                    text = format!("{text} {f}");
                 }
                 Ok((
                     Expr::Literal(Value::parse(&text, &DataType::Interval)?),
@@ -253,19 +254,16 @@ impl Binder<'_> {
                     }
                     ast::UnaryOperator::Minus => {
                         // Fold negative literals so -2147483648 is an int4.
-                        if let Expr::Literal(v) = &x {
-                            if let Ok(v2) = UnaryOp::Neg.eval(v) {
-                                if let (Value::Int8(i), DataType::Int8) = (&v2, &ty) {
-                                    if let Ok(i32v) = i32::try_from(*i) {
-                                        return Ok((
-                                            Expr::Literal(Value::Int4(i32v)),
-                                            DataType::Int4,
-                                        ));
-                                    }
-                                }
-                                let t = v2.data_type();
-                                return Ok((Expr::Literal(v2), t));
+                        if let Expr::Literal(v) = &x
+                            && let Ok(v2) = UnaryOp::Neg.eval(v)
+                        {
+                            if let (Value::Int8(i), DataType::Int8) = (&v2, &ty)
+                                && let Ok(i32v) = i32::try_from(*i)
+                            {
+                                return Ok((Expr::Literal(Value::Int4(i32v)), DataType::Int4));
                             }
+                            let t = v2.data_type();
+                            return Ok((Expr::Literal(v2), t));
                         }
                         let rt = UnaryOp::Neg.result_type(&ty)?;
                         Ok((Expr::Unary(UnaryOp::Neg, Box::new(x)), rt))
@@ -549,10 +547,10 @@ impl Binder<'_> {
 
     fn cast_target(&self, ty: &ast::DataType) -> Result<DataType> {
         // regclass casts of sequence names are used as nextval('s'::regclass).
-        if let ast::DataType::Custom(name, _) = ty {
-            if name.to_string().eq_ignore_ascii_case("regclass") {
-                return Ok(DataType::Text);
-            }
+        if let ast::DataType::Custom(name, _) = ty
+            && name.to_string().eq_ignore_ascii_case("regclass")
+        {
+            return Ok(DataType::Text);
         }
         DataType::from_sql(ty)
     }
@@ -638,10 +636,10 @@ impl Binder<'_> {
             }
             None => {
                 // Bare-word session functions (SQL's CURRENT_DATE etc. parse as identifiers).
-                if qualifier.is_none() {
-                    if let Some(x) = self.bare_function(name)? {
-                        return Ok(x);
-                    }
+                if qualifier.is_none()
+                    && let Some(x) = self.bare_function(name)?
+                {
+                    return Ok(x);
                 }
                 match qualifier {
                     Some(q) if !scope.has_qualifier(q) => Err(Error::new(
@@ -881,15 +879,15 @@ impl Binder<'_> {
         let types: Vec<DataType> = bound.iter().map(|(_, t)| t.clone()).collect();
         let (mut func, ty) = functions::resolve(&name, &types)?;
         // Sequence functions resolve a literal sequence name now.
-        if let Func::NextVal(_) | Func::CurrVal(_) | Func::SetVal(_) = func {
-            if let Some((Expr::Literal(Value::Text(s)), _)) = bound.first() {
-                let id = self.sequence_by_text(s)?;
-                func = match func {
-                    Func::NextVal(_) => Func::NextVal(Some(id)),
-                    Func::CurrVal(_) => Func::CurrVal(Some(id)),
-                    _ => Func::SetVal(Some(id)),
-                };
-            }
+        if let Func::NextVal(_) | Func::CurrVal(_) | Func::SetVal(_) = func
+            && let Some((Expr::Literal(Value::Text(s)), _)) = bound.first()
+        {
+            let id = self.sequence_by_text(s)?;
+            func = match func {
+                Func::NextVal(_) => Func::NextVal(Some(id)),
+                Func::CurrVal(_) => Func::CurrVal(Some(id)),
+                _ => Func::SetVal(Some(id)),
+            };
         }
         let args = match func {
             Func::Coalesce | Func::Greatest | Func::Least | Func::NullIf => bound
@@ -1010,12 +1008,12 @@ pub(crate) fn contains_aggregate(e: &ast::Expr) -> bool {
     use ast::Expr as A;
     match e {
         A::Function(f) => {
-            if f.over.is_none() {
-                if let Ok(parts) = super::object_name_parts(&f.name) {
-                    if parts.len() == 1 && is_aggregate_name(&parts[0]) {
-                        return true;
-                    }
-                }
+            if f.over.is_none()
+                && let Ok(parts) = super::object_name_parts(&f.name)
+                && parts.len() == 1
+                && is_aggregate_name(&parts[0])
+            {
+                return true;
             }
             match &f.args {
                 ast::FunctionArguments::List(l) => l.args.iter().any(|a| match a {

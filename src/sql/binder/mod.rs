@@ -14,7 +14,6 @@ mod query;
 pub use dml::{ConflictAction, DeletePlan, DmlPlan, InsertPlan, OnConflict, Returning, UpdatePlan};
 
 use super::expr::Expr;
-use super::plan::Plan;
 use crate::catalog::{Catalog, Relation, TableDef};
 use crate::error::{Error, Result, SqlState};
 use crate::types::DataType;
@@ -232,10 +231,4 @@ pub fn resolve_sequence(catalog: &Catalog, search_path: &[String], text: &str) -
         )),
         None => Err(Error::undefined_table(text)),
     }
-}
-
-/// A statement the executor can run against the plan tree.
-pub enum Bound {
-    Query(Plan),
-    Dml(DmlPlan),
 }

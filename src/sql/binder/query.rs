@@ -502,32 +502,31 @@ impl Binder<'_> {
                 ast::SelectItem::ExprWithAlias { expr, alias } => (expr, Some(ident(alias))),
                 _ => (&ast::Expr::Value(ast::Value::Null.into()), None),
             };
-            if let ast::Expr::Function(f) = e {
-                if f.name.to_string().eq_ignore_ascii_case("generate_series") {
-                    if let ast::FunctionArguments::List(l) = &f.args {
-                        let args: Vec<&ast::Expr> = l
-                            .args
-                            .iter()
-                            .filter_map(|a| match a {
-                                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) => Some(x),
-                                _ => None,
-                            })
-                            .collect();
-                        let (args, ty) = self.series_args(&args)?;
-                        let plan = Plan::Series {
-                            args,
-                            column: Column {
-                                name: alias.unwrap_or_else(|| "generate_series".into()),
-                                ty,
-                            },
-                        };
-                        return if order_by.is_empty() {
-                            Ok(plan)
-                        } else {
-                            self.sort_output(plan, order_by)
-                        };
-                    }
-                }
+            if let ast::Expr::Function(f) = e
+                && f.name.to_string().eq_ignore_ascii_case("generate_series")
+                && let ast::FunctionArguments::List(l) = &f.args
+            {
+                let args: Vec<&ast::Expr> = l
+                    .args
+                    .iter()
+                    .filter_map(|a| match a {
+                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) => Some(x),
+                        _ => None,
+                    })
+                    .collect();
+                let (args, ty) = self.series_args(&args)?;
+                let plan = Plan::Series {
+                    args,
+                    column: Column {
+                        name: alias.unwrap_or_else(|| "generate_series".into()),
+                        ty,
+                    },
+                };
+                return if order_by.is_empty() {
+                    Ok(plan)
+                } else {
+                    self.sort_output(plan, order_by)
+                };
             }
         }
         let (mut input, scope) = self.bind_from(&s.from)?;
@@ -882,18 +881,17 @@ fn sort_key(expr: Expr, o: &ast::OrderByOptions) -> SortKey {
 
 /// `ORDER BY 2` / `GROUP BY 1`: a positive integer literal is an output ordinal.
 fn ordinal(e: &ast::Expr, n: usize) -> Result<Option<usize>> {
-    if let ast::Expr::Value(v) = e {
-        if let ast::Value::Number(s, _) = &v.value {
-            if let Ok(Value::Int4(i)) = number_literal(s) {
-                if i < 1 || i as usize > n {
-                    return Err(Error::new(
-                        SqlState::INVALID_COLUMN_REFERENCE,
-                        format!("ORDER BY position {i} is not in select list"),
-                    ));
-                }
-                return Ok(Some(i as usize - 1));
-            }
+    if let ast::Expr::Value(v) = e
+        && let ast::Value::Number(s, _) = &v.value
+        && let Ok(Value::Int4(i)) = number_literal(s)
+    {
+        if i < 1 || i as usize > n {
+            return Err(Error::new(
+                SqlState::INVALID_COLUMN_REFERENCE,
+                format!("ORDER BY position {i} is not in select list"),
+            ));
         }
+        return Ok(Some(i as usize - 1));
     }
     Ok(None)
 }

@@ -17,10 +17,10 @@ use std::ops::ControlFlow;
 fn rename_in_expr(text: &str, old: &str, new: &str) -> Result<String> {
     let mut e = parser::parse_expr(text)?;
     let _ = ast::visit_expressions_mut(&mut e, |x| {
-        if let ast::Expr::Identifier(i) = x {
-            if ident(i) == old {
-                *i = ast::Ident::with_quote('"', new);
-            }
+        if let ast::Expr::Identifier(i) = x
+            && ident(i) == old
+        {
+            *i = ast::Ident::with_quote('"', new);
         }
         ControlFlow::<()>::Continue(())
     });
@@ -34,10 +34,10 @@ fn mentions(text: &str, col: &str) -> bool {
     };
     let mut hit = false;
     let _ = ast::visit_expressions_mut(&mut e, |x| {
-        if let ast::Expr::Identifier(i) = x {
-            if ident(i) == col {
-                hit = true;
-            }
+        if let ast::Expr::Identifier(i) = x
+            && ident(i) == col
+        {
+            hit = true;
         }
         ControlFlow::<()>::Continue(())
     });

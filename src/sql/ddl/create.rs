@@ -16,7 +16,7 @@ use sqlparser::ast;
 pub(super) enum Constraint {
     Primary(Option<String>, Vec<String>),
     Unique(Option<String>, Vec<String>),
-    Check(Option<String>, ast::Expr, Option<String>),
+    Check(Option<String>, Box<ast::Expr>, Option<String>),
     Foreign(
         Option<String>,
         Vec<String>,
@@ -59,7 +59,7 @@ pub(super) fn table_constraint(c: &ast::TableConstraint) -> Result<Constraint> {
             Constraint::Unique(u.name.as_ref().map(ident), index_column_names(&u.columns)?)
         }
         ast::TableConstraint::Check(ch) => {
-            Constraint::Check(ch.name.as_ref().map(ident), (*ch.expr).clone(), None)
+            Constraint::Check(ch.name.as_ref().map(ident), ch.expr.clone(), None)
         }
         ast::TableConstraint::ForeignKey(fk) => Constraint::Foreign(
             fk.name.as_ref().map(ident),
@@ -149,7 +149,7 @@ impl DdlCtx<'_> {
                 }
                 ast::ColumnOption::Check(ch) => cons.push(Constraint::Check(
                     cname.or_else(|| ch.name.as_ref().map(ident)),
-                    (*ch.expr).clone(),
+                    ch.expr.clone(),
                     Some(name.clone()),
                 )),
                 ast::ColumnOption::ForeignKey(fk) => cons.push(Constraint::Foreign(
@@ -169,7 +169,7 @@ impl DdlCtx<'_> {
                     if !ty.is_integer() {
                         return Err(Error::new(
                             SqlState::INVALID_PARAMETER_VALUE,
-                            format!("identity column type must be smallint, integer, or bigint"),
+                            "identity column type must be smallint, integer, or bigint".to_string(),
                         ));
                     }
                     let kind = match generated_as {

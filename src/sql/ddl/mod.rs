@@ -314,7 +314,8 @@ impl DdlCtx<'_> {
             .filter(|q| q.schema == n && q.owned_by.is_none())
             .map(|q| q.id)
             .collect();
-        if !(tables.is_empty() && seqs.is_empty()) && !cascade {
+        let empty = tables.is_empty() && seqs.is_empty();
+        if !cascade && !empty {
             return Err(Error::new(
                 SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
                 format!("cannot drop schema {n} because other objects depend on it"),
@@ -421,29 +422,29 @@ impl DdlCtx<'_> {
             .get(&id)
             .cloned()
             .ok_or_else(|| Error::internal("sequence vanished"))?;
-        if let Some((tid, col)) = s.owned_by {
-            if let Ok(t) = self.catalog.table(tid) {
-                if !cascade && t.columns.get(col).is_some_and(|c| c.default.is_some()) {
-                    return Err(Error::new(
-                        SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
-                        format!(
-                            "cannot drop sequence {} because other objects depend on it",
-                            s.name
-                        ),
-                    )
-                    .with_detail(format!(
-                        "default value for column {} of table {} depends on sequence {}",
-                        t.columns[col].name, t.name, s.name
-                    ))
-                    .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
-                }
-                let mut t2 = (**t).clone();
-                if let Some(c) = t2.columns.get_mut(col) {
-                    c.default = None;
-                    c.identity = None;
-                }
-                self.put_table(&t2)?;
+        if let Some((tid, col)) = s.owned_by
+            && let Ok(t) = self.catalog.table(tid)
+        {
+            if !cascade && t.columns.get(col).is_some_and(|c| c.default.is_some()) {
+                return Err(Error::new(
+                    SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
+                    format!(
+                        "cannot drop sequence {} because other objects depend on it",
+                        s.name
+                    ),
+                )
+                .with_detail(format!(
+                    "default value for column {} of table {} depends on sequence {}",
+                    t.columns[col].name, t.name, s.name
+                ))
+                .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
             }
+            let mut t2 = (**t).clone();
+            if let Some(c) = t2.columns.get_mut(col) {
+                c.default = None;
+                c.identity = None;
+            }
+            self.put_table(&t2)?;
         }
         cat::delete_object(self.txn, cat::KIND_SEQUENCE, id);
         self.txn.delete(keys::sequence_key(id));

@@ -41,20 +41,20 @@ impl Acc {
     }
 
     fn add(&mut self, call: &AggCall, row: &[Value], ctx: &EvalCtx) -> Result<()> {
-        if let Some(f) = &call.filter {
-            if !f.eval_pred(row, ctx)? {
-                return Ok(());
-            }
+        if let Some(f) = &call.filter
+            && !f.eval_pred(row, ctx)?
+        {
+            return Ok(());
         }
         let args: Vec<Value> = call
             .args
             .iter()
             .map(|a| a.eval(row, ctx))
             .collect::<Result<_>>()?;
-        if let Some(seen) = &mut self.seen {
-            if !seen.insert(args.clone()) {
-                return Ok(());
-            }
+        if let Some(seen) = &mut self.seen
+            && !seen.insert(args.clone())
+        {
+            return Ok(());
         }
         let v = args.first().cloned().unwrap_or(Value::Null);
         // Every aggregate but count(*) and array_agg skips NULL inputs.

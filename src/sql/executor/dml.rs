@@ -75,6 +75,12 @@ pub fn execute_dml(
     Ok(w.out)
 }
 
+/// A deferred NO ACTION check: (parent, child, fk index, old referenced values).
+type NoActionCheck = (Arc<TableDef>, Arc<TableDef>, usize, Vec<Value>);
+
+/// A target row, its key and the joined FROM/USING row.
+type JoinedTarget = (Vec<u8>, Vec<Value>, Vec<Value>);
+
 struct Writer<'a> {
     txn: &'a mut Transaction,
     catalog: &'a Catalog,
@@ -85,7 +91,7 @@ struct Writer<'a> {
     /// Deferred foreign-key checks: (child table, fk index, row).
     fk_checks: Vec<(Arc<TableDef>, usize, Vec<Value>)>,
     /// Deferred NO ACTION checks: (parent, child, fk index, old referenced values).
-    no_action: Vec<(Arc<TableDef>, Arc<TableDef>, usize, Vec<Value>)>,
+    no_action: Vec<NoActionCheck>,
     out: DmlOutcome,
 }
 
@@ -237,10 +243,10 @@ impl<'a> Writer<'a> {
             }
         }
         for ix in self.unique_indexes(table) {
-            if let Some(ch) = changed_indexes {
-                if !ch.contains(&ix.id) {
-                    continue;
-                }
+            if let Some(ch) = changed_indexes
+                && !ch.contains(&ix.id)
+            {
+                continue;
             }
             if ix.columns.iter().any(|&c| row[c].is_null()) {
                 continue;
@@ -339,10 +345,10 @@ impl<'a> Writer<'a> {
 
     fn queue_fk_checks(&mut self, table: &Arc<TableDef>, row: &[Value], old: Option<&[Value]>) {
         for (i, fk) in table.foreign_keys.iter().enumerate() {
-            if let Some(old) = old {
-                if fk.columns.iter().all(|&c| old[c] == row[c]) {
-                    continue;
-                }
+            if let Some(old) = old
+                && fk.columns.iter().all(|&c| old[c] == row[c])
+            {
+                continue;
             }
             if fk.columns.iter().any(|&c| row[c].is_null()) {
                 continue;
@@ -493,10 +499,10 @@ impl<'a> Writer<'a> {
                 .iter()
                 .filter(|f| f.ref_table == parent.id)
             {
-                if let Some(new) = new {
-                    if fk.ref_columns.iter().all(|&c| old[c] == new[c]) {
-                        continue;
-                    }
+                if let Some(new) = new
+                    && fk.ref_columns.iter().all(|&c| old[c] == new[c])
+                {
+                    continue;
                 }
                 let vals: Vec<Value> = fk.ref_columns.iter().map(|&c| old[c].clone()).collect();
                 if vals.iter().any(|v| v.is_null()) {
@@ -672,10 +678,10 @@ impl<'a> Writer<'a> {
                             let mut both = old.clone();
                             both.extend_from_slice(&row);
                             let ectx = self.ectx();
-                            if let Some(f) = filter {
-                                if !f.eval_pred(&both, &ectx)? {
-                                    continue;
-                                }
+                            if let Some(f) = filter
+                                && !f.eval_pred(&both, &ectx)?
+                            {
+                                continue;
                             }
                             let mut new = old.clone();
                             for (c, e) in assignments {
@@ -747,10 +753,10 @@ impl<'a> Writer<'a> {
                     return Ok(None);
                 };
                 let row = decode_table_row(table, &bytes)?;
-                if let Some(f) = recheck {
-                    if !f.eval_pred(&row, &self.ectx())? {
-                        return Ok(None);
-                    }
+                if let Some(f) = recheck
+                    && !f.eval_pred(&row, &self.ectx())?
+                {
+                    return Ok(None);
                 }
                 Ok(Some(row))
             }
@@ -763,7 +769,7 @@ impl<'a> Writer<'a> {
         targets: Vec<KeyedRow>,
         other: Option<&crate::sql::plan::Plan>,
         filter: Option<&Expr>,
-    ) -> Result<Vec<(Vec<u8>, Vec<Value>, Vec<Value>)>> {
+    ) -> Result<Vec<JoinedTarget>> {
         let Some(other) = other else {
             return Ok(targets
                 .into_iter()

@@ -13,6 +13,9 @@ use crate::types::encoding::{decode_row, encode_key, encode_key_value};
 use crate::types::{DataType, Value};
 use std::ops::Bound;
 
+/// Start and end bounds of a key range.
+type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
 /// A table row with its storage key.
 pub type KeyedRow = (Vec<u8>, Vec<Value>);
 
@@ -92,7 +95,7 @@ fn key_range(
     lower: &Option<(Expr, bool)>,
     upper: &Option<(Expr, bool)>,
     ctx: &ExecCtx,
-) -> Result<Option<(Bound<Vec<u8>>, Bound<Vec<u8>>)>> {
+) -> Result<Option<KeyRange>> {
     let mut p = prefix;
     for (e, ty) in eq.iter().zip(key_types) {
         let v = key_value(e, ty, ctx)?;
@@ -185,15 +188,15 @@ pub fn scan_rows<'a>(
                     return Ok(Box::new(std::iter::empty()));
                 };
                 // A full primary-key match is a point read.
-                if eq.len() == types.len() {
-                    if let Bound::Included(k) = &s {
-                        let row = txn.get(k)?;
-                        let key = k.clone();
-                        return Ok(Box::new(
-                            row.into_iter()
-                                .map(move |v| Ok((key.clone(), decode_table_row(table, &v)?))),
-                        ));
-                    }
+                if eq.len() == types.len()
+                    && let Bound::Included(k) = &s
+                {
+                    let row = txn.get(k)?;
+                    let key = k.clone();
+                    return Ok(Box::new(
+                        row.into_iter()
+                            .map(move |v| Ok((key.clone(), decode_table_row(table, &v)?))),
+                    ));
                 }
                 let it = txn.scan(s, e, false)?;
                 Ok(Box::new(it.map(move |kv| {

@@ -620,11 +620,12 @@ impl Session {
             && *sp == search_path
             && let CachedPlan::Query(plan) = plan.as_ref()
         {
+            check_param_count(params.len(), p.param_types.len())?;
             return Ok(((**plan).clone(), plan.columns()));
         }
-        let binder = Binder::new(&catalog, &search_path)
-            .with_param_types(params.iter().map(|v| v.data_type()).collect());
+        let binder = Binder::new(&catalog, &search_path);
         let plan = optimizer::optimize(binder.bind_query(q)?);
+        check_param_count(params.len(), binder.param_types().len())?;
         let cols = plan.columns();
         if let Some(p) = prepared {
             *p.cache.borrow_mut() = Some((
@@ -702,16 +703,17 @@ impl Session {
             && *sp == search_path
             && let CachedPlan::Dml(plan) = plan.as_ref()
         {
+            check_param_count(params.len(), p.param_types.len())?;
             return Ok((catalog, (**plan).clone()));
         }
-        let binder = Binder::new(&catalog, &search_path)
-            .with_param_types(params.iter().map(|v| v.data_type()).collect());
+        let binder = Binder::new(&catalog, &search_path);
         let mut plan = match stmt {
             ast::Statement::Insert(i) => DmlPlan::Insert(binder.bind_insert(i)?),
             ast::Statement::Update(u) => DmlPlan::Update(binder.bind_update(u)?),
             ast::Statement::Delete(d) => DmlPlan::Delete(binder.bind_delete(d)?),
             _ => return Err(Error::internal("not a DML statement")),
         };
+        check_param_count(params.len(), binder.param_types().len())?;
         optimize_dml(&mut plan);
         if let Some(p) = prepared {
             *p.cache.borrow_mut() = Some((
@@ -1117,6 +1119,19 @@ impl Session {
         }
         result
     }
+}
+
+/// Extra or missing parameter values are a protocol error, as in PostgreSQL.
+fn check_param_count(given: usize, used: usize) -> Result<()> {
+    if given < used {
+        return Err(Error::new(
+            SqlState::PROTOCOL_VIOLATION,
+            format!(
+                "bind message supplies {given} parameters, but prepared statement requires {used}"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Index selection for the target scans of UPDATE and DELETE.

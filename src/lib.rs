@@ -17,6 +17,7 @@ pub mod error;
 pub mod session;
 pub mod shell;
 pub mod sql;
+mod stack;
 pub mod storage;
 pub mod txn;
 pub mod types;

@@ -86,6 +86,17 @@ impl Expr {
 
     /// Evaluates the expression over `row`.
     pub fn eval(&self, row: &[Value], ctx: &EvalCtx) -> Result<Value> {
+        match self {
+            Expr::Literal(v) => Ok(v.clone()),
+            Expr::Column(i) => row
+                .get(*i)
+                .cloned()
+                .ok_or_else(|| Error::internal(format!("column {i} out of range"))),
+            _ => crate::stack::guard(|| self.eval_inner(row, ctx)),
+        }
+    }
+
+    fn eval_inner(&self, row: &[Value], ctx: &EvalCtx) -> Result<Value> {
         Ok(match self {
             Expr::Literal(v) => v.clone(),
             Expr::Column(i) => row
@@ -289,6 +300,10 @@ impl Expr {
 
     /// Visits this expression and every sub-expression.
     pub fn walk(&self, f: &mut dyn FnMut(&Expr)) {
+        crate::stack::guard(|| self.walk_inner(f))
+    }
+
+    fn walk_inner(&self, f: &mut dyn FnMut(&Expr)) {
         f(self);
         match self {
             Expr::Literal(_) | Expr::Column(_) | Expr::Param(..) => {}
@@ -339,6 +354,10 @@ impl Expr {
 
     /// Rewrites column references through `map` (old position -> new expression).
     pub fn map_columns(&self, map: &dyn Fn(usize) -> Expr) -> Expr {
+        crate::stack::guard(|| self.map_columns_inner(map))
+    }
+
+    fn map_columns_inner(&self, map: &dyn Fn(usize) -> Expr) -> Expr {
         let m = |e: &Expr| Box::new(e.map_columns(map));
         match self {
             Expr::Column(i) => map(*i),
@@ -488,6 +507,10 @@ impl fmt::Display for Expr {
 impl Expr {
     /// SQL-like text of the expression, naming columns with `names` (EXPLAIN).
     pub fn render(&self, names: &dyn Fn(usize) -> String) -> String {
+        crate::stack::guard(|| self.render_inner(names))
+    }
+
+    fn render_inner(&self, names: &dyn Fn(usize) -> String) -> String {
         let r = |e: &Expr| e.render(names);
         let list = |l: &[Expr]| {
             l.iter()

@@ -12,7 +12,7 @@ use sqlparser::ast;
 use std::str::FromStr;
 
 /// Maximum expression nesting depth (deeper input gets 54001, never a stack overflow).
-const MAX_DEPTH: usize = 200;
+const MAX_DEPTH: usize = 2000;
 
 /// Internal marker: an aggregate was found where the binder was not in
 /// aggregate mode; the SELECT binder retries in aggregate mode.
@@ -154,6 +154,16 @@ impl Binder<'_> {
     }
 
     fn bind(
+        &self,
+        e: &ast::Expr,
+        scope: &Scope,
+        agg: Option<&AggCtx>,
+        depth: usize,
+    ) -> Result<(Expr, DataType)> {
+        crate::stack::guard(|| self.bind_inner(e, scope, agg, depth))
+    }
+
+    fn bind_inner(
         &self,
         e: &ast::Expr,
         scope: &Scope,

@@ -92,10 +92,8 @@ fn acknowledged_commits_survive_sigkill() {
             let mut acked = Vec::new();
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if let Some(id) = line.strip_prefix("ack ") {
-                    if let Ok(id) = id.trim().parse::<i64>() {
-                        acked.push(id);
-                    }
+                if let Some(Ok(id)) = line.strip_prefix("ack ").map(|id| id.trim().parse::<i64>()) {
+                    acked.push(id);
                 }
             }
             acked

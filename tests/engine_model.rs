@@ -29,6 +29,9 @@ fn action() -> impl Strategy<Value = Action> {
     ]
 }
 
+type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+type SnapshotRef = std::sync::Arc<dyn heliosdb_nano::storage::Snapshot>;
+
 fn key(k: u8) -> Vec<u8> {
     vec![b'k', k]
 }
@@ -43,7 +46,7 @@ proptest! {
         let mem = MemoryEngine::new();
         let engines: [&dyn Engine; 2] = [&mem, &disk];
         let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-        let mut snaps: Vec<(BTreeMap<Vec<u8>, Vec<u8>>, Vec<std::sync::Arc<dyn heliosdb_nano::storage::Snapshot>>)> = Vec::new();
+        let mut snaps: Vec<(Model, Vec<SnapshotRef>)> = Vec::new();
         for a in actions {
             match a {
                 Action::Batch(writes) => {

@@ -38,3 +38,8 @@ pub fn version_string() -> String {
         "PostgreSQL 16.0 (HeliosDB Nano {VERSION}) on x86_64-pc-linux-gnu, compiled by rustc, 64-bit"
     )
 }
+
+/// The README's Rust examples are compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -24,6 +24,8 @@ pub enum Func {
     Least,
     Lower,
     Upper,
+    /// rtrim(text): strips trailing spaces.
+    Rtrim,
     Length,
     Abs,
     Concat,
@@ -128,6 +130,10 @@ pub fn resolve(name: &str, arg_types: &[DataType]) -> Result<(Func, DataType)> {
         "upper" => {
             arity(n == 1)?;
             (Func::Upper, T::Text)
+        }
+        "rtrim" => {
+            arity(n == 1)?;
+            (Func::Rtrim, T::Text)
         }
         "length" | "char_length" | "character_length" => {
             arity(n == 1)?;
@@ -239,6 +245,7 @@ impl Func {
             Func::Least => "LEAST",
             Func::Lower => "lower",
             Func::Upper => "upper",
+            Func::Rtrim => "rtrim",
             Func::Length => "length",
             Func::Abs => "abs",
             Func::Concat => "concat",
@@ -354,7 +361,7 @@ impl Func {
                     vals[0].clone()
                 }
             }
-            Func::Lower | Func::Upper | Func::Length | Func::Md5 => {
+            Func::Lower | Func::Upper | Func::Length | Func::Md5 | Func::Rtrim => {
                 let v = &vals[0];
                 if v.is_null() {
                     return Ok(Value::Null);
@@ -363,6 +370,7 @@ impl Func {
                 match self {
                     Func::Lower => Value::Text(s.to_lowercase()),
                     Func::Upper => Value::Text(s.to_uppercase()),
+                    Func::Rtrim => Value::Text(s.trim_end_matches(' ').to_string()),
                     Func::Length => match v {
                         Value::Bytea(b) => Value::Int4(b.len() as i32),
                         _ => Value::Int4(s.chars().count() as i32),

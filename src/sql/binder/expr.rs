@@ -241,7 +241,7 @@ impl Binder<'_> {
                 let ty = self.cast_target(data_type)?;
                 let (x, from) = b(expr)?;
                 if let (Expr::Literal(Value::Text(s)), DataType::Unknown) = (&x, &from) {
-                    return Ok((Expr::Literal(Value::parse(s, &ty)?), ty));
+                    return Ok((Expr::Literal(Value::Text(s.clone()).cast(&ty)?), ty));
                 }
                 if let Expr::Param(n, DataType::Unknown) = x {
                     let t = self.note_param(n, &ty);
@@ -724,6 +724,12 @@ impl Binder<'_> {
             _ => (l, lt, r, rt),
         };
         let ty = op.result_type(&lt, &rt)?;
+        // char(n) loses its padding when used as text, as in PostgreSQL.
+        let unpad = |x: Expr, t: &DataType| match t {
+            DataType::Char(_) if op == BinaryOp::Concat => Expr::Function(Func::Rtrim, vec![x]),
+            _ => x,
+        };
+        let (l, r) = (unpad(l, &lt), unpad(r, &rt));
         // Fold operations on two literals at bind time.
         if let (Expr::Literal(a), Expr::Literal(b)) = (&l, &r) {
             let v = op.eval(a, b)?;
@@ -904,7 +910,12 @@ impl Binder<'_> {
                 .into_iter()
                 .map(|(x, t)| self.coerce(x, &t, &ty))
                 .collect::<Result<Vec<_>>>()?,
-            Func::Lower | Func::Upper | Func::Length | Func::Md5 | Func::CurrentSetting => bound
+            Func::Lower
+            | Func::Upper
+            | Func::Length
+            | Func::Md5
+            | Func::Rtrim
+            | Func::CurrentSetting => bound
                 .into_iter()
                 .map(|(x, t)| {
                     if t == DataType::Unknown {

@@ -285,28 +285,36 @@ pub fn delete_object(txn: &mut Transaction, kind: u8, id: u32) {
 /// Caches the decoded catalog per committed catalog version.
 #[derive(Default)]
 pub struct CatalogCache {
-    cached: Mutex<Option<(i64, Arc<Catalog>)>>,
+    /// (catalog version, the newest snapshot seen at that version, catalog).
+    cached: Mutex<Option<(i64, u64, Arc<Catalog>)>>,
 }
 
 impl CatalogCache {
     /// The catalog as `txn`'s snapshot sees it (the transaction must not
     /// have changed the catalog itself; use [`Catalog::load`] then).
     pub fn get(&self, txn: &Transaction) -> Result<Arc<Catalog>> {
+        let seq = txn.snapshot_seq();
+        if let Some((_, seen, cat)) = &*self.cached.lock() {
+            if *seen == seq {
+                return Ok(cat.clone());
+            }
+        }
         let version = match txn.get(keys::META_CATALOG_VERSION)? {
             Some(v) => keys::i64_value(&v)
                 .ok_or_else(|| Error::corrupted("catalog version is not an i64"))?,
             None => 0,
         };
-        if let Some((v, cat)) = &*self.cached.lock()
+        if let Some((v, seen, cat)) = &mut *self.cached.lock()
             && *v == version
         {
+            *seen = (*seen).max(seq);
             return Ok(cat.clone());
         }
         let cat = Arc::new(Catalog::load(txn)?);
         let mut cached = self.cached.lock();
         match &*cached {
-            Some((v, _)) if *v > version => {}
-            _ => *cached = Some((version, cat.clone())),
+            Some((v, _, _)) if *v > version => {}
+            _ => *cached = Some((version, seq, cat.clone())),
         }
         Ok(cat)
     }

@@ -59,11 +59,11 @@ pub struct Prepared {
 }
 
 /// A bound plan with the catalog and search path it was bound against.
-type PlanCacheEntry = (Arc<Catalog>, Vec<String>, Arc<CachedPlan>);
+type PlanCacheEntry = (Arc<Catalog>, Vec<String>, CachedPlan);
 
 enum CachedPlan {
-    Query(Box<Plan>),
-    Dml(Box<DmlPlan>),
+    Query(Arc<Plan>),
+    Dml(Arc<DmlPlan>),
 }
 
 impl Prepared {
@@ -611,27 +611,27 @@ impl Session {
         q: &ast::Query,
         prepared: Option<&Prepared>,
         params: &[Value],
-    ) -> Result<(Plan, Vec<Column>)> {
+    ) -> Result<(Arc<Plan>, Vec<Column>)> {
         let catalog = self.catalog()?;
         let search_path = self.settings.search_path();
         if let Some(p) = prepared
             && let Some((c, sp, plan)) = &*p.cache.borrow()
             && Arc::ptr_eq(c, &catalog)
             && *sp == search_path
-            && let CachedPlan::Query(plan) = plan.as_ref()
+            && let CachedPlan::Query(plan) = plan
         {
             check_param_count(params.len(), p.param_types.len())?;
-            return Ok(((**plan).clone(), plan.columns()));
+            return Ok((plan.clone(), plan.columns()));
         }
         let binder = Binder::new(&catalog, &search_path);
-        let plan = optimizer::optimize(binder.bind_query(q)?);
+        let plan = Arc::new(optimizer::optimize(binder.bind_query(q)?));
         check_param_count(params.len(), binder.param_types().len())?;
         let cols = plan.columns();
         if let Some(p) = prepared {
             *p.cache.borrow_mut() = Some((
                 catalog.clone(),
                 search_path,
-                Arc::new(CachedPlan::Query(Box::new(plan.clone()))),
+                CachedPlan::Query(plan.clone()),
             ));
         }
         Ok((plan, cols))
@@ -685,7 +685,7 @@ impl Session {
         stmt: &ast::Statement,
         params: &[Value],
         prepared: Option<&Prepared>,
-    ) -> Result<(Arc<Catalog>, DmlPlan)> {
+    ) -> Result<(Arc<Catalog>, Arc<DmlPlan>)> {
         let search_path = self.settings.search_path();
         let mut catalog = self.catalog()?;
         // Lock the target table first: after waiting for a DDL, READ COMMITTED
@@ -701,10 +701,10 @@ impl Session {
             && let Some((c, sp, plan)) = &*p.cache.borrow()
             && Arc::ptr_eq(c, &catalog)
             && *sp == search_path
-            && let CachedPlan::Dml(plan) = plan.as_ref()
+            && let CachedPlan::Dml(plan) = plan
         {
             check_param_count(params.len(), p.param_types.len())?;
-            return Ok((catalog, (**plan).clone()));
+            return Ok((catalog, plan.clone()));
         }
         let binder = Binder::new(&catalog, &search_path);
         let mut plan = match stmt {
@@ -715,12 +715,10 @@ impl Session {
         };
         check_param_count(params.len(), binder.param_types().len())?;
         optimize_dml(&mut plan);
+        let plan = Arc::new(plan);
         if let Some(p) = prepared {
-            *p.cache.borrow_mut() = Some((
-                catalog.clone(),
-                search_path,
-                Arc::new(CachedPlan::Dml(Box::new(plan.clone()))),
-            ));
+            *p.cache.borrow_mut() =
+                Some((catalog.clone(), search_path, CachedPlan::Dml(plan.clone())));
         }
         Ok((catalog, plan))
     }
@@ -733,7 +731,7 @@ impl Session {
     ) -> Result<StatementResult> {
         let (catalog, plan) = self.bind_dml(stmt, params, prepared)?;
         let outcome = self.exec_dml(&catalog, &plan, params)?;
-        let tag = match &plan {
+        let tag = match &*plan {
             DmlPlan::Insert(_) => format!("INSERT 0 {}", outcome.count),
             DmlPlan::Update(_) => format!("UPDATE {}", outcome.count),
             DmlPlan::Delete(_) => format!("DELETE {}", outcome.count),
@@ -890,7 +888,7 @@ impl Session {
         let table = catalog.table(id)?.clone();
         let insert = DmlPlan::Insert(InsertPlan {
             table,
-            source: plan,
+            source: (*plan).clone(),
             on_conflict: None,
             returning: None,
             checks: vec![],
@@ -908,7 +906,7 @@ impl Session {
             ast::Statement::Query(q) => Ok(self.plan_query(q, None, params)?.0.explain()),
             ast::Statement::Insert(_) | ast::Statement::Update(_) | ast::Statement::Delete(_) => {
                 let (_, plan) = self.bind_dml(stmt, params, None)?;
-                let (head, inner) = match &plan {
+                let (head, inner) = match &*plan {
                     DmlPlan::Insert(p) => (format!("Insert on {}", p.table.name), p.source.clone()),
                     DmlPlan::Update(p) => (
                         format!("Update on {}", p.table.name),

@@ -29,6 +29,8 @@ const BUILTIN: &[(&str, &str)] = &[
 pub struct Settings {
     session: BTreeMap<String, String>,
     local: BTreeMap<String, String>,
+    /// Parsed search_path (recomputed whenever a setting changes).
+    path: Option<Vec<String>>,
 }
 
 fn normalize(name: &str) -> String {
@@ -124,6 +126,7 @@ impl Settings {
             return Err(unknown(&n));
         }
         let v = validate(&n, value)?;
+        self.path = None;
         if local {
             self.local.insert(n, v);
         } else {
@@ -140,17 +143,22 @@ impl Settings {
         }
         self.session.remove(&n);
         self.local.remove(&n);
+        self.path = None;
         Ok(())
     }
 
     pub fn reset_all(&mut self) {
         self.session.clear();
         self.local.clear();
+        self.path = None;
     }
 
     /// Drops SET LOCAL values at transaction end.
     pub fn end_transaction(&mut self) {
-        self.local.clear();
+        if !self.local.is_empty() {
+            self.local.clear();
+            self.path = None;
+        }
     }
 
     /// All parameters with their values, sorted by name (SHOW ALL).
@@ -166,7 +174,16 @@ impl Settings {
     }
 
     /// The schemas of `search_path`, in order (`$user` skipped).
-    pub fn search_path(&self) -> Vec<String> {
+    pub fn search_path(&mut self) -> Vec<String> {
+        if let Some(p) = &self.path {
+            return p.clone();
+        }
+        let p = self.parse_search_path();
+        self.path = Some(p.clone());
+        p
+    }
+
+    fn parse_search_path(&self) -> Vec<String> {
         let raw = self.get("search_path").ok().flatten().unwrap_or_default();
         raw.split(',')
             .map(|s| s.trim())

@@ -74,6 +74,8 @@ pub struct TxnManager {
     live: Mutex<BTreeMap<u64, usize>>,
     last_committed: AtomicU64,
     commits: AtomicU64,
+    /// The newest snapshot taken; reused while no transaction has committed since.
+    latest: Mutex<Option<Arc<dyn Snapshot>>>,
 }
 
 impl TxnManager {
@@ -86,6 +88,7 @@ impl TxnManager {
             live: Mutex::new(BTreeMap::new()),
             last_committed: AtomicU64::new(seq),
             commits: AtomicU64::new(0),
+            latest: Mutex::new(None),
         }))
     }
 
@@ -119,7 +122,7 @@ impl TxnManager {
     /// A snapshot registered as live (so last-writer entries it needs are kept).
     fn take_snapshot(&self) -> Result<Arc<dyn Snapshot>> {
         let mut live = self.live.lock();
-        let snap = self.engine.snapshot()?;
+        let snap = self.latest_snapshot()?;
         *live.entry(snap.seq()).or_insert(0) += 1;
         Ok(snap)
     }
@@ -134,9 +137,21 @@ impl TxnManager {
         }
     }
 
-    /// An unregistered snapshot of the newest committed data.
+    /// A snapshot that contains every transaction whose commit has returned.
+    /// Shared between callers until the next commit, so statements that
+    /// follow each other without writes in between do not open new engine
+    /// snapshots.
     pub fn latest_snapshot(&self) -> Result<Arc<dyn Snapshot>> {
-        self.engine.snapshot()
+        let committed = self.last_committed.load(Ordering::SeqCst);
+        let mut cached = self.latest.lock();
+        if let Some(s) = &*cached {
+            if s.seq() >= committed {
+                return Ok(s.clone());
+            }
+        }
+        let s = self.engine.snapshot()?;
+        *cached = Some(s.clone());
+        Ok(s)
     }
 
     fn after_commit(&self, seq: u64) {

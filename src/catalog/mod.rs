@@ -294,10 +294,10 @@ impl CatalogCache {
     /// have changed the catalog itself; use [`Catalog::load`] then).
     pub fn get(&self, txn: &Transaction) -> Result<Arc<Catalog>> {
         let seq = txn.snapshot_seq();
-        if let Some((_, seen, cat)) = &*self.cached.lock() {
-            if *seen == seq {
-                return Ok(cat.clone());
-            }
+        if let Some((_, seen, cat)) = &*self.cached.lock()
+            && *seen == seq
+        {
+            return Ok(cat.clone());
         }
         let version = match txn.get(keys::META_CATALOG_VERSION)? {
             Some(v) => keys::i64_value(&v)

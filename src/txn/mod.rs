@@ -144,10 +144,10 @@ impl TxnManager {
     pub fn latest_snapshot(&self) -> Result<Arc<dyn Snapshot>> {
         let committed = self.last_committed.load(Ordering::SeqCst);
         let mut cached = self.latest.lock();
-        if let Some(s) = &*cached {
-            if s.seq() >= committed {
-                return Ok(s.clone());
-            }
+        if let Some(s) = &*cached
+            && s.seq() >= committed
+        {
+            return Ok(s.clone());
         }
         let s = self.engine.snapshot()?;
         *cached = Some(s.clone());

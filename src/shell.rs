@@ -66,8 +66,8 @@ pub fn format_aligned(rows: &Rows) -> String {
             format!("{}{}{}", " ".repeat(left), c.name, " ".repeat(w - n - left))
         })
         .collect();
-    out.push_str(format!(" {} \n", header.join(" | ")).trim_end_matches(' '));
-    out.push('\n');
+    // psql centres headers and keeps the trailing blank of the last one.
+    out.push_str(&format!(" {} \n", header.join(" | ")));
     let rule: Vec<String> = widths.iter().map(|w| "-".repeat(w + 2)).collect();
     out.push_str(&rule.join("+"));
     out.push('\n');

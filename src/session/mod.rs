@@ -500,7 +500,17 @@ impl Session {
         prepared: Option<&Prepared>,
     ) -> Result<StatementResult> {
         use ast::Statement as S;
-        {
+        // Statements that read or write data take their snapshot now; SET,
+        // SHOW and savepoints do not count as the transaction's first query.
+        let reads_data = !matches!(
+            stmt,
+            S::Savepoint { .. }
+                | S::ReleaseSavepoint { .. }
+                | S::Set(_)
+                | S::ShowVariable { .. }
+                | S::Reset(_)
+        );
+        if reads_data {
             let t = self.txn.as_mut().expect("transaction started");
             t.txn.begin_statement()?;
         }
@@ -960,8 +970,11 @@ impl Session {
                 if value.eq_ignore_ascii_case("default") {
                     self.settings.reset(&name)?;
                 } else {
-                    let in_block = self.in_transaction();
-                    self.settings.set(&name, &value, local && in_block)?;
+                    // SET LOCAL outside a transaction block has no effect (PostgreSQL warns).
+                    if local && !self.in_transaction() {
+                        return Ok(command_result("SET"));
+                    }
+                    self.settings.set(&name, &value, local)?;
                 }
                 if name.eq_ignore_ascii_case("synchronous_commit") {
                     let off = self.settings.get("synchronous_commit")?.as_deref() == Some("off");

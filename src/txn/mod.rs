@@ -240,7 +240,13 @@ impl Transaction {
     /// Marks the start of a statement: READ COMMITTED takes a new snapshot
     /// (the first statement keeps the one taken at begin).
     pub fn begin_statement(&mut self) -> Result<()> {
-        if self.statement_started {
+        if !self.statement_started {
+            // The transaction's snapshot is taken at its first statement, as in
+            // PostgreSQL (not at BEGIN).
+            let fresh = self.mgr.take_snapshot()?;
+            let old = std::mem::replace(&mut self.snapshot, fresh);
+            self.mgr.release_snapshot(old.seq());
+        } else {
             self.refresh_snapshot()?;
         }
         self.statement_started = true;

@@ -20,7 +20,9 @@ struct State {
     seq: RwLock<u64>,
     /// Live snapshot sequence numbers -> count.
     live: Mutex<BTreeMap<u64, usize>>,
-    commit_lock: Mutex<()>,
+    /// Serializes commits; holds keys deleted at a sequence number, whose
+    /// tombstones are dropped once every live snapshot sees the delete.
+    commit_lock: Mutex<Vec<(u64, Vec<u8>)>>,
 }
 
 /// The memory engine.
@@ -41,7 +43,7 @@ impl MemoryEngine {
                 data: RwLock::new(BTreeMap::new()),
                 seq: RwLock::new(0),
                 live: Mutex::new(BTreeMap::new()),
-                commit_lock: Mutex::new(()),
+                commit_lock: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -114,7 +116,7 @@ impl Engine for MemoryEngine {
     }
 
     fn commit(&self, batch: WriteBatch, _durability: Durability) -> Result<u64> {
-        let _guard = self.state.commit_lock.lock();
+        let mut tombstones = self.state.commit_lock.lock();
         let seq = *self.state.seq.read() + 1;
         let horizon = self
             .state
@@ -137,10 +139,26 @@ impl Engine for MemoryEngine {
                     staged_push(&mut staged, &data, k, op)?;
                 }
             }
+            // Forget deleted keys that no live snapshot can still see.
+            if tombstones.first().is_some_and(|(s, _)| *s <= horizon) {
+                let (done, keep): (Vec<_>, Vec<_>) = tombstones.drain(..).partition(|(s, _)| *s <= horizon);
+                *tombstones = keep;
+                for (_, k) in done {
+                    let gone = data
+                        .get(&k)
+                        .is_some_and(|c| c.len() == 1 && c[0].1.is_none() && c[0].0 <= horizon);
+                    if gone {
+                        data.remove(&k);
+                    }
+                }
+            }
             for (k, v) in staged {
                 let op = match v {
                     Some(v) => Op::Put(v),
-                    None => Op::Delete,
+                    None => {
+                        tombstones.push((seq, k.clone()));
+                        Op::Delete
+                    }
                 };
                 apply(&mut data, k, op, seq, horizon)?;
             }

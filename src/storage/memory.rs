@@ -1,169 +1,195 @@
-//! An in-memory, multi-version engine (`Database::open_in_memory`).
+//! The in-memory engine: a multi-version ordered map.
 //!
-//! Each key keeps a short chain of `(seq, value | tombstone)` versions. A
-//! snapshot is just a sequence number: reads pick the newest version at or
-//! below it. Scans read in chunks under the read lock and resume after the
-//! last key, so a long scan never blocks commits. Versions that no live
-//! snapshot can see are dropped when their key is next written.
+//! Every key holds a short chain of versions `(seq, Option<value>)` in
+//! ascending `seq` order (`None` is a deletion). A snapshot is just the shared
+//! state plus the sequence number it reads at, so taking one is O(1); a read
+//! picks the newest version at or below that number, which makes snapshots
+//! immune to later commits without copying anything.
+//!
+//! Commits serialize on a mutex, resolve the batch (merges read the latest
+//! versions), then take the map's write lock only to append the new versions
+//! and garbage-collect. Scans never hold the read lock across `next()`: they
+//! copy up to [`SCAN_CHUNK`] entries under the lock and resume after the last
+//! key they looked at, so a slow consumer never stalls a committer.
+//!
+//! Garbage collection: live snapshots are registered in a counted map
+//! `seq -> count`. With `min` the oldest live snapshot's seq (or the latest
+//! seq when there is none), a chain only needs its newest version `<= min`
+//! and the versions after it; older versions, and a chain ending in a
+//! deletion that no one can see past, are dropped. Each commit collects the
+//! chains it touched; chains that could not be fully collected (an old
+//! snapshot still needed them) go to a backlog that later commits work
+//! through once the oldest snapshot has moved on.
 
-use super::{Durability, Engine, KvIter, KvPair, Op, Snapshot, WriteBatch};
-use crate::error::{Error, Result};
+use super::{Durability, Engine, KvIter, KvPair, Snapshot, WriteBatch, bounds_are_empty};
+use super::{ResolvedWrites, check_not_in_hook, resolve_batch};
+use crate::error::Result;
 use parking_lot::{Mutex, RwLock};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Entries copied per lock acquisition during a scan.
+const SCAN_CHUNK: usize = 256;
+/// Keys examined per lock acquisition during a scan (bounds the lock hold time
+/// when most keys are invisible to the snapshot).
+const SCAN_EXAMINE_LIMIT: usize = 4 * SCAN_CHUNK;
+/// Minimum number of backlog chains collected per commit.
+const GC_BACKLOG_STEP: usize = 64;
+
+/// Versions of one key, ascending by sequence number; `None` marks a deletion.
 type Chain = Vec<(u64, Option<Vec<u8>>)>;
 
-struct State {
-    data: RwLock<BTreeMap<Vec<u8>, Chain>>,
-    seq: RwLock<u64>,
-    /// Live snapshot sequence numbers -> count.
-    live: Mutex<BTreeMap<u64, usize>>,
-    /// Serializes commits; holds keys deleted at a sequence number, whose
-    /// tombstones are dropped once every live snapshot sees the delete.
-    commit_lock: Mutex<Vec<(u64, Vec<u8>)>>,
+/// The version of `chain` visible at `seq`, if any (`Some(None)` = deleted).
+fn visible(chain: &Chain, seq: u64) -> Option<&Option<Vec<u8>>> {
+    chain.iter().rev().find(|(s, _)| *s <= seq).map(|(_, v)| v)
 }
 
-/// The memory engine.
+struct Shared {
+    map: RwLock<BTreeMap<Vec<u8>, Chain>>,
+    /// Sequence number of the last fully applied commit.
+    last_seq: AtomicU64,
+    /// Live snapshots: seq -> number of registrations.
+    live: Mutex<BTreeMap<u64, usize>>,
+    /// Serializes commits; holds the garbage-collection backlog.
+    commit: Mutex<GcState>,
+}
+
+#[derive(Default)]
+struct GcState {
+    /// Keys whose chains still hold more than a single live value.
+    backlog: BTreeSet<Vec<u8>>,
+    /// The `min` horizon at the last backlog pass (no progress is possible
+    /// until it advances).
+    backlog_horizon: u64,
+}
+
+/// An in-memory, multi-version [`Engine`]. Nothing is persisted.
 pub struct MemoryEngine {
-    state: Arc<State>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for MemoryEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryEngine")
+            .field("seq", &self.shared.last_seq.load(Ordering::Relaxed))
+            .finish()
+    }
 }
 
 impl Default for MemoryEngine {
     fn default() -> Self {
-        Self::new()
+        MemoryEngine::new()
     }
 }
 
 impl MemoryEngine {
     pub fn new() -> MemoryEngine {
         MemoryEngine {
-            state: Arc::new(State {
-                data: RwLock::new(BTreeMap::new()),
-                seq: RwLock::new(0),
+            shared: Arc::new(Shared {
+                map: RwLock::new(BTreeMap::new()),
+                last_seq: AtomicU64::new(0),
                 live: Mutex::new(BTreeMap::new()),
-                commit_lock: Mutex::new(Vec::new()),
+                commit: Mutex::new(GcState::default()),
             }),
         }
     }
-}
 
-fn visible(chain: &Chain, seq: u64) -> Option<&Option<Vec<u8>>> {
-    chain.iter().rev().find(|(s, _)| *s <= seq).map(|(_, v)| v)
-}
+    /// Total number of stored versions (live values, older versions and
+    /// deletion markers); for tests and diagnostics.
+    pub fn version_count(&self) -> usize {
+        self.shared.map.read().values().map(Vec::len).sum()
+    }
 
-fn as_i64(v: Option<&Vec<u8>>, default: i64) -> Result<i64> {
-    match v {
-        None => Ok(default),
-        Some(b) => Ok(i64::from_be_bytes(b.as_slice().try_into().map_err(
-            |_| Error::corrupted("merge target is not an 8-byte integer"),
-        )?)),
+    fn register(&self) -> Arc<Registration> {
+        let mut live = self.shared.live.lock();
+        // Read under the registry lock, so a concurrent commit's garbage
+        // collection either sees this registration or ran before `seq` moved.
+        let seq = self.shared.last_seq.load(Ordering::Acquire);
+        *live.entry(seq).or_insert(0) += 1;
+        Arc::new(Registration {
+            shared: self.shared.clone(),
+            seq,
+        })
     }
-}
 
-/// Applies one write to `data` at `seq`, dropping versions older than `horizon`
-/// that are shadowed by a newer version also at or below the horizon.
-fn apply(
-    data: &mut BTreeMap<Vec<u8>, Chain>,
-    key: Vec<u8>,
-    op: Op,
-    seq: u64,
-    horizon: u64,
-) -> Result<()> {
-    let current = data
-        .get(&key)
-        .and_then(|c| c.last())
-        .and_then(|(_, v)| v.clone());
-    let value = match op {
-        Op::Put(v) => Some(v),
-        Op::Delete => None,
-        Op::AddI64(d) => Some(
-            as_i64(current.as_ref(), 0)?
-                .wrapping_add(d)
-                .to_be_bytes()
-                .to_vec(),
-        ),
-        Op::MaxI64(d) => Some(
-            as_i64(current.as_ref(), i64::MIN)?
-                .max(d)
-                .to_be_bytes()
-                .to_vec(),
-        ),
-    };
-    let chain = data.entry(key).or_default();
-    if chain.last().is_some_and(|(s, _)| *s == seq) {
-        chain.pop();
+    /// Drops versions no live snapshot can see from `keys` and part of the backlog.
+    fn collect(&self, gc: &mut GcState, map: &mut BTreeMap<Vec<u8>, Chain>, keys: Vec<Vec<u8>>) {
+        let last = self.shared.last_seq.load(Ordering::Acquire);
+        let horizon = self
+            .shared
+            .live
+            .lock()
+            .first_key_value()
+            .map_or(last, |(seq, _)| (*seq).min(last));
+        let step = GC_BACKLOG_STEP.max(2 * keys.len());
+        for key in &keys {
+            gc.backlog.remove(key);
+        }
+        let mut work = keys;
+        if horizon > gc.backlog_horizon {
+            gc.backlog_horizon = horizon;
+            while work.len() < step
+                && let Some(key) = gc.backlog.pop_first()
+            {
+                work.push(key);
+            }
+        }
+        for key in work {
+            let Some(chain) = map.get_mut(&key) else {
+                continue;
+            };
+            if let Some(base) = chain.iter().rposition(|(s, _)| *s <= horizon) {
+                chain.drain(..base);
+            }
+            match chain.as_slice() {
+                [(seq, None)] if *seq <= horizon => {
+                    map.remove(&key);
+                }
+                [(_, Some(_))] => {}
+                _ => {
+                    gc.backlog.insert(key);
+                }
+            }
+        }
     }
-    chain.push((seq, value));
-    // Keep the newest version at or below the horizon and everything newer.
-    if let Some(keep_from) = chain.iter().rposition(|(s, _)| *s <= horizon)
-        && keep_from > 0
-    {
-        chain.drain(..keep_from);
-    }
-    Ok(())
 }
 
 impl Engine for MemoryEngine {
     fn snapshot(&self) -> Result<Arc<dyn Snapshot>> {
-        let seq = *self.state.seq.read();
-        *self.state.live.lock().entry(seq).or_insert(0) += 1;
         Ok(Arc::new(MemorySnapshot {
-            state: self.state.clone(),
-            seq,
+            reg: self.register(),
         }))
     }
 
     fn commit(&self, batch: WriteBatch, _durability: Durability) -> Result<u64> {
-        let mut tombstones = self.state.commit_lock.lock();
-        let seq = *self.state.seq.read() + 1;
-        let horizon = self
-            .state
-            .live
-            .lock()
-            .keys()
-            .next()
-            .copied()
-            .unwrap_or(seq - 1)
-            .min(seq - 1);
-        {
-            let mut data = self.state.data.write();
-            // Validate merges first so a corrupt counter leaves nothing half-applied.
-            let mut staged = BTreeMap::new();
-            for (k, op) in batch.ops {
-                staged_push(&mut staged, &data, k, op)?;
-            }
-            if let Some(hook) = batch.on_seq {
-                for (k, op) in hook(seq) {
-                    staged_push(&mut staged, &data, k, op)?;
+        check_not_in_hook()?;
+        let mut gc = self.shared.commit.lock();
+        let seq = self.shared.last_seq.load(Ordering::Acquire) + 1;
+        // The read lock is taken per lookup, not across the hook, so a hook
+        // that reads through a snapshot cannot deadlock.
+        let writes: ResolvedWrites = resolve_batch(batch, seq, |key| {
+            let map = self.shared.map.read();
+            Ok(map
+                .get(key)
+                .and_then(|chain| chain.last())
+                .and_then(|(_, v)| v.clone()))
+        })?;
+        let mut map = self.shared.map.write();
+        let mut touched = Vec::with_capacity(writes.len());
+        for (key, value) in writes {
+            match map.get_mut(&key) {
+                Some(chain) => chain.push((seq, value)),
+                None => {
+                    map.insert(key.clone(), vec![(seq, value)]);
                 }
             }
-            // Forget deleted keys that no live snapshot can still see.
-            if tombstones.first().is_some_and(|(s, _)| *s <= horizon) {
-                let (done, keep): (Vec<_>, Vec<_>) = tombstones.drain(..).partition(|(s, _)| *s <= horizon);
-                *tombstones = keep;
-                for (_, k) in done {
-                    let gone = data
-                        .get(&k)
-                        .is_some_and(|c| c.len() == 1 && c[0].1.is_none() && c[0].0 <= horizon);
-                    if gone {
-                        data.remove(&k);
-                    }
-                }
-            }
-            for (k, v) in staged {
-                let op = match v {
-                    Some(v) => Op::Put(v),
-                    None => {
-                        tombstones.push((seq, k.clone()));
-                        Op::Delete
-                    }
-                };
-                apply(&mut data, k, op, seq, horizon)?;
-            }
+            touched.push(key);
         }
-        *self.state.seq.write() = seq;
+        // Publish only after every version is in place.
+        self.shared.last_seq.store(seq, Ordering::Release);
+        self.collect(&mut gc, &mut map, touched);
         Ok(seq)
     }
 
@@ -176,165 +202,114 @@ impl Engine for MemoryEngine {
     }
 }
 
-/// Resolves a write against the batch so far and the committed data.
-fn staged_push(
-    staged: &mut BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-    data: &BTreeMap<Vec<u8>, Chain>,
-    key: Vec<u8>,
-    op: Op,
-) -> Result<()> {
-    let current = match staged.get(&key) {
-        Some(v) => v.clone(),
-        None => data
-            .get(&key)
-            .and_then(|c| c.last())
-            .and_then(|(_, v)| v.clone()),
-    };
-    let v = match op {
-        Op::Put(v) => Some(v),
-        Op::Delete => None,
-        Op::AddI64(d) => Some(
-            as_i64(current.as_ref(), 0)?
-                .wrapping_add(d)
-                .to_be_bytes()
-                .to_vec(),
-        ),
-        Op::MaxI64(d) => Some(
-            as_i64(current.as_ref(), i64::MIN)?
-                .max(d)
-                .to_be_bytes()
-                .to_vec(),
-        ),
-    };
-    staged.insert(key, v);
-    Ok(())
-}
-
-struct MemorySnapshot {
-    state: Arc<State>,
+/// Keeps versions at `seq` alive while a snapshot or one of its scans exists.
+struct Registration {
+    shared: Arc<Shared>,
     seq: u64,
 }
 
-impl Drop for MemorySnapshot {
+impl Drop for Registration {
     fn drop(&mut self) {
-        let mut live = self.state.live.lock();
-        if let Some(n) = live.get_mut(&self.seq) {
-            *n -= 1;
-            if *n == 0 {
+        let mut live = self.shared.live.lock();
+        if let Some(count) = live.get_mut(&self.seq) {
+            *count -= 1;
+            if *count == 0 {
                 live.remove(&self.seq);
             }
         }
     }
 }
 
-const CHUNK: usize = 256;
+struct MemorySnapshot {
+    reg: Arc<Registration>,
+}
 
 impl Snapshot for MemorySnapshot {
     fn seq(&self) -> u64 {
-        self.seq
+        self.reg.seq
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let data = self.state.data.read();
-        Ok(data
+        let map = self.reg.shared.map.read();
+        Ok(map
             .get(key)
-            .and_then(|c| visible(c, self.seq))
-            .cloned()
-            .flatten())
+            .and_then(|chain| visible(chain, self.reg.seq))
+            .and_then(|v| v.clone()))
     }
 
     fn scan(&self, start: Bound<Vec<u8>>, end: Bound<Vec<u8>>, reverse: bool) -> Result<KvIter> {
+        let done = bounds_are_empty(&start, &end);
         Ok(Box::new(MemoryScan {
-            state: self.state.clone(),
-            seq: self.seq,
-            _snap_guard: Arc::new(SnapGuard::new(self.state.clone(), self.seq)),
-            lo: start,
-            hi: end,
+            reg: self.reg.clone(),
+            lower: start,
+            upper: end,
             reverse,
-            buf: std::collections::VecDeque::new(),
-            done: false,
+            buffer: VecDeque::new(),
+            done,
         }))
     }
 }
 
-/// Keeps a snapshot registered while a scan outlives its snapshot handle.
-struct SnapGuard {
-    state: Arc<State>,
-    seq: u64,
-}
-
-impl SnapGuard {
-    fn new(state: Arc<State>, seq: u64) -> SnapGuard {
-        *state.live.lock().entry(seq).or_insert(0) += 1;
-        SnapGuard { state, seq }
-    }
-}
-
-impl Drop for SnapGuard {
-    fn drop(&mut self) {
-        let mut live = self.state.live.lock();
-        if let Some(n) = live.get_mut(&self.seq) {
-            *n -= 1;
-            if *n == 0 {
-                live.remove(&self.seq);
-            }
-        }
-    }
-}
-
+/// A chunked scan: the remaining range is `lower..upper`; each refill copies
+/// entries from the front (or back, when reversed) and narrows the range.
 struct MemoryScan {
-    state: Arc<State>,
-    seq: u64,
-    _snap_guard: Arc<SnapGuard>,
-    lo: Bound<Vec<u8>>,
-    hi: Bound<Vec<u8>>,
+    reg: Arc<Registration>,
+    lower: Bound<Vec<u8>>,
+    upper: Bound<Vec<u8>>,
     reverse: bool,
-    buf: std::collections::VecDeque<KvPair>,
+    buffer: VecDeque<KvPair>,
     done: bool,
 }
 
 impl MemoryScan {
-    fn fill(&mut self) {
-        let data = self.state.data.read();
-        let range = data.range::<Vec<u8>, _>((self.lo.clone(), self.hi.clone()));
-        let mut last = None;
-        let mut n = 0;
-        let push = |k: &Vec<u8>, c: &Chain, buf: &mut std::collections::VecDeque<KvPair>| {
-            if let Some(Some(v)) = visible(c, self.seq) {
-                buf.push_back((k.clone(), v.clone()));
+    fn refill(&mut self) {
+        if bounds_are_empty(&self.lower, &self.upper) {
+            self.done = true;
+            return;
+        }
+        let seq = self.reg.seq;
+        let map = self.reg.shared.map.read();
+        let range = map.range::<[u8], _>((
+            self.lower.as_ref().map(Vec::as_slice),
+            self.upper.as_ref().map(Vec::as_slice),
+        ));
+        let mut last: Option<&Vec<u8>> = None;
+        let mut examined = 0;
+        let mut exhausted = true;
+        let mut take = |key: &'_ Vec<u8>, chain: &Chain, buffer: &mut VecDeque<KvPair>| {
+            if let Some(Some(value)) = visible(chain, seq) {
+                buffer.push_back((key.clone(), value.clone()));
             }
+            examined += 1;
+            buffer.len() < SCAN_CHUNK && examined < SCAN_EXAMINE_LIMIT
         };
         if self.reverse {
-            for (k, c) in range.rev() {
-                push(k, c, &mut self.buf);
-                last = Some(k.clone());
-                n += 1;
-                if n >= CHUNK {
+            for (key, chain) in range.rev() {
+                last = Some(key);
+                if !take(key, chain, &mut self.buffer) {
+                    exhausted = false;
                     break;
                 }
             }
         } else {
-            for (k, c) in range {
-                push(k, c, &mut self.buf);
-                last = Some(k.clone());
-                n += 1;
-                if n >= CHUNK {
+            for (key, chain) in range {
+                last = Some(key);
+                if !take(key, chain, &mut self.buffer) {
+                    exhausted = false;
                     break;
                 }
             }
         }
         match last {
-            None => self.done = true,
-            Some(k) => {
-                if n < CHUNK {
-                    self.done = true;
-                }
+            Some(key) if !exhausted => {
+                let resume = Bound::Excluded(key.clone());
                 if self.reverse {
-                    self.hi = Bound::Excluded(k);
+                    self.upper = resume;
                 } else {
-                    self.lo = Bound::Excluded(k);
+                    self.lower = resume;
                 }
             }
+            _ => self.done = true,
         }
     }
 }
@@ -343,78 +318,133 @@ impl Iterator for MemoryScan {
     type Item = Result<KvPair>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        while self.buf.is_empty() && !self.done {
-            self.fill();
+        loop {
+            if let Some(pair) = self.buffer.pop_front() {
+                return Some(Ok(pair));
+            }
+            if self.done {
+                return None;
+            }
+            self.refill();
         }
-        self.buf.pop_front().map(Ok)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ops::Bound::Unbounded;
 
-    fn put(e: &MemoryEngine, k: &[u8], v: &[u8]) -> u64 {
+    fn put(e: &MemoryEngine, key: &[u8], value: &[u8]) -> u64 {
         let mut b = WriteBatch::default();
-        b.put(k.to_vec(), v.to_vec());
-        e.commit(b, Durability::Sync).unwrap()
+        b.put(key.to_vec(), value.to_vec());
+        e.commit(b, Durability::Async).unwrap()
+    }
+
+    fn delete(e: &MemoryEngine, key: &[u8]) -> u64 {
+        let mut b = WriteBatch::default();
+        b.delete(key.to_vec());
+        e.commit(b, Durability::Async).unwrap()
     }
 
     #[test]
-    fn snapshots_are_isolated() {
+    fn gc_without_snapshots_keeps_one_version() {
         let e = MemoryEngine::new();
-        assert_eq!(put(&e, b"a", b"1"), 1);
+        for i in 0..100u32 {
+            put(&e, b"k", &i.to_be_bytes());
+        }
+        assert_eq!(e.version_count(), 1);
+        delete(&e, b"k");
+        assert_eq!(e.version_count(), 0);
+        assert_eq!(e.snapshot().unwrap().get(b"k").unwrap(), None);
+    }
+
+    #[test]
+    fn gc_keeps_what_live_snapshots_need() {
+        let e = MemoryEngine::new();
+        put(&e, b"a", b"1");
+        put(&e, b"b", b"1");
         let s1 = e.snapshot().unwrap();
         put(&e, b"a", b"2");
-        put(&e, b"b", b"3");
-        assert_eq!(s1.get(b"a").unwrap().unwrap(), b"1");
-        assert_eq!(s1.get(b"b").unwrap(), None);
+        delete(&e, b"b");
         let s2 = e.snapshot().unwrap();
-        assert_eq!(s2.seq(), 3);
-        let all: Vec<_> = s2
-            .scan(Bound::Unbounded, Bound::Unbounded, true)
-            .unwrap()
-            .map(|r| r.unwrap().0)
-            .collect();
-        assert_eq!(all, vec![b"b".to_vec(), b"a".to_vec()]);
-        drop(s1);
-        put(&e, b"a", b"4");
-        assert_eq!(s2.get(b"a").unwrap().unwrap(), b"2");
-    }
-
-    #[test]
-    fn merges_and_hooks() {
-        let e = MemoryEngine::new();
-        let mut b = WriteBatch::default();
-        b.ops.push((b"c".to_vec(), Op::AddI64(5)));
-        b.ops.push((b"c".to_vec(), Op::AddI64(2)));
-        b.ops.push((b"m".to_vec(), Op::MaxI64(3)));
-        b.on_seq = Some(Box::new(|seq| {
-            vec![(b"log".to_vec(), Op::Put(seq.to_be_bytes().to_vec()))]
-        }));
-        e.commit(b, Durability::Sync).unwrap();
-        let s = e.snapshot().unwrap();
-        assert_eq!(s.get(b"c").unwrap().unwrap(), 7i64.to_be_bytes());
-        assert_eq!(s.get(b"m").unwrap().unwrap(), 3i64.to_be_bytes());
-        assert_eq!(s.get(b"log").unwrap().unwrap(), 1u64.to_be_bytes());
-    }
-
-    #[test]
-    fn long_scans_resume_across_chunks() {
-        let e = MemoryEngine::new();
-        let mut b = WriteBatch::default();
-        for i in 0..1000u32 {
-            b.put(i.to_be_bytes().to_vec(), vec![1]);
+        for i in 3..50u32 {
+            put(&e, b"a", i.to_string().as_bytes());
         }
-        e.commit(b, Durability::Sync).unwrap();
+        delete(&e, b"a");
+        // Every snapshot still sees its own state.
+        assert_eq!(s1.get(b"a").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(s1.get(b"b").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(s2.get(b"a").unwrap(), Some(b"2".to_vec()));
+        assert_eq!(s2.get(b"b").unwrap(), None);
+        let s1_all: Vec<_> = s1.scan(Unbounded, Unbounded, true).unwrap().collect();
+        assert_eq!(s1_all.len(), 2);
+        let now = e.snapshot().unwrap();
+        assert_eq!(now.scan(Unbounded, Unbounded, false).unwrap().count(), 0);
+        assert!(e.version_count() > 2);
+        drop((s1, s2, now));
+        // The backlog is collected by later commits once the snapshots are gone.
+        put(&e, b"z", b"1");
+        put(&e, b"z", b"2");
+        assert_eq!(e.version_count(), 1);
+    }
+
+    #[test]
+    fn gc_respects_a_live_scan_of_a_dropped_snapshot() {
+        let e = MemoryEngine::new();
+        for i in 0..600u32 {
+            put(&e, &i.to_be_bytes(), b"old");
+        }
         let s = e.snapshot().unwrap();
-        let mut it = s.scan(Bound::Unbounded, Bound::Unbounded, false).unwrap();
-        let first = it.next().unwrap().unwrap();
-        // A commit during the scan is not seen by it.
-        let mut d = WriteBatch::default();
-        d.delete(999u32.to_be_bytes().to_vec());
-        e.commit(d, Durability::Sync).unwrap();
-        assert_eq!(first.0, 0u32.to_be_bytes());
-        assert_eq!(it.count(), 999);
+        let mut it = s.scan(Unbounded, Unbounded, false).unwrap();
+        assert!(it.next().is_some());
+        drop(s);
+        for i in 0..600u32 {
+            put(&e, &i.to_be_bytes(), b"new");
+        }
+        assert!(it.all(|r| r.unwrap().1 == b"old"));
+    }
+
+    #[test]
+    fn concurrent_readers_and_writers() {
+        let e = Arc::new(MemoryEngine::new());
+        let writer = {
+            let e = e.clone();
+            std::thread::spawn(move || {
+                for round in 0..200u32 {
+                    let mut b = WriteBatch::default();
+                    for i in 0..50u32 {
+                        b.put(i.to_be_bytes().to_vec(), round.to_be_bytes().to_vec());
+                    }
+                    e.commit(b, Durability::Async).unwrap();
+                }
+            })
+        };
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let e = e.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..200 {
+                        let s = e.snapshot().unwrap();
+                        let values: Vec<Vec<u8>> = s
+                            .scan(Unbounded, Unbounded, false)
+                            .unwrap()
+                            .map(|r| r.unwrap().1)
+                            .collect();
+                        // A snapshot sees one whole round or nothing.
+                        assert!(values.is_empty() || values.len() == 50);
+                        assert!(values.windows(2).all(|w| w[0] == w[1]));
+                    }
+                })
+            })
+            .collect();
+        writer.join().unwrap();
+        readers.into_iter().for_each(|r| r.join().unwrap());
+        assert_eq!(e.snapshot().unwrap().seq(), 200);
+        // Versions kept for the readers' snapshots are collected by the next
+        // commit once those snapshots are gone.
+        e.commit(WriteBatch::default(), Durability::Async).unwrap();
+        assert_eq!(e.version_count(), 50);
+        assert!(e.shared.live.lock().is_empty());
     }
 }

@@ -20,12 +20,30 @@
 //!   the next sync or within a short interval (about 100 ms).
 //! * Merge operations ([`Op::AddI64`], [`Op::MaxI64`]) are resolved against
 //!   the latest committed value at apply time, in commit order, so counters
-//!   updated by concurrent transactions never lose an update.
+//!   updated by concurrent transactions never lose an update. A merge whose
+//!   current value is not an 8-byte big-endian integer fails the whole batch
+//!   with `XX001` (data corrupted); an `AddI64` that overflows fails it with
+//!   `22003`. A batch that fails this way writes nothing and consumes no
+//!   sequence number.
+//! * Within a batch, operations apply in order (a merge sees an earlier `Put`
+//!   of the same batch), and the [`WriteBatch::on_seq`] hook's writes apply
+//!   after `ops`. The hook runs on whichever thread performs the commit (for
+//!   the disk engine, possibly another committer's thread, while other
+//!   commits wait), so it must be quick. It may read through snapshots; a
+//!   `commit`/`sync` from inside it fails with `55000` instead of
+//!   deadlocking. A panic in the hook fails that batch with an internal error
+//!   (`XX000`) instead of unwinding through the engine.
+//! * Snapshots and scan iterators may outlive the engine: on the memory
+//!   engine they keep working; on the disk engine, once the engine is dropped
+//!   (the file is closed and unlocked), their reads fail with `55000` except
+//!   for data redb still holds in memory. Don't rely on either.
+//! * An empty batch is still a commit and gets a sequence number.
 
 pub mod disk;
 pub mod memory;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -113,4 +131,815 @@ pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
         }
     }
     None
+}
+
+/// Encodes an integer the way [`Op::AddI64`] and [`Op::MaxI64`] store it (8 bytes, big-endian).
+pub fn encode_i64(value: i64) -> [u8; 8] {
+    value.to_be_bytes()
+}
+
+/// Decodes a value written by [`Op::AddI64`] / [`Op::MaxI64`] (`None` unless exactly 8 bytes).
+pub fn decode_i64(bytes: &[u8]) -> Option<i64> {
+    <[u8; 8]>::try_from(bytes).ok().map(i64::from_be_bytes)
+}
+
+/// True when no key can lie inside the bounds (also the cases where
+/// `BTreeMap::range` would panic: start > end, or start == end with an
+/// exclusive side).
+pub(crate) fn bounds_are_empty(start: &Bound<Vec<u8>>, end: &Bound<Vec<u8>>) -> bool {
+    match (start, end) {
+        (Bound::Included(s), Bound::Included(e)) => s > e,
+        (Bound::Included(s) | Bound::Excluded(s), Bound::Included(e) | Bound::Excluded(e)) => {
+            s >= e
+        }
+        _ => false,
+    }
+}
+
+/// The final state of every key a batch writes: `Some(value)` to store, `None` to delete.
+pub(crate) type ResolvedWrites = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// Resolves a batch into final per-key writes, in order: `ops` first, then the
+/// writes of the `on_seq` hook (called with `seq`). Merges read earlier writes of
+/// the same batch, else the latest committed value via `latest`. Nothing is
+/// written by this function, so an error leaves the store untouched.
+pub(crate) fn resolve_batch(
+    batch: WriteBatch,
+    seq: u64,
+    mut latest: impl FnMut(&[u8]) -> Result<Option<Vec<u8>>>,
+) -> Result<ResolvedWrites> {
+    let mut writes = ResolvedWrites::new();
+    for (key, op) in batch.ops {
+        apply_op(&mut writes, key, op, &mut latest)?;
+    }
+    if let Some(hook) = batch.on_seq {
+        let extra = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _scope = HookScope::enter();
+            hook(seq)
+        }))
+        .map_err(|payload| {
+            Error::internal(format!(
+                "commit hook panicked: {}",
+                panic_message(payload.as_ref())
+            ))
+        })?;
+        for (key, op) in extra {
+            apply_op(&mut writes, key, op, &mut latest)?;
+        }
+    }
+    Ok(writes)
+}
+
+thread_local! {
+    static IN_HOOK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks the current thread as running an `on_seq` hook.
+struct HookScope(bool);
+
+impl HookScope {
+    fn enter() -> HookScope {
+        HookScope(IN_HOOK.with(|h| h.replace(true)))
+    }
+}
+
+impl Drop for HookScope {
+    fn drop(&mut self) {
+        IN_HOOK.with(|h| h.set(self.0));
+    }
+}
+
+/// Commits from inside an `on_seq` hook would deadlock (the committer holds
+/// the commit path): refuse them with an error instead.
+pub(crate) fn check_not_in_hook() -> Result<()> {
+    if IN_HOOK.with(|h| h.get()) {
+        return Err(Error::new(
+            crate::error::SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "cannot commit or sync from inside a commit hook",
+        ));
+    }
+    Ok(())
+}
+
+fn apply_op(
+    writes: &mut ResolvedWrites,
+    key: Vec<u8>,
+    op: Op,
+    latest: &mut impl FnMut(&[u8]) -> Result<Option<Vec<u8>>>,
+) -> Result<()> {
+    let value = match op {
+        Op::Put(value) => Some(value),
+        Op::Delete => None,
+        Op::AddI64(delta) => {
+            let current = merge_operand(writes, &key, latest)?;
+            let sum = current
+                .unwrap_or(0)
+                .checked_add(delta)
+                .ok_or_else(|| Error::out_of_range("bigint"))?;
+            Some(encode_i64(sum).to_vec())
+        }
+        Op::MaxI64(candidate) => {
+            let current = merge_operand(writes, &key, latest)?;
+            Some(encode_i64(current.unwrap_or(i64::MIN).max(candidate)).to_vec())
+        }
+    };
+    writes.insert(key, value);
+    Ok(())
+}
+
+fn merge_operand(
+    writes: &ResolvedWrites,
+    key: &[u8],
+    latest: &mut impl FnMut(&[u8]) -> Result<Option<Vec<u8>>>,
+) -> Result<Option<i64>> {
+    let current = match writes.get(key) {
+        Some(pending) => pending.clone(),
+        None => latest(key)?,
+    };
+    match current {
+        None => Ok(None),
+        Some(bytes) => decode_i64(&bytes).map(Some).ok_or_else(|| {
+            Error::corrupted(format!(
+                "merge on key {} failed: the current value is {} bytes, not an 8-byte integer",
+                escape_key(key),
+                bytes.len()
+            ))
+        }),
+    }
+}
+
+/// The message of a caught panic.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
+}
+
+/// A printable rendering of a binary key for error messages.
+pub(crate) fn escape_key(key: &[u8]) -> String {
+    let shown: String = key
+        .iter()
+        .take(64)
+        .flat_map(|b| std::ascii::escape_default(*b))
+        .map(char::from)
+        .collect();
+    if key.len() > 64 {
+        format!("\"{shown}...\"")
+    } else {
+        format!("\"{shown}\"")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Behaviour both engines must share: run every check against each.
+
+    use super::disk::DiskEngine;
+    use super::memory::MemoryEngine;
+    use super::*;
+    use crate::error::SqlState;
+    use proptest::prelude::*;
+    use std::ops::Bound::{Excluded, Included, Unbounded};
+
+    fn with_engines(check: impl Fn(&dyn Engine)) {
+        check(&MemoryEngine::new());
+        let dir = tempfile::tempdir().unwrap();
+        check(&DiskEngine::open(dir.path()).unwrap());
+    }
+
+    fn k(s: &str) -> Vec<u8> {
+        s.as_bytes().to_vec()
+    }
+
+    fn put_all(e: &dyn Engine, pairs: &[(&str, &str)]) -> u64 {
+        let mut b = WriteBatch::default();
+        for (key, value) in pairs {
+            b.put(k(key), k(value));
+        }
+        e.commit(b, Durability::Async).unwrap()
+    }
+
+    fn keys(it: KvIter) -> Vec<String> {
+        it.map(|r| String::from_utf8(r.unwrap().0).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn prefix_end_cases() {
+        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_end(b"\xff\xff"), None);
+        assert_eq!(prefix_end(b""), None);
+        assert_eq!(prefix_end(b"\x00"), Some(b"\x01".to_vec()));
+    }
+
+    #[test]
+    fn bounds_emptiness() {
+        let (a, b) = (k("a"), k("b"));
+        assert!(!bounds_are_empty(
+            &Included(a.clone()),
+            &Included(a.clone())
+        ));
+        assert!(bounds_are_empty(&Included(a.clone()), &Excluded(a.clone())));
+        assert!(bounds_are_empty(&Excluded(a.clone()), &Excluded(a.clone())));
+        assert!(bounds_are_empty(&Included(b.clone()), &Included(a.clone())));
+        assert!(!bounds_are_empty(&Unbounded, &Excluded(a.clone())));
+        assert!(!bounds_are_empty(&Excluded(a), &Unbounded));
+    }
+
+    #[test]
+    fn put_get_delete_and_seq() {
+        with_engines(|e| {
+            assert_eq!(e.snapshot().unwrap().seq(), 0);
+            assert_eq!(put_all(e, &[("a", "1"), ("b", "2")]), 1);
+            let mut b = WriteBatch::default();
+            b.delete(k("a"));
+            b.delete(k("zz")); // absent: no error
+            b.put(k("c"), k("3"));
+            assert_eq!(e.commit(b, Durability::Sync).unwrap(), 2);
+            // An empty batch is still a commit.
+            assert_eq!(
+                e.commit(WriteBatch::default(), Durability::Sync).unwrap(),
+                3
+            );
+            let s = e.snapshot().unwrap();
+            assert_eq!(s.seq(), 3);
+            assert_eq!(s.get(b"a").unwrap(), None);
+            assert_eq!(s.get(b"b").unwrap(), Some(k("2")));
+            assert_eq!(s.get(b"c").unwrap(), Some(k("3")));
+            // Later ops in a batch win.
+            let mut b = WriteBatch::default();
+            b.put(k("d"), k("x"));
+            b.delete(k("d"));
+            b.put(k("e"), k("x"));
+            b.put(k("e"), k("y"));
+            e.commit(b, Durability::Async).unwrap();
+            let s = e.snapshot().unwrap();
+            assert_eq!(s.get(b"d").unwrap(), None);
+            assert_eq!(s.get(b"e").unwrap(), Some(k("y")));
+            // Empty keys and values are fine.
+            let mut b = WriteBatch::default();
+            b.put(vec![], vec![]);
+            e.commit(b, Durability::Async).unwrap();
+            assert_eq!(e.snapshot().unwrap().get(b"").unwrap(), Some(vec![]));
+            e.sync().unwrap();
+        });
+    }
+
+    #[test]
+    fn scans_with_every_bound() {
+        with_engines(|e| {
+            put_all(
+                e,
+                &[("a", "1"), ("b", "2"), ("c", "3"), ("d", "4"), ("e", "5")],
+            );
+            let s = e.snapshot().unwrap();
+            let scan = |lo: Bound<&str>, hi: Bound<&str>, rev: bool| {
+                keys(s.scan(lo.map(k), hi.map(k), rev).unwrap()).join("")
+            };
+            assert_eq!(scan(Unbounded, Unbounded, false), "abcde");
+            assert_eq!(scan(Unbounded, Unbounded, true), "edcba");
+            assert_eq!(scan(Included("b"), Included("d"), false), "bcd");
+            assert_eq!(scan(Included("b"), Included("d"), true), "dcb");
+            assert_eq!(scan(Excluded("b"), Excluded("d"), false), "c");
+            assert_eq!(scan(Excluded("b"), Excluded("d"), true), "c");
+            assert_eq!(scan(Included("b"), Excluded("d"), false), "bc");
+            assert_eq!(scan(Excluded("b"), Included("d"), true), "dc");
+            assert_eq!(scan(Unbounded, Excluded("c"), false), "ab");
+            assert_eq!(scan(Unbounded, Included("c"), true), "cba");
+            assert_eq!(scan(Included("bb"), Unbounded, false), "cde");
+            assert_eq!(scan(Excluded("c"), Unbounded, true), "ed");
+            // Empty and inverted ranges yield nothing (and do not panic).
+            assert_eq!(scan(Included("c"), Excluded("c"), false), "");
+            assert_eq!(scan(Excluded("c"), Excluded("c"), true), "");
+            assert_eq!(scan(Included("d"), Included("b"), false), "");
+            assert_eq!(scan(Excluded("d"), Included("b"), true), "");
+            assert_eq!(scan(Included("c"), Included("c"), true), "c");
+            // Values come along.
+            let pairs: Vec<KvPair> = s
+                .scan(Included(k("d")), Unbounded, false)
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert_eq!(pairs, vec![(k("d"), k("4")), (k("e"), k("5"))]);
+        });
+    }
+
+    #[test]
+    fn prefix_scans() {
+        with_engines(|e| {
+            let mut b = WriteBatch::default();
+            for key in [
+                &b"a\xff"[..],
+                b"a\xff\x00",
+                b"a\xff\xff",
+                b"b",
+                b"a",
+                b"\xff\xff",
+            ] {
+                b.put(key.to_vec(), vec![1]);
+            }
+            e.commit(b, Durability::Async).unwrap();
+            let s = e.snapshot().unwrap();
+            let prefix = b"a\xff".to_vec();
+            let end = prefix_end(&prefix).map_or(Unbounded, Excluded);
+            let got: Vec<Vec<u8>> = s
+                .scan(Included(prefix), end, false)
+                .unwrap()
+                .map(|r| r.unwrap().0)
+                .collect();
+            assert_eq!(
+                got,
+                vec![
+                    b"a\xff".to_vec(),
+                    b"a\xff\x00".to_vec(),
+                    b"a\xff\xff".to_vec()
+                ]
+            );
+            let all_ff: Vec<Vec<u8>> = s
+                .scan(Included(b"\xff".to_vec()), Unbounded, true)
+                .unwrap()
+                .map(|r| r.unwrap().0)
+                .collect();
+            assert_eq!(all_ff, vec![b"\xff\xff".to_vec()]);
+        });
+    }
+
+    #[test]
+    fn large_scans_cross_chunks() {
+        with_engines(|e| {
+            let mut b = WriteBatch::default();
+            for i in 0..2000u32 {
+                b.put(i.to_be_bytes().to_vec(), i.to_le_bytes().to_vec());
+            }
+            e.commit(b, Durability::Async).unwrap();
+            // Delete most keys, so chunks see many invisible entries.
+            let mut b = WriteBatch::default();
+            for i in (0..2000u32).filter(|i| i % 7 != 0) {
+                b.delete(i.to_be_bytes().to_vec());
+            }
+            e.commit(b, Durability::Async).unwrap();
+            let expect: Vec<u32> = (0..2000).filter(|i| i % 7 == 0).collect();
+            let s = e.snapshot().unwrap();
+            let fwd: Vec<u32> = s
+                .scan(Unbounded, Unbounded, false)
+                .unwrap()
+                .map(|r| u32::from_be_bytes(r.unwrap().0.try_into().unwrap()))
+                .collect();
+            assert_eq!(fwd, expect);
+            let mut rev: Vec<u32> = s
+                .scan(Unbounded, Unbounded, true)
+                .unwrap()
+                .map(|r| u32::from_be_bytes(r.unwrap().0.try_into().unwrap()))
+                .collect();
+            rev.reverse();
+            assert_eq!(rev, expect);
+        });
+    }
+
+    #[test]
+    fn merges() {
+        with_engines(|e| {
+            let mut b = WriteBatch::default();
+            b.ops.push((k("n"), Op::AddI64(5)));
+            b.ops.push((k("n"), Op::AddI64(-2)));
+            b.ops.push((k("m"), Op::MaxI64(-7)));
+            e.commit(b, Durability::Async).unwrap();
+            let s = e.snapshot().unwrap();
+            assert_eq!(s.get(b"n").unwrap(), Some(encode_i64(3).to_vec()));
+            assert_eq!(s.get(b"m").unwrap(), Some(encode_i64(-7).to_vec()));
+            let mut b = WriteBatch::default();
+            b.ops.push((k("m"), Op::MaxI64(-9)));
+            b.ops.push((k("n"), Op::AddI64(10)));
+            b.ops.push((k("p"), Op::Put(encode_i64(100).to_vec())));
+            b.ops.push((k("p"), Op::MaxI64(50)));
+            b.ops.push((k("q"), Op::Put(encode_i64(1).to_vec())));
+            b.ops.push((k("q"), Op::Delete));
+            b.ops.push((k("q"), Op::AddI64(4)));
+            e.commit(b, Durability::Async).unwrap();
+            let s = e.snapshot().unwrap();
+            assert_eq!(decode_i64(&s.get(b"m").unwrap().unwrap()), Some(-7));
+            assert_eq!(decode_i64(&s.get(b"n").unwrap().unwrap()), Some(13));
+            assert_eq!(decode_i64(&s.get(b"p").unwrap().unwrap()), Some(100));
+            assert_eq!(decode_i64(&s.get(b"q").unwrap().unwrap()), Some(4));
+
+            // A malformed operand fails the whole batch: nothing written, no seq used.
+            let seq = s.seq();
+            put_all(e, &[("bad", "xyz")]);
+            let mut b = WriteBatch::default();
+            b.put(k("side"), k("effect"));
+            b.ops.push((k("bad"), Op::AddI64(1)));
+            let err = e.commit(b, Durability::Sync).unwrap_err();
+            assert_eq!(err.code, SqlState::DATA_CORRUPTED, "{err:?}");
+            let mut b = WriteBatch::default();
+            b.ops.push((k("n"), Op::AddI64(i64::MAX)));
+            let err = e.commit(b, Durability::Sync).unwrap_err();
+            assert_eq!(err.code, SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "{err:?}");
+            let s = e.snapshot().unwrap();
+            assert_eq!(s.seq(), seq + 1);
+            assert_eq!(s.get(b"side").unwrap(), None);
+            assert_eq!(put_all(e, &[("ok", "1")]), seq + 2);
+        });
+    }
+
+    #[test]
+    fn concurrent_counters_lose_no_update() {
+        let mem: Arc<dyn Engine> = Arc::new(MemoryEngine::new());
+        let dir = tempfile::tempdir().unwrap();
+        let disk: Arc<dyn Engine> = Arc::new(DiskEngine::open(dir.path()).unwrap());
+        for e in [mem, disk] {
+            let threads: Vec<_> = (0..4)
+                .map(|_| {
+                    let e = e.clone();
+                    std::thread::spawn(move || {
+                        for _ in 0..100 {
+                            let mut b = WriteBatch::default();
+                            b.ops.push((k("ctr"), Op::AddI64(1)));
+                            e.commit(b, Durability::Async).unwrap();
+                        }
+                    })
+                })
+                .collect();
+            threads.into_iter().for_each(|t| t.join().unwrap());
+            let s = e.snapshot().unwrap();
+            assert_eq!(decode_i64(&s.get(b"ctr").unwrap().unwrap()), Some(400));
+            assert_eq!(s.seq(), 400);
+        }
+    }
+
+    #[test]
+    fn on_seq_hook() {
+        with_engines(|e| {
+            put_all(e, &[("x", "0")]);
+            let mut b = WriteBatch::default();
+            b.put(k("row"), k("v"));
+            b.ops.push((k("total"), Op::AddI64(1)));
+            b.on_seq = Some(Box::new(|seq| {
+                vec![
+                    (format!("log/{seq:08}").into_bytes(), Op::Put(k("row"))),
+                    (k("total"), Op::AddI64(10)), // sees the batch's own AddI64
+                    (k("high"), Op::MaxI64(seq as i64)),
+                    (k("x"), Op::Delete),
+                ]
+            }));
+            assert_eq!(e.commit(b, Durability::Sync).unwrap(), 2);
+            let s = e.snapshot().unwrap();
+            assert_eq!(s.get(b"log/00000002").unwrap(), Some(k("row")));
+            assert_eq!(decode_i64(&s.get(b"total").unwrap().unwrap()), Some(11));
+            assert_eq!(decode_i64(&s.get(b"high").unwrap().unwrap()), Some(2));
+            assert_eq!(s.get(b"x").unwrap(), None);
+
+            // A hook-only batch.
+            let b = WriteBatch {
+                ops: vec![],
+                on_seq: Some(Box::new(|seq| {
+                    vec![(k("only"), Op::Put(encode_i64(seq as i64).to_vec()))]
+                })),
+            };
+            assert!(!b.is_empty());
+            assert_eq!(e.commit(b, Durability::Async).unwrap(), 3);
+
+            // A panicking hook fails its batch only.
+            let mut b = WriteBatch::default();
+            b.put(k("never"), k("1"));
+            b.on_seq = Some(Box::new(|_| panic!("hook exploded")));
+            let err = e.commit(b, Durability::Sync).unwrap_err();
+            assert_eq!(err.code, SqlState::INTERNAL_ERROR);
+            assert!(err.message.contains("hook exploded"), "{err:?}");
+            let s = e.snapshot().unwrap();
+            assert_eq!(s.seq(), 3);
+            assert_eq!(s.get(b"never").unwrap(), None);
+            assert_eq!(put_all(e, &[("after", "1")]), 4);
+        });
+    }
+
+    #[test]
+    fn commit_from_a_hook_is_refused_not_deadlocked() {
+        let dir = tempfile::tempdir().unwrap();
+        let engines: [Arc<dyn Engine>; 2] = [
+            Arc::new(MemoryEngine::new()),
+            Arc::new(DiskEngine::open(dir.path()).unwrap()),
+        ];
+        for e in engines {
+            let inner = e.clone();
+            let seen = Arc::new(parking_lot::Mutex::new(None));
+            let seen2 = seen.clone();
+            let b = WriteBatch {
+                ops: vec![],
+                on_seq: Some(Box::new(move |_| {
+                    // Reads through a snapshot are fine inside a hook.
+                    let snap = inner.snapshot().unwrap();
+                    assert_eq!(snap.get(b"k").unwrap(), None);
+                    *seen2.lock() = Some(inner.commit(WriteBatch::default(), Durability::Sync));
+                    vec![(k("k"), Op::Put(k("v")))]
+                })),
+            };
+            assert_eq!(e.commit(b, Durability::Sync).unwrap(), 1);
+            let nested = seen.lock().take().unwrap().unwrap_err();
+            assert_eq!(nested.code, SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE);
+            // The flag is reset afterwards.
+            assert_eq!(
+                e.commit(WriteBatch::default(), Durability::Sync).unwrap(),
+                2
+            );
+        }
+    }
+
+    #[test]
+    fn snapshot_isolation_during_scan() {
+        with_engines(|e| {
+            let mut b = WriteBatch::default();
+            for i in 0..1000u32 {
+                b.put(i.to_be_bytes().to_vec(), b"old".to_vec());
+            }
+            e.commit(b, Durability::Async).unwrap();
+            let s = e.snapshot().unwrap();
+            for reverse in [false, true] {
+                let mut it = s.scan(Unbounded, Unbounded, reverse).unwrap();
+                let mut seen = 0;
+                for (n, item) in it.by_ref().take(300).enumerate() {
+                    assert_eq!(item.unwrap().1, b"old");
+                    seen = n + 1;
+                }
+                // Rewrite, delete and insert keys on both sides of the cursor.
+                let mut b = WriteBatch::default();
+                for i in 0..1000u32 {
+                    if i % 3 == 0 {
+                        b.delete(i.to_be_bytes().to_vec());
+                    } else {
+                        b.put(i.to_be_bytes().to_vec(), b"new".to_vec());
+                    }
+                    b.put([i.to_be_bytes().as_slice(), b"+"].concat(), b"new".to_vec());
+                }
+                e.commit(b, Durability::Async).unwrap();
+                for item in it {
+                    assert_eq!(item.unwrap().1, b"old");
+                    seen += 1;
+                }
+                assert_eq!(seen, 1000);
+                assert_eq!(s.get(&5u32.to_be_bytes()).unwrap(), Some(b"old".to_vec()));
+                assert_eq!(s.get(&3u32.to_be_bytes()).unwrap(), Some(b"old".to_vec()));
+            }
+            let now = e.snapshot().unwrap();
+            assert_eq!(now.get(&3u32.to_be_bytes()).unwrap(), None);
+            assert_eq!(
+                now.scan(Unbounded, Unbounded, false).unwrap().count(),
+                666 + 1000
+            );
+        });
+    }
+
+    #[test]
+    fn scan_outlives_its_snapshot() {
+        with_engines(|e| {
+            put_all(e, &[("a", "1"), ("b", "1")]);
+            let s = e.snapshot().unwrap();
+            let it = s.scan(Unbounded, Unbounded, false).unwrap();
+            drop(s);
+            put_all(e, &[("a", "2"), ("b", "2")]);
+            put_all(e, &[("a", "3"), ("b", "3")]);
+            let vals: Vec<Vec<u8>> = it.map(|r| r.unwrap().1).collect();
+            assert_eq!(vals, vec![k("1"), k("1")]);
+        });
+    }
+
+    // ---------------------------------------------------------------------
+    // Model-based property test: both engines against a BTreeMap model.
+
+    #[derive(Clone, Debug)]
+    enum Action {
+        Commit {
+            ops: Vec<(Vec<u8>, Op)>,
+            hook: bool,
+            sync: bool,
+        },
+        TakeSnapshot,
+        DropSnapshot(usize),
+        Get(usize, Vec<u8>),
+        Scan(usize, Bound<Vec<u8>>, Bound<Vec<u8>>, bool),
+    }
+
+    fn key_strategy() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(prop::sample::select(vec![0u8, 1, 2, 0xff]), 0..3)
+    }
+
+    fn bound_strategy() -> impl Strategy<Value = Bound<Vec<u8>>> {
+        prop_oneof![
+            Just(Unbounded),
+            key_strategy().prop_map(Included),
+            key_strategy().prop_map(Excluded),
+        ]
+    }
+
+    fn op_strategy() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => prop::collection::vec(any::<u8>(), 0..3).prop_map(Op::Put),
+            2 => Just(Op::Delete),
+            2 => (-5i64..5).prop_map(Op::AddI64),
+            1 => prop_oneof![Just(i64::MAX), Just(i64::MIN), -5i64..5].prop_map(Op::AddI64),
+            2 => (-5i64..5).prop_map(Op::MaxI64),
+        ]
+    }
+
+    fn action_strategy() -> impl Strategy<Value = Action> {
+        prop_oneof![
+            4 => (
+                prop::collection::vec((key_strategy(), op_strategy()), 0..5),
+                any::<bool>(),
+                prop::bool::weighted(0.1),
+            )
+                .prop_map(|(ops, hook, sync)| Action::Commit { ops, hook, sync }),
+            1 => Just(Action::TakeSnapshot),
+            1 => any::<usize>().prop_map(Action::DropSnapshot),
+            2 => (any::<usize>(), key_strategy()).prop_map(|(i, key)| Action::Get(i, key)),
+            2 => (any::<usize>(), bound_strategy(), bound_strategy(), any::<bool>())
+                .prop_map(|(i, lo, hi, rev)| Action::Scan(i, lo, hi, rev)),
+        ]
+    }
+
+    fn hook_ops(seq: u64) -> Vec<(Vec<u8>, Op)> {
+        vec![
+            (
+                vec![0xfe, (seq % 3) as u8],
+                Op::Put(seq.to_be_bytes().to_vec()),
+            ),
+            (vec![0xfe, 0xfe], Op::AddI64(1)),
+        ]
+    }
+
+    /// The model: applies a batch to a BTreeMap with the documented semantics.
+    fn model_commit(
+        model: &BTreeMap<Vec<u8>, Vec<u8>>,
+        ops: &[(Vec<u8>, Op)],
+        hook: bool,
+        seq: u64,
+    ) -> std::result::Result<BTreeMap<Vec<u8>, Vec<u8>>, SqlState> {
+        let mut next = model.clone();
+        let mut all = ops.to_vec();
+        if hook {
+            all.extend(hook_ops(seq));
+        }
+        for (key, op) in all {
+            let current = || match next.get(&key) {
+                None => Ok(None),
+                Some(v) => decode_i64(v).map(Some).ok_or(SqlState::DATA_CORRUPTED),
+            };
+            match op {
+                Op::Put(v) => {
+                    next.insert(key, v);
+                }
+                Op::Delete => {
+                    next.remove(&key);
+                }
+                Op::AddI64(d) => {
+                    let sum = current()?
+                        .unwrap_or(0)
+                        .checked_add(d)
+                        .ok_or(SqlState::NUMERIC_VALUE_OUT_OF_RANGE)?;
+                    next.insert(key, encode_i64(sum).to_vec());
+                }
+                Op::MaxI64(c) => {
+                    let max = current()?.unwrap_or(i64::MIN).max(c);
+                    next.insert(key, encode_i64(max).to_vec());
+                }
+            }
+        }
+        Ok(next)
+    }
+
+    fn model_scan(
+        model: &BTreeMap<Vec<u8>, Vec<u8>>,
+        lo: &Bound<Vec<u8>>,
+        hi: &Bound<Vec<u8>>,
+        reverse: bool,
+    ) -> Vec<KvPair> {
+        let mut out: Vec<KvPair> = model
+            .iter()
+            .filter(|(key, _)| {
+                (match lo {
+                    Unbounded => true,
+                    Included(l) => *key >= l,
+                    Excluded(l) => *key > l,
+                }) && (match hi {
+                    Unbounded => true,
+                    Included(h) => *key <= h,
+                    Excluded(h) => *key < h,
+                })
+            })
+            .map(|(key, v)| (key.clone(), v.clone()))
+            .collect();
+        if reverse {
+            out.reverse();
+        }
+        out
+    }
+
+    fn run_actions(actions: &[Action]) {
+        let dir = tempfile::tempdir().unwrap();
+        let engines: Vec<Box<dyn Engine>> = vec![
+            Box::new(MemoryEngine::new()),
+            Box::new(DiskEngine::open(dir.path()).unwrap()),
+        ];
+        let mut model = BTreeMap::new();
+        let mut seq = 0u64;
+        // (seq, model state, one snapshot per engine)
+        type Snap = (u64, BTreeMap<Vec<u8>, Vec<u8>>, Vec<Arc<dyn Snapshot>>);
+        let mut snaps: Vec<Snap> = Vec::new();
+        for action in actions {
+            match action {
+                Action::Commit { ops, hook, sync } => {
+                    let expected = model_commit(&model, ops, *hook, seq + 1);
+                    for e in &engines {
+                        let batch = WriteBatch {
+                            ops: ops.clone(),
+                            on_seq: hook.then(|| Box::new(hook_ops) as SeqHook),
+                        };
+                        let durability = if *sync {
+                            Durability::Sync
+                        } else {
+                            Durability::Async
+                        };
+                        let got = e.commit(batch, durability).map_err(|e| e.code);
+                        match &expected {
+                            Ok(_) => assert_eq!(got, Ok(seq + 1)),
+                            Err(code) => assert_eq!(got, Err(*code)),
+                        }
+                    }
+                    if let Ok(next) = expected {
+                        model = next;
+                        seq += 1;
+                    }
+                }
+                Action::TakeSnapshot => {
+                    let views: Vec<_> = engines.iter().map(|e| e.snapshot().unwrap()).collect();
+                    for v in &views {
+                        assert_eq!(v.seq(), seq);
+                    }
+                    snaps.push((seq, model.clone(), views));
+                }
+                Action::DropSnapshot(i) => {
+                    if !snaps.is_empty() {
+                        let i = i % snaps.len();
+                        snaps.remove(i);
+                    }
+                }
+                Action::Get(i, key) => {
+                    let current;
+                    let (state, views): (&BTreeMap<_, _>, Vec<Arc<dyn Snapshot>>) =
+                        if snaps.is_empty() || i % 2 == 0 {
+                            current = engines.iter().map(|e| e.snapshot().unwrap()).collect();
+                            (&model, current)
+                        } else {
+                            let (_, m, v) = &snaps[i % snaps.len()];
+                            (m, v.clone())
+                        };
+                    for v in views {
+                        assert_eq!(v.get(key).unwrap().as_ref(), state.get(key));
+                    }
+                }
+                Action::Scan(i, lo, hi, reverse) => {
+                    let current;
+                    let (state, views): (&BTreeMap<_, _>, Vec<Arc<dyn Snapshot>>) =
+                        if snaps.is_empty() || i % 2 == 0 {
+                            current = engines.iter().map(|e| e.snapshot().unwrap()).collect();
+                            (&model, current)
+                        } else {
+                            let (_, m, v) = &snaps[i % snaps.len()];
+                            (m, v.clone())
+                        };
+                    let expected = model_scan(state, lo, hi, *reverse);
+                    for v in views {
+                        let got: Vec<KvPair> = v
+                            .scan(lo.clone(), hi.clone(), *reverse)
+                            .unwrap()
+                            .map(Result::unwrap)
+                            .collect();
+                        assert_eq!(got, expected, "scan {lo:?}..{hi:?} rev={reverse}");
+                    }
+                }
+            }
+        }
+        // Every snapshot still reads its own state at the end.
+        for (s, state, views) in &snaps {
+            for v in views {
+                assert_eq!(v.seq(), *s);
+                let got: Vec<KvPair> = v
+                    .scan(Unbounded, Unbounded, false)
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect();
+                assert_eq!(got, model_scan(state, &Unbounded, &Unbounded, false));
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        #[test]
+        fn engines_match_model(actions in prop::collection::vec(action_strategy(), 1..80)) {
+            run_actions(&actions);
+        }
+    }
 }

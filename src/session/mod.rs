@@ -59,10 +59,10 @@ pub struct Prepared {
 }
 
 /// A bound plan with the catalog and search path it was bound against.
-type PlanCacheEntry = (Arc<Catalog>, Vec<String>, CachedPlan);
+type PlanCacheEntry = (Arc<Catalog>, Arc<Vec<String>>, CachedPlan);
 
 enum CachedPlan {
-    Query(Arc<Plan>),
+    Query(Arc<Plan>, Arc<Vec<ColumnInfo>>),
     Dml(Arc<DmlPlan>),
 }
 
@@ -89,7 +89,8 @@ struct ActiveTxn {
     /// The transaction changed the catalog: read its own version.
     catalog_dirty: bool,
     local_catalog: Option<Arc<Catalog>>,
-    start: DateTime<Utc>,
+    /// Transaction start time, read from the clock on first use (`now()`).
+    start: Arc<std::sync::OnceLock<DateTime<Utc>>>,
 }
 
 /// One connection's state: transaction, settings and session-level values.
@@ -107,8 +108,8 @@ struct StmtEnv<'a> {
     search_path: &'a [String],
     currvals: &'a RefCell<HashMap<u32, i64>>,
     settings: &'a Settings,
-    txn_time: DateTime<Utc>,
-    stmt_time: DateTime<Utc>,
+    txn_time: Arc<std::sync::OnceLock<DateTime<Utc>>>,
+    stmt_time: std::sync::OnceLock<DateTime<Utc>>,
 }
 
 impl EvalEnv for StmtEnv<'_> {
@@ -159,11 +160,11 @@ impl EvalEnv for StmtEnv<'_> {
     }
 
     fn transaction_time(&self) -> DateTime<Utc> {
-        self.txn_time
+        *self.txn_time.get_or_init(Utc::now)
     }
 
     fn statement_time(&self) -> DateTime<Utc> {
-        self.stmt_time
+        *self.stmt_time.get_or_init(Utc::now)
     }
 
     fn current_setting(&self, name: &str, missing_ok: bool) -> Result<Option<String>> {
@@ -204,25 +205,31 @@ fn command_result(tag: impl Into<String>) -> StatementResult {
     }
 }
 
+/// Result columns as the API reports them (untyped literals are text).
+fn column_infos(columns: Vec<Column>) -> Vec<ColumnInfo> {
+    columns
+        .into_iter()
+        .map(|c| ColumnInfo {
+            name: c.name,
+            ty: if c.ty == DataType::Unknown {
+                DataType::Text
+            } else {
+                c.ty
+            },
+        })
+        .collect()
+}
+
 fn rows_result(columns: Vec<Column>, values: Vec<Vec<Value>>) -> StatementResult {
+    rows_result_shared(Arc::new(column_infos(columns)), values)
+}
+
+fn rows_result_shared(columns: Arc<Vec<ColumnInfo>>, values: Vec<Vec<Value>>) -> StatementResult {
     let n = values.len() as u64;
     StatementResult {
         tag: format!("SELECT {n}"),
         affected: n,
-        rows: Some(Rows::new(
-            columns
-                .into_iter()
-                .map(|c| ColumnInfo {
-                    name: c.name,
-                    ty: if c.ty == DataType::Unknown {
-                        DataType::Text
-                    } else {
-                        c.ty
-                    },
-                })
-                .collect(),
-            values,
-        )),
+        rows: Some(Rows::with_columns(columns, values)),
     }
 }
 
@@ -357,17 +364,10 @@ impl Session {
 
     fn begin_txn(&mut self, explicit: bool, level: Option<IsolationLevel>) -> Result<()> {
         let level = level.unwrap_or_else(|| {
-            isolation_from_setting(
-                &self
-                    .settings
-                    .get("default_transaction_isolation")
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default(),
-            )
+            isolation_from_setting(self.settings.builtin("default_transaction_isolation"))
         });
         let mut txn = self.db.txns.begin(level)?;
-        if self.settings.get("synchronous_commit")?.as_deref() == Some("off") {
+        if self.settings.builtin("synchronous_commit") == "off" {
             txn.set_durability(Durability::Async);
         }
         self.txn = Some(ActiveTxn {
@@ -376,7 +376,7 @@ impl Session {
             aborted: false,
             catalog_dirty: false,
             local_catalog: None,
-            start: Utc::now(),
+            start: Arc::new(std::sync::OnceLock::new()),
         });
         Ok(())
     }
@@ -563,7 +563,7 @@ impl Session {
             S::Query(q) => {
                 let (plan, columns) = self.plan_query(q, prepared, params)?;
                 let rows = self.execute_plan(&plan, params)?;
-                Ok(rows_result(columns, rows))
+                Ok(rows_result_shared(columns, rows))
             }
             S::Insert(_) | S::Update(_) | S::Delete(_) => self.run_dml(stmt, params, prepared),
             S::Explain {
@@ -610,8 +610,8 @@ impl Session {
             search_path,
             currvals: &self.currvals,
             settings: &self.settings,
-            txn_time: t.start,
-            stmt_time: Utc::now(),
+            txn_time: t.start.clone(),
+            stmt_time: std::sync::OnceLock::new(),
         }
     }
 
@@ -621,27 +621,27 @@ impl Session {
         q: &ast::Query,
         prepared: Option<&Prepared>,
         params: &[Value],
-    ) -> Result<(Arc<Plan>, Vec<Column>)> {
+    ) -> Result<(Arc<Plan>, Arc<Vec<ColumnInfo>>)> {
         let catalog = self.catalog()?;
         let search_path = self.settings.search_path();
         if let Some(p) = prepared
             && let Some((c, sp, plan)) = &*p.cache.borrow()
             && Arc::ptr_eq(c, &catalog)
             && *sp == search_path
-            && let CachedPlan::Query(plan) = plan
+            && let CachedPlan::Query(plan, cols) = plan
         {
             check_param_count(params.len(), p.param_types.len())?;
-            return Ok((plan.clone(), plan.columns()));
+            return Ok((plan.clone(), cols.clone()));
         }
         let binder = Binder::new(&catalog, &search_path);
         let plan = Arc::new(optimizer::optimize(binder.bind_query(q)?));
         check_param_count(params.len(), binder.param_types().len())?;
-        let cols = plan.columns();
+        let cols = Arc::new(column_infos(plan.columns()));
         if let Some(p) = prepared {
             *p.cache.borrow_mut() = Some((
                 catalog.clone(),
                 search_path,
-                CachedPlan::Query(plan.clone()),
+                CachedPlan::Query(plan.clone(), cols.clone()),
             ));
         }
         Ok((plan, cols))
@@ -780,8 +780,8 @@ impl Session {
                 search_path: &search_path,
                 currvals: &self.currvals,
                 settings: &self.settings,
-                txn_time: t.start,
-                stmt_time: Utc::now(),
+                txn_time: t.start.clone(),
+                stmt_time: std::sync::OnceLock::new(),
             };
             dml::execute_dml(plan, &mut t.txn, catalog, params, &env)
         };
@@ -801,8 +801,8 @@ impl Session {
                 search_path: &search_path,
                 currvals: &self.currvals,
                 settings: &self.settings,
-                txn_time: t.start,
-                stmt_time: Utc::now(),
+                txn_time: t.start.clone(),
+                stmt_time: std::sync::OnceLock::new(),
             };
             let mut ctx = DdlCtx {
                 txn: &mut t.txn,
@@ -860,7 +860,7 @@ impl Session {
         params: &[Value],
     ) -> Result<StatementResult> {
         let q = ct.query.as_ref().expect("checked by caller");
-        let (plan, columns) = self.plan_query(q, None, params)?;
+        let (plan, _) = self.plan_query(q, None, params)?;
         let mut ct_plain = ct.clone();
         ct_plain.query = None;
         let catalog = self.catalog()?;
@@ -873,8 +873,8 @@ impl Session {
                 search_path: &search_path,
                 currvals: &self.currvals,
                 settings: &self.settings,
-                txn_time: t.start,
-                stmt_time: Utc::now(),
+                txn_time: t.start.clone(),
+                stmt_time: std::sync::OnceLock::new(),
             };
             let mut ctx = DdlCtx {
                 txn: &mut t.txn,
@@ -886,7 +886,7 @@ impl Session {
                 env: &env,
                 pending_rows: Vec::new(),
             };
-            ctx.create_table(&ct_plain, Some(columns))
+            ctx.create_table(&ct_plain, Some(plan.columns()))
         };
         t.catalog_dirty = true;
         t.local_catalog = None;

@@ -24,7 +24,10 @@ pub struct Rows {
 
 impl Rows {
     pub(crate) fn new(columns: Vec<ColumnInfo>, values: Vec<Vec<Value>>) -> Rows {
-        let columns = Arc::new(columns);
+        Rows::with_columns(Arc::new(columns), values)
+    }
+
+    pub(crate) fn with_columns(columns: Arc<Vec<ColumnInfo>>, values: Vec<Vec<Value>>) -> Rows {
         let rows = values
             .into_iter()
             .map(|v| Row {

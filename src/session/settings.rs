@@ -30,7 +30,7 @@ pub struct Settings {
     session: BTreeMap<String, String>,
     local: BTreeMap<String, String>,
     /// Parsed search_path (recomputed whenever a setting changes).
-    path: Option<Vec<String>>,
+    path: Option<std::sync::Arc<Vec<String>>>,
 }
 
 fn normalize(name: &str) -> String {
@@ -120,6 +120,16 @@ impl Settings {
         }
     }
 
+    /// The value of a built-in parameter by its lower-case name, without allocating.
+    pub fn builtin(&self, name: &'static str) -> &str {
+        self.local
+            .get(name)
+            .or_else(|| self.session.get(name))
+            .map(|s| s.as_str())
+            .or_else(|| BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, d)| *d))
+            .unwrap_or("")
+    }
+
     pub fn set(&mut self, name: &str, value: &str, local: bool) -> Result<()> {
         let n = normalize(name);
         if !known(&n) {
@@ -174,11 +184,11 @@ impl Settings {
     }
 
     /// The schemas of `search_path`, in order (`$user` skipped).
-    pub fn search_path(&mut self) -> Vec<String> {
+    pub fn search_path(&mut self) -> std::sync::Arc<Vec<String>> {
         if let Some(p) = &self.path {
             return p.clone();
         }
-        let p = self.parse_search_path();
+        let p = std::sync::Arc::new(self.parse_search_path());
         self.path = Some(p.clone());
         p
     }
@@ -208,7 +218,7 @@ mod tests {
         let mut s = Settings::default();
         assert_eq!(s.get("search_path").unwrap().unwrap(), "\"$user\", public");
         s.set("search_path", "app, public", false).unwrap();
-        assert_eq!(s.search_path(), vec!["app", "public"]);
+        assert_eq!(*s.search_path(), vec!["app".to_string(), "public".to_string()]);
         s.set("app.user", "42", true).unwrap();
         assert_eq!(s.get("APP.USER").unwrap().unwrap(), "42");
         s.end_transaction();

@@ -55,12 +55,41 @@ impl LockState {
     }
 }
 
+/// FxHash (as used by rustc): much cheaper than SipHash for the short,
+/// non-adversarial byte keys of the lock table (they are our own key encodings).
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().expect("8-byte chunk"));
+            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ b as u64).wrapping_mul(K);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+
 #[derive(Default)]
 struct Inner {
-    locks: HashMap<Vec<u8>, LockState>,
-    waits_for: HashMap<TxnId, Vec<TxnId>>,
+    locks: HashMap<Vec<u8>, LockState, FxBuild>,
+    waits_for: HashMap<TxnId, Vec<TxnId>, FxBuild>,
     /// key -> sequence number of the last commit that wrote it.
-    recent: HashMap<Vec<u8>, u64>,
+    recent: HashMap<Vec<u8>, u64, FxBuild>,
 }
 
 /// The lock table shared by all transactions of one database.
@@ -139,7 +168,7 @@ impl LockManager {
     }
 
     /// Depth-first search from `start` through the waits-for graph.
-    fn closes_cycle(graph: &HashMap<TxnId, Vec<TxnId>>, start: TxnId) -> bool {
+    fn closes_cycle(graph: &HashMap<TxnId, Vec<TxnId>, FxBuild>, start: TxnId) -> bool {
         let mut stack: Vec<TxnId> = graph.get(&start).cloned().unwrap_or_default();
         let mut seen = HashSet::new();
         while let Some(t) = stack.pop() {

@@ -243,9 +243,7 @@ impl Transaction {
         if !self.statement_started {
             // The transaction's snapshot is taken at its first statement, as in
             // PostgreSQL (not at BEGIN).
-            let fresh = self.mgr.take_snapshot()?;
-            let old = std::mem::replace(&mut self.snapshot, fresh);
-            self.mgr.release_snapshot(old.seq());
+            self.renew_snapshot()?;
         } else {
             self.refresh_snapshot()?;
         }
@@ -367,10 +365,19 @@ impl Transaction {
     /// waiting for a lock, so the statement sees what the holder committed).
     pub fn refresh_snapshot(&mut self) -> Result<()> {
         if self.isolation == IsolationLevel::ReadCommitted {
-            let fresh = self.mgr.take_snapshot()?;
-            let old = std::mem::replace(&mut self.snapshot, fresh);
-            self.mgr.release_snapshot(old.seq());
+            self.renew_snapshot()?;
         }
+        Ok(())
+    }
+
+    /// Replaces the snapshot with the newest one, unless nothing has committed since it was taken.
+    fn renew_snapshot(&mut self) -> Result<()> {
+        if self.snapshot.seq() >= self.mgr.last_committed.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let fresh = self.mgr.take_snapshot()?;
+        let old = std::mem::replace(&mut self.snapshot, fresh);
+        self.mgr.release_snapshot(old.seq());
         Ok(())
     }
 

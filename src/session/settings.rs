@@ -218,7 +218,10 @@ mod tests {
         let mut s = Settings::default();
         assert_eq!(s.get("search_path").unwrap().unwrap(), "\"$user\", public");
         s.set("search_path", "app, public", false).unwrap();
-        assert_eq!(*s.search_path(), vec!["app".to_string(), "public".to_string()]);
+        assert_eq!(
+            *s.search_path(),
+            vec!["app".to_string(), "public".to_string()]
+        );
         s.set("app.user", "42", true).unwrap();
         assert_eq!(s.get("APP.USER").unwrap().unwrap(), "42");
         s.end_transaction();

@@ -127,6 +127,11 @@ impl TxnManager {
         Ok(snap)
     }
 
+    /// Sequence number of the oldest snapshot a transaction still uses.
+    fn oldest_live(&self) -> Option<u64> {
+        self.live.lock().keys().next().copied()
+    }
+
     fn release_snapshot(&self, seq: u64) {
         let mut live = self.live.lock();
         if let Some(n) = live.get_mut(&seq) {
@@ -492,11 +497,14 @@ impl Transaction {
     }
 
     fn finish(&mut self, commit_seq: Option<u64>) {
+        self.mgr.release_snapshot(self.snapshot.seq());
+        // Last-writer entries matter only to snapshots older than this commit;
+        // if none is live, later transactions see the commit in their snapshot.
+        let record = commit_seq.filter(|seq| self.mgr.oldest_live().is_some_and(|old| old < *seq));
         let held = std::mem::take(&mut self.held);
-        self.mgr.locks.release_all(self.id, &held, commit_seq);
+        self.mgr.locks.release_all(self.id, &held, record);
         self.writes.clear();
         self.merges.clear();
-        self.mgr.release_snapshot(self.snapshot.seq());
     }
 }
 

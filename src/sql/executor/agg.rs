@@ -15,6 +15,8 @@ struct Acc {
 
 enum State {
     Count(i64),
+    /// Sum (and count) of integer inputs, exact in 128 bits.
+    IntSum(i128, i64),
     Sum(Value),
     Avg(Value, i64),
     MinMax(Value),
@@ -27,6 +29,9 @@ impl Acc {
     fn new(call: &AggCall) -> Acc {
         let state = match call.func {
             AggFunc::CountStar | AggFunc::Count => State::Count(0),
+            AggFunc::Sum | AggFunc::Avg if call.args.len() == 1 && int_input(call) => {
+                State::IntSum(0, 0)
+            }
             AggFunc::Sum => State::Sum(Value::Null),
             AggFunc::Avg => State::Avg(Value::Null, 0),
             AggFunc::Min | AggFunc::Max => State::MinMax(Value::Null),
@@ -61,8 +66,36 @@ impl Acc {
         if v.is_null() && !matches!(call.func, AggFunc::CountStar | AggFunc::ArrayAgg) {
             return Ok(());
         }
+        self.add_value(call, v, &args)
+    }
+
+    fn add_value(&mut self, call: &AggCall, v: Value, args: &[Value]) -> Result<()> {
         match &mut self.state {
             State::Count(n) => *n += 1,
+            State::IntSum(sum, n) => match v.as_i64() {
+                Some(i) => {
+                    *sum += i as i128;
+                    *n += 1;
+                }
+                None => {
+                    // A non-integer input after all: continue in the general representation.
+                    let count = *n;
+                    let so_far = (count > 0)
+                        .then(|| {
+                            rust_decimal::Decimal::try_from_i128_with_scale(*sum, 0)
+                                .map(Value::Numeric)
+                        })
+                        .transpose()
+                        .map_err(|_| Error::out_of_range("numeric"))?
+                        .unwrap_or(Value::Null);
+                    self.state = if call.func == AggFunc::Sum {
+                        State::Sum(so_far)
+                    } else {
+                        State::Avg(so_far, count)
+                    };
+                    return self.add_value(call, v, args);
+                }
+            },
             State::Sum(s) => {
                 let v = widen(v, &call.ty)?;
                 *s = if s.is_null() {
@@ -123,6 +156,21 @@ impl Acc {
     fn finish(self, call: &AggCall) -> Result<Value> {
         Ok(match self.state {
             State::Count(n) => Value::Int8(n),
+            State::IntSum(_, 0) => Value::Null,
+            State::IntSum(sum, n) => {
+                let total = rust_decimal::Decimal::try_from_i128_with_scale(sum, 0)
+                    .map_err(|_| Error::out_of_range("numeric"))?;
+                match (call.func, &call.ty) {
+                    (AggFunc::Sum, DataType::Int8) => {
+                        Value::Int8(i64::try_from(sum).map_err(|_| Error::out_of_range("bigint"))?)
+                    }
+                    (AggFunc::Sum, _) => Value::Numeric(total),
+                    _ => BinaryOp::Divide.eval(
+                        &Value::Numeric(total),
+                        &Value::Numeric(rust_decimal::Decimal::from(n)),
+                    )?,
+                }
+            }
             State::Sum(s) => s,
             State::Avg(s, n) => {
                 if n == 0 {
@@ -152,6 +200,12 @@ impl Acc {
             }
         })
     }
+}
+
+/// True when the aggregate's result type is what integer inputs produce
+/// (other inputs switch to the general accumulator on their first value).
+fn int_input(call: &AggCall) -> bool {
+    matches!(call.ty, DataType::Int8 | DataType::Numeric(None))
 }
 
 /// Casts an input to the accumulator type (so int4 sums accumulate in int8).

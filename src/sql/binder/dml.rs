@@ -252,7 +252,7 @@ impl Binder<'_> {
             }
         };
         let returning = match &ins.returning {
-            Some(items) => Some(self.bind_returning(&table, &alias, items)?),
+            Some(items) => Some(self.bind_returning(&table, &alias, items, None)?),
             None => None,
         };
         Ok(InsertPlan {
@@ -419,12 +419,14 @@ impl Binder<'_> {
         Ok(out)
     }
 
-    /// RETURNING items over `[current, old, new]`.
+    /// RETURNING items over `[current, old, new]`, followed by the columns of
+    /// `extra` (the FROM / USING items of UPDATE and DELETE).
     pub fn bind_returning(
         &self,
         table: &TableDef,
         alias: &str,
         items: &[ast::SelectItem],
+        extra: Option<&Scope>,
     ) -> Result<Returning> {
         let n = table.columns.len();
         let mut scope = Scope::for_table(table, alias);
@@ -437,6 +439,9 @@ impl Binder<'_> {
                     qualified_only: true,
                 });
             }
+        }
+        if let Some(extra) = extra {
+            scope.extend(extra.clone());
         }
         let mut exprs = Vec::new();
         let mut columns = Vec::new();
@@ -522,12 +527,14 @@ impl Binder<'_> {
             }
         };
         let mut scope = Scope::for_table(&table, &alias);
+        let mut extra = None;
         let from = match &u.from {
             None => None,
             Some(ast::UpdateTableFromKind::BeforeSet(f))
             | Some(ast::UpdateTableFromKind::AfterSet(f)) => {
                 let (p, s) = self.bind_from(f)?;
-                scope.extend(s);
+                scope.extend(s.clone());
+                extra = Some(s);
                 Some(p)
             }
         };
@@ -542,14 +549,7 @@ impl Binder<'_> {
             (filter, None)
         };
         let returning = match &u.returning {
-            Some(items) => {
-                if from.is_some() {
-                    return Err(Error::unsupported(
-                        "RETURNING with UPDATE ... FROM is not supported yet",
-                    ));
-                }
-                Some(self.bind_returning(&table, &alias, items)?)
-            }
+            Some(items) => Some(self.bind_returning(&table, &alias, items, extra.as_ref())?),
             None => None,
         };
         Ok(UpdatePlan {
@@ -592,11 +592,13 @@ impl Binder<'_> {
             }
         };
         let mut scope = Scope::for_table(&table, &alias);
+        let mut extra = None;
         let using = match &d.using {
             None => None,
             Some(u) => {
                 let (p, s) = self.bind_from(u)?;
-                scope.extend(s);
+                scope.extend(s.clone());
+                extra = Some(s);
                 Some(p)
             }
         };
@@ -610,14 +612,7 @@ impl Binder<'_> {
             (filter, None)
         };
         let returning = match &d.returning {
-            Some(items) => {
-                if using.is_some() {
-                    return Err(Error::unsupported(
-                        "RETURNING with DELETE ... USING is not supported yet",
-                    ));
-                }
-                Some(self.bind_returning(&table, &alias, items)?)
-            }
+            Some(items) => Some(self.bind_returning(&table, &alias, items, extra.as_ref())?),
             None => None,
         };
         Ok(DeletePlan {

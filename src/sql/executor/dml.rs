@@ -603,10 +603,11 @@ impl<'a> Writer<'a> {
         cur: &[Value],
         old: Option<&[Value]>,
         new: Option<&[Value]>,
+        extra: &[Value],
     ) -> Result<()> {
         let Some(r) = ret else { return Ok(()) };
         let n = cur.len();
-        let mut row = Vec::with_capacity(3 * n);
+        let mut row = Vec::with_capacity(3 * n + extra.len());
         row.extend_from_slice(cur);
         match old {
             Some(o) => row.extend_from_slice(o),
@@ -616,6 +617,7 @@ impl<'a> Writer<'a> {
             Some(o) => row.extend_from_slice(o),
             None => row.extend(std::iter::repeat_n(Value::Null, n)),
         }
+        row.extend_from_slice(extra);
         let ectx = self.ectx();
         let out = r
             .exprs
@@ -642,7 +644,7 @@ impl<'a> Writer<'a> {
                     self.write_new(table, &pk, &row)?;
                     self.queue_fk_checks(table, &row, None);
                     self.out.count += 1;
-                    self.push_returning(&p.returning, &row, None, Some(&row))?;
+                    self.push_returning(&p.returning, &row, None, Some(&row), &[])?;
                 }
                 Some(Conflict::Row(existing, constraint)) => {
                     let Some(oc) = &p.on_conflict else {
@@ -694,6 +696,7 @@ impl<'a> Writer<'a> {
                                 new,
                                 &p.checks,
                                 &p.returning,
+                                &[],
                             )?;
                         }
                     }
@@ -712,6 +715,7 @@ impl<'a> Writer<'a> {
         new: Vec<Value>,
         checks: &[(String, Expr)],
         returning: &Option<Returning>,
+        extra: &[Value],
     ) -> Result<()> {
         let new = self.prepare(table, new, checks)?;
         let pk = if table.primary_key.is_empty() {
@@ -735,7 +739,7 @@ impl<'a> Writer<'a> {
         self.queue_fk_checks(table, &new, Some(old));
         self.parent_changed(table, old, Some(&new), 0)?;
         self.out.count += 1;
-        self.push_returning(returning, &new, Some(old), Some(&new))
+        self.push_returning(returning, &new, Some(old), Some(&new), extra)
     }
 
     /// Locks a target row; returns its current version if it should still be processed.
@@ -815,7 +819,7 @@ impl<'a> Writer<'a> {
             for (c, e) in &p.assignments {
                 new[*c] = e.eval(&both, &ectx)?;
             }
-            self.apply_update(table, &key, &row, new, &p.checks, &p.returning)?;
+            self.apply_update(table, &key, &row, new, &p.checks, &p.returning, &other)?;
         }
         Ok(())
     }
@@ -825,7 +829,7 @@ impl<'a> Writer<'a> {
         self.lock_table(table)?;
         let targets = self.collect_scan(&p.scan)?;
         let targets = self.join_targets(targets, p.using.as_ref(), p.filter.as_ref())?;
-        for (key, row, _) in targets {
+        for (key, row, other) in targets {
             if self.touched.contains(&key) {
                 continue;
             }
@@ -836,7 +840,7 @@ impl<'a> Writer<'a> {
             self.touched.insert(key.clone());
             self.parent_changed(table, &row, None, 0)?;
             self.out.count += 1;
-            self.push_returning(&p.returning, &row, Some(&row), None)?;
+            self.push_returning(&p.returning, &row, Some(&row), None, &other)?;
         }
         Ok(())
     }

@@ -707,6 +707,7 @@ impl<'a> Writer<'a> {
     }
 
     /// Updates one locked row: constraints, uniqueness, write, referential actions, RETURNING.
+    #[allow(clippy::too_many_arguments)]
     fn apply_update(
         &mut self,
         table: &Arc<TableDef>,

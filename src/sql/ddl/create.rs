@@ -707,7 +707,8 @@ pub(super) fn sequence_def(
             ast::SequenceOptions::MinValue(None) | ast::SequenceOptions::MaxValue(None) => {}
             ast::SequenceOptions::StartWith(e, _) => start = Some(const_i64(e)?),
             ast::SequenceOptions::Cache(_) => {}
-            ast::SequenceOptions::Cycle(c) => cycle = *c,
+            // sqlparser's flag is true for NO CYCLE.
+            ast::SequenceOptions::Cycle(no) => cycle = !*no,
         }
     }
     if increment == 0 {

@@ -83,10 +83,10 @@ fn parse_inner(sql: &str) -> Result<Vec<ast::Statement>> {
         Err(e) => {
             // sqlparser accepts CREATE SEQUENCE options only in one fixed order;
             // PostgreSQL accepts any order. Retry with the options reordered.
-            if let Some(fixed) = reorder_sequence_options(sql) {
-                if let Ok(stmts) = parse(&fixed) {
-                    return Ok(stmts);
-                }
+            if let Some(fixed) = reorder_sequence_options(sql)
+                && let Ok(stmts) = parse(&fixed)
+            {
+                return Ok(stmts);
             }
             Err(map_err(e))
         }

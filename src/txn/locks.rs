@@ -8,6 +8,12 @@
 //! never end, so the requester gets 40P01 instead (the transaction that closes
 //! a cycle is the victim, as in PostgreSQL).
 //!
+//! Locks are kept on 64-bit fingerprints of the keys (FxHash), so taking a
+//! lock allocates nothing. Two different keys with the same fingerprint
+//! (about one chance in 2^64 per pair) share a lock: that can only make a
+//! transaction wait, retry (40001) or re-read a row it did not need to,
+//! never let a conflict through.
+//!
 //! The table also remembers, for recently committed writes, the commit
 //! sequence number that last changed each exclusively locked key. A
 //! REPEATABLE READ transaction that finds a row changed after its snapshot
@@ -84,12 +90,24 @@ impl std::hash::Hasher for FxHasher {
 
 type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
 
+/// A lock name: the fingerprint of a key.
+pub type LockKey = u64;
+
+/// The fingerprint a key is locked under.
+pub fn lock_key(key: &[u8]) -> LockKey {
+    use std::hash::Hasher;
+    let mut h = FxHasher(0x9e37_79b9_7f4a_7c15);
+    h.write(key);
+    h.write_u64(key.len() as u64);
+    h.finish()
+}
+
 #[derive(Default)]
 struct Inner {
-    locks: HashMap<Vec<u8>, LockState, FxBuild>,
+    locks: HashMap<LockKey, LockState, FxBuild>,
     waits_for: HashMap<TxnId, Vec<TxnId>, FxBuild>,
     /// key -> sequence number of the last commit that wrote it.
-    recent: HashMap<Vec<u8>, u64, FxBuild>,
+    recent: HashMap<LockKey, u64, FxBuild>,
 }
 
 /// The lock table shared by all transactions of one database.
@@ -118,10 +136,15 @@ impl LockManager {
     /// Takes `key` in `mode` for `txn`, waiting for incompatible holders.
     /// Returns 40P01 if waiting would deadlock.
     pub fn acquire(&self, txn: TxnId, key: &[u8], mode: LockMode) -> Result<Acquired> {
+        self.acquire_key(txn, lock_key(key), mode)
+    }
+
+    /// [`LockManager::acquire`] by fingerprint.
+    pub fn acquire_key(&self, txn: TxnId, key: LockKey, mode: LockMode) -> Result<Acquired> {
         let mut inner = self.inner.lock();
         let mut waited = false;
         loop {
-            let state = inner.locks.entry(key.to_vec()).or_default();
+            let state = inner.locks.entry(key).or_default();
             if state.exclusive == Some(txn)
                 || (mode == LockMode::Shared && state.shared.contains(&txn))
             {
@@ -149,10 +172,10 @@ impl LockManager {
             inner.waits_for.insert(txn, blockers);
             if Self::closes_cycle(&inner.waits_for, txn) {
                 inner.waits_for.remove(&txn);
-                if let Some(s) = inner.locks.get(key)
+                if let Some(s) = inner.locks.get(&key)
                     && s.is_free()
                 {
-                    inner.locks.remove(key);
+                    inner.locks.remove(&key);
                 }
                 return Err(Error::new(SqlState::DEADLOCK_DETECTED, "deadlock detected")
                     .with_detail(format!(
@@ -186,25 +209,25 @@ impl LockManager {
 
     /// Releases every lock in `keys` held by `txn`. When `commit_seq` is
     /// given, exclusively held keys remember it as their last writer.
-    pub fn release_all(&self, txn: TxnId, keys: &[Vec<u8>], commit_seq: Option<u64>) {
+    pub fn release_all(&self, txn: TxnId, keys: &[LockKey], commit_seq: Option<u64>) {
         if keys.is_empty() {
             return;
         }
         let mut inner = self.inner.lock();
         for key in keys {
             let mut wrote = false;
-            if let Some(state) = inner.locks.get_mut(key.as_slice()) {
+            if let Some(state) = inner.locks.get_mut(key) {
                 if state.exclusive == Some(txn) {
                     state.exclusive = None;
                     wrote = true;
                 }
                 state.shared.retain(|&s| s != txn);
                 if state.is_free() {
-                    inner.locks.remove(key.as_slice());
+                    inner.locks.remove(key);
                 }
             }
             if wrote && let Some(seq) = commit_seq {
-                inner.recent.insert(key.clone(), seq);
+                inner.recent.insert(*key, seq);
             }
         }
         inner.waits_for.remove(&txn);
@@ -215,7 +238,7 @@ impl LockManager {
     /// The sequence number of the last commit that wrote `key`, if it is
     /// newer than the pruning horizon.
     pub fn last_write(&self, key: &[u8]) -> Option<u64> {
-        self.inner.lock().recent.get(key).copied()
+        self.inner.lock().recent.get(&lock_key(key)).copied()
     }
 
     /// Forgets last-writer entries no live snapshot can conflict with
@@ -252,10 +275,10 @@ mod tests {
             lm.acquire(1, b"a", LockMode::Shared).unwrap(),
             Acquired::AlreadyHeld
         );
-        lm.release_all(2, &[b"a".to_vec()], None);
+        lm.release_all(2, &[lock_key(b"a")], None);
         // Sole shared holder may upgrade.
         lm.acquire(1, b"a", LockMode::Exclusive).unwrap();
-        lm.release_all(1, &[b"a".to_vec()], Some(7));
+        lm.release_all(1, &[lock_key(b"a")], Some(7));
         assert_eq!(lm.last_write(b"a"), Some(7));
         lm.prune(7);
         assert_eq!(lm.last_write(b"a"), None);
@@ -268,7 +291,7 @@ mod tests {
         let lm2 = lm.clone();
         let h = thread::spawn(move || lm2.acquire(2, b"k", LockMode::Exclusive));
         thread::sleep(Duration::from_millis(50));
-        lm.release_all(1, &[b"k".to_vec()], Some(1));
+        lm.release_all(1, &[lock_key(b"k")], Some(1));
         assert_eq!(h.join().unwrap().unwrap(), Acquired::Waited);
     }
 
@@ -280,7 +303,7 @@ mod tests {
         let lm2 = lm.clone();
         let h = thread::spawn(move || {
             let r = lm2.acquire(1, b"y", LockMode::Exclusive);
-            lm2.release_all(1, &[b"x".to_vec(), b"y".to_vec()], None);
+            lm2.release_all(1, &[lock_key(b"x"), lock_key(b"y")], None);
             r
         });
         thread::sleep(Duration::from_millis(50));
@@ -288,7 +311,7 @@ mod tests {
         // Exactly one side is the victim.
         let err = r2.expect_err("txn 2 closes the cycle");
         assert_eq!(err.sqlstate(), "40P01");
-        lm.release_all(2, &[b"y".to_vec()], None);
+        lm.release_all(2, &[lock_key(b"y")], None);
         assert!(h.join().unwrap().is_ok());
     }
 }

@@ -206,7 +206,7 @@ pub struct Transaction {
     /// (key, previous write-set entry); only recorded while a savepoint exists.
     undo: Vec<UndoEntry>,
     savepoints: Vec<SavepointMark>,
-    held: Vec<Vec<u8>>,
+    held: Vec<locks::LockKey>,
     finished: bool,
     durability: Durability,
     statement_started: bool,
@@ -353,14 +353,15 @@ impl Transaction {
 
     /// Takes a lock for the rest of the transaction; true if it had to wait.
     pub fn lock(&mut self, key: &[u8], mode: LockMode) -> Result<bool> {
-        match self.mgr.locks.acquire(self.id, key, mode)? {
+        let key = locks::lock_key(key);
+        match self.mgr.locks.acquire_key(self.id, key, mode)? {
             locks::Acquired::AlreadyHeld => Ok(false),
             locks::Acquired::New => {
-                self.held.push(key.to_vec());
+                self.held.push(key);
                 Ok(false)
             }
             locks::Acquired::Waited => {
-                self.held.push(key.to_vec());
+                self.held.push(key);
                 Ok(true)
             }
         }

@@ -29,7 +29,9 @@ use super::scan::{
 use crate::catalog::keys::{PRIMARY_INDEX, index_prefix, table_lock_key};
 use crate::catalog::{Catalog, FkAction, ForeignKeyDef, IndexDef, TableDef};
 use crate::error::{Error, Result, SqlState};
-use crate::sql::binder::{ConflictAction, DeletePlan, DmlPlan, InsertPlan, Returning, UpdatePlan};
+use crate::sql::binder::{
+    ConflictAction, DeletePlan, DmlPlan, InsertPlan, OnConflict, Returning, UpdatePlan,
+};
 use crate::sql::expr::{EvalCtx, EvalEnv, Expr};
 use crate::storage::prefix_end;
 use crate::txn::locks::LockMode;
@@ -62,6 +64,16 @@ pub fn execute_dml(
         params,
         env,
         touched: HashSet::new(),
+        track_inserts: matches!(
+            plan,
+            DmlPlan::Insert(InsertPlan {
+                on_conflict: Some(OnConflict {
+                    action: ConflictAction::Update { .. },
+                    ..
+                }),
+                ..
+            })
+        ),
         fk_checks: Vec::new(),
         no_action: Vec::new(),
         out: DmlOutcome::default(),
@@ -88,6 +100,8 @@ struct Writer<'a> {
     env: &'a dyn EvalEnv,
     /// Row keys written by this statement.
     touched: HashSet<Vec<u8>>,
+    /// Whether inserted rows join `touched` (needed by ON CONFLICT DO UPDATE).
+    track_inserts: bool,
     /// Deferred foreign-key checks: (child table, fk index, row).
     fk_checks: Vec<(Arc<TableDef>, usize, Vec<Value>)>,
     /// Deferred NO ACTION checks: (parent, child, fk index, old referenced values).
@@ -302,7 +316,9 @@ impl<'a> Writer<'a> {
         for ix in self.catalog.indexes_of(table.id) {
             self.txn.put(index_entry_key(&ix, row, pk), pk.to_vec());
         }
-        self.touched.insert(key.clone());
+        if self.track_inserts {
+            self.touched.insert(key.clone());
+        }
         Ok(key)
     }
 

@@ -90,7 +90,7 @@ struct ActiveTxn {
     catalog_dirty: bool,
     local_catalog: Option<Arc<Catalog>>,
     /// Transaction start time, read from the clock on first use (`now()`).
-    start: Arc<std::sync::OnceLock<DateTime<Utc>>>,
+    start: std::sync::OnceLock<DateTime<Utc>>,
 }
 
 /// One connection's state: transaction, settings and session-level values.
@@ -108,7 +108,7 @@ struct StmtEnv<'a> {
     search_path: &'a [String],
     currvals: &'a RefCell<HashMap<u32, i64>>,
     settings: &'a Settings,
-    txn_time: Arc<std::sync::OnceLock<DateTime<Utc>>>,
+    txn_time: &'a std::sync::OnceLock<DateTime<Utc>>,
     stmt_time: std::sync::OnceLock<DateTime<Utc>>,
 }
 
@@ -363,10 +363,24 @@ impl Session {
     }
 
     fn begin_txn(&mut self, explicit: bool, level: Option<IsolationLevel>) -> Result<()> {
+        self.begin_txn_with(explicit, level, false)
+    }
+
+    /// `read_only`: the transaction runs a single SELECT (see `TxnManager::begin_read_only`).
+    fn begin_txn_with(
+        &mut self,
+        explicit: bool,
+        level: Option<IsolationLevel>,
+        read_only: bool,
+    ) -> Result<()> {
         let level = level.unwrap_or_else(|| {
             isolation_from_setting(self.settings.builtin("default_transaction_isolation"))
         });
-        let mut txn = self.db.txns.begin(level)?;
+        let mut txn = if read_only {
+            self.db.txns.begin_read_only(level)?
+        } else {
+            self.db.txns.begin(level)?
+        };
         if self.settings.builtin("synchronous_commit") == "off" {
             txn.set_durability(Durability::Async);
         }
@@ -376,7 +390,7 @@ impl Session {
             aborted: false,
             catalog_dirty: false,
             local_catalog: None,
-            start: Arc::new(std::sync::OnceLock::new()),
+            start: std::sync::OnceLock::new(),
         });
         Ok(())
     }
@@ -468,7 +482,7 @@ impl Session {
         }
         let implicit = self.txn.is_none();
         if implicit {
-            self.begin_txn(false, None)?;
+            self.begin_txn_with(false, None, matches!(stmt, S::Query(_)))?;
         }
         let result = self.run_in_txn(stmt, params, prepared);
         match (&result, implicit) {
@@ -561,8 +575,9 @@ impl Session {
                 self.show(&name)
             }
             S::Query(q) => {
-                let (plan, columns) = self.plan_query(q, prepared, params)?;
-                let rows = self.execute_plan(&plan, params)?;
+                let catalog = self.catalog()?;
+                let (plan, columns) = self.plan_query_in(&catalog, q, prepared, params)?;
+                let rows = self.execute_plan_in(&catalog, &plan, params)?;
                 Ok(rows_result_shared(columns, rows))
             }
             S::Insert(_) | S::Update(_) | S::Delete(_) => self.run_dml(stmt, params, prepared),
@@ -610,7 +625,7 @@ impl Session {
             search_path,
             currvals: &self.currvals,
             settings: &self.settings,
-            txn_time: t.start.clone(),
+            txn_time: &t.start,
             stmt_time: std::sync::OnceLock::new(),
         }
     }
@@ -623,6 +638,17 @@ impl Session {
         params: &[Value],
     ) -> Result<(Arc<Plan>, Arc<Vec<ColumnInfo>>)> {
         let catalog = self.catalog()?;
+        self.plan_query_in(&catalog, q, prepared, params)
+    }
+
+    fn plan_query_in(
+        &mut self,
+        catalog: &Arc<Catalog>,
+        q: &ast::Query,
+        prepared: Option<&Prepared>,
+        params: &[Value],
+    ) -> Result<(Arc<Plan>, Arc<Vec<ColumnInfo>>)> {
+        let catalog = catalog.clone();
         let search_path = self.settings.search_path();
         if let Some(p) = prepared
             && let Some((c, sp, plan)) = &*p.cache.borrow()
@@ -647,10 +673,14 @@ impl Session {
         Ok((plan, cols))
     }
 
-    fn execute_plan(&mut self, plan: &Plan, params: &[Value]) -> Result<Vec<Vec<Value>>> {
-        let catalog = self.catalog()?;
+    fn execute_plan_in(
+        &mut self,
+        catalog: &Catalog,
+        plan: &Plan,
+        params: &[Value],
+    ) -> Result<Vec<Vec<Value>>> {
         let search_path = self.settings.search_path();
-        let env = self.env(&catalog, &search_path);
+        let env = self.env(catalog, &search_path);
         let t = self.txn.as_ref().expect("transaction started");
         let ctx = ExecCtx {
             txn: &t.txn,
@@ -780,7 +810,7 @@ impl Session {
                 search_path: &search_path,
                 currvals: &self.currvals,
                 settings: &self.settings,
-                txn_time: t.start.clone(),
+                txn_time: &t.start,
                 stmt_time: std::sync::OnceLock::new(),
             };
             dml::execute_dml(plan, &mut t.txn, catalog, params, &env)
@@ -801,7 +831,7 @@ impl Session {
                 search_path: &search_path,
                 currvals: &self.currvals,
                 settings: &self.settings,
-                txn_time: t.start.clone(),
+                txn_time: &t.start,
                 stmt_time: std::sync::OnceLock::new(),
             };
             let mut ctx = DdlCtx {
@@ -873,7 +903,7 @@ impl Session {
                 search_path: &search_path,
                 currvals: &self.currvals,
                 settings: &self.settings,
-                txn_time: t.start.clone(),
+                txn_time: &t.start,
                 stmt_time: std::sync::OnceLock::new(),
             };
             let mut ctx = DdlCtx {

@@ -102,8 +102,28 @@ impl TxnManager {
 
     /// Starts a transaction with a snapshot of everything committed so far.
     pub fn begin(self: &Arc<Self>, isolation: IsolationLevel) -> Result<Transaction> {
-        let snapshot = self.take_snapshot()?;
+        self.begin_with(isolation, true)
+    }
+
+    /// Starts a transaction for one read-only statement. Its snapshot is not
+    /// registered as live (nothing it does depends on last-writer entries),
+    /// which keeps point queries cheap; it must not take write locks.
+    pub fn begin_read_only(self: &Arc<Self>, isolation: IsolationLevel) -> Result<Transaction> {
+        self.begin_with(isolation, false)
+    }
+
+    fn begin_with(
+        self: &Arc<Self>,
+        isolation: IsolationLevel,
+        registered: bool,
+    ) -> Result<Transaction> {
+        let snapshot = if registered {
+            self.take_snapshot()?
+        } else {
+            self.latest_snapshot()?
+        };
         Ok(Transaction {
+            registered,
             mgr: self.clone(),
             id: self.next_txid.fetch_add(1, Ordering::Relaxed),
             isolation,
@@ -198,6 +218,8 @@ type PendingWrite = (Vec<u8>, Option<Vec<u8>>);
 /// One transaction. Dropping it without [`Transaction::commit`] rolls it back.
 pub struct Transaction {
     mgr: Arc<TxnManager>,
+    /// Whether the snapshot is registered as live (false for read-only statements).
+    registered: bool,
     id: TxnId,
     isolation: IsolationLevel,
     snapshot: Arc<dyn Snapshot>,
@@ -353,6 +375,11 @@ impl Transaction {
 
     /// Takes a lock for the rest of the transaction; true if it had to wait.
     pub fn lock(&mut self, key: &[u8], mode: LockMode) -> Result<bool> {
+        if !self.registered {
+            return Err(Error::internal(
+                "a read-only statement transaction cannot take locks",
+            ));
+        }
         let key = locks::lock_key(key);
         match self.mgr.locks.acquire_key(self.id, key, mode)? {
             locks::Acquired::AlreadyHeld => Ok(false),
@@ -381,9 +408,15 @@ impl Transaction {
         if self.snapshot.seq() >= self.mgr.last_committed.load(Ordering::SeqCst) {
             return Ok(());
         }
-        let fresh = self.mgr.take_snapshot()?;
+        let fresh = if self.registered {
+            self.mgr.take_snapshot()?
+        } else {
+            self.mgr.latest_snapshot()?
+        };
         let old = std::mem::replace(&mut self.snapshot, fresh);
-        self.mgr.release_snapshot(old.seq());
+        if self.registered {
+            self.mgr.release_snapshot(old.seq());
+        }
         Ok(())
     }
 
@@ -498,7 +531,9 @@ impl Transaction {
     }
 
     fn finish(&mut self, commit_seq: Option<u64>) {
-        self.mgr.release_snapshot(self.snapshot.seq());
+        if self.registered {
+            self.mgr.release_snapshot(self.snapshot.seq());
+        }
         // Last-writer entries matter only to snapshots older than this commit;
         // if none is live, later transactions see the commit in their snapshot.
         let record = commit_seq.filter(|seq| self.mgr.oldest_live().is_some_and(|old| old < *seq));

@@ -38,6 +38,9 @@ pub struct Scan {
     pub filter: Option<Expr>,
     /// The table's secondary indexes (candidates for the access path).
     pub indexes: Vec<Arc<IndexDef>>,
+    /// Columns the plan above reads (None: all). Unread columns are not
+    /// decoded and come back as NULL.
+    pub needed: Option<Vec<bool>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -568,6 +568,62 @@ pub fn encode_row(values: &[Value], out: &mut Vec<u8>) {
     }
 }
 
+/// Skips one encoded value without building it.
+fn skip_value(buf: &[u8], pos: &mut usize, depth: usize) -> Result<()> {
+    if depth > 8 {
+        return Err(corrupt("row"));
+    }
+    let tag = arr::<1>(buf, pos, "row")?[0];
+    let fixed = match tag {
+        R_NULL | R_FALSE | R_TRUE => 0,
+        R_INT2 => 2,
+        R_INT4 | R_FLOAT4 | R_DATE => 4,
+        R_INT8 | R_FLOAT8 | R_TIME | R_TS | R_TSTZ => 8,
+        R_NUMERIC | R_UUID | R_INTERVAL => 16,
+        R_TEXT | R_BYTEA | R_JSON | R_JSONB => {
+            get_bytes(buf, pos)?;
+            return Ok(());
+        }
+        R_ARRAY => {
+            get_bytes(buf, pos)?;
+            let n = get_varint(buf, pos)?;
+            if n > buf.len() as u64 {
+                return Err(corrupt("row"));
+            }
+            for _ in 0..n {
+                skip_value(buf, pos, depth + 1)?;
+            }
+            return Ok(());
+        }
+        _ => return Err(corrupt("row")),
+    };
+    take(buf, pos, fixed, "row")?;
+    Ok(())
+}
+
+/// Decodes only the values whose position is marked in `needed`; the others
+/// (and positions beyond `needed`) come back as NULL.
+pub fn decode_row_projected(bytes: &[u8], needed: &[bool]) -> Result<Vec<Value>> {
+    let mut pos = 0;
+    let n = get_varint(bytes, &mut pos)?;
+    if n > bytes.len() as u64 {
+        return Err(corrupt("row"));
+    }
+    let mut out = Vec::with_capacity(n as usize);
+    for i in 0..n as usize {
+        if needed.get(i).copied().unwrap_or(false) {
+            out.push(get_value(bytes, &mut pos, 0)?);
+        } else {
+            skip_value(bytes, &mut pos, 0)?;
+            out.push(Value::Null);
+        }
+    }
+    if pos != bytes.len() {
+        return Err(corrupt("row"));
+    }
+    Ok(out)
+}
+
 /// Decodes a row written by [`encode_row`].
 pub fn decode_row(bytes: &[u8]) -> Result<Vec<Value>> {
     let mut pos = 0;
@@ -645,8 +701,20 @@ mod tests {
         }
 
         #[test]
+        fn projected_decoding_matches(vals in proptest::collection::vec(arb_value(), 0..8), mask in proptest::collection::vec(any::<bool>(), 0..8)) {
+            let mut buf = Vec::new();
+            encode_row(&vals, &mut buf);
+            let got = decode_row_projected(&buf, &mask).unwrap();
+            for (i, v) in vals.iter().enumerate() {
+                let want = if mask.get(i).copied().unwrap_or(false) { v.to_string() } else { String::new() };
+                prop_assert_eq!(got[i].to_string(), want);
+            }
+        }
+
+        #[test]
         fn decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = decode_row(&bytes);
+            let _ = decode_row_projected(&bytes, &[true, false, true]);
             let _ = decode_key(&bytes, &[DataType::Int8, DataType::Text, DataType::Numeric(None)]);
         }
     }

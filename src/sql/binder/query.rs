@@ -338,6 +338,7 @@ impl Binder<'_> {
                 }
                 let plan = Plan::Scan(Scan {
                     indexes: self.catalog.indexes_of(table.id),
+                    needed: None,
                     table,
                     alias: alias.as_ref().map(|a| ident(&a.name)),
                     access: Access::Full,

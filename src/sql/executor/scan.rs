@@ -21,7 +21,19 @@ pub type KeyedRow = (Vec<u8>, Vec<Value>);
 
 /// Decodes a stored row, padding rows written before a column was added.
 pub fn decode_table_row(table: &TableDef, bytes: &[u8]) -> Result<Vec<Value>> {
-    let mut row = decode_row(bytes)?;
+    decode_table_row_projected(table, bytes, None)
+}
+
+/// Like [`decode_table_row`], decoding only the `needed` columns (others are NULL).
+pub fn decode_table_row_projected(
+    table: &TableDef,
+    bytes: &[u8],
+    needed: Option<&[bool]>,
+) -> Result<Vec<Value>> {
+    let mut row = match needed {
+        Some(n) => crate::types::encoding::decode_row_projected(bytes, n)?,
+        None => decode_row(bytes)?,
+    };
     if row.len() > table.columns.len() {
         return Err(Error::corrupted(format!(
             "row of \"{}\" has {} values, table has {} columns",
@@ -155,6 +167,7 @@ pub fn scan_rows<'a>(
     ctx: &'a ExecCtx<'a>,
 ) -> Result<Box<dyn Iterator<Item = Result<KeyedRow>> + 'a>> {
     let table = &scan.table;
+    let needed = scan.needed.as_deref();
     match &scan.access {
         Access::Full => {
             let p = index_prefix(table.id, PRIMARY_INDEX);
@@ -164,7 +177,7 @@ pub fn scan_rows<'a>(
             let it = txn.scan(Bound::Included(p), end, false)?;
             Ok(Box::new(it.map(move |kv| {
                 let (k, v) = kv?;
-                let row = decode_table_row(table, &v)?;
+                let row = decode_table_row_projected(table, &v, needed)?;
                 Ok((k, row))
             })))
         }
@@ -193,15 +206,14 @@ pub fn scan_rows<'a>(
                 {
                     let row = txn.get(k)?;
                     let key = k.clone();
-                    return Ok(Box::new(
-                        row.into_iter()
-                            .map(move |v| Ok((key.clone(), decode_table_row(table, &v)?))),
-                    ));
+                    return Ok(Box::new(row.into_iter().map(move |v| {
+                        Ok((key.clone(), decode_table_row_projected(table, &v, needed)?))
+                    })));
                 }
                 let it = txn.scan(s, e, false)?;
                 Ok(Box::new(it.map(move |kv| {
                     let (k, v) = kv?;
-                    Ok((k, decode_table_row(table, &v)?))
+                    Ok((k, decode_table_row_projected(table, &v, needed)?))
                 })))
             }
             Some(ix) => {
@@ -221,7 +233,9 @@ pub fn scan_rows<'a>(
                         let (_, pk) = kv?;
                         let key = row_key(table, &pk);
                         match txn.get(&key)? {
-                            Some(v) => Ok(Some((key, decode_table_row(table, &v)?))),
+                            Some(v) => {
+                                Ok(Some((key, decode_table_row_projected(table, &v, needed)?)))
+                            }
                             None => Err(Error::corrupted(format!(
                                 "index \"{}\" points at a missing row",
                                 ix.name

@@ -6,6 +6,7 @@
 //! by the binder are always evaluated.
 
 mod index_selection;
+mod prune_columns;
 mod pushdown;
 
 use super::plan::Plan;
@@ -21,6 +22,7 @@ fn rules() -> Vec<Box<dyn Rule>> {
     vec![
         Box::new(pushdown::PushDownFilters),
         Box::new(index_selection::IndexSelection),
+        Box::new(prune_columns::PruneColumns),
     ]
 }
 

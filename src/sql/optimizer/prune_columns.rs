@@ -19,10 +19,10 @@ impl Rule for PruneColumns {
 
 fn mark(e: &Expr, needed: &mut [bool]) {
     e.walk(&mut |x| {
-        if let Expr::Column(i) = x {
-            if let Some(slot) = needed.get_mut(*i) {
-                *slot = true;
-            }
+        if let Expr::Column(i) = x
+            && let Some(slot) = needed.get_mut(*i)
+        {
+            *slot = true;
         }
     });
 }

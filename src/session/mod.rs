@@ -728,23 +728,35 @@ impl Session {
     ) -> Result<(Arc<Catalog>, Arc<DmlPlan>)> {
         let search_path = self.settings.search_path();
         let mut catalog = self.catalog()?;
+        let cached_plan = |catalog: &Arc<Catalog>| -> Option<Arc<DmlPlan>> {
+            let p = prepared?;
+            match &*p.cache.borrow() {
+                Some((c, sp, CachedPlan::Dml(plan)))
+                    if Arc::ptr_eq(c, catalog) && *sp == search_path =>
+                {
+                    Some(plan.clone())
+                }
+                _ => None,
+            }
+        };
+        let mut cached = cached_plan(&catalog);
         // Lock the target table first: after waiting for a DDL, READ COMMITTED
         // re-plans against what it committed.
-        if let Some(id) = self.dml_target(&catalog, stmt, &search_path) {
+        let target = match &cached {
+            Some(plan) => Some(plan.table().id),
+            None => self.dml_target(&catalog, stmt, &search_path),
+        };
+        if let Some(id) = target {
             let t = self.txn.as_mut().expect("transaction started");
             if t.txn.lock(&table_lock_key(id), LockMode::Shared)? {
                 t.txn.refresh_snapshot()?;
                 catalog = self.catalog()?;
+                cached = cached_plan(&catalog);
             }
         }
-        if let Some(p) = prepared
-            && let Some((c, sp, plan)) = &*p.cache.borrow()
-            && Arc::ptr_eq(c, &catalog)
-            && *sp == search_path
-            && let CachedPlan::Dml(plan) = plan
-        {
+        if let (Some(plan), Some(p)) = (cached, prepared) {
             check_param_count(params.len(), p.param_types.len())?;
-            return Ok((catalog, plan.clone()));
+            return Ok((catalog, plan));
         }
         let binder = Binder::new(&catalog, &search_path);
         let mut plan = match stmt {

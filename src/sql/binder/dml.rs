@@ -83,6 +83,15 @@ pub enum DmlPlan {
 }
 
 impl DmlPlan {
+    /// The table the statement changes.
+    pub fn table(&self) -> &Arc<TableDef> {
+        match self {
+            DmlPlan::Insert(p) => &p.table,
+            DmlPlan::Update(p) => &p.table,
+            DmlPlan::Delete(p) => &p.table,
+        }
+    }
+
     pub fn returning(&self) -> Option<&Returning> {
         match self {
             DmlPlan::Insert(p) => p.returning.as_ref(),

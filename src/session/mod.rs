@@ -831,8 +831,9 @@ impl Session {
         result
     }
 
-    fn run_ddl(&mut self, stmt: &ast::Statement) -> Result<StatementResult> {
-        use ast::Statement as S;
+    /// Runs `f` with a DDL context over the current transaction; the
+    /// transaction then reads its own catalog until it ends.
+    fn with_ddl<R>(&mut self, f: impl FnOnce(&mut DdlCtx) -> Result<R>) -> Result<R> {
         let catalog = self.catalog()?;
         let search_path = self.settings.search_path();
         let mut t = self.txn.take().expect("transaction started");
@@ -856,44 +857,48 @@ impl Session {
                 env: &env,
                 pending_rows: Vec::new(),
             };
-            match stmt {
-                S::CreateTable(ct) => ctx
-                    .create_table(ct, None)
-                    .map(|_| "CREATE TABLE".to_string()),
-                S::CreateIndex(ci) => ctx.create_index(ci),
-                S::CreateSchema {
-                    schema_name,
-                    if_not_exists,
-                    ..
-                } => ctx.create_schema(schema_name, *if_not_exists),
-                S::CreateSequence {
-                    if_not_exists,
-                    name,
-                    data_type,
-                    sequence_options,
-                    temporary: false,
-                    ..
-                } => {
-                    ctx.create_sequence(name, *if_not_exists, data_type.as_ref(), sequence_options)
-                }
-                S::Drop {
-                    object_type,
-                    if_exists,
-                    names,
-                    cascade,
-                    ..
-                } => ctx.drop(object_type, names, *if_exists, *cascade),
-                S::AlterTable(at) => ctx.alter_table(at),
-                S::Truncate(tr) => ctx.truncate(tr),
-                other => Err(Error::unsupported(format!(
-                    "statement not supported: {other}"
-                ))),
-            }
+            f(&mut ctx)
         };
         t.catalog_dirty = true;
         t.local_catalog = None;
         self.txn = Some(t);
-        Ok(command_result(result?))
+        result
+    }
+
+    fn run_ddl(&mut self, stmt: &ast::Statement) -> Result<StatementResult> {
+        use ast::Statement as S;
+        let tag = self.with_ddl(|ctx| match stmt {
+            S::CreateTable(ct) => ctx
+                .create_table(ct, None)
+                .map(|_| "CREATE TABLE".to_string()),
+            S::CreateIndex(ci) => ctx.create_index(ci),
+            S::CreateSchema {
+                schema_name,
+                if_not_exists,
+                ..
+            } => ctx.create_schema(schema_name, *if_not_exists),
+            S::CreateSequence {
+                if_not_exists,
+                name,
+                data_type,
+                sequence_options,
+                temporary: false,
+                ..
+            } => ctx.create_sequence(name, *if_not_exists, data_type.as_ref(), sequence_options),
+            S::Drop {
+                object_type,
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => ctx.drop(object_type, names, *if_exists, *cascade),
+            S::AlterTable(at) => ctx.alter_table(at),
+            S::Truncate(tr) => ctx.truncate(tr),
+            other => Err(Error::unsupported(format!(
+                "statement not supported: {other}"
+            ))),
+        })?;
+        Ok(command_result(tag))
     }
 
     fn create_table_as(
@@ -905,35 +910,8 @@ impl Session {
         let (plan, _) = self.plan_query(q, None, params)?;
         let mut ct_plain = ct.clone();
         ct_plain.query = None;
-        let catalog = self.catalog()?;
-        let search_path = self.settings.search_path();
-        let mut t = self.txn.take().expect("transaction started");
-        let created = {
-            let env = StmtEnv {
-                db: &self.db,
-                catalog: &catalog,
-                search_path: &search_path,
-                currvals: &self.currvals,
-                settings: &self.settings,
-                txn_time: &t.start,
-                stmt_time: std::sync::OnceLock::new(),
-            };
-            let mut ctx = DdlCtx {
-                txn: &mut t.txn,
-                catalog: catalog.clone(),
-                search_path: &search_path,
-                oids: &self.db.oids,
-                sequences: &self.db.sequences,
-                engine: self.db.engine.as_ref(),
-                env: &env,
-                pending_rows: Vec::new(),
-            };
-            ctx.create_table(&ct_plain, Some(plan.columns()))
-        };
-        t.catalog_dirty = true;
-        t.local_catalog = None;
-        self.txn = Some(t);
-        let Some(id) = created? else {
+        let created = self.with_ddl(|ctx| ctx.create_table(&ct_plain, Some(plan.columns())))?;
+        let Some(id) = created else {
             return Ok(command_result("CREATE TABLE AS"));
         };
         let catalog = self.catalog()?;

@@ -516,37 +516,53 @@ impl Binder<'_> {
         Ok(Returning { exprs, columns })
     }
 
-    pub fn bind_update(&self, u: &ast::Update) -> Result<UpdatePlan> {
-        if !u.table.joins.is_empty() {
-            return Err(Error::unsupported("UPDATE of a join"));
-        }
-        let (table, alias) = match &u.table.relation {
+    /// The table an UPDATE or DELETE changes, and the name it goes by.
+    fn target_table(&self, f: &ast::TableFactor, what: &str) -> Result<(Arc<TableDef>, String)> {
+        match f {
             ast::TableFactor::Table { name, alias, .. } => {
                 let t = self.table(name)?;
                 let a = alias
                     .as_ref()
                     .map(|a| ident(&a.name))
                     .unwrap_or_else(|| t.name.clone());
-                (t, a)
+                Ok((t, a))
             }
-            other => {
-                return Err(Error::unsupported(format!(
-                    "UPDATE target not supported: {other}"
-                )));
+            other => Err(Error::unsupported(format!(
+                "{what} target not supported: {other}"
+            ))),
+        }
+    }
+
+    /// The scope of an UPDATE/DELETE (target row, then FROM/USING items), the
+    /// plan of those items, and their scope alone (for RETURNING).
+    fn target_scope(
+        &self,
+        table: &TableDef,
+        alias: &str,
+        items: Option<&[ast::TableWithJoins]>,
+    ) -> Result<(Scope, Option<Plan>, Option<Scope>)> {
+        let mut scope = Scope::for_table(table, alias);
+        match items {
+            None => Ok((scope, None, None)),
+            Some(items) => {
+                let (plan, s) = self.bind_from(items)?;
+                scope.extend(s.clone());
+                Ok((scope, Some(plan), Some(s)))
             }
-        };
-        let mut scope = Scope::for_table(&table, &alias);
-        let mut extra = None;
-        let from = match &u.from {
+        }
+    }
+
+    pub fn bind_update(&self, u: &ast::Update) -> Result<UpdatePlan> {
+        if !u.table.joins.is_empty() {
+            return Err(Error::unsupported("UPDATE of a join"));
+        }
+        let (table, alias) = self.target_table(&u.table.relation, "UPDATE")?;
+        let from_items = match &u.from {
             None => None,
             Some(ast::UpdateTableFromKind::BeforeSet(f))
-            | Some(ast::UpdateTableFromKind::AfterSet(f)) => {
-                let (p, s) = self.bind_from(f)?;
-                scope.extend(s.clone());
-                extra = Some(s);
-                Some(p)
-            }
+            | Some(ast::UpdateTableFromKind::AfterSet(f)) => Some(f.as_slice()),
         };
+        let (scope, from, extra) = self.target_scope(&table, &alias, from_items)?;
         let assignments = self.bind_assignments(&table, &u.assignments, &scope)?;
         let filter = match &u.selection {
             Some(w) => Some(self.bind_predicate(w, &scope, "WHERE")?),
@@ -586,32 +602,8 @@ impl Binder<'_> {
         if from.len() != 1 || !from[0].joins.is_empty() {
             return Err(Error::unsupported("DELETE from more than one table"));
         }
-        let (table, alias) = match &from[0].relation {
-            ast::TableFactor::Table { name, alias, .. } => {
-                let t = self.table(name)?;
-                let a = alias
-                    .as_ref()
-                    .map(|a| ident(&a.name))
-                    .unwrap_or_else(|| t.name.clone());
-                (t, a)
-            }
-            other => {
-                return Err(Error::unsupported(format!(
-                    "DELETE target not supported: {other}"
-                )));
-            }
-        };
-        let mut scope = Scope::for_table(&table, &alias);
-        let mut extra = None;
-        let using = match &d.using {
-            None => None,
-            Some(u) => {
-                let (p, s) = self.bind_from(u)?;
-                scope.extend(s.clone());
-                extra = Some(s);
-                Some(p)
-            }
-        };
+        let (table, alias) = self.target_table(&from[0].relation, "DELETE")?;
+        let (scope, using, extra) = self.target_scope(&table, &alias, d.using.as_deref())?;
         let filter = match &d.selection {
             Some(w) => Some(self.bind_predicate(w, &scope, "WHERE")?),
             None => None,

@@ -49,9 +49,10 @@ pub fn execute<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>> 
                     .collect::<Result<Row>>()
             }))
         }
-        Plan::Scan(s) => {
-            Box::new(scan::filtered_rows(ctx.txn, s, ctx)?.map(|r| r.map(|(_, row)| row)))
-        }
+        Plan::Scan(s) => match scan::point_row(ctx.txn, s, ctx)? {
+            Some(row) => Box::new(row.into_iter().map(Ok)),
+            None => Box::new(scan::filtered_rows(ctx.txn, s, ctx)?.map(|r| r.map(|(_, row)| row))),
+        },
         Plan::Series { args, column } => series(args, &column.ty, ctx)?,
         Plan::Filter { input, predicate } => {
             let input = execute(input, ctx)?;
@@ -66,12 +67,33 @@ pub fn execute<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>> 
         }
         Plan::Project { input, exprs, .. } => {
             let input = execute(input, ctx)?;
+            // A plain column referenced once by the whole projection is moved
+            // out of the input row instead of cloned.
+            let mut uses = std::collections::HashMap::<usize, usize>::new();
+            for e in exprs {
+                e.walk(&mut |x| {
+                    if let crate::sql::expr::Expr::Column(i) = x {
+                        *uses.entry(*i).or_default() += 1;
+                    }
+                });
+            }
+            let movable: Vec<Option<usize>> = exprs
+                .iter()
+                .map(|e| match e {
+                    crate::sql::expr::Expr::Column(i) if uses.get(i) == Some(&1) => Some(*i),
+                    _ => None,
+                })
+                .collect();
             Box::new(input.map(move |r| {
-                let row = r?;
-                exprs
-                    .iter()
-                    .map(|e| e.eval(&row, &ectx))
-                    .collect::<Result<Row>>()
+                let mut row = r?;
+                let mut out = Vec::with_capacity(exprs.len());
+                for (e, m) in exprs.iter().zip(&movable) {
+                    out.push(match m {
+                        Some(i) if *i < row.len() => std::mem::replace(&mut row[*i], Value::Null),
+                        _ => e.eval(&row, &ectx)?,
+                    });
+                }
+                Ok(out)
             }))
         }
         Plan::Aggregate {

@@ -249,6 +249,46 @@ pub fn scan_rows<'a>(
     }
 }
 
+/// The row of a scan that reads one primary key (equality on every key
+/// column), after its filter. `None` when the scan is not a point read.
+pub fn point_row(
+    txn: &Transaction,
+    scan: &Scan,
+    ctx: &ExecCtx,
+) -> Result<Option<Option<Vec<Value>>>> {
+    let Access::Index {
+        index: None,
+        eq,
+        lower: None,
+        upper: None,
+    } = &scan.access
+    else {
+        return Ok(None);
+    };
+    let table = &scan.table;
+    if table.primary_key.is_empty() || eq.len() != table.primary_key.len() {
+        return Ok(None);
+    }
+    let mut key = index_prefix(table.id, PRIMARY_INDEX);
+    for (e, &c) in eq.iter().zip(&table.primary_key) {
+        let v = key_value(e, &table.columns[c].ty, ctx)?;
+        if v.is_null() {
+            return Ok(Some(None));
+        }
+        encode_key_value(&v, &mut key);
+    }
+    let Some(bytes) = txn.get(&key)? else {
+        return Ok(Some(None));
+    };
+    let row = decode_table_row_projected(table, &bytes, scan.needed.as_deref())?;
+    if let Some(f) = &scan.filter
+        && !f.eval_pred(&row, &ctx.eval_ctx())?
+    {
+        return Ok(Some(None));
+    }
+    Ok(Some(Some(row)))
+}
+
 /// Rows of a scan that pass its filter.
 pub fn filtered_rows<'a>(
     txn: &'a Transaction,

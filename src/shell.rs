@@ -123,7 +123,7 @@ pub fn print_result(out: &mut dyn Write, r: &StatementResult, format: Format) ->
             writeln!(out)
         }
         (Some(rows), Format::Csv) => write!(out, "{}", format_csv(rows)),
-        (None, Format::Aligned) => writeln!(out, "{}", r.tag),
+        (None, Format::Aligned) => writeln!(out, "{}", r.tag()),
         (None, Format::Csv) => Ok(()),
     }
 }

@@ -41,8 +41,9 @@ use std::sync::Arc;
 /// return rows, the rows.
 #[derive(Debug)]
 pub struct StatementResult {
-    /// PostgreSQL's command tag, e.g. `INSERT 0 3`, `SELECT 2`, `CREATE TABLE`.
-    pub tag: String,
+    /// The command: `SELECT`, `INSERT`, `UPDATE`, `DELETE`, or a complete
+    /// tag such as `CREATE TABLE`; [`StatementResult::tag`] adds the count.
+    pub command: std::borrow::Cow<'static, str>,
     /// Rows affected (INSERT/UPDATE/DELETE) or returned (SELECT).
     pub affected: u64,
     /// Result rows for SELECT, SHOW, EXPLAIN and RETURNING.
@@ -197,9 +198,20 @@ fn isolation_from_setting(s: &str) -> IsolationLevel {
     }
 }
 
+impl StatementResult {
+    /// PostgreSQL's command tag, e.g. `INSERT 0 3`, `SELECT 2`, `CREATE TABLE`.
+    pub fn tag(&self) -> String {
+        match &*self.command {
+            "SELECT" | "UPDATE" | "DELETE" => format!("{} {}", self.command, self.affected),
+            "INSERT" => format!("INSERT 0 {}", self.affected),
+            other => other.to_string(),
+        }
+    }
+}
+
 fn command_result(tag: impl Into<String>) -> StatementResult {
     StatementResult {
-        tag: tag.into(),
+        command: std::borrow::Cow::Owned(tag.into()),
         affected: 0,
         rows: None,
     }
@@ -227,7 +239,7 @@ fn rows_result(columns: Vec<Column>, values: Vec<Vec<Value>>) -> StatementResult
 fn rows_result_shared(columns: Arc<Vec<ColumnInfo>>, values: Vec<Vec<Value>>) -> StatementResult {
     let n = values.len() as u64;
     StatementResult {
-        tag: format!("SELECT {n}"),
+        command: std::borrow::Cow::Borrowed("SELECT"),
         affected: n,
         rows: Some(Rows::with_columns(columns, values)),
     }
@@ -783,10 +795,10 @@ impl Session {
     ) -> Result<StatementResult> {
         let (catalog, plan) = self.bind_dml(stmt, params, prepared)?;
         let outcome = self.exec_dml(&catalog, &plan, params)?;
-        let tag = match &*plan {
-            DmlPlan::Insert(_) => format!("INSERT 0 {}", outcome.count),
-            DmlPlan::Update(_) => format!("UPDATE {}", outcome.count),
-            DmlPlan::Delete(_) => format!("DELETE {}", outcome.count),
+        let command = match &*plan {
+            DmlPlan::Insert(_) => "INSERT",
+            DmlPlan::Update(_) => "UPDATE",
+            DmlPlan::Delete(_) => "DELETE",
         };
         let rows = plan.returning().map(|r| {
             Rows::new(
@@ -801,7 +813,7 @@ impl Session {
             )
         });
         Ok(StatementResult {
-            tag,
+            command: std::borrow::Cow::Borrowed(command),
             affected: outcome.count,
             rows,
         })
@@ -925,7 +937,7 @@ impl Session {
         });
         let outcome = self.exec_dml(&catalog, &insert, params)?;
         Ok(StatementResult {
-            tag: format!("SELECT {}", outcome.count),
+            command: std::borrow::Cow::Borrowed("SELECT"),
             affected: outcome.count,
             rows: None,
         })

@@ -771,12 +771,7 @@ impl Session {
             return Ok((catalog, plan));
         }
         let binder = Binder::new(&catalog, &search_path);
-        let mut plan = match stmt {
-            ast::Statement::Insert(i) => DmlPlan::Insert(binder.bind_insert(i)?),
-            ast::Statement::Update(u) => DmlPlan::Update(binder.bind_update(u)?),
-            ast::Statement::Delete(d) => DmlPlan::Delete(binder.bind_delete(d)?),
-            _ => return Err(Error::internal("not a DML statement")),
-        };
+        let mut plan = binder.bind_dml(stmt)?;
         check_param_count(params.len(), binder.param_types().len())?;
         optimize_dml(&mut plan);
         let plan = Arc::new(plan);
@@ -1118,39 +1113,15 @@ impl Session {
             let catalog = self.catalog()?;
             let search_path = self.settings.search_path();
             let binder = Binder::new(&catalog, &search_path);
-            let info = |cols: Vec<Column>| {
-                cols.into_iter()
-                    .map(|c| ColumnInfo {
-                        name: c.name,
-                        ty: if c.ty == DataType::Unknown {
-                            DataType::Text
-                        } else {
-                            c.ty
-                        },
-                    })
-                    .collect::<Vec<_>>()
-            };
             let cols = match stmt {
-                ast::Statement::Query(q) => info(binder.bind_query(q)?.columns()),
-                ast::Statement::Insert(i) => info(
+                ast::Statement::Query(q) => column_infos(binder.bind_query(q)?.columns()),
+                ast::Statement::Insert(_)
+                | ast::Statement::Update(_)
+                | ast::Statement::Delete(_) => column_infos(
                     binder
-                        .bind_insert(i)?
-                        .returning
-                        .map(|r| r.columns)
-                        .unwrap_or_default(),
-                ),
-                ast::Statement::Update(u) => info(
-                    binder
-                        .bind_update(u)?
-                        .returning
-                        .map(|r| r.columns)
-                        .unwrap_or_default(),
-                ),
-                ast::Statement::Delete(d) => info(
-                    binder
-                        .bind_delete(d)?
-                        .returning
-                        .map(|r| r.columns)
+                        .bind_dml(stmt)?
+                        .returning()
+                        .map(|r| r.columns.clone())
                         .unwrap_or_default(),
                 ),
                 _ => vec![],

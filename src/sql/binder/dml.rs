@@ -516,6 +516,16 @@ impl Binder<'_> {
         Ok(Returning { exprs, columns })
     }
 
+    /// Binds an INSERT, UPDATE or DELETE statement.
+    pub fn bind_dml(&self, stmt: &ast::Statement) -> Result<DmlPlan> {
+        Ok(match stmt {
+            ast::Statement::Insert(i) => DmlPlan::Insert(self.bind_insert(i)?),
+            ast::Statement::Update(u) => DmlPlan::Update(self.bind_update(u)?),
+            ast::Statement::Delete(d) => DmlPlan::Delete(self.bind_delete(d)?),
+            _ => return Err(Error::internal("not a data-changing statement")),
+        })
+    }
+
     /// The table an UPDATE or DELETE changes, and the name it goes by.
     fn target_table(&self, f: &ast::TableFactor, what: &str) -> Result<(Arc<TableDef>, String)> {
         match f {

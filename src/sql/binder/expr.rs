@@ -371,14 +371,7 @@ impl Binder<'_> {
                 let (ge, _) = self.binary(BinaryOp::GtEq, x.clone(), xt.clone(), lo, lot)?;
                 let (le, _) = self.binary(BinaryOp::LtEq, x, xt, hi, hit)?;
                 let both = Expr::And(Box::new(ge), Box::new(le));
-                Ok((
-                    if *negated {
-                        Expr::Not(Box::new(both))
-                    } else {
-                        both
-                    },
-                    DataType::Bool,
-                ))
+                Ok((negate_if(both, *negated), DataType::Bool))
             }
             A::InList {
                 expr,
@@ -391,12 +384,7 @@ impl Binder<'_> {
                     items.push(b(i)?);
                 }
                 for (_, t) in &items {
-                    xt = DataType::common_type(&xt, t).ok_or_else(|| {
-                        Error::new(
-                            SqlState::DATATYPE_MISMATCH,
-                            format!("IN types {} and {} cannot be matched", xt.name(), t.name()),
-                        )
-                    })?;
+                    xt = unify_types("IN", &xt, t)?;
                 }
                 if xt == DataType::Unknown {
                     xt = DataType::Text;
@@ -407,14 +395,7 @@ impl Binder<'_> {
                     .map(|(i, t)| self.coerce(i, &t, &xt))
                     .collect::<Result<Vec<_>>>()?;
                 let inl = Expr::InList(Box::new(x), items);
-                Ok((
-                    if *negated {
-                        Expr::Not(Box::new(inl))
-                    } else {
-                        inl
-                    },
-                    DataType::Bool,
-                ))
+                Ok((negate_if(inl, *negated), DataType::Bool))
             }
             A::Like {
                 negated,
@@ -458,32 +439,14 @@ impl Binder<'_> {
                         None => self.expect_bool(c, ct, "CASE/WHEN")?,
                     };
                     let (r, rt) = b(&cw.result)?;
-                    rty = DataType::common_type(&rty, &rt).ok_or_else(|| {
-                        Error::new(
-                            SqlState::DATATYPE_MISMATCH,
-                            format!(
-                                "CASE types {} and {} cannot be matched",
-                                rty.name(),
-                                rt.name()
-                            ),
-                        )
-                    })?;
+                    rty = unify_types("CASE", &rty, &rt)?;
                     whens.push(c);
                     results.push((r, rt));
                 }
                 let otherwise = match else_result {
                     Some(x) => {
                         let (r, rt) = b(x)?;
-                        rty = DataType::common_type(&rty, &rt).ok_or_else(|| {
-                            Error::new(
-                                SqlState::DATATYPE_MISMATCH,
-                                format!(
-                                    "CASE types {} and {} cannot be matched",
-                                    rty.name(),
-                                    rt.name()
-                                ),
-                            )
-                        })?;
+                        rty = unify_types("CASE", &rty, &rt)?;
                         Some((r, rt))
                     }
                     None => None,
@@ -515,16 +478,7 @@ impl Binder<'_> {
                 let mut et = DataType::Unknown;
                 for i in &arr.elem {
                     let (x, t) = b(i)?;
-                    et = DataType::common_type(&et, &t).ok_or_else(|| {
-                        Error::new(
-                            SqlState::DATATYPE_MISMATCH,
-                            format!(
-                                "ARRAY types {} and {} cannot be matched",
-                                et.name(),
-                                t.name()
-                            ),
-                        )
-                    })?;
+                    et = unify_types("ARRAY", &et, &t)?;
                     items.push((x, t));
                 }
                 if et == DataType::Unknown {
@@ -929,6 +883,24 @@ impl Binder<'_> {
         };
         Ok((Expr::Function(func, args), ty))
     }
+}
+
+fn negate_if(x: Expr, negated: bool) -> Expr {
+    if negated { Expr::Not(Box::new(x)) } else { x }
+}
+
+/// The common type of two branches of CASE, IN, ARRAY or VALUES (42804 if none).
+pub(crate) fn unify_types(what: &str, a: &DataType, b: &DataType) -> Result<DataType> {
+    DataType::common_type(a, b).ok_or_else(|| {
+        Error::new(
+            SqlState::DATATYPE_MISMATCH,
+            format!(
+                "{what} types {} and {} cannot be matched",
+                a.name(),
+                b.name()
+            ),
+        )
+    })
 }
 
 fn is_comparison(op: BinaryOp) -> bool {

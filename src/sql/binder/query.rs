@@ -1,6 +1,6 @@
 //! Binding SELECT and VALUES into a [`Plan`].
 
-use super::expr::{contains_aggregate, is_agg_found, number_literal};
+use super::expr::{contains_aggregate, is_agg_found, number_literal, unify_types};
 use super::{AggCtx, Binder, Scope, ScopeColumn, ident, split_name};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::expr::Expr;
@@ -201,16 +201,7 @@ impl Binder<'_> {
             let mut row = Vec::with_capacity(width);
             for (i, e) in r.iter().enumerate() {
                 let (x, t) = self.bind_expr(e, &empty)?;
-                types[i] = DataType::common_type(&types[i], &t).ok_or_else(|| {
-                    Error::new(
-                        SqlState::DATATYPE_MISMATCH,
-                        format!(
-                            "VALUES types {} and {} cannot be matched",
-                            types[i].name(),
-                            t.name()
-                        ),
-                    )
-                })?;
+                types[i] = unify_types("VALUES", &types[i], &t)?;
                 row.push((x, t));
             }
             rows.push(row);

@@ -120,7 +120,12 @@ pub fn print_result(out: &mut dyn Write, r: &StatementResult, format: Format) ->
     match (&r.rows, format) {
         (Some(rows), Format::Aligned) => {
             write!(out, "{}", format_aligned(rows))?;
-            writeln!(out)
+            writeln!(out)?;
+            // Like psql, data-changing statements with RETURNING also print their tag.
+            if matches!(&*r.command, "INSERT" | "UPDATE" | "DELETE") {
+                writeln!(out, "{}", r.tag())?;
+            }
+            Ok(())
         }
         (Some(rows), Format::Csv) => write!(out, "{}", format_csv(rows)),
         (None, Format::Aligned) => writeln!(out, "{}", r.tag()),

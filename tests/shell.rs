@@ -51,6 +51,24 @@ fn command_and_aligned_output() {
 }
 
 #[test]
+fn returning_prints_rows_then_tag() {
+    let out = heliosdb(
+        &[
+            "shell",
+            "--memory",
+            "-c",
+            "CREATE TABLE t (id int); INSERT INTO t VALUES (7) RETURNING id",
+        ],
+        None,
+    );
+    assert!(out.status.success());
+    assert_eq!(
+        text(&out.stdout),
+        "CREATE TABLE\n id \n----\n  7\n(1 row)\n\nINSERT 0 1\n"
+    );
+}
+
+#[test]
 fn csv_output() {
     let out = heliosdb(
         &[

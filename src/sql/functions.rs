@@ -3,7 +3,6 @@
 use super::expr::{EvalCtx, Expr};
 use crate::error::{Error, Result, SqlState};
 use crate::types::{DataType, Value};
-use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
 /// A resolved built-in scalar function.
@@ -501,9 +500,4 @@ pub fn value_to_i64(v: &Value) -> Result<Option<i64>> {
             ));
         }
     })
-}
-
-#[allow(dead_code)]
-fn decimal_from_i64(i: i64) -> Decimal {
-    Decimal::from(i)
 }

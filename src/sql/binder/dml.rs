@@ -562,6 +562,35 @@ impl Binder<'_> {
         }
     }
 
+    /// WHERE and RETURNING of an UPDATE or DELETE. Without FROM/USING the
+    /// WHERE clause filters the target scan (first result); with them it
+    /// filters the joined rows (second result).
+    #[allow(clippy::too_many_arguments)]
+    fn target_clauses(
+        &self,
+        table: &TableDef,
+        alias: &str,
+        scope: &Scope,
+        joined: bool,
+        selection: &Option<ast::Expr>,
+        returning: &Option<Vec<ast::SelectItem>>,
+        extra: Option<&Scope>,
+    ) -> Result<(Option<Expr>, Option<Expr>, Option<Returning>)> {
+        let filter = match selection {
+            Some(w) => Some(self.bind_predicate(w, scope, "WHERE")?),
+            None => None,
+        };
+        let returning = match returning {
+            Some(items) => Some(self.bind_returning(table, alias, items, extra)?),
+            None => None,
+        };
+        Ok(if joined {
+            (None, filter, returning)
+        } else {
+            (filter, None, returning)
+        })
+    }
+
     pub fn bind_update(&self, u: &ast::Update) -> Result<UpdatePlan> {
         if !u.table.joins.is_empty() {
             return Err(Error::unsupported("UPDATE of a join"));
@@ -574,19 +603,15 @@ impl Binder<'_> {
         };
         let (scope, from, extra) = self.target_scope(&table, &alias, from_items)?;
         let assignments = self.bind_assignments(&table, &u.assignments, &scope)?;
-        let filter = match &u.selection {
-            Some(w) => Some(self.bind_predicate(w, &scope, "WHERE")?),
-            None => None,
-        };
-        let (scan_filter, filter) = if from.is_some() {
-            (None, filter)
-        } else {
-            (filter, None)
-        };
-        let returning = match &u.returning {
-            Some(items) => Some(self.bind_returning(&table, &alias, items, extra.as_ref())?),
-            None => None,
-        };
+        let (scan_filter, filter, returning) = self.target_clauses(
+            &table,
+            &alias,
+            &scope,
+            from.is_some(),
+            &u.selection,
+            &u.returning,
+            extra.as_ref(),
+        )?;
         Ok(UpdatePlan {
             checks: self.table_checks(&table)?,
             scan: Scan {
@@ -614,19 +639,15 @@ impl Binder<'_> {
         }
         let (table, alias) = self.target_table(&from[0].relation, "DELETE")?;
         let (scope, using, extra) = self.target_scope(&table, &alias, d.using.as_deref())?;
-        let filter = match &d.selection {
-            Some(w) => Some(self.bind_predicate(w, &scope, "WHERE")?),
-            None => None,
-        };
-        let (scan_filter, filter) = if using.is_some() {
-            (None, filter)
-        } else {
-            (filter, None)
-        };
-        let returning = match &d.returning {
-            Some(items) => Some(self.bind_returning(&table, &alias, items, extra.as_ref())?),
-            None => None,
-        };
+        let (scan_filter, filter, returning) = self.target_clauses(
+            &table,
+            &alias,
+            &scope,
+            using.is_some(),
+            &d.selection,
+            &d.returning,
+            extra.as_ref(),
+        )?;
         Ok(DeletePlan {
             scan: Scan {
                 table: table.clone(),

@@ -99,6 +99,23 @@ fn key_value(e: &Expr, ty: &DataType, ctx: &ExecCtx) -> Result<Value> {
     }
 }
 
+/// Appends the key encoding of each row-independent expression, converted to
+/// its column type; `None` if one is NULL (an equality or bound that no row meets).
+fn encode_key_values<'e>(
+    mut key: Vec<u8>,
+    values: impl IntoIterator<Item = (&'e Expr, &'e DataType)>,
+    ctx: &ExecCtx,
+) -> Result<Option<Vec<u8>>> {
+    for (e, ty) in values {
+        let v = key_value(e, ty, ctx)?;
+        if v.is_null() {
+            return Ok(None);
+        }
+        encode_key_value(&v, &mut key);
+    }
+    Ok(Some(key))
+}
+
 /// Key bounds for an index access; `None` when the range is provably empty.
 fn key_range(
     prefix: Vec<u8>,
@@ -108,14 +125,9 @@ fn key_range(
     upper: &Option<(Expr, bool)>,
     ctx: &ExecCtx,
 ) -> Result<Option<KeyRange>> {
-    let mut p = prefix;
-    for (e, ty) in eq.iter().zip(key_types) {
-        let v = key_value(e, ty, ctx)?;
-        if v.is_null() {
-            return Ok(None);
-        }
-        encode_key_value(&v, &mut p);
-    }
+    let Some(p) = encode_key_values(prefix, eq.iter().zip(key_types), ctx)? else {
+        return Ok(None);
+    };
     let next_ty = key_types.get(eq.len());
     let end_of = |p: &[u8]| match prefix_end(p) {
         Some(e) => Bound::Excluded(e),
@@ -123,12 +135,9 @@ fn key_range(
     };
     let start = match (lower, next_ty) {
         (Some((e, incl)), Some(ty)) => {
-            let v = key_value(e, ty, ctx)?;
-            if v.is_null() {
+            let Some(k) = encode_key_values(p.clone(), [(e, ty)], ctx)? else {
                 return Ok(None);
-            }
-            let mut k = p.clone();
-            encode_key_value(&v, &mut k);
+            };
             if *incl {
                 Bound::Included(k)
             } else {
@@ -142,12 +151,9 @@ fn key_range(
     };
     let end = match (upper, next_ty) {
         (Some((e, incl)), Some(ty)) => {
-            let v = key_value(e, ty, ctx)?;
-            if v.is_null() {
+            let Some(k) = encode_key_values(p.clone(), [(e, ty)], ctx)? else {
                 return Ok(None);
-            }
-            let mut k = p.clone();
-            encode_key_value(&v, &mut k);
+            };
             if *incl {
                 end_of(&k)
             } else {
@@ -269,14 +275,11 @@ pub fn point_row(
     if table.primary_key.is_empty() || eq.len() != table.primary_key.len() {
         return Ok(None);
     }
-    let mut key = index_prefix(table.id, PRIMARY_INDEX);
-    for (e, &c) in eq.iter().zip(&table.primary_key) {
-        let v = key_value(e, &table.columns[c].ty, ctx)?;
-        if v.is_null() {
-            return Ok(Some(None));
-        }
-        encode_key_value(&v, &mut key);
-    }
+    let key_types = table.primary_key.iter().map(|&c| &table.columns[c].ty);
+    let prefix = index_prefix(table.id, PRIMARY_INDEX);
+    let Some(key) = encode_key_values(prefix, eq.iter().zip(key_types), ctx)? else {
+        return Ok(Some(None));
+    };
     let Some(bytes) = txn.get(&key)? else {
         return Ok(Some(None));
     };

@@ -250,14 +250,16 @@ impl Catalog {
 
     /// Secondary indexes of a table, in creation order.
     pub fn indexes_of(&self, table: u32) -> Vec<Arc<IndexDef>> {
+        self.index_iter(table).cloned().collect()
+    }
+
+    /// Secondary indexes of a table, in creation order, without allocating.
+    pub fn index_iter(&self, table: u32) -> impl Iterator<Item = &Arc<IndexDef>> {
         self.table_indexes
             .get(&table)
-            .map(|ids| {
-                ids.iter()
-                    .filter_map(|i| self.indexes.get(i).cloned())
-                    .collect()
-            })
-            .unwrap_or_default()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| self.indexes.get(i))
     }
 
     /// Tables whose foreign keys reference `table`.

@@ -96,6 +96,15 @@ impl Expr {
         }
     }
 
+    /// Evaluates each expression over `row`, in order.
+    pub fn eval_all(exprs: &[Expr], row: &[Value], ctx: &EvalCtx) -> Result<Vec<Value>> {
+        let mut out = Vec::with_capacity(exprs.len());
+        for e in exprs {
+            out.push(e.eval(row, ctx)?);
+        }
+        Ok(out)
+    }
+
     fn eval_inner(&self, row: &[Value], ctx: &EvalCtx) -> Result<Value> {
         Ok(match self {
             Expr::Literal(v) => v.clone(),

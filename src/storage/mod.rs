@@ -156,8 +156,9 @@ pub(crate) fn bounds_are_empty(start: &Bound<Vec<u8>>, end: &Bound<Vec<u8>>) -> 
     }
 }
 
-/// The final state of every key a batch writes: `Some(value)` to store, `None` to delete.
-pub(crate) type ResolvedWrites = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+/// The final state of every key a batch writes, in key order with no key
+/// twice: `Some(value)` to store, `None` to delete.
+pub(crate) type ResolvedWrites = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 
 /// Resolves a batch into final per-key writes, in order: `ops` first, then the
 /// writes of the `on_seq` hook (called with `seq`). Merges read earlier writes of
@@ -168,10 +169,7 @@ pub(crate) fn resolve_batch(
     seq: u64,
     mut latest: impl FnMut(&[u8]) -> Result<Option<Vec<u8>>>,
 ) -> Result<ResolvedWrites> {
-    let mut writes = ResolvedWrites::new();
-    for (key, op) in batch.ops {
-        apply_op(&mut writes, key, op, &mut latest)?;
-    }
+    let mut ops = batch.ops;
     if let Some(hook) = batch.on_seq {
         let extra = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
             let _scope = HookScope::enter();
@@ -183,11 +181,28 @@ pub(crate) fn resolve_batch(
                 panic_message(payload.as_ref())
             ))
         })?;
-        for (key, op) in extra {
-            apply_op(&mut writes, key, op, &mut latest)?;
-        }
+        ops.extend(extra);
     }
-    Ok(writes)
+    // A transaction's write set arrives sorted with unique keys; when it has
+    // no merges it is already the answer (large loads skip a second map).
+    let plain = ops.windows(2).all(|w| w[0].0 < w[1].0)
+        && ops
+            .iter()
+            .all(|(_, op)| matches!(op, Op::Put(_) | Op::Delete));
+    if plain {
+        return Ok(ops
+            .into_iter()
+            .map(|(key, op)| match op {
+                Op::Put(value) => (key, Some(value)),
+                _ => (key, None),
+            })
+            .collect());
+    }
+    let mut writes = BTreeMap::new();
+    for (key, op) in ops {
+        apply_op(&mut writes, key, op, &mut latest)?;
+    }
+    Ok(writes.into_iter().collect())
 }
 
 thread_local! {
@@ -221,8 +236,11 @@ pub(crate) fn check_not_in_hook() -> Result<()> {
     Ok(())
 }
 
+/// Pending writes while a batch with merges or repeated keys is resolved.
+type PendingWrites = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
 fn apply_op(
-    writes: &mut ResolvedWrites,
+    writes: &mut PendingWrites,
     key: Vec<u8>,
     op: Op,
     latest: &mut impl FnMut(&[u8]) -> Result<Option<Vec<u8>>>,
@@ -248,7 +266,7 @@ fn apply_op(
 }
 
 fn merge_operand(
-    writes: &ResolvedWrites,
+    writes: &PendingWrites,
     key: &[u8],
     latest: &mut impl FnMut(&[u8]) -> Result<Option<Vec<u8>>>,
 ) -> Result<Option<i64>> {

@@ -359,13 +359,20 @@ impl Transaction {
     }
 
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        let prev = self.writes.insert(key.clone(), Some(value));
-        self.record_undo(&key, prev);
+        self.write(key, Some(value));
     }
 
     pub fn delete(&mut self, key: Vec<u8>) {
-        let prev = self.writes.insert(key.clone(), None);
-        self.record_undo(&key, prev);
+        self.write(key, None);
+    }
+
+    fn write(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
+        if self.savepoints.is_empty() {
+            self.writes.insert(key, value);
+        } else {
+            let prev = self.writes.insert(key.clone(), value);
+            self.record_undo(&key, prev);
+        }
     }
 
     /// Queues a merge (counter) write applied at commit.

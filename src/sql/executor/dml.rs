@@ -175,7 +175,12 @@ impl<'a> Writer<'a> {
             params: self.params,
             env: self.env,
         };
-        super::execute(plan, &ctx)?.collect()
+        let rows = super::execute(plan, &ctx)?;
+        let mut out = Vec::with_capacity(rows.size_hint().0.max(1));
+        for row in rows {
+            out.push(row?);
+        }
+        Ok(out)
     }
 
     /// Assignment casts, NOT NULL and CHECK constraints of a new row.
@@ -222,12 +227,8 @@ impl<'a> Writer<'a> {
         Ok(out)
     }
 
-    fn unique_indexes(&self, table: &TableDef) -> Vec<Arc<IndexDef>> {
-        self.catalog
-            .indexes_of(table.id)
-            .into_iter()
-            .filter(|i| i.unique)
-            .collect()
+    fn unique_indexes(&self, table: &TableDef) -> impl Iterator<Item = &'a Arc<IndexDef>> + 'a {
+        self.catalog.index_iter(table.id).filter(|i| i.unique)
     }
 
     /// Finds a row that conflicts with `row` (key `pk`) on the primary key
@@ -256,7 +257,8 @@ impl<'a> Writer<'a> {
                 }
             }
         }
-        for ix in self.unique_indexes(table) {
+        let catalog = self.catalog;
+        for ix in catalog.index_iter(table.id).filter(|i| i.unique) {
             if let Some(ch) = changed_indexes
                 && !ch.contains(&ix.id)
             {
@@ -265,7 +267,7 @@ impl<'a> Writer<'a> {
             if ix.columns.iter().any(|&c| row[c].is_null()) {
                 continue;
             }
-            let vk = index_values_key(&ix, row);
+            let vk = index_values_key(ix, row);
             self.txn.lock(&vk, LockMode::Exclusive)?;
             let end = prefix_end(&vk)
                 .map(Bound::Excluded)
@@ -308,18 +310,18 @@ impl<'a> Writer<'a> {
     }
 
     /// Writes a new row and its index entries.
-    fn write_new(&mut self, table: &TableDef, pk: &[u8], row: &[Value]) -> Result<Vec<u8>> {
+    fn write_new(&mut self, table: &TableDef, pk: &[u8], row: &[Value]) -> Result<()> {
         let key = row_key(table, pk);
         let mut buf = Vec::with_capacity(64);
         encode_row(row, &mut buf);
-        self.txn.put(key.clone(), buf);
-        for ix in self.catalog.indexes_of(table.id) {
-            self.txn.put(index_entry_key(&ix, row, pk), pk.to_vec());
-        }
         if self.track_inserts {
             self.touched.insert(key.clone());
         }
-        Ok(key)
+        self.txn.put(key, buf);
+        for ix in self.catalog.index_iter(table.id) {
+            self.txn.put(index_entry_key(ix, row, pk), pk.to_vec());
+        }
+        Ok(())
     }
 
     fn remove(&mut self, table: &TableDef, key: &[u8], row: &[Value]) {
@@ -635,11 +637,7 @@ impl<'a> Writer<'a> {
         }
         row.extend_from_slice(extra);
         let ectx = self.ectx();
-        let out = r
-            .exprs
-            .iter()
-            .map(|e| e.eval(&row, &ectx))
-            .collect::<Result<Vec<_>>>()?;
+        let out = Expr::eval_all(&r.exprs, &row, &ectx)?;
         self.out.rows.push(out);
         Ok(())
     }
@@ -743,7 +741,6 @@ impl<'a> Writer<'a> {
         let pk_changed = row_key(table, &pk) != key;
         let changed: Vec<u32> = self
             .unique_indexes(table)
-            .iter()
             .filter(|ix| ix.columns.iter().any(|&c| old[c] != new[c]))
             .map(|ix| ix.id)
             .collect();

@@ -9,7 +9,7 @@ pub mod dml;
 pub mod scan;
 
 use crate::error::{Error, Result, SqlState};
-use crate::sql::expr::{EvalCtx, EvalEnv};
+use crate::sql::expr::{EvalCtx, EvalEnv, Expr};
 use crate::sql::functions::value_to_i64;
 use crate::sql::plan::{Plan, SortKey};
 use crate::txn::Transaction;
@@ -43,11 +43,7 @@ pub fn execute<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>> 
     Ok(match plan {
         Plan::Values { rows, .. } => {
             let ectx2 = ctx.eval_ctx();
-            Box::new(rows.iter().map(move |r| {
-                r.iter()
-                    .map(|e| e.eval(&[], &ectx2))
-                    .collect::<Result<Row>>()
-            }))
+            Box::new(rows.iter().map(move |r| Expr::eval_all(r, &[], &ectx2)))
         }
         Plan::Scan(s) => match scan::point_row(ctx.txn, s, ctx)? {
             Some(row) => Box::new(row.into_iter().map(Ok)),

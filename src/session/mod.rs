@@ -694,11 +694,7 @@ impl Session {
         let search_path = self.settings.search_path();
         let env = self.env(catalog, &search_path);
         let t = self.txn.as_ref().expect("transaction started");
-        let ctx = ExecCtx {
-            txn: &t.txn,
-            params,
-            env: &env,
-        };
+        let ctx = ExecCtx::new(&t.txn, params, &env);
         executor::execute(plan, &ctx)?.collect()
     }
 

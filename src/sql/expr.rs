@@ -6,10 +6,12 @@
 //! three-valued logic for AND, OR and NOT.
 
 use super::functions::Func;
+use super::plan::Plan;
 use crate::error::{Error, Result, SqlState};
 use crate::types::{BinaryOp, DataType, UnaryOp, Value};
 use chrono::{DateTime, Utc};
 use std::fmt;
+use std::sync::Arc;
 
 /// Session services an expression may call (sequences, settings, clock).
 pub trait EvalEnv {
@@ -58,11 +60,108 @@ pub enum Expr {
     },
     Function(Func, Vec<Expr>),
     Array(Vec<Expr>, DataType),
+    /// A column of an enclosing query's current row (in a correlated
+    /// subquery): `level` 1 is the immediately enclosing query.
+    Outer {
+        level: usize,
+        index: usize,
+        ty: DataType,
+    },
+    /// A subquery; `lhs` is the left operand of IN / ANY / ALL.
+    Subquery {
+        sq: Arc<Subquery>,
+        lhs: Option<Box<Expr>>,
+    },
+}
+
+/// What a subquery expression computes from the subquery's rows.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SubqueryKind {
+    /// `(SELECT ...)`: the single value of at most one row (NULL for none).
+    Scalar,
+    /// `EXISTS (SELECT ...)`.
+    Exists,
+    /// `ARRAY(SELECT ...)`.
+    Array,
+    /// `lhs IN (SELECT ...)` (NOT IN is `NOT (lhs IN ...)`).
+    In,
+    /// `lhs op ANY (SELECT ...)`.
+    Any(BinaryOp),
+    /// `lhs op ALL (SELECT ...)`.
+    All(BinaryOp),
+}
+
+/// A bound subquery. Its plan reads enclosing rows through [`Expr::Outer`].
+#[derive(Clone, Debug)]
+pub struct Subquery {
+    pub plan: Plan,
+    pub kind: SubqueryKind,
+    /// Reads a column of some enclosing query, so it is re-run per row;
+    /// otherwise its result is computed once per statement.
+    pub correlated: bool,
+    /// Columns of the immediately enclosing row that the subquery reads.
+    pub outer_refs: Vec<usize>,
+    /// Identity within the statement (the key of the result cache).
+    pub id: usize,
+}
+
+impl PartialEq for Subquery {
+    fn eq(&self, other: &Subquery) -> bool {
+        self.id == other.id
+    }
+}
+
+/// The current row of each enclosing query, innermost first.
+pub struct OuterRow<'a> {
+    pub row: &'a [Value],
+    pub parent: Option<&'a OuterRow<'a>>,
+}
+
+impl OuterRow<'_> {
+    fn column(&self, level: usize, index: usize) -> Result<Value> {
+        let mut at = self;
+        for _ in 1..level {
+            at = at
+                .parent
+                .ok_or_else(|| Error::internal("outer reference beyond the outermost query"))?;
+        }
+        at.row
+            .get(index)
+            .cloned()
+            .ok_or_else(|| Error::internal(format!("outer column {index} out of range")))
+    }
+}
+
+/// Runs subqueries for expression evaluation (implemented by the executor).
+pub trait SubqueryEval {
+    fn eval_subquery(
+        &self,
+        sq: &Subquery,
+        lhs: Option<Value>,
+        row: &[Value],
+        ctx: &EvalCtx,
+    ) -> Result<Value>;
 }
 
 pub struct EvalCtx<'a> {
     pub params: &'a [Value],
     pub env: &'a dyn EvalEnv,
+    /// Rows of the enclosing queries, for correlated subqueries.
+    pub outer: Option<&'a OuterRow<'a>>,
+    /// The subquery runner; None where no subquery can occur (DDL defaults).
+    pub subqueries: Option<&'a dyn SubqueryEval>,
+}
+
+impl<'a> EvalCtx<'a> {
+    /// A context without subqueries or enclosing rows.
+    pub fn new(params: &'a [Value], env: &'a dyn EvalEnv) -> EvalCtx<'a> {
+        EvalCtx {
+            params,
+            env,
+            outer: None,
+            subqueries: None,
+        }
+    }
 }
 
 fn truth(v: &Value) -> Result<Option<bool>> {
@@ -258,6 +357,19 @@ impl Expr {
                 }
             }
             Expr::Function(f, args) => f.eval(args, row, ctx)?,
+            Expr::Outer { level, index, .. } => ctx
+                .outer
+                .ok_or_else(|| Error::internal("outer reference outside a subquery"))?
+                .column(*level, *index)?,
+            Expr::Subquery { sq, lhs } => {
+                let lhs = match lhs {
+                    Some(l) => Some(l.eval(row, ctx)?),
+                    None => None,
+                };
+                ctx.subqueries
+                    .ok_or_else(|| Error::unsupported("subqueries are not allowed here"))?
+                    .eval_subquery(sq, lhs, row, ctx)?
+            }
             Expr::Array(items, ty) => {
                 let elem = match ty {
                     DataType::Array(e) => (**e).clone(),
@@ -289,9 +401,35 @@ impl Expr {
         self.walk(&mut |e| match e {
             Expr::Column(_) => independent = false,
             Expr::Function(f, _) if f.is_volatile() => independent = false,
+            Expr::Subquery { sq, .. } if !sq.outer_refs.is_empty() => independent = false,
             _ => {}
         });
         independent
+    }
+
+    /// True if a subquery inside reads the current row (such an expression
+    /// must be evaluated over exactly the row shape it was bound for).
+    pub fn has_correlated_subquery(&self) -> bool {
+        let mut found = false;
+        self.walk(&mut |e| {
+            if let Expr::Subquery { sq, .. } = e
+                && !sq.outer_refs.is_empty()
+            {
+                found = true;
+            }
+        });
+        found
+    }
+
+    /// True if the expression contains a subquery.
+    pub fn has_subquery(&self) -> bool {
+        let mut found = false;
+        self.walk(&mut |e| {
+            if let Expr::Subquery { .. } = e {
+                found = true;
+            }
+        });
+        found
     }
 
     /// True if the expression calls no volatile function.
@@ -315,7 +453,16 @@ impl Expr {
     fn walk_inner(&self, f: &mut dyn FnMut(&Expr)) {
         f(self);
         match self {
-            Expr::Literal(_) | Expr::Column(_) | Expr::Param(..) => {}
+            Expr::Literal(_) | Expr::Column(_) | Expr::Param(..) | Expr::Outer { .. } => {}
+            Expr::Subquery { sq, lhs } => {
+                if let Some(l) = lhs {
+                    l.walk(f);
+                }
+                // The row columns a correlated subquery reads count as read here.
+                for i in &sq.outer_refs {
+                    f(&Expr::Column(*i));
+                }
+            }
             Expr::Binary(_, l, r) | Expr::And(l, r) | Expr::Or(l, r) | Expr::NotDistinct(l, r) => {
                 l.walk(f);
                 r.walk(f);
@@ -361,6 +508,63 @@ impl Expr {
         }
     }
 
+    /// The direct sub-expressions, for in-place rewrites.
+    pub fn children_mut(&mut self) -> Vec<&mut Expr> {
+        match self {
+            Expr::Literal(_) | Expr::Column(_) | Expr::Param(..) | Expr::Outer { .. } => vec![],
+            Expr::Binary(_, l, r) | Expr::And(l, r) | Expr::Or(l, r) | Expr::NotDistinct(l, r) => {
+                vec![l.as_mut(), r.as_mut()]
+            }
+            Expr::Unary(_, e)
+            | Expr::Not(e)
+            | Expr::IsNull(e)
+            | Expr::IsBool(e, _)
+            | Expr::Cast(e, _) => vec![e.as_mut()],
+            Expr::Like {
+                expr,
+                pattern,
+                escape,
+                ..
+            } => {
+                let mut v = vec![expr.as_mut(), pattern.as_mut()];
+                v.extend(escape.as_deref_mut());
+                v
+            }
+            Expr::InList(e, list) => {
+                let mut v = vec![e.as_mut()];
+                v.extend(list.iter_mut());
+                v
+            }
+            Expr::Case {
+                operand,
+                whens,
+                otherwise,
+            } => {
+                let mut v: Vec<&mut Expr> = operand.as_deref_mut().into_iter().collect();
+                for (c, r) in whens {
+                    v.push(c);
+                    v.push(r);
+                }
+                v.extend(otherwise.as_deref_mut());
+                v
+            }
+            Expr::Function(_, args) | Expr::Array(args, _) => args.iter_mut().collect(),
+            Expr::Subquery { lhs, .. } => lhs.as_deref_mut().into_iter().collect(),
+        }
+    }
+
+    /// Applies `f` to every subquery in this expression (outermost first).
+    pub fn for_each_subquery_mut(&mut self, f: &mut dyn FnMut(&mut Subquery)) {
+        crate::stack::guard(|| {
+            if let Expr::Subquery { sq, .. } = self {
+                f(Arc::make_mut(sq));
+            }
+            for c in self.children_mut() {
+                c.for_each_subquery_mut(f);
+            }
+        })
+    }
+
     /// Rewrites column references through `map` (old position -> new expression).
     pub fn map_columns(&self, map: &dyn Fn(usize) -> Expr) -> Expr {
         crate::stack::guard(|| self.map_columns_inner(map))
@@ -370,7 +574,12 @@ impl Expr {
         let m = |e: &Expr| Box::new(e.map_columns(map));
         match self {
             Expr::Column(i) => map(*i),
-            Expr::Literal(_) | Expr::Param(..) => self.clone(),
+            Expr::Literal(_) | Expr::Param(..) | Expr::Outer { .. } => self.clone(),
+            // Callers never remap a correlated subquery (see has_correlated_subquery).
+            Expr::Subquery { sq, lhs } => Expr::Subquery {
+                sq: sq.clone(),
+                lhs: lhs.as_ref().map(|l| m(l)),
+            },
             Expr::Binary(op, l, r) => Expr::Binary(*op, m(l), m(r)),
             Expr::Unary(op, e) => Expr::Unary(*op, m(e)),
             Expr::And(l, r) => Expr::And(m(l), m(r)),
@@ -584,6 +793,21 @@ impl Expr {
             }
             Expr::Function(func, args) => format!("{}({})", func.name(), list(args)),
             Expr::Array(items, _) => format!("ARRAY[{}]", list(items)),
+            Expr::Outer { level, index, .. } => format!("outer{level}.#{index}"),
+            Expr::Subquery { sq, lhs } => {
+                let what = match sq.kind {
+                    SubqueryKind::Scalar => format!("(SubPlan {})", sq.id),
+                    SubqueryKind::Exists => format!("(EXISTS SubPlan {})", sq.id),
+                    SubqueryKind::Array => format!("(ARRAY SubPlan {})", sq.id),
+                    SubqueryKind::In => format!("(ANY (= SubPlan {}))", sq.id),
+                    SubqueryKind::Any(op) => format!("(ANY ({} SubPlan {}))", op.symbol(), sq.id),
+                    SubqueryKind::All(op) => format!("(ALL ({} SubPlan {}))", op.symbol(), sq.id),
+                };
+                match lhs {
+                    Some(l) => format!("({} {})", r(l), what),
+                    None => what,
+                }
+            }
         }
     }
 }

@@ -66,6 +66,36 @@ pub struct AggCall {
     pub ty: DataType,
 }
 
+/// The kinds of join. Semi and anti joins return left rows that have
+/// (or have no) matching right row, once each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinKind {
+    Inner,
+    Left,
+    Right,
+    Full,
+    Semi,
+    Anti,
+}
+
+impl JoinKind {
+    /// Whether the output carries the right input's columns.
+    pub fn has_right_columns(self) -> bool {
+        !matches!(self, JoinKind::Semi | JoinKind::Anti)
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            JoinKind::Inner => "",
+            JoinKind::Left => " Left Join",
+            JoinKind::Right => " Right Join",
+            JoinKind::Full => " Full Join",
+            JoinKind::Semi => " Semi Join",
+            JoinKind::Anti => " Anti Join",
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct SortKey {
     pub expr: Expr,
@@ -114,10 +144,26 @@ pub enum Plan {
     Distinct {
         input: Box<Plan>,
     },
-    /// Cartesian product filtered by `on` (output: left columns then right).
+    /// Join by testing `on` against every pair of rows (output: left
+    /// columns then right; only left columns for semi and anti joins).
     NestedLoop {
         left: Box<Plan>,
         right: Box<Plan>,
+        kind: JoinKind,
+        on: Option<Expr>,
+        /// The right input reads the left row (LATERAL): it is run again
+        /// for every left row, with that row as its enclosing row.
+        lateral: bool,
+    },
+    /// Equi-join: builds a hash table on the right input's `right_keys`,
+    /// probes it with each left row's `left_keys` (NULL keys never match),
+    /// then checks the residual `on` over the combined row.
+    HashJoin {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        kind: JoinKind,
+        left_keys: Vec<Expr>,
+        right_keys: Vec<Expr>,
         on: Option<Expr>,
     },
     /// Drops trailing columns (sort keys that are not selected).
@@ -128,6 +174,97 @@ pub enum Plan {
 }
 
 impl Plan {
+    /// Applies `f` to every expression of this node and of every node below.
+    pub fn for_each_expr_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
+        match self {
+            Plan::Values { rows, .. } => rows.iter_mut().flatten().for_each(&mut *f),
+            Plan::Scan(s) => {
+                if let Some(x) = &mut s.filter {
+                    f(x);
+                }
+                if let Access::Index {
+                    eq, lower, upper, ..
+                } = &mut s.access
+                {
+                    eq.iter_mut().for_each(&mut *f);
+                    if let Some((x, _)) = lower {
+                        f(x);
+                    }
+                    if let Some((x, _)) = upper {
+                        f(x);
+                    }
+                }
+            }
+            Plan::Series { args, .. } => args.iter_mut().for_each(&mut *f),
+            Plan::Filter { input, predicate } => {
+                f(predicate);
+                input.for_each_expr_mut(f);
+            }
+            Plan::Project { input, exprs, .. } => {
+                exprs.iter_mut().for_each(&mut *f);
+                input.for_each_expr_mut(f);
+            }
+            Plan::Aggregate {
+                input,
+                group_by,
+                aggs,
+                ..
+            } => {
+                group_by.iter_mut().for_each(&mut *f);
+                for a in aggs {
+                    a.args.iter_mut().for_each(&mut *f);
+                    if let Some(x) = &mut a.filter {
+                        f(x);
+                    }
+                }
+                input.for_each_expr_mut(f);
+            }
+            Plan::Sort { input, keys } => {
+                keys.iter_mut().for_each(|k| f(&mut k.expr));
+                input.for_each_expr_mut(f);
+            }
+            Plan::Limit {
+                input,
+                limit,
+                offset,
+            } => {
+                if let Some(x) = limit {
+                    f(x);
+                }
+                if let Some(x) = offset {
+                    f(x);
+                }
+                input.for_each_expr_mut(f);
+            }
+            Plan::Distinct { input } | Plan::Truncate { input, .. } => input.for_each_expr_mut(f),
+            Plan::NestedLoop {
+                left, right, on, ..
+            } => {
+                if let Some(x) = on {
+                    f(x);
+                }
+                left.for_each_expr_mut(f);
+                right.for_each_expr_mut(f);
+            }
+            Plan::HashJoin {
+                left,
+                right,
+                left_keys,
+                right_keys,
+                on,
+                ..
+            } => {
+                left_keys.iter_mut().for_each(&mut *f);
+                right_keys.iter_mut().for_each(&mut *f);
+                if let Some(x) = on {
+                    f(x);
+                }
+                left.for_each_expr_mut(f);
+                right.for_each_expr_mut(f);
+            }
+        }
+    }
+
     pub fn columns(&self) -> Vec<Column> {
         match self {
             Plan::Values { columns, .. }
@@ -147,9 +284,16 @@ impl Plan {
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }
             | Plan::Distinct { input } => input.columns(),
-            Plan::NestedLoop { left, right, .. } => {
+            Plan::NestedLoop {
+                left, right, kind, ..
+            }
+            | Plan::HashJoin {
+                left, right, kind, ..
+            } => {
                 let mut c = left.columns();
-                c.extend(right.columns());
+                if kind.has_right_columns() {
+                    c.extend(right.columns());
+                }
                 c
             }
             Plan::Truncate { input, keep } => {
@@ -168,12 +312,14 @@ impl Plan {
     }
 
     fn explain_into(&self, out: &mut Vec<String>, depth: usize) {
+        // PostgreSQL's layout: children start with "->  " two spaces in from
+        // their parent's text; detail lines are indented under their node.
         let pad = if depth == 0 {
             String::new()
         } else {
-            format!("{}->  ", " ".repeat(depth * 6 - 6))
+            format!("{}->  ", " ".repeat(depth * 6 - 4))
         };
-        let detail_pad = " ".repeat(if depth == 0 { 2 } else { depth * 6 });
+        let detail_pad = " ".repeat(2 + depth * 6);
         let in_names = |p: &Plan| {
             let cols = p.columns();
             move |i: usize| {
@@ -305,8 +451,40 @@ impl Plan {
                 out.push(format!("{pad}HashAggregate (distinct)"));
                 input.explain_into(out, depth + 1);
             }
-            Plan::NestedLoop { left, right, on } => {
-                out.push(format!("{pad}Nested Loop"));
+            Plan::NestedLoop {
+                left,
+                right,
+                kind,
+                on,
+                ..
+            } => {
+                out.push(format!("{pad}Nested Loop{}", kind.label()));
+                let mut cols = left.columns();
+                cols.extend(right.columns());
+                let names = |i: usize| cols.get(i).map(|c| c.name.clone()).unwrap_or_default();
+                if let Some(on) = on {
+                    out.push(format!("{detail_pad}Join Filter: {}", on.render(&names)));
+                }
+                left.explain_into(out, depth + 1);
+                right.explain_into(out, depth + 1);
+            }
+            Plan::HashJoin {
+                left,
+                right,
+                kind,
+                left_keys,
+                right_keys,
+                on,
+            } => {
+                out.push(format!("{pad}Hash{} Join", kind.label().trim_end_matches(" Join")));
+                let ln = in_names(left);
+                let rn = in_names(right);
+                let conds: Vec<String> = left_keys
+                    .iter()
+                    .zip(right_keys)
+                    .map(|(l, r)| format!("({} = {})", l.render(&ln), r.render(&rn)))
+                    .collect();
+                out.push(format!("{detail_pad}Hash Cond: {}", conds.join(" AND ")));
                 if let Some(on) = on {
                     let mut cols = left.columns();
                     cols.extend(right.columns());
@@ -314,7 +492,8 @@ impl Plan {
                     out.push(format!("{detail_pad}Join Filter: {}", on.render(&names)));
                 }
                 left.explain_into(out, depth + 1);
-                right.explain_into(out, depth + 1);
+                out.push(format!("{}->  Hash", " ".repeat(depth * 6 + 2)));
+                right.explain_into(out, depth + 2);
             }
         }
     }

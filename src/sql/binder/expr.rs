@@ -3,7 +3,7 @@
 
 use super::{AggCtx, Binder, Scope, ident};
 use crate::error::{Error, Result, SqlState};
-use crate::sql::expr::Expr;
+use crate::sql::expr::{Expr, SubqueryKind};
 use crate::sql::functions::{self, Func};
 use crate::sql::plan::{AggCall, AggFunc};
 use crate::types::{BinaryOp, DataType, UnaryOp, Value};
@@ -491,8 +491,42 @@ impl Binder<'_> {
                 let ty = DataType::Array(Box::new(et));
                 Ok((Expr::Array(items, ty.clone()), ty))
             }
-            A::Subquery(_) | A::Exists { .. } | A::InSubquery { .. } => {
-                Err(Error::unsupported("subqueries are not supported yet"))
+            A::Subquery(q) => self.bind_subquery(q, SubqueryKind::Scalar, None, scope, agg),
+            A::AnyOp {
+                left,
+                compare_op,
+                right,
+                ..
+            }
+            | A::AllOp {
+                left,
+                compare_op,
+                right,
+            } if matches!(right.as_ref(), A::Subquery(_)) => {
+                let A::Subquery(q) = right.as_ref() else {
+                    unreachable!("guarded by matches! above")
+                };
+                let op = map_binop(compare_op)?;
+                let kind = if matches!(e, A::AnyOp { .. }) {
+                    SubqueryKind::Any(op)
+                } else {
+                    SubqueryKind::All(op)
+                };
+                let lhs = b(left)?;
+                self.bind_subquery(q, kind, Some(lhs), scope, agg)
+            }
+            A::Exists { subquery, negated } => {
+                let (x, t) = self.bind_subquery(subquery, SubqueryKind::Exists, None, scope, agg)?;
+                Ok((negate_if(x, *negated), t))
+            }
+            A::InSubquery {
+                expr,
+                subquery,
+                negated,
+            } => {
+                let lhs = b(expr)?;
+                let (x, t) = self.bind_subquery(subquery, SubqueryKind::In, Some(lhs), scope, agg)?;
+                Ok((negate_if(x, *negated), t))
             }
             other => Err(Error::unsupported(format!(
                 "expression not supported: {other}"
@@ -599,6 +633,10 @@ impl Binder<'_> {
                 Ok((Expr::Column(i), ty))
             }
             None => {
+                // A column of an enclosing query (correlated subquery).
+                if let Some(x) = self.outer_column(qualifier, name)? {
+                    return Ok(x);
+                }
                 // Bare-word session functions (SQL's CURRENT_DATE etc. parse as identifiers).
                 if qualifier.is_none()
                     && let Some(x) = self.bare_function(name)?
@@ -606,7 +644,7 @@ impl Binder<'_> {
                     return Ok(x);
                 }
                 match qualifier {
-                    Some(q) if !scope.has_qualifier(q) => Err(Error::new(
+                    Some(q) if !scope.has_qualifier(q) && !self.outer_has_qualifier(q) => Err(Error::new(
                         SqlState::UNDEFINED_TABLE,
                         format!("missing FROM-clause entry for table \"{q}\""),
                     )),
@@ -639,7 +677,7 @@ impl Binder<'_> {
         Ok(Some((Expr::Function(f, vec![]), ty)))
     }
 
-    fn binary(
+    pub(super) fn binary(
         &self,
         op: BinaryOp,
         l: Expr,

@@ -9,7 +9,9 @@
 
 mod dml;
 mod expr;
+mod from;
 mod query;
+mod subquery;
 
 pub use dml::{ConflictAction, DeletePlan, DmlPlan, InsertPlan, OnConflict, Returning, UpdatePlan};
 
@@ -141,12 +143,36 @@ pub(crate) struct AggCtx<'s> {
     pub aggs: RefCell<Vec<super::plan::AggCall>>,
 }
 
+/// The scope of an enclosing query, seen from a subquery (or a LATERAL item)
+/// bound inside it.
+pub(crate) struct OuterFrame {
+    pub scope: Scope,
+    /// Columns of this scope that the subquery reads.
+    pub refs: RefCell<Vec<usize>>,
+    /// The subquery reads this or a further enclosing scope.
+    pub correlated: std::cell::Cell<bool>,
+}
+
+impl OuterFrame {
+    pub fn new(scope: Scope) -> OuterFrame {
+        OuterFrame {
+            scope,
+            refs: RefCell::new(Vec::new()),
+            correlated: std::cell::Cell::new(false),
+        }
+    }
+}
+
 /// Binds statements for one session state (catalog version, search path).
 pub struct Binder<'a> {
     pub catalog: &'a Catalog,
     pub search_path: &'a [String],
     /// Inferred parameter types, `$1` at index 0 (Unknown until inferred).
     pub params: RefCell<Vec<DataType>>,
+    /// Scopes of the queries enclosing the one being bound, outermost first.
+    pub(crate) outer: RefCell<Vec<OuterFrame>>,
+    /// Next subquery id of the statement.
+    next_subquery: std::cell::Cell<usize>,
 }
 
 impl<'a> Binder<'a> {
@@ -155,6 +181,8 @@ impl<'a> Binder<'a> {
             catalog,
             search_path,
             params: RefCell::new(Vec::new()),
+            outer: RefCell::new(Vec::new()),
+            next_subquery: std::cell::Cell::new(1),
         }
     }
 
@@ -199,6 +227,46 @@ impl<'a> Binder<'a> {
             p[n] = ty.clone();
         }
         p[n].clone()
+    }
+
+    /// A fresh subquery id (unique within the statement).
+    pub(crate) fn subquery_id(&self) -> usize {
+        let id = self.next_subquery.get();
+        self.next_subquery.set(id + 1);
+        id
+    }
+
+    /// Looks a column up in the enclosing queries' scopes (innermost first),
+    /// for a correlated reference: marks the subqueries it crosses.
+    pub(crate) fn outer_column(
+        &self,
+        qualifier: Option<&str>,
+        name: &str,
+    ) -> Result<Option<(Expr, DataType)>> {
+        let frames = self.outer.borrow();
+        for (k, frame) in frames.iter().enumerate().rev() {
+            if let Some((i, ty)) = frame.scope.resolve(qualifier, name)? {
+                frame.refs.borrow_mut().push(i);
+                for f in &frames[k..] {
+                    f.correlated.set(true);
+                }
+                let level = frames.len() - k;
+                return Ok(Some((
+                    Expr::Outer {
+                        level,
+                        index: i,
+                        ty: ty.clone(),
+                    },
+                    ty,
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether some enclosing query has a FROM item named `q`.
+    pub(crate) fn outer_has_qualifier(&self, q: &str) -> bool {
+        self.outer.borrow().iter().any(|f| f.scope.has_qualifier(q))
     }
 
     pub fn param_types(&self) -> Vec<DataType> {

@@ -4,7 +4,7 @@ use super::expr::{contains_aggregate, is_agg_found, number_literal, unify_types}
 use super::{AggCtx, Binder, Scope, ScopeColumn, ident, split_name};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::expr::Expr;
-use crate::sql::plan::{Access, Column, Plan, Scan, SortKey};
+use crate::sql::plan::{Column, Plan, SortKey};
 use crate::types::{DataType, Value};
 use sqlparser::ast;
 use std::cell::RefCell;
@@ -30,6 +30,16 @@ pub(crate) fn output_name(e: &ast::Expr) -> String {
             n => n.to_string(),
         },
         A::Case { .. } => "case".into(),
+        A::Exists { .. } => "exists".into(),
+        // A scalar subquery is named after its single output column.
+        A::Subquery(q) => match q.body.as_ref() {
+            ast::SetExpr::Select(s) => match s.projection.first() {
+                Some(ast::SelectItem::UnnamedExpr(e)) => output_name(e),
+                Some(ast::SelectItem::ExprWithAlias { alias, .. }) => ident(alias),
+                _ => "?column?".into(),
+            },
+            _ => "?column?".into(),
+        },
         A::Array(_) => "array".into(),
         A::TypedString(ts) => cast_name(&ts.data_type),
         _ => "?column?".into(),
@@ -242,240 +252,6 @@ impl Binder<'_> {
             })
             .collect();
         Ok(Plan::Values { rows, columns })
-    }
-
-    /// Binds the FROM clause into a plan and the scope its rows expose.
-    pub(crate) fn bind_from(&self, from: &[ast::TableWithJoins]) -> Result<(Plan, Scope)> {
-        if from.is_empty() {
-            return Ok((
-                Plan::Values {
-                    rows: vec![vec![]],
-                    columns: vec![],
-                },
-                Scope::default(),
-            ));
-        }
-        let mut acc: Option<(Plan, Scope)> = None;
-        for twj in from {
-            let (mut plan, mut scope) = self.bind_factor(&twj.relation)?;
-            for j in &twj.joins {
-                let (rp, rs) = self.bind_factor(&j.relation)?;
-                scope.extend(rs);
-                let on = match &j.join_operator {
-                    ast::JoinOperator::Join(c)
-                    | ast::JoinOperator::Inner(c)
-                    | ast::JoinOperator::CrossJoin(c) => match c {
-                        ast::JoinConstraint::On(e) => {
-                            Some(self.bind_predicate(e, &scope, "JOIN/ON")?)
-                        }
-                        ast::JoinConstraint::None => None,
-                        _ => {
-                            return Err(Error::unsupported(
-                                "JOIN USING and NATURAL JOIN are not supported yet",
-                            ));
-                        }
-                    },
-                    _ => return Err(Error::unsupported("outer joins are not supported yet")),
-                };
-                plan = Plan::NestedLoop {
-                    left: Box::new(plan),
-                    right: Box::new(rp),
-                    on,
-                };
-            }
-            acc = Some(match acc {
-                None => (plan, scope),
-                Some((lp, mut ls)) => {
-                    ls.extend(scope);
-                    (
-                        Plan::NestedLoop {
-                            left: Box::new(lp),
-                            right: Box::new(plan),
-                            on: None,
-                        },
-                        ls,
-                    )
-                }
-            });
-        }
-        Ok(acc.expect("from is not empty"))
-    }
-
-    fn bind_factor(&self, f: &ast::TableFactor) -> Result<(Plan, Scope)> {
-        match f {
-            ast::TableFactor::Table {
-                name, alias, args, ..
-            } => {
-                if let Some(args) = args {
-                    let (_, fname) = split_name(name)?;
-                    let list: Vec<&ast::Expr> = args
-                        .args
-                        .iter()
-                        .map(|a| match a {
-                            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) => Ok(x),
-                            _ => Err(Error::unsupported("named table-function arguments")),
-                        })
-                        .collect::<Result<_>>()?;
-                    return self.bind_table_function(&fname, &list, alias.as_ref());
-                }
-                let table = self.table(name)?;
-                let q = alias
-                    .as_ref()
-                    .map(|a| ident(&a.name))
-                    .unwrap_or_else(|| table.name.clone());
-                let mut scope = Scope::for_table(&table, &q);
-                if let Some(a) = alias {
-                    rename_columns(&mut scope, &a.columns)?;
-                }
-                let plan = Plan::Scan(Scan {
-                    indexes: self.catalog.indexes_of(table.id),
-                    needed: None,
-                    table,
-                    alias: alias.as_ref().map(|a| ident(&a.name)),
-                    access: Access::Full,
-                    filter: None,
-                });
-                Ok((plan, scope))
-            }
-            ast::TableFactor::Function {
-                name, args, alias, ..
-            } => {
-                let (_, fname) = split_name(name)?;
-                let list: Vec<&ast::Expr> = args
-                    .iter()
-                    .map(|a| match a {
-                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) => Ok(x),
-                        _ => Err(Error::unsupported("named table-function arguments")),
-                    })
-                    .collect::<Result<_>>()?;
-                self.bind_table_function(&fname, &list, alias.as_ref())
-            }
-            ast::TableFactor::Derived {
-                subquery, alias, ..
-            } => {
-                let plan = self.bind_query(subquery)?;
-                let q = alias.as_ref().map(|a| ident(&a.name));
-                let mut scope = Scope {
-                    columns: plan
-                        .columns()
-                        .into_iter()
-                        .map(|c| ScopeColumn {
-                            qualifier: q.clone(),
-                            name: c.name,
-                            ty: c.ty,
-                            qualified_only: false,
-                        })
-                        .collect(),
-                };
-                if let Some(a) = alias {
-                    rename_columns(&mut scope, &a.columns)?;
-                }
-                Ok((plan, scope))
-            }
-            ast::TableFactor::NestedJoin {
-                table_with_joins, ..
-            } => self.bind_from(std::slice::from_ref(table_with_joins)),
-            other => Err(Error::unsupported(format!(
-                "FROM item not supported: {other}"
-            ))),
-        }
-    }
-
-    fn bind_table_function(
-        &self,
-        name: &str,
-        args: &[&ast::Expr],
-        alias: Option<&ast::TableAlias>,
-    ) -> Result<(Plan, Scope)> {
-        if name != "generate_series" {
-            return Err(Error::new(
-                SqlState::UNDEFINED_FUNCTION,
-                format!("function {name} does not exist"),
-            ));
-        }
-        let (args, ty) = self.series_args(args)?;
-        let col = alias
-            .map(|a| {
-                a.columns
-                    .first()
-                    .map(|c| ident(&c.name))
-                    .unwrap_or_else(|| ident(&a.name))
-            })
-            .unwrap_or_else(|| "generate_series".to_string());
-        let q = alias
-            .map(|a| ident(&a.name))
-            .unwrap_or_else(|| "generate_series".into());
-        let scope = Scope {
-            columns: vec![ScopeColumn {
-                qualifier: Some(q),
-                name: col.clone(),
-                ty: ty.clone(),
-                qualified_only: false,
-            }],
-        };
-        Ok((
-            Plan::Series {
-                args,
-                column: Column { name: col, ty },
-            },
-            scope,
-        ))
-    }
-
-    /// Arguments of generate_series: integer or numeric (timestamps with an interval step).
-    fn series_args(&self, args: &[&ast::Expr]) -> Result<(Vec<Expr>, DataType)> {
-        if args.len() < 2 || args.len() > 3 {
-            return Err(Error::new(
-                SqlState::UNDEFINED_FUNCTION,
-                "function generate_series with this number of arguments does not exist",
-            ));
-        }
-        let empty = Scope::default();
-        let bound: Vec<(Expr, DataType)> = args
-            .iter()
-            .map(|a| self.bind_expr(a, &empty))
-            .collect::<Result<_>>()?;
-        let mut ty = DataType::Unknown;
-        for (_, t) in bound.iter().take(2) {
-            ty = DataType::common_type(&ty, t).unwrap_or(DataType::Unknown);
-        }
-        let ty = match ty {
-            DataType::Int2 | DataType::Int4 | DataType::Unknown => DataType::Int4,
-            DataType::Int8 => DataType::Int8,
-            DataType::Numeric(_) => DataType::Numeric(None),
-            DataType::Timestamp | DataType::Timestamptz | DataType::Date => {
-                if ty == DataType::Date {
-                    DataType::Timestamp
-                } else {
-                    ty
-                }
-            }
-            other => {
-                return Err(Error::new(
-                    SqlState::UNDEFINED_FUNCTION,
-                    format!(
-                        "function generate_series({0}, {0}) does not exist",
-                        other.name()
-                    ),
-                ));
-            }
-        };
-        let step_ty = if ty.is_temporal() {
-            DataType::Interval
-        } else {
-            ty.clone()
-        };
-        let mut out = Vec::new();
-        for (i, (x, t)) in bound.into_iter().enumerate() {
-            let target = if i == 2 { &step_ty } else { &ty };
-            let x = self.coerce(x, &t, target)?;
-            out.push(if t != *target && t != DataType::Unknown {
-                Expr::Cast(Box::new(x), target.clone())
-            } else {
-                x
-            });
-        }
-        Ok((out, ty))
     }
 
     fn bind_select(&self, s: &ast::Select, order_by: &[ast::OrderByExpr]) -> Result<Plan> {
@@ -909,19 +685,3 @@ fn output_alias(e: &ast::Expr, items: &[Item], _scope: &Scope) -> Result<Option<
     Ok(output_alias_simple(e, items))
 }
 
-fn rename_columns(scope: &mut Scope, cols: &[ast::TableAliasColumnDef]) -> Result<()> {
-    if cols.len() > scope.columns.len() {
-        return Err(Error::new(
-            SqlState::INVALID_COLUMN_REFERENCE,
-            format!(
-                "table has {} columns available but {} columns specified",
-                scope.columns.len(),
-                cols.len()
-            ),
-        ));
-    }
-    for (c, a) in scope.columns.iter_mut().zip(cols) {
-        c.name = ident(&a.name);
-    }
-    Ok(())
-}

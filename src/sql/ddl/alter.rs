@@ -147,7 +147,7 @@ impl DdlCtx<'_> {
                 let ty = old.columns[ci].ty.clone();
                 self.pending_rows.clear();
                 self.rewrite_rows(&old, &old, &mut |mut row| {
-                    let ectx = EvalCtx { params: &[], env };
+                    let ectx = EvalCtx::new(&[], env);
                     let v = default.eval(&[], &ectx)?;
                     let v = if v.is_null() { v } else { v.coerce_to(&ty)? };
                     if v.is_null() && !nullable {

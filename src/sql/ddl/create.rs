@@ -455,10 +455,7 @@ impl DdlCtx<'_> {
                     n = format!("{base}{i}");
                 }
                 if !new_table {
-                    let ectx = crate::sql::expr::EvalCtx {
-                        params: &[],
-                        env: self.env,
-                    };
+                    let ectx = crate::sql::expr::EvalCtx::new(&[], self.env);
                     for (_, row) in self.table_rows(&t)? {
                         if let crate::types::Value::Bool(false) = pred.eval(&row, &ectx)? {
                             return Err(Error::new(

@@ -32,7 +32,7 @@ use crate::error::{Error, Result, SqlState};
 use crate::sql::binder::{
     ConflictAction, DeletePlan, DmlPlan, InsertPlan, OnConflict, Returning, UpdatePlan,
 };
-use crate::sql::expr::{EvalCtx, EvalEnv, Expr};
+use crate::sql::expr::{EvalCtx, EvalEnv, Expr, Subquery, SubqueryEval};
 use crate::storage::prefix_end;
 use crate::txn::locks::LockMode;
 use crate::txn::{Transaction, WriteCheck};
@@ -77,6 +77,7 @@ pub fn execute_dml(
         fk_checks: Vec::new(),
         no_action: Vec::new(),
         out: DmlOutcome::default(),
+        cache: Default::default(),
     };
     match plan {
         DmlPlan::Insert(p) => w.insert(p)?,
@@ -107,6 +108,8 @@ struct Writer<'a> {
     /// Deferred NO ACTION checks: (parent, child, fk index, old referenced values).
     no_action: Vec<NoActionCheck>,
     out: DmlOutcome,
+    /// Results of uncorrelated subqueries in the statement.
+    cache: std::rc::Rc<super::SubqueryCache>,
 }
 
 enum Conflict {
@@ -146,11 +149,32 @@ fn failing_row(row: &[Value]) -> String {
     format!("Failing row contains ({}).", vals.join(", "))
 }
 
+impl SubqueryEval for Writer<'_> {
+    fn eval_subquery(
+        &self,
+        sq: &Subquery,
+        lhs: Option<Value>,
+        row: &[Value],
+        ctx: &EvalCtx,
+    ) -> Result<Value> {
+        let exec = ExecCtx {
+            txn: self.txn,
+            params: self.params,
+            env: self.env,
+            outer: None,
+            cache: self.cache.clone(),
+        };
+        exec.eval_subquery(sq, lhs, row, ctx)
+    }
+}
+
 impl<'a> Writer<'a> {
-    fn ectx(&self) -> EvalCtx<'a> {
+    fn ectx(&self) -> EvalCtx<'_> {
         EvalCtx {
             params: self.params,
             env: self.env,
+            outer: None,
+            subqueries: Some(self),
         }
     }
 
@@ -165,6 +189,8 @@ impl<'a> Writer<'a> {
             txn: self.txn,
             params: self.params,
             env: self.env,
+            outer: None,
+            cache: self.cache.clone(),
         };
         filtered_rows(self.txn, scan, &ctx)?.collect()
     }
@@ -174,6 +200,8 @@ impl<'a> Writer<'a> {
             txn: self.txn,
             params: self.params,
             env: self.env,
+            outer: None,
+            cache: self.cache.clone(),
         };
         let rows = super::execute(plan, &ctx)?;
         let mut out = Vec::with_capacity(rows.size_hint().0.max(1));

@@ -6,12 +6,16 @@
 
 mod agg;
 pub mod dml;
+mod join;
 pub mod scan;
+mod subquery;
+
+pub use subquery::SubqueryCache;
 
 use crate::error::{Error, Result, SqlState};
-use crate::sql::expr::{EvalCtx, EvalEnv, Expr};
+use crate::sql::expr::{EvalCtx, EvalEnv, Expr, OuterRow, Subquery, SubqueryEval};
 use crate::sql::functions::value_to_i64;
-use crate::sql::plan::{Plan, SortKey};
+use crate::sql::plan::{JoinKind, Plan, SortKey};
 use crate::txn::Transaction;
 use crate::types::{BinaryOp, DataType, Value};
 use std::cmp::Ordering;
@@ -26,13 +30,29 @@ pub struct ExecCtx<'a> {
     pub txn: &'a Transaction,
     pub params: &'a [Value],
     pub env: &'a dyn EvalEnv,
+    /// Current rows of enclosing queries (inside a correlated subquery).
+    pub outer: Option<&'a OuterRow<'a>>,
+    /// Results of uncorrelated subqueries, shared by the whole statement.
+    pub cache: std::rc::Rc<SubqueryCache>,
 }
 
 impl<'a> ExecCtx<'a> {
-    pub fn eval_ctx(&self) -> EvalCtx<'a> {
+    pub fn new(txn: &'a Transaction, params: &'a [Value], env: &'a dyn EvalEnv) -> ExecCtx<'a> {
+        ExecCtx {
+            txn,
+            params,
+            env,
+            outer: None,
+            cache: Default::default(),
+        }
+    }
+
+    pub fn eval_ctx(&'a self) -> EvalCtx<'a> {
         EvalCtx {
             params: self.params,
             env: self.env,
+            outer: self.outer,
+            subqueries: Some(self),
         }
     }
 }
@@ -150,35 +170,39 @@ pub fn execute<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>> 
                 Err(e) => Some(Err(e)),
             }))
         }
-        Plan::NestedLoop { left, right, on } => {
-            let right_rows: Vec<Row> = execute(right, ctx)?.collect::<Result<_>>()?;
-            let left_it = execute(left, ctx)?;
-            Box::new(left_it.flat_map(move |l| {
-                let out: Vec<Result<Row>> = match l {
-                    Err(e) => vec![Err(e)],
-                    Ok(l) => {
-                        let mut out = Vec::new();
-                        for r in &right_rows {
-                            let mut row = l.clone();
-                            row.extend(r.iter().cloned());
-                            match on {
-                                None => out.push(Ok(row)),
-                                Some(p) => match p.eval_pred(&row, &ectx) {
-                                    Ok(true) => out.push(Ok(row)),
-                                    Ok(false) => {}
-                                    Err(e) => {
-                                        out.push(Err(e));
-                                        break;
-                                    }
-                                },
-                            }
-                        }
-                        out
-                    }
-                };
-                out
-            }))
-        }
+        Plan::NestedLoop {
+            left,
+            right,
+            kind,
+            on,
+            lateral: true,
+        } => join::lateral(left, right, *kind, on.as_ref(), ctx)?,
+        Plan::NestedLoop {
+            left,
+            right,
+            kind,
+            on,
+            lateral: false,
+        } => join(left, right, *kind, join::Probe::All, None, on.as_ref(), ctx)?,
+        Plan::HashJoin {
+            left,
+            right,
+            kind,
+            left_keys,
+            right_keys,
+            on,
+        } => join(
+            left,
+            right,
+            *kind,
+            join::Probe::Hash {
+                left_keys,
+                table: Default::default(),
+            },
+            Some(right_keys),
+            on.as_ref(),
+            ctx,
+        )?,
         Plan::Truncate { input, keep } => {
             let input = execute(input, ctx)?;
             let keep = *keep;
@@ -190,6 +214,53 @@ pub fn execute<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>> 
             }))
         }
     })
+}
+
+impl SubqueryEval for ExecCtx<'_> {
+    fn eval_subquery(
+        &self,
+        sq: &Subquery,
+        lhs: Option<Value>,
+        row: &[Value],
+        ctx: &EvalCtx,
+    ) -> Result<Value> {
+        subquery::eval(self, sq, lhs, row, ctx)
+    }
+}
+
+/// Runs a join: materialises the right input (hashing it for a hash join)
+/// and streams the left.
+fn join<'a>(
+    left: &'a Plan,
+    right: &'a Plan,
+    kind: JoinKind,
+    mut probe: join::Probe<'a>,
+    right_keys: Option<&'a [Expr]>,
+    on: Option<&'a Expr>,
+    ctx: &'a ExecCtx<'a>,
+) -> Result<RowIter<'a>> {
+    let ectx = ctx.eval_ctx();
+    let right_rows: Vec<Row> = execute(right, ctx)?.collect::<Result<_>>()?;
+    if let (join::Probe::Hash { table, .. }, Some(keys)) = (&mut probe, right_keys) {
+        *table = join::build_hash(&right_rows, keys, &ectx)?;
+    }
+    // An inner join with nothing to match produces nothing: skip the left input.
+    if right_rows.is_empty() && matches!(kind, JoinKind::Inner | JoinKind::Semi) {
+        return Ok(Box::new(std::iter::empty()));
+    }
+    Ok(Box::new(join::JoinIter {
+        left: execute(left, ctx)?,
+        matched: vec![false; right_rows.len()],
+        right_width: right.columns().len(),
+        left_width: left.columns().len(),
+        right: right_rows,
+        probe,
+        kind,
+        on,
+        ectx,
+        pending: Vec::new().into_iter(),
+        tail: None,
+    }))
 }
 
 /// Compares two values for ORDER BY: NULLs first or last, then value order.

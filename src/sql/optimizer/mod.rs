@@ -6,9 +6,11 @@
 //! by the binder are always evaluated.
 
 mod index_selection;
+mod join_order;
 mod prune_columns;
 mod pushdown;
 
+use super::expr::Expr;
 use super::plan::Plan;
 
 /// A plan rewrite.
@@ -21,14 +23,37 @@ pub trait Rule {
 fn rules() -> Vec<Box<dyn Rule>> {
     vec![
         Box::new(pushdown::PushDownFilters),
+        Box::new(join_order::JoinPlanning),
         Box::new(index_selection::IndexSelection),
         Box::new(prune_columns::PruneColumns),
     ]
 }
 
-/// Runs every rule once, in order.
+/// Runs every rule once, in order, on the plan and on every subquery plan
+/// inside its expressions.
 pub fn optimize(plan: Plan) -> Plan {
-    rules().iter().fold(plan, |p, r| r.apply(p))
+    let mut plan = rules().iter().fold(plan, |p, r| r.apply(p));
+    optimize_subqueries(&mut plan);
+    plan
+}
+
+/// Optimizes the plans of subqueries inside `plan`'s expressions.
+pub fn optimize_subqueries(plan: &mut Plan) {
+    plan.for_each_expr_mut(&mut |e| optimize_expr_subqueries(e));
+}
+
+/// Optimizes the plans of subqueries inside one expression.
+pub fn optimize_expr_subqueries(e: &mut Expr) {
+    e.for_each_subquery_mut(&mut |sq| {
+        let p = std::mem::replace(
+            &mut sq.plan,
+            Plan::Values {
+                rows: vec![],
+                columns: vec![],
+            },
+        );
+        sq.plan = optimize(p);
+    });
 }
 
 /// Applies `f` to every child of `plan` (bottom-up helpers use this).
@@ -74,9 +99,32 @@ pub(crate) fn map_children(plan: Plan, f: &dyn Fn(Plan) -> Plan) -> Plan {
             offset,
         },
         Plan::Distinct { input } => Plan::Distinct { input: b(input) },
-        Plan::NestedLoop { left, right, on } => Plan::NestedLoop {
+        Plan::NestedLoop {
+            left,
+            right,
+            kind,
+            on,
+            lateral,
+        } => Plan::NestedLoop {
             left: b(left),
             right: b(right),
+            kind,
+            on,
+            lateral,
+        },
+        Plan::HashJoin {
+            left,
+            right,
+            kind,
+            left_keys,
+            right_keys,
+            on,
+        } => Plan::HashJoin {
+            left: b(left),
+            right: b(right),
+            kind,
+            left_keys,
+            right_keys,
             on,
         },
         Plan::Truncate { input, keep } => Plan::Truncate {

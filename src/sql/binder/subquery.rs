@@ -1,0 +1,96 @@
+//! Binding subqueries inside expressions: scalar, EXISTS, IN, ANY/ALL, ARRAY.
+
+use super::{AggCtx, Binder, OuterFrame, Scope};
+use crate::error::{Error, Result, SqlState};
+use crate::sql::expr::{Expr, Subquery, SubqueryKind};
+use crate::types::{BinaryOp, DataType};
+use sqlparser::ast;
+use std::sync::Arc;
+
+impl Binder<'_> {
+    /// Binds `q` as a subquery of kind `kind` inside an expression over
+    /// `scope`; `lhs` is the bound left operand of IN / ANY / ALL.
+    pub(super) fn bind_subquery(
+        &self,
+        q: &ast::Query,
+        kind: SubqueryKind,
+        lhs: Option<(Expr, DataType)>,
+        scope: &Scope,
+        agg: Option<&AggCtx>,
+    ) -> Result<(Expr, DataType)> {
+        self.outer.borrow_mut().push(OuterFrame::new(scope.clone()));
+        let plan = self.bind_query(q);
+        let frame = self.outer.borrow_mut().pop().expect("frame pushed above");
+        let plan = plan?;
+        let mut outer_refs = frame.refs.into_inner();
+        outer_refs.sort_unstable();
+        outer_refs.dedup();
+        if agg.is_some() && !outer_refs.is_empty() {
+            // The subquery would be evaluated over grouped rows, not the rows
+            // its references were resolved against.
+            return Err(Error::unsupported(
+                "a correlated subquery in a query with GROUP BY or aggregates is not supported yet",
+            ));
+        }
+        let columns = plan.columns();
+        if kind != SubqueryKind::Exists && columns.len() != 1 {
+            return Err(Error::new(
+                SqlState::SYNTAX_ERROR,
+                if columns.len() > 1 {
+                    "subquery has too many columns"
+                } else {
+                    "subquery must return only one column"
+                },
+            ));
+        }
+        let col_ty = columns
+            .first()
+            .map(|c| c.ty.clone())
+            .unwrap_or(DataType::Bool);
+        let (lhs, ty) = match (kind, lhs) {
+            (SubqueryKind::Scalar, _) => (None, col_ty),
+            (SubqueryKind::Exists, _) => (None, DataType::Bool),
+            (SubqueryKind::Array, _) => (None, DataType::Array(Box::new(col_ty))),
+            (SubqueryKind::In | SubqueryKind::Any(_) | SubqueryKind::All(_), Some((l, lt))) => {
+                let op = match kind {
+                    SubqueryKind::Any(op) | SubqueryKind::All(op) => op,
+                    _ => BinaryOp::Eq,
+                };
+                // Type-check `lhs op column` as a comparison would be.
+                let probe = Expr::Outer {
+                    level: 1,
+                    index: 0,
+                    ty: col_ty.clone(),
+                };
+                let (checked, rt) = self.binary(op, l.clone(), lt.clone(), probe, col_ty.clone())?;
+                if rt != DataType::Bool {
+                    return Err(Error::new(
+                        SqlState::DATATYPE_MISMATCH,
+                        "operator of ANY/ALL must return type boolean",
+                    ));
+                }
+                // Keep the coerced left operand (an untyped literal gets the column's type).
+                let l = match checked {
+                    Expr::Binary(_, l, _) => *l,
+                    _ => l,
+                };
+                (Some(Box::new(l)), DataType::Bool)
+            }
+            _ => return Err(Error::internal("IN/ANY/ALL subquery without a left operand")),
+        };
+        let sq = Subquery {
+            plan,
+            kind,
+            correlated: frame.correlated.get(),
+            outer_refs,
+            id: self.subquery_id(),
+        };
+        Ok((
+            Expr::Subquery {
+                sq: Arc::new(sq),
+                lhs,
+            },
+            ty,
+        ))
+    }
+}

@@ -1,0 +1,202 @@
+//! Subqueries in expressions: scalar, EXISTS, ARRAY, IN, ANY and ALL.
+//!
+//! An uncorrelated subquery runs once per statement; its result is cached by
+//! subquery id. A correlated one runs again for every row that evaluates it,
+//! with that row pushed onto the chain of enclosing rows that
+//! [`Expr::Outer`](crate::sql::expr::Expr::Outer) reads. EXISTS stops at the
+//! first row and a scalar subquery at the second.
+
+use super::{ExecCtx, execute};
+use crate::error::{Error, Result, SqlState};
+use crate::sql::expr::{EvalCtx, OuterRow, Subquery, SubqueryKind};
+use crate::types::{BinaryOp, DataType, Value};
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+/// Results of uncorrelated subqueries, by subquery id, for one statement.
+#[derive(Default)]
+pub struct SubqueryCache(RefCell<HashMap<usize, Rc<Cached>>>);
+
+enum Cached {
+    Value(Value),
+    /// First-column values (for IN, ANY, ALL).
+    Set {
+        values: Vec<Value>,
+        distinct: HashSet<Value>,
+        has_null: bool,
+    },
+}
+
+/// Evaluates `sq` for the current `row` (whose enclosing rows are `ctx.outer`).
+pub(super) fn eval(
+    exec: &ExecCtx,
+    sq: &Subquery,
+    lhs: Option<Value>,
+    row: &[Value],
+    ctx: &EvalCtx,
+) -> Result<Value> {
+    let cached = if sq.correlated {
+        None
+    } else {
+        exec.cache.0.borrow().get(&sq.id).cloned()
+    };
+    let result = match cached {
+        Some(c) => c,
+        None => {
+            let outer = OuterRow {
+                row,
+                parent: ctx.outer,
+            };
+            let child = ExecCtx {
+                txn: exec.txn,
+                params: exec.params,
+                env: exec.env,
+                outer: Some(&outer),
+                cache: exec.cache.clone(),
+            };
+            let c = Rc::new(run(&child, sq)?);
+            if !sq.correlated {
+                exec.cache.0.borrow_mut().insert(sq.id, c.clone());
+            }
+            c
+        }
+    };
+    match (&*result, sq.kind) {
+        (Cached::Value(v), _) => Ok(v.clone()),
+        (
+            Cached::Set {
+                values,
+                distinct,
+                has_null,
+            },
+            kind,
+        ) => {
+            let lhs = lhs.ok_or_else(|| Error::internal("IN/ANY/ALL without a left operand"))?;
+            match kind {
+                SubqueryKind::In => Ok(in_set(&lhs, values, distinct, *has_null)),
+                SubqueryKind::Any(op) => quantified(&lhs, op, values, *has_null, true),
+                SubqueryKind::All(op) => quantified(&lhs, op, values, *has_null, false),
+                _ => Err(Error::internal("subquery result of the wrong kind")),
+            }
+        }
+    }
+}
+
+fn run(ctx: &ExecCtx, sq: &Subquery) -> Result<Cached> {
+    let mut rows = execute(&sq.plan, ctx)?;
+    Ok(match sq.kind {
+        SubqueryKind::Exists => Cached::Value(Value::Bool(match rows.next() {
+            Some(r) => {
+                r?;
+                true
+            }
+            None => false,
+        })),
+        SubqueryKind::Scalar => {
+            let first = match rows.next() {
+                Some(r) => r?.into_iter().next().unwrap_or(Value::Null),
+                None => Value::Null,
+            };
+            if let Some(r) = rows.next() {
+                r?;
+                return Err(Error::new(
+                    SqlState::CARDINALITY_VIOLATION,
+                    "more than one row returned by a subquery used as an expression",
+                ));
+            }
+            Cached::Value(first)
+        }
+        SubqueryKind::Array => {
+            let elem = sq
+                .plan
+                .columns()
+                .first()
+                .map(|c| c.ty.clone())
+                .unwrap_or(DataType::Text);
+            let mut vals = Vec::new();
+            for r in rows {
+                vals.push(r?.into_iter().next().unwrap_or(Value::Null));
+            }
+            Cached::Value(Value::Array(elem, vals))
+        }
+        SubqueryKind::In | SubqueryKind::Any(_) | SubqueryKind::All(_) => {
+            let mut values = Vec::new();
+            let mut distinct = HashSet::new();
+            let mut has_null = false;
+            for r in rows {
+                let v = r?.into_iter().next().unwrap_or(Value::Null);
+                if v.is_null() {
+                    has_null = true;
+                } else if sq.kind == SubqueryKind::In {
+                    distinct.insert(v);
+                } else {
+                    values.push(v);
+                }
+            }
+            Cached::Set {
+                values,
+                distinct,
+                has_null,
+            }
+        }
+    })
+}
+
+/// `lhs IN (set)` with SQL's NULL rules: NULL unless found or provably absent.
+fn in_set(lhs: &Value, values: &[Value], distinct: &HashSet<Value>, has_null: bool) -> Value {
+    debug_assert!(values.is_empty());
+    if distinct.is_empty() && !has_null {
+        return Value::Bool(false);
+    }
+    if lhs.is_null() {
+        return Value::Null;
+    }
+    if distinct.contains(lhs) {
+        Value::Bool(true)
+    } else if has_null {
+        Value::Null
+    } else {
+        Value::Bool(false)
+    }
+}
+
+/// `lhs op ANY (values)` (`any` = true) or `lhs op ALL (values)`; `has_null`
+/// says the subquery also returned NULLs (which compare as unknown).
+fn quantified(
+    lhs: &Value,
+    op: BinaryOp,
+    values: &[Value],
+    has_null: bool,
+    any: bool,
+) -> Result<Value> {
+    let mut saw_null = has_null;
+    let mut check = |v: &Value| -> Result<Option<bool>> {
+        match op.eval(lhs, v)? {
+            Value::Bool(b) => Ok(Some(b)),
+            Value::Null => {
+                saw_null = true;
+                Ok(None)
+            }
+            other => Err(Error::new(
+                SqlState::DATATYPE_MISMATCH,
+                format!(
+                    "op ANY/ALL (array) requires operator to yield boolean, not {}",
+                    other.data_type().name()
+                ),
+            )),
+        }
+    };
+    for v in values {
+        match check(v)? {
+            Some(true) if any => return Ok(Value::Bool(true)),
+            Some(false) if !any => return Ok(Value::Bool(false)),
+            _ => {}
+        }
+    }
+    Ok(if saw_null {
+        Value::Null
+    } else {
+        Value::Bool(!any)
+    })
+}

@@ -476,7 +476,10 @@ impl Plan {
                 right_keys,
                 on,
             } => {
-                out.push(format!("{pad}Hash{} Join", kind.label().trim_end_matches(" Join")));
+                out.push(format!(
+                    "{pad}Hash{} Join",
+                    kind.label().trim_end_matches(" Join")
+                ));
                 let ln = in_names(left);
                 let rn = in_names(right);
                 let conds: Vec<String> = left_keys

@@ -516,7 +516,8 @@ impl Binder<'_> {
                 self.bind_subquery(q, kind, Some(lhs), scope, agg)
             }
             A::Exists { subquery, negated } => {
-                let (x, t) = self.bind_subquery(subquery, SubqueryKind::Exists, None, scope, agg)?;
+                let (x, t) =
+                    self.bind_subquery(subquery, SubqueryKind::Exists, None, scope, agg)?;
                 Ok((negate_if(x, *negated), t))
             }
             A::InSubquery {
@@ -525,7 +526,8 @@ impl Binder<'_> {
                 negated,
             } => {
                 let lhs = b(expr)?;
-                let (x, t) = self.bind_subquery(subquery, SubqueryKind::In, Some(lhs), scope, agg)?;
+                let (x, t) =
+                    self.bind_subquery(subquery, SubqueryKind::In, Some(lhs), scope, agg)?;
                 Ok((negate_if(x, *negated), t))
             }
             other => Err(Error::unsupported(format!(
@@ -644,10 +646,12 @@ impl Binder<'_> {
                     return Ok(x);
                 }
                 match qualifier {
-                    Some(q) if !scope.has_qualifier(q) && !self.outer_has_qualifier(q) => Err(Error::new(
-                        SqlState::UNDEFINED_TABLE,
-                        format!("missing FROM-clause entry for table \"{q}\""),
-                    )),
+                    Some(q) if !scope.has_qualifier(q) && !self.outer_has_qualifier(q) => {
+                        Err(Error::new(
+                            SqlState::UNDEFINED_TABLE,
+                            format!("missing FROM-clause entry for table \"{q}\""),
+                        ))
+                    }
                     Some(q) => Err(Error::undefined_column(&format!("{q}.{name}"))),
                     None => Err(Error::undefined_column(name)),
                 }

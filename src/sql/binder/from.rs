@@ -41,7 +41,12 @@ impl Binder<'_> {
         self.bind_joined(plan, scope, &twj.joins)
     }
 
-    fn bind_joined(&self, mut plan: Plan, mut scope: Scope, joins: &[ast::Join]) -> Result<(Plan, Scope)> {
+    fn bind_joined(
+        &self,
+        mut plan: Plan,
+        mut scope: Scope,
+        joins: &[ast::Join],
+    ) -> Result<(Plan, Scope)> {
         for j in joins {
             (plan, scope) = self.bind_join(plan, scope, j)?;
         }
@@ -71,7 +76,9 @@ impl Binder<'_> {
             J::FullOuter(c) => (JoinKind::Full, c),
             J::CrossJoin(c) => {
                 if !matches!(c, ast::JoinConstraint::None) {
-                    return Err(Error::syntax("syntax error: CROSS JOIN takes no join condition"));
+                    return Err(Error::syntax(
+                        "syntax error: CROSS JOIN takes no join condition",
+                    ));
                 }
                 (JoinKind::Inner, c)
             }
@@ -91,7 +98,9 @@ impl Binder<'_> {
         match constraint {
             ast::JoinConstraint::None => {
                 if kind != JoinKind::Inner || !matches!(j.join_operator, J::CrossJoin(_)) {
-                    return Err(Error::syntax("syntax error: JOIN requires ON, USING or NATURAL"));
+                    return Err(Error::syntax(
+                        "syntax error: JOIN requires ON, USING or NATURAL",
+                    ));
                 }
                 Ok(self.cross(left, lscope, right, rscope, lateral))
             }
@@ -167,13 +176,17 @@ impl Binder<'_> {
             let (li, lt) = lscope.resolve(None, name)?.ok_or_else(|| {
                 Error::new(
                     SqlState::UNDEFINED_COLUMN,
-                    format!("column \"{name}\" specified in USING clause does not exist in left table"),
+                    format!(
+                        "column \"{name}\" specified in USING clause does not exist in left table"
+                    ),
                 )
             })?;
             let (ri, rt) = rscope.resolve(None, name)?.ok_or_else(|| {
                 Error::new(
                     SqlState::UNDEFINED_COLUMN,
-                    format!("column \"{name}\" specified in USING clause does not exist in right table"),
+                    format!(
+                        "column \"{name}\" specified in USING clause does not exist in right table"
+                    ),
                 )
             })?;
             let (eq, _) = self.binary(
@@ -196,7 +209,10 @@ impl Binder<'_> {
                 JoinKind::Right => cast(Expr::Column(nl + ri), &rt),
                 JoinKind::Full => Expr::Function(
                     Func::Coalesce,
-                    vec![cast(Expr::Column(li), &lt), cast(Expr::Column(nl + ri), &rt)],
+                    vec![
+                        cast(Expr::Column(li), &lt),
+                        cast(Expr::Column(nl + ri), &rt),
+                    ],
                 ),
                 _ => cast(Expr::Column(li), &lt),
             });
@@ -257,7 +273,11 @@ impl Binder<'_> {
 
     /// Binds one FROM item; `left` is the scope of the items before it, which
     /// a LATERAL item may reference. Returns whether the item is LATERAL.
-    fn bind_factor(&self, f: &ast::TableFactor, left: Option<&Scope>) -> Result<(Plan, Scope, bool)> {
+    fn bind_factor(
+        &self,
+        f: &ast::TableFactor,
+        left: Option<&Scope>,
+    ) -> Result<(Plan, Scope, bool)> {
         match f {
             ast::TableFactor::Table {
                 name, alias, args, ..
@@ -464,7 +484,6 @@ impl Binder<'_> {
         }
         Ok((out, ty))
     }
-
 }
 
 fn table_function_args(args: &[ast::FunctionArg]) -> Result<Vec<&ast::Expr>> {

@@ -684,4 +684,3 @@ fn output_alias_simple(e: &ast::Expr, items: &[Item]) -> Option<usize> {
 fn output_alias(e: &ast::Expr, items: &[Item], _scope: &Scope) -> Result<Option<usize>> {
     Ok(output_alias_simple(e, items))
 }
-

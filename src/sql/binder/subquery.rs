@@ -62,7 +62,8 @@ impl Binder<'_> {
                     index: 0,
                     ty: col_ty.clone(),
                 };
-                let (checked, rt) = self.binary(op, l.clone(), lt.clone(), probe, col_ty.clone())?;
+                let (checked, rt) =
+                    self.binary(op, l.clone(), lt.clone(), probe, col_ty.clone())?;
                 if rt != DataType::Bool {
                     return Err(Error::new(
                         SqlState::DATATYPE_MISMATCH,
@@ -76,7 +77,11 @@ impl Binder<'_> {
                 };
                 (Some(Box::new(l)), DataType::Bool)
             }
-            _ => return Err(Error::internal("IN/ANY/ALL subquery without a left operand")),
+            _ => {
+                return Err(Error::internal(
+                    "IN/ANY/ALL subquery without a left operand",
+                ));
+            }
         };
         let sq = Subquery {
             plan,

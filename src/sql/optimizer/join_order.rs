@@ -286,7 +286,8 @@ fn key_type(e: &Expr, types: &[DataType]) -> Option<DataType> {
 /// Whether equal values of these types always hash alike.
 fn hash_compatible(a: &DataType, b: &DataType) -> bool {
     use DataType as T;
-    let numeric = |t: &DataType| t.is_integer() || matches!(t, T::Numeric(_) | T::Float4 | T::Float8);
+    let numeric =
+        |t: &DataType| t.is_integer() || matches!(t, T::Numeric(_) | T::Float4 | T::Float8);
     let text = |t: &DataType| matches!(t, T::Text | T::Varchar(_));
     (numeric(a) && numeric(b)) || (text(a) && text(b)) || (a == b && !matches!(a, T::Char(_)))
 }

@@ -63,6 +63,7 @@ impl SqlState {
     pub const UNDEFINED_PARAMETER: SqlState = SqlState("42P02");
     pub const UNDEFINED_OBJECT: SqlState = SqlState("42704");
     pub const UNDEFINED_SCHEMA: SqlState = SqlState("3F000");
+    pub const DUPLICATE_ALIAS: SqlState = SqlState("42712");
     pub const DUPLICATE_COLUMN: SqlState = SqlState("42701");
     pub const DUPLICATE_TABLE: SqlState = SqlState("42P07");
     pub const DUPLICATE_SCHEMA: SqlState = SqlState("42P06");

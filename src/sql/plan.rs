@@ -66,6 +66,13 @@ pub struct AggCall {
     pub ty: DataType,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetOpKind {
+    Union,
+    Intersect,
+    Except,
+}
+
 /// The kinds of join. Semi and anti joins return left rows that have
 /// (or have no) matching right row, once each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,6 +173,29 @@ pub enum Plan {
         right_keys: Vec<Expr>,
         on: Option<Expr>,
     },
+    /// UNION / INTERSECT / EXCEPT, with or without ALL. Both inputs already
+    /// produce the output's column types.
+    SetOp {
+        op: SetOpKind,
+        all: bool,
+        left: Box<Plan>,
+        right: Box<Plan>,
+    },
+    /// `WITH RECURSIVE`: the anchor's rows, then the recursive term run
+    /// repeatedly over the rows of the previous round (read through
+    /// [`Plan::WorkTable`] `id`) until a round adds none.
+    RecursiveCte {
+        id: usize,
+        anchor: Box<Plan>,
+        step: Box<Plan>,
+        union_all: bool,
+        columns: Vec<Column>,
+    },
+    /// The previous round's rows of recursive CTE `id`.
+    WorkTable {
+        id: usize,
+        columns: Vec<Column>,
+    },
     /// Drops trailing columns (sort keys that are not selected).
     Truncate {
         input: Box<Plan>,
@@ -237,6 +267,15 @@ impl Plan {
                 input.for_each_expr_mut(f);
             }
             Plan::Distinct { input } | Plan::Truncate { input, .. } => input.for_each_expr_mut(f),
+            Plan::SetOp { left, right, .. } => {
+                left.for_each_expr_mut(f);
+                right.for_each_expr_mut(f);
+            }
+            Plan::RecursiveCte { anchor, step, .. } => {
+                anchor.for_each_expr_mut(f);
+                step.for_each_expr_mut(f);
+            }
+            Plan::WorkTable { .. } => {}
             Plan::NestedLoop {
                 left, right, on, ..
             } => {
@@ -269,7 +308,10 @@ impl Plan {
         match self {
             Plan::Values { columns, .. }
             | Plan::Project { columns, .. }
-            | Plan::Aggregate { columns, .. } => columns.clone(),
+            | Plan::Aggregate { columns, .. }
+            | Plan::RecursiveCte { columns, .. }
+            | Plan::WorkTable { columns, .. } => columns.clone(),
+            Plan::SetOp { left, .. } => left.columns(),
             Plan::Scan(s) => s
                 .table
                 .columns
@@ -407,6 +449,30 @@ impl Plan {
                 input.explain_into(out, depth);
             }
             Plan::Truncate { input, .. } => input.explain_into(out, depth),
+            Plan::SetOp {
+                op,
+                all,
+                left,
+                right,
+            } => {
+                let name = match (op, all) {
+                    (SetOpKind::Union, true) => "Append",
+                    (SetOpKind::Union, false) => "HashAggregate (union)",
+                    (SetOpKind::Intersect, true) => "HashSetOp Intersect All",
+                    (SetOpKind::Intersect, false) => "HashSetOp Intersect",
+                    (SetOpKind::Except, true) => "HashSetOp Except All",
+                    (SetOpKind::Except, false) => "HashSetOp Except",
+                };
+                out.push(format!("{pad}{name}"));
+                left.explain_into(out, depth + 1);
+                right.explain_into(out, depth + 1);
+            }
+            Plan::RecursiveCte { anchor, step, .. } => {
+                out.push(format!("{pad}Recursive Union"));
+                anchor.explain_into(out, depth + 1);
+                step.explain_into(out, depth + 1);
+            }
+            Plan::WorkTable { .. } => out.push(format!("{pad}WorkTable Scan")),
             Plan::Aggregate {
                 input, group_by, ..
             } => {

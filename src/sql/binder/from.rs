@@ -288,6 +288,10 @@ impl Binder<'_> {
                     let (p, s) = self.bind_table_function(&fname, &list, alias.as_ref())?;
                     return Ok((p, s, false));
                 }
+                if let Some(cte) = self.cte(name) {
+                    let (p, s) = self.bind_cte_ref(&cte, alias.as_ref())?;
+                    return Ok((p, s, false));
+                }
                 let table = self.table(name)?;
                 let q = alias
                     .as_ref()

@@ -7,6 +7,7 @@
 //! tenant context. Later stages may reorder and simplify, never drop, what the
 //! binder put into a plan.
 
+mod cte;
 mod dml;
 mod expr;
 mod from;
@@ -173,6 +174,8 @@ pub struct Binder<'a> {
     pub(crate) outer: RefCell<Vec<OuterFrame>>,
     /// Next subquery id of the statement.
     next_subquery: std::cell::Cell<usize>,
+    /// WITH queries visible where binding is, innermost last.
+    ctes: RefCell<Vec<std::rc::Rc<cte::CteDef>>>,
 }
 
 impl<'a> Binder<'a> {
@@ -183,6 +186,7 @@ impl<'a> Binder<'a> {
             params: RefCell::new(Vec::new()),
             outer: RefCell::new(Vec::new()),
             next_subquery: std::cell::Cell::new(1),
+            ctes: RefCell::new(Vec::new()),
         }
     }
 

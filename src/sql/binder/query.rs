@@ -76,9 +76,13 @@ struct Item<'q> {
 impl Binder<'_> {
     /// Binds a query; the plan's columns are the query's output columns.
     pub fn bind_query(&self, q: &ast::Query) -> Result<Plan> {
-        if q.with.is_some() {
-            return Err(Error::unsupported("WITH queries are not supported yet"));
+        match &q.with {
+            Some(with) => self.with_ctes(with, || self.bind_query_body(q)),
+            None => self.bind_query_body(q),
         }
+    }
+
+    fn bind_query_body(&self, q: &ast::Query) -> Result<Plan> {
         if q.fetch.is_some() {
             return Err(Error::unsupported("FETCH is not supported yet"));
         }
@@ -105,14 +109,17 @@ impl Binder<'_> {
         self.bind_limit(plan, q.limit_clause.as_ref())
     }
 
-    fn bind_set_expr(&self, e: &ast::SetExpr) -> Result<Plan> {
+    pub(super) fn bind_set_expr(&self, e: &ast::SetExpr) -> Result<Plan> {
         match e {
             ast::SetExpr::Select(s) => self.bind_select(s, &[]),
             ast::SetExpr::Query(q) => self.bind_query(q),
             ast::SetExpr::Values(v) => self.bind_values(v, None),
-            ast::SetExpr::SetOperation { .. } => Err(Error::unsupported(
-                "UNION, INTERSECT and EXCEPT are not supported yet",
-            )),
+            ast::SetExpr::SetOperation {
+                left,
+                op,
+                set_quantifier,
+                right,
+            } => self.bind_set_operation(left, op, set_quantifier, right),
             other => Err(Error::unsupported(format!(
                 "query form not supported: {other}"
             ))),

@@ -8,6 +8,7 @@ mod agg;
 pub mod dml;
 mod join;
 pub mod scan;
+mod setop;
 mod subquery;
 
 pub use subquery::SubqueryCache;
@@ -203,6 +204,23 @@ pub fn execute<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>> 
             on.as_ref(),
             ctx,
         )?,
+        Plan::SetOp {
+            op,
+            all,
+            left,
+            right,
+        } => setop::set_op(*op, *all, left, right, ctx)?,
+        Plan::RecursiveCte {
+            id,
+            anchor,
+            step,
+            union_all,
+            ..
+        } => setop::recursive(*id, anchor, step, *union_all, ctx)?,
+        Plan::WorkTable { id, .. } => {
+            let rows = ctx.cache.work_table(*id);
+            Box::new((0..rows.len()).map(move |i| Ok(rows[i].clone())))
+        }
         Plan::Truncate { input, keep } => {
             let input = execute(input, ctx)?;
             let keep = *keep;

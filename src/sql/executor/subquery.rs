@@ -14,9 +14,28 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-/// Results of uncorrelated subqueries, by subquery id, for one statement.
+/// State shared by every operator of one statement: results of
+/// uncorrelated subqueries (by subquery id) and the current round's rows of
+/// each recursive CTE (by CTE id).
 #[derive(Default)]
-pub struct SubqueryCache(RefCell<HashMap<usize, Rc<Cached>>>);
+pub struct SubqueryCache {
+    results: RefCell<HashMap<usize, Rc<Cached>>>,
+    work_tables: RefCell<HashMap<usize, Rc<Vec<Vec<Value>>>>>,
+}
+
+impl SubqueryCache {
+    pub(super) fn set_work_table(&self, id: usize, rows: Rc<Vec<Vec<Value>>>) {
+        self.work_tables.borrow_mut().insert(id, rows);
+    }
+
+    pub(super) fn work_table(&self, id: usize) -> Rc<Vec<Vec<Value>>> {
+        self.work_tables
+            .borrow()
+            .get(&id)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
 
 enum Cached {
     Value(Value),
@@ -39,7 +58,7 @@ pub(super) fn eval(
     let cached = if sq.correlated {
         None
     } else {
-        exec.cache.0.borrow().get(&sq.id).cloned()
+        exec.cache.results.borrow().get(&sq.id).cloned()
     };
     let result = match cached {
         Some(c) => c,
@@ -57,7 +76,7 @@ pub(super) fn eval(
             };
             let c = Rc::new(run(&child, sq)?);
             if !sq.correlated {
-                exec.cache.0.borrow_mut().insert(sq.id, c.clone());
+                exec.cache.results.borrow_mut().insert(sq.id, c.clone());
             }
             c
         }

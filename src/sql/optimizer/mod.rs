@@ -60,7 +60,31 @@ pub fn optimize_expr_subqueries(e: &mut Expr) {
 pub(crate) fn map_children(plan: Plan, f: &dyn Fn(Plan) -> Plan) -> Plan {
     let b = |p: Box<Plan>| Box::new(f(*p));
     match plan {
-        Plan::Values { .. } | Plan::Scan(_) | Plan::Series { .. } => plan,
+        Plan::Values { .. } | Plan::Scan(_) | Plan::Series { .. } | Plan::WorkTable { .. } => plan,
+        Plan::SetOp {
+            op,
+            all,
+            left,
+            right,
+        } => Plan::SetOp {
+            op,
+            all,
+            left: b(left),
+            right: b(right),
+        },
+        Plan::RecursiveCte {
+            id,
+            anchor,
+            step,
+            union_all,
+            columns,
+        } => Plan::RecursiveCte {
+            id,
+            anchor: b(anchor),
+            step: b(step),
+            union_all,
+            columns,
+        },
         Plan::Filter { input, predicate } => Plan::Filter {
             input: b(input),
             predicate,

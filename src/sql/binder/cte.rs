@@ -1,0 +1,264 @@
+//! WITH queries (common table expressions), WITH RECURSIVE, and the set
+//! operations UNION / INTERSECT / EXCEPT.
+//!
+//! A CTE is bound where it is referenced (each reference gets its own plan,
+//! as PostgreSQL does for a CTE it inlines). A recursive CTE binds its anchor
+//! first; references to the CTE inside the recursive term read the previous
+//! round's rows ([`Plan::WorkTable`]).
+
+use super::from::rename_columns;
+use super::{Binder, Scope, ScopeColumn, ident};
+use crate::error::{Error, Result, SqlState};
+use crate::sql::expr::Expr;
+use crate::sql::plan::{Column, Plan, SetOpKind};
+use crate::types::DataType;
+use sqlparser::ast;
+use std::cell::RefCell;
+
+/// A CTE visible to the query being bound.
+pub(crate) struct CteDef {
+    pub name: String,
+    pub alias: ast::TableAlias,
+    pub query: ast::Query,
+    pub recursive: bool,
+    /// While the recursive term is bound: the work table's id and columns.
+    pub working: RefCell<Option<(usize, Vec<Column>)>>,
+}
+
+impl Binder<'_> {
+    /// Makes the CTEs of `with` visible while `bind` runs.
+    pub(super) fn with_ctes<T>(
+        &self,
+        with: &ast::With,
+        bind: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        let before = self.ctes.borrow().len();
+        for (i, cte) in with.cte_tables.iter().enumerate() {
+            let name = ident(&cte.alias.name);
+            if with.cte_tables[..i]
+                .iter()
+                .any(|c| ident(&c.alias.name) == name)
+            {
+                self.ctes.borrow_mut().truncate(before);
+                return Err(Error::new(
+                    SqlState::DUPLICATE_ALIAS,
+                    format!("WITH query name \"{name}\" specified more than once"),
+                ));
+            }
+            self.ctes.borrow_mut().push(std::rc::Rc::new(CteDef {
+                name,
+                alias: cte.alias.clone(),
+                query: (*cte.query).clone(),
+                recursive: with.recursive,
+                working: RefCell::new(None),
+            }));
+        }
+        let r = bind();
+        self.ctes.borrow_mut().truncate(before);
+        r
+    }
+
+    /// The CTE an unqualified table name refers to, innermost first.
+    pub(super) fn cte(&self, name: &ast::ObjectName) -> Option<std::rc::Rc<CteDef>> {
+        if name.0.len() != 1 {
+            return None;
+        }
+        let n = ident(name.0[0].as_ident()?);
+        self.ctes
+            .borrow()
+            .iter()
+            .rev()
+            .find(|c| c.name == n)
+            .cloned()
+    }
+
+    /// A reference to a CTE in FROM.
+    pub(super) fn bind_cte_ref(
+        &self,
+        cte: &CteDef,
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<(Plan, Scope)> {
+        let plan = if let Some((id, columns)) = cte.working.borrow().clone() {
+            Plan::WorkTable { id, columns }
+        } else if cte.recursive {
+            self.bind_recursive(cte)?
+        } else {
+            let plan = self.bind_query(&cte.query)?;
+            rename_plan(plan, &cte.alias)?
+        };
+        let q = alias.map(|a| ident(&a.name)).unwrap_or(cte.name.clone());
+        let mut scope = Scope {
+            columns: plan
+                .columns()
+                .into_iter()
+                .map(|c| ScopeColumn {
+                    qualifier: Some(q.clone()),
+                    name: c.name,
+                    ty: c.ty,
+                    qualified_only: false,
+                })
+                .collect(),
+        };
+        if let Some(a) = alias {
+            rename_columns(&mut scope, &a.columns)?;
+        }
+        Ok((plan, scope))
+    }
+
+    /// `WITH RECURSIVE name AS (anchor UNION [ALL] step)`.
+    fn bind_recursive(&self, cte: &CteDef) -> Result<Plan> {
+        let (left, right, all) = match cte.query.body.as_ref() {
+            ast::SetExpr::SetOperation {
+                left,
+                op: ast::SetOperator::Union,
+                set_quantifier,
+                right,
+            } if cte.query.order_by.is_none() && cte.query.limit_clause.is_none() => (
+                left,
+                right,
+                matches!(set_quantifier, ast::SetQuantifier::All),
+            ),
+            // Not self-referencing in the recursive form: an ordinary CTE.
+            _ => {
+                let plan = self.bind_query(&cte.query)?;
+                return rename_plan(plan, &cte.alias);
+            }
+        };
+        let anchor = rename_plan(self.bind_set_expr(left)?, &cte.alias)?;
+        let columns = anchor.columns();
+        let id = self.subquery_id();
+        *cte.working.borrow_mut() = Some((id, columns.clone()));
+        let step = self.bind_set_expr(right);
+        *cte.working.borrow_mut() = None;
+        let step = step?;
+        let types: Vec<DataType> = columns.iter().map(|c| c.ty.clone()).collect();
+        let step = self.cast_columns(step, &types, "UNION")?;
+        Ok(Plan::RecursiveCte {
+            id,
+            anchor: Box::new(anchor),
+            step: Box::new(step),
+            union_all: all,
+            columns,
+        })
+    }
+
+    /// UNION / INTERSECT / EXCEPT [ALL | DISTINCT].
+    pub(super) fn bind_set_operation(
+        &self,
+        left: &ast::SetExpr,
+        op: &ast::SetOperator,
+        quantifier: &ast::SetQuantifier,
+        right: &ast::SetExpr,
+    ) -> Result<Plan> {
+        let (kind, word) = match op {
+            ast::SetOperator::Union => (SetOpKind::Union, "UNION"),
+            ast::SetOperator::Intersect => (SetOpKind::Intersect, "INTERSECT"),
+            ast::SetOperator::Except | ast::SetOperator::Minus => (SetOpKind::Except, "EXCEPT"),
+        };
+        let all = match quantifier {
+            ast::SetQuantifier::All => true,
+            ast::SetQuantifier::Distinct | ast::SetQuantifier::None => false,
+            _ => {
+                return Err(Error::syntax(format!(
+                    "{word} BY NAME is not PostgreSQL syntax"
+                )));
+            }
+        };
+        let l = self.bind_set_expr(left)?;
+        let r = self.bind_set_expr(right)?;
+        let (lc, rc) = (l.columns(), r.columns());
+        if lc.len() != rc.len() {
+            return Err(Error::new(
+                SqlState::SYNTAX_ERROR,
+                format!("each {word} query must have the same number of columns"),
+            ));
+        }
+        let mut types = Vec::with_capacity(lc.len());
+        for (a, b) in lc.iter().zip(&rc) {
+            let t = super::expr::unify_types(word, &a.ty, &b.ty)?;
+            types.push(if t == DataType::Unknown {
+                DataType::Text
+            } else {
+                t
+            });
+        }
+        let l = self.cast_columns(l, &types, word)?;
+        let r = self.cast_columns(r, &types, word)?;
+        Ok(Plan::SetOp {
+            op: kind,
+            all,
+            left: Box::new(l),
+            right: Box::new(r),
+        })
+    }
+
+    /// Projects `plan` so that its columns have `types` (implicit casts).
+    fn cast_columns(&self, plan: Plan, types: &[DataType], word: &str) -> Result<Plan> {
+        let cols = plan.columns();
+        if cols.len() != types.len() {
+            return Err(Error::new(
+                SqlState::SYNTAX_ERROR,
+                format!("each {word} query must have the same number of columns"),
+            ));
+        }
+        if cols.iter().zip(types).all(|(c, t)| c.ty == *t) {
+            return Ok(plan);
+        }
+        let mut exprs = Vec::with_capacity(cols.len());
+        let mut columns = Vec::with_capacity(cols.len());
+        for (i, (c, t)) in cols.into_iter().zip(types).enumerate() {
+            // `t` is the common type the inputs were unified to.
+            exprs.push(if c.ty == *t {
+                Expr::Column(i)
+            } else {
+                Expr::Cast(Box::new(Expr::Column(i)), t.clone())
+            });
+            columns.push(Column {
+                name: c.name,
+                ty: t.clone(),
+            });
+        }
+        Ok(Plan::Project {
+            input: Box::new(plan),
+            exprs,
+            columns,
+        })
+    }
+}
+
+/// Applies a CTE's column list (`WITH t(a, b) AS ...`) to its plan's columns.
+fn rename_plan(plan: Plan, alias: &ast::TableAlias) -> Result<Plan> {
+    if alias.columns.is_empty() {
+        return Ok(plan);
+    }
+    let cols = plan.columns();
+    if alias.columns.len() > cols.len() {
+        return Err(Error::new(
+            SqlState::INVALID_COLUMN_REFERENCE,
+            format!(
+                "WITH query \"{}\" has {} columns available but {} columns specified",
+                ident(&alias.name),
+                cols.len(),
+                alias.columns.len()
+            ),
+        ));
+    }
+    let columns: Vec<Column> = cols
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| Column {
+            name: alias
+                .columns
+                .get(i)
+                .map(|a| ident(&a.name))
+                .unwrap_or(c.name),
+            ty: c.ty,
+        })
+        .collect();
+    let n = columns.len();
+    Ok(Plan::Project {
+        input: Box::new(plan),
+        exprs: (0..n).map(Expr::Column).collect(),
+        columns,
+    })
+}

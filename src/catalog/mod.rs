@@ -26,6 +26,7 @@ pub const KIND_SCHEMA: u8 = 1;
 pub const KIND_TABLE: u8 = 2;
 pub const KIND_INDEX: u8 = 3;
 pub const KIND_SEQUENCE: u8 = 4;
+pub const KIND_VIEW: u8 = 5;
 
 /// Object ids start here, like PostgreSQL's first user OID.
 pub const FIRST_OID: u32 = 16384;
@@ -143,12 +144,27 @@ pub struct SequenceDef {
     pub internal: bool,
 }
 
+/// A view: a stored query, bound again wherever the view is used.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ViewDef {
+    pub id: u32,
+    pub schema: String,
+    pub name: String,
+    /// The defining query, as SQL text.
+    pub sql: String,
+    /// Output column names (the view's column list, or the query's names).
+    pub columns: Vec<String>,
+    /// Tables and views the query reads (they cannot be dropped without CASCADE).
+    pub depends_on: Vec<u32>,
+}
+
 /// A relation-namespace entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Relation {
     Table(u32),
     Index(u32),
     Sequence(u32),
+    View(u32),
 }
 
 /// A decoded, immutable view of the catalog at one version.
@@ -158,6 +174,7 @@ pub struct Catalog {
     pub tables: BTreeMap<u32, Arc<TableDef>>,
     pub indexes: BTreeMap<u32, Arc<IndexDef>>,
     pub sequences: BTreeMap<u32, Arc<SequenceDef>>,
+    pub views: BTreeMap<u32, Arc<ViewDef>>,
     names: HashMap<(String, String), Relation>,
     table_indexes: HashMap<u32, Vec<u32>>,
 }
@@ -168,6 +185,7 @@ impl Catalog {
         tables: Vec<TableDef>,
         indexes: Vec<IndexDef>,
         sequences: Vec<SequenceDef>,
+        views: Vec<ViewDef>,
     ) -> Catalog {
         let mut c = Catalog::default();
         for s in schemas {
@@ -191,15 +209,29 @@ impl Catalog {
             }
             c.sequences.insert(s.id, Arc::new(s));
         }
+        for v in views {
+            c.names
+                .insert((v.schema.clone(), v.name.clone()), Relation::View(v.id));
+            c.views.insert(v.id, Arc::new(v));
+        }
         c
+    }
+
+    /// Views that read relation `id` directly.
+    pub fn views_depending_on(&self, id: u32) -> Vec<Arc<ViewDef>> {
+        self.views
+            .values()
+            .filter(|v| v.depends_on.contains(&id))
+            .cloned()
+            .collect()
     }
 
     /// Loads the catalog as `txn` sees it.
     pub fn load(txn: &Transaction) -> Result<Catalog> {
         let start = vec![keys::CATALOG_PREFIX];
         let end = prefix_end(&start).expect("prefix is not all 0xFF");
-        let (mut schemas, mut tables, mut indexes, mut sequences) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut schemas, mut tables, mut indexes, mut sequences, mut views) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for item in txn.scan(Bound::Included(start), Bound::Excluded(end), false)? {
             let (key, value) = item?;
             let kind = *key
@@ -211,10 +243,11 @@ impl Catalog {
                 KIND_TABLE => tables.push(serde_json::from_slice(&value).map_err(bad)?),
                 KIND_INDEX => indexes.push(serde_json::from_slice(&value).map_err(bad)?),
                 KIND_SEQUENCE => sequences.push(serde_json::from_slice(&value).map_err(bad)?),
+                KIND_VIEW => views.push(serde_json::from_slice(&value).map_err(bad)?),
                 _ => return Err(Error::corrupted(format!("unknown catalog kind {kind}"))),
             }
         }
-        Ok(Catalog::build(schemas, tables, indexes, sequences))
+        Ok(Catalog::build(schemas, tables, indexes, sequences, views))
     }
 
     /// Resolves a possibly qualified relation name through the search path.

@@ -613,6 +613,7 @@ impl Session {
             | S::CreateIndex(_)
             | S::CreateSchema { .. }
             | S::CreateSequence { .. }
+            | S::CreateView(_)
             | S::Drop { .. }
             | S::AlterTable(_)
             | S::Truncate(_) => self.run_ddl(stmt),
@@ -875,6 +876,7 @@ impl Session {
                 .create_table(ct, None)
                 .map(|_| "CREATE TABLE".to_string()),
             S::CreateIndex(ci) => ctx.create_index(ci),
+            S::CreateView(cv) => ctx.create_view(cv),
             S::CreateSchema {
                 schema_name,
                 if_not_exists,

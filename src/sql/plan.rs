@@ -148,8 +148,11 @@ pub enum Plan {
         limit: Option<Expr>,
         offset: Option<Expr>,
     },
+    /// Removes duplicate rows; with `on`, keeps the first row of each
+    /// distinct value of those columns (DISTINCT ON).
     Distinct {
         input: Box<Plan>,
+        on: Option<Vec<usize>>,
     },
     /// Join by testing `on` against every pair of rows (output: left
     /// columns then right; only left columns for semi and anti joins).
@@ -266,7 +269,9 @@ impl Plan {
                 }
                 input.for_each_expr_mut(f);
             }
-            Plan::Distinct { input } | Plan::Truncate { input, .. } => input.for_each_expr_mut(f),
+            Plan::Distinct { input, .. } | Plan::Truncate { input, .. } => {
+                input.for_each_expr_mut(f)
+            }
             Plan::SetOp { left, right, .. } => {
                 left.for_each_expr_mut(f);
                 right.for_each_expr_mut(f);
@@ -325,7 +330,7 @@ impl Plan {
             Plan::Filter { input, .. }
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }
-            | Plan::Distinct { input } => input.columns(),
+            | Plan::Distinct { input, .. } => input.columns(),
             Plan::NestedLoop {
                 left, right, kind, ..
             }
@@ -513,7 +518,11 @@ impl Plan {
                 out.push(format!("{pad}Limit"));
                 input.explain_into(out, depth + 1);
             }
-            Plan::Distinct { input } => {
+            Plan::Distinct { input, on: Some(_) } => {
+                out.push(format!("{pad}Unique"));
+                input.explain_into(out, depth + 1);
+            }
+            Plan::Distinct { input, on: None } => {
                 out.push(format!("{pad}HashAggregate (distinct)"));
                 input.explain_into(out, depth + 1);
             }

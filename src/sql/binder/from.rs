@@ -292,7 +292,13 @@ impl Binder<'_> {
                     let (p, s) = self.bind_cte_ref(&cte, alias.as_ref())?;
                     return Ok((p, s, false));
                 }
+                if let Some(view) = self.view(name)? {
+                    self.used_relations.borrow_mut().push(view.id);
+                    let (p, s) = self.bind_view_ref(&view, alias.as_ref())?;
+                    return Ok((p, s, false));
+                }
                 let table = self.table(name)?;
+                self.used_relations.borrow_mut().push(table.id);
                 let q = alias
                     .as_ref()
                     .map(|a| ident(&a.name))
@@ -371,6 +377,48 @@ impl Binder<'_> {
                 "FROM item not supported: {other}"
             ))),
         }
+    }
+
+    /// A view in FROM: its stored query, bound on its own (it sees neither
+    /// the enclosing queries nor their WITH names), with the view's column names.
+    fn bind_view_ref(
+        &self,
+        view: &crate::catalog::ViewDef,
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<(Plan, Scope)> {
+        let stmts = crate::sql::parser::parse(&view.sql)?;
+        let Some(ast::Statement::Query(q)) = stmts.first() else {
+            return Err(Error::corrupted(format!(
+                "view \"{}\" has a definition that is not a query",
+                view.name
+            )));
+        };
+        let outer = std::mem::take(&mut *self.outer.borrow_mut());
+        let ctes = std::mem::take(&mut *self.ctes.borrow_mut());
+        let plan = self.bind_query(q);
+        *self.outer.borrow_mut() = outer;
+        *self.ctes.borrow_mut() = ctes;
+        let plan = plan?;
+        let q = alias
+            .map(|a| ident(&a.name))
+            .unwrap_or_else(|| view.name.clone());
+        let mut scope = Scope {
+            columns: plan
+                .columns()
+                .into_iter()
+                .enumerate()
+                .map(|(i, c)| ScopeColumn {
+                    qualifier: Some(q.clone()),
+                    name: view.columns.get(i).cloned().unwrap_or(c.name),
+                    ty: c.ty,
+                    qualified_only: false,
+                })
+                .collect(),
+        };
+        if let Some(a) = alias {
+            rename_columns(&mut scope, &a.columns)?;
+        }
+        Ok((plan, scope))
     }
 
     /// Binds a LATERAL item with the preceding FROM items as its enclosing

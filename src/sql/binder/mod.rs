@@ -176,6 +176,8 @@ pub struct Binder<'a> {
     next_subquery: std::cell::Cell<usize>,
     /// WITH queries visible where binding is, innermost last.
     ctes: RefCell<Vec<std::rc::Rc<cte::CteDef>>>,
+    /// Tables and views the statement reads (a view's dependencies).
+    pub(crate) used_relations: RefCell<Vec<u32>>,
 }
 
 impl<'a> Binder<'a> {
@@ -187,6 +189,7 @@ impl<'a> Binder<'a> {
             outer: RefCell::new(Vec::new()),
             next_subquery: std::cell::Cell::new(1),
             ctes: RefCell::new(Vec::new()),
+            used_relations: RefCell::new(Vec::new()),
         }
     }
 
@@ -200,6 +203,20 @@ impl<'a> Binder<'a> {
     pub fn table(&self, name: &ast::ObjectName) -> Result<Arc<TableDef>> {
         let (schema, n) = split_name(name)?;
         self.table_by_name(schema.as_deref(), &n)
+    }
+
+    /// The view a (possibly qualified) name refers to, if it names one.
+    pub fn view(&self, name: &ast::ObjectName) -> Result<Option<Arc<crate::catalog::ViewDef>>> {
+        let (schema, n) = split_name(name)?;
+        Ok(
+            match self
+                .catalog
+                .resolve(schema.as_deref(), &n, self.search_path)
+            {
+                Some((_, Relation::View(id))) => self.catalog.views.get(&id).cloned(),
+                _ => None,
+            },
+        )
     }
 
     pub fn table_by_name(&self, schema: Option<&str>, n: &str) -> Result<Arc<TableDef>> {

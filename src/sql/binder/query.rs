@@ -267,9 +267,6 @@ impl Binder<'_> {
                 "SELECT INTO is not supported; use CREATE TABLE AS",
             ));
         }
-        if let Some(ast::Distinct::On(_)) = &s.distinct {
-            return Err(Error::unsupported("DISTINCT ON is not supported yet"));
-        }
         // SELECT generate_series(...) as a whole select list.
         if s.from.is_empty() && s.projection.len() == 1 {
             let (e, alias) = match &s.projection[0] {
@@ -396,7 +393,12 @@ impl Binder<'_> {
             || s.having.is_some()
             || items.iter().any(|i| i.ast.is_some_and(contains_aggregate))
             || order_by.iter().any(|o| contains_aggregate(&o.expr));
-        let distinct = matches!(s.distinct, Some(ast::Distinct::Distinct));
+        let distinct = match &s.distinct {
+            None => DistinctSpec::None,
+            Some(ast::Distinct::Distinct) => DistinctSpec::All,
+            Some(ast::Distinct::On(exprs)) => DistinctSpec::On(exprs),
+            Some(other) => return Err(Error::unsupported(format!("{other} is not supported"))),
+        };
         if needs_agg {
             self.bind_aggregate_select(s, input, &scope, items, group_exprs, order_by, distinct)
         } else {
@@ -433,7 +435,7 @@ impl Binder<'_> {
         items: Vec<Item>,
         group_exprs: &[ast::Expr],
         order_by: &[ast::OrderByExpr],
-        distinct: bool,
+        distinct: DistinctSpec,
     ) -> Result<Plan> {
         let mut groups = Vec::new();
         let mut group_cols = Vec::new();
@@ -531,6 +533,9 @@ impl Binder<'_> {
             };
             order_keys.push((k, &ob.options));
         }
+        let distinct = self.bind_distinct(distinct, &items, &|e| {
+            self.bind_agg_expr(e, &ctx).map(|(x, _)| x)
+        })?;
         let aggs = ctx.aggs.into_inner();
         let mut agg_cols = group_cols;
         for (i, a) in aggs.iter().enumerate() {
@@ -562,9 +567,10 @@ impl Binder<'_> {
         columns: Vec<Column>,
         items: &[Item],
         order_by: &[ast::OrderByExpr],
-        distinct: bool,
+        distinct: DistinctSpec,
         bind_key: &dyn Fn(&ast::Expr) -> Result<Expr>,
     ) -> Result<Plan> {
+        let distinct = self.bind_distinct(distinct, items, bind_key)?;
         let mut keys = Vec::new();
         for ob in order_by {
             let k = match ordinal(&ob.expr, items.len())? {
@@ -579,16 +585,69 @@ impl Binder<'_> {
         self.project_sort(input, exprs, columns, keys, distinct)
     }
 
-    /// Project the outputs (plus hidden sort keys), then DISTINCT, sort, and drop hidden keys.
+    /// Binds DISTINCT ON keys like ORDER BY keys (ordinals, output names, expressions).
+    fn bind_distinct(
+        &self,
+        spec: DistinctSpec,
+        items: &[Item],
+        bind_key: &dyn Fn(&ast::Expr) -> Result<Expr>,
+    ) -> Result<BoundDistinct> {
+        Ok(match spec {
+            DistinctSpec::None => BoundDistinct::None,
+            DistinctSpec::All => BoundDistinct::All,
+            DistinctSpec::On(exprs) => {
+                let mut keys = Vec::with_capacity(exprs.len());
+                for e in exprs {
+                    keys.push(match ordinal(e, items.len())? {
+                        Some(i) => OrderKey::Output(i),
+                        None => match output_alias_simple(e, items) {
+                            Some(i) => OrderKey::Output(i),
+                            None => OrderKey::Expr(bind_key(e)?),
+                        },
+                    });
+                }
+                BoundDistinct::On(keys)
+            }
+        })
+    }
+
+    /// Project the outputs (plus hidden sort and DISTINCT ON keys), then
+    /// DISTINCT, sort (DISTINCT ON after the sort), and drop hidden keys.
     fn project_sort(
         &self,
         input: Plan,
         mut exprs: Vec<Expr>,
         mut columns: Vec<Column>,
         keys: Vec<(OrderKey, &ast::OrderByOptions)>,
-        distinct: bool,
+        distinct: BoundDistinct,
     ) -> Result<Plan> {
         let visible = exprs.len();
+        let hidden = |x: Expr, exprs: &mut Vec<Expr>, columns: &mut Vec<Column>| match exprs
+            .iter()
+            .position(|e| *e == x)
+        {
+            Some(i) => i,
+            None => {
+                exprs.push(x);
+                columns.push(Column {
+                    name: "?sort?".into(),
+                    ty: DataType::Unknown,
+                });
+                exprs.len() - 1
+            }
+        };
+        let distinct_all = matches!(distinct, BoundDistinct::All);
+        let on_keys: Option<Vec<usize>> = match distinct {
+            BoundDistinct::On(ks) => Some(
+                ks.into_iter()
+                    .map(|k| match k {
+                        OrderKey::Output(i) => i,
+                        OrderKey::Expr(x) => hidden(x, &mut exprs, &mut columns),
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        };
         let mut sort_keys = Vec::new();
         for (k, opts) in keys {
             let idx = match k {
@@ -596,7 +655,7 @@ impl Binder<'_> {
                 OrderKey::Expr(x) => match exprs.iter().position(|e| *e == x) {
                     Some(i) => i,
                     None => {
-                        if distinct {
+                        if distinct_all {
                             return Err(Error::new(
                                 SqlState::INVALID_COLUMN_REFERENCE,
                                 "for SELECT DISTINCT, ORDER BY expressions must appear in select list",
@@ -613,20 +672,45 @@ impl Binder<'_> {
             };
             sort_keys.push(sort_key(Expr::Column(idx), opts));
         }
+        if let Some(on) = &on_keys {
+            // No other ORDER BY key may come before all DISTINCT ON keys have.
+            let mut remaining: Vec<usize> = on.clone();
+            for k in &sort_keys {
+                if remaining.is_empty() {
+                    break;
+                }
+                match k.expr {
+                    Expr::Column(i) if on.contains(&i) => remaining.retain(|r| *r != i),
+                    _ => {
+                        return Err(Error::new(
+                            SqlState::INVALID_COLUMN_REFERENCE,
+                            "SELECT DISTINCT ON expressions must match initial ORDER BY expressions",
+                        ));
+                    }
+                }
+            }
+        }
         let mut plan = Plan::Project {
             input: Box::new(input),
             exprs,
             columns,
         };
-        if distinct {
+        if distinct_all {
             plan = Plan::Distinct {
                 input: Box::new(plan),
+                on: None,
             };
         }
         if !sort_keys.is_empty() {
             plan = Plan::Sort {
                 input: Box::new(plan),
                 keys: sort_keys,
+            };
+        }
+        if let Some(on) = on_keys {
+            plan = Plan::Distinct {
+                input: Box::new(plan),
+                on: Some(on),
             };
         }
         if plan.columns().len() > visible {
@@ -642,6 +726,19 @@ impl Binder<'_> {
 enum OrderKey {
     Output(usize),
     Expr(Expr),
+}
+
+/// The DISTINCT clause of a SELECT, before and after binding its keys.
+enum DistinctSpec<'q> {
+    None,
+    All,
+    On(&'q [ast::Expr]),
+}
+
+enum BoundDistinct {
+    None,
+    All,
+    On(Vec<OrderKey>),
 }
 
 fn sort_key(expr: Expr, o: &ast::OrderByOptions) -> SortKey {

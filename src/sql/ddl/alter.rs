@@ -56,6 +56,26 @@ impl DdlCtx<'_> {
         };
         self.lock_table_exclusive(table.id)?;
         for op in &at.operations {
+            // Views store their query as text, so a column they may read
+            // cannot disappear or change its name under them.
+            if let Some(v) = self.catalog.views_depending_on(table.id).first()
+                && matches!(
+                    op,
+                    ast::AlterTableOperation::DropColumn { .. }
+                        | ast::AlterTableOperation::RenameColumn { .. }
+                        | ast::AlterTableOperation::RenameTable { .. }
+                )
+            {
+                return Err(Error::new(
+                    SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
+                    format!(
+                        "cannot alter table {} because other objects depend on it",
+                        table.name
+                    ),
+                )
+                .with_detail(format!("view {} depends on table {}", v.name, table.name))
+                .with_hint("Drop the view first, then recreate it after the change."));
+            }
             self.alter_one(table.id, op)?;
             self.reload()?;
         }

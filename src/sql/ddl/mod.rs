@@ -7,6 +7,7 @@
 
 mod alter;
 mod create;
+mod view;
 
 use crate::catalog::keys::{self, index_prefix, table_lock_key};
 use crate::catalog::sequences::SequenceManager;
@@ -237,6 +238,7 @@ impl DdlCtx<'_> {
             ast::ObjectType::Index => "DROP INDEX",
             ast::ObjectType::Sequence => "DROP SEQUENCE",
             ast::ObjectType::Schema => "DROP SCHEMA",
+            ast::ObjectType::View => "DROP VIEW",
             other => return Err(Error::unsupported(format!("DROP {other} is not supported"))),
         };
         for name in names {
@@ -259,6 +261,9 @@ impl DdlCtx<'_> {
                 (ast::ObjectType::Sequence, Some((_, cat::Relation::Sequence(id)))) => {
                     self.drop_sequence(id, cascade)?
                 }
+                (ast::ObjectType::View, Some((_, cat::Relation::View(id)))) => {
+                    self.drop_view(id, cascade)?
+                }
                 (_, Some(_)) => {
                     return Err(Error::new(
                         SqlState::WRONG_OBJECT_TYPE,
@@ -267,6 +272,7 @@ impl DdlCtx<'_> {
                             match kind {
                                 ast::ObjectType::Table => "a table",
                                 ast::ObjectType::Index => "an index",
+                                ast::ObjectType::View => "a view",
                                 _ => "a sequence",
                             }
                         ),
@@ -277,6 +283,7 @@ impl DdlCtx<'_> {
                     let what = match kind {
                         ast::ObjectType::Table => "table",
                         ast::ObjectType::Index => "index",
+                        ast::ObjectType::View => "view",
                         _ => "sequence",
                     };
                     return Err(Error::new(
@@ -314,13 +321,26 @@ impl DdlCtx<'_> {
             .filter(|q| q.schema == n && q.owned_by.is_none())
             .map(|q| q.id)
             .collect();
-        let empty = tables.is_empty() && seqs.is_empty();
+        let views: Vec<u32> = self
+            .catalog
+            .views
+            .values()
+            .filter(|v| v.schema == n)
+            .map(|v| v.id)
+            .collect();
+        let empty = tables.is_empty() && seqs.is_empty() && views.is_empty();
         if !cascade && !empty {
             return Err(Error::new(
                 SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
                 format!("cannot drop schema {n} because other objects depend on it"),
             )
             .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+        }
+        for v in views {
+            if self.catalog.views.contains_key(&v) {
+                self.drop_view(v, true)?;
+                self.reload()?;
+            }
         }
         for t in tables {
             if self.catalog.tables.contains_key(&t) {
@@ -339,6 +359,7 @@ impl DdlCtx<'_> {
     fn drop_table(&mut self, id: u32, cascade: bool) -> Result<()> {
         self.lock_table_exclusive(id)?;
         let t = self.catalog.table(id)?.clone();
+        self.drop_dependent_views(id, &format!("table {}", t.name), cascade)?;
         for child in self.catalog.referencing(id) {
             if child.id == id {
                 continue;

@@ -157,12 +157,16 @@ pub fn execute<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>> 
                 None => Box::new(skipped),
             }
         }
-        Plan::Distinct { input } => {
+        Plan::Distinct { input, on } => {
             let input = execute(input, ctx)?;
             let mut seen = HashSet::new();
             Box::new(input.filter_map(move |r| match r {
                 Ok(row) => {
-                    if seen.insert(row.clone()) {
+                    let key = match on {
+                        Some(cols) => cols.iter().map(|&i| row[i].clone()).collect(),
+                        None => row.clone(),
+                    };
+                    if seen.insert(key) {
                         Some(Ok(row))
                     } else {
                         None

@@ -137,7 +137,7 @@ fn estimate(plan: &Plan) -> f64 {
         }
         Plan::Project { input, .. }
         | Plan::Sort { input, .. }
-        | Plan::Distinct { input }
+        | Plan::Distinct { input, .. }
         | Plan::Truncate { input, .. } => estimate(input),
         _ => 1000.0,
     }

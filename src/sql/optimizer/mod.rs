@@ -122,7 +122,10 @@ pub(crate) fn map_children(plan: Plan, f: &dyn Fn(Plan) -> Plan) -> Plan {
             limit,
             offset,
         },
-        Plan::Distinct { input } => Plan::Distinct { input: b(input) },
+        Plan::Distinct { input, on } => Plan::Distinct {
+            input: b(input),
+            on,
+        },
         Plan::NestedLoop {
             left,
             right,

@@ -1,0 +1,143 @@
+//! CREATE [OR REPLACE] VIEW and DROP VIEW.
+
+use super::DdlCtx;
+use crate::catalog::{self as cat, Relation, ViewDef};
+use crate::error::{Error, Result, SqlState};
+use crate::sql::binder::{ident, split_name};
+use sqlparser::ast;
+
+impl DdlCtx<'_> {
+    pub fn create_view(&mut self, cv: &ast::CreateView) -> Result<String> {
+        if cv.materialized {
+            return Err(Error::unsupported("materialized views are not supported"));
+        }
+        if cv.temporary {
+            return Err(Error::unsupported("temporary views are not supported"));
+        }
+        let (schema, name) = split_name(&cv.name)?;
+        let schema = self.target_schema(schema)?;
+        self.lock_name(&schema, &name)?;
+        // Bind the query now: it must be valid, and its output names the view's columns.
+        let binder = self.binder();
+        let plan = binder.bind_query(&cv.query)?;
+        if !binder.param_types().is_empty() {
+            return Err(Error::new(
+                SqlState::UNDEFINED_PARAMETER,
+                "there is no parameter $1",
+            ));
+        }
+        let mut depends_on = binder.used_relations.borrow().clone();
+        depends_on.sort_unstable();
+        depends_on.dedup();
+        let plan_cols = plan.columns();
+        if cv.columns.len() > plan_cols.len() {
+            return Err(Error::new(
+                SqlState::SYNTAX_ERROR,
+                "CREATE VIEW specifies more column names than columns",
+            ));
+        }
+        let columns: Vec<String> = plan_cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                cv.columns
+                    .get(i)
+                    .map(|v| ident(&v.name))
+                    .unwrap_or(c.name.clone())
+            })
+            .collect();
+        for (i, c) in columns.iter().enumerate() {
+            if columns[..i].contains(c) {
+                return Err(Error::new(
+                    SqlState::DUPLICATE_COLUMN,
+                    format!("column \"{c}\" specified more than once"),
+                ));
+            }
+        }
+        let existing = self.catalog.resolve(Some(&schema), &name, self.search_path);
+        let id = match existing {
+            Some((_, Relation::View(id))) if cv.or_replace => {
+                let old =
+                    self.catalog.views.get(&id).cloned().ok_or_else(|| {
+                        Error::internal(format!("view {id} missing from catalog"))
+                    })?;
+                if columns.len() < old.columns.len() {
+                    return Err(Error::new(
+                        SqlState::INVALID_TABLE_DEFINITION,
+                        "cannot drop columns from view",
+                    ));
+                }
+                for (new, old) in columns.iter().zip(&old.columns) {
+                    if new != old {
+                        return Err(Error::new(
+                            SqlState::INVALID_TABLE_DEFINITION,
+                            format!("cannot change name of view column \"{old}\" to \"{new}\""),
+                        )
+                        .with_hint("Use ALTER VIEW ... RENAME COLUMN ... to change name of view column instead."));
+                    }
+                }
+                id
+            }
+            Some(_) if cv.if_not_exists => return Ok("CREATE VIEW".into()),
+            Some(_) => {
+                return Err(Error::new(
+                    SqlState::DUPLICATE_TABLE,
+                    format!("relation \"{name}\" already exists"),
+                ));
+            }
+            None => self.oids.allocate(self.txn)?,
+        };
+        let view = ViewDef {
+            id,
+            schema,
+            name,
+            sql: cv.query.to_string(),
+            columns,
+            depends_on,
+        };
+        cat::put_object(self.txn, cat::KIND_VIEW, view.id, &view)?;
+        cat::bump_version(self.txn);
+        self.reload()?;
+        Ok("CREATE VIEW".into())
+    }
+
+    /// Drops a view; views built on it go too with CASCADE, else 2BP01.
+    pub(super) fn drop_view(&mut self, id: u32, cascade: bool) -> Result<()> {
+        let view = self
+            .catalog
+            .views
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::internal(format!("view {id} missing from catalog")))?;
+        self.drop_dependent_views(id, &format!("view {}", view.name), cascade)?;
+        cat::delete_object(self.txn, cat::KIND_VIEW, id);
+        cat::bump_version(self.txn);
+        Ok(())
+    }
+
+    /// Views that read relation `id` block its drop, or are dropped with CASCADE.
+    pub(super) fn drop_dependent_views(
+        &mut self,
+        id: u32,
+        what: &str,
+        cascade: bool,
+    ) -> Result<()> {
+        let dependents = self.catalog.views_depending_on(id);
+        if let Some(first) = dependents.first()
+            && !cascade
+        {
+            return Err(Error::new(
+                SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
+                format!("cannot drop {what} because other objects depend on it"),
+            )
+            .with_detail(format!("view {} depends on {what}", first.name))
+            .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+        }
+        for v in dependents {
+            if self.catalog.views.contains_key(&v.id) {
+                self.drop_view(v.id, true)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -10,6 +10,7 @@
 mod dml;
 mod expr;
 mod query;
+mod special;
 
 pub use dml::{ConflictAction, DeletePlan, DmlPlan, InsertPlan, OnConflict, Returning, UpdatePlan};
 

@@ -443,7 +443,19 @@ fn format_number(d: Option<Decimal>, pat: &str) -> Result<String> {
     let mut digit_no = 0usize;
     let mut frac_no = 0usize;
     let mut started = false;
-    let mut sign_done = has_sign_tok;
+    // A leading `S` puts the sign right before the first digit, like the default sign.
+    let first_digit = toks.iter().position(is_digit).unwrap_or(toks.len());
+    let leading_s = toks[..first_digit].contains(&T::Sign);
+    let mut sign_done = has_sign_tok && !leading_s;
+    let sign_char = if neg {
+        '-'
+    } else if leading_s {
+        '+'
+    } else if fm {
+        '\0'
+    } else {
+        ' '
+    };
     // Under FM, trailing fraction zeros of `9` positions are dropped.
     let frac_kinds: Vec<T> = point.map_or(vec![], |p| {
         toks[p..].iter().filter(|t| is_digit(t)).copied().collect()
@@ -467,13 +479,7 @@ fn format_number(d: Option<Decimal>, pat: &str) -> Result<String> {
                     ' '
                 };
                 if c != ' ' && !sign_done {
-                    out.push(if neg {
-                        '-'
-                    } else if fm {
-                        '\0'
-                    } else {
-                        ' '
-                    });
+                    out.push(sign_char);
                     sign_done = true;
                 }
                 if c == ' ' {
@@ -496,13 +502,7 @@ fn format_number(d: Option<Decimal>, pat: &str) -> Result<String> {
             }
             T::Point => {
                 if !sign_done {
-                    out.push(if neg {
-                        '-'
-                    } else if fm {
-                        '\0'
-                    } else {
-                        ' '
-                    });
+                    out.push(sign_char);
                     sign_done = true;
                 }
                 out.push(if overflow { '#' } else { '.' });
@@ -514,6 +514,7 @@ fn format_number(d: Option<Decimal>, pat: &str) -> Result<String> {
                     out.push(' ');
                 }
             }
+            T::Sign if leading_s => {}
             T::Sign | T::SignG => out.push(if neg { '-' } else { '+' }),
             T::Minus => out.push(if neg {
                 '-'
@@ -527,16 +528,7 @@ fn format_number(d: Option<Decimal>, pat: &str) -> Result<String> {
         }
     }
     if !sign_done {
-        out.insert(
-            0,
-            if neg {
-                '-'
-            } else if fm {
-                '\0'
-            } else {
-                ' '
-            },
-        );
+        out.insert(0, sign_char);
     }
     Ok(out.replace('\0', ""))
 }

@@ -51,6 +51,8 @@ impl SqlState {
     pub const OBJECT_IN_USE: SqlState = SqlState("55006");
     pub const CANT_CHANGE_RUNTIME_PARAM: SqlState = SqlState("55P02");
     pub const INVALID_ARGUMENT_FOR_POWER: SqlState = SqlState("2201F");
+    pub const INVALID_ARGUMENT_FOR_LOG: SqlState = SqlState("2201E");
+    pub const SUBSTRING_ERROR: SqlState = SqlState("22011");
     pub const GENERATED_ALWAYS: SqlState = SqlState("428C9");
     pub const SYNTAX_ERROR: SqlState = SqlState("42601");
     pub const INSUFFICIENT_PRIVILEGE: SqlState = SqlState("42501");

@@ -5,6 +5,7 @@ use super::{DataType, Value};
 use crate::error::{Error, Result, SqlState};
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 
@@ -310,9 +311,32 @@ impl BinaryOp {
                             "zero raised to a negative power is undefined",
                         ));
                     }
-                    a.checked_powd(b)
-                        .map(Value::Numeric)
-                        .ok_or_else(|| Error::out_of_range("numeric"))
+                    if a.is_sign_negative() && !b.fract().is_zero() {
+                        return Err(Error::new(
+                            SqlState::INVALID_ARGUMENT_FOR_POWER,
+                            "a negative number raised to a non-integer power yields a complex result",
+                        ));
+                    }
+                    let r = match b.to_i64() {
+                        Some(e) if b.fract().is_zero() => a.checked_powi(e),
+                        _ => a.checked_powd(b),
+                    }
+                    .ok_or_else(|| Error::out_of_range("numeric"))?;
+                    // PostgreSQL's result scale: 16 significant digits, at
+                    // least the inputs' scales (capped at rust_decimal's 28).
+                    let weight =
+                        b.to_f64().unwrap_or(0.0) * a.abs().to_f64().unwrap_or(1.0).log10();
+                    let weight = if weight.is_finite() { weight as i64 } else { 0 };
+                    let s = (16 - weight)
+                        .max(a.scale() as i64)
+                        .max(b.scale() as i64)
+                        .clamp(0, 28) as u32;
+                    let mut r = r.round_dp_with_strategy(
+                        s,
+                        rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+                    );
+                    r.rescale(s);
+                    Ok(Value::Numeric(r))
                 } else {
                     let (a, b) = (l.to_f64_lossy(), r.to_f64_lossy());
                     if a == 0.0 && b < 0.0 {

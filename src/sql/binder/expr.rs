@@ -530,9 +530,12 @@ impl Binder<'_> {
                     self.bind_subquery(subquery, SubqueryKind::In, Some(lhs), scope, agg)?;
                 Ok((negate_if(x, *negated), t))
             }
-            other => Err(Error::unsupported(format!(
-                "expression not supported: {other}"
-            ))),
+            other => match self.special_function(other, &b)? {
+                Some(bound) => Ok(bound),
+                None => Err(Error::unsupported(format!(
+                    "expression not supported: {other}"
+                ))),
+            },
         }
     }
 
@@ -888,11 +891,10 @@ impl Binder<'_> {
         for x in &args {
             bound.push(self.bind(x, scope, agg, depth + 1)?);
         }
-        let types: Vec<DataType> = bound.iter().map(|(_, t)| t.clone()).collect();
-        let (mut func, ty) = functions::resolve(&name, &types)?;
+        let (mut func, ty, args) = self.resolve_function(&name, bound)?;
         // Sequence functions resolve a literal sequence name now.
         if let Func::NextVal(_) | Func::CurrVal(_) | Func::SetVal(_) = func
-            && let Some((Expr::Literal(Value::Text(s)), _)) = bound.first()
+            && let Some(Expr::Literal(Value::Text(s))) = args.first()
         {
             let id = self.sequence_by_text(s)?;
             func = match func {
@@ -901,28 +903,6 @@ impl Binder<'_> {
                 _ => Func::SetVal(Some(id)),
             };
         }
-        let args = match func {
-            Func::Coalesce | Func::Greatest | Func::Least | Func::NullIf => bound
-                .into_iter()
-                .map(|(x, t)| self.coerce(x, &t, &ty))
-                .collect::<Result<Vec<_>>>()?,
-            Func::Lower
-            | Func::Upper
-            | Func::Length
-            | Func::Md5
-            | Func::Rtrim
-            | Func::CurrentSetting => bound
-                .into_iter()
-                .map(|(x, t)| {
-                    if t == DataType::Unknown {
-                        self.coerce(x, &t, &DataType::Text)
-                    } else {
-                        Ok(x)
-                    }
-                })
-                .collect::<Result<Vec<_>>>()?,
-            _ => bound.into_iter().map(|(x, _)| x).collect(),
-        };
         Ok((Expr::Function(func, args), ty))
     }
 }

@@ -12,6 +12,7 @@ mod dml;
 mod expr;
 mod from;
 mod query;
+mod special;
 mod subquery;
 
 pub use dml::{ConflictAction, DeletePlan, DmlPlan, InsertPlan, OnConflict, Returning, UpdatePlan};

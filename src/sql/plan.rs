@@ -66,6 +66,62 @@ pub struct AggCall {
     pub ty: DataType,
 }
 
+/// A window function.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WindowFunc {
+    RowNumber,
+    Rank,
+    DenseRank,
+    PercentRank,
+    CumeDist,
+    Ntile,
+    Lag,
+    Lead,
+    FirstValue,
+    LastValue,
+    NthValue,
+    /// An aggregate over the window frame.
+    Agg(AggFunc),
+}
+
+/// Frame units: ROWS, RANGE or GROUPS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameUnits {
+    Rows,
+    Range,
+    Groups,
+}
+
+/// One end of a window frame; offsets are row-independent expressions.
+#[derive(Clone, Debug)]
+pub enum FrameBound {
+    UnboundedPreceding,
+    Preceding(Expr),
+    CurrentRow,
+    Following(Expr),
+    UnboundedFollowing,
+}
+
+#[derive(Clone, Debug)]
+pub struct WindowFrame {
+    pub units: FrameUnits,
+    pub start: FrameBound,
+    pub end: FrameBound,
+}
+
+/// One window function call: `func(args) OVER (PARTITION BY .. ORDER BY .. frame)`.
+#[derive(Clone, Debug)]
+pub struct WindowCall {
+    pub func: WindowFunc,
+    pub args: Vec<Expr>,
+    /// For aggregates: the aggregate call (args, DISTINCT, FILTER).
+    pub agg: Option<AggCall>,
+    pub partition_by: Vec<Expr>,
+    pub order_by: Vec<SortKey>,
+    pub frame: WindowFrame,
+    pub ty: DataType,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SetOpKind {
     Union,
@@ -176,6 +232,12 @@ pub enum Plan {
         right_keys: Vec<Expr>,
         on: Option<Expr>,
     },
+    /// Window functions: each input row, followed by one value per call.
+    Window {
+        input: Box<Plan>,
+        calls: Vec<WindowCall>,
+        columns: Vec<Column>,
+    },
     /// UNION / INTERSECT / EXCEPT, with or without ALL. Both inputs already
     /// produce the output's column types.
     SetOp {
@@ -276,6 +338,20 @@ impl Plan {
                 left.for_each_expr_mut(f);
                 right.for_each_expr_mut(f);
             }
+            Plan::Window { input, calls, .. } => {
+                for c in calls {
+                    c.args.iter_mut().for_each(&mut *f);
+                    c.partition_by.iter_mut().for_each(&mut *f);
+                    c.order_by.iter_mut().for_each(|k| f(&mut k.expr));
+                    if let Some(a) = &mut c.agg {
+                        a.args.iter_mut().for_each(&mut *f);
+                        if let Some(x) = &mut a.filter {
+                            f(x);
+                        }
+                    }
+                }
+                input.for_each_expr_mut(f);
+            }
             Plan::RecursiveCte { anchor, step, .. } => {
                 anchor.for_each_expr_mut(f);
                 step.for_each_expr_mut(f);
@@ -315,6 +391,7 @@ impl Plan {
             | Plan::Project { columns, .. }
             | Plan::Aggregate { columns, .. }
             | Plan::RecursiveCte { columns, .. }
+            | Plan::Window { columns, .. }
             | Plan::WorkTable { columns, .. } => columns.clone(),
             Plan::SetOp { left, .. } => left.columns(),
             Plan::Scan(s) => s
@@ -471,6 +548,10 @@ impl Plan {
                 out.push(format!("{pad}{name}"));
                 left.explain_into(out, depth + 1);
                 right.explain_into(out, depth + 1);
+            }
+            Plan::Window { input, .. } => {
+                out.push(format!("{pad}WindowAgg"));
+                input.explain_into(out, depth + 1);
             }
             Plan::RecursiveCte { anchor, step, .. } => {
                 out.push(format!("{pad}Recursive Union"));

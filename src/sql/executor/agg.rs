@@ -8,11 +8,13 @@ use crate::types::{BinaryOp, DataType, Value};
 use std::collections::{HashMap, HashSet};
 
 /// Running state of one aggregate in one group.
-struct Acc {
+#[derive(Clone)]
+pub(super) struct Acc {
     state: State,
     seen: Option<HashSet<Vec<Value>>>,
 }
 
+#[derive(Clone)]
 enum State {
     Count(i64),
     /// Sum (and count) of integer inputs, exact in 128 bits.
@@ -26,7 +28,7 @@ enum State {
 }
 
 impl Acc {
-    fn new(call: &AggCall) -> Acc {
+    pub(super) fn new(call: &AggCall) -> Acc {
         let state = match call.func {
             AggFunc::CountStar | AggFunc::Count => State::Count(0),
             AggFunc::Sum | AggFunc::Avg if call.args.len() == 1 && int_input(call) => {
@@ -45,7 +47,7 @@ impl Acc {
         }
     }
 
-    fn add(&mut self, call: &AggCall, row: &[Value], ctx: &EvalCtx) -> Result<()> {
+    pub(super) fn add(&mut self, call: &AggCall, row: &[Value], ctx: &EvalCtx) -> Result<()> {
         if let Some(f) = &call.filter
             && !f.eval_pred(row, ctx)?
         {
@@ -153,7 +155,7 @@ impl Acc {
         Ok(())
     }
 
-    fn finish(self, call: &AggCall) -> Result<Value> {
+    pub(super) fn finish(self, call: &AggCall) -> Result<Value> {
         Ok(match self.state {
             State::Count(n) => Value::Int8(n),
             State::IntSum(_, 0) => Value::Null,

@@ -10,6 +10,7 @@ mod join;
 pub mod scan;
 mod setop;
 mod subquery;
+mod window;
 
 pub use subquery::SubqueryCache;
 
@@ -214,6 +215,10 @@ pub fn execute<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>> 
             left,
             right,
         } => setop::set_op(*op, *all, left, right, ctx)?,
+        Plan::Window { input, calls, .. } => {
+            let rows: Vec<Row> = execute(input, ctx)?.collect::<Result<_>>()?;
+            Box::new(window::window(rows, calls, &ectx)?.into_iter().map(Ok))
+        }
         Plan::RecursiveCte {
             id,
             anchor,

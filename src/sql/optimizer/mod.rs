@@ -72,6 +72,15 @@ pub(crate) fn map_children(plan: Plan, f: &dyn Fn(Plan) -> Plan) -> Plan {
             left: b(left),
             right: b(right),
         },
+        Plan::Window {
+            input,
+            calls,
+            columns,
+        } => Plan::Window {
+            input: b(input),
+            calls,
+            columns,
+        },
         Plan::RecursiveCte {
             id,
             anchor,

@@ -269,6 +269,64 @@ pub enum Plan {
 }
 
 impl Plan {
+    /// This node's own expressions (not its inputs').
+    pub fn node_exprs(&self) -> Vec<&Expr> {
+        let mut v: Vec<&Expr> = Vec::new();
+        match self {
+            Plan::Values { rows, .. } => v.extend(rows.iter().flatten()),
+            Plan::Scan(s) => {
+                v.extend(s.filter.iter());
+                if let Access::Index {
+                    eq, lower, upper, ..
+                } = &s.access
+                {
+                    v.extend(eq.iter());
+                    v.extend(lower.iter().map(|(x, _)| x));
+                    v.extend(upper.iter().map(|(x, _)| x));
+                }
+            }
+            Plan::Series { args, .. } => v.extend(args.iter()),
+            Plan::Filter { predicate, .. } => v.push(predicate),
+            Plan::Project { exprs, .. } => v.extend(exprs.iter()),
+            Plan::Aggregate { group_by, aggs, .. } => {
+                v.extend(group_by.iter());
+                for a in aggs {
+                    v.extend(a.args.iter());
+                    v.extend(a.filter.iter());
+                }
+            }
+            Plan::Sort { keys, .. } => v.extend(keys.iter().map(|k| &k.expr)),
+            Plan::Limit { limit, offset, .. } => {
+                v.extend(limit.iter());
+                v.extend(offset.iter());
+            }
+            Plan::NestedLoop { on, .. } => v.extend(on.iter()),
+            Plan::HashJoin {
+                left_keys,
+                right_keys,
+                on,
+                ..
+            } => {
+                v.extend(left_keys.iter());
+                v.extend(right_keys.iter());
+                v.extend(on.iter());
+            }
+            Plan::Window { calls, .. } => {
+                for c in calls {
+                    v.extend(c.args.iter());
+                    v.extend(c.partition_by.iter());
+                    v.extend(c.order_by.iter().map(|k| &k.expr));
+                }
+            }
+            Plan::Distinct { .. }
+            | Plan::Truncate { .. }
+            | Plan::SetOp { .. }
+            | Plan::RecursiveCte { .. }
+            | Plan::WorkTable { .. } => {}
+        }
+        v
+    }
+
     /// Applies `f` to every expression of this node and of every node below.
     pub fn for_each_expr_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
         match self {
@@ -430,12 +488,52 @@ impl Plan {
 
     /// EXPLAIN output, one line per entry, in PostgreSQL's tree style.
     pub fn explain(&self) -> Vec<String> {
+        self.explain_annotated(&|_| None)
+    }
+
+    /// EXPLAIN output with extra text appended to each operator's line
+    /// (EXPLAIN ANALYZE's actual rows and times).
+    pub fn explain_annotated(&self, note: &dyn Fn(&Plan) -> Option<String>) -> Vec<String> {
         let mut out = Vec::new();
-        self.explain_into(&mut out, 0);
+        self.explain_into(&mut out, 0, note);
         out
     }
 
-    fn explain_into(&self, out: &mut Vec<String>, depth: usize) {
+    fn explain_into(
+        &self,
+        out: &mut Vec<String>,
+        depth: usize,
+        note: &dyn Fn(&Plan) -> Option<String>,
+    ) {
+        let at = out.len();
+        self.explain_node(out, depth, note);
+        // Subqueries of this node's expressions, as PostgreSQL's SubPlans.
+        let mut subplans: Vec<Arc<crate::sql::expr::Subquery>> = Vec::new();
+        for e in self.node_exprs() {
+            e.walk(&mut |x| {
+                if let Expr::Subquery { sq, .. } = x {
+                    subplans.push(sq.clone());
+                }
+            });
+        }
+        for sq in subplans {
+            out.push(format!("{}SubPlan {}", " ".repeat(2 + depth * 6), sq.id));
+            sq.plan.explain_into(out, depth + 1, note);
+        }
+        // Projections print no line of their own (their input's line follows).
+        if !matches!(self, Plan::Project { .. } | Plan::Truncate { .. })
+            && let (Some(line), Some(extra)) = (out.get_mut(at), note(self))
+        {
+            line.push_str(&extra);
+        }
+    }
+
+    fn explain_node(
+        &self,
+        out: &mut Vec<String>,
+        depth: usize,
+        note: &dyn Fn(&Plan) -> Option<String>,
+    ) {
         // PostgreSQL's layout: children start with "->  " two spaces in from
         // their parent's text; detail lines are indented under their node.
         let pad = if depth == 0 {
@@ -524,13 +622,13 @@ impl Plan {
                     "{detail_pad}Filter: {}",
                     predicate.render(&in_names(input))
                 ));
-                input.explain_into(out, depth + 1);
+                input.explain_into(out, depth + 1, note);
             }
             Plan::Project { input, .. } => {
                 // Projections are folded into their input in PostgreSQL's output.
-                input.explain_into(out, depth);
+                input.explain_into(out, depth, note);
             }
-            Plan::Truncate { input, .. } => input.explain_into(out, depth),
+            Plan::Truncate { input, .. } => input.explain_into(out, depth, note),
             Plan::SetOp {
                 op,
                 all,
@@ -546,17 +644,17 @@ impl Plan {
                     (SetOpKind::Except, false) => "HashSetOp Except",
                 };
                 out.push(format!("{pad}{name}"));
-                left.explain_into(out, depth + 1);
-                right.explain_into(out, depth + 1);
+                left.explain_into(out, depth + 1, note);
+                right.explain_into(out, depth + 1, note);
             }
             Plan::Window { input, .. } => {
                 out.push(format!("{pad}WindowAgg"));
-                input.explain_into(out, depth + 1);
+                input.explain_into(out, depth + 1, note);
             }
             Plan::RecursiveCte { anchor, step, .. } => {
                 out.push(format!("{pad}Recursive Union"));
-                anchor.explain_into(out, depth + 1);
-                step.explain_into(out, depth + 1);
+                anchor.explain_into(out, depth + 1, note);
+                step.explain_into(out, depth + 1, note);
             }
             Plan::WorkTable { .. } => out.push(format!("{pad}WorkTable Scan")),
             Plan::Aggregate {
@@ -570,7 +668,7 @@ impl Plan {
                     let keys: Vec<String> = group_by.iter().map(|e| e.render(&names)).collect();
                     out.push(format!("{detail_pad}Group Key: {}", keys.join(", ")));
                 }
-                input.explain_into(out, depth + 1);
+                input.explain_into(out, depth + 1, note);
             }
             Plan::Sort { input, keys } => {
                 out.push(format!("{pad}Sort"));
@@ -593,19 +691,19 @@ impl Plan {
                     })
                     .collect();
                 out.push(format!("{detail_pad}Sort Key: {}", k.join(", ")));
-                input.explain_into(out, depth + 1);
+                input.explain_into(out, depth + 1, note);
             }
             Plan::Limit { input, .. } => {
                 out.push(format!("{pad}Limit"));
-                input.explain_into(out, depth + 1);
+                input.explain_into(out, depth + 1, note);
             }
             Plan::Distinct { input, on: Some(_) } => {
                 out.push(format!("{pad}Unique"));
-                input.explain_into(out, depth + 1);
+                input.explain_into(out, depth + 1, note);
             }
             Plan::Distinct { input, on: None } => {
                 out.push(format!("{pad}HashAggregate (distinct)"));
-                input.explain_into(out, depth + 1);
+                input.explain_into(out, depth + 1, note);
             }
             Plan::NestedLoop {
                 left,
@@ -621,8 +719,8 @@ impl Plan {
                 if let Some(on) = on {
                     out.push(format!("{detail_pad}Join Filter: {}", on.render(&names)));
                 }
-                left.explain_into(out, depth + 1);
-                right.explain_into(out, depth + 1);
+                left.explain_into(out, depth + 1, note);
+                right.explain_into(out, depth + 1, note);
             }
             Plan::HashJoin {
                 left,
@@ -650,9 +748,9 @@ impl Plan {
                     let names = |i: usize| cols.get(i).map(|c| c.name.clone()).unwrap_or_default();
                     out.push(format!("{detail_pad}Join Filter: {}", on.render(&names)));
                 }
-                left.explain_into(out, depth + 1);
+                left.explain_into(out, depth + 1, note);
                 out.push(format!("{}->  Hash", " ".repeat(depth * 6 + 2)));
-                right.explain_into(out, depth + 2);
+                right.explain_into(out, depth + 2, note);
             }
         }
     }

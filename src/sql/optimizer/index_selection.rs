@@ -37,6 +37,8 @@ fn static_type(e: &Expr) -> Option<DataType> {
         Expr::Literal(v) if !v.is_null() => Some(v.data_type()),
         Expr::Param(_, t) if *t != DataType::Unknown => Some(t.clone()),
         Expr::Cast(_, t) => Some(t.clone()),
+        // A column of the enclosing row: one value per run of a correlated subquery.
+        Expr::Outer { ty, .. } if *ty != DataType::Unknown => Some(ty.clone()),
         _ => None,
     }
 }

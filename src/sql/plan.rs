@@ -14,6 +14,7 @@ pub struct Column {
 
 /// How a table scan reaches its rows.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // one per scan; boxing buys nothing
 pub enum Access {
     /// Every row, in primary-key order.
     Full,
@@ -25,6 +26,9 @@ pub enum Access {
         eq: Vec<Expr>,
         lower: Option<(Expr, bool)>,
         upper: Option<(Expr, bool)>,
+        /// `column IN (list)` on the key column after `eq`: one lookup per
+        /// distinct value, in key order (then `lower`/`upper` are None).
+        in_list: Option<Vec<Expr>>,
     },
 }
 
@@ -167,6 +171,7 @@ pub struct SortKey {
 }
 
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // Scan is inline on purpose: plans are built once
 pub enum Plan {
     /// Literal rows (VALUES, or a single empty row for a SELECT without FROM).
     Values {
@@ -277,9 +282,14 @@ impl Plan {
             Plan::Scan(s) => {
                 v.extend(s.filter.iter());
                 if let Access::Index {
-                    eq, lower, upper, ..
+                    eq,
+                    lower,
+                    upper,
+                    in_list,
+                    ..
                 } = &s.access
                 {
+                    v.extend(in_list.iter().flatten());
                     v.extend(eq.iter());
                     v.extend(lower.iter().map(|(x, _)| x));
                     v.extend(upper.iter().map(|(x, _)| x));
@@ -336,9 +346,14 @@ impl Plan {
                     f(x);
                 }
                 if let Access::Index {
-                    eq, lower, upper, ..
+                    eq,
+                    lower,
+                    upper,
+                    in_list,
+                    ..
                 } = &mut s.access
                 {
+                    in_list.iter_mut().flatten().for_each(&mut *f);
                     eq.iter_mut().for_each(&mut *f);
                     if let Some((x, _)) = lower {
                         f(x);
@@ -572,6 +587,7 @@ impl Plan {
                         eq,
                         lower,
                         upper,
+                        in_list,
                     } => {
                         let (iname, key_cols): (String, Vec<usize>) = match index {
                             Some(ix) => (ix.name.clone(), ix.columns.clone()),
@@ -592,6 +608,10 @@ impl Plan {
                             .get(eq.len())
                             .map(|&c| names(c))
                             .unwrap_or_default();
+                        if let Some(list) = in_list {
+                            let vals: Vec<String> = list.iter().map(|e| e.render(&names)).collect();
+                            conds.push(format!("({next} = ANY (ARRAY[{}]))", vals.join(", ")));
+                        }
                         if let Some((e, incl)) = lower {
                             conds.push(format!(
                                 "({next} {} {})",

@@ -190,8 +190,48 @@ pub fn scan_rows<'a>(
         Access::Index {
             index,
             eq,
+            in_list: Some(list),
+            ..
+        } => {
+            // One equality range per distinct value, in key order.
+            let ectx = ctx.eval_ctx();
+            let mut values = Vec::with_capacity(list.len());
+            for e in list {
+                let v = e.eval(&[], &ectx)?;
+                if !v.is_null() {
+                    values.push(v);
+                }
+            }
+            values.sort();
+            values.dedup();
+            let mut scans: Vec<Scan> = Vec::with_capacity(values.len());
+            for v in values {
+                let mut eq = eq.clone();
+                eq.push(Expr::Literal(v));
+                let mut one = scan.clone();
+                one.access = Access::Index {
+                    index: index.clone(),
+                    eq,
+                    lower: None,
+                    upper: None,
+                    in_list: None,
+                };
+                scans.push(one);
+            }
+            let mut rows = Vec::new();
+            for one in &scans {
+                for r in scan_rows(txn, one, ctx)? {
+                    rows.push(r?);
+                }
+            }
+            Ok(Box::new(rows.into_iter().map(Ok)))
+        }
+        Access::Index {
+            index,
+            eq,
             lower,
             upper,
+            in_list: None,
         } => match index {
             None => {
                 let types: Vec<DataType> = table.pk_types();
@@ -267,6 +307,7 @@ pub fn point_row(
         eq,
         lower: None,
         upper: None,
+        in_list: None,
     } = &scan.access
     else {
         return Ok(None);

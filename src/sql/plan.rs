@@ -45,6 +45,8 @@ pub struct Scan {
     /// Columns the plan above reads (None: all). Unread columns are not
     /// decoded and come back as NULL.
     pub needed: Option<Vec<bool>>,
+    /// Read the access path backwards (ORDER BY ... DESC served by a key).
+    pub reverse: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

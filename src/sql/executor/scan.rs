@@ -180,7 +180,7 @@ pub fn scan_rows<'a>(
             let end = prefix_end(&p)
                 .map(Bound::Excluded)
                 .unwrap_or(Bound::Unbounded);
-            let it = txn.scan(Bound::Included(p), end, false)?;
+            let it = txn.scan(Bound::Included(p), end, scan.reverse)?;
             Ok(Box::new(it.map(move |kv| {
                 let (k, v) = kv?;
                 let row = decode_table_row_projected(table, &v, needed)?;
@@ -256,7 +256,7 @@ pub fn scan_rows<'a>(
                         Ok((key.clone(), decode_table_row_projected(table, &v, needed)?))
                     })));
                 }
-                let it = txn.scan(s, e, false)?;
+                let it = txn.scan(s, e, scan.reverse)?;
                 Ok(Box::new(it.map(move |kv| {
                     let (k, v) = kv?;
                     Ok((k, decode_table_row_projected(table, &v, needed)?))
@@ -273,7 +273,7 @@ pub fn scan_rows<'a>(
                 let Some((s, e)) = range else {
                     return Ok(Box::new(std::iter::empty()));
                 };
-                let it = txn.scan(s, e, false)?;
+                let it = txn.scan(s, e, scan.reverse)?;
                 Ok(Box::new(it.filter_map(move |kv| {
                     let res = (|| {
                         let (_, pk) = kv?;

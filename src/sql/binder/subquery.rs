@@ -25,12 +25,32 @@ impl Binder<'_> {
         let mut outer_refs = frame.refs.into_inner();
         outer_refs.sort_unstable();
         outer_refs.dedup();
-        if agg.is_some() && !outer_refs.is_empty() {
-            // The subquery would be evaluated over grouped rows, not the rows
-            // its references were resolved against.
-            return Err(Error::unsupported(
-                "a correlated subquery in a query with GROUP BY or aggregates is not supported yet",
-            ));
+        let mut plan = plan;
+        if let Some(a) = agg
+            && !outer_refs.is_empty()
+        {
+            // The subquery runs over grouped rows: each enclosing column it
+            // reads must be a group key, and it reads the key's position.
+            let mut map = Vec::with_capacity(outer_refs.len());
+            for &i in &outer_refs {
+                match a.groups.iter().position(|g| *g == Expr::Column(i)) {
+                    Some(g) => map.push((i, g)),
+                    None => {
+                        let c = &scope.columns[i];
+                        let shown = match &c.qualifier {
+                            Some(q) => format!("{q}.{}", c.name),
+                            None => c.name.clone(),
+                        };
+                        return Err(Error::new(
+                            SqlState::GROUPING_ERROR,
+                            format!("subquery uses ungrouped column \"{shown}\" from outer query"),
+                        ));
+                    }
+                }
+            }
+            let lookup = |i: usize| map.iter().find(|(from, _)| *from == i).map(|(_, to)| *to);
+            remap_outer(&mut plan, 1, &lookup);
+            outer_refs = outer_refs.iter().filter_map(|&i| lookup(i)).collect();
         }
         let columns = plan.columns();
         if kind != SubqueryKind::Exists && columns.len() != 1 {
@@ -98,4 +118,33 @@ impl Binder<'_> {
             ty,
         ))
     }
+}
+
+/// Rewrites references to the enclosing row `depth` levels up (as seen from
+/// `plan`) through `map`, in `plan` and in the subqueries nested inside it.
+fn remap_outer(
+    plan: &mut crate::sql::plan::Plan,
+    depth: usize,
+    map: &dyn Fn(usize) -> Option<usize>,
+) {
+    plan.for_each_expr_mut(&mut |e| remap_expr(e, depth, map));
+}
+
+fn remap_expr(e: &mut Expr, depth: usize, map: &dyn Fn(usize) -> Option<usize>) {
+    crate::stack::guard(|| {
+        match e {
+            Expr::Outer { level, index, .. } if *level == depth => {
+                if let Some(to) = map(*index) {
+                    *index = to;
+                }
+            }
+            Expr::Subquery { sq, .. } => {
+                remap_outer(&mut Arc::make_mut(sq).plan, depth + 1, map);
+            }
+            _ => {}
+        }
+        for c in e.children_mut() {
+            remap_expr(c, depth, map);
+        }
+    })
 }

@@ -67,6 +67,13 @@ pub enum Expr {
         index: usize,
         ty: DataType,
     },
+    /// `lhs op ANY (array)` / `lhs op ALL (array)`.
+    Quantified {
+        op: BinaryOp,
+        all: bool,
+        lhs: Box<Expr>,
+        array: Box<Expr>,
+    },
     /// A subquery; `lhs` is the left operand of IN / ANY / ALL.
     Subquery {
         sq: Arc<Subquery>,
@@ -370,6 +377,32 @@ impl Expr {
                 }
             }
             Expr::Function(f, args) => f.eval(args, row, ctx)?,
+            Expr::Quantified {
+                op,
+                all,
+                lhs,
+                array,
+            } => {
+                let l = lhs.eval(row, ctx)?;
+                match array.eval(row, ctx)? {
+                    Value::Null => Value::Null,
+                    Value::Array(_, items) => {
+                        let has_null = items.iter().any(Value::is_null);
+                        let items: Vec<Value> =
+                            items.into_iter().filter(|v| !v.is_null()).collect();
+                        quantified(&l, *op, &items, has_null, !*all)?
+                    }
+                    other => {
+                        return Err(Error::new(
+                            SqlState::DATATYPE_MISMATCH,
+                            format!(
+                                "op ANY/ALL (array) requires array on right side, not {}",
+                                other.data_type().name()
+                            ),
+                        ));
+                    }
+                }
+            }
             Expr::Outer { level, index, .. } => ctx
                 .outer
                 .ok_or_else(|| Error::internal("outer reference outside a subquery"))?
@@ -518,6 +551,10 @@ impl Expr {
                 }
             }
             Expr::Function(_, args) | Expr::Array(args, _) => args.iter().for_each(|x| x.walk(f)),
+            Expr::Quantified { lhs, array, .. } => {
+                lhs.walk(f);
+                array.walk(f);
+            }
         }
     }
 
@@ -562,6 +599,7 @@ impl Expr {
                 v
             }
             Expr::Function(_, args) | Expr::Array(args, _) => args.iter_mut().collect(),
+            Expr::Quantified { lhs, array, .. } => vec![lhs.as_mut(), array.as_mut()],
             Expr::Subquery { lhs, .. } => lhs.as_deref_mut().into_iter().collect(),
         }
     }
@@ -635,6 +673,17 @@ impl Expr {
                 items.iter().map(|x| x.map_columns(map)).collect(),
                 t.clone(),
             ),
+            Expr::Quantified {
+                op,
+                all,
+                lhs,
+                array,
+            } => Expr::Quantified {
+                op: *op,
+                all: *all,
+                lhs: m(lhs),
+                array: m(array),
+            },
         }
     }
 
@@ -656,6 +705,46 @@ impl Expr {
             .into_iter()
             .reduce(|a, b| Expr::And(Box::new(a), Box::new(b)))
     }
+}
+
+/// `lhs op ANY (values)` (`any` = true) or `lhs op ALL (values)`; `has_null`
+/// says the subquery also returned NULLs (which compare as unknown).
+pub fn quantified(
+    lhs: &Value,
+    op: BinaryOp,
+    values: &[Value],
+    has_null: bool,
+    any: bool,
+) -> Result<Value> {
+    let mut saw_null = has_null;
+    let mut check = |v: &Value| -> Result<Option<bool>> {
+        match op.eval(lhs, v)? {
+            Value::Bool(b) => Ok(Some(b)),
+            Value::Null => {
+                saw_null = true;
+                Ok(None)
+            }
+            other => Err(Error::new(
+                SqlState::DATATYPE_MISMATCH,
+                format!(
+                    "op ANY/ALL (array) requires operator to yield boolean, not {}",
+                    other.data_type().name()
+                ),
+            )),
+        }
+    };
+    for v in values {
+        match check(v)? {
+            Some(true) if any => return Ok(Value::Bool(true)),
+            Some(false) if !any => return Ok(Value::Bool(false)),
+            _ => {}
+        }
+    }
+    Ok(if saw_null {
+        Value::Null
+    } else {
+        Value::Bool(!any)
+    })
 }
 
 /// SQL LIKE matching with `%`, `_` and an escape character.
@@ -807,6 +896,18 @@ impl Expr {
             Expr::Function(func, args) => format!("{}({})", func.name(), list(args)),
             Expr::Array(items, _) => format!("ARRAY[{}]", list(items)),
             Expr::Outer { level, index, .. } => format!("outer{level}.#{index}"),
+            Expr::Quantified {
+                op,
+                all,
+                lhs,
+                array,
+            } => format!(
+                "({} {} {} ({}))",
+                r(lhs),
+                op.symbol(),
+                if *all { "ALL" } else { "ANY" },
+                r(array)
+            ),
             Expr::Subquery { sq, lhs } => {
                 let what = match sq.kind {
                     SubqueryKind::Scalar => format!("(SubPlan {})", sq.id),

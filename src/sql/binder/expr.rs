@@ -516,6 +516,66 @@ impl Binder<'_> {
                 let lhs = b(left)?;
                 self.bind_subquery(q, kind, Some(lhs), scope, agg)
             }
+            A::AnyOp {
+                left,
+                compare_op,
+                right,
+                ..
+            }
+            | A::AllOp {
+                left,
+                compare_op,
+                right,
+            } => {
+                let op = map_binop(compare_op)?;
+                let all = matches!(e, A::AllOp { .. });
+                let (l, lt) = b(left)?;
+                let (arr, at) = b(right)?;
+                let elem = match &at {
+                    DataType::Array(el) => (**el).clone(),
+                    DataType::Unknown => lt.clone(),
+                    other => {
+                        return Err(Error::new(
+                            SqlState::DATATYPE_MISMATCH,
+                            format!(
+                                "op ANY/ALL (array) requires array on right side, not {}",
+                                other.name()
+                            ),
+                        ));
+                    }
+                };
+                // Type-check `lhs op element` like a comparison (coercing untyped sides).
+                let probe = Expr::Outer {
+                    level: 1,
+                    index: 0,
+                    ty: elem.clone(),
+                };
+                let (checked, rt) = self.binary(op, l.clone(), lt.clone(), probe, elem.clone())?;
+                if rt != DataType::Bool {
+                    return Err(Error::new(
+                        SqlState::DATATYPE_MISMATCH,
+                        "op ANY/ALL (array) requires operator to yield boolean",
+                    ));
+                }
+                let l = match checked {
+                    Expr::Binary(_, l, _) => *l,
+                    _ => l,
+                };
+                let arr = if at == DataType::Unknown {
+                    self.coerce(arr, &at, &DataType::Array(Box::new(elem)))?
+                } else {
+                    arr
+                };
+                Ok((
+                    Expr::Quantified {
+                        op,
+                        all,
+                        lhs: Box::new(l),
+                        array: Box::new(arr),
+                    },
+                    DataType::Bool,
+                ))
+            }
             A::Exists { subquery, negated } => {
                 let (x, t) =
                     self.bind_subquery(subquery, SubqueryKind::Exists, None, scope, agg)?;

@@ -9,7 +9,7 @@
 use super::{ExecCtx, execute};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::expr::{EvalCtx, OuterRow, Subquery, SubqueryKind};
-use crate::types::{BinaryOp, DataType, Value};
+use crate::types::{DataType, Value};
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
@@ -130,8 +130,12 @@ pub(super) fn eval(
             let lhs = lhs.ok_or_else(|| Error::internal("IN/ANY/ALL without a left operand"))?;
             match kind {
                 SubqueryKind::In => Ok(in_set(&lhs, values, distinct, *has_null)),
-                SubqueryKind::Any(op) => quantified(&lhs, op, values, *has_null, true),
-                SubqueryKind::All(op) => quantified(&lhs, op, values, *has_null, false),
+                SubqueryKind::Any(op) => {
+                    crate::sql::expr::quantified(&lhs, op, values, *has_null, true)
+                }
+                SubqueryKind::All(op) => {
+                    crate::sql::expr::quantified(&lhs, op, values, *has_null, false)
+                }
                 _ => Err(Error::internal("subquery result of the wrong kind")),
             }
         }
@@ -214,44 +218,4 @@ fn in_set(lhs: &Value, values: &[Value], distinct: &HashSet<Value>, has_null: bo
     } else {
         Value::Bool(false)
     }
-}
-
-/// `lhs op ANY (values)` (`any` = true) or `lhs op ALL (values)`; `has_null`
-/// says the subquery also returned NULLs (which compare as unknown).
-fn quantified(
-    lhs: &Value,
-    op: BinaryOp,
-    values: &[Value],
-    has_null: bool,
-    any: bool,
-) -> Result<Value> {
-    let mut saw_null = has_null;
-    let mut check = |v: &Value| -> Result<Option<bool>> {
-        match op.eval(lhs, v)? {
-            Value::Bool(b) => Ok(Some(b)),
-            Value::Null => {
-                saw_null = true;
-                Ok(None)
-            }
-            other => Err(Error::new(
-                SqlState::DATATYPE_MISMATCH,
-                format!(
-                    "op ANY/ALL (array) requires operator to yield boolean, not {}",
-                    other.data_type().name()
-                ),
-            )),
-        }
-    };
-    for v in values {
-        match check(v)? {
-            Some(true) if any => return Ok(Value::Bool(true)),
-            Some(false) if !any => return Ok(Value::Bool(false)),
-            _ => {}
-        }
-    }
-    Ok(if saw_null {
-        Value::Null
-    } else {
-        Value::Bool(!any)
-    })
 }

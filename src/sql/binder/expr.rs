@@ -440,18 +440,17 @@ impl Binder<'_> {
                         None => self.expect_bool(c, ct, "CASE/WHEN")?,
                     };
                     let (r, rt) = b(&cw.result)?;
-                    rty = unify_types("CASE", &rty, &rt)?;
                     whens.push(c);
                     results.push((r, rt));
                 }
                 let otherwise = match else_result {
-                    Some(x) => {
-                        let (r, rt) = b(x)?;
-                        rty = unify_types("CASE", &rty, &rt)?;
-                        Some((r, rt))
-                    }
+                    Some(x) => Some(b(x)?),
                     None => None,
                 };
+                // PostgreSQL resolves the ELSE branch's type first, then the THENs.
+                for (_, t) in otherwise.iter().chain(&results) {
+                    rty = unify_types("CASE", &rty, t)?;
+                }
                 if rty == DataType::Unknown {
                     rty = DataType::Text;
                 }
@@ -716,7 +715,11 @@ impl Binder<'_> {
                             format!("missing FROM-clause entry for table \"{q}\""),
                         ))
                     }
-                    Some(q) => Err(Error::undefined_column(&format!("{q}.{name}"))),
+                    // PostgreSQL does not quote a qualified name here.
+                    Some(q) => Err(Error::new(
+                        SqlState::UNDEFINED_COLUMN,
+                        format!("column {q}.{name} does not exist"),
+                    )),
                     None => Err(Error::undefined_column(name)),
                 }
             }

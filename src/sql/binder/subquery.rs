@@ -56,10 +56,12 @@ impl Binder<'_> {
         if kind != SubqueryKind::Exists && columns.len() != 1 {
             return Err(Error::new(
                 SqlState::SYNTAX_ERROR,
-                if columns.len() > 1 {
-                    "subquery has too many columns"
-                } else {
-                    "subquery must return only one column"
+                match (kind, columns.len()) {
+                    (SubqueryKind::Scalar | SubqueryKind::Array, _) => {
+                        "subquery must return only one column"
+                    }
+                    (_, 0) => "subquery has too few columns",
+                    _ => "subquery has too many columns",
                 },
             ));
         }

@@ -403,10 +403,9 @@ impl Binder<'_> {
             || items.iter().any(|i| i.ast.is_some_and(contains_aggregate))
             || order_by.iter().any(|o| contains_aggregate(&o.expr));
         let distinct = match &s.distinct {
-            None => DistinctSpec::None,
+            None | Some(ast::Distinct::All) => DistinctSpec::None,
             Some(ast::Distinct::Distinct) => DistinctSpec::All,
             Some(ast::Distinct::On(exprs)) => DistinctSpec::On(exprs),
-            Some(other) => return Err(Error::unsupported(format!("{other} is not supported"))),
         };
         if needs_agg {
             self.bind_aggregate_select(s, input, &scope, items, group_exprs, order_by, distinct)

@@ -596,10 +596,11 @@ impl Session {
             S::Explain {
                 statement, analyze, ..
             } => {
-                if *analyze {
-                    return Err(Error::unsupported("EXPLAIN ANALYZE is not supported yet"));
-                }
-                let lines = self.explain(statement, params)?;
+                let lines = if *analyze {
+                    self.explain_analyze(statement, params)?
+                } else {
+                    self.explain(statement, params)?
+                };
                 Ok(rows_result(
                     vec![Column {
                         name: "QUERY PLAN".into(),
@@ -934,6 +935,47 @@ impl Session {
             affected: outcome.count,
             rows: None,
         })
+    }
+
+    /// EXPLAIN ANALYZE: runs the query, then prints the plan with each
+    /// operator's actual rows (per loop), time (per loop, inclusive of its
+    /// inputs, in ms) and loops, and the planning and execution times.
+    fn explain_analyze(&mut self, stmt: &ast::Statement, params: &[Value]) -> Result<Vec<String>> {
+        let ast::Statement::Query(q) = stmt else {
+            return Err(Error::unsupported(
+                "EXPLAIN ANALYZE is supported for queries only",
+            ));
+        };
+        let planning = std::time::Instant::now();
+        let catalog = self.catalog()?;
+        let (plan, _) = self.plan_query_in(&catalog, q, None, params)?;
+        let planning = planning.elapsed();
+        let search_path = self.settings.search_path();
+        let env = self.env(&catalog, &search_path);
+        let t = self.txn.as_ref().expect("transaction started");
+        let mut ctx = ExecCtx::new(&t.txn, params, &env);
+        ctx.cache = std::rc::Rc::new(executor::StatementState::analyzing());
+        let started = std::time::Instant::now();
+        for row in executor::execute(&plan, &ctx)? {
+            row?;
+        }
+        let execution = started.elapsed();
+        let state = ctx.cache.clone();
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+        let mut lines = plan.explain_annotated(&|node| {
+            Some(match state.node_stats(node) {
+                Some(s) if s.loops > 0 => format!(
+                    " (actual time={:.3} rows={} loops={})",
+                    ms(s.time) / s.loops as f64,
+                    s.rows / s.loops,
+                    s.loops
+                ),
+                _ => " (never executed)".to_string(),
+            })
+        });
+        lines.push(format!("Planning Time: {:.3} ms", ms(planning)));
+        lines.push(format!("Execution Time: {:.3} ms", ms(execution)));
+        Ok(lines)
     }
 
     fn explain(&mut self, stmt: &ast::Statement, params: &[Value]) -> Result<Vec<String>> {

@@ -195,6 +195,19 @@ impl Expr {
         }
     }
 
+    /// Evaluates sort keys over `row`.
+    pub fn eval_all_keys(
+        keys: &[super::plan::SortKey],
+        row: &[Value],
+        ctx: &EvalCtx,
+    ) -> Result<Vec<Value>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            out.push(k.expr.eval(row, ctx)?);
+        }
+        Ok(out)
+    }
+
     /// Evaluates each expression over `row`, in order.
     pub fn eval_all(exprs: &[Expr], row: &[Value], ctx: &EvalCtx) -> Result<Vec<Value>> {
         let mut out = Vec::with_capacity(exprs.len());

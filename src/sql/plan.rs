@@ -14,6 +14,7 @@ pub struct Column {
 
 /// How a table scan reaches its rows.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // one per scan; boxing buys nothing
 pub enum Access {
     /// Every row, in primary-key order.
     Full,
@@ -25,6 +26,9 @@ pub enum Access {
         eq: Vec<Expr>,
         lower: Option<(Expr, bool)>,
         upper: Option<(Expr, bool)>,
+        /// `column IN (list)` on the key column after `eq`: one lookup per
+        /// distinct value, in key order (then `lower`/`upper` are None).
+        in_list: Option<Vec<Expr>>,
     },
 }
 
@@ -41,6 +45,8 @@ pub struct Scan {
     /// Columns the plan above reads (None: all). Unread columns are not
     /// decoded and come back as NULL.
     pub needed: Option<Vec<bool>>,
+    /// Read the access path backwards (ORDER BY ... DESC served by a key).
+    pub reverse: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +69,62 @@ pub struct AggCall {
     pub args: Vec<Expr>,
     pub distinct: bool,
     pub filter: Option<Expr>,
+    pub ty: DataType,
+}
+
+/// A window function.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WindowFunc {
+    RowNumber,
+    Rank,
+    DenseRank,
+    PercentRank,
+    CumeDist,
+    Ntile,
+    Lag,
+    Lead,
+    FirstValue,
+    LastValue,
+    NthValue,
+    /// An aggregate over the window frame.
+    Agg(AggFunc),
+}
+
+/// Frame units: ROWS, RANGE or GROUPS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameUnits {
+    Rows,
+    Range,
+    Groups,
+}
+
+/// One end of a window frame; offsets are row-independent expressions.
+#[derive(Clone, Debug)]
+pub enum FrameBound {
+    UnboundedPreceding,
+    Preceding(Expr),
+    CurrentRow,
+    Following(Expr),
+    UnboundedFollowing,
+}
+
+#[derive(Clone, Debug)]
+pub struct WindowFrame {
+    pub units: FrameUnits,
+    pub start: FrameBound,
+    pub end: FrameBound,
+}
+
+/// One window function call: `func(args) OVER (PARTITION BY .. ORDER BY .. frame)`.
+#[derive(Clone, Debug)]
+pub struct WindowCall {
+    pub func: WindowFunc,
+    pub args: Vec<Expr>,
+    /// For aggregates: the aggregate call (args, DISTINCT, FILTER).
+    pub agg: Option<AggCall>,
+    pub partition_by: Vec<Expr>,
+    pub order_by: Vec<SortKey>,
+    pub frame: WindowFrame,
     pub ty: DataType,
 }
 
@@ -111,6 +173,7 @@ pub struct SortKey {
 }
 
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // Scan is inline on purpose: plans are built once
 pub enum Plan {
     /// Literal rows (VALUES, or a single empty row for a SELECT without FROM).
     Values {
@@ -176,6 +239,12 @@ pub enum Plan {
         right_keys: Vec<Expr>,
         on: Option<Expr>,
     },
+    /// Window functions: each input row, followed by one value per call.
+    Window {
+        input: Box<Plan>,
+        calls: Vec<WindowCall>,
+        columns: Vec<Column>,
+    },
     /// UNION / INTERSECT / EXCEPT, with or without ALL. Both inputs already
     /// produce the output's column types.
     SetOp {
@@ -207,6 +276,69 @@ pub enum Plan {
 }
 
 impl Plan {
+    /// This node's own expressions (not its inputs').
+    pub fn node_exprs(&self) -> Vec<&Expr> {
+        let mut v: Vec<&Expr> = Vec::new();
+        match self {
+            Plan::Values { rows, .. } => v.extend(rows.iter().flatten()),
+            Plan::Scan(s) => {
+                v.extend(s.filter.iter());
+                if let Access::Index {
+                    eq,
+                    lower,
+                    upper,
+                    in_list,
+                    ..
+                } = &s.access
+                {
+                    v.extend(in_list.iter().flatten());
+                    v.extend(eq.iter());
+                    v.extend(lower.iter().map(|(x, _)| x));
+                    v.extend(upper.iter().map(|(x, _)| x));
+                }
+            }
+            Plan::Series { args, .. } => v.extend(args.iter()),
+            Plan::Filter { predicate, .. } => v.push(predicate),
+            Plan::Project { exprs, .. } => v.extend(exprs.iter()),
+            Plan::Aggregate { group_by, aggs, .. } => {
+                v.extend(group_by.iter());
+                for a in aggs {
+                    v.extend(a.args.iter());
+                    v.extend(a.filter.iter());
+                }
+            }
+            Plan::Sort { keys, .. } => v.extend(keys.iter().map(|k| &k.expr)),
+            Plan::Limit { limit, offset, .. } => {
+                v.extend(limit.iter());
+                v.extend(offset.iter());
+            }
+            Plan::NestedLoop { on, .. } => v.extend(on.iter()),
+            Plan::HashJoin {
+                left_keys,
+                right_keys,
+                on,
+                ..
+            } => {
+                v.extend(left_keys.iter());
+                v.extend(right_keys.iter());
+                v.extend(on.iter());
+            }
+            Plan::Window { calls, .. } => {
+                for c in calls {
+                    v.extend(c.args.iter());
+                    v.extend(c.partition_by.iter());
+                    v.extend(c.order_by.iter().map(|k| &k.expr));
+                }
+            }
+            Plan::Distinct { .. }
+            | Plan::Truncate { .. }
+            | Plan::SetOp { .. }
+            | Plan::RecursiveCte { .. }
+            | Plan::WorkTable { .. } => {}
+        }
+        v
+    }
+
     /// Applies `f` to every expression of this node and of every node below.
     pub fn for_each_expr_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
         match self {
@@ -216,9 +348,14 @@ impl Plan {
                     f(x);
                 }
                 if let Access::Index {
-                    eq, lower, upper, ..
+                    eq,
+                    lower,
+                    upper,
+                    in_list,
+                    ..
                 } = &mut s.access
                 {
+                    in_list.iter_mut().flatten().for_each(&mut *f);
                     eq.iter_mut().for_each(&mut *f);
                     if let Some((x, _)) = lower {
                         f(x);
@@ -276,6 +413,20 @@ impl Plan {
                 left.for_each_expr_mut(f);
                 right.for_each_expr_mut(f);
             }
+            Plan::Window { input, calls, .. } => {
+                for c in calls {
+                    c.args.iter_mut().for_each(&mut *f);
+                    c.partition_by.iter_mut().for_each(&mut *f);
+                    c.order_by.iter_mut().for_each(|k| f(&mut k.expr));
+                    if let Some(a) = &mut c.agg {
+                        a.args.iter_mut().for_each(&mut *f);
+                        if let Some(x) = &mut a.filter {
+                            f(x);
+                        }
+                    }
+                }
+                input.for_each_expr_mut(f);
+            }
             Plan::RecursiveCte { anchor, step, .. } => {
                 anchor.for_each_expr_mut(f);
                 step.for_each_expr_mut(f);
@@ -315,6 +466,7 @@ impl Plan {
             | Plan::Project { columns, .. }
             | Plan::Aggregate { columns, .. }
             | Plan::RecursiveCte { columns, .. }
+            | Plan::Window { columns, .. }
             | Plan::WorkTable { columns, .. } => columns.clone(),
             Plan::SetOp { left, .. } => left.columns(),
             Plan::Scan(s) => s
@@ -353,12 +505,52 @@ impl Plan {
 
     /// EXPLAIN output, one line per entry, in PostgreSQL's tree style.
     pub fn explain(&self) -> Vec<String> {
+        self.explain_annotated(&|_| None)
+    }
+
+    /// EXPLAIN output with extra text appended to each operator's line
+    /// (EXPLAIN ANALYZE's actual rows and times).
+    pub fn explain_annotated(&self, note: &dyn Fn(&Plan) -> Option<String>) -> Vec<String> {
         let mut out = Vec::new();
-        self.explain_into(&mut out, 0);
+        self.explain_into(&mut out, 0, note);
         out
     }
 
-    fn explain_into(&self, out: &mut Vec<String>, depth: usize) {
+    fn explain_into(
+        &self,
+        out: &mut Vec<String>,
+        depth: usize,
+        note: &dyn Fn(&Plan) -> Option<String>,
+    ) {
+        let at = out.len();
+        self.explain_node(out, depth, note);
+        // Subqueries of this node's expressions, as PostgreSQL's SubPlans.
+        let mut subplans: Vec<Arc<crate::sql::expr::Subquery>> = Vec::new();
+        for e in self.node_exprs() {
+            e.walk(&mut |x| {
+                if let Expr::Subquery { sq, .. } = x {
+                    subplans.push(sq.clone());
+                }
+            });
+        }
+        for sq in subplans {
+            out.push(format!("{}SubPlan {}", " ".repeat(2 + depth * 6), sq.id));
+            sq.plan.explain_into(out, depth + 1, note);
+        }
+        // Projections print no line of their own (their input's line follows).
+        if !matches!(self, Plan::Project { .. } | Plan::Truncate { .. })
+            && let (Some(line), Some(extra)) = (out.get_mut(at), note(self))
+        {
+            line.push_str(&extra);
+        }
+    }
+
+    fn explain_node(
+        &self,
+        out: &mut Vec<String>,
+        depth: usize,
+        note: &dyn Fn(&Plan) -> Option<String>,
+    ) {
         // PostgreSQL's layout: children start with "->  " two spaces in from
         // their parent's text; detail lines are indented under their node.
         let pad = if depth == 0 {
@@ -397,6 +589,7 @@ impl Plan {
                         eq,
                         lower,
                         upper,
+                        in_list,
                     } => {
                         let (iname, key_cols): (String, Vec<usize>) = match index {
                             Some(ix) => (ix.name.clone(), ix.columns.clone()),
@@ -417,6 +610,10 @@ impl Plan {
                             .get(eq.len())
                             .map(|&c| names(c))
                             .unwrap_or_default();
+                        if let Some(list) = in_list {
+                            let vals: Vec<String> = list.iter().map(|e| e.render(&names)).collect();
+                            conds.push(format!("({next} = ANY (ARRAY[{}]))", vals.join(", ")));
+                        }
                         if let Some((e, incl)) = lower {
                             conds.push(format!(
                                 "({next} {} {})",
@@ -447,13 +644,13 @@ impl Plan {
                     "{detail_pad}Filter: {}",
                     predicate.render(&in_names(input))
                 ));
-                input.explain_into(out, depth + 1);
+                input.explain_into(out, depth + 1, note);
             }
             Plan::Project { input, .. } => {
                 // Projections are folded into their input in PostgreSQL's output.
-                input.explain_into(out, depth);
+                input.explain_into(out, depth, note);
             }
-            Plan::Truncate { input, .. } => input.explain_into(out, depth),
+            Plan::Truncate { input, .. } => input.explain_into(out, depth, note),
             Plan::SetOp {
                 op,
                 all,
@@ -469,13 +666,17 @@ impl Plan {
                     (SetOpKind::Except, false) => "HashSetOp Except",
                 };
                 out.push(format!("{pad}{name}"));
-                left.explain_into(out, depth + 1);
-                right.explain_into(out, depth + 1);
+                left.explain_into(out, depth + 1, note);
+                right.explain_into(out, depth + 1, note);
+            }
+            Plan::Window { input, .. } => {
+                out.push(format!("{pad}WindowAgg"));
+                input.explain_into(out, depth + 1, note);
             }
             Plan::RecursiveCte { anchor, step, .. } => {
                 out.push(format!("{pad}Recursive Union"));
-                anchor.explain_into(out, depth + 1);
-                step.explain_into(out, depth + 1);
+                anchor.explain_into(out, depth + 1, note);
+                step.explain_into(out, depth + 1, note);
             }
             Plan::WorkTable { .. } => out.push(format!("{pad}WorkTable Scan")),
             Plan::Aggregate {
@@ -489,7 +690,7 @@ impl Plan {
                     let keys: Vec<String> = group_by.iter().map(|e| e.render(&names)).collect();
                     out.push(format!("{detail_pad}Group Key: {}", keys.join(", ")));
                 }
-                input.explain_into(out, depth + 1);
+                input.explain_into(out, depth + 1, note);
             }
             Plan::Sort { input, keys } => {
                 out.push(format!("{pad}Sort"));
@@ -512,19 +713,19 @@ impl Plan {
                     })
                     .collect();
                 out.push(format!("{detail_pad}Sort Key: {}", k.join(", ")));
-                input.explain_into(out, depth + 1);
+                input.explain_into(out, depth + 1, note);
             }
             Plan::Limit { input, .. } => {
                 out.push(format!("{pad}Limit"));
-                input.explain_into(out, depth + 1);
+                input.explain_into(out, depth + 1, note);
             }
             Plan::Distinct { input, on: Some(_) } => {
                 out.push(format!("{pad}Unique"));
-                input.explain_into(out, depth + 1);
+                input.explain_into(out, depth + 1, note);
             }
             Plan::Distinct { input, on: None } => {
                 out.push(format!("{pad}HashAggregate (distinct)"));
-                input.explain_into(out, depth + 1);
+                input.explain_into(out, depth + 1, note);
             }
             Plan::NestedLoop {
                 left,
@@ -540,8 +741,8 @@ impl Plan {
                 if let Some(on) = on {
                     out.push(format!("{detail_pad}Join Filter: {}", on.render(&names)));
                 }
-                left.explain_into(out, depth + 1);
-                right.explain_into(out, depth + 1);
+                left.explain_into(out, depth + 1, note);
+                right.explain_into(out, depth + 1, note);
             }
             Plan::HashJoin {
                 left,
@@ -569,9 +770,9 @@ impl Plan {
                     let names = |i: usize| cols.get(i).map(|c| c.name.clone()).unwrap_or_default();
                     out.push(format!("{detail_pad}Join Filter: {}", on.render(&names)));
                 }
-                left.explain_into(out, depth + 1);
+                left.explain_into(out, depth + 1, note);
                 out.push(format!("{}->  Hash", " ".repeat(depth * 6 + 2)));
-                right.explain_into(out, depth + 2);
+                right.explain_into(out, depth + 2, note);
             }
         }
     }

@@ -22,7 +22,7 @@ pub(crate) fn is_agg_found(e: &Error) -> bool {
     e.message == AGG_FOUND
 }
 
-fn agg_func(name: &str) -> Option<AggFunc> {
+pub(super) fn agg_func(name: &str) -> Option<AggFunc> {
     Some(match name {
         "count" => AggFunc::Count,
         "sum" => AggFunc::Sum,
@@ -166,7 +166,7 @@ impl Binder<'_> {
         }
     }
 
-    fn bind(
+    pub(super) fn bind(
         &self,
         e: &ast::Expr,
         scope: &Scope,
@@ -193,6 +193,7 @@ impl Binder<'_> {
         if let Some(a) = agg
             && !a.groups.is_empty()
             && !contains_aggregate(e)
+            && !contains_window(e)
             && let Ok((x, ty)) = self.bind(e, scope, None, depth + 1)
         {
             if let Some(i) = a.groups.iter().position(|g| *g == x) {
@@ -813,7 +814,7 @@ impl Binder<'_> {
             _ => parts.join("."),
         };
         if f.over.is_some() {
-            return Err(Error::unsupported("window functions are not supported yet"));
+            return self.bind_window_call(f, &name, scope, agg, depth);
         }
         let mut order_by: &[ast::OrderByExpr] = &[];
         let (args, distinct, star) = match &f.args {
@@ -1032,7 +1033,7 @@ fn unknown_partner(op: BinaryOp, other: &DataType) -> DataType {
 }
 
 /// Result type and argument checks of an aggregate.
-fn agg_signature(
+pub(super) fn agg_signature(
     f: AggFunc,
     star: bool,
     args: Vec<(Expr, DataType)>,
@@ -1104,6 +1105,19 @@ fn agg_signature(
         _ => x,
     });
     Ok((f, ty, args.collect()))
+}
+
+/// True if the expression contains a window function call.
+pub(crate) fn contains_window(e: &ast::Expr) -> bool {
+    let found = ast::visit_expressions(e, |x| {
+        if let ast::Expr::Function(f) = x
+            && f.over.is_some()
+        {
+            return std::ops::ControlFlow::Break(());
+        }
+        std::ops::ControlFlow::Continue(())
+    });
+    found.is_break()
 }
 
 /// True if the expression contains an aggregate call (not looking into subqueries).

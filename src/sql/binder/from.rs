@@ -314,6 +314,7 @@ impl Binder<'_> {
                     alias: alias.as_ref().map(|a| ident(&a.name)),
                     access: Access::Full,
                     filter: None,
+                    reverse: false,
                 });
                 Ok((plan, scope, false))
             }

@@ -14,6 +14,7 @@ mod from;
 mod query;
 mod special;
 mod subquery;
+mod window;
 
 pub use dml::{ConflictAction, DeletePlan, DmlPlan, InsertPlan, OnConflict, Returning, UpdatePlan};
 
@@ -179,6 +180,8 @@ pub struct Binder<'a> {
     ctes: RefCell<Vec<std::rc::Rc<cte::CteDef>>>,
     /// Tables and views the statement reads (a view's dependencies).
     pub(crate) used_relations: RefCell<Vec<u32>>,
+    /// Window calls of the SELECTs being bound, innermost last.
+    windows: RefCell<Vec<window::WindowScope>>,
 }
 
 impl<'a> Binder<'a> {
@@ -191,6 +194,7 @@ impl<'a> Binder<'a> {
             next_subquery: std::cell::Cell::new(1),
             ctes: RefCell::new(Vec::new()),
             used_relations: RefCell::new(Vec::new()),
+            windows: RefCell::new(Vec::new()),
         }
     }
 

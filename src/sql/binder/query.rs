@@ -262,6 +262,13 @@ impl Binder<'_> {
     }
 
     fn bind_select(&self, s: &ast::Select, order_by: &[ast::OrderByExpr]) -> Result<Plan> {
+        self.push_window_scope(&s.named_window);
+        let plan = self.bind_select_inner(s, order_by);
+        self.pop_window_scope();
+        plan
+    }
+
+    fn bind_select_inner(&self, s: &ast::Select, order_by: &[ast::OrderByExpr]) -> Result<Plan> {
         if s.into.is_some() {
             return Err(Error::unsupported(
                 "SELECT INTO is not supported; use CREATE TABLE AS",
@@ -318,6 +325,8 @@ impl Binder<'_> {
                 predicate: pred,
             };
         }
+        // Window functions may appear from here on (output list, ORDER BY).
+        self.allow_windows(true);
         // Expand the select list.
         let mut items: Vec<Item> = Vec::new();
         for it in &s.projection {
@@ -556,7 +565,41 @@ impl Binder<'_> {
                 predicate: h,
             };
         }
+        let (plan, exprs, order_keys, distinct) =
+            self.with_windows(plan, exprs, order_keys, distinct)?;
         self.project_sort(plan, exprs, columns, order_keys, distinct)
+    }
+
+    /// Puts the SELECT's window calls (if any) between `input` and the
+    /// projection, rewriting the expressions that read their results.
+    #[allow(clippy::type_complexity)]
+    fn with_windows<'o>(
+        &self,
+        input: Plan,
+        mut exprs: Vec<Expr>,
+        mut keys: Vec<(OrderKey, &'o ast::OrderByOptions)>,
+        mut distinct: BoundDistinct,
+    ) -> Result<(
+        Plan,
+        Vec<Expr>,
+        Vec<(OrderKey, &'o ast::OrderByOptions)>,
+        BoundDistinct,
+    )> {
+        let mut refs: Vec<&mut Expr> = exprs.iter_mut().collect();
+        for (k, _) in keys.iter_mut() {
+            if let OrderKey::Expr(x) = k {
+                refs.push(x);
+            }
+        }
+        if let BoundDistinct::On(ks) = &mut distinct {
+            for k in ks.iter_mut() {
+                if let OrderKey::Expr(x) = k {
+                    refs.push(x);
+                }
+            }
+        }
+        let plan = self.apply_windows(input, &mut refs)?;
+        Ok((plan, exprs, keys, distinct))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -582,6 +625,7 @@ impl Binder<'_> {
             };
             keys.push((k, &ob.options));
         }
+        let (input, exprs, keys, distinct) = self.with_windows(input, exprs, keys, distinct)?;
         self.project_sort(input, exprs, columns, keys, distinct)
     }
 

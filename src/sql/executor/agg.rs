@@ -9,7 +9,8 @@ use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
 /// Running state of one aggregate in one group.
-struct Acc {
+#[derive(Clone)]
+pub(super) struct Acc {
     state: State,
     seen: Option<HashSet<Vec<Value>>>,
     /// With ORDER BY inside the call: the inputs (sort keys, arguments),
@@ -49,6 +50,7 @@ fn order_keys(call: &AggCall) -> impl Iterator<Item = (&Expr, bool, bool)> {
     })
 }
 
+#[derive(Clone)]
 enum State {
     Count(i64),
     /// Sum (and count) of integer inputs, exact in 128 bits.
@@ -62,7 +64,7 @@ enum State {
 }
 
 impl Acc {
-    fn new(call: &AggCall) -> Acc {
+    pub(super) fn new(call: &AggCall) -> Acc {
         let state = match call.func {
             AggFunc::CountStar | AggFunc::Count => State::Count(0),
             AggFunc::Sum | AggFunc::Avg if call.args.len() == 1 && int_input(call) => {
@@ -82,7 +84,7 @@ impl Acc {
         }
     }
 
-    fn add(&mut self, call: &AggCall, row: &[Value], ctx: &EvalCtx) -> Result<()> {
+    pub(super) fn add(&mut self, call: &AggCall, row: &[Value], ctx: &EvalCtx) -> Result<()> {
         if let Some(f) = &call.filter
             && !f.eval_pred(row, ctx)?
         {
@@ -200,7 +202,7 @@ impl Acc {
         Ok(())
     }
 
-    fn finish(mut self, call: &AggCall) -> Result<Value> {
+    pub(super) fn finish(mut self, call: &AggCall) -> Result<Value> {
         if let Some(mut buf) = self.ordered.take() {
             let dirs: Vec<(bool, bool)> = if sorts_distinct(call) {
                 vec![(false, false); arg_count(call)]

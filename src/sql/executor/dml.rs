@@ -109,7 +109,7 @@ struct Writer<'a> {
     no_action: Vec<NoActionCheck>,
     out: DmlOutcome,
     /// Results of uncorrelated subqueries in the statement.
-    cache: std::rc::Rc<super::SubqueryCache>,
+    cache: std::rc::Rc<super::StatementState>,
 }
 
 enum Conflict {

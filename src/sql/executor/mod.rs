@@ -10,8 +10,9 @@ mod join;
 pub mod scan;
 mod setop;
 mod subquery;
+mod window;
 
-pub use subquery::SubqueryCache;
+pub use subquery::{NodeStats, StatementState};
 
 use crate::error::{Error, Result, SqlState};
 use crate::sql::expr::{EvalCtx, EvalEnv, Expr, OuterRow, Subquery, SubqueryEval};
@@ -34,7 +35,7 @@ pub struct ExecCtx<'a> {
     /// Current rows of enclosing queries (inside a correlated subquery).
     pub outer: Option<&'a OuterRow<'a>>,
     /// Results of uncorrelated subqueries, shared by the whole statement.
-    pub cache: std::rc::Rc<SubqueryCache>,
+    pub cache: std::rc::Rc<StatementState>,
 }
 
 impl<'a> ExecCtx<'a> {
@@ -60,6 +61,54 @@ impl<'a> ExecCtx<'a> {
 
 /// Runs a query plan.
 pub fn execute<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>> {
+    if !ctx.cache.is_analyzing() {
+        return execute_node(plan, ctx);
+    }
+    let node = plan as *const Plan as usize;
+    let start = std::time::Instant::now();
+    let inner = execute_node(plan, ctx)?;
+    ctx.cache.record(node, 0, 1, start.elapsed());
+    Ok(Box::new(Timed {
+        inner,
+        node,
+        state: ctx.cache.clone(),
+    }))
+}
+
+/// Runs a node that `execute` does not see (a sort done as top-N), counting it
+/// for EXPLAIN ANALYZE.
+fn timed(ctx: &ExecCtx, node: &Plan, run: impl FnOnce() -> Result<Vec<Row>>) -> Result<Vec<Row>> {
+    let start = std::time::Instant::now();
+    let rows = run()?;
+    ctx.cache.record(
+        node as *const Plan as usize,
+        rows.len() as u64,
+        1,
+        start.elapsed(),
+    );
+    Ok(rows)
+}
+
+/// Counts the rows and time of one plan node (EXPLAIN ANALYZE).
+struct Timed<'a> {
+    inner: RowIter<'a>,
+    node: usize,
+    state: std::rc::Rc<StatementState>,
+}
+
+impl Iterator for Timed<'_> {
+    type Item = Result<Row>;
+
+    fn next(&mut self) -> Option<Result<Row>> {
+        let start = std::time::Instant::now();
+        let r = self.inner.next();
+        let rows = matches!(r, Some(Ok(_))) as u64;
+        self.state.record(self.node, rows, 0, start.elapsed());
+        r
+    }
+}
+
+fn execute_node<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>> {
     let ectx = ctx.eval_ctx();
     Ok(match plan {
         Plan::Values { rows, .. } => {
@@ -150,7 +199,28 @@ pub fn execute<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>> 
             let limit = count(limit, "LIMIT", SqlState::INVALID_ROW_COUNT_IN_LIMIT)?;
             let offset =
                 count(offset, "OFFSET", SqlState::INVALID_ROW_COUNT_IN_OFFSET)?.unwrap_or(0);
-            let input = execute(input, ctx)?;
+            // ORDER BY ... LIMIT keeps only the first rows while sorting (top-N).
+            let bound = limit.map(|n| (n as usize).saturating_add(offset as usize));
+            let input: RowIter = match (input.as_ref(), bound) {
+                (sort @ Plan::Sort { input: rows, keys }, Some(k)) => {
+                    let rows = timed(ctx, sort, || top_n(execute(rows, ctx)?, keys, k, &ectx))?;
+                    Box::new(rows.into_iter().map(Ok))
+                }
+                (Plan::Truncate { input: t, keep }, Some(k))
+                    if matches!(t.as_ref(), Plan::Sort { .. }) =>
+                {
+                    let Plan::Sort { input: rows, keys } = t.as_ref() else {
+                        unreachable!("matched above")
+                    };
+                    let keep = *keep;
+                    let rows = timed(ctx, t, || top_n(execute(rows, ctx)?, keys, k, &ectx))?;
+                    Box::new(rows.into_iter().map(move |mut r| {
+                        r.truncate(keep);
+                        Ok(r)
+                    }))
+                }
+                _ => execute(input, ctx)?,
+            };
             let skipped = input.skip(offset as usize);
             match limit {
                 Some(n) => Box::new(skipped.take(n as usize)),
@@ -214,6 +284,10 @@ pub fn execute<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>> 
             left,
             right,
         } => setop::set_op(*op, *all, left, right, ctx)?,
+        Plan::Window { input, calls, .. } => {
+            let rows: Vec<Row> = execute(input, ctx)?.collect::<Result<_>>()?;
+            Box::new(window::window(rows, calls, &ectx)?.into_iter().map(Ok))
+        }
         Plan::RecursiveCte {
             id,
             anchor,
@@ -310,26 +384,56 @@ pub fn compare_for_sort(a: &Value, b: &Value, desc: bool, nulls_first: bool) -> 
     }
 }
 
+fn compare_keys(keys: &[SortKey], a: &[Value], b: &[Value]) -> Ordering {
+    for (i, k) in keys.iter().enumerate() {
+        let o = compare_for_sort(&a[i], &b[i], k.desc, k.nulls_first);
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
 fn sort(input: RowIter, keys: &[SortKey], ectx: &EvalCtx) -> Result<Vec<Row>> {
     let mut keyed: Vec<(Vec<Value>, Row)> = Vec::new();
     for r in input {
         let row = r?;
-        let k = keys
-            .iter()
-            .map(|k| k.expr.eval(&row, ectx))
-            .collect::<Result<Vec<_>>>()?;
+        let k = Expr::eval_all_keys(keys, &row, ectx)?;
         keyed.push((k, row));
     }
-    keyed.sort_by(|(a, _), (b, _)| {
-        for (i, k) in keys.iter().enumerate() {
-            let o = compare_for_sort(&a[i], &b[i], k.desc, k.nulls_first);
-            if o != Ordering::Equal {
-                return o;
-            }
-        }
-        Ordering::Equal
-    });
+    keyed.sort_by(|(a, _), (b, _)| compare_keys(keys, a, b));
     Ok(keyed.into_iter().map(|(_, r)| r).collect())
+}
+
+/// The first `k` rows in sort order, in O(n log k): a buffer of at most
+/// 2k rows is sorted (stably) and cut back to k whenever it fills.
+fn top_n(input: RowIter, keys: &[SortKey], k: usize, ectx: &EvalCtx) -> Result<Vec<Row>> {
+    if k == 0 {
+        return Ok(Vec::new());
+    }
+    let cap = k.saturating_mul(2).max(64);
+    let mut buf: Vec<(Vec<Value>, Row)> = Vec::new();
+    // The k-th key after the last cut: a later row that does not sort
+    // before it can never be among the first k (ties keep input order).
+    let mut threshold: Option<Vec<Value>> = None;
+    for r in input {
+        let row = r?;
+        let key = Expr::eval_all_keys(keys, &row, ectx)?;
+        if let Some(t) = &threshold
+            && compare_keys(keys, &key, t) != Ordering::Less
+        {
+            continue;
+        }
+        buf.push((key, row));
+        if buf.len() >= cap {
+            buf.sort_by(|(a, _), (b, _)| compare_keys(keys, a, b));
+            buf.truncate(k);
+            threshold = buf.last().map(|(key, _)| key.clone());
+        }
+    }
+    buf.sort_by(|(a, _), (b, _)| compare_keys(keys, a, b));
+    buf.truncate(k);
+    Ok(buf.into_iter().map(|(_, r)| r).collect())
 }
 
 /// generate_series over integers, numerics or timestamps (lazily).

@@ -180,7 +180,7 @@ pub fn scan_rows<'a>(
             let end = prefix_end(&p)
                 .map(Bound::Excluded)
                 .unwrap_or(Bound::Unbounded);
-            let it = txn.scan(Bound::Included(p), end, false)?;
+            let it = txn.scan(Bound::Included(p), end, scan.reverse)?;
             Ok(Box::new(it.map(move |kv| {
                 let (k, v) = kv?;
                 let row = decode_table_row_projected(table, &v, needed)?;
@@ -190,8 +190,48 @@ pub fn scan_rows<'a>(
         Access::Index {
             index,
             eq,
+            in_list: Some(list),
+            ..
+        } => {
+            // One equality range per distinct value, in key order.
+            let ectx = ctx.eval_ctx();
+            let mut values = Vec::with_capacity(list.len());
+            for e in list {
+                let v = e.eval(&[], &ectx)?;
+                if !v.is_null() {
+                    values.push(v);
+                }
+            }
+            values.sort();
+            values.dedup();
+            let mut scans: Vec<Scan> = Vec::with_capacity(values.len());
+            for v in values {
+                let mut eq = eq.clone();
+                eq.push(Expr::Literal(v));
+                let mut one = scan.clone();
+                one.access = Access::Index {
+                    index: index.clone(),
+                    eq,
+                    lower: None,
+                    upper: None,
+                    in_list: None,
+                };
+                scans.push(one);
+            }
+            let mut rows = Vec::new();
+            for one in &scans {
+                for r in scan_rows(txn, one, ctx)? {
+                    rows.push(r?);
+                }
+            }
+            Ok(Box::new(rows.into_iter().map(Ok)))
+        }
+        Access::Index {
+            index,
+            eq,
             lower,
             upper,
+            in_list: None,
         } => match index {
             None => {
                 let types: Vec<DataType> = table.pk_types();
@@ -216,7 +256,7 @@ pub fn scan_rows<'a>(
                         Ok((key.clone(), decode_table_row_projected(table, &v, needed)?))
                     })));
                 }
-                let it = txn.scan(s, e, false)?;
+                let it = txn.scan(s, e, scan.reverse)?;
                 Ok(Box::new(it.map(move |kv| {
                     let (k, v) = kv?;
                     Ok((k, decode_table_row_projected(table, &v, needed)?))
@@ -233,7 +273,7 @@ pub fn scan_rows<'a>(
                 let Some((s, e)) = range else {
                     return Ok(Box::new(std::iter::empty()));
                 };
-                let it = txn.scan(s, e, false)?;
+                let it = txn.scan(s, e, scan.reverse)?;
                 Ok(Box::new(it.filter_map(move |kv| {
                     let res = (|| {
                         let (_, pk) = kv?;
@@ -267,6 +307,7 @@ pub fn point_row(
         eq,
         lower: None,
         upper: None,
+        in_list: None,
     } = &scan.access
     else {
         return Ok(None);

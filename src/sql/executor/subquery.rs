@@ -15,15 +15,51 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 /// State shared by every operator of one statement: results of
-/// uncorrelated subqueries (by subquery id) and the current round's rows of
-/// each recursive CTE (by CTE id).
+/// uncorrelated subqueries (by subquery id), the current round's rows of
+/// each recursive CTE (by CTE id), and EXPLAIN ANALYZE's per-node counters.
 #[derive(Default)]
-pub struct SubqueryCache {
+pub struct StatementState {
     results: RefCell<HashMap<usize, Rc<Cached>>>,
     work_tables: RefCell<HashMap<usize, Rc<Vec<Vec<Value>>>>>,
+    /// Per plan node (by address): rows, loops, time. None unless analyzing.
+    stats: RefCell<Option<HashMap<usize, NodeStats>>>,
 }
 
-impl SubqueryCache {
+/// What EXPLAIN ANALYZE reports for one plan node.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NodeStats {
+    pub rows: u64,
+    pub loops: u64,
+    pub time: std::time::Duration,
+}
+
+impl StatementState {
+    /// A state that counts rows and time per plan node.
+    pub fn analyzing() -> StatementState {
+        StatementState {
+            stats: RefCell::new(Some(HashMap::new())),
+            ..Default::default()
+        }
+    }
+
+    pub(super) fn is_analyzing(&self) -> bool {
+        self.stats.borrow().is_some()
+    }
+
+    pub(super) fn record(&self, node: usize, rows: u64, loops: u64, time: std::time::Duration) {
+        if let Some(m) = self.stats.borrow_mut().as_mut() {
+            let s = m.entry(node).or_default();
+            s.rows += rows;
+            s.loops += loops;
+            s.time += time;
+        }
+    }
+
+    /// The counters of a plan node, if it ran.
+    pub fn node_stats(&self, node: &crate::sql::plan::Plan) -> Option<NodeStats> {
+        let key = node as *const crate::sql::plan::Plan as usize;
+        self.stats.borrow().as_ref()?.get(&key).copied()
+    }
     pub(super) fn set_work_table(&self, id: usize, rows: Rc<Vec<Vec<Value>>>) {
         self.work_tables.borrow_mut().insert(id, rows);
     }

@@ -37,6 +37,8 @@ fn static_type(e: &Expr) -> Option<DataType> {
         Expr::Literal(v) if !v.is_null() => Some(v.data_type()),
         Expr::Param(_, t) if *t != DataType::Unknown => Some(t.clone()),
         Expr::Cast(_, t) => Some(t.clone()),
+        // A column of the enclosing row: one value per run of a correlated subquery.
+        Expr::Outer { ty, .. } if *ty != DataType::Unknown => Some(ty.clone()),
         _ => None,
     }
 }
@@ -97,16 +99,36 @@ fn mirror(op: BinaryOp) -> Option<BinaryOp> {
     })
 }
 
+/// (key columns matched, whole key matched, equalities, lower, upper, IN list).
 type Candidate = (
     usize,
     bool,
     Vec<Expr>,
     Option<(Expr, bool)>,
     Option<(Expr, bool)>,
+    Option<Vec<Expr>>,
 );
 
-/// Matches bounds against key columns: equality prefix, then a range on the next column.
-fn match_key(key_cols: &[usize], bounds: &[Bound]) -> Candidate {
+/// `column IN (values)` usable as a set of key lookups.
+fn usable_in_list(table: &TableDef, c: &Expr) -> Option<(usize, Vec<Expr>)> {
+    let Expr::InList(e, items) = c else {
+        return None;
+    };
+    let Expr::Column(col) = e.as_ref() else {
+        return None;
+    };
+    let ct = &table.columns.get(*col)?.ty;
+    let ok = !items.is_empty()
+        && items.len() <= 10_000
+        && items
+            .iter()
+            .all(|v| v.is_row_independent() && static_type(v).is_some_and(|t| compatible(ct, &t)));
+    ok.then(|| (*col, items.clone()))
+}
+
+/// Matches bounds against key columns: equality prefix, then a range (or
+/// an IN list) on the next column.
+fn match_key(key_cols: &[usize], bounds: &[Bound], in_lists: &[(usize, Vec<Expr>)]) -> Candidate {
     let mut eq = Vec::new();
     for &k in key_cols {
         match bounds.iter().find(|b| b.col == k && b.op == BinaryOp::Eq) {
@@ -126,8 +148,17 @@ fn match_key(key_cols: &[usize], bounds: &[Bound]) -> Candidate {
             }
         }
     }
-    let full = eq.len() == key_cols.len();
-    (eq.len(), full, eq, lower, upper)
+    let mut in_list = None;
+    if lower.is_none()
+        && upper.is_none()
+        && let Some(&next) = key_cols.get(eq.len())
+        && let Some((_, items)) = in_lists.iter().find(|(c, _)| *c == next)
+    {
+        in_list = Some(items.clone());
+    }
+    let matched = eq.len() + usize::from(in_list.is_some());
+    let full = matched == key_cols.len();
+    (matched, full, eq, lower, upper, in_list)
 }
 
 fn choose_access(mut s: Scan) -> Scan {
@@ -135,13 +166,16 @@ fn choose_access(mut s: Scan) -> Scan {
     if !matches!(s.access, Access::Full) {
         return s;
     }
-    let bounds: Vec<Bound> = filter
-        .clone()
-        .conjuncts()
+    let conjuncts = filter.clone().conjuncts();
+    let bounds: Vec<Bound> = conjuncts
         .iter()
         .filter_map(|c| usable(&s.table, c))
         .collect();
-    if bounds.is_empty() {
+    let in_lists: Vec<(usize, Vec<Expr>)> = conjuncts
+        .iter()
+        .filter_map(|c| usable_in_list(&s.table, c))
+        .collect();
+    if bounds.is_empty() && in_lists.is_empty() {
         return s;
     }
     let mut best: Option<(Option<std::sync::Arc<crate::catalog::IndexDef>>, Candidate)> = None;
@@ -150,13 +184,13 @@ fn choose_access(mut s: Scan) -> Scan {
         (usize::from(c.1 && unique), c.0, usize::from(ranged))
     };
     if !s.table.primary_key.is_empty() {
-        let c = match_key(&s.table.primary_key, &bounds);
+        let c = match_key(&s.table.primary_key, &bounds, &in_lists);
         if c.0 > 0 || c.3.is_some() || c.4.is_some() {
             best = Some((None, c));
         }
     }
     for ix in s.indexes.iter() {
-        let c = match_key(&ix.columns, &bounds);
+        let c = match_key(&ix.columns, &bounds, &in_lists);
         if c.0 == 0 && c.3.is_none() && c.4.is_none() {
             continue;
         }
@@ -171,12 +205,13 @@ fn choose_access(mut s: Scan) -> Scan {
             best = Some((Some(ix.clone()), c));
         }
     }
-    if let Some((index, (_, _, eq, lower, upper))) = best {
+    if let Some((index, (_, _, eq, lower, upper, in_list))) = best {
         s.access = Access::Index {
             index,
             eq,
             lower,
             upper,
+            in_list,
         };
     }
     s

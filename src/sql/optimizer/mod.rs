@@ -9,6 +9,7 @@ mod index_selection;
 mod join_order;
 mod prune_columns;
 mod pushdown;
+mod sort_elimination;
 
 use super::expr::Expr;
 use super::plan::Plan;
@@ -25,6 +26,7 @@ fn rules() -> Vec<Box<dyn Rule>> {
         Box::new(pushdown::PushDownFilters),
         Box::new(join_order::JoinPlanning),
         Box::new(index_selection::IndexSelection),
+        Box::new(sort_elimination::SortElimination),
         Box::new(prune_columns::PruneColumns),
     ]
 }
@@ -71,6 +73,15 @@ pub(crate) fn map_children(plan: Plan, f: &dyn Fn(Plan) -> Plan) -> Plan {
             all,
             left: b(left),
             right: b(right),
+        },
+        Plan::Window {
+            input,
+            calls,
+            columns,
+        } => Plan::Window {
+            input: b(input),
+            calls,
+            columns,
         },
         Plan::RecursiveCte {
             id,

@@ -4,6 +4,7 @@
 //! ```text
 //! cargo bench --bench embedded -- [--rows N] [--rounds R]
 //!     [--lookups N] [--aggregates N] [--inserts N] [--updates N]
+//!     [--joins N] [--topn N] [--exists N]
 //! ```
 //!
 //! Every round starts from empty databases, runs all workloads on one
@@ -26,18 +27,30 @@ use std::time::{Duration, Instant};
 
 const TENANTS: i64 = 100;
 const CUSTOMERS: i64 = 10_000;
+/// `customers.segment` of customer `c` is `SEGMENTS[c % 5]`.
+const SEGMENTS: [&str; 5] = ["consumer", "corporate", "enterprise", "public", "startup"];
 const AMOUNTS: i64 = 1_000;
 const THREADS: usize = 4;
 
 /// Workload names, in the order of [`Rates`].
-const WORKLOADS: [(&str, &str); 6] = [
+const WORKLOADS: [(&str, &str); 9] = [
     ("bulk load, 1 transaction", "rows/s"),
     ("point select by primary key", "queries/s"),
     ("count(*), sum() by tenant (~1%)", "queries/s"),
     ("insert returning, 1 thread", "inserts/s"),
     ("insert returning, 4 threads", "inserts/s"),
     ("update returning, 1 thread", "updates/s"),
+    ("join 10k customers, group by segment", "queries/s"),
+    ("top 10 by amount (no index)", "queries/s"),
+    ("correlated EXISTS per customer", "queries/s"),
 ];
+
+/// The measured queries of workloads 6 to 8 (`$1`: an amount).
+const JOIN_QUERY: &str = "SELECT c.segment, count(*), sum(o.amount) FROM orders o \
+                          JOIN customers c ON c.id = o.customer_id GROUP BY c.segment";
+const TOPN_QUERY: &str = "SELECT id, amount FROM orders ORDER BY amount DESC, id LIMIT 10";
+const EXISTS_QUERY: &str = "SELECT count(*) FROM customers c WHERE EXISTS \
+                            (SELECT 1 FROM orders o WHERE o.customer_id = c.id AND o.amount > $1)";
 
 /// Operations per second of each workload in one round.
 type Rates = [f64; WORKLOADS.len()];
@@ -52,6 +65,9 @@ struct Config {
     aggregates: usize,
     inserts: usize,
     updates: usize,
+    joins: usize,
+    topn: usize,
+    exists: usize,
 }
 
 impl Config {
@@ -63,6 +79,9 @@ impl Config {
             aggregates: 200,
             inserts: 2_000,
             updates: 2_000,
+            joins: 3,
+            topn: 5,
+            exists: 5,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -91,6 +110,9 @@ impl Config {
                 "--aggregates" => c.aggregates = n,
                 "--inserts" => c.inserts = n,
                 "--updates" => c.updates = n,
+                "--joins" => c.joins = n,
+                "--topn" => c.topn = n,
+                "--exists" => c.exists = n,
                 _ => usage(&format!("unknown argument {arg}")),
             }
         }
@@ -100,8 +122,16 @@ impl Config {
     fn command(&self) -> String {
         format!(
             "cargo bench --bench embedded -- --rows {} --rounds {} --lookups {} \
-             --aggregates {} --inserts {} --updates {}",
-            self.rows, self.rounds, self.lookups, self.aggregates, self.inserts, self.updates
+             --aggregates {} --inserts {} --updates {} --joins {} --topn {} --exists {}",
+            self.rows,
+            self.rounds,
+            self.lookups,
+            self.aggregates,
+            self.inserts,
+            self.updates,
+            self.joins,
+            self.topn,
+            self.exists
         )
     }
 }
@@ -110,7 +140,8 @@ fn usage(msg: &str) -> ! {
     eprintln!("error: {msg}");
     eprintln!(
         "usage: cargo bench --bench embedded -- [--rows N] [--rounds R] \
-         [--lookups N] [--aggregates N] [--inserts N] [--updates N]"
+         [--lookups N] [--aggregates N] [--inserts N] [--updates N] \
+         [--joins N] [--topn N] [--exists N]"
     );
     std::process::exit(2)
 }
@@ -155,6 +186,12 @@ fn customer(i: i64) -> String {
 fn amount(i: i64) -> i64 {
     i % AMOUNTS
 }
+fn customer_id(i: i64) -> i64 {
+    i % CUSTOMERS + 1
+}
+fn segment(c: i64) -> &'static str {
+    SEGMENTS[(c % SEGMENTS.len() as i64) as usize]
+}
 fn base_time() -> NaiveDateTime {
     NaiveDate::from_ymd_opt(2024, 1, 1)
         .and_then(|d| d.and_hms_opt(0, 0, 0))
@@ -187,27 +224,79 @@ struct Plan {
     update_ids: Vec<i64>,
     /// (count, sum(amount)) per tenant after the bulk load.
     expected: Vec<(i64, i64)>,
+    joins: usize,
+    /// (segment, count, sum(amount)) of the join, by segment name.
+    expected_join: Vec<(String, i64, i64)>,
+    topn: usize,
+    /// (id, amount) of the top 10 by amount descending, then id.
+    expected_topn: Vec<(i64, i64)>,
+    /// The `$1` amounts of the EXISTS queries, with the expected counts.
+    exists: Vec<(i64, i64)>,
 }
 
 impl Plan {
     fn new(cfg: &Config, round: usize) -> Plan {
         let mut rng = Rng(0x5EED_0000 + round as u64);
         let rows = cfg.rows;
+        // Drawn in this order so the first workloads see the same ids as
+        // before workloads 6 to 8 were added.
+        let lookup_ids = (0..cfg.lookups).map(|_| rng.between(1, rows)).collect();
+        let aggregate_tenants = (0..cfg.aggregates)
+            .map(|_| rng.between(0, TENANTS - 1))
+            .collect();
+        let update_ids: Vec<i64> = (0..cfg.updates).map(|_| rng.between(1, rows)).collect();
+        // Workloads 6 to 8 run after the updates: they see the bumped amounts.
+        let mut bumps: HashMap<i64, i64> = HashMap::new();
+        for &id in &update_ids {
+            *bumps.entry(id).or_insert(0) += 1;
+        }
         let mut expected = vec![(0i64, 0i64); TENANTS as usize];
+        let mut by_segment = vec![(0i64, 0i64); SEGMENTS.len()];
+        let mut max_amount = vec![-1i64; CUSTOMERS as usize + 1];
+        let mut top: Vec<(i64, i64)> = Vec::new();
         for i in 1..=rows {
             let e = &mut expected[tenant(i) as usize];
             e.0 += 1;
             e.1 += amount(i);
+            let a = amount(i) + bumps.get(&i).copied().unwrap_or(0);
+            let c = customer_id(i);
+            let s = &mut by_segment[(c % SEGMENTS.len() as i64) as usize];
+            s.0 += 1;
+            s.1 += a;
+            max_amount[c as usize] = max_amount[c as usize].max(a);
+            // Keep the 10 largest by (amount desc, id asc); ids only grow.
+            if top.len() < 10 || a > top[9].1 {
+                top.push((i, a));
+                top.sort_by_key(|&(id, a)| (-a, id));
+                top.truncate(10);
+            }
         }
+        let mut expected_join: Vec<(String, i64, i64)> = SEGMENTS
+            .iter()
+            .zip(&by_segment)
+            .filter(|(_, s)| s.0 > 0)
+            .map(|(name, s)| (name.to_string(), s.0, s.1))
+            .collect();
+        expected_join.sort();
+        let exists = (0..cfg.exists)
+            .map(|_| {
+                let p = rng.between(0, AMOUNTS - 1);
+                let n = max_amount.iter().filter(|&&m| m > p).count() as i64;
+                (p, n)
+            })
+            .collect();
         Plan {
             rows,
-            lookup_ids: (0..cfg.lookups).map(|_| rng.between(1, rows)).collect(),
-            aggregate_tenants: (0..cfg.aggregates)
-                .map(|_| rng.between(0, TENANTS - 1))
-                .collect(),
+            lookup_ids,
+            aggregate_tenants,
             inserts: cfg.inserts,
-            update_ids: (0..cfg.updates).map(|_| rng.between(1, rows)).collect(),
+            update_ids,
             expected,
+            joins: cfg.joins,
+            expected_join,
+            topn: cfg.topn,
+            expected_topn: top,
+            exists,
         }
     }
 
@@ -219,6 +308,31 @@ impl Plan {
                 customer(id),
                 amount(id)
             );
+        }
+    }
+
+    fn check_join(&self, engine: &str, mut got: Vec<(String, i64, i64)>) {
+        got.sort();
+        if got != self.expected_join {
+            panic!(
+                "{engine}: join by segment returned {got:?}, expected {:?}",
+                self.expected_join
+            );
+        }
+    }
+
+    fn check_topn(&self, engine: &str, got: &[(i64, i64)]) {
+        if got != self.expected_topn {
+            panic!(
+                "{engine}: top 10 by amount returned {got:?}, expected {:?}",
+                self.expected_topn
+            );
+        }
+    }
+
+    fn check_exists(&self, engine: &str, p: i64, got: i64, want: i64) {
+        if got != want {
+            panic!("{engine}: EXISTS with amount > {p} returned {got}, expected {want}");
         }
     }
 
@@ -279,16 +393,17 @@ fn helios_round(dir: &Path, plan: &Plan) -> Rates {
     assert_eq!(sync, "on", "HeliosDB: synchronous_commit must be on");
     s.run(
         "CREATE TABLE orders (id bigint PRIMARY KEY, tenant_id int, customer text, \
-                              amount bigint, created_at timestamp);
+                              amount bigint, created_at timestamp, customer_id bigint);
          CREATE INDEX orders_tenant ON orders (tenant_id);
-         CREATE TABLE events (id bigserial PRIMARY KEY, tenant_id int, payload text);",
+         CREATE TABLE events (id bigserial PRIMARY KEY, tenant_id int, payload text);
+         CREATE TABLE customers (id bigint PRIMARY KEY, name text, segment text);",
     )
     .check("HeliosDB: create schema");
     let mut rates = [0.0; WORKLOADS.len()];
 
     // 1. Bulk load in one transaction.
     let insert = s
-        .prepare("INSERT INTO orders VALUES ($1, $2, $3, $4, $5)")
+        .prepare("INSERT INTO orders VALUES ($1, $2, $3, $4, $5, $6)")
         .check("HeliosDB: prepare insert");
     let base = base_time();
     let start = Instant::now();
@@ -303,6 +418,7 @@ fn helios_round(dir: &Path, plan: &Plan) -> Rates {
                     &customer(i),
                     &amount(i),
                     &created_at(base, i),
+                    &customer_id(i),
                 ],
             )
             .check("HeliosDB: bulk insert");
@@ -442,6 +558,73 @@ fn helios_round(dir: &Path, plan: &Plan) -> Rates {
         check_update(HELIOS, &mut bumps, id, a);
     }
     rates[5] = rate(plan.update_ids.len(), start.elapsed());
+
+    // Not measured: the customers table and the index for EXISTS.
+    let ins = s
+        .prepare("INSERT INTO customers VALUES ($1, $2, $3)")
+        .check("HeliosDB: prepare customer insert");
+    let mut t = s.transaction().check("HeliosDB: BEGIN");
+    for c in 1..=CUSTOMERS {
+        t.execute_prepared(&ins, &[&c, &format!("customer-{c}"), &segment(c)])
+            .check("HeliosDB: customer insert");
+    }
+    t.commit().check("HeliosDB: COMMIT customers");
+    s.run("CREATE INDEX orders_customer ON orders (customer_id)")
+        .check("HeliosDB: create index on customer_id");
+
+    // 6. Join with customers, grouped by segment.
+    let join = s.prepare(JOIN_QUERY).check("HeliosDB: prepare join");
+    let start = Instant::now();
+    for _ in 0..plan.joins {
+        let rows = s.query_prepared(&join, &[]).check("HeliosDB: join");
+        let got = rows
+            .iter()
+            .map(|r| {
+                let seg: String = r.get(0).check("HeliosDB: read segment");
+                let count: i64 = r.get(1).check("HeliosDB: read count");
+                let sum: Value = r.get(2).check("HeliosDB: read sum");
+                let sum: i64 = sum
+                    .to_string()
+                    .parse()
+                    .unwrap_or_else(|_| panic!("HeliosDB: sum is not an integer: {sum:?}"));
+                (seg, count, sum)
+            })
+            .collect();
+        plan.check_join(HELIOS, got);
+    }
+    rates[6] = rate(plan.joins, start.elapsed());
+
+    // 7. Top 10 by amount over a full scan.
+    let topn = s.prepare(TOPN_QUERY).check("HeliosDB: prepare top-N");
+    let start = Instant::now();
+    for _ in 0..plan.topn {
+        let rows = s.query_prepared(&topn, &[]).check("HeliosDB: top-N");
+        let got: Vec<(i64, i64)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.get(0).check("HeliosDB: read id"),
+                    r.get(1).check("HeliosDB: read amount"),
+                )
+            })
+            .collect();
+        plan.check_topn(HELIOS, &got);
+    }
+    rates[7] = rate(plan.topn, start.elapsed());
+
+    // 8. Correlated EXISTS, one probe of orders(customer_id) per customer.
+    let exists = s.prepare(EXISTS_QUERY).check("HeliosDB: prepare EXISTS");
+    let start = Instant::now();
+    for &(p, want) in &plan.exists {
+        let rows = s.query_prepared(&exists, &[&p]).check("HeliosDB: EXISTS");
+        let got: i64 = rows
+            .get(0)
+            .expect("count returns a row")
+            .get(0)
+            .check("HeliosDB: read count");
+        plan.check_exists(HELIOS, p, got, want);
+    }
+    rates[8] = rate(plan.exists.len(), start.elapsed());
     rates
 }
 
@@ -474,9 +657,10 @@ fn sqlite_round(dir: &Path, plan: &Plan) -> Rates {
     // INTEGER PRIMARY KEY (the rowid) is SQLite's fastest primary key.
     conn.execute_batch(
         "CREATE TABLE orders (id INTEGER PRIMARY KEY, tenant_id INT, customer TEXT, \
-                              amount BIGINT, created_at TIMESTAMP);
+                              amount BIGINT, created_at TIMESTAMP, customer_id BIGINT);
          CREATE INDEX orders_tenant ON orders (tenant_id);
-         CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id INT, payload TEXT);",
+         CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id INT, payload TEXT);
+         CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, segment TEXT);",
     )
     .check("SQLite: create schema");
     let mut rates = [0.0; WORKLOADS.len()];
@@ -488,12 +672,19 @@ fn sqlite_round(dir: &Path, plan: &Plan) -> Rates {
     let tx = conn.transaction().check("SQLite: BEGIN");
     {
         let mut insert = tx
-            .prepare("INSERT INTO orders VALUES (?1, ?2, ?3, ?4, ?5)")
+            .prepare("INSERT INTO orders VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
             .check("SQLite: prepare insert");
         for i in 1..=plan.rows {
             timestamp_text(&mut ts, created_at(base, i));
             let n = insert
-                .execute(params![i, tenant(i), customer(i), amount(i), ts])
+                .execute(params![
+                    i,
+                    tenant(i),
+                    customer(i),
+                    amount(i),
+                    ts,
+                    customer_id(i)
+                ])
                 .check("SQLite: bulk insert");
             assert_eq!(n, 1, "SQLite: bulk insert affected {n} rows");
         }
@@ -615,6 +806,66 @@ fn sqlite_round(dir: &Path, plan: &Plan) -> Rates {
         }
         rates[5] = rate(plan.update_ids.len(), start.elapsed());
     }
+
+    // Not measured: the customers table and the index for EXISTS.
+    let tx = conn.transaction().check("SQLite: BEGIN");
+    {
+        let mut ins = tx
+            .prepare("INSERT INTO customers VALUES (?1, ?2, ?3)")
+            .check("SQLite: prepare customer insert");
+        for c in 1..=CUSTOMERS {
+            ins.execute(params![c, format!("customer-{c}"), segment(c)])
+                .check("SQLite: customer insert");
+        }
+    }
+    tx.commit().check("SQLite: COMMIT customers");
+    conn.execute_batch("CREATE INDEX orders_customer ON orders (customer_id)")
+        .check("SQLite: create index on customer_id");
+
+    // 6. Join with customers, grouped by segment.
+    {
+        let mut join = conn
+            .prepare(&JOIN_QUERY.replace('$', "?"))
+            .check("SQLite: prepare join");
+        let start = Instant::now();
+        for _ in 0..plan.joins {
+            let got = join
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .check("SQLite: join")
+                .collect::<Result<Vec<(String, i64, i64)>, _>>()
+                .check("SQLite: join rows");
+            plan.check_join(SQLITE, got);
+        }
+        rates[6] = rate(plan.joins, start.elapsed());
+    }
+
+    // 7. Top 10 by amount over a full scan.
+    {
+        let mut topn = conn.prepare(TOPN_QUERY).check("SQLite: prepare top-N");
+        let start = Instant::now();
+        for _ in 0..plan.topn {
+            let got = topn
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .check("SQLite: top-N")
+                .collect::<Result<Vec<(i64, i64)>, _>>()
+                .check("SQLite: top-N rows");
+            plan.check_topn(SQLITE, &got);
+        }
+        rates[7] = rate(plan.topn, start.elapsed());
+    }
+
+    // 8. Correlated EXISTS, one probe of orders(customer_id) per customer.
+    {
+        let mut exists = conn
+            .prepare(&EXISTS_QUERY.replace("$1", "?1"))
+            .check("SQLite: prepare EXISTS");
+        let start = Instant::now();
+        for &(p, want) in &plan.exists {
+            let got: i64 = exists.query_row([p], |r| r.get(0)).check("SQLite: EXISTS");
+            plan.check_exists(SQLITE, p, got, want);
+        }
+        rates[8] = rate(plan.exists.len(), start.elapsed());
+    }
     rates
 }
 
@@ -684,8 +935,17 @@ fn main() {
         "durability: HeliosDB synchronous_commit = on (default); SQLite journal_mode = WAL, synchronous = FULL"
     );
     println!(
-        "sizes: {} rows, {} lookups, {} aggregates, {} inserts per thread, {} updates; {} rounds, median reported",
-        cfg.rows, cfg.lookups, cfg.aggregates, cfg.inserts, cfg.updates, cfg.rounds
+        "sizes: {} rows, {} lookups, {} aggregates, {} inserts per thread, {} updates, \
+         {} joins, {} top-N, {} EXISTS; {} rounds, median reported",
+        cfg.rows,
+        cfg.lookups,
+        cfg.aggregates,
+        cfg.inserts,
+        cfg.updates,
+        cfg.joins,
+        cfg.topn,
+        cfg.exists,
+        cfg.rounds
     );
     println!(
         "per-round columns: {}",

@@ -109,7 +109,20 @@ impl Binder<'_> {
 
     /// Binds a predicate (WHERE, ON, HAVING, CHECK): must be boolean.
     pub fn bind_predicate(&self, e: &ast::Expr, scope: &Scope, clause: &str) -> Result<Expr> {
-        let (x, ty) = self.bind_expr(e, scope)?;
+        let (x, ty) = self.bind_expr(e, scope).map_err(|err| {
+            if !is_agg_found(&err) {
+                return err;
+            }
+            let place = match clause {
+                "JOIN/ON" => "JOIN conditions",
+                "CHECK" => "check constraints",
+                other => other,
+            };
+            Error::new(
+                SqlState::GROUPING_ERROR,
+                format!("aggregate functions are not allowed in {place}"),
+            )
+        })?;
         self.expect_bool(x, ty, clause)
     }
 
@@ -866,6 +879,7 @@ impl Binder<'_> {
         if f.over.is_some() {
             return self.bind_window_call(f, &name, scope, agg, depth);
         }
+        let mut order_by: &[ast::OrderByExpr] = &[];
         let (args, distinct, star) = match &f.args {
             ast::FunctionArguments::None => (vec![], false, false),
             ast::FunctionArguments::Subquery(_) => {
@@ -893,10 +907,15 @@ impl Binder<'_> {
                         }
                     }
                 }
-                if !list.clauses.is_empty() && !is_aggregate_name(&name) {
-                    return Err(Error::unsupported(format!(
-                        "function clauses not supported: {f}"
-                    )));
+                for c in &list.clauses {
+                    match c {
+                        ast::FunctionArgumentClause::OrderBy(keys) => order_by = keys,
+                        _ => {
+                            return Err(Error::unsupported(format!(
+                                "function clauses not supported: {f}"
+                            )));
+                        }
+                    }
                 }
                 (args, distinct, star)
             }
@@ -920,7 +939,31 @@ impl Binder<'_> {
                 Some(x) => Some(self.bind_predicate(x, a.input, "FILTER")?),
                 None => None,
             };
-            let (func, ty, bargs) = agg_signature(af, star, bound, &name)?;
+            let (func, ty, mut bargs) = agg_signature(af, star, bound, &name)?;
+            // ORDER BY inside the call: each key is appended to the arguments
+            // followed by a literal of its sort flags (see `agg::order_keys`).
+            let n_args = bargs.len();
+            for o in order_by {
+                let (k, _) = self.bind(&o.expr, a.input, None, depth + 1)?;
+                if distinct && !bargs[..n_args].contains(&k) {
+                    return Err(Error::new(
+                        SqlState::INVALID_COLUMN_REFERENCE,
+                        "in an aggregate with DISTINCT, ORDER BY expressions must appear in argument list",
+                    ));
+                }
+                let desc = match &o.options.sort {
+                    None | Some(ast::OrderBySort::Asc) => false,
+                    Some(ast::OrderBySort::Desc) => true,
+                    Some(ast::OrderBySort::Using(_)) => {
+                        return Err(Error::unsupported("ORDER BY ... USING is not supported"));
+                    }
+                };
+                let nulls_first = o.options.nulls_first.unwrap_or(desc);
+                bargs.push(k);
+                bargs.push(Expr::Literal(Value::Int4(
+                    i32::from(desc) | (i32::from(nulls_first) << 1),
+                )));
+            }
             let call = AggCall {
                 func,
                 args: bargs,
@@ -947,9 +990,25 @@ impl Binder<'_> {
             return Err(functions::undefined_function(&name, &[]));
         }
         if f.filter.is_some() {
-            return Err(Error::syntax(format!(
-                "FILTER specified, but {name} is not an aggregate function"
-            )));
+            return Err(Error::new(
+                SqlState::WRONG_OBJECT_TYPE,
+                format!("FILTER specified, but {name} is not an aggregate function"),
+            ));
+        }
+        if !order_by.is_empty() {
+            return Err(Error::new(
+                SqlState::WRONG_OBJECT_TYPE,
+                format!("ORDER BY specified, but {name} is not an aggregate function"),
+            ));
+        }
+        // pg_typeof is resolved at bind time: the type of an expression is static.
+        if name == "pg_typeof" && args.len() == 1 {
+            let (_, ty) = self.bind(args[0], scope, agg, depth + 1)?;
+            let shown = match ty {
+                DataType::Unknown => "unknown".to_string(),
+                t => type_name_without_modifiers(&t),
+            };
+            return Ok((Expr::Literal(Value::Text(shown)), DataType::Text));
         }
         let mut bound = Vec::new();
         for x in &args {
@@ -968,6 +1027,18 @@ impl Binder<'_> {
             };
         }
         Ok((Expr::Function(func, args), ty))
+    }
+}
+
+/// A type's name as `pg_typeof` (regtype output) shows it: without length,
+/// precision or scale.
+fn type_name_without_modifiers(t: &DataType) -> String {
+    match t {
+        DataType::Numeric(_) => "numeric".into(),
+        DataType::Varchar(_) => "character varying".into(),
+        DataType::Char(_) => "character".into(),
+        DataType::Array(e) => format!("{}[]", type_name_without_modifiers(e)),
+        other => other.name(),
     }
 }
 
@@ -1062,7 +1133,13 @@ pub(super) fn agg_signature(
         },
         AggFunc::Min | AggFunc::Max if one(&args) => match t {
             DataType::Unknown => DataType::Text,
-            DataType::Json | DataType::Jsonb => return Err(bad()),
+            DataType::Json
+            | DataType::Jsonb
+            | DataType::Bool
+            | DataType::Uuid
+            | DataType::Bytea => {
+                return Err(bad());
+            }
             other => other,
         },
         AggFunc::BoolAnd | AggFunc::BoolOr if one(&args) => {
@@ -1071,7 +1148,13 @@ pub(super) fn agg_signature(
             }
             DataType::Bool
         }
-        AggFunc::StringAgg if args.len() == 2 => DataType::Text,
+        AggFunc::StringAgg if args.len() == 2 => {
+            let text_like = |t: &DataType| t.is_text() || *t == DataType::Unknown;
+            match (&types[0], &types[1]) {
+                (a, b) if text_like(a) && text_like(b) => DataType::Text,
+                _ => return Err(bad()),
+            }
+        }
         AggFunc::ArrayAgg if one(&args) => DataType::Array(Box::new(if t == DataType::Unknown {
             DataType::Text
         } else {
@@ -1079,7 +1162,12 @@ pub(super) fn agg_signature(
         })),
         _ => return Err(bad()),
     };
-    Ok((f, ty, args.into_iter().map(|(x, _)| x).collect()))
+    let args = args.into_iter().map(|(x, t)| match (f, t) {
+        // char(n) loses its padding when used as text, as in PostgreSQL.
+        (AggFunc::StringAgg, DataType::Char(_)) => Expr::Function(Func::Rtrim, vec![x]),
+        _ => x,
+    });
+    Ok((f, ty, args.collect()))
 }
 
 /// True if the expression contains a window function call.

@@ -1,10 +1,11 @@
 //! Hash aggregation: groups rows by key and folds aggregate accumulators.
 
-use super::{Row, RowIter};
+use super::{Row, RowIter, compare_for_sort};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::expr::{EvalCtx, Expr};
 use crate::sql::plan::{AggCall, AggFunc};
 use crate::types::{BinaryOp, DataType, Value};
+use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
 /// Running state of one aggregate in one group.
@@ -12,6 +13,41 @@ use std::collections::{HashMap, HashSet};
 pub(super) struct Acc {
     state: State,
     seen: Option<HashSet<Vec<Value>>>,
+    /// With ORDER BY inside the call: the inputs (sort keys, arguments),
+    /// folded in key order when the group is finished.
+    ordered: Option<Vec<(Vec<Value>, Vec<Value>)>>,
+}
+
+/// Number of real arguments of an aggregate; arguments beyond these are
+/// ORDER BY keys, each followed by a literal of its sort flags (bit 0:
+/// descending, bit 1: NULLs first), as the binder encodes them.
+fn arg_count(call: &AggCall) -> usize {
+    match call.func {
+        AggFunc::CountStar => 0,
+        AggFunc::StringAgg => 2,
+        _ => 1,
+    }
+    .min(call.args.len())
+}
+
+/// True for a DISTINCT string_agg / array_agg without ORDER BY: PostgreSQL
+/// sorts the inputs of DISTINCT aggregates by their arguments (NULLs last),
+/// so these come out in argument order.
+fn sorts_distinct(call: &AggCall) -> bool {
+    call.distinct
+        && call.args.len() == arg_count(call)
+        && matches!(call.func, AggFunc::StringAgg | AggFunc::ArrayAgg)
+}
+
+/// The ORDER BY keys of an aggregate call: (key, descending, nulls first).
+fn order_keys(call: &AggCall) -> impl Iterator<Item = (&Expr, bool, bool)> {
+    call.args[arg_count(call)..].chunks(2).map(|c| {
+        let flags = match c.get(1) {
+            Some(Expr::Literal(Value::Int4(f))) => *f,
+            _ => 0,
+        };
+        (&c[0], flags & 1 != 0, flags & 2 != 0)
+    })
 }
 
 #[derive(Clone)]
@@ -44,6 +80,7 @@ impl Acc {
         Acc {
             state,
             seen: call.distinct.then(HashSet::new),
+            ordered: (call.args.len() > arg_count(call) || sorts_distinct(call)).then(Vec::new),
         }
     }
 
@@ -53,8 +90,7 @@ impl Acc {
         {
             return Ok(());
         }
-        let args: Vec<Value> = call
-            .args
+        let args: Vec<Value> = call.args[..arg_count(call)]
             .iter()
             .map(|a| a.eval(row, ctx))
             .collect::<Result<_>>()?;
@@ -66,6 +102,17 @@ impl Acc {
         let v = args.first().cloned().unwrap_or(Value::Null);
         // Every aggregate but count(*) and array_agg skips NULL inputs.
         if v.is_null() && !matches!(call.func, AggFunc::CountStar | AggFunc::ArrayAgg) {
+            return Ok(());
+        }
+        if let Some(buf) = &mut self.ordered {
+            let keys = if sorts_distinct(call) {
+                args.clone()
+            } else {
+                order_keys(call)
+                    .map(|(k, _, _)| k.eval(row, ctx))
+                    .collect::<Result<_>>()?
+            };
+            buf.push((keys, args));
             return Ok(());
         }
         self.add_value(call, v, &args)
@@ -155,7 +202,27 @@ impl Acc {
         Ok(())
     }
 
-    pub(super) fn finish(self, call: &AggCall) -> Result<Value> {
+    pub(super) fn finish(mut self, call: &AggCall) -> Result<Value> {
+        if let Some(mut buf) = self.ordered.take() {
+            let dirs: Vec<(bool, bool)> = if sorts_distinct(call) {
+                vec![(false, false); arg_count(call)]
+            } else {
+                order_keys(call).map(|(_, d, n)| (d, n)).collect()
+            };
+            buf.sort_by(|(a, _), (b, _)| {
+                for (i, (desc, nulls_first)) in dirs.iter().enumerate() {
+                    let o = compare_for_sort(&a[i], &b[i], *desc, *nulls_first);
+                    if o != Ordering::Equal {
+                        return o;
+                    }
+                }
+                Ordering::Equal
+            });
+            for (_, args) in buf {
+                let v = args.first().cloned().unwrap_or(Value::Null);
+                self.add_value(call, v, &args)?;
+            }
+        }
         Ok(match self.state {
             State::Count(n) => Value::Int8(n),
             State::IntSum(_, 0) => Value::Null,

@@ -69,6 +69,8 @@ pub struct AggCall {
     pub args: Vec<Expr>,
     pub distinct: bool,
     pub filter: Option<Expr>,
+    /// ORDER BY inside the call (`string_agg(x, ',' ORDER BY y)`).
+    pub order_by: Vec<SortKey>,
     pub ty: DataType,
 }
 
@@ -165,7 +167,7 @@ impl JoinKind {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SortKey {
     pub expr: Expr,
     pub desc: bool,
@@ -304,6 +306,7 @@ impl Plan {
                 v.extend(group_by.iter());
                 for a in aggs {
                     v.extend(a.args.iter());
+                    v.extend(a.order_by.iter().map(|k| &k.expr));
                     v.extend(a.filter.iter());
                 }
             }
@@ -383,6 +386,7 @@ impl Plan {
                 group_by.iter_mut().for_each(&mut *f);
                 for a in aggs {
                     a.args.iter_mut().for_each(&mut *f);
+                    a.order_by.iter_mut().for_each(|k| f(&mut k.expr));
                     if let Some(x) = &mut a.filter {
                         f(x);
                     }

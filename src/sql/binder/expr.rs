@@ -5,7 +5,7 @@ use super::{AggCtx, Binder, Scope, ident};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::expr::{Expr, SubqueryKind};
 use crate::sql::functions::{self, Func};
-use crate::sql::plan::{AggCall, AggFunc};
+use crate::sql::plan::{AggCall, AggFunc, SortKey};
 use crate::types::{BinaryOp, DataType, UnaryOp, Value};
 use rust_decimal::Decimal;
 use sqlparser::ast;
@@ -939,13 +939,12 @@ impl Binder<'_> {
                 Some(x) => Some(self.bind_predicate(x, a.input, "FILTER")?),
                 None => None,
             };
-            let (func, ty, mut bargs) = agg_signature(af, star, bound, &name)?;
-            // ORDER BY inside the call: each key is appended to the arguments
-            // followed by a literal of its sort flags (see `agg::order_keys`).
-            let n_args = bargs.len();
+            let (func, ty, bargs) = agg_signature(af, star, bound, &name)?;
+            // ORDER BY inside the call orders the inputs before they are folded.
+            let mut agg_order = Vec::with_capacity(order_by.len());
             for o in order_by {
                 let (k, _) = self.bind(&o.expr, a.input, None, depth + 1)?;
-                if distinct && !bargs[..n_args].contains(&k) {
+                if distinct && !bargs.contains(&k) {
                     return Err(Error::new(
                         SqlState::INVALID_COLUMN_REFERENCE,
                         "in an aggregate with DISTINCT, ORDER BY expressions must appear in argument list",
@@ -958,17 +957,18 @@ impl Binder<'_> {
                         return Err(Error::unsupported("ORDER BY ... USING is not supported"));
                     }
                 };
-                let nulls_first = o.options.nulls_first.unwrap_or(desc);
-                bargs.push(k);
-                bargs.push(Expr::Literal(Value::Int4(
-                    i32::from(desc) | (i32::from(nulls_first) << 1),
-                )));
+                agg_order.push(SortKey {
+                    expr: k,
+                    desc,
+                    nulls_first: o.options.nulls_first.unwrap_or(desc),
+                });
             }
             let call = AggCall {
                 func,
                 args: bargs,
                 distinct,
                 filter,
+                order_by: agg_order,
                 ty: ty.clone(),
             };
             let mut aggs = a.aggs.borrow_mut();
@@ -977,6 +977,7 @@ impl Binder<'_> {
                     && c.args == call.args
                     && c.distinct == call.distinct
                     && c.filter == call.filter
+                    && c.order_by == call.order_by
             }) {
                 Some(i) => i,
                 None => {

@@ -225,6 +225,7 @@ impl Binder<'_> {
                         args,
                         distinct: false,
                         filter,
+                        order_by: Vec::new(),
                         ty: ty.clone(),
                     };
                     (WindowFunc::Agg(func), ty, Some(call))

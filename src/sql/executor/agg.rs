@@ -18,36 +18,20 @@ pub(super) struct Acc {
     ordered: Option<Vec<(Vec<Value>, Vec<Value>)>>,
 }
 
-/// Number of real arguments of an aggregate; arguments beyond these are
-/// ORDER BY keys, each followed by a literal of its sort flags (bit 0:
-/// descending, bit 1: NULLs first), as the binder encodes them.
-fn arg_count(call: &AggCall) -> usize {
-    match call.func {
-        AggFunc::CountStar => 0,
-        AggFunc::StringAgg => 2,
-        _ => 1,
-    }
-    .min(call.args.len())
-}
-
 /// True for a DISTINCT string_agg / array_agg without ORDER BY: PostgreSQL
 /// sorts the inputs of DISTINCT aggregates by their arguments (NULLs last),
 /// so these come out in argument order.
 fn sorts_distinct(call: &AggCall) -> bool {
     call.distinct
-        && call.args.len() == arg_count(call)
+        && call.order_by.is_empty()
         && matches!(call.func, AggFunc::StringAgg | AggFunc::ArrayAgg)
 }
 
 /// The ORDER BY keys of an aggregate call: (key, descending, nulls first).
 fn order_keys(call: &AggCall) -> impl Iterator<Item = (&Expr, bool, bool)> {
-    call.args[arg_count(call)..].chunks(2).map(|c| {
-        let flags = match c.get(1) {
-            Some(Expr::Literal(Value::Int4(f))) => *f,
-            _ => 0,
-        };
-        (&c[0], flags & 1 != 0, flags & 2 != 0)
-    })
+    call.order_by
+        .iter()
+        .map(|k| (&k.expr, k.desc, k.nulls_first))
 }
 
 #[derive(Clone)]
@@ -80,7 +64,7 @@ impl Acc {
         Acc {
             state,
             seen: call.distinct.then(HashSet::new),
-            ordered: (call.args.len() > arg_count(call) || sorts_distinct(call)).then(Vec::new),
+            ordered: (!call.order_by.is_empty() || sorts_distinct(call)).then(Vec::new),
         }
     }
 
@@ -90,10 +74,7 @@ impl Acc {
         {
             return Ok(());
         }
-        let args: Vec<Value> = call.args[..arg_count(call)]
-            .iter()
-            .map(|a| a.eval(row, ctx))
-            .collect::<Result<_>>()?;
+        let args = Expr::eval_all(&call.args, row, ctx)?;
         if let Some(seen) = &mut self.seen
             && !seen.insert(args.clone())
         {
@@ -205,7 +186,7 @@ impl Acc {
     pub(super) fn finish(mut self, call: &AggCall) -> Result<Value> {
         if let Some(mut buf) = self.ordered.take() {
             let dirs: Vec<(bool, bool)> = if sorts_distinct(call) {
-                vec![(false, false); arg_count(call)]
+                vec![(false, false); call.args.len()]
             } else {
                 order_keys(call).map(|(_, d, n)| (d, n)).collect()
             };

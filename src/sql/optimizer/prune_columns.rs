@@ -72,6 +72,7 @@ fn prune(plan: Plan) -> Plan {
                 let mut refs: Vec<&Expr> = group_by.iter().collect();
                 for a in &aggs {
                     refs.extend(a.args.iter());
+                    refs.extend(a.order_by.iter().map(|k| &k.expr));
                     refs.extend(a.filter.iter());
                 }
                 let s = with_needed(s, &refs);

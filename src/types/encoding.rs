@@ -609,16 +609,20 @@ pub fn decode_row_projected(bytes: &[u8], needed: &[bool]) -> Result<Vec<Value>>
     if n > bytes.len() as u64 {
         return Err(corrupt("row"));
     }
-    let mut out = Vec::with_capacity(n as usize);
-    for i in 0..n as usize {
-        if needed.get(i).copied().unwrap_or(false) {
+    let n = n as usize;
+    // Values after the last needed one are not parsed at all.
+    let last = needed.iter().take(n).rposition(|&b| b).map_or(0, |i| i + 1);
+    let mut out = Vec::with_capacity(n);
+    for &want in &needed[..last] {
+        if want {
             out.push(get_value(bytes, &mut pos, 0)?);
         } else {
             skip_value(bytes, &mut pos, 0)?;
             out.push(Value::Null);
         }
     }
-    if pos != bytes.len() {
+    out.resize(n, Value::Null);
+    if last == n && pos != bytes.len() {
         return Err(corrupt("row"));
     }
     Ok(out)

@@ -277,6 +277,21 @@ pub fn aggregate(
     aggs: &[AggCall],
     ctx: &EvalCtx,
 ) -> Result<Vec<Row>> {
+    if group_by.is_empty() {
+        // One group: no keys to hash.
+        let mut accs: Vec<Acc> = aggs.iter().map(Acc::new).collect();
+        for r in input {
+            let row = r?;
+            for (acc, call) in accs.iter_mut().zip(aggs) {
+                acc.add(call, &row, ctx)?;
+            }
+        }
+        let mut out = Vec::with_capacity(aggs.len());
+        for (acc, call) in accs.into_iter().zip(aggs) {
+            out.push(acc.finish(call)?);
+        }
+        return Ok(vec![out]);
+    }
     let mut index: HashMap<Vec<Value>, usize> = HashMap::new();
     let mut groups: Vec<(Vec<Value>, Vec<Acc>)> = Vec::new();
     for r in input {

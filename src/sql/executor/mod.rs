@@ -416,15 +416,22 @@ fn top_n(input: RowIter, keys: &[SortKey], k: usize, ectx: &EvalCtx) -> Result<V
     // The k-th key after the last cut: a later row that does not sort
     // before it can never be among the first k (ties keep input order).
     let mut threshold: Option<Vec<Value>> = None;
+    let mut key: Vec<Value> = Vec::with_capacity(keys.len());
     for r in input {
         let row = r?;
-        let key = Expr::eval_all_keys(keys, &row, ectx)?;
+        key.clear();
+        for k in keys {
+            key.push(k.expr.eval(&row, ectx)?);
+        }
         if let Some(t) = &threshold
             && compare_keys(keys, &key, t) != Ordering::Less
         {
             continue;
         }
-        buf.push((key, row));
+        buf.push((
+            std::mem::replace(&mut key, Vec::with_capacity(keys.len())),
+            row,
+        ));
         if buf.len() >= cap {
             buf.sort_by(|(a, _), (b, _)| compare_keys(keys, a, b));
             buf.truncate(k);

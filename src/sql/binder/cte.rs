@@ -6,8 +6,8 @@
 //! first; references to the CTE inside the recursive term read the previous
 //! round's rows ([`Plan::WorkTable`]).
 
-use super::from::rename_columns;
-use super::{Binder, Scope, ScopeColumn, ident};
+use super::from::item_scope;
+use super::{Binder, Scope, ident};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::expr::Expr;
 use crate::sql::plan::{Column, Plan, SetOpKind};
@@ -87,21 +87,7 @@ impl Binder<'_> {
             rename_plan(plan, &cte.alias)?
         };
         let q = alias.map(|a| ident(&a.name)).unwrap_or(cte.name.clone());
-        let mut scope = Scope {
-            columns: plan
-                .columns()
-                .into_iter()
-                .map(|c| ScopeColumn {
-                    qualifier: Some(q.clone()),
-                    name: c.name,
-                    ty: c.ty,
-                    qualified_only: false,
-                })
-                .collect(),
-        };
-        if let Some(a) = alias {
-            rename_columns(&mut scope, &a.columns)?;
-        }
+        let scope = item_scope(&plan, Some(q), &[], alias)?;
         Ok((plan, scope))
     }
 

@@ -515,32 +515,18 @@ impl Binder<'_> {
                 left,
                 compare_op,
                 right,
-            } if matches!(right.as_ref(), A::Subquery(_)) => {
-                let A::Subquery(q) = right.as_ref() else {
-                    unreachable!("guarded by matches! above")
-                };
-                let op = map_binop(compare_op)?;
-                let kind = if matches!(e, A::AnyOp { .. }) {
-                    SubqueryKind::Any(op)
-                } else {
-                    SubqueryKind::All(op)
-                };
-                let lhs = b(left)?;
-                self.bind_subquery(q, kind, Some(lhs), scope, agg)
-            }
-            A::AnyOp {
-                left,
-                compare_op,
-                right,
-                ..
-            }
-            | A::AllOp {
-                left,
-                compare_op,
-                right,
             } => {
                 let op = map_binop(compare_op)?;
                 let all = matches!(e, A::AllOp { .. });
+                if let A::Subquery(q) = right.as_ref() {
+                    let kind = if all {
+                        SubqueryKind::All(op)
+                    } else {
+                        SubqueryKind::Any(op)
+                    };
+                    let lhs = b(left)?;
+                    return self.bind_subquery(q, kind, Some(lhs), scope, agg);
+                }
                 let (l, lt) = b(left)?;
                 let (arr, at) = b(right)?;
                 let elem = match &at {

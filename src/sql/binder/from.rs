@@ -338,26 +338,9 @@ impl Binder<'_> {
                 lateral,
                 ..
             } => {
-                let (plan, mut scope) = self.with_lateral(*lateral, left, || {
-                    let plan = self.bind_query(subquery)?;
-                    let q = alias.as_ref().map(|a| ident(&a.name));
-                    let scope = Scope {
-                        columns: plan
-                            .columns()
-                            .into_iter()
-                            .map(|c| ScopeColumn {
-                                qualifier: q.clone(),
-                                name: c.name,
-                                ty: c.ty,
-                                qualified_only: false,
-                            })
-                            .collect(),
-                    };
-                    Ok((plan, scope))
-                })?;
-                if let Some(a) = alias {
-                    rename_columns(&mut scope, &a.columns)?;
-                }
+                let plan = self.with_lateral(*lateral, left, || self.bind_query(subquery))?;
+                let q = alias.as_ref().map(|a| ident(&a.name));
+                let scope = item_scope(&plan, q, &[], alias.as_ref())?;
                 Ok((plan, scope, *lateral))
             }
             ast::TableFactor::NestedJoin {
@@ -403,22 +386,7 @@ impl Binder<'_> {
         let q = alias
             .map(|a| ident(&a.name))
             .unwrap_or_else(|| view.name.clone());
-        let mut scope = Scope {
-            columns: plan
-                .columns()
-                .into_iter()
-                .enumerate()
-                .map(|(i, c)| ScopeColumn {
-                    qualifier: Some(q.clone()),
-                    name: view.columns.get(i).cloned().unwrap_or(c.name),
-                    ty: c.ty,
-                    qualified_only: false,
-                })
-                .collect(),
-        };
-        if let Some(a) = alias {
-            rename_columns(&mut scope, &a.columns)?;
-        }
+        let scope = item_scope(&plan, Some(q), &view.columns, alias)?;
         Ok((plan, scope))
     }
 
@@ -546,6 +514,34 @@ fn table_function_args(args: &[ast::FunctionArg]) -> Result<Vec<&ast::Expr>> {
             _ => Err(Error::unsupported("named table-function arguments")),
         })
         .collect()
+}
+
+/// The scope of a FROM item backed by a plan (derived table, CTE, view):
+/// the plan's columns under `qualifier`, named by `names` where given, then
+/// renamed by the alias's column list.
+pub(super) fn item_scope(
+    plan: &Plan,
+    qualifier: Option<String>,
+    names: &[String],
+    alias: Option<&ast::TableAlias>,
+) -> Result<Scope> {
+    let mut scope = Scope {
+        columns: plan
+            .columns()
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| ScopeColumn {
+                qualifier: qualifier.clone(),
+                name: names.get(i).cloned().unwrap_or(c.name),
+                ty: c.ty,
+                qualified_only: false,
+            })
+            .collect(),
+    };
+    if let Some(a) = alias {
+        rename_columns(&mut scope, &a.columns)?;
+    }
+    Ok(scope)
 }
 
 pub(super) fn rename_columns(scope: &mut Scope, cols: &[ast::TableAliasColumnDef]) -> Result<()> {

@@ -227,6 +227,57 @@ fn push_into(plan: Plan, pred: Expr) -> Plan {
             input: Box::new(push_into(*input, pred)),
             keys,
         },
+        // Filtering before or after removing duplicates keeps the same rows.
+        Plan::Distinct { input, on: None } if movable(&pred) => Plan::Distinct {
+            input: Box::new(push_into(*input, pred)),
+            on: None,
+        },
+        // A set operation gives the same rows when both inputs are filtered.
+        Plan::SetOp {
+            op,
+            all,
+            left,
+            right,
+        } if movable(&pred) => Plan::SetOp {
+            op,
+            all,
+            left: Box::new(push_into(*left, pred.clone())),
+            right: Box::new(push_into(*right, pred)),
+        },
+        // Conjuncts on group keys only (HAVING-like filters over a grouped
+        // derived table or view) filter the input rows instead.
+        Plan::Aggregate {
+            input,
+            group_by,
+            aggs,
+            columns,
+        } => {
+            let n = group_by.len();
+            let (mut down, mut keep) = (Vec::new(), Vec::new());
+            for c in pred.conjuncts() {
+                let on_keys = movable(&c)
+                    && !group_by.is_empty()
+                    && column_span(&c).is_some_and(|(_, hi)| hi < n)
+                    && group_by
+                        .iter()
+                        .all(|g| g.is_deterministic() && !g.has_subquery());
+                if on_keys {
+                    down.push(c.map_columns(&|i| group_by[i].clone()));
+                } else {
+                    keep.push(c);
+                }
+            }
+            let input = attach(*input, down);
+            attach_filter(
+                Plan::Aggregate {
+                    input: Box::new(input),
+                    group_by,
+                    aggs,
+                    columns,
+                },
+                keep,
+            )
+        }
         Plan::Truncate { input, keep } => Plan::Truncate {
             input: Box::new(push_into(*input, pred)),
             keep,

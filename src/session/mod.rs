@@ -102,6 +102,13 @@ pub struct Session {
     currvals: RefCell<HashMap<u32, i64>>,
 }
 
+/// The instant `statement_timeout` (if set) runs out for a statement starting now.
+fn statement_deadline(settings: &Settings) -> Option<std::time::Instant> {
+    settings
+        .statement_timeout()
+        .map(|t| std::time::Instant::now() + t)
+}
+
 /// Services for expressions during one statement.
 struct StmtEnv<'a> {
     db: &'a DbInner,
@@ -111,6 +118,8 @@ struct StmtEnv<'a> {
     settings: &'a Settings,
     txn_time: &'a std::sync::OnceLock<DateTime<Utc>>,
     stmt_time: std::sync::OnceLock<DateTime<Utc>>,
+    /// When `statement_timeout` expires for this statement.
+    deadline: Option<std::time::Instant>,
 }
 
 impl EvalEnv for StmtEnv<'_> {
@@ -166,6 +175,16 @@ impl EvalEnv for StmtEnv<'_> {
 
     fn statement_time(&self) -> DateTime<Utc> {
         *self.stmt_time.get_or_init(Utc::now)
+    }
+
+    fn check_interrupt(&self) -> Result<()> {
+        match self.deadline {
+            Some(d) if std::time::Instant::now() >= d => Err(Error::new(
+                SqlState::QUERY_CANCELED,
+                "canceling statement due to statement timeout",
+            )),
+            _ => Ok(()),
+        }
     }
 
     fn current_setting(&self, name: &str, missing_ok: bool) -> Result<Option<String>> {
@@ -641,6 +660,7 @@ impl Session {
             settings: &self.settings,
             txn_time: &t.start,
             stmt_time: std::sync::OnceLock::new(),
+            deadline: statement_deadline(&self.settings),
         }
     }
 
@@ -829,6 +849,7 @@ impl Session {
                 settings: &self.settings,
                 txn_time: &t.start,
                 stmt_time: std::sync::OnceLock::new(),
+                deadline: statement_deadline(&self.settings),
             };
             dml::execute_dml(plan, &mut t.txn, catalog, params, &env)
         };
@@ -851,6 +872,7 @@ impl Session {
                 settings: &self.settings,
                 txn_time: &t.start,
                 stmt_time: std::sync::OnceLock::new(),
+                deadline: statement_deadline(&self.settings),
             };
             let mut ctx = DdlCtx {
                 txn: &mut t.txn,

@@ -96,6 +96,16 @@ fn validate(name: &str, value: &str) -> Result<String> {
             }
             "UTF8".into()
         }
+        "statement_timeout" => {
+            let ms = parse_duration_ms(v).ok_or_else(|| {
+                Error::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    format!("invalid value for parameter \"statement_timeout\": \"{v}\""),
+                )
+                .with_hint("Valid units for this parameter are \"us\", \"ms\", \"s\", \"min\", \"h\", and \"d\".")
+            })?;
+            format_duration_ms(ms)
+        }
         "server_version" | "server_version_num" | "integer_datetimes" => {
             return Err(Error::new(
                 SqlState::CANT_CHANGE_RUNTIME_PARAM,
@@ -106,7 +116,58 @@ fn validate(name: &str, value: &str) -> Result<String> {
     })
 }
 
+/// A time setting in milliseconds: a bare number is milliseconds; units
+/// us, ms, s, min, h and d as in PostgreSQL.
+fn parse_duration_ms(v: &str) -> Option<u64> {
+    let v = v.trim().trim_matches('\'');
+    let split = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(v.len());
+    let (num, unit) = v.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let factor = match unit.trim() {
+        "" | "ms" => 1.0,
+        "us" => 0.001,
+        "s" => 1000.0,
+        "min" => 60_000.0,
+        "h" => 3_600_000.0,
+        "d" => 86_400_000.0,
+        _ => return None,
+    };
+    let ms = (n * factor).round();
+    (ms.is_finite() && (0.0..=i32::MAX as f64).contains(&ms)).then_some(ms as u64)
+}
+
+/// PostgreSQL's display of a millisecond setting: the largest exact unit.
+fn format_duration_ms(ms: u64) -> String {
+    if ms == 0 {
+        return "0".into();
+    }
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("min", 60_000),
+        ("s", 1000),
+    ] {
+        if ms.is_multiple_of(size) {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
+}
+
 impl Settings {
+    /// `statement_timeout` as a duration (None when 0, the default).
+    pub fn statement_timeout(&self) -> Option<std::time::Duration> {
+        if self.local.is_empty() && self.session.is_empty() {
+            return None;
+        }
+        match parse_duration_ms(self.builtin("statement_timeout")) {
+            Some(0) | None => None,
+            Some(ms) => Some(std::time::Duration::from_millis(ms)),
+        }
+    }
+
     /// Current value of a parameter (`None` for an unset custom parameter).
     pub fn get(&self, name: &str) -> Result<Option<String>> {
         let n = normalize(name);
@@ -212,6 +273,26 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statement_timeout_values() {
+        let mut s = Settings::default();
+        assert_eq!(s.statement_timeout(), None);
+        s.set("statement_timeout", "5000", false).unwrap();
+        assert_eq!(s.get("statement_timeout").unwrap().unwrap(), "5s");
+        assert_eq!(
+            s.statement_timeout(),
+            Some(std::time::Duration::from_secs(5))
+        );
+        s.set("statement_timeout", "1.5s", false).unwrap();
+        assert_eq!(s.get("statement_timeout").unwrap().unwrap(), "1500ms");
+        s.set("statement_timeout", "2min", false).unwrap();
+        assert_eq!(s.get("statement_timeout").unwrap().unwrap(), "2min");
+        assert!(s.set("statement_timeout", "soon", false).is_err());
+        assert!(s.set("statement_timeout", "-1", false).is_err());
+        s.set("statement_timeout", "0", false).unwrap();
+        assert_eq!(s.statement_timeout(), None);
+    }
 
     #[test]
     fn set_local_and_reset() {

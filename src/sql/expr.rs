@@ -25,6 +25,11 @@ pub trait EvalEnv {
     /// Start time of the current statement (`statement_timestamp()`).
     fn statement_time(&self) -> DateTime<Utc>;
     fn current_setting(&self, name: &str, missing_ok: bool) -> Result<Option<String>>;
+    /// Fails with 57014 once the statement has run past `statement_timeout`
+    /// (long-running operators call this every so many rows).
+    fn check_interrupt(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A bound expression over an input row.

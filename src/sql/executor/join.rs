@@ -149,7 +149,12 @@ impl Iterator for JoinIter<'_> {
                 return None;
             }
             match self.left.next() {
-                Some(Ok(l)) => match self.join_row(l) {
+                Some(Ok(l)) => match self
+                    .ectx
+                    .env
+                    .check_interrupt()
+                    .and_then(|_| self.join_row(l))
+                {
                     Ok(rows) => self.pending = rows.into_iter(),
                     Err(e) => return Some(Err(e)),
                 },

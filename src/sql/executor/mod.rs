@@ -75,6 +75,21 @@ pub fn execute<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>> 
     }))
 }
 
+/// Checks `statement_timeout` every 1024 rows of `rows`.
+pub(crate) fn interruptible<'a, T: 'a>(
+    rows: impl Iterator<Item = Result<T>> + 'a,
+    env: &'a dyn EvalEnv,
+) -> impl Iterator<Item = Result<T>> + 'a {
+    let mut n: u32 = 0;
+    rows.map(move |r| {
+        n = n.wrapping_add(1);
+        if n.is_multiple_of(1024) {
+            env.check_interrupt()?;
+        }
+        r
+    })
+}
+
 /// Runs a node that `execute` does not see (a sort done as top-N), counting it
 /// for EXPLAIN ANALYZE.
 fn timed(ctx: &ExecCtx, node: &Plan, run: impl FnOnce() -> Result<Vec<Row>>) -> Result<Vec<Row>> {
@@ -119,7 +134,9 @@ fn execute_node<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>>
             Some(row) => Box::new(row.into_iter().map(Ok)),
             None => Box::new(scan::filtered_rows(ctx.txn, s, ctx)?.map(|r| r.map(|(_, row)| row))),
         },
-        Plan::Series { args, column } => series(args, &column.ty, ctx)?,
+        Plan::Series { args, column } => {
+            Box::new(interruptible(series(args, &column.ty, ctx)?, ctx.env))
+        }
         Plan::Filter { input, predicate } => {
             let input = execute(input, ctx)?;
             Box::new(input.filter_map(move |r| match r {

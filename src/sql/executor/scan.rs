@@ -172,6 +172,15 @@ pub fn scan_rows<'a>(
     scan: &'a Scan,
     ctx: &'a ExecCtx<'a>,
 ) -> Result<Box<dyn Iterator<Item = Result<KeyedRow>> + 'a>> {
+    let rows = scan_rows_unchecked(txn, scan, ctx)?;
+    Ok(Box::new(super::interruptible(rows, ctx.env)))
+}
+
+fn scan_rows_unchecked<'a>(
+    txn: &'a Transaction,
+    scan: &'a Scan,
+    ctx: &'a ExecCtx<'a>,
+) -> Result<Box<dyn Iterator<Item = Result<KeyedRow>> + 'a>> {
     let table = &scan.table;
     let needed = scan.needed.as_deref();
     match &scan.access {

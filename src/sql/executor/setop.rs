@@ -78,6 +78,7 @@ pub(super) fn recursive<'a>(
         }
     }
     while !fresh.is_empty() {
+        ctx.env.check_interrupt()?;
         result.extend(fresh.iter().cloned());
         ctx.cache
             .set_work_table(id, Rc::new(std::mem::take(&mut fresh)));

@@ -12,10 +12,12 @@
 mod database;
 mod rows;
 mod settings;
+mod shim;
 
 pub use database::Database;
 pub use rows::{ColumnIndex, ColumnInfo, FromValue, Row, Rows, ToValue};
 pub use settings::Settings;
+pub use shim::BOOTSTRAP_SUPERUSER;
 
 use crate::catalog::Catalog;
 use crate::catalog::keys::table_lock_key;
@@ -36,6 +38,7 @@ use sqlparser::ast;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The outcome of one statement: its command tag and, for statements that
 /// return rows, the rows.
@@ -55,8 +58,10 @@ pub struct Prepared {
     sql: String,
     stmt: ast::Statement,
     param_types: Vec<DataType>,
+    /// Parameter types the caller declared (wire protocol Parse); `Unknown` = infer.
+    declared: Vec<DataType>,
     columns: Vec<ColumnInfo>,
-    cache: RefCell<Option<PlanCacheEntry>>,
+    cache: parking_lot::Mutex<Option<PlanCacheEntry>>,
 }
 
 /// A bound plan with the catalog and search path it was bound against.
@@ -100,6 +105,20 @@ pub struct Session {
     txn: Option<ActiveTxn>,
     settings: Settings,
     currvals: RefCell<HashMap<u32, i64>>,
+    /// Set by [`CancelHandle::cancel`]; running statements stop with 57014.
+    interrupt: Arc<AtomicBool>,
+}
+
+/// Cancels the statement a [`Session`] is running, from any thread (the
+/// wire server's CancelRequest uses it). A cancel that arrives while the
+/// session is idle is forgotten when its next statement starts.
+#[derive(Clone, Debug)]
+pub struct CancelHandle(Arc<AtomicBool>);
+
+impl CancelHandle {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// The instant `statement_timeout` (if set) runs out for a statement starting now.
@@ -120,6 +139,30 @@ struct StmtEnv<'a> {
     stmt_time: std::sync::OnceLock<DateTime<Utc>>,
     /// When `statement_timeout` expires for this statement.
     deadline: Option<std::time::Instant>,
+    interrupt: &'a AtomicBool,
+}
+
+impl<'a> StmtEnv<'a> {
+    /// The environment for one statement of `session` (whose transaction
+    /// may be taken out for the duration, hence `txn_time` separately).
+    fn new(
+        session: &'a Session,
+        catalog: &'a Catalog,
+        search_path: &'a [String],
+        txn_time: &'a std::sync::OnceLock<DateTime<Utc>>,
+    ) -> StmtEnv<'a> {
+        StmtEnv {
+            db: &session.db,
+            catalog,
+            search_path,
+            currvals: &session.currvals,
+            settings: &session.settings,
+            txn_time,
+            stmt_time: std::sync::OnceLock::new(),
+            deadline: statement_deadline(&session.settings),
+            interrupt: &session.interrupt,
+        }
+    }
 }
 
 impl EvalEnv for StmtEnv<'_> {
@@ -178,6 +221,12 @@ impl EvalEnv for StmtEnv<'_> {
     }
 
     fn check_interrupt(&self) -> Result<()> {
+        if self.interrupt.load(Ordering::Relaxed) {
+            return Err(Error::new(
+                SqlState::QUERY_CANCELED,
+                "canceling statement due to user request",
+            ));
+        }
         match self.deadline {
             Some(d) if std::time::Instant::now() >= d => Err(Error::new(
                 SqlState::QUERY_CANCELED,
@@ -275,11 +324,24 @@ impl Session {
             txn: None,
             settings: Settings::default(),
             currvals: RefCell::new(HashMap::new()),
+            interrupt: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// A handle that cancels this session's running statement from another thread.
+    pub fn cancel_handle(&self) -> CancelHandle {
+        CancelHandle(self.interrupt.clone())
+    }
+
+    /// Forgets a cancel that arrived while no statement ran (each public
+    /// entry point starts with this).
+    fn arm(&self) {
+        self.interrupt.store(false, Ordering::Relaxed);
     }
 
     /// Runs one statement and returns the number of rows it affected.
     pub fn execute(&mut self, sql: &str, params: &[&dyn ToValue]) -> Result<u64> {
+        self.arm();
         let stmt = self.parse_one(sql)?;
         Ok(self
             .run_statement(&stmt, &to_values(params), None)?
@@ -288,6 +350,7 @@ impl Session {
 
     /// Runs one statement and returns its rows (SELECT, or DML with RETURNING).
     pub fn query(&mut self, sql: &str, params: &[&dyn ToValue]) -> Result<Rows> {
+        self.arm();
         let stmt = self.parse_one(sql)?;
         let r = self.run_statement(&stmt, &to_values(params), None)?;
         Ok(r.rows.unwrap_or_default())
@@ -296,6 +359,7 @@ impl Session {
     /// Runs a script of `;`-separated statements without parameters, stopping
     /// at the first error; returns one result per statement run.
     pub fn run(&mut self, sql: &str) -> Result<Vec<StatementResult>> {
+        self.arm();
         let stmts = parser::parse(sql)?;
         let mut out = Vec::with_capacity(stmts.len());
         for s in &stmts {
@@ -307,6 +371,7 @@ impl Session {
     /// Runs each statement of a script, calling `f` with each result (or error)
     /// in turn; stops after the first error. Returns whether all succeeded.
     pub fn run_each(&mut self, sql: &str, f: &mut dyn FnMut(Result<StatementResult>)) -> bool {
+        self.arm();
         match parser::parse(sql) {
             Err(e) => {
                 f(Err(e));
@@ -326,21 +391,86 @@ impl Session {
         }
     }
 
+    /// Runs a script the way PostgreSQL runs one simple-protocol Query
+    /// message: several statements without transaction control of their own
+    /// run in one implicit transaction, so an error in any of them undoes
+    /// them all. Calls `f` per statement as [`Session::run_each`] does.
+    pub fn run_simple_query(
+        &mut self,
+        sql: &str,
+        f: &mut dyn FnMut(Result<StatementResult>),
+    ) -> bool {
+        self.arm();
+        let stmts = match parser::parse(sql) {
+            Ok(s) => s,
+            Err(e) => {
+                f(Err(e));
+                return false;
+            }
+        };
+        use ast::Statement as S;
+        let controls_txn = |s: &ast::Statement| {
+            matches!(
+                s,
+                S::StartTransaction { .. }
+                    | S::Commit { .. }
+                    | S::Rollback { .. }
+                    | S::Savepoint { .. }
+                    | S::ReleaseSavepoint { .. }
+            )
+        };
+        let implicit = stmts.len() > 1 && self.txn.is_none() && !stmts.iter().any(controls_txn);
+        if implicit && let Err(e) = self.begin_txn(false, None) {
+            f(Err(e));
+            return false;
+        }
+        let n = stmts.len();
+        for (i, s) in stmts.iter().enumerate() {
+            let mut r = self.run_statement(s, &[], None);
+            if implicit && r.is_ok() && i + 1 == n {
+                // The last statement's result is reported once the whole
+                // batch has committed.
+                if let Err(e) = self.end_txn(true) {
+                    r = Err(e);
+                }
+            }
+            let ok = r.is_ok();
+            f(r);
+            if !ok {
+                if implicit && self.txn.is_some() {
+                    let _ = self.end_txn(false);
+                }
+                return false;
+            }
+        }
+        true
+    }
+
     /// Parses and checks a statement for repeated execution.
     pub fn prepare(&mut self, sql: &str) -> Result<Prepared> {
+        self.prepare_typed(sql, &[])
+    }
+
+    /// Like [`Session::prepare`], with declared types for the first
+    /// parameters (`DataType::Unknown` leaves one to inference), as the wire
+    /// protocol's Parse message carries them.
+    pub fn prepare_typed(&mut self, sql: &str, types: &[DataType]) -> Result<Prepared> {
         let stmt = self.parse_one(sql)?;
-        let (param_types, columns) = self.describe(&stmt)?;
+        let declared = types.to_vec();
+        let (param_types, columns) = self.describe(&stmt, &declared)?;
         Ok(Prepared {
             sql: sql.to_string(),
             stmt,
             param_types,
+            declared,
             columns,
-            cache: RefCell::new(None),
+            cache: parking_lot::Mutex::new(None),
         })
     }
 
     /// Executes a prepared statement; returns rows affected.
     pub fn execute_prepared(&mut self, p: &Prepared, params: &[&dyn ToValue]) -> Result<u64> {
+        self.arm();
         Ok(self
             .run_statement(&p.stmt, &to_values(params), Some(p))?
             .affected)
@@ -348,6 +478,7 @@ impl Session {
 
     /// Executes a prepared statement; returns its rows.
     pub fn query_prepared(&mut self, p: &Prepared, params: &[&dyn ToValue]) -> Result<Rows> {
+        self.arm();
         Ok(self
             .run_statement(&p.stmt, &to_values(params), Some(p))?
             .rows
@@ -356,6 +487,7 @@ impl Session {
 
     /// Executes a prepared statement with already-converted values (wire protocol).
     pub fn run_prepared(&mut self, p: &Prepared, params: &[Value]) -> Result<StatementResult> {
+        self.arm();
         self.run_statement(&p.stmt, params, Some(p))
     }
 
@@ -376,6 +508,18 @@ impl Session {
     /// True if the current transaction failed and awaits ROLLBACK.
     pub fn transaction_failed(&self) -> bool {
         self.txn.as_ref().is_some_and(|t| t.aborted)
+    }
+
+    /// Marks an open transaction failed, as an error in a protocol step
+    /// (Parse, Bind) does in PostgreSQL; ROLLBACK is then required.
+    pub(crate) fn fail_transaction(&mut self) {
+        if let Some(t) = self.txn.as_mut() {
+            t.aborted = true;
+        }
+    }
+
+    pub(crate) fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
     }
 
     pub fn settings(&self) -> &Settings {
@@ -652,16 +796,7 @@ impl Session {
 
     fn env<'a>(&'a self, catalog: &'a Catalog, search_path: &'a [String]) -> StmtEnv<'a> {
         let t = self.txn.as_ref().expect("transaction started");
-        StmtEnv {
-            db: &self.db,
-            catalog,
-            search_path,
-            currvals: &self.currvals,
-            settings: &self.settings,
-            txn_time: &t.start,
-            stmt_time: std::sync::OnceLock::new(),
-            deadline: statement_deadline(&self.settings),
-        }
+        StmtEnv::new(self, catalog, search_path, &t.start)
     }
 
     /// Binds and optimizes a query (reusing a prepared statement's plan when the catalog is unchanged).
@@ -685,7 +820,7 @@ impl Session {
         let catalog = catalog.clone();
         let search_path = self.settings.search_path();
         if let Some(p) = prepared
-            && let Some((c, sp, plan)) = &*p.cache.borrow()
+            && let Some((c, sp, plan)) = &*p.cache.lock()
             && Arc::ptr_eq(c, &catalog)
             && *sp == search_path
             && let CachedPlan::Query(plan, cols) = plan
@@ -693,12 +828,13 @@ impl Session {
             check_param_count(params.len(), p.param_types.len())?;
             return Ok((plan.clone(), cols.clone()));
         }
-        let binder = Binder::new(&catalog, &search_path);
+        let binder = Binder::new(&catalog, &search_path)
+            .with_param_types(prepared.map(|p| p.declared.clone()).unwrap_or_default());
         let plan = Arc::new(optimizer::optimize(binder.bind_query(q)?));
         check_param_count(params.len(), binder.param_types().len())?;
         let cols = Arc::new(column_infos(plan.columns()));
         if let Some(p) = prepared {
-            *p.cache.borrow_mut() = Some((
+            *p.cache.lock() = Some((
                 catalog.clone(),
                 search_path,
                 CachedPlan::Query(plan.clone(), cols.clone()),
@@ -760,7 +896,7 @@ impl Session {
         let mut catalog = self.catalog()?;
         let cached_plan = |catalog: &Arc<Catalog>| -> Option<Arc<DmlPlan>> {
             let p = prepared?;
-            match &*p.cache.borrow() {
+            match &*p.cache.lock() {
                 Some((c, sp, CachedPlan::Dml(plan)))
                     if Arc::ptr_eq(c, catalog) && *sp == search_path =>
                 {
@@ -788,14 +924,14 @@ impl Session {
             check_param_count(params.len(), p.param_types.len())?;
             return Ok((catalog, plan));
         }
-        let binder = Binder::new(&catalog, &search_path);
+        let binder = Binder::new(&catalog, &search_path)
+            .with_param_types(prepared.map(|p| p.declared.clone()).unwrap_or_default());
         let mut plan = binder.bind_dml(stmt)?;
         check_param_count(params.len(), binder.param_types().len())?;
         optimize_dml(&mut plan);
         let plan = Arc::new(plan);
         if let Some(p) = prepared {
-            *p.cache.borrow_mut() =
-                Some((catalog.clone(), search_path, CachedPlan::Dml(plan.clone())));
+            *p.cache.lock() = Some((catalog.clone(), search_path, CachedPlan::Dml(plan.clone())));
         }
         Ok((catalog, plan))
     }
@@ -841,16 +977,7 @@ impl Session {
         let search_path = self.settings.search_path();
         let mut t = self.txn.take().expect("transaction started");
         let result = {
-            let env = StmtEnv {
-                db: &self.db,
-                catalog,
-                search_path: &search_path,
-                currvals: &self.currvals,
-                settings: &self.settings,
-                txn_time: &t.start,
-                stmt_time: std::sync::OnceLock::new(),
-                deadline: statement_deadline(&self.settings),
-            };
+            let env = StmtEnv::new(self, catalog, &search_path, &t.start);
             dml::execute_dml(plan, &mut t.txn, catalog, params, &env)
         };
         self.txn = Some(t);
@@ -864,16 +991,7 @@ impl Session {
         let search_path = self.settings.search_path();
         let mut t = self.txn.take().expect("transaction started");
         let result = {
-            let env = StmtEnv {
-                db: &self.db,
-                catalog: &catalog,
-                search_path: &search_path,
-                currvals: &self.currvals,
-                settings: &self.settings,
-                txn_time: &t.start,
-                stmt_time: std::sync::OnceLock::new(),
-                deadline: statement_deadline(&self.settings),
-            };
+            let env = StmtEnv::new(self, &catalog, &search_path, &t.start);
             let mut ctx = DdlCtx {
                 txn: &mut t.txn,
                 catalog: catalog.clone(),
@@ -1166,7 +1284,11 @@ impl Session {
     }
 
     /// Parameter types and result columns of a statement, without running it.
-    fn describe(&mut self, stmt: &ast::Statement) -> Result<(Vec<DataType>, Vec<ColumnInfo>)> {
+    fn describe(
+        &mut self,
+        stmt: &ast::Statement,
+        declared: &[DataType],
+    ) -> Result<(Vec<DataType>, Vec<ColumnInfo>)> {
         let implicit = self.txn.is_none();
         if implicit {
             self.begin_txn(false, None)?;
@@ -1174,7 +1296,7 @@ impl Session {
         let result = (|| {
             let catalog = self.catalog()?;
             let search_path = self.settings.search_path();
-            let binder = Binder::new(&catalog, &search_path);
+            let binder = Binder::new(&catalog, &search_path).with_param_types(declared.to_vec());
             let cols = match stmt {
                 ast::Statement::Query(q) => column_infos(binder.bind_query(q)?.columns()),
                 ast::Statement::Insert(_)

@@ -92,6 +92,7 @@ impl SqlState {
     pub const QUERY_CANCELED: SqlState = SqlState("57014");
     pub const ADMIN_SHUTDOWN: SqlState = SqlState("57P01");
     pub const CONFIG_FILE_ERROR: SqlState = SqlState("F0000");
+    pub const BAD_COPY_FILE_FORMAT: SqlState = SqlState("22P04");
     pub const IDLE_SESSION_TIMEOUT: SqlState = SqlState("57P05");
     pub const CHARACTER_NOT_IN_REPERTOIRE: SqlState = SqlState("22021");
     pub const INVALID_AUTHORIZATION_SPECIFICATION: SqlState = SqlState("28000");

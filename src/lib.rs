@@ -25,8 +25,8 @@ pub mod types;
 
 pub use error::{Error, Result, SqlState};
 pub use session::{
-    CancelHandle, ColumnInfo, Database, FromValue, Prepared, Row, Rows, Session, StatementResult,
-    ToValue, TransactionGuard,
+    CancelHandle, ColumnInfo, CopyMode, Database, FromValue, Prepared, Row, Rows, Session,
+    StatementResult, ToValue, TransactionGuard,
 };
 pub use types::{DataType, Value};
 

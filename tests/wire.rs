@@ -539,3 +539,124 @@ async fn a_broken_client_does_not_affect_others() {
     let r: i32 = c2.query_one("SELECT 6", &[]).await.unwrap().get(0);
     assert_eq!(r, 6);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_in_and_out_text_and_csv() {
+    use futures::{SinkExt, StreamExt};
+    let server = Server::start(&[]);
+    let c = server.connect().await;
+    c.batch_execute(
+        "CREATE TABLE items (id int PRIMARY KEY, name text, price numeric, note text DEFAULT 'none')",
+    )
+    .await
+    .unwrap();
+
+    // Text format, split across arbitrary chunks.
+    let sink = c
+        .copy_in("COPY items (id, name, price) FROM STDIN")
+        .await
+        .unwrap();
+    futures::pin_mut!(sink);
+    for chunk in ["1\tapple\t1.5\n2\tb", "anana\t\\N\n3\ttab\\there\t2\n"] {
+        sink.send(bytes::Bytes::from(chunk)).await.unwrap();
+    }
+    assert_eq!(sink.finish().await.unwrap(), 3);
+
+    // CSV with a header and quoted fields spanning lines.
+    let sink = c
+        .copy_in("COPY items (id, name, price) FROM STDIN WITH (FORMAT csv, HEADER true)")
+        .await
+        .unwrap();
+    futures::pin_mut!(sink);
+    sink.send(bytes::Bytes::from_static(
+        b"id,name,price\n4,\"multi\nline, \"\"quoted\"\"\",3\n5,,\n",
+    ))
+    .await
+    .unwrap();
+    assert_eq!(sink.finish().await.unwrap(), 2);
+
+    let rows = c
+        .query(
+            "SELECT id, name, price::text, note FROM items ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap();
+    let got: Vec<(i32, Option<String>, Option<String>, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    assert_eq!(
+        got[0],
+        (1, Some("apple".into()), Some("1.5".into()), "none".into())
+    );
+    assert_eq!(got[1].2, None);
+    assert_eq!(got[2].1.as_deref(), Some("tab\there"));
+    assert_eq!(got[3].1.as_deref(), Some("multi\nline, \"quoted\""));
+    assert_eq!(got[4].1, None);
+
+    // Bad data: the whole COPY is rolled back, with the line in the detail.
+    let sink = c
+        .copy_in::<_, bytes::Bytes>("COPY items (id, name) FROM STDIN")
+        .await
+        .unwrap();
+    futures::pin_mut!(sink);
+    sink.send(bytes::Bytes::from_static(b"10\tok\nnot-a-number\tbad\n"))
+        .await
+        .unwrap();
+    let e = sink.finish().await.unwrap_err();
+    assert_eq!(code(&e), SqlState::INVALID_TEXT_REPRESENTATION);
+    assert!(
+        e.as_db_error()
+            .unwrap()
+            .detail()
+            .unwrap_or_default()
+            .contains("COPY items, line 2"),
+        "{e:?}"
+    );
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM items WHERE id = 10", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+
+    // COPY TO STDOUT in both formats.
+    let out = c
+        .copy_out("COPY (SELECT id, name FROM items WHERE id IN (1, 3, 5) ORDER BY id) TO STDOUT")
+        .await
+        .unwrap();
+    let chunks: Vec<bytes::Bytes> = out.map(|r| r.unwrap()).collect().await;
+    let text: Vec<u8> = chunks.concat();
+    assert_eq!(
+        String::from_utf8(text).unwrap(),
+        "1\tapple\n3\ttab\\there\n5\t\\N\n"
+    );
+    let out = c
+        .copy_out("COPY items (id, name) TO STDOUT WITH (FORMAT csv, HEADER)")
+        .await
+        .unwrap();
+    let chunks: Vec<bytes::Bytes> = out.map(|r| r.unwrap()).collect().await;
+    let csv = String::from_utf8(chunks.concat()).unwrap();
+    assert!(csv.starts_with("id,name\n1,apple\n"), "{csv}");
+    assert!(csv.contains("4,\"multi\nline, \"\"quoted\"\"\"\n"), "{csv}");
+
+    // COPY inside an explicit transaction follows it.
+    c.batch_execute("BEGIN").await.unwrap();
+    let sink = c
+        .copy_in::<_, bytes::Bytes>("COPY items (id) FROM STDIN")
+        .await
+        .unwrap();
+    futures::pin_mut!(sink);
+    sink.send(bytes::Bytes::from_static(b"20\n21\n"))
+        .await
+        .unwrap();
+    assert_eq!(sink.finish().await.unwrap(), 2);
+    c.batch_execute("ROLLBACK").await.unwrap();
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM items WHERE id >= 20", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+}

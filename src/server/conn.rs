@@ -4,7 +4,7 @@
 use super::Shared;
 use super::types::{decode_param, encode_field, field_infos, pg_type};
 use crate::error::{Error, SqlState};
-use crate::session::{CancelHandle, Prepared, Session, StatementResult};
+use crate::session::{CancelHandle, CopyMode, Prepared, Session, StatementResult};
 use crate::types::DataType;
 use async_trait::async_trait;
 use bytes::BytesMut;
@@ -15,8 +15,10 @@ use pgwire::api::auth::{
     save_startup_parameters_to_metadata,
 };
 use pgwire::api::cancel::CancelHandler;
+use pgwire::api::copy::{CopyHandler, send_copy_in_response, send_copy_out_response};
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler, send_ready_for_query};
+use pgwire::api::results::CopyResponse;
 use pgwire::api::results::{FieldFormat, FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::PortalStore;
@@ -26,6 +28,7 @@ use pgwire::api::{
 };
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::cancel::CancelRequest;
+use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::data::{DataRow, RowDescription};
 use pgwire::messages::extendedquery::Execute;
 use pgwire::messages::response::{CommandComplete, EmptyQueryResponse, TransactionStatus};
@@ -264,7 +267,12 @@ pub(crate) struct Conn {
     state: Arc<ConnState>,
     parser: Arc<Parser>,
     params: Arc<ServerParams>,
+    /// COPY FROM STDIN data not yet handed to the session.
+    copy_buf: Mutex<Vec<u8>>,
 }
+
+/// COPY data is passed to the session in chunks of about this size.
+const COPY_CHUNK: usize = 256 * 1024;
 
 impl Conn {
     pub fn new(shared: Arc<Shared>, peer: SocketAddr) -> Conn {
@@ -274,6 +282,7 @@ impl Conn {
                 state: state.clone(),
             }),
             params: Arc::new(ServerParams),
+            copy_buf: Mutex::new(Vec::new()),
             shared,
             peer,
             state,
@@ -321,6 +330,10 @@ impl PgWireServerHandlers for Handlers {
     }
 
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
+        self.0.clone()
+    }
+
+    fn copy_handler(&self) -> Arc<impl CopyHandler> {
         self.0.clone()
     }
 
@@ -526,9 +539,16 @@ impl SimpleQueryHandler for Conn {
                 ))
                 .await?;
         }
+        let mut copy_in = None;
         for r in results {
             match r {
-                Ok(result) => send_result(client, result).await?,
+                Ok(result) => match result.copy_mode() {
+                    Some(CopyMode::In { columns }) => copy_in = Some(columns),
+                    Some(CopyMode::Out { columns }) => {
+                        send_copy_out_response(client, copy_out_response(result, columns)).await?
+                    }
+                    None => send_result(client, result).await?,
+                },
                 Err(e) => {
                     client
                         .feed(PgWireBackendMessage::ErrorResponse(
@@ -537,6 +557,12 @@ impl SimpleQueryHandler for Conn {
                         .await?;
                 }
             }
+        }
+        if let Some(columns) = copy_in {
+            self.copy_buf.lock().clear();
+            send_copy_in_response(client, copy_in_response(columns)).await?;
+            client.set_state(PgWireConnectionState::CopyInProgress(false));
+            return Ok(());
         }
         let status = self.state.transaction_status();
         client.set_state(PgWireConnectionState::ReadyForQuery);
@@ -727,6 +753,16 @@ impl ExtendedQueryHandler for Conn {
             .state
             .run(move |s| s.run_prepared(&prepared, &values))
             .await?;
+        match result.copy_mode() {
+            Some(CopyMode::In { columns }) => {
+                self.copy_buf.lock().clear();
+                return Ok(Response::CopyIn(copy_in_response(columns)));
+            }
+            Some(CopyMode::Out { columns }) => {
+                return Ok(Response::CopyOut(copy_out_response(result, columns)));
+            }
+            None => {}
+        }
         match &result.rows {
             Some(rows) => {
                 let formats = if formats.len() == rows.columns().len() {
@@ -743,5 +779,91 @@ impl ExtendedQueryHandler for Conn {
             }
             None => Ok(Response::Execution(Tag::new(&result.tag()))),
         }
+    }
+}
+
+fn copy_in_response(columns: usize) -> CopyResponse {
+    CopyResponse::new(0, columns, futures::stream::empty())
+}
+
+/// COPY TO STDOUT: each result row is one line of data.
+fn copy_out_response(result: StatementResult, columns: usize) -> CopyResponse {
+    let chunks: Vec<PgWireResult<CopyData>> = result
+        .rows
+        .into_iter()
+        .flat_map(|rows| rows.into_iter())
+        .filter_map(|row| match row.values().first() {
+            Some(crate::Value::Bytea(b)) => Some(Ok(CopyData::new(b.clone().into()))),
+            _ => None,
+        })
+        .collect();
+    CopyResponse::new(0, columns, futures::stream::iter(chunks))
+}
+
+impl Conn {
+    /// Hands buffered COPY data to the session.
+    async fn flush_copy(&self) -> PgWireResult<()> {
+        let data = std::mem::take(&mut *self.copy_buf.lock());
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.state.run(move |s| s.copy_data(&data)).await
+    }
+}
+
+#[async_trait]
+impl CopyHandler for Conn {
+    async fn on_copy_data<C>(&self, _client: &mut C, data: CopyData) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let full = {
+            let mut buf = self.copy_buf.lock();
+            buf.extend_from_slice(&data.data);
+            buf.len() >= COPY_CHUNK
+        };
+        if full {
+            self.flush_copy().await?;
+        }
+        Ok(())
+    }
+
+    async fn on_copy_done<C>(&self, client: &mut C, _done: CopyDone) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let flushed = self.flush_copy().await;
+        let result = match flushed {
+            Ok(()) => self.state.run(|s| s.copy_done()).await,
+            Err(e) => Err(e),
+        };
+        client.set_transaction_status(self.state.transaction_status());
+        let rows = result?;
+        client
+            .send(PgWireBackendMessage::CommandComplete(
+                Tag::new("COPY").with_rows(rows as usize).into(),
+            ))
+            .await?;
+        Ok(())
+    }
+
+    async fn on_copy_fail<C>(&self, client: &mut C, fail: CopyFail) -> PgWireError
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        self.copy_buf.lock().clear();
+        let message = fail.message;
+        let e = match self.state.run(move |s| Ok(s.copy_fail(&message))).await {
+            Ok(e) => pg_error(e),
+            Err(e) => e,
+        };
+        client.set_transaction_status(self.state.transaction_status());
+        e
     }
 }

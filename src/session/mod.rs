@@ -9,6 +9,7 @@
 //! transaction into the aborted state (25P02) until ROLLBACK or ROLLBACK TO
 //! SAVEPOINT.
 
+mod copy;
 mod database;
 mod rows;
 mod settings;
@@ -49,8 +50,21 @@ pub struct StatementResult {
     pub command: std::borrow::Cow<'static, str>,
     /// Rows affected (INSERT/UPDATE/DELETE) or returned (SELECT).
     pub affected: u64,
-    /// Result rows for SELECT, SHOW, EXPLAIN and RETURNING.
+    /// Result rows for SELECT, SHOW, EXPLAIN and RETURNING (for COPY TO
+    /// STDOUT: one `bytea` line of formatted data per row).
     pub rows: Option<Rows>,
+    /// Set for COPY statements: the wire protocol answers them with its
+    /// copy sub-protocol.
+    pub(crate) copy: Option<CopyMode>,
+}
+
+/// What a COPY statement started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CopyMode {
+    /// `COPY ... FROM STDIN`: the session waits for data.
+    In { columns: usize },
+    /// `COPY ... TO STDOUT`: the rows are the data.
+    Out { columns: usize },
 }
 
 /// A parsed statement for repeated execution with `$1..$n` parameters.
@@ -107,6 +121,8 @@ pub struct Session {
     currvals: RefCell<HashMap<u32, i64>>,
     /// Set by [`CancelHandle::cancel`]; running statements stop with 57014.
     interrupt: Arc<AtomicBool>,
+    /// A `COPY ... FROM STDIN` waiting for data.
+    copy_in: Option<Box<copy::CopyIn>>,
 }
 
 /// Cancels the statement a [`Session`] is running, from any thread (the
@@ -267,6 +283,11 @@ fn isolation_from_setting(s: &str) -> IsolationLevel {
 }
 
 impl StatementResult {
+    /// For COPY statements, which direction and how many columns.
+    pub fn copy_mode(&self) -> Option<CopyMode> {
+        self.copy
+    }
+
     /// PostgreSQL's command tag, e.g. `INSERT 0 3`, `SELECT 2`, `CREATE TABLE`.
     pub fn tag(&self) -> String {
         match &*self.command {
@@ -282,6 +303,7 @@ fn command_result(tag: impl Into<String>) -> StatementResult {
         command: std::borrow::Cow::Owned(tag.into()),
         affected: 0,
         rows: None,
+        copy: None,
     }
 }
 
@@ -310,6 +332,7 @@ fn rows_result_shared(columns: Arc<Vec<ColumnInfo>>, values: Vec<Vec<Value>>) ->
         command: std::borrow::Cow::Borrowed("SELECT"),
         affected: n,
         rows: Some(Rows::with_columns(columns, values)),
+        copy: None,
     }
 }
 
@@ -325,6 +348,7 @@ impl Session {
             settings: Settings::default(),
             currvals: RefCell::new(HashMap::new()),
             interrupt: Arc::new(AtomicBool::new(false)),
+            copy_in: None,
         }
     }
 
@@ -604,8 +628,64 @@ impl Session {
         prepared: Option<&Prepared>,
     ) -> Result<StatementResult> {
         use ast::Statement as S;
+        if self.copy_in.is_some() {
+            return Err(Error::new(
+                SqlState::PROTOCOL_VIOLATION,
+                "a COPY FROM STDIN is in progress; send its data first",
+            ));
+        }
         // Transaction control never starts an implicit transaction.
         match stmt {
+            S::Copy {
+                source,
+                to: false,
+                target,
+                options,
+                legacy_options,
+                values,
+            } => {
+                let ast::CopySource::Table {
+                    table_name,
+                    columns,
+                } = source
+                else {
+                    return Err(Error::syntax("COPY FROM needs a table"));
+                };
+                if !matches!(target, ast::CopyTarget::Stdin) {
+                    return Err(Error::unsupported(
+                        "COPY from a file or program is not supported; use COPY ... FROM STDIN (psql's \\copy)",
+                    ));
+                }
+                if self.transaction_failed() {
+                    return Err(Error::aborted_transaction());
+                }
+                let implicit = self.txn.is_none();
+                if implicit {
+                    self.begin_txn(false, None)?;
+                }
+                let started =
+                    self.start_copy_in(table_name, columns, options, legacy_options, implicit);
+                let r = match started {
+                    Err(e) => {
+                        if implicit {
+                            self.end_txn(false)?;
+                        } else {
+                            self.fail_transaction();
+                        }
+                        return Err(e);
+                    }
+                    Ok(r) => r,
+                };
+                if !values.is_empty() {
+                    // sqlparser's reading of inline data loses escapes and
+                    // row boundaries; refuse rather than load altered data.
+                    self.abort_copy();
+                    return Err(Error::unsupported(
+                        "COPY data inline after the statement is not supported; send it with Session::copy_data or the wire protocol's COPY (psql does)",
+                    ));
+                }
+                return Ok(r);
+            }
             S::StartTransaction { modes, .. } => {
                 if self.in_transaction() {
                     // PostgreSQL warns and carries on.
@@ -756,6 +836,21 @@ impl Session {
                 Ok(rows_result_shared(columns, rows))
             }
             S::Insert(_) | S::Update(_) | S::Delete(_) => self.run_dml(stmt, params, prepared),
+            S::Copy {
+                source,
+                to: true,
+                target,
+                options,
+                legacy_options,
+                ..
+            } => {
+                if !matches!(target, ast::CopyTarget::Stdout) {
+                    return Err(Error::unsupported(
+                        "COPY to a file or program is not supported; use COPY ... TO STDOUT (psql's \\copy)",
+                    ));
+                }
+                self.copy_out(source, options, legacy_options)
+            }
             S::Explain {
                 statement, analyze, ..
             } => {
@@ -965,6 +1060,7 @@ impl Session {
             command: std::borrow::Cow::Borrowed(command),
             affected: outcome.count,
             rows,
+            copy: None,
         })
     }
 
@@ -1074,6 +1170,7 @@ impl Session {
             command: std::borrow::Cow::Borrowed("SELECT"),
             affected: outcome.count,
             rows: None,
+            copy: None,
         })
     }
 

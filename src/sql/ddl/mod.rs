@@ -7,6 +7,7 @@
 
 mod alter;
 mod create;
+pub(crate) use create::quote_ident;
 mod view;
 
 use crate::catalog::keys::{self, index_prefix, table_lock_key};

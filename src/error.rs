@@ -17,6 +17,7 @@ impl SqlState {
     pub const SUCCESSFUL_COMPLETION: SqlState = SqlState("00000");
     pub const WARNING: SqlState = SqlState("01000");
     pub const FEATURE_NOT_SUPPORTED: SqlState = SqlState("0A000");
+    pub const INVALID_GRANT_OPERATION: SqlState = SqlState("0LP01");
     pub const CARDINALITY_VIOLATION: SqlState = SqlState("21000");
     pub const DATA_EXCEPTION: SqlState = SqlState("22000");
     pub const STRING_DATA_RIGHT_TRUNCATION: SqlState = SqlState("22001");
@@ -48,6 +49,7 @@ impl SqlState {
     pub const IN_FAILED_SQL_TRANSACTION: SqlState = SqlState("25P02");
     pub const READ_ONLY_SQL_TRANSACTION: SqlState = SqlState("25006");
     pub const INVALID_SQL_STATEMENT_NAME: SqlState = SqlState("26000");
+    pub const INVALID_AUTHORIZATION_SPECIFICATION: SqlState = SqlState("28000");
     pub const INVALID_SAVEPOINT_SPECIFICATION: SqlState = SqlState("3B001");
     pub const SERIALIZATION_FAILURE: SqlState = SqlState("40001");
     pub const DEADLOCK_DETECTED: SqlState = SqlState("40P01");

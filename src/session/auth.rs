@@ -70,7 +70,8 @@ impl Database {
 
     /// A new session running as role `name` (session user and current user).
     /// The caller has authenticated the role; this only checks that it may
-    /// log in. Fails with 28000 if the role does not exist or lacks LOGIN,
+    /// log in (`valid_until` limits passwords, so it is the authenticator's
+    /// check, not this one's). Fails with 28000 if the role does not exist or lacks LOGIN,
     /// and with 53300 if its CONNECTION LIMIT sessions are already open
     /// (superusers are exempt, as in PostgreSQL).
     pub fn connect_as(&self, name: &str) -> Result<Session> {

@@ -247,10 +247,10 @@ fn rewrite_role_syntax(sql: &str) -> Option<String> {
             .windows(w.len())
             .any(|win| win.eq_ignore_ascii_case(w.as_bytes()))
     };
-    if !["user", "role", "grant", "revoke"]
-        .iter()
-        .any(|w| mentions(w))
-    {
+    // A cheap test first: most texts (`INSERT INTO users ...` included) skip the tokenizing.
+    let role_ddl =
+        (mentions("create") || mentions("alter")) && (mentions("role") || mentions("user"));
+    if !(role_ddl || mentions("grant") || mentions("revoke")) {
         return None;
     }
     let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)

@@ -427,9 +427,9 @@ impl DdlCtx<'_> {
             if !actor.superuser {
                 return Err(denied("must be superuser to change bypassrls attribute"));
             }
-        } else if !actor.superuser
-            && !actor.createrole
-            && !(opts.only_password() && role.id == actor.id)
+        } else if !(actor.superuser
+            || actor.createrole
+            || (opts.only_password() && role.id == actor.id))
         {
             return Err(denied("permission denied"));
         }

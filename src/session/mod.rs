@@ -11,7 +11,7 @@
 //! transaction into the aborted state (25P02) until ROLLBACK or ROLLBACK TO
 //! SAVEPOINT.
 
-mod auth;
+pub mod auth;
 mod database;
 mod identity;
 mod rows;

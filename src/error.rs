@@ -49,7 +49,6 @@ impl SqlState {
     pub const IN_FAILED_SQL_TRANSACTION: SqlState = SqlState("25P02");
     pub const READ_ONLY_SQL_TRANSACTION: SqlState = SqlState("25006");
     pub const INVALID_SQL_STATEMENT_NAME: SqlState = SqlState("26000");
-    pub const INVALID_AUTHORIZATION_SPECIFICATION: SqlState = SqlState("28000");
     pub const INVALID_SAVEPOINT_SPECIFICATION: SqlState = SqlState("3B001");
     pub const SERIALIZATION_FAILURE: SqlState = SqlState("40001");
     pub const DEADLOCK_DETECTED: SqlState = SqlState("40P01");
@@ -92,6 +91,14 @@ impl SqlState {
     pub const TOO_MANY_COLUMNS: SqlState = SqlState("54011");
     pub const PROTOCOL_VIOLATION: SqlState = SqlState("08P01");
     pub const QUERY_CANCELED: SqlState = SqlState("57014");
+    pub const ADMIN_SHUTDOWN: SqlState = SqlState("57P01");
+    pub const CONFIG_FILE_ERROR: SqlState = SqlState("F0000");
+    pub const BAD_COPY_FILE_FORMAT: SqlState = SqlState("22P04");
+    pub const IDLE_SESSION_TIMEOUT: SqlState = SqlState("57P05");
+    pub const CHARACTER_NOT_IN_REPERTOIRE: SqlState = SqlState("22021");
+    pub const INVALID_AUTHORIZATION_SPECIFICATION: SqlState = SqlState("28000");
+    pub const INVALID_PASSWORD: SqlState = SqlState("28P01");
+    pub const INVALID_CATALOG_NAME: SqlState = SqlState("3D000");
     pub const DISK_FULL: SqlState = SqlState("53100");
     pub const TOO_MANY_CONNECTIONS: SqlState = SqlState("53300");
     pub const CONFIGURATION_LIMIT_EXCEEDED: SqlState = SqlState("53400");

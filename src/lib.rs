@@ -14,6 +14,7 @@
 
 pub mod catalog;
 pub mod error;
+pub mod server;
 pub mod session;
 pub mod shell;
 pub mod sql;
@@ -24,8 +25,8 @@ pub mod types;
 
 pub use error::{Error, Result, SqlState};
 pub use session::{
-    ColumnInfo, Database, FromValue, LoginRole, Prepared, Row, Rows, ScramVerifier, Session,
-    StatementResult, ToValue, TransactionGuard,
+    CancelHandle, ColumnInfo, CopyMode, Database, FromValue, LoginRole, Prepared, Row, Rows,
+    ScramVerifier, Session, StatementResult, ToValue, TransactionGuard,
 };
 pub use types::{DataType, Value};
 

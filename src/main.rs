@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use heliosdb_nano::Database;
+use heliosdb_nano::server::{ServerConfig, TlsFiles};
 use heliosdb_nano::shell::{self, Format};
 use std::path::PathBuf;
 
@@ -30,11 +31,94 @@ enum Command {
         #[arg(long)]
         csv: bool,
     },
+    /// Serve the PostgreSQL wire protocol on a data directory.
+    Serve {
+        /// Data directory (created if missing).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Address and port to listen on [default: 127.0.0.1:5432].
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Configuration file (postgresql.conf syntax): listen, max_connections,
+        /// tls_cert, tls_key, data_dir, and defaults for session settings.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Refuse connections beyond this many (53300) [default: 100].
+        #[arg(long)]
+        max_connections: Option<usize>,
+        /// TLS certificate chain (PEM); with --tls-key enables sslmode=require.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// TLS private key (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+    },
+}
+
+fn serve(
+    data_dir: Option<PathBuf>,
+    listen: Option<std::net::SocketAddr>,
+    config_file: Option<PathBuf>,
+    max_connections: Option<usize>,
+    tls: Option<(PathBuf, PathBuf)>,
+) -> heliosdb_nano::Result<()> {
+    let mut config = ServerConfig::default();
+    let mut dir = None;
+    if let Some(path) = &config_file {
+        dir = config.apply_file(path)?;
+    }
+    // Command-line values win over the file.
+    if let Some(d) = data_dir {
+        dir = Some(d);
+    }
+    if let Some(l) = listen {
+        config.listen = l;
+    }
+    if let Some(m) = max_connections {
+        config.max_connections = m;
+    }
+    if let Some((cert, key)) = tls {
+        config.tls = Some(TlsFiles { cert, key });
+    }
+    let dir = dir.unwrap_or_else(|| PathBuf::from("./heliosdb-data"));
+    let db = Database::open(&dir)?;
+    tracing::info!("data directory {}", dir.display());
+    heliosdb_nano::server::serve(db, config)
 }
 
 fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
+        Command::Serve {
+            data_dir,
+            listen,
+            config,
+            max_connections,
+            tls_cert,
+            tls_key,
+        } => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_env("HELIOSDB_LOG")
+                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                )
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .init();
+            match serve(
+                data_dir,
+                listen,
+                config,
+                max_connections,
+                tls_cert.zip(tls_key),
+            ) {
+                Ok(()) => 0,
+                Err(e) => {
+                    let _ = shell::print_error(&mut std::io::stderr(), &e);
+                    1
+                }
+            }
+        }
         Command::Shell {
             data_dir,
             memory,

@@ -296,3 +296,39 @@ fn explain_shows_index_use() {
         "{p}"
     );
 }
+
+#[test]
+fn copy_in_and_out_through_the_embedded_api() {
+    let db = Database::open_in_memory().unwrap();
+    let mut s = db.connect();
+    s.execute("CREATE TABLE c (id int PRIMARY KEY, name text)", &[])
+        .unwrap();
+    let data = "1,one\n2,\"t,wo\"\n3,\n";
+    let n = s
+        .copy_in_from("COPY c FROM STDIN (FORMAT csv)", data.as_bytes())
+        .unwrap();
+    assert_eq!(n, 3);
+    let mut out = Vec::new();
+    let n = s.copy_out_to("COPY c TO STDOUT", &mut out).unwrap();
+    assert_eq!(n, 3);
+    assert_eq!(String::from_utf8(out).unwrap(), "1\tone\n2\tt,wo\n3\t\\N\n");
+    // A duplicate key fails the whole COPY and leaves the session usable.
+    let e = s
+        .copy_in_from("COPY c FROM STDIN", "4\tfour\n1\tdup\n".as_bytes())
+        .unwrap_err();
+    assert_eq!(e.sqlstate(), "23505");
+    let n: i64 = s
+        .query("SELECT count(*) FROM c", &[])
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert_eq!(n, 3);
+    // Inline data after the statement is refused rather than mangled.
+    let e = s
+        .run("COPY c (id, name) FROM stdin;\n7\tseven\n\\.\n")
+        .unwrap_err();
+    assert_eq!(e.sqlstate(), "0A000");
+    assert!(!s.copy_in_progress());
+}

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
 /// The superuser every new database starts with.
-pub const BOOTSTRAP_ROLE: &str = "heliosdb";
+pub const BOOTSTRAP_SUPERUSER: &str = "heliosdb";
 
 /// A role (`pg_authid` row plus its memberships).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -70,7 +70,7 @@ impl RoleDef {
             createdb: true,
             login: true,
             bypassrls: true,
-            ..RoleDef::new(id, BOOTSTRAP_ROLE.into())
+            ..RoleDef::new(id, BOOTSTRAP_SUPERUSER.into())
         }
     }
 }

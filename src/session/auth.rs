@@ -68,6 +68,16 @@ impl Database {
         Ok(())
     }
 
+    /// True if the bootstrap superuser has a password (a server that may
+    /// otherwise only trust loopback connections checks this).
+    pub fn superuser_has_password(&self) -> Result<bool> {
+        let catalog = self.latest_catalog()?;
+        Ok(catalog
+            .bootstrap_role()
+            .and_then(|id| catalog.roles.get(&id))
+            .is_some_and(|r| r.password.is_some()))
+    }
+
     /// A new session running as role `name` (session user and current user).
     /// The caller has authenticated the role; this only checks that it may
     /// log in (`valid_until` limits passwords, so it is the authenticator's

@@ -12,11 +12,13 @@
 //! SAVEPOINT.
 
 pub mod auth;
+mod copy;
 mod database;
 mod identity;
 mod rows;
 mod settings;
 
+pub use crate::catalog::roles::BOOTSTRAP_SUPERUSER;
 pub use auth::{LoginRole, ScramVerifier};
 pub use database::Database;
 pub use rows::{ColumnIndex, ColumnInfo, FromValue, Row, Rows, ToValue};
@@ -42,6 +44,7 @@ use sqlparser::ast;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The outcome of one statement: its command tag and, for statements that
 /// return rows, the rows.
@@ -52,8 +55,21 @@ pub struct StatementResult {
     pub command: std::borrow::Cow<'static, str>,
     /// Rows affected (INSERT/UPDATE/DELETE) or returned (SELECT).
     pub affected: u64,
-    /// Result rows for SELECT, SHOW, EXPLAIN and RETURNING.
+    /// Result rows for SELECT, SHOW, EXPLAIN and RETURNING (for COPY TO
+    /// STDOUT: one `bytea` line of formatted data per row).
     pub rows: Option<Rows>,
+    /// Set for COPY statements: the wire protocol answers them with its
+    /// copy sub-protocol.
+    pub(crate) copy: Option<CopyMode>,
+}
+
+/// What a COPY statement started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CopyMode {
+    /// `COPY ... FROM STDIN`: the session waits for data.
+    In { columns: usize },
+    /// `COPY ... TO STDOUT`: the rows are the data.
+    Out { columns: usize },
 }
 
 /// A parsed statement for repeated execution with `$1..$n` parameters.
@@ -61,8 +77,10 @@ pub struct Prepared {
     sql: String,
     stmt: ast::Statement,
     param_types: Vec<DataType>,
+    /// Parameter types the caller declared (wire protocol Parse); `Unknown` = infer.
+    declared: Vec<DataType>,
     columns: Vec<ColumnInfo>,
-    cache: RefCell<Option<PlanCacheEntry>>,
+    cache: parking_lot::Mutex<Option<PlanCacheEntry>>,
 }
 
 /// A bound plan with the catalog and search path it was bound against.
@@ -107,6 +125,22 @@ pub struct Session {
     settings: Settings,
     currvals: RefCell<HashMap<u32, i64>>,
     identity: Identity,
+    /// Set by [`CancelHandle::cancel`]; running statements stop with 57014.
+    interrupt: Arc<AtomicBool>,
+    /// A `COPY ... FROM STDIN` waiting for data.
+    copy_in: Option<Box<copy::CopyIn>>,
+}
+
+/// Cancels the statement a [`Session`] is running, from any thread (the
+/// wire server's CancelRequest uses it). A cancel that arrives while the
+/// session is idle is forgotten when its next statement starts.
+#[derive(Clone, Debug)]
+pub struct CancelHandle(Arc<AtomicBool>);
+
+impl CancelHandle {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// The instant `statement_timeout` (if set) runs out for a statement starting now.
@@ -128,6 +162,31 @@ struct StmtEnv<'a> {
     /// When `statement_timeout` expires for this statement.
     deadline: Option<std::time::Instant>,
     identity: &'a Identity,
+    interrupt: &'a AtomicBool,
+}
+
+impl<'a> StmtEnv<'a> {
+    /// The environment for one statement of `session` (whose transaction
+    /// may be taken out for the duration, hence `txn_time` separately).
+    fn new(
+        session: &'a Session,
+        catalog: &'a Catalog,
+        search_path: &'a [String],
+        txn_time: &'a std::sync::OnceLock<DateTime<Utc>>,
+    ) -> StmtEnv<'a> {
+        StmtEnv {
+            db: &session.db,
+            catalog,
+            search_path,
+            currvals: &session.currvals,
+            settings: &session.settings,
+            txn_time,
+            stmt_time: std::sync::OnceLock::new(),
+            deadline: statement_deadline(&session.settings),
+            interrupt: &session.interrupt,
+            identity: &session.identity,
+        }
+    }
 }
 
 impl EvalEnv for StmtEnv<'_> {
@@ -186,6 +245,12 @@ impl EvalEnv for StmtEnv<'_> {
     }
 
     fn check_interrupt(&self) -> Result<()> {
+        if self.interrupt.load(Ordering::Relaxed) {
+            return Err(Error::new(
+                SqlState::QUERY_CANCELED,
+                "canceling statement due to user request",
+            ));
+        }
         match self.deadline {
             Some(d) if std::time::Instant::now() >= d => Err(Error::new(
                 SqlState::QUERY_CANCELED,
@@ -245,6 +310,11 @@ fn isolation_from_setting(s: &str) -> IsolationLevel {
 }
 
 impl StatementResult {
+    /// For COPY statements, which direction and how many columns.
+    pub fn copy_mode(&self) -> Option<CopyMode> {
+        self.copy
+    }
+
     /// PostgreSQL's command tag, e.g. `INSERT 0 3`, `SELECT 2`, `CREATE TABLE`.
     pub fn tag(&self) -> String {
         match &*self.command {
@@ -260,6 +330,7 @@ fn command_result(tag: impl Into<String>) -> StatementResult {
         command: std::borrow::Cow::Owned(tag.into()),
         affected: 0,
         rows: None,
+        copy: None,
     }
 }
 
@@ -288,6 +359,7 @@ fn rows_result_shared(columns: Arc<Vec<ColumnInfo>>, values: Vec<Vec<Value>>) ->
         command: std::borrow::Cow::Borrowed("SELECT"),
         affected: n,
         rows: Some(Rows::with_columns(columns, values)),
+        copy: None,
     }
 }
 
@@ -303,11 +375,25 @@ impl Session {
             settings: Settings::default(),
             currvals: RefCell::new(HashMap::new()),
             identity,
+            interrupt: Arc::new(AtomicBool::new(false)),
+            copy_in: None,
         }
+    }
+
+    /// A handle that cancels this session's running statement from another thread.
+    pub fn cancel_handle(&self) -> CancelHandle {
+        CancelHandle(self.interrupt.clone())
+    }
+
+    /// Forgets a cancel that arrived while no statement ran (each public
+    /// entry point starts with this).
+    fn arm(&self) {
+        self.interrupt.store(false, Ordering::Relaxed);
     }
 
     /// Runs one statement and returns the number of rows it affected.
     pub fn execute(&mut self, sql: &str, params: &[&dyn ToValue]) -> Result<u64> {
+        self.arm();
         let stmt = self.parse_one(sql)?;
         Ok(self
             .run_statement(&stmt, &to_values(params), None)?
@@ -316,6 +402,7 @@ impl Session {
 
     /// Runs one statement and returns its rows (SELECT, or DML with RETURNING).
     pub fn query(&mut self, sql: &str, params: &[&dyn ToValue]) -> Result<Rows> {
+        self.arm();
         let stmt = self.parse_one(sql)?;
         let r = self.run_statement(&stmt, &to_values(params), None)?;
         Ok(r.rows.unwrap_or_default())
@@ -324,6 +411,7 @@ impl Session {
     /// Runs a script of `;`-separated statements without parameters, stopping
     /// at the first error; returns one result per statement run.
     pub fn run(&mut self, sql: &str) -> Result<Vec<StatementResult>> {
+        self.arm();
         let stmts = parser::parse(sql)?;
         let mut out = Vec::with_capacity(stmts.len());
         for s in &stmts {
@@ -335,6 +423,7 @@ impl Session {
     /// Runs each statement of a script, calling `f` with each result (or error)
     /// in turn; stops after the first error. Returns whether all succeeded.
     pub fn run_each(&mut self, sql: &str, f: &mut dyn FnMut(Result<StatementResult>)) -> bool {
+        self.arm();
         match parser::parse(sql) {
             Err(e) => {
                 f(Err(e));
@@ -354,21 +443,86 @@ impl Session {
         }
     }
 
+    /// Runs a script the way PostgreSQL runs one simple-protocol Query
+    /// message: several statements without transaction control of their own
+    /// run in one implicit transaction, so an error in any of them undoes
+    /// them all. Calls `f` per statement as [`Session::run_each`] does.
+    pub fn run_simple_query(
+        &mut self,
+        sql: &str,
+        f: &mut dyn FnMut(Result<StatementResult>),
+    ) -> bool {
+        self.arm();
+        let stmts = match parser::parse(sql) {
+            Ok(s) => s,
+            Err(e) => {
+                f(Err(e));
+                return false;
+            }
+        };
+        use ast::Statement as S;
+        let controls_txn = |s: &ast::Statement| {
+            matches!(
+                s,
+                S::StartTransaction { .. }
+                    | S::Commit { .. }
+                    | S::Rollback { .. }
+                    | S::Savepoint { .. }
+                    | S::ReleaseSavepoint { .. }
+            )
+        };
+        let implicit = stmts.len() > 1 && self.txn.is_none() && !stmts.iter().any(controls_txn);
+        if implicit && let Err(e) = self.begin_txn(false, None) {
+            f(Err(e));
+            return false;
+        }
+        let n = stmts.len();
+        for (i, s) in stmts.iter().enumerate() {
+            let mut r = self.run_statement(s, &[], None);
+            if implicit && r.is_ok() && i + 1 == n {
+                // The last statement's result is reported once the whole
+                // batch has committed.
+                if let Err(e) = self.end_txn(true) {
+                    r = Err(e);
+                }
+            }
+            let ok = r.is_ok();
+            f(r);
+            if !ok {
+                if implicit && self.txn.is_some() {
+                    let _ = self.end_txn(false);
+                }
+                return false;
+            }
+        }
+        true
+    }
+
     /// Parses and checks a statement for repeated execution.
     pub fn prepare(&mut self, sql: &str) -> Result<Prepared> {
+        self.prepare_typed(sql, &[])
+    }
+
+    /// Like [`Session::prepare`], with declared types for the first
+    /// parameters (`DataType::Unknown` leaves one to inference), as the wire
+    /// protocol's Parse message carries them.
+    pub fn prepare_typed(&mut self, sql: &str, types: &[DataType]) -> Result<Prepared> {
         let stmt = self.parse_one(sql)?;
-        let (param_types, columns) = self.describe(&stmt)?;
+        let declared = types.to_vec();
+        let (param_types, columns) = self.describe(&stmt, &declared)?;
         Ok(Prepared {
             sql: sql.to_string(),
             stmt,
             param_types,
+            declared,
             columns,
-            cache: RefCell::new(None),
+            cache: parking_lot::Mutex::new(None),
         })
     }
 
     /// Executes a prepared statement; returns rows affected.
     pub fn execute_prepared(&mut self, p: &Prepared, params: &[&dyn ToValue]) -> Result<u64> {
+        self.arm();
         Ok(self
             .run_statement(&p.stmt, &to_values(params), Some(p))?
             .affected)
@@ -376,6 +530,7 @@ impl Session {
 
     /// Executes a prepared statement; returns its rows.
     pub fn query_prepared(&mut self, p: &Prepared, params: &[&dyn ToValue]) -> Result<Rows> {
+        self.arm();
         Ok(self
             .run_statement(&p.stmt, &to_values(params), Some(p))?
             .rows
@@ -384,6 +539,7 @@ impl Session {
 
     /// Executes a prepared statement with already-converted values (wire protocol).
     pub fn run_prepared(&mut self, p: &Prepared, params: &[Value]) -> Result<StatementResult> {
+        self.arm();
         self.run_statement(&p.stmt, params, Some(p))
     }
 
@@ -404,6 +560,18 @@ impl Session {
     /// True if the current transaction failed and awaits ROLLBACK.
     pub fn transaction_failed(&self) -> bool {
         self.txn.as_ref().is_some_and(|t| t.aborted)
+    }
+
+    /// Marks an open transaction failed, as an error in a protocol step
+    /// (Parse, Bind) does in PostgreSQL; ROLLBACK is then required.
+    pub(crate) fn fail_transaction(&mut self) {
+        if let Some(t) = self.txn.as_mut() {
+            t.aborted = true;
+        }
+    }
+
+    pub(crate) fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
     }
 
     pub fn settings(&self) -> &Settings {
@@ -494,8 +662,64 @@ impl Session {
         prepared: Option<&Prepared>,
     ) -> Result<StatementResult> {
         use ast::Statement as S;
+        if self.copy_in.is_some() {
+            return Err(Error::new(
+                SqlState::PROTOCOL_VIOLATION,
+                "a COPY FROM STDIN is in progress; send its data first",
+            ));
+        }
         // Transaction control never starts an implicit transaction.
         match stmt {
+            S::Copy {
+                source,
+                to: false,
+                target,
+                options,
+                legacy_options,
+                values,
+            } => {
+                let ast::CopySource::Table {
+                    table_name,
+                    columns,
+                } = source
+                else {
+                    return Err(Error::syntax("COPY FROM needs a table"));
+                };
+                if !matches!(target, ast::CopyTarget::Stdin) {
+                    return Err(Error::unsupported(
+                        "COPY from a file or program is not supported; use COPY ... FROM STDIN (psql's \\copy)",
+                    ));
+                }
+                if self.transaction_failed() {
+                    return Err(Error::aborted_transaction());
+                }
+                let implicit = self.txn.is_none();
+                if implicit {
+                    self.begin_txn(false, None)?;
+                }
+                let started =
+                    self.start_copy_in(table_name, columns, options, legacy_options, implicit);
+                let r = match started {
+                    Err(e) => {
+                        if implicit {
+                            self.end_txn(false)?;
+                        } else {
+                            self.fail_transaction();
+                        }
+                        return Err(e);
+                    }
+                    Ok(r) => r,
+                };
+                if !values.is_empty() {
+                    // sqlparser's reading of inline data loses escapes and
+                    // row boundaries; refuse rather than load altered data.
+                    self.abort_copy();
+                    return Err(Error::unsupported(
+                        "COPY data inline after the statement is not supported; send it with Session::copy_data or the wire protocol's COPY (psql does)",
+                    ));
+                }
+                return Ok(r);
+            }
             S::StartTransaction { modes, .. } => {
                 if self.in_transaction() {
                     // PostgreSQL warns and carries on.
@@ -647,6 +871,21 @@ impl Session {
                 Ok(rows_result_shared(columns, rows))
             }
             S::Insert(_) | S::Update(_) | S::Delete(_) => self.run_dml(stmt, params, prepared),
+            S::Copy {
+                source,
+                to: true,
+                target,
+                options,
+                legacy_options,
+                ..
+            } => {
+                if !matches!(target, ast::CopyTarget::Stdout) {
+                    return Err(Error::unsupported(
+                        "COPY to a file or program is not supported; use COPY ... TO STDOUT (psql's \\copy)",
+                    ));
+                }
+                self.copy_out(source, options, legacy_options)
+            }
             S::Explain {
                 statement, analyze, ..
             } => {
@@ -691,17 +930,7 @@ impl Session {
 
     fn env<'a>(&'a self, catalog: &'a Catalog, search_path: &'a [String]) -> StmtEnv<'a> {
         let t = self.txn.as_ref().expect("transaction started");
-        StmtEnv {
-            db: &self.db,
-            catalog,
-            search_path,
-            currvals: &self.currvals,
-            settings: &self.settings,
-            txn_time: &t.start,
-            stmt_time: std::sync::OnceLock::new(),
-            deadline: statement_deadline(&self.settings),
-            identity: &self.identity,
-        }
+        StmtEnv::new(self, catalog, search_path, &t.start)
     }
 
     /// Binds and optimizes a query (reusing a prepared statement's plan when the catalog is unchanged).
@@ -725,7 +954,7 @@ impl Session {
         let catalog = catalog.clone();
         let search_path = self.settings.search_path();
         if let Some(p) = prepared
-            && let Some((c, sp, plan)) = &*p.cache.borrow()
+            && let Some((c, sp, plan)) = &*p.cache.lock()
             && Arc::ptr_eq(c, &catalog)
             && *sp == search_path
             && let CachedPlan::Query(plan, cols) = plan
@@ -733,12 +962,13 @@ impl Session {
             check_param_count(params.len(), p.param_types.len())?;
             return Ok((plan.clone(), cols.clone()));
         }
-        let binder = Binder::new(&catalog, &search_path);
+        let binder = Binder::new(&catalog, &search_path)
+            .with_param_types(prepared.map(|p| p.declared.clone()).unwrap_or_default());
         let plan = Arc::new(optimizer::optimize(binder.bind_query(q)?));
         check_param_count(params.len(), binder.param_types().len())?;
         let cols = Arc::new(column_infos(plan.columns()));
         if let Some(p) = prepared {
-            *p.cache.borrow_mut() = Some((
+            *p.cache.lock() = Some((
                 catalog.clone(),
                 search_path,
                 CachedPlan::Query(plan.clone(), cols.clone()),
@@ -800,7 +1030,7 @@ impl Session {
         let mut catalog = self.catalog()?;
         let cached_plan = |catalog: &Arc<Catalog>| -> Option<Arc<DmlPlan>> {
             let p = prepared?;
-            match &*p.cache.borrow() {
+            match &*p.cache.lock() {
                 Some((c, sp, CachedPlan::Dml(plan)))
                     if Arc::ptr_eq(c, catalog) && *sp == search_path =>
                 {
@@ -828,14 +1058,14 @@ impl Session {
             check_param_count(params.len(), p.param_types.len())?;
             return Ok((catalog, plan));
         }
-        let binder = Binder::new(&catalog, &search_path);
+        let binder = Binder::new(&catalog, &search_path)
+            .with_param_types(prepared.map(|p| p.declared.clone()).unwrap_or_default());
         let mut plan = binder.bind_dml(stmt)?;
         check_param_count(params.len(), binder.param_types().len())?;
         optimize_dml(&mut plan);
         let plan = Arc::new(plan);
         if let Some(p) = prepared {
-            *p.cache.borrow_mut() =
-                Some((catalog.clone(), search_path, CachedPlan::Dml(plan.clone())));
+            *p.cache.lock() = Some((catalog.clone(), search_path, CachedPlan::Dml(plan.clone())));
         }
         Ok((catalog, plan))
     }
@@ -869,6 +1099,7 @@ impl Session {
             command: std::borrow::Cow::Borrowed(command),
             affected: outcome.count,
             rows,
+            copy: None,
         })
     }
 
@@ -881,17 +1112,7 @@ impl Session {
         let search_path = self.settings.search_path();
         let mut t = self.txn.take().expect("transaction started");
         let result = {
-            let env = StmtEnv {
-                db: &self.db,
-                catalog,
-                search_path: &search_path,
-                currvals: &self.currvals,
-                settings: &self.settings,
-                txn_time: &t.start,
-                stmt_time: std::sync::OnceLock::new(),
-                deadline: statement_deadline(&self.settings),
-                identity: &self.identity,
-            };
+            let env = StmtEnv::new(self, catalog, &search_path, &t.start);
             dml::execute_dml(plan, &mut t.txn, catalog, params, &env)
         };
         self.txn = Some(t);
@@ -905,17 +1126,7 @@ impl Session {
         let search_path = self.settings.search_path();
         let mut t = self.txn.take().expect("transaction started");
         let result = {
-            let env = StmtEnv {
-                db: &self.db,
-                catalog: &catalog,
-                search_path: &search_path,
-                currvals: &self.currvals,
-                settings: &self.settings,
-                txn_time: &t.start,
-                stmt_time: std::sync::OnceLock::new(),
-                deadline: statement_deadline(&self.settings),
-                identity: &self.identity,
-            };
+            let env = StmtEnv::new(self, &catalog, &search_path, &t.start);
             let mut ctx = DdlCtx {
                 txn: &mut t.txn,
                 catalog: catalog.clone(),
@@ -1011,6 +1222,7 @@ impl Session {
             command: std::borrow::Cow::Borrowed("SELECT"),
             affected: outcome.count,
             rows: None,
+            copy: None,
         })
     }
 
@@ -1251,7 +1463,11 @@ impl Session {
     }
 
     /// Parameter types and result columns of a statement, without running it.
-    fn describe(&mut self, stmt: &ast::Statement) -> Result<(Vec<DataType>, Vec<ColumnInfo>)> {
+    fn describe(
+        &mut self,
+        stmt: &ast::Statement,
+        declared: &[DataType],
+    ) -> Result<(Vec<DataType>, Vec<ColumnInfo>)> {
         let implicit = self.txn.is_none();
         if implicit {
             self.begin_txn(false, None)?;
@@ -1259,7 +1475,7 @@ impl Session {
         let result = (|| {
             let catalog = self.catalog()?;
             let search_path = self.settings.search_path();
-            let binder = Binder::new(&catalog, &search_path);
+            let binder = Binder::new(&catalog, &search_path).with_param_types(declared.to_vec());
             let cols = match stmt {
                 ast::Statement::Query(q) => column_infos(binder.bind_query(q)?.columns()),
                 ast::Statement::Insert(_)

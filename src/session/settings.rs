@@ -11,6 +11,8 @@ const BUILTIN: &[(&str, &str)] = &[
     ("datestyle", "ISO, MDY"),
     ("default_transaction_isolation", "read committed"),
     ("extra_float_digits", "1"),
+    ("idle_in_transaction_session_timeout", "0"),
+    ("idle_session_timeout", "0"),
     ("integer_datetimes", "on"),
     ("intervalstyle", "postgres"),
     ("search_path", "\"$user\", public"),
@@ -96,11 +98,11 @@ fn validate(name: &str, value: &str) -> Result<String> {
             }
             "UTF8".into()
         }
-        "statement_timeout" => {
+        "statement_timeout" | "idle_session_timeout" | "idle_in_transaction_session_timeout" => {
             let ms = parse_duration_ms(v).ok_or_else(|| {
                 Error::new(
                     SqlState::INVALID_PARAMETER_VALUE,
-                    format!("invalid value for parameter \"statement_timeout\": \"{v}\""),
+                    format!("invalid value for parameter \"{name}\": \"{v}\""),
                 )
                 .with_hint("Valid units for this parameter are \"us\", \"ms\", \"s\", \"min\", \"h\", and \"d\".")
             })?;
@@ -159,10 +161,16 @@ fn format_duration_ms(ms: u64) -> String {
 impl Settings {
     /// `statement_timeout` as a duration (None when 0, the default).
     pub fn statement_timeout(&self) -> Option<std::time::Duration> {
+        self.duration("statement_timeout")
+    }
+
+    /// A time setting (`statement_timeout`, `idle_session_timeout`,
+    /// `idle_in_transaction_session_timeout`) as a duration; None when 0.
+    pub fn duration(&self, name: &'static str) -> Option<std::time::Duration> {
         if self.local.is_empty() && self.session.is_empty() {
             return None;
         }
-        match parse_duration_ms(self.builtin("statement_timeout")) {
+        match parse_duration_ms(self.builtin(name)) {
             Some(0) | None => None,
             Some(ms) => Some(std::time::Duration::from_millis(ms)),
         }

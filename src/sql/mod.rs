@@ -39,3 +39,8 @@ pub mod functions;
 pub mod optimizer;
 pub mod parser;
 pub mod plan;
+
+/// Quotes an identifier for SQL text when PostgreSQL would (`"Mixed"`, `"a b"`).
+pub fn quote_ident(s: &str) -> String {
+    ddl::quote_ident(s)
+}

@@ -270,6 +270,58 @@ impl DataType {
         }
     }
 
+    /// The type with PostgreSQL OID `oid` (None for types the engine lacks).
+    pub fn from_oid(oid: u32) -> Option<DataType> {
+        let scalar = |oid| {
+            Some(match oid {
+                16 => DataType::Bool,
+                17 => DataType::Bytea,
+                20 => DataType::Int8,
+                21 => DataType::Int2,
+                23 => DataType::Int4,
+                25 | 19 => DataType::Text,
+                114 => DataType::Json,
+                700 => DataType::Float4,
+                701 => DataType::Float8,
+                705 => DataType::Unknown,
+                1042 => DataType::Char(1),
+                1043 => DataType::Varchar(None),
+                1082 => DataType::Date,
+                1083 => DataType::Time,
+                1114 => DataType::Timestamp,
+                1184 => DataType::Timestamptz,
+                1186 => DataType::Interval,
+                1700 => DataType::Numeric(None),
+                2950 => DataType::Uuid,
+                3802 => DataType::Jsonb,
+                _ => return None,
+            })
+        };
+        let array_elem = match oid {
+            1000 => 16,
+            1001 => 17,
+            1005 => 21,
+            1007 => 23,
+            1009 => 25,
+            1014 => 1042,
+            1015 => 1043,
+            1016 => 20,
+            1021 => 700,
+            1022 => 701,
+            1115 => 1114,
+            1182 => 1082,
+            1183 => 1083,
+            1185 => 1184,
+            1187 => 1186,
+            1231 => 1700,
+            2951 => 2950,
+            199 => 114,
+            3807 => 3802,
+            _ => return scalar(oid),
+        };
+        Some(DataType::Array(Box::new(scalar(array_elem)?)))
+    }
+
     pub fn is_integer(&self) -> bool {
         matches!(self, DataType::Int2 | DataType::Int4 | DataType::Int8)
     }

@@ -87,7 +87,7 @@ fn is_serial(t: &ast::DataType) -> Option<DataType> {
 }
 
 /// Quotes an identifier when PostgreSQL would.
-pub(super) fn quote_ident(s: &str) -> String {
+pub(crate) fn quote_ident(s: &str) -> String {
     let plain = !s.is_empty()
         && s.chars()
             .next()

@@ -1,0 +1,243 @@
+//! The PostgreSQL wire-protocol server behind `heliosdb serve`.
+//!
+//! The protocol itself (message framing, the startup and SCRAM exchanges,
+//! the extended-protocol state machine, TLS negotiation) is the `pgwire`
+//! crate's. This module supplies what is ours: every connection gets one
+//! [`Session`](crate::Session), the same type embedded callers use, and its
+//! statements run on tokio's blocking pool so a slow statement or a commit
+//! waiting for its fsync never stalls other connections.
+//!
+//! Around the connections the server keeps a registry for cancel requests,
+//! the `max_connections` limit, idle-session reaping (the
+//! `idle_session_timeout` and `idle_in_transaction_session_timeout`
+//! settings), TCP keepalive for half-open peers, and a fast shutdown:
+//! stop accepting, cancel running statements, roll back open transactions,
+//! flush, return.
+
+mod config;
+mod conn;
+mod types;
+
+pub use config::{ServerConfig, TlsFiles};
+
+use crate::error::{Error, Result, SqlState};
+use crate::session::Database;
+use conn::{Conn, ConnState};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// A connection's BackendKeyData: process id and secret key.
+type CancelKey = (i32, Vec<u8>);
+
+/// State shared by all connections of one server.
+pub(crate) struct Shared {
+    db: Database,
+    config: ServerConfig,
+    /// No password is set for the bootstrap superuser: trust it on loopback.
+    trust_loopback_superuser: bool,
+    /// Live connections (accepted sockets not yet closed).
+    connections: AtomicUsize,
+    /// Cancel keys of authenticated connections.
+    cancel_keys: Mutex<HashMap<CancelKey, Arc<ConnState>>>,
+    pid_gen: pgwire::api::RandomPidSecretKeyGenerator,
+}
+
+impl Shared {
+    fn cancel(&self, pid: i32, key: &[u8]) {
+        let target = self.cancel_keys.lock().get(&(pid, key.to_vec())).cloned();
+        if let Some(state) = target {
+            state.cancel_running();
+        }
+    }
+}
+
+/// A bound, not yet running server.
+pub struct Server {
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    tls: Option<pgwire::tokio::TlsAcceptor>,
+}
+
+impl Server {
+    /// Binds the listening socket. Refuses a non-loopback address while the
+    /// superuser has no password (anyone could then connect as it).
+    pub async fn bind(db: Database, config: ServerConfig) -> Result<Server> {
+        let trust = !db.superuser_has_password()?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| Error::io(format!("could not listen on {}: {e}", config.listen)))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::io(e.to_string()))?;
+        if trust && !addr.ip().is_loopback() {
+            return Err(Error::new(
+                SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+                format!(
+                    "refusing to listen on {addr}: the superuser \"{}\" has no password; \
+                     set HELIOSDB_PASSWORD or listen on a loopback address",
+                    crate::session::BOOTSTRAP_SUPERUSER
+                ),
+            ));
+        }
+        let tls = match &config.tls {
+            Some(t) => Some(config::tls_acceptor(t)?),
+            None => None,
+        };
+        Ok(Server {
+            shared: Arc::new(Shared {
+                db,
+                config,
+                trust_loopback_superuser: trust,
+                connections: AtomicUsize::new(0),
+                cancel_keys: Mutex::new(HashMap::new()),
+                pid_gen: Default::default(),
+            }),
+            listener,
+            tls,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// True when loopback connections as the superuser need no password.
+    pub fn trusts_loopback_superuser(&self) -> bool {
+        self.shared.trust_loopback_superuser
+    }
+
+    /// Serves connections until `shutdown` completes, then closes every
+    /// connection (rolling back open transactions) and flushes the database.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = self.listener.accept() => {
+                    let (socket, peer) = match accepted {
+                        Ok(a) => a,
+                        Err(e) => {
+                            // Out of file descriptors and the like: back off, keep serving.
+                            tracing::warn!("accept failed: {e}");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    self.spawn_connection(socket, peer, stop_rx.clone());
+                }
+            }
+        }
+        tracing::info!("shutting down: closing connections");
+        drop(self.listener);
+        let _ = stop_tx.send(true);
+        // Connections end their sessions (rolling back) once their running
+        // statement, already told to cancel, returns.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while self.shared.connections.load(Ordering::SeqCst) > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.shared.db.sync()?;
+        tracing::info!("shutdown complete");
+        Ok(())
+    }
+
+    fn spawn_connection(
+        &self,
+        socket: tokio::net::TcpStream,
+        peer: SocketAddr,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let _ = socket.set_nodelay(true);
+        let keepalive = socket2::TcpKeepalive::new()
+            .with_time(Duration::from_secs(60))
+            .with_interval(Duration::from_secs(10))
+            .with_retries(6);
+        let _ = socket2::SockRef::from(&socket).set_tcp_keepalive(&keepalive);
+        let shared = self.shared.clone();
+        let tls = self.tls.clone();
+        shared.connections.fetch_add(1, Ordering::SeqCst);
+        tokio::spawn(async move {
+            let conn = Arc::new(Conn::new(shared.clone(), peer));
+            let state = conn.state();
+            let serve = pgwire::tokio::process_socket(socket, tls, conn::Handlers(conn));
+            tokio::select! {
+                r = serve => {
+                    if let Err(e) = r {
+                        tracing::debug!(%peer, "connection ended: {e}");
+                    }
+                }
+                reason = state.idle_expired() => {
+                    tracing::info!(%peer, "terminating connection due to {reason}");
+                }
+                _ = stop.wait_for(|s| *s) => {
+                    state.cancel_running();
+                }
+            }
+            state.close(&shared);
+            // The session is dropped (rolling back) when the last statement
+            // running on the blocking pool lets go of it.
+            state.wait_idle().await;
+            shared.connections.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+}
+
+/// Runs `heliosdb serve` until SIGINT or SIGTERM: builds the runtime, binds,
+/// reports how to connect, serves, and shuts down gracefully.
+pub fn serve(db: Database, config: ServerConfig) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("heliosdb-worker")
+        .build()
+        .map_err(|e| Error::io(format!("could not start the runtime: {e}")))?;
+    runtime.block_on(async move {
+        let server = Server::bind(db, config).await?;
+        let addr = server.local_addr();
+        if server.trusts_loopback_superuser() {
+            tracing::warn!(
+                "no password is set for the superuser \"{}\" (HELIOSDB_PASSWORD is unset): \
+                 loopback connections as \"{}\" are trusted without a password",
+                crate::session::BOOTSTRAP_SUPERUSER,
+                crate::session::BOOTSTRAP_SUPERUSER
+            );
+        }
+        tracing::info!("HeliosDB Nano {} listening on {addr}", crate::VERSION);
+        server.run(shutdown_signal()).await
+    })
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

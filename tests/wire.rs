@@ -1,0 +1,662 @@
+//! The wire protocol, tested the way applications use it: a real
+//! `heliosdb serve` process on a free port and tokio-postgres as the client.
+
+use rust_decimal::Decimal;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+
+struct Server {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Server {
+        Server::start_in(tempfile::tempdir().unwrap(), extra)
+    }
+
+    fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Server {
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_heliosdb"))
+            .args(["serve", "--data-dir"])
+            .arg(dir.path())
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .env_remove("HELIOSDB_PASSWORD")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Server { child, port, dir }
+    }
+
+    fn url(&self) -> String {
+        format!(
+            "host=127.0.0.1 port={} user=heliosdb dbname=heliosdb",
+            self.port
+        )
+    }
+
+    async fn connect(&self) -> Client {
+        let (client, conn) = tokio_postgres::connect(&self.url(), NoTls).await.unwrap();
+        tokio::spawn(conn);
+        client
+    }
+
+    /// SIGTERM, and the exit status.
+    fn terminate(mut self) -> (std::process::ExitStatus, tempfile::TempDir) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+                return (status, dir);
+            }
+            assert!(Instant::now() < deadline, "server did not shut down");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The error of a connection attempt that must fail.
+async fn connect_err(url: &str) -> tokio_postgres::Error {
+    match tokio_postgres::connect(url, NoTls).await {
+        Ok(_) => panic!("connecting to {url} succeeded"),
+        Err(e) => e,
+    }
+}
+
+fn code(e: &tokio_postgres::Error) -> SqlState {
+    e.code().cloned().unwrap_or(SqlState::INTERNAL_ERROR)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simple_and_extended_queries() {
+    let server = Server::start(&[]);
+    let c = server.connect().await;
+
+    // Several statements in one simple query, each with its own result.
+    let msgs = c
+        .simple_query(
+            "CREATE TABLE t (id int PRIMARY KEY, name text, score numeric(6,2));
+             INSERT INTO t VALUES (1, 'one', 1.5), (2, 'two', NULL);
+             SELECT id, name FROM t ORDER BY id",
+        )
+        .await
+        .unwrap();
+    let tags: Vec<u64> = msgs
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::CommandComplete(n) => Some(*n),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tags, vec![0, 2, 2]);
+    let rows: Vec<(String, String)> = msgs
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => {
+                Some((r.get(0).unwrap().to_string(), r.get(1).unwrap().to_string()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![("1".into(), "one".into()), ("2".into(), "two".into())]
+    );
+
+    // Prepared statements with parameters, binary results.
+    let stmt = c
+        .prepare("SELECT name, score FROM t WHERE id = $1")
+        .await
+        .unwrap();
+    assert_eq!(stmt.params(), &[tokio_postgres::types::Type::INT4]);
+    let row = c.query_one(&stmt, &[&1i32]).await.unwrap();
+    assert_eq!(row.get::<_, String>(0), "one");
+    assert_eq!(row.get::<_, Decimal>(1), Decimal::from_str("1.50").unwrap());
+    let row = c.query_one(&stmt, &[&2i32]).await.unwrap();
+    assert_eq!(row.get::<_, Option<Decimal>>(1), None);
+
+    // INSERT ... RETURNING through the extended protocol; the count is the tag.
+    let n = c
+        .execute(
+            "INSERT INTO t VALUES ($1, $2, $3)",
+            &[&3i32, &"three", &Decimal::new(-25, 1)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    let rows = c
+        .query(
+            "UPDATE t SET score = score * 2 WHERE score IS NOT NULL RETURNING id, score",
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut got: Vec<(i32, Decimal)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (1, Decimal::from_str("3.00").unwrap()),
+            (3, Decimal::from_str("-5.00").unwrap())
+        ]
+    );
+
+    // An error in a multi-statement simple query undoes the whole batch.
+    let e = c
+        .batch_execute("INSERT INTO t VALUES (10, 'ten', 0); SELECT 1/0")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), SqlState::DIVISION_BY_ZERO);
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM t WHERE id = 10", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+
+    // Empty queries.
+    c.batch_execute("").await.unwrap();
+    c.batch_execute(" ; ").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn types_round_trip_in_binary_and_text() {
+    use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+    let server = Server::start(&[]);
+    let c = server.connect().await;
+    c.batch_execute(
+        "CREATE TABLE v (
+            b bool, i2 smallint, i4 int, i8 bigint, f4 real, f8 double precision,
+            n numeric, t text, vc varchar(10), by bytea, d date, tm time,
+            ts timestamp, tz timestamptz, u uuid, j json, jb jsonb, arr int[], tarr text[]
+        )",
+    )
+    .await
+    .unwrap();
+    let d = NaiveDate::from_ymd_opt(1999, 12, 31).unwrap();
+    let tm = NaiveTime::from_hms_micro_opt(23, 59, 58, 123456).unwrap();
+    let ts = NaiveDateTime::new(NaiveDate::from_ymd_opt(2024, 2, 29).unwrap(), tm);
+    let tz = Utc.with_ymd_and_hms(2021, 6, 1, 12, 0, 0).unwrap();
+    let u = uuid::Uuid::from_u128(0x1234_5678_9abc_def0_1234_5678_9abc_def0);
+    let j = serde_json::json!({"a": [1, 2, {"b": null}]});
+    let n = Decimal::from_str("-12345.6789").unwrap();
+    c.execute(
+        "INSERT INTO v VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)",
+        &[
+            &true,
+            &-2i16,
+            &40000i32,
+            &(1i64 << 40),
+            &1.5f32,
+            &0.1f64,
+            &n,
+            &"héllo",
+            &"short",
+            &vec![0u8, 255, 7],
+            &d,
+            &tm,
+            &ts,
+            &tz,
+            &u,
+            &j,
+            &j,
+            &vec![Some(1i32), None, Some(3)],
+            &vec!["a", "b,c"],
+        ],
+    )
+    .await
+    .unwrap();
+    let r = c.query_one("SELECT * FROM v", &[]).await.unwrap();
+    assert!(r.get::<_, bool>("b"));
+    assert_eq!(r.get::<_, i16>("i2"), -2);
+    assert_eq!(r.get::<_, i32>("i4"), 40000);
+    assert_eq!(r.get::<_, i64>("i8"), 1 << 40);
+    assert_eq!(r.get::<_, f32>("f4"), 1.5);
+    assert_eq!(r.get::<_, f64>("f8"), 0.1);
+    assert_eq!(r.get::<_, Decimal>("n"), n);
+    assert_eq!(r.get::<_, String>("t"), "héllo");
+    assert_eq!(r.get::<_, String>("vc"), "short");
+    assert_eq!(r.get::<_, Vec<u8>>("by"), vec![0u8, 255, 7]);
+    assert_eq!(r.get::<_, NaiveDate>("d"), d);
+    assert_eq!(r.get::<_, NaiveTime>("tm"), tm);
+    assert_eq!(r.get::<_, NaiveDateTime>("ts"), ts);
+    assert_eq!(r.get::<_, chrono::DateTime<Utc>>("tz"), tz);
+    assert_eq!(r.get::<_, uuid::Uuid>("u"), u);
+    assert_eq!(r.get::<_, serde_json::Value>("j"), j);
+    assert_eq!(r.get::<_, serde_json::Value>("jb"), j);
+    assert_eq!(
+        r.get::<_, Vec<Option<i32>>>("arr"),
+        vec![Some(1), None, Some(3)]
+    );
+    assert_eq!(r.get::<_, Vec<String>>("tarr"), vec!["a", "b,c"]);
+
+    // The same row in text format.
+    let msgs = c.simple_query("SELECT * FROM v").await.unwrap();
+    let SimpleQueryMessage::Row(row) = &msgs[1] else {
+        panic!("expected a row, got {msgs:?}")
+    };
+    let text: Vec<Option<&str>> = (0..row.len()).map(|i| row.get(i)).collect();
+    assert_eq!(
+        text,
+        vec![
+            Some("t"),
+            Some("-2"),
+            Some("40000"),
+            Some("1099511627776"),
+            Some("1.5"),
+            Some("0.1"),
+            Some("-12345.6789"),
+            Some("héllo"),
+            Some("short"),
+            Some("\\x00ff07"),
+            Some("1999-12-31"),
+            Some("23:59:58.123456"),
+            Some("2024-02-29 23:59:58.123456"),
+            Some("2021-06-01 12:00:00+00"),
+            Some("12345678-9abc-def0-1234-56789abcdef0"),
+            Some(r#"{"a":[1,2,{"b":null}]}"#),
+            Some(r#"{"a": [1, 2, {"b": null}]}"#),
+            Some("{1,NULL,3}"),
+            Some(r#"{a,"b,c"}"#),
+        ]
+    );
+
+    // Row descriptions carry PostgreSQL's type OIDs.
+    let stmt = c.prepare("SELECT * FROM v").await.unwrap();
+    let oids: Vec<u32> = stmt.columns().iter().map(|c| c.type_().oid()).collect();
+    assert_eq!(
+        oids,
+        vec![
+            16, 21, 23, 20, 700, 701, 1700, 25, 1043, 17, 1082, 1083, 1114, 1184, 2950, 114, 3802,
+            1007, 1009
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_carry_sqlstate_and_transactions_track_state() {
+    let server = Server::start(&[]);
+    let mut c = server.connect().await;
+    let e = c.query("SELECT * FROM missing", &[]).await.unwrap_err();
+    assert_eq!(code(&e), SqlState::UNDEFINED_TABLE);
+    assert_eq!(
+        e.as_db_error().unwrap().message(),
+        "relation \"missing\" does not exist"
+    );
+    let e = c.batch_execute("SELEC 1").await.unwrap_err();
+    assert_eq!(code(&e), SqlState::SYNTAX_ERROR);
+    let e = c
+        .prepare("SELECT nope FROM (SELECT 1 AS a) s")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), SqlState::UNDEFINED_COLUMN);
+
+    c.batch_execute("CREATE TABLE u (k int PRIMARY KEY)")
+        .await
+        .unwrap();
+    c.execute("INSERT INTO u VALUES (1)", &[]).await.unwrap();
+    let e = c
+        .execute("INSERT INTO u VALUES (1)", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), SqlState::UNIQUE_VIOLATION);
+    assert!(e.as_db_error().unwrap().detail().is_some());
+
+    // A failed statement aborts the transaction until ROLLBACK.
+    let tx = c.transaction().await.unwrap();
+    tx.execute("INSERT INTO u VALUES (2)", &[]).await.unwrap();
+    let e = tx
+        .execute("INSERT INTO u VALUES (1)", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), SqlState::UNIQUE_VIOLATION);
+    let e = tx.query("SELECT 1", &[]).await.unwrap_err();
+    assert_eq!(code(&e), SqlState::IN_FAILED_SQL_TRANSACTION);
+    tx.rollback().await.unwrap();
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM u", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+
+    // A committed transaction is visible to another connection.
+    let tx = c.transaction().await.unwrap();
+    tx.execute("INSERT INTO u VALUES (3)", &[]).await.unwrap();
+    tx.commit().await.unwrap();
+    let other = server.connect().await;
+    let n: i64 = other
+        .query_one("SELECT count(*) FROM u", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 2);
+
+    // Wrong parameter count is a protocol error, not a crash.
+    let stmt = c.prepare("SELECT $1::int + 1").await.unwrap();
+    let r: i32 = c.query_one(&stmt, &[&41i32]).await.unwrap().get(0);
+    assert_eq!(r, 42);
+
+    // Unknown database: 3D000.
+    let url = format!(
+        "host=127.0.0.1 port={} user=heliosdb dbname=nosuchdb",
+        server.port
+    );
+    let e = connect_err(&url).await;
+    assert_eq!(code(&e), SqlState::INVALID_CATALOG_NAME);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn portals_return_rows_in_batches() {
+    let server = Server::start(&[]);
+    let mut c = server.connect().await;
+    let tx = c.transaction().await.unwrap();
+    let stmt = tx
+        .prepare("SELECT g FROM generate_series(1, 10) AS g ORDER BY g")
+        .await
+        .unwrap();
+    let portal = tx.bind(&stmt, &[]).await.unwrap();
+    let mut seen = Vec::new();
+    loop {
+        let batch = tx.query_portal(&portal, 4).await.unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        assert!(batch.len() <= 4);
+        seen.extend(batch.iter().map(|r| r.get::<_, i32>(0)));
+    }
+    assert_eq!(seen, (1..=10).collect::<Vec<_>>());
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_request_stops_a_running_statement() {
+    let server = Server::start(&[]);
+    let c = server.connect().await;
+    let token = c.cancel_token();
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        token.cancel_query(NoTls).await.unwrap();
+    });
+    let started = Instant::now();
+    let e = c
+        .query("SELECT count(*) FROM generate_series(1, 1000000000) a", &[])
+        .await
+        .unwrap_err();
+    canceller.await.unwrap();
+    assert_eq!(code(&e), SqlState::QUERY_CANCELED);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    // The connection stays usable.
+    let r: i32 = c.query_one("SELECT 7", &[]).await.unwrap().get(0);
+    assert_eq!(r, 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundreds_of_concurrent_connections() {
+    let server = Server::start(&["--max-connections", "400"]);
+    let setup = server.connect().await;
+    setup
+        .batch_execute("CREATE TABLE hits (id serial PRIMARY KEY, who int)")
+        .await
+        .unwrap();
+    let mut clients = Vec::new();
+    for _ in 0..250 {
+        clients.push(server.connect().await);
+    }
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            tokio::spawn(async move {
+                c.execute("INSERT INTO hits (who) VALUES ($1)", &[&(i as i32)])
+                    .await
+                    .unwrap();
+                let n: i64 = c
+                    .query_one("SELECT count(*) FROM hits WHERE who = $1", &[&(i as i32)])
+                    .await
+                    .unwrap()
+                    .get(0);
+                assert_eq!(n, 1);
+                c
+            })
+        })
+        .collect();
+    let mut kept = Vec::new();
+    for t in tasks {
+        kept.push(t.await.unwrap());
+    }
+    let n: i64 = setup
+        .query_one("SELECT count(DISTINCT who) FROM hits", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 250);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_connections_and_idle_reaping() {
+    let server = Server::start(&["--max-connections", "2"]);
+    let a = server.connect().await;
+    let _b = server.connect().await;
+    let e = connect_err(&server.url()).await;
+    assert_eq!(code(&e), SqlState::TOO_MANY_CONNECTIONS);
+
+    // An idle session past idle_session_timeout is closed; its slot frees up.
+    a.batch_execute("SET idle_session_timeout = '200ms'")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(a.query("SELECT 1", &[]).await.is_err());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio_postgres::connect(&server.url(), NoTls).await {
+            Ok((c, conn)) => {
+                tokio::spawn(conn);
+                let r: i32 = c.query_one("SELECT 1", &[]).await.unwrap().get(0);
+                assert_eq!(r, 1);
+                break;
+            }
+            Err(e) => {
+                assert_eq!(code(&e), SqlState::TOO_MANY_CONNECTIONS);
+                assert!(Instant::now() < deadline, "the reaped slot never freed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_rolls_back_open_transactions_and_keeps_commits() {
+    let server = Server::start(&[]);
+    let mut c = server.connect().await;
+    c.batch_execute("CREATE TABLE k (id int PRIMARY KEY); INSERT INTO k VALUES (1)")
+        .await
+        .unwrap();
+    let tx = c.transaction().await.unwrap();
+    tx.execute("INSERT INTO k VALUES (2)", &[]).await.unwrap();
+    // Leave the transaction open and stop the server.
+    std::mem::forget(tx);
+    let (status, dir) = server.terminate();
+    assert!(status.success(), "exit status {status:?}");
+    drop(c);
+
+    let server = Server::start_in(dir, &[]);
+    let c = server.connect().await;
+    let ids: Vec<i32> = c
+        .query("SELECT id FROM k ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(ids, vec![1]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_client_does_not_affect_others() {
+    use std::io::Write;
+    let server = Server::start(&[]);
+    let c = server.connect().await;
+    // Garbage instead of a startup packet, and a connection dropped mid-message.
+    let mut raw = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    raw.write_all(&[0, 0, 0, 200, 1, 2, 3]).unwrap();
+    drop(raw);
+    let mut raw = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    raw.write_all(&[0xff; 64]).unwrap();
+    drop(raw);
+    let r: i32 = c.query_one("SELECT 5", &[]).await.unwrap().get(0);
+    assert_eq!(r, 5);
+    let c2 = server.connect().await;
+    let r: i32 = c2.query_one("SELECT 6", &[]).await.unwrap().get(0);
+    assert_eq!(r, 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_in_and_out_text_and_csv() {
+    use futures::{SinkExt, StreamExt};
+    let server = Server::start(&[]);
+    let c = server.connect().await;
+    c.batch_execute(
+        "CREATE TABLE items (id int PRIMARY KEY, name text, price numeric, note text DEFAULT 'none')",
+    )
+    .await
+    .unwrap();
+
+    // Text format, split across arbitrary chunks.
+    let sink = c
+        .copy_in("COPY items (id, name, price) FROM STDIN")
+        .await
+        .unwrap();
+    futures::pin_mut!(sink);
+    for chunk in ["1\tapple\t1.5\n2\tb", "anana\t\\N\n3\ttab\\there\t2\n"] {
+        sink.send(bytes::Bytes::from(chunk)).await.unwrap();
+    }
+    assert_eq!(sink.finish().await.unwrap(), 3);
+
+    // CSV with a header and quoted fields spanning lines.
+    let sink = c
+        .copy_in("COPY items (id, name, price) FROM STDIN WITH (FORMAT csv, HEADER true)")
+        .await
+        .unwrap();
+    futures::pin_mut!(sink);
+    sink.send(bytes::Bytes::from_static(
+        b"id,name,price\n4,\"multi\nline, \"\"quoted\"\"\",3\n5,,\n",
+    ))
+    .await
+    .unwrap();
+    assert_eq!(sink.finish().await.unwrap(), 2);
+
+    let rows = c
+        .query(
+            "SELECT id, name, price::text, note FROM items ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap();
+    let got: Vec<(i32, Option<String>, Option<String>, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    assert_eq!(
+        got[0],
+        (1, Some("apple".into()), Some("1.5".into()), "none".into())
+    );
+    assert_eq!(got[1].2, None);
+    assert_eq!(got[2].1.as_deref(), Some("tab\there"));
+    assert_eq!(got[3].1.as_deref(), Some("multi\nline, \"quoted\""));
+    assert_eq!(got[4].1, None);
+
+    // Bad data: the whole COPY is rolled back, with the line in the detail.
+    let sink = c
+        .copy_in::<_, bytes::Bytes>("COPY items (id, name) FROM STDIN")
+        .await
+        .unwrap();
+    futures::pin_mut!(sink);
+    sink.send(bytes::Bytes::from_static(b"10\tok\nnot-a-number\tbad\n"))
+        .await
+        .unwrap();
+    let e = sink.finish().await.unwrap_err();
+    assert_eq!(code(&e), SqlState::INVALID_TEXT_REPRESENTATION);
+    assert!(
+        e.as_db_error()
+            .unwrap()
+            .detail()
+            .unwrap_or_default()
+            .contains("COPY items, line 2"),
+        "{e:?}"
+    );
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM items WHERE id = 10", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+
+    // COPY TO STDOUT in both formats.
+    let out = c
+        .copy_out("COPY (SELECT id, name FROM items WHERE id IN (1, 3, 5) ORDER BY id) TO STDOUT")
+        .await
+        .unwrap();
+    let chunks: Vec<bytes::Bytes> = out.map(|r| r.unwrap()).collect().await;
+    let text: Vec<u8> = chunks.concat();
+    assert_eq!(
+        String::from_utf8(text).unwrap(),
+        "1\tapple\n3\ttab\\there\n5\t\\N\n"
+    );
+    let out = c
+        .copy_out("COPY items (id, name) TO STDOUT WITH (FORMAT csv, HEADER)")
+        .await
+        .unwrap();
+    let chunks: Vec<bytes::Bytes> = out.map(|r| r.unwrap()).collect().await;
+    let csv = String::from_utf8(chunks.concat()).unwrap();
+    assert!(csv.starts_with("id,name\n1,apple\n"), "{csv}");
+    assert!(csv.contains("4,\"multi\nline, \"\"quoted\"\"\"\n"), "{csv}");
+
+    // COPY inside an explicit transaction follows it.
+    c.batch_execute("BEGIN").await.unwrap();
+    let sink = c
+        .copy_in::<_, bytes::Bytes>("COPY items (id) FROM STDIN")
+        .await
+        .unwrap();
+    futures::pin_mut!(sink);
+    sink.send(bytes::Bytes::from_static(b"20\n21\n"))
+        .await
+        .unwrap();
+    assert_eq!(sink.finish().await.unwrap(), 2);
+    c.batch_execute("ROLLBACK").await.unwrap();
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM items WHERE id >= 20", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+}

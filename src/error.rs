@@ -17,6 +17,7 @@ impl SqlState {
     pub const SUCCESSFUL_COMPLETION: SqlState = SqlState("00000");
     pub const WARNING: SqlState = SqlState("01000");
     pub const FEATURE_NOT_SUPPORTED: SqlState = SqlState("0A000");
+    pub const INVALID_GRANT_OPERATION: SqlState = SqlState("0LP01");
     pub const CARDINALITY_VIOLATION: SqlState = SqlState("21000");
     pub const DATA_EXCEPTION: SqlState = SqlState("22000");
     pub const STRING_DATA_RIGHT_TRUNCATION: SqlState = SqlState("22001");

@@ -5,8 +5,8 @@
 //! * [`session`]: the `Database` / `Session` API used by embedded callers,
 //!   the shell and the server.
 //! * [`sql`]: parsing, binding, optimizing and executing statements.
-//! * [`catalog`]: schemas, tables, indexes, constraints and sequences, stored
-//!   transactionally in the key space.
+//! * [`catalog`]: schemas, tables, indexes, constraints, sequences, views and
+//!   roles, stored transactionally in the key space.
 //! * [`txn`]: MVCC transactions: snapshots, write sets, row locks, commit.
 //! * [`storage`]: the key-value engine seam, with a memory and a redb engine.
 //! * [`types`]: SQL types and values, casts, operators and key/row encodings.
@@ -25,8 +25,8 @@ pub mod types;
 
 pub use error::{Error, Result, SqlState};
 pub use session::{
-    CancelHandle, ColumnInfo, CopyMode, Database, FromValue, Prepared, Row, Rows, Session,
-    StatementResult, ToValue, TransactionGuard,
+    CancelHandle, ColumnInfo, CopyMode, Database, FromValue, LoginRole, Prepared, Row, Rows,
+    ScramVerifier, Session, StatementResult, ToValue, TransactionGuard,
 };
 pub use types::{DataType, Value};
 

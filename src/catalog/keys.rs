@@ -3,12 +3,14 @@
 //! ```text
 //! 0x01 'v'                           catalog version (i64, bumped by every DDL commit)
 //! 0x01 'o'                           highest object id handed out (i64)
-//! 0x02 kind:u8 id:u32                catalog object (JSON): schema, table, index, sequence
+//! 0x02 kind:u8 id:u32                catalog object (JSON): schema, table, index, sequence,
+//!                                    view, role
 //! 0x03 id:u32                        sequence position (i64, reserved upper bound)
 //! 0x10 table:u32 0:u32 pk...         table row: key = primary key (memcomparable), value = row
 //! 0x10 table:u32 index:u32 cols pk   secondary index entry (value empty)
 //! 0xF0 table:u32                     lock-only key: the table itself (never stored)
 //! 0xF1 name...                       lock-only key: a relation name being created
+//! 0xF2                               lock-only key: the roles (all role DDL takes it)
 //! ```
 //!
 //! All integers are big-endian so that keys sort by id. A table's rows and
@@ -23,6 +25,9 @@ pub const SEQUENCE_PREFIX: u8 = 0x03;
 pub const DATA_PREFIX: u8 = 0x10;
 pub const LOCK_TABLE_PREFIX: u8 = 0xF0;
 pub const LOCK_NAME_PREFIX: u8 = 0xF1;
+/// Role DDL serializes on this key, so membership cycle checks and name
+/// uniqueness see every committed change.
+pub const LOCK_ROLES: &[u8] = &[0xF2];
 
 /// Index id 0 is the table's row store, keyed by primary key.
 pub const PRIMARY_INDEX: u32 = 0;

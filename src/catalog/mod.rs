@@ -1,4 +1,5 @@
-//! The catalog: schemas, tables, columns, indexes, constraints and sequences.
+//! The catalog: schemas, tables, columns, indexes, constraints, sequences,
+//! views and roles.
 //!
 //! Catalog objects are stored as JSON values under their own keys (see
 //! [`keys`]) and written through the same [`Transaction`] as data, so DDL is
@@ -10,7 +11,11 @@
 //! transaction that has itself changed the catalog reads its own version.
 
 pub mod keys;
+pub mod roles;
+pub mod scram;
 pub mod sequences;
+
+pub use roles::RoleDef;
 
 use crate::error::{Error, Result, SqlState};
 use crate::storage::prefix_end;
@@ -27,6 +32,7 @@ pub const KIND_TABLE: u8 = 2;
 pub const KIND_INDEX: u8 = 3;
 pub const KIND_SEQUENCE: u8 = 4;
 pub const KIND_VIEW: u8 = 5;
+pub const KIND_ROLE: u8 = 6;
 
 /// Object ids start here, like PostgreSQL's first user OID.
 pub const FIRST_OID: u32 = 16384;
@@ -175,7 +181,10 @@ pub struct Catalog {
     pub indexes: BTreeMap<u32, Arc<IndexDef>>,
     pub sequences: BTreeMap<u32, Arc<SequenceDef>>,
     pub views: BTreeMap<u32, Arc<ViewDef>>,
+    /// Roles by id (the lowest id is the bootstrap superuser).
+    pub roles: BTreeMap<u32, Arc<RoleDef>>,
     names: HashMap<(String, String), Relation>,
+    role_names: HashMap<String, u32>,
     table_indexes: HashMap<u32, Vec<u32>>,
 }
 
@@ -186,6 +195,7 @@ impl Catalog {
         indexes: Vec<IndexDef>,
         sequences: Vec<SequenceDef>,
         views: Vec<ViewDef>,
+        roles: Vec<RoleDef>,
     ) -> Catalog {
         let mut c = Catalog::default();
         for s in schemas {
@@ -214,6 +224,10 @@ impl Catalog {
                 .insert((v.schema.clone(), v.name.clone()), Relation::View(v.id));
             c.views.insert(v.id, Arc::new(v));
         }
+        for r in roles {
+            c.role_names.insert(r.name.clone(), r.id);
+            c.roles.insert(r.id, Arc::new(r));
+        }
         c
     }
 
@@ -230,8 +244,14 @@ impl Catalog {
     pub fn load(txn: &Transaction) -> Result<Catalog> {
         let start = vec![keys::CATALOG_PREFIX];
         let end = prefix_end(&start).expect("prefix is not all 0xFF");
-        let (mut schemas, mut tables, mut indexes, mut sequences, mut views) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut schemas, mut tables, mut indexes, mut sequences, mut views, mut roles) = (
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
         for item in txn.scan(Bound::Included(start), Bound::Excluded(end), false)? {
             let (key, value) = item?;
             let kind = *key
@@ -244,10 +264,13 @@ impl Catalog {
                 KIND_INDEX => indexes.push(serde_json::from_slice(&value).map_err(bad)?),
                 KIND_SEQUENCE => sequences.push(serde_json::from_slice(&value).map_err(bad)?),
                 KIND_VIEW => views.push(serde_json::from_slice(&value).map_err(bad)?),
+                KIND_ROLE => roles.push(serde_json::from_slice(&value).map_err(bad)?),
                 _ => return Err(Error::corrupted(format!("unknown catalog kind {kind}"))),
             }
         }
-        Ok(Catalog::build(schemas, tables, indexes, sequences, views))
+        Ok(Catalog::build(
+            schemas, tables, indexes, sequences, views, roles,
+        ))
     }
 
     /// Resolves a possibly qualified relation name through the search path.

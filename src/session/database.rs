@@ -1,13 +1,16 @@
 //! [`Database`]: an open data directory (or in-memory store) shared by sessions.
 
 use super::Session;
+use super::identity::Identity;
 use crate::catalog::sequences::SequenceManager;
-use crate::catalog::{self as cat, CatalogCache, OidAllocator, SchemaDef};
+use crate::catalog::{self as cat, Catalog, CatalogCache, OidAllocator, RoleDef, SchemaDef};
 use crate::error::Result;
 use crate::storage::Engine;
 use crate::storage::disk::DiskEngine;
 use crate::storage::memory::MemoryEngine;
 use crate::txn::{IsolationLevel, TxnManager};
+use parking_lot::Mutex;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -19,6 +22,10 @@ pub(crate) struct DbInner {
     pub oids: OidAllocator,
     pub sequences: SequenceManager,
     pub path: Option<PathBuf>,
+    /// The bootstrap superuser `Database::connect` sessions run as.
+    pub bootstrap_role: u32,
+    /// Open sessions per role, for roles with a CONNECTION LIMIT.
+    pub role_sessions: Mutex<HashMap<u32, u32>>,
 }
 
 /// An open database. Cheap to clone; sessions from clones share everything.
@@ -53,12 +60,16 @@ impl Database {
         Self::with_engine(Arc::new(MemoryEngine::new()), None)
     }
 
-    /// Opens a database on any storage engine.
+    /// Opens a database on any storage engine. A new database gets the
+    /// `public` schema and the bootstrap superuser `heliosdb` (SUPERUSER
+    /// CREATEROLE CREATEDB LOGIN BYPASSRLS, no password); an existing one
+    /// without roles gets the superuser when it is opened.
     pub fn with_engine(engine: Arc<dyn Engine>, path: Option<PathBuf>) -> Result<Database> {
         let txns = TxnManager::new(engine.clone())?;
         let mut txn = txns.begin(IsolationLevel::ReadCommitted)?;
         let oids = OidAllocator::load(&txn)?;
-        let catalog = cat::Catalog::load(&txn)?;
+        let catalog = Catalog::load(&txn)?;
+        let mut changed = false;
         if !catalog.schemas.contains_key("public") {
             let id = oids.allocate(&mut txn)?;
             cat::put_object(
@@ -70,6 +81,18 @@ impl Database {
                     name: "public".into(),
                 },
             )?;
+            changed = true;
+        }
+        let bootstrap_role = match catalog.bootstrap_role() {
+            Some(id) => id,
+            None => {
+                let id = oids.allocate(&mut txn)?;
+                cat::put_object(&mut txn, cat::KIND_ROLE, id, &RoleDef::bootstrap(id))?;
+                changed = true;
+                id
+            }
+        };
+        if changed {
             cat::bump_version(&mut txn);
             txn.commit()?;
         } else {
@@ -83,13 +106,17 @@ impl Database {
                 oids,
                 sequences: SequenceManager::default(),
                 path,
+                bootstrap_role,
+                role_sessions: Mutex::new(HashMap::new()),
             }),
         })
     }
 
-    /// A new session (connection) with its own transaction state and settings.
+    /// A new session (connection) with its own transaction state and
+    /// settings, running as the bootstrap superuser `heliosdb`.
     pub fn connect(&self) -> Session {
-        Session::new(self.inner.clone())
+        let identity = Identity::new(self.inner.bootstrap_role, true, None);
+        Session::new(self.inner.clone(), identity)
     }
 
     /// The data directory, for a durable database.
@@ -100,5 +127,20 @@ impl Database {
     /// Makes every commit so far durable (including `synchronous_commit = off` ones).
     pub fn sync(&self) -> Result<()> {
         self.inner.engine.sync()
+    }
+}
+
+/// The newest committed catalog.
+pub(crate) fn latest_catalog(db: &DbInner) -> Result<Arc<Catalog>> {
+    let txn = db.txns.begin_read_only(IsolationLevel::ReadCommitted)?;
+    let catalog = db.catalog_cache.get(&txn);
+    txn.rollback();
+    catalog
+}
+
+impl Database {
+    /// The newest committed catalog.
+    pub(crate) fn latest_catalog(&self) -> Result<Arc<Catalog>> {
+        latest_catalog(&self.inner)
     }
 }

@@ -1,7 +1,9 @@
 //! Sessions: the API every client uses (embedded callers, the shell, and
 //! later the wire server).
 //!
-//! A [`Session`] owns its transaction state and settings. Each call parses
+//! A [`Session`] owns its transaction state, settings and role identity
+//! (session user and current user, see `identity`; logging in as a role is
+//! in `auth`). Each call parses
 //! SQL, runs transaction control and settings itself, and hands other
 //! statements to the SQL layer inside the current transaction (or a new
 //! one that commits when the statement succeeds, like PostgreSQL's
@@ -9,22 +11,24 @@
 //! transaction into the aborted state (25P02) until ROLLBACK or ROLLBACK TO
 //! SAVEPOINT.
 
+pub mod auth;
 mod copy;
 mod database;
+mod identity;
 mod rows;
 mod settings;
-mod shim;
 
+pub use crate::catalog::roles::BOOTSTRAP_SUPERUSER;
+pub use auth::{LoginRole, ScramVerifier};
 pub use database::Database;
 pub use rows::{ColumnIndex, ColumnInfo, FromValue, Row, Rows, ToValue};
 pub use settings::Settings;
-pub use shim::BOOTSTRAP_SUPERUSER;
 
 use crate::catalog::Catalog;
 use crate::catalog::keys::table_lock_key;
 use crate::error::{Error, Result, SqlState};
 use crate::sql::binder::{Binder, DmlPlan, InsertPlan, resolve_sequence};
-use crate::sql::ddl::DdlCtx;
+use crate::sql::ddl::{DdlCtx, is_role_grant};
 use crate::sql::executor::{self, ExecCtx, dml};
 use crate::sql::expr::EvalEnv;
 use crate::sql::plan::{Column, Plan};
@@ -35,6 +39,7 @@ use crate::txn::{IsolationLevel, Transaction};
 use crate::types::{DataType, Value};
 use chrono::{DateTime, Utc};
 use database::DbInner;
+use identity::Identity;
 use sqlparser::ast;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -119,6 +124,7 @@ pub struct Session {
     txn: Option<ActiveTxn>,
     settings: Settings,
     currvals: RefCell<HashMap<u32, i64>>,
+    identity: Identity,
     /// Set by [`CancelHandle::cancel`]; running statements stop with 57014.
     interrupt: Arc<AtomicBool>,
     /// A `COPY ... FROM STDIN` waiting for data.
@@ -155,6 +161,7 @@ struct StmtEnv<'a> {
     stmt_time: std::sync::OnceLock<DateTime<Utc>>,
     /// When `statement_timeout` expires for this statement.
     deadline: Option<std::time::Instant>,
+    identity: &'a Identity,
     interrupt: &'a AtomicBool,
 }
 
@@ -177,6 +184,7 @@ impl<'a> StmtEnv<'a> {
             stmt_time: std::sync::OnceLock::new(),
             deadline: statement_deadline(&session.settings),
             interrupt: &session.interrupt,
+            identity: &session.identity,
         }
     }
 }
@@ -252,7 +260,26 @@ impl EvalEnv for StmtEnv<'_> {
         }
     }
 
+    fn current_user(&self) -> Result<String> {
+        Ok(self
+            .catalog
+            .role(self.identity.current_user())?
+            .name
+            .clone())
+    }
+
+    fn session_user(&self) -> Result<String> {
+        Ok(self
+            .catalog
+            .role(self.identity.session_user())?
+            .name
+            .clone())
+    }
+
     fn current_setting(&self, name: &str, missing_ok: bool) -> Result<Option<String>> {
+        if let Some(v) = self.identity.setting(self.catalog, name) {
+            return v.map(Some);
+        }
         match self.settings.get(name) {
             Ok(Some(v)) => Ok(Some(v)),
             Ok(None) if missing_ok => Ok(None),
@@ -341,12 +368,13 @@ fn to_values(params: &[&dyn ToValue]) -> Vec<Value> {
 }
 
 impl Session {
-    fn new(db: Arc<DbInner>) -> Session {
+    fn new(db: Arc<DbInner>, identity: Identity) -> Session {
         Session {
             db,
             txn: None,
             settings: Settings::default(),
             currvals: RefCell::new(HashMap::new()),
+            identity,
             interrupt: Arc::new(AtomicBool::new(false)),
             copy_in: None,
         }
@@ -583,6 +611,9 @@ impl Session {
         if self.settings.builtin("synchronous_commit") == "off" {
             txn.set_durability(Durability::Async);
         }
+        if explicit {
+            self.identity.begin_transaction();
+        }
         self.txn = Some(ActiveTxn {
             txn,
             explicit,
@@ -599,12 +630,15 @@ impl Session {
         let Some(t) = self.txn.take() else {
             return Ok(());
         };
-        if commit && !t.aborted {
-            t.txn.commit()?;
+        let committed = commit && !t.aborted;
+        let result = if committed {
+            t.txn.commit().map(|_| ())
         } else {
             t.txn.rollback();
-        }
-        Ok(())
+            Ok(())
+        };
+        self.identity.end_transaction(committed && result.is_ok());
+        result
     }
 
     /// The catalog the current transaction sees.
@@ -809,14 +843,15 @@ impl Session {
             S::Set(set) => self.set(set),
             S::Reset(r) => {
                 match &r.reset {
+                    // role and session_authorization are not reset by RESET ALL.
                     ast::Reset::ALL => self.settings.reset_all(),
+                    ast::Reset::SessionAuthorization => self.set_session_authorization(None)?,
                     ast::Reset::ConfigurationParameter(name) => {
-                        self.settings.reset(&name.to_string())?
-                    }
-                    other => {
-                        return Err(Error::unsupported(format!(
-                            "RESET {other:?} is not supported"
-                        )));
+                        let name = name.to_string();
+                        let default = [ast::Expr::Identifier(ast::Ident::new("DEFAULT"))];
+                        if !self.set_identity_setting(&name, &default, false)? {
+                            self.settings.reset(&name)?
+                        }
                     }
                 }
                 Ok(command_result("RESET"))
@@ -875,7 +910,11 @@ impl Session {
             | S::CreateView(_)
             | S::Drop { .. }
             | S::AlterTable(_)
-            | S::Truncate(_) => self.run_ddl(stmt),
+            | S::Truncate(_)
+            | S::CreateRole(_)
+            | S::AlterRole { .. } => self.run_ddl(stmt),
+            S::Grant(g) if is_role_grant(g.objects.as_ref(), &g.privileges) => self.run_ddl(stmt),
+            S::Revoke(r) if is_role_grant(r.objects.as_ref(), &r.privileges) => self.run_ddl(stmt),
             S::Analyze(_) => Ok(command_result("ANALYZE")),
             other => Err(Error::unsupported(format!(
                 "statement not supported: {}",
@@ -1096,6 +1135,8 @@ impl Session {
                 sequences: &self.db.sequences,
                 engine: self.db.engine.as_ref(),
                 env: &env,
+                current_user: self.identity.current_user(),
+                session_user: self.identity.session_user(),
                 pending_rows: Vec::new(),
             };
             f(&mut ctx)
@@ -1127,6 +1168,17 @@ impl Session {
                 temporary: false,
                 ..
             } => ctx.create_sequence(name, *if_not_exists, data_type.as_ref(), sequence_options),
+            S::CreateRole(cr) => ctx.create_role(cr),
+            S::AlterRole { name, operation } => ctx.alter_role(name, operation),
+            S::Drop {
+                object_type: ast::ObjectType::Role | ast::ObjectType::User,
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => ctx.drop_roles(names, *if_exists, *cascade),
+            S::Grant(g) => ctx.grant_roles(g),
+            S::Revoke(r) => ctx.revoke_roles(r),
             S::Drop {
                 object_type,
                 if_exists,
@@ -1258,6 +1310,10 @@ impl Session {
                 ..
             } => {
                 let name = variable.to_string();
+                let local = matches!(scope, Some(ast::ContextModifier::Local));
+                if self.set_identity_setting(&name, values, local)? {
+                    return Ok(command_result("SET"));
+                }
                 let value = values
                     .iter()
                     .map(|v| match v {
@@ -1270,7 +1326,6 @@ impl Session {
                     })
                     .collect::<Vec<_>>()
                     .join(", ");
-                let local = matches!(scope, Some(ast::ContextModifier::Local));
                 if value.eq_ignore_ascii_case("default") {
                     self.settings.reset(&name)?;
                 } else {
@@ -1319,6 +1374,30 @@ impl Session {
                 self.settings.set("timezone", &v, false)?;
                 Ok(command_result("SET"))
             }
+            St::SetRole {
+                context_modifier,
+                role_name,
+            } => {
+                let local = matches!(context_modifier, Some(ast::ContextModifier::Local));
+                self.set_role(role_name.as_ref(), local)?;
+                Ok(command_result("SET"))
+            }
+            St::SetSessionAuthorization(p) => {
+                if p.scope == ast::ContextModifier::Local {
+                    return Err(Error::unsupported(
+                        "SET LOCAL SESSION AUTHORIZATION is not supported",
+                    ));
+                }
+                match &p.kind {
+                    ast::SetSessionAuthorizationParamKind::Default => {
+                        self.set_session_authorization(None)?
+                    }
+                    ast::SetSessionAuthorizationParamKind::User(u) => {
+                        self.set_session_authorization(Some(u))?
+                    }
+                }
+                Ok(command_result("SET"))
+            }
             St::SetNames { charset_name, .. } => {
                 self.settings
                     .set("client_encoding", &charset_name.to_string(), false)?;
@@ -1353,7 +1432,10 @@ impl Session {
                 rows,
             ));
         }
-        let (col, value) = if n == "transaction isolation level" || n == "transaction_isolation" {
+        let catalog = self.catalog()?;
+        let (col, value) = if let Some(v) = self.identity.setting(&catalog, &n) {
+            (n.clone(), v?)
+        } else if n == "transaction isolation level" || n == "transaction_isolation" {
             let v = match &self.txn {
                 Some(t) => t.txn.isolation().name().to_string(),
                 None => self

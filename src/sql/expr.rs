@@ -25,6 +25,10 @@ pub trait EvalEnv {
     /// Start time of the current statement (`statement_timestamp()`).
     fn statement_time(&self) -> DateTime<Utc>;
     fn current_setting(&self, name: &str, missing_ok: bool) -> Result<Option<String>>;
+    /// The current user's role name (`current_user`, `current_role`, `user`).
+    fn current_user(&self) -> Result<String>;
+    /// The session user's role name (`session_user`).
+    fn session_user(&self) -> Result<String>;
     /// Fails with 57014 once the statement has run past `statement_timeout`
     /// (long-running operators call this every so many rows).
     fn check_interrupt(&self) -> Result<()> {

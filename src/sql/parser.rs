@@ -78,6 +78,14 @@ fn parse_inner(sql: &str) -> Result<Vec<ast::Statement>> {
             .try_with_sql(text)
             .and_then(|mut p| p.parse_statements())
     };
+    // Role statements PostgreSQL accepts but sqlparser reads differently or
+    // not at all are rewritten first; if that does not parse, the original
+    // text's error is reported.
+    if let Some(fixed) = rewrite_role_syntax(sql)
+        && let Ok(stmts) = parse(&fixed)
+    {
+        return Ok(stmts);
+    }
     match parse(sql) {
         Ok(stmts) => Ok(stmts),
         Err(e) => {
@@ -219,6 +227,175 @@ fn reorder_sequence_options(sql: &str) -> Option<String> {
     changed.then_some(out)
 }
 
+/// Rewrites PostgreSQL role syntax into the forms sqlparser reads, editing
+/// the original text in place (everything else stays byte for byte):
+///
+/// * `CREATE USER x ...` becomes `CREATE ROLE x ... LOGIN` (USER implies
+///   LOGIN unless the statement says LOGIN or NOLOGIN);
+/// * in CREATE / ALTER ROLE and USER, `ENCRYPTED PASSWORD` becomes
+///   `PASSWORD` and `CONNECTION LIMIT -1` becomes `CONNECTION LIMIT $minus_1`
+///   (sqlparser reads only an unsigned number or a placeholder there);
+/// * `GRANT a, b TO c` and `REVOKE a FROM c` (no ON: role membership)
+///   become `GRANT ROLE a, ROLE b TO c`, and `WITH ADMIN OPTION` becomes
+///   `WITH GRANT OPTION` (which the role DDL then refuses as unsupported).
+///
+/// Returns None when there is nothing to rewrite.
+fn rewrite_role_syntax(sql: &str) -> Option<String> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let mentions = |w: &str| {
+        sql.as_bytes()
+            .windows(w.len())
+            .any(|win| win.eq_ignore_ascii_case(w.as_bytes()))
+    };
+    // A cheap test first: most texts (`INSERT INTO users ...` included) skip the tokenizing.
+    let role_ddl =
+        (mentions("create") || mentions("alter")) && (mentions("role") || mentions("user"));
+    if !(role_ddl || mentions("grant") || mentions("revoke")) {
+        return None;
+    }
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize_with_location()
+        .ok()?;
+    let offsets = LineOffsets::new(sql);
+    let start = |i: usize| offsets.byte(sql, tokens[i].span.start);
+    let end = |i: usize| offsets.byte(sql, tokens[i].span.end);
+    let word = |i: usize| match &tokens[i].token {
+        Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_uppercase()),
+        _ => None,
+    };
+    // (byte range, replacement), in text order.
+    let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
+    let mut stmt_start = 0;
+    while stmt_start < tokens.len() {
+        let stmt_end = (stmt_start..tokens.len())
+            .find(|&i| tokens[i].token == Token::SemiColon)
+            .unwrap_or(tokens.len());
+        // Significant tokens of the statement (no whitespace or comments).
+        let sig: Vec<usize> = (stmt_start..stmt_end)
+            .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+            .collect();
+        let w = |k: usize| sig.get(k).and_then(|&i| word(i));
+        let head = (w(0), w(1));
+        let role_ddl = matches!(
+            (head.0.as_deref(), head.1.as_deref()),
+            (Some("CREATE" | "ALTER"), Some("ROLE" | "USER"))
+        );
+        if role_ddl {
+            if head == (Some("CREATE".into()), Some("USER".into())) {
+                edits.push((start(sig[1])..end(sig[1]), "ROLE".into()));
+                if !(0..sig.len()).any(|k| matches!(w(k).as_deref(), Some("LOGIN" | "NOLOGIN"))) {
+                    let last = *sig.last().expect("CREATE USER has tokens");
+                    edits.push((end(last)..end(last), " LOGIN".into()));
+                }
+            }
+            for k in 2..sig.len() {
+                match w(k).as_deref() {
+                    Some("ENCRYPTED") if w(k + 1).as_deref() == Some("PASSWORD") => {
+                        edits.push((start(sig[k])..start(sig[k + 1]), String::new()));
+                    }
+                    Some("LIMIT") => {
+                        if let (Some(&m), Some(&n)) = (sig.get(k + 1), sig.get(k + 2))
+                            && tokens[m].token == Token::Minus
+                            && let Token::Number(digits, _) = &tokens[n].token
+                        {
+                            edits.push((
+                                start(m)..end(n),
+                                format!("${NEGATIVE_PLACEHOLDER}{digits}"),
+                            ));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        } else if let Some(verb @ ("GRANT" | "REVOKE")) = head.0.as_deref() {
+            let target = if verb == "GRANT" { "TO" } else { "FROM" };
+            let mut depth = 0i32;
+            let mut split = None;
+            for (k, &i) in sig.iter().enumerate().skip(1) {
+                match &tokens[i].token {
+                    Token::LParen => depth += 1,
+                    Token::RParen => depth -= 1,
+                    _ if depth == 0 && word(i).as_deref() == Some("ON") => break,
+                    _ if depth == 0 && word(i).as_deref() == Some(target) => {
+                        split = Some(k);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            let starts_with_all = w(1).as_deref() == Some("ALL");
+            if let Some(split) = split.filter(|&k| k > 1 && !starts_with_all) {
+                let mut item_start = true;
+                for &i in &sig[1..split] {
+                    if item_start && word(i).as_deref() != Some("ROLE") {
+                        edits.push((start(i)..start(i), "ROLE ".into()));
+                    }
+                    item_start = tokens[i].token == Token::Comma;
+                }
+                for k in split..sig.len() {
+                    if w(k).as_deref() == Some("WITH")
+                        && w(k + 1).as_deref() == Some("ADMIN")
+                        && w(k + 2).as_deref() == Some("OPTION")
+                    {
+                        edits.push((start(sig[k + 1])..end(sig[k + 1]), "GRANT".into()));
+                    }
+                }
+            }
+        }
+        stmt_start = stmt_end + 1;
+    }
+    if edits.is_empty() {
+        return None;
+    }
+    edits.sort_by_key(|(range, _)| range.start);
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut at = 0;
+    for (range, text) in edits {
+        out.push_str(&sql[at..range.start]);
+        out.push_str(&text);
+        at = range.end;
+    }
+    out.push_str(&sql[at..]);
+    Some(out)
+}
+
+/// How [`rewrite_role_syntax`] spells a negative number as a placeholder.
+pub const NEGATIVE_PLACEHOLDER: &str = "minus_";
+
+/// Maps the tokenizer's (line, column) locations to byte offsets.
+struct LineOffsets(Vec<usize>);
+
+impl LineOffsets {
+    /// Line starts as the tokenizer counts lines (`\n`, `\r\n` or a lone `\r`).
+    fn new(sql: &str) -> LineOffsets {
+        let b = sql.as_bytes();
+        let mut starts = vec![0];
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'\n' => starts.push(i + 1),
+                b'\r' if b.get(i + 1) != Some(&b'\n') => starts.push(i + 1),
+                _ => {}
+            }
+            i += 1;
+        }
+        LineOffsets(starts)
+    }
+
+    /// Byte offset of a location (line and column are 1-based; columns count characters).
+    fn byte(&self, sql: &str, loc: sqlparser::tokenizer::Location) -> usize {
+        let line = (loc.line as usize).saturating_sub(1);
+        let Some(&line_start) = self.0.get(line) else {
+            return sql.len();
+        };
+        sql[line_start..]
+            .char_indices()
+            .nth((loc.column as usize).saturating_sub(1))
+            .map(|(o, _)| line_start + o)
+            .unwrap_or(sql.len())
+    }
+}
+
 /// Parses a single expression (stored defaults and CHECK constraints).
 pub fn parse_expr(sql: &str) -> Result<ast::Expr> {
     crate::stack::guard_large(|| parse_expr_inner(sql))
@@ -244,6 +421,40 @@ mod tests {
             parse("CREATE SEQUENCE s CACHE 1 MINVALUE -5 START WITH -5 INCREMENT BY -1 MAXVALUE 0")
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn role_syntax_rewrites() {
+        let r = |s: &str| rewrite_role_syntax(s);
+        assert_eq!(r("SELECT 1"), None);
+        assert_eq!(r("SELECT * FROM users"), None);
+        assert_eq!(r("CREATE ROLE a LOGIN"), None);
+        assert_eq!(
+            r("CREATE USER ü PASSWORD 'it''s'").as_deref(),
+            Some("CREATE ROLE ü PASSWORD 'it''s' LOGIN")
+        );
+        assert_eq!(
+            r("create user a nologin -- note").as_deref(),
+            Some("create ROLE a nologin -- note")
+        );
+        assert_eq!(
+            r("ALTER USER a WITH ENCRYPTED PASSWORD 'x' CONNECTION LIMIT -1").as_deref(),
+            Some("ALTER USER a WITH PASSWORD 'x' CONNECTION LIMIT $minus_1")
+        );
+        assert_eq!(
+            r("GRANT \"Ä\", b TO c WITH ADMIN OPTION;\r\nREVOKE a FROM c").as_deref(),
+            Some("GRANT ROLE \"Ä\", ROLE b TO c WITH GRANT OPTION;\r\nREVOKE ROLE a FROM c")
+        );
+        assert_eq!(r("GRANT SELECT ON t TO c"), None);
+        assert_eq!(r("GRANT ALL TO c"), None);
+        for sql in [
+            "CREATE USER alice WITH PASSWORD 'x' CONNECTION LIMIT -1 VALID UNTIL 'infinity'",
+            "GRANT a, b TO c, d",
+            "REVOKE a FROM b",
+            "ALTER ROLE a CONNECTION LIMIT -1",
+        ] {
+            assert_eq!(parse(sql).unwrap().len(), 1, "{sql}");
+        }
     }
 
     #[test]

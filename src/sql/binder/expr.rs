@@ -730,6 +730,8 @@ impl Binder<'_> {
             "current_timestamp" | "localtimestamp" => Func::Now,
             "current_date" => Func::CurrentDate,
             "current_schema" => Func::CurrentSchema,
+            "current_user" | "current_role" => Func::CurrentUser,
+            "session_user" => Func::SessionUser,
             _ => return Ok(None),
         };
         let (_, ty) = functions::resolve(f.name(), &[])?;

@@ -1,4 +1,5 @@
-//! DDL: CREATE / DROP / ALTER of schemas, tables, indexes and sequences, and TRUNCATE.
+//! DDL: CREATE / DROP / ALTER of schemas, tables, indexes, sequences, views
+//! and roles, GRANT / REVOKE of role membership, and TRUNCATE.
 //!
 //! DDL writes catalog entries and data through the session's transaction, so
 //! it is transactional; it takes the exclusive lock of each table it changes
@@ -7,8 +8,11 @@
 
 mod alter;
 mod create;
+mod role;
 pub(crate) use create::quote_ident;
 mod view;
+
+pub use role::is_role_grant;
 
 use crate::catalog::keys::{self, index_prefix, table_lock_key};
 use crate::catalog::sequences::SequenceManager;
@@ -35,6 +39,9 @@ pub struct DdlCtx<'a> {
     pub sequences: &'a SequenceManager,
     pub engine: &'a dyn Engine,
     pub env: &'a dyn EvalEnv,
+    /// The session's current user and session user (role ids), for permission checks.
+    pub current_user: u32,
+    pub session_user: u32,
     /// Rows rewritten by ALTER TABLE, waiting for their index entries.
     pub(crate) pending_rows: Vec<(Vec<u8>, Vec<Value>)>,
 }

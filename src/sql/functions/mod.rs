@@ -49,6 +49,7 @@ funcs! {
     JsonbBuildObject = "jsonb_build_object", JsonBuildObject = "json_build_object",
     ToJsonb = "to_jsonb", CurrentSetting = "current_setting", Version = "version",
     CurrentSchema = "current_schema", GenerateSeries = "generate_series",
+    CurrentUser = "current_user", SessionUser = "session_user",
     // string
     Lower = "lower", Upper = "upper", Initcap = "initcap", Length = "length",
     OctetLength = "octet_length", Substr = "substr", Strpos = "strpos", Btrim = "btrim",
@@ -428,6 +429,14 @@ pub fn resolve_call(name: &str, arg_types: &[DataType]) -> Result<(Func, DataTyp
             arity(n == 0)?;
             (Func::CurrentSchema, T::Text, vec![])
         }
+        "current_user" | "current_role" | "user" => {
+            arity(n == 0)?;
+            (Func::CurrentUser, T::Text, vec![])
+        }
+        "session_user" => {
+            arity(n == 0)?;
+            (Func::SessionUser, T::Text, vec![])
+        }
         "generate_series" => {
             return Err(Error::new(
                 SqlState::FEATURE_NOT_SUPPORTED,
@@ -655,6 +664,8 @@ impl Func {
                 }
             }
             Func::Version => Value::Text(crate::version_string()),
+            Func::CurrentUser => Value::Text(env.current_user()?),
+            Func::SessionUser => Value::Text(env.session_user()?),
             Func::CurrentSchema => match env.current_setting("search_path", true)? {
                 Some(p) => Value::Text(
                     p.split(',')

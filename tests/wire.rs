@@ -29,13 +29,21 @@ impl Server {
     }
 
     fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Server {
+        Server::start_with(dir, extra, None)
+    }
+
+    fn start_with(dir: tempfile::TempDir, extra: &[&str], password: Option<&str>) -> Server {
         let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_heliosdb"))
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_heliosdb"));
+        match password {
+            Some(p) => cmd.env("HELIOSDB_PASSWORD", p),
+            None => cmd.env_remove("HELIOSDB_PASSWORD"),
+        };
+        let child = cmd
             .args(["serve", "--data-dir"])
             .arg(dir.path())
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(extra)
-            .env_remove("HELIOSDB_PASSWORD")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -659,4 +667,82 @@ async fn copy_in_and_out_text_and_csv() {
         .unwrap()
         .get(0);
     assert_eq!(n, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scram_authentication() {
+    let server = Server::start_with(tempfile::tempdir().unwrap(), &[], Some("s3cret"));
+    let url = |user: &str, pw: &str| {
+        format!(
+            "host=127.0.0.1 port={} user={user} password={pw} dbname=heliosdb",
+            server.port
+        )
+    };
+    // The superuser's password now comes from HELIOSDB_PASSWORD; SCRAM is used.
+    let (admin, conn) = tokio_postgres::connect(&url("heliosdb", "s3cret"), NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let e = connect_err(&url("heliosdb", "wrong")).await;
+    assert_eq!(code(&e), SqlState::INVALID_PASSWORD);
+    // Without a password the client cannot answer the SCRAM challenge.
+    let e = connect_err(&server.url()).await;
+    assert!(e.as_db_error().is_none(), "{e}");
+
+    admin
+        .batch_execute(
+            "CREATE ROLE alice LOGIN PASSWORD 'wonder';
+             CREATE ROLE nologin_bob PASSWORD 'builder';
+             CREATE ROLE limited LOGIN PASSWORD 'x' CONNECTION LIMIT 1;",
+        )
+        .await
+        .unwrap();
+    let (alice, conn) = tokio_postgres::connect(&url("alice", "wonder"), NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let who: String = alice
+        .query_one("SELECT current_user", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(who, "alice");
+
+    // Wrong password, unknown role and a role without LOGIN look the same.
+    for (user, pw) in [
+        ("alice", "nope"),
+        ("mallory", "x"),
+        ("nologin_bob", "builder"),
+    ] {
+        let e = connect_err(&url(user, pw)).await;
+        assert_eq!(code(&e), SqlState::INVALID_PASSWORD, "{user}");
+        assert_eq!(
+            e.as_db_error().unwrap().message(),
+            format!("password authentication failed for user \"{user}\"")
+        );
+    }
+
+    // CONNECTION LIMIT is checked once the password is proven.
+    let (one, conn) = tokio_postgres::connect(&url("limited", "x"), NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let e = connect_err(&url("limited", "x")).await;
+    assert_eq!(code(&e), SqlState::TOO_MANY_CONNECTIONS);
+    drop(one);
+}
+
+#[test]
+fn no_password_means_loopback_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_heliosdb"))
+        .args(["serve", "--data-dir"])
+        .arg(dir.path())
+        .args(["--listen", "0.0.0.0:0"])
+        .env_remove("HELIOSDB_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("has no password"), "{stderr}");
 }

@@ -10,9 +10,12 @@ use async_trait::async_trait;
 use bytes::BytesMut;
 use futures::{Sink, SinkExt};
 use parking_lot::Mutex;
+use pgwire::api::auth::mechanism::AuthMechanismFactory;
+use pgwire::api::auth::sasl::SaslMechanisms;
+use pgwire::api::auth::sasl::scram::ScramAuth;
 use pgwire::api::auth::{
-    ServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
-    save_startup_parameters_to_metadata,
+    AuthDriver, AuthOutcome, ServerParameterProvider, StartupHandler, finish_authentication,
+    protocol_negotiation, save_startup_parameters_to_metadata,
 };
 use pgwire::api::cancel::CancelHandler;
 use pgwire::api::copy::{CopyHandler, send_copy_in_response, send_copy_out_response};
@@ -269,6 +272,12 @@ pub(crate) struct Conn {
     params: Arc<ServerParams>,
     /// COPY FROM STDIN data not yet handed to the session.
     copy_buf: Mutex<Vec<u8>>,
+    /// The SCRAM exchange (per connection state lives in the client).
+    auth: AuthDriver<Arc<ServerParams>>,
+    scram: SaslMechanisms,
+    /// The session opened for the role logging in, kept until the password checks out.
+    pending: Mutex<Option<Session>>,
+    login_error: Mutex<Option<Error>>,
 }
 
 /// COPY data is passed to the session in chunks of about this size.
@@ -283,6 +292,14 @@ impl Conn {
             }),
             params: Arc::new(ServerParams),
             copy_buf: Mutex::new(Vec::new()),
+            auth: AuthDriver::new(Arc::new(ServerParams)),
+            scram: SaslMechanisms::new(vec![Arc::new(ScramAuth::new(Arc::new(
+                super::auth::RoleVerifiers {
+                    db: shared.db.clone(),
+                },
+            )))]),
+            pending: Mutex::new(None),
+            login_error: Mutex::new(None),
             shared,
             peer,
             state,
@@ -293,18 +310,20 @@ impl Conn {
         self.state.clone()
     }
 
-    /// Opens the session for an authenticated role and registers the cancel key.
-    fn start_session<C: ClientInfo>(&self, client: &C, user: &str) -> PgWireResult<()> {
-        let mut session = self.shared.db.connect_as(user).map_err(fatal)?;
+    /// Opens the session a role will use, applying the server's setting defaults.
+    fn open_session<C: ClientInfo>(&self, client: &C, user: &str) -> crate::Result<Session> {
+        let mut session = self.shared.db.connect_as(user)?;
         for (name, value) in &self.shared.config.session_defaults {
-            session
-                .settings_mut()
-                .set(name, value, false)
-                .map_err(fatal)?;
+            session.settings_mut().set(name, value, false)?;
         }
         if let Some(app) = client.metadata().get("application_name") {
             let _ = session.settings_mut().set("application_name", app, false);
         }
+        Ok(session)
+    }
+
+    /// Installs the authenticated session and registers the cancel key.
+    fn install_session<C: ClientInfo>(&self, client: &C, session: Session) {
         self.state.install(session);
         let (pid, key) = client.pid_and_secret_key();
         let key = key.to_bytes().to_vec();
@@ -313,6 +332,33 @@ impl Conn {
             .lock()
             .insert((pid, key.clone()), self.state.clone());
         *self.state.cancel_key.lock() = Some((pid, key));
+    }
+
+    /// The password checked out: refuse now if the role cannot have a
+    /// session (connection limit), else finish the startup.
+    async fn complete_login<C>(
+        &self,
+        client: &mut C,
+        final_message: Option<pgwire::messages::startup::Authentication>,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if let Some(e) = self.login_error.lock().take() {
+            return Err(fatal(e));
+        }
+        let session = self.pending.lock().take().ok_or_else(|| {
+            fatal(Error::new(
+                SqlState::INVALID_PASSWORD,
+                "password authentication failed",
+            ))
+        })?;
+        self.auth
+            .complete_authentication(client, final_message)
+            .await?;
+        self.install_session(client, session);
         Ok(())
     }
 }
@@ -398,11 +444,22 @@ impl StartupHandler for Conn {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let PgWireFrontendMessage::Startup(ref startup) = message else {
-            return Err(fatal(Error::new(
-                SqlState::PROTOCOL_VIOLATION,
-                "unexpected message during authentication",
-            )));
+        let startup = match message {
+            PgWireFrontendMessage::Startup(ref startup) => startup,
+            PgWireFrontendMessage::PasswordMessageFamily(m) => {
+                return match self.auth.advance_authentication(client, m).await? {
+                    AuthOutcome::InProgress => Ok(()),
+                    AuthOutcome::Authenticated { final_message, .. } => {
+                        self.complete_login(client, final_message).await
+                    }
+                };
+            }
+            _ => {
+                return Err(fatal(Error::new(
+                    SqlState::PROTOCOL_VIOLATION,
+                    "unexpected message during authentication",
+                )));
+            }
         };
         protocol_negotiation(client, startup).await?;
         save_startup_parameters_to_metadata(client, startup);
@@ -437,16 +494,33 @@ impl StartupHandler for Conn {
         let trusted = self.shared.trust_loopback_superuser
             && self.peer.ip().is_loopback()
             && user == crate::session::BOOTSTRAP_SUPERUSER;
-        if !trusted {
-            return Err(fatal(Error::new(
-                SqlState::INVALID_PASSWORD,
-                format!("password authentication failed for user \"{user}\""),
-            )));
+        if trusted {
+            let session = self.open_session(client, &user).map_err(fatal)?;
+            let (pid, key) = self.shared.pid_gen.generate(client);
+            client.set_pid_and_secret_key(pid, key);
+            finish_authentication(client, self.params.as_ref()).await?;
+            self.install_session(client, session);
+            return Ok(());
         }
-        let (pid, key) = self.shared.pid_gen.generate(client);
-        client.set_pid_and_secret_key(pid, key);
-        self.start_session(client, &user)?;
-        finish_authentication(client, self.params.as_ref()).await
+        // Open the session now, but only hand it out (or say why it could
+        // not be opened) once the password is proven.
+        match self.open_session(client, &user) {
+            Ok(s) => *self.pending.lock() = Some(s),
+            Err(e) if e.code == SqlState::TOO_MANY_CONNECTIONS => {
+                *self.login_error.lock() = Some(e)
+            }
+            Err(_) => {}
+        }
+        match self
+            .auth
+            .begin_authentication(client, self.scram.create())
+            .await?
+        {
+            AuthOutcome::InProgress => Ok(()),
+            AuthOutcome::Authenticated { final_message, .. } => {
+                self.complete_login(client, final_message).await
+            }
+        }
     }
 }
 
@@ -459,7 +533,19 @@ impl CancelHandler for Conn {
 }
 
 impl ErrorHandler for Conn {
-    fn on_error<C: ClientInfo>(&self, _client: &C, error: &mut PgWireError) {
+    fn on_error<C: ClientInfo>(&self, client: &C, error: &mut PgWireError) {
+        // PostgreSQL's wording, naming the user from the startup packet.
+        if error.code() == "28P01" {
+            let user = client
+                .metadata()
+                .get(METADATA_USER)
+                .cloned()
+                .unwrap_or_default();
+            *error = fatal(Error::new(
+                SqlState::INVALID_PASSWORD,
+                format!("password authentication failed for user \"{user}\""),
+            ));
+        }
         if error.is_fatal() {
             tracing::debug!(peer = %self.peer, "connection error: {error}");
         }

@@ -14,6 +14,7 @@
 //! stop accepting, cancel running statements, roll back open transactions,
 //! flush, return.
 
+mod auth;
 mod config;
 mod conn;
 mod types;
@@ -203,6 +204,7 @@ pub fn serve(db: Database, config: ServerConfig) -> Result<()> {
         .thread_name("heliosdb-worker")
         .build()
         .map_err(|e| Error::io(format!("could not start the runtime: {e}")))?;
+    apply_superuser_password(&db)?;
     runtime.block_on(async move {
         let server = Server::bind(db, config).await?;
         let addr = server.local_addr();
@@ -217,6 +219,24 @@ pub fn serve(db: Database, config: ServerConfig) -> Result<()> {
         tracing::info!("HeliosDB Nano {} listening on {addr}", crate::VERSION);
         server.run(shutdown_signal()).await
     })
+}
+
+/// `HELIOSDB_PASSWORD`, when set, is the bootstrap superuser's password
+/// (stored as a SCRAM verifier; rewritten only when it changed).
+fn apply_superuser_password(db: &Database) -> Result<()> {
+    let Ok(password) = std::env::var("HELIOSDB_PASSWORD") else {
+        return Ok(());
+    };
+    if password.is_empty() {
+        return Ok(());
+    }
+    let su = crate::session::BOOTSTRAP_SUPERUSER;
+    let current = db.login_role(su)?.and_then(|r| r.scram);
+    if !current.is_some_and(|v| v.verify_password(&password)) {
+        db.set_role_password(su, Some(&password))?;
+        tracing::info!("password of \"{su}\" set from HELIOSDB_PASSWORD");
+    }
+    Ok(())
 }
 
 /// Completes on SIGINT or SIGTERM.

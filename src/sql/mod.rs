@@ -39,3 +39,4 @@ pub mod functions;
 pub mod optimizer;
 pub mod parser;
 pub mod plan;
+pub mod system;

@@ -216,6 +216,29 @@ impl Binder<'_> {
                 }
             }
             A::Nested(inner) => b(inner),
+            // Collations are not modelled: every comparison is by code point.
+            A::Collate { expr, .. } => b(expr),
+            // a[i]: one-dimensional subscripts, 1-based; NULL out of range.
+            A::CompoundFieldAccess { root, access_chain } => {
+                let [ast::AccessExpr::Subscript(ast::Subscript::Index { index })] =
+                    access_chain.as_slice()
+                else {
+                    return Err(Error::unsupported(format!("expression not supported: {e}")));
+                };
+                let (arr, at) = b(root)?;
+                let DataType::Array(elem) = at else {
+                    return Err(Error::new(
+                        SqlState::DATATYPE_MISMATCH,
+                        format!(
+                            "cannot subscript type {} because it does not support subscripting",
+                            at.name()
+                        ),
+                    ));
+                };
+                let (i, it) = b(index)?;
+                let i = self.coerce(i, &it, &DataType::Int4)?;
+                Ok((Expr::Function(Func::ArrayElement, vec![arr, i]), *elem))
+            }
             A::Value(v) => self.literal(&v.value),
             A::TypedString(ts) => {
                 let ty = DataType::from_sql(&ts.data_type)?;
@@ -252,8 +275,11 @@ impl Binder<'_> {
             A::Cast {
                 expr, data_type, ..
             } => {
-                let ty = self.cast_target(data_type)?;
                 let (x, from) = b(expr)?;
+                if let Some(reg) = super::system::reg_type(data_type) {
+                    return self.bind_reg_cast(&reg, (x, from));
+                }
+                let ty = self.cast_target(data_type)?;
                 if let (Expr::Literal(Value::Text(s)), DataType::Unknown) = (&x, &from) {
                     return Ok((Expr::Literal(Value::Text(s.clone()).cast(&ty)?), ty));
                 }
@@ -306,38 +332,7 @@ impl Binder<'_> {
             A::BinaryOp { left, op, right } => {
                 let (l, lt) = b(left)?;
                 let (r, rt) = b(right)?;
-                match op {
-                    ast::BinaryOperator::And | ast::BinaryOperator::Or => {
-                        let l = self.expect_bool(l, lt, &format!("{op}"))?;
-                        let r = self.expect_bool(r, rt, &format!("{op}"))?;
-                        let x = if *op == ast::BinaryOperator::And {
-                            Expr::And(Box::new(l), Box::new(r))
-                        } else {
-                            Expr::Or(Box::new(l), Box::new(r))
-                        };
-                        Ok((x, DataType::Bool))
-                    }
-                    ast::BinaryOperator::PGLikeMatch
-                    | ast::BinaryOperator::PGILikeMatch
-                    | ast::BinaryOperator::PGNotLikeMatch
-                    | ast::BinaryOperator::PGNotILikeMatch => {
-                        let ci = matches!(
-                            op,
-                            ast::BinaryOperator::PGILikeMatch
-                                | ast::BinaryOperator::PGNotILikeMatch
-                        );
-                        let neg = matches!(
-                            op,
-                            ast::BinaryOperator::PGNotLikeMatch
-                                | ast::BinaryOperator::PGNotILikeMatch
-                        );
-                        self.like(l, lt, r, rt, None, ci, neg)
-                    }
-                    _ => {
-                        let bop = map_binop(op)?;
-                        self.binary(bop, l, lt, r, rt)
-                    }
-                }
+                self.binary_operator(op, l, lt, r, rt)
             }
             A::IsNull(x) => Ok((Expr::IsNull(Box::new(b(x)?.0)), DataType::Bool)),
             A::IsNotNull(x) => Ok((
@@ -607,6 +602,111 @@ impl Binder<'_> {
         }
     }
 
+    /// Binds `l op r` for a binary operator, including the regular-expression
+    /// operators and `OPERATOR(pg_catalog.op)`.
+    fn binary_operator(
+        &self,
+        op: &ast::BinaryOperator,
+        l: Expr,
+        lt: DataType,
+        r: Expr,
+        rt: DataType,
+    ) -> Result<(Expr, DataType)> {
+        use ast::BinaryOperator as O;
+        match op {
+            O::And | O::Or => {
+                let l = self.expect_bool(l, lt, &format!("{op}"))?;
+                let r = self.expect_bool(r, rt, &format!("{op}"))?;
+                let x = if *op == O::And {
+                    Expr::And(Box::new(l), Box::new(r))
+                } else {
+                    Expr::Or(Box::new(l), Box::new(r))
+                };
+                Ok((x, DataType::Bool))
+            }
+            O::PGLikeMatch | O::PGILikeMatch | O::PGNotLikeMatch | O::PGNotILikeMatch => {
+                let ci = matches!(op, O::PGILikeMatch | O::PGNotILikeMatch);
+                let neg = matches!(op, O::PGNotLikeMatch | O::PGNotILikeMatch);
+                self.like(l, lt, r, rt, None, ci, neg)
+            }
+            O::PGRegexMatch | O::PGRegexIMatch | O::PGRegexNotMatch | O::PGRegexNotIMatch => {
+                let ci = matches!(op, O::PGRegexIMatch | O::PGRegexNotIMatch);
+                let neg = matches!(op, O::PGRegexNotMatch | O::PGRegexNotIMatch);
+                let l = self.coerce_text_operand(l, lt, op)?;
+                let r = self.coerce_text_operand(r, rt, op)?;
+                let f = if ci {
+                    Func::RegexIMatch
+                } else {
+                    Func::RegexMatch
+                };
+                Ok((
+                    negate_if(Expr::Function(f, vec![l, r]), neg),
+                    DataType::Bool,
+                ))
+            }
+            // OPERATOR(pg_catalog.op) is op: there is only one schema of operators.
+            O::PGCustomBinaryOperator(parts) => {
+                let plain = match parts.as_slice() {
+                    [o] => o,
+                    [s, o] if s.eq_ignore_ascii_case("pg_catalog") => o,
+                    _ => {
+                        return Err(Error::new(
+                            SqlState::UNDEFINED_FUNCTION,
+                            format!("operator does not exist: {op}"),
+                        ));
+                    }
+                };
+                let mapped = match plain.as_str() {
+                    "~" => O::PGRegexMatch,
+                    "~*" => O::PGRegexIMatch,
+                    "!~" => O::PGRegexNotMatch,
+                    "!~*" => O::PGRegexNotIMatch,
+                    "~~" => O::PGLikeMatch,
+                    "~~*" => O::PGILikeMatch,
+                    "!~~" => O::PGNotLikeMatch,
+                    "!~~*" => O::PGNotILikeMatch,
+                    "=" => O::Eq,
+                    "<>" | "!=" => O::NotEq,
+                    "<" => O::Lt,
+                    "<=" => O::LtEq,
+                    ">" => O::Gt,
+                    ">=" => O::GtEq,
+                    "+" => O::Plus,
+                    "-" => O::Minus,
+                    "*" => O::Multiply,
+                    "/" => O::Divide,
+                    "%" => O::Modulo,
+                    "||" => O::StringConcat,
+                    _ => {
+                        return Err(Error::new(
+                            SqlState::UNDEFINED_FUNCTION,
+                            format!("operator does not exist: {op}"),
+                        ));
+                    }
+                };
+                self.binary_operator(&mapped, l, lt, r, rt)
+            }
+            _ => {
+                let bop = map_binop(op)?;
+                self.binary(bop, l, lt, r, rt)
+            }
+        }
+    }
+
+    /// An operand of a text-only operator (42883 for other types).
+    fn coerce_text_operand(&self, x: Expr, t: DataType, op: &ast::BinaryOperator) -> Result<Expr> {
+        match t {
+            DataType::Text | DataType::Varchar(_) | DataType::Unknown => {
+                self.coerce(x, &t, &DataType::Text)
+            }
+            DataType::Char(_) => Ok(Expr::Function(Func::Rtrim, vec![x])),
+            other => Err(Error::new(
+                SqlState::UNDEFINED_FUNCTION,
+                format!("operator does not exist: {} {op} text", other.name()),
+            )),
+        }
+    }
+
     fn cast_target(&self, ty: &ast::DataType) -> Result<DataType> {
         // regclass casts of sequence names are used as nextval('s'::regclass).
         if let ast::DataType::Custom(name, _) = ty
@@ -868,6 +968,10 @@ impl Binder<'_> {
         let mut order_by: &[ast::OrderByExpr] = &[];
         let (args, distinct, star) = match &f.args {
             ast::FunctionArguments::None => (vec![], false, false),
+            // array(SELECT ...), spelled as a call.
+            ast::FunctionArguments::Subquery(q) if name == "array" => {
+                return self.bind_subquery(q, SubqueryKind::Array, None, scope, agg);
+            }
             ast::FunctionArguments::Subquery(_) => {
                 return Err(Error::unsupported("subqueries are not supported yet"));
             }
@@ -1000,6 +1104,21 @@ impl Binder<'_> {
         let mut bound = Vec::new();
         for x in &args {
             bound.push(self.bind(x, scope, agg, depth + 1)?);
+        }
+        if let Some(done) = self.bind_catalog_function(&name, &bound)? {
+            return Ok(done);
+        }
+        // nextval('s'::regclass): the cast resolved the sequence's oid.
+        if matches!(name.as_str(), "nextval" | "currval" | "setval")
+            && let Some((Expr::Literal(Value::Int8(id)), _)) = bound.first()
+            && let Some(s) = u32::try_from(*id)
+                .ok()
+                .and_then(|i| self.catalog.sequences.get(&i))
+        {
+            bound[0] = (
+                Expr::Literal(Value::Text(format!("\"{}\".\"{}\"", s.schema, s.name))),
+                DataType::Text,
+            );
         }
         let (mut func, ty, args) = self.resolve_function(&name, bound)?;
         // Sequence functions resolve a literal sequence name now.

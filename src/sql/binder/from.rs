@@ -292,6 +292,9 @@ impl Binder<'_> {
                     let (p, s) = self.bind_cte_ref(&cte, alias.as_ref())?;
                     return Ok((p, s, false));
                 }
+                if let Some((p, s)) = self.bind_system_relation(name, alias.as_ref())? {
+                    return Ok((p, s, false));
+                }
                 if let Some(view) = self.view(name)? {
                     self.used_relations.borrow_mut().push(view.id);
                     let (p, s) = self.bind_view_ref(&view, alias.as_ref())?;
@@ -388,6 +391,19 @@ impl Binder<'_> {
             .unwrap_or_else(|| view.name.clone());
         let scope = item_scope(&plan, Some(q), &view.columns, alias)?;
         Ok((plan, scope))
+    }
+
+    /// The scope a view's query produces, bound outside the current
+    /// statement's context (no enclosing scopes, CTEs or dependencies).
+    pub(super) fn bind_view_ref_detached(&self, view: &crate::catalog::ViewDef) -> Result<Scope> {
+        if self.in_system_relation.replace(true) {
+            return Ok(Scope::default());
+        }
+        let used = std::mem::take(&mut *self.used_relations.borrow_mut());
+        let r = self.bind_view_ref(view, None);
+        *self.used_relations.borrow_mut() = used;
+        self.in_system_relation.set(false);
+        Ok(r?.1)
     }
 
     /// Binds a LATERAL item with the preceding FROM items as its enclosing

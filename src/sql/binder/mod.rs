@@ -14,6 +14,7 @@ mod from;
 mod query;
 mod special;
 mod subquery;
+mod system;
 mod window;
 
 pub use dml::{ConflictAction, DeletePlan, DmlPlan, InsertPlan, OnConflict, Returning, UpdatePlan};
@@ -182,6 +183,9 @@ pub struct Binder<'a> {
     pub(crate) used_relations: RefCell<Vec<u32>>,
     /// Window calls of the SELECTs being bound, innermost last.
     windows: RefCell<Vec<window::WindowScope>>,
+    /// Set while views are bound to describe them in a system relation (a
+    /// view over a system relation must not describe itself recursively).
+    in_system_relation: std::cell::Cell<bool>,
 }
 
 impl<'a> Binder<'a> {
@@ -195,6 +199,7 @@ impl<'a> Binder<'a> {
             ctes: RefCell::new(Vec::new()),
             used_relations: RefCell::new(Vec::new()),
             windows: RefCell::new(Vec::new()),
+            in_system_relation: std::cell::Cell::new(false),
         }
     }
 

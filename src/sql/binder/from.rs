@@ -431,6 +431,9 @@ impl Binder<'_> {
         args: &[&ast::Expr],
         alias: Option<&ast::TableAlias>,
     ) -> Result<(Plan, Scope)> {
+        if name == "pg_partition_ancestors" {
+            return self.bind_partition_ancestors(args, alias);
+        }
         if name != "generate_series" {
             return Err(Error::new(
                 SqlState::UNDEFINED_FUNCTION,

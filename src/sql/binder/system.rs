@@ -214,6 +214,42 @@ impl Binder<'_> {
         }
     }
 
+    /// `pg_partition_ancestors(rel)` in FROM: a table without partitions is
+    /// its own only ancestor, at depth 1 (the ordinality column).
+    pub(super) fn bind_partition_ancestors(
+        &self,
+        args: &[&ast::Expr],
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<(Plan, Scope)> {
+        let [arg] = args else {
+            return Err(crate::sql::functions::undefined_function(
+                "pg_partition_ancestors",
+                &[],
+            ));
+        };
+        let (x, t) = self.bind_expr(arg, &Scope::default())?;
+        let x = self.coerce(x, &t, &DataType::Int8)?;
+        let columns = vec![
+            crate::sql::plan::Column {
+                name: "relid".into(),
+                ty: DataType::Int8,
+            },
+            crate::sql::plan::Column {
+                name: "ordinality".into(),
+                ty: DataType::Int8,
+            },
+        ];
+        let plan = Plan::Values {
+            rows: vec![vec![x, Expr::Literal(Value::Int8(1))]],
+            columns,
+        };
+        let q = alias
+            .map(|a| ident(&a.name))
+            .unwrap_or_else(|| "pg_partition_ancestors".into());
+        let scope = super::from::item_scope(&plan, Some(q), &[], alias)?;
+        Ok((plan, scope))
+    }
+
     /// The catalog functions; `None` if `name` is not one of them.
     pub(super) fn bind_catalog_function(
         &self,

@@ -13,6 +13,7 @@ mod expr;
 mod from;
 mod query;
 mod special;
+mod srf;
 mod subquery;
 mod system;
 mod window;

@@ -124,6 +124,38 @@ impl Binder<'_> {
         if matches!(x, Expr::Literal(Value::Null)) {
             return Ok((x, DataType::Text));
         }
+        // A text expression names the object: resolve it per row.
+        if tname == "regclass" && matches!(from, DataType::Text | DataType::Varchar(_)) {
+            let pairs = system::relations(self.catalog).into_iter().flat_map(|r| {
+                let shown =
+                    system::display_name(self.catalog, self.search_path, &r.schema, &r.name);
+                let qualified = format!("{}.{}", r.schema, r.name);
+                [(shown, r.oid), (qualified, r.oid)]
+            });
+            let whens = pairs
+                .map(|(name, oid)| {
+                    (
+                        Expr::Binary(
+                            BinaryOp::Eq,
+                            Box::new(x.clone()),
+                            Box::new(Expr::Literal(Value::Text(name))),
+                        ),
+                        Expr::Literal(Value::Int8(oid)),
+                    )
+                })
+                .collect::<Vec<_>>();
+            let otherwise = Expr::Literal(Value::Null);
+            let x = if whens.is_empty() {
+                otherwise
+            } else {
+                Expr::Case {
+                    operand: None,
+                    whens,
+                    otherwise: Some(Box::new(otherwise)),
+                }
+            };
+            return Ok((x, DataType::Int8));
+        }
         if !from.is_integer() && from != DataType::Unknown {
             return Err(Error::new(
                 SqlState::CANNOT_COERCE,
@@ -318,6 +350,60 @@ impl Binder<'_> {
                 arity(args.len() == 2 || args.len() == 3)?;
                 let (x, t) = &args[0];
                 (self.coerce(x.clone(), t, &DataType::Text)?, DataType::Text)
+            }
+            // pg_get_serial_sequence('table', 'column'): the sequence a
+            // serial or identity column draws from, schema-qualified.
+            "pg_get_serial_sequence" => {
+                arity(args.len() == 2)?;
+                let (t, tt) = &args[0];
+                let (c, ct) = &args[1];
+                let t = self.coerce(t.clone(), tt, &DataType::Text)?;
+                let c = self.coerce(c.clone(), ct, &DataType::Text)?;
+                let text_eq = |x: &Expr, v: String| {
+                    Expr::Binary(
+                        BinaryOp::Eq,
+                        Box::new(x.clone()),
+                        Box::new(Expr::Literal(Value::Text(v))),
+                    )
+                };
+                let mut whens = Vec::new();
+                for s in cat.sequences.values() {
+                    let Some((tid, col)) = s.owned_by else {
+                        continue;
+                    };
+                    let Some(table) = cat.tables.get(&tid) else {
+                        continue;
+                    };
+                    let seq = Expr::Literal(Value::Text(format!(
+                        "{}.{}",
+                        system::quote_ident(&s.schema),
+                        system::quote_ident(&s.name)
+                    )));
+                    let names = [
+                        system::display_name(cat, self.search_path, &table.schema, &table.name),
+                        format!("{}.{}", table.schema, table.name),
+                    ];
+                    for n in names {
+                        whens.push((
+                            Expr::And(
+                                Box::new(text_eq(&t, n)),
+                                Box::new(text_eq(&c, table.columns[col].name.clone())),
+                            ),
+                            seq.clone(),
+                        ));
+                    }
+                }
+                if whens.is_empty() {
+                    return Ok(Some(null_text()));
+                }
+                (
+                    Expr::Case {
+                        operand: None,
+                        whens,
+                        otherwise: Some(Box::new(Expr::Literal(Value::Null))),
+                    },
+                    DataType::Text,
+                )
             }
             "pg_table_is_visible" => {
                 arity(args.len() == 1)?;

@@ -283,6 +283,9 @@ fn pg_class(ctx: &Ctx) -> SystemTable {
     b.finish()
 }
 
+/// One attribute: name, type, NOT NULL, has a default, identity letter.
+type AttRow = (String, DataType, bool, bool, &'static str);
+
 fn pg_attribute(ctx: &Ctx) -> SystemTable {
     let cat = ctx.catalog;
     let mut b = Builder::new(&[
@@ -334,7 +337,7 @@ fn pg_attribute(ctx: &Ctx) -> SystemTable {
             int8(if is_collatable(ty) { 100 } else { 0 }),
         ]);
     };
-    let mut rels: Vec<(i64, Vec<(String, DataType, bool, bool, &str)>)> = Vec::new();
+    let mut rels: Vec<(i64, Vec<AttRow>)> = Vec::new();
     for t in cat.tables.values() {
         let cols = t
             .columns

@@ -166,6 +166,22 @@ fn describe_commands() {
     assert!(v.contains("View \"public.v\""), "{v}");
     assert_row(&v, &["u", "integer"]);
 
+    let plus = s.psql("\\d+ t");
+    assert_row(&plus, &["name", "character varying(20)", "extended"]);
+    assert!(plus.contains("Access method: heap"), "{plus}");
+
+    let l = s.psql("\\l");
+    assert_row(&l, &["heliosdb", "heliosdb", "UTF8"]);
+
+    let dtplus = s.psql("\\dt+");
+    assert_row(
+        &dtplus,
+        &["public", "t", "table", "heliosdb", "permanent", "heap"],
+    );
+
+    let dx = s.psql("\\dx");
+    assert!(dx.contains("(0 rows)"), "{dx}");
+
     let ci = s.psql("\\d ci");
     assert!(ci.contains("btree, for table \"public.c\""), "{ci}");
 }

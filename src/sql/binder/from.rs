@@ -335,6 +335,21 @@ impl Binder<'_> {
                 })?;
                 Ok((p, s, *lateral))
             }
+            // UNNEST(array) [WITH ORDINALITY]: like every function in FROM,
+            // it may read the preceding FROM items.
+            ast::TableFactor::UNNEST {
+                alias,
+                array_exprs,
+                with_offset: false,
+                with_ordinality: false,
+                ..
+            } => {
+                let args: Vec<&ast::Expr> = array_exprs.iter().collect();
+                let lateral = left.is_some();
+                let (p, s) =
+                    self.with_lateral(lateral, left, || self.bind_unnest(&args, alias.as_ref()))?;
+                Ok((p, s, lateral))
+            }
             ast::TableFactor::Derived {
                 subquery,
                 alias,
@@ -433,6 +448,9 @@ impl Binder<'_> {
     ) -> Result<(Plan, Scope)> {
         if name == "pg_partition_ancestors" {
             return self.bind_partition_ancestors(args, alias);
+        }
+        if name == "unnest" {
+            return self.bind_unnest(args, alias);
         }
         if name != "generate_series" {
             return Err(Error::new(

@@ -16,10 +16,69 @@
 //! Only SRF calls that are whole select-list items are rewritten, and only
 //! in SELECTs without GROUP BY (SRFs run after grouping in PostgreSQL).
 
-use super::ident;
-use crate::error::{Error, Result};
+use super::{Binder, Scope, ident};
+use crate::error::{Error, Result, SqlState};
+use crate::sql::expr::Expr;
+use crate::sql::functions::Func;
 use crate::sql::parser::parse_expr;
+use crate::sql::plan::{Column, Plan};
+use crate::types::{DataType, Value};
 use sqlparser::ast;
+
+impl Binder<'_> {
+    /// `unnest(array)` in FROM: one row per element, planned as a subscript
+    /// series projected through the array. The column is named after the
+    /// alias (`unnest(a) x`) or `unnest`.
+    pub(super) fn bind_unnest(
+        &self,
+        args: &[&ast::Expr],
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<(Plan, Scope)> {
+        let [arg] = args else {
+            return Err(Error::unsupported("unnest of more than one array"));
+        };
+        let (arr, ty) = self.bind_expr(arg, &Scope::default())?;
+        let elem = match ty {
+            DataType::Array(e) => *e,
+            other => {
+                return Err(Error::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    format!("function unnest({}) does not exist", other.name()),
+                ));
+            }
+        };
+        let series = Plan::Series {
+            args: vec![
+                Expr::Literal(Value::Int4(1)),
+                Expr::Function(Func::Cardinality, vec![arr.clone()]),
+            ],
+            column: Column {
+                name: "i".into(),
+                ty: DataType::Int4,
+            },
+        };
+        let q = alias.map(|a| ident(&a.name));
+        let name = match alias {
+            Some(a) if a.columns.is_empty() => ident(&a.name),
+            _ => "unnest".into(),
+        };
+        let plan = Plan::Project {
+            input: Box::new(series),
+            exprs: vec![Expr::Function(
+                Func::ArrayElement,
+                vec![arr, Expr::Column(0)],
+            )],
+            columns: vec![Column { name, ty: elem }],
+        };
+        let scope = super::from::item_scope(
+            &plan,
+            Some(q.unwrap_or_else(|| "unnest".into())),
+            &[],
+            alias,
+        )?;
+        Ok((plan, scope))
+    }
+}
 
 const SUBSCRIPT: &str = "__srf_subscripts.__srf_i";
 

@@ -54,6 +54,7 @@ pub fn eval(f: &Func, vals: &[Value]) -> Result<Option<Value>> {
             }
             _ => Value::Null,
         },
+        Func::PgSizePretty => Value::Text(size_pretty(int(&vals[0])?)),
         Func::Cardinality => Value::Int4(elems(&vals[0]) as i32),
         // Not strict: a NULL type modifier means "no modifier".
         Func::FormatType => {
@@ -69,4 +70,26 @@ pub fn eval(f: &Func, vals: &[Value]) -> Result<Option<Value>> {
         }
         _ => return Ok(None),
     }))
+}
+
+/// `pg_size_pretty`: bytes below 10 kB, then the largest unit that keeps
+/// the value below 20480 (PostgreSQL's rule), rounded half away from zero.
+fn size_pretty(bytes: i64) -> String {
+    const LIMIT: i64 = 10 * 1024;
+    const LIMIT2: i64 = LIMIT * 2 - 1;
+    if bytes.abs() < LIMIT {
+        return format!("{bytes} bytes");
+    }
+    // One extra bit is kept for rounding.
+    let mut size = bytes / 512;
+    let mut unit = "kB";
+    for next in ["MB", "GB", "TB", "PB"] {
+        if size.abs() < LIMIT2 {
+            break;
+        }
+        size /= 1024;
+        unit = next;
+    }
+    let rounded = (size + if size < 0 { -1 } else { 1 }) / 2;
+    format!("{rounded} {unit}")
 }

@@ -54,7 +54,7 @@ funcs! {
     // arrays and catalog
     ArrayToString = "array_to_string", ArrayUpper = "array_upper", ArrayLower = "array_lower",
     ArrayLength = "array_length", Cardinality = "cardinality", FormatType = "format_type",
-    RegexMatch = "textregexeq", RegexIMatch = "texticregexeq", ArrayElement = "array_element",
+    PgSizePretty = "pg_size_pretty", RegexMatch = "textregexeq", RegexIMatch = "texticregexeq", ArrayElement = "array_element",
     // string
     Lower = "lower", Upper = "upper", Initcap = "initcap", Length = "length",
     OctetLength = "octet_length", Substr = "substr", Strpos = "strpos", Btrim = "btrim",
@@ -447,6 +447,10 @@ pub fn resolve_call(name: &str, arg_types: &[DataType]) -> Result<(Func, DataTyp
         "cardinality" => {
             arity(n == 1 && matches!(arg_types[0], T::Array(_)))?;
             (Func::Cardinality, T::Int4, any())
+        }
+        "pg_size_pretty" => {
+            arity(n == 1)?;
+            (Func::PgSizePretty, T::Text, vec![T::Int8])
         }
         "format_type" => {
             arity(n == 2)?;

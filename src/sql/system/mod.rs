@@ -68,6 +68,23 @@ pub fn is_system_relation(schema: Option<&str>, name: &str) -> bool {
     }
 }
 
+/// The oid of system relation `schema.name`: PostgreSQL's fixed oid for
+/// catalog tables, a stable made-up one (below the first user oid) otherwise.
+pub fn system_relation_oid(schema: Option<&str>, name: &str) -> Option<i64> {
+    if !is_system_relation(schema, name) {
+        return None;
+    }
+    if schema == Some("information_schema") {
+        let k = information_schema::NAMES.iter().position(|n| *n == name)?;
+        return Some(13_100 + k as i64);
+    }
+    if let Some((_, oid)) = pg_catalog::FIXED_OIDS.iter().find(|(n, _)| *n == name) {
+        return Some(*oid);
+    }
+    let k = pg_catalog::NAMES.iter().position(|n| *n == name)?;
+    Some(12_000 + k as i64)
+}
+
 /// Builds system relation `schema.name`, if it is one.
 pub fn lookup(ctx: &Ctx, schema: Option<&str>, name: &str) -> Option<SystemTable> {
     match schema {

@@ -40,6 +40,35 @@ pub(super) const NAMES: &[&str] = &[
     "pg_enum",
     "pg_depend",
     "pg_roles",
+    "pg_extension",
+];
+
+/// PostgreSQL's fixed oids of the catalog tables (what `'pg_class'::regclass` gives).
+pub(super) const FIXED_OIDS: &[(&str, i64)] = &[
+    ("pg_type", 1247),
+    ("pg_attribute", 1249),
+    ("pg_proc", 1255),
+    ("pg_class", 1259),
+    ("pg_database", 1262),
+    ("pg_sequence", 2224),
+    ("pg_am", 2601),
+    ("pg_attrdef", 2604),
+    ("pg_constraint", 2606),
+    ("pg_depend", 2608),
+    ("pg_description", 2609),
+    ("pg_index", 2610),
+    ("pg_inherits", 2611),
+    ("pg_namespace", 2615),
+    ("pg_trigger", 2620),
+    ("pg_extension", 3079),
+    ("pg_policy", 3256),
+    ("pg_statistic_ext", 3381),
+    ("pg_collation", 3456),
+    ("pg_enum", 3501),
+    ("pg_range", 3541),
+    ("pg_publication", 6104),
+    ("pg_publication_rel", 6106),
+    ("pg_publication_namespace", 6237),
 ];
 
 const OID: DataType = DataType::Int8;
@@ -151,6 +180,14 @@ pub(super) fn build(ctx: &Ctx, name: &str) -> Option<SystemTable> {
             ("tgisinternal", BOOL),
         ]),
         "pg_range" => empty(&[("rngtypid", OID), ("rngsubtype", OID)]),
+        "pg_extension" => empty(&[
+            ("oid", OID),
+            ("extname", NAME),
+            ("extowner", OID),
+            ("extnamespace", OID),
+            ("extrelocatable", BOOL),
+            ("extversion", DataType::Text),
+        ]),
         "pg_enum" => empty(&[
             ("oid", OID),
             ("enumtypid", OID),
@@ -298,6 +335,8 @@ fn pg_attribute(ctx: &Ctx) -> SystemTable {
         ("attndims", I4),
         ("atttypmod", I4),
         ("attbyval", BOOL),
+        ("attstorage", CHAR),
+        ("attcompression", CHAR),
         ("attnotnull", BOOL),
         ("atthasdef", BOOL),
         ("atthasmissing", BOOL),
@@ -326,6 +365,8 @@ fn pg_attribute(ctx: &Ctx) -> SystemTable {
             Value::Int4(matches!(ty, DataType::Array(_)) as i32),
             Value::Int4(typmod(ty)),
             Value::Bool(len > 0 && len <= 8),
+            text(if len > 0 { "p" } else { "x" }),
+            text(""),
             Value::Bool(notnull),
             Value::Bool(hasdef),
             Value::Bool(false),
@@ -619,6 +660,8 @@ fn pg_database() -> SystemTable {
         ("datconnlimit", I4),
         ("datcollate", DataType::Text),
         ("datctype", DataType::Text),
+        ("daticulocale", DataType::Text),
+        ("datcollversion", DataType::Text),
         ("dattablespace", OID),
         ("datacl", DataType::Array(Box::new(DataType::Text))),
     ]);
@@ -633,6 +676,8 @@ fn pg_database() -> SystemTable {
         Value::Int4(-1),
         text("C"),
         text("C"),
+        Value::Null,
+        Value::Null,
         int8(1663),
         Value::Null,
     ]);

@@ -114,6 +114,14 @@ impl Binder<'_> {
     pub(super) fn bind_reg_cast(&self, tname: &str, x: Bound) -> Result<Bound> {
         let tname = tname.to_string();
         let (x, from) = x;
+        // `$1::regclass`: the parameter is the name, as text.
+        let (x, from) = match x {
+            Expr::Param(n, DataType::Unknown) if tname == "regclass" => (
+                Expr::Param(n, self.note_param(n, &DataType::Text)),
+                DataType::Text,
+            ),
+            other => (other, from),
+        };
         if let Expr::Literal(Value::Text(s)) = &x {
             if let Ok(oid) = s.trim().parse::<i64>() {
                 return Ok((Expr::Literal(Value::Int8(oid)), DataType::Int8));

@@ -231,6 +231,13 @@ impl<'a> Binder<'a> {
     }
 
     pub fn table_by_name(&self, schema: Option<&str>, n: &str) -> Result<Arc<TableDef>> {
+        // System relations come first on the search path and are read-only.
+        if crate::sql::system::is_system_relation(schema, n) {
+            return Err(Error::new(
+                SqlState::INSUFFICIENT_PRIVILEGE,
+                format!("permission denied: \"{n}\" is a system catalog"),
+            ));
+        }
         match self.catalog.resolve(schema, n, self.search_path) {
             Some((_, Relation::Table(id))) => Ok(self.catalog.table(id)?.clone()),
             Some(_) => Err(Error::new(

@@ -11,6 +11,7 @@ mod cte;
 mod dml;
 mod expr;
 mod from;
+mod operators;
 mod query;
 mod special;
 mod srf;

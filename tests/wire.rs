@@ -746,3 +746,70 @@ fn no_password_means_loopback_only() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("has no password"), "{stderr}");
 }
+
+/// Driver-style catalog introspection over the extended protocol: typed
+/// parameters against pg_catalog, oid columns as int8, `$1::regclass`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_introspection() {
+    let s = Server::start(&[]);
+    let c = s.connect().await;
+    c.batch_execute("CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, tags text[])")
+        .await
+        .unwrap();
+    let rows = c
+        .query(
+            "SELECT a.attname, a.atttypid, a.attnotnull FROM pg_catalog.pg_attribute a \
+             JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+             WHERE c.relname = $1 AND a.attnum > 0 ORDER BY a.attnum",
+            &[&"items"],
+        )
+        .await
+        .unwrap();
+    let got: Vec<(String, i64, bool)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("id".to_string(), 23, true),
+            ("name".to_string(), 25, true),
+            ("tags".to_string(), 1009, false),
+        ]
+    );
+    // The shape of tokio-postgres' own type lookup.
+    let t = c
+        .query_one(
+            "SELECT t.typname, t.typtype, t.typelem, t.typbasetype, n.nspname, t.typrelid \
+             FROM pg_catalog.pg_type t \
+             INNER JOIN pg_catalog.pg_namespace n ON t.typnamespace = n.oid WHERE t.oid = $1",
+            &[&1009i64],
+        )
+        .await
+        .unwrap();
+    assert_eq!(t.get::<_, String>(0), "_text");
+    assert_eq!(t.get::<_, String>(1), "b");
+    assert_eq!(t.get::<_, i64>(2), 25);
+    assert_eq!(t.get::<_, String>(4), "pg_catalog");
+    // A relation named by a parameter.
+    let r = c
+        .query_one(
+            "SELECT count(*) FROM pg_catalog.pg_index WHERE indrelid = $1::regclass",
+            &[&"items"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.get::<_, i64>(0), 1);
+    let cols: Vec<String> = c
+        .query(
+            "SELECT column_name FROM information_schema.columns \
+             WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position",
+            &[&"public", &"items"],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(cols, ["id", "name", "tags"]);
+}

@@ -44,3 +44,4 @@ pub mod plan;
 pub fn quote_ident(s: &str) -> String {
     ddl::quote_ident(s)
 }
+pub mod system;

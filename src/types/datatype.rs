@@ -88,6 +88,8 @@ impl DataType {
             "int2" | "smallint" | "smallserial" | "serial2" => DataType::Int2,
             "int" | "int4" | "integer" | "serial" | "serial4" => DataType::Int4,
             "int8" | "bigint" | "bigserial" | "serial8" => DataType::Int8,
+            // Object identifiers are bigint here (see sql::system).
+            "oid" => DataType::Int8,
             "float4" | "real" => DataType::Float4,
             "float8" | "float" | "double precision" => DataType::Float8,
             "numeric" | "decimal" => DataType::Numeric(None),

@@ -41,7 +41,7 @@ pub(crate) fn is_aggregate_name(name: &str) -> bool {
     agg_func(name).is_some()
 }
 
-fn map_binop(op: &ast::BinaryOperator) -> Result<BinaryOp> {
+pub(super) fn map_binop(op: &ast::BinaryOperator) -> Result<BinaryOp> {
     use ast::BinaryOperator as B;
     Ok(match op {
         B::Plus => BinaryOp::Plus,
@@ -216,6 +216,29 @@ impl Binder<'_> {
                 }
             }
             A::Nested(inner) => b(inner),
+            // Collations are not modelled: every comparison is by code point.
+            A::Collate { expr, .. } => b(expr),
+            // a[i]: one-dimensional subscripts, 1-based; NULL out of range.
+            A::CompoundFieldAccess { root, access_chain } => {
+                let [ast::AccessExpr::Subscript(ast::Subscript::Index { index })] =
+                    access_chain.as_slice()
+                else {
+                    return Err(Error::unsupported(format!("expression not supported: {e}")));
+                };
+                let (arr, at) = b(root)?;
+                let DataType::Array(elem) = at else {
+                    return Err(Error::new(
+                        SqlState::DATATYPE_MISMATCH,
+                        format!(
+                            "cannot subscript type {} because it does not support subscripting",
+                            at.name()
+                        ),
+                    ));
+                };
+                let (i, it) = b(index)?;
+                let i = self.coerce(i, &it, &DataType::Int4)?;
+                Ok((Expr::Function(Func::ArrayElement, vec![arr, i]), *elem))
+            }
             A::Value(v) => self.literal(&v.value),
             A::TypedString(ts) => {
                 let ty = DataType::from_sql(&ts.data_type)?;
@@ -252,8 +275,11 @@ impl Binder<'_> {
             A::Cast {
                 expr, data_type, ..
             } => {
-                let ty = self.cast_target(data_type)?;
                 let (x, from) = b(expr)?;
+                if let Some(reg) = super::system::reg_type(data_type) {
+                    return self.bind_reg_cast(&reg, (x, from));
+                }
+                let ty = self.cast_target(data_type)?;
                 if let (Expr::Literal(Value::Text(s)), DataType::Unknown) = (&x, &from) {
                     return Ok((Expr::Literal(Value::Text(s.clone()).cast(&ty)?), ty));
                 }
@@ -306,38 +332,7 @@ impl Binder<'_> {
             A::BinaryOp { left, op, right } => {
                 let (l, lt) = b(left)?;
                 let (r, rt) = b(right)?;
-                match op {
-                    ast::BinaryOperator::And | ast::BinaryOperator::Or => {
-                        let l = self.expect_bool(l, lt, &format!("{op}"))?;
-                        let r = self.expect_bool(r, rt, &format!("{op}"))?;
-                        let x = if *op == ast::BinaryOperator::And {
-                            Expr::And(Box::new(l), Box::new(r))
-                        } else {
-                            Expr::Or(Box::new(l), Box::new(r))
-                        };
-                        Ok((x, DataType::Bool))
-                    }
-                    ast::BinaryOperator::PGLikeMatch
-                    | ast::BinaryOperator::PGILikeMatch
-                    | ast::BinaryOperator::PGNotLikeMatch
-                    | ast::BinaryOperator::PGNotILikeMatch => {
-                        let ci = matches!(
-                            op,
-                            ast::BinaryOperator::PGILikeMatch
-                                | ast::BinaryOperator::PGNotILikeMatch
-                        );
-                        let neg = matches!(
-                            op,
-                            ast::BinaryOperator::PGNotLikeMatch
-                                | ast::BinaryOperator::PGNotILikeMatch
-                        );
-                        self.like(l, lt, r, rt, None, ci, neg)
-                    }
-                    _ => {
-                        let bop = map_binop(op)?;
-                        self.binary(bop, l, lt, r, rt)
-                    }
-                }
+                self.binary_operator(op, l, lt, r, rt)
             }
             A::IsNull(x) => Ok((Expr::IsNull(Box::new(b(x)?.0)), DataType::Bool)),
             A::IsNotNull(x) => Ok((
@@ -813,7 +808,7 @@ impl Binder<'_> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn like(
+    pub(super) fn like(
         &self,
         l: Expr,
         lt: DataType,
@@ -870,6 +865,10 @@ impl Binder<'_> {
         let mut order_by: &[ast::OrderByExpr] = &[];
         let (args, distinct, star) = match &f.args {
             ast::FunctionArguments::None => (vec![], false, false),
+            // array(SELECT ...), spelled as a call.
+            ast::FunctionArguments::Subquery(q) if name == "array" => {
+                return self.bind_subquery(q, SubqueryKind::Array, None, scope, agg);
+            }
             ast::FunctionArguments::Subquery(_) => {
                 return Err(Error::unsupported("subqueries are not supported yet"));
             }
@@ -1003,6 +1002,21 @@ impl Binder<'_> {
         for x in &args {
             bound.push(self.bind(x, scope, agg, depth + 1)?);
         }
+        if let Some(done) = self.bind_catalog_function(&name, &bound)? {
+            return Ok(done);
+        }
+        // nextval('s'::regclass): the cast resolved the sequence's oid.
+        if matches!(name.as_str(), "nextval" | "currval" | "setval")
+            && let Some((Expr::Literal(Value::Int8(id)), _)) = bound.first()
+            && let Some(s) = u32::try_from(*id)
+                .ok()
+                .and_then(|i| self.catalog.sequences.get(&i))
+        {
+            bound[0] = (
+                Expr::Literal(Value::Text(format!("\"{}\".\"{}\"", s.schema, s.name))),
+                DataType::Text,
+            );
+        }
         let (mut func, ty, args) = self.resolve_function(&name, bound)?;
         // Sequence functions resolve a literal sequence name now.
         if let Func::NextVal(_) | Func::CurrVal(_) | Func::SetVal(_) = func
@@ -1031,7 +1045,7 @@ fn type_name_without_modifiers(t: &DataType) -> String {
     }
 }
 
-fn negate_if(x: Expr, negated: bool) -> Expr {
+pub(super) fn negate_if(x: Expr, negated: bool) -> Expr {
     if negated { Expr::Not(Box::new(x)) } else { x }
 }
 

@@ -292,6 +292,9 @@ impl Binder<'_> {
                     let (p, s) = self.bind_cte_ref(&cte, alias.as_ref())?;
                     return Ok((p, s, false));
                 }
+                if let Some((p, s)) = self.bind_system_relation(name, alias.as_ref())? {
+                    return Ok((p, s, false));
+                }
                 if let Some(view) = self.view(name)? {
                     self.used_relations.borrow_mut().push(view.id);
                     let (p, s) = self.bind_view_ref(&view, alias.as_ref())?;
@@ -331,6 +334,21 @@ impl Binder<'_> {
                     self.bind_table_function(&fname, &list, alias.as_ref())
                 })?;
                 Ok((p, s, *lateral))
+            }
+            // UNNEST(array) [WITH ORDINALITY]: like every function in FROM,
+            // it may read the preceding FROM items.
+            ast::TableFactor::UNNEST {
+                alias,
+                array_exprs,
+                with_offset: false,
+                with_ordinality: false,
+                ..
+            } => {
+                let args: Vec<&ast::Expr> = array_exprs.iter().collect();
+                let lateral = left.is_some();
+                let (p, s) =
+                    self.with_lateral(lateral, left, || self.bind_unnest(&args, alias.as_ref()))?;
+                Ok((p, s, lateral))
             }
             ast::TableFactor::Derived {
                 subquery,
@@ -390,6 +408,19 @@ impl Binder<'_> {
         Ok((plan, scope))
     }
 
+    /// The scope a view's query produces, bound outside the current
+    /// statement's context (no enclosing scopes, CTEs or dependencies).
+    pub(super) fn bind_view_ref_detached(&self, view: &crate::catalog::ViewDef) -> Result<Scope> {
+        if self.in_system_relation.replace(true) {
+            return Ok(Scope::default());
+        }
+        let used = std::mem::take(&mut *self.used_relations.borrow_mut());
+        let r = self.bind_view_ref(view, None);
+        *self.used_relations.borrow_mut() = used;
+        self.in_system_relation.set(false);
+        Ok(r?.1)
+    }
+
     /// Binds a LATERAL item with the preceding FROM items as its enclosing
     /// row (the join re-runs it for every left row).
     fn with_lateral<T>(
@@ -415,6 +446,12 @@ impl Binder<'_> {
         args: &[&ast::Expr],
         alias: Option<&ast::TableAlias>,
     ) -> Result<(Plan, Scope)> {
+        if name == "pg_partition_ancestors" {
+            return self.bind_partition_ancestors(args, alias);
+        }
+        if name == "unnest" {
+            return self.bind_unnest(args, alias);
+        }
         if name != "generate_series" {
             return Err(Error::new(
                 SqlState::UNDEFINED_FUNCTION,

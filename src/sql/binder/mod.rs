@@ -11,9 +11,12 @@ mod cte;
 mod dml;
 mod expr;
 mod from;
+mod operators;
 mod query;
 mod special;
+mod srf;
 mod subquery;
+mod system;
 mod window;
 
 pub use dml::{ConflictAction, DeletePlan, DmlPlan, InsertPlan, OnConflict, Returning, UpdatePlan};
@@ -182,6 +185,9 @@ pub struct Binder<'a> {
     pub(crate) used_relations: RefCell<Vec<u32>>,
     /// Window calls of the SELECTs being bound, innermost last.
     windows: RefCell<Vec<window::WindowScope>>,
+    /// Set while views are bound to describe them in a system relation (a
+    /// view over a system relation must not describe itself recursively).
+    in_system_relation: std::cell::Cell<bool>,
 }
 
 impl<'a> Binder<'a> {
@@ -195,6 +201,7 @@ impl<'a> Binder<'a> {
             ctes: RefCell::new(Vec::new()),
             used_relations: RefCell::new(Vec::new()),
             windows: RefCell::new(Vec::new()),
+            in_system_relation: std::cell::Cell::new(false),
         }
     }
 
@@ -225,6 +232,13 @@ impl<'a> Binder<'a> {
     }
 
     pub fn table_by_name(&self, schema: Option<&str>, n: &str) -> Result<Arc<TableDef>> {
+        // System relations come first on the search path and are read-only.
+        if crate::sql::system::is_system_relation(schema, n) {
+            return Err(Error::new(
+                SqlState::INSUFFICIENT_PRIVILEGE,
+                format!("permission denied: \"{n}\" is a system catalog"),
+            ));
+        }
         match self.catalog.resolve(schema, n, self.search_path) {
             Some((_, Relation::Table(id))) => Ok(self.catalog.table(id)?.clone()),
             Some(_) => Err(Error::new(

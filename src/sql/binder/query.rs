@@ -269,6 +269,9 @@ impl Binder<'_> {
     }
 
     fn bind_select_inner(&self, s: &ast::Select, order_by: &[ast::OrderByExpr]) -> Result<Plan> {
+        if let Some(rewritten) = super::srf::rewrite(s)? {
+            return self.bind_select_inner(&rewritten, order_by);
+        }
         if s.into.is_some() {
             return Err(Error::unsupported(
                 "SELECT INTO is not supported; use CREATE TABLE AS",

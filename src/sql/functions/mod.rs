@@ -7,9 +7,11 @@
 //! functions themselves live in `string`, `math` and `datetime` (with the
 //! `to_char` family in `format`).
 
+mod array;
 mod datetime;
 mod format;
 mod math;
+mod regex;
 mod string;
 
 use super::expr::{EvalCtx, Expr};
@@ -50,6 +52,10 @@ funcs! {
     ToJsonb = "to_jsonb", CurrentSetting = "current_setting", Version = "version",
     CurrentSchema = "current_schema", GenerateSeries = "generate_series",
     CurrentUser = "current_user", SessionUser = "session_user",
+    // arrays and catalog
+    ArrayToString = "array_to_string", ArrayUpper = "array_upper", ArrayLower = "array_lower",
+    ArrayLength = "array_length", Cardinality = "cardinality", FormatType = "format_type",
+    PgSizePretty = "pg_size_pretty", RegexMatch = "textregexeq", RegexIMatch = "texticregexeq", ArrayElement = "array_element",
     // string
     Lower = "lower", Upper = "upper", Initcap = "initcap", Length = "length",
     OctetLength = "octet_length", Substr = "substr", Strpos = "strpos", Btrim = "btrim",
@@ -421,6 +427,36 @@ pub fn resolve_call(name: &str, arg_types: &[DataType]) -> Result<(Func, DataTyp
             }
             (Func::CurrentSetting, T::Text, p)
         }
+        "array_to_string" => {
+            arity((n == 2 || n == 3) && matches!(arg_types[0], T::Array(_)))?;
+            let mut p = any();
+            p[1] = T::Text;
+            if n == 3 {
+                p[2] = T::Text;
+            }
+            (Func::ArrayToString, T::Text, p)
+        }
+        "array_upper" | "array_lower" | "array_length" => {
+            arity(n == 2 && matches!(arg_types[0], T::Array(_)))?;
+            let f = match name {
+                "array_upper" => Func::ArrayUpper,
+                "array_lower" => Func::ArrayLower,
+                _ => Func::ArrayLength,
+            };
+            (f, T::Int4, vec![arg_types[0].clone(), T::Int4])
+        }
+        "cardinality" => {
+            arity(n == 1 && matches!(arg_types[0], T::Array(_)))?;
+            (Func::Cardinality, T::Int4, any())
+        }
+        "pg_size_pretty" => {
+            arity(n == 1)?;
+            (Func::PgSizePretty, T::Text, vec![T::Int8])
+        }
+        "format_type" => {
+            arity(n == 2)?;
+            (Func::FormatType, T::Text, vec![T::Int8, T::Int4])
+        }
         "version" => {
             arity(n == 0)?;
             (Func::Version, T::Text, vec![])
@@ -543,6 +579,7 @@ impl Func {
                 | Func::JsonbBuildObject
                 | Func::JsonBuildObject
                 | Func::CurrentSetting
+                | Func::FormatType
         )
     }
 
@@ -589,6 +626,12 @@ impl Func {
             return Ok(Value::Null);
         }
         if let Some(v) = string::eval(self, &vals)? {
+            return Ok(v);
+        }
+        if let Some(v) = array::eval(self, &vals)? {
+            return Ok(v);
+        }
+        if let Some(v) = regex::eval(self, &vals)? {
             return Ok(v);
         }
         if let Some(v) = math::eval(self, &vals)? {

@@ -1,0 +1,531 @@
+//! Binding what the system catalogs need: references to `pg_catalog` and
+//! `information_schema` relations (built by [`crate::sql::system`] into
+//! literal rows), casts to the `reg*` object-identifier types, and the
+//! catalog functions psql and drivers call (`pg_get_indexdef`,
+//! `pg_table_is_visible`, ...).
+//!
+//! Functions that depend on the catalog are resolved here, at bind time, into
+//! a lookup over the catalog the statement is bound against (a `CASE` over
+//! the objects), so the executor needs no catalog access and the answers are
+//! consistent with the system relations of the same statement.
+
+use super::{Binder, Scope, ScopeColumn, ident, split_name};
+use crate::catalog::Relation;
+use crate::error::{Error, Result, SqlState};
+use crate::sql::expr::Expr;
+use crate::sql::plan::Plan;
+use crate::sql::system::{self, Ctx};
+use crate::types::{BinaryOp, DataType, Value};
+use sqlparser::ast;
+
+type Bound = (Expr, DataType);
+
+/// The `reg*` types: casts to them resolve names to oids and back.
+const REG_TYPES: &[&str] = &[
+    "regclass",
+    "regtype",
+    "regnamespace",
+    "regproc",
+    "regprocedure",
+    "regrole",
+    "regoper",
+    "regconfig",
+];
+
+/// The `reg*` type a cast names, if it names one.
+pub(super) fn reg_type(ty: &ast::DataType) -> Option<String> {
+    let name = match ty {
+        ast::DataType::Regclass => return Some("regclass".into()),
+        ast::DataType::Custom(name, _) => name,
+        _ => return None,
+    };
+    let last = name.0.last()?.as_ident()?;
+    let n = ident(last);
+    REG_TYPES.contains(&n.as_str()).then_some(n)
+}
+
+impl Binder<'_> {
+    fn system_ctx<'s>(
+        &'s self,
+        view_columns: &'s dyn Fn(&crate::catalog::ViewDef) -> Vec<(String, DataType)>,
+    ) -> Ctx<'s> {
+        Ctx {
+            catalog: self.catalog,
+            search_path: self.search_path,
+            view_columns,
+        }
+    }
+
+    /// The output columns of a view, as binding its query gives them
+    /// (empty if the view no longer binds).
+    fn view_columns(&self, v: &crate::catalog::ViewDef) -> Vec<(String, DataType)> {
+        match self.bind_view_ref_detached(v) {
+            Ok(scope) => scope.columns.into_iter().map(|c| (c.name, c.ty)).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// A FROM item naming a system relation, planned as its rows; `None` if
+    /// `name` is not one.
+    pub(super) fn bind_system_relation(
+        &self,
+        name: &ast::ObjectName,
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<Option<(Plan, Scope)>> {
+        let (schema, n) = split_name(name)?;
+        if !system::is_system_relation(schema.as_deref(), &n) {
+            return Ok(None);
+        }
+        let vc = |v: &crate::catalog::ViewDef| self.view_columns(v);
+        let ctx = self.system_ctx(&vc);
+        let Some(table) = system::lookup(&ctx, schema.as_deref(), &n) else {
+            return Ok(None);
+        };
+        let q = alias.map(|a| ident(&a.name)).unwrap_or_else(|| n.clone());
+        let mut scope = Scope {
+            columns: table
+                .columns
+                .iter()
+                .map(|c| ScopeColumn {
+                    qualifier: Some(q.clone()),
+                    name: c.name.clone(),
+                    ty: c.ty.clone(),
+                    qualified_only: false,
+                })
+                .collect(),
+        };
+        if let Some(a) = alias {
+            super::from::rename_columns(&mut scope, &a.columns)?;
+        }
+        let plan = Plan::Values {
+            rows: table
+                .rows
+                .into_iter()
+                .map(|r| r.into_iter().map(Expr::Literal).collect())
+                .collect(),
+            columns: table.columns,
+        };
+        Ok(Some((plan, scope)))
+    }
+
+    /// `x::regclass` and the other `reg*` casts (`tname` from [`reg_type`]).
+    /// A string literal resolves to the object's oid now (42P01/42704 if it
+    /// does not exist); an oid-valued expression becomes the object's name.
+    pub(super) fn bind_reg_cast(&self, tname: &str, x: Bound) -> Result<Bound> {
+        let tname = tname.to_string();
+        let (x, from) = x;
+        // `$1::regclass`: the parameter is the name, as text.
+        let (x, from) = match x {
+            Expr::Param(n, DataType::Unknown) if tname == "regclass" => (
+                Expr::Param(n, self.note_param(n, &DataType::Text)),
+                DataType::Text,
+            ),
+            other => (other, from),
+        };
+        if let Expr::Literal(Value::Text(s)) = &x {
+            if let Ok(oid) = s.trim().parse::<i64>() {
+                return Ok((Expr::Literal(Value::Int8(oid)), DataType::Int8));
+            }
+            let oid = self.reg_oid(&tname, s)?;
+            return Ok((Expr::Literal(Value::Int8(oid)), DataType::Int8));
+        }
+        if matches!(x, Expr::Literal(Value::Null)) {
+            return Ok((x, DataType::Text));
+        }
+        // A text expression names the object: resolve it per row.
+        if tname == "regclass" && matches!(from, DataType::Text | DataType::Varchar(_)) {
+            let pairs = system::relations(self.catalog).into_iter().flat_map(|r| {
+                let shown =
+                    system::display_name(self.catalog, self.search_path, &r.schema, &r.name);
+                let qualified = format!("{}.{}", r.schema, r.name);
+                [(shown, r.oid), (qualified, r.oid)]
+            });
+            let whens = pairs
+                .map(|(name, oid)| {
+                    (
+                        Expr::Binary(
+                            BinaryOp::Eq,
+                            Box::new(x.clone()),
+                            Box::new(Expr::Literal(Value::Text(name))),
+                        ),
+                        Expr::Literal(Value::Int8(oid)),
+                    )
+                })
+                .collect::<Vec<_>>();
+            let otherwise = Expr::Literal(Value::Null);
+            let x = if whens.is_empty() {
+                otherwise
+            } else {
+                Expr::Case {
+                    operand: None,
+                    whens,
+                    otherwise: Some(Box::new(otherwise)),
+                }
+            };
+            return Ok((x, DataType::Int8));
+        }
+        if !from.is_integer() && from != DataType::Unknown {
+            return Err(Error::new(
+                SqlState::CANNOT_COERCE,
+                format!("cannot cast type {} to {tname}", from.name()),
+            ));
+        }
+        let x = self.coerce(x, &from, &DataType::Int8)?;
+        let pairs: Vec<(i64, String)> = match tname.as_str() {
+            "regclass" => system::relations(self.catalog)
+                .into_iter()
+                .map(|r| {
+                    let shown =
+                        system::display_name(self.catalog, self.search_path, &r.schema, &r.name);
+                    (r.oid, shown)
+                })
+                .collect(),
+            "regtype" => system::types()
+                .into_iter()
+                .filter_map(|t| Some((t.oid, system::format_type(t.oid, None)?)))
+                .collect(),
+            "regnamespace" => system::namespaces(self.catalog),
+            "regrole" => vec![(system::SUPERUSER_OID, system::SUPERUSER_NAME.to_string())],
+            _ => Vec::new(),
+        };
+        // Unknown oids print as the number, as in PostgreSQL.
+        let otherwise = Expr::Cast(Box::new(x.clone()), DataType::Text);
+        Ok((
+            lookup(
+                &x,
+                pairs.into_iter().map(|(k, v)| (k, Value::Text(v))),
+                otherwise,
+            ),
+            DataType::Text,
+        ))
+    }
+
+    /// The oid named by `text` for a `reg*` type.
+    fn reg_oid(&self, tname: &str, text: &str) -> Result<i64> {
+        let parts: Vec<String> = text
+            .split('.')
+            .map(|p| {
+                let p = p.trim();
+                if p.len() >= 2 && p.starts_with('"') && p.ends_with('"') {
+                    p[1..p.len() - 1].replace("\"\"", "\"")
+                } else {
+                    p.to_lowercase()
+                }
+            })
+            .collect();
+        match tname {
+            "regclass" => {
+                let (schema, name) = match parts.as_slice() {
+                    [n] => (None, n.as_str()),
+                    [s, n] => (Some(s.as_str()), n.as_str()),
+                    _ => return Err(Error::syntax(format!("invalid name syntax: \"{text}\""))),
+                };
+                if let Some(oid) = system::system_relation_oid(schema, name) {
+                    return Ok(oid);
+                }
+                match self.catalog.resolve(schema, name, self.search_path) {
+                    Some((_, Relation::Table(id)))
+                    | Some((_, Relation::Index(id)))
+                    | Some((_, Relation::Sequence(id)))
+                    | Some((_, Relation::View(id))) => Ok(id as i64),
+                    None => system::indexes(self.catalog)
+                        .into_iter()
+                        .find(|i| {
+                            i.primary
+                                && i.name == name
+                                && schema.is_none_or(|s| s == i.table.schema)
+                        })
+                        .map(|i| i.oid)
+                        .ok_or_else(|| Error::undefined_table(text)),
+                }
+            }
+            "regtype" => {
+                let ty = DataType::from_name(text.trim())?;
+                Ok(ty.oid() as i64)
+            }
+            "regnamespace" => match system::namespace_oid(self.catalog, &parts[0]) {
+                0 => Err(Error::new(
+                    SqlState::UNDEFINED_SCHEMA,
+                    format!("schema \"{text}\" does not exist"),
+                )),
+                oid => Ok(oid),
+            },
+            "regrole" => Ok(system::SUPERUSER_OID),
+            _ => Err(Error::unsupported(format!(
+                "casting a name to {tname} is not supported"
+            ))),
+        }
+    }
+
+    /// `pg_partition_ancestors(rel)` in FROM: a table without partitions is
+    /// its own only ancestor, at depth 1 (the ordinality column).
+    pub(super) fn bind_partition_ancestors(
+        &self,
+        args: &[&ast::Expr],
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<(Plan, Scope)> {
+        let [arg] = args else {
+            return Err(crate::sql::functions::undefined_function(
+                "pg_partition_ancestors",
+                &[],
+            ));
+        };
+        let (x, t) = self.bind_expr(arg, &Scope::default())?;
+        let x = self.coerce(x, &t, &DataType::Int8)?;
+        let columns = vec![
+            crate::sql::plan::Column {
+                name: "relid".into(),
+                ty: DataType::Int8,
+            },
+            crate::sql::plan::Column {
+                name: "ordinality".into(),
+                ty: DataType::Int8,
+            },
+        ];
+        let plan = Plan::Values {
+            rows: vec![vec![x, Expr::Literal(Value::Int8(1))]],
+            columns,
+        };
+        let q = alias
+            .map(|a| ident(&a.name))
+            .unwrap_or_else(|| "pg_partition_ancestors".into());
+        let scope = super::from::item_scope(&plan, Some(q), &[], alias)?;
+        Ok((plan, scope))
+    }
+
+    /// The catalog functions; `None` if `name` is not one of them.
+    pub(super) fn bind_catalog_function(
+        &self,
+        name: &str,
+        args: &[Bound],
+    ) -> Result<Option<Bound>> {
+        let text = |s: &str| (Expr::Literal(Value::Text(s.to_string())), DataType::Text);
+        let null_text = || (Expr::Literal(Value::Null), DataType::Text);
+        let arity = |ok: bool| -> Result<()> {
+            if ok {
+                Ok(())
+            } else {
+                let types: Vec<DataType> = args.iter().map(|(_, t)| t.clone()).collect();
+                Err(crate::sql::functions::undefined_function(name, &types))
+            }
+        };
+        let oid_arg = |i: usize| -> Result<Expr> {
+            let (x, t) = &args[i];
+            self.coerce(x.clone(), t, &DataType::Int8)
+        };
+        let cat = self.catalog;
+        Ok(Some(match name {
+            "pg_get_userbyid" => {
+                arity(args.len() == 1)?;
+                text(system::SUPERUSER_NAME)
+            }
+            "current_database" | "current_catalog" => {
+                arity(args.is_empty())?;
+                text(system::DATABASE_NAME)
+            }
+            "pg_encoding_to_char" => {
+                arity(args.len() == 1)?;
+                text("UTF8")
+            }
+            "obj_description" | "col_description" | "shobj_description" => {
+                arity(!args.is_empty() && args.len() <= 2)?;
+                null_text()
+            }
+            "pg_get_triggerdef"
+            | "pg_get_statisticsobjdef_columns"
+            | "pg_get_function_arguments"
+            | "pg_get_function_result"
+            | "pg_get_partkeydef" => {
+                arity(!args.is_empty() && args.len() <= 2)?;
+                null_text()
+            }
+            "pg_function_is_visible" | "pg_type_is_visible" => {
+                arity(args.len() == 1)?;
+                (Expr::Literal(Value::Bool(true)), DataType::Bool)
+            }
+            // Sizes are not tracked per relation.
+            "pg_table_size" | "pg_relation_size" | "pg_total_relation_size" | "pg_indexes_size" => {
+                arity(!args.is_empty() && args.len() <= 2)?;
+                (Expr::Literal(Value::Null), DataType::Int8)
+            }
+            "pg_relation_is_publishable" => {
+                arity(args.len() == 1)?;
+                (Expr::Literal(Value::Bool(false)), DataType::Bool)
+            }
+            "has_table_privilege"
+            | "has_schema_privilege"
+            | "has_database_privilege"
+            | "has_column_privilege"
+            | "pg_has_role" => {
+                arity((2..=4).contains(&args.len()))?;
+                (Expr::Literal(Value::Bool(true)), DataType::Bool)
+            }
+            // Non-partitioned tables are their own only ancestor.
+            "pg_partition_ancestors" => {
+                arity(args.len() == 1)?;
+                (oid_arg(0)?, DataType::Int8)
+            }
+            // adbin / conbin hold the expression text already.
+            "pg_get_expr" => {
+                arity(args.len() == 2 || args.len() == 3)?;
+                let (x, t) = &args[0];
+                (self.coerce(x.clone(), t, &DataType::Text)?, DataType::Text)
+            }
+            // pg_get_serial_sequence('table', 'column'): the sequence a
+            // serial or identity column draws from, schema-qualified.
+            "pg_get_serial_sequence" => {
+                arity(args.len() == 2)?;
+                let (t, tt) = &args[0];
+                let (c, ct) = &args[1];
+                let t = self.coerce(t.clone(), tt, &DataType::Text)?;
+                let c = self.coerce(c.clone(), ct, &DataType::Text)?;
+                let text_eq = |x: &Expr, v: String| {
+                    Expr::Binary(
+                        BinaryOp::Eq,
+                        Box::new(x.clone()),
+                        Box::new(Expr::Literal(Value::Text(v))),
+                    )
+                };
+                let mut whens = Vec::new();
+                for s in cat.sequences.values() {
+                    let Some((tid, col)) = s.owned_by else {
+                        continue;
+                    };
+                    let Some(table) = cat.tables.get(&tid) else {
+                        continue;
+                    };
+                    let seq = Expr::Literal(Value::Text(format!(
+                        "{}.{}",
+                        system::quote_ident(&s.schema),
+                        system::quote_ident(&s.name)
+                    )));
+                    let names = [
+                        system::display_name(cat, self.search_path, &table.schema, &table.name),
+                        format!("{}.{}", table.schema, table.name),
+                    ];
+                    for n in names {
+                        whens.push((
+                            Expr::And(
+                                Box::new(text_eq(&t, n)),
+                                Box::new(text_eq(&c, table.columns[col].name.clone())),
+                            ),
+                            seq.clone(),
+                        ));
+                    }
+                }
+                if whens.is_empty() {
+                    return Ok(Some(null_text()));
+                }
+                (
+                    Expr::Case {
+                        operand: None,
+                        whens,
+                        otherwise: Some(Box::new(Expr::Literal(Value::Null))),
+                    },
+                    DataType::Text,
+                )
+            }
+            "pg_table_is_visible" => {
+                arity(args.len() == 1)?;
+                let pairs = system::relations(cat).into_iter().map(|r| {
+                    let v = system::is_visible(cat, self.search_path, &r.schema, &r.name);
+                    (r.oid, Value::Bool(v))
+                });
+                let x = oid_arg(0)?;
+                (
+                    lookup(&x, pairs, Expr::Literal(Value::Bool(false))),
+                    DataType::Bool,
+                )
+            }
+            "pg_get_viewdef" => {
+                arity(args.len() == 1 || args.len() == 2)?;
+                let pairs = cat
+                    .views
+                    .values()
+                    .map(|v| (v.id as i64, Value::Text(v.sql.clone())));
+                let x = oid_arg(0)?;
+                (
+                    lookup(&x, pairs, Expr::Literal(Value::Null)),
+                    DataType::Text,
+                )
+            }
+            "pg_get_constraintdef" => {
+                arity(args.len() == 1 || args.len() == 2)?;
+                let pairs: Vec<(i64, Value)> = system::constraints(cat)
+                    .iter()
+                    .map(|c| {
+                        let def = system::constraint_def(cat, self.search_path, c);
+                        (c.oid, Value::Text(def))
+                    })
+                    .collect();
+                let x = oid_arg(0)?;
+                (
+                    lookup(&x, pairs, Expr::Literal(Value::Null)),
+                    DataType::Text,
+                )
+            }
+            "pg_get_indexdef" => {
+                arity(args.len() == 1 || args.len() == 3)?;
+                let x = oid_arg(0)?;
+                let idx = system::indexes(cat);
+                let whole = lookup(
+                    &x,
+                    idx.iter()
+                        .map(|i| (i.oid, Value::Text(system::index_def(i)))),
+                    Expr::Literal(Value::Null),
+                );
+                if args.len() == 1 {
+                    return Ok(Some((whole, DataType::Text)));
+                }
+                // pg_get_indexdef(oid, column, pretty): column 0 is the whole
+                // definition, column k the k-th key column's name.
+                let (c, ct) = &args[1];
+                let col = self.coerce(c.clone(), ct, &DataType::Int8)?;
+                let mut whens = vec![(eq(&col, 0), whole)];
+                for i in &idx {
+                    for (k, &pos) in i.columns.iter().enumerate() {
+                        whens.push((
+                            Expr::And(Box::new(eq(&x, i.oid)), Box::new(eq(&col, k as i64 + 1))),
+                            Expr::Literal(Value::Text(system::quote_ident(
+                                &i.table.columns[pos].name,
+                            ))),
+                        ));
+                    }
+                }
+                (
+                    Expr::Case {
+                        operand: None,
+                        whens,
+                        otherwise: Some(Box::new(Expr::Literal(Value::Text(String::new())))),
+                    },
+                    DataType::Text,
+                )
+            }
+            _ => return Ok(None),
+        }))
+    }
+}
+
+fn eq(x: &Expr, k: i64) -> Expr {
+    Expr::Binary(
+        BinaryOp::Eq,
+        Box::new(x.clone()),
+        Box::new(Expr::Literal(Value::Int8(k))),
+    )
+}
+
+/// `CASE WHEN x = k1 THEN v1 ... ELSE otherwise END` over an int8 key.
+fn lookup(x: &Expr, pairs: impl IntoIterator<Item = (i64, Value)>, otherwise: Expr) -> Expr {
+    let whens: Vec<(Expr, Expr)> = pairs
+        .into_iter()
+        .map(|(k, v)| (eq(x, k), Expr::Literal(v)))
+        .collect();
+    if whens.is_empty() {
+        return otherwise;
+    }
+    Expr::Case {
+        operand: None,
+        whens,
+        otherwise: Some(Box::new(otherwise)),
+    }
+}

@@ -1,0 +1,95 @@
+//! Array functions (one-dimensional arrays, lower bound 1) and
+//! `format_type`, the catalog's type-name formatter.
+
+use super::{Func, int};
+use crate::error::Result;
+use crate::types::Value;
+
+/// Evaluates the functions of this module (`None` for any other function).
+/// Arguments are non-null except where noted.
+pub fn eval(f: &Func, vals: &[Value]) -> Result<Option<Value>> {
+    let elems = |v: &Value| match v {
+        Value::Array(_, e) => e.len(),
+        _ => 0,
+    };
+    Ok(Some(match f {
+        Func::ArrayToString => {
+            let sep = vals[1].to_string();
+            let null = vals.get(2).map(|v| v.to_string());
+            let Value::Array(_, items) = &vals[0] else {
+                return Ok(Some(Value::Null));
+            };
+            let parts: Vec<String> = items
+                .iter()
+                .filter_map(|v| match (v, &null) {
+                    (Value::Null, Some(n)) => Some(n.clone()),
+                    (Value::Null, None) => None,
+                    (v, _) => Some(v.to_string()),
+                })
+                .collect();
+            Value::Text(parts.join(&sep))
+        }
+        Func::ArrayUpper | Func::ArrayLength => {
+            let n = elems(&vals[0]);
+            if int(&vals[1])? != 1 || n == 0 {
+                Value::Null
+            } else {
+                Value::Int4(n as i32)
+            }
+        }
+        Func::ArrayLower => {
+            if int(&vals[1])? != 1 || elems(&vals[0]) == 0 {
+                Value::Null
+            } else {
+                Value::Int4(1)
+            }
+        }
+        Func::ArrayElement => match &vals[0] {
+            Value::Array(_, items) => {
+                let i = int(&vals[1])?;
+                usize::try_from(i - 1)
+                    .ok()
+                    .and_then(|k| items.get(k).cloned())
+                    .unwrap_or(Value::Null)
+            }
+            _ => Value::Null,
+        },
+        Func::PgSizePretty => Value::Text(size_pretty(int(&vals[0])?)),
+        Func::Cardinality => Value::Int4(elems(&vals[0]) as i32),
+        // Not strict: a NULL type modifier means "no modifier".
+        Func::FormatType => {
+            if vals[0].is_null() {
+                return Ok(Some(Value::Null));
+            }
+            let typmod = vals[1].as_i64().map(|m| m as i32);
+            let oid = int(&vals[0])?;
+            match crate::sql::system::format_type(oid, typmod) {
+                Some(s) => Value::Text(s),
+                None => Value::Text("???".into()),
+            }
+        }
+        _ => return Ok(None),
+    }))
+}
+
+/// `pg_size_pretty`: bytes below 10 kB, then the largest unit that keeps
+/// the value below 20480 (PostgreSQL's rule), rounded half away from zero.
+fn size_pretty(bytes: i64) -> String {
+    const LIMIT: i64 = 10 * 1024;
+    const LIMIT2: i64 = LIMIT * 2 - 1;
+    if bytes.abs() < LIMIT {
+        return format!("{bytes} bytes");
+    }
+    // One extra bit is kept for rounding.
+    let mut size = bytes / 512;
+    let mut unit = "kB";
+    for next in ["MB", "GB", "TB", "PB"] {
+        if size.abs() < LIMIT2 {
+            break;
+        }
+        size /= 1024;
+        unit = next;
+    }
+    let rounded = (size + if size < 0 { -1 } else { 1 }) / 2;
+    format!("{rounded} {unit}")
+}

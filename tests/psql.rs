@@ -1,0 +1,187 @@
+//! psql's describe commands (`\dt`, `\d`, `\d table`, `\di`, `\dn`, `\dv`,
+//! `\ds`) against a real `heliosdb serve`: they run psql 15's own catalog
+//! queries, so they exercise pg_catalog the way people use it. Skipped (with
+//! a note) when `psql` is not on PATH.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_heliosdb"))
+            .args(["serve", "--data-dir"])
+            .arg(dir.path())
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env_remove("HELIOSDB_PASSWORD")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Server {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    /// Runs `psql -X -c command`; panics with psql's stderr if it fails.
+    fn psql(&self, command: &str) -> String {
+        let url = format!(
+            "host=127.0.0.1 port={} user=heliosdb dbname=heliosdb",
+            self.port
+        );
+        let out = Command::new("psql")
+            .args([url.as_str(), "-X", "-v", "ON_ERROR_STOP=1", "-c", command])
+            .env_remove("PGPASSWORD")
+            .output()
+            .expect("psql runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            out.status.success() && stderr.is_empty(),
+            "psql -c {command:?} failed:\n{stderr}\n{stdout}"
+        );
+        stdout
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn psql_available() -> bool {
+    match Command::new("psql").arg("--version").output() {
+        Ok(o) if o.status.success() => true,
+        _ => {
+            eprintln!("note: psql is not on PATH; skipping the psql describe tests");
+            false
+        }
+    }
+}
+
+/// Asserts that `out` has a row with a cell equal to each of `parts`.
+fn assert_row(out: &str, parts: &[&str]) {
+    let found = out.lines().any(|l| {
+        let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+        parts.iter().all(|p| cells.contains(p))
+    });
+    assert!(found, "no row with {parts:?} in:\n{out}");
+}
+
+#[test]
+fn describe_commands() {
+    if !psql_available() {
+        return;
+    }
+    let s = Server::start();
+    s.psql(
+        "CREATE TABLE t (id int PRIMARY KEY, name varchar(20) NOT NULL DEFAULT 'x', \
+         u int UNIQUE, CHECK (u > 0)); \
+         CREATE TABLE c (id serial PRIMARY KEY, tid int REFERENCES t(id)); \
+         CREATE INDEX ci ON c (tid); \
+         CREATE VIEW v AS SELECT * FROM t; \
+         CREATE SCHEMA app",
+    );
+
+    let dt = s.psql("\\dt");
+    assert!(dt.contains("List of relations"), "{dt}");
+    assert_row(&dt, &["public", "c", "table", "heliosdb"]);
+    assert_row(&dt, &["public", "t", "table", "heliosdb"]);
+    assert!(dt.contains("(2 rows)"), "{dt}");
+
+    let d = s.psql("\\d");
+    assert_row(&d, &["public", "c_id_seq", "sequence"]);
+    assert_row(&d, &["public", "v", "view"]);
+    assert!(d.contains("(4 rows)"), "{d}");
+
+    let di = s.psql("\\di");
+    assert_row(&di, &["public", "t_pkey", "index", "t"]);
+    assert_row(&di, &["public", "t_u_key", "index", "t"]);
+    assert_row(&di, &["public", "c_pkey", "index", "c"]);
+    assert_row(&di, &["public", "ci", "index", "c"]);
+
+    let dn = s.psql("\\dn");
+    assert_row(&dn, &["public"]);
+    assert_row(&dn, &["app"]);
+    assert!(!dn.contains("pg_catalog"), "{dn}");
+
+    let dv = s.psql("\\dv");
+    assert_row(&dv, &["public", "v", "view"]);
+    assert!(dv.contains("(1 row)"), "{dv}");
+
+    let ds = s.psql("\\ds");
+    assert_row(&ds, &["public", "c_id_seq", "sequence"]);
+
+    let t = s.psql("\\d t");
+    assert!(t.contains("Table \"public.t\""), "{t}");
+    assert_row(&t, &["id", "integer", "not null"]);
+    assert_row(&t, &["name", "character varying(20)", "not null", "'x'"]);
+    assert!(t.contains("\"t_pkey\" PRIMARY KEY, btree (id)"), "{t}");
+    assert!(
+        t.contains("\"t_u_key\" UNIQUE CONSTRAINT, btree (u)"),
+        "{t}"
+    );
+    assert!(t.contains("Check constraints:"), "{t}");
+    assert!(t.contains("CHECK (u > 0)"), "{t}");
+    assert!(t.contains("Referenced by:"), "{t}");
+    assert!(
+        t.contains("TABLE \"c\" CONSTRAINT \"c_tid_fkey\" FOREIGN KEY (tid) REFERENCES t(id)"),
+        "{t}"
+    );
+
+    let c = s.psql("\\d c");
+    assert!(c.contains("\"ci\" btree (tid)"), "{c}");
+    assert!(c.contains("Foreign-key constraints:"), "{c}");
+    assert!(
+        c.contains("\"c_tid_fkey\" FOREIGN KEY (tid) REFERENCES t(id)"),
+        "{c}"
+    );
+
+    let v = s.psql("\\d v");
+    assert!(v.contains("View \"public.v\""), "{v}");
+    assert_row(&v, &["u", "integer"]);
+
+    let plus = s.psql("\\d+ t");
+    assert_row(&plus, &["name", "character varying(20)", "extended"]);
+    assert!(plus.contains("Access method: heap"), "{plus}");
+
+    let l = s.psql("\\l");
+    assert_row(&l, &["heliosdb", "heliosdb", "UTF8"]);
+
+    let dtplus = s.psql("\\dt+");
+    assert_row(
+        &dtplus,
+        &["public", "t", "table", "heliosdb", "permanent", "heap"],
+    );
+
+    let dx = s.psql("\\dx");
+    assert!(dx.contains("(0 rows)"), "{dx}");
+
+    let ci = s.psql("\\d ci");
+    assert!(ci.contains("btree, for table \"public.c\""), "{ci}");
+}

@@ -3,55 +3,16 @@
 //! queries, so they exercise pg_catalog the way people use it. Skipped (with
 //! a note) when `psql` is not on PATH.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-struct Server {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
+mod common;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::Server;
 
 impl Server {
-    fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_heliosdb"))
-            .args(["serve", "--data-dir"])
-            .arg(dir.path())
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .env_remove("HELIOSDB_PASSWORD")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Server {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-
     /// Runs `psql -X -c command`; panics with psql's stderr if it fails.
     fn psql(&self, command: &str) -> String {
-        let url = format!(
-            "host=127.0.0.1 port={} user=heliosdb dbname=heliosdb",
-            self.port
-        );
+        let url = self.url();
         let out = Command::new("psql")
             .args([url.as_str(), "-X", "-v", "ON_ERROR_STOP=1", "-c", command])
             .env_remove("PGPASSWORD")
@@ -64,13 +25,6 @@ impl Server {
             "psql -c {command:?} failed:\n{stderr}\n{stdout}"
         );
         stdout
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -98,7 +52,7 @@ fn describe_commands() {
     if !psql_available() {
         return;
     }
-    let s = Server::start();
+    let s = Server::start(&[]);
     s.psql(
         "CREATE TABLE t (id int PRIMARY KEY, name varchar(20) NOT NULL DEFAULT 'x', \
          u int UNIQUE, CHECK (u > 0)); \

@@ -2,93 +2,21 @@
 //! `heliosdb serve` process on a free port and tokio-postgres as the client.
 
 use rust_decimal::Decimal;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
-struct Server {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
+mod common;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::Server;
 
 impl Server {
-    fn start(extra: &[&str]) -> Server {
-        Server::start_in(tempfile::tempdir().unwrap(), extra)
-    }
-
-    fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Server {
-        Server::start_with(dir, extra, None)
-    }
-
-    fn start_with(dir: tempfile::TempDir, extra: &[&str], password: Option<&str>) -> Server {
-        let port = free_port();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_heliosdb"));
-        match password {
-            Some(p) => cmd.env("HELIOSDB_PASSWORD", p),
-            None => cmd.env_remove("HELIOSDB_PASSWORD"),
-        };
-        let child = cmd
-            .args(["serve", "--data-dir"])
-            .arg(dir.path())
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Server { child, port, dir }
-    }
-
-    fn url(&self) -> String {
-        format!(
-            "host=127.0.0.1 port={} user=heliosdb dbname=heliosdb",
-            self.port
-        )
-    }
-
     async fn connect(&self) -> Client {
         let (client, conn) = tokio_postgres::connect(&self.url(), NoTls).await.unwrap();
         tokio::spawn(conn);
         client
-    }
-
-    /// SIGTERM, and the exit status.
-    fn terminate(mut self) -> (std::process::ExitStatus, tempfile::TempDir) {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
-                return (status, dir);
-            }
-            assert!(Instant::now() < deadline, "server did not shut down");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -133,9 +133,6 @@ impl CopyOptions {
         if !csv && (quote.is_some() || escape.is_some()) {
             return Err(Error::unsupported("COPY quote available only in CSV mode"));
         }
-        if !csv && header {
-            // PostgreSQL 15 accepts HEADER in text mode for output; keep it simple.
-        }
         let delimiter = delimiter.unwrap_or(if csv { b',' } else { b'\t' });
         let force_quote = force_quote
             .iter()

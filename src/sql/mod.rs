@@ -42,6 +42,16 @@ pub mod plan;
 
 /// Quotes an identifier for SQL text when PostgreSQL would (`"Mixed"`, `"a b"`).
 pub fn quote_ident(s: &str) -> String {
-    ddl::quote_ident(s)
+    let plain = !s.is_empty()
+        && s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        s.to_string()
+    } else {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    }
 }
 pub mod system;

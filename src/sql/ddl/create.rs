@@ -9,6 +9,7 @@ use crate::catalog::{
 use crate::error::{Error, Result, SqlState};
 use crate::sql::binder::{Scope, ident, split_name};
 use crate::sql::plan::Column;
+use crate::sql::quote_ident;
 use crate::types::DataType;
 use sqlparser::ast;
 
@@ -83,21 +84,6 @@ fn is_serial(t: &ast::DataType) -> Option<DataType> {
         "bigserial" | "serial8" => Some(DataType::Int8),
         "smallserial" | "serial2" => Some(DataType::Int2),
         _ => None,
-    }
-}
-
-/// Quotes an identifier when PostgreSQL would.
-pub(crate) fn quote_ident(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain {
-        s.to_string()
-    } else {
-        format!("\"{}\"", s.replace('"', "\"\""))
     }
 }
 

@@ -9,7 +9,6 @@
 mod alter;
 mod create;
 mod role;
-pub(crate) use create::quote_ident;
 mod view;
 
 pub use role::is_role_grant;

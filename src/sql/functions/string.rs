@@ -409,18 +409,12 @@ const KEYWORDS: &[&str] = &[
     "xmltable",
 ];
 
+/// SQL's `quote_ident`: also quotes keywords, as PostgreSQL's does.
 pub(super) fn quote_ident(s: &str) -> String {
-    let plain = s
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && !KEYWORDS.contains(&s);
-    if plain {
-        s.to_string()
+    if KEYWORDS.contains(&s) {
+        format!("\"{s}\"")
     } else {
-        format!("\"{}\"", s.replace('"', "\"\""))
+        crate::sql::quote_ident(s)
     }
 }
 

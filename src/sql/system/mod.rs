@@ -23,6 +23,7 @@ mod pg_catalog;
 
 use crate::catalog::{Catalog, CheckDef, FkAction, ForeignKeyDef, TableDef, ViewDef};
 use crate::sql::plan::Column;
+pub use crate::sql::quote_ident;
 use crate::types::{DataType, Value};
 use std::sync::Arc;
 
@@ -220,21 +221,6 @@ pub fn display_name(cat: &Catalog, search_path: &[String], schema: &str, name: &
         quote_ident(name)
     } else {
         format!("{}.{}", quote_ident(schema), quote_ident(name))
-    }
-}
-
-/// Quotes an identifier when PostgreSQL would.
-pub fn quote_ident(s: &str) -> String {
-    let plain = s
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain {
-        s.to_string()
-    } else {
-        format!("\"{}\"", s.replace('"', "\"\""))
     }
 }
 

@@ -1,0 +1,84 @@
+//! A real `heliosdb serve` child process on a free port, shared by the
+//! wire-protocol and psql tests.
+#![allow(dead_code)] // each test crate uses its own subset
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Server {
+    pub fn start(extra: &[&str]) -> Server {
+        Server::start_in(tempfile::tempdir().unwrap(), extra)
+    }
+
+    pub fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Server {
+        Server::start_with(dir, extra, None)
+    }
+
+    pub fn start_with(dir: tempfile::TempDir, extra: &[&str], password: Option<&str>) -> Server {
+        let port = free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_heliosdb"));
+        match password {
+            Some(p) => cmd.env("HELIOSDB_PASSWORD", p),
+            None => cmd.env_remove("HELIOSDB_PASSWORD"),
+        };
+        let child = cmd
+            .args(["serve", "--data-dir"])
+            .arg(dir.path())
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Server { child, port, dir }
+    }
+
+    pub fn url(&self) -> String {
+        format!(
+            "host=127.0.0.1 port={} user=heliosdb dbname=heliosdb",
+            self.port
+        )
+    }
+
+    /// SIGTERM, and the exit status.
+    pub fn terminate(mut self) -> (std::process::ExitStatus, tempfile::TempDir) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+                return (status, dir);
+            }
+            assert!(Instant::now() < deadline, "server did not shut down");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -10,11 +10,13 @@
 //! and the decoded [`Catalog`] is cached per version ([`CatalogCache`]). A
 //! transaction that has itself changed the catalog reads its own version.
 
+pub mod acl;
 pub mod keys;
 pub mod roles;
 pub mod scram;
 pub mod sequences;
 
+pub use acl::AclItem;
 pub use roles::RoleDef;
 
 use crate::error::{Error, Result, SqlState};
@@ -41,6 +43,13 @@ pub const FIRST_OID: u32 = 16384;
 pub struct SchemaDef {
     pub id: u32,
     pub name: String,
+    /// The owning role (0 in entries written before owners existed: the
+    /// bootstrap superuser, filled in when the catalog is loaded).
+    #[serde(default)]
+    pub owner: u32,
+    /// Access control list; None means the default (see [`acl`]).
+    #[serde(default)]
+    pub acl: Option<Vec<AclItem>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,6 +108,13 @@ pub struct TableDef {
     pub rowid_seq: Option<u32>,
     pub checks: Vec<CheckDef>,
     pub foreign_keys: Vec<ForeignKeyDef>,
+    /// The owning role (0 in entries written before owners existed: the
+    /// bootstrap superuser, filled in when the catalog is loaded).
+    #[serde(default)]
+    pub owner: u32,
+    /// Access control list; None means the default (see [`acl`]).
+    #[serde(default)]
+    pub acl: Option<Vec<AclItem>>,
 }
 
 impl TableDef {
@@ -148,6 +164,13 @@ pub struct SequenceDef {
     pub owned_by: Option<(u32, usize)>,
     /// Internal sequences (hidden row ids) are not visible by name.
     pub internal: bool,
+    /// The owning role (0 in entries written before owners existed: the
+    /// bootstrap superuser, filled in when the catalog is loaded).
+    #[serde(default)]
+    pub owner: u32,
+    /// Access control list; None means the default (see [`acl`]).
+    #[serde(default)]
+    pub acl: Option<Vec<AclItem>>,
 }
 
 /// A view: a stored query, bound again wherever the view is used.
@@ -162,6 +185,13 @@ pub struct ViewDef {
     pub columns: Vec<String>,
     /// Tables and views the query reads (they cannot be dropped without CASCADE).
     pub depends_on: Vec<u32>,
+    /// The owning role (0 in entries written before owners existed: the
+    /// bootstrap superuser, filled in when the catalog is loaded).
+    #[serde(default)]
+    pub owner: u32,
+    /// Access control list; None means the default (see [`acl`]).
+    #[serde(default)]
+    pub acl: Option<Vec<AclItem>>,
 }
 
 /// A relation-namespace entry.
@@ -198,10 +228,26 @@ impl Catalog {
         roles: Vec<RoleDef>,
     ) -> Catalog {
         let mut c = Catalog::default();
-        for s in schemas {
+        for r in roles {
+            c.role_names.insert(r.name.clone(), r.id);
+            c.roles.insert(r.id, Arc::new(r));
+        }
+        // Entries from before owners existed belong to the bootstrap superuser.
+        let bootstrap = c.bootstrap_role().unwrap_or(0);
+        let own = |owner: &mut u32| {
+            if *owner == 0 {
+                *owner = bootstrap;
+            }
+        };
+        for mut s in schemas {
+            own(&mut s.owner);
+            if s.name == "public" && s.acl.is_none() {
+                s.acl = Some(acl::public_schema_acl(s.owner));
+            }
             c.schemas.insert(s.name.clone(), s);
         }
-        for t in tables {
+        for mut t in tables {
+            own(&mut t.owner);
             c.names
                 .insert((t.schema.clone(), t.name.clone()), Relation::Table(t.id));
             c.tables.insert(t.id, Arc::new(t));
@@ -212,21 +258,19 @@ impl Catalog {
             c.table_indexes.entry(i.table_id).or_default().push(i.id);
             c.indexes.insert(i.id, Arc::new(i));
         }
-        for s in sequences {
+        for mut s in sequences {
+            own(&mut s.owner);
             if !s.internal {
                 c.names
                     .insert((s.schema.clone(), s.name.clone()), Relation::Sequence(s.id));
             }
             c.sequences.insert(s.id, Arc::new(s));
         }
-        for v in views {
+        for mut v in views {
+            own(&mut v.owner);
             c.names
                 .insert((v.schema.clone(), v.name.clone()), Relation::View(v.id));
             c.views.insert(v.id, Arc::new(v));
-        }
-        for r in roles {
-            c.role_names.insert(r.name.clone(), r.id);
-            c.roles.insert(r.id, Arc::new(r));
         }
         c
     }

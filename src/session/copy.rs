@@ -430,8 +430,13 @@ impl Session {
         implicit: bool,
     ) -> Result<StatementResult> {
         let catalog = self.catalog()?;
-        let search_path = self.settings.search_path();
+        let search_path = self.search_path(&catalog);
         let table = crate::sql::binder::Binder::new(&catalog, &search_path).table(table_name)?;
+        catalog.check_privilege(
+            self.identity.current_user(),
+            crate::catalog::acl::Object::Table(&table),
+            crate::catalog::acl::INSERT,
+        )?;
         let names: Vec<String> = if columns.is_empty() {
             table.columns.iter().map(|c| c.name.clone()).collect()
         } else {

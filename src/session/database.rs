@@ -79,6 +79,9 @@ impl Database {
                 &SchemaDef {
                     id,
                     name: "public".into(),
+                    // The bootstrap superuser, filled in on load.
+                    owner: 0,
+                    acl: None,
                 },
             )?;
             changed = true;

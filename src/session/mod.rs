@@ -24,8 +24,8 @@ pub use database::Database;
 pub use rows::{ColumnIndex, ColumnInfo, FromValue, Row, Rows, ToValue};
 pub use settings::Settings;
 
-use crate::catalog::Catalog;
 use crate::catalog::keys::table_lock_key;
+use crate::catalog::{Catalog, SequenceDef, acl};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::binder::{Binder, DmlPlan, InsertPlan, resolve_sequence};
 use crate::sql::ddl::{DdlCtx, is_role_grant};
@@ -83,8 +83,9 @@ pub struct Prepared {
     cache: parking_lot::Mutex<Option<PlanCacheEntry>>,
 }
 
-/// A bound plan with the catalog and search path it was bound against.
-type PlanCacheEntry = (Arc<Catalog>, Arc<Vec<String>>, CachedPlan);
+/// A bound plan with the catalog, search path and current user it was
+/// bound for (privileges are checked while binding).
+type PlanCacheEntry = (Arc<Catalog>, Arc<Vec<String>>, u32, CachedPlan);
 
 enum CachedPlan {
     Query(Arc<Plan>, Arc<Vec<ColumnInfo>>),
@@ -129,7 +130,12 @@ pub struct Session {
     interrupt: Arc<AtomicBool>,
     /// A `COPY ... FROM STDIN` waiting for data.
     copy_in: Option<Box<copy::CopyIn>>,
+    /// The effective search path, for the catalog, user and raw path it was computed from.
+    path_cache: Option<SearchPathCache>,
 }
+
+/// (catalog, current user, `search_path` as set, the schemas it means).
+type SearchPathCache = (Arc<Catalog>, u32, Arc<Vec<String>>, Arc<Vec<String>>);
 
 /// Cancels the statement a [`Session`] is running, from any thread (the
 /// wire server's CancelRequest uses it). A cancel that arrives while the
@@ -189,6 +195,29 @@ impl<'a> StmtEnv<'a> {
     }
 }
 
+impl StmtEnv<'_> {
+    /// Fails with 42501 unless the current user holds one of `any_of` on
+    /// the sequence. Identity columns' sequences need none (as in PostgreSQL),
+    /// nor do hidden row-id sequences.
+    fn check_sequence(&self, def: &SequenceDef, any_of: acl::Privs) -> Result<()> {
+        let identity = def.owned_by.is_some_and(|(t, c)| {
+            self.catalog
+                .tables
+                .get(&t)
+                .and_then(|t| t.columns.get(c))
+                .is_some_and(|c| c.identity.is_some())
+        });
+        if def.internal || identity {
+            return Ok(());
+        }
+        self.catalog.check_privilege(
+            self.identity.current_user(),
+            acl::Object::Sequence(def),
+            any_of,
+        )
+    }
+}
+
 impl EvalEnv for StmtEnv<'_> {
     fn nextval(&self, seq: u32) -> Result<i64> {
         let def = self
@@ -196,12 +225,16 @@ impl EvalEnv for StmtEnv<'_> {
             .sequences
             .get(&seq)
             .ok_or_else(|| Error::undefined_table(&format!("sequence {seq}")))?;
+        self.check_sequence(def, acl::USAGE | acl::UPDATE)?;
         let v = self.db.sequences.nextval(self.db.engine.as_ref(), def)?;
         self.currvals.borrow_mut().insert(seq, v);
         Ok(v)
     }
 
     fn currval(&self, seq: u32) -> Result<i64> {
+        if let Some(def) = self.catalog.sequences.get(&seq) {
+            self.check_sequence(def, acl::SELECT | acl::USAGE)?;
+        }
         self.currvals.borrow().get(&seq).copied().ok_or_else(|| {
             let name = self
                 .catalog
@@ -222,6 +255,7 @@ impl EvalEnv for StmtEnv<'_> {
             .sequences
             .get(&seq)
             .ok_or_else(|| Error::undefined_table(&format!("sequence {seq}")))?;
+        self.check_sequence(def, acl::UPDATE)?;
         let v = self
             .db
             .sequences
@@ -377,6 +411,7 @@ impl Session {
             identity,
             interrupt: Arc::new(AtomicBool::new(false)),
             copy_in: None,
+            path_cache: None,
         }
     }
 
@@ -642,6 +677,41 @@ impl Session {
     }
 
     /// The catalog the current transaction sees.
+    /// The schemas unqualified names resolve in, as PostgreSQL computes
+    /// them for the current user: `$user` becomes the user's own schema if
+    /// one exists, and schemas without USAGE for the user are skipped.
+    fn search_path(&mut self, catalog: &Arc<Catalog>) -> Arc<Vec<String>> {
+        let raw = self.settings.search_path();
+        let role = self.identity.current_user();
+        if let Some((c, r, p, eff)) = &self.path_cache
+            && Arc::ptr_eq(c, catalog)
+            && *r == role
+            && Arc::ptr_eq(p, &raw)
+        {
+            return eff.clone();
+        }
+        let superuser = catalog.is_superuser(role);
+        let user = catalog.roles.get(&role).map(|r| r.name.clone());
+        let eff: Vec<String> = raw
+            .iter()
+            .filter_map(|s| {
+                let s = if s == "$user" {
+                    user.clone().filter(|u| catalog.schemas.contains_key(u))?
+                } else {
+                    s.clone()
+                };
+                let usable = superuser
+                    || catalog.schemas.get(&s).is_none_or(|d| {
+                        catalog.privileges(role, acl::Object::Schema(d)).0 & acl::USAGE != 0
+                    });
+                usable.then_some(s)
+            })
+            .collect();
+        let eff = Arc::new(eff);
+        self.path_cache = Some((catalog.clone(), role, raw, eff.clone()));
+        eff
+    }
+
     fn catalog(&mut self) -> Result<Arc<Catalog>> {
         let t = self.txn.as_mut().expect("a transaction is active");
         if t.catalog_dirty {
@@ -913,8 +983,7 @@ impl Session {
             | S::Truncate(_)
             | S::CreateRole(_)
             | S::AlterRole { .. } => self.run_ddl(stmt),
-            S::Grant(g) if is_role_grant(g.objects.as_ref(), &g.privileges) => self.run_ddl(stmt),
-            S::Revoke(r) if is_role_grant(r.objects.as_ref(), &r.privileges) => self.run_ddl(stmt),
+            S::Grant(_) | S::Revoke(_) | S::AlterSchema(_) => self.run_ddl(stmt),
             S::Analyze(_) => Ok(command_result("ANALYZE")),
             other => Err(Error::unsupported(format!(
                 "statement not supported: {}",
@@ -952,17 +1021,20 @@ impl Session {
         params: &[Value],
     ) -> Result<(Arc<Plan>, Arc<Vec<ColumnInfo>>)> {
         let catalog = catalog.clone();
-        let search_path = self.settings.search_path();
+        let search_path = self.search_path(&catalog);
+        let role = self.identity.current_user();
         if let Some(p) = prepared
-            && let Some((c, sp, plan)) = &*p.cache.lock()
+            && let Some((c, sp, r, plan)) = &*p.cache.lock()
             && Arc::ptr_eq(c, &catalog)
             && *sp == search_path
+            && *r == role
             && let CachedPlan::Query(plan, cols) = plan
         {
             check_param_count(params.len(), p.param_types.len())?;
             return Ok((plan.clone(), cols.clone()));
         }
         let binder = Binder::new(&catalog, &search_path)
+            .with_privilege_checks(role)
             .with_param_types(prepared.map(|p| p.declared.clone()).unwrap_or_default());
         let plan = Arc::new(optimizer::optimize(binder.bind_query(q)?));
         check_param_count(params.len(), binder.param_types().len())?;
@@ -971,6 +1043,7 @@ impl Session {
             *p.cache.lock() = Some((
                 catalog.clone(),
                 search_path,
+                role,
                 CachedPlan::Query(plan.clone(), cols.clone()),
             ));
         }
@@ -979,11 +1052,11 @@ impl Session {
 
     fn execute_plan_in(
         &mut self,
-        catalog: &Catalog,
+        catalog: &Arc<Catalog>,
         plan: &Plan,
         params: &[Value],
     ) -> Result<Vec<Vec<Value>>> {
-        let search_path = self.settings.search_path();
+        let search_path = self.search_path(catalog);
         let env = self.env(catalog, &search_path);
         let t = self.txn.as_ref().expect("transaction started");
         let ctx = ExecCtx::new(&t.txn, params, &env);
@@ -1026,20 +1099,21 @@ impl Session {
         params: &[Value],
         prepared: Option<&Prepared>,
     ) -> Result<(Arc<Catalog>, Arc<DmlPlan>)> {
-        let search_path = self.settings.search_path();
         let mut catalog = self.catalog()?;
-        let cached_plan = |catalog: &Arc<Catalog>| -> Option<Arc<DmlPlan>> {
+        let mut search_path = self.search_path(&catalog);
+        let role = self.identity.current_user();
+        let cached_plan = |catalog: &Arc<Catalog>, search_path: &Arc<Vec<String>>| {
             let p = prepared?;
             match &*p.cache.lock() {
-                Some((c, sp, CachedPlan::Dml(plan)))
-                    if Arc::ptr_eq(c, catalog) && *sp == search_path =>
+                Some((c, sp, r, CachedPlan::Dml(plan)))
+                    if Arc::ptr_eq(c, catalog) && sp == search_path && *r == role =>
                 {
                     Some(plan.clone())
                 }
                 _ => None,
             }
         };
-        let mut cached = cached_plan(&catalog);
+        let mut cached = cached_plan(&catalog, &search_path);
         // Lock the target table first: after waiting for a DDL, READ COMMITTED
         // re-plans against what it committed.
         let target = match &cached {
@@ -1051,7 +1125,8 @@ impl Session {
             if t.txn.lock(&table_lock_key(id), LockMode::Shared)? {
                 t.txn.refresh_snapshot()?;
                 catalog = self.catalog()?;
-                cached = cached_plan(&catalog);
+                search_path = self.search_path(&catalog);
+                cached = cached_plan(&catalog, &search_path);
             }
         }
         if let (Some(plan), Some(p)) = (cached, prepared) {
@@ -1059,13 +1134,19 @@ impl Session {
             return Ok((catalog, plan));
         }
         let binder = Binder::new(&catalog, &search_path)
+            .with_privilege_checks(role)
             .with_param_types(prepared.map(|p| p.declared.clone()).unwrap_or_default());
         let mut plan = binder.bind_dml(stmt)?;
         check_param_count(params.len(), binder.param_types().len())?;
         optimize_dml(&mut plan);
         let plan = Arc::new(plan);
         if let Some(p) = prepared {
-            *p.cache.lock() = Some((catalog.clone(), search_path, CachedPlan::Dml(plan.clone())));
+            *p.cache.lock() = Some((
+                catalog.clone(),
+                search_path,
+                role,
+                CachedPlan::Dml(plan.clone()),
+            ));
         }
         Ok((catalog, plan))
     }
@@ -1109,7 +1190,7 @@ impl Session {
         plan: &DmlPlan,
         params: &[Value],
     ) -> Result<dml::DmlOutcome> {
-        let search_path = self.settings.search_path();
+        let search_path = self.search_path(catalog);
         let mut t = self.txn.take().expect("transaction started");
         let result = {
             let env = StmtEnv::new(self, catalog, &search_path, &t.start);
@@ -1123,7 +1204,7 @@ impl Session {
     /// transaction then reads its own catalog until it ends.
     fn with_ddl<R>(&mut self, f: impl FnOnce(&mut DdlCtx) -> Result<R>) -> Result<R> {
         let catalog = self.catalog()?;
-        let search_path = self.settings.search_path();
+        let search_path = self.search_path(&catalog);
         let mut t = self.txn.take().expect("transaction started");
         let result = {
             let env = StmtEnv::new(self, &catalog, &search_path, &t.start);
@@ -1177,8 +1258,11 @@ impl Session {
                 cascade,
                 ..
             } => ctx.drop_roles(names, *if_exists, *cascade),
-            S::Grant(g) => ctx.grant_roles(g),
-            S::Revoke(r) => ctx.revoke_roles(r),
+            S::Grant(g) if is_role_grant(g.objects.as_ref(), &g.privileges) => ctx.grant_roles(g),
+            S::Revoke(r) if is_role_grant(r.objects.as_ref(), &r.privileges) => ctx.revoke_roles(r),
+            S::Grant(g) => ctx.grant_privileges(g),
+            S::Revoke(r) => ctx.revoke_privileges(r),
+            S::AlterSchema(a) => ctx.alter_schema(&a.name, &a.operations),
             S::Drop {
                 object_type,
                 if_exists,
@@ -1239,7 +1323,7 @@ impl Session {
         let catalog = self.catalog()?;
         let (plan, _) = self.plan_query_in(&catalog, q, None, params)?;
         let planning = planning.elapsed();
-        let search_path = self.settings.search_path();
+        let search_path = self.search_path(&catalog);
         let env = self.env(&catalog, &search_path);
         let t = self.txn.as_ref().expect("transaction started");
         let mut ctx = ExecCtx::new(&t.txn, params, &env);
@@ -1474,7 +1558,7 @@ impl Session {
         }
         let result = (|| {
             let catalog = self.catalog()?;
-            let search_path = self.settings.search_path();
+            let search_path = self.search_path(&catalog);
             let binder = Binder::new(&catalog, &search_path).with_param_types(declared.to_vec());
             let cols = match stmt {
                 ast::Statement::Query(q) => column_infos(binder.bind_query(q)?.columns()),

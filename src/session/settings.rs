@@ -252,7 +252,8 @@ impl Settings {
         out.into_iter().collect()
     }
 
-    /// The schemas of `search_path`, in order (`$user` skipped).
+    /// The schemas of `search_path`, in order (`$user` kept as `"$user"`;
+    /// the session expands it).
     pub fn search_path(&mut self) -> std::sync::Arc<Vec<String>> {
         if let Some(p) = &self.path {
             return p.clone();
@@ -266,9 +267,12 @@ impl Settings {
         let raw = self.get("search_path").ok().flatten().unwrap_or_default();
         raw.split(',')
             .map(|s| s.trim())
-            .filter(|s| !s.is_empty() && *s != "\"$user\"" && *s != "$user")
+            .filter(|s| !s.is_empty())
             .map(|s| {
-                if s.starts_with('"') && s.ends_with('"') && s.len() >= 2 {
+                if s == "\"$user\"" {
+                    // The session expands it to the current user's name.
+                    "$user".to_string()
+                } else if s.starts_with('"') && s.ends_with('"') && s.len() >= 2 {
                     s[1..s.len() - 1].to_string()
                 } else {
                     s.to_lowercase()

@@ -237,7 +237,8 @@ fn reorder_sequence_options(sql: &str) -> Option<String> {
 ///   (sqlparser reads only an unsigned number or a placeholder there);
 /// * `GRANT a, b TO c` and `REVOKE a FROM c` (no ON: role membership)
 ///   become `GRANT ROLE a, ROLE b TO c`, and `WITH ADMIN OPTION` becomes
-///   `WITH GRANT OPTION` (which the role DDL then refuses as unsupported).
+///   `WITH GRANT OPTION` (which the role DDL then refuses as unsupported);
+/// * `ALTER VIEW | SEQUENCE x OWNER TO r` becomes `ALTER TABLE x OWNER TO r`.
 ///
 /// Returns None when there is nothing to rewrite.
 fn rewrite_role_syntax(sql: &str) -> Option<String> {
@@ -250,7 +251,8 @@ fn rewrite_role_syntax(sql: &str) -> Option<String> {
     // A cheap test first: most texts (`INSERT INTO users ...` included) skip the tokenizing.
     let role_ddl =
         (mentions("create") || mentions("alter")) && (mentions("role") || mentions("user"));
-    if !(role_ddl || mentions("grant") || mentions("revoke")) {
+    let owner_to = mentions("alter") && mentions("owner");
+    if !(role_ddl || owner_to || mentions("grant") || mentions("revoke")) {
         return None;
     }
     let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
@@ -307,6 +309,13 @@ fn rewrite_role_syntax(sql: &str) -> Option<String> {
                     _ => {}
                 }
             }
+        } else if head.0.as_deref() == Some("ALTER")
+            && matches!(head.1.as_deref(), Some("VIEW" | "SEQUENCE"))
+            && (2..sig.len())
+                .any(|k| w(k).as_deref() == Some("OWNER") && w(k + 1).as_deref() == Some("TO"))
+        {
+            // ALTER TABLE handles OWNER TO for views and sequences too.
+            edits.push((start(sig[1])..end(sig[1]), "TABLE".into()));
         } else if let Some(verb @ ("GRANT" | "REVOKE")) = head.0.as_deref() {
             let target = if verb == "GRANT" { "TO" } else { "FROM" };
             let mut depth = 0i32;

@@ -2,7 +2,7 @@
 
 use super::query::output_name;
 use super::{Binder, Scope, ScopeColumn, ident, object_name_parts, split_name};
-use crate::catalog::{IdentityKind, IndexDef, TableDef};
+use crate::catalog::{IdentityKind, IndexDef, TableDef, acl};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::expr::Expr;
 use crate::sql::parser;
@@ -138,6 +138,7 @@ impl Binder<'_> {
             _ => return Err(Error::unsupported("INSERT INTO a table function")),
         };
         let table = self.table(name)?;
+        self.require(acl::Object::Table(&table), acl::INSERT)?;
         let width = table.columns.len();
         // Target columns.
         let targets: Vec<usize> = if ins.columns.is_empty() {
@@ -264,6 +265,18 @@ impl Binder<'_> {
             Some(items) => Some(self.bind_returning(&table, &alias, items, None)?),
             None => None,
         };
+        // RETURNING and a conflict target read the table; DO UPDATE updates it.
+        if let Some(ast::OnInsert::OnConflict(oc)) = &ins.on {
+            if matches!(oc.action, ast::OnConflictAction::DoUpdate(_)) {
+                self.require(acl::Object::Table(&table), acl::UPDATE)?;
+            }
+            if matches!(oc.conflict_target, Some(ast::ConflictTarget::Columns(_))) {
+                self.require(acl::Object::Table(&table), acl::SELECT)?;
+            }
+        }
+        if returning.is_some() {
+            self.require(acl::Object::Table(&table), acl::SELECT)?;
+        }
         Ok(InsertPlan {
             checks: self.table_checks(&table)?,
             table,
@@ -596,6 +609,7 @@ impl Binder<'_> {
             return Err(Error::unsupported("UPDATE of a join"));
         }
         let (table, alias) = self.target_table(&u.table.relation, "UPDATE")?;
+        self.require(acl::Object::Table(&table), acl::UPDATE)?;
         let from_items = match &u.from {
             None => None,
             Some(ast::UpdateTableFromKind::BeforeSet(f))
@@ -612,6 +626,16 @@ impl Binder<'_> {
             &u.returning,
             extra.as_ref(),
         )?;
+        // Reading the target's columns (WHERE, RETURNING, SET a = a + 1)
+        // needs SELECT too.
+        let width = table.columns.len();
+        let mut reads = u.selection.is_some() || returning.is_some();
+        for (_, e) in &assignments {
+            e.walk(&mut |x| reads |= matches!(x, Expr::Column(i) if *i < width));
+        }
+        if reads {
+            self.require(acl::Object::Table(&table), acl::SELECT)?;
+        }
         Ok(UpdatePlan {
             checks: self.table_checks(&table)?,
             scan: Scan {
@@ -639,6 +663,10 @@ impl Binder<'_> {
             return Err(Error::unsupported("DELETE from more than one table"));
         }
         let (table, alias) = self.target_table(&from[0].relation, "DELETE")?;
+        self.require(acl::Object::Table(&table), acl::DELETE)?;
+        if d.selection.is_some() || d.returning.is_some() {
+            self.require(acl::Object::Table(&table), acl::SELECT)?;
+        }
         let (scope, using, extra) = self.target_scope(&table, &alias, d.using.as_deref())?;
         let (scan_filter, filter, returning) = self.target_clauses(
             &table,

@@ -2,6 +2,7 @@
 //! joins of every kind (ON, USING, NATURAL, CROSS, LATERAL).
 
 use super::{Binder, OuterFrame, Scope, ScopeColumn, ident, split_name};
+use crate::catalog::acl;
 use crate::error::{Error, Result, SqlState};
 use crate::sql::expr::Expr;
 use crate::sql::functions::Func;
@@ -296,11 +297,13 @@ impl Binder<'_> {
                     return Ok((p, s, false));
                 }
                 if let Some(view) = self.view(name)? {
+                    self.require(acl::Object::View(&view), acl::SELECT)?;
                     self.used_relations.borrow_mut().push(view.id);
                     let (p, s) = self.bind_view_ref(&view, alias.as_ref())?;
                     return Ok((p, s, false));
                 }
                 let table = self.table(name)?;
+                self.require(acl::Object::Table(&table), acl::SELECT)?;
                 self.used_relations.borrow_mut().push(table.id);
                 let q = alias
                     .as_ref()
@@ -397,7 +400,8 @@ impl Binder<'_> {
         };
         let outer = std::mem::take(&mut *self.outer.borrow_mut());
         let ctes = std::mem::take(&mut *self.ctes.borrow_mut());
-        let plan = self.bind_query(q);
+        // The view's query runs with its owner's privileges.
+        let plan = self.checked_as(view.owner, || self.bind_query(q));
         *self.outer.borrow_mut() = outer;
         *self.ctes.borrow_mut() = ctes;
         let plan = plan?;
@@ -415,7 +419,7 @@ impl Binder<'_> {
             return Ok(Scope::default());
         }
         let used = std::mem::take(&mut *self.used_relations.borrow_mut());
-        let r = self.bind_view_ref(view, None);
+        let r = self.unchecked(|| self.bind_view_ref(view, None));
         *self.used_relations.borrow_mut() = used;
         self.in_system_relation.set(false);
         Ok(r?.1)

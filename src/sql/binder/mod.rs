@@ -22,7 +22,7 @@ mod window;
 pub use dml::{ConflictAction, DeletePlan, DmlPlan, InsertPlan, OnConflict, Returning, UpdatePlan};
 
 use super::expr::Expr;
-use crate::catalog::{Catalog, Relation, TableDef};
+use crate::catalog::{Catalog, Relation, TableDef, acl};
 use crate::error::{Error, Result, SqlState};
 use crate::types::DataType;
 use sqlparser::ast;
@@ -188,6 +188,19 @@ pub struct Binder<'a> {
     /// Set while views are bound to describe them in a system relation (a
     /// view over a system relation must not describe itself recursively).
     in_system_relation: std::cell::Cell<bool>,
+    /// Whose privileges the relations being bound are checked against.
+    privileges: std::cell::Cell<Checks>,
+}
+
+/// Privilege checking while binding (see [`Binder::with_privilege_checks`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Checks {
+    /// Internal binding (DDL, constraints, descriptions): nothing is checked.
+    Off,
+    /// A superuser: holds every privilege, but a view's query is checked
+    /// against the view's owner.
+    Superuser,
+    Role(u32),
 }
 
 impl<'a> Binder<'a> {
@@ -202,6 +215,59 @@ impl<'a> Binder<'a> {
             used_relations: RefCell::new(Vec::new()),
             windows: RefCell::new(Vec::new()),
             in_system_relation: std::cell::Cell::new(false),
+            privileges: std::cell::Cell::new(Checks::Off),
+        }
+    }
+
+    /// Checks privileges while binding a statement run by `role`: SELECT on
+    /// every table and view read, INSERT / UPDATE / DELETE on the target,
+    /// USAGE on explicitly named schemas; a view's own query is checked
+    /// against the view's owner, as in PostgreSQL. Fails with 42501.
+    pub fn with_privilege_checks(self, role: u32) -> Binder<'a> {
+        self.privileges.set(self.checks_for(role));
+        self
+    }
+
+    fn checks_for(&self, role: u32) -> Checks {
+        if self.catalog.is_superuser(role) {
+            Checks::Superuser
+        } else {
+            Checks::Role(role)
+        }
+    }
+
+    /// Fails with 42501 unless the checked role holds one of `any_of` on `obj`.
+    pub(crate) fn require(&self, obj: acl::Object<'_>, any_of: acl::Privs) -> Result<()> {
+        match self.privileges.get() {
+            Checks::Role(r) => self.catalog.check_privilege(r, obj, any_of),
+            Checks::Off | Checks::Superuser => Ok(()),
+        }
+    }
+
+    /// Runs `f` with privileges checked against `owner` (a view's query).
+    pub(crate) fn checked_as<T>(&self, owner: u32, f: impl FnOnce() -> T) -> T {
+        let saved = self.privileges.get();
+        if saved != Checks::Off {
+            self.privileges.set(self.checks_for(owner));
+        }
+        let r = f();
+        self.privileges.set(saved);
+        r
+    }
+
+    /// Runs `f` without privilege checks.
+    pub(crate) fn unchecked<T>(&self, f: impl FnOnce() -> T) -> T {
+        let saved = self.privileges.replace(Checks::Off);
+        let r = f();
+        self.privileges.set(saved);
+        r
+    }
+
+    /// Fails with 42501 unless the checked role may use schema `name`.
+    fn require_schema_usage(&self, name: &str) -> Result<()> {
+        match self.catalog.schemas.get(name) {
+            Some(s) => self.require(acl::Object::Schema(s), acl::USAGE),
+            None => Ok(()),
         }
     }
 
@@ -220,6 +286,9 @@ impl<'a> Binder<'a> {
     /// The view a (possibly qualified) name refers to, if it names one.
     pub fn view(&self, name: &ast::ObjectName) -> Result<Option<Arc<crate::catalog::ViewDef>>> {
         let (schema, n) = split_name(name)?;
+        if let Some(s) = &schema {
+            self.require_schema_usage(s)?;
+        }
         Ok(
             match self
                 .catalog
@@ -238,6 +307,9 @@ impl<'a> Binder<'a> {
                 SqlState::INSUFFICIENT_PRIVILEGE,
                 format!("permission denied: \"{n}\" is a system catalog"),
             ));
+        }
+        if let Some(s) = schema {
+            self.require_schema_usage(s)?;
         }
         match self.catalog.resolve(schema, n, self.search_path) {
             Some((_, Relation::Table(id))) => Ok(self.catalog.table(id)?.clone()),

@@ -2,7 +2,9 @@
 
 use super::DdlCtx;
 use super::create::{Constraint, table_constraint};
-use crate::catalog::{self as cat, TableDef};
+use super::privilege::Target;
+use crate::catalog::acl::Object;
+use crate::catalog::{self as cat, Relation, TableDef};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::binder::{ident, split_name};
 use crate::sql::executor::scan::{index_entry_key, pk_of_key};
@@ -47,6 +49,29 @@ fn mentions(text: &str, col: &str) -> bool {
 impl DdlCtx<'_> {
     pub fn alter_table(&mut self, at: &ast::AlterTable) -> Result<String> {
         let (schema, n) = split_name(&at.name)?;
+        // OWNER TO also applies to views and sequences (ALTER VIEW and
+        // ALTER SEQUENCE ... OWNER TO arrive here).
+        if let [ast::AlterTableOperation::OwnerTo { new_owner }] = at.operations.as_slice() {
+            let target = match self
+                .catalog
+                .resolve(schema.as_deref(), &n, self.search_path)
+            {
+                Some((_, Relation::Table(id))) => Target::Table(id),
+                Some((_, Relation::View(id))) => Target::View(id),
+                Some((_, Relation::Sequence(id))) => Target::Sequence(id),
+                Some((_, Relation::Index(_))) => {
+                    return Err(Error::new(
+                        SqlState::WRONG_OBJECT_TYPE,
+                        format!("\"{n}\" is an index"),
+                    ));
+                }
+                None if at.if_exists => return Ok("ALTER TABLE".into()),
+                None => return Err(Error::undefined_table(&at.name.to_string())),
+            };
+            self.lock_target(&target)?;
+            self.alter_owner(target, new_owner)?;
+            return Ok("ALTER TABLE".into());
+        }
         let table = match self.binder().table_by_name(schema.as_deref(), &n) {
             Ok(t) => t,
             Err(e) if at.if_exists && e.code == SqlState::UNDEFINED_TABLE => {
@@ -54,6 +79,7 @@ impl DdlCtx<'_> {
             }
             Err(e) => return Err(e),
         };
+        self.require_owner(Object::Table(&table))?;
         self.lock_table_exclusive(table.id)?;
         for op in &at.operations {
             // Views store their query as text, so a column they may read

@@ -1,6 +1,7 @@
 //! CREATE TABLE, CREATE INDEX and CREATE SEQUENCE.
 
 use super::DdlCtx;
+use crate::catalog::acl::Object;
 use crate::catalog::keys;
 use crate::catalog::sequences::SequenceManager;
 use crate::catalog::{
@@ -229,6 +230,7 @@ impl DdlCtx<'_> {
         let id = self.oids.allocate(self.txn)?;
         let mut def = sequence_def(id, schema, &name, ty, opts)?;
         def.owned_by = Some((table.id, col));
+        def.owner = table.owner;
         self.txn
             .put(keys::sequence_key(id), SequenceManager::initial_value(&def));
         self.put_sequence(&def)?;
@@ -254,6 +256,7 @@ impl DdlCtx<'_> {
         }
         let (schema, name) = split_name(&ct.name)?;
         let schema = self.target_schema(schema)?;
+        self.require_create_in(&schema)?;
         self.lock_name(&schema, &name)?;
         if self.catalog.relation_exists(&schema, &name) {
             if ct.if_not_exists {
@@ -327,6 +330,8 @@ impl DdlCtx<'_> {
             rowid_seq: None,
             checks: vec![],
             foreign_keys: vec![],
+            owner: self.current_user,
+            acl: None,
         };
         // Owned sequences for serial and identity columns.
         for (cname, ty, _, opts) in seqs {
@@ -369,6 +374,8 @@ impl DdlCtx<'_> {
                 cycle: false,
                 owned_by: None,
                 internal: true,
+                owner: self.current_user,
+                acl: None,
             };
             self.txn.put(
                 keys::sequence_key(sid),
@@ -467,6 +474,11 @@ impl DdlCtx<'_> {
                 } else {
                     self.binder().table_by_name(rs.as_deref(), &rn)?
                 };
+                self.catalog.check_privilege(
+                    self.current_user,
+                    Object::Table(&parent),
+                    crate::catalog::acl::REFERENCES,
+                )?;
                 let columns = resolve_columns(&t, &cols)?;
                 let ref_columns = if ref_cols.is_empty() {
                     if parent.primary_key.is_empty() {
@@ -559,6 +571,7 @@ impl DdlCtx<'_> {
             return Err(Error::unsupported("INCLUDE columns are not supported yet"));
         }
         let table = self.binder().table(&ci.table_name)?;
+        self.require_owner(Object::Table(&table))?;
         self.lock_table_exclusive(table.id)?;
         let table = self.catalog.table(table.id)?.clone();
         let cols = index_column_names(&ci.columns)?;
@@ -605,6 +618,7 @@ impl DdlCtx<'_> {
     ) -> Result<String> {
         let (schema, n) = split_name(name)?;
         let schema = self.target_schema(schema)?;
+        self.require_create_in(&schema)?;
         self.lock_name(&schema, &n)?;
         if self.catalog.relation_exists(&schema, &n) {
             if if_not_exists {
@@ -620,7 +634,8 @@ impl DdlCtx<'_> {
             None => DataType::Int8,
         };
         let id = self.oids.allocate(self.txn)?;
-        let def = sequence_def(id, &schema, &n, &ty, opts)?;
+        let mut def = sequence_def(id, &schema, &n, &ty, opts)?;
+        def.owner = self.current_user;
         self.txn
             .put(keys::sequence_key(id), SequenceManager::initial_value(&def));
         self.put_sequence(&def)?;
@@ -726,5 +741,7 @@ pub(super) fn sequence_def(
         cycle,
         owned_by: None,
         internal: false,
+        owner: 0,
+        acl: None,
     })
 }

@@ -8,6 +8,7 @@
 
 mod alter;
 mod create;
+mod privilege;
 mod role;
 mod view;
 
@@ -198,12 +199,30 @@ impl DdlCtx<'_> {
     }
 
     pub fn create_schema(&mut self, name: &ast::SchemaName, if_not_exists: bool) -> Result<String> {
-        let n = match name {
-            ast::SchemaName::Simple(n) | ast::SchemaName::NamedAuthorization(n, _) => {
-                split_name(n)?.1
-            }
-            ast::SchemaName::UnnamedAuthorization(i) => crate::sql::binder::ident(i),
+        let (n, authorization) = match name {
+            ast::SchemaName::Simple(n) => (split_name(n)?.1, None),
+            ast::SchemaName::NamedAuthorization(n, a) => (split_name(n)?.1, Some(a)),
+            ast::SchemaName::UnnamedAuthorization(i) => (crate::sql::binder::ident(i), Some(i)),
         };
+        let owner = match authorization {
+            Some(a) => self.owner_role(&ast::Owner::Ident(a.clone()))?,
+            None => self.current_user,
+        };
+        // CREATE on the database: its owner (the bootstrap superuser) and
+        // the roles that have its privileges.
+        let db_owner = self.catalog.bootstrap_role().unwrap_or(self.current_user);
+        if !self
+            .catalog
+            .has_privileges_of_role(self.current_user, db_owner)
+        {
+            return Err(Error::new(
+                SqlState::INSUFFICIENT_PRIVILEGE,
+                "permission denied for database heliosdb",
+            ));
+        }
+        if owner != self.current_user {
+            self.require_member_of(owner)?;
+        }
         self.lock_name(&n, "")?;
         if self.catalog.schemas.contains_key(&n) {
             if if_not_exists {
@@ -226,7 +245,12 @@ impl DdlCtx<'_> {
             self.txn,
             cat::KIND_SCHEMA,
             id,
-            &cat::SchemaDef { id, name: n },
+            &cat::SchemaDef {
+                id,
+                name: n,
+                owner,
+                acl: None,
+            },
         )?;
         cat::bump_version(self.txn);
         Ok("CREATE SCHEMA".into())
@@ -258,6 +282,17 @@ impl DdlCtx<'_> {
                 .catalog
                 .resolve(schema.as_deref(), &n, self.search_path);
             let display = name.to_string();
+            if let Some((_, rel)) = found
+                && matches!(
+                    (kind, rel),
+                    (ast::ObjectType::Table, cat::Relation::Table(_))
+                        | (ast::ObjectType::Index, cat::Relation::Index(_))
+                        | (ast::ObjectType::Sequence, cat::Relation::Sequence(_))
+                        | (ast::ObjectType::View, cat::Relation::View(_))
+                )
+            {
+                self.require_relation_owner(rel)?;
+            }
             match (kind, found) {
                 (ast::ObjectType::Table, Some((_, cat::Relation::Table(id)))) => {
                     self.drop_table(id, cascade)?
@@ -314,6 +349,7 @@ impl DdlCtx<'_> {
                 format!("schema \"{n}\" does not exist"),
             ));
         };
+        self.require_owner(cat::acl::Object::Schema(&s))?;
         let tables: Vec<u32> = self
             .catalog
             .tables
@@ -486,6 +522,11 @@ impl DdlCtx<'_> {
         let mut ids = Vec::new();
         for target in &t.table_names {
             let tab = self.binder().table(&target.name)?;
+            self.catalog.check_privilege(
+                self.current_user,
+                cat::acl::Object::Table(&tab),
+                cat::acl::TRUNCATE,
+            )?;
             ids.push(tab.id);
         }
         let cascade = matches!(t.cascade, Some(ast::CascadeOption::Cascade));
@@ -495,6 +536,11 @@ impl DdlCtx<'_> {
             for child in self.catalog.referencing(id) {
                 if !ids.contains(&child.id) {
                     if cascade {
+                        self.catalog.check_privilege(
+                            self.current_user,
+                            cat::acl::Object::Table(&child),
+                            cat::acl::TRUNCATE,
+                        )?;
                         ids.push(child.id);
                     } else {
                         let parent = self.catalog.table(id)?;

@@ -522,6 +522,17 @@ impl DdlCtx<'_> {
                     ),
                 ));
             }
+            let dependents = self.catalog.dependents_of_role(role.id);
+            if !dependents.is_empty() {
+                return Err(Error::new(
+                    SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
+                    format!(
+                        "role \"{}\" cannot be dropped because some objects depend on it",
+                        role.name
+                    ),
+                )
+                .with_detail(dependents.join("\n")));
+            }
             let members: Vec<RoleDef> = self
                 .catalog
                 .roles

@@ -16,6 +16,7 @@ impl DdlCtx<'_> {
         }
         let (schema, name) = split_name(&cv.name)?;
         let schema = self.target_schema(schema)?;
+        self.require_create_in(&schema)?;
         self.lock_name(&schema, &name)?;
         // Bind the query now: it must be valid, and its output names the view's columns.
         let binder = self.binder();
@@ -55,12 +56,15 @@ impl DdlCtx<'_> {
             }
         }
         let existing = self.catalog.resolve(Some(&schema), &name, self.search_path);
+        let mut kept = (self.current_user, None);
         let id = match existing {
             Some((_, Relation::View(id))) if cv.or_replace => {
                 let old =
                     self.catalog.views.get(&id).cloned().ok_or_else(|| {
                         Error::internal(format!("view {id} missing from catalog"))
                     })?;
+                self.require_owner(crate::catalog::acl::Object::View(&old))?;
+                kept = (old.owner, old.acl.clone());
                 if columns.len() < old.columns.len() {
                     return Err(Error::new(
                         SqlState::INVALID_TABLE_DEFINITION,
@@ -94,6 +98,8 @@ impl DdlCtx<'_> {
             sql: cv.query.to_string(),
             columns,
             depends_on,
+            owner: kept.0,
+            acl: kept.1,
         };
         cat::put_object(self.txn, cat::KIND_VIEW, view.id, &view)?;
         cat::bump_version(self.txn);

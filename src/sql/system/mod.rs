@@ -176,29 +176,63 @@ pub struct RelInfo {
     pub name: String,
     /// `r` table, `i` index, `S` sequence, `v` view.
     pub kind: char,
+    /// The owning role (an index: its table's owner).
+    pub owner: u32,
+    pub acl: Option<Vec<crate::catalog::AclItem>>,
+}
+
+/// An access control list as PostgreSQL's `aclitem[]` text (NULL: the default).
+pub fn acl_value(cat: &Catalog, acl: Option<&[crate::catalog::AclItem]>) -> Value {
+    match acl {
+        None => Value::Null,
+        Some(items) => Value::Array(
+            DataType::Text,
+            items
+                .iter()
+                .map(|i| Value::Text(crate::catalog::acl::format_item(i, cat)))
+                .collect(),
+        ),
+    }
+}
+
+/// The name of role `id` (its number if it no longer exists).
+pub fn role_name(cat: &Catalog, id: u32) -> String {
+    cat.roles
+        .get(&id)
+        .map(|r| r.name.clone())
+        .unwrap_or_else(|| id.to_string())
 }
 
 /// Every user relation (tables, views, visible sequences, indexes including
 /// primary-key indexes), in oid order.
 pub fn relations(cat: &Catalog) -> Vec<RelInfo> {
     let mut out = Vec::new();
-    let rel = |oid: i64, schema: &str, name: &str, kind| RelInfo {
+    let rel = |oid: i64, schema: &str, name: &str, kind, owner, acl: &Option<Vec<_>>| RelInfo {
         oid,
         schema: schema.to_string(),
         name: name.to_string(),
         kind,
+        owner,
+        acl: acl.clone(),
     };
     for t in cat.tables.values() {
-        out.push(rel(t.id as i64, &t.schema, &t.name, 'r'));
+        out.push(rel(t.id as i64, &t.schema, &t.name, 'r', t.owner, &t.acl));
     }
     for v in cat.views.values() {
-        out.push(rel(v.id as i64, &v.schema, &v.name, 'v'));
+        out.push(rel(v.id as i64, &v.schema, &v.name, 'v', v.owner, &v.acl));
     }
     for s in cat.sequences.values().filter(|s| !s.internal) {
-        out.push(rel(s.id as i64, &s.schema, &s.name, 'S'));
+        out.push(rel(s.id as i64, &s.schema, &s.name, 'S', s.owner, &s.acl));
     }
     for i in indexes(cat) {
-        out.push(rel(i.oid, &i.table.schema, &i.name, 'i'));
+        out.push(rel(
+            i.oid,
+            &i.table.schema,
+            &i.name,
+            'i',
+            i.table.owner,
+            &None,
+        ));
     }
     out.sort_by_key(|r| r.oid);
     out

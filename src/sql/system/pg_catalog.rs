@@ -214,13 +214,13 @@ fn pg_namespace(ctx: &Ctx) -> SystemTable {
         ("nspowner", OID),
         ("nspacl", DataType::Array(Box::new(DataType::Text))),
     ]);
-    for (oid, name) in namespaces(ctx.catalog) {
-        b.push(vec![
-            int8(oid),
-            text(name),
-            int8(super::SUPERUSER_OID),
-            Value::Null,
-        ]);
+    let cat = ctx.catalog;
+    for (oid, name) in namespaces(cat) {
+        let (owner, acl) = match cat.schemas.get(&name) {
+            Some(s) => (s.owner as i64, super::acl_value(cat, s.acl.as_deref())),
+            None => (super::SUPERUSER_OID, Value::Null),
+        };
+        b.push(vec![int8(oid), text(name), int8(owner), acl]);
     }
     b.finish()
 }
@@ -289,7 +289,7 @@ fn pg_class(ctx: &Ctx) -> SystemTable {
             int8(namespace_oid(cat, &r.schema)),
             int8(0),
             int8(0),
-            int8(super::SUPERUSER_OID),
+            int8(r.owner as i64),
             int8(am),
             int8(r.oid),
             int8(0),
@@ -312,7 +312,7 @@ fn pg_class(ctx: &Ctx) -> SystemTable {
             text(if r.kind == 'r' { "d" } else { "n" }),
             Value::Bool(false),
             int8(0),
-            Value::Null,
+            super::acl_value(cat, r.acl.as_deref()),
             Value::Null,
             Value::Null,
         ]);
@@ -752,7 +752,7 @@ fn pg_tables(ctx: &Ctx) -> SystemTable {
         b.push(vec![
             text(t.schema.clone()),
             text(t.name.clone()),
-            text(super::SUPERUSER_NAME),
+            text(super::role_name(cat, t.owner)),
             Value::Null,
             Value::Bool(idx.iter().any(|i| i.table.id == t.id)),
             Value::Bool(false),
@@ -774,7 +774,7 @@ fn pg_views(ctx: &Ctx) -> SystemTable {
         b.push(vec![
             text(v.schema.clone()),
             text(v.name.clone()),
-            text(super::SUPERUSER_NAME),
+            text(super::role_name(ctx.catalog, v.owner)),
             text(v.sql.clone()),
         ]);
     }

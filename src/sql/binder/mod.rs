@@ -7,6 +7,7 @@
 //! tenant context. Later stages may reorder and simplify, never drop, what the
 //! binder put into a plan.
 
+mod acl_functions;
 mod cte;
 mod dml;
 mod expr;
@@ -190,6 +191,9 @@ pub struct Binder<'a> {
     in_system_relation: std::cell::Cell<bool>,
     /// Whose privileges the relations being bound are checked against.
     privileges: std::cell::Cell<Checks>,
+    /// The current user of the statement (`has_table_privilege` without a
+    /// role asks about it); None for internal binding.
+    current_role: std::cell::Cell<Option<u32>>,
 }
 
 /// Privilege checking while binding (see [`Binder::with_privilege_checks`]).
@@ -216,6 +220,7 @@ impl<'a> Binder<'a> {
             windows: RefCell::new(Vec::new()),
             in_system_relation: std::cell::Cell::new(false),
             privileges: std::cell::Cell::new(Checks::Off),
+            current_role: std::cell::Cell::new(None),
         }
     }
 
@@ -225,6 +230,7 @@ impl<'a> Binder<'a> {
     /// against the view's owner, as in PostgreSQL. Fails with 42501.
     pub fn with_privilege_checks(self, role: u32) -> Binder<'a> {
         self.privileges.set(self.checks_for(role));
+        self.current_role.set(Some(role));
         self
     }
 

@@ -313,6 +313,9 @@ impl Binder<'_> {
             let (x, t) = &args[i];
             self.coerce(x.clone(), t, &DataType::Int8)
         };
+        if let Some(b) = self.bind_privilege_function(name, args)? {
+            return Ok(Some(b));
+        }
         let cat = self.catalog;
         Ok(Some(match name {
             "pg_get_userbyid" => {
@@ -351,14 +354,6 @@ impl Binder<'_> {
             "pg_relation_is_publishable" => {
                 arity(args.len() == 1)?;
                 (Expr::Literal(Value::Bool(false)), DataType::Bool)
-            }
-            "has_table_privilege"
-            | "has_schema_privilege"
-            | "has_database_privilege"
-            | "has_column_privilege"
-            | "pg_has_role" => {
-                arity((2..=4).contains(&args.len()))?;
-                (Expr::Literal(Value::Bool(true)), DataType::Bool)
             }
             // Non-partitioned tables are their own only ancestor.
             "pg_partition_ancestors" => {

@@ -346,6 +346,8 @@ fn pg_attribute(ctx: &Ctx) -> SystemTable {
         ("attislocal", BOOL),
         ("attinhcount", I4),
         ("attcollation", OID),
+        // Column privileges do not exist: always NULL.
+        ("attacl", DataType::Array(Box::new(DataType::Text))),
     ]);
     let mut push = |rel: i64,
                     num: usize,
@@ -376,6 +378,7 @@ fn pg_attribute(ctx: &Ctx) -> SystemTable {
             Value::Bool(true),
             Value::Int4(0),
             int8(if is_collatable(ty) { 100 } else { 0 }),
+            Value::Null,
         ]);
     };
     let mut rels: Vec<(i64, Vec<AttRow>)> = Vec::new();

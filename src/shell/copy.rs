@@ -135,6 +135,14 @@ fn parse(args: &str) -> Result<CopyCommand, Failure> {
     })
 }
 
+/// Why streaming a file into COPY stopped.
+enum SendError {
+    /// Reading the file failed: the COPY is abandoned with this message.
+    Read(String),
+    /// The backend refused the data (the COPY is already over).
+    Backend(super::ShellError),
+}
+
 /// Reads a file while advancing a progress bar.
 struct Progress<R> {
     inner: R,
@@ -203,7 +211,8 @@ impl Shell<'_> {
                     }
                     match sent {
                         Ok(()) => self.backend.copy_end(None),
-                        Err(msg) => self.backend.copy_end(Some(&msg)),
+                        Err(SendError::Read(msg)) => self.backend.copy_end(Some(&msg)),
+                        Err(SendError::Backend(e)) => vec![Err(e)],
                     }
                 }
                 Endpoint::Script | Endpoint::Process => {
@@ -241,21 +250,21 @@ impl Shell<'_> {
         }
     }
 
-    /// Streams a file into the running COPY; an error reading it is the
-    /// message the COPY fails with.
-    fn send_file(&mut self, reader: &mut dyn Read) -> Result<(), String> {
+    /// Streams a file into the running COPY.
+    fn send_file(&mut self, reader: &mut dyn Read) -> Result<(), SendError> {
         let mut chunk = vec![0u8; 64 * 1024];
         loop {
             let n = match reader.read(&mut chunk) {
                 Ok(0) => return Ok(()),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(SendError::Read(e.to_string())),
             };
-            if let Err(e) = self.backend.copy_data(&chunk[..n]) {
-                // The server's error comes back from copy_end.
-                return Err(e.message);
-            }
+            // The embedded backend reports bad rows here (the copy is then
+            // over); a server reports them when the copy ends.
+            self.backend
+                .copy_data(&chunk[..n])
+                .map_err(SendError::Backend)?;
         }
     }
 

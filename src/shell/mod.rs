@@ -318,20 +318,29 @@ impl<'a> Shell<'a> {
         } else {
             src
         };
+        // After an error the rest of the data (up to `\.`) is skipped, so
+        // it is not taken for SQL.
+        let mut failed = None;
         loop {
             match src.read_line(">> ") {
                 Input::Line(l) if l == "\\." => break,
+                Input::Line(_) if failed.is_some() => {}
                 Input::Line(mut l) => {
                     l.push('\n');
                     if let Err(e) = self.backend.copy_data(l.as_bytes()) {
-                        return vec![Err(e)];
+                        failed = Some(e);
                     }
                 }
-                Input::Interrupted => return self.backend.copy_end(Some("canceled by user")),
-                Input::Eof => break,
+                Input::Interrupted if failed.is_none() => {
+                    return self.backend.copy_end(Some("canceled by user"));
+                }
+                Input::Interrupted | Input::Eof => break,
             }
         }
-        self.backend.copy_end(None)
+        match failed {
+            Some(e) => vec![Err(e)],
+            None => self.backend.copy_end(None),
+        }
     }
 
     fn print_outcome(&self, out: &mut dyn Write, o: &Outcome) {
@@ -367,7 +376,7 @@ impl<'a> Shell<'a> {
         let _ = match self.format {
             Format::Csv => write!(out, "{}", format::csv(t)),
             Format::Aligned if self.expanded => write!(out, "{title}\n{}\n", format::expanded(t)),
-            Format::Aligned => write!(out, "{}\n", format::aligned(t, Some(title), footer)),
+            Format::Aligned => writeln!(out, "{}", format::aligned(t, Some(title), footer)),
         };
         let _ = out.flush();
     }

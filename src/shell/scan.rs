@@ -71,14 +71,8 @@ fn dollar_tag(chars: &[char], i: usize) -> Option<String> {
 }
 
 fn starts_with_at(chars: &[char], i: usize, pat: &str) -> bool {
-    let mut k = i;
-    for p in pat.chars() {
-        if k >= chars.len() || chars[k] != p {
-            return false;
-        }
-        k += 1;
-    }
-    true
+    let pat: Vec<char> = pat.chars().collect();
+    chars.get(i..i + pat.len()) == Some(&pat[..])
 }
 
 impl Scanner {

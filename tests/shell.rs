@@ -540,3 +540,23 @@ fn remote_connection_failure_exits_2() {
         "{err}"
     );
 }
+
+#[test]
+fn remote_password_authentication() {
+    let server = common::Server::start_with(tempfile::tempdir().unwrap(), &[], Some("s3cret"));
+    let url = |pw: &str| {
+        format!(
+            "postgres://heliosdb:{pw}@127.0.0.1:{}/heliosdb",
+            server.port
+        )
+    };
+    let (out, err, code) = shell(&[&url("s3cret"), "-c", "SELECT current_user AS u"], "");
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "    u     \n----------\n heliosdb\n(1 row)\n\n");
+    let (_, err, code) = shell(&[&url("wrong"), "-c", "SELECT 1"], "");
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("password authentication failed for user \"heliosdb\""),
+        "{err}"
+    );
+}

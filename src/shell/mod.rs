@@ -236,6 +236,15 @@ impl<'a> Shell<'a> {
                 }
                 Input::Eof => break,
             };
+            // psql's bare `quit` / `exit` at the prompt.
+            let word = line.trim().trim_end_matches(';').trim_end();
+            if self.interactive
+                && self.depth == 0
+                && scanner.is_empty()
+                && matches!(word, "quit" | "exit")
+            {
+                return Flow::Quit;
+            }
             if !entry.is_empty() {
                 entry.push('\n');
             }
@@ -263,8 +272,11 @@ impl<'a> Shell<'a> {
                 }
             }
         }
-        // Like psql, a script's last statement needs no `;`.
-        if let Some(sql) = scanner.take()
+        // Like psql, a script's last statement needs no `;` (at the prompt,
+        // Ctrl-D drops an unfinished statement).
+        let script = !self.interactive || self.depth > 0;
+        if script
+            && let Some(sql) = scanner.take()
             && let Err(f) = self.statement(&sql, src)
             && let Some(flow) = self.fail(f)
         {

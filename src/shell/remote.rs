@@ -238,7 +238,7 @@ fn print_notice(fields: &mut postgres_protocol::message::backend::ErrorFields) {
 impl Remote {
     /// Connects and authenticates.
     pub fn connect(params: ConnParams) -> ShellResult<Remote> {
-        let addr = format!("{}:{}", params.host, params.port);
+        let addr = (params.host.as_str(), params.port);
         let connected = match params.connect_timeout {
             Some(t) => {
                 use std::net::ToSocketAddrs;
@@ -260,7 +260,7 @@ impl Remote {
                 }
                 stream.ok_or_else(|| last.unwrap_or_else(|| std::io::ErrorKind::NotFound.into()))
             }
-            None => TcpStream::connect(&addr),
+            None => TcpStream::connect(addr),
         };
         let stream = connected.map_err(|e| {
             bad(format!(
@@ -541,12 +541,12 @@ impl Backend for Remote {
 
     fn canceller(&self) -> Canceller {
         let key = self.key;
-        let addr = format!("{}:{}", self.params.host, self.params.port);
+        let (host, port) = (self.params.host.clone(), self.params.port);
         Box::new(move || {
             if let Some((pid, secret)) = key {
                 let mut buf = BytesMut::new();
                 frontend::cancel_request(pid, secret, &mut buf);
-                if let Ok(mut s) = TcpStream::connect(&addr) {
+                if let Ok(mut s) = TcpStream::connect((host.as_str(), port)) {
                     let _ = s.write_all(&buf);
                 }
             }

@@ -111,6 +111,12 @@ impl ConnParams {
                 kv.push((percent_decode(k)?, percent_decode(v)?));
             }
         } else {
+            if !s.contains('=') {
+                return Err(bad(format!(
+                    "\"{s}\" is neither a postgres:// URL nor a key=value connection string \
+                     (use --data-dir for a data directory)"
+                )));
+            }
             for word in s.split_whitespace() {
                 let (k, v) = word.split_once('=').ok_or_else(|| {
                     bad(format!(
@@ -601,5 +607,7 @@ mod tests {
         assert!(ConnParams::parse("postgres://h/?sslmode=require").is_err());
         assert!(ConnParams::parse("postgres://h:notaport/").is_err());
         assert!(ConnParams::parse("postgres://h/?bogus=1").is_err());
+        let e = ConnParams::parse("./data").unwrap_err();
+        assert!(e.message.contains("--data-dir"), "{}", e.message);
     }
 }

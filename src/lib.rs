@@ -2,6 +2,8 @@
 //!
 //! Layers, top to bottom (each only uses the ones below it):
 //!
+//! * [`shell`] and [`server`]: the `heliosdb shell` client (psql-like, on an
+//!   embedded session or over the wire) and the wire-protocol server.
 //! * [`session`]: the `Database` / `Session` API used by embedded callers,
 //!   the shell and the server.
 //! * [`sql`]: parsing, binding, optimizing and executing statements.

@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use heliosdb_nano::Database;
 use heliosdb_nano::server::{ServerConfig, TlsFiles};
-use heliosdb_nano::shell::{self, Format};
+use heliosdb_nano::shell::{self, ConnParams, Embedded, Format, Remote};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -16,17 +16,28 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run SQL against a data directory (or an in-memory database).
+    /// Run SQL interactively or from a script, against a data directory,
+    /// an in-memory database, or a server (`postgres://` URL).
     Shell {
-        /// Data directory (created if missing).
-        #[arg(long, default_value = "./heliosdb-data", conflicts_with = "memory")]
-        data_dir: PathBuf,
+        /// Connect to a running server: `postgres://user[:password]@host[:port]/dbname`
+        /// (or a `host=... port=...` connection string).
+        #[arg(value_name = "URL", conflicts_with_all = ["data_dir", "memory", "url_flag"])]
+        url: Option<String>,
+        /// Same as the positional URL.
+        #[arg(long = "url", value_name = "URL", conflicts_with_all = ["data_dir", "memory"])]
+        url_flag: Option<String>,
+        /// Data directory (created if missing) [default: ./heliosdb-data].
+        #[arg(long, conflicts_with = "memory")]
+        data_dir: Option<PathBuf>,
         /// Use a fresh in-memory database instead of a data directory.
         #[arg(long)]
         memory: bool,
-        /// Run this SQL and exit.
+        /// Run this (SQL and backslash commands) and exit.
         #[arg(short = 'c', long = "command")]
         command: Option<String>,
+        /// Run the commands in this file and exit.
+        #[arg(short = 'f', long = "file", conflicts_with = "command")]
+        file: Option<PathBuf>,
         /// Print results as CSV (header line plus rows).
         #[arg(long)]
         csv: bool,
@@ -86,6 +97,46 @@ fn serve(
     heliosdb_nano::server::serve(db, config)
 }
 
+fn embedded_shell(data_dir: Option<PathBuf>, memory: bool, opts: shell::Options) -> i32 {
+    let data_dir = data_dir.unwrap_or_else(|| PathBuf::from("./heliosdb-data"));
+    let (db, location) = if memory {
+        (Database::open_in_memory(), "in memory".to_string())
+    } else {
+        (
+            Database::open(&data_dir),
+            format!("in the data directory \"{}\"", data_dir.display()),
+        )
+    };
+    let db = match db {
+        Ok(db) => db,
+        Err(e) => {
+            let _ = shell::print_error(&mut std::io::stderr(), &e);
+            return 1;
+        }
+    };
+    let mut session = db.connect();
+    let code = shell::main(&mut Embedded::new(&mut session, location), opts);
+    drop(session);
+    if let Err(e) = db.sync() {
+        let _ = shell::print_error(&mut std::io::stderr(), &e);
+    }
+    code
+}
+
+fn remote_shell(url: &str, opts: shell::Options) -> i32 {
+    let connected = ConnParams::parse(url).and_then(Remote::connect);
+    match connected {
+        Ok(mut remote) => shell::main(&mut remote, opts),
+        Err(e) => {
+            eprintln!("heliosdb shell: error: {}", e.message);
+            if let Some(d) = &e.detail {
+                eprintln!("DETAIL: {d}");
+            }
+            2
+        }
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
@@ -120,31 +171,22 @@ fn main() {
             }
         }
         Command::Shell {
+            url,
+            url_flag,
             data_dir,
             memory,
             command,
+            file,
             csv,
         } => {
-            let db = if memory {
-                Database::open_in_memory()
-            } else {
-                Database::open(&data_dir)
+            let opts = shell::Options {
+                format: if csv { Format::Csv } else { Format::Aligned },
+                command,
+                file,
             };
-            match db {
-                Ok(db) => {
-                    let mut session = db.connect();
-                    let format = if csv { Format::Csv } else { Format::Aligned };
-                    let code = shell::main(&mut session, command, format);
-                    drop(session);
-                    if let Err(e) = db.sync() {
-                        let _ = shell::print_error(&mut std::io::stderr(), &e);
-                    }
-                    code
-                }
-                Err(e) => {
-                    let _ = shell::print_error(&mut std::io::stderr(), &e);
-                    1
-                }
+            match url.or(url_flag) {
+                Some(url) => remote_shell(&url, opts),
+                None => embedded_shell(data_dir, memory, opts),
             }
         }
     };

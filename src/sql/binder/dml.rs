@@ -396,16 +396,12 @@ impl Binder<'_> {
         scope: &Scope,
     ) -> Result<Vec<(usize, Expr)>> {
         let mut out: Vec<(usize, Expr)> = Vec::new();
-        for a in assignments {
-            let name = match &a.target {
-                ast::AssignmentTarget::ColumnName(n) => {
-                    object_name_parts(n)?.pop().unwrap_or_default()
-                }
-                ast::AssignmentTarget::Tuple(_) => {
-                    return Err(Error::unsupported(
-                        "multiple-column assignment is not supported yet",
-                    ));
-                }
+        for (name, value) in self.single_assignments(assignments, scope)? {
+            let a = ast::Assignment {
+                target: ast::AssignmentTarget::ColumnName(ast::ObjectName::from(vec![
+                    ast::Ident::with_quote('"', name.clone()),
+                ])),
+                value,
             };
             let col = table.column_index(&name).ok_or_else(|| {
                 Error::new(
@@ -437,6 +433,70 @@ impl Binder<'_> {
                 self.coerce_for_column(x, &t, &table.columns[col].ty)?
             };
             out.push((col, x));
+        }
+        Ok(out)
+    }
+
+    /// Splits multiple-column assignments into one per column:
+    /// `(a, b) = (1, 2)` into `a = 1, b = 2`, and `(a, b) = (SELECT x, y ...)`
+    /// into one scalar subquery per column over the same query.
+    fn single_assignments(
+        &self,
+        assignments: &[ast::Assignment],
+        scope: &Scope,
+    ) -> Result<Vec<(String, ast::Expr)>> {
+        let mut out = Vec::new();
+        for a in assignments {
+            let names = match &a.target {
+                ast::AssignmentTarget::ColumnName(n) => {
+                    out.push((
+                        object_name_parts(n)?.pop().unwrap_or_default(),
+                        a.value.clone(),
+                    ));
+                    continue;
+                }
+                ast::AssignmentTarget::Tuple(names) => names
+                    .iter()
+                    .map(|n| Ok(object_name_parts(n)?.pop().unwrap_or_default()))
+                    .collect::<Result<Vec<String>>>()?,
+            };
+            let mismatch = || Error::syntax("number of columns does not match number of values");
+            match &a.value {
+                ast::Expr::Tuple(values) => {
+                    if values.len() != names.len() {
+                        return Err(mismatch());
+                    }
+                    out.extend(names.into_iter().zip(values.iter().cloned()));
+                }
+                ast::Expr::Subquery(q) => {
+                    // Bound once (inside the statement's scope, for
+                    // correlated references) to learn its width.
+                    self.outer
+                        .borrow_mut()
+                        .push(super::OuterFrame::new(scope.clone()));
+                    let plan = self.bind_query(q);
+                    self.outer.borrow_mut().pop();
+                    let width = plan?.columns().len();
+                    if width != names.len() {
+                        return Err(mismatch());
+                    }
+                    let cols: Vec<String> = (1..=width).map(|i| format!("__c{i}")).collect();
+                    for (i, name) in names.into_iter().enumerate() {
+                        let text = format!(
+                            "(SELECT __c{} FROM ({q}) AS __multiassign({}))",
+                            i + 1,
+                            cols.join(", ")
+                        );
+                        out.push((name, parser::parse_expr(&text)?));
+                    }
+                }
+                _ if names.len() == 1 => out.push((names[0].clone(), a.value.clone())),
+                _ => {
+                    return Err(Error::syntax(
+                        "source for a multiple-column UPDATE item must be a sub-SELECT or ROW() expression",
+                    ));
+                }
+            }
         }
         Ok(out)
     }

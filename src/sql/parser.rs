@@ -237,7 +237,9 @@ fn reorder_sequence_options(sql: &str) -> Option<String> {
 ///   (sqlparser reads only an unsigned number or a placeholder there);
 /// * `GRANT a, b TO c` and `REVOKE a FROM c` (no ON: role membership)
 ///   become `GRANT ROLE a, ROLE b TO c`, and `WITH ADMIN OPTION` becomes
-///   `WITH GRANT OPTION` (which the role DDL then refuses as unsupported).
+///   `WITH GRANT OPTION` (which the role DDL then refuses as unsupported);
+/// * `SET [LOCAL | SESSION] ROLE TO x` and `... ROLE = x` (the generic SET
+///   form PostgreSQL also accepts for `role`) become `SET "role" TO x`.
 ///
 /// Returns None when there is nothing to rewrite.
 fn rewrite_role_syntax(sql: &str) -> Option<String> {
@@ -250,7 +252,8 @@ fn rewrite_role_syntax(sql: &str) -> Option<String> {
     // A cheap test first: most texts (`INSERT INTO users ...` included) skip the tokenizing.
     let role_ddl =
         (mentions("create") || mentions("alter")) && (mentions("role") || mentions("user"));
-    if !(role_ddl || mentions("grant") || mentions("revoke")) {
+    let set_role = mentions("set") && mentions("role");
+    if !(role_ddl || set_role || mentions("grant") || mentions("revoke")) {
         return None;
     }
     let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
@@ -306,6 +309,16 @@ fn rewrite_role_syntax(sql: &str) -> Option<String> {
                     }
                     _ => {}
                 }
+            }
+        } else if head.0.as_deref() == Some("SET") {
+            let k = match w(1).as_deref() {
+                Some("LOCAL" | "SESSION") => 2,
+                _ => 1,
+            };
+            let assigns = w(k + 1).as_deref() == Some("TO")
+                || sig.get(k + 1).is_some_and(|&i| tokens[i].token == Token::Eq);
+            if w(k).as_deref() == Some("ROLE") && assigns {
+                edits.push((start(sig[k])..end(sig[k]), "\"role\"".into()));
             }
         } else if let Some(verb @ ("GRANT" | "REVOKE")) = head.0.as_deref() {
             let target = if verb == "GRANT" { "TO" } else { "FROM" };
@@ -426,6 +439,12 @@ mod tests {
     #[test]
     fn role_syntax_rewrites() {
         let r = |s: &str| rewrite_role_syntax(s);
+        assert_eq!(r("SET ROLE TO alice").as_deref(), Some("SET \"role\" TO alice"));
+        assert_eq!(
+            r("set local role = 'a'").as_deref(),
+            Some("set local \"role\" = 'a'")
+        );
+        assert_eq!(r("SET ROLE alice"), None);
         assert_eq!(r("SELECT 1"), None);
         assert_eq!(r("SELECT * FROM users"), None);
         assert_eq!(r("CREATE ROLE a LOGIN"), None);

@@ -85,7 +85,7 @@ impl Notice {
     }
 
     /// A NOTICE with SQLSTATE 00000.
-    pub fn notice(message: impl Into<String>) -> Notice {
+    pub fn plain(message: impl Into<String>) -> Notice {
         Notice::new(Severity::Notice, SqlState::SUCCESSFUL_COMPLETION, message)
     }
 
@@ -147,7 +147,7 @@ mod tests {
 
     #[test]
     fn display_like_psql() {
-        let n = Notice::notice("drop cascades to 2 other objects")
+        let n = Notice::plain("drop cascades to 2 other objects")
             .with_detail("drop cascades to view v\ndrop cascades to view w");
         assert_eq!(
             n.to_string(),

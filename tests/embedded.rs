@@ -480,7 +480,12 @@ fn set_config_and_session_functions() {
         .prepare("SELECT setting FROM pg_settings WHERE name = 'statement_timeout'")
         .unwrap();
     let setting = |s: &mut heliosdb_nano::Session| -> String {
-        s.query_prepared(&p, &[]).unwrap().get(0).unwrap().get(0).unwrap()
+        s.query_prepared(&p, &[])
+            .unwrap()
+            .get(0)
+            .unwrap()
+            .get(0)
+            .unwrap()
     };
     assert_eq!(setting(&mut s), "0");
     s.execute("SET statement_timeout = '2s'", &[]).unwrap();
@@ -511,11 +516,13 @@ fn reported_parameters_change_with_set_role_and_rollback() {
     let mut s = db.connect();
     s.run("CREATE ROLE app LOGIN").unwrap();
     let start = s.reported_parameters().unwrap();
-    let get = |v: &[(String, String)], n: &str| {
-        v.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone())
-    };
+    let get =
+        |v: &[(String, String)], n: &str| v.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
     assert_eq!(get(&start, "is_superuser").as_deref(), Some("on"));
-    assert_eq!(get(&start, "session_authorization").as_deref(), Some("heliosdb"));
+    assert_eq!(
+        get(&start, "session_authorization").as_deref(),
+        Some("heliosdb")
+    );
     assert_eq!(get(&start, "IntervalStyle").as_deref(), Some("postgres"));
     assert!(s.parameter_changes().unwrap().is_empty());
 

@@ -159,7 +159,10 @@ fn startup_reports_parameters_and_the_session_pid() {
             ("DateStyle", "ISO"),
             // A time zone the engine lacks is ignored, not fatal.
             ("TimeZone", "Europe/Paris"),
-            ("options", "-c search_path=app,public --extra-float-digits=2"),
+            (
+                "options",
+                "-c search_path=app,public --extra-float-digits=2",
+            ),
         ],
     );
     let params: HashMap<String, String> = statuses(&startup).into_iter().collect();
@@ -178,7 +181,10 @@ fn startup_reports_parameters_and_the_session_pid() {
         assert_eq!(params.get(name).map(String::as_str), Some(value), "{name}");
     }
     assert!(params["server_version"].starts_with("16."));
-    let key = startup.iter().find(|m| m.kind == b'K').expect("BackendKeyData");
+    let key = startup
+        .iter()
+        .find(|m| m.kind == b'K')
+        .expect("BackendKeyData");
     let pid = i32::from_be_bytes(key.body[0..4].try_into().unwrap());
 
     // pg_backend_pid() is the BackendKeyData pid; startup options are settings.
@@ -313,9 +319,7 @@ fn notices_precede_command_complete_in_both_protocols() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokio_postgres_receives_notices() {
     let server = Server::start(&[]);
-    let (client, mut conn) = tokio_postgres::connect(&server.url(), NoTls)
-        .await
-        .unwrap();
+    let (client, mut conn) = tokio_postgres::connect(&server.url(), NoTls).await.unwrap();
     let (tx, mut rx) = futures::channel::mpsc::unbounded();
     let stream = futures::stream::poll_fn(move |cx| conn.poll_message(cx));
     tokio::spawn(stream.for_each(move |m| {
@@ -326,7 +330,9 @@ async fn tokio_postgres_receives_notices() {
     }));
 
     client
-        .batch_execute("CREATE TABLE IF NOT EXISTS t (id int); CREATE TABLE IF NOT EXISTS t (id int)")
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS t (id int); CREATE TABLE IF NOT EXISTS t (id int)",
+        )
         .await
         .unwrap();
     let n = rx.next().await.unwrap();

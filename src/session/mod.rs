@@ -29,8 +29,8 @@ mod settings;
 pub use crate::catalog::roles::BOOTSTRAP_SUPERUSER;
 pub use auth::{LoginRole, ScramVerifier};
 pub use database::Database;
-pub use rows::{ColumnIndex, ColumnInfo, FromValue, Row, Rows, ToValue};
 pub use report::ConnectionInfo;
+pub use rows::{ColumnIndex, ColumnInfo, FromValue, Row, Rows, ToValue};
 pub use settings::{SettingSource, Settings};
 
 use crate::catalog::Catalog;

@@ -135,9 +135,10 @@ fn validate(name: &str, value: &str) -> Result<String> {
         }
         "datestyle" => {
             // The output style is always ISO and input is read month-first.
-            let ok = v.split(',').map(|p| p.trim().to_lowercase()).all(|p| {
-                matches!(p.as_str(), "iso" | "mdy" | "us" | "noneuropean" | "default")
-            });
+            let ok = v
+                .split(',')
+                .map(|p| p.trim().to_lowercase())
+                .all(|p| matches!(p.as_str(), "iso" | "mdy" | "us" | "noneuropean" | "default"));
             if !ok {
                 return Err(Error::unsupported(format!(
                     "DateStyle \"{v}\" is not supported; only ISO, MDY is"
@@ -342,7 +343,7 @@ impl Settings {
         let n = normalize(name);
         let v = self.check(&n, value)?;
         self.before_change();
-        if !params::find(&n).is_some() {
+        if params::find(&n).is_none() {
             self.placeholders.insert(n.clone());
         }
         if local {
@@ -356,10 +357,15 @@ impl Settings {
 
     /// The value RESET returns to, from the server's configuration file or
     /// the client's startup packet. Not transactional: set when a session opens.
-    pub fn set_reset_value(&mut self, name: &str, value: &str, source: SettingSource) -> Result<()> {
+    pub fn set_reset_value(
+        &mut self,
+        name: &str,
+        value: &str,
+        source: SettingSource,
+    ) -> Result<()> {
         let n = normalize(name);
         let v = self.check(&n, value)?;
-        if !params::find(&n).is_some() {
+        if params::find(&n).is_none() {
             self.placeholders.insert(n.clone());
         }
         self.reset.insert(n, (v, source));
@@ -466,7 +472,11 @@ impl Settings {
                 max_val: None,
                 enumvals: None,
                 boot_val: None,
-                reset_val: self.reset.get(n).map(|(v, _)| v.clone()).unwrap_or_default(),
+                reset_val: self
+                    .reset
+                    .get(n)
+                    .map(|(v, _)| v.clone())
+                    .unwrap_or_default(),
             });
         }
         out.sort_by_key(|d| d.name.to_lowercase());

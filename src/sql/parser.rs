@@ -316,7 +316,9 @@ fn rewrite_role_syntax(sql: &str) -> Option<String> {
                 _ => 1,
             };
             let assigns = w(k + 1).as_deref() == Some("TO")
-                || sig.get(k + 1).is_some_and(|&i| tokens[i].token == Token::Eq);
+                || sig
+                    .get(k + 1)
+                    .is_some_and(|&i| tokens[i].token == Token::Eq);
             if w(k).as_deref() == Some("ROLE") && assigns {
                 edits.push((start(sig[k])..end(sig[k]), "\"role\"".into()));
             }
@@ -439,7 +441,10 @@ mod tests {
     #[test]
     fn role_syntax_rewrites() {
         let r = |s: &str| rewrite_role_syntax(s);
-        assert_eq!(r("SET ROLE TO alice").as_deref(), Some("SET \"role\" TO alice"));
+        assert_eq!(
+            r("SET ROLE TO alice").as_deref(),
+            Some("SET \"role\" TO alice")
+        );
         assert_eq!(
             r("set local role = 'a'").as_deref(),
             Some("set local \"role\" = 'a'")

@@ -693,9 +693,7 @@ impl Plan {
                 step.explain_into(out, depth + 1, note);
             }
             Plan::WorkTable { .. } => out.push(format!("{pad}WorkTable Scan")),
-            Plan::SessionRelation { name, .. } => {
-                out.push(format!("{pad}Function Scan on {name}"))
-            }
+            Plan::SessionRelation { name, .. } => out.push(format!("{pad}Function Scan on {name}")),
             Plan::Aggregate {
                 input, group_by, ..
             } => {

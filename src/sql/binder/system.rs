@@ -328,7 +328,8 @@ impl Binder<'_> {
             "pg_get_userbyid" => {
                 arity(args.len() == 1)?;
                 let x = oid_arg(0)?;
-                let concat = |a: Expr, b: Expr| Expr::Binary(BinaryOp::Concat, Box::new(a), Box::new(b));
+                let concat =
+                    |a: Expr, b: Expr| Expr::Binary(BinaryOp::Concat, Box::new(a), Box::new(b));
                 let unknown = concat(
                     concat(
                         Expr::Literal(Value::Text("unknown (OID=".into())),

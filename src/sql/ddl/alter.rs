@@ -51,7 +51,7 @@ impl DdlCtx<'_> {
         let table = match self.binder().table_by_name(schema.as_deref(), &n) {
             Ok(t) => t,
             Err(e) if at.if_exists && e.code == SqlState::UNDEFINED_TABLE => {
-                self.env.notice(Notice::notice(format!(
+                self.env.notice(Notice::plain(format!(
                     "relation \"{n}\" does not exist, skipping"
                 )));
                 return Ok("ALTER TABLE".into());
@@ -140,7 +140,7 @@ impl DdlCtx<'_> {
                 if t.column_index(&name).is_some() {
                     if *if_not_exists {
                         self.env.notice(
-                            Notice::notice(format!(
+                            Notice::plain(format!(
                                 "column \"{name}\" of relation \"{}\" already exists, skipping",
                                 t.name
                             ))
@@ -214,7 +214,7 @@ impl DdlCtx<'_> {
                     let name = ident(cname);
                     let Some(ci) = t.column_index(&name) else {
                         if *if_exists {
-                            self.env.notice(Notice::notice(format!(
+                            self.env.notice(Notice::plain(format!(
                                 "column \"{name}\" of relation \"{}\" does not exist, skipping",
                                 t.name
                             )));
@@ -351,7 +351,7 @@ impl DdlCtx<'_> {
                         ),
                     ));
                 } else {
-                    self.env.notice(Notice::notice(format!(
+                    self.env.notice(Notice::plain(format!(
                         "constraint \"{n}\" of relation \"{}\" does not exist, skipping",
                         t.name
                     )));

@@ -41,7 +41,7 @@ impl DdlCtx<'_> {
         let items = self.cascade_items(roots);
         let notice = match items.as_slice() {
             [] => return,
-            [one] => Notice::notice(format!("drop cascades to {one}")),
+            [one] => Notice::plain(format!("drop cascades to {one}")),
             many => {
                 let mut lines: Vec<String> = many
                     .iter()
@@ -54,7 +54,7 @@ impl DdlCtx<'_> {
                         many.len() - MAX_REPORTED
                     ));
                 }
-                Notice::notice(format!("drop cascades to {} other objects", many.len()))
+                Notice::plain(format!("drop cascades to {} other objects", many.len()))
                     .with_detail(lines.join("\n"))
             }
         };
@@ -131,7 +131,11 @@ impl DdlCtx<'_> {
             }
             for v in cat.views_depending_on(id) {
                 if !named.contains(&v.id) && !seen.contains(&v.id) {
-                    items.push((v.id, Dropped::Relation, format!("view {}", name(&v.schema, &v.name))));
+                    items.push((
+                        v.id,
+                        Dropped::Relation,
+                        format!("view {}", name(&v.schema, &v.name)),
+                    ));
                     queue.push(v.id);
                 }
             }

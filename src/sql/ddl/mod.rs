@@ -20,13 +20,13 @@ use crate::catalog::{self as cat, Catalog, IndexDef, OidAllocator, SequenceDef, 
 use crate::error::{Error, Result, SqlState};
 use crate::notice::Notice;
 use crate::sql::binder::{Binder, split_name};
-use cascade::DropRoot;
 use crate::sql::executor::scan::{KeyedRow, decode_table_row, index_entry_key, pk_of_key};
 use crate::sql::expr::EvalEnv;
 use crate::storage::{Engine, prefix_end};
 use crate::txn::Transaction;
 use crate::txn::locks::LockMode;
 use crate::types::Value;
+use cascade::DropRoot;
 use sqlparser::ast;
 use std::ops::Bound;
 use std::sync::Arc;
@@ -56,7 +56,7 @@ impl DdlCtx<'_> {
     /// CREATE ... IF NOT EXISTS of an existing relation: PostgreSQL's notice.
     fn relation_exists_skipping(&self, name: &str) {
         self.env.notice(
-            Notice::notice(format!("relation \"{name}\" already exists, skipping"))
+            Notice::plain(format!("relation \"{name}\" already exists, skipping"))
                 .with_code(SqlState::DUPLICATE_TABLE),
         );
     }
@@ -219,7 +219,7 @@ impl DdlCtx<'_> {
         if self.catalog.schemas.contains_key(&n) {
             if if_not_exists {
                 self.env.notice(
-                    Notice::notice(format!("schema \"{n}\" already exists, skipping"))
+                    Notice::plain(format!("schema \"{n}\" already exists, skipping"))
                         .with_code(SqlState::DUPLICATE_SCHEMA),
                 );
                 return Ok("CREATE SCHEMA".into());
@@ -267,7 +267,7 @@ impl DdlCtx<'_> {
             other => return Err(Error::unsupported(format!("DROP {other} is not supported"))),
         };
         let skipping = |name: &str, what: &str| {
-            self.env.notice(Notice::notice(format!(
+            self.env.notice(Notice::plain(format!(
                 "{what} \"{name}\" does not exist, skipping"
             )));
         };
@@ -550,7 +550,7 @@ impl DdlCtx<'_> {
             for child in self.catalog.referencing(id) {
                 if !ids.contains(&child.id) {
                     if cascade {
-                        self.env.notice(Notice::notice(format!(
+                        self.env.notice(Notice::plain(format!(
                             "truncate cascades to table \"{}\"",
                             child.name
                         )));

@@ -369,7 +369,7 @@ impl DdlCtx<'_> {
             if self.catalog.role_by_name(&name).is_some() {
                 if cr.if_not_exists {
                     self.env.notice(
-                        Notice::notice(format!("role \"{name}\" already exists, skipping"))
+                        Notice::plain(format!("role \"{name}\" already exists, skipping"))
                             .with_code(SqlState::DUPLICATE_OBJECT),
                     );
                     continue;
@@ -501,7 +501,7 @@ impl DdlCtx<'_> {
             let role = match self.role_spec(&i) {
                 Ok(r) => r,
                 Err(_) if if_exists => {
-                    self.env.notice(Notice::notice(format!(
+                    self.env.notice(Notice::plain(format!(
                         "role \"{}\" does not exist, skipping",
                         ident(&i)
                     )));

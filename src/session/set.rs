@@ -97,7 +97,12 @@ impl Session {
             }
             St::SetTimeZone { local, value } => {
                 self.warn_set_local(*local);
-                self.settings.set("timezone", &value_text(value), *local)?;
+                let v = value_text(value);
+                if v.eq_ignore_ascii_case("default") || v.eq_ignore_ascii_case("local") {
+                    self.settings.reset("timezone")?;
+                } else {
+                    self.settings.set("timezone", &v, *local)?;
+                }
                 Ok(command_result("SET"))
             }
             St::SetRole {

@@ -435,8 +435,9 @@ impl Settings {
         }
     }
 
-    /// All parameters with their values and descriptions, in PostgreSQL's
-    /// order (by name, ignoring case): what SHOW ALL lists.
+    /// The built-in parameters with their values and descriptions, in
+    /// PostgreSQL's order (by name, ignoring case): what SHOW ALL lists.
+    /// Custom parameters are left out, as PostgreSQL leaves out its placeholders.
     pub fn all(&self) -> Vec<(String, String, String)> {
         self.describe()
             .into_iter()
@@ -447,38 +448,12 @@ impl Settings {
             .collect()
     }
 
-    /// Every parameter as `pg_settings` describes it, ordered as [`Settings::all`].
+    /// Every built-in parameter as `pg_settings` describes it, ordered as [`Settings::all`].
     pub fn describe(&self) -> Vec<SettingRow> {
         let mut out: Vec<SettingRow> = params::PARAMS
             .iter()
             .map(|p| self.describe_builtin(p))
             .collect();
-        for n in &self.placeholders {
-            let (value, source) = match self.lookup(n) {
-                Some((v, src)) => (v.to_string(), src),
-                None => (String::new(), SettingSource::Default),
-            };
-            out.push(SettingRow {
-                name: n.clone(),
-                setting: value,
-                unit: None,
-                category: "Customized Options",
-                short_desc: "",
-                extra_desc: None,
-                context: "user",
-                vartype: "string",
-                source: source.as_str(),
-                min_val: None,
-                max_val: None,
-                enumvals: None,
-                boot_val: None,
-                reset_val: self
-                    .reset
-                    .get(n)
-                    .map(|(v, _)| v.clone())
-                    .unwrap_or_default(),
-            });
-        }
         out.sort_by_key(|d| d.name.to_lowercase());
         out
     }

@@ -2,9 +2,9 @@
 //! query protocols over a [`Session`].
 
 use super::Shared;
+use super::messages::{NOT_SETTINGS, ServerParams, SessionKeys, send_notices, startup_options};
 use super::types::{decode_param, encode_field, field_infos, pg_type};
 use crate::error::{Error, SqlState};
-use crate::notice::Notice;
 use crate::session::{CancelHandle, CopyMode, Prepared, Session, SettingSource, StatementResult};
 use crate::types::DataType;
 use async_trait::async_trait;
@@ -15,8 +15,8 @@ use pgwire::api::auth::mechanism::AuthMechanismFactory;
 use pgwire::api::auth::sasl::SaslMechanisms;
 use pgwire::api::auth::sasl::scram::ScramAuth;
 use pgwire::api::auth::{
-    AuthDriver, AuthOutcome, ServerParameterProvider, StartupHandler, finish_authentication,
-    protocol_negotiation, save_startup_parameters_to_metadata,
+    AuthDriver, AuthOutcome, StartupHandler, finish_authentication, protocol_negotiation,
+    save_startup_parameters_to_metadata,
 };
 use pgwire::api::cancel::CancelHandler;
 use pgwire::api::copy::{CopyHandler, send_copy_in_response, send_copy_out_response};
@@ -36,12 +36,11 @@ use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::data::{DataRow, RowDescription};
 use pgwire::messages::extendedquery::{Execute, Sync as PgSync};
 use pgwire::messages::response::{
-    CommandComplete, EmptyQueryResponse, NoticeResponse, ReadyForQuery, TransactionStatus,
+    CommandComplete, EmptyQueryResponse, ReadyForQuery, TransactionStatus,
 };
 use pgwire::messages::simplequery::Query;
-use pgwire::messages::startup::{ParameterStatus, SecretKey};
+use pgwire::messages::startup::ParameterStatus;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
-use std::collections::HashMap;
 use std::fmt::Debug;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -84,31 +83,6 @@ fn error_info(e: &Error, severity: &str) -> ErrorInfo {
     info.detail = e.detail.clone();
     info.hint = e.hint.clone();
     info
-}
-
-fn notice_response(n: &Notice) -> PgWireBackendMessage {
-    let mut info = ErrorInfo::new(
-        n.severity.as_str().into(),
-        n.code.code().into(),
-        n.message.clone(),
-    );
-    info.severity_nonlocalized = Some(n.severity.as_str().into());
-    info.detail = n.detail.clone();
-    info.hint = n.hint.clone();
-    PgWireBackendMessage::NoticeResponse(NoticeResponse::from(info))
-}
-
-/// Sends notices (NoticeResponse), buffered with what follows.
-async fn send_notices<C>(client: &mut C, notices: &[Notice]) -> PgWireResult<()>
-where
-    C: Sink<PgWireBackendMessage> + Unpin + Send,
-    C::Error: Debug,
-    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
-{
-    for n in notices {
-        client.feed(notice_response(n)).await?;
-    }
-    Ok(())
 }
 
 fn pg_error(e: Error) -> PgWireError {
@@ -340,40 +314,6 @@ pub(crate) struct Conn {
 /// COPY data is passed to the session in chunks of about this size.
 const COPY_CHUNK: usize = 256 * 1024;
 
-/// BackendKeyData of a connection: its session's process id (what
-/// `pg_backend_pid()` returns there) and pgwire's random secret key.
-struct SessionKeys {
-    pid: AtomicI32,
-    secrets: Arc<Shared>,
-}
-
-impl PidSecretKeyGenerator for SessionKeys {
-    fn generate(&self, client: &dyn ClientInfo) -> (i32, SecretKey) {
-        let (_, secret) = self.secrets.pid_gen.generate(client);
-        (self.pid.load(Ordering::SeqCst), secret)
-    }
-}
-
-/// Startup parameters that are not settings.
-const NOT_SETTINGS: &[&str] = &["user", "database", "options", "replication"];
-
-/// The `name=value` settings in a startup packet's `options`
-/// (`-c name=value`, `--name=value`), as PGOPTIONS sends them.
-fn startup_options(options: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut words = options.split_whitespace();
-    while let Some(w) = words.next() {
-        let assignment = match w {
-            "-c" => words.next(),
-            w => w.strip_prefix("-c").or_else(|| w.strip_prefix("--")),
-        };
-        if let Some((name, value)) = assignment.and_then(|a| a.split_once('=')) {
-            out.push((name.replace('-', "_"), value.to_string()));
-        }
-    }
-    out
-}
-
 impl Conn {
     pub fn new(shared: Arc<Shared>, local: SocketAddr, peer: SocketAddr) -> Conn {
         let state = Arc::new(ConnState::new());
@@ -514,19 +454,6 @@ impl PgWireServerHandlers for Handlers {
 
     fn error_handler(&self) -> Arc<impl ErrorHandler> {
         self.0.clone()
-    }
-}
-
-/// The ParameterStatus values sent after authentication: the session's
-/// reported parameters (set when it is opened, before authentication ends).
-#[derive(Default)]
-pub(crate) struct ServerParams {
-    values: Mutex<Vec<(String, String)>>,
-}
-
-impl ServerParameterProvider for ServerParams {
-    fn server_parameters<C: ClientInfo>(&self, _client: &C) -> Option<HashMap<String, String>> {
-        Some(self.values.lock().iter().cloned().collect())
     }
 }
 

@@ -17,6 +17,7 @@
 mod auth;
 mod config;
 mod conn;
+mod messages;
 mod types;
 
 pub use config::{ServerConfig, TlsFiles};

@@ -351,3 +351,39 @@ async fn tokio_postgres_receives_notices() {
     let n = rx.next().await.unwrap();
     assert_eq!((n.severity(), n.code().code()), ("WARNING", "25P01"));
 }
+
+/// SHOW and EXPLAIN describe their result columns, so drivers can run them
+/// as prepared statements.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_and_explain_over_the_extended_protocol() {
+    let server = Server::start(&[]);
+    let (client, conn) = tokio_postgres::connect(&server.url(), NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let row = client
+        .query_one("SHOW statement_timeout", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.columns()[0].name(), "statement_timeout");
+    assert_eq!(row.get::<_, String>(0), "0");
+    let row = client.query_one("SHOW datestyle", &[]).await.unwrap();
+    assert_eq!(row.columns()[0].name(), "DateStyle");
+    let row = client
+        .query_one("SHOW TRANSACTION ISOLATION LEVEL", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        row.get::<_, String>("transaction_isolation"),
+        "read committed"
+    );
+    let all = client.query("SHOW ALL", &[]).await.unwrap();
+    let app = all
+        .iter()
+        .find(|r| r.get::<_, String>("name") == "application_name")
+        .unwrap();
+    assert_eq!(
+        app.get::<_, String>("description"),
+        "Sets the application name to be reported in statistics and logs."
+    );
+    let plan = client.query("EXPLAIN SELECT 1", &[]).await.unwrap();
+    assert_eq!(plan[0].columns()[0].name(), "QUERY PLAN");
+}

@@ -1397,6 +1397,11 @@ impl Session {
                         .map(|r| r.columns.clone())
                         .unwrap_or_default(),
                 ),
+                ast::Statement::ShowVariable { variable } => set::show_columns(variable),
+                ast::Statement::Explain { .. } => vec![ColumnInfo {
+                    name: "QUERY PLAN".into(),
+                    ty: DataType::Text,
+                }],
                 _ => vec![],
             };
             Ok((binder.param_types(), cols))

@@ -36,6 +36,46 @@ fn setting_name(name: &ast::ObjectName) -> String {
         .join(".")
 }
 
+/// The parameter `SHOW` names: the words of `SHOW TRANSACTION ISOLATION
+/// LEVEL`, `SHOW TIME ZONE` and `SHOW SESSION AUTHORIZATION`, or a (dotted) name.
+fn show_name(words: &[ast::Ident]) -> String {
+    let words: Vec<String> = words.iter().map(crate::sql::binder::ident).collect();
+    match words.join(" ").to_lowercase().as_str() {
+        "transaction isolation level" => "transaction_isolation".to_string(),
+        "time zone" => "timezone".to_string(),
+        "session authorization" => "session_authorization".to_string(),
+        _ => words.join(".").to_lowercase(),
+    }
+}
+
+/// The column a SHOW returns: the parameter's name as PostgreSQL spells it.
+fn show_column(name: &str) -> String {
+    match name {
+        "role" | "session_authorization" | "is_superuser" | "transaction_isolation" => {
+            name.to_string()
+        }
+        other => super::Settings::display_name(other),
+    }
+}
+
+/// The result columns of `SHOW name` / `SHOW ALL`, before it runs (the
+/// extended protocol describes them).
+pub(super) fn show_columns(words: &[ast::Ident]) -> Vec<super::ColumnInfo> {
+    let name = show_name(words);
+    let names = if name == "all" {
+        vec!["name".to_string(), "setting".into(), "description".into()]
+    } else {
+        vec![show_column(&name)]
+    };
+    names
+        .into_iter()
+        .map(|name| super::ColumnInfo {
+            name,
+            ty: DataType::Text,
+        })
+        .collect()
+}
+
 fn text_column(name: &str) -> Column {
     Column {
         name: name.into(),
@@ -192,17 +232,9 @@ impl Session {
         Ok(())
     }
 
-    /// `SHOW name`: the words of `SHOW TRANSACTION ISOLATION LEVEL`,
-    /// `SHOW TIME ZONE` and `SHOW SESSION AUTHORIZATION`, or a (dotted) name.
+    /// `SHOW name`, `SHOW ALL`.
     pub(super) fn show_variable(&mut self, words: &[ast::Ident]) -> Result<StatementResult> {
-        let words: Vec<String> = words.iter().map(crate::sql::binder::ident).collect();
-        let name = match words.join(" ").to_lowercase().as_str() {
-            "transaction isolation level" => "transaction_isolation".to_string(),
-            "time zone" => "timezone".to_string(),
-            "session authorization" => "session_authorization".to_string(),
-            _ => words.join("."),
-        };
-        self.show(&name)
+        self.show(&show_name(words))
     }
 
     fn show(&mut self, name: &str) -> Result<StatementResult> {
@@ -224,28 +256,26 @@ impl Session {
             ));
         }
         let catalog = self.catalog()?;
-        let (col, value) = if let Some(v) = self.identity.setting(&catalog, &n) {
-            (n.clone(), v?)
+        let value = if let Some(v) = self.identity.setting(&catalog, &n) {
+            v?
         } else if n == "transaction_isolation" {
-            let v = match &self.txn {
+            match &self.txn {
                 Some(t) => t.txn.isolation().name().to_string(),
                 None => self
                     .settings
                     .get("default_transaction_isolation")?
                     .unwrap_or_default(),
-            };
-            ("transaction_isolation".to_string(), v)
+            }
         } else {
-            let v = self.settings.get(&n)?.ok_or_else(|| {
+            self.settings.get(&n)?.ok_or_else(|| {
                 Error::new(
                     SqlState::UNDEFINED_OBJECT,
                     format!("unrecognized configuration parameter \"{n}\""),
                 )
-            })?;
-            (super::Settings::display_name(&n), v)
+            })?
         };
         Ok(rows_result(
-            vec![text_column(&col)],
+            vec![text_column(&show_column(&n))],
             vec![vec![Value::Text(value)]],
         ))
     }

@@ -15,6 +15,8 @@ pub struct SqlState(&'static str);
 
 impl SqlState {
     pub const SUCCESSFUL_COMPLETION: SqlState = SqlState("00000");
+    pub const WARNING_PRIVILEGE_NOT_GRANTED: SqlState = SqlState("01007");
+    pub const WARNING_PRIVILEGE_NOT_REVOKED: SqlState = SqlState("01006");
     pub const WARNING: SqlState = SqlState("01000");
     pub const FEATURE_NOT_SUPPORTED: SqlState = SqlState("0A000");
     pub const INVALID_GRANT_OPERATION: SqlState = SqlState("0LP01");

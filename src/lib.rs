@@ -13,9 +13,11 @@
 //! * [`storage`]: the key-value engine seam, with a memory and a redb engine.
 //! * [`types`]: SQL types and values, casts, operators and key/row encodings.
 //! * [`error`]: the one error type, carrying PostgreSQL SQLSTATEs.
+//! * [`notice`]: notices and warnings a statement sends besides its result.
 
 pub mod catalog;
 pub mod error;
+pub mod notice;
 pub mod server;
 pub mod session;
 pub mod shell;
@@ -26,6 +28,7 @@ pub mod txn;
 pub mod types;
 
 pub use error::{Error, Result, SqlState};
+pub use notice::{Notice, Severity};
 pub use session::{
     CancelHandle, ColumnInfo, CopyMode, Database, FromValue, LoginRole, Prepared, Row, Rows,
     ScramVerifier, Session, StatementResult, ToValue, TransactionGuard,

@@ -332,3 +332,223 @@ fn copy_in_and_out_through_the_embedded_api() {
     assert_eq!(e.sqlstate(), "0A000");
     assert!(!s.copy_in_progress());
 }
+
+#[test]
+fn notices_come_with_results_and_follow_client_min_messages() {
+    use heliosdb_nano::{Notice, Severity};
+    let db = Database::open_in_memory().unwrap();
+    let mut s = db.connect();
+
+    // Each statement's notices come with its result, in order.
+    let results = s
+        .run("DROP TABLE IF EXISTS missing; CREATE TABLE t (id int); CREATE TABLE IF NOT EXISTS t (id int)")
+        .unwrap();
+    let notice = &results[0].notices[0];
+    assert_eq!(
+        (notice.severity, notice.sqlstate(), notice.message.as_str()),
+        (
+            Severity::Notice,
+            "00000",
+            "table \"missing\" does not exist, skipping"
+        )
+    );
+    assert!(results[1].notices.is_empty());
+    assert_eq!(results[2].notices[0].sqlstate(), "42P07");
+    assert_eq!(
+        results[2].notices[0].to_string(),
+        "NOTICE:  relation \"t\" already exists, skipping"
+    );
+
+    // Calls that return only a count or rows leave them for take_notices.
+    s.execute("COMMIT", &[]).unwrap();
+    let warnings = s.take_notices();
+    assert_eq!(
+        warnings,
+        vec![Notice::warning(
+            heliosdb_nano::SqlState::NO_ACTIVE_SQL_TRANSACTION,
+            "there is no transaction in progress"
+        )]
+    );
+    assert!(s.take_notices().is_empty(), "taken once");
+    s.execute("BEGIN", &[]).unwrap();
+    s.execute("BEGIN", &[]).unwrap();
+    assert_eq!(s.take_notices()[0].sqlstate(), "25001");
+    s.execute("ROLLBACK", &[]).unwrap();
+
+    // DROP ... CASCADE lists what else goes, with a DETAIL per object.
+    s.run("CREATE VIEW v AS SELECT * FROM t; CREATE VIEW w AS SELECT * FROM v")
+        .unwrap();
+    let r = s.run("DROP TABLE t CASCADE").unwrap();
+    let n = &r[0].notices[0];
+    assert_eq!(n.message, "drop cascades to 2 other objects");
+    assert_eq!(
+        n.detail.as_deref(),
+        Some("drop cascades to view v\ndrop cascades to view w")
+    );
+
+    // client_min_messages filters them; each call starts with none queued.
+    s.execute("SET client_min_messages = warning", &[]).unwrap();
+    s.execute("DROP TABLE IF EXISTS missing", &[]).unwrap();
+    assert!(s.take_notices().is_empty());
+    s.execute("COMMIT", &[]).unwrap();
+    assert_eq!(s.take_notices().len(), 1);
+    s.execute("SET client_min_messages = error", &[]).unwrap();
+    s.execute("COMMIT", &[]).unwrap();
+    assert!(s.take_notices().is_empty());
+    s.execute("RESET client_min_messages", &[]).unwrap();
+    s.execute("DROP VIEW IF EXISTS gone", &[]).unwrap();
+    s.query("SELECT 1", &[]).unwrap();
+    assert!(s.take_notices().is_empty(), "the next call cleared them");
+
+    // A failed statement's notices wait for take_notices too.
+    s.run("CREATE TABLE a (id int); CREATE VIEW av AS SELECT * FROM a")
+        .unwrap();
+    let err = s.run("DROP TABLE IF EXISTS nope, av").unwrap_err();
+    assert_eq!(err.sqlstate(), "42809");
+    assert_eq!(
+        s.take_notices()[0].message,
+        "table \"nope\" does not exist, skipping"
+    );
+    s.execute(
+        "DROP TABLE IF EXISTS nope2, missing_schema.x, \"Not Here\" CASCADE",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        s.take_notices()
+            .iter()
+            .map(|n| n.message.as_str())
+            .collect::<Vec<_>>(),
+        vec![
+            "table \"nope2\" does not exist, skipping",
+            "schema \"missing_schema\" does not exist, skipping",
+            "table \"Not Here\" does not exist, skipping"
+        ]
+    );
+}
+
+#[test]
+fn set_config_and_session_functions() {
+    let db = Database::open_in_memory().unwrap();
+    let mut s = db.connect();
+    let mut other = db.connect();
+    let row = s
+        .query(
+            "SELECT set_config('app.user', '42', false), current_setting('app.user'), pg_backend_pid()",
+            &[],
+        )
+        .unwrap();
+    let row = row.get(0).unwrap();
+    assert_eq!(row.get::<String>(0).unwrap(), "42");
+    assert_eq!(row.get::<String>(1).unwrap(), "42");
+    // Every session has its own process id; the API reports the same one.
+    assert_eq!(row.get::<i32>(2).unwrap(), s.backend_pid());
+    assert_ne!(s.backend_pid(), other.backend_pid());
+    let theirs: Option<String> = other
+        .query("SELECT current_setting('app.user', true)", &[])
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert_eq!(theirs, None, "settings are per session");
+    let addr: Option<String> = s
+        .query("SELECT inet_server_addr()", &[])
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert_eq!(addr, None, "embedded sessions have no addresses");
+    s.set_connection_info(
+        "127.0.0.1:5432".parse().unwrap(),
+        "127.0.0.1:40000".parse().unwrap(),
+    );
+    let row = s
+        .query(
+            "SELECT inet_server_addr(), inet_server_port(), inet_client_addr(), inet_client_port()",
+            &[],
+        )
+        .unwrap();
+    let row = row.get(0).unwrap();
+    assert_eq!(row.get::<String>(0).unwrap(), "127.0.0.1");
+    assert_eq!(row.get::<i32>(1).unwrap(), 5432);
+    assert_eq!(row.get::<i32>(3).unwrap(), 40000);
+
+    // A prepared query over pg_settings reads the values of each execution.
+    let p = s
+        .prepare("SELECT setting FROM pg_settings WHERE name = 'statement_timeout'")
+        .unwrap();
+    let setting = |s: &mut heliosdb_nano::Session| -> String {
+        s.query_prepared(&p, &[])
+            .unwrap()
+            .get(0)
+            .unwrap()
+            .get(0)
+            .unwrap()
+    };
+    assert_eq!(setting(&mut s), "0");
+    s.execute("SET statement_timeout = '2s'", &[]).unwrap();
+    assert_eq!(setting(&mut s), "2000");
+
+    // SHOW ALL: name, setting, description.
+    let all = s.query("SHOW ALL", &[]).unwrap();
+    let names: Vec<&str> = all.columns().iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, vec!["name", "setting", "description"]);
+    assert!(
+        all.iter()
+            .all(|r| r.get::<String>(0).unwrap() != "app.user"),
+        "custom settings are not listed, as in PostgreSQL"
+    );
+    let date = all
+        .iter()
+        .find(|r| r.get::<String>(0).unwrap() == "DateStyle")
+        .expect("PostgreSQL's spelling");
+    assert_eq!(
+        date.get::<String>(2).unwrap(),
+        "Sets the display format for date and time values."
+    );
+}
+
+#[test]
+fn reported_parameters_change_with_set_role_and_rollback() {
+    let db = Database::open_in_memory().unwrap();
+    let mut s = db.connect();
+    s.run("CREATE ROLE app LOGIN").unwrap();
+    let start = s.reported_parameters().unwrap();
+    let get =
+        |v: &[(String, String)], n: &str| v.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    assert_eq!(get(&start, "is_superuser").as_deref(), Some("on"));
+    assert_eq!(
+        get(&start, "session_authorization").as_deref(),
+        Some("heliosdb")
+    );
+    assert_eq!(get(&start, "IntervalStyle").as_deref(), Some("postgres"));
+    assert!(s.parameter_changes().unwrap().is_empty());
+
+    s.execute("SET application_name = 'batch'", &[]).unwrap();
+    assert_eq!(
+        s.parameter_changes().unwrap(),
+        vec![("application_name".to_string(), "batch".to_string())]
+    );
+    // Settings that are not reported change nothing.
+    s.execute("SET statement_timeout = '1s'", &[]).unwrap();
+    assert!(s.parameter_changes().unwrap().is_empty());
+
+    s.execute("SET SESSION AUTHORIZATION app", &[]).unwrap();
+    let changes = s.parameter_changes().unwrap();
+    assert!(changes.contains(&("is_superuser".into(), "off".into())));
+    assert!(changes.contains(&("session_authorization".into(), "app".into())));
+    s.execute("RESET SESSION AUTHORIZATION", &[]).unwrap();
+    assert_eq!(s.parameter_changes().unwrap().len(), 2);
+
+    // A rollback that undoes a SET reports the old value again.
+    s.execute("BEGIN", &[]).unwrap();
+    s.execute("SET application_name = 'inside'", &[]).unwrap();
+    assert_eq!(s.parameter_changes().unwrap().len(), 1);
+    s.execute("ROLLBACK", &[]).unwrap();
+    assert_eq!(
+        s.parameter_changes().unwrap(),
+        vec![("application_name".to_string(), "batch".to_string())]
+    );
+}

@@ -1,7 +1,8 @@
 //! psql's describe commands (`\dt`, `\d`, `\d table`, `\di`, `\dn`, `\dv`,
-//! `\ds`) against a real `heliosdb serve`: they run psql 15's own catalog
-//! queries, so they exercise pg_catalog the way people use it. Skipped (with
-//! a note) when `psql` is not on PATH.
+//! `\ds`, `\du`) against a real `heliosdb serve`: they run psql 15's own
+//! catalog queries, so they exercise pg_catalog the way people use it; and
+//! the notices psql prints on stderr. Skipped (with a note) when `psql` is
+//! not on PATH.
 
 use std::process::Command;
 
@@ -25,6 +26,32 @@ impl Server {
             "psql -c {command:?} failed:\n{stderr}\n{stdout}"
         );
         stdout
+    }
+
+    /// Runs a psql script from stdin; returns (stdout, stderr), which must
+    /// succeed (notices and warnings go to stderr).
+    fn psql_script(&self, script: &str) -> (String, String) {
+        use std::io::Write;
+        let url = self.url();
+        let mut child = Command::new("psql")
+            .args([url.as_str(), "-X", "-q", "-v", "ON_ERROR_STOP=1"])
+            .env_remove("PGPASSWORD")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("psql runs");
+        child
+            .stdin
+            .take()
+            .expect("piped")
+            .write_all(script.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "psql failed:\n{stderr}\n{stdout}");
+        (stdout, stderr)
     }
 }
 
@@ -138,4 +165,61 @@ fn describe_commands() {
 
     let ci = s.psql("\\d ci");
     assert!(ci.contains("btree, for table \"public.c\""), "{ci}");
+}
+
+#[test]
+fn notices_roles_and_settings() {
+    if !psql_available() {
+        return;
+    }
+    let s = Server::start(&[]);
+    let (_, stderr) = s.psql_script(
+        "DROP TABLE IF EXISTS nope;\n\
+         CREATE TABLE t (id int);\n\
+         CREATE TABLE IF NOT EXISTS t (id int);\n\
+         CREATE VIEW v AS SELECT * FROM t;\n\
+         DROP TABLE t CASCADE;\n\
+         COMMIT;\n",
+    );
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines,
+        vec![
+            "NOTICE:  table \"nope\" does not exist, skipping",
+            "NOTICE:  relation \"t\" already exists, skipping",
+            "NOTICE:  drop cascades to view v",
+            "WARNING:  there is no transaction in progress",
+        ],
+        "{stderr}"
+    );
+
+    s.psql(
+        "CREATE ROLE staff; \
+         CREATE USER alice CREATEDB CONNECTION LIMIT 3 IN ROLE staff",
+    );
+    let du = s.psql("\\du");
+    assert!(du.contains("List of roles"), "{du}");
+    assert_row(
+        &du,
+        &[
+            "heliosdb",
+            "Superuser, Create role, Create DB, Bypass RLS",
+            "{}",
+        ],
+    );
+    // A multi-line cell: "Create DB" then "3 connections".
+    assert_row(&du, &["alice", "{staff}"]);
+    assert!(du.contains("| Create DB "), "{du}");
+    assert_row(&du, &["staff", "Cannot login", "{}"]);
+    assert!(du.contains("3 connections"), "{du}");
+
+    let all = s.psql("SHOW ALL");
+    assert_row(&all, &["DateStyle", "ISO, MDY"]);
+    assert_row(&all, &["application_name", "psql"]);
+    let settings = s.psql("SELECT * FROM pg_settings");
+    assert_row(
+        &settings,
+        &["statement_timeout", "0", "ms", "user", "integer", "default"],
+    );
+    assert_row(&settings, &["application_name", "psql", "client"]);
 }

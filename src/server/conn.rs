@@ -2,9 +2,10 @@
 //! query protocols over a [`Session`].
 
 use super::Shared;
+use super::messages::{NOT_SETTINGS, ServerParams, SessionKeys, send_notices, startup_options};
 use super::types::{decode_param, encode_field, field_infos, pg_type};
 use crate::error::{Error, SqlState};
-use crate::session::{CancelHandle, CopyMode, Prepared, Session, StatementResult};
+use crate::session::{CancelHandle, CopyMode, Prepared, Session, SettingSource, StatementResult};
 use crate::types::DataType;
 use async_trait::async_trait;
 use bytes::BytesMut;
@@ -14,8 +15,8 @@ use pgwire::api::auth::mechanism::AuthMechanismFactory;
 use pgwire::api::auth::sasl::SaslMechanisms;
 use pgwire::api::auth::sasl::scram::ScramAuth;
 use pgwire::api::auth::{
-    AuthDriver, AuthOutcome, ServerParameterProvider, StartupHandler, finish_authentication,
-    protocol_negotiation, save_startup_parameters_to_metadata,
+    AuthDriver, AuthOutcome, StartupHandler, finish_authentication, protocol_negotiation,
+    save_startup_parameters_to_metadata,
 };
 use pgwire::api::cancel::CancelHandler;
 use pgwire::api::copy::{CopyHandler, send_copy_in_response, send_copy_out_response};
@@ -33,15 +34,17 @@ use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::cancel::CancelRequest;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::data::{DataRow, RowDescription};
-use pgwire::messages::extendedquery::Execute;
-use pgwire::messages::response::{CommandComplete, EmptyQueryResponse, TransactionStatus};
+use pgwire::messages::extendedquery::{Execute, Sync as PgSync};
+use pgwire::messages::response::{
+    CommandComplete, EmptyQueryResponse, ReadyForQuery, TransactionStatus,
+};
 use pgwire::messages::simplequery::Query;
+use pgwire::messages::startup::ParameterStatus;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
-use std::collections::HashMap;
 use std::fmt::Debug;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The only database a data directory holds so far.
@@ -63,6 +66,8 @@ pub(crate) struct ConnState {
     idle_in_txn_timeout_ms: AtomicU64,
     failed: AtomicBool,
     in_txn_failed: AtomicBool,
+    /// Reported parameters that changed, to send before the next ReadyForQuery.
+    parameter_status: Mutex<Vec<(String, String)>>,
 }
 
 fn user_error(code: SqlState, message: impl Into<String>) -> PgWireError {
@@ -102,6 +107,7 @@ impl ConnState {
             idle_in_txn_timeout_ms: AtomicU64::new(0),
             failed: AtomicBool::new(false),
             in_txn_failed: AtomicBool::new(false),
+            parameter_status: Mutex::new(Vec::new()),
         }
     }
 
@@ -114,14 +120,18 @@ impl ConnState {
         }
     }
 
-    fn install(&self, session: Session) {
+    fn install(&self, mut session: Session) {
         *self.cancel.lock() = Some(session.cancel_handle());
-        self.observe(&session);
+        self.observe(&mut session);
         *self.session.lock() = Some(session);
     }
 
     /// Records what the idle watchdog and ReadyForQuery need after a statement.
-    fn observe(&self, s: &Session) {
+    fn observe(&self, s: &mut Session) {
+        match s.parameter_changes() {
+            Ok(changes) => self.parameter_status.lock().extend(changes),
+            Err(e) => tracing::warn!("could not read the reported parameters: {e:?}"),
+        }
         let ms = |d: Option<Duration>| d.map(|d| d.as_millis() as u64).unwrap_or(0);
         self.in_transaction
             .store(s.in_transaction(), Ordering::SeqCst);
@@ -136,6 +146,24 @@ impl ConnState {
             Ordering::SeqCst,
         );
         *self.last_active.lock() = Instant::now();
+    }
+
+    /// Sends the ParameterStatus messages owed since the last ReadyForQuery.
+    async fn send_parameter_status<C>(&self, client: &mut C) -> PgWireResult<()>
+    where
+        C: Sink<PgWireBackendMessage> + Unpin + Send,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let changes = std::mem::take(&mut *self.parameter_status.lock());
+        for (name, value) in changes {
+            client
+                .feed(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(
+                    name, value,
+                )))
+                .await?;
+        }
+        Ok(())
     }
 
     fn transaction_status(&self) -> TransactionStatus {
@@ -266,10 +294,13 @@ impl ConnState {
 /// The protocol handlers of one connection.
 pub(crate) struct Conn {
     shared: Arc<Shared>,
+    /// The server address the client connected to, and the client's.
+    local: SocketAddr,
     peer: SocketAddr,
     state: Arc<ConnState>,
     parser: Arc<Parser>,
     params: Arc<ServerParams>,
+    keys: Arc<SessionKeys>,
     /// COPY FROM STDIN data not yet handed to the session.
     copy_buf: Mutex<Vec<u8>>,
     /// The SCRAM exchange (per connection state lives in the client).
@@ -284,15 +315,21 @@ pub(crate) struct Conn {
 const COPY_CHUNK: usize = 256 * 1024;
 
 impl Conn {
-    pub fn new(shared: Arc<Shared>, peer: SocketAddr) -> Conn {
+    pub fn new(shared: Arc<Shared>, local: SocketAddr, peer: SocketAddr) -> Conn {
         let state = Arc::new(ConnState::new());
+        let params = Arc::new(ServerParams::default());
+        let keys = Arc::new(SessionKeys {
+            pid: AtomicI32::new(0),
+            secrets: shared.clone(),
+        });
         Conn {
             parser: Arc::new(Parser {
                 state: state.clone(),
             }),
-            params: Arc::new(ServerParams),
+            params: params.clone(),
+            keys: keys.clone(),
             copy_buf: Mutex::new(Vec::new()),
-            auth: AuthDriver::new(Arc::new(ServerParams)),
+            auth: AuthDriver::new(params).with_pid_secret_key_generator(keys),
             scram: SaslMechanisms::new(vec![Arc::new(ScramAuth::new(Arc::new(
                 super::auth::RoleVerifiers {
                     db: shared.db.clone(),
@@ -301,6 +338,7 @@ impl Conn {
             pending: Mutex::new(None),
             login_error: Mutex::new(None),
             shared,
+            local,
             peer,
             state,
         }
@@ -310,15 +348,42 @@ impl Conn {
         self.state.clone()
     }
 
-    /// Opens the session a role will use, applying the server's setting defaults.
+    /// Opens the session a role will use: the server's setting defaults,
+    /// then the settings of the startup packet (PostgreSQL's `client`
+    /// source; values the engine does not support are ignored) become what
+    /// RESET returns to. Its process id and reported parameters become the
+    /// connection's BackendKeyData and startup ParameterStatus.
     fn open_session<C: ClientInfo>(&self, client: &C, user: &str) -> crate::Result<Session> {
         let mut session = self.shared.db.connect_as(user)?;
+        session.set_connection_info(self.local, self.peer);
         for (name, value) in &self.shared.config.session_defaults {
-            session.settings_mut().set(name, value, false)?;
+            session.settings_mut().set_reset_value(
+                name,
+                value,
+                SettingSource::ConfigurationFile,
+            )?;
         }
-        if let Some(app) = client.metadata().get("application_name") {
-            let _ = session.settings_mut().set("application_name", app, false);
+        let metadata = client.metadata();
+        let options = metadata
+            .get("options")
+            .map(|o| startup_options(o))
+            .unwrap_or_default();
+        let startup = metadata
+            .iter()
+            .filter(|(k, _)| !NOT_SETTINGS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .chain(options);
+        for (name, value) in startup {
+            if let Err(e) =
+                session
+                    .settings_mut()
+                    .set_reset_value(&name, &value, SettingSource::Client)
+            {
+                tracing::debug!(peer = %self.peer, "startup parameter {name} ignored: {e:?}");
+            }
         }
+        *self.params.values.lock() = session.reported_parameters()?;
+        self.keys.pid.store(session.backend_pid(), Ordering::SeqCst);
         Ok(session)
     }
 
@@ -392,42 +457,6 @@ impl PgWireServerHandlers for Handlers {
     }
 }
 
-/// ParameterStatus values sent after authentication: what drivers read.
-pub(crate) struct ServerParams;
-
-impl ServerParameterProvider for ServerParams {
-    fn server_parameters<C: ClientInfo>(&self, client: &C) -> Option<HashMap<String, String>> {
-        let defaults = crate::session::Settings::default();
-        let get = |n: &str| defaults.get(n).ok().flatten().unwrap_or_default();
-        let user = client
-            .metadata()
-            .get(METADATA_USER)
-            .cloned()
-            .unwrap_or_default();
-        let mut p = HashMap::new();
-        p.insert("server_version".into(), get("server_version"));
-        p.insert("server_encoding".into(), "UTF8".into());
-        p.insert("client_encoding".into(), "UTF8".into());
-        p.insert("DateStyle".into(), get("datestyle"));
-        p.insert("IntervalStyle".into(), get("intervalstyle"));
-        p.insert("TimeZone".into(), get("timezone"));
-        p.insert("integer_datetimes".into(), "on".into());
-        p.insert("standard_conforming_strings".into(), "on".into());
-        p.insert("default_transaction_read_only".into(), "off".into());
-        p.insert("in_hot_standby".into(), "off".into());
-        p.insert("session_authorization".into(), user);
-        p.insert(
-            "application_name".into(),
-            client
-                .metadata()
-                .get("application_name")
-                .cloned()
-                .unwrap_or_default(),
-        );
-        Some(p)
-    }
-}
-
 fn is_empty_query(q: &str) -> bool {
     q.chars().all(|c| c == ';' || c.is_whitespace())
 }
@@ -496,7 +525,7 @@ impl StartupHandler for Conn {
             && user == crate::session::BOOTSTRAP_SUPERUSER;
         if trusted {
             let session = self.open_session(client, &user).map_err(fatal)?;
-            let (pid, key) = self.shared.pid_gen.generate(client);
+            let (pid, key) = self.keys.generate(client);
             client.set_pid_and_secret_key(pid, key);
             finish_authentication(client, self.params.as_ref()).await?;
             self.install_session(client, session);
@@ -566,13 +595,14 @@ fn data_rows(result: &crate::Rows, formats: &[FieldFormat]) -> Vec<PgWireResult<
     out
 }
 
-/// Sends one simple-protocol statement result.
+/// Sends one simple-protocol statement result, its notices first.
 async fn send_result<C>(client: &mut C, result: StatementResult) -> PgWireResult<()>
 where
     C: Sink<PgWireBackendMessage> + Unpin + Send,
     C::Error: Debug,
     PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
 {
+    send_notices(client, &result.notices).await?;
     if let Some(rows) = &result.rows {
         let fields = field_infos(rows.columns(), |_| FieldFormat::Text);
         client
@@ -607,14 +637,15 @@ impl SimpleQueryHandler for Conn {
         }
         client.set_state(PgWireConnectionState::QueryInProgress);
         let sql = query.query;
-        let results = if is_empty_query(&sql) {
-            Vec::new()
+        // Notices of a failed statement are left over; they go before its error.
+        let (results, mut leftover) = if is_empty_query(&sql) {
+            (Vec::new(), Vec::new())
         } else {
             self.state
                 .run(move |s| {
                     let mut out = Vec::new();
                     s.run_simple_query(&sql, &mut |r| out.push(r));
-                    Ok(out)
+                    Ok((out, s.take_notices()))
                 })
                 .await?
         };
@@ -629,13 +660,18 @@ impl SimpleQueryHandler for Conn {
         for r in results {
             match r {
                 Ok(result) => match result.copy_mode() {
-                    Some(CopyMode::In { columns }) => copy_in = Some(columns),
+                    Some(CopyMode::In { columns }) => {
+                        send_notices(client, &result.notices).await?;
+                        copy_in = Some(columns)
+                    }
                     Some(CopyMode::Out { columns }) => {
+                        send_notices(client, &result.notices).await?;
                         send_copy_out_response(client, copy_out_response(result, columns)).await?
                     }
                     None => send_result(client, result).await?,
                 },
                 Err(e) => {
+                    send_notices(client, &std::mem::take(&mut leftover)).await?;
                     client
                         .feed(PgWireBackendMessage::ErrorResponse(
                             error_info(&e, "ERROR").into(),
@@ -650,6 +686,8 @@ impl SimpleQueryHandler for Conn {
             client.set_state(PgWireConnectionState::CopyInProgress(false));
             return Ok(());
         }
+        send_notices(client, &leftover).await?;
+        self.state.send_parameter_status(client).await?;
         let status = self.state.transaction_status();
         client.set_state(PgWireConnectionState::ReadyForQuery);
         client.set_transaction_status(status);
@@ -771,9 +809,28 @@ impl ExtendedQueryHandler for Conn {
         r
     }
 
+    /// Sends the ParameterStatus messages owed, then ReadyForQuery.
+    async fn on_sync<C>(&self, client: &mut C, _message: PgSync) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        client.portal_store().rm_portal(pgwire::api::DEFAULT_NAME);
+        self.state.send_parameter_status(client).await?;
+        client
+            .send(PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(
+                client.transaction_status(),
+            )))
+            .await?;
+        client.flush().await?;
+        Ok(())
+    }
+
     async fn do_query<C>(
         &self,
-        _client: &mut C,
+        client: &mut C,
         portal: &Portal<Arc<Prepared>>,
         _max_rows: usize,
     ) -> PgWireResult<Response>
@@ -835,10 +892,17 @@ impl ExtendedQueryHandler for Conn {
             }
         };
         let formats = result_formats(Some(&portal.result_column_format), prepared.columns().len())?;
-        let result = self
+        let (result, leftover) = self
             .state
-            .run(move |s| s.run_prepared(&prepared, &values))
+            .run(move |s| {
+                let r = s.run_prepared(&prepared, &values);
+                Ok((r, s.take_notices()))
+            })
             .await?;
+        // Notices go before the statement's CommandComplete (or error).
+        send_notices(client, &leftover).await?;
+        let result = result.map_err(pg_error)?;
+        send_notices(client, &result.notices).await?;
         match result.copy_mode() {
             Some(CopyMode::In { columns }) => {
                 self.copy_buf.lock().clear();

@@ -17,6 +17,7 @@
 mod auth;
 mod config;
 mod conn;
+mod messages;
 mod types;
 
 pub use config::{ServerConfig, TlsFiles};
@@ -47,6 +48,7 @@ pub(crate) struct Shared {
     connections: AtomicUsize,
     /// Cancel keys of authenticated connections.
     cancel_keys: Mutex<HashMap<CancelKey, Arc<ConnState>>>,
+    /// Secret keys for BackendKeyData (the process id is the session's).
     pid_gen: pgwire::api::RandomPidSecretKeyGenerator,
 }
 
@@ -171,7 +173,8 @@ impl Server {
         let tls = self.tls.clone();
         shared.connections.fetch_add(1, Ordering::SeqCst);
         tokio::spawn(async move {
-            let conn = Arc::new(Conn::new(shared.clone(), peer));
+            let local = socket.local_addr().unwrap_or(shared.config.listen);
+            let conn = Arc::new(Conn::new(shared.clone(), local, peer));
             let state = conn.state();
             let serve = pgwire::tokio::process_socket(socket, tls, conn::Handlers(conn));
             tokio::select! {

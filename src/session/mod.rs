@@ -10,23 +10,33 @@
 //! autocommit). A statement that fails inside `BEGIN ... COMMIT` puts the
 //! transaction into the aborted state (25P02) until ROLLBACK or ROLLBACK TO
 //! SAVEPOINT.
+//!
+//! Besides results, a session reports what PostgreSQL sends a client
+//! asynchronously (`report`): notices and warnings raised while a statement
+//! runs ([`StatementResult::notices`], [`Session::take_notices`]), and the
+//! values of the parameters a server reports with ParameterStatus.
 
 pub mod auth;
 mod copy;
 mod database;
 mod identity;
+mod params;
+mod report;
 mod rows;
+mod set;
 mod settings;
 
 pub use crate::catalog::roles::BOOTSTRAP_SUPERUSER;
 pub use auth::{LoginRole, ScramVerifier};
 pub use database::Database;
+pub use report::ConnectionInfo;
 pub use rows::{ColumnIndex, ColumnInfo, FromValue, Row, Rows, ToValue};
-pub use settings::Settings;
+pub use settings::{SettingSource, Settings};
 
 use crate::catalog::keys::table_lock_key;
 use crate::catalog::{Catalog, SequenceDef, acl};
 use crate::error::{Error, Result, SqlState};
+use crate::notice::Notice;
 use crate::sql::binder::{Binder, DmlPlan, InsertPlan, resolve_sequence};
 use crate::sql::ddl::{DdlCtx, is_role_grant};
 use crate::sql::executor::{self, ExecCtx, dml};
@@ -58,6 +68,13 @@ pub struct StatementResult {
     /// Result rows for SELECT, SHOW, EXPLAIN and RETURNING (for COPY TO
     /// STDOUT: one `bytea` line of formatted data per row).
     pub rows: Option<Rows>,
+    /// Notices and warnings the statement raised, in order, already
+    /// filtered by `client_min_messages` (see [`crate::notice`]). Filled by
+    /// the calls that return a `StatementResult` ([`Session::run`],
+    /// [`Session::run_each`], [`Session::run_simple_query`],
+    /// [`Session::run_prepared`]); the other calls leave them for
+    /// [`Session::take_notices`].
+    pub notices: Vec<Notice>,
     /// Set for COPY statements: the wire protocol answers them with its
     /// copy sub-protocol.
     pub(crate) copy: Option<CopyMode>,
@@ -132,6 +149,14 @@ pub struct Session {
     copy_in: Option<Box<copy::CopyIn>>,
     /// The effective search path, for the catalog, user and raw path it was computed from.
     path_cache: Option<SearchPathCache>,
+    /// Notices raised and not yet handed out (see [`Session::take_notices`]).
+    notices: RefCell<Vec<Notice>>,
+    /// `set_config` calls of the running statement, applied when it succeeds.
+    pending_settings: RefCell<Vec<report::PendingSetting>>,
+    /// Process id, server and client address (see [`Session::backend_pid`]).
+    info: ConnectionInfo,
+    /// The reported parameters as last handed to the server.
+    reported: Option<report::Reported>,
 }
 
 /// (catalog, current user, `search_path` as set, the schemas it means).
@@ -169,6 +194,9 @@ struct StmtEnv<'a> {
     deadline: Option<std::time::Instant>,
     identity: &'a Identity,
     interrupt: &'a AtomicBool,
+    notices: &'a RefCell<Vec<Notice>>,
+    pending_settings: &'a RefCell<Vec<report::PendingSetting>>,
+    info: &'a ConnectionInfo,
 }
 
 impl<'a> StmtEnv<'a> {
@@ -191,6 +219,9 @@ impl<'a> StmtEnv<'a> {
             deadline: statement_deadline(&session.settings),
             interrupt: &session.interrupt,
             identity: &session.identity,
+            notices: &session.notices,
+            pending_settings: &session.pending_settings,
+            info: &session.info,
         }
     }
 }
@@ -311,6 +342,9 @@ impl EvalEnv for StmtEnv<'_> {
     }
 
     fn current_setting(&self, name: &str, missing_ok: bool) -> Result<Option<String>> {
+        if let Some(v) = report::pending_value(&self.pending_settings.borrow(), name) {
+            return Ok(Some(v));
+        }
         if let Some(v) = self.identity.setting(self.catalog, name) {
             return v.map(Some);
         }
@@ -324,6 +358,35 @@ impl EvalEnv for StmtEnv<'_> {
             )),
             Err(e) => Err(e),
         }
+    }
+
+    fn set_config(&self, name: &str, value: Option<&str>, is_local: bool) -> Result<String> {
+        report::set_config(self, name, value, is_local)
+    }
+
+    fn notice(&self, notice: Notice) {
+        if notice
+            .severity
+            .passes(self.settings.builtin("client_min_messages"))
+        {
+            self.notices.borrow_mut().push(notice);
+        }
+    }
+
+    fn backend_pid(&self) -> i32 {
+        self.info.backend_pid
+    }
+
+    fn server_addr(&self) -> Option<std::net::SocketAddr> {
+        self.info.server_addr
+    }
+
+    fn client_addr(&self) -> Option<std::net::SocketAddr> {
+        self.info.client_addr
+    }
+
+    fn session_relation(&self, name: &str) -> Result<Vec<Vec<Value>>> {
+        report::session_relation(self, name)
     }
 }
 
@@ -364,6 +427,7 @@ fn command_result(tag: impl Into<String>) -> StatementResult {
         command: std::borrow::Cow::Owned(tag.into()),
         affected: 0,
         rows: None,
+        notices: Vec::new(),
         copy: None,
     }
 }
@@ -393,6 +457,7 @@ fn rows_result_shared(columns: Arc<Vec<ColumnInfo>>, values: Vec<Vec<Value>>) ->
         command: std::borrow::Cow::Borrowed("SELECT"),
         affected: n,
         rows: Some(Rows::with_columns(columns, values)),
+        notices: Vec::new(),
         copy: None,
     }
 }
@@ -412,6 +477,10 @@ impl Session {
             interrupt: Arc::new(AtomicBool::new(false)),
             copy_in: None,
             path_cache: None,
+            notices: RefCell::new(Vec::new()),
+            pending_settings: RefCell::new(Vec::new()),
+            info: ConnectionInfo::embedded(),
+            reported: None,
         }
     }
 
@@ -424,6 +493,7 @@ impl Session {
     /// entry point starts with this).
     fn arm(&self) {
         self.interrupt.store(false, Ordering::Relaxed);
+        self.notices.borrow_mut().clear();
     }
 
     /// Runs one statement and returns the number of rows it affected.
@@ -450,7 +520,8 @@ impl Session {
         let stmts = parser::parse(sql)?;
         let mut out = Vec::with_capacity(stmts.len());
         for s in &stmts {
-            out.push(self.run_statement(s, &[], None)?);
+            let r = self.run_statement(s, &[], None);
+            out.push(self.deliver(r)?);
         }
         Ok(out)
     }
@@ -467,6 +538,7 @@ impl Session {
             Ok(stmts) => {
                 for s in &stmts {
                     let r = self.run_statement(s, &[], None);
+                    let r = self.deliver(r);
                     let ok = r.is_ok();
                     f(r);
                     if !ok {
@@ -521,6 +593,7 @@ impl Session {
                     r = Err(e);
                 }
             }
+            let r = self.deliver(r);
             let ok = r.is_ok();
             f(r);
             if !ok {
@@ -575,7 +648,8 @@ impl Session {
     /// Executes a prepared statement with already-converted values (wire protocol).
     pub fn run_prepared(&mut self, p: &Prepared, params: &[Value]) -> Result<StatementResult> {
         self.arm();
-        self.run_statement(&p.stmt, params, Some(p))
+        let r = self.run_statement(&p.stmt, params, Some(p));
+        self.deliver(r)
     }
 
     /// Starts an explicit transaction; the guard rolls it back unless committed.
@@ -649,6 +723,7 @@ impl Session {
         if explicit {
             self.identity.begin_transaction();
         }
+        self.settings.begin_transaction();
         self.txn = Some(ActiveTxn {
             txn,
             explicit,
@@ -661,8 +736,8 @@ impl Session {
     }
 
     fn end_txn(&mut self, commit: bool) -> Result<()> {
-        self.settings.end_transaction();
         let Some(t) = self.txn.take() else {
+            self.settings.end_transaction(true);
             return Ok(());
         };
         let committed = commit && !t.aborted;
@@ -672,6 +747,7 @@ impl Session {
             t.txn.rollback();
             Ok(())
         };
+        self.settings.end_transaction(committed && result.is_ok());
         self.identity.end_transaction(committed && result.is_ok());
         result
     }
@@ -793,6 +869,10 @@ impl Session {
             S::StartTransaction { modes, .. } => {
                 if self.in_transaction() {
                     // PostgreSQL warns and carries on.
+                    self.notice(Notice::warning(
+                        SqlState::ACTIVE_SQL_TRANSACTION,
+                        "there is already a transaction in progress",
+                    ));
                     return Ok(command_result("BEGIN"));
                 }
                 let mut level = None;
@@ -807,6 +887,7 @@ impl Session {
             S::Commit { .. } => {
                 let aborted = self.transaction_failed();
                 if !self.in_transaction() {
+                    self.warn_no_transaction();
                     return Ok(command_result("COMMIT"));
                 }
                 self.end_txn(!aborted)?;
@@ -815,6 +896,9 @@ impl Session {
             S::Rollback {
                 savepoint: None, ..
             } => {
+                if !self.in_transaction() {
+                    self.warn_no_transaction();
+                }
                 self.end_txn(false)?;
                 return Ok(command_result("ROLLBACK"));
             }
@@ -843,7 +927,14 @@ impl Session {
         if implicit {
             self.begin_txn_with(false, None, matches!(stmt, S::Query(_)))?;
         }
-        let result = self.run_in_txn(stmt, params, prepared);
+        let mut result = self.run_in_txn(stmt, params, prepared);
+        let pending = self.pending_settings.take();
+        if result.is_ok()
+            && !pending.is_empty()
+            && let Err(e) = self.apply_settings(pending)
+        {
+            result = Err(e);
+        }
         match (&result, implicit) {
             (Ok(_), true) => {
                 // The statement may have ended the implicit transaction itself.
@@ -911,29 +1002,8 @@ impl Session {
                 Ok(command_result("RELEASE"))
             }
             S::Set(set) => self.set(set),
-            S::Reset(r) => {
-                match &r.reset {
-                    // role and session_authorization are not reset by RESET ALL.
-                    ast::Reset::ALL => self.settings.reset_all(),
-                    ast::Reset::SessionAuthorization => self.set_session_authorization(None)?,
-                    ast::Reset::ConfigurationParameter(name) => {
-                        let name = name.to_string();
-                        let default = [ast::Expr::Identifier(ast::Ident::new("DEFAULT"))];
-                        if !self.set_identity_setting(&name, &default, false)? {
-                            self.settings.reset(&name)?
-                        }
-                    }
-                }
-                Ok(command_result("RESET"))
-            }
-            S::ShowVariable { variable } => {
-                let name = variable
-                    .iter()
-                    .map(crate::sql::binder::ident)
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                self.show(&name)
-            }
+            S::Reset(r) => self.reset(&r.reset),
+            S::ShowVariable { variable } => self.show_variable(variable),
             S::Query(q) => {
                 let catalog = self.catalog()?;
                 let (plan, columns) = self.plan_query_in(&catalog, q, prepared, params)?;
@@ -1180,6 +1250,7 @@ impl Session {
             command: std::borrow::Cow::Borrowed(command),
             affected: outcome.count,
             rows,
+            notices: Vec::new(),
             copy: None,
         })
     }
@@ -1306,6 +1377,7 @@ impl Session {
             command: std::borrow::Cow::Borrowed("SELECT"),
             affected: outcome.count,
             rows: None,
+            notices: Vec::new(),
             copy: None,
         })
     }
@@ -1384,168 +1456,6 @@ impl Session {
         }
     }
 
-    fn set(&mut self, set: &ast::Set) -> Result<StatementResult> {
-        use ast::Set as St;
-        match set {
-            St::SingleAssignment {
-                scope,
-                variable,
-                values,
-                ..
-            } => {
-                let name = variable.to_string();
-                let local = matches!(scope, Some(ast::ContextModifier::Local));
-                if self.set_identity_setting(&name, values, local)? {
-                    return Ok(command_result("SET"));
-                }
-                let value = values
-                    .iter()
-                    .map(|v| match v {
-                        ast::Expr::Value(v) => match &v.value {
-                            ast::Value::SingleQuotedString(s) => s.clone(),
-                            other => other.to_string(),
-                        },
-                        ast::Expr::Identifier(i) => i.value.clone(),
-                        other => other.to_string(),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                if value.eq_ignore_ascii_case("default") {
-                    self.settings.reset(&name)?;
-                } else {
-                    // SET LOCAL outside a transaction block has no effect (PostgreSQL warns).
-                    if local && !self.in_transaction() {
-                        return Ok(command_result("SET"));
-                    }
-                    self.settings.set(&name, &value, local)?;
-                }
-                if name.eq_ignore_ascii_case("synchronous_commit") {
-                    let off = self.settings.get("synchronous_commit")?.as_deref() == Some("off");
-                    if let Some(t) = self.txn.as_mut() {
-                        t.txn.set_durability(if off {
-                            Durability::Async
-                        } else {
-                            Durability::Sync
-                        });
-                    }
-                }
-                Ok(command_result("SET"))
-            }
-            St::SetTransaction { modes, session, .. } => {
-                for m in modes {
-                    if let ast::TransactionMode::IsolationLevel(l) = m {
-                        if *session {
-                            self.settings.set(
-                                "default_transaction_isolation",
-                                isolation_of(l).name(),
-                                false,
-                            )?;
-                        } else if let Some(t) = self.txn.as_mut() {
-                            t.txn.set_isolation(isolation_of(l))?;
-                        }
-                    }
-                }
-                Ok(command_result("SET"))
-            }
-            St::SetTimeZone { value, .. } => {
-                let v = match value {
-                    ast::Expr::Value(v) => match &v.value {
-                        ast::Value::SingleQuotedString(s) => s.clone(),
-                        other => other.to_string(),
-                    },
-                    other => other.to_string(),
-                };
-                self.settings.set("timezone", &v, false)?;
-                Ok(command_result("SET"))
-            }
-            St::SetRole {
-                context_modifier,
-                role_name,
-            } => {
-                let local = matches!(context_modifier, Some(ast::ContextModifier::Local));
-                self.set_role(role_name.as_ref(), local)?;
-                Ok(command_result("SET"))
-            }
-            St::SetSessionAuthorization(p) => {
-                if p.scope == ast::ContextModifier::Local {
-                    return Err(Error::unsupported(
-                        "SET LOCAL SESSION AUTHORIZATION is not supported",
-                    ));
-                }
-                match &p.kind {
-                    ast::SetSessionAuthorizationParamKind::Default => {
-                        self.set_session_authorization(None)?
-                    }
-                    ast::SetSessionAuthorizationParamKind::User(u) => {
-                        self.set_session_authorization(Some(u))?
-                    }
-                }
-                Ok(command_result("SET"))
-            }
-            St::SetNames { charset_name, .. } => {
-                self.settings
-                    .set("client_encoding", &charset_name.to_string(), false)?;
-                Ok(command_result("SET"))
-            }
-            other => Err(Error::unsupported(format!(
-                "SET form not supported: {other}"
-            ))),
-        }
-    }
-
-    fn show(&mut self, name: &str) -> Result<StatementResult> {
-        let n = name.to_lowercase();
-        if n == "all" {
-            let rows = self
-                .settings
-                .all()
-                .into_iter()
-                .map(|(k, v)| vec![Value::Text(k), Value::Text(v)])
-                .collect();
-            return Ok(rows_result(
-                vec![
-                    Column {
-                        name: "name".into(),
-                        ty: DataType::Text,
-                    },
-                    Column {
-                        name: "setting".into(),
-                        ty: DataType::Text,
-                    },
-                ],
-                rows,
-            ));
-        }
-        let catalog = self.catalog()?;
-        let (col, value) = if let Some(v) = self.identity.setting(&catalog, &n) {
-            (n.clone(), v?)
-        } else if n == "transaction isolation level" || n == "transaction_isolation" {
-            let v = match &self.txn {
-                Some(t) => t.txn.isolation().name().to_string(),
-                None => self
-                    .settings
-                    .get("default_transaction_isolation")?
-                    .unwrap_or_default(),
-            };
-            ("transaction_isolation".to_string(), v)
-        } else {
-            let v = self.settings.get(&n)?.ok_or_else(|| {
-                Error::new(
-                    SqlState::UNDEFINED_OBJECT,
-                    format!("unrecognized configuration parameter \"{n}\""),
-                )
-            })?;
-            (n.clone(), v)
-        };
-        Ok(rows_result(
-            vec![Column {
-                name: col,
-                ty: DataType::Text,
-            }],
-            vec![vec![Value::Text(value)]],
-        ))
-    }
-
     /// Parameter types and result columns of a statement, without running it.
     fn describe(
         &mut self,
@@ -1571,6 +1481,11 @@ impl Session {
                         .map(|r| r.columns.clone())
                         .unwrap_or_default(),
                 ),
+                ast::Statement::ShowVariable { variable } => set::show_columns(variable),
+                ast::Statement::Explain { .. } => vec![ColumnInfo {
+                    name: "QUERY PLAN".into(),
+                    ty: DataType::Text,
+                }],
                 _ => vec![],
             };
             Ok((binder.param_types(), cols))

@@ -1,36 +1,61 @@
 //! Session settings: SET, SET LOCAL, RESET and SHOW with PostgreSQL's names.
+//!
+//! A parameter's value is looked up in layers, first match wins: the
+//! transaction's `SET LOCAL` values, the session's `SET` values, the reset
+//! values (what `RESET` returns to: the server's configuration file and the
+//! client's startup packet), the built-in default (`params`). Custom
+//! parameters (a dotted name such as `app.user`) need no declaration; once
+//! set, a custom parameter exists for the rest of the session (empty when it
+//! has no value), as PostgreSQL's placeholders do.
+//!
+//! As in PostgreSQL, SET is transactional: a transaction that rolls back
+//! restores the values the session had when it began (rolling back to a
+//! savepoint does not), and SET LOCAL values end with the transaction.
 
+use super::params::{self, Param};
 use crate::error::{Error, Result, SqlState};
-use std::collections::BTreeMap;
+use crate::sql::system::SettingRow;
+use std::collections::{BTreeMap, BTreeSet};
 
-/// Built-in parameters with their defaults. Names are lower case.
-const BUILTIN: &[(&str, &str)] = &[
-    ("application_name", ""),
-    ("client_encoding", "UTF8"),
-    ("client_min_messages", "notice"),
-    ("datestyle", "ISO, MDY"),
-    ("default_transaction_isolation", "read committed"),
-    ("extra_float_digits", "1"),
-    ("idle_in_transaction_session_timeout", "0"),
-    ("idle_session_timeout", "0"),
-    ("integer_datetimes", "on"),
-    ("intervalstyle", "postgres"),
-    ("search_path", "\"$user\", public"),
-    ("server_encoding", "UTF8"),
-    ("server_version", "16.0 (HeliosDB Nano 3.2.0)"),
-    ("server_version_num", "160000"),
-    ("standard_conforming_strings", "on"),
-    ("statement_timeout", "0"),
-    ("synchronous_commit", "on"),
-    ("timezone", "UTC"),
-    ("transaction_isolation", "read committed"),
-];
+/// Where a parameter's current value came from (`pg_settings.source`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SettingSource {
+    Default,
+    /// The server's configuration file.
+    ConfigurationFile,
+    /// The client's startup packet.
+    Client,
+    /// SET or SET LOCAL.
+    Session,
+}
 
-/// The values a session has set (session level plus transaction-local overrides).
+impl SettingSource {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SettingSource::Default => "default",
+            SettingSource::ConfigurationFile => "configuration file",
+            SettingSource::Client => "client",
+            SettingSource::Session => "session",
+        }
+    }
+}
+
+/// The values a session has set (session level plus transaction-local
+/// overrides) over the reset values and built-in defaults.
 #[derive(Clone, Debug, Default)]
 pub struct Settings {
     session: BTreeMap<String, String>,
     local: BTreeMap<String, String>,
+    /// Values RESET returns to, with where they came from.
+    reset: BTreeMap<String, (String, SettingSource)>,
+    /// Custom parameters that have been set at some point.
+    placeholders: BTreeSet<String>,
+    /// Inside a transaction: the session values to restore if it rolls
+    /// back (saved at the first change).
+    saved: Option<BTreeMap<String, String>>,
+    in_transaction: bool,
+    /// Counts changes of any value (to notice reported parameters changing).
+    version: u64,
     /// Parsed search_path (recomputed whenever a setting changes).
     path: Option<std::sync::Arc<Vec<String>>>,
 }
@@ -40,7 +65,7 @@ fn normalize(name: &str) -> String {
 }
 
 fn known(name: &str) -> bool {
-    BUILTIN.iter().any(|(n, _)| *n == name) || name.contains('.')
+    params::find(name).is_some() || name.contains('.')
 }
 
 fn unknown(name: &str) -> Error {
@@ -50,32 +75,106 @@ fn unknown(name: &str) -> Error {
     )
 }
 
+/// 22023 for a value outside an enum parameter's values, with PostgreSQL's hint.
+fn invalid_enum(name: &str, v: &str) -> Error {
+    let values = params::find(name).map(|p| p.enumvals).unwrap_or_default();
+    Error::new(
+        SqlState::INVALID_PARAMETER_VALUE,
+        format!("invalid value for parameter \"{name}\": \"{v}\""),
+    )
+    .with_hint(format!("Available values: {}.", values.join(", ")))
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" | "t" | "y" => Some(true),
+        "off" | "false" | "no" | "0" | "f" | "n" => Some(false),
+        _ => None,
+    }
+}
+
 fn validate(name: &str, value: &str) -> Result<String> {
     let v = value.trim();
     Ok(match name {
         "synchronous_commit" => match v.to_lowercase().as_str() {
-            "on" | "true" | "1" | "yes" | "remote_apply" | "remote_write" | "local" => "on".into(),
-            "off" | "false" | "0" | "no" => "off".into(),
-            _ => {
-                return Err(Error::new(
-                    SqlState::INVALID_PARAMETER_VALUE,
-                    format!("invalid value for parameter \"synchronous_commit\": \"{v}\""),
-                ));
-            }
+            "remote_apply" | "remote_write" | "local" => "on".into(),
+            other => match parse_bool(other) {
+                Some(true) => "on".into(),
+                Some(false) => "off".into(),
+                None => return Err(invalid_enum(name, v)),
+            },
         },
         "default_transaction_isolation" | "transaction_isolation" => {
             let l = v.to_lowercase();
             match l.as_str() {
                 "read committed" | "repeatable read" | "serializable" => l,
                 "read uncommitted" => "read committed".into(),
-                _ => {
-                    return Err(Error::new(
-                        SqlState::INVALID_PARAMETER_VALUE,
-                        format!("invalid value for parameter \"{name}\": \"{v}\""),
-                    ));
-                }
+                _ => return Err(invalid_enum(name, v)),
             }
         }
+        "client_min_messages" => {
+            let l = v.to_lowercase();
+            match l.as_str() {
+                "debug" => "debug2".into(),
+                "debug5" | "debug4" | "debug3" | "debug2" | "debug1" | "log" | "info"
+                | "notice" | "warning" | "error" => l,
+                _ => return Err(invalid_enum(name, v)),
+            }
+        }
+        "intervalstyle" => {
+            let l = v.to_lowercase();
+            if !params::find(name).is_some_and(|p| p.enumvals.contains(&l.as_str())) {
+                return Err(invalid_enum("IntervalStyle", v));
+            }
+            if l != "postgres" {
+                return Err(Error::unsupported(format!(
+                    "IntervalStyle \"{v}\" is not supported; only postgres is"
+                )));
+            }
+            l
+        }
+        "datestyle" => {
+            // The output style is always ISO and input is read month-first.
+            let ok = v
+                .split(',')
+                .map(|p| p.trim().to_lowercase())
+                .all(|p| matches!(p.as_str(), "iso" | "mdy" | "us" | "noneuropean" | "default"));
+            if !ok {
+                return Err(Error::unsupported(format!(
+                    "DateStyle \"{v}\" is not supported; only ISO, MDY is"
+                )));
+            }
+            "ISO, MDY".into()
+        }
+        "extra_float_digits" => match v.parse::<i32>() {
+            Ok(n) if (-15..=3).contains(&n) => n.to_string(),
+            Ok(_) => {
+                return Err(Error::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    format!("{v} is outside the valid range for parameter \"{name}\" (-15 .. 3)"),
+                ));
+            }
+            Err(_) => {
+                return Err(Error::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    format!("invalid value for parameter \"{name}\": \"{v}\""),
+                ));
+            }
+        },
+        "standard_conforming_strings" => match parse_bool(v) {
+            Some(true) => "on".into(),
+            Some(false) => {
+                return Err(Error::unsupported(
+                    "standard_conforming_strings cannot be turned off: backslashes in string literals are always literal",
+                ));
+            }
+            None => {
+                return Err(Error::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    format!("parameter \"{name}\" requires a Boolean value"),
+                ));
+            }
+        },
         "timezone" => {
             if !matches!(
                 v.to_uppercase().as_str(),
@@ -88,7 +187,7 @@ fn validate(name: &str, value: &str) -> Result<String> {
             }
             "UTC".into()
         }
-        "client_encoding" | "server_encoding" => {
+        "client_encoding" => {
             let u = v.to_uppercase().replace('-', "");
             if u != "UTF8" && u != "UNICODE" {
                 return Err(Error::new(
@@ -108,7 +207,7 @@ fn validate(name: &str, value: &str) -> Result<String> {
             })?;
             format_duration_ms(ms)
         }
-        "server_version" | "server_version_num" | "integer_datetimes" => {
+        _ if params::find(name).is_some_and(|p| p.context == "internal") => {
             return Err(Error::new(
                 SqlState::CANT_CHANGE_RUNTIME_PARAM,
                 format!("parameter \"{name}\" cannot be changed"),
@@ -167,7 +266,7 @@ impl Settings {
     /// A time setting (`statement_timeout`, `idle_session_timeout`,
     /// `idle_in_transaction_session_timeout`) as a duration; None when 0.
     pub fn duration(&self, name: &'static str) -> Option<std::time::Duration> {
-        if self.local.is_empty() && self.session.is_empty() {
+        if self.local.is_empty() && self.session.is_empty() && self.reset.is_empty() {
             return None;
         }
         match parse_duration_ms(self.builtin(name)) {
@@ -176,14 +275,24 @@ impl Settings {
         }
     }
 
-    /// Current value of a parameter (`None` for an unset custom parameter).
+    /// The value and source of a parameter by its lower-case name, without
+    /// the built-in default.
+    fn lookup(&self, n: &str) -> Option<(&str, SettingSource)> {
+        if let Some(v) = self.local.get(n).or_else(|| self.session.get(n)) {
+            return Some((v, SettingSource::Session));
+        }
+        self.reset.get(n).map(|(v, src)| (v.as_str(), *src))
+    }
+
+    /// Current value of a parameter (`None` for a custom parameter never set).
     pub fn get(&self, name: &str) -> Result<Option<String>> {
         let n = normalize(name);
-        if let Some(v) = self.local.get(&n).or_else(|| self.session.get(&n)) {
-            return Ok(Some(v.clone()));
+        if let Some((v, _)) = self.lookup(&n) {
+            return Ok(Some(v.to_string()));
         }
-        match BUILTIN.iter().find(|(b, _)| *b == n) {
-            Some((_, d)) => Ok(Some(d.to_string())),
+        match params::find(&n) {
+            Some(p) => Ok(Some(p.default.to_string())),
+            None if self.placeholders.contains(&n) => Ok(Some(String::new())),
             None if n.contains('.') => Ok(None),
             None => Err(unknown(&n)),
         }
@@ -191,21 +300,52 @@ impl Settings {
 
     /// The value of a built-in parameter by its lower-case name, without allocating.
     pub fn builtin(&self, name: &'static str) -> &str {
-        self.local
-            .get(name)
-            .or_else(|| self.session.get(name))
-            .map(|s| s.as_str())
-            .or_else(|| BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, d)| *d))
-            .unwrap_or("")
+        match self.lookup(name) {
+            Some((v, _)) => v,
+            None => params::find(name).map(|p| p.default).unwrap_or(""),
+        }
     }
 
-    pub fn set(&mut self, name: &str, value: &str, local: bool) -> Result<()> {
+    /// The value a parameter would have after RESET.
+    pub fn reset_value(&self, name: &str) -> Result<String> {
+        let n = normalize(name);
+        if let Some((v, _)) = self.reset.get(&n) {
+            return Ok(v.clone());
+        }
+        match params::find(&n) {
+            Some(p) => Ok(p.default.to_string()),
+            None if n.contains('.') => Ok(String::new()),
+            None => Err(unknown(&n)),
+        }
+    }
+
+    /// Checks a value for a parameter without setting it; returns the value
+    /// as it would be stored (`set_config` reports it).
+    pub fn check(&self, name: &str, value: &str) -> Result<String> {
         let n = normalize(name);
         if !known(&n) {
             return Err(unknown(&n));
         }
-        let v = validate(&n, value)?;
+        validate(&n, value)
+    }
+
+    /// Remembers the session values once per transaction, before the first change.
+    fn before_change(&mut self) {
+        if self.in_transaction && self.saved.is_none() {
+            self.saved = Some(self.session.clone());
+        }
         self.path = None;
+        self.version += 1;
+    }
+
+    /// SET (`local`: SET LOCAL, until the transaction ends).
+    pub fn set(&mut self, name: &str, value: &str, local: bool) -> Result<()> {
+        let n = normalize(name);
+        let v = self.check(&n, value)?;
+        self.before_change();
+        if params::find(&n).is_none() {
+            self.placeholders.insert(n.clone());
+        }
         if local {
             self.local.insert(n, v);
         } else {
@@ -215,41 +355,140 @@ impl Settings {
         Ok(())
     }
 
+    /// The value RESET returns to, from the server's configuration file or
+    /// the client's startup packet. Not transactional: set when a session opens.
+    pub fn set_reset_value(
+        &mut self,
+        name: &str,
+        value: &str,
+        source: SettingSource,
+    ) -> Result<()> {
+        let n = normalize(name);
+        let v = self.check(&n, value)?;
+        if params::find(&n).is_none() {
+            self.placeholders.insert(n.clone());
+        }
+        self.reset.insert(n, (v, source));
+        self.path = None;
+        self.version += 1;
+        Ok(())
+    }
+
     pub fn reset(&mut self, name: &str) -> Result<()> {
         let n = normalize(name);
         if !known(&n) {
             return Err(unknown(&n));
         }
+        if params::find(&n).is_some_and(|p| p.context == "internal") {
+            return Err(Error::new(
+                SqlState::CANT_CHANGE_RUNTIME_PARAM,
+                format!("parameter \"{n}\" cannot be changed"),
+            ));
+        }
+        self.before_change();
         self.session.remove(&n);
         self.local.remove(&n);
-        self.path = None;
         Ok(())
     }
 
     pub fn reset_all(&mut self) {
+        self.before_change();
         self.session.clear();
         self.local.clear();
-        self.path = None;
     }
 
-    /// Drops SET LOCAL values at transaction end.
-    pub fn end_transaction(&mut self) {
+    /// A transaction starts: changes from here on are undone if it rolls back.
+    pub fn begin_transaction(&mut self) {
+        self.in_transaction = true;
+    }
+
+    /// The transaction ended: drops SET LOCAL values and, if it rolled
+    /// back (`committed` false), restores the session's values.
+    pub fn end_transaction(&mut self, committed: bool) {
+        self.in_transaction = false;
+        let saved = self.saved.take();
         if !self.local.is_empty() {
             self.local.clear();
             self.path = None;
+            self.version += 1;
+        }
+        if let Some(saved) = saved
+            && !committed
+        {
+            self.session = saved;
+            self.path = None;
+            self.version += 1;
         }
     }
 
-    /// All parameters with their values, sorted by name (SHOW ALL).
-    pub fn all(&self) -> Vec<(String, String)> {
-        let mut out: BTreeMap<String, String> = BUILTIN
-            .iter()
-            .map(|(n, d)| (n.to_string(), d.to_string()))
-            .collect();
-        for (k, v) in self.session.iter().chain(self.local.iter()) {
-            out.insert(k.clone(), v.clone());
+    /// Changes with every change of a value (to compare cheaply).
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The canonical name of a parameter (`DateStyle` for `datestyle`);
+    /// custom names as given, in lower case.
+    pub fn display_name(name: &str) -> String {
+        match params::find(name) {
+            Some(p) => p.name.to_string(),
+            None => normalize(name),
         }
-        out.into_iter().collect()
+    }
+
+    /// The built-in parameters with their values and descriptions, in
+    /// PostgreSQL's order (by name, ignoring case): what SHOW ALL lists.
+    /// Custom parameters are left out, as PostgreSQL leaves out its placeholders.
+    pub fn all(&self) -> Vec<(String, String, String)> {
+        self.describe()
+            .into_iter()
+            .map(|d| {
+                let value = self.get(&d.name).ok().flatten().unwrap_or_default();
+                (d.name, value, d.short_desc.to_string())
+            })
+            .collect()
+    }
+
+    /// Every built-in parameter as `pg_settings` describes it, ordered as [`Settings::all`].
+    pub fn describe(&self) -> Vec<SettingRow> {
+        let mut out: Vec<SettingRow> = params::PARAMS
+            .iter()
+            .map(|p| self.describe_builtin(p))
+            .collect();
+        out.sort_by_key(|d| d.name.to_lowercase());
+        out
+    }
+
+    fn describe_builtin(&self, p: &'static Param) -> SettingRow {
+        let n = p.name.to_lowercase();
+        let (value, source) = self
+            .lookup(&n)
+            .unwrap_or((p.default, SettingSource::Default));
+        let reset_val = self
+            .reset
+            .get(&n)
+            .map(|(v, _)| v.as_str())
+            .unwrap_or(p.default);
+        // Time parameters show their value in the unit (ms) there.
+        let shown = |v: &str| match p.unit {
+            Some("ms") => parse_duration_ms(v).map_or(v.to_string(), |ms| ms.to_string()),
+            _ => v.to_string(),
+        };
+        SettingRow {
+            name: p.name.to_string(),
+            setting: shown(value),
+            unit: p.unit,
+            category: p.category,
+            short_desc: p.short_desc,
+            extra_desc: p.extra_desc,
+            context: p.context,
+            vartype: p.vartype,
+            source: source.as_str(),
+            min_val: p.min,
+            max_val: p.max,
+            enumvals: (p.vartype == "enum").then_some(p.enumvals),
+            boot_val: Some(shown(p.default)),
+            reset_val: shown(reset_val),
+        }
     }
 
     /// The schemas of `search_path`, in order (`$user` kept as `"$user"`;
@@ -315,13 +554,51 @@ mod tests {
             *s.search_path(),
             vec!["app".to_string(), "public".to_string()]
         );
+        assert_eq!(s.get("app.user").unwrap(), None);
+        s.begin_transaction();
         s.set("app.user", "42", true).unwrap();
         assert_eq!(s.get("APP.USER").unwrap().unwrap(), "42");
-        s.end_transaction();
-        assert_eq!(s.get("app.user").unwrap(), None);
+        s.end_transaction(true);
+        // Once set, a custom parameter exists (empty) for the rest of the session.
+        assert_eq!(s.get("app.user").unwrap().unwrap(), "");
         assert_eq!(s.set("nope", "1", false).unwrap_err().sqlstate(), "42704");
         assert_eq!(
             s.set("synchronous_commit", "maybe", false)
+                .unwrap_err()
+                .sqlstate(),
+            "22023"
+        );
+    }
+
+    #[test]
+    fn rollback_restores_and_reset_returns_to_reset_value() {
+        let mut s = Settings::default();
+        s.set_reset_value("statement_timeout", "30s", SettingSource::ConfigurationFile)
+            .unwrap();
+        s.set("statement_timeout", "1s", false).unwrap();
+        s.begin_transaction();
+        s.set("statement_timeout", "2s", false).unwrap();
+        s.reset_all();
+        assert_eq!(s.get("statement_timeout").unwrap().unwrap(), "30s");
+        s.end_transaction(false);
+        assert_eq!(s.get("statement_timeout").unwrap().unwrap(), "1s");
+        s.reset("statement_timeout").unwrap();
+        assert_eq!(s.get("statement_timeout").unwrap().unwrap(), "30s");
+        let d = s
+            .describe()
+            .into_iter()
+            .find(|d| d.name == "statement_timeout")
+            .unwrap();
+        assert_eq!(
+            (d.setting.as_str(), d.source, d.reset_val.as_str()),
+            ("30000", "configuration file", "30000")
+        );
+        assert_eq!(
+            s.set("server_version", "1", false).unwrap_err().sqlstate(),
+            "55P02"
+        );
+        assert_eq!(
+            s.set("client_min_messages", "loud", false)
                 .unwrap_err()
                 .sqlstate(),
             "22023"

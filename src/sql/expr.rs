@@ -8,12 +8,15 @@
 use super::functions::Func;
 use super::plan::Plan;
 use crate::error::{Error, Result, SqlState};
+use crate::notice::Notice;
 use crate::types::{BinaryOp, DataType, UnaryOp, Value};
 use chrono::{DateTime, Utc};
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// Session services an expression may call (sequences, settings, clock).
+/// Session services an expression may call (sequences, settings, clock,
+/// notices, connection facts).
 pub trait EvalEnv {
     fn nextval(&self, seq: u32) -> Result<i64>;
     fn currval(&self, seq: u32) -> Result<i64>;
@@ -34,6 +37,22 @@ pub trait EvalEnv {
     fn check_interrupt(&self) -> Result<()> {
         Ok(())
     }
+    /// `set_config(name, value, is_local)`: checks the value now and sets it
+    /// when the statement succeeds (`current_setting` sees it at once);
+    /// `None` resets. Returns the new value as `current_setting` shows it.
+    fn set_config(&self, name: &str, value: Option<&str>, is_local: bool) -> Result<String>;
+    /// Raises a notice or warning; the session drops it if `client_min_messages` filters it out.
+    fn notice(&self, notice: Notice);
+    /// The session's process id (`pg_backend_pid()`, the wire protocol's BackendKeyData).
+    fn backend_pid(&self) -> i32;
+    /// The server address a wire session came in on (`None` embedded).
+    fn server_addr(&self) -> Option<SocketAddr>;
+    /// The client's address of a wire session (`None` embedded).
+    fn client_addr(&self) -> Option<SocketAddr>;
+    /// The rows of a system relation that depends on the session rather
+    /// than only on the catalog (`pg_settings`; `pg_authid`, which only
+    /// superusers may read), when the plan runs.
+    fn session_relation(&self, name: &str) -> Result<Vec<Vec<Value>>>;
 }
 
 /// A bound expression over an input row.

@@ -238,7 +238,9 @@ fn reorder_sequence_options(sql: &str) -> Option<String> {
 /// * `GRANT a, b TO c` and `REVOKE a FROM c` (no ON: role membership)
 ///   become `GRANT ROLE a, ROLE b TO c`, and `WITH ADMIN OPTION` becomes
 ///   `WITH GRANT OPTION` (which the role DDL then refuses as unsupported);
-/// * `ALTER VIEW | SEQUENCE x OWNER TO r` becomes `ALTER TABLE x OWNER TO r`.
+/// * `ALTER VIEW | SEQUENCE x OWNER TO r` becomes `ALTER TABLE x OWNER TO r`;
+/// * `SET [LOCAL | SESSION] ROLE TO x` and `... ROLE = x` (the generic SET
+///   form PostgreSQL also accepts for `role`) become `SET "role" TO x`.
 ///
 /// Returns None when there is nothing to rewrite.
 fn rewrite_role_syntax(sql: &str) -> Option<String> {
@@ -252,7 +254,8 @@ fn rewrite_role_syntax(sql: &str) -> Option<String> {
     let role_ddl =
         (mentions("create") || mentions("alter")) && (mentions("role") || mentions("user"));
     let owner_to = mentions("alter") && mentions("owner");
-    if !(role_ddl || owner_to || mentions("grant") || mentions("revoke")) {
+    let set_role = mentions("set") && mentions("role");
+    if !(role_ddl || owner_to || set_role || mentions("grant") || mentions("revoke")) {
         return None;
     }
     let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
@@ -316,6 +319,18 @@ fn rewrite_role_syntax(sql: &str) -> Option<String> {
         {
             // ALTER TABLE handles OWNER TO for views and sequences too.
             edits.push((start(sig[1])..end(sig[1]), "TABLE".into()));
+        } else if head.0.as_deref() == Some("SET") {
+            let k = match w(1).as_deref() {
+                Some("LOCAL" | "SESSION") => 2,
+                _ => 1,
+            };
+            let assigns = w(k + 1).as_deref() == Some("TO")
+                || sig
+                    .get(k + 1)
+                    .is_some_and(|&i| tokens[i].token == Token::Eq);
+            if w(k).as_deref() == Some("ROLE") && assigns {
+                edits.push((start(sig[k])..end(sig[k]), "\"role\"".into()));
+            }
         } else if let Some(verb @ ("GRANT" | "REVOKE")) = head.0.as_deref() {
             let target = if verb == "GRANT" { "TO" } else { "FROM" };
             let mut depth = 0i32;
@@ -435,6 +450,15 @@ mod tests {
     #[test]
     fn role_syntax_rewrites() {
         let r = |s: &str| rewrite_role_syntax(s);
+        assert_eq!(
+            r("SET ROLE TO alice").as_deref(),
+            Some("SET \"role\" TO alice")
+        );
+        assert_eq!(
+            r("set local role = 'a'").as_deref(),
+            Some("set local \"role\" = 'a'")
+        );
+        assert_eq!(r("SET ROLE alice"), None);
         assert_eq!(r("SELECT 1"), None);
         assert_eq!(r("SELECT * FROM users"), None);
         assert_eq!(r("CREATE ROLE a LOGIN"), None);

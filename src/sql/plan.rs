@@ -270,6 +270,14 @@ pub enum Plan {
         id: usize,
         columns: Vec<Column>,
     },
+    /// A system relation whose rows depend on the session, not only on the
+    /// catalog (`pg_settings`, `pg_authid`, ...): read from the session
+    /// (`EvalEnv::session_relation`) when the plan runs, so a cached plan
+    /// never shows stale values.
+    SessionRelation {
+        name: &'static str,
+        columns: Vec<Column>,
+    },
     /// Drops trailing columns (sort keys that are not selected).
     Truncate {
         input: Box<Plan>,
@@ -337,7 +345,8 @@ impl Plan {
             | Plan::Truncate { .. }
             | Plan::SetOp { .. }
             | Plan::RecursiveCte { .. }
-            | Plan::WorkTable { .. } => {}
+            | Plan::WorkTable { .. }
+            | Plan::SessionRelation { .. } => {}
         }
         v
     }
@@ -435,7 +444,7 @@ impl Plan {
                 anchor.for_each_expr_mut(f);
                 step.for_each_expr_mut(f);
             }
-            Plan::WorkTable { .. } => {}
+            Plan::WorkTable { .. } | Plan::SessionRelation { .. } => {}
             Plan::NestedLoop {
                 left, right, on, ..
             } => {
@@ -471,7 +480,8 @@ impl Plan {
             | Plan::Aggregate { columns, .. }
             | Plan::RecursiveCte { columns, .. }
             | Plan::Window { columns, .. }
-            | Plan::WorkTable { columns, .. } => columns.clone(),
+            | Plan::WorkTable { columns, .. }
+            | Plan::SessionRelation { columns, .. } => columns.clone(),
             Plan::SetOp { left, .. } => left.columns(),
             Plan::Scan(s) => s
                 .table
@@ -683,6 +693,7 @@ impl Plan {
                 step.explain_into(out, depth + 1, note);
             }
             Plan::WorkTable { .. } => out.push(format!("{pad}WorkTable Scan")),
+            Plan::SessionRelation { name, .. } => out.push(format!("{pad}Function Scan on {name}")),
             Plan::Aggregate {
                 input, group_by, ..
             } => {

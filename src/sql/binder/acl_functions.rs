@@ -193,7 +193,11 @@ impl Binder<'_> {
                         "USAGE" => cat.has_privileges_of_role(role, r.id),
                         _ => return Err(unrecognized(&privilege)),
                     };
-                    candidates.push((r.id as i64, vec![r.name.clone()], Value::Bool(answer)));
+                    candidates.push((
+                        system::roles::role_oid(cat, r.id),
+                        vec![r.name.clone()],
+                        Value::Bool(answer),
+                    ));
                 }
             }
         }
@@ -294,9 +298,11 @@ fn missing(kind: Kind, name: &str) -> Error {
 /// The role a constant names (by name or oid).
 fn role_of(cat: &Catalog, v: &Value) -> Result<u32> {
     match v {
-        Value::Int8(i) => u32::try_from(*i)
-            .ok()
-            .filter(|id| cat.roles.contains_key(id))
+        Value::Int8(i) => cat
+            .roles
+            .keys()
+            .copied()
+            .find(|&id| system::roles::role_oid(cat, id) == *i)
             .ok_or_else(|| crate::catalog::roles::role_not_found(&i.to_string())),
         Value::Int4(i) => role_of(cat, &Value::Int8(*i as i64)),
         other => Ok(cat.role_named(&other.to_string())?.id),

@@ -97,13 +97,19 @@ impl Binder<'_> {
         if let Some(a) = alias {
             super::from::rename_columns(&mut scope, &a.columns)?;
         }
-        let plan = Plan::Values {
-            rows: table
-                .rows
-                .into_iter()
-                .map(|r| r.into_iter().map(Expr::Literal).collect())
-                .collect(),
-            columns: table.columns,
+        let plan = match table.session {
+            Some(name) => Plan::SessionRelation {
+                name,
+                columns: table.columns,
+            },
+            None => Plan::Values {
+                rows: table
+                    .rows
+                    .into_iter()
+                    .map(|r| r.into_iter().map(Expr::Literal).collect())
+                    .collect(),
+                columns: table.columns,
+            },
         };
         Ok(Some((plan, scope)))
     }
@@ -185,7 +191,7 @@ impl Binder<'_> {
                 .filter_map(|t| Some((t.oid, system::format_type(t.oid, None)?)))
                 .collect(),
             "regnamespace" => system::namespaces(self.catalog),
-            "regrole" => vec![(system::SUPERUSER_OID, system::SUPERUSER_NAME.to_string())],
+            "regrole" => system::role_names(self.catalog),
             _ => Vec::new(),
         };
         // Unknown oids print as the number, as in PostgreSQL.
@@ -250,7 +256,10 @@ impl Binder<'_> {
                 )),
                 oid => Ok(oid),
             },
-            "regrole" => Ok(system::SUPERUSER_OID),
+            "regrole" => match self.catalog.role_by_name(&parts[0]) {
+                Some(r) if parts.len() == 1 => Ok(system::role_oid(self.catalog, r.id)),
+                _ => Err(crate::catalog::roles::role_not_found(text.trim())),
+            },
             _ => Err(Error::unsupported(format!(
                 "casting a name to {tname} is not supported"
             ))),
@@ -318,9 +327,23 @@ impl Binder<'_> {
         }
         let cat = self.catalog;
         Ok(Some(match name {
+            // An unknown oid shows as `unknown (OID=n)`, as in PostgreSQL.
             "pg_get_userbyid" => {
                 arity(args.len() == 1)?;
-                text(system::SUPERUSER_NAME)
+                let x = oid_arg(0)?;
+                let concat =
+                    |a: Expr, b: Expr| Expr::Binary(BinaryOp::Concat, Box::new(a), Box::new(b));
+                let unknown = concat(
+                    concat(
+                        Expr::Literal(Value::Text("unknown (OID=".into())),
+                        Expr::Cast(Box::new(x.clone()), DataType::Text),
+                    ),
+                    Expr::Literal(Value::Text(")".into())),
+                );
+                let pairs = system::role_names(cat)
+                    .into_iter()
+                    .map(|(oid, name)| (oid, Value::Text(name)));
+                (lookup(&x, pairs, unknown), DataType::Text)
             }
             "current_database" | "current_catalog" => {
                 arity(args.is_empty())?;

@@ -6,6 +6,7 @@ use super::privilege::Target;
 use crate::catalog::acl::Object;
 use crate::catalog::{self as cat, Relation, TableDef};
 use crate::error::{Error, Result, SqlState};
+use crate::notice::Notice;
 use crate::sql::binder::{ident, split_name};
 use crate::sql::executor::scan::{index_entry_key, pk_of_key};
 use crate::sql::expr::EvalCtx;
@@ -75,6 +76,9 @@ impl DdlCtx<'_> {
         let table = match self.binder().table_by_name(schema.as_deref(), &n) {
             Ok(t) => t,
             Err(e) if at.if_exists && e.code == SqlState::UNDEFINED_TABLE => {
+                self.env.notice(Notice::plain(format!(
+                    "relation \"{n}\" does not exist, skipping"
+                )));
                 return Ok("ALTER TABLE".into());
             }
             Err(e) => return Err(e),
@@ -161,6 +165,13 @@ impl DdlCtx<'_> {
                 let name = ident(&column_def.name);
                 if t.column_index(&name).is_some() {
                     if *if_not_exists {
+                        self.env.notice(
+                            Notice::plain(format!(
+                                "column \"{name}\" of relation \"{}\" already exists, skipping",
+                                t.name
+                            ))
+                            .with_code(SqlState::DUPLICATE_COLUMN),
+                        );
                         return Ok(());
                     }
                     return Err(Error::new(
@@ -229,6 +240,10 @@ impl DdlCtx<'_> {
                     let name = ident(cname);
                     let Some(ci) = t.column_index(&name) else {
                         if *if_exists {
+                            self.env.notice(Notice::plain(format!(
+                                "column \"{name}\" of relation \"{}\" does not exist, skipping",
+                                t.name
+                            )));
                             continue;
                         }
                         return Err(Error::undefined_column(&name));
@@ -361,6 +376,11 @@ impl DdlCtx<'_> {
                             t.name
                         ),
                     ));
+                } else {
+                    self.env.notice(Notice::plain(format!(
+                        "constraint \"{n}\" of relation \"{}\" does not exist, skipping",
+                        t.name
+                    )));
                 }
             }
             other => {

@@ -260,6 +260,7 @@ impl DdlCtx<'_> {
         self.lock_name(&schema, &name)?;
         if self.catalog.relation_exists(&schema, &name) {
             if ct.if_not_exists {
+                self.relation_exists_skipping(&name);
                 return Ok(None);
             }
             return Err(Error::new(
@@ -581,6 +582,7 @@ impl DdlCtx<'_> {
                 let (_, n) = split_name(n)?;
                 if self.catalog.relation_exists(&table.schema, &n) {
                     if ci.if_not_exists {
+                        self.relation_exists_skipping(&n);
                         return Ok("CREATE INDEX".into());
                     }
                     return Err(Error::new(
@@ -622,6 +624,7 @@ impl DdlCtx<'_> {
         self.lock_name(&schema, &n)?;
         if self.catalog.relation_exists(&schema, &n) {
             if if_not_exists {
+                self.relation_exists_skipping(&n);
                 return Ok("CREATE SEQUENCE".into());
             }
             return Err(Error::new(

@@ -7,6 +7,7 @@
 //! catalog version so other sessions reload the catalog after commit.
 
 mod alter;
+mod cascade;
 mod create;
 mod privilege;
 mod role;
@@ -18,6 +19,7 @@ use crate::catalog::keys::{self, index_prefix, table_lock_key};
 use crate::catalog::sequences::SequenceManager;
 use crate::catalog::{self as cat, Catalog, IndexDef, OidAllocator, SequenceDef, TableDef};
 use crate::error::{Error, Result, SqlState};
+use crate::notice::Notice;
 use crate::sql::binder::{Binder, split_name};
 use crate::sql::executor::scan::{KeyedRow, decode_table_row, index_entry_key, pk_of_key};
 use crate::sql::expr::EvalEnv;
@@ -25,6 +27,7 @@ use crate::storage::{Engine, prefix_end};
 use crate::txn::Transaction;
 use crate::txn::locks::LockMode;
 use crate::types::Value;
+use cascade::DropRoot;
 use sqlparser::ast;
 use std::ops::Bound;
 use std::sync::Arc;
@@ -49,6 +52,14 @@ pub struct DdlCtx<'a> {
 impl DdlCtx<'_> {
     fn binder(&self) -> Binder<'_> {
         Binder::new(&self.catalog, self.search_path)
+    }
+
+    /// CREATE ... IF NOT EXISTS of an existing relation: PostgreSQL's notice.
+    fn relation_exists_skipping(&self, name: &str) {
+        self.env.notice(
+            Notice::plain(format!("relation \"{name}\" already exists, skipping"))
+                .with_code(SqlState::DUPLICATE_TABLE),
+        );
     }
 
     /// Re-reads the catalog including this transaction's own changes.
@@ -226,6 +237,10 @@ impl DdlCtx<'_> {
         self.lock_name(&n, "")?;
         if self.catalog.schemas.contains_key(&n) {
             if if_not_exists {
+                self.env.notice(
+                    Notice::plain(format!("schema \"{n}\" already exists, skipping"))
+                        .with_code(SqlState::DUPLICATE_SCHEMA),
+                );
                 return Ok("CREATE SCHEMA".into());
             }
             return Err(Error::new(
@@ -256,7 +271,10 @@ impl DdlCtx<'_> {
         Ok("CREATE SCHEMA".into())
     }
 
-    /// DROP TABLE / INDEX / SEQUENCE / SCHEMA.
+    /// DROP TABLE / INDEX / SEQUENCE / VIEW / SCHEMA. Every name is
+    /// resolved first (a missing one is an error, or with IF EXISTS a
+    /// notice); with CASCADE a notice lists what else goes, then each
+    /// object is dropped.
     pub fn drop(
         &mut self,
         kind: &ast::ObjectType,
@@ -264,24 +282,51 @@ impl DdlCtx<'_> {
         if_exists: bool,
         cascade: bool,
     ) -> Result<String> {
-        let tag = match kind {
-            ast::ObjectType::Table => "DROP TABLE",
-            ast::ObjectType::Index => "DROP INDEX",
-            ast::ObjectType::Sequence => "DROP SEQUENCE",
-            ast::ObjectType::Schema => "DROP SCHEMA",
-            ast::ObjectType::View => "DROP VIEW",
+        let (tag, what) = match kind {
+            ast::ObjectType::Table => ("DROP TABLE", "table"),
+            ast::ObjectType::Index => ("DROP INDEX", "index"),
+            ast::ObjectType::Sequence => ("DROP SEQUENCE", "sequence"),
+            ast::ObjectType::Schema => ("DROP SCHEMA", "schema"),
+            ast::ObjectType::View => ("DROP VIEW", "view"),
             other => return Err(Error::unsupported(format!("DROP {other} is not supported"))),
         };
+        let skipping = |name: &str, what: &str| {
+            self.env.notice(Notice::plain(format!(
+                "{what} \"{name}\" does not exist, skipping"
+            )));
+        };
+        let mut roots = Vec::new();
         for name in names {
             let (schema, n) = split_name(name)?;
             if *kind == ast::ObjectType::Schema {
-                self.drop_schema(&n, if_exists, cascade)?;
+                match self.catalog.schemas.contains_key(&n) {
+                    true => roots.push(DropRoot::Schema(n)),
+                    false if if_exists => skipping(&n, "schema"),
+                    false => {
+                        return Err(Error::new(
+                            SqlState::UNDEFINED_SCHEMA,
+                            format!("schema \"{n}\" does not exist"),
+                        ));
+                    }
+                }
                 continue;
+            }
+            if let Some(s) = &schema
+                && !self.catalog.schemas.contains_key(s)
+                && !matches!(s.as_str(), "pg_catalog" | "information_schema")
+            {
+                if if_exists {
+                    skipping(s, "schema");
+                    continue;
+                }
+                return Err(Error::new(
+                    SqlState::UNDEFINED_SCHEMA,
+                    format!("schema \"{s}\" does not exist"),
+                ));
             }
             let found = self
                 .catalog
                 .resolve(schema.as_deref(), &n, self.search_path);
-            let display = name.to_string();
             if let Some((_, rel)) = found
                 && matches!(
                     (kind, rel),
@@ -295,59 +340,67 @@ impl DdlCtx<'_> {
             }
             match (kind, found) {
                 (ast::ObjectType::Table, Some((_, cat::Relation::Table(id)))) => {
-                    self.drop_table(id, cascade)?
+                    roots.push(DropRoot::Table(id))
                 }
                 (ast::ObjectType::Index, Some((_, cat::Relation::Index(id)))) => {
-                    self.drop_index(id)?
+                    roots.push(DropRoot::Index(id))
                 }
                 (ast::ObjectType::Sequence, Some((_, cat::Relation::Sequence(id)))) => {
-                    self.drop_sequence(id, cascade)?
+                    roots.push(DropRoot::Sequence(id))
                 }
                 (ast::ObjectType::View, Some((_, cat::Relation::View(id)))) => {
-                    self.drop_view(id, cascade)?
+                    roots.push(DropRoot::View(id))
                 }
                 (_, Some(_)) => {
+                    let article = if what == "index" { "an" } else { "a" };
                     return Err(Error::new(
                         SqlState::WRONG_OBJECT_TYPE,
-                        format!(
-                            "\"{n}\" is not {}",
-                            match kind {
-                                ast::ObjectType::Table => "a table",
-                                ast::ObjectType::Index => "an index",
-                                ast::ObjectType::View => "a view",
-                                _ => "a sequence",
-                            }
-                        ),
+                        format!("\"{n}\" is not {article} {what}"),
                     ));
                 }
-                (_, None) if if_exists => {}
+                (_, None) if if_exists => skipping(&n, what),
                 (_, None) => {
-                    let what = match kind {
-                        ast::ObjectType::Table => "table",
-                        ast::ObjectType::Index => "index",
-                        ast::ObjectType::View => "view",
-                        _ => "sequence",
-                    };
                     return Err(Error::new(
                         SqlState::UNDEFINED_TABLE,
-                        format!("{what} \"{display}\" does not exist"),
+                        format!("{what} \"{n}\" does not exist"),
                     ));
                 }
+            }
+        }
+        // Objects that depend only on each other go together without
+        // CASCADE, as in PostgreSQL; otherwise the drop below refuses.
+        let cascade = if cascade {
+            self.report_cascade(&roots);
+            true
+        } else {
+            self.cascade_items(&roots).is_empty()
+        };
+        for root in roots {
+            // An object may already have gone with an earlier one (CASCADE).
+            match root {
+                DropRoot::Table(id) if self.catalog.tables.contains_key(&id) => {
+                    self.drop_table(id, cascade)?
+                }
+                DropRoot::Index(id) if self.catalog.indexes.contains_key(&id) => {
+                    self.drop_index(id)?
+                }
+                DropRoot::Sequence(id) if self.catalog.sequences.contains_key(&id) => {
+                    self.drop_sequence(id, cascade)?
+                }
+                DropRoot::View(id) if self.catalog.views.contains_key(&id) => {
+                    self.drop_view(id, cascade)?
+                }
+                DropRoot::Schema(n) => self.drop_schema(&n, cascade)?,
+                _ => {}
             }
             self.reload()?;
         }
         Ok(tag.into())
     }
 
-    fn drop_schema(&mut self, n: &str, if_exists: bool, cascade: bool) -> Result<()> {
+    fn drop_schema(&mut self, n: &str, cascade: bool) -> Result<()> {
         let Some(s) = self.catalog.schemas.get(n).cloned() else {
-            if if_exists {
-                return Ok(());
-            }
-            return Err(Error::new(
-                SqlState::UNDEFINED_SCHEMA,
-                format!("schema \"{n}\" does not exist"),
-            ));
+            return Ok(());
         };
         self.require_owner(cat::acl::Object::Schema(&s))?;
         let tables: Vec<u32> = self
@@ -361,7 +414,7 @@ impl DdlCtx<'_> {
             .catalog
             .sequences
             .values()
-            .filter(|q| q.schema == n && q.owned_by.is_none())
+            .filter(|q| q.schema == n && q.owned_by.is_none() && !q.internal)
             .map(|q| q.id)
             .collect();
         let views: Vec<u32> = self
@@ -392,7 +445,9 @@ impl DdlCtx<'_> {
             }
         }
         for q in seqs {
-            self.drop_sequence(q, true)?;
+            if self.catalog.sequences.contains_key(&q) {
+                self.drop_sequence(q, true)?;
+            }
         }
         cat::delete_object(self.txn, cat::KIND_SCHEMA, s.id);
         cat::bump_version(self.txn);
@@ -541,6 +596,10 @@ impl DdlCtx<'_> {
                             cat::acl::Object::Table(&child),
                             cat::acl::TRUNCATE,
                         )?;
+                        self.env.notice(Notice::plain(format!(
+                            "truncate cascades to table \"{}\"",
+                            child.name
+                        )));
                         ids.push(child.id);
                     } else {
                         let parent = self.catalog.table(id)?;

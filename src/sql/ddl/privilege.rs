@@ -11,6 +11,7 @@ use super::DdlCtx;
 use crate::catalog::acl::{self, AclItem, Object, ObjectKind, PUBLIC, Privs};
 use crate::catalog::{self as cat, Relation};
 use crate::error::{Error, Result, SqlState};
+use crate::notice::Notice;
 use crate::sql::binder::{ident, split_name};
 use sqlparser::ast;
 
@@ -428,9 +429,11 @@ impl DdlCtx<'_> {
             self.lock_target(&t)?;
             let (grantor, acl_now, wanted) = {
                 let obj = self.target_object(&t)?;
-                let wanted = privileges_of(&g.privileges, obj.kind())?;
+                let asked = privileges_of(&g.privileges, obj.kind())?;
                 let (grantor, may) = self.grantor_for(obj)?;
-                (grantor, obj.effective_acl(), wanted & may)
+                let all = matches!(g.privileges, ast::Privileges::All { .. });
+                self.warn_partial(obj.name(), asked, asked & may, all, true);
+                (grantor, obj.effective_acl(), asked & may)
             };
             let mut list = acl_now;
             for &grantee in grantees.iter().filter(|_| wanted != 0) {
@@ -455,6 +458,8 @@ impl DdlCtx<'_> {
                 let obj = self.target_object(&t)?;
                 let revoked = privileges_of(&r.privileges, obj.kind())?;
                 let (grantor, may) = self.grantor_for(obj)?;
+                let all = matches!(r.privileges, ast::Privileges::All { .. });
+                self.warn_partial(obj.name(), revoked, revoked & may, all, false);
                 (
                     grantor,
                     obj.effective_acl(),
@@ -477,6 +482,24 @@ impl DdlCtx<'_> {
         }
         self.reload()?;
         Ok("REVOKE".into())
+    }
+
+    /// PostgreSQL's warnings when a role without (all) the grant options
+    /// grants or revokes: nothing at all, or not everything it named.
+    fn warn_partial(&self, name: &str, asked: Privs, done: Privs, all: bool, grant: bool) {
+        let message = match (done == 0, grant) {
+            (true, true) => format!("no privileges were granted for \"{name}\""),
+            (true, false) => format!("no privileges could be revoked for \"{name}\""),
+            (false, _) if all || done == asked => return,
+            (false, true) => format!("not all privileges were granted for \"{name}\""),
+            (false, false) => format!("not all privileges could be revoked for \"{name}\""),
+        };
+        let code = if grant {
+            SqlState::WARNING_PRIVILEGE_NOT_GRANTED
+        } else {
+            SqlState::WARNING_PRIVILEGE_NOT_REVOKED
+        };
+        self.env.notice(Notice::warning(code, message));
     }
 
     /// Removes (CASCADE) or refuses (2BP01) grants whose grantor no longer

@@ -18,6 +18,7 @@ use crate::catalog::roles::role_not_found;
 use crate::catalog::scram::ScramVerifier;
 use crate::catalog::{self as cat, RoleDef};
 use crate::error::{Error, Result, SqlState};
+use crate::notice::Notice;
 use crate::sql::binder::ident;
 use crate::txn::WriteCheck;
 use crate::types::{DataType, Value};
@@ -367,6 +368,10 @@ impl DdlCtx<'_> {
             check_not_pg_prefixed(&name)?;
             if self.catalog.role_by_name(&name).is_some() {
                 if cr.if_not_exists {
+                    self.env.notice(
+                        Notice::plain(format!("role \"{name}\" already exists, skipping"))
+                            .with_code(SqlState::DUPLICATE_OBJECT),
+                    );
                     continue;
                 }
                 return Err(Error::new(
@@ -495,7 +500,13 @@ impl DdlCtx<'_> {
             let i = single_name(n)?;
             let role = match self.role_spec(&i) {
                 Ok(r) => r,
-                Err(_) if if_exists => continue,
+                Err(_) if if_exists => {
+                    self.env.notice(Notice::plain(format!(
+                        "role \"{}\" does not exist, skipping",
+                        ident(&i)
+                    )));
+                    continue;
+                }
                 Err(e) => return Err(e),
             };
             if role.id == self.current_user {

@@ -82,7 +82,10 @@ impl DdlCtx<'_> {
                 }
                 id
             }
-            Some(_) if cv.if_not_exists => return Ok("CREATE VIEW".into()),
+            Some(_) if cv.if_not_exists => {
+                self.relation_exists_skipping(&name);
+                return Ok("CREATE VIEW".into());
+            }
             Some(_) => {
                 return Err(Error::new(
                     SqlState::DUPLICATE_TABLE,

@@ -52,6 +52,10 @@ funcs! {
     ToJsonb = "to_jsonb", CurrentSetting = "current_setting", Version = "version",
     CurrentSchema = "current_schema", GenerateSeries = "generate_series",
     CurrentUser = "current_user", SessionUser = "session_user",
+    // session
+    SetConfig = "set_config", PgBackendPid = "pg_backend_pid",
+    InetServerAddr = "inet_server_addr", InetServerPort = "inet_server_port",
+    InetClientAddr = "inet_client_addr", InetClientPort = "inet_client_port",
     // arrays and catalog
     ArrayToString = "array_to_string", ArrayUpper = "array_upper", ArrayLower = "array_lower",
     ArrayLength = "array_length", Cardinality = "cardinality", FormatType = "format_type",
@@ -461,6 +465,29 @@ pub fn resolve_call(name: &str, arg_types: &[DataType]) -> Result<(Func, DataTyp
             arity(n == 0)?;
             (Func::Version, T::Text, vec![])
         }
+        "set_config" => {
+            arity(n == 3)?;
+            (Func::SetConfig, T::Text, vec![T::Text, T::Text, T::Bool])
+        }
+        "pg_backend_pid" | "inet_server_port" | "inet_client_port" => {
+            arity(n == 0)?;
+            let f = match name {
+                "pg_backend_pid" => Func::PgBackendPid,
+                "inet_server_port" => Func::InetServerPort,
+                _ => Func::InetClientPort,
+            };
+            (f, T::Int4, vec![])
+        }
+        // The engine has no inet type: the address is text (`127.0.0.1`).
+        "inet_server_addr" | "inet_client_addr" => {
+            arity(n == 0)?;
+            let f = if name == "inet_server_addr" {
+                Func::InetServerAddr
+            } else {
+                Func::InetClientAddr
+            };
+            (f, T::Text, vec![])
+        }
         "current_schema" => {
             arity(n == 0)?;
             (Func::CurrentSchema, T::Text, vec![])
@@ -561,6 +588,7 @@ impl Func {
             self,
             Func::NextVal(_)
                 | Func::SetVal(_)
+                | Func::SetConfig
                 | Func::GenRandomUuid
                 | Func::Random
                 | Func::StatementTimestamp
@@ -579,6 +607,7 @@ impl Func {
                 | Func::JsonbBuildObject
                 | Func::JsonBuildObject
                 | Func::CurrentSetting
+                | Func::SetConfig
                 | Func::FormatType
         )
     }
@@ -707,6 +736,25 @@ impl Func {
                 }
             }
             Func::Version => Value::Text(crate::version_string()),
+            Func::SetConfig => {
+                let Value::Text(name) = &vals[0] else {
+                    return Err(Error::new(
+                        SqlState::NULL_VALUE_NOT_ALLOWED,
+                        "SET requires parameter name",
+                    ));
+                };
+                let value = match &vals[1] {
+                    Value::Null => None,
+                    v => Some(text(v)),
+                };
+                let local = matches!(vals[2], Value::Bool(true));
+                Value::Text(env.set_config(name, value.as_deref(), local)?)
+            }
+            Func::PgBackendPid => Value::Int4(env.backend_pid()),
+            Func::InetServerAddr => opt_ip(env.server_addr()),
+            Func::InetClientAddr => opt_ip(env.client_addr()),
+            Func::InetServerPort => opt_port(env.server_addr()),
+            Func::InetClientPort => opt_port(env.client_addr()),
             Func::CurrentUser => Value::Text(env.current_user()?),
             Func::SessionUser => Value::Text(env.session_user()?),
             Func::CurrentSchema => match env.current_setting("search_path", true)? {
@@ -729,6 +777,16 @@ impl Func {
             }
         })
     }
+}
+
+fn opt_ip(a: Option<std::net::SocketAddr>) -> Value {
+    a.map(|a| Value::Text(a.ip().to_string()))
+        .unwrap_or(Value::Null)
+}
+
+fn opt_port(a: Option<std::net::SocketAddr>) -> Value {
+    a.map(|a| Value::Int4(i32::from(a.port())))
+        .unwrap_or(Value::Null)
 }
 
 /// Converts a numeric-ish value to i64 (used by LIMIT/OFFSET and series bounds).

@@ -62,7 +62,11 @@ pub fn optimize_expr_subqueries(e: &mut Expr) {
 pub(crate) fn map_children(plan: Plan, f: &dyn Fn(Plan) -> Plan) -> Plan {
     let b = |p: Box<Plan>| Box::new(f(*p));
     match plan {
-        Plan::Values { .. } | Plan::Scan(_) | Plan::Series { .. } | Plan::WorkTable { .. } => plan,
+        Plan::Values { .. }
+        | Plan::Scan(_)
+        | Plan::Series { .. }
+        | Plan::WorkTable { .. }
+        | Plan::SessionRelation { .. } => plan,
         Plan::SetOp {
             op,
             all,

@@ -17,6 +17,8 @@ pub(super) const NAMES: &[&str] = &[
     "referential_constraints",
     "constraint_column_usage",
     "check_constraints",
+    "enabled_roles",
+    "applicable_roles",
 ];
 
 const ID: DataType = DataType::Text;
@@ -42,6 +44,8 @@ pub(super) fn build(ctx: &Ctx, name: &str) -> Option<SystemTable> {
         "referential_constraints" => referential_constraints(ctx),
         "constraint_column_usage" => constraint_column_usage(ctx),
         "check_constraints" => check_constraints(ctx),
+        "enabled_roles" => super::roles::current_user_roles_table("enabled_roles"),
+        "applicable_roles" => super::roles::current_user_roles_table("applicable_roles"),
         _ => return None,
     })
 }

@@ -20,6 +20,11 @@
 
 mod information_schema;
 mod pg_catalog;
+pub mod roles;
+mod settings;
+
+pub use roles::{current_user_roles_rows, role_names, role_oid, role_secrets_rows};
+pub use settings::{SettingRow, settings_rows};
 
 use crate::catalog::{Catalog, CheckDef, FkAction, ForeignKeyDef, TableDef, ViewDef};
 use crate::sql::plan::Column;
@@ -31,6 +36,10 @@ use std::sync::Arc;
 pub struct SystemTable {
     pub columns: Vec<Column>,
     pub rows: Vec<Vec<Value>>,
+    /// Set for relations that depend on the session (settings, the current
+    /// user): `rows` is empty and the session supplies them when the plan
+    /// runs (`EvalEnv::session_relation` with this name).
+    pub session: Option<&'static str>,
 }
 
 /// What the builders read: the catalog, the search path, and the output
@@ -43,7 +52,7 @@ pub struct Ctx<'a> {
 
 /// The oid of the bootstrap superuser (`relowner`, `nspowner`, ...).
 pub const SUPERUSER_OID: i64 = 10;
-/// The name `pg_get_userbyid` reports for every owner until roles exist.
+/// The owner every object reports until objects have owners (the bootstrap superuser).
 pub const SUPERUSER_NAME: &str = "heliosdb";
 pub const DATABASE_OID: i64 = 5;
 pub const DATABASE_NAME: &str = "heliosdb";
@@ -129,6 +138,16 @@ impl Builder {
         SystemTable {
             columns: self.columns,
             rows: self.rows,
+            session: None,
+        }
+    }
+
+    /// A relation whose rows the session supplies when the plan runs.
+    pub fn session(self, name: &'static str) -> SystemTable {
+        SystemTable {
+            columns: self.columns,
+            rows: Vec::new(),
+            session: Some(name),
         }
     }
 }

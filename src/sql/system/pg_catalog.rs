@@ -41,10 +41,17 @@ pub(super) const NAMES: &[&str] = &[
     "pg_depend",
     "pg_roles",
     "pg_extension",
+    "pg_authid",
+    "pg_user",
+    "pg_shadow",
+    "pg_auth_members",
+    "pg_settings",
 ];
 
 /// PostgreSQL's fixed oids of the catalog tables (what `'pg_class'::regclass` gives).
 pub(super) const FIXED_OIDS: &[(&str, i64)] = &[
+    ("pg_authid", 1260),
+    ("pg_auth_members", 1261),
     ("pg_type", 1247),
     ("pg_attribute", 1249),
     ("pg_proc", 1255),
@@ -109,7 +116,12 @@ pub(super) fn build(ctx: &Ctx, name: &str) -> Option<SystemTable> {
         "pg_indexes" => pg_indexes(ctx),
         "pg_sequences" => pg_sequences(ctx),
         "pg_sequence" => pg_sequence(ctx),
-        "pg_roles" => pg_roles(),
+        "pg_roles" => super::roles::pg_roles(ctx),
+        "pg_user" => super::roles::pg_user(ctx),
+        "pg_auth_members" => super::roles::pg_auth_members(ctx),
+        "pg_authid" => super::roles::secrets_table("pg_authid"),
+        "pg_shadow" => super::roles::secrets_table("pg_shadow"),
+        "pg_settings" => super::settings::pg_settings(),
         "pg_description" => empty(&[
             ("objoid", OID),
             ("classoid", OID),
@@ -217,7 +229,10 @@ fn pg_namespace(ctx: &Ctx) -> SystemTable {
     let cat = ctx.catalog;
     for (oid, name) in namespaces(cat) {
         let (owner, acl) = match cat.schemas.get(&name) {
-            Some(s) => (s.owner as i64, super::acl_value(cat, s.acl.as_deref())),
+            Some(s) => (
+                super::roles::role_oid(cat, s.owner),
+                super::acl_value(cat, s.acl.as_deref()),
+            ),
             None => (super::SUPERUSER_OID, Value::Null),
         };
         b.push(vec![int8(oid), text(name), int8(owner), acl]);
@@ -289,7 +304,7 @@ fn pg_class(ctx: &Ctx) -> SystemTable {
             int8(namespace_oid(cat, &r.schema)),
             int8(0),
             int8(0),
-            int8(r.owner as i64),
+            int8(super::roles::role_oid(cat, r.owner)),
             int8(am),
             int8(r.oid),
             int8(0),
@@ -705,35 +720,6 @@ fn pg_am() -> SystemTable {
         text("btree"),
         text("bthandler"),
         text("i"),
-    ]);
-    b.finish()
-}
-
-/// The built-in superuser only: roles are not a catalog kind yet.
-fn pg_roles() -> SystemTable {
-    let mut b = Builder::new(&[
-        ("oid", OID),
-        ("rolname", NAME),
-        ("rolsuper", BOOL),
-        ("rolinherit", BOOL),
-        ("rolcreaterole", BOOL),
-        ("rolcreatedb", BOOL),
-        ("rolcanlogin", BOOL),
-        ("rolreplication", BOOL),
-        ("rolconnlimit", I4),
-        ("rolbypassrls", BOOL),
-    ]);
-    b.push(vec![
-        int8(super::SUPERUSER_OID),
-        text(super::SUPERUSER_NAME),
-        Value::Bool(true),
-        Value::Bool(true),
-        Value::Bool(true),
-        Value::Bool(true),
-        Value::Bool(true),
-        Value::Bool(true),
-        Value::Int4(-1),
-        Value::Bool(true),
     ]);
     b.finish()
 }

@@ -1,0 +1,282 @@
+//! SET, RESET and SHOW, and applying `set_config` calls once their
+//! statement succeeds. Values and validation are in `settings`; the role
+//! settings (`role`, `session_authorization`) in `identity`.
+
+use super::report::PendingSetting;
+use super::{Session, StatementResult, command_result, isolation_of, rows_result};
+use crate::error::{Error, Result, SqlState};
+use crate::notice::Notice;
+use crate::sql::plan::Column;
+use crate::storage::Durability;
+use crate::types::{DataType, Value};
+use sqlparser::ast;
+
+/// The text of a SET value: a string literal's contents, an identifier's
+/// name, anything else as written.
+fn value_text(v: &ast::Expr) -> String {
+    match v {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::SingleQuotedString(s) => s.clone(),
+            other => other.to_string(),
+        },
+        ast::Expr::Identifier(i) => i.value.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A parameter name as written (`app.user`, `"role"`), without quotes.
+fn setting_name(name: &ast::ObjectName) -> String {
+    name.0
+        .iter()
+        .map(|p| match p.as_ident() {
+            Some(i) => crate::sql::binder::ident(i),
+            None => p.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The parameter `SHOW` names: the words of `SHOW TRANSACTION ISOLATION
+/// LEVEL`, `SHOW TIME ZONE` and `SHOW SESSION AUTHORIZATION`, or a (dotted) name.
+fn show_name(words: &[ast::Ident]) -> String {
+    let words: Vec<String> = words.iter().map(crate::sql::binder::ident).collect();
+    match words.join(" ").to_lowercase().as_str() {
+        "transaction isolation level" => "transaction_isolation".to_string(),
+        "time zone" => "timezone".to_string(),
+        "session authorization" => "session_authorization".to_string(),
+        _ => words.join(".").to_lowercase(),
+    }
+}
+
+/// The column a SHOW returns: the parameter's name as PostgreSQL spells it.
+fn show_column(name: &str) -> String {
+    match name {
+        "role" | "session_authorization" | "is_superuser" | "transaction_isolation" => {
+            name.to_string()
+        }
+        other => super::Settings::display_name(other),
+    }
+}
+
+/// The result columns of `SHOW name` / `SHOW ALL`, before it runs (the
+/// extended protocol describes them).
+pub(super) fn show_columns(words: &[ast::Ident]) -> Vec<super::ColumnInfo> {
+    let name = show_name(words);
+    let names = if name == "all" {
+        vec!["name".to_string(), "setting".into(), "description".into()]
+    } else {
+        vec![show_column(&name)]
+    };
+    names
+        .into_iter()
+        .map(|name| super::ColumnInfo {
+            name,
+            ty: DataType::Text,
+        })
+        .collect()
+}
+
+fn text_column(name: &str) -> Column {
+    Column {
+        name: name.into(),
+        ty: DataType::Text,
+    }
+}
+
+impl Session {
+    /// SET LOCAL outside a transaction block lasts only as long as its own
+    /// statement, so it has no effect; PostgreSQL warns (and still checks the value).
+    fn warn_set_local(&self, local: bool) {
+        if local && !self.in_transaction() {
+            self.notice(Notice::warning(
+                SqlState::NO_ACTIVE_SQL_TRANSACTION,
+                "SET LOCAL can only be used in transaction blocks",
+            ));
+        }
+    }
+
+    pub(super) fn set(&mut self, set: &ast::Set) -> Result<StatementResult> {
+        use ast::Set as St;
+        match set {
+            St::SingleAssignment {
+                scope,
+                variable,
+                values,
+                ..
+            } => {
+                let name = setting_name(variable);
+                let local = matches!(scope, Some(ast::ContextModifier::Local));
+                self.warn_set_local(local);
+                if self.set_identity_setting(&name, values, local)? {
+                    return Ok(command_result("SET"));
+                }
+                let value = values.iter().map(value_text).collect::<Vec<_>>().join(", ");
+                if value.eq_ignore_ascii_case("default") {
+                    self.settings.reset(&name)?;
+                } else {
+                    self.settings.set(&name, &value, local)?;
+                }
+                self.setting_changed(&name);
+                Ok(command_result("SET"))
+            }
+            St::SetTransaction { modes, session, .. } => {
+                for m in modes {
+                    if let ast::TransactionMode::IsolationLevel(l) = m {
+                        if *session {
+                            self.settings.set(
+                                "default_transaction_isolation",
+                                isolation_of(l).name(),
+                                false,
+                            )?;
+                        } else if let Some(t) = self.txn.as_mut() {
+                            t.txn.set_isolation(isolation_of(l))?;
+                        }
+                    }
+                }
+                Ok(command_result("SET"))
+            }
+            St::SetTimeZone { local, value } => {
+                self.warn_set_local(*local);
+                let v = value_text(value);
+                if v.eq_ignore_ascii_case("default") || v.eq_ignore_ascii_case("local") {
+                    self.settings.reset("timezone")?;
+                } else {
+                    self.settings.set("timezone", &v, *local)?;
+                }
+                Ok(command_result("SET"))
+            }
+            St::SetRole {
+                context_modifier,
+                role_name,
+            } => {
+                let local = matches!(context_modifier, Some(ast::ContextModifier::Local));
+                self.warn_set_local(local);
+                self.set_role(role_name.as_ref(), local)?;
+                Ok(command_result("SET"))
+            }
+            St::SetSessionAuthorization(p) => {
+                if p.scope == ast::ContextModifier::Local {
+                    return Err(Error::unsupported(
+                        "SET LOCAL SESSION AUTHORIZATION is not supported",
+                    ));
+                }
+                match &p.kind {
+                    ast::SetSessionAuthorizationParamKind::Default => {
+                        self.set_session_authorization(None)?
+                    }
+                    ast::SetSessionAuthorizationParamKind::User(u) => {
+                        self.set_session_authorization(Some(u))?
+                    }
+                }
+                Ok(command_result("SET"))
+            }
+            St::SetNames { charset_name, .. } => {
+                self.settings
+                    .set("client_encoding", &charset_name.to_string(), false)?;
+                Ok(command_result("SET"))
+            }
+            other => Err(Error::unsupported(format!(
+                "SET form not supported: {other}"
+            ))),
+        }
+    }
+
+    /// RESET name | ALL | SESSION AUTHORIZATION.
+    pub(super) fn reset(&mut self, r: &ast::Reset) -> Result<StatementResult> {
+        match r {
+            // role and session_authorization are not reset by RESET ALL.
+            ast::Reset::ALL => self.settings.reset_all(),
+            ast::Reset::SessionAuthorization => self.set_session_authorization(None)?,
+            ast::Reset::ConfigurationParameter(name) => {
+                let name = setting_name(name);
+                let default = [ast::Expr::Identifier(ast::Ident::new("DEFAULT"))];
+                if !self.set_identity_setting(&name, &default, false)? {
+                    self.settings.reset(&name)?;
+                    self.setting_changed(&name);
+                }
+            }
+        }
+        Ok(command_result("RESET"))
+    }
+
+    /// Effects of a setting beyond its value (the open transaction's durability).
+    fn setting_changed(&mut self, name: &str) {
+        if name.eq_ignore_ascii_case("synchronous_commit") {
+            let off = self.settings.builtin("synchronous_commit") == "off";
+            if let Some(t) = self.txn.as_mut() {
+                t.txn.set_durability(if off {
+                    Durability::Async
+                } else {
+                    Durability::Sync
+                });
+            }
+        }
+    }
+
+    /// Applies the `set_config` calls of a statement that succeeded, in order.
+    pub(super) fn apply_settings(&mut self, pending: Vec<PendingSetting>) -> Result<()> {
+        for p in pending {
+            let value = match &p.value {
+                Some(v) => ast::Expr::Value(ast::Value::SingleQuotedString(v.clone()).into()),
+                None => ast::Expr::Identifier(ast::Ident::new("DEFAULT")),
+            };
+            if self.set_identity_setting(&p.name, &[value], p.local)? {
+                continue;
+            }
+            match &p.value {
+                Some(v) => self.settings.set(&p.name, v, p.local)?,
+                None => self.settings.reset(&p.name)?,
+            }
+            self.setting_changed(&p.name);
+        }
+        Ok(())
+    }
+
+    /// `SHOW name`, `SHOW ALL`.
+    pub(super) fn show_variable(&mut self, words: &[ast::Ident]) -> Result<StatementResult> {
+        self.show(&show_name(words))
+    }
+
+    fn show(&mut self, name: &str) -> Result<StatementResult> {
+        let n = name.to_lowercase();
+        if n == "all" {
+            let rows = self
+                .settings
+                .all()
+                .into_iter()
+                .map(|(k, v, d)| vec![Value::Text(k), Value::Text(v), Value::Text(d)])
+                .collect();
+            return Ok(rows_result(
+                vec![
+                    text_column("name"),
+                    text_column("setting"),
+                    text_column("description"),
+                ],
+                rows,
+            ));
+        }
+        let catalog = self.catalog()?;
+        let value = if let Some(v) = self.identity.setting(&catalog, &n) {
+            v?
+        } else if n == "transaction_isolation" {
+            match &self.txn {
+                Some(t) => t.txn.isolation().name().to_string(),
+                None => self
+                    .settings
+                    .get("default_transaction_isolation")?
+                    .unwrap_or_default(),
+            }
+        } else {
+            self.settings.get(&n)?.ok_or_else(|| {
+                Error::new(
+                    SqlState::UNDEFINED_OBJECT,
+                    format!("unrecognized configuration parameter \"{n}\""),
+                )
+            })?
+        };
+        Ok(rows_result(
+            vec![text_column(&show_column(&n))],
+            vec![vec![Value::Text(value)]],
+        ))
+    }
+}

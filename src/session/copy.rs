@@ -665,7 +665,9 @@ impl Session {
                 format!("SELECT {cols} FROM {table_name}")
             }
         };
-        let stmt = self.parse_one(&query)?;
+        let crate::sql::parser::Statement::Sql(stmt) = self.parse_one(&query)? else {
+            return Err(Error::internal("COPY's query parsed as a command"));
+        };
         let result = self.run_in_txn(&stmt, &[], None)?;
         let rows = result.rows.unwrap_or_default();
         let names: Vec<String> = rows.columns().iter().map(|c| c.name.clone()).collect();

@@ -268,11 +268,11 @@ impl Session {
 
     /// Runs `f` over the catalog of the current transaction, or the latest
     /// committed catalog outside one.
-    fn with_catalog<R>(&mut self, f: impl FnOnce(&Catalog) -> Result<R>) -> Result<R> {
+    pub(super) fn with_catalog<R>(&mut self, f: impl FnOnce(&Catalog) -> Result<R>) -> Result<R> {
         if self.txn.is_some() {
             let c = self.catalog()?;
             return f(&c);
         }
-        f(&*super::database::latest_catalog(&self.db)?)
+        f(&*super::database::latest_catalog(&self.db, self.database)?)
     }
 }

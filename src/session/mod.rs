@@ -12,14 +12,17 @@
 //! SAVEPOINT.
 
 pub mod auth;
+mod commands;
 mod copy;
 mod database;
 mod identity;
+mod registry;
 mod rows;
 mod settings;
 
 pub use crate::catalog::roles::BOOTSTRAP_SUPERUSER;
 pub use auth::{LoginRole, ScramVerifier};
+pub(crate) use registry::TerminationWatch;
 pub use database::Database;
 pub use rows::{ColumnIndex, ColumnInfo, FromValue, Row, Rows, ToValue};
 pub use settings::Settings;
@@ -32,6 +35,7 @@ use crate::sql::ddl::{DdlCtx, is_role_grant};
 use crate::sql::executor::{self, ExecCtx, dml};
 use crate::sql::expr::EvalEnv;
 use crate::sql::plan::{Column, Plan};
+use crate::sql::parser::Statement;
 use crate::sql::{optimizer, parser};
 use crate::storage::Durability;
 use crate::txn::locks::LockMode;
@@ -75,7 +79,7 @@ pub enum CopyMode {
 /// A parsed statement for repeated execution with `$1..$n` parameters.
 pub struct Prepared {
     sql: String,
-    stmt: ast::Statement,
+    stmt: Statement,
     param_types: Vec<DataType>,
     /// Parameter types the caller declared (wire protocol Parse); `Unknown` = infer.
     declared: Vec<DataType>,
@@ -121,6 +125,10 @@ struct ActiveTxn {
 /// One connection's state: transaction, settings and session-level values.
 pub struct Session {
     db: Arc<DbInner>,
+    /// The database the session is connected to (its id), and its place
+    /// among that database's open sessions.
+    database: u32,
+    slot: registry::DatabaseSlot,
     txn: Option<ActiveTxn>,
     settings: Settings,
     currvals: RefCell<HashMap<u32, i64>>,
@@ -368,14 +376,16 @@ fn to_values(params: &[&dyn ToValue]) -> Vec<Value> {
 }
 
 impl Session {
-    fn new(db: Arc<DbInner>, identity: Identity) -> Session {
+    fn new(db: Arc<DbInner>, identity: Identity, slot: registry::DatabaseSlot) -> Session {
         Session {
             db,
+            database: slot.database,
+            interrupt: slot.signals.interrupt(),
+            slot,
             txn: None,
             settings: Settings::default(),
             currvals: RefCell::new(HashMap::new()),
             identity,
-            interrupt: Arc::new(AtomicBool::new(false)),
             copy_in: None,
         }
     }
@@ -412,7 +422,7 @@ impl Session {
     /// at the first error; returns one result per statement run.
     pub fn run(&mut self, sql: &str) -> Result<Vec<StatementResult>> {
         self.arm();
-        let stmts = parser::parse(sql)?;
+        let stmts = parser::parse_statements(sql)?;
         let mut out = Vec::with_capacity(stmts.len());
         for s in &stmts {
             out.push(self.run_statement(s, &[], None)?);
@@ -424,7 +434,7 @@ impl Session {
     /// in turn; stops after the first error. Returns whether all succeeded.
     pub fn run_each(&mut self, sql: &str, f: &mut dyn FnMut(Result<StatementResult>)) -> bool {
         self.arm();
-        match parser::parse(sql) {
+        match parser::parse_statements(sql) {
             Err(e) => {
                 f(Err(e));
                 false
@@ -453,7 +463,7 @@ impl Session {
         f: &mut dyn FnMut(Result<StatementResult>),
     ) -> bool {
         self.arm();
-        let stmts = match parser::parse(sql) {
+        let stmts = match parser::parse_statements(sql) {
             Ok(s) => s,
             Err(e) => {
                 f(Err(e));
@@ -461,14 +471,16 @@ impl Session {
             }
         };
         use ast::Statement as S;
-        let controls_txn = |s: &ast::Statement| {
+        let controls_txn = |s: &Statement| {
             matches!(
                 s,
-                S::StartTransaction { .. }
-                    | S::Commit { .. }
-                    | S::Rollback { .. }
-                    | S::Savepoint { .. }
-                    | S::ReleaseSavepoint { .. }
+                Statement::Sql(
+                    S::StartTransaction { .. }
+                        | S::Commit { .. }
+                        | S::Rollback { .. }
+                        | S::Savepoint { .. }
+                        | S::ReleaseSavepoint { .. }
+                )
             )
         };
         let implicit = stmts.len() > 1 && self.txn.is_none() && !stmts.iter().any(controls_txn);
@@ -545,7 +557,7 @@ impl Session {
 
     /// Starts an explicit transaction; the guard rolls it back unless committed.
     pub fn transaction(&mut self) -> Result<TransactionGuard<'_>> {
-        self.run_statement(&parser::parse("BEGIN")?.remove(0), &[], None)?;
+        self.run_statement(&parser::parse_statements("BEGIN")?.remove(0), &[], None)?;
         Ok(TransactionGuard {
             session: self,
             done: false,
@@ -578,8 +590,8 @@ impl Session {
         &self.settings
     }
 
-    fn parse_one(&self, sql: &str) -> Result<ast::Statement> {
-        let mut stmts = parser::parse(sql)?;
+    fn parse_one(&self, sql: &str) -> Result<Statement> {
+        let mut stmts = parser::parse_statements(sql)?;
         match stmts.len() {
             1 => Ok(stmts.remove(0)),
             0 => Err(Error::syntax("empty statement")),
@@ -648,26 +660,31 @@ impl Session {
             if let Some(c) = &t.local_catalog {
                 return Ok(c.clone());
             }
-            let c = Arc::new(Catalog::load(&t.txn)?);
+            let c = Arc::new(Catalog::load(&t.txn, self.database)?);
             t.local_catalog = Some(c.clone());
             return Ok(c);
         }
-        self.db.catalog_cache.get(&t.txn)
+        self.db.catalog_cache.get(&t.txn, self.database)
     }
 
     fn run_statement(
         &mut self,
-        stmt: &ast::Statement,
+        stmt: &Statement,
         params: &[Value],
         prepared: Option<&Prepared>,
     ) -> Result<StatementResult> {
         use ast::Statement as S;
+        self.check_terminated()?;
         if self.copy_in.is_some() {
             return Err(Error::new(
                 SqlState::PROTOCOL_VIOLATION,
                 "a COPY FROM STDIN is in progress; send its data first",
             ));
         }
+        let stmt = match stmt {
+            Statement::Sql(s) => s,
+            Statement::Command(c) => return self.run_command(c),
+        };
         // Transaction control never starts an implicit transaction.
         match stmt {
             S::Copy {
@@ -769,11 +786,25 @@ impl Session {
         if self.transaction_failed() {
             return Err(Error::aborted_transaction());
         }
+        self.autocommit(matches!(stmt, S::Query(_)), |s| {
+            s.run_in_txn(stmt, params, prepared)
+        })
+    }
+
+    /// Runs `f` in the session's transaction, or outside one in a new
+    /// transaction (read-only for a lone query) that commits if `f`
+    /// succeeds and rolls back if it fails. An error inside a transaction
+    /// block aborts the block.
+    fn autocommit<R>(
+        &mut self,
+        read_only: bool,
+        f: impl FnOnce(&mut Self) -> Result<R>,
+    ) -> Result<R> {
         let implicit = self.txn.is_none();
         if implicit {
-            self.begin_txn_with(false, None, matches!(stmt, S::Query(_)))?;
+            self.begin_txn_with(false, None, read_only)?;
         }
-        let result = self.run_in_txn(stmt, params, prepared);
+        let result = f(self);
         match (&result, implicit) {
             (Ok(_), true) => {
                 // The statement may have ended the implicit transaction itself.
@@ -816,6 +847,7 @@ impl Session {
         if reads_data {
             let t = self.txn.as_mut().expect("transaction started");
             t.txn.begin_statement()?;
+            self.check_cross_database(stmt)?;
         }
         match stmt {
             S::Savepoint { name } => {
@@ -915,7 +947,6 @@ impl Session {
             | S::AlterRole { .. } => self.run_ddl(stmt),
             S::Grant(g) if is_role_grant(g.objects.as_ref(), &g.privileges) => self.run_ddl(stmt),
             S::Revoke(r) if is_role_grant(r.objects.as_ref(), &r.privileges) => self.run_ddl(stmt),
-            S::Analyze(_) => Ok(command_result("ANALYZE")),
             other => Err(Error::unsupported(format!(
                 "statement not supported: {}",
                 other
@@ -1465,9 +1496,13 @@ impl Session {
     /// Parameter types and result columns of a statement, without running it.
     fn describe(
         &mut self,
-        stmt: &ast::Statement,
+        stmt: &Statement,
         declared: &[DataType],
     ) -> Result<(Vec<DataType>, Vec<ColumnInfo>)> {
+        let Statement::Sql(stmt) = stmt else {
+            // Commands take no parameters and return no rows.
+            return Ok((Vec::new(), Vec::new()));
+        };
         let implicit = self.txn.is_none();
         if implicit {
             self.begin_txn(false, None)?;

@@ -32,6 +32,7 @@
 //!    the row locks are released and the command tag `UPDATE 1` is returned.
 
 pub mod binder;
+pub mod commands;
 pub mod ddl;
 pub mod executor;
 pub mod expr;

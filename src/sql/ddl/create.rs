@@ -227,7 +227,7 @@ impl DdlCtx<'_> {
         let base = format!("{}_{}_seq", table.name, table.columns[col].name);
         let name = self.free_name(schema, &base);
         let id = self.oids.allocate(self.txn)?;
-        let mut def = sequence_def(id, schema, &name, ty, opts)?;
+        let mut def = sequence_def(id, self.catalog.database, schema, &name, ty, opts)?;
         def.owned_by = Some((table.id, col));
         self.txn
             .put(keys::sequence_key(id), SequenceManager::initial_value(&def));
@@ -319,6 +319,7 @@ impl DdlCtx<'_> {
         }
         let mut table = TableDef {
             id,
+            database: self.catalog.database,
             schema: schema.clone(),
             name: name.clone(),
             columns,
@@ -360,6 +361,7 @@ impl DdlCtx<'_> {
             let sid = self.oids.allocate(self.txn)?;
             let def = SequenceDef {
                 id: sid,
+                database: self.catalog.database,
                 schema: schema.clone(),
                 name: format!("{name}_rowid"),
                 increment: 1,
@@ -413,6 +415,7 @@ impl DdlCtx<'_> {
                 let iname = self.free_name(&t.schema, &base);
                 let ix = IndexDef {
                     id: self.oids.allocate(self.txn)?,
+                    database: self.catalog.database,
                     table_id,
                     schema: t.schema.clone(),
                     name: iname,
@@ -584,6 +587,7 @@ impl DdlCtx<'_> {
         };
         let ix = IndexDef {
             id: self.oids.allocate(self.txn)?,
+            database: self.catalog.database,
             table_id: table.id,
             schema: table.schema.clone(),
             name,
@@ -620,7 +624,7 @@ impl DdlCtx<'_> {
             None => DataType::Int8,
         };
         let id = self.oids.allocate(self.txn)?;
-        let def = sequence_def(id, &schema, &n, &ty, opts)?;
+        let def = sequence_def(id, self.catalog.database, &schema, &n, &ty, opts)?;
         self.txn
             .put(keys::sequence_key(id), SequenceManager::initial_value(&def));
         self.put_sequence(&def)?;
@@ -661,6 +665,7 @@ fn const_i64(e: &ast::Expr) -> Result<i64> {
 /// Builds a sequence definition from CREATE SEQUENCE / identity options.
 pub(super) fn sequence_def(
     id: u32,
+    database: u32,
     schema: &str,
     name: &str,
     ty: &DataType,
@@ -717,6 +722,7 @@ pub(super) fn sequence_def(
     }
     Ok(SequenceDef {
         id,
+        database,
         schema: schema.to_string(),
         name: name.to_string(),
         increment,

@@ -1,5 +1,6 @@
-//! DDL: CREATE / DROP / ALTER of schemas, tables, indexes, sequences, views
-//! and roles, GRANT / REVOKE of role membership, and TRUNCATE.
+//! DDL: CREATE / DROP / ALTER of databases, schemas, tables, indexes,
+//! sequences, views and roles, GRANT / REVOKE of role membership, TRUNCATE,
+//! and the maintenance commands VACUUM and ANALYZE.
 //!
 //! DDL writes catalog entries and data through the session's transaction, so
 //! it is transactional; it takes the exclusive lock of each table it changes
@@ -8,6 +9,8 @@
 
 mod alter;
 mod create;
+mod database;
+mod maintenance;
 mod role;
 mod view;
 
@@ -52,7 +55,7 @@ impl DdlCtx<'_> {
 
     /// Re-reads the catalog including this transaction's own changes.
     fn reload(&mut self) -> Result<()> {
-        self.catalog = Arc::new(Catalog::load(self.txn)?);
+        self.catalog = Arc::new(Catalog::load(self.txn, self.catalog.database)?);
         Ok(())
     }
 
@@ -95,7 +98,10 @@ impl DdlCtx<'_> {
     fn lock_name(&mut self, schema: &str, name: &str) -> Result<()> {
         if self
             .txn
-            .lock(&keys::name_lock_key(schema, name), LockMode::Exclusive)?
+            .lock(
+                &keys::name_lock_key(self.catalog.database, schema, name),
+                LockMode::Exclusive,
+            )?
         {
             self.txn.refresh_snapshot()?;
             self.reload()?;
@@ -226,7 +232,11 @@ impl DdlCtx<'_> {
             self.txn,
             cat::KIND_SCHEMA,
             id,
-            &cat::SchemaDef { id, name: n },
+            &cat::SchemaDef {
+                id,
+                database: self.catalog.database,
+                name: n,
+            },
         )?;
         cat::bump_version(self.txn);
         Ok("CREATE SCHEMA".into())
@@ -395,6 +405,7 @@ impl DdlCtx<'_> {
             self.put_table(&c)?;
         }
         self.delete_prefix(keys::table_prefix(id))?;
+        cat::stats::delete_stats(self.txn, id);
         for ix in self.catalog.indexes_of(id) {
             cat::delete_object(self.txn, cat::KIND_INDEX, ix.id);
         }

@@ -244,6 +244,13 @@ impl Cursor<'_> {
         match first.as_str() {
             "CREATE" => {
                 self.expect("DATABASE")?;
+                // PostgreSQL has no CREATE DATABASE IF NOT EXISTS.
+                if self.peek().and_then(keyword).as_deref() == Some("IF")
+                    && let Some(t) = self.tokens.get(self.pos + 1)
+                    && keyword(t).as_deref() == Some("NOT")
+                {
+                    return Err(self.unexpected(t));
+                }
                 let name = self.ident()?;
                 self.eat("WITH");
                 let options = self.def_elems()?;

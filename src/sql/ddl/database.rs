@@ -167,8 +167,21 @@ struct DatabaseOptions {
 impl DdlCtx<'_> {
     /// Takes the databases lock and makes sure the catalog shows every
     /// committed database change.
-    fn lock_databases(&mut self) -> Result<()> {
+    pub(super) fn lock_databases(&mut self) -> Result<()> {
         if self.txn.lock_for_write(keys::LOCK_DATABASES)? == WriteCheck::Changed {
+            self.txn.refresh_snapshot()?;
+            self.reload()?;
+        }
+        Ok(())
+    }
+
+    /// Takes the roles lock, then the databases lock (DROP ROLE takes them in
+    /// the same order), for statements that make a role own a database: the
+    /// role cannot be dropped meanwhile.
+    fn lock_roles_and_databases(&mut self) -> Result<()> {
+        let roles = self.txn.lock_for_write(keys::LOCK_ROLES)?;
+        let databases = self.txn.lock_for_write(keys::LOCK_DATABASES)?;
+        if roles == WriteCheck::Changed || databases == WriteCheck::Changed {
             self.txn.refresh_snapshot()?;
             self.reload()?;
         }
@@ -206,6 +219,30 @@ impl DdlCtx<'_> {
         cat::put_object(self.txn, cat::KIND_DATABASE, d.id, d)?;
         cat::bump_version(self.txn);
         Ok(())
+    }
+
+    /// DROP ROLE's check (with the roles lock held): a role that owns a
+    /// database cannot be dropped (2BP01).
+    pub(super) fn check_owns_no_database(&mut self, role: &RoleDef) -> Result<()> {
+        self.lock_databases()?;
+        let owned: Vec<String> = self
+            .catalog
+            .databases
+            .values()
+            .filter(|d| d.owner == role.id)
+            .map(|d| format!("owner of database {}", d.name))
+            .collect();
+        if owned.is_empty() {
+            return Ok(());
+        }
+        Err(Error::new(
+            SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
+            format!(
+                "role \"{}\" cannot be dropped because some objects depend on it",
+                role.name
+            ),
+        )
+        .with_detail(owned.join("\n")))
     }
 
     /// CREATE DATABASE: a new, empty database with its own `public` schema.
@@ -266,6 +303,7 @@ impl DdlCtx<'_> {
                 other => return Err(not_recognized(other)),
             }
         }
+        self.lock_roles_and_databases()?;
         let actor = self.actor_role()?;
         let owner = match owner {
             Some(n) => self.catalog.role_named(&n)?.clone(),
@@ -278,7 +316,6 @@ impl DdlCtx<'_> {
             ));
         }
         self.check_member_of(&owner)?;
-        self.lock_databases()?;
         if let Some(t) = template.filter(|t| t != "template0" && t != "template1") {
             return Err(match self.catalog.database_by_name(&t) {
                 Some(_) => Error::unsupported(format!(
@@ -427,7 +464,7 @@ impl DdlCtx<'_> {
                 self.put_database(&d)
             }
             AlterDatabase::OwnerTo(spec) => {
-                self.lock_databases()?;
+                self.lock_roles_and_databases()?;
                 let mut d = (**self.catalog.database_named(name)?).clone();
                 let new = match spec {
                     RoleSpec::Name(n) => self.catalog.role_named(n)?.clone(),

@@ -522,6 +522,7 @@ impl DdlCtx<'_> {
                     ),
                 ));
             }
+            self.check_owns_no_database(&role)?;
             let members: Vec<RoleDef> = self
                 .catalog
                 .roles

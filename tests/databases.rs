@@ -356,22 +356,29 @@ fn drop_and_rename_refuse_while_sessions_use_the_database() {
 
 #[test]
 fn drop_with_force_terminates_other_sessions() {
-    let db = Database::open_in_memory().unwrap();
+    let engine: Arc<dyn Engine> = Arc::new(MemoryEngine::new());
+    let db = Database::with_engine(engine.clone(), None).unwrap();
     let mut s = db.connect();
     s.execute("CREATE DATABASE app", &[]).unwrap();
+    let before = all_keys(&engine);
     let mut other = db.connect_to("app").unwrap();
-    other.execute("CREATE TABLE t (x int)", &[]).unwrap();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    // The other session keeps creating and filling tables until it is terminated.
     let worker = std::thread::spawn(move || {
-        ready_tx.send(()).unwrap();
-        loop {
-            if let Err(e) = other.execute("INSERT INTO t VALUES (1)", &[]) {
+        for i in 0.. {
+            let r = other.run(&format!(
+                "CREATE TABLE t{i} (x int PRIMARY KEY); INSERT INTO t{i} VALUES (1)"
+            ));
+            if let Err(e) = r {
                 // A terminated session stays terminated.
                 let again = other.execute("SELECT 1", &[]).unwrap_err();
                 return (e.sqlstate().to_string(), again.sqlstate().to_string());
             }
-            std::thread::sleep(Duration::from_millis(2));
+            if i == 3 {
+                ready_tx.send(()).unwrap();
+            }
         }
+        unreachable!("the loop ends by returning")
     });
     ready_rx.recv().unwrap();
     s.execute("DROP DATABASE app WITH (FORCE)", &[]).unwrap();
@@ -379,6 +386,10 @@ fn drop_with_force_terminates_other_sessions() {
     assert!(first == "57P01" || first == "57014", "{first}");
     assert_eq!(then, "57P01");
     assert_eq!(refused(db.connect_to("app")).sqlstate(), "3D000");
+    // Tables committed while the drop waited for the session went with it.
+    let after = all_keys(&engine);
+    let leftover: Vec<&Vec<u8>> = after.iter().filter(|k| !before.contains(k)).collect();
+    assert!(leftover.iter().all(|k| k[0] == 0x01), "{leftover:?}");
 }
 
 #[test]

@@ -430,6 +430,7 @@ impl Session {
         implicit: bool,
     ) -> Result<StatementResult> {
         let catalog = self.catalog()?;
+        crate::sql::binder::check_database_part(&catalog, table_name)?;
         let search_path = self.settings.search_path();
         let table = crate::sql::binder::Binder::new(&catalog, &search_path).table(table_name)?;
         let names: Vec<String> = if columns.is_empty() {

@@ -1508,6 +1508,7 @@ impl Session {
             self.begin_txn(false, None)?;
         }
         let result = (|| {
+            self.check_cross_database(stmt)?;
             let catalog = self.catalog()?;
             let search_path = self.settings.search_path();
             let binder = Binder::new(&catalog, &search_path).with_param_types(declared.to_vec());

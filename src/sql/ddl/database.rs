@@ -382,6 +382,8 @@ impl DdlCtx<'_> {
             ));
         }
         begin_drop(&d)?;
+        // Whatever the sessions that just left committed is in the newest snapshot.
+        self.txn.refresh_snapshot()?;
         let victim = Catalog::load(self.txn, d.id)?;
         for t in victim.tables.values() {
             self.delete_prefix(keys::table_prefix(t.id))?;

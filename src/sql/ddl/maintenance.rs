@@ -18,7 +18,7 @@ use crate::catalog::keys;
 use crate::catalog::stats::{self, StatsBuilder};
 use crate::catalog::{Relation, TableDef};
 use crate::error::{Error, Result, SqlState};
-use crate::sql::binder::split_name;
+use crate::sql::binder::{check_database_part, split_name};
 use crate::sql::commands::{DefElem, OptValue, TableAndColumns, bool_option, int_option};
 use crate::sql::executor::scan::decode_table_row;
 use crate::storage::prefix_end;
@@ -107,6 +107,7 @@ impl DdlCtx<'_> {
         }
         let mut out = Vec::new();
         for item in tables {
+            check_database_part(&self.catalog, &item.name)?;
             let (schema, name) = split_name(&item.name)?;
             if crate::sql::system::is_system_relation(schema.as_deref(), &name) {
                 continue;

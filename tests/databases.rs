@@ -10,7 +10,6 @@ use heliosdb_nano::txn::{IsolationLevel, TxnManager};
 use heliosdb_nano::{Database, Session};
 use std::ops::Bound;
 use std::sync::Arc;
-use std::time::Duration;
 
 fn one(s: &mut Session, sql: &str) -> String {
     let rows = s.query(sql, &[]).unwrap();
@@ -68,7 +67,10 @@ fn each_database_has_its_own_catalog() {
     assert_eq!(column(&mut main, "SELECT v FROM t"), ["main"]);
     assert_eq!(column(&mut app, "SELECT v FROM tv ORDER BY 1").len(), 2);
     assert_eq!(err(&mut main, "SELECT * FROM tv").sqlstate(), "42P01");
-    assert_eq!(err(&mut main, "SELECT * FROM s.only_here").sqlstate(), "42P01");
+    assert_eq!(
+        err(&mut main, "SELECT * FROM s.only_here").sqlstate(),
+        "42P01"
+    );
     assert_eq!(
         column(
             &mut app,
@@ -85,14 +87,20 @@ fn each_database_has_its_own_catalog() {
     );
     // A sequence belongs to its database; both databases list each other.
     assert_eq!(one(&mut app, "SELECT nextval('t_id_seq')::text"), "3");
-    assert_eq!(err(&mut main, "SELECT nextval('t_id_seq')").sqlstate(), "42P01");
+    assert_eq!(
+        err(&mut main, "SELECT nextval('t_id_seq')").sqlstate(),
+        "42P01"
+    );
     for s in [&mut main, &mut app] {
         assert_eq!(
             column(s, "SELECT datname FROM pg_database ORDER BY 1"),
             ["app", "heliosdb"]
         );
         assert_eq!(
-            one(s, "SELECT table_catalog FROM information_schema.tables WHERE table_name = 't'"),
+            one(
+                s,
+                "SELECT table_catalog FROM information_schema.tables WHERE table_name = 't'"
+            ),
             s.current_database().unwrap()
         );
     }
@@ -102,7 +110,10 @@ fn each_database_has_its_own_catalog() {
     assert_eq!(one(&mut bob, "SELECT current_user"), "bob");
     assert_eq!(one(&mut bob, "SELECT current_database()"), "heliosdb");
     // Qualified names reach the current database only.
-    assert_eq!(one(&mut app, "SELECT v FROM app.public.t WHERE id = 1"), "app 1");
+    assert_eq!(
+        one(&mut app, "SELECT v FROM app.public.t WHERE id = 1"),
+        "app 1"
+    );
     let e = err(&mut app, "SELECT * FROM heliosdb.public.t");
     assert_eq!(e.sqlstate(), "0A000");
     assert_eq!(
@@ -214,7 +225,10 @@ fn databases_survive_reopen() {
     let mut app = db.connect_to("app").unwrap();
     assert_eq!(one(&mut app, "SELECT count(*)::text FROM t"), "2");
     assert_eq!(
-        one(&mut app, "SELECT reltuples::text FROM pg_class WHERE relname = 't'"),
+        one(
+            &mut app,
+            "SELECT reltuples::text FROM pg_class WHERE relname = 't'"
+        ),
         "2"
     );
     assert_eq!(refused(db.connect_to("old")).sqlstate(), "3D000");
@@ -344,7 +358,10 @@ fn drop_and_rename_refuse_while_sessions_use_the_database() {
         e.detail.as_deref(),
         Some("There are 2 other sessions using the database.")
     );
-    assert_eq!(err(&mut s, "ALTER DATABASE app RENAME TO b").sqlstate(), "55006");
+    assert_eq!(
+        err(&mut s, "ALTER DATABASE app RENAME TO b").sqlstate(),
+        "55006"
+    );
     // The refused drop changed nothing.
     a1.execute("CREATE TABLE t (x int)", &[]).unwrap();
     drop(a1);
@@ -406,7 +423,11 @@ fn concurrent_creates_of_one_name() {
         })
         .collect();
     let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
     assert!(
         results
             .iter()

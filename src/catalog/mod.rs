@@ -317,11 +317,9 @@ impl Catalog {
                 KIND_SCHEMA => keep(&value, database, &mut schemas, |s: &SchemaDef| s.database)?,
                 KIND_TABLE => keep(&value, database, &mut tables, |t: &TableDef| t.database)?,
                 KIND_INDEX => keep(&value, database, &mut indexes, |i: &IndexDef| i.database)?,
-                KIND_SEQUENCE => {
-                    keep(&value, database, &mut sequences, |s: &SequenceDef| {
-                        s.database
-                    })?
-                }
+                KIND_SEQUENCE => keep(&value, database, &mut sequences, |s: &SequenceDef| {
+                    s.database
+                })?,
                 KIND_VIEW => keep(&value, database, &mut views, |v: &ViewDef| v.database)?,
                 KIND_ROLE => roles.push(decode(&value)?),
                 KIND_DATABASE => {
@@ -421,10 +419,12 @@ pub fn delete_object(txn: &mut Transaction, kind: u8, id: u32) {
 /// version (one version counter covers every database).
 #[derive(Default)]
 pub struct CatalogCache {
-    /// Per database: (catalog version, the newest snapshot seen at that
-    /// version, catalog).
-    cached: Mutex<HashMap<u32, (i64, u64, Arc<Catalog>)>>,
+    cached: Mutex<HashMap<u32, CachedCatalog>>,
 }
+
+/// A database's cached catalog: (catalog version, the newest snapshot seen
+/// at that version, catalog).
+type CachedCatalog = (i64, u64, Arc<Catalog>);
 
 impl CatalogCache {
     /// The catalog of `database` as `txn`'s snapshot sees it (the

@@ -113,11 +113,7 @@ impl StatsBuilder {
                     v => *counts.entry(v).or_insert(0) += 1,
                 }
             }
-            let null_frac = if n == 0 {
-                0.0
-            } else {
-                nulls as f64 / n as f64
-            };
+            let null_frac = if n == 0 { 0.0 } else { nulls as f64 / n as f64 };
             let sampled = (n as u64 - nulls) as f64;
             let total = self.rows as f64 * (1.0 - null_frac);
             let d = counts.len() as f64;

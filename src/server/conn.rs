@@ -504,9 +504,7 @@ impl StartupHandler for Conn {
             && self.peer.ip().is_loopback()
             && user == crate::session::BOOTSTRAP_SUPERUSER;
         if trusted {
-            let session = self
-                .open_session(client, &user, &database)
-                .map_err(fatal)?;
+            let session = self.open_session(client, &user, &database).map_err(fatal)?;
             let (pid, key) = self.shared.pid_gen.generate(client);
             client.set_pid_and_secret_key(pid, key);
             finish_authentication(client, self.params.as_ref()).await?;

@@ -22,8 +22,8 @@ mod settings;
 
 pub use crate::catalog::roles::BOOTSTRAP_SUPERUSER;
 pub use auth::{LoginRole, ScramVerifier};
-pub(crate) use registry::TerminationWatch;
 pub use database::Database;
+pub(crate) use registry::TerminationWatch;
 pub use rows::{ColumnIndex, ColumnInfo, FromValue, Row, Rows, ToValue};
 pub use settings::Settings;
 
@@ -34,8 +34,8 @@ use crate::sql::binder::{Binder, DmlPlan, InsertPlan, resolve_sequence};
 use crate::sql::ddl::{DdlCtx, is_role_grant};
 use crate::sql::executor::{self, ExecCtx, dml};
 use crate::sql::expr::EvalEnv;
-use crate::sql::plan::{Column, Plan};
 use crate::sql::parser::Statement;
+use crate::sql::plan::{Column, Plan};
 use crate::sql::{optimizer, parser};
 use crate::storage::Durability;
 use crate::txn::locks::LockMode;

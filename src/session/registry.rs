@@ -218,6 +218,11 @@ pub(crate) struct DropMark {
 
 impl Drop for DropMark {
     fn drop(&mut self) {
-        self.db.sessions.state.lock().dropping.remove(&self.database);
+        self.db
+            .sessions
+            .state
+            .lock()
+            .dropping
+            .remove(&self.database);
     }
 }

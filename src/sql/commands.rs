@@ -318,9 +318,8 @@ impl Cursor<'_> {
     }
 
     fn alter_database(&mut self) -> Result<AlterDatabase> {
-        let unsupported = |what: &str| {
-            Error::unsupported(format!("ALTER DATABASE ... {what} is not supported"))
-        };
+        let unsupported =
+            |what: &str| Error::unsupported(format!("ALTER DATABASE ... {what} is not supported"));
         if self.eat("RENAME") {
             self.expect("TO")?;
             return Ok(AlterDatabase::RenameTo(self.ident()?));
@@ -600,7 +599,9 @@ mod tests {
             }
         );
         assert_eq!(
-            cmd("ALTER DATABASE d SET work_mem = 1").unwrap_err().sqlstate(),
+            cmd("ALTER DATABASE d SET work_mem = 1")
+                .unwrap_err()
+                .sqlstate(),
             "0A000"
         );
         assert_eq!(cmd("ALTER DATABASE d").unwrap_err().sqlstate(), "42601");
@@ -644,9 +645,7 @@ mod tests {
 
     #[test]
     fn option_values() {
-        let b = |v: &str| {
-            bool_option(&opt("is_template", Some(OptValue::Text(v.into()))))
-        };
+        let b = |v: &str| bool_option(&opt("is_template", Some(OptValue::Text(v.into()))));
         assert!(!b("off").unwrap());
         assert!(b("TRUE").unwrap());
         assert_eq!(

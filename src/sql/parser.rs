@@ -26,6 +26,7 @@ fn map_err(e: ParserError) -> Error {
 
 /// A statement as sessions run it.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // sqlparser's statements are large anyway; boxing buys nothing
 pub enum Statement {
     /// Anything sqlparser reads.
     Sql(ast::Statement),

@@ -15,7 +15,7 @@
 //! statistics are deleted in the dropping transaction.
 
 use super::DdlCtx;
-use crate::catalog::databases::{database_not_found, database_in_use};
+use crate::catalog::databases::{database_in_use, database_not_found};
 use crate::catalog::keys;
 use crate::catalog::{self as cat, BOOTSTRAP_DATABASE, Catalog, DatabaseDef, RoleDef};
 use crate::error::{Error, Result, SqlState};
@@ -125,7 +125,9 @@ fn check_locale(v: &OptValue) -> Result<()> {
             SqlState::FEATURE_NOT_SUPPORTED,
             format!("locale \"{s}\" is not supported"),
         )
-        .with_hint("HeliosDB Nano compares text byte by byte, as the C locale does; use LOCALE 'C'.")),
+        .with_hint(
+            "HeliosDB Nano compares text byte by byte, as the C locale does; use LOCALE 'C'.",
+        )),
     }
 }
 
@@ -373,7 +375,9 @@ impl DdlCtx<'_> {
             return Err(Error::unsupported(format!(
                 "cannot drop the bootstrap database \"{name}\""
             ))
-            .with_detail("Database::connect() always opens it; it can be renamed but not dropped."));
+            .with_detail(
+                "Database::connect() always opens it; it can be renamed but not dropped.",
+            ));
         }
         if d.id == self.catalog.database {
             return Err(Error::new(
@@ -563,11 +567,25 @@ mod tests {
         assert!(t("Unicode").is_ok());
         assert!(check_encoding(&OptValue::Number("6".into())).is_ok());
         let e = t("LATIN1").unwrap_err();
-        assert_eq!((e.sqlstate(), e.message.as_str()), ("22023", "encoding \"LATIN1\" is not supported"));
-        assert_eq!(t("iso-8859-5").unwrap_err().message, "encoding \"ISO_8859_5\" is not supported");
+        assert_eq!(
+            (e.sqlstate(), e.message.as_str()),
+            ("22023", "encoding \"LATIN1\" is not supported")
+        );
+        assert_eq!(
+            t("iso-8859-5").unwrap_err().message,
+            "encoding \"ISO_8859_5\" is not supported"
+        );
         let e = t("FOO").unwrap_err();
-        assert_eq!((e.sqlstate(), e.message.as_str()), ("42704", "FOO is not a valid encoding name"));
-        assert_eq!(check_encoding(&OptValue::Number("99".into())).unwrap_err().sqlstate(), "42704");
+        assert_eq!(
+            (e.sqlstate(), e.message.as_str()),
+            ("42704", "FOO is not a valid encoding name")
+        );
+        assert_eq!(
+            check_encoding(&OptValue::Number("99".into()))
+                .unwrap_err()
+                .sqlstate(),
+            "42704"
+        );
     }
 
     #[test]
@@ -575,7 +593,9 @@ mod tests {
         assert!(check_locale(&OptValue::Text("C".into())).is_ok());
         assert!(check_locale(&OptValue::Text("C.UTF-8".into())).is_ok());
         assert_eq!(
-            check_locale(&OptValue::Text("en_US.UTF-8".into())).unwrap_err().sqlstate(),
+            check_locale(&OptValue::Text("en_US.UTF-8".into()))
+                .unwrap_err()
+                .sqlstate(),
             "0A000"
         );
     }

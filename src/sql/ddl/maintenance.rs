@@ -36,8 +36,13 @@ impl DdlCtx<'_> {
         for o in options {
             match o.name.as_str() {
                 "analyze" => analyze = bool_option(o)?,
-                "full" | "freeze" | "verbose" | "disable_page_skipping" | "skip_locked"
-                | "process_toast" | "truncate" => {
+                "full"
+                | "freeze"
+                | "verbose"
+                | "disable_page_skipping"
+                | "skip_locked"
+                | "process_toast"
+                | "truncate" => {
                     bool_option(o)?;
                 }
                 "index_cleanup" => {
@@ -119,7 +124,11 @@ impl DdlCtx<'_> {
                 Some((_, Relation::Table(id))) => self.catalog.table(id)?.clone(),
                 Some(_) => continue,
                 None => {
-                    return Err(Error::undefined_table(&item.name.to_string()));
+                    let shown = match &schema {
+                        Some(s) => format!("{s}.{name}"),
+                        None => name,
+                    };
+                    return Err(Error::undefined_table(&shown));
                 }
             };
             let mut columns = Vec::new();

@@ -96,13 +96,10 @@ impl DdlCtx<'_> {
     }
 
     fn lock_name(&mut self, schema: &str, name: &str) -> Result<()> {
-        if self
-            .txn
-            .lock(
-                &keys::name_lock_key(self.catalog.database, schema, name),
-                LockMode::Exclusive,
-            )?
-        {
+        if self.txn.lock(
+            &keys::name_lock_key(self.catalog.database, schema, name),
+            LockMode::Exclusive,
+        )? {
             self.txn.refresh_snapshot()?;
             self.reload()?;
         }

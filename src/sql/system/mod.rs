@@ -55,7 +55,9 @@ const SYNTHETIC_BASE: i64 = 1 << 32;
 
 /// The name of the database `cat` is the catalog of (`current_database()`).
 pub fn database_name(cat: &Catalog) -> &str {
-    cat.current_database().map(|d| d.name.as_str()).unwrap_or("")
+    cat.current_database()
+        .map(|d| d.name.as_str())
+        .unwrap_or("")
 }
 
 /// The oid a role id is shown as: PostgreSQL's 10 for the bootstrap superuser.

@@ -77,6 +77,7 @@ impl SqlState {
     pub const DUPLICATE_COLUMN: SqlState = SqlState("42701");
     pub const DUPLICATE_TABLE: SqlState = SqlState("42P07");
     pub const DUPLICATE_SCHEMA: SqlState = SqlState("42P06");
+    pub const DUPLICATE_DATABASE: SqlState = SqlState("42P04");
     pub const DUPLICATE_OBJECT: SqlState = SqlState("42710");
     pub const AMBIGUOUS_FUNCTION: SqlState = SqlState("42725");
     pub const INVALID_COLUMN_REFERENCE: SqlState = SqlState("42P10");

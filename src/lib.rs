@@ -7,8 +7,9 @@
 //! * [`session`]: the `Database` / `Session` API used by embedded callers,
 //!   the shell and the server.
 //! * [`sql`]: parsing, binding, optimizing and executing statements.
-//! * [`catalog`]: schemas, tables, indexes, constraints, sequences, views and
-//!   roles, stored transactionally in the key space.
+//! * [`catalog`]: databases, schemas, tables, indexes, constraints,
+//!   sequences, views, roles and planner statistics, stored transactionally
+//!   in the key space.
 //! * [`txn`]: MVCC transactions: snapshots, write sets, row locks, commit.
 //! * [`storage`]: the key-value engine seam, with a memory and a redb engine.
 //! * [`types`]: SQL types and values, casts, operators and key/row encodings.

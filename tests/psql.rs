@@ -223,3 +223,37 @@ fn notices_roles_and_settings() {
     );
     assert_row(&settings, &["application_name", "psql", "client"]);
 }
+
+#[test]
+fn list_and_connect_to_databases() {
+    if !psql_available() {
+        return;
+    }
+    let s = Server::start(&[]);
+    // One statement per psql -c: CREATE DATABASE refuses to share a transaction.
+    s.psql("CREATE DATABASE app");
+    s.psql("CREATE DATABASE \"Other\" CONNECTION LIMIT 3");
+    let l = s.psql("\\l");
+    for name in ["app", "Other", "heliosdb"] {
+        assert_row(&l, &[name, "heliosdb", "UTF8", "C"]);
+    }
+    // \c opens a new connection to another database, as psql does with PostgreSQL.
+    let url = s.url();
+    let out = Command::new("psql")
+        .args([url.as_str(), "-X", "-v", "ON_ERROR_STOP=1", "-At"])
+        .args(["-c", "\\c app", "-c", "SELECT current_database()"])
+        .output()
+        .expect("psql runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout.lines().any(|l| l == "app"), "{stdout}");
+    let out = Command::new("psql")
+        .args([url.as_str(), "-X", "-c", "\\c nosuch"])
+        .output()
+        .expect("psql runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("database \"nosuch\" does not exist"),
+        "{stderr}"
+    );
+}

@@ -199,7 +199,7 @@ fn a_database_without_roles_gets_the_superuser_on_open() {
     // Remove every role, as in a data directory written before roles existed.
     let txns = TxnManager::new(engine.clone()).unwrap();
     let mut txn = txns.begin(IsolationLevel::ReadCommitted).unwrap();
-    let cat = catalog::Catalog::load(&txn).unwrap();
+    let cat = catalog::Catalog::load(&txn, catalog::BOOTSTRAP_DATABASE).unwrap();
     for id in cat.roles.keys() {
         txn.delete(keys::catalog_key(catalog::KIND_ROLE, *id));
     }

@@ -658,6 +658,24 @@ async fn scram_authentication() {
     let e = connect_err(&url("limited", "x")).await;
     assert_eq!(code(&e), SqlState::TOO_MANY_CONNECTIONS);
     drop(one);
+
+    // A missing database is reported once the password is proven.
+    let in_db = |user: &str, pw: &str, db: &str| {
+        format!(
+            "host=127.0.0.1 port={} user={user} password={pw} dbname={db}",
+            server.port
+        )
+    };
+    let e = connect_err(&in_db("alice", "wonder", "nosuch")).await;
+    assert_eq!(code(&e), SqlState::INVALID_CATALOG_NAME);
+    let e = connect_err(&in_db("alice", "nope", "nosuch")).await;
+    assert_eq!(code(&e), SqlState::INVALID_PASSWORD);
+    admin
+        .batch_execute("CREATE DATABASE closed ALLOW_CONNECTIONS false")
+        .await
+        .unwrap();
+    let e = connect_err(&in_db("alice", "wonder", "closed")).await;
+    assert_eq!(code(&e), SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE);
 }
 
 #[test]
@@ -740,4 +758,101 @@ async fn catalog_introspection() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(cols, ["id", "name", "tags"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn databases_over_the_wire() {
+    let server = Server::start(&[]);
+    let admin = server.connect().await;
+    let url = |db: &str| {
+        format!(
+            "host=127.0.0.1 port={} user=heliosdb dbname={db}",
+            server.port
+        )
+    };
+    let e = connect_err(&url("app")).await;
+    assert_eq!(code(&e), SqlState::INVALID_CATALOG_NAME);
+    assert_eq!(
+        e.as_db_error().unwrap().message(),
+        "database \"app\" does not exist"
+    );
+    // Simple and extended protocol.
+    admin.batch_execute("CREATE DATABASE app").await.unwrap();
+    admin.execute("CREATE DATABASE app2", &[]).await.unwrap();
+    let e = admin.execute("CREATE DATABASE app", &[]).await.unwrap_err();
+    assert_eq!(code(&e), SqlState::DUPLICATE_DATABASE);
+
+    let (app, conn) = tokio_postgres::connect(&url("app"), NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let name: String = app
+        .query_one("SELECT current_database()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(name, "app");
+    app.batch_execute("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1), (2)")
+        .await
+        .unwrap();
+    admin
+        .batch_execute("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (9)")
+        .await
+        .unwrap();
+    for (c, rows) in [(&app, 2i64), (&admin, 1)] {
+        let n: i64 = c
+            .query_one("SELECT count(*) FROM t", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, rows);
+    }
+
+    // Not in a transaction block, nor among several statements of one query.
+    admin.batch_execute("BEGIN").await.unwrap();
+    let e = admin.batch_execute("DROP DATABASE app2").await.unwrap_err();
+    assert_eq!(code(&e), SqlState::ACTIVE_SQL_TRANSACTION);
+    admin.batch_execute("ROLLBACK").await.unwrap();
+    let e = admin
+        .batch_execute("SELECT 1; DROP DATABASE app2")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), SqlState::ACTIVE_SQL_TRANSACTION);
+
+    // In use by another connection: 55006, until that client leaves.
+    let e = admin.batch_execute("DROP DATABASE app").await.unwrap_err();
+    assert_eq!(code(&e), SqlState::OBJECT_IN_USE);
+    assert_eq!(
+        e.as_db_error().unwrap().detail(),
+        Some("There is 1 other session using the database.")
+    );
+    drop(app);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match admin.batch_execute("DROP DATABASE app").await {
+            Ok(()) => break,
+            Err(e) if code(&e) == SqlState::OBJECT_IN_USE && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let e = connect_err(&url("app")).await;
+    assert_eq!(code(&e), SqlState::INVALID_CATALOG_NAME);
+
+    // WITH (FORCE) closes the other connections first.
+    let (other, conn) = tokio_postgres::connect(&url("app2"), NoTls).await.unwrap();
+    tokio::spawn(conn);
+    other.simple_query("SELECT 1").await.unwrap();
+    admin
+        .batch_execute("DROP DATABASE app2 WITH (FORCE)")
+        .await
+        .unwrap();
+    assert!(other.simple_query("SELECT 1").await.is_err());
+    let names: Vec<String> = admin
+        .query("SELECT datname FROM pg_database ORDER BY 1", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(names, ["heliosdb"]);
 }

@@ -1,23 +1,32 @@
-//! The catalog: schemas, tables, columns, indexes, constraints, sequences,
-//! views and roles.
+//! The catalog: databases, schemas, tables, columns, indexes, constraints,
+//! sequences, views, roles and planner statistics.
 //!
 //! Catalog objects are stored as JSON values under their own keys (see
 //! [`keys`]) and written through the same [`Transaction`] as data, so DDL is
 //! transactional: a rolled-back `CREATE TABLE` never existed, and a
 //! concurrent transaction sees a new table only once it commits.
 //!
+//! Databases and roles are global; every other object belongs to one
+//! database, and a [`Catalog`] is the view of one database: the global
+//! objects plus that database's own (see [`databases`]).
+//!
 //! Reading the catalog is cheap: every DDL commit bumps a version counter,
-//! and the decoded [`Catalog`] is cached per version ([`CatalogCache`]). A
-//! transaction that has itself changed the catalog reads its own version.
+//! and the decoded [`Catalog`] is cached per database and version
+//! ([`CatalogCache`]). A transaction that has itself changed the catalog
+//! reads its own version.
 
 pub mod acl;
+pub mod databases;
 pub mod keys;
 pub mod roles;
 pub mod scram;
 pub mod sequences;
+pub mod stats;
 
 pub use acl::AclItem;
+pub use databases::{BOOTSTRAP_DATABASE, DatabaseDef};
 pub use roles::RoleDef;
+pub use stats::TableStats;
 
 use crate::error::{Error, Result, SqlState};
 use crate::storage::prefix_end;
@@ -35,6 +44,7 @@ pub const KIND_INDEX: u8 = 3;
 pub const KIND_SEQUENCE: u8 = 4;
 pub const KIND_VIEW: u8 = 5;
 pub const KIND_ROLE: u8 = 6;
+pub const KIND_DATABASE: u8 = 7;
 
 /// Object ids start here, like PostgreSQL's first user OID.
 pub const FIRST_OID: u32 = 16384;
@@ -42,6 +52,10 @@ pub const FIRST_OID: u32 = 16384;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SchemaDef {
     pub id: u32,
+    /// The database the object belongs to (absent in entries written
+    /// before databases existed: the bootstrap database).
+    #[serde(default = "databases::bootstrap_database")]
+    pub database: u32,
     pub name: String,
     /// The owning role (0 in entries written before owners existed: the
     /// bootstrap superuser, filled in when the catalog is loaded).
@@ -97,6 +111,10 @@ pub struct CheckDef {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TableDef {
     pub id: u32,
+    /// The database the object belongs to (absent in entries written
+    /// before databases existed: the bootstrap database).
+    #[serde(default = "databases::bootstrap_database")]
+    pub database: u32,
     pub schema: String,
     pub name: String,
     pub columns: Vec<ColumnDef>,
@@ -141,6 +159,10 @@ impl TableDef {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct IndexDef {
     pub id: u32,
+    /// The database the object belongs to (absent in entries written
+    /// before databases existed: the bootstrap database).
+    #[serde(default = "databases::bootstrap_database")]
+    pub database: u32,
     pub table_id: u32,
     pub schema: String,
     pub name: String,
@@ -153,6 +175,10 @@ pub struct IndexDef {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SequenceDef {
     pub id: u32,
+    /// The database the object belongs to (absent in entries written
+    /// before databases existed: the bootstrap database).
+    #[serde(default = "databases::bootstrap_database")]
+    pub database: u32,
     pub schema: String,
     pub name: String,
     pub increment: i64,
@@ -177,6 +203,10 @@ pub struct SequenceDef {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ViewDef {
     pub id: u32,
+    /// The database the object belongs to (absent in entries written
+    /// before databases existed: the bootstrap database).
+    #[serde(default = "databases::bootstrap_database")]
+    pub database: u32,
     pub schema: String,
     pub name: String,
     /// The defining query, as SQL text.
@@ -206,6 +236,12 @@ pub enum Relation {
 /// A decoded, immutable view of the catalog at one version.
 #[derive(Clone, Debug, Default)]
 pub struct Catalog {
+    /// The database this catalog is the view of.
+    pub database: u32,
+    /// Every database of the data directory, by id.
+    pub databases: BTreeMap<u32, Arc<DatabaseDef>>,
+    /// Planner statistics of this database's analyzed tables, by table id.
+    pub stats: HashMap<u32, Arc<TableStats>>,
     pub schemas: BTreeMap<String, SchemaDef>,
     pub tables: BTreeMap<u32, Arc<TableDef>>,
     pub indexes: BTreeMap<u32, Arc<IndexDef>>,
@@ -284,8 +320,10 @@ impl Catalog {
             .collect()
     }
 
-    /// Loads the catalog as `txn` sees it.
-    pub fn load(txn: &Transaction) -> Result<Catalog> {
+    /// Loads the catalog of database `database` as `txn` sees it: every
+    /// database and role, and the schemas, tables, indexes, sequences,
+    /// views and statistics of that database.
+    pub fn load(txn: &Transaction, database: u32) -> Result<Catalog> {
         let start = vec![keys::CATALOG_PREFIX];
         let end = prefix_end(&start).expect("prefix is not all 0xFF");
         let (mut schemas, mut tables, mut indexes, mut sequences, mut views, mut roles) = (
@@ -296,25 +334,62 @@ impl Catalog {
             Vec::new(),
             Vec::new(),
         );
+        let mut dbs = BTreeMap::new();
+        fn decode<T: serde::de::DeserializeOwned>(value: &[u8]) -> Result<T> {
+            serde_json::from_slice(value)
+                .map_err(|e| Error::corrupted(format!("catalog entry: {e}")))
+        }
+        /// Keeps an object of database `database`, skips other databases' ones.
+        fn keep<T: serde::de::DeserializeOwned>(
+            value: &[u8],
+            database: u32,
+            out: &mut Vec<T>,
+            db_of: impl Fn(&T) -> u32,
+        ) -> Result<()> {
+            let obj: T = decode(value)?;
+            if db_of(&obj) == database {
+                out.push(obj);
+            }
+            Ok(())
+        }
         for item in txn.scan(Bound::Included(start), Bound::Excluded(end), false)? {
             let (key, value) = item?;
             let kind = *key
                 .get(1)
                 .ok_or_else(|| Error::corrupted("catalog key too short"))?;
-            let bad = |e: serde_json::Error| Error::corrupted(format!("catalog entry: {e}"));
             match kind {
-                KIND_SCHEMA => schemas.push(serde_json::from_slice(&value).map_err(bad)?),
-                KIND_TABLE => tables.push(serde_json::from_slice(&value).map_err(bad)?),
-                KIND_INDEX => indexes.push(serde_json::from_slice(&value).map_err(bad)?),
-                KIND_SEQUENCE => sequences.push(serde_json::from_slice(&value).map_err(bad)?),
-                KIND_VIEW => views.push(serde_json::from_slice(&value).map_err(bad)?),
-                KIND_ROLE => roles.push(serde_json::from_slice(&value).map_err(bad)?),
+                KIND_SCHEMA => keep(&value, database, &mut schemas, |s: &SchemaDef| s.database)?,
+                KIND_TABLE => keep(&value, database, &mut tables, |t: &TableDef| t.database)?,
+                KIND_INDEX => keep(&value, database, &mut indexes, |i: &IndexDef| i.database)?,
+                KIND_SEQUENCE => keep(&value, database, &mut sequences, |s: &SequenceDef| {
+                    s.database
+                })?,
+                KIND_VIEW => keep(&value, database, &mut views, |v: &ViewDef| v.database)?,
+                KIND_ROLE => roles.push(decode(&value)?),
+                KIND_DATABASE => {
+                    let d: DatabaseDef = decode(&value)?;
+                    dbs.insert(d.id, Arc::new(d));
+                }
                 _ => return Err(Error::corrupted(format!("unknown catalog kind {kind}"))),
             }
         }
-        Ok(Catalog::build(
-            schemas, tables, indexes, sequences, views, roles,
-        ))
+        let mut c = Catalog::build(schemas, tables, indexes, sequences, views, roles);
+        c.database = database;
+        c.databases = dbs;
+        let start = vec![keys::STATS_PREFIX];
+        let end = prefix_end(&start).expect("prefix is not all 0xFF");
+        for item in txn.scan(Bound::Included(start), Bound::Excluded(end), false)? {
+            let (key, value) = item?;
+            let id = key
+                .get(1..5)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_be_bytes)
+                .ok_or_else(|| Error::corrupted("statistics key too short"))?;
+            if c.tables.contains_key(&id) {
+                c.stats.insert(id, Arc::new(stats::decode(&value)?));
+            }
+        }
+        Ok(c)
     }
 
     /// Resolves a possibly qualified relation name through the search path.
@@ -384,19 +459,24 @@ pub fn delete_object(txn: &mut Transaction, kind: u8, id: u32) {
     txn.delete(keys::catalog_key(kind, id));
 }
 
-/// Caches the decoded catalog per committed catalog version.
+/// Caches the decoded catalog of each database per committed catalog
+/// version (one version counter covers every database).
 #[derive(Default)]
 pub struct CatalogCache {
-    /// (catalog version, the newest snapshot seen at that version, catalog).
-    cached: Mutex<Option<(i64, u64, Arc<Catalog>)>>,
+    cached: Mutex<HashMap<u32, CachedCatalog>>,
 }
 
+/// A database's cached catalog: (catalog version, the newest snapshot seen
+/// at that version, catalog).
+type CachedCatalog = (i64, u64, Arc<Catalog>);
+
 impl CatalogCache {
-    /// The catalog as `txn`'s snapshot sees it (the transaction must not
-    /// have changed the catalog itself; use [`Catalog::load`] then).
-    pub fn get(&self, txn: &Transaction) -> Result<Arc<Catalog>> {
+    /// The catalog of `database` as `txn`'s snapshot sees it (the
+    /// transaction must not have changed the catalog itself; use
+    /// [`Catalog::load`] then).
+    pub fn get(&self, txn: &Transaction, database: u32) -> Result<Arc<Catalog>> {
         let seq = txn.snapshot_seq();
-        if let Some((_, seen, cat)) = &*self.cached.lock()
+        if let Some((_, seen, cat)) = self.cached.lock().get(&database)
             && *seen == seq
         {
             return Ok(cat.clone());
@@ -406,19 +486,26 @@ impl CatalogCache {
                 .ok_or_else(|| Error::corrupted("catalog version is not an i64"))?,
             None => 0,
         };
-        if let Some((v, seen, cat)) = &mut *self.cached.lock()
+        if let Some((v, seen, cat)) = self.cached.lock().get_mut(&database)
             && *v == version
         {
             *seen = (*seen).max(seq);
             return Ok(cat.clone());
         }
-        let cat = Arc::new(Catalog::load(txn)?);
+        let cat = Arc::new(Catalog::load(txn, database)?);
         let mut cached = self.cached.lock();
-        match &*cached {
+        match cached.get(&database) {
             Some((v, _, _)) if *v > version => {}
-            _ => *cached = Some((version, seq, cat.clone())),
+            _ => {
+                cached.insert(database, (version, seq, cat.clone()));
+            }
         }
         Ok(cat)
+    }
+
+    /// Forgets a dropped database's catalog.
+    pub fn forget(&self, database: u32) {
+        self.cached.lock().remove(&database);
     }
 }
 

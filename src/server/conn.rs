@@ -47,9 +47,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// The only database a data directory holds so far.
-pub const DEFAULT_DATABASE: &str = "heliosdb";
-
 /// A connection's state shared between its protocol task, the blocking
 /// threads running its statements, the idle watchdog and cancel requests.
 pub(crate) struct ConnState {
@@ -68,6 +65,8 @@ pub(crate) struct ConnState {
     in_txn_failed: AtomicBool,
     /// Reported parameters that changed, to send before the next ReadyForQuery.
     parameter_status: Mutex<Vec<(String, String)>>,
+    /// Set once the session exists: `DROP DATABASE ... WITH (FORCE)` terminated it.
+    terminated: Mutex<Option<crate::session::TerminationWatch>>,
 }
 
 fn user_error(code: SqlState, message: impl Into<String>) -> PgWireError {
@@ -108,6 +107,7 @@ impl ConnState {
             failed: AtomicBool::new(false),
             in_txn_failed: AtomicBool::new(false),
             parameter_status: Mutex::new(Vec::new()),
+            terminated: Mutex::new(None),
         }
     }
 
@@ -122,6 +122,7 @@ impl ConnState {
 
     fn install(&self, mut session: Session) {
         *self.cancel.lock() = Some(session.cancel_handle());
+        *self.terminated.lock() = Some(session.termination_watch());
         self.observe(&mut session);
         *self.session.lock() = Some(session);
     }
@@ -240,9 +241,17 @@ impl ConnState {
 
     /// Completes when the connection has been idle longer than its
     /// `idle_session_timeout` (or `idle_in_transaction_session_timeout`
-    /// inside a transaction); returns the reason.
+    /// inside a transaction), or its session was terminated; returns the reason.
     pub async fn idle_expired(&self) -> &'static str {
         loop {
+            if self
+                .terminated
+                .lock()
+                .as_ref()
+                .is_some_and(|t| t.requested())
+            {
+                return "administrator command (DROP DATABASE ... WITH (FORCE))";
+            }
             let (limit, reason) = if self.in_transaction.load(Ordering::SeqCst)
                 || self.in_txn_failed.load(Ordering::SeqCst)
             {
@@ -348,13 +357,18 @@ impl Conn {
         self.state.clone()
     }
 
-    /// Opens the session a role will use: the server's setting defaults,
+    /// Opens the session a role will use in a database: the server's setting defaults,
     /// then the settings of the startup packet (PostgreSQL's `client`
     /// source; values the engine does not support are ignored) become what
     /// RESET returns to. Its process id and reported parameters become the
     /// connection's BackendKeyData and startup ParameterStatus.
-    fn open_session<C: ClientInfo>(&self, client: &C, user: &str) -> crate::Result<Session> {
-        let mut session = self.shared.db.connect_as(user)?;
+    fn open_session<C: ClientInfo>(
+        &self,
+        client: &C,
+        user: &str,
+        database: &str,
+    ) -> crate::Result<Session> {
+        let mut session = self.shared.db.connect_as_to(user, database)?;
         session.set_connection_info(self.local, self.peer);
         for (name, value) in &self.shared.config.session_defaults {
             session.settings_mut().set_reset_value(
@@ -514,17 +528,11 @@ impl StartupHandler for Conn {
             .get(METADATA_DATABASE)
             .cloned()
             .unwrap_or_else(|| user.clone());
-        if database != DEFAULT_DATABASE {
-            return Err(fatal(Error::new(
-                SqlState::INVALID_CATALOG_NAME,
-                format!("database \"{database}\" does not exist"),
-            )));
-        }
         let trusted = self.shared.trust_loopback_superuser
             && self.peer.ip().is_loopback()
             && user == crate::session::BOOTSTRAP_SUPERUSER;
         if trusted {
-            let session = self.open_session(client, &user).map_err(fatal)?;
+            let session = self.open_session(client, &user, &database).map_err(fatal)?;
             let (pid, key) = self.keys.generate(client);
             client.set_pid_and_secret_key(pid, key);
             finish_authentication(client, self.params.as_ref()).await?;
@@ -533,9 +541,20 @@ impl StartupHandler for Conn {
         }
         // Open the session now, but only hand it out (or say why it could
         // not be opened) once the password is proven.
-        match self.open_session(client, &user) {
+        // Errors about the database (3D000, 55000) and connection limits
+        // come after the password, as in PostgreSQL; an unknown role or one
+        // without LOGIN fails the password exchange itself.
+        match self.open_session(client, &user, &database) {
             Ok(s) => *self.pending.lock() = Some(s),
-            Err(e) if e.code == SqlState::TOO_MANY_CONNECTIONS => {
+            Err(e)
+                if matches!(
+                    e.code,
+                    SqlState::TOO_MANY_CONNECTIONS
+                        | SqlState::INVALID_CATALOG_NAME
+                        | SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE
+                        | SqlState::OBJECT_IN_USE
+                ) =>
+            {
                 *self.login_error.lock() = Some(e)
             }
             Err(_) => {}

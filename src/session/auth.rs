@@ -10,7 +10,7 @@ use super::Session;
 use super::database::Database;
 use super::identity::{ConnectionSlot, Identity};
 use crate::catalog::keys;
-use crate::catalog::{self as cat, Catalog};
+use crate::catalog::{self as cat, BOOTSTRAP_DATABASE, Catalog};
 use crate::error::{Error, Result, SqlState};
 use crate::txn::IsolationLevel;
 use chrono::{DateTime, Utc};
@@ -54,7 +54,7 @@ impl Database {
         let mut txn = self.inner.txns.begin(IsolationLevel::ReadCommitted)?;
         txn.lock(keys::LOCK_ROLES, crate::txn::locks::LockMode::Exclusive)?;
         txn.refresh_snapshot()?;
-        let catalog = Catalog::load(&txn)?;
+        let catalog = Catalog::load(&txn, BOOTSTRAP_DATABASE)?;
         let mut r = (**catalog.role_named(role)?).clone();
         r.password = password
             .filter(|p| !p.is_empty())
@@ -78,13 +78,26 @@ impl Database {
             .is_some_and(|r| r.password.is_some()))
     }
 
-    /// A new session running as role `name` (session user and current user).
-    /// The caller has authenticated the role; this only checks that it may
-    /// log in (`valid_until` limits passwords, so it is the authenticator's
-    /// check, not this one's). Fails with 28000 if the role does not exist or lacks LOGIN,
-    /// and with 53300 if its CONNECTION LIMIT sessions are already open
-    /// (superusers are exempt, as in PostgreSQL).
+    /// A new session running as role `name` (session user and current user)
+    /// in the bootstrap database. The caller has authenticated the role;
+    /// this only checks that it may log in (`valid_until` limits passwords,
+    /// so it is the authenticator's check, not this one's). Fails with 28000
+    /// if the role does not exist or lacks LOGIN, and with 53300 if its
+    /// CONNECTION LIMIT sessions are already open (superusers are exempt, as
+    /// in PostgreSQL).
     pub fn connect_as(&self, name: &str) -> Result<Session> {
+        self.connect_role(name, None)
+    }
+
+    /// Like [`Database::connect_as`], in database `database`: also fails
+    /// with 3D000 if it does not exist, 55000 if it does not allow
+    /// connections and 53300 if its CONNECTION LIMIT is reached (checked
+    /// after the role, as PostgreSQL does).
+    pub fn connect_as_to(&self, name: &str, database: &str) -> Result<Session> {
+        self.connect_role(name, Some(database))
+    }
+
+    fn connect_role(&self, name: &str, database: Option<&str>) -> Result<Session> {
         let catalog = self.latest_catalog()?;
         let invalid = |msg: String| Error::new(SqlState::INVALID_AUTHORIZATION_SPECIFICATION, msg);
         let role = catalog
@@ -95,6 +108,11 @@ impl Database {
                 "role \"{name}\" is not permitted to log in"
             )));
         }
+        let database = match database {
+            Some(d) => catalog.database_named(d)?,
+            None => catalog.database(BOOTSTRAP_DATABASE)?,
+        };
+        let db_slot = self.open_database(database, role.superuser)?;
         let slot = if role.superuser || role.connection_limit < 0 {
             None
         } else {
@@ -106,6 +124,6 @@ impl Database {
             )?)
         };
         let identity = Identity::new(role.id, role.superuser, slot);
-        Ok(Session::new(self.inner.clone(), identity))
+        Ok(Session::new(self.inner.clone(), identity, db_slot))
     }
 }

@@ -430,6 +430,7 @@ impl Session {
         implicit: bool,
     ) -> Result<StatementResult> {
         let catalog = self.catalog()?;
+        crate::sql::binder::check_database_part(&catalog, table_name)?;
         let search_path = self.search_path(&catalog);
         let table = crate::sql::binder::Binder::new(&catalog, &search_path).table(table_name)?;
         catalog.check_privilege(
@@ -670,7 +671,9 @@ impl Session {
                 format!("SELECT {cols} FROM {table_name}")
             }
         };
-        let stmt = self.parse_one(&query)?;
+        let crate::sql::parser::Statement::Sql(stmt) = self.parse_one(&query)? else {
+            return Err(Error::internal("COPY's query parsed as a command"));
+        };
         let result = self.run_in_txn(&stmt, &[], None)?;
         let rows = result.rows.unwrap_or_default();
         let names: Vec<String> = rows.columns().iter().map(|c| c.name.clone()).collect();

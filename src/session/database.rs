@@ -1,10 +1,16 @@
-//! [`Database`]: an open data directory (or in-memory store) shared by sessions.
+//! [`Database`]: an open data directory (or in-memory store) shared by
+//! sessions, and the databases in it.
 
 use super::Session;
 use super::identity::Identity;
+use super::registry::{DatabaseSlot, SessionRegistry};
+use crate::catalog::databases::{BOOTSTRAP_DATABASE_NAME, database_not_found};
 use crate::catalog::sequences::SequenceManager;
-use crate::catalog::{self as cat, Catalog, CatalogCache, OidAllocator, RoleDef, SchemaDef};
-use crate::error::Result;
+use crate::catalog::{
+    self as cat, BOOTSTRAP_DATABASE, Catalog, CatalogCache, DatabaseDef, OidAllocator, RoleDef,
+    SchemaDef,
+};
+use crate::error::{Error, Result, SqlState};
 use crate::storage::Engine;
 use crate::storage::disk::DiskEngine;
 use crate::storage::memory::MemoryEngine;
@@ -14,7 +20,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// State shared by every session of one database.
+/// State shared by every session of one data directory.
 pub(crate) struct DbInner {
     pub engine: Arc<dyn Engine>,
     pub txns: Arc<TxnManager>,
@@ -26,9 +32,16 @@ pub(crate) struct DbInner {
     pub bootstrap_role: u32,
     /// Open sessions per role, for roles with a CONNECTION LIMIT.
     pub role_sessions: Mutex<HashMap<u32, u32>>,
+    /// Open sessions per database.
+    pub sessions: SessionRegistry,
 }
 
-/// An open database. Cheap to clone; sessions from clones share everything.
+/// An open data directory (or in-memory store) and the databases in it.
+/// Cheap to clone; sessions from clones share everything.
+///
+/// A data directory starts with one database, `heliosdb`; `CREATE DATABASE`
+/// adds more. [`Database::connect`] opens a session on the first one,
+/// [`Database::connect_to`] on any.
 ///
 /// ```
 /// use heliosdb_nano::Database;
@@ -60,15 +73,17 @@ impl Database {
         Self::with_engine(Arc::new(MemoryEngine::new()), None)
     }
 
-    /// Opens a database on any storage engine. A new database gets the
-    /// `public` schema and the bootstrap superuser `heliosdb` (SUPERUSER
-    /// CREATEROLE CREATEDB LOGIN BYPASSRLS, no password); an existing one
-    /// without roles gets the superuser when it is opened.
+    /// Opens a data directory on any storage engine. A new one gets the
+    /// database `heliosdb` with its `public` schema and the bootstrap
+    /// superuser `heliosdb` (SUPERUSER CREATEROLE CREATEDB LOGIN BYPASSRLS,
+    /// no password); an existing one without roles gets the superuser, and
+    /// one from before databases existed gets the `heliosdb` entry (its
+    /// objects already belong to it), when it is opened.
     pub fn with_engine(engine: Arc<dyn Engine>, path: Option<PathBuf>) -> Result<Database> {
         let txns = TxnManager::new(engine.clone())?;
         let mut txn = txns.begin(IsolationLevel::ReadCommitted)?;
         let oids = OidAllocator::load(&txn)?;
-        let catalog = Catalog::load(&txn)?;
+        let catalog = Catalog::load(&txn, BOOTSTRAP_DATABASE)?;
         let mut changed = false;
         if !catalog.schemas.contains_key("public") {
             let id = oids.allocate(&mut txn)?;
@@ -78,6 +93,7 @@ impl Database {
                 id,
                 &SchemaDef {
                     id,
+                    database: BOOTSTRAP_DATABASE,
                     name: "public".into(),
                     // The bootstrap superuser, filled in on load.
                     owner: 0,
@@ -95,6 +111,15 @@ impl Database {
                 id
             }
         };
+        if !catalog.databases.contains_key(&BOOTSTRAP_DATABASE) {
+            let def = DatabaseDef::new(
+                BOOTSTRAP_DATABASE,
+                BOOTSTRAP_DATABASE_NAME.into(),
+                bootstrap_role,
+            );
+            cat::put_object(&mut txn, cat::KIND_DATABASE, def.id, &def)?;
+            changed = true;
+        }
         if changed {
             cat::bump_version(&mut txn);
             txn.commit()?;
@@ -111,15 +136,55 @@ impl Database {
                 path,
                 bootstrap_role,
                 role_sessions: Mutex::new(HashMap::new()),
+                sessions: SessionRegistry::default(),
             }),
         })
     }
 
     /// A new session (connection) with its own transaction state and
-    /// settings, running as the bootstrap superuser `heliosdb`.
+    /// settings, running as the bootstrap superuser `heliosdb` in the
+    /// bootstrap database (`heliosdb`, unless renamed; it cannot be dropped).
     pub fn connect(&self) -> Session {
         let identity = Identity::new(self.inner.bootstrap_role, true, None);
-        Session::new(self.inner.clone(), identity)
+        let slot = DatabaseSlot::acquire(
+            &self.inner,
+            BOOTSTRAP_DATABASE,
+            BOOTSTRAP_DATABASE_NAME,
+            None,
+        )
+        .expect("the bootstrap database is never dropped and a superuser has no limit");
+        Session::new(self.inner.clone(), identity, slot)
+    }
+
+    /// Like [`Database::connect`], in database `database`. Fails with 3D000
+    /// `database "x" does not exist`, and with 55000 if the database does
+    /// not allow connections.
+    pub fn connect_to(&self, database: &str) -> Result<Session> {
+        let catalog = self.latest_catalog()?;
+        let slot = self.open_database(catalog.database_named(database)?, true)?;
+        let identity = Identity::new(self.inner.bootstrap_role, true, None);
+        Ok(Session::new(self.inner.clone(), identity, slot))
+    }
+
+    /// Registers a new session on database `d`: it must allow connections
+    /// (55000) and, for a non-superuser, have room under its CONNECTION
+    /// LIMIT (53300); if it was dropped meanwhile, 3D000.
+    pub(crate) fn open_database(&self, d: &DatabaseDef, superuser: bool) -> Result<DatabaseSlot> {
+        let name = &d.name;
+        if !d.allow_connections {
+            return Err(Error::new(
+                SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!("database \"{name}\" is not currently accepting connections"),
+            ));
+        }
+        let limit = (!superuser).then_some(d.connection_limit);
+        let slot = DatabaseSlot::acquire(&self.inner, d.id, name, limit)?;
+        // A DROP DATABASE may have committed between the lookup and the
+        // registration; registered, the database can no longer go away.
+        if !self.latest_catalog()?.databases.contains_key(&d.id) {
+            return Err(database_not_found(name));
+        }
+        Ok(slot)
     }
 
     /// The data directory, for a durable database.
@@ -133,17 +198,18 @@ impl Database {
     }
 }
 
-/// The newest committed catalog.
-pub(crate) fn latest_catalog(db: &DbInner) -> Result<Arc<Catalog>> {
+/// The newest committed catalog of database `database`.
+pub(crate) fn latest_catalog(db: &DbInner, database: u32) -> Result<Arc<Catalog>> {
     let txn = db.txns.begin_read_only(IsolationLevel::ReadCommitted)?;
-    let catalog = db.catalog_cache.get(&txn);
+    let catalog = db.catalog_cache.get(&txn, database);
     txn.rollback();
     catalog
 }
 
 impl Database {
-    /// The newest committed catalog.
+    /// The newest committed catalog (of the bootstrap database: the global
+    /// objects, databases and roles, are the same in every database's).
     pub(crate) fn latest_catalog(&self) -> Result<Arc<Catalog>> {
-        latest_catalog(&self.inner)
+        latest_catalog(&self.inner, BOOTSTRAP_DATABASE)
     }
 }

@@ -273,6 +273,6 @@ impl Session {
             let c = self.catalog()?;
             return f(&c);
         }
-        f(&*super::database::latest_catalog(&self.db)?)
+        f(&*super::database::latest_catalog(&self.db, self.database)?)
     }
 }

@@ -17,10 +17,12 @@
 //! values of the parameters a server reports with ParameterStatus.
 
 pub mod auth;
+mod commands;
 mod copy;
 mod database;
 mod identity;
 mod params;
+mod registry;
 mod report;
 mod rows;
 mod set;
@@ -29,6 +31,7 @@ mod settings;
 pub use crate::catalog::roles::BOOTSTRAP_SUPERUSER;
 pub use auth::{LoginRole, ScramVerifier};
 pub use database::Database;
+pub(crate) use registry::TerminationWatch;
 pub use report::ConnectionInfo;
 pub use rows::{ColumnIndex, ColumnInfo, FromValue, Row, Rows, ToValue};
 pub use settings::{SettingSource, Settings};
@@ -41,6 +44,7 @@ use crate::sql::binder::{Binder, DmlPlan, InsertPlan, resolve_sequence};
 use crate::sql::ddl::{DdlCtx, is_role_grant};
 use crate::sql::executor::{self, ExecCtx, dml};
 use crate::sql::expr::EvalEnv;
+use crate::sql::parser::Statement;
 use crate::sql::plan::{Column, Plan};
 use crate::sql::{optimizer, parser};
 use crate::storage::Durability;
@@ -92,7 +96,7 @@ pub enum CopyMode {
 /// A parsed statement for repeated execution with `$1..$n` parameters.
 pub struct Prepared {
     sql: String,
-    stmt: ast::Statement,
+    stmt: Statement,
     param_types: Vec<DataType>,
     /// Parameter types the caller declared (wire protocol Parse); `Unknown` = infer.
     declared: Vec<DataType>,
@@ -139,6 +143,10 @@ struct ActiveTxn {
 /// One connection's state: transaction, settings and session-level values.
 pub struct Session {
     db: Arc<DbInner>,
+    /// The database the session is connected to (its id), and its place
+    /// among that database's open sessions.
+    database: u32,
+    slot: registry::DatabaseSlot,
     txn: Option<ActiveTxn>,
     settings: Settings,
     currvals: RefCell<HashMap<u32, i64>>,
@@ -467,14 +475,16 @@ fn to_values(params: &[&dyn ToValue]) -> Vec<Value> {
 }
 
 impl Session {
-    fn new(db: Arc<DbInner>, identity: Identity) -> Session {
+    fn new(db: Arc<DbInner>, identity: Identity, slot: registry::DatabaseSlot) -> Session {
         Session {
             db,
+            database: slot.database,
+            interrupt: slot.signals.interrupt(),
+            slot,
             txn: None,
             settings: Settings::default(),
             currvals: RefCell::new(HashMap::new()),
             identity,
-            interrupt: Arc::new(AtomicBool::new(false)),
             copy_in: None,
             path_cache: None,
             notices: RefCell::new(Vec::new()),
@@ -517,7 +527,7 @@ impl Session {
     /// at the first error; returns one result per statement run.
     pub fn run(&mut self, sql: &str) -> Result<Vec<StatementResult>> {
         self.arm();
-        let stmts = parser::parse(sql)?;
+        let stmts = parser::parse_statements(sql)?;
         let mut out = Vec::with_capacity(stmts.len());
         for s in &stmts {
             let r = self.run_statement(s, &[], None);
@@ -530,7 +540,7 @@ impl Session {
     /// in turn; stops after the first error. Returns whether all succeeded.
     pub fn run_each(&mut self, sql: &str, f: &mut dyn FnMut(Result<StatementResult>)) -> bool {
         self.arm();
-        match parser::parse(sql) {
+        match parser::parse_statements(sql) {
             Err(e) => {
                 f(Err(e));
                 false
@@ -560,7 +570,7 @@ impl Session {
         f: &mut dyn FnMut(Result<StatementResult>),
     ) -> bool {
         self.arm();
-        let stmts = match parser::parse(sql) {
+        let stmts = match parser::parse_statements(sql) {
             Ok(s) => s,
             Err(e) => {
                 f(Err(e));
@@ -568,14 +578,16 @@ impl Session {
             }
         };
         use ast::Statement as S;
-        let controls_txn = |s: &ast::Statement| {
+        let controls_txn = |s: &Statement| {
             matches!(
                 s,
-                S::StartTransaction { .. }
-                    | S::Commit { .. }
-                    | S::Rollback { .. }
-                    | S::Savepoint { .. }
-                    | S::ReleaseSavepoint { .. }
+                Statement::Sql(
+                    S::StartTransaction { .. }
+                        | S::Commit { .. }
+                        | S::Rollback { .. }
+                        | S::Savepoint { .. }
+                        | S::ReleaseSavepoint { .. }
+                )
             )
         };
         let implicit = stmts.len() > 1 && self.txn.is_none() && !stmts.iter().any(controls_txn);
@@ -654,7 +666,7 @@ impl Session {
 
     /// Starts an explicit transaction; the guard rolls it back unless committed.
     pub fn transaction(&mut self) -> Result<TransactionGuard<'_>> {
-        self.run_statement(&parser::parse("BEGIN")?.remove(0), &[], None)?;
+        self.run_statement(&parser::parse_statements("BEGIN")?.remove(0), &[], None)?;
         Ok(TransactionGuard {
             session: self,
             done: false,
@@ -687,8 +699,8 @@ impl Session {
         &self.settings
     }
 
-    fn parse_one(&self, sql: &str) -> Result<ast::Statement> {
-        let mut stmts = parser::parse(sql)?;
+    fn parse_one(&self, sql: &str) -> Result<Statement> {
+        let mut stmts = parser::parse_statements(sql)?;
         match stmts.len() {
             1 => Ok(stmts.remove(0)),
             0 => Err(Error::syntax("empty statement")),
@@ -794,26 +806,31 @@ impl Session {
             if let Some(c) = &t.local_catalog {
                 return Ok(c.clone());
             }
-            let c = Arc::new(Catalog::load(&t.txn)?);
+            let c = Arc::new(Catalog::load(&t.txn, self.database)?);
             t.local_catalog = Some(c.clone());
             return Ok(c);
         }
-        self.db.catalog_cache.get(&t.txn)
+        self.db.catalog_cache.get(&t.txn, self.database)
     }
 
     fn run_statement(
         &mut self,
-        stmt: &ast::Statement,
+        stmt: &Statement,
         params: &[Value],
         prepared: Option<&Prepared>,
     ) -> Result<StatementResult> {
         use ast::Statement as S;
+        self.check_terminated()?;
         if self.copy_in.is_some() {
             return Err(Error::new(
                 SqlState::PROTOCOL_VIOLATION,
                 "a COPY FROM STDIN is in progress; send its data first",
             ));
         }
+        let stmt = match stmt {
+            Statement::Sql(s) => s,
+            Statement::Command(c) => return self.run_command(c),
+        };
         // Transaction control never starts an implicit transaction.
         match stmt {
             S::Copy {
@@ -923,11 +940,25 @@ impl Session {
         if self.transaction_failed() {
             return Err(Error::aborted_transaction());
         }
+        self.autocommit(matches!(stmt, S::Query(_)), |s| {
+            s.run_in_txn(stmt, params, prepared)
+        })
+    }
+
+    /// Runs `f` in the session's transaction, or outside one in a new
+    /// transaction (read-only for a lone query) that commits if `f`
+    /// succeeds and rolls back if it fails. An error inside a transaction
+    /// block aborts the block.
+    fn autocommit<R>(
+        &mut self,
+        read_only: bool,
+        f: impl FnOnce(&mut Self) -> Result<R>,
+    ) -> Result<R> {
         let implicit = self.txn.is_none();
         if implicit {
-            self.begin_txn_with(false, None, matches!(stmt, S::Query(_)))?;
+            self.begin_txn_with(false, None, read_only)?;
         }
-        let mut result = self.run_in_txn(stmt, params, prepared);
+        let mut result = f(self);
         let pending = self.pending_settings.take();
         if result.is_ok()
             && !pending.is_empty()
@@ -977,6 +1008,7 @@ impl Session {
         if reads_data {
             let t = self.txn.as_mut().expect("transaction started");
             t.txn.begin_statement()?;
+            self.check_cross_database(stmt)?;
         }
         match stmt {
             S::Savepoint { name } => {
@@ -1459,14 +1491,19 @@ impl Session {
     /// Parameter types and result columns of a statement, without running it.
     fn describe(
         &mut self,
-        stmt: &ast::Statement,
+        stmt: &Statement,
         declared: &[DataType],
     ) -> Result<(Vec<DataType>, Vec<ColumnInfo>)> {
+        let Statement::Sql(stmt) = stmt else {
+            // Commands take no parameters and return no rows.
+            return Ok((Vec::new(), Vec::new()));
+        };
         let implicit = self.txn.is_none();
         if implicit {
             self.begin_txn(false, None)?;
         }
         let result = (|| {
+            self.check_cross_database(stmt)?;
             let catalog = self.catalog()?;
             let search_path = self.search_path(&catalog);
             let binder = Binder::new(&catalog, &search_path).with_param_types(declared.to_vec());

@@ -5,8 +5,9 @@
 //! Take `UPDATE orders SET amount = amount + 1 WHERE id = $1 RETURNING amount`
 //! sent through [`crate::Session::execute`]:
 //!
-//! 1. **Parse** ([`parser::parse`]): sqlparser's PostgreSQL dialect produces an
-//!    AST; syntax errors become SQLSTATE 42601.
+//! 1. **Parse** ([`parser::parse_statements`]): sqlparser's PostgreSQL dialect
+//!    produces an AST (database and maintenance commands are read by
+//!    [`commands`]); syntax errors become SQLSTATE 42601.
 //! 2. **Transaction** ([`crate::Session`]): outside `BEGIN` the statement gets
 //!    its own transaction; inside one, READ COMMITTED takes a fresh snapshot
 //!    ([`crate::txn::Transaction::begin_statement`]). The target table's shared
@@ -32,6 +33,7 @@
 //!    the row locks are released and the command tag `UPDATE 1` is returned.
 
 pub mod binder;
+pub mod commands;
 pub mod ddl;
 pub mod executor;
 pub mod expr;

@@ -1,5 +1,9 @@
 //! Parsing with sqlparser's PostgreSQL dialect; errors become SQLSTATE 42601.
+//! Database and maintenance commands, which sqlparser does not read in
+//! PostgreSQL's syntax, are parsed by [`commands`](super::commands)
+//! ([`parse_statements`]).
 
+use super::commands::{self, Command};
 use crate::error::{Error, Result, SqlState};
 use sqlparser::ast;
 use sqlparser::dialect::PostgreSqlDialect;
@@ -20,7 +24,59 @@ fn map_err(e: ParserError) -> Error {
     }
 }
 
-/// Parses one or more `;`-separated statements.
+/// A statement as sessions run it.
+#[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // sqlparser's statements are large anyway; boxing buys nothing
+pub enum Statement {
+    /// Anything sqlparser reads.
+    Sql(ast::Statement),
+    /// CREATE / ALTER / DROP DATABASE, VACUUM, ANALYZE.
+    Command(Command),
+}
+
+/// Parses one or more `;`-separated statements, commands included.
+pub fn parse_statements(sql: &str) -> Result<Vec<Statement>> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let plain = |sql: &str| -> Result<Vec<Statement>> {
+        Ok(parse(sql)?.into_iter().map(Statement::Sql).collect())
+    };
+    if !commands::may_contain(sql) {
+        return plain(sql);
+    }
+    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize_with_location() else {
+        // sqlparser reports the tokenizer's error.
+        return plain(sql);
+    };
+    let offsets = LineOffsets::new(sql);
+    let mut out = Vec::new();
+    // Byte offset where text for sqlparser (not yet parsed) starts.
+    let mut pending = 0;
+    let mut start = 0;
+    while start < tokens.len() {
+        let end = (start..tokens.len())
+            .find(|&i| tokens[i].token == Token::SemiColon)
+            .unwrap_or(tokens.len());
+        let sig: Vec<Token> = tokens[start..end]
+            .iter()
+            .map(|t| t.token.clone())
+            .filter(|t| !matches!(t, Token::Whitespace(_)))
+            .collect();
+        if commands::is_command(&sig) {
+            let at = offsets.byte(sql, tokens[start].span.start);
+            out.extend(plain(&sql[pending..at])?);
+            out.push(Statement::Command(commands::parse(&sig)?));
+            pending = match tokens.get(end) {
+                Some(semi) => offsets.byte(sql, semi.span.end),
+                None => sql.len(),
+            };
+        }
+        start = end + 1;
+    }
+    out.extend(plain(&sql[pending..])?);
+    Ok(out)
+}
+
+/// Parses one or more `;`-separated statements (sqlparser's statements only).
 pub fn parse(sql: &str) -> Result<Vec<ast::Statement>> {
     crate::stack::guard_large(|| {
         let stmts = parse_inner(sql)?;
@@ -488,6 +544,37 @@ mod tests {
         ] {
             assert_eq!(parse(sql).unwrap().len(), 1, "{sql}");
         }
+    }
+
+    #[test]
+    fn commands_between_statements() {
+        let s = parse_statements(
+            "SELECT 1; vacuum t;\nCREATE TABLE x (a int); -- database\nDROP DATABASE d;EXPLAIN ANALYZE SELECT 2",
+        )
+        .unwrap();
+        let kinds: Vec<&str> = s
+            .iter()
+            .map(|s| match s {
+                Statement::Sql(ast::Statement::Query(_)) => "query",
+                Statement::Sql(ast::Statement::CreateTable(_)) => "create",
+                Statement::Sql(ast::Statement::Explain { .. }) => "explain",
+                Statement::Sql(_) => "sql",
+                Statement::Command(c) => c.tag(),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            ["query", "VACUUM", "create", "DROP DATABASE", "explain"]
+        );
+        assert_eq!(parse_statements("ANALYZE").unwrap().len(), 1);
+        assert_eq!(
+            parse_statements("SELEC 1; VACUUM").unwrap_err().sqlstate(),
+            "42601"
+        );
+        assert!(matches!(
+            parse_statements("SELECT 'database'").unwrap()[..],
+            [Statement::Sql(_)]
+        ));
     }
 
     #[test]

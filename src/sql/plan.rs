@@ -1,7 +1,7 @@
 //! Query plans: a tree of operators that prints itself for EXPLAIN.
 
 use super::expr::Expr;
-use crate::catalog::{IndexDef, TableDef};
+use crate::catalog::{IndexDef, TableDef, TableStats};
 use crate::types::DataType;
 use std::sync::Arc;
 
@@ -47,6 +47,8 @@ pub struct Scan {
     pub needed: Option<Vec<bool>>,
     /// Read the access path backwards (ORDER BY ... DESC served by a key).
     pub reverse: bool,
+    /// The table's statistics from its last ANALYZE, for row estimates.
+    pub stats: Option<Arc<TableStats>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -175,14 +175,12 @@ impl Binder<'_> {
             }
             Kind::Database => {
                 let (privs, options) = privilege_list(&privilege, acl::ObjectKind::Database.all())?;
-                let owner = cat.bootstrap_role().unwrap_or(0);
-                let all = cat.has_privileges_of_role(role, owner);
-                let answer = all || (options == 0 && privs & (acl::CONNECT | acl::TEMPORARY) != 0);
-                candidates.push((
-                    system::DATABASE_OID,
-                    vec![system::DATABASE_NAME.to_string()],
-                    Value::Bool(answer),
-                ));
+                for d in cat.databases.values() {
+                    let all = cat.has_privileges_of_role(role, d.owner);
+                    let answer =
+                        all || (options == 0 && privs & (acl::CONNECT | acl::TEMPORARY) != 0);
+                    candidates.push((d.id as i64, vec![d.name.clone()], Value::Bool(answer)));
+                }
             }
             Kind::Role => {
                 let mode = privilege.trim().to_ascii_uppercase();

@@ -315,6 +315,7 @@ impl Binder<'_> {
                 }
                 let plan = Plan::Scan(Scan {
                     indexes: self.catalog.indexes_of(table.id),
+                    stats: self.catalog.stats.get(&table.id).cloned(),
                     needed: None,
                     table,
                     alias: alias.as_ref().map(|a| ident(&a.name)),

@@ -73,6 +73,21 @@ pub fn split_name(name: &ast::ObjectName) -> Result<(Option<String>, String)> {
     }
 }
 
+/// A name `db.schema.name` must name the catalog's own database: 0A000
+/// `cross-database references are not implemented`, as in PostgreSQL.
+/// Shorter names pass.
+pub fn check_database_part(catalog: &Catalog, name: &ast::ObjectName) -> Result<()> {
+    let [ast::ObjectNamePart::Identifier(db), _, _] = name.0.as_slice() else {
+        return Ok(());
+    };
+    if ident(db) == catalog.current_database()?.name {
+        return Ok(());
+    }
+    Err(Error::unsupported(format!(
+        "cross-database references are not implemented: \"{name}\""
+    )))
+}
+
 /// A column visible to expressions: its qualifier (table name or alias), name and type.
 #[derive(Clone, Debug)]
 pub struct ScopeColumn {

@@ -347,7 +347,7 @@ impl Binder<'_> {
             }
             "current_database" | "current_catalog" => {
                 arity(args.is_empty())?;
-                text(system::DATABASE_NAME)
+                text(&cat.current_database()?.name)
             }
             "pg_encoding_to_char" => {
                 arity(args.len() == 1)?;

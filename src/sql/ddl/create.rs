@@ -228,7 +228,7 @@ impl DdlCtx<'_> {
         let base = format!("{}_{}_seq", table.name, table.columns[col].name);
         let name = self.free_name(schema, &base);
         let id = self.oids.allocate(self.txn)?;
-        let mut def = sequence_def(id, schema, &name, ty, opts)?;
+        let mut def = sequence_def(id, self.catalog.database, schema, &name, ty, opts)?;
         def.owned_by = Some((table.id, col));
         def.owner = table.owner;
         self.txn
@@ -323,6 +323,7 @@ impl DdlCtx<'_> {
         }
         let mut table = TableDef {
             id,
+            database: self.catalog.database,
             schema: schema.clone(),
             name: name.clone(),
             columns,
@@ -366,6 +367,7 @@ impl DdlCtx<'_> {
             let sid = self.oids.allocate(self.txn)?;
             let def = SequenceDef {
                 id: sid,
+                database: self.catalog.database,
                 schema: schema.clone(),
                 name: format!("{name}_rowid"),
                 increment: 1,
@@ -421,6 +423,7 @@ impl DdlCtx<'_> {
                 let iname = self.free_name(&t.schema, &base);
                 let ix = IndexDef {
                     id: self.oids.allocate(self.txn)?,
+                    database: self.catalog.database,
                     table_id,
                     schema: t.schema.clone(),
                     name: iname,
@@ -599,6 +602,7 @@ impl DdlCtx<'_> {
         };
         let ix = IndexDef {
             id: self.oids.allocate(self.txn)?,
+            database: self.catalog.database,
             table_id: table.id,
             schema: table.schema.clone(),
             name,
@@ -637,7 +641,7 @@ impl DdlCtx<'_> {
             None => DataType::Int8,
         };
         let id = self.oids.allocate(self.txn)?;
-        let mut def = sequence_def(id, &schema, &n, &ty, opts)?;
+        let mut def = sequence_def(id, self.catalog.database, &schema, &n, &ty, opts)?;
         def.owner = self.current_user;
         self.txn
             .put(keys::sequence_key(id), SequenceManager::initial_value(&def));
@@ -679,6 +683,7 @@ fn const_i64(e: &ast::Expr) -> Result<i64> {
 /// Builds a sequence definition from CREATE SEQUENCE / identity options.
 pub(super) fn sequence_def(
     id: u32,
+    database: u32,
     schema: &str,
     name: &str,
     ty: &DataType,
@@ -735,6 +740,7 @@ pub(super) fn sequence_def(
     }
     Ok(SequenceDef {
         id,
+        database,
         schema: schema.to_string(),
         name: name.to_string(),
         increment,

@@ -1,5 +1,6 @@
-//! DDL: CREATE / DROP / ALTER of schemas, tables, indexes, sequences, views
-//! and roles, GRANT / REVOKE of role membership, and TRUNCATE.
+//! DDL: CREATE / DROP / ALTER of databases, schemas, tables, indexes,
+//! sequences, views and roles, GRANT / REVOKE of role membership, TRUNCATE,
+//! and the maintenance commands VACUUM and ANALYZE.
 //!
 //! DDL writes catalog entries and data through the session's transaction, so
 //! it is transactional; it takes the exclusive lock of each table it changes
@@ -9,6 +10,8 @@
 mod alter;
 mod cascade;
 mod create;
+mod database;
+mod maintenance;
 mod privilege;
 mod role;
 mod view;
@@ -64,7 +67,7 @@ impl DdlCtx<'_> {
 
     /// Re-reads the catalog including this transaction's own changes.
     fn reload(&mut self) -> Result<()> {
-        self.catalog = Arc::new(Catalog::load(self.txn)?);
+        self.catalog = Arc::new(Catalog::load(self.txn, self.catalog.database)?);
         Ok(())
     }
 
@@ -105,10 +108,10 @@ impl DdlCtx<'_> {
     }
 
     fn lock_name(&mut self, schema: &str, name: &str) -> Result<()> {
-        if self
-            .txn
-            .lock(&keys::name_lock_key(schema, name), LockMode::Exclusive)?
-        {
+        if self.txn.lock(
+            &keys::name_lock_key(self.catalog.database, schema, name),
+            LockMode::Exclusive,
+        )? {
             self.txn.refresh_snapshot()?;
             self.reload()?;
         }
@@ -219,16 +222,16 @@ impl DdlCtx<'_> {
             Some(a) => self.owner_role(&ast::Owner::Ident(a.clone()))?,
             None => self.current_user,
         };
-        // CREATE on the database: its owner (the bootstrap superuser) and
-        // the roles that have its privileges.
-        let db_owner = self.catalog.bootstrap_role().unwrap_or(self.current_user);
+        // CREATE on the database: its owner and the roles that have its
+        // privileges (database grants are not stored).
+        let db = self.catalog.current_database()?.clone();
         if !self
             .catalog
-            .has_privileges_of_role(self.current_user, db_owner)
+            .has_privileges_of_role(self.current_user, db.owner)
         {
             return Err(Error::new(
                 SqlState::INSUFFICIENT_PRIVILEGE,
-                "permission denied for database heliosdb",
+                format!("permission denied for database {}", db.name),
             ));
         }
         if owner != self.current_user {
@@ -262,6 +265,7 @@ impl DdlCtx<'_> {
             id,
             &cat::SchemaDef {
                 id,
+                database: self.catalog.database,
                 name: n,
                 owner,
                 acl: None,
@@ -486,6 +490,7 @@ impl DdlCtx<'_> {
             self.put_table(&c)?;
         }
         self.delete_prefix(keys::table_prefix(id))?;
+        cat::stats::delete_stats(self.txn, id);
         for ix in self.catalog.indexes_of(id) {
             cat::delete_object(self.txn, cat::KIND_INDEX, ix.id);
         }

@@ -533,7 +533,21 @@ impl DdlCtx<'_> {
                     ),
                 ));
             }
-            let dependents = self.catalog.dependents_of_role(role.id);
+            self.check_owns_no_database(&role)?;
+            let mut dependents = self.catalog.dependents_of_role(role.id);
+            // Objects in the other databases are counted, as PostgreSQL does.
+            for d in self.catalog.databases.values() {
+                if d.id == self.catalog.database {
+                    continue;
+                }
+                let n = cat::Catalog::load(self.txn, d.id)?
+                    .dependents_of_role(role.id)
+                    .len();
+                if n > 0 {
+                    let what = if n == 1 { "object" } else { "objects" };
+                    dependents.push(format!("{n} {what} in database {}", d.name));
+                }
+            }
             if !dependents.is_empty() {
                 return Err(Error::new(
                     SqlState::DEPENDENT_OBJECTS_STILL_EXIST,

@@ -96,6 +96,7 @@ impl DdlCtx<'_> {
         };
         let view = ViewDef {
             id,
+            database: self.catalog.database,
             schema,
             name,
             sql: cv.query.to_string(),

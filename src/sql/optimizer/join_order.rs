@@ -11,7 +11,7 @@
 
 use super::{Rule, map_children};
 use crate::sql::expr::Expr;
-use crate::sql::plan::{Access, JoinKind, Plan};
+use crate::sql::plan::{Access, JoinKind, Plan, Scan};
 use crate::types::{BinaryOp, DataType};
 
 pub struct JoinPlanning;
@@ -93,9 +93,10 @@ fn flatten(plan: Plan, items: &mut Vec<Plan>, conjuncts: &mut Vec<Expr>) {
     }
 }
 
-/// A rough row estimate for ordering (there are no table statistics yet):
-/// literal rows are counted, an equality on a whole unique key gives one row,
-/// and each filter conjunct divides the guess.
+/// A row estimate for ordering: literal rows are counted, an equality on a
+/// whole unique key gives one row, a scan starts from the row count of the
+/// table's last ANALYZE (1000 for a table never analyzed), and each filter
+/// conjunct scales it by its [`selectivity`].
 fn estimate(plan: &Plan) -> f64 {
     match plan {
         Plan::Values { rows, .. } => rows.len() as f64,
@@ -110,13 +111,10 @@ fn estimate(plan: &Plan) -> f64 {
                     return 1.0;
                 }
             }
-            let mut est = 1000.0;
+            let mut est = s.stats.as_ref().map_or(1000.0, |st| st.rows as f64);
             if let Some(f) = &s.filter {
                 for c in f.clone().conjuncts() {
-                    est *= match c {
-                        Expr::Binary(BinaryOp::Eq, ..) => 0.1,
-                        _ => 0.3,
-                    };
+                    est *= selectivity(s, &c);
                 }
             }
             est
@@ -140,6 +138,33 @@ fn estimate(plan: &Plan) -> f64 {
         | Plan::Distinct { input, .. }
         | Plan::Truncate { input, .. } => estimate(input),
         _ => 1000.0,
+    }
+}
+
+/// The fraction of a scan's rows a filter conjunct keeps. With column
+/// statistics: `col = x` keeps one distinct value's share of the non-NULL
+/// rows, `col IS [NOT] NULL` the NULL fraction (or the rest); otherwise an
+/// equality keeps 10% and anything else 30%.
+fn selectivity(s: &Scan, c: &Expr) -> f64 {
+    let column = |e: &Expr| match e {
+        Expr::Column(i) => s
+            .stats
+            .as_ref()?
+            .column(&s.table.columns.get(*i)?.name)
+            .cloned(),
+        _ => None,
+    };
+    match c {
+        Expr::Binary(BinaryOp::Eq, a, b) => match column(a).or_else(|| column(b)) {
+            Some(st) => (1.0 - st.null_frac) / st.n_distinct.max(1.0),
+            None => 0.1,
+        },
+        Expr::IsNull(e) => column(e).map_or(0.3, |st| st.null_frac),
+        Expr::Not(inner) => match &**inner {
+            Expr::IsNull(e) => column(e).map_or(0.3, |st| 1.0 - st.null_frac),
+            _ => 0.3,
+        },
+        _ => 0.3,
     }
 }
 

@@ -23,7 +23,10 @@ pub(super) const NAMES: &[&str] = &[
 
 const ID: DataType = DataType::Text;
 const NUM: DataType = DataType::Int4;
-const DB: &str = super::DATABASE_NAME;
+/// `catalog_name` columns: the current database.
+fn db(ctx: &Ctx) -> Value {
+    text(super::database_name(ctx.catalog))
+}
 
 fn yes_no(b: bool) -> Value {
     text(if b { "YES" } else { "NO" })
@@ -62,7 +65,7 @@ fn schemata(ctx: &Ctx) -> SystemTable {
     ]);
     for (_, name) in super::namespaces(ctx.catalog) {
         b.push(vec![
-            text(DB),
+            db(ctx),
             text(name),
             text(super::SUPERUSER_NAME),
             Value::Null,
@@ -99,7 +102,7 @@ fn tables(ctx: &Ctx) -> SystemTable {
     rows.sort();
     for (schema, name, kind) in rows {
         b.push(vec![
-            text(DB),
+            db(ctx),
             text(schema),
             text(name),
             text(kind),
@@ -235,7 +238,7 @@ fn columns(ctx: &Ctx) -> SystemTable {
                 _ => None,
             };
             b.push(vec![
-                text(DB),
+                db(ctx),
                 text(schema.clone()),
                 text(table.clone()),
                 text(c.name),
@@ -250,7 +253,7 @@ fn columns(ctx: &Ctx) -> SystemTable {
                 int(scale),
                 int(dt_prec),
                 Value::Null,
-                text(DB),
+                db(ctx),
                 text("pg_catalog"),
                 text(udt_name(&c.ty)),
                 yes_no(c.identity.is_some()),
@@ -282,7 +285,7 @@ fn views(ctx: &Ctx) -> SystemTable {
     ]);
     for v in ctx.catalog.views.values() {
         b.push(vec![
-            text(DB),
+            db(ctx),
             text(v.schema.clone()),
             text(v.name.clone()),
             text(v.sql.clone()),
@@ -323,10 +326,10 @@ fn table_constraints(ctx: &Ctx) -> SystemTable {
     for c in constraints(ctx.catalog) {
         let t = c.table;
         b.push(vec![
-            text(DB),
+            db(ctx),
             text(t.schema.clone()),
             text(c.name.clone()),
-            text(DB),
+            db(ctx),
             text(t.schema.clone()),
             text(t.name.clone()),
             text(constraint_type(&c.kind)),
@@ -380,10 +383,10 @@ fn key_column_usage(ctx: &Ctx) -> SystemTable {
                 _ => Value::Null,
             };
             b.push(vec![
-                text(DB),
+                db(ctx),
                 text(t.schema.clone()),
                 text(c.name.clone()),
-                text(DB),
+                db(ctx),
                 text(t.schema.clone()),
                 text(t.name.clone()),
                 text(t.columns[col].name.clone()),
@@ -413,10 +416,10 @@ fn referential_constraints(ctx: &Ctx) -> SystemTable {
         };
         let target = ctx.catalog.tables.get(&f.ref_table);
         b.push(vec![
-            text(DB),
+            db(ctx),
             text(c.table.schema.clone()),
             text(c.name.clone()),
-            text(DB),
+            db(ctx),
             opt_text(target.map(|t| t.schema.clone())),
             opt_text(target.and_then(|t| unique_constraint_on(ctx, t, &f.ref_columns))),
             text("NONE"),
@@ -450,11 +453,11 @@ fn constraint_column_usage(ctx: &Ctx) -> SystemTable {
         };
         for col in cols {
             b.push(vec![
-                text(DB),
+                db(ctx),
                 text(table.schema.clone()),
                 text(table.name.clone()),
                 text(table.columns[col].name.clone()),
-                text(DB),
+                db(ctx),
                 text(c.table.schema.clone()),
                 text(c.name.clone()),
             ]);
@@ -473,7 +476,7 @@ fn check_constraints(ctx: &Ctx) -> SystemTable {
     for c in constraints(ctx.catalog) {
         if let ConstraintKind::Check(ch) = c.kind {
             b.push(vec![
-                text(DB),
+                db(ctx),
                 text(c.table.schema.clone()),
                 text(c.name.clone()),
                 text(ch.expr.clone()),

@@ -54,8 +54,6 @@ pub struct Ctx<'a> {
 pub const SUPERUSER_OID: i64 = 10;
 /// The owner every object reports until objects have owners (the bootstrap superuser).
 pub const SUPERUSER_NAME: &str = "heliosdb";
-pub const DATABASE_OID: i64 = 5;
-pub const DATABASE_NAME: &str = "heliosdb";
 pub const PG_CATALOG_OID: i64 = 11;
 pub const PUBLIC_OID: i64 = 2200;
 pub const INFORMATION_SCHEMA_OID: i64 = 13000;
@@ -63,6 +61,13 @@ pub const INFORMATION_SCHEMA_OID: i64 = 13000;
 pub const HEAP_AM_OID: i64 = 2;
 pub const BTREE_AM_OID: i64 = 403;
 const SYNTHETIC_BASE: i64 = 1 << 32;
+
+/// The name of the database `cat` is the catalog of (`current_database()`).
+pub fn database_name(cat: &Catalog) -> &str {
+    cat.current_database()
+        .map(|d| d.name.as_str())
+        .unwrap_or("")
+}
 
 /// The oid of the index behind table `table`'s primary key.
 pub fn pk_index_oid(table: u32) -> i64 {

@@ -109,7 +109,7 @@ pub(super) fn build(ctx: &Ctx, name: &str) -> Option<SystemTable> {
         "pg_index" => pg_index(ctx),
         "pg_constraint" => pg_constraint(ctx),
         "pg_attrdef" => pg_attrdef(ctx),
-        "pg_database" => pg_database(),
+        "pg_database" => pg_database(ctx),
         "pg_am" => pg_am(),
         "pg_tables" => pg_tables(ctx),
         "pg_views" => pg_views(ctx),
@@ -298,6 +298,14 @@ fn pg_class(ctx: &Ctx) -> SystemTable {
             }
             _ => (3, 0, false, 0),
         };
+        // Rows counted by the last ANALYZE; -1: never analyzed.
+        let reltuples = match r.kind {
+            'r' => cat
+                .stats
+                .get(&(r.oid as u32))
+                .map_or(-1.0, |s| s.rows as f32),
+            _ => -1.0,
+        };
         b.push(vec![
             int8(r.oid),
             text(r.name),
@@ -309,7 +317,7 @@ fn pg_class(ctx: &Ctx) -> SystemTable {
             int8(r.oid),
             int8(0),
             Value::Int4(0),
-            Value::Float4(-1.0),
+            Value::Float4(reltuples),
             Value::Int4(0),
             int8(0),
             Value::Bool(hasindex),
@@ -666,7 +674,7 @@ fn pg_attrdef(ctx: &Ctx) -> SystemTable {
     b.finish()
 }
 
-fn pg_database() -> SystemTable {
+fn pg_database(ctx: &Ctx) -> SystemTable {
     let mut b = Builder::new(&[
         ("oid", OID),
         ("datname", NAME),
@@ -683,22 +691,24 @@ fn pg_database() -> SystemTable {
         ("dattablespace", OID),
         ("datacl", DataType::Array(Box::new(DataType::Text))),
     ]);
-    b.push(vec![
-        int8(super::DATABASE_OID),
-        text(super::DATABASE_NAME),
-        int8(super::SUPERUSER_OID),
-        Value::Int4(6),
-        text("c"),
-        Value::Bool(false),
-        Value::Bool(true),
-        Value::Int4(-1),
-        text("C"),
-        text("C"),
-        Value::Null,
-        Value::Null,
-        int8(1663),
-        Value::Null,
-    ]);
+    for d in ctx.catalog.databases.values() {
+        b.push(vec![
+            int8(d.id),
+            text(d.name.clone()),
+            int8(super::role_oid(ctx.catalog, d.owner)),
+            Value::Int4(6),
+            text("c"),
+            Value::Bool(false),
+            Value::Bool(d.allow_connections),
+            Value::Int4(d.connection_limit),
+            text("C"),
+            text("C"),
+            Value::Null,
+            Value::Null,
+            int8(1663),
+            Value::Null,
+        ]);
+    }
     b.finish()
 }
 

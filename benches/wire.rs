@@ -5,7 +5,10 @@
 //! Debian's packages and a release `heliosdb serve`, then calls this with
 //! `HELIOSDB_URL` and `PG_URL` set. `BENCH_SECONDS` (default 3) sets the
 //! duration of each measurement; `BENCH_ROUNDS` (default 3) how many rounds,
-//! of which the median is reported.
+//! of which the median is reported. For profiling one server,
+//! `BENCH_WORKLOADS` (a comma list of `select`, `insert`, `update`) and
+//! `BENCH_CLIENTS` (e.g. `1,16`) narrow the run, and without `PG_URL` only
+//! `HELIOSDB_URL` is measured.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -42,6 +45,17 @@ async fn setup(url: &str) {
             .unwrap();
     }
     c.batch_execute("COMMIT").await.unwrap();
+}
+
+/// Both servers must make every commit durable before answering:
+/// `synchronous_commit` on (and, for PostgreSQL, `fsync` on).
+async fn check_durability(url: &str, settings: &[&str]) {
+    let c = connect(url).await;
+    for setting in settings {
+        let row = c.query_one(&format!("SHOW {setting}"), &[]).await.unwrap();
+        let value: String = row.get(0);
+        assert_eq!(value, "on", "{url}: {setting} must be on");
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -115,10 +129,11 @@ fn median(mut v: Vec<f64>) -> f64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     // `cargo bench` passes --bench; without the URLs there is nothing to do.
-    let (Ok(helios), Ok(pg)) = (std::env::var("HELIOSDB_URL"), std::env::var("PG_URL")) else {
+    let Ok(helios) = std::env::var("HELIOSDB_URL") else {
         eprintln!("wire bench: set HELIOSDB_URL and PG_URL (tools/bench_wire.sh does)");
         return;
     };
+    let pg = std::env::var("PG_URL").ok();
     let secs: f64 = std::env::var("BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -127,28 +142,66 @@ async fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
+    let workloads: Vec<Workload> = match std::env::var("BENCH_WORKLOADS") {
+        Ok(list) => list
+            .split(',')
+            .map(|w| match w.trim() {
+                "select" => Workload::PointSelect,
+                "insert" => Workload::InsertReturning,
+                "update" => Workload::UpdateReturning,
+                other => panic!("BENCH_WORKLOADS: unknown workload {other:?}"),
+            })
+            .collect(),
+        Err(_) => vec![
+            Workload::PointSelect,
+            Workload::InsertReturning,
+            Workload::UpdateReturning,
+        ],
+    };
+    let client_counts: Vec<usize> = match std::env::var("BENCH_CLIENTS") {
+        Ok(list) => list
+            .split(',')
+            .map(|n| n.trim().parse().expect("BENCH_CLIENTS: numbers"))
+            .collect(),
+        Err(_) => vec![1, 4, 16],
+    };
     setup(&helios).await;
-    setup(&pg).await;
+    check_durability(&helios, &["synchronous_commit"]).await;
+    if let Some(pg) = &pg {
+        setup(pg).await;
+        check_durability(pg, &["synchronous_commit", "fsync"]).await;
+    }
     println!("| workload | clients | HeliosDB Nano ops/s | PostgreSQL ops/s | ratio |");
     println!("| --- | ---: | ---: | ---: | ---: |");
-    for w in [
-        Workload::PointSelect,
-        Workload::InsertReturning,
-        Workload::UpdateReturning,
-    ] {
-        for clients in [1, 4, 16] {
+    for &w in &workloads {
+        for &clients in &client_counts {
             let (mut h, mut p) = (Vec::new(), Vec::new());
             // Alternate the servers within each round so drift hits both.
-            for _ in 0..rounds {
-                h.push(measure(&helios, w, clients, secs).await);
-                p.push(measure(&pg, w, clients, secs).await);
+            for round in 0..rounds {
+                let hr = measure(&helios, w, clients, secs).await;
+                let pr = match &pg {
+                    Some(pg) => measure(pg, w, clients, secs).await,
+                    None => f64::NAN,
+                };
+                eprintln!(
+                    "  {} | {clients} | round {}: {hr:.0} | {pr:.0}",
+                    w.name(),
+                    round + 1
+                );
+                h.push(hr);
+                p.push(pr);
             }
-            let (h, p) = (median(h), median(p));
-            println!(
-                "| {} | {clients} | {h:.0} | {p:.0} | {:.2}x |",
-                w.name(),
-                h / p
-            );
+            let h = median(h);
+            if pg.is_some() {
+                let p = median(p);
+                println!(
+                    "| {} | {clients} | {h:.0} | {p:.0} | {:.2}x |",
+                    w.name(),
+                    h / p
+                );
+            } else {
+                println!("| {} | {clients} | {h:.0} | - | - |", w.name());
+            }
         }
     }
 }

@@ -356,6 +356,60 @@ async fn cancel_request_stops_a_running_statement() {
     assert_eq!(r, 7);
 }
 
+/// Each connection runs its statements on its own thread: a long statement
+/// holds up only its own connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_statement_does_not_stall_other_connections() {
+    let server = Server::start(&[]);
+    let slow = server.connect().await;
+    let token = slow.cancel_token();
+    let running = tokio::spawn(async move {
+        slow.query("SELECT count(*) FROM generate_series(1, 1000000000) a", &[])
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let other = server.connect().await;
+    for i in 0..200i32 {
+        let r: i32 = other
+            .query_one("SELECT $1::int + 1", &[&i])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(r, i + 1);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "other connections waited for the long statement"
+    );
+    assert!(!running.is_finished(), "the long statement ended early");
+    token.cancel_query(NoTls).await.unwrap();
+    let e = running.await.unwrap().unwrap_err();
+    assert_eq!(code(&e), SqlState::QUERY_CANCELED);
+}
+
+/// SIGTERM cancels statements that are running, so shutdown does not wait
+/// for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_cancels_running_statements() {
+    let server = Server::start(&[]);
+    let slow = server.connect().await;
+    let running = tokio::spawn(async move {
+        slow.query("SELECT count(*) FROM generate_series(1, 1000000000) a", &[])
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let (status, _dir) = server.terminate();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "shutdown waited {:?} for the running statement",
+        started.elapsed()
+    );
+    assert!(running.await.unwrap().is_err());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundreds_of_concurrent_connections() {
     let server = Server::start(&["--max-connections", "400"]);

@@ -1,7 +1,8 @@
 //! What the server sends besides results, checked message by message over
 //! a raw socket (so the order is visible: NoticeResponse before
 //! CommandComplete, ParameterStatus before ReadyForQuery) and with
-//! tokio-postgres the way applications receive notices.
+//! tokio-postgres the way applications receive notices; and when replies
+//! of the extended protocol are written (at Sync or Flush, as PostgreSQL).
 
 use futures::StreamExt;
 use std::collections::HashMap;
@@ -386,4 +387,67 @@ async fn show_and_explain_over_the_extended_protocol() {
     );
     let plan = client.query("EXPLAIN SELECT 1", &[]).await.unwrap();
     assert_eq!(plan[0].columns()[0].name(), "QUERY PLAN");
+}
+
+/// Replies of the extended protocol are buffered until Sync or Flush, as in
+/// PostgreSQL: nothing is written for Parse, Bind and Execute alone; a Flush
+/// writes what is pending; a Sync adds ReadyForQuery and writes the rest.
+#[test]
+fn extended_replies_are_written_at_flush_and_sync() {
+    let server = Server::start(&[]);
+    let (mut raw, _) = Raw::connect(server.port, &[]);
+    // Parse and Describe of a named statement, then Flush.
+    let mut parse = Vec::new();
+    cstr(&mut parse, "s1");
+    cstr(&mut parse, "SELECT $1::int + 1 AS n");
+    parse.extend(0i16.to_be_bytes());
+    raw.send(b'P', &parse);
+    let mut describe = vec![b'S'];
+    cstr(&mut describe, "s1");
+    raw.send(b'D', &describe);
+    raw.send(b'H', &[]);
+    let flushed: Vec<Msg> = (0..3).map(|_| raw.read()).collect();
+    assert_eq!(kinds(&flushed), "1tT");
+    // Bind and Execute: no reply until Sync.
+    let mut bind = vec![0];
+    cstr(&mut bind, "s1");
+    bind.extend(0i16.to_be_bytes());
+    bind.extend(1i16.to_be_bytes());
+    bind.extend(1i32.to_be_bytes());
+    bind.extend(b"4");
+    bind.extend(0i16.to_be_bytes());
+    raw.send(b'B', &bind);
+    let mut execute = vec![0];
+    execute.extend(0i32.to_be_bytes());
+    raw.send(b'E', &execute);
+    raw.socket
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    match raw.socket.read(&mut byte) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) => {}
+        other => panic!("a reply was written before Sync: {other:?}"),
+    }
+    raw.socket
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    raw.send(b'S', &[]);
+    let msgs = raw.until_ready();
+    assert_eq!(kinds(&msgs), "2DCZ");
+    assert_eq!(msgs[2].strings(), vec!["SELECT 1"]);
+    // An error answers at once, and the rest up to Sync is skipped.
+    let mut bad = vec![0];
+    cstr(&mut bad, "nope");
+    bad.extend(0i16.to_be_bytes());
+    bad.extend(0i16.to_be_bytes());
+    bad.extend(0i16.to_be_bytes());
+    raw.send(b'B', &bad);
+    raw.send(b'E', &execute);
+    raw.send(b'S', &[]);
+    let msgs = raw.until_ready();
+    assert_eq!(kinds(&msgs), "EZ");
 }

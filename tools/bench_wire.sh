@@ -11,13 +11,15 @@ fi
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 WORK=$(mktemp -d)
 chmod 777 "$WORK"
-PG_PORT=${PG_PORT:-55510}
-HELIOS_PORT=${HELIOS_PORT:-55511}
+# Free ports picked by the kernel (override with PG_PORT / HELIOS_PORT).
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PG_PORT=${PG_PORT:-$(free_port)}
+HELIOS_PORT=${HELIOS_PORT:-$(free_port)}
 run_pg() { if [ "$(id -u)" = 0 ]; then su postgres -c "$*"; else bash -c "$*"; fi; }
 run_pg "$PGBIN/initdb -D $WORK/pg -U bench --auth=trust" >/dev/null
 run_pg "$PGBIN/pg_ctl -D $WORK/pg -o '-p $PG_PORT -k $WORK -c max_connections=200' -l $WORK/pg.log start" >/dev/null
 cargo build --release --quiet
-./target/release/heliosdb serve --data-dir "$WORK/helios" --listen "127.0.0.1:$HELIOS_PORT" 2>"$WORK/helios.log" &
+"${CARGO_TARGET_DIR:-target}/release/heliosdb" serve --data-dir "$WORK/helios" --listen "127.0.0.1:$HELIOS_PORT" 2>"$WORK/helios.log" &
 HPID=$!
 cleanup() {
     kill "$HPID" 2>/dev/null || true

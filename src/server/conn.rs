@@ -2,11 +2,11 @@
 //! query protocols over a [`Session`].
 
 use super::Shared;
+use super::extended::Parser;
 use super::messages::{NOT_SETTINGS, ServerParams, SessionKeys, send_notices, startup_options};
-use super::types::{decode_param, encode_field, field_infos, pg_type};
+use super::types::{encode_field, field_infos};
 use crate::error::{Error, SqlState};
-use crate::session::{CancelHandle, CopyMode, Prepared, Session, SettingSource, StatementResult};
-use crate::types::DataType;
+use crate::session::{CancelHandle, CopyMode, Session, SettingSource, StatementResult};
 use async_trait::async_trait;
 use bytes::BytesMut;
 use futures::{Sink, SinkExt};
@@ -20,24 +20,19 @@ use pgwire::api::auth::{
 };
 use pgwire::api::cancel::CancelHandler;
 use pgwire::api::copy::{CopyHandler, send_copy_in_response, send_copy_out_response};
-use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler, send_ready_for_query};
 use pgwire::api::results::CopyResponse;
-use pgwire::api::results::{FieldFormat, FieldInfo, QueryResponse, Response, Tag};
-use pgwire::api::stmt::QueryParser;
+use pgwire::api::results::{FieldFormat, Response, Tag};
 use pgwire::api::store::PortalStore;
 use pgwire::api::{
     ClientInfo, ClientPortalStore, ErrorHandler, METADATA_DATABASE, METADATA_USER,
-    PgWireConnectionState, PgWireServerHandlers, PidSecretKeyGenerator, Type,
+    PgWireConnectionState, PgWireServerHandlers, PidSecretKeyGenerator,
 };
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::cancel::CancelRequest;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::data::{DataRow, RowDescription};
-use pgwire::messages::extendedquery::{Execute, Sync as PgSync};
-use pgwire::messages::response::{
-    CommandComplete, EmptyQueryResponse, ReadyForQuery, TransactionStatus,
-};
+use pgwire::messages::response::{CommandComplete, EmptyQueryResponse, TransactionStatus};
 use pgwire::messages::simplequery::Query;
 use pgwire::messages::startup::ParameterStatus;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
@@ -55,12 +50,19 @@ pub(crate) struct ConnState {
     cancel_key: Mutex<Option<(i32, Vec<u8>)>>,
     /// A statement is executing (cancel requests only act then).
     busy: AtomicBool,
-    /// Statements handed to the blocking pool and not yet returned.
+    /// Statements started and not yet returned.
     running: AtomicUsize,
+    /// The connection has a thread of its own: statements run in place
+    /// instead of on the blocking pool.
+    inline: bool,
+    /// The server is shutting down: no further statement may start.
+    stopping: AtomicBool,
     last_active: Mutex<Instant>,
     in_transaction: AtomicBool,
     idle_timeout_ms: AtomicU64,
     idle_in_txn_timeout_ms: AtomicU64,
+    /// The settings version the two timeouts were read at.
+    settings_version: AtomicU64,
     failed: AtomicBool,
     in_txn_failed: AtomicBool,
     /// Reported parameters that changed, to send before the next ReadyForQuery.
@@ -69,7 +71,7 @@ pub(crate) struct ConnState {
     terminated: Mutex<Option<crate::session::TerminationWatch>>,
 }
 
-fn user_error(code: SqlState, message: impl Into<String>) -> PgWireError {
+pub(super) fn user_error(code: SqlState, message: impl Into<String>) -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new(
         "ERROR".into(),
         code.code().into(),
@@ -84,7 +86,7 @@ fn error_info(e: &Error, severity: &str) -> ErrorInfo {
     info
 }
 
-fn pg_error(e: Error) -> PgWireError {
+pub(super) fn pg_error(e: Error) -> PgWireError {
     PgWireError::UserError(Box::new(error_info(&e, "ERROR")))
 }
 
@@ -92,18 +94,28 @@ fn fatal(e: Error) -> PgWireError {
     PgWireError::UserError(Box::new(error_info(&e, "FATAL")))
 }
 
+fn admin_shutdown() -> Error {
+    Error::new(
+        SqlState::ADMIN_SHUTDOWN,
+        "terminating connection due to administrator command",
+    )
+}
+
 impl ConnState {
-    fn new() -> ConnState {
+    fn new(inline: bool) -> ConnState {
         ConnState {
             session: Mutex::new(None),
             cancel: Mutex::new(None),
             cancel_key: Mutex::new(None),
             busy: AtomicBool::new(false),
             running: AtomicUsize::new(0),
+            inline,
+            stopping: AtomicBool::new(false),
             last_active: Mutex::new(Instant::now()),
             in_transaction: AtomicBool::new(false),
             idle_timeout_ms: AtomicU64::new(0),
             idle_in_txn_timeout_ms: AtomicU64::new(0),
+            settings_version: AtomicU64::new(u64::MAX),
             failed: AtomicBool::new(false),
             in_txn_failed: AtomicBool::new(false),
             parameter_status: Mutex::new(Vec::new()),
@@ -120,6 +132,13 @@ impl ConnState {
         }
     }
 
+    /// Server shutdown: refuses further statements (FATAL 57P01) and
+    /// cancels the running one.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.cancel_running();
+    }
+
     fn install(&self, mut session: Session) {
         *self.cancel.lock() = Some(session.cancel_handle());
         *self.terminated.lock() = Some(session.termination_watch());
@@ -133,24 +152,28 @@ impl ConnState {
             Ok(changes) => self.parameter_status.lock().extend(changes),
             Err(e) => tracing::warn!("could not read the reported parameters: {e:?}"),
         }
-        let ms = |d: Option<Duration>| d.map(|d| d.as_millis() as u64).unwrap_or(0);
         self.in_transaction
             .store(s.in_transaction(), Ordering::SeqCst);
         self.in_txn_failed
             .store(s.transaction_failed(), Ordering::SeqCst);
-        self.idle_timeout_ms.store(
-            ms(s.settings().duration("idle_session_timeout")),
-            Ordering::SeqCst,
-        );
-        self.idle_in_txn_timeout_ms.store(
-            ms(s.settings().duration("idle_in_transaction_session_timeout")),
-            Ordering::SeqCst,
-        );
+        // The timeouts are parsed again only when some setting changed.
+        let version = s.settings().version();
+        if self.settings_version.swap(version, Ordering::SeqCst) != version {
+            let ms = |d: Option<Duration>| d.map(|d| d.as_millis() as u64).unwrap_or(0);
+            self.idle_timeout_ms.store(
+                ms(s.settings().duration("idle_session_timeout")),
+                Ordering::SeqCst,
+            );
+            self.idle_in_txn_timeout_ms.store(
+                ms(s.settings().duration("idle_in_transaction_session_timeout")),
+                Ordering::SeqCst,
+            );
+        }
         *self.last_active.lock() = Instant::now();
     }
 
     /// Sends the ParameterStatus messages owed since the last ReadyForQuery.
-    async fn send_parameter_status<C>(&self, client: &mut C) -> PgWireResult<()>
+    pub(super) async fn send_parameter_status<C>(&self, client: &mut C) -> PgWireResult<()>
     where
         C: Sink<PgWireBackendMessage> + Unpin + Send,
         C::Error: Debug,
@@ -167,7 +190,7 @@ impl ConnState {
         Ok(())
     }
 
-    fn transaction_status(&self) -> TransactionStatus {
+    pub(super) fn transaction_status(&self) -> TransactionStatus {
         if self.in_txn_failed.load(Ordering::SeqCst) {
             TransactionStatus::Error
         } else if self.in_transaction.load(Ordering::SeqCst) {
@@ -177,64 +200,79 @@ impl ConnState {
         }
     }
 
-    /// Runs `f` on the session in tokio's blocking pool. A panic is caught,
-    /// logged and ends the connection (FATAL); other connections never see it.
-    async fn run<R: Send + 'static>(
+    /// Runs `f` on the session: right here when the connection has its own
+    /// thread, else on tokio's blocking pool. A panic is caught, logged and
+    /// ends the connection (FATAL); other connections never see it.
+    pub(super) async fn run<R: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&mut Session) -> crate::Result<R> + Send + 'static,
     ) -> PgWireResult<R> {
         if self.failed.load(Ordering::SeqCst) {
             return Err(fatal(Error::internal("connection is closing")));
         }
-        let st = self.clone();
-        st.running.fetch_add(1, Ordering::SeqCst);
-        let joined = tokio::task::spawn_blocking(move || {
-            let mut guard = st.session.lock();
-            let outcome = match guard.as_mut() {
-                None => Err(Error::new(
-                    SqlState::ADMIN_SHUTDOWN,
-                    "terminating connection due to administrator command",
-                )),
-                Some(s) => {
-                    st.busy.store(true, Ordering::SeqCst);
-                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(s)));
-                    st.busy.store(false, Ordering::SeqCst);
-                    match r {
-                        Ok(r) => {
-                            st.observe(s);
-                            r
-                        }
-                        Err(panic) => {
-                            let what = panic
-                                .downcast_ref::<String>()
-                                .map(String::as_str)
-                                .or_else(|| panic.downcast_ref::<&str>().copied())
-                                .unwrap_or("unknown panic")
-                                .to_string();
-                            tracing::error!("statement panicked, closing its connection: {what}");
-                            st.failed.store(true, Ordering::SeqCst);
-                            // Dropping the session rolls its transaction back.
-                            guard.take();
-                            Err(Error::internal(format!("internal error: {what}")))
-                        }
-                    }
+        self.running.fetch_add(1, Ordering::SeqCst);
+        let outcome = if self.inline {
+            let r = self.run_now(f);
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            r
+        } else {
+            let st = self.clone();
+            let joined = tokio::task::spawn_blocking(move || {
+                let r = st.run_now(f);
+                st.running.fetch_sub(1, Ordering::SeqCst);
+                r
+            })
+            .await;
+            match joined {
+                Ok(r) => r,
+                Err(e) => {
+                    self.failed.store(true, Ordering::SeqCst);
+                    return Err(fatal(Error::internal(format!(
+                        "statement task failed: {e}"
+                    ))));
                 }
-            };
-            drop(guard);
-            st.running.fetch_sub(1, Ordering::SeqCst);
-            outcome
-        })
-        .await;
-        match joined {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) if self.failed.load(Ordering::SeqCst) => Err(fatal(e)),
-            Ok(Err(e)) if e.code == SqlState::ADMIN_SHUTDOWN => Err(fatal(e)),
-            Ok(Err(e)) => Err(pg_error(e)),
-            Err(e) => {
+            }
+        };
+        match outcome {
+            Ok(v) => Ok(v),
+            Err(e) if self.failed.load(Ordering::SeqCst) => Err(fatal(e)),
+            Err(e) if e.code == SqlState::ADMIN_SHUTDOWN => Err(fatal(e)),
+            Err(e) => Err(pg_error(e)),
+        }
+    }
+
+    /// Runs `f` on the session on the calling thread, catching a panic.
+    fn run_now<R>(&self, f: impl FnOnce(&mut Session) -> crate::Result<R>) -> crate::Result<R> {
+        let mut guard = self.session.lock();
+        let Some(s) = guard.as_mut() else {
+            return Err(admin_shutdown());
+        };
+        self.busy.store(true, Ordering::SeqCst);
+        // After `busy`: either `stop` sees the statement running and
+        // cancels it, or the statement sees `stopping` here.
+        if self.stopping.load(Ordering::SeqCst) {
+            self.busy.store(false, Ordering::SeqCst);
+            return Err(admin_shutdown());
+        }
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(s)));
+        self.busy.store(false, Ordering::SeqCst);
+        match r {
+            Ok(r) => {
+                self.observe(s);
+                r
+            }
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("unknown panic")
+                    .to_string();
+                tracing::error!("statement panicked, closing its connection: {what}");
                 self.failed.store(true, Ordering::SeqCst);
-                Err(fatal(Error::internal(format!(
-                    "statement task failed: {e}"
-                ))))
+                // Dropping the session rolls its transaction back.
+                guard.take();
+                Err(Error::internal(format!("internal error: {what}")))
             }
         }
     }
@@ -306,12 +344,12 @@ pub(crate) struct Conn {
     /// The server address the client connected to, and the client's.
     local: SocketAddr,
     peer: SocketAddr,
-    state: Arc<ConnState>,
-    parser: Arc<Parser>,
+    pub(super) state: Arc<ConnState>,
+    pub(super) parser: Arc<Parser>,
     params: Arc<ServerParams>,
     keys: Arc<SessionKeys>,
     /// COPY FROM STDIN data not yet handed to the session.
-    copy_buf: Mutex<Vec<u8>>,
+    pub(super) copy_buf: Mutex<Vec<u8>>,
     /// The SCRAM exchange (per connection state lives in the client).
     auth: AuthDriver<Arc<ServerParams>>,
     scram: SaslMechanisms,
@@ -324,8 +362,8 @@ pub(crate) struct Conn {
 const COPY_CHUNK: usize = 256 * 1024;
 
 impl Conn {
-    pub fn new(shared: Arc<Shared>, local: SocketAddr, peer: SocketAddr) -> Conn {
-        let state = Arc::new(ConnState::new());
+    pub fn new(shared: Arc<Shared>, local: SocketAddr, peer: SocketAddr, inline: bool) -> Conn {
+        let state = Arc::new(ConnState::new(inline));
         let params = Arc::new(ServerParams::default());
         let keys = Arc::new(SessionKeys {
             pid: AtomicI32::new(0),
@@ -601,7 +639,10 @@ impl ErrorHandler for Conn {
 }
 
 /// Rows of a statement result as DataRow messages, in the given formats.
-fn data_rows(result: &crate::Rows, formats: &[FieldFormat]) -> Vec<PgWireResult<DataRow>> {
+pub(super) fn data_rows(
+    result: &crate::Rows,
+    formats: &[FieldFormat],
+) -> Vec<PgWireResult<DataRow>> {
     let columns = result.columns();
     let mut out = Vec::with_capacity(result.len());
     let mut buf = BytesMut::with_capacity(64);
@@ -612,6 +653,31 @@ fn data_rows(result: &crate::Rows, formats: &[FieldFormat]) -> Vec<PgWireResult<
         out.push(Ok(DataRow::new(buf.split(), columns.len() as i16)));
     }
     out
+}
+
+/// Sends (buffered) the rows of a statement result as DataRow messages,
+/// column `i` in format `format(i)`.
+pub(super) async fn feed_rows<C>(
+    client: &mut C,
+    rows: &crate::Rows,
+    format: impl Fn(usize) -> FieldFormat,
+) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    C::Error: Debug,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    let columns = rows.columns();
+    let mut buf = BytesMut::new();
+    for row in rows.iter() {
+        buf.reserve(64);
+        for (i, v) in row.values().iter().enumerate() {
+            encode_field(&mut buf, v, &columns[i].ty, format(i));
+        }
+        let row = DataRow::new(buf.split(), columns.len() as i16);
+        client.feed(PgWireBackendMessage::DataRow(row)).await?;
+    }
+    Ok(())
 }
 
 /// Sends one simple-protocol statement result, its notices first.
@@ -629,10 +695,7 @@ where
                 fields.iter().map(Into::into).collect(),
             )))
             .await?;
-        let formats = vec![FieldFormat::Text; rows.columns().len()];
-        for row in data_rows(rows, &formats) {
-            client.feed(PgWireBackendMessage::DataRow(row?)).await?;
-        }
+        feed_rows(client, rows, |_| FieldFormat::Text).await?;
     }
     client
         .feed(PgWireBackendMessage::CommandComplete(CommandComplete::new(
@@ -724,239 +787,12 @@ impl SimpleQueryHandler for Conn {
     }
 }
 
-/// Parses statements for the extended protocol through the session, so
-/// parameter and result types come from the binder.
-pub(crate) struct Parser {
-    state: Arc<ConnState>,
-}
-
-/// Result formats of a portal, checked against its column count.
-fn result_formats(format: Option<&Format>, n: usize) -> PgWireResult<Vec<FieldFormat>> {
-    match format {
-        None => Ok(vec![FieldFormat::Text; n]),
-        Some(Format::Individual(codes)) if codes.len() != n => Err(user_error(
-            SqlState::PROTOCOL_VIOLATION,
-            format!(
-                "bind message has {} result formats but query has {n} columns",
-                codes.len()
-            ),
-        )),
-        Some(f) => Ok((0..n).map(|i| f.format_for(i)).collect()),
-    }
-}
-
-#[async_trait]
-impl QueryParser for Parser {
-    type Statement = Arc<Prepared>;
-
-    async fn parse_sql<C>(
-        &self,
-        _client: &C,
-        sql: &str,
-        types: &[Option<Type>],
-    ) -> PgWireResult<Option<Arc<Prepared>>>
-    where
-        C: ClientInfo + Unpin + Send + Sync,
-    {
-        let declared: Vec<DataType> = types
-            .iter()
-            .map(|t| {
-                t.as_ref()
-                    .and_then(|t| DataType::from_oid(t.oid()))
-                    .unwrap_or(DataType::Unknown)
-            })
-            .collect();
-        let sql = sql.to_string();
-        let prepared = self
-            .state
-            .run(move |s| match s.prepare_typed(&sql, &declared) {
-                Ok(p) => Ok(Some(p)),
-                // A query of only comments is an empty query, as in PostgreSQL.
-                Err(e) if e.code == SqlState::SYNTAX_ERROR && e.message == "empty statement" => {
-                    Ok(None)
-                }
-                Err(e) => {
-                    s.fail_transaction();
-                    Err(e)
-                }
-            })
-            .await?;
-        Ok(prepared.map(Arc::new))
-    }
-
-    fn get_parameter_types(&self, stmt: &Arc<Prepared>) -> PgWireResult<Vec<Type>> {
-        Ok(stmt.param_types().iter().map(pg_type).collect())
-    }
-
-    fn get_result_schema(
-        &self,
-        stmt: &Arc<Prepared>,
-        format: Option<&Format>,
-    ) -> PgWireResult<Vec<FieldInfo>> {
-        let formats = result_formats(format, stmt.columns().len())?;
-        Ok(field_infos(stmt.columns(), |i| formats[i]))
-    }
-}
-
-/// The command tag prefix for a row-returning statement (pgwire appends the count).
-fn rows_tag(command: &str) -> String {
-    match command {
-        "INSERT" => "INSERT 0".into(),
-        other => other.into(),
-    }
-}
-
-#[async_trait]
-impl ExtendedQueryHandler for Conn {
-    type Statement = Arc<Prepared>;
-    type QueryParser = Parser;
-
-    fn query_parser(&self) -> Arc<Parser> {
-        self.parser.clone()
-    }
-
-    async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
-    where
-        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
-        C::PortalStore: PortalStore<Statement = Self::Statement>,
-        C::Error: Debug,
-        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
-    {
-        let r = self._on_execute(client, message).await;
-        // The session, not the message sequence, knows the transaction state.
-        client.set_transaction_status(self.state.transaction_status());
-        r
-    }
-
-    /// Sends the ParameterStatus messages owed, then ReadyForQuery.
-    async fn on_sync<C>(&self, client: &mut C, _message: PgSync) -> PgWireResult<()>
-    where
-        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
-        C::PortalStore: PortalStore<Statement = Self::Statement>,
-        C::Error: Debug,
-        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
-    {
-        client.portal_store().rm_portal(pgwire::api::DEFAULT_NAME);
-        self.state.send_parameter_status(client).await?;
-        client
-            .send(PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(
-                client.transaction_status(),
-            )))
-            .await?;
-        client.flush().await?;
-        Ok(())
-    }
-
-    async fn do_query<C>(
-        &self,
-        client: &mut C,
-        portal: &Portal<Arc<Prepared>>,
-        _max_rows: usize,
-    ) -> PgWireResult<Response>
-    where
-        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
-        C::PortalStore: PortalStore<Statement = Self::Statement>,
-        C::Error: Debug,
-        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
-    {
-        let prepared = portal.statement.statement.clone();
-        let types = prepared.param_types();
-        let decoded = (|| {
-            if portal.parameters.len() != types.len() {
-                return Err(Error::new(
-                    SqlState::PROTOCOL_VIOLATION,
-                    format!(
-                        "bind message supplies {} parameters, but prepared statement \"{}\" requires {}",
-                        portal.parameters.len(),
-                        portal.statement.id.replace(pgwire::api::DEFAULT_NAME, ""),
-                        types.len()
-                    ),
-                ));
-            }
-            if let Format::Individual(codes) = &portal.parameter_format
-                && codes.len() != types.len()
-            {
-                return Err(Error::new(
-                    SqlState::PROTOCOL_VIOLATION,
-                    format!(
-                        "bind message has {} parameter formats but {} parameters",
-                        codes.len(),
-                        types.len()
-                    ),
-                ));
-            }
-            portal
-                .parameters
-                .iter()
-                .enumerate()
-                .map(|(i, p)| {
-                    decode_param(
-                        p.as_deref(),
-                        portal.parameter_format.is_binary(i),
-                        &types[i],
-                    )
-                })
-                .collect::<crate::Result<Vec<_>>>()
-        })();
-        let values = match decoded {
-            Ok(v) => v,
-            Err(e) => {
-                self.state
-                    .run(|s| {
-                        s.fail_transaction();
-                        Ok(())
-                    })
-                    .await?;
-                return Err(pg_error(e));
-            }
-        };
-        let formats = result_formats(Some(&portal.result_column_format), prepared.columns().len())?;
-        let (result, leftover) = self
-            .state
-            .run(move |s| {
-                let r = s.run_prepared(&prepared, &values);
-                Ok((r, s.take_notices()))
-            })
-            .await?;
-        // Notices go before the statement's CommandComplete (or error).
-        send_notices(client, &leftover).await?;
-        let result = result.map_err(pg_error)?;
-        send_notices(client, &result.notices).await?;
-        match result.copy_mode() {
-            Some(CopyMode::In { columns }) => {
-                self.copy_buf.lock().clear();
-                return Ok(Response::CopyIn(copy_in_response(columns)));
-            }
-            Some(CopyMode::Out { columns }) => {
-                return Ok(Response::CopyOut(copy_out_response(result, columns)));
-            }
-            None => {}
-        }
-        match &result.rows {
-            Some(rows) => {
-                let formats = if formats.len() == rows.columns().len() {
-                    formats
-                } else {
-                    result_formats(Some(&portal.result_column_format), rows.columns().len())?
-                };
-                let fields = field_infos(rows.columns(), |i| formats[i]);
-                let encoded = data_rows(rows, &formats);
-                let mut response =
-                    QueryResponse::new(Arc::new(fields), futures::stream::iter(encoded));
-                response.set_command_tag(&rows_tag(&result.command));
-                Ok(Response::Query(response))
-            }
-            None => Ok(Response::Execution(Tag::new(&result.tag()))),
-        }
-    }
-}
-
-fn copy_in_response(columns: usize) -> CopyResponse {
+pub(super) fn copy_in_response(columns: usize) -> CopyResponse {
     CopyResponse::new(0, columns, futures::stream::empty())
 }
 
 /// COPY TO STDOUT: each result row is one line of data.
-fn copy_out_response(result: StatementResult, columns: usize) -> CopyResponse {
+pub(super) fn copy_out_response(result: StatementResult, columns: usize) -> CopyResponse {
     let chunks: Vec<PgWireResult<CopyData>> = result
         .rows
         .into_iter()

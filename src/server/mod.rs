@@ -3,9 +3,13 @@
 //! The protocol itself (message framing, the startup and SCRAM exchanges,
 //! the extended-protocol state machine, TLS negotiation) is the `pgwire`
 //! crate's. This module supplies what is ours: every connection gets one
-//! [`Session`](crate::Session), the same type embedded callers use, and its
-//! statements run on tokio's blocking pool so a slow statement or a commit
-//! waiting for its fsync never stalls other connections.
+//! [`Session`](crate::Session), the same type embedded callers use, and a
+//! thread of its own, as PostgreSQL gives each connection a process: the
+//! thread drives the connection's protocol on a single-threaded tokio
+//! runtime and runs its statements in place, so a statement costs no thread
+//! hand-off, and a slow statement or a commit waiting for its fsync stalls
+//! only its own connection. (Connections past `max_connections`, which are
+//! refused anyway, stay on the shared runtime and its blocking pool.)
 //!
 //! Around the connections the server keeps a registry for cancel requests,
 //! the `max_connections` limit, idle-session reaping (the
@@ -17,6 +21,7 @@
 mod auth;
 mod config;
 mod conn;
+mod extended;
 mod messages;
 mod types;
 
@@ -145,11 +150,17 @@ impl Server {
         drop(self.listener);
         let _ = stop_tx.send(true);
         // Connections end their sessions (rolling back) once their running
-        // statement, already told to cancel, returns.
+        // statement returns. A connection's thread runs its statement right
+        // there, deaf to `stop` until it returns, so stop the statements
+        // directly (again while waiting, in case one was just starting).
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while self.shared.connections.load(Ordering::SeqCst) > 0
             && tokio::time::Instant::now() < deadline
         {
+            let states: Vec<_> = self.shared.cancel_keys.lock().values().cloned().collect();
+            for state in states {
+                state.stop();
+            }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         self.shared.db.sync()?;
@@ -161,7 +172,7 @@ impl Server {
         &self,
         socket: tokio::net::TcpStream,
         peer: SocketAddr,
-        mut stop: watch::Receiver<bool>,
+        stop: watch::Receiver<bool>,
     ) {
         let _ = socket.set_nodelay(true);
         let keepalive = socket2::TcpKeepalive::new()
@@ -171,31 +182,114 @@ impl Server {
         let _ = socket2::SockRef::from(&socket).set_tcp_keepalive(&keepalive);
         let shared = self.shared.clone();
         let tls = self.tls.clone();
-        shared.connections.fetch_add(1, Ordering::SeqCst);
-        tokio::spawn(async move {
-            let local = socket.local_addr().unwrap_or(shared.config.listen);
-            let conn = Arc::new(Conn::new(shared.clone(), local, peer));
-            let state = conn.state();
-            let serve = pgwire::tokio::process_socket(socket, tls, conn::Handlers(conn));
-            tokio::select! {
-                r = serve => {
-                    if let Err(e) = r {
-                        tracing::debug!(%peer, "connection ended: {e}");
-                    }
-                }
-                reason = state.idle_expired() => {
-                    tracing::info!(%peer, "terminating connection due to {reason}");
-                }
-                _ = stop.wait_for(|s| *s) => {
-                    state.cancel_running();
-                }
+        let live = shared.connections.fetch_add(1, Ordering::SeqCst) + 1;
+        let guard = Live(shared.clone());
+        if live > shared.config.max_connections + SPARE_CONNECTION_THREADS {
+            // Past the limit (the client is about to be refused) a flood of
+            // sockets must not become a flood of threads.
+            tokio::spawn(serve_connection(guard, socket, peer, tls, stop, false));
+            return;
+        }
+        let socket = match socket.into_std() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(%peer, "could not hand the connection to its thread: {e}");
+                return;
             }
-            state.close(&shared);
-            // The session is dropped (rolling back) when the last statement
-            // running on the blocking pool lets go of it.
-            state.wait_idle().await;
-            shared.connections.fetch_sub(1, Ordering::SeqCst);
-        });
+        };
+        let spawned = std::thread::Builder::new()
+            .name("heliosdb-conn".into())
+            .stack_size(CONNECTION_STACK)
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::warn!(%peer, "could not start the connection's runtime: {e}");
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    match tokio::net::TcpStream::from_std(socket) {
+                        Ok(socket) => serve_connection(guard, socket, peer, tls, stop, true).await,
+                        Err(e) => tracing::warn!(%peer, "could not register the connection: {e}"),
+                    }
+                });
+            });
+        if let Err(e) = spawned {
+            // The closure, socket and guard included, is dropped: the client
+            // sees the connection close, as when PostgreSQL cannot fork.
+            tracing::warn!(%peer, "could not start a thread for the connection: {e}");
+        }
+    }
+}
+
+/// Connections beyond `max_connections` that still get their own thread:
+/// room for cancel requests, which arrive on connections of their own.
+const SPARE_CONNECTION_THREADS: usize = 16;
+
+/// Stack of a connection thread. Only touched pages are backed by memory;
+/// the size leaves the parser's deep-recursion guard (`stack::guard_large`)
+/// room to run without switching to a heap-allocated segment.
+const CONNECTION_STACK: usize = 16 * 1024 * 1024;
+
+/// Counts a live connection; dropped when it ends, even by a panic.
+struct Live(Arc<Shared>);
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Serves one accepted socket until the client leaves, its session is
+/// reaped or terminated, or the server stops. `inline`: the connection has
+/// a thread of its own, and its statements run right on it (see
+/// `ConnState::run`).
+async fn serve_connection(
+    live: Live,
+    socket: tokio::net::TcpStream,
+    peer: SocketAddr,
+    tls: Option<pgwire::tokio::TlsAcceptor>,
+    mut stop: watch::Receiver<bool>,
+    inline: bool,
+) {
+    let shared = live.0.clone();
+    let local = socket.local_addr().unwrap_or(shared.config.listen);
+    let conn = Arc::new(Conn::new(shared.clone(), local, peer, inline));
+    let state = conn.state();
+    // Unregisters the cancel key even if the connection's code panics, so
+    // the state (and the session in it) is freed with the connection.
+    let _closing = Closing(shared.clone(), state.clone());
+    let serve = pgwire::tokio::process_socket(socket, tls, conn::Handlers(conn));
+    tokio::select! {
+        r = serve => {
+            if let Err(e) = r {
+                tracing::debug!(%peer, "connection ended: {e}");
+            }
+        }
+        reason = state.idle_expired() => {
+            tracing::info!(%peer, "terminating connection due to {reason}");
+        }
+        _ = stop.wait_for(|s| *s) => {
+            state.cancel_running();
+        }
+    }
+    state.close(&shared);
+    // The session is dropped (rolling back) when the last statement
+    // running on the blocking pool lets go of it.
+    state.wait_idle().await;
+    drop(live);
+}
+
+/// Unregisters a connection when its task ends.
+struct Closing(Arc<Shared>, Arc<ConnState>);
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        self.1.close(&self.0);
     }
 }
 

@@ -4,7 +4,7 @@
 //! `DROP DATABASE ... WITH (FORCE)`, and that qualified names do not reach
 //! into another database.
 
-use super::{Session, StatementResult, command_result};
+use super::{Prepared, Session, StatementResult, command_result};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::binder::check_database_part;
 use crate::sql::commands::Command;
@@ -31,6 +31,13 @@ impl ThreePartNames {
             }
         }
     }
+}
+
+/// The `db.schema.name` names of a statement.
+fn three_part_names(stmt: &ast::Statement) -> Vec<ast::ObjectName> {
+    let mut names = ThreePartNames(Vec::new());
+    let _ = ast::Visit::visit(stmt, &mut names);
+    names.0
 }
 
 impl ast::Visitor for ThreePartNames {
@@ -169,15 +176,25 @@ impl Session {
 
     /// `db.schema.name` must name the session's own database (0A000
     /// otherwise, as in PostgreSQL).
-    pub(super) fn check_cross_database(&mut self, stmt: &ast::Statement) -> Result<()> {
-        let mut names = ThreePartNames(Vec::new());
-        let _ = ast::Visit::visit(stmt, &mut names);
-        if names.0.is_empty() {
+    /// A prepared statement's names are collected once, on its first run.
+    pub(super) fn check_cross_database(
+        &mut self,
+        stmt: &ast::Statement,
+        prepared: Option<&Prepared>,
+    ) -> Result<()> {
+        let collected;
+        let names = match prepared {
+            Some(p) => p.three_part_names.get_or_init(|| three_part_names(stmt)),
+            None => {
+                collected = three_part_names(stmt);
+                &collected
+            }
+        };
+        if names.is_empty() {
             return Ok(());
         }
         let catalog = self.catalog()?;
         names
-            .0
             .iter()
             .try_for_each(|n| check_database_part(&catalog, n))
     }

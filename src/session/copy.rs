@@ -481,6 +481,7 @@ impl Session {
             declared: types.clone(),
             columns: cols,
             cache: parking_lot::Mutex::new(None),
+            three_part_names: std::sync::OnceLock::new(),
         };
         self.copy_in = Some(Box::new(CopyIn {
             insert,

@@ -102,6 +102,8 @@ pub struct Prepared {
     declared: Vec<DataType>,
     columns: Vec<ColumnInfo>,
     cache: parking_lot::Mutex<Option<PlanCacheEntry>>,
+    /// The statement's `db.schema.name` names, collected on first run.
+    three_part_names: std::sync::OnceLock<Vec<ast::ObjectName>>,
 }
 
 /// A bound plan with the catalog, search path and current user it was
@@ -637,6 +639,7 @@ impl Session {
             declared,
             columns,
             cache: parking_lot::Mutex::new(None),
+            three_part_names: std::sync::OnceLock::new(),
         })
     }
 
@@ -1008,7 +1011,7 @@ impl Session {
         if reads_data {
             let t = self.txn.as_mut().expect("transaction started");
             t.txn.begin_statement()?;
-            self.check_cross_database(stmt)?;
+            self.check_cross_database(stmt, prepared)?;
         }
         match stmt {
             S::Savepoint { name } => {
@@ -1503,7 +1506,7 @@ impl Session {
             self.begin_txn(false, None)?;
         }
         let result = (|| {
-            self.check_cross_database(stmt)?;
+            self.check_cross_database(stmt, None)?;
             let catalog = self.catalog()?;
             let search_path = self.search_path(&catalog);
             let binder = Binder::new(&catalog, &search_path).with_param_types(declared.to_vec());

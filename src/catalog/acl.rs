@@ -426,6 +426,15 @@ impl Catalog {
                 format!("sequence {}", qualified(&s.schema, &s.name)),
             );
         }
+        for t in self.tables.values() {
+            for p in t.rls.policies.iter().filter(|p| p.roles.contains(&role)) {
+                out.push(format!(
+                    "target of policy {} on table {}",
+                    p.name,
+                    qualified(&t.schema, &t.name)
+                ));
+            }
+        }
         out.sort();
         out
     }

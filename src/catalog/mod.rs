@@ -18,6 +18,7 @@
 pub mod acl;
 pub mod databases;
 pub mod keys;
+pub mod policy;
 pub mod roles;
 pub mod scram;
 pub mod sequences;
@@ -25,6 +26,7 @@ pub mod stats;
 
 pub use acl::AclItem;
 pub use databases::{BOOTSTRAP_DATABASE, DatabaseDef};
+pub use policy::{PolicyCommand, PolicyDef, RowSecurity};
 pub use roles::RoleDef;
 pub use stats::TableStats;
 
@@ -133,6 +135,9 @@ pub struct TableDef {
     /// Access control list; None means the default (see [`acl`]).
     #[serde(default)]
     pub acl: Option<Vec<AclItem>>,
+    /// Row-level security: whether it is enabled or forced, and the policies.
+    #[serde(default)]
+    pub rls: RowSecurity,
 }
 
 impl TableDef {

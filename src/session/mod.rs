@@ -1085,7 +1085,12 @@ impl Session {
             | S::Truncate(_)
             | S::CreateRole(_)
             | S::AlterRole { .. } => self.run_ddl(stmt),
-            S::Grant(_) | S::Revoke(_) | S::AlterSchema(_) => self.run_ddl(stmt),
+            S::Grant(_)
+            | S::Revoke(_)
+            | S::AlterSchema(_)
+            | S::CreatePolicy(_)
+            | S::AlterPolicy(_)
+            | S::DropPolicy(_) => self.run_ddl(stmt),
             S::Analyze(_) => Ok(command_result("ANALYZE")),
             other => Err(Error::unsupported(format!(
                 "statement not supported: {}",
@@ -1366,6 +1371,9 @@ impl Session {
             S::Grant(g) => ctx.grant_privileges(g),
             S::Revoke(r) => ctx.revoke_privileges(r),
             S::AlterSchema(a) => ctx.alter_schema(&a.name, &a.operations),
+            S::CreatePolicy(cp) => ctx.create_policy(cp),
+            S::AlterPolicy(ap) => ctx.alter_policy(ap),
+            S::DropPolicy(dp) => ctx.drop_policy(dp),
             S::Drop {
                 object_type,
                 if_exists,
@@ -1403,6 +1411,9 @@ impl Session {
             on_conflict: None,
             returning: None,
             checks: vec![],
+            rls: vec![],
+            rls_conflict: vec![],
+            rls_update: vec![],
         });
         let outcome = self.exec_dml(&catalog, &insert, params)?;
         Ok(StatementResult {

@@ -14,6 +14,7 @@ mod expr;
 mod from;
 mod operators;
 mod query;
+pub mod rls;
 mod special;
 mod srf;
 mod subquery;
@@ -209,6 +210,8 @@ pub struct Binder<'a> {
     /// The current user of the statement (`has_table_privilege` without a
     /// role asks about it); None for internal binding.
     current_role: std::cell::Cell<Option<u32>>,
+    /// Tables whose policies are being bound (recursion guard).
+    rls_stack: RefCell<Vec<u32>>,
 }
 
 /// Privilege checking while binding (see [`Binder::with_privilege_checks`]).
@@ -236,6 +239,7 @@ impl<'a> Binder<'a> {
             in_system_relation: std::cell::Cell::new(false),
             privileges: std::cell::Cell::new(Checks::Off),
             current_role: std::cell::Cell::new(None),
+            rls_stack: RefCell::new(Vec::new()),
         }
     }
 

@@ -334,6 +334,7 @@ impl DdlCtx<'_> {
             foreign_keys: vec![],
             owner: self.current_user,
             acl: None,
+            rls: Default::default(),
         };
         // Owned sequences for serial and identity columns.
         for (cname, ty, _, opts) in seqs {

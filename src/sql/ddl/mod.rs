@@ -12,6 +12,7 @@ mod cascade;
 mod create;
 mod database;
 mod maintenance;
+mod policy;
 mod privilege;
 mod role;
 mod view;

@@ -20,6 +20,7 @@
 
 mod information_schema;
 mod pg_catalog;
+mod policies;
 pub mod roles;
 mod settings;
 

@@ -227,6 +227,18 @@ pub struct ViewDef {
     /// Access control list; None means the default (see [`acl`]).
     #[serde(default)]
     pub acl: Option<Vec<AclItem>>,
+    /// Whether the view's query reads its tables with the querying user's
+    /// privileges and row-level security policies (the default here), or
+    /// with the view owner's (`WITH (security_invoker = false)`).
+    #[serde(default = "default_security_invoker")]
+    pub security_invoker: bool,
+    /// The options given at CREATE VIEW, as `pg_class.reloptions` shows them.
+    #[serde(default)]
+    pub options: Vec<String>,
+}
+
+fn default_security_invoker() -> bool {
+    true
 }
 
 /// A relation-namespace entry.

@@ -403,8 +403,13 @@ impl Binder<'_> {
         };
         let outer = std::mem::take(&mut *self.outer.borrow_mut());
         let ctes = std::mem::take(&mut *self.ctes.borrow_mut());
-        // The view's query runs with its owner's privileges.
-        let plan = self.checked_as(view.owner, || self.bind_query(q));
+        // A security-invoker view (the default) reads its tables with the
+        // querying user's privileges and policies; otherwise as its owner.
+        let plan = if view.security_invoker {
+            self.bind_query(q)
+        } else {
+            self.checked_as(view.owner, || self.bind_query(q))
+        };
         *self.outer.borrow_mut() = outer;
         *self.ctes.borrow_mut() = ctes;
         let plan = plan?;

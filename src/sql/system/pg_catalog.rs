@@ -273,6 +273,13 @@ fn pg_class(ctx: &Ctx) -> SystemTable {
         // Foreign keys are triggers in PostgreSQL: psql lists them only
         // for tables with relhastriggers.
         let mut triggers = false;
+        let reloptions = match cat.views.get(&(r.oid as u32)) {
+            Some(v) if r.kind == 'v' && !v.options.is_empty() => Value::Array(
+                DataType::Text,
+                v.options.iter().map(|o| Value::Text(o.clone())).collect(),
+            ),
+            _ => Value::Null,
+        };
         let rls = match r.kind {
             'r' => cat.tables[&(r.oid as u32)].rls.clone(),
             _ => Default::default(),
@@ -333,7 +340,7 @@ fn pg_class(ctx: &Ctx) -> SystemTable {
             Value::Bool(false),
             int8(0),
             super::acl_value(cat, r.acl.as_deref()),
-            Value::Null,
+            reloptions,
             Value::Null,
         ]);
     }

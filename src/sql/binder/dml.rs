@@ -78,6 +78,8 @@ pub struct UpdatePlan {
 #[derive(Clone, Debug)]
 pub struct DeletePlan {
     pub table: Arc<TableDef>,
+    /// Row-level security applies (integrity errors then print no values).
+    pub rls: bool,
     pub scan: Scan,
     pub using: Option<Plan>,
     pub filter: Option<Expr>,
@@ -774,6 +776,7 @@ impl Binder<'_> {
             &[RlsCommand::Delete]
         };
         let security = self.rls_filter(&table, &alias, cmds)?;
+        let rls = security.is_some();
         let (scope, using, extra) = self.target_scope(&table, &alias, d.using.as_deref())?;
         let (scan_filter, filter, returning) = self.target_clauses(
             &table,
@@ -785,6 +788,7 @@ impl Binder<'_> {
             extra.as_ref(),
         )?;
         Ok(DeletePlan {
+            rls,
             scan: Scan {
                 table: table.clone(),
                 alias: Some(alias),

@@ -80,13 +80,29 @@ pub fn execute_dml(
         out: DmlOutcome::default(),
         cache: Default::default(),
     };
-    match plan {
-        DmlPlan::Insert(p) => w.insert(p)?,
-        DmlPlan::Update(p) => w.update(p)?,
-        DmlPlan::Delete(p) => w.delete(p)?,
+    // Under row-level security an integrity error must not print values
+    // (of the new row, or of a row the user may not see), as in PostgreSQL.
+    let hide_values = match plan {
+        DmlPlan::Insert(p) => !p.rls.is_empty(),
+        DmlPlan::Update(p) => !p.rls.is_empty(),
+        DmlPlan::Delete(p) => p.rls,
+    };
+    let run = |w: &mut Writer| -> Result<()> {
+        match plan {
+            DmlPlan::Insert(p) => w.insert(p)?,
+            DmlPlan::Update(p) => w.update(p)?,
+            DmlPlan::Delete(p) => w.delete(p)?,
+        }
+        w.run_fk_checks()
+    };
+    match run(&mut w) {
+        Ok(()) => Ok(w.out),
+        Err(mut e) if hide_values && e.code.code().starts_with("23") => {
+            e.detail = None;
+            Err(e)
+        }
+        Err(e) => Err(e),
     }
-    w.run_fk_checks()?;
-    Ok(w.out)
 }
 
 /// A deferred NO ACTION check: (parent, child, fk index, old referenced values).

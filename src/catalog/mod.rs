@@ -23,12 +23,14 @@ pub mod roles;
 pub mod scram;
 pub mod sequences;
 pub mod stats;
+pub mod tenants;
 
 pub use acl::AclItem;
 pub use databases::{BOOTSTRAP_DATABASE, DatabaseDef};
 pub use policy::{PolicyCommand, PolicyDef, RowSecurity};
 pub use roles::RoleDef;
 pub use stats::TableStats;
+pub use tenants::TenantDef;
 
 use crate::error::{Error, Result, SqlState};
 use crate::storage::prefix_end;
@@ -47,6 +49,7 @@ pub const KIND_SEQUENCE: u8 = 4;
 pub const KIND_VIEW: u8 = 5;
 pub const KIND_ROLE: u8 = 6;
 pub const KIND_DATABASE: u8 = 7;
+pub const KIND_TENANT: u8 = 9;
 
 /// Object ids start here, like PostgreSQL's first user OID.
 pub const FIRST_OID: u32 = 16384;
@@ -138,6 +141,10 @@ pub struct TableDef {
     /// Row-level security: whether it is enabled or forced, and the policies.
     #[serde(default)]
     pub rls: RowSecurity,
+    /// The uuid column naming each row's tenant, for a tenant-scoped table
+    /// (`helios.enable_tenancy`).
+    #[serde(default)]
+    pub tenant_column: Option<usize>,
 }
 
 impl TableDef {
@@ -266,6 +273,8 @@ pub struct Catalog {
     pub views: BTreeMap<u32, Arc<ViewDef>>,
     /// Roles by id (the lowest id is the bootstrap superuser).
     pub roles: BTreeMap<u32, Arc<RoleDef>>,
+    /// Tenants by object id (global, like roles).
+    pub tenants: BTreeMap<u32, Arc<TenantDef>>,
     names: HashMap<(String, String), Relation>,
     role_names: HashMap<String, u32>,
     table_indexes: HashMap<u32, Vec<u32>>,
@@ -352,6 +361,7 @@ impl Catalog {
             Vec::new(),
         );
         let mut dbs = BTreeMap::new();
+        let mut tenants = BTreeMap::new();
         fn decode<T: serde::de::DeserializeOwned>(value: &[u8]) -> Result<T> {
             serde_json::from_slice(value)
                 .map_err(|e| Error::corrupted(format!("catalog entry: {e}")))
@@ -383,6 +393,10 @@ impl Catalog {
                 })?,
                 KIND_VIEW => keep(&value, database, &mut views, |v: &ViewDef| v.database)?,
                 KIND_ROLE => roles.push(decode(&value)?),
+                KIND_TENANT => {
+                    let t: TenantDef = decode(&value)?;
+                    tenants.insert(t.oid, Arc::new(t));
+                }
                 KIND_DATABASE => {
                     let d: DatabaseDef = decode(&value)?;
                     dbs.insert(d.id, Arc::new(d));
@@ -393,6 +407,7 @@ impl Catalog {
         let mut c = Catalog::build(schemas, tables, indexes, sequences, views, roles);
         c.database = database;
         c.databases = dbs;
+        c.tenants = tenants;
         let start = vec![keys::STATS_PREFIX];
         let end = prefix_end(&start).expect("prefix is not all 0xFF");
         for item in txn.scan(Bound::Included(start), Bound::Excluded(end), false)? {

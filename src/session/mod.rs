@@ -20,6 +20,7 @@ pub mod auth;
 mod commands;
 mod copy;
 mod database;
+mod helios;
 mod identity;
 mod params;
 mod registry;
@@ -27,6 +28,7 @@ mod report;
 mod rows;
 mod set;
 mod settings;
+mod tenant;
 
 pub use crate::catalog::roles::BOOTSTRAP_SUPERUSER;
 pub use auth::{LoginRole, ScramVerifier};
@@ -157,6 +159,8 @@ pub struct Session {
     copy_in: Option<Box<copy::CopyIn>>,
     /// The effective search path, for the catalog, user and raw path it was computed from.
     path_cache: Option<SearchPathCache>,
+    /// The tenant the login role is bound to: the session cannot leave it.
+    bound_tenant: Option<uuid::Uuid>,
     /// Notices raised and not yet handed out (see [`Session::take_notices`]).
     notices: RefCell<Vec<Notice>>,
     /// `set_config` calls of the running statement, applied when it succeeds.
@@ -202,6 +206,8 @@ struct StmtEnv<'a> {
     deadline: Option<std::time::Instant>,
     identity: &'a Identity,
     interrupt: &'a AtomicBool,
+    /// `current_tenant_id()`, read once per statement.
+    tenant: std::sync::OnceLock<Option<uuid::Uuid>>,
     notices: &'a RefCell<Vec<Notice>>,
     pending_settings: &'a RefCell<Vec<report::PendingSetting>>,
     info: &'a ConnectionInfo,
@@ -226,6 +232,7 @@ impl<'a> StmtEnv<'a> {
             stmt_time: std::sync::OnceLock::new(),
             deadline: statement_deadline(&session.settings),
             interrupt: &session.interrupt,
+            tenant: std::sync::OnceLock::new(),
             identity: &session.identity,
             notices: &session.notices,
             pending_settings: &session.pending_settings,
@@ -339,6 +346,10 @@ impl EvalEnv for StmtEnv<'_> {
             .role(self.identity.current_user())?
             .name
             .clone())
+    }
+
+    fn current_tenant_id(&self) -> Result<Option<uuid::Uuid>> {
+        Ok(*self.tenant.get_or_init(|| tenant::tenant_of(self.settings)))
     }
 
     fn session_user(&self) -> Result<String> {
@@ -487,6 +498,7 @@ impl Session {
             identity,
             copy_in: None,
             path_cache: None,
+            bound_tenant: None,
             notices: RefCell::new(Vec::new()),
             pending_settings: RefCell::new(Vec::new()),
             info: ConnectionInfo::embedded(),
@@ -940,9 +952,8 @@ impl Session {
         if self.transaction_failed() {
             return Err(Error::aborted_transaction());
         }
-        self.autocommit(matches!(stmt, S::Query(_)), |s| {
-            s.run_in_txn(stmt, params, prepared)
-        })
+        let read_only = matches!(stmt, S::Query(q) if helios::helios_call(q).is_none());
+        self.autocommit(read_only, |s| s.run_in_txn(stmt, params, prepared))
     }
 
     /// Runs `f` in the session's transaction, or outside one in a new
@@ -1036,6 +1047,9 @@ impl Session {
             S::Set(set) => self.set(set),
             S::Reset(r) => self.reset(&r.reset),
             S::ShowVariable { variable } => self.show_variable(variable),
+            S::Query(q) if let Some(call) = helios::helios_call(q) => {
+                self.run_helios(&call, params)
+            }
             S::Query(q) => {
                 let catalog = self.catalog()?;
                 let (plan, columns) = self.plan_query_in(&catalog, q, prepared, params)?;

@@ -727,6 +727,8 @@ impl Binder<'_> {
             "current_schema" => Func::CurrentSchema,
             "current_user" | "current_role" => Func::CurrentUser,
             "session_user" => Func::SessionUser,
+            // The release notes' spelling: `tenant_id = current_tenant_id`.
+            "current_tenant_id" => Func::CurrentTenantId,
             _ => return Ok(None),
         };
         let (_, ty) = functions::resolve(f.name(), &[])?;
@@ -857,6 +859,13 @@ impl Binder<'_> {
         let name = match parts.as_slice() {
             [n] => n.clone(),
             [s, n] if s == "pg_catalog" => n.clone(),
+            // The tenant management functions change the catalog: they are
+            // statements of their own (session::helios).
+            [s, n] if s == "helios" => {
+                return Err(Error::unsupported(format!(
+                    "helios.{n}() must be called as a statement of its own: SELECT helios.{n}(...)"
+                )));
+            }
             _ => parts.join("."),
         };
         if f.over.is_some() {

@@ -335,6 +335,7 @@ impl DdlCtx<'_> {
             owner: self.current_user,
             acl: None,
             rls: Default::default(),
+            tenant_column: None,
         };
         // Owned sequences for serial and identity columns.
         for (cname, ty, _, opts) in seqs {

@@ -15,6 +15,7 @@ mod maintenance;
 mod policy;
 mod privilege;
 mod role;
+mod tenant;
 mod view;
 
 pub use role::is_role_grant;

@@ -812,6 +812,18 @@ impl Session {
         eff
     }
 
+    /// The catalog, current user and effective search path statements are
+    /// bound with right now (for API calls that inspect how a name binds).
+    pub(crate) fn binding_state(&mut self) -> Result<(Arc<Catalog>, u32, Arc<Vec<String>>)> {
+        let catalog = if self.txn.is_some() {
+            self.catalog()?
+        } else {
+            database::latest_catalog(&self.db, self.database)?
+        };
+        let search_path = self.search_path(&catalog);
+        Ok((catalog, self.identity.current_user(), search_path))
+    }
+
     fn catalog(&mut self) -> Result<Arc<Catalog>> {
         let t = self.txn.as_mut().expect("a transaction is active");
         if t.catalog_dirty {

@@ -54,6 +54,12 @@ fn embedded_sessions_see_only_their_rows() {
         e.message,
         "new row violates row-level security policy for table \"notes\""
     );
+    // COPY FROM would bypass the policies: refused, as in PostgreSQL.
+    let e = a
+        .copy_in_from("COPY notes FROM STDIN", "9\tapp_a\tx\t1\n".as_bytes())
+        .unwrap_err();
+    assert_eq!(e.sqlstate(), "0A000");
+    assert_eq!(e.message, "COPY FROM not supported with row-level security");
     // Updates and deletes cannot reach app_b's row.
     assert_eq!(
         a.execute("UPDATE notes SET body = 'mine now'", &[])

@@ -17,6 +17,7 @@
 
 pub mod acl;
 pub mod databases;
+pub mod functions;
 pub mod keys;
 pub mod policy;
 pub mod roles;
@@ -27,6 +28,7 @@ pub mod tenants;
 
 pub use acl::AclItem;
 pub use databases::{BOOTSTRAP_DATABASE, DatabaseDef};
+pub use functions::FunctionDef;
 pub use policy::{PolicyCommand, PolicyDef, RowSecurity};
 pub use roles::RoleDef;
 pub use stats::TableStats;
@@ -50,6 +52,7 @@ pub const KIND_VIEW: u8 = 5;
 pub const KIND_ROLE: u8 = 6;
 pub const KIND_DATABASE: u8 = 7;
 pub const KIND_TENANT: u8 = 9;
+pub const KIND_FUNCTION: u8 = 10;
 
 /// Object ids start here, like PostgreSQL's first user OID.
 pub const FIRST_OID: u32 = 16384;
@@ -275,6 +278,8 @@ pub struct Catalog {
     pub roles: BTreeMap<u32, Arc<RoleDef>>,
     /// Tenants by object id (global, like roles).
     pub tenants: BTreeMap<u32, Arc<TenantDef>>,
+    /// This database's SQL functions, by id.
+    pub functions: BTreeMap<u32, Arc<FunctionDef>>,
     names: HashMap<(String, String), Relation>,
     role_names: HashMap<String, u32>,
     table_indexes: HashMap<u32, Vec<u32>>,
@@ -362,6 +367,7 @@ impl Catalog {
         );
         let mut dbs = BTreeMap::new();
         let mut tenants = BTreeMap::new();
+        let mut functions = BTreeMap::new();
         fn decode<T: serde::de::DeserializeOwned>(value: &[u8]) -> Result<T> {
             serde_json::from_slice(value)
                 .map_err(|e| Error::corrupted(format!("catalog entry: {e}")))
@@ -393,6 +399,12 @@ impl Catalog {
                 })?,
                 KIND_VIEW => keep(&value, database, &mut views, |v: &ViewDef| v.database)?,
                 KIND_ROLE => roles.push(decode(&value)?),
+                KIND_FUNCTION => {
+                    let f: FunctionDef = decode(&value)?;
+                    if f.database == database {
+                        functions.insert(f.id, Arc::new(f));
+                    }
+                }
                 KIND_TENANT => {
                     let t: TenantDef = decode(&value)?;
                     tenants.insert(t.oid, Arc::new(t));
@@ -408,6 +420,7 @@ impl Catalog {
         c.database = database;
         c.databases = dbs;
         c.tenants = tenants;
+        c.functions = functions;
         let start = vec![keys::STATS_PREFIX];
         let end = prefix_end(&start).expect("prefix is not all 0xFF");
         for item in txn.scan(Bound::Included(start), Bound::Excluded(end), false)? {

@@ -1116,7 +1116,9 @@ impl Session {
             | S::AlterSchema(_)
             | S::CreatePolicy(_)
             | S::AlterPolicy(_)
-            | S::DropPolicy(_) => self.run_ddl(stmt),
+            | S::DropPolicy(_)
+            | S::CreateFunction(_)
+            | S::DropFunction(_) => self.run_ddl(stmt),
             S::Analyze(_) => Ok(command_result("ANALYZE")),
             other => Err(Error::unsupported(format!(
                 "statement not supported: {}",
@@ -1400,6 +1402,8 @@ impl Session {
             S::CreatePolicy(cp) => ctx.create_policy(cp),
             S::AlterPolicy(ap) => ctx.alter_policy(ap),
             S::DropPolicy(dp) => ctx.drop_policy(dp),
+            S::CreateFunction(cf) => ctx.create_function(cf),
+            S::DropFunction(df) => ctx.drop_function(df),
             S::Drop {
                 object_type,
                 if_exists,

@@ -666,6 +666,11 @@ impl Binder<'_> {
         scope: &Scope,
         agg: Option<&AggCtx>,
     ) -> Result<(Expr, DataType)> {
+        if qualifier.is_none()
+            && let Some(arg) = self.fn_arg(name)?
+        {
+            return Ok(arg);
+        }
         match scope.resolve(qualifier, name)? {
             Some((i, ty)) => {
                 if let Some(a) = agg {
@@ -868,6 +873,9 @@ impl Binder<'_> {
             }
             _ => parts.join("."),
         };
+        if let Some(done) = self.bind_user_function(f, &parts, scope, agg, depth)? {
+            return Ok(done);
+        }
         if f.over.is_some() {
             return self.bind_window_call(f, &name, scope, agg, depth);
         }

@@ -19,6 +19,7 @@ mod special;
 mod srf;
 mod subquery;
 mod system;
+mod user_functions;
 mod window;
 
 pub use dml::{ConflictAction, DeletePlan, DmlPlan, InsertPlan, OnConflict, Returning, UpdatePlan};
@@ -212,6 +213,10 @@ pub struct Binder<'a> {
     current_role: std::cell::Cell<Option<u32>>,
     /// Tables whose policies are being bound (recursion guard).
     rls_stack: RefCell<Vec<u32>>,
+    /// SQL functions being inlined (recursion guard).
+    fn_stack: RefCell<Vec<u32>>,
+    /// Arguments of the SQL function calls being inlined.
+    fn_args: RefCell<Vec<user_functions::FnArgs>>,
 }
 
 /// Privilege checking while binding (see [`Binder::with_privilege_checks`]).
@@ -240,6 +245,8 @@ impl<'a> Binder<'a> {
             privileges: std::cell::Cell::new(Checks::Off),
             current_role: std::cell::Cell::new(None),
             rls_stack: RefCell::new(Vec::new()),
+            fn_stack: RefCell::new(Vec::new()),
+            fn_args: RefCell::new(Vec::new()),
         }
     }
 

@@ -11,6 +11,7 @@ mod alter;
 mod cascade;
 mod create;
 mod database;
+mod function;
 mod maintenance;
 mod policy;
 mod privilege;

@@ -249,7 +249,11 @@ impl DdlCtx<'_> {
         if ct.temporary {
             return Err(Error::unsupported("temporary tables are not supported yet"));
         }
-        if ct.inherits.is_some() || ct.partition_of.is_some() || ct.like.is_some() {
+        if ct.inherits.is_some()
+            || ct.partition_of.is_some()
+            || ct.partition_by.is_some()
+            || ct.like.is_some()
+        {
             return Err(Error::unsupported(
                 "table inheritance, partitions and LIKE are not supported",
             ));

@@ -49,6 +49,27 @@ pub const KIND_DATABASE: u8 = 7;
 /// Object ids start here, like PostgreSQL's first user OID.
 pub const FIRST_OID: u32 = 16384;
 
+/// Temporary schemas are named `pg_temp_<n>`, one per session that creates
+/// temporary objects (`n` is the session's number in the registry). Names
+/// starting with `pg_` are reserved, so no user schema looks like one.
+pub const TEMP_SCHEMA_PREFIX: &str = "pg_temp_";
+
+/// Whether `schema` is a session's temporary schema.
+pub fn is_temp_schema(schema: &str) -> bool {
+    schema
+        .strip_prefix(TEMP_SCHEMA_PREFIX)
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// What happens to a temporary table when a transaction commits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OnCommit {
+    /// `ON COMMIT DELETE ROWS`: emptied at every commit.
+    DeleteRows,
+    /// `ON COMMIT DROP`: dropped when its creating transaction commits.
+    Drop,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SchemaDef {
     pub id: u32,
@@ -133,9 +154,17 @@ pub struct TableDef {
     /// Access control list; None means the default (see [`acl`]).
     #[serde(default)]
     pub acl: Option<Vec<AclItem>>,
+    /// For a temporary table, its ON COMMIT action (None: PRESERVE ROWS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_commit: Option<OnCommit>,
 }
 
 impl TableDef {
+    /// Whether the table is temporary (lives in a session's temporary schema).
+    pub fn is_temp(&self) -> bool {
+        is_temp_schema(&self.schema)
+    }
+
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
     }
@@ -393,12 +422,22 @@ impl Catalog {
     }
 
     /// Resolves a possibly qualified relation name through the search path.
+    /// The schema `pg_temp` means the session's own temporary schema (the
+    /// temporary schema on its search path).
     pub fn resolve(
         &self,
         schema: Option<&str>,
         name: &str,
         search_path: &[String],
     ) -> Option<(String, Relation)> {
+        let own_temp;
+        let schema = match schema {
+            Some("pg_temp") => {
+                own_temp = search_path.iter().find(|s| is_temp_schema(s))?;
+                Some(own_temp.as_str())
+            }
+            other => other,
+        };
         match schema {
             Some(s) => self
                 .names

@@ -286,6 +286,17 @@ impl<'a> Binder<'a> {
 
     /// Fails with 42501 unless the checked role may use schema `name`.
     fn require_schema_usage(&self, name: &str) -> Result<()> {
+        // A session's own temporary schema is on its search path; another
+        // session's temporary objects are off limits, as in PostgreSQL.
+        if crate::catalog::is_temp_schema(name) {
+            if self.search_path.iter().any(|s| s == name) {
+                return Ok(());
+            }
+            return Err(Error::new(
+                SqlState::FEATURE_NOT_SUPPORTED,
+                "cannot access temporary tables of other sessions",
+            ));
+        }
         match self.catalog.schemas.get(name) {
             Some(s) => self.require(acl::Object::Schema(s), acl::USAGE),
             None => Ok(()),

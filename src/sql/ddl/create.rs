@@ -246,9 +246,6 @@ impl DdlCtx<'_> {
         ct: &ast::CreateTable,
         query_cols: Option<Vec<Column>>,
     ) -> Result<Option<u32>> {
-        if ct.temporary {
-            return Err(Error::unsupported("temporary tables are not supported yet"));
-        }
         if ct.inherits.is_some()
             || ct.partition_of.is_some()
             || ct.partition_by.is_some()
@@ -258,9 +255,8 @@ impl DdlCtx<'_> {
                 "table inheritance, partitions and LIKE are not supported",
             ));
         }
-        let (schema, name) = split_name(&ct.name)?;
-        let schema = self.target_schema(schema)?;
-        self.require_create_in(&schema)?;
+        let (schema, name, temp) = self.creation_target(&ct.name, ct.temporary)?;
+        let on_commit = self.on_commit_of(ct.on_commit.as_ref(), temp)?;
         self.lock_name(&schema, &name)?;
         if self.catalog.relation_exists(&schema, &name) {
             if ct.if_not_exists {
@@ -338,6 +334,7 @@ impl DdlCtx<'_> {
             foreign_keys: vec![],
             owner: self.current_user,
             acl: None,
+            on_commit,
         };
         // Owned sequences for serial and identity columns.
         for (cname, ty, _, opts) in seqs {
@@ -487,6 +484,7 @@ impl DdlCtx<'_> {
                     Object::Table(&parent),
                     crate::catalog::acl::REFERENCES,
                 )?;
+                self.check_fk_persistence(t.is_temp(), parent.id)?;
                 let columns = resolve_columns(&t, &cols)?;
                 let ref_columns = if ref_cols.is_empty() {
                     if parent.primary_key.is_empty() {
@@ -622,13 +620,12 @@ impl DdlCtx<'_> {
     pub fn create_sequence(
         &mut self,
         name: &ast::ObjectName,
+        temporary: bool,
         if_not_exists: bool,
         data_type: Option<&ast::DataType>,
         opts: &[ast::SequenceOptions],
     ) -> Result<String> {
-        let (schema, n) = split_name(name)?;
-        let schema = self.target_schema(schema)?;
-        self.require_create_in(&schema)?;
+        let (schema, n, _) = self.creation_target(name, temporary)?;
         self.lock_name(&schema, &n)?;
         if self.catalog.relation_exists(&schema, &n) {
             if if_not_exists {

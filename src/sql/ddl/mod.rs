@@ -14,6 +14,7 @@ mod database;
 mod maintenance;
 mod privilege;
 mod role;
+mod temp;
 mod view;
 
 pub use role::is_role_grant;
@@ -41,6 +42,9 @@ pub struct DdlCtx<'a> {
     /// The catalog as this transaction sees it.
     pub catalog: Arc<Catalog>,
     pub search_path: &'a [String],
+    /// The session's temporary schema (`pg_temp_<n>`; it exists once the
+    /// session has created a temporary object).
+    pub temp_schema: &'a str,
     pub oids: &'a OidAllocator,
     pub sequences: &'a SequenceManager,
     pub engine: &'a dyn Engine,
@@ -71,7 +75,9 @@ impl DdlCtx<'_> {
         Ok(())
     }
 
-    /// The schema a new object goes into (first existing schema of the search path).
+    /// The schema a new object goes into (first existing schema of the
+    /// search path; the temporary schema only when asked for, see
+    /// [`DdlCtx::creation_target`]).
     fn target_schema(&self, schema: Option<String>) -> Result<String> {
         match schema {
             Some(s) => {
@@ -87,7 +93,7 @@ impl DdlCtx<'_> {
             None => self
                 .search_path
                 .iter()
-                .find(|s| self.catalog.schemas.contains_key(*s))
+                .find(|s| self.catalog.schemas.contains_key(*s) && !cat::is_temp_schema(s))
                 .cloned()
                 .ok_or_else(|| {
                     Error::new(
@@ -407,6 +413,15 @@ impl DdlCtx<'_> {
             return Ok(());
         };
         self.require_owner(cat::acl::Object::Schema(&s))?;
+        self.drop_schema_unchecked(n, cascade)
+    }
+
+    /// Drops schema `n` (and with `cascade` its contents) once the caller
+    /// has checked the privileges.
+    fn drop_schema_unchecked(&mut self, n: &str, cascade: bool) -> Result<()> {
+        let Some(s) = self.catalog.schemas.get(n).cloned() else {
+            return Ok(());
+        };
         let tables: Vec<u32> = self
             .catalog
             .tables
@@ -625,10 +640,18 @@ impl DdlCtx<'_> {
             }
             i += 1;
         }
-        for id in ids {
+        let restart = matches!(t.identity, Some(ast::TruncateIdentityOption::Restart));
+        self.truncate_ids(&ids, restart)?;
+        Ok("TRUNCATE TABLE".into())
+    }
+
+    /// Empties tables `ids` (checked by the caller); `restart` resets the
+    /// sequences their columns own.
+    fn truncate_ids(&mut self, ids: &[u32], restart: bool) -> Result<()> {
+        for &id in ids {
             self.lock_table_exclusive(id)?;
             self.delete_prefix(keys::table_prefix(id))?;
-            if matches!(t.identity, Some(ast::TruncateIdentityOption::Restart)) {
+            if restart {
                 let owned: Vec<Arc<SequenceDef>> = self
                     .catalog
                     .sequences
@@ -641,6 +664,6 @@ impl DdlCtx<'_> {
                 }
             }
         }
-        Ok("TRUNCATE TABLE".into())
+        Ok(())
     }
 }

@@ -3,7 +3,7 @@
 use super::DdlCtx;
 use crate::catalog::{self as cat, Relation, ViewDef};
 use crate::error::{Error, Result, SqlState};
-use crate::sql::binder::{ident, split_name};
+use crate::sql::binder::ident;
 use sqlparser::ast;
 
 impl DdlCtx<'_> {
@@ -11,13 +11,6 @@ impl DdlCtx<'_> {
         if cv.materialized {
             return Err(Error::unsupported("materialized views are not supported"));
         }
-        if cv.temporary {
-            return Err(Error::unsupported("temporary views are not supported"));
-        }
-        let (schema, name) = split_name(&cv.name)?;
-        let schema = self.target_schema(schema)?;
-        self.require_create_in(&schema)?;
-        self.lock_name(&schema, &name)?;
         // Bind the query now: it must be valid, and its output names the view's columns.
         let binder = self.binder();
         let plan = binder.bind_query(&cv.query)?;
@@ -28,8 +21,11 @@ impl DdlCtx<'_> {
             ));
         }
         let mut depends_on = binder.used_relations.borrow().clone();
+        drop(binder);
         depends_on.sort_unstable();
         depends_on.dedup();
+        let (schema, name) = self.view_target(cv, &depends_on)?;
+        self.lock_name(&schema, &name)?;
         let plan_cols = plan.columns();
         if cv.columns.len() > plan_cols.len() {
             return Err(Error::new(

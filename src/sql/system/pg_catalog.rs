@@ -322,7 +322,11 @@ fn pg_class(ctx: &Ctx) -> SystemTable {
             int8(0),
             Value::Bool(hasindex),
             Value::Bool(false),
-            text("p"),
+            text(if crate::catalog::is_temp_schema(&r.schema) {
+                "t"
+            } else {
+                "p"
+            }),
             text(r.kind.to_string()),
             Value::Int2(natts as i16),
             Value::Int2(checks as i16),

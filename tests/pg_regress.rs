@@ -11,7 +11,9 @@
 //!
 //! A unit passes when its output equals PostgreSQL's, except for the
 //! `LINE n:` excerpt and caret psql prints under an error (HeliosDB does not
-//! report error positions yet), which are left out of both sides.
+//! report error positions yet), which are left out of both sides, and for
+//! the order of result rows of a statement without ORDER BY, which SQL
+//! leaves open (PostgreSQL's follows its heap: updated rows move to the end).
 //!
 //! Statements that test what HeliosDB does not have and will not copy
 //! (inheritance and partitioning, rules, triggers, plan shapes, ...) are left
@@ -132,6 +134,33 @@ fn expected_failures(path: &Path) -> BTreeSet<String> {
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|l| l.split('\t').next().unwrap_or("").to_string())
         .collect()
+}
+
+/// The lines of a unit's output with the rows of each result table sorted:
+/// used for statements without ORDER BY, whose row order SQL leaves open.
+/// PostgreSQL returns such rows in heap order (an updated row moves to the
+/// end of its table), which HeliosDB's key-ordered tables do not reproduce.
+fn sort_result_rows(lines: &[String]) -> Vec<String> {
+    let is_rule = |l: &str| !l.is_empty() && l.chars().all(|c| c == '-' || c == '+');
+    let is_footer = |l: &str| {
+        l.strip_prefix('(')
+            .and_then(|r| r.strip_suffix(" rows)").or_else(|| r.strip_suffix(" row)")))
+            .is_some_and(|n| n.parse::<u64>().is_ok())
+    };
+    let mut out = lines.to_vec();
+    let mut i = 0;
+    while i < out.len() {
+        if is_rule(&out[i]) {
+            let start = i + 1;
+            let end = (start..out.len())
+                .find(|&j| is_footer(&out[j]))
+                .unwrap_or(start);
+            out[start..end].sort();
+            i = end;
+        }
+        i += 1;
+    }
+    out
 }
 
 const DOC_PATH: &str = "docs/conformance.md";
@@ -265,6 +294,7 @@ fn postgres_regression_scripts() {
         let want = units(&expected);
         let units_json = left_out::read_units(&read(format!("marked/{file}.units.json")));
         let left = left_out::classify(&categories, file, &units_json, &want);
+        let sql = left_out::expanded_sql(&units_json);
         let server = Server::start(&[]);
         if *file == "returning" {
             psql(&server, &read("sql/returning_prelude.sql".into()));
@@ -280,7 +310,8 @@ fn postgres_regression_scripts() {
         let mut diffs = String::new();
         for (n, lines) in &want {
             let g = got.get(n).cloned().unwrap_or_default();
-            let pass = &g == lines;
+            let ordered = sql.get(n).is_none_or(|t| left_out::has_order_by(t));
+            let pass = &g == lines || (!ordered && sort_result_rows(&g) == sort_result_rows(lines));
             if let Some(why) = left.get(n) {
                 c.left_out += 1;
                 c.left_out_passing += usize::from(pass);

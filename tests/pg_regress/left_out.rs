@@ -136,6 +136,20 @@ pub fn read_units(json: &str) -> Vec<Unit> {
 
 /// Decides, unit by unit in script order, which units of `file` are left
 /// out and why. `expected` is PostgreSQL's output per unit.
+/// The units' SQL with psql's `\set` variables expanded, by unit id.
+pub fn expanded_sql(units: &[Unit]) -> BTreeMap<usize, String> {
+    let mut vars: HashMap<String, String> = HashMap::new();
+    let set_re = re!(r"(?m)^\\set\s+(\w+)\s+'((?:[^']|'')*)'");
+    let mut out = BTreeMap::new();
+    for unit in units {
+        for c in set_re.captures_iter(&unit.text) {
+            vars.insert(c[1].to_string(), c[2].replace("''", "'"));
+        }
+        out.insert(unit.id, expand(&unit.text, &vars));
+    }
+    out
+}
+
 pub fn classify(
     categories: &[Category],
     file: &str,
@@ -192,6 +206,12 @@ pub fn classify(
         }
     }
     out
+}
+
+/// Whether a unit's SQL asks for an order (`ORDER BY` outside comments and
+/// string literals); psql variables are expanded by the caller.
+pub fn has_order_by(text: &str) -> bool {
+    re!(r"(?i)\border\s+by\b").is_match(&strip(text, false))
 }
 
 /// Expands psql's `:name` variables.

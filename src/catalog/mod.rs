@@ -195,10 +195,44 @@ pub struct IndexDef {
     pub table_id: u32,
     pub schema: String,
     pub name: String,
+    /// The key columns of a plain index. For an index with expression keys
+    /// or a predicate, the columns its keys and predicate read (so that
+    /// dropping one drops the index and changing one re-checks it).
     pub columns: Vec<usize>,
     pub unique: bool,
     /// True when the index backs a UNIQUE constraint (dropped with it).
     pub constraint: bool,
+    /// The keys, when any is an expression or names a collation or
+    /// operator class, or the index is partial; empty for an index on
+    /// plain `columns`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<IndexKey>,
+    /// A partial index's WHERE predicate (SQL text): only rows satisfying
+    /// it have entries, and only they must be unique.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicate: Option<String>,
+}
+
+/// One key of an index: a column or an expression, with the collation and
+/// operator class written in CREATE INDEX (None: the defaults).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexKey {
+    pub column: Option<usize>,
+    /// The expression as SQL text, over the table's columns.
+    pub expr: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opclass: Option<String>,
+}
+
+impl IndexDef {
+    /// Whether the index's entries are keyed by plain `columns` and exist
+    /// for every row: what the planner can use to find rows, and what can
+    /// back a foreign key.
+    pub fn is_plain(&self) -> bool {
+        self.predicate.is_none() && self.keys.iter().all(|k| k.expr.is_none())
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -465,6 +499,15 @@ impl Catalog {
     /// Secondary indexes of a table, in creation order.
     pub fn indexes_of(&self, table: u32) -> Vec<Arc<IndexDef>> {
         self.index_iter(table).cloned().collect()
+    }
+
+    /// The indexes of a table that can find its rows by plain column values
+    /// (see [`IndexDef::is_plain`]): what the planner may scan.
+    pub fn plain_indexes_of(&self, table: u32) -> Vec<Arc<IndexDef>> {
+        self.index_iter(table)
+            .filter(|i| i.is_plain())
+            .cloned()
+            .collect()
     }
 
     /// Secondary indexes of a table, in creation order, without allocating.

@@ -286,7 +286,7 @@ const NAME: &str = r#"((?:\w+\.)?(?:"[^"]+"|\w+))"#;
 /// roles), the object names `CREATE TABLE/VIEW ... name` etc. introduce.
 fn created_names_plain(sql: &str) -> Vec<String> {
     re!(format!(
-        r"(?i)\bcreate\s+(?:or\s+replace\s+)?(?:(?:global|local)\s+)?(?:temp\s+|temporary\s+|unlogged\s+)?(?:table|view|materialized\s+view|type|domain|function|procedure|sequence|role|user)\s+(?:if\s+not\s+exists\s+)?{NAME}"
+        r"(?i)\bcreate\s+(?:or\s+replace\s+)?(?:(?:global|local)\s+)?(?:temp\s+|temporary\s+|unlogged\s+)?(?:table|view|materialized\s+view|type|domain|function|procedure|sequence|role|user|operator\s+class)\s+(?:if\s+not\s+exists\s+)?{NAME}"
     ))
     .captures_iter(sql).map(|c| unqualify(&c[1])).collect()
 }

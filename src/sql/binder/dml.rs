@@ -2,7 +2,7 @@
 
 use super::query::output_name;
 use super::{Binder, Scope, ScopeColumn, ident, object_name_parts, split_name};
-use crate::catalog::{IdentityKind, IndexDef, TableDef, acl};
+use crate::catalog::{IdentityKind, TableDef, acl};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::expr::Expr;
 use crate::sql::parser;
@@ -32,9 +32,10 @@ pub enum ConflictAction {
 
 #[derive(Clone, Debug)]
 pub struct OnConflict {
-    /// The unique index the conflict is detected on (None: the primary key).
-    /// `any` is set for DO NOTHING without a target (any unique constraint).
-    pub index: Option<Arc<IndexDef>>,
+    /// The arbiters: the constraints (primary key or unique indexes, by
+    /// name) whose conflicts take the action. `any` is set for DO NOTHING
+    /// without a target (any unique constraint).
+    pub arbiters: Vec<String>,
     pub any: bool,
     pub action: ConflictAction,
 }
@@ -261,8 +262,16 @@ impl Binder<'_> {
                 ));
             }
         };
+        // ON CONFLICT DO UPDATE's EXCLUDED is known, not reachable, in RETURNING.
+        let excluded = match &ins.on {
+            Some(ast::OnInsert::OnConflict(ast::OnConflict {
+                action: ast::OnConflictAction::DoUpdate(_),
+                ..
+            })) => Some(Scope::unreachable_table(&table, "excluded")),
+            _ => None,
+        };
         let returning = match &ins.returning {
-            Some(items) => Some(self.bind_returning(&table, &alias, items, None)?),
+            Some(items) => Some(self.bind_returning(&table, &alias, items, excluded.as_ref())?),
             None => None,
         };
         // RETURNING and a conflict target read the table; DO UPDATE updates it.
@@ -302,7 +311,9 @@ impl Binder<'_> {
         alias: &str,
         oc: &ast::OnConflict,
     ) -> Result<OnConflict> {
-        let (index, any) = match &oc.conflict_target {
+        // As in PostgreSQL, the target and the action are bound before the
+        // arbiters are inferred (a planner step there).
+        let (mut arbiters, inference) = match &oc.conflict_target {
             None => {
                 if matches!(oc.action, ast::OnConflictAction::DoUpdate(_)) {
                     return Err(Error::syntax(
@@ -310,45 +321,33 @@ impl Binder<'_> {
                     )
                     .with_hint("For example, ON CONFLICT (column_name)."));
                 }
-                (None, true)
+                (Vec::new(), None)
             }
             Some(ast::ConflictTarget::Columns(cols)) => {
-                let mut idx = Vec::new();
-                for c in cols {
-                    let n = ident(c);
-                    idx.push(
-                        table
-                            .column_index(&n)
-                            .ok_or_else(|| Error::undefined_column(&n))?,
-                    );
-                }
-                let mut sorted = idx.clone();
-                sorted.sort_unstable();
-                let mut pk = table.primary_key.clone();
-                pk.sort_unstable();
-                if !pk.is_empty() && pk == sorted {
-                    (None, false)
-                } else {
-                    let found = self.catalog.indexes_of(table.id).into_iter().find(|i| {
-                        let mut c = i.columns.clone();
-                        c.sort_unstable();
-                        i.unique && c == sorted
-                    });
-                    match found {
-                        Some(i) => (Some(i), false),
-                        None => {
-                            return Err(Error::new(
-                                SqlState::INVALID_COLUMN_REFERENCE,
-                                "there is no unique or exclusion constraint matching the ON CONFLICT specification",
-                            ));
-                        }
+                let spec = match cols.as_slice() {
+                    [one] if one.value.starts_with(parser::INFERENCE_MARKER) => {
+                        parser::parse_inference_spec(&one.value[1..])?
                     }
-                }
+                    _ => (
+                        cols.iter()
+                            .map(|c| parser::InferenceElem {
+                                expr: ast::Expr::Identifier(c.clone()),
+                                collation: None,
+                                opclass: None,
+                            })
+                            .collect(),
+                        None,
+                    ),
+                };
+                (
+                    Vec::new(),
+                    Some(self.bind_inference(table, alias, &spec.0, spec.1.as_ref())?),
+                )
             }
             Some(ast::ConflictTarget::OnConstraint(name)) => {
                 let (_, n) = split_name(name)?;
                 if table.pk_name.as_deref() == Some(n.as_str()) {
-                    (None, false)
+                    (vec![n], None)
                 } else {
                     match self
                         .catalog
@@ -356,7 +355,7 @@ impl Binder<'_> {
                         .into_iter()
                         .find(|i| i.name == n && i.unique)
                     {
-                        Some(i) => (Some(i), false),
+                        Some(i) => (vec![i.name.clone()], None),
                         None => {
                             return Err(Error::new(
                                 SqlState::UNDEFINED_OBJECT,
@@ -386,7 +385,14 @@ impl Binder<'_> {
                 }
             }
         };
-        Ok(OnConflict { index, any, action })
+        if let Some(spec) = inference {
+            arbiters = self.infer_arbiters(table, &spec)?;
+        }
+        Ok(OnConflict {
+            any: oc.conflict_target.is_none(),
+            arbiters,
+            action,
+        })
     }
 
     fn bind_assignments(
@@ -561,22 +567,34 @@ impl Binder<'_> {
                 ) => {
                     let (_, q) = split_name(q)?;
                     let offset = match q.as_str() {
-                        "old" => n,
-                        "new" => 2 * n,
-                        _ if q == alias => 0,
-                        _ => {
-                            return Err(Error::new(
-                                SqlState::UNDEFINED_TABLE,
-                                format!("missing FROM-clause entry for table \"{q}\""),
-                            ));
-                        }
+                        "old" => Some(n),
+                        "new" => Some(2 * n),
+                        _ if q == alias => Some(0),
+                        _ => None,
                     };
-                    for (i, c) in table.columns.iter().enumerate() {
-                        exprs.push(Expr::Column(offset + i));
-                        columns.push(Column {
-                            name: c.name.clone(),
-                            ty: c.ty.clone(),
-                        });
+                    if let Some(offset) = offset {
+                        for (i, c) in table.columns.iter().enumerate() {
+                            exprs.push(Expr::Column(offset + i));
+                            columns.push(Column {
+                                name: c.name.clone(),
+                                ty: c.ty.clone(),
+                            });
+                        }
+                        continue;
+                    }
+                    // A FROM / USING item: its columns follow the table's
+                    // three images in the row.
+                    if !scope.has_qualifier(&q) {
+                        return Err(self.missing_table(&q, &scope));
+                    }
+                    for (i, c) in scope.columns.iter().enumerate().skip(3 * n) {
+                        if c.qualifier.as_deref() == Some(q.as_str()) {
+                            exprs.push(Expr::Column(i));
+                            columns.push(Column {
+                                name: c.name.clone(),
+                                ty: c.ty.clone(),
+                            });
+                        }
                     }
                 }
                 other => {
@@ -703,7 +721,7 @@ impl Binder<'_> {
                 alias: Some(alias),
                 access: Access::Full,
                 filter: scan_filter,
-                indexes: self.catalog.indexes_of(table.id),
+                indexes: self.catalog.plain_indexes_of(table.id),
                 stats: self.catalog.stats.get(&table.id).cloned(),
                 needed: None,
                 reverse: false,
@@ -744,7 +762,7 @@ impl Binder<'_> {
                 alias: Some(alias),
                 access: Access::Full,
                 filter: scan_filter,
-                indexes: self.catalog.indexes_of(table.id),
+                indexes: self.catalog.plain_indexes_of(table.id),
                 stats: self.catalog.stats.get(&table.id).cloned(),
                 needed: None,
                 reverse: false,

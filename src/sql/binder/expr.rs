@@ -704,10 +704,7 @@ impl Binder<'_> {
                 }
                 match qualifier {
                     Some(q) if !scope.has_qualifier(q) && !self.outer_has_qualifier(q) => {
-                        Err(Error::new(
-                            SqlState::UNDEFINED_TABLE,
-                            format!("missing FROM-clause entry for table \"{q}\""),
-                        ))
+                        Err(self.missing_table(q, scope))
                     }
                     // PostgreSQL does not quote a qualified name here.
                     Some(q) => Err(Error::new(

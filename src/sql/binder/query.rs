@@ -139,6 +139,7 @@ impl Binder<'_> {
                     qualified_only: false,
                 })
                 .collect(),
+            tables: vec![],
         };
         let mut keys = Vec::new();
         for ob in order_by {
@@ -368,10 +369,7 @@ impl Binder<'_> {
                         }
                     };
                     if !scope.has_qualifier(&q) {
-                        return Err(Error::new(
-                            SqlState::UNDEFINED_TABLE,
-                            format!("missing FROM-clause entry for table \"{q}\""),
-                        ));
+                        return Err(self.missing_table(&q, &scope));
                     }
                     for (i, c) in scope.columns.iter().enumerate() {
                         if c.qualifier.as_deref() == Some(q.as_str()) {

@@ -5,10 +5,12 @@ use crate::catalog::acl::Object;
 use crate::catalog::keys;
 use crate::catalog::sequences::SequenceManager;
 use crate::catalog::{
-    CheckDef, ColumnDef, FkAction, ForeignKeyDef, IdentityKind, IndexDef, SequenceDef, TableDef,
+    CheckDef, ColumnDef, FkAction, ForeignKeyDef, IdentityKind, IndexDef, IndexKey, SequenceDef,
+    TableDef,
 };
 use crate::error::{Error, Result, SqlState};
-use crate::sql::binder::{Scope, ident, split_name};
+use crate::sql::binder::{Scope, ident, index, split_name};
+use crate::sql::expr::Expr;
 use crate::sql::plan::Column;
 use crate::sql::quote_ident;
 use crate::types::DataType;
@@ -431,6 +433,8 @@ impl DdlCtx<'_> {
                     columns: idx,
                     unique: true,
                     constraint: true,
+                    keys: vec![],
+                    predicate: None,
                 };
                 if !new_table {
                     self.build_index(&t, &ix)?;
@@ -507,7 +511,7 @@ impl DdlCtx<'_> {
                     ));
                 }
                 let unique = parent.primary_key == ref_columns
-                    || self.catalog.indexes_of(parent.id).iter().any(|i| {
+                    || self.catalog.plain_indexes_of(parent.id).iter().any(|i| {
                         i.unique && {
                             let mut a = i.columns.clone();
                             a.sort_unstable();
@@ -570,9 +574,6 @@ impl DdlCtx<'_> {
     }
 
     pub fn create_index(&mut self, ci: &ast::CreateIndex) -> Result<String> {
-        if ci.predicate.is_some() {
-            return Err(Error::unsupported("partial indexes are not supported yet"));
-        }
         if !ci.include.is_empty() {
             return Err(Error::unsupported("INCLUDE columns are not supported yet"));
         }
@@ -580,8 +581,56 @@ impl DdlCtx<'_> {
         self.require_owner(Object::Table(&table))?;
         self.lock_table_exclusive(table.id)?;
         let table = self.catalog.table(table.id)?.clone();
-        let cols = index_column_names(&ci.columns)?;
-        let idx = resolve_columns(&table, &cols)?;
+        let binder = self.binder();
+        // Keys: a plain column, or an expression (with COLLATE and an
+        // operator class on either).
+        let mut keys = Vec::new();
+        let mut name_parts = Vec::new();
+        let mut reads = std::collections::BTreeSet::new();
+        for c in &ci.columns {
+            let (mut e, collation) = index::split_collate(&c.column.expr);
+            while let ast::Expr::Nested(inner) = e {
+                e = inner;
+            }
+            let bound = binder.bind_index_key(&table, e, collation, c.operator_class.as_ref())?;
+            bound.expr.walk(&mut |x| {
+                if let Expr::Column(i) = x {
+                    reads.insert(*i);
+                }
+            });
+            name_parts.push(index::key_name_part(e));
+            let column = match bound.expr {
+                Expr::Column(i) => Some(i),
+                _ => None,
+            };
+            keys.push(IndexKey {
+                column,
+                expr: column.is_none().then(|| e.to_string()),
+                collation: bound.collation,
+                opclass: bound.opclass,
+            });
+        }
+        let predicate = match &ci.predicate {
+            Some(p) => {
+                let x = binder.bind_index_predicate(&table, p)?;
+                x.walk(&mut |x| {
+                    if let Expr::Column(i) = x {
+                        reads.insert(*i);
+                    }
+                });
+                Some(p.to_string())
+            }
+            None => None,
+        };
+        drop(binder);
+        let plain_keys = keys
+            .iter()
+            .all(|k| k.expr.is_none() && k.collation.is_none() && k.opclass.is_none());
+        let columns: Vec<usize> = if predicate.is_none() && keys.iter().all(|k| k.expr.is_none()) {
+            keys.iter().filter_map(|k| k.column).collect()
+        } else {
+            reads.into_iter().collect()
+        };
         let name = match &ci.name {
             Some(n) => {
                 let (_, n) = split_name(n)?;
@@ -599,7 +648,7 @@ impl DdlCtx<'_> {
             }
             None => self.free_name(
                 &table.schema,
-                &format!("{}_{}_idx", table.name, cols.join("_")),
+                &format!("{}_{}_idx", table.name, name_parts.join("_")),
             ),
         };
         let ix = IndexDef {
@@ -608,9 +657,16 @@ impl DdlCtx<'_> {
             table_id: table.id,
             schema: table.schema.clone(),
             name,
-            columns: idx,
+            columns,
             unique: ci.unique,
             constraint: false,
+            // A partial index lists its keys: its columns are all it reads.
+            keys: if plain_keys && predicate.is_none() {
+                vec![]
+            } else {
+                keys
+            },
+            predicate,
         };
         self.build_index(&table, &ix)?;
         self.put_index(&ix)?;

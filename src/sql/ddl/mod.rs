@@ -25,7 +25,10 @@ use crate::catalog::{self as cat, Catalog, IndexDef, OidAllocator, SequenceDef, 
 use crate::error::{Error, Result, SqlState};
 use crate::notice::Notice;
 use crate::sql::binder::{Binder, split_name};
-use crate::sql::executor::scan::{KeyedRow, decode_table_row, index_entry_key, pk_of_key};
+use crate::sql::executor::dml::{index_key_names, key_detail_values};
+use crate::sql::executor::index_keys::IndexKeys;
+use crate::sql::executor::scan::{KeyedRow, decode_table_row, pk_of_key};
+use crate::sql::expr::EvalCtx;
 use crate::sql::expr::EvalEnv;
 use crate::storage::{Engine, prefix_end};
 use crate::txn::Transaction;
@@ -178,30 +181,29 @@ impl DdlCtx<'_> {
     /// Writes the entries of a new index for every existing row, checking uniqueness.
     fn build_index(&mut self, t: &TableDef, ix: &IndexDef) -> Result<()> {
         let rows = self.table_rows(t)?;
+        let keys = IndexKeys::new(&self.catalog);
+        let ectx = EvalCtx::new(&[], self.env);
         let mut seen = std::collections::HashSet::new();
         for (key, row) in rows {
-            if ix.unique && ix.columns.iter().all(|&c| !row[c].is_null()) {
-                let vals: Vec<Value> = ix.columns.iter().map(|&c| row[c].clone()).collect();
-                if !seen.insert(vals.clone()) {
-                    let names: Vec<&str> = ix
-                        .columns
-                        .iter()
-                        .map(|&c| t.columns[c].name.as_str())
-                        .collect();
-                    let shown: Vec<String> = vals.iter().map(|v| v.to_string()).collect();
-                    return Err(Error::new(
-                        SqlState::UNIQUE_VIOLATION,
-                        format!("could not create unique index \"{}\"", ix.name),
-                    )
-                    .with_detail(format!(
-                        "Key ({})=({}) is duplicated.",
-                        names.join(", "),
-                        shown.join(", ")
-                    )));
-                }
+            let Some(vals) = keys.values(t, ix, &row, &ectx)? else {
+                continue;
+            };
+            if ix.unique && vals.iter().all(|v| !v.is_null()) && !seen.insert(vals.clone()) {
+                let names = index_key_names(t, ix);
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                return Err(Error::new(
+                    SqlState::UNIQUE_VIOLATION,
+                    format!("could not create unique index \"{}\"", ix.name),
+                )
+                .with_detail(format!(
+                    "Key {} is duplicated.",
+                    key_detail_values(&names, &vals)
+                )));
             }
             let pk = pk_of_key(&key).to_vec();
-            self.txn.put(index_entry_key(ix, &row, &pk), pk);
+            if let Some(k) = keys.entry_key(t, ix, &row, &pk, &ectx)? {
+                self.txn.put(k, pk);
+            }
         }
         Ok(())
     }

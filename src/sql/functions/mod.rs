@@ -595,6 +595,34 @@ impl Func {
         )
     }
 
+    /// Immutable functions give the same result for the same arguments at
+    /// any time and in any session (what index expressions may call);
+    /// volatile ones and those reading the clock, settings or the session
+    /// (PostgreSQL's stable functions) are not.
+    pub fn is_immutable(&self) -> bool {
+        !self.is_volatile()
+            && !matches!(
+                self,
+                Func::Now
+                    | Func::CurrentDate
+                    | Func::CurrVal(_)
+                    | Func::CurrentSetting
+                    | Func::CurrentSchema
+                    | Func::CurrentUser
+                    | Func::SessionUser
+                    | Func::Version
+                    | Func::PgBackendPid
+                    | Func::InetServerAddr
+                    | Func::InetServerPort
+                    | Func::InetClientAddr
+                    | Func::InetClientPort
+                    | Func::ToChar
+                    | Func::ToDate
+                    | Func::ToTimestamp
+                    | Func::Format
+            )
+    }
+
     /// Strict functions return NULL when any argument is NULL.
     fn is_strict(&self) -> bool {
         !matches!(

@@ -292,7 +292,7 @@ fn pg_class(ctx: &Ctx) -> SystemTable {
                 let n = idx
                     .iter()
                     .find(|i| i.oid == r.oid)
-                    .map(|i| i.columns.len())
+                    .map(|i| i.key_columns().len())
                     .unwrap_or(0);
                 (n, 0, false, super::BTREE_AM_OID)
             }
@@ -555,7 +555,14 @@ fn pg_index(ctx: &Ctx) -> SystemTable {
         ("indpred", DataType::Text),
     ]);
     for i in indexes(ctx.catalog) {
-        let n = i.columns.len();
+        let keys = i.key_columns();
+        let n = keys.len();
+        let exprs: Vec<String> = i
+            .def
+            .iter()
+            .flat_map(|d| d.keys.iter().filter_map(|k| k.expr.clone()))
+            .collect();
+        let predicate = i.def.as_ref().and_then(|d| d.predicate.clone());
         b.push(vec![
             int8(i.oid),
             int8(i.table.id as i64),
@@ -572,12 +579,16 @@ fn pg_index(ctx: &Ctx) -> SystemTable {
             Value::Bool(true),
             Value::Bool(true),
             Value::Bool(false),
-            int2_array(i.columns.iter().map(|&c| c as i64 + 1)),
-            oid_array(i.columns.iter().map(|_| 0)),
-            oid_array(i.columns.iter().map(|_| 0)),
-            int2_array(i.columns.iter().map(|_| 0)),
-            Value::Null,
-            Value::Null,
+            int2_array(keys.iter().map(|c| c.map_or(0, |c| c as i64 + 1))),
+            oid_array(keys.iter().map(|_| 0)),
+            oid_array(keys.iter().map(|_| 0)),
+            int2_array(keys.iter().map(|_| 0)),
+            if exprs.is_empty() {
+                Value::Null
+            } else {
+                Value::Text(exprs.join(", "))
+            },
+            predicate.map_or(Value::Null, Value::Text),
         ]);
     }
     b.finish()
@@ -798,7 +809,7 @@ fn pg_indexes(ctx: &Ctx) -> SystemTable {
             text(i.table.name.clone()),
             text(i.name.clone()),
             Value::Null,
-            text(super::index_def(&i)),
+            text(super::index_def(&i, false)),
         ]);
     }
     b.finish()

@@ -17,6 +17,7 @@
 
 pub mod acl;
 pub mod databases;
+pub mod domains;
 pub mod keys;
 pub mod roles;
 pub mod scram;
@@ -25,6 +26,7 @@ pub mod stats;
 
 pub use acl::AclItem;
 pub use databases::{BOOTSTRAP_DATABASE, DatabaseDef};
+pub use domains::DomainDef;
 pub use roles::RoleDef;
 pub use stats::TableStats;
 
@@ -45,6 +47,7 @@ pub const KIND_SEQUENCE: u8 = 4;
 pub const KIND_VIEW: u8 = 5;
 pub const KIND_ROLE: u8 = 6;
 pub const KIND_DATABASE: u8 = 7;
+pub const KIND_DOMAIN: u8 = 8;
 
 /// Object ids start here, like PostgreSQL's first user OID.
 pub const FIRST_OID: u32 = 16384;
@@ -101,6 +104,10 @@ pub struct ColumnDef {
     /// Default expression as SQL text (bound when a statement needs it).
     pub default: Option<String>,
     pub identity: Option<IdentityKind>,
+    /// The domain the column's type is (its values are of `ty`, the
+    /// domain's base type).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -312,7 +319,10 @@ pub struct Catalog {
     pub views: BTreeMap<u32, Arc<ViewDef>>,
     /// Roles by id (the lowest id is the bootstrap superuser).
     pub roles: BTreeMap<u32, Arc<RoleDef>>,
+    pub domains: BTreeMap<u32, Arc<DomainDef>>,
     names: HashMap<(String, String), Relation>,
+    /// Type names (domains) by (schema, name).
+    type_names: HashMap<(String, String), u32>,
     role_names: HashMap<String, u32>,
     table_indexes: HashMap<u32, Vec<u32>>,
 }
@@ -389,6 +399,7 @@ impl Catalog {
     pub fn load(txn: &Transaction, database: u32) -> Result<Catalog> {
         let start = vec![keys::CATALOG_PREFIX];
         let end = prefix_end(&start).expect("prefix is not all 0xFF");
+        let mut domains: Vec<DomainDef> = Vec::new();
         let (mut schemas, mut tables, mut indexes, mut sequences, mut views, mut roles) = (
             Vec::new(),
             Vec::new(),
@@ -433,10 +444,19 @@ impl Catalog {
                     let d: DatabaseDef = decode(&value)?;
                     dbs.insert(d.id, Arc::new(d));
                 }
+                KIND_DOMAIN => keep(&value, database, &mut domains, |d: &DomainDef| d.database)?,
                 _ => return Err(Error::corrupted(format!("unknown catalog kind {kind}"))),
             }
         }
         let mut c = Catalog::build(schemas, tables, indexes, sequences, views, roles);
+        for mut d in domains {
+            if d.owner == 0 {
+                d.owner = c.bootstrap_role().unwrap_or(0);
+            }
+            c.type_names
+                .insert((d.schema.clone(), d.name.clone()), d.id);
+            c.domains.insert(d.id, Arc::new(d));
+        }
         c.database = database;
         c.databases = dbs;
         let start = vec![keys::STATS_PREFIX];
@@ -483,6 +503,29 @@ impl Catalog {
                     .map(|r| (s.clone(), *r))
             }),
         }
+    }
+
+    /// Resolves a possibly qualified type name (a domain) through the
+    /// search path.
+    pub fn resolve_domain(
+        &self,
+        schema: Option<&str>,
+        name: &str,
+        search_path: &[String],
+    ) -> Option<&Arc<DomainDef>> {
+        let id = match schema {
+            Some(s) => self.type_names.get(&(s.to_string(), name.to_string())),
+            None => search_path
+                .iter()
+                .find_map(|s| self.type_names.get(&(s.clone(), name.to_string()))),
+        }?;
+        self.domains.get(id)
+    }
+
+    /// Whether a type (domain) of this name exists in `schema`.
+    pub fn type_exists(&self, schema: &str, name: &str) -> bool {
+        self.type_names
+            .contains_key(&(schema.to_string(), name.to_string()))
     }
 
     pub fn relation_exists(&self, schema: &str, name: &str) -> bool {

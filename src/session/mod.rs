@@ -1414,6 +1414,13 @@ impl Session {
             S::CreateRole(cr) => ctx.create_role(cr),
             S::AlterRole { name, operation } => ctx.alter_role(name, operation),
             S::Drop {
+                object_type: ast::ObjectType::Type,
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => ctx.drop_domains(names, *if_exists, *cascade),
+            S::Drop {
                 object_type: ast::ObjectType::Role | ast::ObjectType::User,
                 if_exists,
                 names,
@@ -1434,6 +1441,7 @@ impl Session {
             } => ctx.drop(object_type, names, *if_exists, *cascade),
             S::AlterTable(at) => ctx.alter_table(at),
             S::Truncate(tr) => ctx.truncate(tr),
+
             other => Err(Error::unsupported(format!(
                 "statement not supported: {other}"
             ))),

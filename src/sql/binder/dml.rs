@@ -102,15 +102,37 @@ impl DmlPlan {
     }
 }
 
+/// An INSERT target carried over as text by the parser (`a[i]`): the
+/// column and the subscript.
+fn subscripted_target(text: &str) -> Result<(String, Option<ast::Expr>)> {
+    let e = parser::parse_expr(text)?;
+    if let ast::Expr::CompoundFieldAccess { root, access_chain } = &e
+        && let ast::Expr::Identifier(col) = root.as_ref()
+        && let [ast::AccessExpr::Subscript(ast::Subscript::Index { index })] =
+            access_chain.as_slice()
+    {
+        return Ok((ident(col), Some(index.clone())));
+    }
+    Err(Error::unsupported(format!(
+        "INSERT target {text} is not supported (only one subscript of an array column)"
+    )))
+}
+
 fn is_default_keyword(e: &ast::Expr) -> bool {
     matches!(e, ast::Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"))
 }
 
 impl Binder<'_> {
     /// The bound default of a column (NULL when it has none).
+    /// A column of a domain without a default of its own takes the
+    /// domain's.
     pub fn column_default(&self, table: &TableDef, col: usize) -> Result<Expr> {
         let c = &table.columns[col];
-        match &c.default {
+        let domain_default = c
+            .domain
+            .and_then(|d| self.catalog.domains.get(&d))
+            .and_then(|d| d.default.as_ref());
+        match c.default.as_ref().or(domain_default) {
             None => Ok(Expr::Literal(Value::Null)),
             Some(text) => {
                 let ast = parser::parse_expr(text)?;
@@ -141,14 +163,21 @@ impl Binder<'_> {
         let table = self.table(name)?;
         self.require(acl::Object::Table(&table), acl::INSERT)?;
         let width = table.columns.len();
-        // Target columns.
+        // Target columns, and the subscript of an array element target.
+        let mut subscripts: Vec<Option<Expr>> = Vec::new();
         let targets: Vec<usize> = if ins.columns.is_empty() {
+            subscripts.resize(width, None);
             (0..width).collect()
         } else {
-            let mut v = Vec::new();
+            let mut v: Vec<usize> = Vec::new();
             for c in &ins.columns {
                 let parts = object_name_parts(c)?;
-                let cname = parts.last().cloned().unwrap_or_default();
+                let (cname, sub) = match parts.as_slice() {
+                    [one] if one.starts_with(parser::INFERENCE_MARKER) => {
+                        subscripted_target(&one[1..])?
+                    }
+                    _ => (parts.last().cloned().unwrap_or_default(), None),
+                };
                 let i = table.column_index(&cname).ok_or_else(|| {
                     Error::new(
                         SqlState::UNDEFINED_COLUMN,
@@ -158,15 +187,71 @@ impl Binder<'_> {
                         ),
                     )
                 })?;
-                if v.contains(&i) {
+                // Element targets of one array combine; a whole-column
+                // target excludes any other target of the column.
+                let clash = v
+                    .iter()
+                    .zip(&subscripts)
+                    .any(|(&o, s)| o == i && (s.is_none() || sub.is_none()));
+                if clash {
                     return Err(Error::new(
                         SqlState::DUPLICATE_COLUMN,
                         format!("column \"{cname}\" specified more than once"),
                     ));
                 }
+                let sub = match sub {
+                    Some(e) => {
+                        let ty = &table.columns[i].ty;
+                        if !matches!(ty, DataType::Array(_)) {
+                            return Err(Error::new(
+                                SqlState::DATATYPE_MISMATCH,
+                                format!(
+                                    "cannot subscript type {} because it does not support subscripting",
+                                    ty.name()
+                                ),
+                            ));
+                        }
+                        let (x, t) = self.bind_expr(&e, &Scope::default())?;
+                        Some(self.coerce(x, &t, &DataType::Int4)?)
+                    }
+                    None => None,
+                };
                 v.push(i);
+                subscripts.push(sub);
             }
             v
+        };
+        // The value a target sets: the column, or the array with one element
+        // set (built up from NULL across a row's element targets).
+        let assign = |row: &mut Vec<Expr>,
+                      started: &mut Vec<usize>,
+                      k: usize,
+                      x: Expr,
+                      t: &DataType|
+         -> Result<()> {
+            let col = targets[k];
+            let cty = &table.columns[col].ty;
+            match (&subscripts[k], cty) {
+                (Some(sub), DataType::Array(elem)) => {
+                    let x = if *t == **elem || *t == DataType::Unknown {
+                        self.coerce_for_column(x, t, elem)?
+                    } else {
+                        Expr::Cast(Box::new(x), (**elem).clone())
+                    };
+                    let base = if started.contains(&col) {
+                        std::mem::replace(&mut row[col], Expr::Literal(Value::Null))
+                    } else {
+                        started.push(col);
+                        Expr::Literal(Value::Null)
+                    };
+                    row[col] = Expr::Function(
+                        crate::sql::functions::Func::ArrayAssign((**elem).clone()),
+                        vec![base, sub.clone(), x],
+                    );
+                }
+                _ => row[col] = self.coerce_for_column(x, t, cty)?,
+            }
+            Ok(())
         };
         let defaults: Vec<Expr> = (0..width)
             .map(|i| self.column_default(&table, i))
@@ -211,14 +296,20 @@ impl Binder<'_> {
                             ));
                         }
                         let mut row = defaults.clone();
+                        let mut started = Vec::new();
                         for (k, e) in r.iter().enumerate() {
                             let col = targets[k];
                             if is_default_keyword(e) {
+                                if subscripts[k].is_some() {
+                                    return Err(Error::unsupported(
+                                        "cannot set an array element to DEFAULT",
+                                    ));
+                                }
                                 continue;
                             }
                             check_identity(col, true)?;
                             let (x, t) = self.bind_expr(e, &empty)?;
-                            row[col] = self.coerce_for_column(x, &t, &table.columns[col].ty)?;
+                            assign(&mut row, &mut started, k, x, &t)?;
                         }
                         rows.push(row);
                     }
@@ -236,9 +327,15 @@ impl Binder<'_> {
                         ));
                     }
                     let mut exprs = defaults.clone();
+                    let mut started = Vec::new();
+                    let types: Vec<DataType> = plan.columns().into_iter().map(|c| c.ty).collect();
                     for (k, col) in targets.iter().take(n).enumerate() {
                         check_identity(*col, true)?;
-                        exprs[*col] = Expr::Column(k);
+                        if subscripts[k].is_some() {
+                            assign(&mut exprs, &mut started, k, Expr::Column(k), &types[k])?;
+                        } else {
+                            exprs[*col] = Expr::Column(k);
+                        }
                     }
                     Plan::Project {
                         input: Box::new(plan),

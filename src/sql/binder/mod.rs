@@ -10,6 +10,7 @@
 mod acl_functions;
 mod cte;
 mod dml;
+pub mod domain;
 mod expr;
 mod from;
 pub mod index;

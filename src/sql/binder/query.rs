@@ -61,7 +61,16 @@ fn cast_name(t: &ast::DataType) -> String {
         Ok(DataType::Timestamptz) => "timestamptz".into(),
         Ok(DataType::Time) => "time".into(),
         Ok(other) => other.name(),
-        Err(_) => "?column?".into(),
+        // A type by name (a domain): named after it, as PostgreSQL does.
+        Err(_) => match t {
+            ast::DataType::Custom(name, _) => name
+                .0
+                .last()
+                .and_then(|p| p.as_ident())
+                .map(ident)
+                .unwrap_or_else(|| "?column?".into()),
+            _ => "?column?".into(),
+        },
     }
 }
 

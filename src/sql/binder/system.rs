@@ -346,6 +346,28 @@ impl Binder<'_> {
                     .map(|(oid, name)| (oid, Value::Text(name)));
                 (lookup(&x, pairs, unknown), DataType::Text)
             }
+            // Domains have names of their own; other types format as built in.
+            "format_type" if !cat.domains.is_empty() => {
+                arity(args.len() == 2)?;
+                let x = oid_arg(0)?;
+                let (m, mt) = &args[1];
+                let m = self.coerce(m.clone(), mt, &DataType::Int4)?;
+                let fallback =
+                    Expr::Function(crate::sql::functions::Func::FormatType, vec![x.clone(), m]);
+                let pairs = cat.domains.values().map(|d| {
+                    let shown = if system::is_visible(cat, self.search_path, &d.schema, &d.name) {
+                        system::quote_ident(&d.name)
+                    } else {
+                        format!(
+                            "{}.{}",
+                            system::quote_ident(&d.schema),
+                            system::quote_ident(&d.name)
+                        )
+                    };
+                    (d.id as i64, Value::Text(shown))
+                });
+                (lookup(&x, pairs, fallback), DataType::Text)
+            }
             "current_database" | "current_catalog" => {
                 arity(args.is_empty())?;
                 text(&cat.current_database()?.name)

@@ -429,6 +429,15 @@ impl DdlCtx<'_> {
         Ok(())
     }
 
+    /// Drops column `column` of table `table` with whatever depends on it
+    /// (a dropped domain's columns).
+    pub(super) fn drop_column_named(&mut self, table: u32, column: &str) -> Result<()> {
+        self.lock_table_exclusive(table)?;
+        let t = self.table_now(table)?;
+        let ci = self.column_of(&t, column)?;
+        self.drop_column(t, ci, true)
+    }
+
     fn drop_column(&mut self, t: TableDef, ci: usize, cascade: bool) -> Result<()> {
         let name = t.columns[ci].name.clone();
         if t.primary_key.contains(&ci) {

@@ -106,9 +106,12 @@ impl DdlCtx<'_> {
         )>,
     ) -> Result<ColumnDef> {
         let name = ident(&c.name);
-        let (ty, serial) = match is_serial(&c.data_type) {
-            Some(t) => (t, true),
-            None => (DataType::from_sql(&c.data_type)?, false),
+        let (ty, serial, domain) = match is_serial(&c.data_type) {
+            Some(t) => (t, true, None),
+            None => {
+                let (t, d) = self.binder().resolve_type(&c.data_type)?;
+                (t, false, d.map(|d| d.id))
+            }
         };
         let mut col = ColumnDef {
             name: name.clone(),
@@ -116,6 +119,7 @@ impl DdlCtx<'_> {
             nullable: true,
             default: None,
             identity: None,
+            domain,
         };
         if serial {
             col.nullable = false;
@@ -192,7 +196,7 @@ impl DdlCtx<'_> {
     }
 
     /// Defaults may not reference columns and must be assignable to the column type.
-    fn check_default(&self, e: &ast::Expr, ty: &DataType) -> Result<()> {
+    pub(super) fn check_default(&self, e: &ast::Expr, ty: &DataType) -> Result<()> {
         let b = self.binder();
         let (x, t) = b.bind_expr(e, &Scope::default()).map_err(|err| {
             if err.code == SqlState::UNDEFINED_COLUMN {
@@ -297,6 +301,7 @@ impl DdlCtx<'_> {
                         nullable: true,
                         default: None,
                         identity: None,
+                        domain: None,
                     });
                 }
             }

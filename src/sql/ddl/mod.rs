@@ -11,6 +11,7 @@ mod alter;
 mod cascade;
 mod create;
 mod database;
+mod domain;
 mod maintenance;
 mod privilege;
 mod role;
@@ -445,7 +446,14 @@ impl DdlCtx<'_> {
             .filter(|v| v.schema == n)
             .map(|v| v.id)
             .collect();
-        let empty = tables.is_empty() && seqs.is_empty() && views.is_empty();
+        let domains: Vec<u32> = self
+            .catalog
+            .domains
+            .values()
+            .filter(|d| d.schema == n)
+            .map(|d| d.id)
+            .collect();
+        let empty = tables.is_empty() && seqs.is_empty() && views.is_empty() && domains.is_empty();
         if !cascade && !empty {
             return Err(Error::new(
                 SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
@@ -469,6 +477,10 @@ impl DdlCtx<'_> {
             if self.catalog.sequences.contains_key(&q) {
                 self.drop_sequence(q, true)?;
             }
+        }
+        for d in domains {
+            self.drop_domain(d, true, false)?;
+            self.reload()?;
         }
         cat::delete_object(self.txn, cat::KIND_SCHEMA, s.id);
         cat::bump_version(self.txn);

@@ -31,6 +31,7 @@ use crate::sql::binder::{
     ConflictAction, DeletePlan, DmlPlan, InsertPlan, OnConflict, Returning, UpdatePlan,
 };
 use crate::sql::expr::{EvalCtx, EvalEnv, Expr, Subquery, SubqueryEval};
+use crate::sql::functions::BoundDomain;
 use crate::storage::prefix_end;
 use crate::txn::locks::LockMode;
 use crate::txn::{Transaction, WriteCheck};
@@ -77,6 +78,7 @@ pub fn execute_dml(
         out: DmlOutcome::default(),
         cache: Default::default(),
         keys: IndexKeys::new(catalog),
+        domains: Default::default(),
     };
     match plan {
         DmlPlan::Insert(p) => w.insert(p)?,
@@ -111,6 +113,8 @@ struct Writer<'a> {
     cache: std::rc::Rc<super::StatementState>,
     /// Entries of the indexes of the tables written.
     keys: IndexKeys<'a>,
+    /// Constraints of the domains of columns written, bound on first use.
+    domains: std::cell::RefCell<std::collections::HashMap<u32, Arc<BoundDomain>>>,
 }
 
 enum Conflict {
@@ -252,6 +256,10 @@ impl<'a> Writer<'a> {
             } else {
                 v.coerce_to(&c.ty)?
             };
+            if let Some(d) = c.domain {
+                self.domain(d)?
+                    .check(&v, &EvalCtx::new(self.params, self.env))?;
+            }
             out.push(v);
         }
         for (v, c) in out.iter().zip(&table.columns) {
@@ -280,6 +288,21 @@ impl<'a> Writer<'a> {
             }
         }
         Ok(out)
+    }
+
+    /// The bound constraints of domain `id`.
+    fn domain(&self, id: u32) -> Result<Arc<BoundDomain>> {
+        if let Some(d) = self.domains.borrow().get(&id) {
+            return Ok(d.clone());
+        }
+        let def = self
+            .catalog
+            .domains
+            .get(&id)
+            .ok_or_else(|| Error::internal(format!("domain {id} missing from catalog")))?;
+        let d = crate::sql::binder::Binder::new(self.catalog, &[]).bind_domain(def)?;
+        self.domains.borrow_mut().insert(id, d.clone());
+        Ok(d)
     }
 
     fn unique_indexes(&self, table: &TableDef) -> impl Iterator<Item = &'a Arc<IndexDef>> + 'a {

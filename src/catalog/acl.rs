@@ -450,7 +450,11 @@ impl Catalog {
             let args: Vec<String> = f.params.iter().map(|(_, t)| t.name()).collect();
             visit(
                 Object::Function(f),
-                format!("function {}({})", qualified(&f.schema, &f.name), args.join(", ")),
+                format!(
+                    "function {}({})",
+                    qualified(&f.schema, &f.name),
+                    args.join(", ")
+                ),
             );
         }
         for t in self.tables.values() {

@@ -17,8 +17,8 @@
 
 pub mod acl;
 pub mod databases;
-pub mod functions;
 pub mod domains;
+pub mod functions;
 pub mod keys;
 pub mod policy;
 pub mod roles;
@@ -29,9 +29,9 @@ pub mod tenants;
 
 pub use acl::AclItem;
 pub use databases::{BOOTSTRAP_DATABASE, DatabaseDef};
+pub use domains::DomainDef;
 pub use functions::FunctionDef;
 pub use policy::{PolicyCommand, PolicyDef, RowSecurity};
-pub use domains::DomainDef;
 pub use roles::RoleDef;
 pub use stats::TableStats;
 pub use tenants::TenantDef;

@@ -157,12 +157,16 @@ pub fn tls_acceptor(files: &TlsFiles) -> Result<pgwire::tokio::TlsAcceptor> {
         .map_err(|e| bad("certificate", &files.cert, &e))?;
     let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| bad("key", &files.key, &e))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| bad("configuration", &files.cert, &e))?
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| bad("certificate", &files.cert, &e))?;
+    // PostgreSQL's ALPN name: direct TLS (`sslnegotiation=direct`, without
+    // the SSLRequest round trip) requires it, and a client offering only
+    // other protocols is refused, as PostgreSQL 17 does.
+    config.alpn_protocols = vec![b"postgresql".to_vec()];
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 

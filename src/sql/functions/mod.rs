@@ -28,6 +28,10 @@ macro_rules! funcs {
             NextVal(Option<u32>),
             CurrVal(Option<u32>),
             SetVal(Option<u32>),
+            /// `heliosdb_debug_panic(text)`: panics, so tests can check that
+            /// the server contains a panic. Only in debug builds.
+            #[cfg(debug_assertions)]
+            DebugPanic,
             $($v),*
         }
 
@@ -37,6 +41,8 @@ macro_rules! funcs {
                     Func::NextVal(_) => "nextval",
                     Func::CurrVal(_) => "currval",
                     Func::SetVal(_) => "setval",
+                    #[cfg(debug_assertions)]
+                    Func::DebugPanic => "heliosdb_debug_panic",
                     $(Func::$v => $n),*
                 }
             }
@@ -461,6 +467,11 @@ pub fn resolve_call(name: &str, arg_types: &[DataType]) -> Result<(Func, DataTyp
             arity(n == 2)?;
             (Func::FormatType, T::Text, vec![T::Int8, T::Int4])
         }
+        #[cfg(debug_assertions)]
+        "heliosdb_debug_panic" => {
+            arity(n == 1)?;
+            (Func::DebugPanic, T::Text, vec![T::Text])
+        }
         "version" => {
             arity(n == 0)?;
             (Func::Version, T::Text, vec![])
@@ -592,7 +603,16 @@ impl Func {
                 | Func::GenRandomUuid
                 | Func::Random
                 | Func::StatementTimestamp
-        )
+        ) || self.is_debug_panic()
+    }
+
+    /// Debug builds' `heliosdb_debug_panic` (never folded at bind time).
+    fn is_debug_panic(&self) -> bool {
+        #[cfg(debug_assertions)]
+        if matches!(self, Func::DebugPanic) {
+            return true;
+        }
+        false
     }
 
     /// Strict functions return NULL when any argument is NULL.
@@ -736,6 +756,8 @@ impl Func {
                 }
             }
             Func::Version => Value::Text(crate::version_string()),
+            #[cfg(debug_assertions)]
+            Func::DebugPanic => panic!("heliosdb_debug_panic: {}", text(&vals[0])),
             Func::SetConfig => {
                 let Value::Text(name) = &vals[0] else {
                     return Err(Error::new(

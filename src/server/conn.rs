@@ -24,7 +24,7 @@ use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler, send_ready_for_query};
 use pgwire::api::results::CopyResponse;
 use pgwire::api::results::{FieldFormat, FieldInfo, QueryResponse, Response, Tag};
-use pgwire::api::stmt::QueryParser;
+use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
 use pgwire::api::{
     ClientInfo, ClientPortalStore, ErrorHandler, METADATA_DATABASE, METADATA_USER,
@@ -34,7 +34,10 @@ use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::cancel::CancelRequest;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::data::{DataRow, RowDescription};
-use pgwire::messages::extendedquery::{Execute, Sync as PgSync};
+use pgwire::messages::extendedquery::{
+    Close, CloseComplete, Execute, Parse, ParseComplete, Sync as PgSync, TARGET_TYPE_BYTE_PORTAL,
+    TARGET_TYPE_BYTE_STATEMENT,
+};
 use pgwire::messages::response::{
     CommandComplete, EmptyQueryResponse, ReadyForQuery, TransactionStatus,
 };
@@ -318,6 +321,8 @@ pub(crate) struct Conn {
     /// The session opened for the role logging in, kept until the password checks out.
     pending: Mutex<Option<Session>>,
     login_error: Mutex<Option<Error>>,
+    /// Names of the client's named prepared statements, for DEALLOCATE ALL.
+    statements: Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// COPY data is passed to the session in chunks of about this size.
@@ -346,6 +351,7 @@ impl Conn {
             )))]),
             pending: Mutex::new(None),
             login_error: Mutex::new(None),
+            statements: Mutex::new(Default::default()),
             shared,
             local,
             peer,
@@ -677,6 +683,7 @@ impl SimpleQueryHandler for Conn {
         }
         let mut copy_in = None;
         for r in results {
+            let r = r.and_then(|result| self.deallocate(client, result));
             match r {
                 Ok(result) => match result.copy_mode() {
                     Some(CopyMode::In { columns }) => {
@@ -815,6 +822,51 @@ impl ExtendedQueryHandler for Conn {
         self.parser.clone()
     }
 
+    /// pgwire's Parse, remembering the statement's name for DEALLOCATE.
+    async fn on_parse<C>(&self, client: &mut C, message: Parse) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.clone().unwrap_or_default();
+        match StoredStatement::parse(client, &message, self.parser.clone()).await? {
+            Some(stmt) => client.portal_store().put_statement(Arc::new(stmt)),
+            None => client.portal_store().put_empty_statement(&name),
+        }
+        if !name.is_empty() {
+            self.statements.lock().insert(name);
+        }
+        client
+            .send(PgWireBackendMessage::ParseComplete(ParseComplete::new()))
+            .await?;
+        Ok(())
+    }
+
+    /// pgwire's Close, forgetting a closed statement's name.
+    async fn on_close<C>(&self, client: &mut C, message: Close) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.as_deref().unwrap_or(pgwire::api::DEFAULT_NAME);
+        match message.target_type {
+            TARGET_TYPE_BYTE_STATEMENT => {
+                self.statements.lock().remove(name);
+                client.portal_store().rm_statement(name);
+            }
+            TARGET_TYPE_BYTE_PORTAL => client.portal_store().rm_portal(name),
+            _ => {}
+        }
+        client
+            .send(PgWireBackendMessage::CloseComplete(CloseComplete::new()))
+            .await?;
+        Ok(())
+    }
+
     async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -920,7 +972,9 @@ impl ExtendedQueryHandler for Conn {
             .await?;
         // Notices go before the statement's CommandComplete (or error).
         send_notices(client, &leftover).await?;
-        let result = result.map_err(pg_error)?;
+        let result = result
+            .and_then(|r| self.deallocate(client, r))
+            .map_err(pg_error)?;
         send_notices(client, &result.notices).await?;
         match result.copy_mode() {
             Some(CopyMode::In { columns }) => {
@@ -970,6 +1024,33 @@ fn copy_out_response(result: StatementResult, columns: usize) -> CopyResponse {
 }
 
 impl Conn {
+    /// DEALLOCATE drops the client's named statements (the session does not
+    /// hold them); a name that is not one is 26000, as in PostgreSQL.
+    fn deallocate<C>(&self, client: &C, result: StatementResult) -> crate::Result<StatementResult>
+    where
+        C: ClientPortalStore,
+        C::PortalStore: PortalStore,
+    {
+        match result.deallocates() {
+            None => {}
+            Some(None) => {
+                for name in std::mem::take(&mut *self.statements.lock()) {
+                    client.portal_store().rm_statement(&name);
+                }
+            }
+            Some(Some(name)) => {
+                if !self.statements.lock().remove(name) {
+                    return Err(Error::new(
+                        SqlState::INVALID_SQL_STATEMENT_NAME,
+                        format!("prepared statement \"{name}\" does not exist"),
+                    ));
+                }
+                client.portal_store().rm_statement(name);
+            }
+        }
+        Ok(result)
+    }
+
     /// Hands buffered COPY data to the session.
     async fn flush_copy(&self) -> PgWireResult<()> {
         let data = std::mem::take(&mut *self.copy_buf.lock());

@@ -82,6 +82,10 @@ pub struct StatementResult {
     /// Set for COPY statements: the wire protocol answers them with its
     /// copy sub-protocol.
     pub(crate) copy: Option<CopyMode>,
+    /// Set for `DEALLOCATE name` (`Some(name)`) and `DEALLOCATE ALL`
+    /// (`None`): the wire protocol's named statements are the server's, so
+    /// it drops them (embedded [`Prepared`] values are the caller's own).
+    pub(crate) deallocate: Option<Option<String>>,
 }
 
 /// What a COPY statement started.
@@ -420,6 +424,11 @@ impl StatementResult {
         self.copy
     }
 
+    /// For DEALLOCATE: `Some(Some(name))`, or `Some(None)` for DEALLOCATE ALL.
+    pub fn deallocates(&self) -> Option<Option<&str>> {
+        self.deallocate.as_ref().map(|n| n.as_deref())
+    }
+
     /// PostgreSQL's command tag, e.g. `INSERT 0 3`, `SELECT 2`, `CREATE TABLE`.
     pub fn tag(&self) -> String {
         match &*self.command {
@@ -437,6 +446,7 @@ fn command_result(tag: impl Into<String>) -> StatementResult {
         rows: None,
         notices: Vec::new(),
         copy: None,
+        deallocate: None,
     }
 }
 
@@ -467,6 +477,7 @@ fn rows_result_shared(columns: Arc<Vec<ColumnInfo>>, values: Vec<Vec<Value>>) ->
         rows: Some(Rows::with_columns(columns, values)),
         notices: Vec::new(),
         copy: None,
+        deallocate: None,
     }
 }
 
@@ -935,6 +946,15 @@ impl Session {
                 t.local_catalog = None;
                 return Ok(command_result("ROLLBACK"));
             }
+            S::Deallocate { name, .. } => {
+                if self.transaction_failed() {
+                    return Err(Error::aborted_transaction());
+                }
+                let all = name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all");
+                let mut r = command_result(if all { "DEALLOCATE ALL" } else { "DEALLOCATE" });
+                r.deallocate = Some((!all).then(|| crate::sql::binder::ident(name)));
+                return Ok(r);
+            }
             _ => {}
         }
         if self.transaction_failed() {
@@ -1284,6 +1304,7 @@ impl Session {
             rows,
             notices: Vec::new(),
             copy: None,
+            deallocate: None,
         })
     }
 
@@ -1411,6 +1432,7 @@ impl Session {
             rows: None,
             notices: Vec::new(),
             copy: None,
+            deallocate: None,
         })
     }
 

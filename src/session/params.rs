@@ -88,6 +88,10 @@ pub(super) const PARAMS: &[Param] = &[
         ..param("DateStyle", "ISO, MDY", "string")
     },
     Param {
+        short_desc: "Sets the default table access method for new tables.",
+        ..param("default_table_access_method", "heap", "string")
+    },
+    Param {
         short_desc: "Sets the transaction isolation level of each new transaction.",
         enumvals: ISOLATION_LEVELS,
         ..param("default_transaction_isolation", "read committed", "enum")

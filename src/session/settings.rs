@@ -112,6 +112,17 @@ fn validate(name: &str, value: &str) -> Result<String> {
                 _ => return Err(invalid_enum(name, v)),
             }
         }
+        // Every table is stored the same way, under PostgreSQL's name.
+        "default_table_access_method" => {
+            if v != "heap" {
+                return Err(Error::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    format!("invalid value for parameter \"{name}\": \"{v}\""),
+                )
+                .with_detail(format!("Table access method \"{v}\" does not exist.")));
+            }
+            v.into()
+        }
         "client_min_messages" => {
             let l = v.to_lowercase();
             match l.as_str() {

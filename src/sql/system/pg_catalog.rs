@@ -46,6 +46,8 @@ pub(super) const NAMES: &[&str] = &[
     "pg_shadow",
     "pg_auth_members",
     "pg_settings",
+    "pg_opclass",
+    "pg_tablespace",
 ];
 
 /// PostgreSQL's fixed oids of the catalog tables (what `'pg_class'::regclass` gives).
@@ -71,6 +73,8 @@ pub(super) const FIXED_OIDS: &[(&str, i64)] = &[
     ("pg_policy", 3256),
     ("pg_statistic_ext", 3381),
     ("pg_collation", 3456),
+    ("pg_opclass", 2616),
+    ("pg_tablespace", 1213),
     ("pg_enum", 3501),
     ("pg_range", 3541),
     ("pg_publication", 6104),
@@ -147,8 +151,30 @@ pub(super) fn build(ctx: &Ctx, name: &str) -> Option<SystemTable> {
             ("oid", OID),
             ("collname", NAME),
             ("collnamespace", OID),
+            ("collowner", OID),
             ("collprovider", CHAR),
+            ("collisdeterministic", BOOL),
+            ("collencoding", I4),
+            ("collcollate", DataType::Text),
+            ("collctype", DataType::Text),
+            ("colliculocale", DataType::Text),
+            ("collicurules", DataType::Text),
+            ("collversion", DataType::Text),
         ]),
+        // Index keys use their type's default operator class, which SQLAlchemy
+        // and psql only look for among the non-default ones.
+        "pg_opclass" => empty(&[
+            ("oid", OID),
+            ("opcmethod", OID),
+            ("opcname", NAME),
+            ("opcnamespace", OID),
+            ("opcowner", OID),
+            ("opcfamily", OID),
+            ("opcintype", OID),
+            ("opcdefault", BOOL),
+            ("opckeytype", OID),
+        ]),
+        "pg_tablespace" => pg_tablespace(),
         "pg_policy" => empty(&[
             ("oid", OID),
             ("polname", NAME),
@@ -546,7 +572,9 @@ fn pg_index(ctx: &Ctx) -> SystemTable {
         ("indkey", DataType::Array(Box::new(I2))),
         ("indcollation", DataType::Array(Box::new(OID))),
         ("indclass", DataType::Array(Box::new(OID))),
-        ("indoption", DataType::Array(Box::new(I2))),
+        // int2vector in PostgreSQL, whose text form drivers split on
+        // spaces (SQLAlchemy reads it so): `0 0`, one flag word per key.
+        ("indoption", DataType::Text),
         ("indexprs", DataType::Text),
         ("indpred", DataType::Text),
     ]);
@@ -571,7 +599,7 @@ fn pg_index(ctx: &Ctx) -> SystemTable {
             int2_array(i.columns.iter().map(|&c| c as i64 + 1)),
             oid_array(i.columns.iter().map(|_| 0)),
             oid_array(i.columns.iter().map(|_| 0)),
-            int2_array(i.columns.iter().map(|_| 0)),
+            text(vec!["0"; n].join(" ")),
             Value::Null,
             Value::Null,
         ]);
@@ -706,6 +734,28 @@ fn pg_database(ctx: &Ctx) -> SystemTable {
             Value::Null,
             Value::Null,
             int8(1663),
+            Value::Null,
+        ]);
+    }
+    b.finish()
+}
+
+/// PostgreSQL's two built-in tablespaces; every relation is in the
+/// default one (`reltablespace` 0).
+fn pg_tablespace() -> SystemTable {
+    let mut b = Builder::new(&[
+        ("oid", OID),
+        ("spcname", NAME),
+        ("spcowner", OID),
+        ("spcacl", DataType::Array(Box::new(DataType::Text))),
+        ("spcoptions", DataType::Array(Box::new(DataType::Text))),
+    ]);
+    for (oid, name) in [(1663, "pg_default"), (1664, "pg_global")] {
+        b.push(vec![
+            int8(oid),
+            text(name),
+            int8(super::SUPERUSER_OID),
+            Value::Null,
             Value::Null,
         ]);
     }

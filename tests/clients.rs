@@ -75,3 +75,20 @@ fn psycopg_and_sqlalchemy() {
         &[("PYTHONDONTWRITEBYTECODE", "1")],
     );
 }
+
+#[test]
+fn node_postgres() {
+    let modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/node_modules/pg");
+    if !available("node", "node", &["--version"]) {
+        return;
+    }
+    if !modules.exists() {
+        assert!(
+            !under_ci(),
+            "node-postgres is required under CI (.ci/run installs it)"
+        );
+        eprintln!("note: node-postgres is not installed (npm ci in tests/clients); skipping");
+        return;
+    }
+    run_script("node", "pg_check.js", &[("TZ", "UTC")]);
+}

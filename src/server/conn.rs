@@ -35,8 +35,8 @@ use pgwire::messages::cancel::CancelRequest;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::data::{DataRow, RowDescription};
 use pgwire::messages::extendedquery::{
-    Close, CloseComplete, Execute, Parse, ParseComplete, Sync as PgSync, TARGET_TYPE_BYTE_PORTAL,
-    TARGET_TYPE_BYTE_STATEMENT,
+    Close, CloseComplete, Describe, Execute, Parse, ParseComplete, Sync as PgSync,
+    TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT,
 };
 use pgwire::messages::response::{
     CommandComplete, EmptyQueryResponse, ReadyForQuery, TransactionStatus,
@@ -842,6 +842,34 @@ impl ExtendedQueryHandler for Conn {
             .send(PgWireBackendMessage::ParseComplete(ParseComplete::new()))
             .await?;
         Ok(())
+    }
+
+    /// Describe of a portal that is a SQL cursor (DECLARE), as psycopg's
+    /// server-side cursors ask after declaring one; the rest is pgwire's.
+    async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if message.target_type == TARGET_TYPE_BYTE_PORTAL
+            && let Some(name) = message.name.as_deref().filter(|n| !n.is_empty())
+            && client.portal_store().get_portal(name).is_none()
+        {
+            let name = name.to_string();
+            let columns = self.state.run(move |s| Ok(s.cursor_columns(&name))).await?;
+            if let Some(columns) = columns {
+                let fields = field_infos(&columns, |_| FieldFormat::Text);
+                client
+                    .send(PgWireBackendMessage::RowDescription(RowDescription::new(
+                        fields.iter().map(Into::into).collect(),
+                    )))
+                    .await?;
+                return Ok(());
+            }
+        }
+        self._on_describe(client, message).await
     }
 
     /// pgwire's Close, forgetting a closed statement's name.

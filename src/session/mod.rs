@@ -19,6 +19,7 @@
 pub mod auth;
 mod commands;
 mod copy;
+mod cursor;
 mod database;
 mod identity;
 mod params;
@@ -169,6 +170,8 @@ pub struct Session {
     info: ConnectionInfo,
     /// The reported parameters as last handed to the server.
     reported: Option<report::Reported>,
+    /// Open SQL cursors (DECLARE), by name.
+    cursors: HashMap<String, cursor::Cursor>,
 }
 
 /// (catalog, current user, `search_path` as set, the schemas it means).
@@ -432,7 +435,9 @@ impl StatementResult {
     /// PostgreSQL's command tag, e.g. `INSERT 0 3`, `SELECT 2`, `CREATE TABLE`.
     pub fn tag(&self) -> String {
         match &*self.command {
-            "SELECT" | "UPDATE" | "DELETE" => format!("{} {}", self.command, self.affected),
+            "SELECT" | "UPDATE" | "DELETE" | "FETCH" => {
+                format!("{} {}", self.command, self.affected)
+            }
             "INSERT" => format!("INSERT 0 {}", self.affected),
             other => other.to_string(),
         }
@@ -502,6 +507,7 @@ impl Session {
             pending_settings: RefCell::new(Vec::new()),
             info: ConnectionInfo::embedded(),
             reported: None,
+            cursors: HashMap::new(),
         }
     }
 
@@ -772,6 +778,7 @@ impl Session {
         };
         self.settings.end_transaction(committed && result.is_ok());
         self.identity.end_transaction(committed && result.is_ok());
+        self.end_transaction_cursors(committed && result.is_ok());
         result
     }
 
@@ -946,6 +953,13 @@ impl Session {
                 t.local_catalog = None;
                 return Ok(command_result("ROLLBACK"));
             }
+            S::Fetch {
+                name,
+                direction,
+                into: None,
+                ..
+            } => return self.fetch_cursor(name, direction),
+            S::Close { cursor } => return self.close_cursor(cursor),
             S::Deallocate { name, .. } => {
                 if self.transaction_failed() {
                     return Err(Error::aborted_transaction());
@@ -1055,6 +1069,7 @@ impl Session {
             }
             S::Set(set) => self.set(set),
             S::Reset(r) => self.reset(&r.reset),
+            S::Declare { stmts } => self.declare_cursor(stmts, params, prepared),
             S::ShowVariable { variable } => self.show_variable(variable),
             S::Query(q) => {
                 let catalog = self.catalog()?;
@@ -1541,6 +1556,14 @@ impl Session {
                         .unwrap_or_default(),
                 ),
                 ast::Statement::ShowVariable { variable } => set::show_columns(variable),
+                ast::Statement::Fetch { name, .. } => self.fetch_columns(name)?,
+                ast::Statement::Declare { stmts } => {
+                    // Binding the query gives the parameters' types.
+                    for q in stmts.iter().filter_map(|d| d.for_query.as_ref()) {
+                        binder.bind_query(q)?;
+                    }
+                    vec![]
+                }
                 ast::Statement::Explain { .. } => vec![ColumnInfo {
                     name: "QUERY PLAN".into(),
                     ty: DataType::Text,

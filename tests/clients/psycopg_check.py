@@ -347,13 +347,45 @@ def parameter_status_and_settings():
 def server_side_cursors():
     with connect() as conn:
         conn.execute("CREATE TABLE big AS SELECT g AS id FROM generate_series(1, 1000) AS g(g)")
+        conn.commit()
+        # DECLARE (with a bound parameter), Describe of the cursor's portal,
+        # then FETCH FORWARD n per batch.
         with conn.cursor(name="c1") as cur:
             cur.itersize = 100
-            cur.execute("SELECT id FROM big ORDER BY id")
-            eq(cur.fetchone()[0], 1, "first")
+            cur.execute("SELECT id, id * 2 AS twice FROM big WHERE id > %s ORDER BY id", [0])
+            eq([d.name for d in cur.description], ["id", "twice"], "description")
+            eq(cur.fetchone(), (1, 2), "first")
             eq([r[0] for r in cur.fetchmany(3)], [2, 3, 4], "fetchmany")
             eq(sum(1 for _ in cur), 996, "rest")
         conn.rollback()
+        # Binary results.
+        with conn.cursor(name="cb", binary=True) as cur:
+            cur.execute("SELECT id, 'x' || id AS s FROM big WHERE id <= 3 ORDER BY id")
+            eq(cur.fetchall(), [(1, "x1"), (2, "x2"), (3, "x3")], "binary cursor")
+        conn.rollback()
+        # WITH HOLD: usable after the declaring transaction commits.
+        with conn.cursor(name="held", withhold=True) as cur:
+            cur.execute("SELECT id FROM big ORDER BY id DESC")
+            conn.commit()
+            eq(cur.fetchmany(2), [(1000,), (999,)], "withhold")
+        conn.commit()
+        conn.execute("DROP TABLE big")
+        conn.commit()
+
+
+@check
+def sqlalchemy_stream_results():
+    import sqlalchemy as sa
+
+    eng = engine()
+    with eng.connect() as c:
+        res = c.execution_options(stream_results=True, max_row_buffer=50).execute(
+            sa.text("SELECT g FROM generate_series(1, 500) AS g(g)")
+        )
+        eq(sum(r[0] for r in res), 500 * 501 // 2, "streamed")
+        parts = list(c.execution_options(yield_per=100).execute(sa.text("SELECT 1 AS one")).partitions())
+        eq([list(p) for p in parts], [[(1,)]], "partitions")
+    eng.dispose()
 
 
 @check

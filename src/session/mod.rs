@@ -138,6 +138,9 @@ struct ActiveTxn {
     txn: Transaction,
     explicit: bool,
     aborted: bool,
+    /// READ ONLY access mode (`BEGIN READ ONLY`, `default_transaction_read_only`):
+    /// statements that write fail with 25006.
+    read_only: bool,
     /// The transaction changed the catalog: read its own version.
     catalog_dirty: bool,
     local_catalog: Option<Arc<Catalog>>,
@@ -753,10 +756,12 @@ impl Session {
             self.identity.begin_transaction();
         }
         self.settings.begin_transaction();
+        let access_read_only = self.settings.builtin("default_transaction_read_only") == "on";
         self.txn = Some(ActiveTxn {
             txn,
             explicit,
             aborted: false,
+            read_only: access_read_only,
             catalog_dirty: false,
             local_catalog: None,
             start: std::sync::OnceLock::new(),
@@ -780,6 +785,17 @@ impl Session {
         self.identity.end_transaction(committed && result.is_ok());
         self.end_transaction_cursors(committed && result.is_ok());
         result
+    }
+
+    /// 25006 if the transaction is READ ONLY (`what` is the command tag).
+    fn check_writable(&self, what: &str) -> Result<()> {
+        if self.txn.as_ref().is_some_and(|t| t.read_only) {
+            return Err(Error::new(
+                SqlState::READ_ONLY_SQL_TRANSACTION,
+                format!("cannot execute {what} in a read-only transaction"),
+            ));
+        }
+        Ok(())
     }
 
     /// The catalog the current transaction sees.
@@ -878,6 +894,14 @@ impl Session {
                 if implicit {
                     self.begin_txn(false, None)?;
                 }
+                if let Err(e) = self.check_writable("COPY FROM") {
+                    if implicit {
+                        self.end_txn(false)?;
+                    } else {
+                        self.fail_transaction();
+                    }
+                    return Err(e);
+                }
                 let started =
                     self.start_copy_in(table_name, columns, options, legacy_options, implicit);
                 let r = match started {
@@ -911,12 +935,19 @@ impl Session {
                     return Ok(command_result("BEGIN"));
                 }
                 let mut level = None;
+                let mut access = None;
                 for m in modes {
-                    if let ast::TransactionMode::IsolationLevel(l) = m {
-                        level = Some(isolation_of(l));
+                    match m {
+                        ast::TransactionMode::IsolationLevel(l) => level = Some(isolation_of(l)),
+                        ast::TransactionMode::AccessMode(a) => {
+                            access = Some(*a == ast::TransactionAccessMode::ReadOnly)
+                        }
                     }
                 }
                 self.begin_txn(true, level)?;
+                if let (Some(read_only), Some(t)) = (access, self.txn.as_mut()) {
+                    t.read_only = read_only;
+                }
                 return Ok(command_result("BEGIN"));
             }
             S::Commit { .. } => {
@@ -1043,6 +1074,9 @@ impl Session {
             let t = self.txn.as_mut().expect("transaction started");
             t.txn.begin_statement()?;
             self.check_cross_database(stmt)?;
+        }
+        if let Some(tag) = write_tag(stmt) {
+            self.check_writable(&tag)?;
         }
         match stmt {
             S::Savepoint { name } => {
@@ -1577,6 +1611,32 @@ impl Session {
         }
         result
     }
+}
+
+/// The command tag of a statement that writes (data, the catalog or roles),
+/// as PostgreSQL names it when a read-only transaction refuses it.
+fn write_tag(stmt: &ast::Statement) -> Option<String> {
+    use ast::Statement as S;
+    Some(match stmt {
+        S::Insert(_) => "INSERT".into(),
+        S::Update(_) => "UPDATE".into(),
+        S::Delete(_) => "DELETE".into(),
+        S::Truncate(_) => "TRUNCATE TABLE".into(),
+        S::CreateTable(ct) if ct.query.is_some() => "CREATE TABLE AS".into(),
+        S::CreateTable(_) => "CREATE TABLE".into(),
+        S::CreateIndex(_) => "CREATE INDEX".into(),
+        S::CreateView(_) => "CREATE VIEW".into(),
+        S::CreateSchema { .. } => "CREATE SCHEMA".into(),
+        S::CreateSequence { .. } => "CREATE SEQUENCE".into(),
+        S::CreateRole(_) => "CREATE ROLE".into(),
+        S::AlterRole { .. } => "ALTER ROLE".into(),
+        S::AlterTable(_) => "ALTER TABLE".into(),
+        S::AlterSchema(_) => "ALTER SCHEMA".into(),
+        S::Drop { object_type, .. } => format!("DROP {object_type}"),
+        S::Grant(_) => "GRANT".into(),
+        S::Revoke(_) => "REVOKE".into(),
+        _ => return None,
+    })
 }
 
 /// Extra or missing parameter values are a protocol error, as in PostgreSQL.

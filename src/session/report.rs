@@ -269,7 +269,7 @@ impl Session {
             .iter()
             .map(|&name| {
                 let value = match name {
-                    "default_transaction_read_only" | "in_hot_standby" => "off".to_string(),
+                    "in_hot_standby" => "off".to_string(),
                     "is_superuser" => if superuser { "on" } else { "off" }.to_string(),
                     "session_authorization" => session_user.clone(),
                     other => self.settings.get(other)?.unwrap_or_default(),

@@ -404,6 +404,8 @@ def type_introspection():
             info = TypeInfo.fetch(conn, name)
             assert info is not None, name
             eq((info.oid, info.array_oid), (oid, array_oid), name)
+        # Types the engine lacks are simply not found (SQLAlchemy asks for hstore).
+        eq(TypeInfo.fetch(conn, "hstore"), None, "hstore")
 
 
 # --- SQLAlchemy --------------------------------------------------------------
@@ -459,6 +461,15 @@ def sqlalchemy_core():
         c.execute(t.update().where(t.c.name == "b").values(score=3))
         c.rollback()
         eq(c.execute(sa.select(t.c.score).where(t.c.name == "b")).scalar(), None, "rolled back")
+        c.rollback()
+    # postgresql_readonly: a READ ONLY transaction refuses writes.
+    with eng.connect().execution_options(postgresql_readonly=True) as c:
+        eq(c.exec_driver_sql("SHOW transaction_read_only").scalar(), "on", "readonly")
+        try:
+            c.execute(t.delete())
+            raise AssertionError("deleted in a read-only transaction")
+        except sa.exc.InternalError as e:
+            eq(e.orig.sqlstate, "25006", "readonly delete")
     md.drop_all(eng)
     eng.dispose()
 

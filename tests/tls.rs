@@ -162,6 +162,54 @@ fn psql_sslmode_require_and_verify_full() {
 }
 
 #[test]
+fn psql_scram_channel_binding_over_tls() {
+    if !have("openssl") || !have("psql") {
+        return;
+    }
+    let cert = Cert::make();
+    let server = cert.start(Some("s3cret"));
+    let base = format!(
+        "host=127.0.0.1 port={} user=heliosdb dbname=heliosdb connect_timeout=10 password=s3cret",
+        server.port
+    );
+    // Over TLS the server offers SCRAM-SHA-256-PLUS, bound to its certificate.
+    let (ok, out, err) = psql(
+        &format!("{base} sslmode=require channel_binding=require"),
+        &["SELECT 'bound'"],
+    );
+    assert!(
+        ok,
+        "channel_binding=require failed: {err}\n{}",
+        server.log()
+    );
+    assert!(out.contains("bound"), "{out}");
+    // In plaintext only SCRAM-SHA-256 is offered (libpq refuses a -PLUS
+    // offer without TLS), so the default still logs in ...
+    let (ok, _, err) = psql(&format!("{base} sslmode=disable"), &["SELECT 1"]);
+    assert!(ok, "plaintext SCRAM failed: {err}");
+    // ... and a client that insists on channel binding cannot.
+    let (ok, _, err) = psql(
+        &format!("{base} sslmode=disable channel_binding=require"),
+        &["SELECT 1"],
+    );
+    assert!(!ok, "channel binding without TLS succeeded");
+    assert!(err.contains("channel binding"), "{err}");
+    // A wrong password over TLS is still 28P01.
+    let (ok, _, err) = psql(
+        &format!(
+            "host=127.0.0.1 port={} user=heliosdb dbname=heliosdb password=wrong sslmode=require",
+            server.port
+        ),
+        &["SELECT 1"],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("password authentication failed for user \"heliosdb\""),
+        "{err}"
+    );
+}
+
+#[test]
 fn psql_sslmode_require_against_a_server_without_tls() {
     if !have("psql") {
         return;
@@ -329,10 +377,13 @@ async fn tokio_postgres_over_rustls() {
         server.port
     );
 
-    // SSLRequest, then TLS verified against the certificate (IP SAN), then
-    // SCRAM inside it; extended and simple queries work as in plaintext.
+    // SSLRequest (or direct TLS), then TLS verified against the certificate
+    // (IP SAN), then SCRAM-SHA-256-PLUS inside it; extended and simple
+    // queries work as in plaintext.
     for negotiation in ["postgres", "direct"] {
-        let url = format!("{base} password=s3cret sslmode=require sslnegotiation={negotiation}");
+        let url = format!(
+            "{base} password=s3cret sslmode=require sslnegotiation={negotiation} channel_binding=require"
+        );
         let client = connect_tls(&url, &tls)
             .await
             .unwrap_or_else(|e| panic!("sslnegotiation={negotiation}: {e}\n{}", server.log()));

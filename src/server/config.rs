@@ -140,6 +140,20 @@ impl ServerConfig {
     }
 }
 
+/// The certificate file's PEM text (SCRAM channel binding hashes the first
+/// certificate).
+pub fn read_cert(files: &TlsFiles) -> Result<Vec<u8>> {
+    std::fs::read(&files.cert).map_err(|e| {
+        Error::new(
+            SqlState::CONFIG_FILE_ERROR,
+            format!(
+                "could not load TLS certificate \"{}\": {e}",
+                files.cert.display()
+            ),
+        )
+    })
+}
+
 /// Loads the certificate chain and key into a TLS acceptor.
 pub fn tls_acceptor(files: &TlsFiles) -> Result<pgwire::tokio::TlsAcceptor> {
     use rustls_pki_types::pem::PemObject;

@@ -13,7 +13,6 @@ use futures::{Sink, SinkExt};
 use parking_lot::Mutex;
 use pgwire::api::auth::mechanism::AuthMechanismFactory;
 use pgwire::api::auth::sasl::SaslMechanisms;
-use pgwire::api::auth::sasl::scram::ScramAuth;
 use pgwire::api::auth::{
     AuthDriver, AuthOutcome, StartupHandler, finish_authentication, protocol_negotiation,
     save_startup_parameters_to_metadata,
@@ -317,7 +316,6 @@ pub(crate) struct Conn {
     copy_buf: Mutex<Vec<u8>>,
     /// The SCRAM exchange (per connection state lives in the client).
     auth: AuthDriver<Arc<ServerParams>>,
-    scram: SaslMechanisms,
     /// The session opened for the role logging in, kept until the password checks out.
     pending: Mutex<Option<Session>>,
     login_error: Mutex<Option<Error>>,
@@ -344,11 +342,6 @@ impl Conn {
             keys: keys.clone(),
             copy_buf: Mutex::new(Vec::new()),
             auth: AuthDriver::new(params).with_pid_secret_key_generator(keys),
-            scram: SaslMechanisms::new(vec![Arc::new(ScramAuth::new(Arc::new(
-                super::auth::RoleVerifiers {
-                    db: shared.db.clone(),
-                },
-            )))]),
             pending: Mutex::new(None),
             login_error: Mutex::new(None),
             statements: Mutex::new(Default::default()),
@@ -361,6 +354,14 @@ impl Conn {
 
     pub fn state(&self) -> Arc<ConnState> {
         self.state.clone()
+    }
+
+    /// SCRAM, with channel binding on TLS connections when available.
+    fn sasl<C: ClientInfo>(&self, client: &C) -> &SaslMechanisms {
+        match &self.shared.scram_tls {
+            Some(tls) if client.is_secure() => tls,
+            _ => &self.shared.scram,
+        }
     }
 
     /// Opens the session a role will use in a database: the server's setting defaults,
@@ -567,7 +568,7 @@ impl StartupHandler for Conn {
         }
         match self
             .auth
-            .begin_authentication(client, self.scram.create())
+            .begin_authentication(client, self.sasl(client).create())
             .await?
         {
             AuthOutcome::InProgress => Ok(()),

@@ -400,10 +400,10 @@ async fn tokio_postgres_over_rustls() {
     }
 
     // A wrong password over TLS is the usual 28P01.
-    let err = connect_tls(&format!("{base} password=wrong sslmode=require"), &tls)
-        .await
-        .err()
-        .expect("a wrong password was accepted");
+    let Err(err) = connect_tls(&format!("{base} password=wrong sslmode=require"), &tls).await
+    else {
+        panic!("a wrong password was accepted");
+    };
     assert_eq!(
         err.code(),
         Some(&tokio_postgres::error::SqlState::INVALID_PASSWORD),
@@ -427,13 +427,14 @@ async fn tokio_postgres_over_rustls() {
 
     // A client that trusts another certificate refuses this server.
     let other = Cert::make();
-    let err = connect_tls(
+    let Err(err) = connect_tls(
         &format!("{base} password=s3cret sslmode=require"),
         &RustlsConnect::trusting(&other.cert()),
     )
     .await
-    .err()
-    .expect("an untrusted certificate was accepted");
+    else {
+        panic!("an untrusted certificate was accepted");
+    };
     assert!(
         err.to_string().contains("error performing TLS handshake"),
         "{err}"

@@ -1,8 +1,9 @@
 //! TLS against a real `heliosdb serve --tls-cert --tls-key`, with a
 //! self-signed certificate made by `openssl` at test time: psql with
 //! `sslmode=require` and `verify-full`, tokio-postgres over rustls (with the
-//! SSLRequest handshake and with direct TLS), SCRAM over TLS, plaintext
-//! clients still served, and a server without TLS refusing `sslmode=require`.
+//! SSLRequest handshake and with direct TLS), SCRAM with channel binding,
+//! `pg_stat_ssl`, plaintext clients still served unless `--tls-required`,
+//! and a server without TLS refusing `sslmode=require`.
 //! Skipped (with a note) when openssl or psql is missing, except under
 //! `CI=true`, where a missing tool fails the test.
 
@@ -82,17 +83,19 @@ impl Cert {
     }
 
     fn start(&self, password: Option<&str>) -> Server {
+        self.start_with(password, &[])
+    }
+
+    fn start_with(&self, password: Option<&str>, extra: &[&str]) -> Server {
         let (cert, key) = (self.cert(), self.key());
-        Server::start_with(
-            tempfile::tempdir().unwrap(),
-            &[
-                "--tls-cert",
-                cert.to_str().unwrap(),
-                "--tls-key",
-                key.to_str().unwrap(),
-            ],
-            password,
-        )
+        let mut args = vec![
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        Server::start_with(tempfile::tempdir().unwrap(), &args, password)
     }
 }
 
@@ -125,11 +128,16 @@ fn psql_sslmode_require_and_verify_full() {
     // require: encrypted, certificate not checked.
     let (ok, out, err) = psql(
         &format!("{base} sslmode=require"),
-        &["\\conninfo", "SELECT 41 + 1 AS answer"],
+        &[
+            "\\conninfo",
+            "SELECT 41 + 1 AS answer",
+            "SELECT 'tls:' || ssl::text FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        ],
     );
     assert!(ok, "psql sslmode=require failed: {err}\n{}", server.log());
     assert!(out.contains("SSL connection (protocol: TLSv1."), "{out}");
     assert!(out.contains("42"), "{out}");
+    assert!(out.contains("tls:true"), "{out}");
 
     // verify-full: the chain and the host name (an IP SAN) are checked too.
     let (ok, out, err) = psql(
@@ -144,9 +152,13 @@ fn psql_sslmode_require_and_verify_full() {
     assert!(out.contains("heliosdb"), "{out}");
 
     // A client that does not ask for TLS is still served, in plaintext.
-    let (ok, out, err) = psql(&format!("{base} sslmode=disable"), &["\\conninfo"]);
+    let (ok, out, err) = psql(
+        &format!("{base} sslmode=disable"),
+        &["\\conninfo", "SELECT 'tls:' || ssl::text FROM pg_stat_ssl"],
+    );
     assert!(ok, "psql sslmode=disable failed: {err}");
     assert!(!out.contains("SSL connection"), "{out}");
+    assert!(out.contains("tls:false"), "{out}");
 
     // A certificate the client does not trust is refused by the client.
     let other = Cert::make();
@@ -226,6 +238,45 @@ fn psql_sslmode_require_against_a_server_without_tls() {
     let (ok, out, err) = psql(&format!("{base} sslmode=prefer"), &["\\conninfo"]);
     assert!(ok, "{err}");
     assert!(!out.contains("SSL connection"), "{out}");
+}
+
+#[test]
+fn tls_required_refuses_plaintext_connections() {
+    if !have("openssl") || !have("psql") {
+        return;
+    }
+    let cert = Cert::make();
+    let server = cert.start_with(None, &["--tls-required"]);
+    let base = format!("{} connect_timeout=10", server.url());
+    let (ok, _, err) = psql(&format!("{base} sslmode=disable"), &["SELECT 1"]);
+    assert!(!ok, "a plaintext connection was accepted");
+    assert!(
+        err.contains(
+            "TLS is required: host \"127.0.0.1\", user \"heliosdb\", database \"heliosdb\", no encryption"
+        ),
+        "{err}"
+    );
+    for mode in ["require", "prefer"] {
+        let (ok, out, err) = psql(&format!("{base} sslmode={mode}"), &["\\conninfo"]);
+        assert!(ok, "sslmode={mode}: {err}");
+        assert!(out.contains("SSL connection"), "{out}");
+    }
+}
+
+#[test]
+fn tls_required_without_a_certificate_does_not_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_heliosdb"))
+        .env_remove("HELIOSDB_PASSWORD")
+        .args(["serve", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .args(["--listen", &format!("127.0.0.1:{}", common::free_port())])
+        .arg("--tls-required")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("tls_required needs a certificate"), "{err}");
 }
 
 #[test]
@@ -388,11 +439,15 @@ async fn tokio_postgres_over_rustls() {
             .await
             .unwrap_or_else(|e| panic!("sslnegotiation={negotiation}: {e}\n{}", server.log()));
         let row = client
-            .query_one("SELECT $1::int + 1, current_user", &[&41i32])
+            .query_one(
+                "SELECT $1::int + 1, current_user, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[&41i32],
+            )
             .await
             .unwrap();
         assert_eq!(row.get::<_, i32>(0), 42);
         assert_eq!(row.get::<_, String>(1), "heliosdb");
+        assert!(row.get::<_, bool>(2), "pg_stat_ssl.ssl");
         client
             .batch_execute("CREATE TABLE IF NOT EXISTS t (id int); INSERT INTO t VALUES (1)")
             .await

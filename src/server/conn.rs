@@ -377,6 +377,7 @@ impl Conn {
     ) -> crate::Result<Session> {
         let mut session = self.shared.db.connect_as_to(user, database)?;
         session.set_connection_info(self.local, self.peer);
+        session.set_connection_ssl(client.is_secure());
         for (name, value) in &self.shared.config.session_defaults {
             session.settings_mut().set_reset_value(
                 name,
@@ -513,6 +514,21 @@ impl StartupHandler for Conn {
         };
         protocol_negotiation(client, startup).await?;
         save_startup_parameters_to_metadata(client, startup);
+        if self.shared.config.tls_required && !client.is_secure() {
+            let md = client.metadata();
+            let user = md.get(METADATA_USER).map(String::as_str).unwrap_or("");
+            let database = md
+                .get(METADATA_DATABASE)
+                .map(String::as_str)
+                .unwrap_or(user);
+            return Err(fatal(Error::new(
+                SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+                format!(
+                    "TLS is required: host \"{}\", user \"{user}\", database \"{database}\", no encryption",
+                    self.peer.ip()
+                ),
+            )));
+        }
         let live = self.shared.connections.load(Ordering::SeqCst);
         if live > self.shared.config.max_connections {
             return Err(fatal(Error::new(

@@ -92,6 +92,12 @@ impl Server {
                 ),
             ));
         }
+        if config.tls_required && config.tls.is_none() {
+            return Err(Error::new(
+                SqlState::CONFIG_FILE_ERROR,
+                "tls_required needs a certificate and key (--tls-cert, --tls-key)",
+            ));
+        }
         let (tls, cert_pem) = match &config.tls {
             Some(t) => (Some(config::tls_acceptor(t)?), Some(config::read_cert(t)?)),
             None => (None, None),

@@ -48,6 +48,7 @@ pub(super) const NAMES: &[&str] = &[
     "pg_settings",
     "pg_opclass",
     "pg_tablespace",
+    "pg_stat_ssl",
 ];
 
 /// PostgreSQL's fixed oids of the catalog tables (what `'pg_class'::regclass` gives).
@@ -175,6 +176,17 @@ pub(super) fn build(ctx: &Ctx, name: &str) -> Option<SystemTable> {
             ("opckeytype", OID),
         ]),
         "pg_tablespace" => pg_tablespace(),
+        "pg_stat_ssl" => Builder::new(&[
+            ("pid", I4),
+            ("ssl", BOOL),
+            ("version", DataType::Text),
+            ("cipher", DataType::Text),
+            ("bits", I4),
+            ("client_dn", DataType::Text),
+            ("client_serial", DataType::Numeric(None)),
+            ("issuer_dn", DataType::Text),
+        ])
+        .session("pg_stat_ssl"),
         "pg_policy" => empty(&[
             ("oid", OID),
             ("polname", NAME),

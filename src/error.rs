@@ -15,6 +15,9 @@ pub struct SqlState(&'static str);
 
 impl SqlState {
     pub const SUCCESSFUL_COMPLETION: SqlState = SqlState("00000");
+    pub const INVALID_FUNCTION_DEFINITION: SqlState = SqlState("42P13");
+    pub const DUPLICATE_FUNCTION: SqlState = SqlState("42723");
+    pub const INVALID_RECURSION: SqlState = SqlState("42P19");
     pub const WARNING_PRIVILEGE_NOT_GRANTED: SqlState = SqlState("01007");
     pub const WARNING_PRIVILEGE_NOT_REVOKED: SqlState = SqlState("01006");
     pub const WARNING: SqlState = SqlState("01000");

@@ -21,6 +21,7 @@ mod commands;
 mod copy;
 mod cursor;
 mod database;
+mod helios;
 mod identity;
 mod params;
 mod registry;
@@ -28,6 +29,7 @@ mod report;
 mod rows;
 mod set;
 mod settings;
+mod tenant;
 
 pub use crate::catalog::roles::BOOTSTRAP_SUPERUSER;
 pub use auth::{LoginRole, ScramVerifier};
@@ -165,6 +167,8 @@ pub struct Session {
     copy_in: Option<Box<copy::CopyIn>>,
     /// The effective search path, for the catalog, user and raw path it was computed from.
     path_cache: Option<SearchPathCache>,
+    /// The tenant the login role is bound to: the session cannot leave it.
+    bound_tenant: Option<uuid::Uuid>,
     /// Notices raised and not yet handed out (see [`Session::take_notices`]).
     notices: RefCell<Vec<Notice>>,
     /// `set_config` calls of the running statement, applied when it succeeds.
@@ -212,6 +216,8 @@ struct StmtEnv<'a> {
     deadline: Option<std::time::Instant>,
     identity: &'a Identity,
     interrupt: &'a AtomicBool,
+    /// `current_tenant_id()`, read once per statement.
+    tenant: std::sync::OnceLock<Option<uuid::Uuid>>,
     notices: &'a RefCell<Vec<Notice>>,
     pending_settings: &'a RefCell<Vec<report::PendingSetting>>,
     info: &'a ConnectionInfo,
@@ -236,6 +242,7 @@ impl<'a> StmtEnv<'a> {
             stmt_time: std::sync::OnceLock::new(),
             deadline: statement_deadline(&session.settings),
             interrupt: &session.interrupt,
+            tenant: std::sync::OnceLock::new(),
             identity: &session.identity,
             notices: &session.notices,
             pending_settings: &session.pending_settings,
@@ -349,6 +356,10 @@ impl EvalEnv for StmtEnv<'_> {
             .role(self.identity.current_user())?
             .name
             .clone())
+    }
+
+    fn current_tenant_id(&self) -> Result<Option<uuid::Uuid>> {
+        Ok(*self.tenant.get_or_init(|| tenant::tenant_of(self.settings)))
     }
 
     fn session_user(&self) -> Result<String> {
@@ -506,6 +517,7 @@ impl Session {
             identity,
             copy_in: None,
             path_cache: None,
+            bound_tenant: None,
             notices: RefCell::new(Vec::new()),
             pending_settings: RefCell::new(Vec::new()),
             info: ConnectionInfo::embedded(),
@@ -834,6 +846,18 @@ impl Session {
         eff
     }
 
+    /// The catalog, current user and effective search path statements are
+    /// bound with right now (for API calls that inspect how a name binds).
+    pub(crate) fn binding_state(&mut self) -> Result<(Arc<Catalog>, u32, Arc<Vec<String>>)> {
+        let catalog = if self.txn.is_some() {
+            self.catalog()?
+        } else {
+            database::latest_catalog(&self.db, self.database)?
+        };
+        let search_path = self.search_path(&catalog);
+        Ok((catalog, self.identity.current_user(), search_path))
+    }
+
     fn catalog(&mut self) -> Result<Arc<Catalog>> {
         let t = self.txn.as_mut().expect("a transaction is active");
         if t.catalog_dirty {
@@ -1005,9 +1029,8 @@ impl Session {
         if self.transaction_failed() {
             return Err(Error::aborted_transaction());
         }
-        self.autocommit(matches!(stmt, S::Query(_)), |s| {
-            s.run_in_txn(stmt, params, prepared)
-        })
+        let read_only = matches!(stmt, S::Query(q) if helios::helios_call(q).is_none());
+        self.autocommit(read_only, |s| s.run_in_txn(stmt, params, prepared))
     }
 
     /// Runs `f` in the session's transaction, or outside one in a new
@@ -1105,6 +1128,9 @@ impl Session {
             S::Reset(r) => self.reset(&r.reset),
             S::Declare { stmts } => self.declare_cursor(stmts, params, prepared),
             S::ShowVariable { variable } => self.show_variable(variable),
+            S::Query(q) if let Some(call) = helios::helios_call(q) => {
+                self.run_helios(&call, params)
+            }
             S::Query(q) => {
                 let catalog = self.catalog()?;
                 let (plan, columns) = self.plan_query_in(&catalog, q, prepared, params)?;
@@ -1154,7 +1180,14 @@ impl Session {
             | S::Truncate(_)
             | S::CreateRole(_)
             | S::AlterRole { .. } => self.run_ddl(stmt),
-            S::Grant(_) | S::Revoke(_) | S::AlterSchema(_) => self.run_ddl(stmt),
+            S::Grant(_)
+            | S::Revoke(_)
+            | S::AlterSchema(_)
+            | S::CreatePolicy(_)
+            | S::AlterPolicy(_)
+            | S::DropPolicy(_)
+            | S::CreateFunction(_)
+            | S::DropFunction(_) => self.run_ddl(stmt),
             S::Analyze(_) => Ok(command_result("ANALYZE")),
             other => Err(Error::unsupported(format!(
                 "statement not supported: {}",
@@ -1436,6 +1469,11 @@ impl Session {
             S::Grant(g) => ctx.grant_privileges(g),
             S::Revoke(r) => ctx.revoke_privileges(r),
             S::AlterSchema(a) => ctx.alter_schema(&a.name, &a.operations),
+            S::CreatePolicy(cp) => ctx.create_policy(cp),
+            S::AlterPolicy(ap) => ctx.alter_policy(ap),
+            S::DropPolicy(dp) => ctx.drop_policy(dp),
+            S::CreateFunction(cf) => ctx.create_function(cf),
+            S::DropFunction(df) => ctx.drop_function(df),
             S::Drop {
                 object_type,
                 if_exists,
@@ -1473,6 +1511,9 @@ impl Session {
             on_conflict: None,
             returning: None,
             checks: vec![],
+            rls: vec![],
+            rls_conflict: vec![],
+            rls_update: vec![],
         });
         let outcome = self.exec_dml(&catalog, &insert, params)?;
         Ok(StatementResult {
@@ -1635,6 +1676,11 @@ fn write_tag(stmt: &ast::Statement) -> Option<String> {
         S::Drop { object_type, .. } => format!("DROP {object_type}"),
         S::Grant(_) => "GRANT".into(),
         S::Revoke(_) => "REVOKE".into(),
+        S::CreatePolicy(_) => "CREATE POLICY".into(),
+        S::AlterPolicy(_) => "ALTER POLICY".into(),
+        S::DropPolicy(_) => "DROP POLICY".into(),
+        S::CreateFunction(_) => "CREATE FUNCTION".into(),
+        S::DropFunction(_) => "DROP FUNCTION".into(),
         _ => return None,
     })
 }

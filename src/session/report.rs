@@ -156,6 +156,11 @@ pub(super) fn session_relation(env: &StmtEnv, name: &str) -> Result<Vec<Vec<Valu
             Value::Null,
             Value::Null,
         ]]),
+        "helios.tenants" => Ok(system::tenant_rows(
+            env.catalog,
+            env.identity.current_user(),
+            super::tenant::tenant_of(env.settings),
+        )),
         "enabled_roles" | "applicable_roles" => Ok(system::current_user_roles_rows(
             env.catalog,
             name,

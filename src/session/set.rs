@@ -114,6 +114,12 @@ impl Session {
                     return Ok(command_result("SET"));
                 }
                 let value = values.iter().map(value_text).collect::<Vec<_>>().join(", ");
+                if name.eq_ignore_ascii_case(super::tenant::TENANT_SETTING) {
+                    let default = matches!(values.as_slice(), [ast::Expr::Identifier(i)]
+                        if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"));
+                    self.set_tenant_setting((!default).then_some(value.as_str()), local)?;
+                    return Ok(command_result("SET"));
+                }
                 if value.eq_ignore_ascii_case("default") {
                     self.settings.reset(&name)?;
                 } else {
@@ -208,7 +214,9 @@ impl Session {
             ast::Reset::ConfigurationParameter(name) => {
                 let name = setting_name(name);
                 let default = [ast::Expr::Identifier(ast::Ident::new("DEFAULT"))];
-                if !self.set_identity_setting(&name, &default, false)? {
+                if name.eq_ignore_ascii_case(super::tenant::TENANT_SETTING) {
+                    self.set_tenant_setting(None, false)?;
+                } else if !self.set_identity_setting(&name, &default, false)? {
                     self.settings.reset(&name)?;
                     self.setting_changed(&name);
                 }
@@ -246,6 +254,10 @@ impl Session {
                 None => ast::Expr::Identifier(ast::Ident::new("DEFAULT")),
             };
             if self.set_identity_setting(&p.name, &[value], p.local)? {
+                continue;
+            }
+            if p.name.eq_ignore_ascii_case(super::tenant::TENANT_SETTING) {
+                self.set_tenant_setting(p.value.as_deref(), p.local)?;
                 continue;
             }
             match &p.value {

@@ -309,7 +309,7 @@ fn rewrite_role_syntax(sql: &str) -> Option<String> {
     // A cheap test first: most texts (`INSERT INTO users ...` included) skip the tokenizing.
     let role_ddl =
         (mentions("create") || mentions("alter")) && (mentions("role") || mentions("user"));
-    let owner_to = mentions("alter") && mentions("owner");
+    let owner_to = (mentions("alter") && mentions("owner")) || mentions("leakproof");
     let set_role = mentions("set") && mentions("role");
     if !(role_ddl || owner_to || set_role || mentions("grant") || mentions("revoke")) {
         return None;
@@ -366,6 +366,23 @@ fn rewrite_role_syntax(sql: &str) -> Option<String> {
                         }
                     }
                     _ => {}
+                }
+            }
+        } else if head.0.as_deref() == Some("CREATE")
+            && (1..4).any(|k| w(k).as_deref() == Some("FUNCTION"))
+        {
+            // sqlparser does not read LEAKPROOF: it becomes a marker setting
+            // the function DDL reads back (and NOT LEAKPROOF, the default, goes).
+            for k in 2..sig.len() {
+                if w(k).as_deref() == Some("LEAKPROOF") {
+                    if w(k - 1).as_deref() == Some("NOT") {
+                        edits.push((start(sig[k - 1])..end(sig[k]), String::new()));
+                    } else {
+                        edits.push((
+                            start(sig[k])..end(sig[k]),
+                            "SET \"helios.leakproof\" = 'on'".into(),
+                        ));
+                    }
                 }
             }
         } else if head.0.as_deref() == Some("ALTER")

@@ -1,6 +1,7 @@
 //! Binding INSERT, UPDATE and DELETE (with ON CONFLICT and RETURNING).
 
 use super::query::output_name;
+use super::rls::{RlsCheck, RlsCommand};
 use super::{Binder, Scope, ScopeColumn, ident, object_name_parts, split_name};
 use crate::catalog::{IdentityKind, IndexDef, TableDef, acl};
 use crate::error::{Error, Result, SqlState};
@@ -50,6 +51,12 @@ pub struct InsertPlan {
     pub on_conflict: Option<OnConflict>,
     pub returning: Option<Returning>,
     pub checks: Checks,
+    /// Row-level security checks of inserted rows.
+    pub rls: Vec<RlsCheck>,
+    /// ON CONFLICT DO UPDATE: checks of the conflicting row (its USING
+    /// policies) and of the updated row.
+    pub rls_conflict: Vec<RlsCheck>,
+    pub rls_update: Vec<RlsCheck>,
 }
 
 #[derive(Clone, Debug)]
@@ -64,11 +71,15 @@ pub struct UpdatePlan {
     pub assignments: Vec<(usize, Expr)>,
     pub returning: Option<Returning>,
     pub checks: Checks,
+    /// Row-level security checks of the new rows.
+    pub rls: Vec<RlsCheck>,
 }
 
 #[derive(Clone, Debug)]
 pub struct DeletePlan {
     pub table: Arc<TableDef>,
+    /// Row-level security applies (integrity errors then print no values).
+    pub rls: bool,
     pub scan: Scan,
     pub using: Option<Plan>,
     pub filter: Option<Expr>,
@@ -277,7 +288,30 @@ impl Binder<'_> {
         if returning.is_some() {
             self.require(acl::Object::Table(&table), acl::SELECT)?;
         }
+        let do_update = matches!(
+            on_conflict,
+            Some(OnConflict {
+                action: ConflictAction::Update { .. },
+                ..
+            })
+        );
+        let (rls_conflict, rls_update) = if do_update {
+            (
+                self.rls_conflict_checks(&table)?,
+                self.rls_checks(&table, RlsCommand::Update, true)?,
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        // Reading back (RETURNING, or a conflict target) also needs the new
+        // row to pass the SELECT policies, as in PostgreSQL.
+        let reads = returning.is_some()
+            || matches!(&ins.on, Some(ast::OnInsert::OnConflict(oc))
+                if matches!(oc.conflict_target, Some(ast::ConflictTarget::Columns(_))));
         Ok(InsertPlan {
+            rls: self.rls_checks(&table, RlsCommand::Insert, reads)?,
+            rls_conflict,
+            rls_update,
             checks: self.table_checks(&table)?,
             table,
             source,
@@ -696,7 +730,14 @@ impl Binder<'_> {
         if reads {
             self.require(acl::Object::Table(&table), acl::SELECT)?;
         }
+        let cmds: &[RlsCommand] = if reads {
+            &[RlsCommand::Update, RlsCommand::Select]
+        } else {
+            &[RlsCommand::Update]
+        };
+        let scan_filter = with_security(self.rls_filter(&table, &alias, cmds)?, scan_filter);
         Ok(UpdatePlan {
+            rls: self.rls_checks(&table, RlsCommand::Update, reads)?,
             checks: self.table_checks(&table)?,
             scan: Scan {
                 table: table.clone(),
@@ -725,9 +766,17 @@ impl Binder<'_> {
         }
         let (table, alias) = self.target_table(&from[0].relation, "DELETE")?;
         self.require(acl::Object::Table(&table), acl::DELETE)?;
-        if d.selection.is_some() || d.returning.is_some() {
+        let reads = d.selection.is_some() || d.returning.is_some();
+        if reads {
             self.require(acl::Object::Table(&table), acl::SELECT)?;
         }
+        let cmds: &[RlsCommand] = if reads {
+            &[RlsCommand::Delete, RlsCommand::Select]
+        } else {
+            &[RlsCommand::Delete]
+        };
+        let security = self.rls_filter(&table, &alias, cmds)?;
+        let rls = security.is_some();
         let (scope, using, extra) = self.target_scope(&table, &alias, d.using.as_deref())?;
         let (scan_filter, filter, returning) = self.target_clauses(
             &table,
@@ -739,11 +788,12 @@ impl Binder<'_> {
             extra.as_ref(),
         )?;
         Ok(DeletePlan {
+            rls,
             scan: Scan {
                 table: table.clone(),
                 alias: Some(alias),
                 access: Access::Full,
-                filter: scan_filter,
+                filter: with_security(security, scan_filter),
                 indexes: self.catalog.indexes_of(table.id),
                 stats: self.catalog.stats.get(&table.id).cloned(),
                 needed: None,
@@ -754,6 +804,15 @@ impl Binder<'_> {
             filter,
             returning,
         })
+    }
+}
+
+/// A scan filter with the row-level security filter first: it is evaluated
+/// before (and short-circuits) any user predicate.
+fn with_security(security: Option<Expr>, user: Option<Expr>) -> Option<Expr> {
+    match (security, user) {
+        (Some(s), Some(u)) => Some(Expr::And(Box::new(s), Box::new(u))),
+        (s, u) => s.or(u),
     }
 }
 

@@ -14,10 +14,12 @@ mod expr;
 mod from;
 mod operators;
 mod query;
+pub mod rls;
 mod special;
 mod srf;
 mod subquery;
 mod system;
+mod user_functions;
 mod window;
 
 pub use dml::{ConflictAction, DeletePlan, DmlPlan, InsertPlan, OnConflict, Returning, UpdatePlan};
@@ -209,6 +211,12 @@ pub struct Binder<'a> {
     /// The current user of the statement (`has_table_privilege` without a
     /// role asks about it); None for internal binding.
     current_role: std::cell::Cell<Option<u32>>,
+    /// Tables whose policies are being bound (recursion guard).
+    rls_stack: RefCell<Vec<u32>>,
+    /// SQL functions being inlined (recursion guard).
+    fn_stack: RefCell<Vec<u32>>,
+    /// Arguments of the SQL function calls being inlined.
+    fn_args: RefCell<Vec<user_functions::FnArgs>>,
 }
 
 /// Privilege checking while binding (see [`Binder::with_privilege_checks`]).
@@ -236,6 +244,9 @@ impl<'a> Binder<'a> {
             in_system_relation: std::cell::Cell::new(false),
             privileges: std::cell::Cell::new(Checks::Off),
             current_role: std::cell::Cell::new(None),
+            rls_stack: RefCell::new(Vec::new()),
+            fn_stack: RefCell::new(Vec::new()),
+            fn_args: RefCell::new(Vec::new()),
         }
     }
 

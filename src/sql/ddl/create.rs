@@ -334,6 +334,8 @@ impl DdlCtx<'_> {
             foreign_keys: vec![],
             owner: self.current_user,
             acl: None,
+            rls: Default::default(),
+            tenant_column: None,
         };
         // Owned sequences for serial and identity columns.
         for (cname, ty, _, opts) in seqs {

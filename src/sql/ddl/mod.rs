@@ -11,9 +11,12 @@ mod alter;
 mod cascade;
 mod create;
 mod database;
+mod function;
 mod maintenance;
+mod policy;
 mod privilege;
 mod role;
+mod tenant;
 mod view;
 
 pub use role::is_role_grant;

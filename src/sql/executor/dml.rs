@@ -29,6 +29,7 @@ use super::scan::{
 use crate::catalog::keys::{PRIMARY_INDEX, index_prefix, table_lock_key};
 use crate::catalog::{Catalog, FkAction, ForeignKeyDef, IndexDef, TableDef};
 use crate::error::{Error, Result, SqlState};
+use crate::sql::binder::rls::RlsCheck;
 use crate::sql::binder::{
     ConflictAction, DeletePlan, DmlPlan, InsertPlan, OnConflict, Returning, UpdatePlan,
 };
@@ -79,13 +80,29 @@ pub fn execute_dml(
         out: DmlOutcome::default(),
         cache: Default::default(),
     };
-    match plan {
-        DmlPlan::Insert(p) => w.insert(p)?,
-        DmlPlan::Update(p) => w.update(p)?,
-        DmlPlan::Delete(p) => w.delete(p)?,
+    // Under row-level security an integrity error must not print values
+    // (of the new row, or of a row the user may not see), as in PostgreSQL.
+    let hide_values = match plan {
+        DmlPlan::Insert(p) => !p.rls.is_empty(),
+        DmlPlan::Update(p) => !p.rls.is_empty(),
+        DmlPlan::Delete(p) => p.rls,
+    };
+    let run = |w: &mut Writer| -> Result<()> {
+        match plan {
+            DmlPlan::Insert(p) => w.insert(p)?,
+            DmlPlan::Update(p) => w.update(p)?,
+            DmlPlan::Delete(p) => w.delete(p)?,
+        }
+        w.run_fk_checks()
+    };
+    match run(&mut w) {
+        Ok(()) => Ok(w.out),
+        Err(mut e) if hide_values && e.code.code().starts_with("23") => {
+            e.detail = None;
+            Err(e)
+        }
+        Err(e) => Err(e),
     }
-    w.run_fk_checks()?;
-    Ok(w.out)
 }
 
 /// A deferred NO ACTION check: (parent, child, fk index, old referenced values).
@@ -217,6 +234,7 @@ impl<'a> Writer<'a> {
         table: &TableDef,
         row: Vec<Value>,
         checks: &[(String, Expr)],
+        rls: &[RlsCheck],
     ) -> Result<Vec<Value>> {
         let mut out = Vec::with_capacity(row.len());
         for (v, c) in row.into_iter().zip(&table.columns) {
@@ -227,6 +245,9 @@ impl<'a> Writer<'a> {
             };
             out.push(v);
         }
+        // Row-level security first, as in PostgreSQL: a constraint error
+        // would print the values of a row the policies reject.
+        self.check_rls(table, &out, rls)?;
         for (v, c) in out.iter().zip(&table.columns) {
             if v.is_null() && !c.nullable {
                 return Err(Error::new(
@@ -253,6 +274,20 @@ impl<'a> Writer<'a> {
             }
         }
         Ok(out)
+    }
+
+    /// Fails with 42501 unless `row` passes every row-level security check.
+    fn check_rls(&self, table: &TableDef, row: &[Value], rls: &[RlsCheck]) -> Result<()> {
+        if rls.is_empty() {
+            return Ok(());
+        }
+        let ectx = self.ectx();
+        for c in rls {
+            if !c.expr.eval_pred(row, &ectx)? {
+                return Err(c.violation(&table.name));
+            }
+        }
+        Ok(())
     }
 
     fn unique_indexes(&self, table: &TableDef) -> impl Iterator<Item = &'a Arc<IndexDef>> + 'a {
@@ -632,7 +667,7 @@ impl<'a> Writer<'a> {
         nrow: Vec<Value>,
         depth: usize,
     ) -> Result<()> {
-        let nrow = self.prepare(child, nrow, &[])?;
+        let nrow = self.prepare(child, nrow, &[], &[])?;
         let pk = if child.primary_key.is_empty() {
             pk_of_key(key).to_vec()
         } else {
@@ -675,7 +710,7 @@ impl<'a> Writer<'a> {
         self.lock_table(table)?;
         let rows = self.collect_plan(&p.source)?;
         for row in rows {
-            let row = self.prepare(table, row, &p.checks)?;
+            let row = self.prepare(table, row, &p.checks, &p.rls)?;
             let rowid = match table.rowid_seq {
                 Some(seq) if table.primary_key.is_empty() => Some(self.env.nextval(seq)?),
                 _ => None,
@@ -719,6 +754,8 @@ impl<'a> Writer<'a> {
                                 return Err(Error::serialization_failure());
                             };
                             let old = decode_table_row(table, &bytes)?;
+                            // The conflicting row must be one the role may update.
+                            self.check_rls(table, &old, &p.rls_conflict)?;
                             let mut both = old.clone();
                             both.extend_from_slice(&row);
                             let ectx = self.ectx();
@@ -736,7 +773,7 @@ impl<'a> Writer<'a> {
                                 &existing,
                                 &old,
                                 new,
-                                &p.checks,
+                                (&p.checks, &p.rls_update),
                                 &p.returning,
                                 &[],
                             )?;
@@ -756,11 +793,11 @@ impl<'a> Writer<'a> {
         key: &[u8],
         old: &[Value],
         new: Vec<Value>,
-        checks: &[(String, Expr)],
+        (checks, rls): (&[(String, Expr)], &[RlsCheck]),
         returning: &Option<Returning>,
         extra: &[Value],
     ) -> Result<()> {
-        let new = self.prepare(table, new, checks)?;
+        let new = self.prepare(table, new, checks, rls)?;
         let pk = if table.primary_key.is_empty() {
             pk_of_key(key).to_vec()
         } else {
@@ -861,7 +898,15 @@ impl<'a> Writer<'a> {
             for (c, e) in &p.assignments {
                 new[*c] = e.eval(&both, &ectx)?;
             }
-            self.apply_update(table, &key, &row, new, &p.checks, &p.returning, &other)?;
+            self.apply_update(
+                table,
+                &key,
+                &row,
+                new,
+                (&p.checks, &p.rls),
+                &p.returning,
+                &other,
+            )?;
         }
         Ok(())
     }

@@ -58,6 +58,7 @@ funcs! {
     ToJsonb = "to_jsonb", CurrentSetting = "current_setting", Version = "version",
     CurrentSchema = "current_schema", GenerateSeries = "generate_series",
     CurrentUser = "current_user", SessionUser = "session_user",
+    CurrentTenantId = "current_tenant_id",
     // session
     SetConfig = "set_config", PgBackendPid = "pg_backend_pid",
     InetServerAddr = "inet_server_addr", InetServerPort = "inet_server_port",
@@ -429,6 +430,10 @@ pub fn resolve_call(name: &str, arg_types: &[DataType]) -> Result<(Func, DataTyp
             arity(n == 1)?;
             (Func::ToJsonb, T::Jsonb, any())
         }
+        "current_tenant_id" => {
+            arity(n == 0)?;
+            (Func::CurrentTenantId, T::Uuid, vec![])
+        }
         "current_setting" => {
             arity(n == 1 || n == 2)?;
             let mut p = any();
@@ -745,6 +750,10 @@ impl Func {
                 }
             }
             Func::ToJsonb => Value::Jsonb(to_json(&vals[0])?),
+            Func::CurrentTenantId => match env.current_tenant_id()? {
+                Some(id) => Value::Uuid(id),
+                None => Value::Null,
+            },
             Func::CurrentSetting => {
                 if vals[0].is_null() {
                     return Ok(Value::Null);

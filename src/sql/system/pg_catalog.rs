@@ -31,6 +31,7 @@ pub(super) const NAMES: &[&str] = &[
     "pg_sequence",
     "pg_collation",
     "pg_policy",
+    "pg_policies",
     "pg_statistic_ext",
     "pg_publication",
     "pg_publication_namespace",
@@ -187,16 +188,8 @@ pub(super) fn build(ctx: &Ctx, name: &str) -> Option<SystemTable> {
             ("issuer_dn", DataType::Text),
         ])
         .session("pg_stat_ssl"),
-        "pg_policy" => empty(&[
-            ("oid", OID),
-            ("polname", NAME),
-            ("polrelid", OID),
-            ("polcmd", CHAR),
-            ("polpermissive", BOOL),
-            ("polroles", DataType::Array(Box::new(OID))),
-            ("polqual", DataType::Text),
-            ("polwithcheck", DataType::Text),
-        ]),
+        "pg_policy" => super::policies::pg_policy(ctx),
+        "pg_policies" => super::policies::pg_policies(ctx),
         "pg_statistic_ext" => empty(&[
             ("oid", OID),
             ("stxrelid", OID),
@@ -318,6 +311,17 @@ fn pg_class(ctx: &Ctx) -> SystemTable {
         // Foreign keys are triggers in PostgreSQL: psql lists them only
         // for tables with relhastriggers.
         let mut triggers = false;
+        let reloptions = match cat.views.get(&(r.oid as u32)) {
+            Some(v) if r.kind == 'v' && !v.options.is_empty() => Value::Array(
+                DataType::Text,
+                v.options.iter().map(|o| Value::Text(o.clone())).collect(),
+            ),
+            _ => Value::Null,
+        };
+        let rls = match r.kind {
+            'r' => cat.tables[&(r.oid as u32)].rls.clone(),
+            _ => Default::default(),
+        };
         let (natts, checks, hasindex, am) = match r.kind {
             'r' => {
                 let t = &cat.tables[&(r.oid as u32)];
@@ -367,14 +371,14 @@ fn pg_class(ctx: &Ctx) -> SystemTable {
             Value::Bool(false),
             Value::Bool(triggers),
             Value::Bool(false),
-            Value::Bool(false),
-            Value::Bool(false),
+            Value::Bool(rls.enabled),
+            Value::Bool(rls.forced),
             Value::Bool(true),
             text(if r.kind == 'r' { "d" } else { "n" }),
             Value::Bool(false),
             int8(0),
             super::acl_value(cat, r.acl.as_deref()),
-            Value::Null,
+            reloptions,
             Value::Null,
         ]);
     }
@@ -818,7 +822,7 @@ fn pg_tables(ctx: &Ctx) -> SystemTable {
             Value::Bool(idx.iter().any(|i| i.table.id == t.id)),
             Value::Bool(false),
             Value::Bool(false),
-            Value::Bool(false),
+            Value::Bool(t.rls.enabled),
         ]);
     }
     b.finish()

@@ -19,6 +19,7 @@
 pub mod auth;
 mod commands;
 mod copy;
+mod cursor;
 mod database;
 mod helios;
 mod identity;
@@ -84,6 +85,10 @@ pub struct StatementResult {
     /// Set for COPY statements: the wire protocol answers them with its
     /// copy sub-protocol.
     pub(crate) copy: Option<CopyMode>,
+    /// Set for `DEALLOCATE name` (`Some(name)`) and `DEALLOCATE ALL`
+    /// (`None`): the wire protocol's named statements are the server's, so
+    /// it drops them (embedded [`Prepared`] values are the caller's own).
+    pub(crate) deallocate: Option<Option<String>>,
 }
 
 /// What a COPY statement started.
@@ -135,6 +140,9 @@ struct ActiveTxn {
     txn: Transaction,
     explicit: bool,
     aborted: bool,
+    /// READ ONLY access mode (`BEGIN READ ONLY`, `default_transaction_read_only`):
+    /// statements that write fail with 25006.
+    read_only: bool,
     /// The transaction changed the catalog: read its own version.
     catalog_dirty: bool,
     local_catalog: Option<Arc<Catalog>>,
@@ -175,6 +183,8 @@ pub struct Session {
     /// create them): commits then run their ON COMMIT actions, and the end
     /// of the session drops them.
     temp_used: bool,
+    /// Open SQL cursors (DECLARE), by name.
+    cursors: HashMap<String, cursor::Cursor>,
 }
 
 /// (catalog, current user, `search_path` as set, the schemas it means).
@@ -437,10 +447,17 @@ impl StatementResult {
         self.copy
     }
 
+    /// For DEALLOCATE: `Some(Some(name))`, or `Some(None)` for DEALLOCATE ALL.
+    pub fn deallocates(&self) -> Option<Option<&str>> {
+        self.deallocate.as_ref().map(|n| n.as_deref())
+    }
+
     /// PostgreSQL's command tag, e.g. `INSERT 0 3`, `SELECT 2`, `CREATE TABLE`.
     pub fn tag(&self) -> String {
         match &*self.command {
-            "SELECT" | "UPDATE" | "DELETE" => format!("{} {}", self.command, self.affected),
+            "SELECT" | "UPDATE" | "DELETE" | "FETCH" => {
+                format!("{} {}", self.command, self.affected)
+            }
             "INSERT" => format!("INSERT 0 {}", self.affected),
             other => other.to_string(),
         }
@@ -454,6 +471,7 @@ fn command_result(tag: impl Into<String>) -> StatementResult {
         rows: None,
         notices: Vec::new(),
         copy: None,
+        deallocate: None,
     }
 }
 
@@ -484,6 +502,7 @@ fn rows_result_shared(columns: Arc<Vec<ColumnInfo>>, values: Vec<Vec<Value>>) ->
         rows: Some(Rows::with_columns(columns, values)),
         notices: Vec::new(),
         copy: None,
+        deallocate: None,
     }
 }
 
@@ -512,6 +531,7 @@ impl Session {
             reported: None,
             temp_schema: format!("{}{}", crate::catalog::TEMP_SCHEMA_PREFIX, slot_temp_id),
             temp_used: false,
+            cursors: HashMap::new(),
         }
     }
 
@@ -757,10 +777,12 @@ impl Session {
             self.identity.begin_transaction();
         }
         self.settings.begin_transaction();
+        let access_read_only = self.settings.builtin("default_transaction_read_only") == "on";
         self.txn = Some(ActiveTxn {
             txn,
             explicit,
             aborted: false,
+            read_only: access_read_only,
             catalog_dirty: false,
             local_catalog: None,
             start: std::sync::OnceLock::new(),
@@ -795,7 +817,19 @@ impl Session {
         };
         self.settings.end_transaction(committed && result.is_ok());
         self.identity.end_transaction(committed && result.is_ok());
+        self.end_transaction_cursors(committed && result.is_ok());
         result
+    }
+
+    /// 25006 if the transaction is READ ONLY (`what` is the command tag).
+    fn check_writable(&self, what: &str) -> Result<()> {
+        if self.txn.as_ref().is_some_and(|t| t.read_only) {
+            return Err(Error::new(
+                SqlState::READ_ONLY_SQL_TRANSACTION,
+                format!("cannot execute {what} in a read-only transaction"),
+            ));
+        }
+        Ok(())
     }
 
     /// The catalog the current transaction sees.
@@ -922,6 +956,14 @@ impl Session {
                 if implicit {
                     self.begin_txn(false, None)?;
                 }
+                if let Err(e) = self.check_writable("COPY FROM") {
+                    if implicit {
+                        self.end_txn(false)?;
+                    } else {
+                        self.fail_transaction();
+                    }
+                    return Err(e);
+                }
                 let started =
                     self.start_copy_in(table_name, columns, options, legacy_options, implicit);
                 let r = match started {
@@ -955,12 +997,19 @@ impl Session {
                     return Ok(command_result("BEGIN"));
                 }
                 let mut level = None;
+                let mut access = None;
                 for m in modes {
-                    if let ast::TransactionMode::IsolationLevel(l) = m {
-                        level = Some(isolation_of(l));
+                    match m {
+                        ast::TransactionMode::IsolationLevel(l) => level = Some(isolation_of(l)),
+                        ast::TransactionMode::AccessMode(a) => {
+                            access = Some(*a == ast::TransactionAccessMode::ReadOnly)
+                        }
                     }
                 }
                 self.begin_txn(true, level)?;
+                if let (Some(read_only), Some(t)) = (access, self.txn.as_mut()) {
+                    t.read_only = read_only;
+                }
                 return Ok(command_result("BEGIN"));
             }
             S::Commit { .. } => {
@@ -996,6 +1045,22 @@ impl Session {
                 t.aborted = false;
                 t.local_catalog = None;
                 return Ok(command_result("ROLLBACK"));
+            }
+            S::Fetch {
+                name,
+                direction,
+                into: None,
+                ..
+            } => return self.fetch_cursor(name, direction),
+            S::Close { cursor } => return self.close_cursor(cursor),
+            S::Deallocate { name, .. } => {
+                if self.transaction_failed() {
+                    return Err(Error::aborted_transaction());
+                }
+                let all = name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all");
+                let mut r = command_result(if all { "DEALLOCATE ALL" } else { "DEALLOCATE" });
+                r.deallocate = Some((!all).then(|| crate::sql::binder::ident(name)));
+                return Ok(r);
             }
             _ => {}
         }
@@ -1071,6 +1136,9 @@ impl Session {
             t.txn.begin_statement()?;
             self.check_cross_database(stmt)?;
         }
+        if let Some(tag) = write_tag(stmt) {
+            self.check_writable(&tag)?;
+        }
         match stmt {
             S::Savepoint { name } => {
                 let t = self.txn.as_mut().expect("transaction started");
@@ -1096,6 +1164,7 @@ impl Session {
             }
             S::Set(set) => self.set(set),
             S::Reset(r) => self.reset(&r.reset),
+            S::Declare { stmts } => self.declare_cursor(stmts, params, prepared),
             S::ShowVariable { variable } => self.show_variable(variable),
             S::Query(q) if let Some(call) = helios::helios_call(q) => {
                 self.run_helios(&call, params)
@@ -1355,6 +1424,7 @@ impl Session {
             rows,
             notices: Vec::new(),
             copy: None,
+            deallocate: None,
         })
     }
 
@@ -1519,6 +1589,7 @@ impl Session {
             rows: None,
             notices: Vec::new(),
             copy: None,
+            deallocate: None,
         })
     }
 
@@ -1627,6 +1698,14 @@ impl Session {
                         .unwrap_or_default(),
                 ),
                 ast::Statement::ShowVariable { variable } => set::show_columns(variable),
+                ast::Statement::Fetch { name, .. } => self.fetch_columns(name)?,
+                ast::Statement::Declare { stmts } => {
+                    // Binding the query gives the parameters' types.
+                    for q in stmts.iter().filter_map(|d| d.for_query.as_ref()) {
+                        binder.bind_query(q)?;
+                    }
+                    vec![]
+                }
                 ast::Statement::Explain { .. } => vec![ColumnInfo {
                     name: "QUERY PLAN".into(),
                     ty: DataType::Text,
@@ -1640,6 +1719,37 @@ impl Session {
         }
         result
     }
+}
+
+/// The command tag of a statement that writes (data, the catalog or roles),
+/// as PostgreSQL names it when a read-only transaction refuses it.
+fn write_tag(stmt: &ast::Statement) -> Option<String> {
+    use ast::Statement as S;
+    Some(match stmt {
+        S::Insert(_) => "INSERT".into(),
+        S::Update(_) => "UPDATE".into(),
+        S::Delete(_) => "DELETE".into(),
+        S::Truncate(_) => "TRUNCATE TABLE".into(),
+        S::CreateTable(ct) if ct.query.is_some() => "CREATE TABLE AS".into(),
+        S::CreateTable(_) => "CREATE TABLE".into(),
+        S::CreateIndex(_) => "CREATE INDEX".into(),
+        S::CreateView(_) => "CREATE VIEW".into(),
+        S::CreateSchema { .. } => "CREATE SCHEMA".into(),
+        S::CreateSequence { .. } => "CREATE SEQUENCE".into(),
+        S::CreateRole(_) => "CREATE ROLE".into(),
+        S::AlterRole { .. } => "ALTER ROLE".into(),
+        S::AlterTable(_) => "ALTER TABLE".into(),
+        S::AlterSchema(_) => "ALTER SCHEMA".into(),
+        S::Drop { object_type, .. } => format!("DROP {object_type}"),
+        S::Grant(_) => "GRANT".into(),
+        S::Revoke(_) => "REVOKE".into(),
+        S::CreatePolicy(_) => "CREATE POLICY".into(),
+        S::AlterPolicy(_) => "ALTER POLICY".into(),
+        S::DropPolicy(_) => "DROP POLICY".into(),
+        S::CreateFunction(_) => "CREATE FUNCTION".into(),
+        S::DropFunction(_) => "DROP FUNCTION".into(),
+        _ => return None,
+    })
 }
 
 /// Extra or missing parameter values are a protocol error, as in PostgreSQL.

@@ -69,6 +69,10 @@ macro_rules! funcs {
             /// `(array, subscript, value)`: the array with that element set
             /// (INSERT's `a[i]` targets); arrays of the element type.
             ArrayAssign(DataType),
+            /// `heliosdb_debug_panic(text)`: panics, so tests can check that
+            /// the server contains a panic. Only in debug builds.
+            #[cfg(debug_assertions)]
+            DebugPanic,
             $($v),*
         }
 
@@ -80,6 +84,8 @@ macro_rules! funcs {
                     Func::SetVal(_) => "setval",
                     Func::DomainCheck(_) => "coerce_to_domain",
                     Func::ArrayAssign(_) => "array_assign",
+                    #[cfg(debug_assertions)]
+                    Func::DebugPanic => "heliosdb_debug_panic",
                     $(Func::$v => $n),*
                 }
             }
@@ -509,6 +515,11 @@ pub fn resolve_call(name: &str, arg_types: &[DataType]) -> Result<(Func, DataTyp
             arity(n == 2)?;
             (Func::FormatType, T::Text, vec![T::Int8, T::Int4])
         }
+        #[cfg(debug_assertions)]
+        "heliosdb_debug_panic" => {
+            arity(n == 1)?;
+            (Func::DebugPanic, T::Text, vec![T::Text])
+        }
         "version" => {
             arity(n == 0)?;
             (Func::Version, T::Text, vec![])
@@ -640,7 +651,16 @@ impl Func {
                 | Func::GenRandomUuid
                 | Func::Random
                 | Func::StatementTimestamp
-        )
+        ) || self.is_debug_panic()
+    }
+
+    /// Debug builds' `heliosdb_debug_panic` (never folded at bind time).
+    fn is_debug_panic(&self) -> bool {
+        #[cfg(debug_assertions)]
+        if matches!(self, Func::DebugPanic) {
+            return true;
+        }
+        false
     }
 
     /// Immutable functions give the same result for the same arguments at
@@ -838,6 +858,8 @@ impl Func {
                 }
             }
             Func::Version => Value::Text(crate::version_string()),
+            #[cfg(debug_assertions)]
+            Func::DebugPanic => panic!("heliosdb_debug_panic: {}", text(&vals[0])),
             Func::SetConfig => {
                 let Value::Text(name) = &vals[0] else {
                     return Err(Error::new(

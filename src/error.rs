@@ -80,8 +80,10 @@ impl SqlState {
     pub const UNDEFINED_OBJECT: SqlState = SqlState("42704");
     pub const UNDEFINED_SCHEMA: SqlState = SqlState("3F000");
     pub const DUPLICATE_ALIAS: SqlState = SqlState("42712");
+    pub const AMBIGUOUS_ALIAS: SqlState = SqlState("42P09");
     pub const DUPLICATE_COLUMN: SqlState = SqlState("42701");
     pub const DUPLICATE_TABLE: SqlState = SqlState("42P07");
+    pub const INVALID_OBJECT_DEFINITION: SqlState = SqlState("42P17");
     pub const DUPLICATE_SCHEMA: SqlState = SqlState("42P06");
     pub const DUPLICATE_DATABASE: SqlState = SqlState("42P04");
     pub const DUPLICATE_OBJECT: SqlState = SqlState("42710");

@@ -8,7 +8,6 @@ mod common;
 
 use common::Server;
 use heliosdb_nano::Database;
-use tokio_postgres::NoTls;
 
 const SETUP: &str = "CREATE ROLE app_a LOGIN PASSWORD 'a';
      CREATE ROLE app_b LOGIN PASSWORD 'b';
@@ -84,21 +83,9 @@ fn embedded_sessions_see_only_their_rows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policies_apply_over_the_wire() {
     let server = Server::start_with(tempfile::tempdir().unwrap(), &[], Some("root"));
-    let url = |user: &str, pw: &str| {
-        format!(
-            "host=127.0.0.1 port={} user={user} password={pw} dbname=heliosdb",
-            server.port
-        )
-    };
-    let (admin, conn) = tokio_postgres::connect(&url("heliosdb", "root"), NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let admin = server.client("heliosdb", "root").await;
     admin.batch_execute(SETUP).await.unwrap();
-    let (b, conn) = tokio_postgres::connect(&url("app_b", "b"), NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let b = server.client("app_b", "b").await;
     let rows = b.query("SELECT id FROM notes", &[]).await.unwrap();
     let ids: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
     assert_eq!(ids, vec![2]);

@@ -6,7 +6,6 @@ mod common;
 
 use common::Server;
 use heliosdb_nano::Database;
-use tokio_postgres::NoTls;
 
 const SETUP: &str = "CREATE ROLE app LOGIN PASSWORD 'app';
      CREATE ROLE alice LOGIN PASSWORD 'alice';
@@ -68,28 +67,13 @@ fn embedded_tenant_context_and_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bound_role_over_the_wire() {
     let server = Server::start_with(tempfile::tempdir().unwrap(), &[], Some("root"));
-    let url = |user: &str, pw: &str| {
-        format!(
-            "host=127.0.0.1 port={} user={user} password={pw} dbname=heliosdb",
-            server.port
-        )
-    };
-    let (admin, conn) = tokio_postgres::connect(&url("heliosdb", "root"), NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let admin = server.client("heliosdb", "root").await;
     admin.batch_execute(SETUP).await.unwrap();
-    let (app, conn) = tokio_postgres::connect(&url("app", "app"), NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let app = server.client("app", "app").await;
     app.batch_execute("SET helios.tenant = 'acme'; INSERT INTO orders VALUES (1, 10)")
         .await
         .unwrap();
-    let (alice, conn) = tokio_postgres::connect(&url("alice", "alice"), NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let alice = server.client("alice", "alice").await;
     alice
         .execute("INSERT INTO orders VALUES (2, 20)", &[])
         .await

@@ -17,6 +17,7 @@
 
 pub mod acl;
 pub mod databases;
+pub mod domains;
 pub mod functions;
 pub mod keys;
 pub mod policy;
@@ -28,6 +29,7 @@ pub mod tenants;
 
 pub use acl::AclItem;
 pub use databases::{BOOTSTRAP_DATABASE, DatabaseDef};
+pub use domains::DomainDef;
 pub use functions::FunctionDef;
 pub use policy::{PolicyCommand, PolicyDef, RowSecurity};
 pub use roles::RoleDef;
@@ -53,9 +55,31 @@ pub const KIND_ROLE: u8 = 6;
 pub const KIND_DATABASE: u8 = 7;
 pub const KIND_TENANT: u8 = 9;
 pub const KIND_FUNCTION: u8 = 10;
+pub const KIND_DOMAIN: u8 = 8;
 
 /// Object ids start here, like PostgreSQL's first user OID.
 pub const FIRST_OID: u32 = 16384;
+
+/// Temporary schemas are named `pg_temp_<n>`, one per session that creates
+/// temporary objects (`n` is the session's number in the registry). Names
+/// starting with `pg_` are reserved, so no user schema looks like one.
+pub const TEMP_SCHEMA_PREFIX: &str = "pg_temp_";
+
+/// Whether `schema` is a session's temporary schema.
+pub fn is_temp_schema(schema: &str) -> bool {
+    schema
+        .strip_prefix(TEMP_SCHEMA_PREFIX)
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// What happens to a temporary table when a transaction commits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OnCommit {
+    /// `ON COMMIT DELETE ROWS`: emptied at every commit.
+    DeleteRows,
+    /// `ON COMMIT DROP`: dropped when its creating transaction commits.
+    Drop,
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SchemaDef {
@@ -88,6 +112,10 @@ pub struct ColumnDef {
     /// Default expression as SQL text (bound when a statement needs it).
     pub default: Option<String>,
     pub identity: Option<IdentityKind>,
+    /// The domain the column's type is (its values are of `ty`, the
+    /// domain's base type).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,9 +176,17 @@ pub struct TableDef {
     /// (`helios.enable_tenancy`).
     #[serde(default)]
     pub tenant_column: Option<usize>,
+    /// For a temporary table, its ON COMMIT action (None: PRESERVE ROWS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_commit: Option<OnCommit>,
 }
 
 impl TableDef {
+    /// Whether the table is temporary (lives in a session's temporary schema).
+    pub fn is_temp(&self) -> bool {
+        is_temp_schema(&self.schema)
+    }
+
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
     }
@@ -181,10 +217,44 @@ pub struct IndexDef {
     pub table_id: u32,
     pub schema: String,
     pub name: String,
+    /// The key columns of a plain index. For an index with expression keys
+    /// or a predicate, the columns its keys and predicate read (so that
+    /// dropping one drops the index and changing one re-checks it).
     pub columns: Vec<usize>,
     pub unique: bool,
     /// True when the index backs a UNIQUE constraint (dropped with it).
     pub constraint: bool,
+    /// The keys, when any is an expression or names a collation or
+    /// operator class, or the index is partial; empty for an index on
+    /// plain `columns`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<IndexKey>,
+    /// A partial index's WHERE predicate (SQL text): only rows satisfying
+    /// it have entries, and only they must be unique.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicate: Option<String>,
+}
+
+/// One key of an index: a column or an expression, with the collation and
+/// operator class written in CREATE INDEX (None: the defaults).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexKey {
+    pub column: Option<usize>,
+    /// The expression as SQL text, over the table's columns.
+    pub expr: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opclass: Option<String>,
+}
+
+impl IndexDef {
+    /// Whether the index's entries are keyed by plain `columns` and exist
+    /// for every row: what the planner can use to find rows, and what can
+    /// back a foreign key.
+    pub fn is_plain(&self) -> bool {
+        self.predicate.is_none() && self.keys.iter().all(|k| k.expr.is_none())
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -280,7 +350,10 @@ pub struct Catalog {
     pub tenants: BTreeMap<u32, Arc<TenantDef>>,
     /// This database's SQL functions, by id.
     pub functions: BTreeMap<u32, Arc<FunctionDef>>,
+    pub domains: BTreeMap<u32, Arc<DomainDef>>,
     names: HashMap<(String, String), Relation>,
+    /// Type names (domains) by (schema, name).
+    type_names: HashMap<(String, String), u32>,
     role_names: HashMap<String, u32>,
     table_indexes: HashMap<u32, Vec<u32>>,
 }
@@ -357,6 +430,7 @@ impl Catalog {
     pub fn load(txn: &Transaction, database: u32) -> Result<Catalog> {
         let start = vec![keys::CATALOG_PREFIX];
         let end = prefix_end(&start).expect("prefix is not all 0xFF");
+        let mut domains: Vec<DomainDef> = Vec::new();
         let (mut schemas, mut tables, mut indexes, mut sequences, mut views, mut roles) = (
             Vec::new(),
             Vec::new(),
@@ -413,10 +487,19 @@ impl Catalog {
                     let d: DatabaseDef = decode(&value)?;
                     dbs.insert(d.id, Arc::new(d));
                 }
+                KIND_DOMAIN => keep(&value, database, &mut domains, |d: &DomainDef| d.database)?,
                 _ => return Err(Error::corrupted(format!("unknown catalog kind {kind}"))),
             }
         }
         let mut c = Catalog::build(schemas, tables, indexes, sequences, views, roles);
+        for mut d in domains {
+            if d.owner == 0 {
+                d.owner = c.bootstrap_role().unwrap_or(0);
+            }
+            c.type_names
+                .insert((d.schema.clone(), d.name.clone()), d.id);
+            c.domains.insert(d.id, Arc::new(d));
+        }
         c.database = database;
         c.databases = dbs;
         c.tenants = tenants;
@@ -438,12 +521,22 @@ impl Catalog {
     }
 
     /// Resolves a possibly qualified relation name through the search path.
+    /// The schema `pg_temp` means the session's own temporary schema (the
+    /// temporary schema on its search path).
     pub fn resolve(
         &self,
         schema: Option<&str>,
         name: &str,
         search_path: &[String],
     ) -> Option<(String, Relation)> {
+        let own_temp;
+        let schema = match schema {
+            Some("pg_temp") => {
+                own_temp = search_path.iter().find(|s| is_temp_schema(s))?;
+                Some(own_temp.as_str())
+            }
+            other => other,
+        };
         match schema {
             Some(s) => self
                 .names
@@ -455,6 +548,29 @@ impl Catalog {
                     .map(|r| (s.clone(), *r))
             }),
         }
+    }
+
+    /// Resolves a possibly qualified type name (a domain) through the
+    /// search path.
+    pub fn resolve_domain(
+        &self,
+        schema: Option<&str>,
+        name: &str,
+        search_path: &[String],
+    ) -> Option<&Arc<DomainDef>> {
+        let id = match schema {
+            Some(s) => self.type_names.get(&(s.to_string(), name.to_string())),
+            None => search_path
+                .iter()
+                .find_map(|s| self.type_names.get(&(s.clone(), name.to_string()))),
+        }?;
+        self.domains.get(id)
+    }
+
+    /// Whether a type (domain) of this name exists in `schema`.
+    pub fn type_exists(&self, schema: &str, name: &str) -> bool {
+        self.type_names
+            .contains_key(&(schema.to_string(), name.to_string()))
     }
 
     pub fn relation_exists(&self, schema: &str, name: &str) -> bool {
@@ -471,6 +587,15 @@ impl Catalog {
     /// Secondary indexes of a table, in creation order.
     pub fn indexes_of(&self, table: u32) -> Vec<Arc<IndexDef>> {
         self.index_iter(table).cloned().collect()
+    }
+
+    /// The indexes of a table that can find its rows by plain column values
+    /// (see [`IndexDef::is_plain`]): what the planner may scan.
+    pub fn plain_indexes_of(&self, table: u32) -> Vec<Arc<IndexDef>> {
+        self.index_iter(table)
+            .filter(|i| i.is_plain())
+            .cloned()
+            .collect()
     }
 
     /// Secondary indexes of a table, in creation order, without allocating.

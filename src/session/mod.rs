@@ -177,6 +177,12 @@ pub struct Session {
     info: ConnectionInfo,
     /// The reported parameters as last handed to the server.
     reported: Option<report::Reported>,
+    /// The session's temporary schema, `pg_temp_<n>` (see `sql::ddl::temp`).
+    temp_schema: String,
+    /// Whether the session may have temporary objects (it ran DDL that can
+    /// create them): commits then run their ON COMMIT actions, and the end
+    /// of the session drops them.
+    temp_used: bool,
     /// Open SQL cursors (DECLARE), by name.
     cursors: HashMap<String, cursor::Cursor>,
 }
@@ -506,6 +512,7 @@ fn to_values(params: &[&dyn ToValue]) -> Vec<Value> {
 
 impl Session {
     fn new(db: Arc<DbInner>, identity: Identity, slot: registry::DatabaseSlot) -> Session {
+        let slot_temp_id = slot.temp_id;
         Session {
             db,
             database: slot.database,
@@ -522,6 +529,8 @@ impl Session {
             pending_settings: RefCell::new(Vec::new()),
             info: ConnectionInfo::embedded(),
             reported: None,
+            temp_schema: format!("{}{}", crate::catalog::TEMP_SCHEMA_PREFIX, slot_temp_id),
+            temp_used: false,
             cursors: HashMap::new(),
         }
     }
@@ -782,6 +791,19 @@ impl Session {
     }
 
     fn end_txn(&mut self, commit: bool) -> Result<()> {
+        // A transaction that wrote nothing cannot have created an ON COMMIT
+        // DROP table or filled an ON COMMIT DELETE ROWS one.
+        if commit
+            && self.temp_used
+            && self
+                .txn
+                .as_ref()
+                .is_some_and(|t| !t.aborted && t.txn.has_writes())
+            && let Err(e) = self.with_ddl(|ctx| ctx.on_commit_actions())
+        {
+            self.end_txn(false)?;
+            return Err(e);
+        }
         let Some(t) = self.txn.take() else {
             self.settings.end_transaction(true);
             return Ok(());
@@ -826,21 +848,37 @@ impl Session {
         }
         let superuser = catalog.is_superuser(role);
         let user = catalog.roles.get(&role).map(|r| r.name.clone());
-        let eff: Vec<String> = raw
+        // The session's temporary schema, once it exists, is searched first
+        // unless the path names `pg_temp` elsewhere; other sessions' never.
+        let temp = catalog
+            .schemas
+            .contains_key(&self.temp_schema)
+            .then(|| self.temp_schema.clone());
+        let mut eff: Vec<String> = raw
             .iter()
             .filter_map(|s| {
                 let s = if s == "$user" {
                     user.clone().filter(|u| catalog.schemas.contains_key(u))?
+                } else if s == "pg_temp" {
+                    temp.clone()?
+                } else if crate::catalog::is_temp_schema(s) {
+                    return None;
                 } else {
                     s.clone()
                 };
                 let usable = superuser
+                    || Some(&s) == temp.as_ref()
                     || catalog.schemas.get(&s).is_none_or(|d| {
                         catalog.privileges(role, acl::Object::Schema(d)).0 & acl::USAGE != 0
                     });
                 usable.then_some(s)
             })
             .collect();
+        if let Some(t) = temp
+            && !raw.iter().any(|s| s == "pg_temp")
+        {
+            eff.insert(0, t);
+        }
         let eff = Arc::new(eff);
         self.path_cache = Some((catalog.clone(), role, raw, eff.clone()));
         eff
@@ -1418,6 +1456,7 @@ impl Session {
                 txn: &mut t.txn,
                 catalog: catalog.clone(),
                 search_path: &search_path,
+                temp_schema: &self.temp_schema,
                 oids: &self.db.oids,
                 sequences: &self.db.sequences,
                 engine: self.db.engine.as_ref(),
@@ -1426,7 +1465,11 @@ impl Session {
                 session_user: self.identity.session_user(),
                 pending_rows: Vec::new(),
             };
-            f(&mut ctx)
+            let r = f(&mut ctx);
+            if ctx.catalog.schemas.contains_key(&self.temp_schema) {
+                self.temp_used = true;
+            }
+            r
         };
         t.catalog_dirty = true;
         t.local_catalog = None;
@@ -1436,6 +1479,16 @@ impl Session {
 
     fn run_ddl(&mut self, stmt: &ast::Statement) -> Result<StatementResult> {
         use ast::Statement as S;
+        if !self.temp_used {
+            // A temporary schema left by an earlier session with this
+            // number (whose cleanup failed) is not ours: empty it first.
+            let catalog = self.catalog()?;
+            if catalog.schemas.contains_key(&self.temp_schema) {
+                let name = self.temp_schema.clone();
+                self.with_ddl(|ctx| ctx.drop_temp_schema(&name))?;
+                self.notices.borrow_mut().clear();
+            }
+        }
         let tag = self.with_ddl(|ctx| match stmt {
             S::CreateTable(ct) => ctx
                 .create_table(ct, None)
@@ -1452,11 +1505,24 @@ impl Session {
                 name,
                 data_type,
                 sequence_options,
-                temporary: false,
+                temporary,
                 ..
-            } => ctx.create_sequence(name, *if_not_exists, data_type.as_ref(), sequence_options),
+            } => ctx.create_sequence(
+                name,
+                *temporary,
+                *if_not_exists,
+                data_type.as_ref(),
+                sequence_options,
+            ),
             S::CreateRole(cr) => ctx.create_role(cr),
             S::AlterRole { name, operation } => ctx.alter_role(name, operation),
+            S::Drop {
+                object_type: ast::ObjectType::Type,
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => ctx.drop_domains(names, *if_exists, *cascade),
             S::Drop {
                 object_type: ast::ObjectType::Role | ast::ObjectType::User,
                 if_exists,
@@ -1483,6 +1549,7 @@ impl Session {
             } => ctx.drop(object_type, names, *if_exists, *cascade),
             S::AlterTable(at) => ctx.alter_table(at),
             S::Truncate(tr) => ctx.truncate(tr),
+
             other => Err(Error::unsupported(format!(
                 "statement not supported: {other}"
             ))),
@@ -1722,9 +1789,35 @@ fn optimize_dml(plan: &mut DmlPlan) {
     }
 }
 
+impl Session {
+    /// Drops temporary schemas `names` and everything in them, in one
+    /// transaction (the end of this session, or crash recovery).
+    pub(crate) fn drop_temp_schemas(&mut self, names: &[String]) -> Result<()> {
+        self.end_txn(false)?;
+        self.begin_txn(false, None)?;
+        let r = self.with_ddl(|ctx| names.iter().try_for_each(|n| ctx.drop_temp_schema(n)));
+        self.temp_used = false;
+        let r = match r {
+            Ok(()) => self.end_txn(true),
+            Err(e) => self.end_txn(false).and(Err(e)),
+        };
+        self.notices.borrow_mut().clear();
+        r
+    }
+}
+
 impl Drop for Session {
     fn drop(&mut self) {
         let _ = self.end_txn(false);
+        // The session's temporary objects go with it. A terminated session's
+        // database is being dropped (whole), and crash recovery at the next
+        // open catches what a failure here leaves.
+        if self.temp_used && !self.slot.terminated() && !self.slot.database_dropping() {
+            let name = self.temp_schema.clone();
+            if let Err(e) = self.drop_temp_schemas(&[name]) {
+                tracing::warn!("could not drop temporary schema {}: {e}", self.temp_schema);
+            }
+        }
     }
 }
 

@@ -71,6 +71,20 @@ impl Server {
         std::fs::read_to_string(self.log_dir.path().join("server.log")).unwrap_or_default()
     }
 
+    /// A tokio-postgres client logged in as `user` with `password`
+    /// (its connection runs on a spawned task).
+    pub async fn client(&self, user: &str, password: &str) -> tokio_postgres::Client {
+        let url = format!(
+            "host=127.0.0.1 port={} user={user} password={password} dbname=heliosdb",
+            self.port
+        );
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("{user} cannot connect: {e}"));
+        tokio::spawn(conn);
+        client
+    }
+
     pub fn url(&self) -> String {
         format!(
             "host=127.0.0.1 port={} user=heliosdb dbname=heliosdb",

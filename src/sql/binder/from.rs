@@ -250,6 +250,12 @@ impl Binder<'_> {
             .collect();
         let mut scope = Scope {
             columns: merged_scope,
+            tables: lscope
+                .tables
+                .iter()
+                .chain(&rscope.tables)
+                .cloned()
+                .collect(),
         };
         for (i, mut c) in lscope.columns.into_iter().enumerate() {
             c.qualified_only |= hide_left.contains(&i);
@@ -316,7 +322,7 @@ impl Binder<'_> {
                 }
                 let security = self.rls_filter(&table, &q, &[RlsCommand::Select])?;
                 let plan = Plan::Scan(Scan {
-                    indexes: self.catalog.indexes_of(table.id),
+                    indexes: self.catalog.plain_indexes_of(table.id),
                     stats: self.catalog.stats.get(&table.id).cloned(),
                     needed: None,
                     table,
@@ -489,6 +495,7 @@ impl Binder<'_> {
                 ty: ty.clone(),
                 qualified_only: false,
             }],
+            tables: vec![],
         };
         Ok((
             Plan::Series {
@@ -586,6 +593,7 @@ pub(super) fn item_scope(
                 qualified_only: false,
             })
             .collect(),
+        tables: vec![],
     };
     if let Some(a) = alias {
         rename_columns(&mut scope, &a.columns)?;

@@ -93,6 +93,7 @@ impl Binder<'_> {
                     qualified_only: false,
                 })
                 .collect(),
+            tables: vec![],
         };
         if let Some(a) = alias {
             super::from::rename_columns(&mut scope, &a.columns)?;
@@ -464,6 +465,28 @@ impl Binder<'_> {
                     .map(|(oid, name)| (oid, Value::Text(name)));
                 (lookup(&x, pairs, unknown), DataType::Text)
             }
+            // Domains have names of their own; other types format as built in.
+            "format_type" if !cat.domains.is_empty() => {
+                arity(args.len() == 2)?;
+                let x = oid_arg(0)?;
+                let (m, mt) = &args[1];
+                let m = self.coerce(m.clone(), mt, &DataType::Int4)?;
+                let fallback =
+                    Expr::Function(crate::sql::functions::Func::FormatType, vec![x.clone(), m]);
+                let pairs = cat.domains.values().map(|d| {
+                    let shown = if system::is_visible(cat, self.search_path, &d.schema, &d.name) {
+                        system::quote_ident(&d.name)
+                    } else {
+                        format!(
+                            "{}.{}",
+                            system::quote_ident(&d.schema),
+                            system::quote_ident(&d.name)
+                        )
+                    };
+                    (d.id as i64, Value::Text(shown))
+                });
+                (lookup(&x, pairs, fallback), DataType::Text)
+            }
             "current_database" | "current_catalog" => {
                 arity(args.is_empty())?;
                 text(&cat.current_database()?.name)
@@ -605,10 +628,13 @@ impl Binder<'_> {
                 arity(args.len() == 1 || args.len() == 3)?;
                 let x = oid_arg(0)?;
                 let idx = system::indexes(cat);
+                // pg_get_indexdef(oid, 0, true) prints a predicate without
+                // its outer parentheses (what psql's \d shows).
+                let pretty = matches!(args.get(2), Some((Expr::Literal(Value::Bool(true)), _)));
                 let whole = lookup(
                     &x,
                     idx.iter()
-                        .map(|i| (i.oid, Value::Text(system::index_def(i)))),
+                        .map(|i| (i.oid, Value::Text(system::index_def(i, pretty)))),
                     Expr::Literal(Value::Null),
                 );
                 if args.len() == 1 {
@@ -620,12 +646,10 @@ impl Binder<'_> {
                 let col = self.coerce(c.clone(), ct, &DataType::Int8)?;
                 let mut whens = vec![(eq(&col, 0), whole)];
                 for i in &idx {
-                    for (k, &pos) in i.columns.iter().enumerate() {
+                    for (k, key) in i.key_sql().into_iter().enumerate() {
                         whens.push((
                             Expr::And(Box::new(eq(&x, i.oid)), Box::new(eq(&col, k as i64 + 1))),
-                            Expr::Literal(Value::Text(system::quote_ident(
-                                &i.table.columns[pos].name,
-                            ))),
+                            Expr::Literal(Value::Text(key)),
                         ));
                     }
                 }

@@ -3,7 +3,7 @@
 use super::DdlCtx;
 use crate::catalog::{self as cat, Relation, ViewDef};
 use crate::error::{Error, Result, SqlState};
-use crate::sql::binder::{ident, split_name};
+use crate::sql::binder::ident;
 use sqlparser::ast;
 
 /// `WITH (security_invoker = bool)`: (security_invoker, options as text).
@@ -68,14 +68,7 @@ impl DdlCtx<'_> {
         if cv.materialized {
             return Err(Error::unsupported("materialized views are not supported"));
         }
-        if cv.temporary {
-            return Err(Error::unsupported("temporary views are not supported"));
-        }
         let (security_invoker, options) = view_options(&cv.options)?;
-        let (schema, name) = split_name(&cv.name)?;
-        let schema = self.target_schema(schema)?;
-        self.require_create_in(&schema)?;
-        self.lock_name(&schema, &name)?;
         // Bind the query now: it must be valid, and its output names the view's columns.
         let binder = self.binder();
         let plan = binder.bind_query(&cv.query)?;
@@ -86,8 +79,11 @@ impl DdlCtx<'_> {
             ));
         }
         let mut depends_on = binder.used_relations.borrow().clone();
+        drop(binder);
         depends_on.sort_unstable();
         depends_on.dedup();
+        let (schema, name) = self.view_target(cv, &depends_on)?;
+        self.lock_name(&schema, &name)?;
         let plan_cols = plan.columns();
         if cv.columns.len() > plan_cols.len() {
             return Err(Error::new(

@@ -17,6 +17,41 @@ mod string;
 use super::expr::{EvalCtx, Expr};
 use crate::error::{Error, Result, SqlState};
 use crate::types::{DataType, Value};
+
+/// A domain's constraints bound for evaluation: CHECK expressions over a
+/// one-column row holding the value (`VALUE`).
+#[derive(Debug, PartialEq)]
+pub struct BoundDomain {
+    pub name: String,
+    pub not_null: bool,
+    pub checks: Vec<(String, Expr)>,
+}
+
+impl BoundDomain {
+    /// Fails as PostgreSQL does when `v` is not a value of the domain: NULL
+    /// under NOT NULL (23502), a CHECK that is false (23514; NULL passes).
+    pub fn check(&self, v: &Value, ctx: &EvalCtx) -> Result<()> {
+        if v.is_null() && self.not_null {
+            return Err(Error::new(
+                SqlState::NOT_NULL_VIOLATION,
+                format!("domain {} does not allow null values", self.name),
+            ));
+        }
+        let row = std::slice::from_ref(v);
+        for (name, check) in &self.checks {
+            if let Value::Bool(false) = check.eval(row, ctx)? {
+                return Err(Error::new(
+                    SqlState::CHECK_VIOLATION,
+                    format!(
+                        "value for domain {} violates check constraint \"{name}\"",
+                        self.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
 use rust_decimal::prelude::ToPrimitive;
 
 macro_rules! funcs {
@@ -28,6 +63,12 @@ macro_rules! funcs {
             NextVal(Option<u32>),
             CurrVal(Option<u32>),
             SetVal(Option<u32>),
+            /// A value becoming of a domain (a cast to it): its NOT NULL
+            /// and CHECK constraints, then the value unchanged.
+            DomainCheck(std::sync::Arc<BoundDomain>),
+            /// `(array, subscript, value)`: the array with that element set
+            /// (INSERT's `a[i]` targets); arrays of the element type.
+            ArrayAssign(DataType),
             /// `heliosdb_debug_panic(text)`: panics, so tests can check that
             /// the server contains a panic. Only in debug builds.
             #[cfg(debug_assertions)]
@@ -41,6 +82,8 @@ macro_rules! funcs {
                     Func::NextVal(_) => "nextval",
                     Func::CurrVal(_) => "currval",
                     Func::SetVal(_) => "setval",
+                    Func::DomainCheck(_) => "coerce_to_domain",
+                    Func::ArrayAssign(_) => "array_assign",
                     #[cfg(debug_assertions)]
                     Func::DebugPanic => "heliosdb_debug_panic",
                     $(Func::$v => $n),*
@@ -620,6 +663,34 @@ impl Func {
         false
     }
 
+    /// Immutable functions give the same result for the same arguments at
+    /// any time and in any session (what index expressions may call);
+    /// volatile ones and those reading the clock, settings or the session
+    /// (PostgreSQL's stable functions) are not.
+    pub fn is_immutable(&self) -> bool {
+        !self.is_volatile()
+            && !matches!(
+                self,
+                Func::Now
+                    | Func::CurrentDate
+                    | Func::CurrVal(_)
+                    | Func::CurrentSetting
+                    | Func::CurrentSchema
+                    | Func::CurrentUser
+                    | Func::SessionUser
+                    | Func::Version
+                    | Func::PgBackendPid
+                    | Func::InetServerAddr
+                    | Func::InetServerPort
+                    | Func::InetClientAddr
+                    | Func::InetClientPort
+                    | Func::ToChar
+                    | Func::ToDate
+                    | Func::ToTimestamp
+                    | Func::Format
+            )
+    }
+
     /// Strict functions return NULL when any argument is NULL.
     fn is_strict(&self) -> bool {
         !matches!(
@@ -646,6 +717,25 @@ impl Func {
                     Some(id) => Value::Uuid(id),
                     None => Value::Null,
                 });
+            }
+            Func::ArrayAssign(elem) => {
+                let vals = args
+                    .iter()
+                    .map(|a| a.eval(row, ctx))
+                    .collect::<Result<Vec<_>>>()?;
+                let [arr, sub, v] = vals.as_slice() else {
+                    return Err(Error::internal("array_assign takes three arguments"));
+                };
+                return array::assign(elem, arr, sub, v.clone());
+            }
+            Func::DomainCheck(d) => {
+                let v = args
+                    .first()
+                    .map(|a| a.eval(row, ctx))
+                    .transpose()?
+                    .unwrap_or(Value::Null);
+                d.check(&v, ctx)?;
+                return Ok(v);
             }
             Func::Coalesce => {
                 for a in args {

@@ -111,7 +111,7 @@ pub(super) fn build(ctx: &Ctx, name: &str) -> Option<SystemTable> {
         "pg_namespace" => pg_namespace(ctx),
         "pg_class" => pg_class(ctx),
         "pg_attribute" => pg_attribute(ctx),
-        "pg_type" => pg_type(),
+        "pg_type" => pg_type(ctx),
         "pg_index" => pg_index(ctx),
         "pg_constraint" => pg_constraint(ctx),
         "pg_attrdef" => pg_attrdef(ctx),
@@ -334,7 +334,7 @@ fn pg_class(ctx: &Ctx) -> SystemTable {
                 let n = idx
                     .iter()
                     .find(|i| i.oid == r.oid)
-                    .map(|i| i.columns.len())
+                    .map(|i| i.key_columns().len())
                     .unwrap_or(0);
                 (n, 0, false, super::BTREE_AM_OID)
             }
@@ -364,7 +364,11 @@ fn pg_class(ctx: &Ctx) -> SystemTable {
             int8(0),
             Value::Bool(hasindex),
             Value::Bool(false),
-            text("p"),
+            text(if crate::catalog::is_temp_schema(&r.schema) {
+                "t"
+            } else {
+                "p"
+            }),
             text(r.kind.to_string()),
             Value::Int2(natts as i16),
             Value::Int2(checks as i16),
@@ -386,7 +390,8 @@ fn pg_class(ctx: &Ctx) -> SystemTable {
 }
 
 /// One attribute: name, type, NOT NULL, has a default, identity letter.
-type AttRow = (String, DataType, bool, bool, &'static str);
+/// (name, type, not null, has default, identity, domain oid).
+type AttRow = (String, DataType, bool, bool, &'static str, Option<u32>);
 
 fn pg_attribute(ctx: &Ctx) -> SystemTable {
     let cat = ctx.catalog;
@@ -414,18 +419,14 @@ fn pg_attribute(ctx: &Ctx) -> SystemTable {
         // Column privileges do not exist: always NULL.
         ("attacl", DataType::Array(Box::new(DataType::Text))),
     ]);
-    let mut push = |rel: i64,
-                    num: usize,
-                    name: &str,
-                    ty: &DataType,
-                    notnull: bool,
-                    hasdef: bool,
-                    ident: &str| {
+    let mut push = |rel: i64, num: usize, row: &AttRow| {
+        let (name, ty, notnull, hasdef, ident, domain) = row;
+        let (notnull, hasdef, ident) = (*notnull, *hasdef, *ident);
         let len = type_len(ty);
         b.push(vec![
             int8(rel),
-            text(name),
-            int8(ty.oid() as i64),
+            text(name.as_str()),
+            int8(domain.map_or(ty.oid() as i64, |d| d as i64)),
             Value::Int4(-1),
             Value::Int2(len),
             Value::Int2(num as i16),
@@ -458,7 +459,14 @@ fn pg_attribute(ctx: &Ctx) -> SystemTable {
                     None => "",
                 };
                 let hasdef = c.default.is_some() && c.identity.is_none();
-                (c.name.clone(), c.ty.clone(), !c.nullable, hasdef, ident)
+                (
+                    c.name.clone(),
+                    c.ty.clone(),
+                    !c.nullable,
+                    hasdef,
+                    ident,
+                    c.domain,
+                )
             })
             .collect();
         rels.push((t.id as i64, cols));
@@ -466,25 +474,28 @@ fn pg_attribute(ctx: &Ctx) -> SystemTable {
     for v in cat.views.values() {
         let cols = (ctx.view_columns)(v)
             .into_iter()
-            .map(|(n, t)| (n, t, false, false, ""))
+            .map(|(n, t)| (n, t, false, false, "", None))
             .collect();
         rels.push((v.id as i64, cols));
     }
     for i in indexes(cat) {
         let cols = i
-            .columns
+            .key_columns()
             .iter()
-            .map(|&c| {
-                let col = &i.table.columns[c];
-                (col.name.clone(), col.ty.clone(), false, false, "")
+            .map(|c| match c {
+                Some(c) => {
+                    let col = &i.table.columns[*c];
+                    (col.name.clone(), col.ty.clone(), false, false, "", None)
+                }
+                None => ("expr".to_string(), DataType::Text, false, false, "", None),
             })
             .collect();
         rels.push((i.oid, cols));
     }
     rels.sort_by_key(|(oid, _)| *oid);
     for (rel, cols) in rels {
-        for (k, (name, ty, notnull, hasdef, ident)) in cols.iter().enumerate() {
-            push(rel, k + 1, name, ty, *notnull, *hasdef, ident);
+        for (k, row) in cols.iter().enumerate() {
+            push(rel, k + 1, row);
         }
     }
     b.finish()
@@ -498,7 +509,7 @@ fn is_collatable(ty: &DataType) -> bool {
     }
 }
 
-fn pg_type() -> SystemTable {
+fn pg_type(ctx: &Ctx) -> SystemTable {
     let mut b = Builder::new(&[
         ("oid", OID),
         ("typname", NAME),
@@ -565,6 +576,45 @@ fn pg_type() -> SystemTable {
             Value::Null,
         ]);
     }
+    // Domains: typtype 'd' over their base type.
+    for d in ctx.catalog.domains.values() {
+        let base = types().into_iter().find(|t| t.oid == d.base.oid() as i64);
+        let len = type_len(&d.base);
+        b.push(vec![
+            int8(d.id as i64),
+            text(d.name.clone()),
+            int8(namespace_oid(ctx.catalog, &d.schema)),
+            int8(super::roles::role_oid(ctx.catalog, d.owner)),
+            Value::Int2(len),
+            Value::Bool(len > 0 && len <= 8),
+            text("d"),
+            text(base.as_ref().map_or("U", |t| t.category)),
+            Value::Bool(false),
+            Value::Bool(true),
+            text(","),
+            int8(0),
+            int8(0),
+            int8(0),
+            text("domain_in"),
+            text(
+                base.as_ref()
+                    .map_or("record_out".to_string(), |t| format!("{}out", t.name)),
+            ),
+            text("domain_recv"),
+            text(
+                base.as_ref()
+                    .map_or("record_send".to_string(), |t| format!("{}send", t.name)),
+            ),
+            text(if len == 8 { "d" } else { "i" }),
+            text(if len > 0 { "p" } else { "x" }),
+            Value::Bool(d.not_null),
+            int8(d.base.oid() as i64),
+            Value::Int4(typmod(&d.base)),
+            Value::Int4(matches!(d.base, DataType::Array(_)) as i32),
+            int8(if is_collatable(&d.base) { 100 } else { 0 }),
+            d.default.clone().map_or(Value::Null, Value::Text),
+        ]);
+    }
     b.finish()
 }
 
@@ -595,7 +645,14 @@ fn pg_index(ctx: &Ctx) -> SystemTable {
         ("indpred", DataType::Text),
     ]);
     for i in indexes(ctx.catalog) {
-        let n = i.columns.len();
+        let keys = i.key_columns();
+        let n = keys.len();
+        let exprs: Vec<String> = i
+            .def
+            .iter()
+            .flat_map(|d| d.keys.iter().filter_map(|k| k.expr.clone()))
+            .collect();
+        let predicate = i.def.as_ref().and_then(|d| d.predicate.clone());
         b.push(vec![
             int8(i.oid),
             int8(i.table.id as i64),
@@ -612,12 +669,16 @@ fn pg_index(ctx: &Ctx) -> SystemTable {
             Value::Bool(true),
             Value::Bool(true),
             Value::Bool(false),
-            int2_array(i.columns.iter().map(|&c| c as i64 + 1)),
-            oid_array(i.columns.iter().map(|_| 0)),
-            oid_array(i.columns.iter().map(|_| 0)),
-            text(vec!["0"; n].join(" ")),
-            Value::Null,
-            Value::Null,
+            int2_array(keys.iter().map(|c| c.map_or(0, |c| c as i64 + 1))),
+            oid_array(keys.iter().map(|_| 0)),
+            oid_array(keys.iter().map(|_| 0)),
+            text(vec!["0"; keys.len()].join(" ")),
+            if exprs.is_empty() {
+                Value::Null
+            } else {
+                Value::Text(exprs.join(", "))
+            },
+            predicate.map_or(Value::Null, Value::Text),
         ]);
     }
     b.finish()
@@ -860,7 +921,7 @@ fn pg_indexes(ctx: &Ctx) -> SystemTable {
             text(i.table.name.clone()),
             text(i.name.clone()),
             Value::Null,
-            text(super::index_def(&i)),
+            text(super::index_def(&i, false)),
         ]);
     }
     b.finish()

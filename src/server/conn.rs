@@ -839,7 +839,8 @@ impl ExtendedQueryHandler for Conn {
         self.parser.clone()
     }
 
-    /// pgwire's Parse, remembering the statement's name for DEALLOCATE.
+    /// pgwire's Parse, remembering the statement's name for DEALLOCATE;
+    /// reusing the name of an open statement is 42P05, as in PostgreSQL.
     async fn on_parse<C>(&self, client: &mut C, message: Parse) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -848,6 +849,13 @@ impl ExtendedQueryHandler for Conn {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let name = message.name.clone().unwrap_or_default();
+        // The unnamed statement is replaced; a named one must be closed first.
+        if !name.is_empty() && self.statements.lock().contains(&name) {
+            return Err(pg_error(Error::new(
+                SqlState::DUPLICATE_PREPARED_STATEMENT,
+                format!("prepared statement \"{name}\" already exists"),
+            )));
+        }
         match StoredStatement::parse(client, &message, self.parser.clone()).await? {
             Some(stmt) => client.portal_store().put_statement(Arc::new(stmt)),
             None => client.portal_store().put_empty_statement(&name),

@@ -164,6 +164,9 @@ def server_side_prepared_statements():
         conn.rollback()
         eq(conn.execute("SELECT count(*) FROM prep").fetchone()[0], 20, "after DEALLOCATE ALL")
         conn.pgconn.prepare(b"mine", b"SELECT 1")
+        # A second Parse with the same name fails (42P05) until it is deallocated.
+        res = conn.pgconn.prepare(b"mine", b"SELECT 2")
+        eq(res.error_field(psycopg.pq.DiagnosticField.SQLSTATE), b"42P05", "duplicate name")
         conn.execute("DEALLOCATE mine")
         try:
             conn.execute("DEALLOCATE mine")

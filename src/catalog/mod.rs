@@ -17,16 +17,24 @@
 
 pub mod acl;
 pub mod databases;
+pub mod domains;
+pub mod functions;
 pub mod keys;
+pub mod policy;
 pub mod roles;
 pub mod scram;
 pub mod sequences;
 pub mod stats;
+pub mod tenants;
 
 pub use acl::AclItem;
 pub use databases::{BOOTSTRAP_DATABASE, DatabaseDef};
+pub use domains::DomainDef;
+pub use functions::FunctionDef;
+pub use policy::{PolicyCommand, PolicyDef, RowSecurity};
 pub use roles::RoleDef;
 pub use stats::TableStats;
+pub use tenants::TenantDef;
 
 use crate::error::{Error, Result, SqlState};
 use crate::storage::prefix_end;
@@ -45,9 +53,33 @@ pub const KIND_SEQUENCE: u8 = 4;
 pub const KIND_VIEW: u8 = 5;
 pub const KIND_ROLE: u8 = 6;
 pub const KIND_DATABASE: u8 = 7;
+pub const KIND_TENANT: u8 = 9;
+pub const KIND_FUNCTION: u8 = 10;
+pub const KIND_DOMAIN: u8 = 8;
 
 /// Object ids start here, like PostgreSQL's first user OID.
 pub const FIRST_OID: u32 = 16384;
+
+/// Temporary schemas are named `pg_temp_<n>`, one per session that creates
+/// temporary objects (`n` is the session's number in the registry). Names
+/// starting with `pg_` are reserved, so no user schema looks like one.
+pub const TEMP_SCHEMA_PREFIX: &str = "pg_temp_";
+
+/// Whether `schema` is a session's temporary schema.
+pub fn is_temp_schema(schema: &str) -> bool {
+    schema
+        .strip_prefix(TEMP_SCHEMA_PREFIX)
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// What happens to a temporary table when a transaction commits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OnCommit {
+    /// `ON COMMIT DELETE ROWS`: emptied at every commit.
+    DeleteRows,
+    /// `ON COMMIT DROP`: dropped when its creating transaction commits.
+    Drop,
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SchemaDef {
@@ -80,6 +112,10 @@ pub struct ColumnDef {
     /// Default expression as SQL text (bound when a statement needs it).
     pub default: Option<String>,
     pub identity: Option<IdentityKind>,
+    /// The domain the column's type is (its values are of `ty`, the
+    /// domain's base type).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,9 +169,24 @@ pub struct TableDef {
     /// Access control list; None means the default (see [`acl`]).
     #[serde(default)]
     pub acl: Option<Vec<AclItem>>,
+    /// Row-level security: whether it is enabled or forced, and the policies.
+    #[serde(default)]
+    pub rls: RowSecurity,
+    /// The uuid column naming each row's tenant, for a tenant-scoped table
+    /// (`helios.enable_tenancy`).
+    #[serde(default)]
+    pub tenant_column: Option<usize>,
+    /// For a temporary table, its ON COMMIT action (None: PRESERVE ROWS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_commit: Option<OnCommit>,
 }
 
 impl TableDef {
+    /// Whether the table is temporary (lives in a session's temporary schema).
+    pub fn is_temp(&self) -> bool {
+        is_temp_schema(&self.schema)
+    }
+
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
     }
@@ -166,10 +217,44 @@ pub struct IndexDef {
     pub table_id: u32,
     pub schema: String,
     pub name: String,
+    /// The key columns of a plain index. For an index with expression keys
+    /// or a predicate, the columns its keys and predicate read (so that
+    /// dropping one drops the index and changing one re-checks it).
     pub columns: Vec<usize>,
     pub unique: bool,
     /// True when the index backs a UNIQUE constraint (dropped with it).
     pub constraint: bool,
+    /// The keys, when any is an expression or names a collation or
+    /// operator class, or the index is partial; empty for an index on
+    /// plain `columns`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<IndexKey>,
+    /// A partial index's WHERE predicate (SQL text): only rows satisfying
+    /// it have entries, and only they must be unique.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicate: Option<String>,
+}
+
+/// One key of an index: a column or an expression, with the collation and
+/// operator class written in CREATE INDEX (None: the defaults).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexKey {
+    pub column: Option<usize>,
+    /// The expression as SQL text, over the table's columns.
+    pub expr: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opclass: Option<String>,
+}
+
+impl IndexDef {
+    /// Whether the index's entries are keyed by plain `columns` and exist
+    /// for every row: what the planner can use to find rows, and what can
+    /// back a foreign key.
+    pub fn is_plain(&self) -> bool {
+        self.predicate.is_none() && self.keys.iter().all(|k| k.expr.is_none())
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -222,6 +307,18 @@ pub struct ViewDef {
     /// Access control list; None means the default (see [`acl`]).
     #[serde(default)]
     pub acl: Option<Vec<AclItem>>,
+    /// Whether the view's query reads its tables with the querying user's
+    /// privileges and row-level security policies (the default here), or
+    /// with the view owner's (`WITH (security_invoker = false)`).
+    #[serde(default = "default_security_invoker")]
+    pub security_invoker: bool,
+    /// The options given at CREATE VIEW, as `pg_class.reloptions` shows them.
+    #[serde(default)]
+    pub options: Vec<String>,
+}
+
+fn default_security_invoker() -> bool {
+    true
 }
 
 /// A relation-namespace entry.
@@ -249,7 +346,14 @@ pub struct Catalog {
     pub views: BTreeMap<u32, Arc<ViewDef>>,
     /// Roles by id (the lowest id is the bootstrap superuser).
     pub roles: BTreeMap<u32, Arc<RoleDef>>,
+    /// Tenants by object id (global, like roles).
+    pub tenants: BTreeMap<u32, Arc<TenantDef>>,
+    /// This database's SQL functions, by id.
+    pub functions: BTreeMap<u32, Arc<FunctionDef>>,
+    pub domains: BTreeMap<u32, Arc<DomainDef>>,
     names: HashMap<(String, String), Relation>,
+    /// Type names (domains) by (schema, name).
+    type_names: HashMap<(String, String), u32>,
     role_names: HashMap<String, u32>,
     table_indexes: HashMap<u32, Vec<u32>>,
 }
@@ -326,6 +430,7 @@ impl Catalog {
     pub fn load(txn: &Transaction, database: u32) -> Result<Catalog> {
         let start = vec![keys::CATALOG_PREFIX];
         let end = prefix_end(&start).expect("prefix is not all 0xFF");
+        let mut domains: Vec<DomainDef> = Vec::new();
         let (mut schemas, mut tables, mut indexes, mut sequences, mut views, mut roles) = (
             Vec::new(),
             Vec::new(),
@@ -335,6 +440,8 @@ impl Catalog {
             Vec::new(),
         );
         let mut dbs = BTreeMap::new();
+        let mut tenants = BTreeMap::new();
+        let mut functions = BTreeMap::new();
         fn decode<T: serde::de::DeserializeOwned>(value: &[u8]) -> Result<T> {
             serde_json::from_slice(value)
                 .map_err(|e| Error::corrupted(format!("catalog entry: {e}")))
@@ -366,16 +473,37 @@ impl Catalog {
                 })?,
                 KIND_VIEW => keep(&value, database, &mut views, |v: &ViewDef| v.database)?,
                 KIND_ROLE => roles.push(decode(&value)?),
+                KIND_FUNCTION => {
+                    let f: FunctionDef = decode(&value)?;
+                    if f.database == database {
+                        functions.insert(f.id, Arc::new(f));
+                    }
+                }
+                KIND_TENANT => {
+                    let t: TenantDef = decode(&value)?;
+                    tenants.insert(t.oid, Arc::new(t));
+                }
                 KIND_DATABASE => {
                     let d: DatabaseDef = decode(&value)?;
                     dbs.insert(d.id, Arc::new(d));
                 }
+                KIND_DOMAIN => keep(&value, database, &mut domains, |d: &DomainDef| d.database)?,
                 _ => return Err(Error::corrupted(format!("unknown catalog kind {kind}"))),
             }
         }
         let mut c = Catalog::build(schemas, tables, indexes, sequences, views, roles);
+        for mut d in domains {
+            if d.owner == 0 {
+                d.owner = c.bootstrap_role().unwrap_or(0);
+            }
+            c.type_names
+                .insert((d.schema.clone(), d.name.clone()), d.id);
+            c.domains.insert(d.id, Arc::new(d));
+        }
         c.database = database;
         c.databases = dbs;
+        c.tenants = tenants;
+        c.functions = functions;
         let start = vec![keys::STATS_PREFIX];
         let end = prefix_end(&start).expect("prefix is not all 0xFF");
         for item in txn.scan(Bound::Included(start), Bound::Excluded(end), false)? {
@@ -393,12 +521,22 @@ impl Catalog {
     }
 
     /// Resolves a possibly qualified relation name through the search path.
+    /// The schema `pg_temp` means the session's own temporary schema (the
+    /// temporary schema on its search path).
     pub fn resolve(
         &self,
         schema: Option<&str>,
         name: &str,
         search_path: &[String],
     ) -> Option<(String, Relation)> {
+        let own_temp;
+        let schema = match schema {
+            Some("pg_temp") => {
+                own_temp = search_path.iter().find(|s| is_temp_schema(s))?;
+                Some(own_temp.as_str())
+            }
+            other => other,
+        };
         match schema {
             Some(s) => self
                 .names
@@ -410,6 +548,29 @@ impl Catalog {
                     .map(|r| (s.clone(), *r))
             }),
         }
+    }
+
+    /// Resolves a possibly qualified type name (a domain) through the
+    /// search path.
+    pub fn resolve_domain(
+        &self,
+        schema: Option<&str>,
+        name: &str,
+        search_path: &[String],
+    ) -> Option<&Arc<DomainDef>> {
+        let id = match schema {
+            Some(s) => self.type_names.get(&(s.to_string(), name.to_string())),
+            None => search_path
+                .iter()
+                .find_map(|s| self.type_names.get(&(s.clone(), name.to_string()))),
+        }?;
+        self.domains.get(id)
+    }
+
+    /// Whether a type (domain) of this name exists in `schema`.
+    pub fn type_exists(&self, schema: &str, name: &str) -> bool {
+        self.type_names
+            .contains_key(&(schema.to_string(), name.to_string()))
     }
 
     pub fn relation_exists(&self, schema: &str, name: &str) -> bool {
@@ -426,6 +587,15 @@ impl Catalog {
     /// Secondary indexes of a table, in creation order.
     pub fn indexes_of(&self, table: u32) -> Vec<Arc<IndexDef>> {
         self.index_iter(table).cloned().collect()
+    }
+
+    /// The indexes of a table that can find its rows by plain column values
+    /// (see [`IndexDef::is_plain`]): what the planner may scan.
+    pub fn plain_indexes_of(&self, table: u32) -> Vec<Arc<IndexDef>> {
+        self.index_iter(table)
+            .filter(|i| i.is_plain())
+            .cloned()
+            .collect()
     }
 
     /// Secondary indexes of a table, in creation order, without allocating.

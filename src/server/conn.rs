@@ -13,7 +13,6 @@ use futures::{Sink, SinkExt};
 use parking_lot::Mutex;
 use pgwire::api::auth::mechanism::AuthMechanismFactory;
 use pgwire::api::auth::sasl::SaslMechanisms;
-use pgwire::api::auth::sasl::scram::ScramAuth;
 use pgwire::api::auth::{
     AuthDriver, AuthOutcome, StartupHandler, finish_authentication, protocol_negotiation,
     save_startup_parameters_to_metadata,
@@ -352,10 +351,11 @@ pub(crate) struct Conn {
     pub(super) copy_buf: Mutex<Vec<u8>>,
     /// The SCRAM exchange (per connection state lives in the client).
     auth: AuthDriver<Arc<ServerParams>>,
-    scram: SaslMechanisms,
     /// The session opened for the role logging in, kept until the password checks out.
     pending: Mutex<Option<Session>>,
     login_error: Mutex<Option<Error>>,
+    /// Names of the client's named prepared statements, for DEALLOCATE ALL.
+    pub(super) statements: Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// COPY data is passed to the session in chunks of about this size.
@@ -377,13 +377,9 @@ impl Conn {
             keys: keys.clone(),
             copy_buf: Mutex::new(Vec::new()),
             auth: AuthDriver::new(params).with_pid_secret_key_generator(keys),
-            scram: SaslMechanisms::new(vec![Arc::new(ScramAuth::new(Arc::new(
-                super::auth::RoleVerifiers {
-                    db: shared.db.clone(),
-                },
-            )))]),
             pending: Mutex::new(None),
             login_error: Mutex::new(None),
+            statements: Mutex::new(Default::default()),
             shared,
             local,
             peer,
@@ -393,6 +389,14 @@ impl Conn {
 
     pub fn state(&self) -> Arc<ConnState> {
         self.state.clone()
+    }
+
+    /// SCRAM, with channel binding on TLS connections when available.
+    fn sasl<C: ClientInfo>(&self, client: &C) -> &SaslMechanisms {
+        match &self.shared.scram_tls {
+            Some(tls) if client.is_secure() => tls,
+            _ => &self.shared.scram,
+        }
     }
 
     /// Opens the session a role will use in a database: the server's setting defaults,
@@ -408,6 +412,7 @@ impl Conn {
     ) -> crate::Result<Session> {
         let mut session = self.shared.db.connect_as_to(user, database)?;
         session.set_connection_info(self.local, self.peer);
+        session.set_connection_ssl(client.is_secure());
         for (name, value) in &self.shared.config.session_defaults {
             session.settings_mut().set_reset_value(
                 name,
@@ -544,6 +549,21 @@ impl StartupHandler for Conn {
         };
         protocol_negotiation(client, startup).await?;
         save_startup_parameters_to_metadata(client, startup);
+        if self.shared.config.tls_required && !client.is_secure() {
+            let md = client.metadata();
+            let user = md.get(METADATA_USER).map(String::as_str).unwrap_or("");
+            let database = md
+                .get(METADATA_DATABASE)
+                .map(String::as_str)
+                .unwrap_or(user);
+            return Err(fatal(Error::new(
+                SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+                format!(
+                    "TLS is required: host \"{}\", user \"{user}\", database \"{database}\", no encryption",
+                    self.peer.ip()
+                ),
+            )));
+        }
         let live = self.shared.connections.load(Ordering::SeqCst);
         if live > self.shared.config.max_connections {
             return Err(fatal(Error::new(
@@ -599,7 +619,7 @@ impl StartupHandler for Conn {
         }
         match self
             .auth
-            .begin_authentication(client, self.scram.create())
+            .begin_authentication(client, self.sasl(client).create())
             .await?
         {
             AuthOutcome::InProgress => Ok(()),
@@ -740,6 +760,7 @@ impl SimpleQueryHandler for Conn {
         }
         let mut copy_in = None;
         for r in results {
+            let r = r.and_then(|result| self.deallocate(client, result));
             match r {
                 Ok(result) => match result.copy_mode() {
                     Some(CopyMode::In { columns }) => {
@@ -806,6 +827,37 @@ pub(super) fn copy_out_response(result: StatementResult, columns: usize) -> Copy
 }
 
 impl Conn {
+    /// DEALLOCATE drops the client's named statements (the session does not
+    /// hold them); a name that is not one is 26000, as in PostgreSQL.
+    pub(super) fn deallocate<C>(
+        &self,
+        client: &C,
+        result: StatementResult,
+    ) -> crate::Result<StatementResult>
+    where
+        C: ClientPortalStore,
+        C::PortalStore: PortalStore,
+    {
+        match result.deallocates() {
+            None => {}
+            Some(None) => {
+                for name in std::mem::take(&mut *self.statements.lock()) {
+                    client.portal_store().rm_statement(&name);
+                }
+            }
+            Some(Some(name)) => {
+                if !self.statements.lock().remove(name) {
+                    return Err(Error::new(
+                        SqlState::INVALID_SQL_STATEMENT_NAME,
+                        format!("prepared statement \"{name}\" does not exist"),
+                    ));
+                }
+                client.portal_store().rm_statement(name);
+            }
+        }
+        Ok(result)
+    }
+
     /// Hands buffered COPY data to the session.
     async fn flush_copy(&self) -> PgWireResult<()> {
         let data = std::mem::take(&mut *self.copy_buf.lock());

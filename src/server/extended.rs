@@ -274,6 +274,7 @@ impl Conn {
         let initial = matches!(*exec_state.lock().await, PortalExecutionState::Initial);
         if initial {
             let result = self.run_portal(client, &portal).await?;
+            let result = self.deallocate(client, result).map_err(pg_error)?;
             match result.copy_mode() {
                 Some(CopyMode::In { columns }) => {
                     self.copy_buf.lock().clear();
@@ -357,7 +358,9 @@ impl ExtendedQueryHandler for Conn {
         self.parser.clone()
     }
 
-    /// pgwire's, with ParseComplete buffered.
+    /// pgwire's, with ParseComplete buffered, remembering the statement's
+    /// name for DEALLOCATE; reusing the name of an open statement is 42P05,
+    /// as in PostgreSQL.
     async fn on_parse<C>(&self, client: &mut C, message: Parse) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -366,9 +369,20 @@ impl ExtendedQueryHandler for Conn {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+        let named = !name.is_empty() && name != DEFAULT_NAME;
+        // The unnamed statement is replaced; a named one must be closed first.
+        if named && self.statements.lock().contains(name) {
+            return Err(pg_error(Error::new(
+                SqlState::DUPLICATE_PREPARED_STATEMENT,
+                format!("prepared statement \"{name}\" already exists"),
+            )));
+        }
         match StoredStatement::parse(client, &message, self.query_parser()).await? {
             Some(stmt) => client.portal_store().put_statement(Arc::new(stmt)),
             None => client.portal_store().put_empty_statement(name),
+        }
+        if named {
+            self.statements.lock().insert(name.to_owned());
         }
         client
             .feed(PgWireBackendMessage::ParseComplete(ParseComplete::new()))
@@ -440,6 +454,27 @@ impl ExtendedQueryHandler for Conn {
                 Some(Entry::Empty) => {
                     feed_describe(client, &DescribePortalResponse::no_data()).await
                 }
+                // A SQL cursor (DECLARE), as psycopg's server-side cursors
+                // describe one after declaring it.
+                None if !name.is_empty() && name != DEFAULT_NAME => {
+                    let cursor = name.to_owned();
+                    let columns = self
+                        .state
+                        .run(move |s| Ok(s.cursor_columns(&cursor)))
+                        .await?;
+                    match columns {
+                        Some(columns) => {
+                            let fields = field_infos(&columns, |_| FieldFormat::Text);
+                            client
+                                .feed(PgWireBackendMessage::RowDescription(RowDescription::new(
+                                    fields.iter().map(Into::into).collect(),
+                                )))
+                                .await?;
+                            Ok(())
+                        }
+                        None => Err(PgWireError::PortalNotFound(name.to_owned())),
+                    }
+                }
                 None => Err(PgWireError::PortalNotFound(name.to_owned())),
             },
             other => Err(PgWireError::InvalidTargetType(other)),
@@ -459,7 +494,7 @@ impl ExtendedQueryHandler for Conn {
         r
     }
 
-    /// pgwire's, with CloseComplete buffered.
+    /// pgwire's, with CloseComplete buffered, forgetting a closed statement's name.
     async fn on_close<C>(&self, client: &mut C, message: Close) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -469,7 +504,10 @@ impl ExtendedQueryHandler for Conn {
     {
         let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
         match message.target_type {
-            TARGET_TYPE_BYTE_STATEMENT => client.portal_store().rm_statement(name),
+            TARGET_TYPE_BYTE_STATEMENT => {
+                self.statements.lock().remove(name);
+                client.portal_store().rm_statement(name);
+            }
             TARGET_TYPE_BYTE_PORTAL => client.portal_store().rm_portal(name),
             _ => {}
         }

@@ -116,6 +116,16 @@ impl Session {
             Command::Analyze { options, tables } => {
                 self.command_in_txn(|s| s.with_ddl(|ctx| ctx.analyze(options, tables)))?
             }
+            Command::CreateDomain(d) => {
+                self.command_in_txn(|s| s.with_ddl(|ctx| ctx.create_domain(d)))?
+            }
+            Command::DropDomain {
+                names,
+                if_exists,
+                cascade,
+            } => self.command_in_txn(|s| {
+                s.with_ddl(|ctx| ctx.drop_domains(names, *if_exists, *cascade).map(|_| ()))
+            })?,
         }
         Ok(command_result(c.tag()))
     }

@@ -126,7 +126,7 @@ impl Database {
         } else {
             txn.rollback();
         }
-        Ok(Database {
+        let db = Database {
             inner: Arc::new(DbInner {
                 engine,
                 txns,
@@ -138,7 +138,35 @@ impl Database {
                 role_sessions: Mutex::new(HashMap::new()),
                 sessions: SessionRegistry::default(),
             }),
-        })
+        };
+        db.drop_leftover_temp_schemas()?;
+        Ok(db)
+    }
+
+    /// Drops the temporary schemas (and their objects) of sessions that
+    /// ended without dropping them: a crash, or a failed cleanup.
+    fn drop_leftover_temp_schemas(&self) -> Result<()> {
+        let catalog = self.latest_catalog()?;
+        for (&id, def) in &catalog.databases {
+            let names: Vec<String> = latest_catalog(&self.inner, id)?
+                .schemas
+                .keys()
+                .filter(|s| cat::is_temp_schema(s))
+                .cloned()
+                .collect();
+            if names.is_empty() {
+                continue;
+            }
+            tracing::info!(
+                "dropping {} leftover temporary schema(s) in database \"{}\"",
+                names.len(),
+                def.name
+            );
+            let identity = Identity::new(self.inner.bootstrap_role, true, None);
+            let slot = DatabaseSlot::acquire(&self.inner, id, &def.name, None)?;
+            Session::new(self.inner.clone(), identity, slot).drop_temp_schemas(&names)?;
+        }
+        Ok(())
     }
 
     /// A new session (connection) with its own transaction state and

@@ -19,7 +19,9 @@
 pub mod auth;
 mod commands;
 mod copy;
+mod cursor;
 mod database;
+mod helios;
 mod identity;
 mod params;
 mod registry;
@@ -27,6 +29,7 @@ mod report;
 mod rows;
 mod set;
 mod settings;
+mod tenant;
 
 pub use crate::catalog::roles::BOOTSTRAP_SUPERUSER;
 pub use auth::{LoginRole, ScramVerifier};
@@ -82,6 +85,10 @@ pub struct StatementResult {
     /// Set for COPY statements: the wire protocol answers them with its
     /// copy sub-protocol.
     pub(crate) copy: Option<CopyMode>,
+    /// Set for `DEALLOCATE name` (`Some(name)`) and `DEALLOCATE ALL`
+    /// (`None`): the wire protocol's named statements are the server's, so
+    /// it drops them (embedded [`Prepared`] values are the caller's own).
+    pub(crate) deallocate: Option<Option<String>>,
 }
 
 /// What a COPY statement started.
@@ -135,6 +142,9 @@ struct ActiveTxn {
     txn: Transaction,
     explicit: bool,
     aborted: bool,
+    /// READ ONLY access mode (`BEGIN READ ONLY`, `default_transaction_read_only`):
+    /// statements that write fail with 25006.
+    read_only: bool,
     /// The transaction changed the catalog: read its own version.
     catalog_dirty: bool,
     local_catalog: Option<Arc<Catalog>>,
@@ -159,6 +169,8 @@ pub struct Session {
     copy_in: Option<Box<copy::CopyIn>>,
     /// The effective search path, for the catalog, user and raw path it was computed from.
     path_cache: Option<SearchPathCache>,
+    /// The tenant the login role is bound to: the session cannot leave it.
+    bound_tenant: Option<uuid::Uuid>,
     /// Notices raised and not yet handed out (see [`Session::take_notices`]).
     notices: RefCell<Vec<Notice>>,
     /// `set_config` calls of the running statement, applied when it succeeds.
@@ -167,6 +179,14 @@ pub struct Session {
     info: ConnectionInfo,
     /// The reported parameters as last handed to the server.
     reported: Option<report::Reported>,
+    /// The session's temporary schema, `pg_temp_<n>` (see `sql::ddl::temp`).
+    temp_schema: String,
+    /// Whether the session may have temporary objects (it ran DDL that can
+    /// create them): commits then run their ON COMMIT actions, and the end
+    /// of the session drops them.
+    temp_used: bool,
+    /// Open SQL cursors (DECLARE), by name.
+    cursors: HashMap<String, cursor::Cursor>,
 }
 
 /// (catalog, current user, `search_path` as set, the schemas it means).
@@ -204,6 +224,8 @@ struct StmtEnv<'a> {
     deadline: Option<std::time::Instant>,
     identity: &'a Identity,
     interrupt: &'a AtomicBool,
+    /// `current_tenant_id()`, read once per statement.
+    tenant: std::sync::OnceLock<Option<uuid::Uuid>>,
     notices: &'a RefCell<Vec<Notice>>,
     pending_settings: &'a RefCell<Vec<report::PendingSetting>>,
     info: &'a ConnectionInfo,
@@ -228,6 +250,7 @@ impl<'a> StmtEnv<'a> {
             stmt_time: std::sync::OnceLock::new(),
             deadline: statement_deadline(&session.settings),
             interrupt: &session.interrupt,
+            tenant: std::sync::OnceLock::new(),
             identity: &session.identity,
             notices: &session.notices,
             pending_settings: &session.pending_settings,
@@ -343,6 +366,10 @@ impl EvalEnv for StmtEnv<'_> {
             .clone())
     }
 
+    fn current_tenant_id(&self) -> Result<Option<uuid::Uuid>> {
+        Ok(*self.tenant.get_or_init(|| tenant::tenant_of(self.settings)))
+    }
+
     fn session_user(&self) -> Result<String> {
         Ok(self
             .catalog
@@ -422,10 +449,17 @@ impl StatementResult {
         self.copy
     }
 
+    /// For DEALLOCATE: `Some(Some(name))`, or `Some(None)` for DEALLOCATE ALL.
+    pub fn deallocates(&self) -> Option<Option<&str>> {
+        self.deallocate.as_ref().map(|n| n.as_deref())
+    }
+
     /// PostgreSQL's command tag, e.g. `INSERT 0 3`, `SELECT 2`, `CREATE TABLE`.
     pub fn tag(&self) -> String {
         match &*self.command {
-            "SELECT" | "UPDATE" | "DELETE" => format!("{} {}", self.command, self.affected),
+            "SELECT" | "UPDATE" | "DELETE" | "FETCH" => {
+                format!("{} {}", self.command, self.affected)
+            }
             "INSERT" => format!("INSERT 0 {}", self.affected),
             other => other.to_string(),
         }
@@ -439,6 +473,7 @@ fn command_result(tag: impl Into<String>) -> StatementResult {
         rows: None,
         notices: Vec::new(),
         copy: None,
+        deallocate: None,
     }
 }
 
@@ -469,6 +504,7 @@ fn rows_result_shared(columns: Arc<Vec<ColumnInfo>>, values: Vec<Vec<Value>>) ->
         rows: Some(Rows::with_columns(columns, values)),
         notices: Vec::new(),
         copy: None,
+        deallocate: None,
     }
 }
 
@@ -478,6 +514,7 @@ fn to_values(params: &[&dyn ToValue]) -> Vec<Value> {
 
 impl Session {
     fn new(db: Arc<DbInner>, identity: Identity, slot: registry::DatabaseSlot) -> Session {
+        let slot_temp_id = slot.temp_id;
         Session {
             db,
             database: slot.database,
@@ -489,10 +526,14 @@ impl Session {
             identity,
             copy_in: None,
             path_cache: None,
+            bound_tenant: None,
             notices: RefCell::new(Vec::new()),
             pending_settings: RefCell::new(Vec::new()),
             info: ConnectionInfo::embedded(),
             reported: None,
+            temp_schema: format!("{}{}", crate::catalog::TEMP_SCHEMA_PREFIX, slot_temp_id),
+            temp_used: false,
+            cursors: HashMap::new(),
         }
     }
 
@@ -739,10 +780,12 @@ impl Session {
             self.identity.begin_transaction();
         }
         self.settings.begin_transaction();
+        let access_read_only = self.settings.builtin("default_transaction_read_only") == "on";
         self.txn = Some(ActiveTxn {
             txn,
             explicit,
             aborted: false,
+            read_only: access_read_only,
             catalog_dirty: false,
             local_catalog: None,
             start: std::sync::OnceLock::new(),
@@ -751,6 +794,19 @@ impl Session {
     }
 
     fn end_txn(&mut self, commit: bool) -> Result<()> {
+        // A transaction that wrote nothing cannot have created an ON COMMIT
+        // DROP table or filled an ON COMMIT DELETE ROWS one.
+        if commit
+            && self.temp_used
+            && self
+                .txn
+                .as_ref()
+                .is_some_and(|t| !t.aborted && t.txn.has_writes())
+            && let Err(e) = self.with_ddl(|ctx| ctx.on_commit_actions())
+        {
+            self.end_txn(false)?;
+            return Err(e);
+        }
         let Some(t) = self.txn.take() else {
             self.settings.end_transaction(true);
             return Ok(());
@@ -764,7 +820,19 @@ impl Session {
         };
         self.settings.end_transaction(committed && result.is_ok());
         self.identity.end_transaction(committed && result.is_ok());
+        self.end_transaction_cursors(committed && result.is_ok());
         result
+    }
+
+    /// 25006 if the transaction is READ ONLY (`what` is the command tag).
+    fn check_writable(&self, what: &str) -> Result<()> {
+        if self.txn.as_ref().is_some_and(|t| t.read_only) {
+            return Err(Error::new(
+                SqlState::READ_ONLY_SQL_TRANSACTION,
+                format!("cannot execute {what} in a read-only transaction"),
+            ));
+        }
+        Ok(())
     }
 
     /// The catalog the current transaction sees.
@@ -783,24 +851,52 @@ impl Session {
         }
         let superuser = catalog.is_superuser(role);
         let user = catalog.roles.get(&role).map(|r| r.name.clone());
-        let eff: Vec<String> = raw
+        // The session's temporary schema, once it exists, is searched first
+        // unless the path names `pg_temp` elsewhere; other sessions' never.
+        let temp = catalog
+            .schemas
+            .contains_key(&self.temp_schema)
+            .then(|| self.temp_schema.clone());
+        let mut eff: Vec<String> = raw
             .iter()
             .filter_map(|s| {
                 let s = if s == "$user" {
                     user.clone().filter(|u| catalog.schemas.contains_key(u))?
+                } else if s == "pg_temp" {
+                    temp.clone()?
+                } else if crate::catalog::is_temp_schema(s) {
+                    return None;
                 } else {
                     s.clone()
                 };
                 let usable = superuser
+                    || Some(&s) == temp.as_ref()
                     || catalog.schemas.get(&s).is_none_or(|d| {
                         catalog.privileges(role, acl::Object::Schema(d)).0 & acl::USAGE != 0
                     });
                 usable.then_some(s)
             })
             .collect();
+        if let Some(t) = temp
+            && !raw.iter().any(|s| s == "pg_temp")
+        {
+            eff.insert(0, t);
+        }
         let eff = Arc::new(eff);
         self.path_cache = Some((catalog.clone(), role, raw, eff.clone()));
         eff
+    }
+
+    /// The catalog, current user and effective search path statements are
+    /// bound with right now (for API calls that inspect how a name binds).
+    pub(crate) fn binding_state(&mut self) -> Result<(Arc<Catalog>, u32, Arc<Vec<String>>)> {
+        let catalog = if self.txn.is_some() {
+            self.catalog()?
+        } else {
+            database::latest_catalog(&self.db, self.database)?
+        };
+        let search_path = self.search_path(&catalog);
+        Ok((catalog, self.identity.current_user(), search_path))
     }
 
     fn catalog(&mut self) -> Result<Arc<Catalog>> {
@@ -863,6 +959,14 @@ impl Session {
                 if implicit {
                     self.begin_txn(false, None)?;
                 }
+                if let Err(e) = self.check_writable("COPY FROM") {
+                    if implicit {
+                        self.end_txn(false)?;
+                    } else {
+                        self.fail_transaction();
+                    }
+                    return Err(e);
+                }
                 let started =
                     self.start_copy_in(table_name, columns, options, legacy_options, implicit);
                 let r = match started {
@@ -896,12 +1000,19 @@ impl Session {
                     return Ok(command_result("BEGIN"));
                 }
                 let mut level = None;
+                let mut access = None;
                 for m in modes {
-                    if let ast::TransactionMode::IsolationLevel(l) = m {
-                        level = Some(isolation_of(l));
+                    match m {
+                        ast::TransactionMode::IsolationLevel(l) => level = Some(isolation_of(l)),
+                        ast::TransactionMode::AccessMode(a) => {
+                            access = Some(*a == ast::TransactionAccessMode::ReadOnly)
+                        }
                     }
                 }
                 self.begin_txn(true, level)?;
+                if let (Some(read_only), Some(t)) = (access, self.txn.as_mut()) {
+                    t.read_only = read_only;
+                }
                 return Ok(command_result("BEGIN"));
             }
             S::Commit { .. } => {
@@ -938,14 +1049,29 @@ impl Session {
                 t.local_catalog = None;
                 return Ok(command_result("ROLLBACK"));
             }
+            S::Fetch {
+                name,
+                direction,
+                into: None,
+                ..
+            } => return self.fetch_cursor(name, direction),
+            S::Close { cursor } => return self.close_cursor(cursor),
+            S::Deallocate { name, .. } => {
+                if self.transaction_failed() {
+                    return Err(Error::aborted_transaction());
+                }
+                let all = name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all");
+                let mut r = command_result(if all { "DEALLOCATE ALL" } else { "DEALLOCATE" });
+                r.deallocate = Some((!all).then(|| crate::sql::binder::ident(name)));
+                return Ok(r);
+            }
             _ => {}
         }
         if self.transaction_failed() {
             return Err(Error::aborted_transaction());
         }
-        self.autocommit(matches!(stmt, S::Query(_)), |s| {
-            s.run_in_txn(stmt, params, prepared)
-        })
+        let read_only = matches!(stmt, S::Query(q) if helios::helios_call(q).is_none());
+        self.autocommit(read_only, |s| s.run_in_txn(stmt, params, prepared))
     }
 
     /// Runs `f` in the session's transaction, or outside one in a new
@@ -1013,6 +1139,9 @@ impl Session {
             t.txn.begin_statement()?;
             self.check_cross_database(stmt, prepared)?;
         }
+        if let Some(tag) = write_tag(stmt) {
+            self.check_writable(&tag)?;
+        }
         match stmt {
             S::Savepoint { name } => {
                 let t = self.txn.as_mut().expect("transaction started");
@@ -1038,7 +1167,11 @@ impl Session {
             }
             S::Set(set) => self.set(set),
             S::Reset(r) => self.reset(&r.reset),
+            S::Declare { stmts } => self.declare_cursor(stmts, params, prepared),
             S::ShowVariable { variable } => self.show_variable(variable),
+            S::Query(q) if let Some(call) = helios::helios_call(q) => {
+                self.run_helios(&call, params)
+            }
             S::Query(q) => {
                 let catalog = self.catalog()?;
                 let (plan, columns) = self.plan_query_in(&catalog, q, prepared, params)?;
@@ -1088,7 +1221,14 @@ impl Session {
             | S::Truncate(_)
             | S::CreateRole(_)
             | S::AlterRole { .. } => self.run_ddl(stmt),
-            S::Grant(_) | S::Revoke(_) | S::AlterSchema(_) => self.run_ddl(stmt),
+            S::Grant(_)
+            | S::Revoke(_)
+            | S::AlterSchema(_)
+            | S::CreatePolicy(_)
+            | S::AlterPolicy(_)
+            | S::DropPolicy(_)
+            | S::CreateFunction(_)
+            | S::DropFunction(_) => self.run_ddl(stmt),
             S::Analyze(_) => Ok(command_result("ANALYZE")),
             other => Err(Error::unsupported(format!(
                 "statement not supported: {}",
@@ -1287,6 +1427,7 @@ impl Session {
             rows,
             notices: Vec::new(),
             copy: None,
+            deallocate: None,
         })
     }
 
@@ -1318,6 +1459,7 @@ impl Session {
                 txn: &mut t.txn,
                 catalog: catalog.clone(),
                 search_path: &search_path,
+                temp_schema: &self.temp_schema,
                 oids: &self.db.oids,
                 sequences: &self.db.sequences,
                 engine: self.db.engine.as_ref(),
@@ -1326,7 +1468,11 @@ impl Session {
                 session_user: self.identity.session_user(),
                 pending_rows: Vec::new(),
             };
-            f(&mut ctx)
+            let r = f(&mut ctx);
+            if ctx.catalog.schemas.contains_key(&self.temp_schema) {
+                self.temp_used = true;
+            }
+            r
         };
         t.catalog_dirty = true;
         t.local_catalog = None;
@@ -1336,6 +1482,16 @@ impl Session {
 
     fn run_ddl(&mut self, stmt: &ast::Statement) -> Result<StatementResult> {
         use ast::Statement as S;
+        if !self.temp_used {
+            // A temporary schema left by an earlier session with this
+            // number (whose cleanup failed) is not ours: empty it first.
+            let catalog = self.catalog()?;
+            if catalog.schemas.contains_key(&self.temp_schema) {
+                let name = self.temp_schema.clone();
+                self.with_ddl(|ctx| ctx.drop_temp_schema(&name))?;
+                self.notices.borrow_mut().clear();
+            }
+        }
         let tag = self.with_ddl(|ctx| match stmt {
             S::CreateTable(ct) => ctx
                 .create_table(ct, None)
@@ -1352,11 +1508,24 @@ impl Session {
                 name,
                 data_type,
                 sequence_options,
-                temporary: false,
+                temporary,
                 ..
-            } => ctx.create_sequence(name, *if_not_exists, data_type.as_ref(), sequence_options),
+            } => ctx.create_sequence(
+                name,
+                *temporary,
+                *if_not_exists,
+                data_type.as_ref(),
+                sequence_options,
+            ),
             S::CreateRole(cr) => ctx.create_role(cr),
             S::AlterRole { name, operation } => ctx.alter_role(name, operation),
+            S::Drop {
+                object_type: ast::ObjectType::Type,
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => ctx.drop_domains(names, *if_exists, *cascade),
             S::Drop {
                 object_type: ast::ObjectType::Role | ast::ObjectType::User,
                 if_exists,
@@ -1369,6 +1538,11 @@ impl Session {
             S::Grant(g) => ctx.grant_privileges(g),
             S::Revoke(r) => ctx.revoke_privileges(r),
             S::AlterSchema(a) => ctx.alter_schema(&a.name, &a.operations),
+            S::CreatePolicy(cp) => ctx.create_policy(cp),
+            S::AlterPolicy(ap) => ctx.alter_policy(ap),
+            S::DropPolicy(dp) => ctx.drop_policy(dp),
+            S::CreateFunction(cf) => ctx.create_function(cf),
+            S::DropFunction(df) => ctx.drop_function(df),
             S::Drop {
                 object_type,
                 if_exists,
@@ -1378,6 +1552,7 @@ impl Session {
             } => ctx.drop(object_type, names, *if_exists, *cascade),
             S::AlterTable(at) => ctx.alter_table(at),
             S::Truncate(tr) => ctx.truncate(tr),
+
             other => Err(Error::unsupported(format!(
                 "statement not supported: {other}"
             ))),
@@ -1406,6 +1581,9 @@ impl Session {
             on_conflict: None,
             returning: None,
             checks: vec![],
+            rls: vec![],
+            rls_conflict: vec![],
+            rls_update: vec![],
         });
         let outcome = self.exec_dml(&catalog, &insert, params)?;
         Ok(StatementResult {
@@ -1414,6 +1592,7 @@ impl Session {
             rows: None,
             notices: Vec::new(),
             copy: None,
+            deallocate: None,
         })
     }
 
@@ -1522,6 +1701,14 @@ impl Session {
                         .unwrap_or_default(),
                 ),
                 ast::Statement::ShowVariable { variable } => set::show_columns(variable),
+                ast::Statement::Fetch { name, .. } => self.fetch_columns(name)?,
+                ast::Statement::Declare { stmts } => {
+                    // Binding the query gives the parameters' types.
+                    for q in stmts.iter().filter_map(|d| d.for_query.as_ref()) {
+                        binder.bind_query(q)?;
+                    }
+                    vec![]
+                }
                 ast::Statement::Explain { .. } => vec![ColumnInfo {
                     name: "QUERY PLAN".into(),
                     ty: DataType::Text,
@@ -1535,6 +1722,37 @@ impl Session {
         }
         result
     }
+}
+
+/// The command tag of a statement that writes (data, the catalog or roles),
+/// as PostgreSQL names it when a read-only transaction refuses it.
+fn write_tag(stmt: &ast::Statement) -> Option<String> {
+    use ast::Statement as S;
+    Some(match stmt {
+        S::Insert(_) => "INSERT".into(),
+        S::Update(_) => "UPDATE".into(),
+        S::Delete(_) => "DELETE".into(),
+        S::Truncate(_) => "TRUNCATE TABLE".into(),
+        S::CreateTable(ct) if ct.query.is_some() => "CREATE TABLE AS".into(),
+        S::CreateTable(_) => "CREATE TABLE".into(),
+        S::CreateIndex(_) => "CREATE INDEX".into(),
+        S::CreateView(_) => "CREATE VIEW".into(),
+        S::CreateSchema { .. } => "CREATE SCHEMA".into(),
+        S::CreateSequence { .. } => "CREATE SEQUENCE".into(),
+        S::CreateRole(_) => "CREATE ROLE".into(),
+        S::AlterRole { .. } => "ALTER ROLE".into(),
+        S::AlterTable(_) => "ALTER TABLE".into(),
+        S::AlterSchema(_) => "ALTER SCHEMA".into(),
+        S::Drop { object_type, .. } => format!("DROP {object_type}"),
+        S::Grant(_) => "GRANT".into(),
+        S::Revoke(_) => "REVOKE".into(),
+        S::CreatePolicy(_) => "CREATE POLICY".into(),
+        S::AlterPolicy(_) => "ALTER POLICY".into(),
+        S::DropPolicy(_) => "DROP POLICY".into(),
+        S::CreateFunction(_) => "CREATE FUNCTION".into(),
+        S::DropFunction(_) => "DROP FUNCTION".into(),
+        _ => return None,
+    })
 }
 
 /// Extra or missing parameter values are a protocol error, as in PostgreSQL.
@@ -1574,9 +1792,35 @@ fn optimize_dml(plan: &mut DmlPlan) {
     }
 }
 
+impl Session {
+    /// Drops temporary schemas `names` and everything in them, in one
+    /// transaction (the end of this session, or crash recovery).
+    pub(crate) fn drop_temp_schemas(&mut self, names: &[String]) -> Result<()> {
+        self.end_txn(false)?;
+        self.begin_txn(false, None)?;
+        let r = self.with_ddl(|ctx| names.iter().try_for_each(|n| ctx.drop_temp_schema(n)));
+        self.temp_used = false;
+        let r = match r {
+            Ok(()) => self.end_txn(true),
+            Err(e) => self.end_txn(false).and(Err(e)),
+        };
+        self.notices.borrow_mut().clear();
+        r
+    }
+}
+
 impl Drop for Session {
     fn drop(&mut self) {
         let _ = self.end_txn(false);
+        // The session's temporary objects go with it. A terminated session's
+        // database is being dropped (whole), and crash recovery at the next
+        // open catches what a failure here leaves.
+        if self.temp_used && !self.slot.terminated() && !self.slot.database_dropping() {
+            let name = self.temp_schema.clone();
+            if let Err(e) = self.drop_temp_schemas(&[name]) {
+                tracing::warn!("could not drop temporary schema {}: {e}", self.temp_schema);
+            }
+        }
     }
 }
 

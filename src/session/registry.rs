@@ -7,6 +7,10 @@
 //! (55006), a database's CONNECTION LIMIT counts its sessions (53300), and
 //! `DROP DATABASE ... WITH (FORCE)` asks those sessions to terminate.
 //!
+//! Each registration also holds a small number, unique among the open
+//! sessions of the data directory (PostgreSQL's backend id): the session's
+//! temporary schema is `pg_temp_<number>`.
+//!
 //! DROP DATABASE marks the database as being dropped ([`DropMark`]) from
 //! the moment it has checked that nobody else is connected until its
 //! transaction has ended, and new sessions cannot register on a marked
@@ -44,6 +48,7 @@ struct State {
 
 struct Entry {
     serial: u64,
+    temp_id: u32,
     signals: Arc<Signals>,
 }
 
@@ -83,6 +88,9 @@ pub(crate) struct DatabaseSlot {
     db: Arc<DbInner>,
     pub(crate) database: u32,
     serial: u64,
+    /// The number of the session's temporary schema (`pg_temp_<n>`), the
+    /// lowest not held by another open session.
+    pub(crate) temp_id: u32,
     pub(crate) signals: Arc<Signals>,
 }
 
@@ -114,20 +122,41 @@ impl DatabaseSlot {
         }
         st.next_serial += 1;
         let serial = st.next_serial;
+        let taken: HashSet<u32> = st.open.values().flatten().map(|e| e.temp_id).collect();
+        let temp_id = (1..)
+            .find(|n| !taken.contains(n))
+            .expect("fewer than u32::MAX sessions");
         let signals = Arc::new(Signals {
             terminate: AtomicBool::new(false),
             interrupt: Arc::new(AtomicBool::new(false)),
         });
         st.open.entry(database).or_default().push(Entry {
             serial,
+            temp_id,
             signals: signals.clone(),
         });
         Ok(DatabaseSlot {
             db: db.clone(),
             database,
             serial,
+            temp_id,
             signals,
         })
+    }
+
+    /// Whether another thread asked the session to terminate.
+    pub(crate) fn terminated(&self) -> bool {
+        self.signals.terminated()
+    }
+
+    /// Whether a DROP DATABASE is removing the session's database.
+    pub(crate) fn database_dropping(&self) -> bool {
+        self.db
+            .sessions
+            .state
+            .lock()
+            .dropping
+            .contains(&self.database)
     }
 
     pub(crate) fn termination_watch(&self) -> TerminationWatch {

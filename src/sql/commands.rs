@@ -1,5 +1,5 @@
 //! Database and maintenance commands: `CREATE / ALTER / DROP DATABASE`,
-//! `VACUUM` and `ANALYZE`, in PostgreSQL's syntax.
+//! `VACUUM` and `ANALYZE`, and `CREATE DOMAIN`, in PostgreSQL's syntax.
 //!
 //! sqlparser reads these in other dialects' forms (or not at all), so
 //! [`parser::parse_statements`](super::parser::parse_statements) hands
@@ -37,6 +37,38 @@ pub enum Command {
         options: Vec<DefElem>,
         tables: Vec<TableAndColumns>,
     },
+    /// `CREATE DOMAIN name [AS] type [COLLATE c] [DEFAULT e] [constraints]`.
+    CreateDomain(Box<CreateDomain>),
+    /// `DROP DOMAIN [IF EXISTS] name [, ...] [CASCADE | RESTRICT]`.
+    DropDomain {
+        names: Vec<ast::ObjectName>,
+        if_exists: bool,
+        cascade: bool,
+    },
+}
+
+/// CREATE DOMAIN as written (sqlparser wants AS and reads no NOT NULL).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreateDomain {
+    pub name: ast::ObjectName,
+    pub data_type: ast::DataType,
+    pub collation: Option<ast::ObjectName>,
+    pub default: Option<ast::Expr>,
+    pub constraints: Vec<DomainConstraint>,
+}
+
+/// `[CONSTRAINT name] { NOT NULL | NULL | CHECK (expr) }`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DomainConstraint {
+    pub name: Option<String>,
+    pub kind: DomainConstraintKind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum DomainConstraintKind {
+    NotNull,
+    Null,
+    Check(Box<ast::Expr>),
 }
 
 impl Command {
@@ -48,6 +80,8 @@ impl Command {
             Command::AlterDatabase { .. } => "ALTER DATABASE",
             Command::Vacuum { .. } => "VACUUM",
             Command::Analyze { .. } => "ANALYZE",
+            Command::CreateDomain(_) => "CREATE DOMAIN",
+            Command::DropDomain { .. } => "DROP DOMAIN",
         }
     }
 
@@ -116,7 +150,7 @@ pub fn may_contain(sql: &str) -> bool {
             .windows(w.len())
             .any(|win| win.eq_ignore_ascii_case(w.as_bytes()))
     };
-    mentions("database") || mentions("vacuum") || mentions("analy")
+    mentions("database") || mentions("vacuum") || mentions("analy") || mentions("domain")
 }
 
 /// An unquoted word's upper-case text.
@@ -132,13 +166,107 @@ pub fn is_command(tokens: &[Token]) -> bool {
     let w = |i: usize| tokens.get(i).and_then(keyword);
     match w(0).as_deref() {
         Some("VACUUM" | "ANALYZE" | "ANALYSE") => true,
-        Some("CREATE" | "DROP" | "ALTER") => w(1).as_deref() == Some("DATABASE"),
+        Some("CREATE" | "DROP" | "ALTER") if w(1).as_deref() == Some("DATABASE") => true,
+        Some("CREATE" | "DROP") => w(1).as_deref() == Some("DOMAIN"),
         _ => false,
     }
 }
 
+/// Parses `DROP DOMAIN ...` (sqlparser takes one name only).
+fn parse_drop_domain(tokens: &[Token]) -> Result<Command> {
+    use sqlparser::dialect::PostgreSqlDialect;
+    use sqlparser::keywords::Keyword;
+    use sqlparser::parser::Parser;
+    let dialect = PostgreSqlDialect {};
+    let mut p = Parser::new(&dialect).with_tokens(tokens.to_vec());
+    let run = |p: &mut Parser| {
+        p.expect_keywords(&[Keyword::DROP, Keyword::DOMAIN])?;
+        let if_exists = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+        let names = p.parse_comma_separated(|p| p.parse_object_name(false))?;
+        let cascade = p.parse_keyword(Keyword::CASCADE);
+        if !cascade {
+            let _ = p.parse_keyword(Keyword::RESTRICT);
+        }
+        p.expect_token(&Token::EOF)?;
+        Ok(Command::DropDomain {
+            names,
+            if_exists,
+            cascade,
+        })
+    };
+    run(&mut p)
+        .map_err(|e: sqlparser::parser::ParserError| Error::syntax(format!("syntax error: {e}")))
+}
+
+/// Parses `CREATE DOMAIN ...` (from its tokens, without whitespace) with
+/// sqlparser's parser for the name, type and expressions.
+fn parse_create_domain(tokens: &[Token]) -> Result<Command> {
+    use sqlparser::dialect::PostgreSqlDialect;
+    use sqlparser::keywords::Keyword;
+    use sqlparser::parser::{Parser, ParserError};
+    let dialect = PostgreSqlDialect {};
+    let mut p = Parser::new(&dialect).with_tokens(tokens.to_vec());
+    let run = |p: &mut Parser| -> std::result::Result<CreateDomain, ParserError> {
+        p.expect_keywords(&[Keyword::CREATE, Keyword::DOMAIN])?;
+        let name = p.parse_object_name(false)?;
+        let _ = p.parse_keyword(Keyword::AS);
+        let data_type = p.parse_data_type()?;
+        let mut d = CreateDomain {
+            name,
+            data_type,
+            collation: None,
+            default: None,
+            constraints: Vec::new(),
+        };
+        loop {
+            if p.parse_keyword(Keyword::COLLATE) {
+                d.collation = Some(p.parse_object_name(false)?);
+                continue;
+            }
+            if p.parse_keyword(Keyword::DEFAULT) {
+                d.default = Some(p.parse_expr()?);
+                continue;
+            }
+            let name = if p.parse_keyword(Keyword::CONSTRAINT) {
+                Some(p.parse_identifier()?)
+            } else {
+                None
+            };
+            let kind = if p.parse_keywords(&[Keyword::NOT, Keyword::NULL]) {
+                DomainConstraintKind::NotNull
+            } else if p.parse_keyword(Keyword::NULL) {
+                DomainConstraintKind::Null
+            } else if p.parse_keyword(Keyword::CHECK) {
+                p.expect_token(&Token::LParen)?;
+                let e = p.parse_expr()?;
+                p.expect_token(&Token::RParen)?;
+                DomainConstraintKind::Check(Box::new(e))
+            } else if name.is_some() {
+                return p.expected("NOT NULL, NULL or CHECK", p.peek_token());
+            } else {
+                break;
+            };
+            d.constraints.push(DomainConstraint {
+                name: name.map(|i| crate::sql::binder::ident(&i)),
+                kind,
+            });
+        }
+        p.expect_token(&Token::EOF)?;
+        Ok(d)
+    };
+    run(&mut p)
+        .map(|d| Command::CreateDomain(Box::new(d)))
+        .map_err(|e| Error::syntax(format!("syntax error: {e}")))
+}
+
 /// Parses one command from its tokens (without whitespace and the ending `;`).
 pub fn parse(tokens: &[Token]) -> Result<Command> {
+    if tokens.get(1).and_then(keyword).as_deref() == Some("DOMAIN") {
+        return match tokens.first().and_then(keyword).as_deref() {
+            Some("DROP") => parse_drop_domain(tokens),
+            _ => parse_create_domain(tokens),
+        };
+    }
     let mut p = Cursor { tokens, pos: 0 };
     let cmd = p.command()?;
     if let Some(t) = p.peek() {

@@ -128,6 +128,10 @@ fn expr_depth(stmt: &ast::Statement) -> usize {
 }
 
 fn parse_inner(sql: &str) -> Result<Vec<ast::Statement>> {
+    let rewritten = rewrite_conflict_targets(sql);
+    let sql = rewritten.as_deref().unwrap_or(sql);
+    let rewritten = rewrite_subscripted_targets(sql);
+    let sql = rewritten.as_deref().unwrap_or(sql);
     let parse = |text: &str| {
         Parser::new(&PostgreSqlDialect {})
             .with_recursion_limit(RECURSION_LIMIT)
@@ -155,6 +159,225 @@ fn parse_inner(sql: &str) -> Result<Vec<ast::Statement>> {
             Err(map_err(e))
         }
     }
+}
+
+/// Marks a conflict target that [`rewrite_conflict_targets`] carried over
+/// as text. PostgreSQL never accepts a NUL in a query, so no identifier
+/// written by a client starts with it.
+pub const INFERENCE_MARKER: char = '\u{0}';
+
+/// sqlparser reads an `ON CONFLICT` target only as a list of column names,
+/// while PostgreSQL's is a list of index elements (expressions, COLLATE,
+/// operator classes) with an optional `WHERE` predicate. Every
+/// `ON CONFLICT (...) [WHERE ...] DO` is rewritten to `ON CONFLICT ("<NUL>...") DO`:
+/// the target's text travels as one quoted identifier starting with
+/// [`INFERENCE_MARKER`], and the binder parses it with
+/// [`parse_inference_spec`]. None when there is nothing to rewrite.
+fn rewrite_conflict_targets(sql: &str) -> Option<String> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    if !sql.to_ascii_lowercase().contains("conflict") {
+        return None;
+    }
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize_with_location()
+        .ok()?;
+    let sig: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+        .collect();
+    let is_kw = |i: usize, kw: &str| {
+        matches!(&tokens[i].token, Token::Word(w)
+            if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(kw))
+    };
+    let offsets = LineOffsets::new(sql);
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut k = 0;
+    while k + 2 < sig.len() {
+        if !(is_kw(sig[k], "ON")
+            && is_kw(sig[k + 1], "CONFLICT")
+            && tokens[sig[k + 2]].token == Token::LParen)
+        {
+            k += 1;
+            continue;
+        }
+        let mut depth = 0i32;
+        let mut found = None;
+        for (j, &t) in sig.iter().enumerate().skip(k + 2) {
+            match tokens[t].token {
+                Token::LParen => depth += 1,
+                Token::RParen => depth -= 1,
+                Token::SemiColon => break,
+                _ if depth == 0 && is_kw(t, "DO") => {
+                    found = Some(j);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let Some(d) = found else {
+            k += 1;
+            continue;
+        };
+        let start = offsets.byte(sql, tokens[sig[k + 2]].span.start);
+        let end = offsets.byte(sql, tokens[sig[d]].span.start);
+        out.push_str(&sql[copied..start]);
+        out.push_str("(\"");
+        out.push(INFERENCE_MARKER);
+        out.push_str(&sql[start..end].trim_end().replace('"', "\"\""));
+        out.push_str("\") ");
+        copied = end;
+        k = d;
+    }
+    if copied == 0 {
+        return None;
+    }
+    out.push_str(&sql[copied..]);
+    Some(out)
+}
+
+/// sqlparser reads INSERT's column list as names only, while PostgreSQL
+/// accepts subscripted targets (`INSERT INTO t (a[1], a[2]) ...`). An
+/// element with a subscript is rewritten to a quoted identifier holding its
+/// text after [`INFERENCE_MARKER`]; the binder parses it again. None when
+/// there is nothing to rewrite.
+fn rewrite_subscripted_targets(sql: &str) -> Option<String> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    if !sql.contains('[') || !sql.to_ascii_lowercase().contains("insert") {
+        return None;
+    }
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize_with_location()
+        .ok()?;
+    let sig: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+        .collect();
+    let is_kw = |i: usize, kw: &str| {
+        matches!(&tokens[i].token, Token::Word(w)
+            if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(kw))
+    };
+    let offsets = LineOffsets::new(sql);
+    let byte = |i: usize| offsets.byte(sql, tokens[i].span.start);
+    let byte_end = |i: usize| offsets.byte(sql, tokens[i].span.end);
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut k = 0;
+    while k + 1 < sig.len() {
+        if !(is_kw(sig[k], "INSERT") && is_kw(sig[k + 1], "INTO")) {
+            k += 1;
+            continue;
+        }
+        // The table name (dotted words), an optional alias, then the list.
+        let mut j = k + 2;
+        while j < sig.len() && matches!(tokens[sig[j]].token, Token::Word(_) | Token::Period) {
+            if is_kw(sig[j], "VALUES") || is_kw(sig[j], "SELECT") || is_kw(sig[j], "DEFAULT") {
+                break;
+            }
+            j += 1;
+        }
+        if j >= sig.len() || tokens[sig[j]].token != Token::LParen {
+            k += 1;
+            continue;
+        }
+        // Elements at depth 1 up to the closing parenthesis.
+        let mut elems: Vec<(usize, usize, bool)> = Vec::new();
+        let (mut depth, mut start, mut bracket) = (0i32, j + 1, false);
+        let mut end = None;
+        for (m, &t) in sig.iter().enumerate().skip(j) {
+            match tokens[t].token {
+                Token::LParen | Token::LBracket => {
+                    depth += 1;
+                    if tokens[t].token == Token::LBracket {
+                        bracket = true;
+                    }
+                }
+                Token::RParen | Token::RBracket => {
+                    depth -= 1;
+                    if depth == 0 {
+                        elems.push((start, m - 1, bracket));
+                        end = Some(m);
+                        break;
+                    }
+                }
+                Token::Comma if depth == 1 => {
+                    elems.push((start, m - 1, bracket));
+                    start = m + 1;
+                    bracket = false;
+                }
+                Token::SemiColon => break,
+                _ => {}
+            }
+        }
+        let Some(end) = end else {
+            k += 1;
+            continue;
+        };
+        for (a, b, bracket) in elems {
+            if !bracket || a > b {
+                continue;
+            }
+            let (from, to) = (byte(sig[a]), byte_end(sig[b]));
+            out.push_str(&sql[copied..from]);
+            out.push('"');
+            out.push(INFERENCE_MARKER);
+            out.push_str(&sql[from..to].replace('"', "\"\""));
+            out.push('"');
+            copied = to;
+        }
+        k = end;
+    }
+    if copied == 0 {
+        return None;
+    }
+    out.push_str(&sql[copied..]);
+    Some(out)
+}
+
+/// One element of an ON CONFLICT inference specification.
+#[derive(Debug)]
+pub struct InferenceElem {
+    pub expr: ast::Expr,
+    pub collation: Option<ast::ObjectName>,
+    pub opclass: Option<ast::ObjectName>,
+}
+
+/// Parses the text of an inference specification carried over by
+/// [`rewrite_conflict_targets`]: `(elem [COLLATE c] [opclass], ...) [WHERE pred]`.
+pub fn parse_inference_spec(text: &str) -> Result<(Vec<InferenceElem>, Option<ast::Expr>)> {
+    use sqlparser::keywords::Keyword;
+    use sqlparser::tokenizer::Token;
+    crate::stack::guard_large(|| {
+        let mut p = Parser::new(&PostgreSqlDialect {})
+            .with_recursion_limit(RECURSION_LIMIT)
+            .try_with_sql(text)
+            .map_err(map_err)?;
+        let run = |p: &mut Parser| -> std::result::Result<_, ParserError> {
+            p.expect_token(&Token::LParen)?;
+            let elems = p.parse_comma_separated(|p| {
+                let (expr, collation) = match p.parse_expr()? {
+                    ast::Expr::Collate { expr, collation } => (*expr, Some(collation)),
+                    e => (e, None),
+                };
+                let opclass = match &p.peek_token().token {
+                    Token::Word(_) => Some(p.parse_object_name(false)?),
+                    _ => None,
+                };
+                Ok(InferenceElem {
+                    expr,
+                    collation,
+                    opclass,
+                })
+            })?;
+            p.expect_token(&Token::RParen)?;
+            let predicate = if p.parse_keyword(Keyword::WHERE) {
+                Some(p.parse_expr()?)
+            } else {
+                None
+            };
+            p.expect_token(&Token::EOF)?;
+            Ok((elems, predicate))
+        };
+        run(&mut p).map_err(map_err)
+    })
 }
 
 /// Rewrites every `CREATE SEQUENCE` in `sql` with its options in the order
@@ -309,7 +532,7 @@ fn rewrite_role_syntax(sql: &str) -> Option<String> {
     // A cheap test first: most texts (`INSERT INTO users ...` included) skip the tokenizing.
     let role_ddl =
         (mentions("create") || mentions("alter")) && (mentions("role") || mentions("user"));
-    let owner_to = mentions("alter") && mentions("owner");
+    let owner_to = (mentions("alter") && mentions("owner")) || mentions("leakproof");
     let set_role = mentions("set") && mentions("role");
     if !(role_ddl || owner_to || set_role || mentions("grant") || mentions("revoke")) {
         return None;
@@ -366,6 +589,23 @@ fn rewrite_role_syntax(sql: &str) -> Option<String> {
                         }
                     }
                     _ => {}
+                }
+            }
+        } else if head.0.as_deref() == Some("CREATE")
+            && (1..4).any(|k| w(k).as_deref() == Some("FUNCTION"))
+        {
+            // sqlparser does not read LEAKPROOF: it becomes a marker setting
+            // the function DDL reads back (and NOT LEAKPROOF, the default, goes).
+            for k in 2..sig.len() {
+                if w(k).as_deref() == Some("LEAKPROOF") {
+                    if w(k - 1).as_deref() == Some("NOT") {
+                        edits.push((start(sig[k - 1])..end(sig[k]), String::new()));
+                    } else {
+                        edits.push((
+                            start(sig[k])..end(sig[k]),
+                            "SET \"helios.leakproof\" = 'on'".into(),
+                        ));
+                    }
                 }
             }
         } else if head.0.as_deref() == Some("ALTER")

@@ -1,8 +1,9 @@
 //! Binding INSERT, UPDATE and DELETE (with ON CONFLICT and RETURNING).
 
 use super::query::output_name;
+use super::rls::{RlsCheck, RlsCommand};
 use super::{Binder, Scope, ScopeColumn, ident, object_name_parts, split_name};
-use crate::catalog::{IdentityKind, IndexDef, TableDef, acl};
+use crate::catalog::{IdentityKind, TableDef, acl};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::expr::Expr;
 use crate::sql::parser;
@@ -32,9 +33,10 @@ pub enum ConflictAction {
 
 #[derive(Clone, Debug)]
 pub struct OnConflict {
-    /// The unique index the conflict is detected on (None: the primary key).
-    /// `any` is set for DO NOTHING without a target (any unique constraint).
-    pub index: Option<Arc<IndexDef>>,
+    /// The arbiters: the constraints (primary key or unique indexes, by
+    /// name) whose conflicts take the action. `any` is set for DO NOTHING
+    /// without a target (any unique constraint).
+    pub arbiters: Vec<String>,
     pub any: bool,
     pub action: ConflictAction,
 }
@@ -50,6 +52,12 @@ pub struct InsertPlan {
     pub on_conflict: Option<OnConflict>,
     pub returning: Option<Returning>,
     pub checks: Checks,
+    /// Row-level security checks of inserted rows.
+    pub rls: Vec<RlsCheck>,
+    /// ON CONFLICT DO UPDATE: checks of the conflicting row (its USING
+    /// policies) and of the updated row.
+    pub rls_conflict: Vec<RlsCheck>,
+    pub rls_update: Vec<RlsCheck>,
 }
 
 #[derive(Clone, Debug)]
@@ -64,11 +72,15 @@ pub struct UpdatePlan {
     pub assignments: Vec<(usize, Expr)>,
     pub returning: Option<Returning>,
     pub checks: Checks,
+    /// Row-level security checks of the new rows.
+    pub rls: Vec<RlsCheck>,
 }
 
 #[derive(Clone, Debug)]
 pub struct DeletePlan {
     pub table: Arc<TableDef>,
+    /// Row-level security applies (integrity errors then print no values).
+    pub rls: bool,
     pub scan: Scan,
     pub using: Option<Plan>,
     pub filter: Option<Expr>,
@@ -101,15 +113,37 @@ impl DmlPlan {
     }
 }
 
+/// An INSERT target carried over as text by the parser (`a[i]`): the
+/// column and the subscript.
+fn subscripted_target(text: &str) -> Result<(String, Option<ast::Expr>)> {
+    let e = parser::parse_expr(text)?;
+    if let ast::Expr::CompoundFieldAccess { root, access_chain } = &e
+        && let ast::Expr::Identifier(col) = root.as_ref()
+        && let [ast::AccessExpr::Subscript(ast::Subscript::Index { index })] =
+            access_chain.as_slice()
+    {
+        return Ok((ident(col), Some(index.clone())));
+    }
+    Err(Error::unsupported(format!(
+        "INSERT target {text} is not supported (only one subscript of an array column)"
+    )))
+}
+
 fn is_default_keyword(e: &ast::Expr) -> bool {
     matches!(e, ast::Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"))
 }
 
 impl Binder<'_> {
     /// The bound default of a column (NULL when it has none).
+    /// A column of a domain without a default of its own takes the
+    /// domain's.
     pub fn column_default(&self, table: &TableDef, col: usize) -> Result<Expr> {
         let c = &table.columns[col];
-        match &c.default {
+        let domain_default = c
+            .domain
+            .and_then(|d| self.catalog.domains.get(&d))
+            .and_then(|d| d.default.as_ref());
+        match c.default.as_ref().or(domain_default) {
             None => Ok(Expr::Literal(Value::Null)),
             Some(text) => {
                 let ast = parser::parse_expr(text)?;
@@ -140,14 +174,21 @@ impl Binder<'_> {
         let table = self.table(name)?;
         self.require(acl::Object::Table(&table), acl::INSERT)?;
         let width = table.columns.len();
-        // Target columns.
+        // Target columns, and the subscript of an array element target.
+        let mut subscripts: Vec<Option<Expr>> = Vec::new();
         let targets: Vec<usize> = if ins.columns.is_empty() {
+            subscripts.resize(width, None);
             (0..width).collect()
         } else {
-            let mut v = Vec::new();
+            let mut v: Vec<usize> = Vec::new();
             for c in &ins.columns {
                 let parts = object_name_parts(c)?;
-                let cname = parts.last().cloned().unwrap_or_default();
+                let (cname, sub) = match parts.as_slice() {
+                    [one] if one.starts_with(parser::INFERENCE_MARKER) => {
+                        subscripted_target(&one[1..])?
+                    }
+                    _ => (parts.last().cloned().unwrap_or_default(), None),
+                };
                 let i = table.column_index(&cname).ok_or_else(|| {
                     Error::new(
                         SqlState::UNDEFINED_COLUMN,
@@ -157,15 +198,71 @@ impl Binder<'_> {
                         ),
                     )
                 })?;
-                if v.contains(&i) {
+                // Element targets of one array combine; a whole-column
+                // target excludes any other target of the column.
+                let clash = v
+                    .iter()
+                    .zip(&subscripts)
+                    .any(|(&o, s)| o == i && (s.is_none() || sub.is_none()));
+                if clash {
                     return Err(Error::new(
                         SqlState::DUPLICATE_COLUMN,
                         format!("column \"{cname}\" specified more than once"),
                     ));
                 }
+                let sub = match sub {
+                    Some(e) => {
+                        let ty = &table.columns[i].ty;
+                        if !matches!(ty, DataType::Array(_)) {
+                            return Err(Error::new(
+                                SqlState::DATATYPE_MISMATCH,
+                                format!(
+                                    "cannot subscript type {} because it does not support subscripting",
+                                    ty.name()
+                                ),
+                            ));
+                        }
+                        let (x, t) = self.bind_expr(&e, &Scope::default())?;
+                        Some(self.coerce(x, &t, &DataType::Int4)?)
+                    }
+                    None => None,
+                };
                 v.push(i);
+                subscripts.push(sub);
             }
             v
+        };
+        // The value a target sets: the column, or the array with one element
+        // set (built up from NULL across a row's element targets).
+        let assign = |row: &mut Vec<Expr>,
+                      started: &mut Vec<usize>,
+                      k: usize,
+                      x: Expr,
+                      t: &DataType|
+         -> Result<()> {
+            let col = targets[k];
+            let cty = &table.columns[col].ty;
+            match (&subscripts[k], cty) {
+                (Some(sub), DataType::Array(elem)) => {
+                    let x = if *t == **elem || *t == DataType::Unknown {
+                        self.coerce_for_column(x, t, elem)?
+                    } else {
+                        Expr::Cast(Box::new(x), (**elem).clone())
+                    };
+                    let base = if started.contains(&col) {
+                        std::mem::replace(&mut row[col], Expr::Literal(Value::Null))
+                    } else {
+                        started.push(col);
+                        Expr::Literal(Value::Null)
+                    };
+                    row[col] = Expr::Function(
+                        crate::sql::functions::Func::ArrayAssign((**elem).clone()),
+                        vec![base, sub.clone(), x],
+                    );
+                }
+                _ => row[col] = self.coerce_for_column(x, t, cty)?,
+            }
+            Ok(())
         };
         let defaults: Vec<Expr> = (0..width)
             .map(|i| self.column_default(&table, i))
@@ -210,14 +307,20 @@ impl Binder<'_> {
                             ));
                         }
                         let mut row = defaults.clone();
+                        let mut started = Vec::new();
                         for (k, e) in r.iter().enumerate() {
                             let col = targets[k];
                             if is_default_keyword(e) {
+                                if subscripts[k].is_some() {
+                                    return Err(Error::unsupported(
+                                        "cannot set an array element to DEFAULT",
+                                    ));
+                                }
                                 continue;
                             }
                             check_identity(col, true)?;
                             let (x, t) = self.bind_expr(e, &empty)?;
-                            row[col] = self.coerce_for_column(x, &t, &table.columns[col].ty)?;
+                            assign(&mut row, &mut started, k, x, &t)?;
                         }
                         rows.push(row);
                     }
@@ -235,9 +338,15 @@ impl Binder<'_> {
                         ));
                     }
                     let mut exprs = defaults.clone();
+                    let mut started = Vec::new();
+                    let types: Vec<DataType> = plan.columns().into_iter().map(|c| c.ty).collect();
                     for (k, col) in targets.iter().take(n).enumerate() {
                         check_identity(*col, true)?;
-                        exprs[*col] = Expr::Column(k);
+                        if subscripts[k].is_some() {
+                            assign(&mut exprs, &mut started, k, Expr::Column(k), &types[k])?;
+                        } else {
+                            exprs[*col] = Expr::Column(k);
+                        }
                     }
                     Plan::Project {
                         input: Box::new(plan),
@@ -261,8 +370,16 @@ impl Binder<'_> {
                 ));
             }
         };
+        // ON CONFLICT DO UPDATE's EXCLUDED is known, not reachable, in RETURNING.
+        let excluded = match &ins.on {
+            Some(ast::OnInsert::OnConflict(ast::OnConflict {
+                action: ast::OnConflictAction::DoUpdate(_),
+                ..
+            })) => Some(Scope::unreachable_table(&table, "excluded")),
+            _ => None,
+        };
         let returning = match &ins.returning {
-            Some(items) => Some(self.bind_returning(&table, &alias, items, None)?),
+            Some(items) => Some(self.bind_returning(&table, &alias, items, excluded.as_ref())?),
             None => None,
         };
         // RETURNING and a conflict target read the table; DO UPDATE updates it.
@@ -277,7 +394,30 @@ impl Binder<'_> {
         if returning.is_some() {
             self.require(acl::Object::Table(&table), acl::SELECT)?;
         }
+        let do_update = matches!(
+            on_conflict,
+            Some(OnConflict {
+                action: ConflictAction::Update { .. },
+                ..
+            })
+        );
+        let (rls_conflict, rls_update) = if do_update {
+            (
+                self.rls_conflict_checks(&table)?,
+                self.rls_checks(&table, RlsCommand::Update, true)?,
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        // Reading back (RETURNING, or a conflict target) also needs the new
+        // row to pass the SELECT policies, as in PostgreSQL.
+        let reads = returning.is_some()
+            || matches!(&ins.on, Some(ast::OnInsert::OnConflict(oc))
+                if matches!(oc.conflict_target, Some(ast::ConflictTarget::Columns(_))));
         Ok(InsertPlan {
+            rls: self.rls_checks(&table, RlsCommand::Insert, reads)?,
+            rls_conflict,
+            rls_update,
             checks: self.table_checks(&table)?,
             table,
             source,
@@ -302,7 +442,9 @@ impl Binder<'_> {
         alias: &str,
         oc: &ast::OnConflict,
     ) -> Result<OnConflict> {
-        let (index, any) = match &oc.conflict_target {
+        // As in PostgreSQL, the target and the action are bound before the
+        // arbiters are inferred (a planner step there).
+        let (mut arbiters, inference) = match &oc.conflict_target {
             None => {
                 if matches!(oc.action, ast::OnConflictAction::DoUpdate(_)) {
                     return Err(Error::syntax(
@@ -310,45 +452,33 @@ impl Binder<'_> {
                     )
                     .with_hint("For example, ON CONFLICT (column_name)."));
                 }
-                (None, true)
+                (Vec::new(), None)
             }
             Some(ast::ConflictTarget::Columns(cols)) => {
-                let mut idx = Vec::new();
-                for c in cols {
-                    let n = ident(c);
-                    idx.push(
-                        table
-                            .column_index(&n)
-                            .ok_or_else(|| Error::undefined_column(&n))?,
-                    );
-                }
-                let mut sorted = idx.clone();
-                sorted.sort_unstable();
-                let mut pk = table.primary_key.clone();
-                pk.sort_unstable();
-                if !pk.is_empty() && pk == sorted {
-                    (None, false)
-                } else {
-                    let found = self.catalog.indexes_of(table.id).into_iter().find(|i| {
-                        let mut c = i.columns.clone();
-                        c.sort_unstable();
-                        i.unique && c == sorted
-                    });
-                    match found {
-                        Some(i) => (Some(i), false),
-                        None => {
-                            return Err(Error::new(
-                                SqlState::INVALID_COLUMN_REFERENCE,
-                                "there is no unique or exclusion constraint matching the ON CONFLICT specification",
-                            ));
-                        }
+                let spec = match cols.as_slice() {
+                    [one] if one.value.starts_with(parser::INFERENCE_MARKER) => {
+                        parser::parse_inference_spec(&one.value[1..])?
                     }
-                }
+                    _ => (
+                        cols.iter()
+                            .map(|c| parser::InferenceElem {
+                                expr: ast::Expr::Identifier(c.clone()),
+                                collation: None,
+                                opclass: None,
+                            })
+                            .collect(),
+                        None,
+                    ),
+                };
+                (
+                    Vec::new(),
+                    Some(self.bind_inference(table, alias, &spec.0, spec.1.as_ref())?),
+                )
             }
             Some(ast::ConflictTarget::OnConstraint(name)) => {
                 let (_, n) = split_name(name)?;
                 if table.pk_name.as_deref() == Some(n.as_str()) {
-                    (None, false)
+                    (vec![n], None)
                 } else {
                     match self
                         .catalog
@@ -356,7 +486,7 @@ impl Binder<'_> {
                         .into_iter()
                         .find(|i| i.name == n && i.unique)
                     {
-                        Some(i) => (Some(i), false),
+                        Some(i) => (vec![i.name.clone()], None),
                         None => {
                             return Err(Error::new(
                                 SqlState::UNDEFINED_OBJECT,
@@ -386,7 +516,14 @@ impl Binder<'_> {
                 }
             }
         };
-        Ok(OnConflict { index, any, action })
+        if let Some(spec) = inference {
+            arbiters = self.infer_arbiters(table, &spec)?;
+        }
+        Ok(OnConflict {
+            any: oc.conflict_target.is_none(),
+            arbiters,
+            action,
+        })
     }
 
     fn bind_assignments(
@@ -561,22 +698,34 @@ impl Binder<'_> {
                 ) => {
                     let (_, q) = split_name(q)?;
                     let offset = match q.as_str() {
-                        "old" => n,
-                        "new" => 2 * n,
-                        _ if q == alias => 0,
-                        _ => {
-                            return Err(Error::new(
-                                SqlState::UNDEFINED_TABLE,
-                                format!("missing FROM-clause entry for table \"{q}\""),
-                            ));
-                        }
+                        "old" => Some(n),
+                        "new" => Some(2 * n),
+                        _ if q == alias => Some(0),
+                        _ => None,
                     };
-                    for (i, c) in table.columns.iter().enumerate() {
-                        exprs.push(Expr::Column(offset + i));
-                        columns.push(Column {
-                            name: c.name.clone(),
-                            ty: c.ty.clone(),
-                        });
+                    if let Some(offset) = offset {
+                        for (i, c) in table.columns.iter().enumerate() {
+                            exprs.push(Expr::Column(offset + i));
+                            columns.push(Column {
+                                name: c.name.clone(),
+                                ty: c.ty.clone(),
+                            });
+                        }
+                        continue;
+                    }
+                    // A FROM / USING item: its columns follow the table's
+                    // three images in the row.
+                    if !scope.has_qualifier(&q) {
+                        return Err(self.missing_table(&q, &scope));
+                    }
+                    for (i, c) in scope.columns.iter().enumerate().skip(3 * n) {
+                        if c.qualifier.as_deref() == Some(q.as_str()) {
+                            exprs.push(Expr::Column(i));
+                            columns.push(Column {
+                                name: c.name.clone(),
+                                ty: c.ty.clone(),
+                            });
+                        }
                     }
                 }
                 other => {
@@ -696,14 +845,21 @@ impl Binder<'_> {
         if reads {
             self.require(acl::Object::Table(&table), acl::SELECT)?;
         }
+        let cmds: &[RlsCommand] = if reads {
+            &[RlsCommand::Update, RlsCommand::Select]
+        } else {
+            &[RlsCommand::Update]
+        };
+        let scan_filter = with_security(self.rls_filter(&table, &alias, cmds)?, scan_filter);
         Ok(UpdatePlan {
+            rls: self.rls_checks(&table, RlsCommand::Update, reads)?,
             checks: self.table_checks(&table)?,
             scan: Scan {
                 table: table.clone(),
                 alias: Some(alias),
                 access: Access::Full,
                 filter: scan_filter,
-                indexes: self.catalog.indexes_of(table.id),
+                indexes: self.catalog.plain_indexes_of(table.id),
                 stats: self.catalog.stats.get(&table.id).cloned(),
                 needed: None,
                 reverse: false,
@@ -725,9 +881,17 @@ impl Binder<'_> {
         }
         let (table, alias) = self.target_table(&from[0].relation, "DELETE")?;
         self.require(acl::Object::Table(&table), acl::DELETE)?;
-        if d.selection.is_some() || d.returning.is_some() {
+        let reads = d.selection.is_some() || d.returning.is_some();
+        if reads {
             self.require(acl::Object::Table(&table), acl::SELECT)?;
         }
+        let cmds: &[RlsCommand] = if reads {
+            &[RlsCommand::Delete, RlsCommand::Select]
+        } else {
+            &[RlsCommand::Delete]
+        };
+        let security = self.rls_filter(&table, &alias, cmds)?;
+        let rls = security.is_some();
         let (scope, using, extra) = self.target_scope(&table, &alias, d.using.as_deref())?;
         let (scan_filter, filter, returning) = self.target_clauses(
             &table,
@@ -739,12 +903,13 @@ impl Binder<'_> {
             extra.as_ref(),
         )?;
         Ok(DeletePlan {
+            rls,
             scan: Scan {
                 table: table.clone(),
                 alias: Some(alias),
                 access: Access::Full,
-                filter: scan_filter,
-                indexes: self.catalog.indexes_of(table.id),
+                filter: with_security(security, scan_filter),
+                indexes: self.catalog.plain_indexes_of(table.id),
                 stats: self.catalog.stats.get(&table.id).cloned(),
                 needed: None,
                 reverse: false,
@@ -754,6 +919,15 @@ impl Binder<'_> {
             filter,
             returning,
         })
+    }
+}
+
+/// A scan filter with the row-level security filter first: it is evaluated
+/// before (and short-circuits) any user predicate.
+fn with_security(security: Option<Expr>, user: Option<Expr>) -> Option<Expr> {
+    match (security, user) {
+        (Some(s), Some(u)) => Some(Expr::And(Box::new(s), Box::new(u))),
+        (s, u) => s.or(u),
     }
 }
 

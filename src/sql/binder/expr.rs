@@ -279,21 +279,25 @@ impl Binder<'_> {
                 if let Some(reg) = super::system::reg_type(data_type) {
                     return self.bind_reg_cast(&reg, (x, from));
                 }
-                let ty = self.cast_target(data_type)?;
-                if let (Expr::Literal(Value::Text(s)), DataType::Unknown) = (&x, &from) {
-                    return Ok((Expr::Literal(Value::Text(s.clone()).cast(&ty)?), ty));
-                }
-                if let Expr::Param(n, DataType::Unknown) = x {
+                let (ty, domain) = self.cast_target(data_type)?;
+                let cast = if let (Expr::Literal(Value::Text(s)), DataType::Unknown) = (&x, &from) {
+                    Expr::Literal(Value::Text(s.clone()).cast(&ty)?)
+                } else if let Expr::Param(n, DataType::Unknown) = x {
                     let t = self.note_param(n, &ty);
-                    return Ok((Expr::Param(n, t), ty));
+                    Expr::Param(n, t)
+                } else {
+                    if from != DataType::Unknown && !DataType::can_cast(&from, &ty) {
+                        return Err(Error::new(
+                            SqlState::CANNOT_COERCE,
+                            format!("cannot cast type {} to {}", from.name(), ty.name()),
+                        ));
+                    }
+                    Expr::Cast(Box::new(x), ty.clone())
+                };
+                match domain {
+                    Some(d) => Ok((self.coerce_to_domain(cast, &d)?, ty)),
+                    None => Ok((cast, ty)),
                 }
-                if from != DataType::Unknown && !DataType::can_cast(&from, &ty) {
-                    return Err(Error::new(
-                        SqlState::CANNOT_COERCE,
-                        format!("cannot cast type {} to {}", from.name(), ty.name()),
-                    ));
-                }
-                Ok((Expr::Cast(Box::new(x), ty.clone()), ty))
             }
             A::UnaryOp { op, expr } => {
                 let (x, ty) = b(expr)?;
@@ -602,14 +606,18 @@ impl Binder<'_> {
         }
     }
 
-    fn cast_target(&self, ty: &ast::DataType) -> Result<DataType> {
+    /// The type a cast names, and the domain when it names one.
+    fn cast_target(
+        &self,
+        ty: &ast::DataType,
+    ) -> Result<(DataType, Option<std::sync::Arc<crate::catalog::DomainDef>>)> {
         // regclass casts of sequence names are used as nextval('s'::regclass).
         if let ast::DataType::Custom(name, _) = ty
             && name.to_string().eq_ignore_ascii_case("regclass")
         {
-            return Ok(DataType::Text);
+            return Ok((DataType::Text, None));
         }
-        DataType::from_sql(ty)
+        self.resolve_type(ty)
     }
 
     fn literal(&self, v: &ast::Value) -> Result<(Expr, DataType)> {
@@ -666,6 +674,11 @@ impl Binder<'_> {
         scope: &Scope,
         agg: Option<&AggCtx>,
     ) -> Result<(Expr, DataType)> {
+        if qualifier.is_none()
+            && let Some(arg) = self.fn_arg(name)?
+        {
+            return Ok(arg);
+        }
         match scope.resolve(qualifier, name)? {
             Some((i, ty)) => {
                 if let Some(a) = agg {
@@ -704,10 +717,7 @@ impl Binder<'_> {
                 }
                 match qualifier {
                     Some(q) if !scope.has_qualifier(q) && !self.outer_has_qualifier(q) => {
-                        Err(Error::new(
-                            SqlState::UNDEFINED_TABLE,
-                            format!("missing FROM-clause entry for table \"{q}\""),
-                        ))
+                        Err(self.missing_table(q, scope))
                     }
                     // PostgreSQL does not quote a qualified name here.
                     Some(q) => Err(Error::new(
@@ -727,6 +737,8 @@ impl Binder<'_> {
             "current_schema" => Func::CurrentSchema,
             "current_user" | "current_role" => Func::CurrentUser,
             "session_user" => Func::SessionUser,
+            // The release notes' spelling: `tenant_id = current_tenant_id`.
+            "current_tenant_id" => Func::CurrentTenantId,
             _ => return Ok(None),
         };
         let (_, ty) = functions::resolve(f.name(), &[])?;
@@ -857,8 +869,18 @@ impl Binder<'_> {
         let name = match parts.as_slice() {
             [n] => n.clone(),
             [s, n] if s == "pg_catalog" => n.clone(),
+            // The tenant management functions change the catalog: they are
+            // statements of their own (session::helios).
+            [s, n] if s == "helios" => {
+                return Err(Error::unsupported(format!(
+                    "helios.{n}() must be called as a statement of its own: SELECT helios.{n}(...)"
+                )));
+            }
             _ => parts.join("."),
         };
+        if let Some(done) = self.bind_user_function(f, &parts, scope, agg, depth)? {
+            return Ok(done);
+        }
         if f.over.is_some() {
             return self.bind_window_call(f, &name, scope, agg, depth);
         }

@@ -1,6 +1,7 @@
 //! Binding the FROM clause: tables, derived tables, table functions and
 //! joins of every kind (ON, USING, NATURAL, CROSS, LATERAL).
 
+use super::rls::RlsCommand;
 use super::{Binder, OuterFrame, Scope, ScopeColumn, ident, split_name};
 use crate::catalog::acl;
 use crate::error::{Error, Result, SqlState};
@@ -249,6 +250,12 @@ impl Binder<'_> {
             .collect();
         let mut scope = Scope {
             columns: merged_scope,
+            tables: lscope
+                .tables
+                .iter()
+                .chain(&rscope.tables)
+                .cloned()
+                .collect(),
         };
         for (i, mut c) in lscope.columns.into_iter().enumerate() {
             c.qualified_only |= hide_left.contains(&i);
@@ -313,14 +320,15 @@ impl Binder<'_> {
                 if let Some(a) = alias {
                     rename_columns(&mut scope, &a.columns)?;
                 }
+                let security = self.rls_filter(&table, &q, &[RlsCommand::Select])?;
                 let plan = Plan::Scan(Scan {
-                    indexes: self.catalog.indexes_of(table.id),
+                    indexes: self.catalog.plain_indexes_of(table.id),
                     stats: self.catalog.stats.get(&table.id).cloned(),
                     needed: None,
                     table,
                     alias: alias.as_ref().map(|a| ident(&a.name)),
                     access: Access::Full,
-                    filter: None,
+                    filter: security,
                     reverse: false,
                 });
                 Ok((plan, scope, false))
@@ -401,8 +409,13 @@ impl Binder<'_> {
         };
         let outer = std::mem::take(&mut *self.outer.borrow_mut());
         let ctes = std::mem::take(&mut *self.ctes.borrow_mut());
-        // The view's query runs with its owner's privileges.
-        let plan = self.checked_as(view.owner, || self.bind_query(q));
+        // A security-invoker view (the default) reads its tables with the
+        // querying user's privileges and policies; otherwise as its owner.
+        let plan = if view.security_invoker {
+            self.bind_query(q)
+        } else {
+            self.checked_as(view.owner, || self.bind_query(q))
+        };
         *self.outer.borrow_mut() = outer;
         *self.ctes.borrow_mut() = ctes;
         let plan = plan?;
@@ -482,6 +495,7 @@ impl Binder<'_> {
                 ty: ty.clone(),
                 qualified_only: false,
             }],
+            tables: vec![],
         };
         Ok((
             Plan::Series {
@@ -579,6 +593,7 @@ pub(super) fn item_scope(
                 qualified_only: false,
             })
             .collect(),
+        tables: vec![],
     };
     if let Some(a) = alias {
         rename_columns(&mut scope, &a.columns)?;

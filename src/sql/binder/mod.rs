@@ -10,14 +10,18 @@
 mod acl_functions;
 mod cte;
 mod dml;
+pub mod domain;
 mod expr;
 mod from;
+pub mod index;
 mod operators;
 mod query;
+pub mod rls;
 mod special;
 mod srf;
 mod subquery;
 mod system;
+mod user_functions;
 mod window;
 
 pub use dml::{ConflictAction, DeletePlan, DmlPlan, InsertPlan, OnConflict, Returning, UpdatePlan};
@@ -102,6 +106,20 @@ pub struct ScopeColumn {
 #[derive(Clone, Debug, Default)]
 pub struct Scope {
     pub columns: Vec<ScopeColumn>,
+    /// The tables behind the qualifiers (PostgreSQL's range table entries),
+    /// for the error that names a table by its real name when it has an
+    /// alias, or one that is out of reach (`invalid reference to
+    /// FROM-clause entry`).
+    pub tables: Vec<ScopeTable>,
+}
+
+/// A table in a scope: the qualifier it goes by, and whether its columns
+/// can be referenced here (ON CONFLICT's EXCLUDED cannot in RETURNING).
+#[derive(Clone, Debug)]
+pub struct ScopeTable {
+    pub qualifier: String,
+    pub table: u32,
+    pub visible: bool,
 }
 
 impl Scope {
@@ -117,11 +135,30 @@ impl Scope {
                     qualified_only: false,
                 })
                 .collect(),
+            tables: vec![ScopeTable {
+                qualifier: qualifier.to_string(),
+                table: table.id,
+                visible: true,
+            }],
+        }
+    }
+
+    /// A scope with no columns that knows of `table` under `qualifier`
+    /// without letting it be referenced.
+    pub fn unreachable_table(table: &TableDef, qualifier: &str) -> Scope {
+        Scope {
+            columns: vec![],
+            tables: vec![ScopeTable {
+                qualifier: qualifier.to_string(),
+                table: table.id,
+                visible: false,
+            }],
         }
     }
 
     pub fn extend(&mut self, other: Scope) {
         self.columns.extend(other.columns);
+        self.tables.extend(other.tables);
     }
 
     /// Finds a column by optional qualifier and name.
@@ -141,6 +178,14 @@ impl Scope {
                 _ => {}
             }
             if found.is_some() {
+                // Two tables answer to one qualifier (a target table named
+                // like ON CONFLICT's EXCLUDED).
+                if let Some(q) = qualifier {
+                    return Err(Error::new(
+                        SqlState::AMBIGUOUS_ALIAS,
+                        format!("table reference \"{q}\" is ambiguous"),
+                    ));
+                }
                 return Err(Error::new(
                     SqlState::AMBIGUOUS_COLUMN,
                     format!("column reference \"{name}\" is ambiguous"),
@@ -209,6 +254,12 @@ pub struct Binder<'a> {
     /// The current user of the statement (`has_table_privilege` without a
     /// role asks about it); None for internal binding.
     current_role: std::cell::Cell<Option<u32>>,
+    /// Tables whose policies are being bound (recursion guard).
+    rls_stack: RefCell<Vec<u32>>,
+    /// SQL functions being inlined (recursion guard).
+    fn_stack: RefCell<Vec<u32>>,
+    /// Arguments of the SQL function calls being inlined.
+    fn_args: RefCell<Vec<user_functions::FnArgs>>,
 }
 
 /// Privilege checking while binding (see [`Binder::with_privilege_checks`]).
@@ -236,6 +287,9 @@ impl<'a> Binder<'a> {
             in_system_relation: std::cell::Cell::new(false),
             privileges: std::cell::Cell::new(Checks::Off),
             current_role: std::cell::Cell::new(None),
+            rls_stack: RefCell::new(Vec::new()),
+            fn_stack: RefCell::new(Vec::new()),
+            fn_args: RefCell::new(Vec::new()),
         }
     }
 
@@ -286,6 +340,17 @@ impl<'a> Binder<'a> {
 
     /// Fails with 42501 unless the checked role may use schema `name`.
     fn require_schema_usage(&self, name: &str) -> Result<()> {
+        // A session's own temporary schema is on its search path; another
+        // session's temporary objects are off limits, as in PostgreSQL.
+        if crate::catalog::is_temp_schema(name) {
+            if self.search_path.iter().any(|s| s == name) {
+                return Ok(());
+            }
+            return Err(Error::new(
+                SqlState::FEATURE_NOT_SUPPORTED,
+                "cannot access temporary tables of other sessions",
+            ));
+        }
         match self.catalog.schemas.get(name) {
             Some(s) => self.require(acl::Object::Schema(s), acl::USAGE),
             None => Ok(()),
@@ -400,6 +465,54 @@ impl<'a> Binder<'a> {
     /// Whether some enclosing query has a FROM item named `q`.
     pub(crate) fn outer_has_qualifier(&self, q: &str) -> bool {
         self.outer.borrow().iter().any(|f| f.scope.has_qualifier(q))
+    }
+
+    /// The error for qualifier `q` that names nothing in reach, as
+    /// PostgreSQL's `errorMissingRTE` words it: when a table in this or an
+    /// enclosing scope is `q` (by its real name behind an alias, or out of
+    /// reach), `invalid reference to FROM-clause entry` with a hint;
+    /// otherwise `missing FROM-clause entry`.
+    pub(crate) fn missing_table(&self, q: &str, scope: &Scope) -> Error {
+        let named = self
+            .catalog
+            .resolve(None, q, self.search_path)
+            .and_then(|(_, r)| match r {
+                Relation::Table(id) => Some(id),
+                _ => None,
+            });
+        let outer = self.outer.borrow();
+        let all: Vec<&ScopeTable> = scope
+            .tables
+            .iter()
+            .chain(outer.iter().rev().flat_map(|f| f.scope.tables.iter()))
+            .collect();
+        let found = all
+            .iter()
+            .find(|t| Some(t.table) == named || t.qualifier == q);
+        match found {
+            Some(t) => {
+                let hint = if t.qualifier != q && t.visible {
+                    format!(
+                        "Perhaps you meant to reference the table alias \"{}\".",
+                        t.qualifier
+                    )
+                } else {
+                    format!(
+                        "There is an entry for table \"{}\", but it cannot be referenced from this part of the query.",
+                        t.qualifier
+                    )
+                };
+                Error::new(
+                    SqlState::UNDEFINED_TABLE,
+                    format!("invalid reference to FROM-clause entry for table \"{q}\""),
+                )
+                .with_hint(hint)
+            }
+            None => Error::new(
+                SqlState::UNDEFINED_TABLE,
+                format!("missing FROM-clause entry for table \"{q}\""),
+            ),
+        }
     }
 
     pub fn param_types(&self) -> Vec<DataType> {

@@ -61,7 +61,16 @@ fn cast_name(t: &ast::DataType) -> String {
         Ok(DataType::Timestamptz) => "timestamptz".into(),
         Ok(DataType::Time) => "time".into(),
         Ok(other) => other.name(),
-        Err(_) => "?column?".into(),
+        // A type by name (a domain): named after it, as PostgreSQL does.
+        Err(_) => match t {
+            ast::DataType::Custom(name, _) => name
+                .0
+                .last()
+                .and_then(|p| p.as_ident())
+                .map(ident)
+                .unwrap_or_else(|| "?column?".into()),
+            _ => "?column?".into(),
+        },
     }
 }
 
@@ -139,6 +148,7 @@ impl Binder<'_> {
                     qualified_only: false,
                 })
                 .collect(),
+            tables: vec![],
         };
         let mut keys = Vec::new();
         for ob in order_by {
@@ -368,10 +378,7 @@ impl Binder<'_> {
                         }
                     };
                     if !scope.has_qualifier(&q) {
-                        return Err(Error::new(
-                            SqlState::UNDEFINED_TABLE,
-                            format!("missing FROM-clause entry for table \"{q}\""),
-                        ));
+                        return Err(self.missing_table(&q, &scope));
                     }
                     for (i, c) in scope.columns.iter().enumerate() {
                         if c.qualifier.as_deref() == Some(q.as_str()) {

@@ -8,7 +8,8 @@ use crate::catalog::{self as cat, Relation, TableDef};
 use crate::error::{Error, Result, SqlState};
 use crate::notice::Notice;
 use crate::sql::binder::{ident, split_name};
-use crate::sql::executor::scan::{index_entry_key, pk_of_key};
+use crate::sql::executor::index_keys::IndexKeys;
+use crate::sql::executor::scan::pk_of_key;
 use crate::sql::expr::EvalCtx;
 use crate::sql::parser;
 use crate::types::Value;
@@ -137,11 +138,16 @@ impl DdlCtx<'_> {
     ) -> Result<()> {
         let rows = self.table_rows(old)?;
         let old_ix = self.catalog.indexes_of(old.id);
+        let catalog = self.catalog.clone();
+        let keys = IndexKeys::new(&catalog);
+        let ectx = EvalCtx::new(&[], self.env);
         for (key, row) in rows {
             let pk = pk_of_key(&key).to_vec();
             let nrow = f(row.clone())?;
             for ix in &old_ix {
-                self.txn.delete(index_entry_key(ix, &row, &pk));
+                if let Some(k) = keys.entry_key(old, ix, &row, &pk, &ectx)? {
+                    self.txn.delete(k);
+                }
             }
             let mut buf = Vec::new();
             encode_row(&nrow, &mut buf);
@@ -274,6 +280,21 @@ impl DdlCtx<'_> {
                     c.expr = rename_in_expr(&c.expr, &old, &new)?;
                 }
                 self.put_table(&t)?;
+                for ix in self.catalog.indexes_of(t.id) {
+                    if ix.is_plain() || !ix.columns.contains(&ci) {
+                        continue;
+                    }
+                    let mut ix2 = (*ix).clone();
+                    for k in &mut ix2.keys {
+                        if let Some(e) = &k.expr {
+                            k.expr = Some(rename_in_expr(e, &old, &new)?);
+                        }
+                    }
+                    if let Some(p) = &ix2.predicate {
+                        ix2.predicate = Some(rename_in_expr(p, &old, &new)?);
+                    }
+                    self.put_index(&ix2)?;
+                }
             }
             Op::RenameTable { table_name } => {
                 let (ast::RenameTableNameKind::As(n) | ast::RenameTableNameKind::To(n)) =
@@ -383,6 +404,10 @@ impl DdlCtx<'_> {
                     )));
                 }
             }
+            Op::EnableRowLevelSecurity => self.set_row_security(&mut t, Some(true), None)?,
+            Op::DisableRowLevelSecurity => self.set_row_security(&mut t, Some(false), None)?,
+            Op::ForceRowLevelSecurity => self.set_row_security(&mut t, None, Some(true))?,
+            Op::NoForceRowLevelSecurity => self.set_row_security(&mut t, None, Some(false))?,
             other => {
                 return Err(Error::unsupported(format!(
                     "ALTER TABLE {other} is not supported yet"
@@ -395,12 +420,26 @@ impl DdlCtx<'_> {
     /// Writes index entries for rows rewritten by [`Self::rewrite_rows`].
     fn reindex_pending(&mut self, t: &TableDef) -> Result<()> {
         let rows = std::mem::take(&mut self.pending_rows);
-        for ix in self.catalog.indexes_of(t.id) {
+        let catalog = self.catalog.clone();
+        let keys = IndexKeys::new(&catalog);
+        let ectx = EvalCtx::new(&[], self.env);
+        for ix in catalog.index_iter(t.id) {
             for (pk, row) in &rows {
-                self.txn.put(index_entry_key(&ix, row, pk), pk.clone());
+                if let Some(k) = keys.entry_key(t, ix, row, pk, &ectx)? {
+                    self.txn.put(k, pk.clone());
+                }
             }
         }
         Ok(())
+    }
+
+    /// Drops column `column` of table `table` with whatever depends on it
+    /// (a dropped domain's columns).
+    pub(super) fn drop_column_named(&mut self, table: u32, column: &str) -> Result<()> {
+        self.lock_table_exclusive(table)?;
+        let t = self.table_now(table)?;
+        let ci = self.column_of(&t, column)?;
+        self.drop_column(t, ci, true)
     }
 
     fn drop_column(&mut self, t: TableDef, ci: usize, cascade: bool) -> Result<()> {
@@ -438,12 +477,12 @@ impl DdlCtx<'_> {
             if ix.columns.contains(&ci) {
                 cat::delete_object(self.txn, cat::KIND_INDEX, ix.id);
             } else {
+                let shift = |c: usize| if c > ci { c - 1 } else { c };
                 let mut ix2 = (*ix).clone();
-                ix2.columns = ix2
-                    .columns
-                    .iter()
-                    .map(|&c| if c > ci { c - 1 } else { c })
-                    .collect();
+                ix2.columns = ix2.columns.iter().map(|&c| shift(c)).collect();
+                for k in &mut ix2.keys {
+                    k.column = k.column.map(shift);
+                }
                 self.put_index(&ix2)?;
             }
         }

@@ -5,7 +5,8 @@
 //! The walk mirrors what the drop functions remove: views reading a dropped
 //! relation (transitively), foreign keys of other tables referencing a
 //! dropped table, the default of a column using a dropped sequence, and
-//! every table, view and sequence of a dropped schema. Objects that go with
+//! every table, view, sequence and domain of a dropped schema (with the
+//! columns of other tables that are of its domains). Objects that go with
 //! their owner without a word in PostgreSQL (indexes, a serial column's
 //! sequence, constraints of a dropped table) are not listed.
 
@@ -120,6 +121,24 @@ impl DdlCtx<'_> {
                             items.push((id, Dropped::Relation, d));
                         }
                         queue.push(id);
+                    }
+                    // Domains, and the columns of other tables of their types.
+                    for d in cat.domains.values().filter(|d| &d.schema == n) {
+                        items.push((
+                            d.id,
+                            Dropped::Relation,
+                            format!("type {}", name(&d.schema, &d.name)),
+                        ));
+                        for t in cat.tables.values().filter(|t| &t.schema != n) {
+                            for c in t.columns.iter().filter(|c| c.domain == Some(d.id)) {
+                                let what = format!(
+                                    "column {} of table {}",
+                                    c.name,
+                                    name(&t.schema, &t.name)
+                                );
+                                items.push((t.id, Dropped::OnTable(t.id), what));
+                            }
+                        }
                     }
                 }
             }

@@ -5,10 +5,12 @@ use crate::catalog::acl::Object;
 use crate::catalog::keys;
 use crate::catalog::sequences::SequenceManager;
 use crate::catalog::{
-    CheckDef, ColumnDef, FkAction, ForeignKeyDef, IdentityKind, IndexDef, SequenceDef, TableDef,
+    CheckDef, ColumnDef, FkAction, ForeignKeyDef, IdentityKind, IndexDef, IndexKey, SequenceDef,
+    TableDef,
 };
 use crate::error::{Error, Result, SqlState};
-use crate::sql::binder::{Scope, ident, split_name};
+use crate::sql::binder::{Scope, ident, index, split_name};
+use crate::sql::expr::Expr;
 use crate::sql::plan::Column;
 use crate::sql::quote_ident;
 use crate::types::DataType;
@@ -104,9 +106,12 @@ impl DdlCtx<'_> {
         )>,
     ) -> Result<ColumnDef> {
         let name = ident(&c.name);
-        let (ty, serial) = match is_serial(&c.data_type) {
-            Some(t) => (t, true),
-            None => (DataType::from_sql(&c.data_type)?, false),
+        let (ty, serial, domain) = match is_serial(&c.data_type) {
+            Some(t) => (t, true, None),
+            None => {
+                let (t, d) = self.binder().resolve_type(&c.data_type)?;
+                (t, false, d.map(|d| d.id))
+            }
         };
         let mut col = ColumnDef {
             name: name.clone(),
@@ -114,6 +119,7 @@ impl DdlCtx<'_> {
             nullable: true,
             default: None,
             identity: None,
+            domain,
         };
         if serial {
             col.nullable = false;
@@ -190,7 +196,7 @@ impl DdlCtx<'_> {
     }
 
     /// Defaults may not reference columns and must be assignable to the column type.
-    fn check_default(&self, e: &ast::Expr, ty: &DataType) -> Result<()> {
+    pub(super) fn check_default(&self, e: &ast::Expr, ty: &DataType) -> Result<()> {
         let b = self.binder();
         let (x, t) = b.bind_expr(e, &Scope::default()).map_err(|err| {
             if err.code == SqlState::UNDEFINED_COLUMN {
@@ -246,17 +252,17 @@ impl DdlCtx<'_> {
         ct: &ast::CreateTable,
         query_cols: Option<Vec<Column>>,
     ) -> Result<Option<u32>> {
-        if ct.temporary {
-            return Err(Error::unsupported("temporary tables are not supported yet"));
-        }
-        if ct.inherits.is_some() || ct.partition_of.is_some() || ct.like.is_some() {
+        if ct.inherits.is_some()
+            || ct.partition_of.is_some()
+            || ct.partition_by.is_some()
+            || ct.like.is_some()
+        {
             return Err(Error::unsupported(
                 "table inheritance, partitions and LIKE are not supported",
             ));
         }
-        let (schema, name) = split_name(&ct.name)?;
-        let schema = self.target_schema(schema)?;
-        self.require_create_in(&schema)?;
+        let (schema, name, temp) = self.creation_target(&ct.name, ct.temporary)?;
+        let on_commit = self.on_commit_of(ct.on_commit.as_ref(), temp)?;
         self.lock_name(&schema, &name)?;
         if self.catalog.relation_exists(&schema, &name) {
             if ct.if_not_exists {
@@ -295,6 +301,7 @@ impl DdlCtx<'_> {
                         nullable: true,
                         default: None,
                         identity: None,
+                        domain: None,
                     });
                 }
             }
@@ -334,6 +341,9 @@ impl DdlCtx<'_> {
             foreign_keys: vec![],
             owner: self.current_user,
             acl: None,
+            rls: Default::default(),
+            tenant_column: None,
+            on_commit,
         };
         // Owned sequences for serial and identity columns.
         for (cname, ty, _, opts) in seqs {
@@ -430,6 +440,8 @@ impl DdlCtx<'_> {
                     columns: idx,
                     unique: true,
                     constraint: true,
+                    keys: vec![],
+                    predicate: None,
                 };
                 if !new_table {
                     self.build_index(&t, &ix)?;
@@ -483,6 +495,7 @@ impl DdlCtx<'_> {
                     Object::Table(&parent),
                     crate::catalog::acl::REFERENCES,
                 )?;
+                self.check_fk_persistence(t.is_temp(), parent.id)?;
                 let columns = resolve_columns(&t, &cols)?;
                 let ref_columns = if ref_cols.is_empty() {
                     if parent.primary_key.is_empty() {
@@ -505,7 +518,7 @@ impl DdlCtx<'_> {
                     ));
                 }
                 let unique = parent.primary_key == ref_columns
-                    || self.catalog.indexes_of(parent.id).iter().any(|i| {
+                    || self.catalog.plain_indexes_of(parent.id).iter().any(|i| {
                         i.unique && {
                             let mut a = i.columns.clone();
                             a.sort_unstable();
@@ -568,9 +581,6 @@ impl DdlCtx<'_> {
     }
 
     pub fn create_index(&mut self, ci: &ast::CreateIndex) -> Result<String> {
-        if ci.predicate.is_some() {
-            return Err(Error::unsupported("partial indexes are not supported yet"));
-        }
         if !ci.include.is_empty() {
             return Err(Error::unsupported("INCLUDE columns are not supported yet"));
         }
@@ -578,8 +588,56 @@ impl DdlCtx<'_> {
         self.require_owner(Object::Table(&table))?;
         self.lock_table_exclusive(table.id)?;
         let table = self.catalog.table(table.id)?.clone();
-        let cols = index_column_names(&ci.columns)?;
-        let idx = resolve_columns(&table, &cols)?;
+        let binder = self.binder();
+        // Keys: a plain column, or an expression (with COLLATE and an
+        // operator class on either).
+        let mut keys = Vec::new();
+        let mut name_parts = Vec::new();
+        let mut reads = std::collections::BTreeSet::new();
+        for c in &ci.columns {
+            let (mut e, collation) = index::split_collate(&c.column.expr);
+            while let ast::Expr::Nested(inner) = e {
+                e = inner;
+            }
+            let bound = binder.bind_index_key(&table, e, collation, c.operator_class.as_ref())?;
+            bound.expr.walk(&mut |x| {
+                if let Expr::Column(i) = x {
+                    reads.insert(*i);
+                }
+            });
+            name_parts.push(index::key_name_part(e));
+            let column = match bound.expr {
+                Expr::Column(i) => Some(i),
+                _ => None,
+            };
+            keys.push(IndexKey {
+                column,
+                expr: column.is_none().then(|| e.to_string()),
+                collation: bound.collation,
+                opclass: bound.opclass,
+            });
+        }
+        let predicate = match &ci.predicate {
+            Some(p) => {
+                let x = binder.bind_index_predicate(&table, p)?;
+                x.walk(&mut |x| {
+                    if let Expr::Column(i) = x {
+                        reads.insert(*i);
+                    }
+                });
+                Some(p.to_string())
+            }
+            None => None,
+        };
+        drop(binder);
+        let plain_keys = keys
+            .iter()
+            .all(|k| k.expr.is_none() && k.collation.is_none() && k.opclass.is_none());
+        let columns: Vec<usize> = if predicate.is_none() && keys.iter().all(|k| k.expr.is_none()) {
+            keys.iter().filter_map(|k| k.column).collect()
+        } else {
+            reads.into_iter().collect()
+        };
         let name = match &ci.name {
             Some(n) => {
                 let (_, n) = split_name(n)?;
@@ -597,7 +655,7 @@ impl DdlCtx<'_> {
             }
             None => self.free_name(
                 &table.schema,
-                &format!("{}_{}_idx", table.name, cols.join("_")),
+                &format!("{}_{}_idx", table.name, name_parts.join("_")),
             ),
         };
         let ix = IndexDef {
@@ -606,9 +664,16 @@ impl DdlCtx<'_> {
             table_id: table.id,
             schema: table.schema.clone(),
             name,
-            columns: idx,
+            columns,
             unique: ci.unique,
             constraint: false,
+            // A partial index lists its keys: its columns are all it reads.
+            keys: if plain_keys && predicate.is_none() {
+                vec![]
+            } else {
+                keys
+            },
+            predicate,
         };
         self.build_index(&table, &ix)?;
         self.put_index(&ix)?;
@@ -618,13 +683,12 @@ impl DdlCtx<'_> {
     pub fn create_sequence(
         &mut self,
         name: &ast::ObjectName,
+        temporary: bool,
         if_not_exists: bool,
         data_type: Option<&ast::DataType>,
         opts: &[ast::SequenceOptions],
     ) -> Result<String> {
-        let (schema, n) = split_name(name)?;
-        let schema = self.target_schema(schema)?;
-        self.require_create_in(&schema)?;
+        let (schema, n, _) = self.creation_target(name, temporary)?;
         self.lock_name(&schema, &n)?;
         if self.catalog.relation_exists(&schema, &n) {
             if if_not_exists {

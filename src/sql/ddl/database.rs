@@ -408,6 +408,9 @@ impl DdlCtx<'_> {
         for v in victim.views.values() {
             cat::delete_object(self.txn, cat::KIND_VIEW, v.id);
         }
+        for d in victim.domains.values() {
+            cat::delete_object(self.txn, cat::KIND_DOMAIN, d.id);
+        }
         for s in victim.schemas.values() {
             cat::delete_object(self.txn, cat::KIND_SCHEMA, s.id);
         }

@@ -11,9 +11,14 @@ mod alter;
 mod cascade;
 mod create;
 mod database;
+mod domain;
+mod function;
 mod maintenance;
+mod policy;
 mod privilege;
 mod role;
+mod temp;
+mod tenant;
 mod view;
 
 pub use role::is_role_grant;
@@ -24,7 +29,10 @@ use crate::catalog::{self as cat, Catalog, IndexDef, OidAllocator, SequenceDef, 
 use crate::error::{Error, Result, SqlState};
 use crate::notice::Notice;
 use crate::sql::binder::{Binder, split_name};
-use crate::sql::executor::scan::{KeyedRow, decode_table_row, index_entry_key, pk_of_key};
+use crate::sql::executor::dml::{index_key_names, key_detail_values};
+use crate::sql::executor::index_keys::IndexKeys;
+use crate::sql::executor::scan::{KeyedRow, decode_table_row, pk_of_key};
+use crate::sql::expr::EvalCtx;
 use crate::sql::expr::EvalEnv;
 use crate::storage::{Engine, prefix_end};
 use crate::txn::Transaction;
@@ -41,6 +49,9 @@ pub struct DdlCtx<'a> {
     /// The catalog as this transaction sees it.
     pub catalog: Arc<Catalog>,
     pub search_path: &'a [String],
+    /// The session's temporary schema (`pg_temp_<n>`; it exists once the
+    /// session has created a temporary object).
+    pub temp_schema: &'a str,
     pub oids: &'a OidAllocator,
     pub sequences: &'a SequenceManager,
     pub engine: &'a dyn Engine,
@@ -71,7 +82,9 @@ impl DdlCtx<'_> {
         Ok(())
     }
 
-    /// The schema a new object goes into (first existing schema of the search path).
+    /// The schema a new object goes into (first existing schema of the
+    /// search path; the temporary schema only when asked for, see
+    /// [`DdlCtx::creation_target`]).
     fn target_schema(&self, schema: Option<String>) -> Result<String> {
         match schema {
             Some(s) => {
@@ -87,7 +100,7 @@ impl DdlCtx<'_> {
             None => self
                 .search_path
                 .iter()
-                .find(|s| self.catalog.schemas.contains_key(*s))
+                .find(|s| self.catalog.schemas.contains_key(*s) && !cat::is_temp_schema(s))
                 .cloned()
                 .ok_or_else(|| {
                     Error::new(
@@ -172,30 +185,29 @@ impl DdlCtx<'_> {
     /// Writes the entries of a new index for every existing row, checking uniqueness.
     fn build_index(&mut self, t: &TableDef, ix: &IndexDef) -> Result<()> {
         let rows = self.table_rows(t)?;
+        let keys = IndexKeys::new(&self.catalog);
+        let ectx = EvalCtx::new(&[], self.env);
         let mut seen = std::collections::HashSet::new();
         for (key, row) in rows {
-            if ix.unique && ix.columns.iter().all(|&c| !row[c].is_null()) {
-                let vals: Vec<Value> = ix.columns.iter().map(|&c| row[c].clone()).collect();
-                if !seen.insert(vals.clone()) {
-                    let names: Vec<&str> = ix
-                        .columns
-                        .iter()
-                        .map(|&c| t.columns[c].name.as_str())
-                        .collect();
-                    let shown: Vec<String> = vals.iter().map(|v| v.to_string()).collect();
-                    return Err(Error::new(
-                        SqlState::UNIQUE_VIOLATION,
-                        format!("could not create unique index \"{}\"", ix.name),
-                    )
-                    .with_detail(format!(
-                        "Key ({})=({}) is duplicated.",
-                        names.join(", "),
-                        shown.join(", ")
-                    )));
-                }
+            let Some(vals) = keys.values(t, ix, &row, &ectx)? else {
+                continue;
+            };
+            if ix.unique && vals.iter().all(|v| !v.is_null()) && !seen.insert(vals.clone()) {
+                let names = index_key_names(t, ix);
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                return Err(Error::new(
+                    SqlState::UNIQUE_VIOLATION,
+                    format!("could not create unique index \"{}\"", ix.name),
+                )
+                .with_detail(format!(
+                    "Key {} is duplicated.",
+                    key_detail_values(&names, &vals)
+                )));
             }
             let pk = pk_of_key(&key).to_vec();
-            self.txn.put(index_entry_key(ix, &row, &pk), pk);
+            if let Some(k) = keys.entry_key(t, ix, &row, &pk, &ectx)? {
+                self.txn.put(k, pk);
+            }
         }
         Ok(())
     }
@@ -407,6 +419,15 @@ impl DdlCtx<'_> {
             return Ok(());
         };
         self.require_owner(cat::acl::Object::Schema(&s))?;
+        self.drop_schema_unchecked(n, cascade)
+    }
+
+    /// Drops schema `n` (and with `cascade` its contents) once the caller
+    /// has checked the privileges.
+    fn drop_schema_unchecked(&mut self, n: &str, cascade: bool) -> Result<()> {
+        let Some(s) = self.catalog.schemas.get(n).cloned() else {
+            return Ok(());
+        };
         let tables: Vec<u32> = self
             .catalog
             .tables
@@ -428,7 +449,14 @@ impl DdlCtx<'_> {
             .filter(|v| v.schema == n)
             .map(|v| v.id)
             .collect();
-        let empty = tables.is_empty() && seqs.is_empty() && views.is_empty();
+        let domains: Vec<u32> = self
+            .catalog
+            .domains
+            .values()
+            .filter(|d| d.schema == n)
+            .map(|d| d.id)
+            .collect();
+        let empty = tables.is_empty() && seqs.is_empty() && views.is_empty() && domains.is_empty();
         if !cascade && !empty {
             return Err(Error::new(
                 SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
@@ -452,6 +480,10 @@ impl DdlCtx<'_> {
             if self.catalog.sequences.contains_key(&q) {
                 self.drop_sequence(q, true)?;
             }
+        }
+        for d in domains {
+            self.drop_domain(d, true, false)?;
+            self.reload()?;
         }
         cat::delete_object(self.txn, cat::KIND_SCHEMA, s.id);
         cat::bump_version(self.txn);
@@ -625,10 +657,18 @@ impl DdlCtx<'_> {
             }
             i += 1;
         }
-        for id in ids {
+        let restart = matches!(t.identity, Some(ast::TruncateIdentityOption::Restart));
+        self.truncate_ids(&ids, restart)?;
+        Ok("TRUNCATE TABLE".into())
+    }
+
+    /// Empties tables `ids` (checked by the caller); `restart` resets the
+    /// sequences their columns own.
+    fn truncate_ids(&mut self, ids: &[u32], restart: bool) -> Result<()> {
+        for &id in ids {
             self.lock_table_exclusive(id)?;
             self.delete_prefix(keys::table_prefix(id))?;
-            if matches!(t.identity, Some(ast::TruncateIdentityOption::Restart)) {
+            if restart {
                 let owned: Vec<Arc<SequenceDef>> = self
                     .catalog
                     .sequences
@@ -641,6 +681,6 @@ impl DdlCtx<'_> {
                 }
             }
         }
-        Ok("TRUNCATE TABLE".into())
+        Ok(())
     }
 }

@@ -3,21 +3,72 @@
 use super::DdlCtx;
 use crate::catalog::{self as cat, Relation, ViewDef};
 use crate::error::{Error, Result, SqlState};
-use crate::sql::binder::{ident, split_name};
+use crate::sql::binder::ident;
 use sqlparser::ast;
+
+/// `WITH (security_invoker = bool)`: (security_invoker, options as text).
+/// Views read their tables as the querying user unless told otherwise.
+fn view_options(options: &ast::CreateTableOptions) -> Result<(bool, Vec<String>)> {
+    let list = match options {
+        ast::CreateTableOptions::None => return Ok((true, Vec::new())),
+        ast::CreateTableOptions::With(l) => l,
+        other => {
+            return Err(Error::syntax(format!(
+                "syntax error at or near \"{other}\""
+            )));
+        }
+    };
+    let mut invoker = true;
+    let mut shown = Vec::new();
+    for o in list {
+        let (key, value) = match o {
+            ast::SqlOption::KeyValue { key, value } => (ident(key), Some(value.to_string())),
+            ast::SqlOption::Ident(i) => (ident(i), None),
+            other => {
+                return Err(Error::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    format!("unrecognized parameter \"{other}\""),
+                ));
+            }
+        };
+        let flag = |v: Option<String>| -> Result<bool> {
+            let v = v.map(|v| v.trim_matches('\'').to_ascii_lowercase());
+            match v.as_deref() {
+                None | Some("true" | "on" | "1" | "yes") => Ok(true),
+                Some("false" | "off" | "0" | "no") => Ok(false),
+                Some(other) => Err(Error::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    format!("invalid value for boolean option \"{key}\": {other}"),
+                )),
+            }
+        };
+        match key.as_str() {
+            "security_invoker" => {
+                invoker = flag(value)?;
+                shown.push(format!("security_invoker={invoker}"));
+            }
+            "security_barrier" | "check_option" => {
+                return Err(Error::unsupported(format!(
+                    "the view option \"{key}\" is not supported"
+                )));
+            }
+            _ => {
+                return Err(Error::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    format!("unrecognized parameter \"{key}\""),
+                ));
+            }
+        }
+    }
+    Ok((invoker, shown))
+}
 
 impl DdlCtx<'_> {
     pub fn create_view(&mut self, cv: &ast::CreateView) -> Result<String> {
         if cv.materialized {
             return Err(Error::unsupported("materialized views are not supported"));
         }
-        if cv.temporary {
-            return Err(Error::unsupported("temporary views are not supported"));
-        }
-        let (schema, name) = split_name(&cv.name)?;
-        let schema = self.target_schema(schema)?;
-        self.require_create_in(&schema)?;
-        self.lock_name(&schema, &name)?;
+        let (security_invoker, options) = view_options(&cv.options)?;
         // Bind the query now: it must be valid, and its output names the view's columns.
         let binder = self.binder();
         let plan = binder.bind_query(&cv.query)?;
@@ -28,8 +79,11 @@ impl DdlCtx<'_> {
             ));
         }
         let mut depends_on = binder.used_relations.borrow().clone();
+        drop(binder);
         depends_on.sort_unstable();
         depends_on.dedup();
+        let (schema, name) = self.view_target(cv, &depends_on)?;
+        self.lock_name(&schema, &name)?;
         let plan_cols = plan.columns();
         if cv.columns.len() > plan_cols.len() {
             return Err(Error::new(
@@ -104,6 +158,8 @@ impl DdlCtx<'_> {
             depends_on,
             owner: kept.0,
             acl: kept.1,
+            security_invoker,
+            options,
         };
         cat::put_object(self.txn, cat::KIND_VIEW, view.id, &view)?;
         cat::bump_version(self.txn);

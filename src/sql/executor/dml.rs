@@ -22,17 +22,17 @@
 //! each other.
 
 use super::ExecCtx;
-use super::scan::{
-    KeyedRow, decode_table_row, filtered_rows, index_entry_key, index_values_key, pk_of_key,
-    pk_suffix, row_key,
-};
+use super::index_keys::IndexKeys;
+use super::scan::{KeyedRow, decode_table_row, filtered_rows, pk_of_key, pk_suffix, row_key};
 use crate::catalog::keys::{PRIMARY_INDEX, index_prefix, table_lock_key};
 use crate::catalog::{Catalog, FkAction, ForeignKeyDef, IndexDef, TableDef};
 use crate::error::{Error, Result, SqlState};
+use crate::sql::binder::rls::RlsCheck;
 use crate::sql::binder::{
     ConflictAction, DeletePlan, DmlPlan, InsertPlan, OnConflict, Returning, UpdatePlan,
 };
 use crate::sql::expr::{EvalCtx, EvalEnv, Expr, Subquery, SubqueryEval};
+use crate::sql::functions::BoundDomain;
 use crate::storage::prefix_end;
 use crate::txn::locks::LockMode;
 use crate::txn::{Transaction, WriteCheck};
@@ -78,14 +78,32 @@ pub fn execute_dml(
         no_action: Vec::new(),
         out: DmlOutcome::default(),
         cache: Default::default(),
+        keys: IndexKeys::new(catalog),
+        domains: Default::default(),
     };
-    match plan {
-        DmlPlan::Insert(p) => w.insert(p)?,
-        DmlPlan::Update(p) => w.update(p)?,
-        DmlPlan::Delete(p) => w.delete(p)?,
+    // Under row-level security an integrity error must not print values
+    // (of the new row, or of a row the user may not see), as in PostgreSQL.
+    let hide_values = match plan {
+        DmlPlan::Insert(p) => !p.rls.is_empty(),
+        DmlPlan::Update(p) => !p.rls.is_empty(),
+        DmlPlan::Delete(p) => p.rls,
+    };
+    let run = |w: &mut Writer| -> Result<()> {
+        match plan {
+            DmlPlan::Insert(p) => w.insert(p)?,
+            DmlPlan::Update(p) => w.update(p)?,
+            DmlPlan::Delete(p) => w.delete(p)?,
+        }
+        w.run_fk_checks()
+    };
+    match run(&mut w) {
+        Ok(()) => Ok(w.out),
+        Err(mut e) if hide_values && e.code.code().starts_with("23") => {
+            e.detail = None;
+            Err(e)
+        }
+        Err(e) => Err(e),
     }
-    w.run_fk_checks()?;
-    Ok(w.out)
 }
 
 /// A deferred NO ACTION check: (parent, child, fk index, old referenced values).
@@ -110,6 +128,10 @@ struct Writer<'a> {
     out: DmlOutcome,
     /// Results of uncorrelated subqueries in the statement.
     cache: std::rc::Rc<super::StatementState>,
+    /// Entries of the indexes of the tables written.
+    keys: IndexKeys<'a>,
+    /// Constraints of the domains of columns written, bound on first use.
+    domains: std::cell::RefCell<std::collections::HashMap<u32, Arc<BoundDomain>>>,
 }
 
 enum Conflict {
@@ -122,17 +144,43 @@ fn key_detail(table: &TableDef, cols: &[usize], row: &[Value]) -> String {
         .iter()
         .map(|&c| table.columns[c].name.as_str())
         .collect();
-    let vals: Vec<String> = cols
+    let vals: Vec<Value> = cols.iter().map(|&c| row[c].clone()).collect();
+    key_detail_values(&names, &vals)
+}
+
+/// `(a, b)=(1, 2)`, as PostgreSQL shows a key in an error's detail.
+pub(crate) fn key_detail_values(names: &[&str], vals: &[Value]) -> String {
+    let vals: Vec<String> = vals
         .iter()
-        .map(|&c| {
-            if row[c].is_null() {
+        .map(|v| {
+            if v.is_null() {
                 "null".to_string()
             } else {
-                row[c].to_string()
+                v.to_string()
             }
         })
         .collect();
     format!("({})=({})", names.join(", "), vals.join(", "))
+}
+
+/// The names of an index's keys as PostgreSQL shows them in a key detail:
+/// column names, and expressions as written.
+pub(crate) fn index_key_names(table: &TableDef, ix: &IndexDef) -> Vec<String> {
+    if ix.keys.is_empty() {
+        return ix
+            .columns
+            .iter()
+            .map(|&c| table.columns[c].name.clone())
+            .collect();
+    }
+    ix.keys
+        .iter()
+        .map(|k| match (&k.expr, k.column) {
+            (Some(e), _) => e.clone(),
+            (None, Some(c)) => table.columns[c].name.clone(),
+            (None, None) => String::new(),
+        })
+        .collect()
 }
 
 fn failing_row(row: &[Value]) -> String {
@@ -217,6 +265,7 @@ impl<'a> Writer<'a> {
         table: &TableDef,
         row: Vec<Value>,
         checks: &[(String, Expr)],
+        rls: &[RlsCheck],
     ) -> Result<Vec<Value>> {
         let mut out = Vec::with_capacity(row.len());
         for (v, c) in row.into_iter().zip(&table.columns) {
@@ -225,8 +274,15 @@ impl<'a> Writer<'a> {
             } else {
                 v.coerce_to(&c.ty)?
             };
+            if let Some(d) = c.domain {
+                self.domain(d)?
+                    .check(&v, &EvalCtx::new(self.params, self.env))?;
+            }
             out.push(v);
         }
+        // Row-level security first, as in PostgreSQL: a constraint error
+        // would print the values of a row the policies reject.
+        self.check_rls(table, &out, rls)?;
         for (v, c) in out.iter().zip(&table.columns) {
             if v.is_null() && !c.nullable {
                 return Err(Error::new(
@@ -255,14 +311,45 @@ impl<'a> Writer<'a> {
         Ok(out)
     }
 
+    /// Fails with 42501 unless `row` passes every row-level security check.
+    fn check_rls(&self, table: &TableDef, row: &[Value], rls: &[RlsCheck]) -> Result<()> {
+        if rls.is_empty() {
+            return Ok(());
+        }
+        let ectx = self.ectx();
+        for c in rls {
+            if !c.expr.eval_pred(row, &ectx)? {
+                return Err(c.violation(&table.name));
+            }
+        }
+        Ok(())
+    }
+
+    /// The bound constraints of domain `id`.
+    fn domain(&self, id: u32) -> Result<Arc<BoundDomain>> {
+        if let Some(d) = self.domains.borrow().get(&id) {
+            return Ok(d.clone());
+        }
+        let def = self
+            .catalog
+            .domains
+            .get(&id)
+            .ok_or_else(|| Error::internal(format!("domain {id} missing from catalog")))?;
+        let d = crate::sql::binder::Binder::new(self.catalog, &[]).bind_domain(def)?;
+        self.domains.borrow_mut().insert(id, d.clone());
+        Ok(d)
+    }
+
     fn unique_indexes(&self, table: &TableDef) -> impl Iterator<Item = &'a Arc<IndexDef>> + 'a {
         self.catalog.index_iter(table.id).filter(|i| i.unique)
     }
 
     /// Finds a row that conflicts with `row` (key `pk`) on the primary key
     /// or a unique index, locking the keys checked. `own` is the row's
-    /// current key when it is being updated. `only` limits the check to
-    /// one arbiter (None = primary key) for ON CONFLICT.
+    /// current key when it is being updated; `skip_pk` and `changed_indexes`
+    /// leave out constraints an update does not change. `only` limits the
+    /// check to the named constraints (ON CONFLICT's arbiters).
+    #[allow(clippy::too_many_arguments)]
     fn find_conflict(
         &mut self,
         table: &TableDef,
@@ -271,17 +358,21 @@ impl<'a> Writer<'a> {
         own: Option<&[u8]>,
         skip_pk: bool,
         changed_indexes: Option<&[u32]>,
+        only: Option<&[String]>,
     ) -> Result<Option<Conflict>> {
-        if !table.primary_key.is_empty() && !skip_pk {
+        let pk_name = || {
+            table
+                .pk_name
+                .clone()
+                .unwrap_or_else(|| format!("{}_pkey", table.name))
+        };
+        let check_pk = !skip_pk && only.is_none_or(|names| names.contains(&pk_name()));
+        if !table.primary_key.is_empty() && check_pk {
             let key = row_key(table, pk);
             if Some(key.as_slice()) != own {
                 self.txn.lock(&key, LockMode::Exclusive)?;
                 if self.txn.get_latest(&key)?.is_some() {
-                    let name = table
-                        .pk_name
-                        .clone()
-                        .unwrap_or_else(|| format!("{}_pkey", table.name));
-                    return Ok(Some(Conflict::Row(key, name)));
+                    return Ok(Some(Conflict::Row(key, pk_name())));
                 }
             }
         }
@@ -292,10 +383,16 @@ impl<'a> Writer<'a> {
             {
                 continue;
             }
-            if ix.columns.iter().any(|&c| row[c].is_null()) {
+            if only.is_some_and(|names| !names.contains(&ix.name)) {
                 continue;
             }
-            let vk = index_values_key(ix, row);
+            let ectx = EvalCtx::new(self.params, self.env);
+            let Some((vk, has_null)) = self.keys.values_key(table, ix, row, &ectx)? else {
+                continue;
+            };
+            if has_null {
+                continue;
+            }
             self.txn.lock(&vk, LockMode::Exclusive)?;
             let end = prefix_end(&vk)
                 .map(Bound::Excluded)
@@ -317,24 +414,28 @@ impl<'a> Writer<'a> {
     }
 
     fn unique_error(&self, table: &TableDef, constraint: &str, row: &[Value]) -> Error {
-        let cols: Vec<usize> = if table.pk_name.as_deref() == Some(constraint) {
-            table.primary_key.clone()
+        let detail = if table.pk_name.as_deref() == Some(constraint) {
+            key_detail(table, &table.primary_key, row)
         } else {
-            self.catalog
-                .indexes_of(table.id)
-                .into_iter()
-                .find(|i| i.name == constraint)
-                .map(|i| i.columns.clone())
-                .unwrap_or_default()
+            let ix = self
+                .catalog
+                .index_iter(table.id)
+                .find(|i| i.name == constraint);
+            let ectx = EvalCtx::new(self.params, self.env);
+            match ix.map(|ix| (ix, self.keys.values(table, ix, row, &ectx))) {
+                Some((ix, Ok(Some(vals)))) => {
+                    let names = index_key_names(table, ix);
+                    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                    key_detail_values(&names, &vals)
+                }
+                _ => key_detail(table, &[], row),
+            }
         };
         Error::new(
             SqlState::UNIQUE_VIOLATION,
             format!("duplicate key value violates unique constraint \"{constraint}\""),
         )
-        .with_detail(format!(
-            "Key {} already exists.",
-            key_detail(table, &cols, row)
-        ))
+        .with_detail(format!("Key {detail} already exists."))
     }
 
     /// Writes a new row and its index entries.
@@ -346,18 +447,25 @@ impl<'a> Writer<'a> {
             self.touched.insert(key.clone());
         }
         self.txn.put(key, buf);
+        let ectx = EvalCtx::new(self.params, self.env);
         for ix in self.catalog.index_iter(table.id) {
-            self.txn.put(index_entry_key(ix, row, pk), pk.to_vec());
+            if let Some(k) = self.keys.entry_key(table, ix, row, pk, &ectx)? {
+                self.txn.put(k, pk.to_vec());
+            }
         }
         Ok(())
     }
 
-    fn remove(&mut self, table: &TableDef, key: &[u8], row: &[Value]) {
+    fn remove(&mut self, table: &TableDef, key: &[u8], row: &[Value]) -> Result<()> {
         let pk = pk_of_key(key).to_vec();
-        for ix in self.catalog.indexes_of(table.id) {
-            self.txn.delete(index_entry_key(&ix, row, &pk));
+        let ectx = EvalCtx::new(self.params, self.env);
+        for ix in self.catalog.index_iter(table.id) {
+            if let Some(k) = self.keys.entry_key(table, ix, row, &pk, &ectx)? {
+                self.txn.delete(k);
+            }
         }
         self.txn.delete(key.to_vec());
+        Ok(())
     }
 
     /// Replaces a row, maintaining indexes; returns the new key.
@@ -377,12 +485,17 @@ impl<'a> Writer<'a> {
         let mut buf = Vec::with_capacity(64);
         encode_row(new, &mut buf);
         self.txn.put(new_key.clone(), buf);
-        for ix in self.catalog.indexes_of(table.id) {
-            let ok = index_entry_key(&ix, old, &old_pk);
-            let nk = index_entry_key(&ix, new, new_pk);
+        let ectx = EvalCtx::new(self.params, self.env);
+        for ix in self.catalog.index_iter(table.id) {
+            let ok = self.keys.entry_key(table, ix, old, &old_pk, &ectx)?;
+            let nk = self.keys.entry_key(table, ix, new, new_pk, &ectx)?;
             if ok != nk {
-                self.txn.delete(ok);
-                self.txn.put(nk, new_pk.to_vec());
+                if let Some(ok) = ok {
+                    self.txn.delete(ok);
+                }
+                if let Some(nk) = nk {
+                    self.txn.put(nk, new_pk.to_vec());
+                }
             }
         }
         self.touched.insert(new_key.clone());
@@ -426,7 +539,7 @@ impl<'a> Writer<'a> {
         }
         let index = self
             .catalog
-            .indexes_of(table.id)
+            .plain_indexes_of(table.id)
             .into_iter()
             .find(|i| i.columns.len() >= cols.len() && i.columns[..cols.len()] == *cols);
         let matches = |row: &[Value]| {
@@ -594,7 +707,7 @@ impl<'a> Writer<'a> {
                         }
                         FkAction::Cascade => match new {
                             None => {
-                                self.remove(&child, &key, &crow);
+                                self.remove(&child, &key, &crow)?;
                                 self.parent_changed(&child, &crow, None, depth + 1)?;
                             }
                             Some(new) => {
@@ -632,7 +745,7 @@ impl<'a> Writer<'a> {
         nrow: Vec<Value>,
         depth: usize,
     ) -> Result<()> {
-        let nrow = self.prepare(child, nrow, &[])?;
+        let nrow = self.prepare(child, nrow, &[], &[])?;
         let pk = if child.primary_key.is_empty() {
             pk_of_key(key).to_vec()
         } else {
@@ -675,13 +788,29 @@ impl<'a> Writer<'a> {
         self.lock_table(table)?;
         let rows = self.collect_plan(&p.source)?;
         for row in rows {
-            let row = self.prepare(table, row, &p.checks)?;
+            let row = self.prepare(table, row, &p.checks, &p.rls)?;
             let rowid = match table.rowid_seq {
                 Some(seq) if table.primary_key.is_empty() => Some(self.env.nextval(seq)?),
                 _ => None,
             };
             let pk = pk_suffix(table, &row, rowid);
-            match self.find_conflict(table, &row, &pk, None, false, None)? {
+            // ON CONFLICT with arbiters checks them first; a conflict on
+            // another constraint is then an error, as in PostgreSQL.
+            let arbiters = p
+                .on_conflict
+                .as_ref()
+                .filter(|oc| !oc.any)
+                .map(|oc| oc.arbiters.as_slice());
+            let mut conflict = self.find_conflict(table, &row, &pk, None, false, None, arbiters)?;
+            if conflict.is_none() && arbiters.is_some() {
+                if let Some(Conflict::Row(_, constraint)) =
+                    self.find_conflict(table, &row, &pk, None, false, None, None)?
+                {
+                    return Err(self.unique_error(table, &constraint, &row));
+                }
+                conflict = None;
+            }
+            match conflict {
                 None => {
                     self.write_new(table, &pk, &row)?;
                     self.queue_fk_checks(table, &row, None);
@@ -692,13 +821,6 @@ impl<'a> Writer<'a> {
                     let Some(oc) = &p.on_conflict else {
                         return Err(self.unique_error(table, &constraint, &row));
                     };
-                    let arbiter_name = match &oc.index {
-                        Some(ix) => ix.name.clone(),
-                        None => table.pk_name.clone().unwrap_or_default(),
-                    };
-                    if !oc.any && arbiter_name != constraint {
-                        return Err(self.unique_error(table, &constraint, &row));
-                    }
                     match &oc.action {
                         ConflictAction::Nothing => {}
                         ConflictAction::Update {
@@ -719,6 +841,8 @@ impl<'a> Writer<'a> {
                                 return Err(Error::serialization_failure());
                             };
                             let old = decode_table_row(table, &bytes)?;
+                            // The conflicting row must be one the role may update.
+                            self.check_rls(table, &old, &p.rls_conflict)?;
                             let mut both = old.clone();
                             both.extend_from_slice(&row);
                             let ectx = self.ectx();
@@ -736,7 +860,7 @@ impl<'a> Writer<'a> {
                                 &existing,
                                 &old,
                                 new,
-                                &p.checks,
+                                (&p.checks, &p.rls_update),
                                 &p.returning,
                                 &[],
                             )?;
@@ -756,11 +880,11 @@ impl<'a> Writer<'a> {
         key: &[u8],
         old: &[Value],
         new: Vec<Value>,
-        checks: &[(String, Expr)],
+        (checks, rls): (&[(String, Expr)], &[RlsCheck]),
         returning: &Option<Returning>,
         extra: &[Value],
     ) -> Result<()> {
-        let new = self.prepare(table, new, checks)?;
+        let new = self.prepare(table, new, checks, rls)?;
         let pk = if table.primary_key.is_empty() {
             pk_of_key(key).to_vec()
         } else {
@@ -772,9 +896,15 @@ impl<'a> Writer<'a> {
             .filter(|ix| ix.columns.iter().any(|&c| old[c] != new[c]))
             .map(|ix| ix.id)
             .collect();
-        if let Some(Conflict::Row(_, constraint)) =
-            self.find_conflict(table, &new, &pk, Some(key), !pk_changed, Some(&changed))?
-        {
+        if let Some(Conflict::Row(_, constraint)) = self.find_conflict(
+            table,
+            &new,
+            &pk,
+            Some(key),
+            !pk_changed,
+            Some(&changed),
+            None,
+        )? {
             return Err(self.unique_error(table, &constraint, &new));
         }
         self.rewrite(table, key, old, &new, &pk)?;
@@ -861,7 +991,15 @@ impl<'a> Writer<'a> {
             for (c, e) in &p.assignments {
                 new[*c] = e.eval(&both, &ectx)?;
             }
-            self.apply_update(table, &key, &row, new, &p.checks, &p.returning, &other)?;
+            self.apply_update(
+                table,
+                &key,
+                &row,
+                new,
+                (&p.checks, &p.rls),
+                &p.returning,
+                &other,
+            )?;
         }
         Ok(())
     }
@@ -878,7 +1016,7 @@ impl<'a> Writer<'a> {
             let Some(row) = self.lock_target(table, &key, row, p.scan.filter.as_ref())? else {
                 continue;
             };
-            self.remove(table, &key, &row);
+            self.remove(table, &key, &row)?;
             self.touched.insert(key.clone());
             self.parent_changed(table, &row, None, 0)?;
             self.out.count += 1;

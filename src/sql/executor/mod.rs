@@ -6,6 +6,7 @@
 
 mod agg;
 pub mod dml;
+pub mod index_keys;
 mod join;
 pub mod scan;
 mod setop;

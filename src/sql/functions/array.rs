@@ -2,8 +2,52 @@
 //! `format_type`, the catalog's type-name formatter.
 
 use super::{Func, int};
-use crate::error::Result;
-use crate::types::Value;
+use crate::error::{Error, Result, SqlState};
+use crate::types::{DataType, Value};
+
+/// `arr[sub] := v`: a NULL or empty array becomes `{v}` when `sub` is 1;
+/// a subscript past the end pads with NULLs, as PostgreSQL does for
+/// one-dimensional arrays. Arrays here always start at 1, so a subscript
+/// that would move the lower bound is refused.
+pub fn assign(elem: &DataType, arr: &Value, sub: &Value, v: Value) -> Result<Value> {
+    if sub.is_null() {
+        return Err(Error::new(
+            SqlState::NULL_VALUE_NOT_ALLOWED,
+            "array subscript in assignment must not be null",
+        ));
+    }
+    let i = int(sub)?;
+    let mut items = match arr {
+        Value::Array(_, items) => items.clone(),
+        _ => Vec::new(),
+    };
+    if i < 1 {
+        return Err(Error::unsupported(
+            "arrays with a lower bound other than 1 are not supported",
+        ));
+    }
+    // PostgreSQL's MaxArraySize.
+    const MAX_ELEMENTS: i64 = 134_217_727;
+    if i > MAX_ELEMENTS {
+        return Err(Error::new(
+            SqlState::PROGRAM_LIMIT_EXCEEDED,
+            format!("array size exceeds the maximum allowed ({MAX_ELEMENTS})"),
+        ));
+    }
+    let i = usize::try_from(i - 1).map_err(|_| Error::internal("subscript out of range"))?;
+    if items.is_empty() && i > 0 {
+        return Err(Error::unsupported(
+            "arrays with a lower bound other than 1 are not supported",
+        ));
+    }
+    if i >= items.len() {
+        items.resize(i, Value::Null);
+        items.push(v);
+    } else {
+        items[i] = v;
+    }
+    Ok(Value::Array(elem.clone(), items))
+}
 
 /// Evaluates the functions of this module (`None` for any other function).
 /// Arguments are non-null except where noted.

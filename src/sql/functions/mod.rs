@@ -17,6 +17,41 @@ mod string;
 use super::expr::{EvalCtx, Expr};
 use crate::error::{Error, Result, SqlState};
 use crate::types::{DataType, Value};
+
+/// A domain's constraints bound for evaluation: CHECK expressions over a
+/// one-column row holding the value (`VALUE`).
+#[derive(Debug, PartialEq)]
+pub struct BoundDomain {
+    pub name: String,
+    pub not_null: bool,
+    pub checks: Vec<(String, Expr)>,
+}
+
+impl BoundDomain {
+    /// Fails as PostgreSQL does when `v` is not a value of the domain: NULL
+    /// under NOT NULL (23502), a CHECK that is false (23514; NULL passes).
+    pub fn check(&self, v: &Value, ctx: &EvalCtx) -> Result<()> {
+        if v.is_null() && self.not_null {
+            return Err(Error::new(
+                SqlState::NOT_NULL_VIOLATION,
+                format!("domain {} does not allow null values", self.name),
+            ));
+        }
+        let row = std::slice::from_ref(v);
+        for (name, check) in &self.checks {
+            if let Value::Bool(false) = check.eval(row, ctx)? {
+                return Err(Error::new(
+                    SqlState::CHECK_VIOLATION,
+                    format!(
+                        "value for domain {} violates check constraint \"{name}\"",
+                        self.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
 use rust_decimal::prelude::ToPrimitive;
 
 macro_rules! funcs {
@@ -28,6 +63,16 @@ macro_rules! funcs {
             NextVal(Option<u32>),
             CurrVal(Option<u32>),
             SetVal(Option<u32>),
+            /// A value becoming of a domain (a cast to it): its NOT NULL
+            /// and CHECK constraints, then the value unchanged.
+            DomainCheck(std::sync::Arc<BoundDomain>),
+            /// `(array, subscript, value)`: the array with that element set
+            /// (INSERT's `a[i]` targets); arrays of the element type.
+            ArrayAssign(DataType),
+            /// `heliosdb_debug_panic(text)`: panics, so tests can check that
+            /// the server contains a panic. Only in debug builds.
+            #[cfg(debug_assertions)]
+            DebugPanic,
             $($v),*
         }
 
@@ -37,6 +82,10 @@ macro_rules! funcs {
                     Func::NextVal(_) => "nextval",
                     Func::CurrVal(_) => "currval",
                     Func::SetVal(_) => "setval",
+                    Func::DomainCheck(_) => "coerce_to_domain",
+                    Func::ArrayAssign(_) => "array_assign",
+                    #[cfg(debug_assertions)]
+                    Func::DebugPanic => "heliosdb_debug_panic",
                     $(Func::$v => $n),*
                 }
             }
@@ -52,6 +101,7 @@ funcs! {
     ToJsonb = "to_jsonb", CurrentSetting = "current_setting", Version = "version",
     CurrentSchema = "current_schema", GenerateSeries = "generate_series",
     CurrentUser = "current_user", SessionUser = "session_user",
+    CurrentTenantId = "current_tenant_id",
     // session
     SetConfig = "set_config", PgBackendPid = "pg_backend_pid",
     InetServerAddr = "inet_server_addr", InetServerPort = "inet_server_port",
@@ -423,6 +473,10 @@ pub fn resolve_call(name: &str, arg_types: &[DataType]) -> Result<(Func, DataTyp
             arity(n == 1)?;
             (Func::ToJsonb, T::Jsonb, any())
         }
+        "current_tenant_id" => {
+            arity(n == 0)?;
+            (Func::CurrentTenantId, T::Uuid, vec![])
+        }
         "current_setting" => {
             arity(n == 1 || n == 2)?;
             let mut p = any();
@@ -460,6 +514,11 @@ pub fn resolve_call(name: &str, arg_types: &[DataType]) -> Result<(Func, DataTyp
         "format_type" => {
             arity(n == 2)?;
             (Func::FormatType, T::Text, vec![T::Int8, T::Int4])
+        }
+        #[cfg(debug_assertions)]
+        "heliosdb_debug_panic" => {
+            arity(n == 1)?;
+            (Func::DebugPanic, T::Text, vec![T::Text])
         }
         "version" => {
             arity(n == 0)?;
@@ -592,7 +651,44 @@ impl Func {
                 | Func::GenRandomUuid
                 | Func::Random
                 | Func::StatementTimestamp
-        )
+        ) || self.is_debug_panic()
+    }
+
+    /// Debug builds' `heliosdb_debug_panic` (never folded at bind time).
+    fn is_debug_panic(&self) -> bool {
+        #[cfg(debug_assertions)]
+        if matches!(self, Func::DebugPanic) {
+            return true;
+        }
+        false
+    }
+
+    /// Immutable functions give the same result for the same arguments at
+    /// any time and in any session (what index expressions may call);
+    /// volatile ones and those reading the clock, settings or the session
+    /// (PostgreSQL's stable functions) are not.
+    pub fn is_immutable(&self) -> bool {
+        !self.is_volatile()
+            && !matches!(
+                self,
+                Func::Now
+                    | Func::CurrentDate
+                    | Func::CurrVal(_)
+                    | Func::CurrentSetting
+                    | Func::CurrentSchema
+                    | Func::CurrentUser
+                    | Func::SessionUser
+                    | Func::Version
+                    | Func::PgBackendPid
+                    | Func::InetServerAddr
+                    | Func::InetServerPort
+                    | Func::InetClientAddr
+                    | Func::InetClientPort
+                    | Func::ToChar
+                    | Func::ToDate
+                    | Func::ToTimestamp
+                    | Func::Format
+            )
     }
 
     /// Strict functions return NULL when any argument is NULL.
@@ -615,6 +711,32 @@ impl Func {
     pub fn eval(&self, args: &[Expr], row: &[Value], ctx: &EvalCtx) -> Result<Value> {
         // Lazily evaluated functions first.
         match self {
+            // Row-level security filters call this for every row: no detours.
+            Func::CurrentTenantId => {
+                return Ok(match ctx.env.current_tenant_id()? {
+                    Some(id) => Value::Uuid(id),
+                    None => Value::Null,
+                });
+            }
+            Func::ArrayAssign(elem) => {
+                let vals = args
+                    .iter()
+                    .map(|a| a.eval(row, ctx))
+                    .collect::<Result<Vec<_>>>()?;
+                let [arr, sub, v] = vals.as_slice() else {
+                    return Err(Error::internal("array_assign takes three arguments"));
+                };
+                return array::assign(elem, arr, sub, v.clone());
+            }
+            Func::DomainCheck(d) => {
+                let v = args
+                    .first()
+                    .map(|a| a.eval(row, ctx))
+                    .transpose()?
+                    .unwrap_or(Value::Null);
+                d.check(&v, ctx)?;
+                return Ok(v);
+            }
             Func::Coalesce => {
                 for a in args {
                     let v = a.eval(row, ctx)?;
@@ -736,6 +858,8 @@ impl Func {
                 }
             }
             Func::Version => Value::Text(crate::version_string()),
+            #[cfg(debug_assertions)]
+            Func::DebugPanic => panic!("heliosdb_debug_panic: {}", text(&vals[0])),
             Func::SetConfig => {
                 let Value::Text(name) = &vals[0] else {
                     return Err(Error::new(

@@ -93,10 +93,25 @@ fn tables(ctx: &Ctx) -> SystemTable {
         ("commit_action", DataType::Text),
     ]);
     let mut rows: Vec<(String, String, &str)> = Vec::new();
+    // Other sessions' temporary schemas are not on this session's path.
+    let other_temp = |schema: &str| {
+        crate::catalog::is_temp_schema(schema) && !ctx.search_path.iter().any(|s| s == schema)
+    };
     for t in ctx.catalog.tables.values() {
-        rows.push((t.schema.clone(), t.name.clone(), "BASE TABLE"));
+        if other_temp(&t.schema) {
+            continue;
+        }
+        let kind = if t.is_temp() {
+            "LOCAL TEMPORARY"
+        } else {
+            "BASE TABLE"
+        };
+        rows.push((t.schema.clone(), t.name.clone(), kind));
     }
     for v in ctx.catalog.views.values() {
+        if other_temp(&v.schema) {
+            continue;
+        }
         rows.push((v.schema.clone(), v.name.clone(), "VIEW"));
     }
     rows.sort();
@@ -111,7 +126,7 @@ fn tables(ctx: &Ctx) -> SystemTable {
             Value::Null,
             Value::Null,
             Value::Null,
-            yes_no(kind == "BASE TABLE"),
+            yes_no(kind != "VIEW"),
             yes_no(false),
             Value::Null,
         ]);

@@ -18,11 +18,14 @@
 //! behind a primary key ([`pk_index_oid`]) and constraints
 //! ([`Constraint::oid`]). Oid-typed columns are `bigint`.
 
+mod helios;
 mod information_schema;
 mod pg_catalog;
+mod policies;
 pub mod roles;
 mod settings;
 
+pub use helios::tenant_rows;
 pub use roles::{current_user_roles_rows, role_names, role_oid, role_secrets_rows};
 pub use settings::{SettingRow, settings_rows};
 
@@ -79,6 +82,7 @@ pub fn is_system_relation(schema: Option<&str>, name: &str) -> bool {
     match schema {
         None | Some("pg_catalog") => pg_catalog::NAMES.contains(&name),
         Some("information_schema") => information_schema::NAMES.contains(&name),
+        Some("helios") => helios::NAMES.contains(&name),
         Some(_) => false,
     }
 }
@@ -93,6 +97,10 @@ pub fn system_relation_oid(schema: Option<&str>, name: &str) -> Option<i64> {
         let k = information_schema::NAMES.iter().position(|n| *n == name)?;
         return Some(13_100 + k as i64);
     }
+    if schema == Some("helios") {
+        let k = helios::NAMES.iter().position(|n| *n == name)?;
+        return Some(13_900 + k as i64);
+    }
     if let Some((_, oid)) = pg_catalog::FIXED_OIDS.iter().find(|(n, _)| *n == name) {
         return Some(*oid);
     }
@@ -105,6 +113,7 @@ pub fn lookup(ctx: &Ctx, schema: Option<&str>, name: &str) -> Option<SystemTable
     match schema {
         None | Some("pg_catalog") => pg_catalog::build(ctx, name),
         Some("information_schema") => information_schema::build(ctx, name),
+        Some("helios") => helios::build(ctx, name),
         Some(_) => None,
     }
 }
@@ -290,6 +299,86 @@ pub struct IndexInfo {
     pub columns: Vec<usize>,
     pub unique: bool,
     pub primary: bool,
+    /// Expression keys, collations, operator classes and predicate (None for
+    /// a primary key).
+    pub def: Option<Arc<crate::catalog::IndexDef>>,
+}
+
+impl IndexInfo {
+    /// Per key, the column it is (None for an expression key): `indkey`.
+    pub fn key_columns(&self) -> Vec<Option<usize>> {
+        match &self.def {
+            Some(d) if !d.keys.is_empty() => d.keys.iter().map(|k| k.column).collect(),
+            _ => self.columns.iter().map(|&c| Some(c)).collect(),
+        }
+    }
+
+    /// The keys as `pg_get_indexdef` writes them.
+    pub fn key_sql(&self) -> Vec<String> {
+        let t = &self.table;
+        match &self.def {
+            Some(d) if !d.keys.is_empty() => d
+                .keys
+                .iter()
+                .map(|k| {
+                    let mut out = match (&k.expr, k.column) {
+                        (Some(e), _) if looks_like_function(e) => e.clone(),
+                        (Some(e), _) => format!("({e})"),
+                        (None, Some(c)) => quote_ident(&t.columns[c].name),
+                        (None, None) => String::new(),
+                    };
+                    if let Some(c) = &k.collation {
+                        out.push_str(&format!(" COLLATE \"{c}\""));
+                    }
+                    if let Some(o) = &k.opclass {
+                        out.push(' ');
+                        out.push_str(&opclass_display_name(o));
+                    }
+                    out
+                })
+                .collect(),
+            _ => self
+                .columns
+                .iter()
+                .map(|&c| quote_ident(&t.columns[c].name))
+                .collect(),
+        }
+    }
+}
+
+/// Whether deparsed index key text is a function call, which PostgreSQL
+/// writes without the parentheses around other expression keys.
+fn looks_like_function(e: &str) -> bool {
+    let Some(open) = e.find('(') else {
+        return false;
+    };
+    e.ends_with(')')
+        && open > 0
+        && e[..open]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        && {
+            // The parenthesis opened after the name closes at the end.
+            let mut depth = 0i32;
+            e[open..].char_indices().all(|(i, c)| {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+                depth > 0 || i == e.len() - open - 1
+            })
+        }
+}
+
+/// The operator class a stored `family/input` stands for, by its usual name.
+fn opclass_display_name(stored: &str) -> String {
+    match stored.split_once('/') {
+        Some(("text_pattern_ops", _)) => "text_pattern_ops".into(),
+        Some(("bpchar_pattern_ops", _)) => "bpchar_pattern_ops".into(),
+        Some((family, _)) => family.into(),
+        None => stored.into(),
+    }
 }
 
 pub fn indexes(cat: &Catalog) -> Vec<IndexInfo> {
@@ -305,6 +394,7 @@ pub fn indexes(cat: &Catalog) -> Vec<IndexInfo> {
                 columns: t.primary_key.clone(),
                 unique: true,
                 primary: true,
+                def: None,
             });
         }
     }
@@ -317,6 +407,7 @@ pub fn indexes(cat: &Catalog) -> Vec<IndexInfo> {
                 columns: i.columns.clone(),
                 unique: i.unique,
                 primary: false,
+                def: Some(i.clone()),
             });
         }
     }
@@ -330,16 +421,25 @@ fn column_list(t: &TableDef, cols: &[usize]) -> String {
         .join(", ")
 }
 
-/// `pg_get_indexdef`: `CREATE [UNIQUE] INDEX name ON schema.table USING btree (cols)`.
-pub fn index_def(i: &IndexInfo) -> String {
-    format!(
+/// `pg_get_indexdef`: `CREATE [UNIQUE] INDEX name ON schema.table USING
+/// btree (keys) [WHERE (pred)]` (`pretty`: the predicate without parentheses).
+pub fn index_def(i: &IndexInfo, pretty: bool) -> String {
+    let mut out = format!(
         "CREATE {}INDEX {} ON {}.{} USING btree ({})",
         if i.unique { "UNIQUE " } else { "" },
         quote_ident(&i.name),
         quote_ident(&i.table.schema),
         quote_ident(&i.table.name),
-        column_list(&i.table, &i.columns)
-    )
+        i.key_sql().join(", ")
+    );
+    if let Some(p) = i.def.as_ref().and_then(|d| d.predicate.as_ref()) {
+        if pretty {
+            out.push_str(&format!(" WHERE {p}"));
+        } else {
+            out.push_str(&format!(" WHERE ({p})"));
+        }
+    }
+    out
 }
 
 /// What a constraint is.

@@ -31,6 +31,7 @@ pub(super) const NAMES: &[&str] = &[
     "pg_sequence",
     "pg_collation",
     "pg_policy",
+    "pg_policies",
     "pg_statistic_ext",
     "pg_publication",
     "pg_publication_namespace",
@@ -46,6 +47,9 @@ pub(super) const NAMES: &[&str] = &[
     "pg_shadow",
     "pg_auth_members",
     "pg_settings",
+    "pg_opclass",
+    "pg_tablespace",
+    "pg_stat_ssl",
 ];
 
 /// PostgreSQL's fixed oids of the catalog tables (what `'pg_class'::regclass` gives).
@@ -71,6 +75,8 @@ pub(super) const FIXED_OIDS: &[(&str, i64)] = &[
     ("pg_policy", 3256),
     ("pg_statistic_ext", 3381),
     ("pg_collation", 3456),
+    ("pg_opclass", 2616),
+    ("pg_tablespace", 1213),
     ("pg_enum", 3501),
     ("pg_range", 3541),
     ("pg_publication", 6104),
@@ -105,7 +111,7 @@ pub(super) fn build(ctx: &Ctx, name: &str) -> Option<SystemTable> {
         "pg_namespace" => pg_namespace(ctx),
         "pg_class" => pg_class(ctx),
         "pg_attribute" => pg_attribute(ctx),
-        "pg_type" => pg_type(),
+        "pg_type" => pg_type(ctx),
         "pg_index" => pg_index(ctx),
         "pg_constraint" => pg_constraint(ctx),
         "pg_attrdef" => pg_attrdef(ctx),
@@ -147,18 +153,43 @@ pub(super) fn build(ctx: &Ctx, name: &str) -> Option<SystemTable> {
             ("oid", OID),
             ("collname", NAME),
             ("collnamespace", OID),
+            ("collowner", OID),
             ("collprovider", CHAR),
+            ("collisdeterministic", BOOL),
+            ("collencoding", I4),
+            ("collcollate", DataType::Text),
+            ("collctype", DataType::Text),
+            ("colliculocale", DataType::Text),
+            ("collicurules", DataType::Text),
+            ("collversion", DataType::Text),
         ]),
-        "pg_policy" => empty(&[
+        // Index keys use their type's default operator class, which SQLAlchemy
+        // and psql only look for among the non-default ones.
+        "pg_opclass" => empty(&[
             ("oid", OID),
-            ("polname", NAME),
-            ("polrelid", OID),
-            ("polcmd", CHAR),
-            ("polpermissive", BOOL),
-            ("polroles", DataType::Array(Box::new(OID))),
-            ("polqual", DataType::Text),
-            ("polwithcheck", DataType::Text),
+            ("opcmethod", OID),
+            ("opcname", NAME),
+            ("opcnamespace", OID),
+            ("opcowner", OID),
+            ("opcfamily", OID),
+            ("opcintype", OID),
+            ("opcdefault", BOOL),
+            ("opckeytype", OID),
         ]),
+        "pg_tablespace" => pg_tablespace(),
+        "pg_stat_ssl" => Builder::new(&[
+            ("pid", I4),
+            ("ssl", BOOL),
+            ("version", DataType::Text),
+            ("cipher", DataType::Text),
+            ("bits", I4),
+            ("client_dn", DataType::Text),
+            ("client_serial", DataType::Numeric(None)),
+            ("issuer_dn", DataType::Text),
+        ])
+        .session("pg_stat_ssl"),
+        "pg_policy" => super::policies::pg_policy(ctx),
+        "pg_policies" => super::policies::pg_policies(ctx),
         "pg_statistic_ext" => empty(&[
             ("oid", OID),
             ("stxrelid", OID),
@@ -280,6 +311,17 @@ fn pg_class(ctx: &Ctx) -> SystemTable {
         // Foreign keys are triggers in PostgreSQL: psql lists them only
         // for tables with relhastriggers.
         let mut triggers = false;
+        let reloptions = match cat.views.get(&(r.oid as u32)) {
+            Some(v) if r.kind == 'v' && !v.options.is_empty() => Value::Array(
+                DataType::Text,
+                v.options.iter().map(|o| Value::Text(o.clone())).collect(),
+            ),
+            _ => Value::Null,
+        };
+        let rls = match r.kind {
+            'r' => cat.tables[&(r.oid as u32)].rls.clone(),
+            _ => Default::default(),
+        };
         let (natts, checks, hasindex, am) = match r.kind {
             'r' => {
                 let t = &cat.tables[&(r.oid as u32)];
@@ -292,7 +334,7 @@ fn pg_class(ctx: &Ctx) -> SystemTable {
                 let n = idx
                     .iter()
                     .find(|i| i.oid == r.oid)
-                    .map(|i| i.columns.len())
+                    .map(|i| i.key_columns().len())
                     .unwrap_or(0);
                 (n, 0, false, super::BTREE_AM_OID)
             }
@@ -322,21 +364,25 @@ fn pg_class(ctx: &Ctx) -> SystemTable {
             int8(0),
             Value::Bool(hasindex),
             Value::Bool(false),
-            text("p"),
+            text(if crate::catalog::is_temp_schema(&r.schema) {
+                "t"
+            } else {
+                "p"
+            }),
             text(r.kind.to_string()),
             Value::Int2(natts as i16),
             Value::Int2(checks as i16),
             Value::Bool(false),
             Value::Bool(triggers),
             Value::Bool(false),
-            Value::Bool(false),
-            Value::Bool(false),
+            Value::Bool(rls.enabled),
+            Value::Bool(rls.forced),
             Value::Bool(true),
             text(if r.kind == 'r' { "d" } else { "n" }),
             Value::Bool(false),
             int8(0),
             super::acl_value(cat, r.acl.as_deref()),
-            Value::Null,
+            reloptions,
             Value::Null,
         ]);
     }
@@ -344,7 +390,8 @@ fn pg_class(ctx: &Ctx) -> SystemTable {
 }
 
 /// One attribute: name, type, NOT NULL, has a default, identity letter.
-type AttRow = (String, DataType, bool, bool, &'static str);
+/// (name, type, not null, has default, identity, domain oid).
+type AttRow = (String, DataType, bool, bool, &'static str, Option<u32>);
 
 fn pg_attribute(ctx: &Ctx) -> SystemTable {
     let cat = ctx.catalog;
@@ -372,18 +419,14 @@ fn pg_attribute(ctx: &Ctx) -> SystemTable {
         // Column privileges do not exist: always NULL.
         ("attacl", DataType::Array(Box::new(DataType::Text))),
     ]);
-    let mut push = |rel: i64,
-                    num: usize,
-                    name: &str,
-                    ty: &DataType,
-                    notnull: bool,
-                    hasdef: bool,
-                    ident: &str| {
+    let mut push = |rel: i64, num: usize, row: &AttRow| {
+        let (name, ty, notnull, hasdef, ident, domain) = row;
+        let (notnull, hasdef, ident) = (*notnull, *hasdef, *ident);
         let len = type_len(ty);
         b.push(vec![
             int8(rel),
-            text(name),
-            int8(ty.oid() as i64),
+            text(name.as_str()),
+            int8(domain.map_or(ty.oid() as i64, |d| d as i64)),
             Value::Int4(-1),
             Value::Int2(len),
             Value::Int2(num as i16),
@@ -416,7 +459,14 @@ fn pg_attribute(ctx: &Ctx) -> SystemTable {
                     None => "",
                 };
                 let hasdef = c.default.is_some() && c.identity.is_none();
-                (c.name.clone(), c.ty.clone(), !c.nullable, hasdef, ident)
+                (
+                    c.name.clone(),
+                    c.ty.clone(),
+                    !c.nullable,
+                    hasdef,
+                    ident,
+                    c.domain,
+                )
             })
             .collect();
         rels.push((t.id as i64, cols));
@@ -424,25 +474,28 @@ fn pg_attribute(ctx: &Ctx) -> SystemTable {
     for v in cat.views.values() {
         let cols = (ctx.view_columns)(v)
             .into_iter()
-            .map(|(n, t)| (n, t, false, false, ""))
+            .map(|(n, t)| (n, t, false, false, "", None))
             .collect();
         rels.push((v.id as i64, cols));
     }
     for i in indexes(cat) {
         let cols = i
-            .columns
+            .key_columns()
             .iter()
-            .map(|&c| {
-                let col = &i.table.columns[c];
-                (col.name.clone(), col.ty.clone(), false, false, "")
+            .map(|c| match c {
+                Some(c) => {
+                    let col = &i.table.columns[*c];
+                    (col.name.clone(), col.ty.clone(), false, false, "", None)
+                }
+                None => ("expr".to_string(), DataType::Text, false, false, "", None),
             })
             .collect();
         rels.push((i.oid, cols));
     }
     rels.sort_by_key(|(oid, _)| *oid);
     for (rel, cols) in rels {
-        for (k, (name, ty, notnull, hasdef, ident)) in cols.iter().enumerate() {
-            push(rel, k + 1, name, ty, *notnull, *hasdef, ident);
+        for (k, row) in cols.iter().enumerate() {
+            push(rel, k + 1, row);
         }
     }
     b.finish()
@@ -456,7 +509,7 @@ fn is_collatable(ty: &DataType) -> bool {
     }
 }
 
-fn pg_type() -> SystemTable {
+fn pg_type(ctx: &Ctx) -> SystemTable {
     let mut b = Builder::new(&[
         ("oid", OID),
         ("typname", NAME),
@@ -523,6 +576,45 @@ fn pg_type() -> SystemTable {
             Value::Null,
         ]);
     }
+    // Domains: typtype 'd' over their base type.
+    for d in ctx.catalog.domains.values() {
+        let base = types().into_iter().find(|t| t.oid == d.base.oid() as i64);
+        let len = type_len(&d.base);
+        b.push(vec![
+            int8(d.id as i64),
+            text(d.name.clone()),
+            int8(namespace_oid(ctx.catalog, &d.schema)),
+            int8(super::roles::role_oid(ctx.catalog, d.owner)),
+            Value::Int2(len),
+            Value::Bool(len > 0 && len <= 8),
+            text("d"),
+            text(base.as_ref().map_or("U", |t| t.category)),
+            Value::Bool(false),
+            Value::Bool(true),
+            text(","),
+            int8(0),
+            int8(0),
+            int8(0),
+            text("domain_in"),
+            text(
+                base.as_ref()
+                    .map_or("record_out".to_string(), |t| format!("{}out", t.name)),
+            ),
+            text("domain_recv"),
+            text(
+                base.as_ref()
+                    .map_or("record_send".to_string(), |t| format!("{}send", t.name)),
+            ),
+            text(if len == 8 { "d" } else { "i" }),
+            text(if len > 0 { "p" } else { "x" }),
+            Value::Bool(d.not_null),
+            int8(d.base.oid() as i64),
+            Value::Int4(typmod(&d.base)),
+            Value::Int4(matches!(d.base, DataType::Array(_)) as i32),
+            int8(if is_collatable(&d.base) { 100 } else { 0 }),
+            d.default.clone().map_or(Value::Null, Value::Text),
+        ]);
+    }
     b.finish()
 }
 
@@ -546,12 +638,21 @@ fn pg_index(ctx: &Ctx) -> SystemTable {
         ("indkey", DataType::Array(Box::new(I2))),
         ("indcollation", DataType::Array(Box::new(OID))),
         ("indclass", DataType::Array(Box::new(OID))),
-        ("indoption", DataType::Array(Box::new(I2))),
+        // int2vector in PostgreSQL, whose text form drivers split on
+        // spaces (SQLAlchemy reads it so): `0 0`, one flag word per key.
+        ("indoption", DataType::Text),
         ("indexprs", DataType::Text),
         ("indpred", DataType::Text),
     ]);
     for i in indexes(ctx.catalog) {
-        let n = i.columns.len();
+        let keys = i.key_columns();
+        let n = keys.len();
+        let exprs: Vec<String> = i
+            .def
+            .iter()
+            .flat_map(|d| d.keys.iter().filter_map(|k| k.expr.clone()))
+            .collect();
+        let predicate = i.def.as_ref().and_then(|d| d.predicate.clone());
         b.push(vec![
             int8(i.oid),
             int8(i.table.id as i64),
@@ -568,12 +669,16 @@ fn pg_index(ctx: &Ctx) -> SystemTable {
             Value::Bool(true),
             Value::Bool(true),
             Value::Bool(false),
-            int2_array(i.columns.iter().map(|&c| c as i64 + 1)),
-            oid_array(i.columns.iter().map(|_| 0)),
-            oid_array(i.columns.iter().map(|_| 0)),
-            int2_array(i.columns.iter().map(|_| 0)),
-            Value::Null,
-            Value::Null,
+            int2_array(keys.iter().map(|c| c.map_or(0, |c| c as i64 + 1))),
+            oid_array(keys.iter().map(|_| 0)),
+            oid_array(keys.iter().map(|_| 0)),
+            text(vec!["0"; keys.len()].join(" ")),
+            if exprs.is_empty() {
+                Value::Null
+            } else {
+                Value::Text(exprs.join(", "))
+            },
+            predicate.map_or(Value::Null, Value::Text),
         ]);
     }
     b.finish()
@@ -712,6 +817,28 @@ fn pg_database(ctx: &Ctx) -> SystemTable {
     b.finish()
 }
 
+/// PostgreSQL's two built-in tablespaces; every relation is in the
+/// default one (`reltablespace` 0).
+fn pg_tablespace() -> SystemTable {
+    let mut b = Builder::new(&[
+        ("oid", OID),
+        ("spcname", NAME),
+        ("spcowner", OID),
+        ("spcacl", DataType::Array(Box::new(DataType::Text))),
+        ("spcoptions", DataType::Array(Box::new(DataType::Text))),
+    ]);
+    for (oid, name) in [(1663, "pg_default"), (1664, "pg_global")] {
+        b.push(vec![
+            int8(oid),
+            text(name),
+            int8(super::SUPERUSER_OID),
+            Value::Null,
+            Value::Null,
+        ]);
+    }
+    b.finish()
+}
+
 fn pg_am() -> SystemTable {
     let mut b = Builder::new(&[
         ("oid", OID),
@@ -756,7 +883,7 @@ fn pg_tables(ctx: &Ctx) -> SystemTable {
             Value::Bool(idx.iter().any(|i| i.table.id == t.id)),
             Value::Bool(false),
             Value::Bool(false),
-            Value::Bool(false),
+            Value::Bool(t.rls.enabled),
         ]);
     }
     b.finish()
@@ -794,7 +921,7 @@ fn pg_indexes(ctx: &Ctx) -> SystemTable {
             text(i.table.name.clone()),
             text(i.name.clone()),
             Value::Null,
-            text(super::index_def(&i)),
+            text(super::index_def(&i, false)),
         ]);
     }
     b.finish()

@@ -34,6 +34,9 @@ fn child_writer(dir: &str) {
         .unwrap_or(0)
         + 1;
     drop(setup);
+    // The parent's kill timer starts now: a kill before the schema exists
+    // would test nothing (and leave a half-made schema behind).
+    println!("ready");
     let threads: Vec<_> = (0..2i64)
         .map(|k| {
             let db = db.clone();
@@ -88,16 +91,24 @@ fn acknowledged_commits_survive_sigkill() {
             .spawn()
             .expect("spawn child");
         let stdout = child.stdout.take().expect("child stdout");
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let reader = std::thread::spawn(move || {
             let mut acked = Vec::new();
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
+                // The harness may have begun the line ("test ... ").
+                if line.ends_with("ready") {
+                    let _ = ready_tx.send(());
+                }
                 if let Some(Ok(id)) = line.strip_prefix("ack ").map(|id| id.trim().parse::<i64>()) {
                     acked.push(id);
                 }
             }
             acked
         });
+        ready_rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("the child set up its schema");
         // Kill at a pseudo-random moment between 150 and 900 ms.
         let nanos = Instant::now().elapsed().as_nanos() as u64 ^ (round * 7919);
         let wait = 150 + (nanos.wrapping_mul(2654435761) % 750);

@@ -4,6 +4,7 @@
 use rust_decimal::Decimal;
 use std::process::Command;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
@@ -14,7 +15,9 @@ use common::Server;
 
 impl Server {
     async fn connect(&self) -> Client {
-        let (client, conn) = tokio_postgres::connect(&self.url(), NoTls).await.unwrap();
+        let (client, conn) = tokio_postgres::connect(&self.url(), NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("connect: {e}\nserver log:\n{}", self.log()));
         tokio::spawn(conn);
         client
     }
@@ -410,32 +413,48 @@ async fn sigterm_cancels_running_statements() {
     assert!(running.await.unwrap().is_err());
 }
 
+/// Hundreds of sessions at once, each in a transaction of its own at the
+/// same moment; every connection has a thread of its own, which ends with it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundreds_of_concurrent_connections() {
+    const N: usize = 300;
     let server = Server::start(&["--max-connections", "400"]);
     let setup = server.connect().await;
     setup
         .batch_execute("CREATE TABLE hits (id serial PRIMARY KEY, who int)")
         .await
         .unwrap();
+    let before = server.threads();
     let mut clients = Vec::new();
-    for _ in 0..250 {
+    for _ in 0..N {
         clients.push(server.connect().await);
     }
+    if let (Some(before), Some(now)) = (before, server.threads()) {
+        assert!(
+            now >= before + N,
+            "{N} connections, threads {before} -> {now}"
+        );
+    }
+    let all_in = Arc::new(tokio::sync::Barrier::new(N));
     let tasks: Vec<_> = clients
         .into_iter()
         .enumerate()
         .map(|(i, c)| {
+            let all_in = all_in.clone();
             tokio::spawn(async move {
+                c.batch_execute("BEGIN").await.unwrap();
                 c.execute("INSERT INTO hits (who) VALUES ($1)", &[&(i as i32)])
                     .await
                     .unwrap();
+                // Every session holds an open transaction at this point.
+                all_in.wait().await;
                 let n: i64 = c
                     .query_one("SELECT count(*) FROM hits WHERE who = $1", &[&(i as i32)])
                     .await
                     .unwrap()
                     .get(0);
                 assert_eq!(n, 1);
+                c.batch_execute("COMMIT").await.unwrap();
                 c
             })
         })
@@ -449,7 +468,126 @@ async fn hundreds_of_concurrent_connections() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(n, 250);
+    assert_eq!(n, N as i64);
+    // The connections' threads end with them.
+    drop(kept);
+    if let Some(before) = before {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while server.threads().is_some_and(|t| t > before + 4) {
+            assert!(
+                Instant::now() < deadline,
+                "threads left behind: {:?} (before: {before})",
+                server.threads()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let r: i32 = setup.query_one("SELECT 3", &[]).await.unwrap().get(0);
+    assert_eq!(r, 3);
+}
+
+/// A session idle in a transaction past idle_in_transaction_session_timeout
+/// is closed and its transaction rolled back; other sessions go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_in_transaction_sessions_are_reaped_and_rolled_back() {
+    let server = Server::start(&[]);
+    let other = server.connect().await;
+    other
+        .batch_execute("CREATE TABLE t (id int PRIMARY KEY)")
+        .await
+        .unwrap();
+    let c = server.connect().await;
+    c.batch_execute(
+        "SET idle_in_transaction_session_timeout = '300ms'; BEGIN; INSERT INTO t VALUES (1)",
+    )
+    .await
+    .unwrap();
+    // Busy is not idle: a statement longer than the timeout is not reaped.
+    let r: i64 = c
+        .query_one(
+            "SELECT count(*) FROM generate_series(1, 3000000) g WHERE g % 7 = 0",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(r, 428571);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(c.query("SELECT 1", &[]).await.is_err());
+    assert!(c.is_closed());
+    let n: i64 = other
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0, "the reaped session's insert was rolled back");
+    // The row's lock went with it.
+    other
+        .batch_execute("INSERT INTO t VALUES (1)")
+        .await
+        .unwrap();
+    assert!(
+        server.log().contains("idle-in-transaction timeout"),
+        "{}",
+        server.log()
+    );
+}
+
+/// SIGTERM with many sessions in open transactions, one of them running a
+/// long statement: the server exits 0 promptly, keeps what was committed
+/// and nothing of the open transactions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_many_open_transactions() {
+    let server = Server::start(&[]);
+    let setup = server.connect().await;
+    setup
+        .batch_execute("CREATE TABLE k (id int PRIMARY KEY); INSERT INTO k VALUES (0)")
+        .await
+        .unwrap();
+    let mut open = Vec::new();
+    for i in 1..=20 {
+        let c = server.connect().await;
+        c.batch_execute(&format!("BEGIN; INSERT INTO k VALUES ({i})"))
+            .await
+            .unwrap();
+        open.push(c);
+    }
+    let busy = server.connect().await;
+    busy.batch_execute("BEGIN; INSERT INTO k VALUES (100)")
+        .await
+        .unwrap();
+    let running = tokio::spawn(async move {
+        let r = busy
+            .query("SELECT count(*) FROM generate_series(1, 1000000000) a", &[])
+            .await;
+        (r, busy)
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let (status, dir) = server.terminate();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+    let (r, _busy) = running.await.unwrap();
+    assert!(r.is_err());
+    for c in &open {
+        assert!(c.query("SELECT 1", &[]).await.is_err());
+    }
+    drop(open);
+
+    let server = Server::start_in(dir, &[]);
+    let c = server.connect().await;
+    let ids: Vec<i32> = c
+        .query("SELECT id FROM k ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(ids, vec![0]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -909,4 +1047,151 @@ async fn databases_over_the_wire() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(names, ["heliosdb"]);
+}
+
+/// Deeply nested statements on a connection's own thread (whose stack is
+/// small) end in an error or a result, never in a stack overflow that would
+/// take the server down; accepted depths evaluate correctly, in both
+/// protocols.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_statements_are_errors_not_stack_overflows() {
+    let server = Server::start(&[]);
+    let c = server.connect().await;
+    c.batch_execute("CREATE TABLE d (x int, t text); INSERT INTO d VALUES (1, 'a')")
+        .await
+        .unwrap();
+    let nest = |open: &str, inner: &str, close: &str, n: usize| {
+        format!("{}{inner}{}", open.repeat(n), close.repeat(n))
+    };
+    let chain = |term: &str, op: &str, n: usize| vec![term; n].join(op);
+    // Accepted: (statement, expected first column as text).
+    let accepted = [
+        (
+            format!("SELECT {}", nest("(", "1", ")", 150)),
+            "1".to_string(),
+        ),
+        (
+            format!("SELECT {}", chain("1", " + ", 900)),
+            "900".to_string(),
+        ),
+        (
+            format!("SELECT {}", chain("'a'", " || ", 900)),
+            "a".repeat(900),
+        ),
+        (
+            format!("SELECT {}", nest("NOT ", "false", "", 150)),
+            "f".to_string(),
+        ),
+        (
+            format!("SELECT {}", nest("abs(", "-1", ")", 150)),
+            "1".to_string(),
+        ),
+        (
+            format!("SELECT {}", nest("(SELECT ", "1", ")", 40)),
+            "1".to_string(),
+        ),
+        (
+            format!("SELECT {}", nest("CASE WHEN true THEN ", "1", " END", 100)),
+            "1".to_string(),
+        ),
+        (
+            format!(
+                "SELECT count(*) FROM d WHERE {}",
+                chain("x = 1", " AND ", 900)
+            ),
+            "1".to_string(),
+        ),
+        (
+            format!(
+                "SELECT count(*) FROM d WHERE {}",
+                chain("x = 2", " OR ", 900)
+            ),
+            "0".to_string(),
+        ),
+    ];
+    let union = |n: usize| format!("SELECT 1 AS x{}", " UNION ALL SELECT 1".repeat(n));
+    let accepted = accepted.into_iter().chain([
+        (
+            format!("SELECT count(*) FROM ({}) s", union(1000)),
+            "1001".to_string(),
+        ),
+        (
+            format!("WITH c AS ({}) SELECT count(*) FROM c", union(1000)),
+            "1001".to_string(),
+        ),
+        (format!("SELECT 1 IN ({})", union(1000)), "t".to_string()),
+        (
+            format!(
+                "SELECT count(*) FROM {}",
+                nest("(d AS a JOIN ", "d", " ON true)", 60)
+            ),
+            "1".to_string(),
+        ),
+        (
+            format!("SELECT NULL::int{} IS NULL", "[]".repeat(6)),
+            "t".to_string(),
+        ),
+    ]);
+    c.batch_execute(&format!("CREATE VIEW v AS {}", union(1000)))
+        .await
+        .unwrap();
+    let accepted = accepted.chain([("SELECT count(*) FROM v".to_string(), "1001".to_string())]);
+    for (sql, want) in accepted {
+        // Simple protocol.
+        let rows = c.simple_query(&sql).await.unwrap_or_else(|e| {
+            panic!("{}...: {e:?}", &sql[..60.min(sql.len())]);
+        });
+        let got = rows.iter().find_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some(r.get(0).unwrap_or("").to_string()),
+            _ => None,
+        });
+        assert_eq!(
+            got.as_deref(),
+            Some(want.as_str()),
+            "{}",
+            &sql[..60.min(sql.len())]
+        );
+        // Extended protocol (Parse, Bind, Execute).
+        let row = c.query_one(sql.as_str(), &[]).await.unwrap();
+        assert_eq!(row.columns().len(), 1);
+    }
+    let refused = [
+        format!("SELECT {}", nest("(", "1", ")", 10_000)),
+        format!("SELECT {}", chain("1", " + ", 20_000)),
+        format!("SELECT {}", nest("NOT ", "true", "", 10_000)),
+        format!("SELECT {}", nest("abs(", "1", ")", 10_000)),
+        format!("SELECT {}", nest("(SELECT ", "1", ")", 10_000)),
+        format!("SELECT {}", nest("ARRAY[", "1", "]", 10_000)),
+        format!("SELECT {}", nest("- ", "1", "", 10_000)),
+        format!(
+            "SELECT count(*) FROM d WHERE {}",
+            chain("x = 1", " AND ", 20_000)
+        ),
+        format!("SELECT {}", chain("1", "+", 1_000_000)),
+        format!("SELECT 1 {}", "AND true ".repeat(200_000)),
+        format!("SELECT 1{}", "::int".repeat(100_000)),
+        format!("SELECT true{}", " IS NULL".repeat(100_000)),
+        union(1001),
+        union(100_000),
+        format!("SELECT count(*) FROM ({}) s", union(100_000)),
+        format!("SELECT NULL::int{}", "[]".repeat(100_000)),
+        format!("CREATE TABLE deep (a int{})", "[]".repeat(100_000)),
+        format!("SELECT * FROM {}", nest("(", "d", ")", 10_000)),
+        format!(
+            "SELECT count(*) FROM {}",
+            nest("(d AS a JOIN ", "d", " ON true)", 10_000)
+        ),
+    ];
+    for sql in &refused {
+        let e = c.simple_query(sql).await.unwrap_err();
+        assert!(e.code().is_some(), "{}...: {e}", &sql[..40]);
+        let e = c.query(sql.as_str(), &[]).await.unwrap_err();
+        assert!(e.code().is_some(), "{}...: {e}", &sql[..40]);
+        // The connection is still there.
+        let r: i32 = c.query_one("SELECT 12", &[]).await.unwrap().get(0);
+        assert_eq!(r, 12);
+    }
+    // The connection, and the server, are still there.
+    let r: i32 = c.query_one("SELECT 11", &[]).await.unwrap().get(0);
+    assert_eq!(r, 11);
 }

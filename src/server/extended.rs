@@ -536,11 +536,13 @@ impl ExtendedQueryHandler for Conn {
         Ok(())
     }
 
-    /// Not called: `on_execute` runs portals itself.
+    /// pgwire's way to run a portal, which `on_execute` (buffering, rows
+    /// encoded in place) replaces; kept complete for pgwire's other callers:
+    /// the whole result as one response, `max_rows` left to pgwire.
     async fn do_query<C>(
         &self,
-        _client: &mut C,
-        _portal: &Portal<Arc<Prepared>>,
+        client: &mut C,
+        portal: &Portal<Arc<Prepared>>,
         _max_rows: usize,
     ) -> PgWireResult<Response>
     where
@@ -549,6 +551,26 @@ impl ExtendedQueryHandler for Conn {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        unreachable!("on_execute runs portals directly")
+        let result = self.run_portal(client, portal).await?;
+        let result = self.deallocate(client, result).map_err(pg_error)?;
+        match result.copy_mode() {
+            Some(CopyMode::In { columns }) => {
+                self.copy_buf.lock().clear();
+                return Ok(Response::CopyIn(copy_in_response(columns)));
+            }
+            Some(CopyMode::Out { columns }) => {
+                return Ok(Response::CopyOut(copy_out_response(result, columns)));
+            }
+            None => {}
+        }
+        let Some(rows) = &result.rows else {
+            return Ok(Response::Execution(Tag::new(&result.tag())));
+        };
+        let formats = result_formats(Some(&portal.result_column_format), rows.columns().len())?;
+        let fields = field_infos(rows.columns(), |i| formats[i]);
+        let encoded = super::conn::data_rows(rows, &formats);
+        let mut response = QueryResponse::new(Arc::new(fields), futures::stream::iter(encoded));
+        response.set_command_tag(&rows_tag(&result.command));
+        Ok(Response::Query(response))
     }
 }

@@ -242,10 +242,17 @@ impl Server {
 /// room for cancel requests, which arrive on connections of their own.
 const SPARE_CONNECTION_THREADS: usize = 16;
 
-/// Stack of a connection thread. Only touched pages are backed by memory;
-/// the size leaves the parser's deep-recursion guard (`stack::guard_large`)
-/// room to run without switching to a heap-allocated segment.
-const CONNECTION_STACK: usize = 16 * 1024 * 1024;
+/// Stack of a connection thread: modest, since a server has hundreds of
+/// them (only touched pages are backed by memory; a plain statement touches
+/// well under 100 KiB in release builds). Deep statements do not need it to
+/// be larger: parsing, binding, evaluation and the walking of long chains
+/// move onto heap-allocated segments when the stack runs low (`crate::stack`).
+/// Debug builds' frames are several times larger, so is their stack.
+const CONNECTION_STACK: usize = if cfg!(debug_assertions) {
+    4 * 1024 * 1024
+} else {
+    1024 * 1024
+};
 
 /// Counts a live connection; dropped when it ends, even by a panic.
 struct Live(Arc<Shared>);

@@ -551,56 +551,64 @@ impl Session {
 
     /// Runs one statement and returns the number of rows it affected.
     pub fn execute(&mut self, sql: &str, params: &[&dyn ToValue]) -> Result<u64> {
-        self.arm();
-        let stmt = self.parse_one(sql)?;
-        Ok(self
-            .run_statement(&stmt, &to_values(params), None)?
-            .affected)
+        crate::stack::statement(sql.len(), || {
+            self.arm();
+            let stmt = self.parse_one(sql)?;
+            Ok(self
+                .run_statement(&stmt, &to_values(params), None)?
+                .affected)
+        })
     }
 
     /// Runs one statement and returns its rows (SELECT, or DML with RETURNING).
     pub fn query(&mut self, sql: &str, params: &[&dyn ToValue]) -> Result<Rows> {
-        self.arm();
-        let stmt = self.parse_one(sql)?;
-        let r = self.run_statement(&stmt, &to_values(params), None)?;
-        Ok(r.rows.unwrap_or_default())
+        crate::stack::statement(sql.len(), || {
+            self.arm();
+            let stmt = self.parse_one(sql)?;
+            let r = self.run_statement(&stmt, &to_values(params), None)?;
+            Ok(r.rows.unwrap_or_default())
+        })
     }
 
     /// Runs a script of `;`-separated statements without parameters, stopping
     /// at the first error; returns one result per statement run.
     pub fn run(&mut self, sql: &str) -> Result<Vec<StatementResult>> {
-        self.arm();
-        let stmts = parser::parse_statements(sql)?;
-        let mut out = Vec::with_capacity(stmts.len());
-        for s in &stmts {
-            let r = self.run_statement(s, &[], None);
-            out.push(self.deliver(r)?);
-        }
-        Ok(out)
+        crate::stack::statement(sql.len(), || {
+            self.arm();
+            let stmts = parser::parse_statements(sql)?;
+            let mut out = Vec::with_capacity(stmts.len());
+            for s in &stmts {
+                let r = self.run_statement(s, &[], None);
+                out.push(self.deliver(r)?);
+            }
+            Ok(out)
+        })
     }
 
     /// Runs each statement of a script, calling `f` with each result (or error)
     /// in turn; stops after the first error. Returns whether all succeeded.
     pub fn run_each(&mut self, sql: &str, f: &mut dyn FnMut(Result<StatementResult>)) -> bool {
-        self.arm();
-        match parser::parse_statements(sql) {
-            Err(e) => {
-                f(Err(e));
-                false
-            }
-            Ok(stmts) => {
-                for s in &stmts {
-                    let r = self.run_statement(s, &[], None);
-                    let r = self.deliver(r);
-                    let ok = r.is_ok();
-                    f(r);
-                    if !ok {
-                        return false;
-                    }
+        crate::stack::statement(sql.len(), || {
+            self.arm();
+            match parser::parse_statements(sql) {
+                Err(e) => {
+                    f(Err(e));
+                    false
                 }
-                true
+                Ok(stmts) => {
+                    for s in &stmts {
+                        let r = self.run_statement(s, &[], None);
+                        let r = self.deliver(r);
+                        let ok = r.is_ok();
+                        f(r);
+                        if !ok {
+                            return false;
+                        }
+                    }
+                    true
+                }
             }
-        }
+        })
     }
 
     /// Runs a script the way PostgreSQL runs one simple-protocol Query
@@ -612,53 +620,55 @@ impl Session {
         sql: &str,
         f: &mut dyn FnMut(Result<StatementResult>),
     ) -> bool {
-        self.arm();
-        let stmts = match parser::parse_statements(sql) {
-            Ok(s) => s,
-            Err(e) => {
+        crate::stack::statement(sql.len(), || {
+            self.arm();
+            let stmts = match parser::parse_statements(sql) {
+                Ok(s) => s,
+                Err(e) => {
+                    f(Err(e));
+                    return false;
+                }
+            };
+            use ast::Statement as S;
+            let controls_txn = |s: &Statement| {
+                matches!(
+                    s,
+                    Statement::Sql(
+                        S::StartTransaction { .. }
+                            | S::Commit { .. }
+                            | S::Rollback { .. }
+                            | S::Savepoint { .. }
+                            | S::ReleaseSavepoint { .. }
+                    )
+                )
+            };
+            let implicit = stmts.len() > 1 && self.txn.is_none() && !stmts.iter().any(controls_txn);
+            if implicit && let Err(e) = self.begin_txn(false, None) {
                 f(Err(e));
                 return false;
             }
-        };
-        use ast::Statement as S;
-        let controls_txn = |s: &Statement| {
-            matches!(
-                s,
-                Statement::Sql(
-                    S::StartTransaction { .. }
-                        | S::Commit { .. }
-                        | S::Rollback { .. }
-                        | S::Savepoint { .. }
-                        | S::ReleaseSavepoint { .. }
-                )
-            )
-        };
-        let implicit = stmts.len() > 1 && self.txn.is_none() && !stmts.iter().any(controls_txn);
-        if implicit && let Err(e) = self.begin_txn(false, None) {
-            f(Err(e));
-            return false;
-        }
-        let n = stmts.len();
-        for (i, s) in stmts.iter().enumerate() {
-            let mut r = self.run_statement(s, &[], None);
-            if implicit && r.is_ok() && i + 1 == n {
-                // The last statement's result is reported once the whole
-                // batch has committed.
-                if let Err(e) = self.end_txn(true) {
-                    r = Err(e);
+            let n = stmts.len();
+            for (i, s) in stmts.iter().enumerate() {
+                let mut r = self.run_statement(s, &[], None);
+                if implicit && r.is_ok() && i + 1 == n {
+                    // The last statement's result is reported once the whole
+                    // batch has committed.
+                    if let Err(e) = self.end_txn(true) {
+                        r = Err(e);
+                    }
+                }
+                let r = self.deliver(r);
+                let ok = r.is_ok();
+                f(r);
+                if !ok {
+                    if implicit && self.txn.is_some() {
+                        let _ = self.end_txn(false);
+                    }
+                    return false;
                 }
             }
-            let r = self.deliver(r);
-            let ok = r.is_ok();
-            f(r);
-            if !ok {
-                if implicit && self.txn.is_some() {
-                    let _ = self.end_txn(false);
-                }
-                return false;
-            }
-        }
-        true
+            true
+        })
     }
 
     /// Parses and checks a statement for repeated execution.
@@ -670,42 +680,50 @@ impl Session {
     /// parameters (`DataType::Unknown` leaves one to inference), as the wire
     /// protocol's Parse message carries them.
     pub fn prepare_typed(&mut self, sql: &str, types: &[DataType]) -> Result<Prepared> {
-        let stmt = self.parse_one(sql)?;
-        let declared = types.to_vec();
-        let (param_types, columns) = self.describe(&stmt, &declared)?;
-        Ok(Prepared {
-            sql: sql.to_string(),
-            stmt,
-            param_types,
-            declared,
-            columns,
-            cache: parking_lot::Mutex::new(None),
-            three_part_names: std::sync::OnceLock::new(),
+        crate::stack::statement(sql.len(), || {
+            let stmt = self.parse_one(sql)?;
+            let declared = types.to_vec();
+            let (param_types, columns) = self.describe(&stmt, &declared)?;
+            Ok(Prepared {
+                sql: sql.to_string(),
+                stmt,
+                param_types,
+                declared,
+                columns,
+                cache: parking_lot::Mutex::new(None),
+                three_part_names: std::sync::OnceLock::new(),
+            })
         })
     }
 
     /// Executes a prepared statement; returns rows affected.
     pub fn execute_prepared(&mut self, p: &Prepared, params: &[&dyn ToValue]) -> Result<u64> {
-        self.arm();
-        Ok(self
-            .run_statement(&p.stmt, &to_values(params), Some(p))?
-            .affected)
+        crate::stack::statement(p.sql.len(), || {
+            self.arm();
+            Ok(self
+                .run_statement(&p.stmt, &to_values(params), Some(p))?
+                .affected)
+        })
     }
 
     /// Executes a prepared statement; returns its rows.
     pub fn query_prepared(&mut self, p: &Prepared, params: &[&dyn ToValue]) -> Result<Rows> {
-        self.arm();
-        Ok(self
-            .run_statement(&p.stmt, &to_values(params), Some(p))?
-            .rows
-            .unwrap_or_default())
+        crate::stack::statement(p.sql.len(), || {
+            self.arm();
+            Ok(self
+                .run_statement(&p.stmt, &to_values(params), Some(p))?
+                .rows
+                .unwrap_or_default())
+        })
     }
 
     /// Executes a prepared statement with already-converted values (wire protocol).
     pub fn run_prepared(&mut self, p: &Prepared, params: &[Value]) -> Result<StatementResult> {
-        self.arm();
-        let r = self.run_statement(&p.stmt, params, Some(p));
-        self.deliver(r)
+        crate::stack::statement(p.sql.len(), || {
+            self.arm();
+            let r = self.run_statement(&p.stmt, params, Some(p));
+            self.deliver(r)
+        })
     }
 
     /// Starts an explicit transaction; the guard rolls it back unless committed.

@@ -78,63 +78,232 @@ pub fn parse_statements(sql: &str) -> Result<Vec<Statement>> {
 
 /// Parses one or more `;`-separated statements (sqlparser's statements only).
 pub fn parse(sql: &str) -> Result<Vec<ast::Statement>> {
-    crate::stack::guard_large(|| {
-        let stmts = parse_inner(sql)?;
-        // Long operator chains (`1 + 1 + ...`) nest without recursing in the
-        // parser; refuse them here, and drop them while the large stack is in use.
-        let too_deep = stmts.iter().any(|s| expr_depth(s) > MAX_EXPR_DEPTH);
-        if too_deep {
-            drop(stmts);
-            return Err(Error::new(
-                SqlState::STATEMENT_TOO_COMPLEX,
-                format!("expression is nested more than {MAX_EXPR_DEPTH} levels deep"),
-            ));
-        }
-        Ok(stmts)
-    })
+    use crate::stack::Parsed;
+    if bracket_run_too_long(sql) {
+        return Err(too_deeply_nested());
+    }
+    crate::stack::parser(
+        RECURSION_LIMIT,
+        sql.len(),
+        || Err(too_deeply_nested()),
+        |levels, last| {
+            let stmts = match parse_inner(sql, levels) {
+                // With fewer levels than the limit, any error may be the
+                // limit's (sqlparser turns some into syntax errors).
+                Err(_) if !last => return Parsed::NeedsMore,
+                Err(e) => return Parsed::Done(Err(e)),
+                Ok(stmts) => stmts,
+            };
+            // Long operator and UNION chains nest without recursing in the
+            // parser; refuse them here.
+            let mut check = DepthVisitor::default();
+            for s in &stmts {
+                use ast::Visit;
+                if let std::ops::ControlFlow::Break(stop) = s.visit(&mut check) {
+                    if !last {
+                        return Parsed::NeedsMore;
+                    }
+                    return Parsed::Done(Err(match stop {
+                        Stop::LowStack | Stop::Nesting => too_deeply_nested(),
+                        Stop::Expr => Error::new(
+                            SqlState::STATEMENT_TOO_COMPLEX,
+                            format!("expression is nested more than {MAX_EXPR_DEPTH} levels deep"),
+                        ),
+                        Stop::SetOps => Error::new(
+                            SqlState::STATEMENT_TOO_COMPLEX,
+                            format!("query has more than {MAX_SET_OPS} set operations"),
+                        ),
+                    }));
+                }
+            }
+            if !last && !far_from(check.max_levels, levels) {
+                return Parsed::NeedsMore;
+            }
+            Parsed::Done(Ok(stmts))
+        },
+    )
+}
+
+/// Whether a parse whose tree nests `depth` levels (expressions, queries,
+/// table references) stayed far from the recursion limit `levels`. When
+/// sqlparser reaches its limit while trying one reading of a keyword it may
+/// fall back to another (the keyword as an identifier), so a parse that
+/// succeeded with fewer levels than the limit is trusted only if it never
+/// came near them: parser recursion stays within about one level per tree
+/// level, and a fallback taken at the limit leaves a tree about as deep.
+fn far_from(depth: usize, levels: usize) -> bool {
+    2 * depth + 4 <= levels
+}
+
+fn too_deeply_nested() -> Error {
+    Error::new(
+        SqlState::STATEMENT_TOO_COMPLEX,
+        "statement is too deeply nested",
+    )
 }
 
 /// Deepest expression nesting accepted in a statement.
 const MAX_EXPR_DEPTH: usize = 1000;
+/// Most set operations (UNION, INTERSECT, EXCEPT) accepted in one query
+/// level; they nest as a chain as long as that.
+const MAX_SET_OPS: usize = 1000;
+/// Deepest nesting of expressions and set-operation chains together: with
+/// the limits above and the parser's, it bounds how deep any syntax tree
+/// is, and so the stack code walking one needs (see `stack::statement`).
+const MAX_NESTING: usize = 2000;
+/// Longest run of `[]` (or `[n]`) accepted in a row: each nests an array
+/// type in the one before (PostgreSQL allows 6 array dimensions).
+const MAX_BRACKET_RUN: usize = 100;
 
+/// Why the depth check stopped.
+enum Stop {
+    Expr,
+    SetOps,
+    Nesting,
+    /// The stack ran low before the check could finish.
+    LowStack,
+}
+
+/// Walks a statement's expressions and queries, measuring how deep they nest.
+#[derive(Default)]
 struct DepthVisitor {
+    /// Expressions open around the one being visited.
     depth: usize,
-    max: usize,
+    /// Expressions, queries and table references open, and the most seen.
+    levels: usize,
+    max_levels: usize,
+    /// Nesting of the syntax tree along the path: expressions, and the
+    /// chains of the set operations of the queries open.
+    nesting: usize,
+    /// The set-operation count of each query open, to take off again.
+    queries: Vec<usize>,
+}
+
+impl DepthVisitor {
+    fn open(&mut self) {
+        self.levels += 1;
+        self.max_levels = self.max_levels.max(self.levels);
+    }
 }
 
 impl ast::Visitor for DepthVisitor {
-    type Break = ();
+    type Break = Stop;
 
-    fn pre_visit_expr(&mut self, _expr: &ast::Expr) -> std::ops::ControlFlow<()> {
+    fn pre_visit_expr(&mut self, _expr: &ast::Expr) -> std::ops::ControlFlow<Stop> {
         self.depth += 1;
-        self.max = self.max.max(self.depth);
+        self.nesting += 1;
+        self.open();
         if self.depth > MAX_EXPR_DEPTH {
-            return std::ops::ControlFlow::Break(());
+            return std::ops::ControlFlow::Break(Stop::Expr);
+        }
+        if self.nesting > MAX_NESTING {
+            return std::ops::ControlFlow::Break(Stop::Nesting);
+        }
+        if crate::stack::low(crate::stack::DEPTH_CHECK_LOW) {
+            return std::ops::ControlFlow::Break(Stop::LowStack);
         }
         std::ops::ControlFlow::Continue(())
     }
 
-    fn post_visit_expr(&mut self, _expr: &ast::Expr) -> std::ops::ControlFlow<()> {
+    fn post_visit_expr(&mut self, _expr: &ast::Expr) -> std::ops::ControlFlow<Stop> {
         self.depth -= 1;
+        self.nesting -= 1;
+        self.levels -= 1;
+        std::ops::ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, _q: &ast::Query) -> std::ops::ControlFlow<Stop> {
+        self.nesting -= self.queries.pop().unwrap_or(0);
+        self.levels -= 1;
+        std::ops::ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, _t: &ast::TableFactor) -> std::ops::ControlFlow<Stop> {
+        self.open();
+        std::ops::ControlFlow::Continue(())
+    }
+
+    fn post_visit_table_factor(&mut self, _t: &ast::TableFactor) -> std::ops::ControlFlow<Stop> {
+        self.levels -= 1;
+        std::ops::ControlFlow::Continue(())
+    }
+
+    /// Counts the set operations of a query level without recursing (the
+    /// visitor would recurse as deep as the chain is long), before the
+    /// visitor descends into them.
+    fn pre_visit_query(&mut self, q: &ast::Query) -> std::ops::ControlFlow<Stop> {
+        self.open();
+        let mut pending = vec![q.body.as_ref()];
+        let mut n = 0;
+        while let Some(e) = pending.pop() {
+            if let ast::SetExpr::SetOperation { left, right, .. } = e {
+                n += 1;
+                if n > MAX_SET_OPS {
+                    return std::ops::ControlFlow::Break(Stop::SetOps);
+                }
+                pending.push(left);
+                pending.push(right);
+            }
+        }
+        // The chain is as deep as it is long, at most.
+        self.queries.push(n);
+        self.nesting += n;
+        if self.nesting > MAX_NESTING {
+            return std::ops::ControlFlow::Break(Stop::Nesting);
+        }
+        if crate::stack::low(crate::stack::DEPTH_CHECK_LOW) {
+            return std::ops::ControlFlow::Break(Stop::LowStack);
+        }
         std::ops::ControlFlow::Continue(())
     }
 }
 
-fn expr_depth(stmt: &ast::Statement) -> usize {
-    use ast::Visit;
-    let mut v = DepthVisitor { depth: 0, max: 0 };
-    let _ = stmt.visit(&mut v);
-    v.max
+/// True when `sql` has more than [`MAX_BRACKET_RUN`] `[]` or `[n]` in a row
+/// (outside literals and comments), which would nest array types as deep.
+fn bracket_run_too_long(sql: &str) -> bool {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    if sql.bytes().filter(|&b| b == b']').count() <= MAX_BRACKET_RUN {
+        return false;
+    }
+    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize() else {
+        return false;
+    };
+    let tokens: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    let (mut run, mut i) = (0, 0);
+    while i < tokens.len() {
+        let pair = match (tokens.get(i), tokens.get(i + 1), tokens.get(i + 2)) {
+            (Some(Token::LBracket), Some(Token::RBracket), _) => Some(2),
+            (Some(Token::LBracket), Some(Token::Number(..)), Some(Token::RBracket)) => Some(3),
+            _ => None,
+        };
+        match pair {
+            Some(n) => {
+                run += 1;
+                if run > MAX_BRACKET_RUN {
+                    return true;
+                }
+                i += n;
+            }
+            None => {
+                run = 0;
+                i += 1;
+            }
+        }
+    }
+    false
 }
 
-fn parse_inner(sql: &str) -> Result<Vec<ast::Statement>> {
+fn parse_inner(sql: &str, levels: usize) -> Result<Vec<ast::Statement>> {
     let rewritten = rewrite_conflict_targets(sql);
     let sql = rewritten.as_deref().unwrap_or(sql);
     let rewritten = rewrite_subscripted_targets(sql);
     let sql = rewritten.as_deref().unwrap_or(sql);
     let parse = |text: &str| {
         Parser::new(&PostgreSqlDialect {})
-            .with_recursion_limit(RECURSION_LIMIT)
+            .with_recursion_limit(levels)
             .try_with_sql(text)
             .and_then(|mut p| p.parse_statements())
     };
@@ -345,39 +514,49 @@ pub struct InferenceElem {
 pub fn parse_inference_spec(text: &str) -> Result<(Vec<InferenceElem>, Option<ast::Expr>)> {
     use sqlparser::keywords::Keyword;
     use sqlparser::tokenizer::Token;
-    crate::stack::guard_large(|| {
-        let mut p = Parser::new(&PostgreSqlDialect {})
-            .with_recursion_limit(RECURSION_LIMIT)
-            .try_with_sql(text)
-            .map_err(map_err)?;
-        let run = |p: &mut Parser| -> std::result::Result<_, ParserError> {
-            p.expect_token(&Token::LParen)?;
-            let elems = p.parse_comma_separated(|p| {
-                let (expr, collation) = match p.parse_expr()? {
-                    ast::Expr::Collate { expr, collation } => (*expr, Some(collation)),
-                    e => (e, None),
+    parse_nested(
+        text,
+        |levels| {
+            let mut p = Parser::new(&PostgreSqlDialect {})
+                .with_recursion_limit(levels)
+                .try_with_sql(text)
+                .map_err(map_err)?;
+            let run = |p: &mut Parser| -> std::result::Result<_, ParserError> {
+                p.expect_token(&Token::LParen)?;
+                let elems = p.parse_comma_separated(|p| {
+                    let (expr, collation) = match p.parse_expr()? {
+                        ast::Expr::Collate { expr, collation } => (*expr, Some(collation)),
+                        e => (e, None),
+                    };
+                    let opclass = match &p.peek_token().token {
+                        Token::Word(_) => Some(p.parse_object_name(false)?),
+                        _ => None,
+                    };
+                    Ok(InferenceElem {
+                        expr,
+                        collation,
+                        opclass,
+                    })
+                })?;
+                p.expect_token(&Token::RParen)?;
+                let predicate = if p.parse_keyword(Keyword::WHERE) {
+                    Some(p.parse_expr()?)
+                } else {
+                    None
                 };
-                let opclass = match &p.peek_token().token {
-                    Token::Word(_) => Some(p.parse_object_name(false)?),
-                    _ => None,
-                };
-                Ok(InferenceElem {
-                    expr,
-                    collation,
-                    opclass,
-                })
-            })?;
-            p.expect_token(&Token::RParen)?;
-            let predicate = if p.parse_keyword(Keyword::WHERE) {
-                Some(p.parse_expr()?)
-            } else {
-                None
+                p.expect_token(&Token::EOF)?;
+                Ok((elems, predicate))
             };
-            p.expect_token(&Token::EOF)?;
-            Ok((elems, predicate))
-        };
-        run(&mut p).map_err(map_err)
-    })
+            run(&mut p).map_err(map_err)
+        },
+        |(elems, predicate)| {
+            elems
+                .iter()
+                .map(|e| &e.expr)
+                .chain(predicate.as_ref())
+                .collect()
+        },
+    )
 }
 
 /// Rewrites every `CREATE SEQUENCE` in `sql` with its options in the order
@@ -718,15 +897,54 @@ impl LineOffsets {
 
 /// Parses a single expression (stored defaults and CHECK constraints).
 pub fn parse_expr(sql: &str) -> Result<ast::Expr> {
-    crate::stack::guard_large(|| parse_expr_inner(sql))
+    parse_nested(
+        sql,
+        |levels| {
+            Parser::new(&PostgreSqlDialect {})
+                .with_recursion_limit(levels)
+                .try_with_sql(sql)
+                .and_then(|mut p| p.parse_expr())
+                .map_err(map_err)
+        },
+        |e| vec![e],
+    )
 }
 
-fn parse_expr_inner(sql: &str) -> Result<ast::Expr> {
-    Parser::new(&PostgreSqlDialect {})
-        .with_recursion_limit(RECURSION_LIMIT)
-        .try_with_sql(sql)
-        .and_then(|mut p| p.parse_expr())
-        .map_err(map_err)
+/// Runs a parse of `text` with a recursion limit (`parse(levels)`) on the
+/// stack it needs (see [`crate::stack::parser`]); `exprs` lists the
+/// expressions of a result, to measure how deep they nest.
+fn parse_nested<T>(
+    text: &str,
+    parse: impl Fn(usize) -> Result<T>,
+    exprs: impl Fn(&T) -> Vec<&ast::Expr>,
+) -> Result<T> {
+    use crate::stack::Parsed;
+    crate::stack::parser(
+        RECURSION_LIMIT,
+        text.len(),
+        || Err(too_deeply_nested()),
+        |levels, last| {
+            let r = parse(levels);
+            if last {
+                return Parsed::Done(r);
+            }
+            let Ok(t) = r else {
+                return Parsed::NeedsMore;
+            };
+            let mut check = DepthVisitor::default();
+            for e in exprs(&t) {
+                use ast::Visit;
+                if e.visit(&mut check).is_break() {
+                    return Parsed::NeedsMore;
+                }
+            }
+            if far_from(check.max_levels, levels) {
+                Parsed::Done(Ok(t))
+            } else {
+                Parsed::NeedsMore
+            }
+        },
+    )
 }
 
 #[cfg(test)]

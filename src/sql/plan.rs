@@ -355,6 +355,11 @@ impl Plan {
 
     /// Applies `f` to every expression of this node and of every node below.
     pub fn for_each_expr_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
+        // Plans nest as deep as their UNION chains are long.
+        crate::stack::guard(|| self.for_each_expr_mut_inner(f))
+    }
+
+    fn for_each_expr_mut_inner(&mut self, f: &mut dyn FnMut(&mut Expr)) {
         match self {
             Plan::Values { rows, .. } => rows.iter_mut().flatten().for_each(&mut *f),
             Plan::Scan(s) => {
@@ -484,7 +489,7 @@ impl Plan {
             | Plan::Window { columns, .. }
             | Plan::WorkTable { columns, .. }
             | Plan::SessionRelation { columns, .. } => columns.clone(),
-            Plan::SetOp { left, .. } => left.columns(),
+            Plan::SetOp { left, .. } => crate::stack::guard(|| left.columns()),
             Plan::Scan(s) => s
                 .table
                 .columns
@@ -539,7 +544,7 @@ impl Plan {
         note: &dyn Fn(&Plan) -> Option<String>,
     ) {
         let at = out.len();
-        self.explain_node(out, depth, note);
+        crate::stack::guard(|| self.explain_node(out, depth, note));
         // Subqueries of this node's expressions, as PostgreSQL's SubPlans.
         let mut subplans: Vec<Arc<crate::sql::expr::Subquery>> = Vec::new();
         for e in self.node_exprs() {

@@ -85,6 +85,20 @@ impl Server {
         client
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Threads of the server process (Linux; None elsewhere).
+    pub fn threads(&self) -> Option<usize> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Threads:"))
+            .and_then(|n| n.trim().parse().ok())
+    }
+
     pub fn url(&self) -> String {
         format!(
             "host=127.0.0.1 port={} user=heliosdb dbname=heliosdb",

@@ -119,6 +119,11 @@ impl Binder<'_> {
     }
 
     pub(super) fn bind_set_expr(&self, e: &ast::SetExpr) -> Result<Plan> {
+        // Long UNION chains nest (left-deep) as deep as they are long.
+        crate::stack::guard(|| self.bind_set_expr_inner(e))
+    }
+
+    fn bind_set_expr_inner(&self, e: &ast::SetExpr) -> Result<Plan> {
         match e {
             ast::SetExpr::Select(s) => self.bind_select(s, &[]),
             ast::SetExpr::Query(q) => self.bind_query(q),

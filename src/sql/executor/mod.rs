@@ -62,6 +62,11 @@ impl<'a> ExecCtx<'a> {
 
 /// Runs a query plan.
 pub fn execute<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>> {
+    // Plans nest as deep as their UNION chains are long.
+    crate::stack::guard(|| execute_plan(plan, ctx))
+}
+
+fn execute_plan<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>> {
     if !ctx.cache.is_analyzing() {
         return execute_node(plan, ctx);
     }

@@ -60,7 +60,8 @@ pub fn optimize_expr_subqueries(e: &mut Expr) {
 
 /// Applies `f` to every child of `plan` (bottom-up helpers use this).
 pub(crate) fn map_children(plan: Plan, f: &dyn Fn(Plan) -> Plan) -> Plan {
-    let b = |p: Box<Plan>| Box::new(f(*p));
+    // Plans nest as deep as their UNION chains are long.
+    let b = |p: Box<Plan>| Box::new(crate::stack::guard(|| f(*p)));
     match plan {
         Plan::Values { .. }
         | Plan::Scan(_)

@@ -429,11 +429,9 @@ async fn hundreds_of_concurrent_connections() {
     for _ in 0..N {
         clients.push(server.connect().await);
     }
+    // A thread per connection (other threads of the server may come and go).
     if let (Some(before), Some(now)) = (before, server.threads()) {
-        assert!(
-            now >= before + N,
-            "{N} connections, threads {before} -> {now}"
-        );
+        assert!(now > N, "{N} connections, threads {before} -> {now}");
     }
     let all_in = Arc::new(tokio::sync::Barrier::new(N));
     let tasks: Vec<_> = clients

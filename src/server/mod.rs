@@ -187,11 +187,18 @@ impl Server {
         stop: watch::Receiver<bool>,
     ) {
         let _ = socket.set_nodelay(true);
+        // A peer that vanished is noticed within about two minutes: by
+        // keepalive probes while the connection waits for the client, and,
+        // while a reply waits to be acknowledged (which keepalive does not
+        // probe), by the user timeout.
         let keepalive = socket2::TcpKeepalive::new()
             .with_time(Duration::from_secs(60))
             .with_interval(Duration::from_secs(10))
             .with_retries(6);
-        let _ = socket2::SockRef::from(&socket).set_tcp_keepalive(&keepalive);
+        let sock = socket2::SockRef::from(&socket);
+        let _ = sock.set_tcp_keepalive(&keepalive);
+        #[cfg(target_os = "linux")]
+        let _ = sock.set_tcp_user_timeout(Some(Duration::from_secs(120)));
         let shared = self.shared.clone();
         let tls = self.tls.clone();
         let live = shared.connections.fetch_add(1, Ordering::SeqCst) + 1;

@@ -612,7 +612,7 @@ pub fn decode_row_projected(bytes: &[u8], needed: &[bool]) -> Result<Vec<Value>>
     let n = n as usize;
     // Values after the last needed one are not parsed at all.
     let last = needed.iter().take(n).rposition(|&b| b).map_or(0, |i| i + 1);
-    let mut out = Vec::with_capacity(n);
+    let mut out = Vec::with_capacity(n.max(needed.len()));
     for &want in &needed[..last] {
         if want {
             out.push(get_value(bytes, &mut pos, 0)?);
@@ -621,7 +621,7 @@ pub fn decode_row_projected(bytes: &[u8], needed: &[bool]) -> Result<Vec<Value>>
             out.push(Value::Null);
         }
     }
-    out.resize(n, Value::Null);
+    out.resize_with(n, || Value::Null);
     if last == n && pos != bytes.len() {
         return Err(corrupt("row"));
     }

@@ -240,7 +240,7 @@ impl<'a> Writer<'a> {
             outer: None,
             cache: self.cache.clone(),
         };
-        filtered_rows(self.txn, scan, &ctx)?.collect()
+        filtered_rows(self.txn, scan, &ctx, true)?.collect()
     }
 
     fn collect_plan(&self, plan: &crate::sql::plan::Plan) -> Result<Vec<Vec<Value>>> {

@@ -133,7 +133,9 @@ fn execute_node<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>>
         }
         Plan::Scan(s) => match scan::point_row(ctx.txn, s, ctx)? {
             Some(row) => Box::new(row.into_iter().map(Ok)),
-            None => Box::new(scan::filtered_rows(ctx.txn, s, ctx)?.map(|r| r.map(|(_, row)| row))),
+            None => Box::new(
+                scan::filtered_rows(ctx.txn, s, ctx, false)?.map(|r| r.map(|(_, row)| row)),
+            ),
         },
         Plan::Series { args, column } => {
             Box::new(interruptible(series(args, &column.ty, ctx)?, ctx.env))

@@ -1,7 +1,9 @@
 //! The durable engine: one redb file with group commit.
 //!
-//! Layout: `<dir>/heliosdb.redb` holds the table `kv` (`&[u8]` → `&[u8]`) with
-//! all data, and the table `heliosdb_meta` (`&str` → `u64`) whose `seq` entry
+//! Layout: `<dir>/heliosdb.redb` holds the table `chunks` (`&[u8]` → `&[u8]`)
+//! with all data, packed into chunks of neighbouring pairs keyed by their last
+//! key (see [`super::chunk`] and [`ChunkWriter`]), and the table
+//! `heliosdb_meta` (`&str` → `u64`) whose `seq` entry
 //! is the sequence number of the last commit. The sequence number is written
 //! in the same redb write transaction as the batch it numbers, so data and
 //! numbering can never disagree.
@@ -627,7 +629,71 @@ struct Dirty {
     orig: Vec<u8>,
     orig_n: usize,
     /// Changes over `orig`: `None` deletes.
-    overlay: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    overlay: Overlay,
+}
+
+/// A chunk's pending writes, in key order. Write sets arrive sorted, so they
+/// are appended to a vector (a bulk load costs no second ordered map); a
+/// large overlay written out of order (several big batches in one group)
+/// moves to a map.
+enum Overlay {
+    Sorted(Vec<(Vec<u8>, Option<Vec<u8>>)>),
+    Map(BTreeMap<Vec<u8>, Option<Vec<u8>>>),
+}
+
+impl Default for Overlay {
+    fn default() -> Overlay {
+        Overlay::Sorted(Vec::new())
+    }
+}
+
+impl Overlay {
+    fn insert(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
+        match self {
+            Overlay::Sorted(v) => {
+                if v.last().is_none_or(|(last, _)| *last < key) {
+                    v.push((key, value));
+                    return;
+                }
+                match v.binary_search_by(|(k, _)| k.cmp(&key)) {
+                    Ok(i) => v[i].1 = value,
+                    Err(i) if v.len() < 256 => v.insert(i, (key, value)),
+                    Err(_) => {
+                        let mut map: BTreeMap<_, _> = std::mem::take(v).into_iter().collect();
+                        map.insert(key, value);
+                        *self = Overlay::Map(map);
+                    }
+                }
+            }
+            Overlay::Map(m) => {
+                m.insert(key, value);
+            }
+        }
+    }
+
+    fn get(&self, key: &[u8]) -> Option<&Option<Vec<u8>>> {
+        match self {
+            Overlay::Sorted(v) => v
+                .binary_search_by(|(k, _)| k.as_slice().cmp(key))
+                .ok()
+                .map(|i| &v[i].1),
+            Overlay::Map(m) => m.get(key),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Overlay::Sorted(v) => v.len(),
+            Overlay::Map(m) => m.len(),
+        }
+    }
+
+    fn iter(&self) -> Box<dyn Iterator<Item = (&Vec<u8>, &Option<Vec<u8>>)> + '_> {
+        match self {
+            Overlay::Sorted(v) => Box::new(v.iter().map(|(k, v)| (k, v))),
+            Overlay::Map(m) => Box::new(m.iter()),
+        }
+    }
 }
 
 impl Dirty {
@@ -760,7 +826,7 @@ impl<'f> ChunkWriter<'f> {
                             Dirty {
                                 orig,
                                 orig_n,
-                                overlay: BTreeMap::new(),
+                                overlay: Overlay::default(),
                             },
                         );
                     }

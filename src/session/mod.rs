@@ -978,9 +978,8 @@ impl Session {
         if self.transaction_failed() {
             return Err(Error::aborted_transaction());
         }
-        self.autocommit(matches!(stmt, S::Query(_)), |s| {
-            s.run_in_txn(stmt, params, prepared)
-        })
+        let read_only = matches!(stmt, S::Query(_)) && !crate::sql::binder::is_dml(stmt);
+        self.autocommit(read_only, |s| s.run_in_txn(stmt, params, prepared))
     }
 
     /// Runs `f` in the session's transaction, or outside one in a new
@@ -1074,6 +1073,7 @@ impl Session {
             S::Set(set) => self.set(set),
             S::Reset(r) => self.reset(&r.reset),
             S::ShowVariable { variable } => self.show_variable(variable),
+            S::Query(_) if crate::sql::binder::is_dml(stmt) => self.run_dml(stmt, params, prepared),
             S::Query(q) => {
                 let catalog = self.catalog()?;
                 let (plan, columns) = self.plan_query_in(&catalog, q, prepared, params)?;
@@ -1210,6 +1210,11 @@ impl Session {
         stmt: &ast::Statement,
         search_path: &[String],
     ) -> Option<u32> {
+        if let ast::Statement::Query(q) = stmt
+            && let Some(inner) = crate::sql::binder::dml_in_query(q)
+        {
+            return self.dml_target(catalog, inner, search_path);
+        }
         let name = match stmt {
             ast::Statement::Insert(i) => match &i.table {
                 ast::TableObject::TableName(n) => Some(n.clone()),
@@ -1490,6 +1495,11 @@ impl Session {
                 "EXPLAIN ANALYZE is supported for queries only",
             ));
         };
+        if crate::sql::binder::is_dml(stmt) {
+            return Err(Error::unsupported(
+                "EXPLAIN ANALYZE is supported for queries only",
+            ));
+        }
         let planning = std::time::Instant::now();
         let catalog = self.catalog()?;
         let (plan, _) = self.plan_query_in(&catalog, q, None, params)?;
@@ -1524,8 +1534,13 @@ impl Session {
 
     fn explain(&mut self, stmt: &ast::Statement, params: &[Value]) -> Result<Vec<String>> {
         match stmt {
-            ast::Statement::Query(q) => Ok(self.plan_query(q, None, params)?.0.explain()),
-            ast::Statement::Insert(_) | ast::Statement::Update(_) | ast::Statement::Delete(_) => {
+            ast::Statement::Query(q) if !crate::sql::binder::is_dml(stmt) => {
+                Ok(self.plan_query(q, None, params)?.0.explain())
+            }
+            ast::Statement::Query(_)
+            | ast::Statement::Insert(_)
+            | ast::Statement::Update(_)
+            | ast::Statement::Delete(_) => {
                 let (_, plan) = self.bind_dml(stmt, params, None)?;
                 let (head, inner) = match &*plan {
                     DmlPlan::Insert(p) => (format!("Insert on {}", p.table.name), p.source.clone()),
@@ -1575,8 +1590,11 @@ impl Session {
             let search_path = self.search_path(&catalog);
             let binder = Binder::new(&catalog, &search_path).with_param_types(declared.to_vec());
             let cols = match stmt {
-                ast::Statement::Query(q) => column_infos(binder.bind_query(q)?.columns()),
-                ast::Statement::Insert(_)
+                ast::Statement::Query(q) if !crate::sql::binder::is_dml(stmt) => {
+                    column_infos(binder.bind_query(q)?.columns())
+                }
+                ast::Statement::Query(_)
+                | ast::Statement::Insert(_)
                 | ast::Statement::Update(_)
                 | ast::Statement::Delete(_) => column_infos(
                     binder

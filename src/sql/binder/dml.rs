@@ -102,6 +102,60 @@ impl DmlPlan {
     }
 }
 
+/// The items of `ROW(...)` as expressions, `t.*` expanded to `t`'s columns
+/// (qualified by `t`).
+fn row_constructor_items(f: &ast::Function, scope: &Scope) -> Result<Vec<ast::Expr>> {
+    let ast::FunctionArguments::List(list) = &f.args else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for a in &list.args {
+        match a {
+            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) => out.push(x.clone()),
+            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::QualifiedWildcard(n)) => {
+                let q = object_name_parts(n)?.pop().unwrap_or_default();
+                for c in scope
+                    .columns
+                    .iter()
+                    .filter(|c| c.qualifier.as_deref() == Some(q.as_str()))
+                {
+                    out.push(ast::Expr::CompoundIdentifier(vec![
+                        ast::Ident::with_quote('"', q.clone()),
+                        ast::Ident::with_quote('"', c.name.clone()),
+                    ]));
+                }
+            }
+            other => {
+                return Err(Error::syntax(format!(
+                    "syntax error at or near \"{other}\""
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The INSERT, UPDATE or DELETE a query consists of (`WITH ... INSERT ...`).
+pub fn dml_in_query(q: &ast::Query) -> Option<&ast::Statement> {
+    match q.body.as_ref() {
+        ast::SetExpr::Insert(s) | ast::SetExpr::Update(s) | ast::SetExpr::Delete(s)
+            if q.order_by.is_none() && q.limit_clause.is_none() =>
+        {
+            Some(s)
+        }
+        _ => None,
+    }
+}
+
+/// Whether a statement changes data (INSERT, UPDATE, DELETE, also under WITH).
+pub fn is_dml(stmt: &ast::Statement) -> bool {
+    match stmt {
+        ast::Statement::Insert(_) | ast::Statement::Update(_) | ast::Statement::Delete(_) => true,
+        ast::Statement::Query(q) => dml_in_query(q).is_some(),
+        _ => false,
+    }
+}
+
 /// An INSERT target carried over as text by the parser (`a[i]`): the
 /// column and the subscript.
 fn subscripted_target(text: &str) -> Result<(String, Option<ast::Expr>)> {
@@ -520,6 +574,21 @@ impl Binder<'_> {
                     "multiple assignments to same column \"{name}\""
                 )));
             }
+            let is_row = match &a.value {
+                ast::Expr::QualifiedWildcard(..) | ast::Expr::Tuple(_) => true,
+                ast::Expr::Function(f) => super::row::is_row_constructor(f),
+                _ => false,
+            };
+            if is_row {
+                return Err(Error::new(
+                    SqlState::DATATYPE_MISMATCH,
+                    format!(
+                        "column \"{name}\" is of type {} but expression is of type record",
+                        table.columns[col].ty.name()
+                    ),
+                )
+                .with_hint("You will need to rewrite or cast the expression."));
+            }
             let x = if is_default_keyword(&a.value) {
                 self.column_default(table, col)?
             } else {
@@ -564,7 +633,21 @@ impl Binder<'_> {
                     .collect::<Result<Vec<String>>>()?,
             };
             let mismatch = || Error::syntax("number of columns does not match number of values");
+            // ROW(...) with `t.*` items expands them to the table's columns.
+            let row_items = match &a.value {
+                ast::Expr::Function(f) if super::row::is_row_constructor(f) => {
+                    Some(row_constructor_items(f, scope)?)
+                }
+                _ => None,
+            };
             match &a.value {
+                _ if row_items.is_some() => {
+                    let values = row_items.unwrap_or_default();
+                    if values.len() != names.len() {
+                        return Err(mismatch());
+                    }
+                    out.extend(names.into_iter().zip(values));
+                }
                 ast::Expr::Tuple(values) => {
                     if values.len() != names.len() {
                         return Err(mismatch());
@@ -705,11 +788,18 @@ impl Binder<'_> {
     }
 
     /// Binds an INSERT, UPDATE or DELETE statement.
+    /// Binds INSERT, UPDATE or DELETE, also under a WITH clause (whose
+    /// queries its statements can then read).
     pub fn bind_dml(&self, stmt: &ast::Statement) -> Result<DmlPlan> {
         Ok(match stmt {
             ast::Statement::Insert(i) => DmlPlan::Insert(self.bind_insert(i)?),
             ast::Statement::Update(u) => DmlPlan::Update(self.bind_update(u)?),
             ast::Statement::Delete(d) => DmlPlan::Delete(self.bind_delete(d)?),
+            ast::Statement::Query(q) => match (dml_in_query(q), &q.with) {
+                (Some(inner), Some(with)) => self.with_ctes(with, || self.bind_dml(inner))?,
+                (Some(inner), None) => self.bind_dml(inner)?,
+                (None, _) => return Err(Error::internal("not a data-changing statement")),
+            },
             _ => return Err(Error::internal("not a data-changing statement")),
         })
     }

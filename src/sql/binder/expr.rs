@@ -18,6 +18,15 @@ const MAX_DEPTH: usize = 2000;
 /// aggregate mode; the SELECT binder retries in aggregate mode.
 pub(crate) const AGG_FOUND: &str = "\u{0}aggregate-found";
 
+/// `t.*`, possibly in parentheses.
+fn is_whole_row(e: &ast::Expr) -> bool {
+    match e {
+        ast::Expr::QualifiedWildcard(..) => true,
+        ast::Expr::Nested(inner) => is_whole_row(inner),
+        _ => false,
+    }
+}
+
 pub(crate) fn is_agg_found(e: &Error) -> bool {
     e.message == AGG_FOUND
 }
@@ -274,6 +283,16 @@ impl Binder<'_> {
             }
             A::Cast {
                 expr, data_type, ..
+            } if is_whole_row(expr)
+                && matches!(self.resolve_type(data_type), Ok((DataType::Text, None))) =>
+            {
+                let row = self
+                    .bind_row(expr, scope, agg, depth + 1)?
+                    .unwrap_or_default();
+                Ok(Self::row_to_text(row))
+            }
+            A::Cast {
+                expr, data_type, ..
             } => {
                 let (x, from) = b(expr)?;
                 if let Some(reg) = super::system::reg_type(data_type) {
@@ -334,9 +353,40 @@ impl Binder<'_> {
                 }
             }
             A::BinaryOp { left, op, right } => {
+                let lrow = self.bind_row(left, scope, agg, depth + 1)?;
+                let rrow = self.bind_row(right, scope, agg, depth + 1)?;
+                let no_operator = |l: &str, r: &str| {
+                    Error::new(
+                        SqlState::UNDEFINED_FUNCTION,
+                        format!("operator does not exist: {l} {op} {r}"),
+                    )
+                    .with_hint("No operator matches the given name and argument types. You might need to add explicit type casts.")
+                };
+                match (lrow, rrow) {
+                    (Some(l), Some(r)) => {
+                        let cmp = super::operators::comparison_op(op)
+                            .ok_or_else(|| no_operator("record", "record"))?;
+                        return self.row_comparison(cmp, l, r);
+                    }
+                    (Some(_), None) => {
+                        let (_, rt) = b(right)?;
+                        return Err(no_operator("record", &rt.name()));
+                    }
+                    (None, Some(_)) => {
+                        let (_, lt) = b(left)?;
+                        return Err(no_operator(&lt.name(), "record"));
+                    }
+                    (None, None) => {}
+                }
                 let (l, lt) = b(left)?;
                 let (r, rt) = b(right)?;
                 self.binary_operator(op, l, lt, r, rt)
+            }
+            A::IsNull(x) | A::IsNotNull(x)
+                if is_whole_row(x) || matches!(x.as_ref(), A::Tuple(_)) =>
+            {
+                let row = self.bind_row(x, scope, agg, depth + 1)?.unwrap_or_default();
+                Ok(Self::row_is_null(row, matches!(e, A::IsNotNull(_))))
             }
             A::IsNull(x) => Ok((Expr::IsNull(Box::new(b(x)?.0)), DataType::Bool)),
             A::IsNotNull(x) => Ok((
@@ -357,6 +407,18 @@ impl Binder<'_> {
                 let t = Expr::IsNull(Box::new(x2));
                 let neg = matches!(e, A::IsNotUnknown(_));
                 Ok((if neg { Expr::Not(Box::new(t)) } else { t }, DataType::Bool))
+            }
+            A::IsDistinctFrom(l, r) | A::IsNotDistinctFrom(l, r)
+                if is_whole_row(l) || matches!(l.as_ref(), A::Tuple(_)) =>
+            {
+                let lrow = self.bind_row(l, scope, agg, depth + 1)?.unwrap_or_default();
+                let rrow = self.bind_row(r, scope, agg, depth + 1)?.ok_or_else(|| {
+                    Error::new(
+                        SqlState::UNDEFINED_FUNCTION,
+                        "operator does not exist: record = unknown".to_string(),
+                    )
+                })?;
+                self.row_distinct(lrow, rrow, matches!(e, A::IsDistinctFrom(..)))
             }
             A::IsDistinctFrom(l, r) | A::IsNotDistinctFrom(l, r) => {
                 let (l, lt) = b(l)?;
@@ -802,7 +864,13 @@ impl Binder<'_> {
         Ok((Expr::Binary(op, Box::new(l), Box::new(r)), ty))
     }
 
-    fn unify(&self, l: Expr, lt: DataType, r: Expr, rt: DataType) -> Result<(Expr, Expr)> {
+    pub(super) fn unify(
+        &self,
+        l: Expr,
+        lt: DataType,
+        r: Expr,
+        rt: DataType,
+    ) -> Result<(Expr, Expr)> {
         let t = DataType::common_type(&lt, &rt).unwrap_or(lt.clone());
         let t = if t == DataType::Unknown {
             DataType::Text

@@ -16,13 +16,17 @@ mod from;
 pub mod index;
 mod operators;
 mod query;
+pub mod row;
 mod special;
 mod srf;
 mod subquery;
 mod system;
 mod window;
 
-pub use dml::{ConflictAction, DeletePlan, DmlPlan, InsertPlan, OnConflict, Returning, UpdatePlan};
+pub use dml::{
+    ConflictAction, DeletePlan, DmlPlan, InsertPlan, OnConflict, Returning, UpdatePlan,
+    dml_in_query, is_dml,
+};
 
 use super::expr::Expr;
 use crate::catalog::{Catalog, Relation, TableDef, acl};

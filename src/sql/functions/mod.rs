@@ -69,6 +69,8 @@ macro_rules! funcs {
             /// `(array, subscript, value)`: the array with that element set
             /// (INSERT's `a[i]` targets); arrays of the element type.
             ArrayAssign(DataType),
+            /// A row's fields in the record output form, `(1,abc)`.
+            RecordOut,
             $($v),*
         }
 
@@ -80,6 +82,7 @@ macro_rules! funcs {
                     Func::SetVal(_) => "setval",
                     Func::DomainCheck(_) => "coerce_to_domain",
                     Func::ArrayAssign(_) => "array_assign",
+                    Func::RecordOut => "record_out",
                     $(Func::$v => $n),*
                 }
             }
@@ -695,6 +698,16 @@ impl Func {
                     return Err(Error::internal("array_assign takes three arguments"));
                 };
                 return array::assign(elem, arr, sub, v.clone());
+            }
+            Func::RecordOut => {
+                let fields = args
+                    .iter()
+                    .map(|a| {
+                        let v = a.eval(row, ctx)?;
+                        Ok((!v.is_null()).then(|| v.to_string()))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                return Ok(Value::Text(crate::sql::binder::row::record_out(&fields)));
             }
             Func::DomainCheck(d) => {
                 let v = args

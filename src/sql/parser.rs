@@ -4,6 +4,7 @@
 //! ([`parse_statements`]).
 
 use super::commands::{self, Command};
+use super::dialect::DIALECT;
 use crate::error::{Error, Result, SqlState};
 use sqlparser::ast;
 use sqlparser::dialect::PostgreSqlDialect;
@@ -133,7 +134,7 @@ fn parse_inner(sql: &str) -> Result<Vec<ast::Statement>> {
     let rewritten = rewrite_subscripted_targets(sql);
     let sql = rewritten.as_deref().unwrap_or(sql);
     let parse = |text: &str| {
-        Parser::new(&PostgreSqlDialect {})
+        Parser::new(&DIALECT)
             .with_recursion_limit(RECURSION_LIMIT)
             .try_with_sql(text)
             .and_then(|mut p| p.parse_statements())
@@ -346,7 +347,7 @@ pub fn parse_inference_spec(text: &str) -> Result<(Vec<InferenceElem>, Option<as
     use sqlparser::keywords::Keyword;
     use sqlparser::tokenizer::Token;
     crate::stack::guard_large(|| {
-        let mut p = Parser::new(&PostgreSqlDialect {})
+        let mut p = Parser::new(&DIALECT)
             .with_recursion_limit(RECURSION_LIMIT)
             .try_with_sql(text)
             .map_err(map_err)?;
@@ -705,7 +706,7 @@ pub fn parse_expr(sql: &str) -> Result<ast::Expr> {
 }
 
 fn parse_expr_inner(sql: &str) -> Result<ast::Expr> {
-    Parser::new(&PostgreSqlDialect {})
+    Parser::new(&DIALECT)
         .with_recursion_limit(RECURSION_LIMIT)
         .try_with_sql(sql)
         .and_then(|mut p| p.parse_expr())

@@ -225,8 +225,13 @@ impl Binder<'_> {
                 }
             }
             A::Nested(inner) => b(inner),
-            // Collations are not modelled: every comparison is by code point.
-            A::Collate { expr, .. } => b(expr),
+            // Every comparison is by code point ("C"); only the collations
+            // that compare that way exist (see `index::collation`).
+            A::Collate { expr, collation } => {
+                let (x, ty) = b(expr)?;
+                super::index::collation(collation, &ty)?;
+                Ok((x, ty))
+            }
             // a[i]: one-dimensional subscripts, 1-based; NULL out of range.
             A::CompoundFieldAccess { root, access_chain } => {
                 let [ast::AccessExpr::Subscript(ast::Subscript::Index { index })] =

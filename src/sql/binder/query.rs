@@ -16,6 +16,8 @@ pub(crate) fn output_name(e: &ast::Expr) -> String {
         A::Identifier(i) => ident(i),
         A::CompoundIdentifier(ids) => ids.last().map(ident).unwrap_or_default(),
         A::Nested(inner) => output_name(inner),
+        A::Collate { expr, .. } => output_name(expr),
+        A::CompoundFieldAccess { root, .. } => output_name(root),
         A::Function(f) => f
             .name
             .0

@@ -285,6 +285,9 @@ pub struct ViewDef {
     pub columns: Vec<String>,
     /// Tables and views the query reads (they cannot be dropped without CASCADE).
     pub depends_on: Vec<u32>,
+    /// `WITH [LOCAL | CASCADED] CHECK OPTION`: "local" or "cascaded".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_option: Option<String>,
     /// The owning role (0 in entries written before owners existed: the
     /// bootstrap superuser, filled in when the catalog is loaded).
     #[serde(default)]

@@ -1475,6 +1475,7 @@ impl Session {
             on_conflict: None,
             returning: None,
             checks: vec![],
+            view_check: None,
         });
         let outcome = self.exec_dml(&catalog, &insert, params)?;
         Ok(StatementResult {

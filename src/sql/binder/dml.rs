@@ -51,6 +51,9 @@ pub struct InsertPlan {
     pub on_conflict: Option<OnConflict>,
     pub returning: Option<Returning>,
     pub checks: Checks,
+    /// Written through a view WITH CHECK OPTION: its name and condition
+    /// over the table row.
+    pub view_check: Option<(String, Expr)>,
 }
 
 #[derive(Clone, Debug)]
@@ -65,6 +68,8 @@ pub struct UpdatePlan {
     pub assignments: Vec<(usize, Expr)>,
     pub returning: Option<Returning>,
     pub checks: Checks,
+    /// Written through a view WITH CHECK OPTION (see [`InsertPlan`]).
+    pub view_check: Option<(String, Expr)>,
 }
 
 #[derive(Clone, Debug)]
@@ -215,7 +220,7 @@ impl Binder<'_> {
             _ => return Err(Error::unsupported("INSERT INTO a table function")),
         };
         let table = self.table(name)?;
-        self.require(acl::Object::Table(&table), acl::INSERT)?;
+        self.require_target(&table, acl::INSERT)?;
         let width = table.columns.len();
         // Target columns, and the subscript of an array element target.
         let mut subscripts: Vec<Option<Expr>> = Vec::new();
@@ -428,16 +433,17 @@ impl Binder<'_> {
         // RETURNING and a conflict target read the table; DO UPDATE updates it.
         if let Some(ast::OnInsert::OnConflict(oc)) = &ins.on {
             if matches!(oc.action, ast::OnConflictAction::DoUpdate(_)) {
-                self.require(acl::Object::Table(&table), acl::UPDATE)?;
+                self.require_target(&table, acl::UPDATE)?;
             }
             if matches!(oc.conflict_target, Some(ast::ConflictTarget::Columns(_))) {
-                self.require(acl::Object::Table(&table), acl::SELECT)?;
+                self.require_target(&table, acl::SELECT)?;
             }
         }
         if returning.is_some() {
-            self.require(acl::Object::Table(&table), acl::SELECT)?;
+            self.require_target(&table, acl::SELECT)?;
         }
         Ok(InsertPlan {
+            view_check: None,
             checks: self.table_checks(&table)?,
             table,
             source,
@@ -791,6 +797,9 @@ impl Binder<'_> {
     /// Binds INSERT, UPDATE or DELETE, also under a WITH clause (whose
     /// queries its statements can then read).
     pub fn bind_dml(&self, stmt: &ast::Statement) -> Result<DmlPlan> {
+        if let Some(plan) = self.bind_view_dml(stmt)? {
+            return Ok(plan);
+        }
         Ok(match stmt {
             ast::Statement::Insert(i) => DmlPlan::Insert(self.bind_insert(i)?),
             ast::Statement::Update(u) => DmlPlan::Update(self.bind_update(u)?),
@@ -802,6 +811,77 @@ impl Binder<'_> {
             },
             _ => return Err(Error::internal("not a data-changing statement")),
         })
+    }
+
+    /// A statement that writes through a view, bound as the statement on
+    /// the view's table (see `view_dml`); None for other statements.
+    fn bind_view_dml(&self, stmt: &ast::Statement) -> Result<Option<DmlPlan>> {
+        let target = match stmt {
+            ast::Statement::Insert(i) => match &i.table {
+                ast::TableObject::TableName(n) => Some(n),
+                _ => None,
+            },
+            ast::Statement::Update(u) => match &u.table.relation {
+                ast::TableFactor::Table { name, .. } => Some(name),
+                _ => None,
+            },
+            ast::Statement::Delete(d) => match &d.from {
+                ast::FromTable::WithFromKeyword(f) | ast::FromTable::WithoutKeyword(f) => {
+                    match f.first().map(|t| &t.relation) {
+                        Some(ast::TableFactor::Table { name, .. }) => Some(name),
+                        _ => None,
+                    }
+                }
+            },
+            _ => None,
+        };
+        let Some(view) = target.map(|n| self.target_view(n)).transpose()?.flatten() else {
+            return Ok(None);
+        };
+        *self.dml_view.borrow_mut() = Some(view.clone());
+        let bound = (|| {
+            let mut plan = match stmt {
+                ast::Statement::Insert(i) => {
+                    let (ins, u) = self.view_insert(i, &view)?;
+                    let mut p = self.bind_insert(&ins)?;
+                    p.view_check = self.view_check(&p.table, &u)?;
+                    DmlPlan::Insert(p)
+                }
+                ast::Statement::Update(up) => {
+                    let (up, u) = self.view_update(up, &view)?;
+                    let mut p = self.bind_update(&up)?;
+                    p.view_check = self.view_check(&p.table, &u)?;
+                    DmlPlan::Update(p)
+                }
+                ast::Statement::Delete(d) => {
+                    let (d, _) = self.view_delete(d, &view)?;
+                    DmlPlan::Delete(self.bind_delete(&d)?)
+                }
+                _ => return Err(Error::internal("not a data-changing statement")),
+            };
+            if let DmlPlan::Insert(p) = &mut plan
+                && p.on_conflict.is_some()
+            {
+                // The view's columns are the arbiter's; nothing else changes.
+            }
+            Ok(plan)
+        })();
+        *self.dml_view.borrow_mut() = None;
+        bound.map(Some)
+    }
+
+    /// A view's CHECK OPTION as a condition over its table's row.
+    fn view_check(
+        &self,
+        table: &TableDef,
+        u: &super::view_dml::UpdatableView,
+    ) -> Result<Option<(String, Expr)>> {
+        let Some(cond) = u.check() else {
+            return Ok(None);
+        };
+        let scope = Scope::for_table(table, &u.alias);
+        let x = self.checked_as(u.view.owner, || self.bind_predicate(&cond, &scope, "WHERE"))?;
+        Ok(Some((u.view.name.clone(), x)))
     }
 
     /// The table an UPDATE or DELETE changes, and the name it goes by.
@@ -874,7 +954,7 @@ impl Binder<'_> {
             return Err(Error::unsupported("UPDATE of a join"));
         }
         let (table, alias) = self.target_table(&u.table.relation, "UPDATE")?;
-        self.require(acl::Object::Table(&table), acl::UPDATE)?;
+        self.require_target(&table, acl::UPDATE)?;
         let from_items = match &u.from {
             None => None,
             Some(ast::UpdateTableFromKind::BeforeSet(f))
@@ -899,9 +979,10 @@ impl Binder<'_> {
             e.walk(&mut |x| reads |= matches!(x, Expr::Column(i) if *i < width));
         }
         if reads {
-            self.require(acl::Object::Table(&table), acl::SELECT)?;
+            self.require_target(&table, acl::SELECT)?;
         }
         Ok(UpdatePlan {
+            view_check: None,
             checks: self.table_checks(&table)?,
             scan: Scan {
                 table: table.clone(),
@@ -929,9 +1010,9 @@ impl Binder<'_> {
             return Err(Error::unsupported("DELETE from more than one table"));
         }
         let (table, alias) = self.target_table(&from[0].relation, "DELETE")?;
-        self.require(acl::Object::Table(&table), acl::DELETE)?;
+        self.require_target(&table, acl::DELETE)?;
         if d.selection.is_some() || d.returning.is_some() {
-            self.require(acl::Object::Table(&table), acl::SELECT)?;
+            self.require_target(&table, acl::SELECT)?;
         }
         let (scope, using, extra) = self.target_scope(&table, &alias, d.using.as_deref())?;
         let (scan_filter, filter, returning) = self.target_clauses(

@@ -21,12 +21,14 @@ mod special;
 mod srf;
 mod subquery;
 mod system;
+mod view_dml;
 mod window;
 
 pub use dml::{
     ConflictAction, DeletePlan, DmlPlan, InsertPlan, OnConflict, Returning, UpdatePlan,
     dml_in_query, is_dml,
 };
+pub use view_dml::updatable_query;
 
 use super::expr::Expr;
 use crate::catalog::{Catalog, Relation, TableDef, acl};
@@ -256,6 +258,9 @@ pub struct Binder<'a> {
     /// The current user of the statement (`has_table_privilege` without a
     /// role asks about it); None for internal binding.
     current_role: std::cell::Cell<Option<u32>>,
+    /// The view a data-changing statement writes through (its table's
+    /// privileges are then the view owner's to hold, the view's the user's).
+    dml_view: RefCell<Option<Arc<crate::catalog::ViewDef>>>,
 }
 
 /// Privilege checking while binding (see [`Binder::with_privilege_checks`]).
@@ -283,6 +288,7 @@ impl<'a> Binder<'a> {
             in_system_relation: std::cell::Cell::new(false),
             privileges: std::cell::Cell::new(Checks::Off),
             current_role: std::cell::Cell::new(None),
+            dml_view: RefCell::new(None),
         }
     }
 
@@ -309,6 +315,20 @@ impl<'a> Binder<'a> {
         match self.privileges.get() {
             Checks::Role(r) => self.catalog.check_privilege(r, obj, any_of),
             Checks::Off | Checks::Superuser => Ok(()),
+        }
+    }
+
+    /// Checks privileges `any_of` on the table a data-changing statement
+    /// writes; through a view, the current user needs them on the view and
+    /// the view's owner on the table.
+    pub(crate) fn require_target(&self, table: &TableDef, any_of: acl::Privs) -> Result<()> {
+        let view = self.dml_view.borrow().clone();
+        match view {
+            Some(v) => {
+                self.require(acl::Object::View(&v), any_of)?;
+                self.checked_as(v.owner, || self.require(acl::Object::Table(table), any_of))
+            }
+            None => self.require(acl::Object::Table(table), any_of),
         }
     }
 

@@ -90,7 +90,18 @@ impl DdlCtx<'_> {
             }
             None => self.oids.allocate(self.txn)?,
         };
+        let check_option = check_option(&cv.options)?;
+        if check_option.is_some() {
+            let q = crate::sql::parser::parse_query(&cv.query.to_string())?;
+            if let Err(detail) = crate::sql::binder::updatable_query(&q, &columns).map(|_| ()) {
+                return Err(Error::unsupported(
+                    "WITH CHECK OPTION is supported only on automatically updatable views",
+                )
+                .with_hint(detail));
+            }
+        }
         let view = ViewDef {
+            check_option,
             id,
             database: self.catalog.database,
             schema,
@@ -146,4 +157,45 @@ impl DdlCtx<'_> {
         }
         Ok(())
     }
+}
+
+/// The view's `check_option` option (`local` or `cascaded`); other options
+/// are refused as PostgreSQL refuses unknown ones.
+fn check_option(options: &ast::CreateTableOptions) -> Result<Option<String>> {
+    let ast::CreateTableOptions::With(opts) = options else {
+        return Ok(None);
+    };
+    let mut out = None;
+    for o in opts {
+        let ast::SqlOption::KeyValue { key, value } = o else {
+            return Err(Error::syntax(format!("syntax error at or near \"{o}\"")));
+        };
+        let name = ident(key);
+        let v = match value {
+            ast::Expr::Value(v) => match &v.value {
+                ast::Value::SingleQuotedString(s) => s.to_lowercase(),
+                other => other.to_string().to_lowercase(),
+            },
+            ast::Expr::Identifier(i) => ident(i),
+            other => other.to_string().to_lowercase(),
+        };
+        match name.as_str() {
+            "check_option" if v == "local" || v == "cascaded" => out = Some(v),
+            "check_option" => {
+                return Err(Error::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    format!("invalid value for enum option \"check_option\": {v}"),
+                )
+                .with_detail("Valid values are \"local\" and \"cascaded\"."));
+            }
+            "security_barrier" | "security_invoker" => {}
+            _ => {
+                return Err(Error::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    format!("unrecognized parameter \"{name}\""),
+                ));
+            }
+        }
+    }
+    Ok(out)
 }

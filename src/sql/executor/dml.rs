@@ -89,6 +89,10 @@ pub fn execute_dml(
     Ok(w.out)
 }
 
+/// What a new row must satisfy: the table's CHECK constraints, and the
+/// CHECK OPTION of the view it is written through.
+type RowChecks<'c> = (&'c [(String, Expr)], Option<&'c (String, Expr)>);
+
 /// A deferred NO ACTION check: (parent, child, fk index, old referenced values).
 type NoActionCheck = (Arc<TableDef>, Arc<TableDef>, usize, Vec<Value>);
 
@@ -288,6 +292,22 @@ impl<'a> Writer<'a> {
             }
         }
         Ok(out)
+    }
+
+    /// A view's CHECK OPTION on a row written through it (NULL fails too:
+    /// the row must be visible in the view).
+    fn check_view(&self, view_check: Option<&(String, Expr)>, row: &[Value]) -> Result<()> {
+        let Some((view, cond)) = view_check else {
+            return Ok(());
+        };
+        if cond.eval_pred(row, &self.ectx())? {
+            return Ok(());
+        }
+        Err(Error::new(
+            SqlState::WITH_CHECK_OPTION_VIOLATION,
+            format!("new row violates check option for view \"{view}\""),
+        )
+        .with_detail(failing_row(row)))
     }
 
     /// The bound constraints of domain `id`.
@@ -754,6 +774,7 @@ impl<'a> Writer<'a> {
         let rows = self.collect_plan(&p.source)?;
         for row in rows {
             let row = self.prepare(table, row, &p.checks)?;
+            self.check_view(p.view_check.as_ref(), &row)?;
             let rowid = match table.rowid_seq {
                 Some(seq) if table.primary_key.is_empty() => Some(self.env.nextval(seq)?),
                 _ => None,
@@ -823,7 +844,7 @@ impl<'a> Writer<'a> {
                                 &existing,
                                 &old,
                                 new,
-                                &p.checks,
+                                (&p.checks, p.view_check.as_ref()),
                                 &p.returning,
                                 &[],
                             )?;
@@ -843,11 +864,12 @@ impl<'a> Writer<'a> {
         key: &[u8],
         old: &[Value],
         new: Vec<Value>,
-        checks: &[(String, Expr)],
+        checks: RowChecks<'_>,
         returning: &Option<Returning>,
         extra: &[Value],
     ) -> Result<()> {
-        let new = self.prepare(table, new, checks)?;
+        let new = self.prepare(table, new, checks.0)?;
+        self.check_view(checks.1, &new)?;
         let pk = if table.primary_key.is_empty() {
             pk_of_key(key).to_vec()
         } else {
@@ -954,7 +976,15 @@ impl<'a> Writer<'a> {
             for (c, e) in &p.assignments {
                 new[*c] = e.eval(&both, &ectx)?;
             }
-            self.apply_update(table, &key, &row, new, &p.checks, &p.returning, &other)?;
+            self.apply_update(
+                table,
+                &key,
+                &row,
+                new,
+                (&p.checks, p.view_check.as_ref()),
+                &p.returning,
+                &other,
+            )?;
         }
         Ok(())
     }

@@ -496,10 +496,9 @@ impl Binder<'_> {
                         None,
                     ),
                 };
-                (
-                    Vec::new(),
-                    Some(self.bind_inference(table, alias, &spec.0, spec.1.as_ref())?),
-                )
+                let excluded = matches!(oc.action, ast::OnConflictAction::DoUpdate(_));
+                let spec = self.bind_inference(table, alias, &spec.0, spec.1.as_ref(), excluded)?;
+                (Vec::new(), Some(spec))
             }
             Some(ast::ConflictTarget::OnConstraint(name)) => {
                 let (_, n) = split_name(name)?;

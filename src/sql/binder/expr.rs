@@ -782,11 +782,8 @@ impl Binder<'_> {
                         Err(self.missing_table(q, scope))
                     }
                     // PostgreSQL does not quote a qualified name here.
-                    Some(q) => Err(Error::new(
-                        SqlState::UNDEFINED_COLUMN,
-                        format!("column {q}.{name} does not exist"),
-                    )),
-                    None => Err(Error::undefined_column(name)),
+                    Some(q) => Err(self.undefined_column(Some(q), name, scope)),
+                    None => Err(self.undefined_column(None, name, scope)),
                 }
             }
         }

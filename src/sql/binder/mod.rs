@@ -13,6 +13,7 @@ mod dml;
 pub mod domain;
 mod expr;
 mod from;
+mod fuzzy;
 pub mod index;
 mod operators;
 mod query;
@@ -117,8 +118,9 @@ pub struct Scope {
     pub tables: Vec<ScopeTable>,
 }
 
-/// A table in a scope: the qualifier it goes by, and whether its columns
-/// can be referenced here (ON CONFLICT's EXCLUDED cannot in RETURNING).
+/// A table in a scope: the qualifier it goes by, the catalog table (0 for a
+/// subquery, VALUES or the like), and whether its columns can be referenced
+/// here (ON CONFLICT's EXCLUDED cannot in RETURNING).
 #[derive(Clone, Debug)]
 pub struct ScopeTable {
     pub qualifier: String,

@@ -117,7 +117,10 @@ impl Session {
                 if_exists,
                 cascade,
             } => self.command_in_txn(|s| {
-                s.with_ddl(|ctx| ctx.drop_domains(names, *if_exists, *cascade).map(|_| ()))
+                s.with_ddl(|ctx| {
+                    ctx.drop_types(names, *if_exists, *cascade, true)
+                        .map(|_| ())
+                })
             })?,
         }
         Ok(command_result(c.tag()))

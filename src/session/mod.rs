@@ -1118,6 +1118,7 @@ impl Session {
             | S::CreateSchema { .. }
             | S::CreateSequence { .. }
             | S::CreateView(_)
+            | S::CreateType { .. }
             | S::Drop { .. }
             | S::AlterTable(_)
             | S::Truncate(_)
@@ -1424,7 +1425,11 @@ impl Session {
                 names,
                 cascade,
                 ..
-            } => ctx.drop_domains(names, *if_exists, *cascade),
+            } => ctx.drop_types(names, *if_exists, *cascade, false),
+            S::CreateType {
+                name,
+                representation,
+            } => ctx.create_type(name, representation.as_ref()),
             S::Drop {
                 object_type: ast::ObjectType::Role | ast::ObjectType::User,
                 if_exists,

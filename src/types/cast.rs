@@ -99,6 +99,9 @@ impl Value {
         let from = self.data_type();
         Ok(match (self, to) {
             (v, DataType::Unknown) => v,
+            (Value::Record(id, fields), DataType::Composite(t)) if id == *t => {
+                Value::Record(id, fields)
+            }
             // Strings.
             (v, DataType::Text) => match v {
                 Value::Text(s) => Value::Text(s),

@@ -1,5 +1,6 @@
 //! Binding INSERT, UPDATE and DELETE (with ON CONFLICT and RETURNING).
 
+use super::composite::PathStep;
 use super::query::output_name;
 use super::{Binder, Scope, ScopeColumn, ident, object_name_parts, split_name};
 use crate::catalog::{IdentityKind, TableDef, acl};
@@ -161,22 +162,6 @@ pub fn is_dml(stmt: &ast::Statement) -> bool {
     }
 }
 
-/// An INSERT target carried over as text by the parser (`a[i]`): the
-/// column and the subscript.
-fn subscripted_target(text: &str) -> Result<(String, Option<ast::Expr>)> {
-    let e = parser::parse_expr(text)?;
-    if let ast::Expr::CompoundFieldAccess { root, access_chain } = &e
-        && let ast::Expr::Identifier(col) = root.as_ref()
-        && let [ast::AccessExpr::Subscript(ast::Subscript::Index { index })] =
-            access_chain.as_slice()
-    {
-        return Ok((ident(col), Some(index.clone())));
-    }
-    Err(Error::unsupported(format!(
-        "INSERT target {text} is not supported (only one subscript of an array column)"
-    )))
-}
-
 fn is_default_keyword(e: &ast::Expr) -> bool {
     matches!(e, ast::Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"))
 }
@@ -222,20 +207,26 @@ impl Binder<'_> {
         let table = self.table(name)?;
         self.require_target(&table, acl::INSERT)?;
         let width = table.columns.len();
-        // Target columns, and the subscript of an array element target.
-        let mut subscripts: Vec<Option<Expr>> = Vec::new();
+        // Target columns, and the path below the column a target sets
+        // (array elements `a[1]`, fields `c.f`, `c.f[1]`, ...).
+        let mut paths: Vec<Vec<PathStep>> = Vec::new();
         let targets: Vec<usize> = if ins.columns.is_empty() {
-            subscripts.resize(width, None);
+            paths.resize(width, Vec::new());
             (0..width).collect()
         } else {
             let mut v: Vec<usize> = Vec::new();
             for c in &ins.columns {
                 let parts = object_name_parts(c)?;
-                let (cname, sub) = match parts.as_slice() {
+                // As in PostgreSQL, `a.b` is field b of column a.
+                let (cname, path) = match parts.as_slice() {
                     [one] if one.starts_with(parser::INFERENCE_MARKER) => {
-                        subscripted_target(&one[1..])?
+                        super::composite::parse_target(&one[1..])?
                     }
-                    _ => (parts.last().cloned().unwrap_or_default(), None),
+                    [first, rest @ ..] => (
+                        first.clone(),
+                        rest.iter().map(|f| PathStep::Field(f.clone())).collect(),
+                    ),
+                    [] => (String::new(), Vec::new()),
                 };
                 let i = table.column_index(&cname).ok_or_else(|| {
                     Error::new(
@@ -246,42 +237,32 @@ impl Binder<'_> {
                         ),
                     )
                 })?;
-                // Element targets of one array combine; a whole-column
-                // target excludes any other target of the column.
+                // The path must fit the column's type (checked first, as
+                // PostgreSQL does).
+                if !path.is_empty() {
+                    let c = &table.columns[i];
+                    let null = || Expr::Literal(Value::Null);
+                    self.assign_path(&c.name, null(), &c.ty, &path, null(), &DataType::Unknown)?;
+                }
+                // Element and field targets of one column combine; a
+                // whole-column target excludes any other target of it.
                 let clash = v
                     .iter()
-                    .zip(&subscripts)
-                    .any(|(&o, s)| o == i && (s.is_none() || sub.is_none()));
+                    .zip(&paths)
+                    .any(|(&o, p)| o == i && (p.is_empty() || path.is_empty()));
                 if clash {
                     return Err(Error::new(
                         SqlState::DUPLICATE_COLUMN,
                         format!("column \"{cname}\" specified more than once"),
                     ));
                 }
-                let sub = match sub {
-                    Some(e) => {
-                        let ty = &table.columns[i].ty;
-                        if !matches!(ty, DataType::Array(_)) {
-                            return Err(Error::new(
-                                SqlState::DATATYPE_MISMATCH,
-                                format!(
-                                    "cannot subscript type {} because it does not support subscripting",
-                                    ty.name()
-                                ),
-                            ));
-                        }
-                        let (x, t) = self.bind_expr(&e, &Scope::default())?;
-                        Some(self.coerce(x, &t, &DataType::Int4)?)
-                    }
-                    None => None,
-                };
                 v.push(i);
-                subscripts.push(sub);
+                paths.push(path);
             }
             v
         };
-        // The value a target sets: the column, or the array with one element
-        // set (built up from NULL across a row's element targets).
+        // The value a target sets: the column, or the column with an
+        // element or field set (built up from NULL across a row's targets).
         let assign = |row: &mut Vec<Expr>,
                       started: &mut Vec<usize>,
                       k: usize,
@@ -289,28 +270,26 @@ impl Binder<'_> {
                       t: &DataType|
          -> Result<()> {
             let col = targets[k];
-            let cty = &table.columns[col].ty;
-            match (&subscripts[k], cty) {
-                (Some(sub), DataType::Array(elem)) => {
-                    let x = if *t == **elem || *t == DataType::Unknown {
-                        self.coerce_for_column(x, t, elem)?
-                    } else {
-                        Expr::Cast(Box::new(x), (**elem).clone())
-                    };
-                    let base = if started.contains(&col) {
-                        std::mem::replace(&mut row[col], Expr::Literal(Value::Null))
-                    } else {
-                        started.push(col);
-                        Expr::Literal(Value::Null)
-                    };
-                    row[col] = Expr::Function(
-                        crate::sql::functions::Func::ArrayAssign((**elem).clone()),
-                        vec![base, sub.clone(), x],
-                    );
-                }
-                _ => row[col] = self.coerce_for_column(x, t, cty)?,
+            let c = &table.columns[col];
+            if paths[k].is_empty() {
+                row[col] = self.coerce_for_column(&c.name, x, t, &c.ty)?;
+                return Ok(());
             }
+            let base = if started.contains(&col) {
+                std::mem::replace(&mut row[col], Expr::Literal(Value::Null))
+            } else {
+                started.push(col);
+                Expr::Literal(Value::Null)
+            };
+            row[col] = self.assign_path(&c.name, base, &c.ty, &paths[k], x, t)?;
             Ok(())
+        };
+        let default_in_path = |k: usize| match paths[k].first() {
+            None => Ok(()),
+            Some(PathStep::Index(_)) => {
+                Err(Error::unsupported("cannot set an array element to DEFAULT"))
+            }
+            Some(PathStep::Field(_)) => Err(Error::unsupported("cannot set a subfield to DEFAULT")),
         };
         let defaults: Vec<Expr> = (0..width)
             .map(|i| self.column_default(&table, i))
@@ -359,11 +338,7 @@ impl Binder<'_> {
                         for (k, e) in r.iter().enumerate() {
                             let col = targets[k];
                             if is_default_keyword(e) {
-                                if subscripts[k].is_some() {
-                                    return Err(Error::unsupported(
-                                        "cannot set an array element to DEFAULT",
-                                    ));
-                                }
+                                default_in_path(k)?;
                                 continue;
                             }
                             check_identity(col, true)?;
@@ -390,10 +365,12 @@ impl Binder<'_> {
                     let types: Vec<DataType> = plan.columns().into_iter().map(|c| c.ty).collect();
                     for (k, col) in targets.iter().take(n).enumerate() {
                         check_identity(*col, true)?;
-                        if subscripts[k].is_some() {
-                            assign(&mut exprs, &mut started, k, Expr::Column(k), &types[k])?;
-                        } else {
+                        if paths[k].is_empty()
+                            && !matches!(table.columns[*col].ty, DataType::Composite(_))
+                        {
                             exprs[*col] = Expr::Column(k);
+                        } else {
+                            assign(&mut exprs, &mut started, k, Expr::Column(k), &types[k])?;
                         }
                     }
                     Plan::Project {
@@ -454,7 +431,39 @@ impl Binder<'_> {
 
     /// Types an untyped literal or parameter for a column; typed values are
     /// cast at write time with assignment semantics.
-    fn coerce_for_column(&self, x: Expr, from: &DataType, to: &DataType) -> Result<Expr> {
+    fn coerce_for_column(
+        &self,
+        column: &str,
+        x: Expr,
+        from: &DataType,
+        to: &DataType,
+    ) -> Result<Expr> {
+        let mismatch = || {
+            Error::new(
+                SqlState::DATATYPE_MISMATCH,
+                format!(
+                    "column \"{column}\" is of type {} but expression is of type {}",
+                    self.type_display(to),
+                    self.type_display(from)
+                ),
+            )
+            .with_hint("You will need to rewrite or cast the expression.")
+        };
+        // Records: untyped text, ROW(...) (an anonymous record) or a value
+        // of the type; arrays of records: untyped text or the array type.
+        match (from, to) {
+            (f, t) if f == t => return Ok(x),
+            (DataType::Unknown | DataType::Composite(0), DataType::Composite(id)) => {
+                return self.coerce_to_composite(x, from, *id);
+            }
+            (DataType::Unknown, t) if super::composite::is_composite_array(t) => {
+                return self.coerce_to_composite_array(x, from, to);
+            }
+            (_, DataType::Composite(_)) => return Err(mismatch()),
+            (_, t) if super::composite::is_composite_array(t) => return Err(mismatch()),
+            (DataType::Composite(_), t) if !t.is_text() => return Err(mismatch()),
+            _ => {}
+        }
         match (&x, from) {
             (Expr::Literal(Value::Text(_)), DataType::Unknown)
             | (Expr::Param(_, DataType::Unknown), _) => self.coerce(x, from, to),
@@ -558,7 +567,9 @@ impl Binder<'_> {
         scope: &Scope,
     ) -> Result<Vec<(usize, Expr)>> {
         let mut out: Vec<(usize, Expr)> = Vec::new();
-        for (name, value) in self.single_assignments(assignments, scope)? {
+        // Columns set by field assignments (`SET c.f = ...`), which combine.
+        let mut by_field: Vec<usize> = Vec::new();
+        for (name, path, value) in self.single_assignments(table, assignments, scope)? {
             let a = ast::Assignment {
                 target: ast::AssignmentTarget::ColumnName(ast::ObjectName::from(vec![
                     ast::Ident::with_quote('"', name.clone()),
@@ -574,16 +585,34 @@ impl Binder<'_> {
                     ),
                 )
             })?;
-            if out.iter().any(|(c, _)| *c == col) {
+            let earlier = out.iter().position(|(c, _)| *c == col);
+            if earlier.is_some() && (path.is_empty() || !by_field.contains(&col)) {
                 return Err(Error::syntax(format!(
                     "multiple assignments to same column \"{name}\""
                 )));
             }
-            let is_row = match &a.value {
-                ast::Expr::QualifiedWildcard(..) | ast::Expr::Tuple(_) => true,
-                ast::Expr::Function(f) => super::row::is_row_constructor(f),
-                _ => false,
-            };
+            if !path.is_empty() {
+                if is_default_keyword(&a.value) {
+                    return Err(Error::unsupported("cannot set a subfield to DEFAULT"));
+                }
+                // From the column's value, or what earlier fields made of it.
+                let base = match earlier {
+                    Some(k) => out.remove(k).1,
+                    None => Expr::Column(col),
+                };
+                let (x, t) = self.bind_expr(&a.value, scope)?;
+                let c = &table.columns[col];
+                let steps: Vec<PathStep> = path.into_iter().map(PathStep::Field).collect();
+                out.push((col, self.assign_path(&c.name, base, &c.ty, &steps, x, &t)?));
+                by_field.push(col);
+                continue;
+            }
+            let is_row = !matches!(table.columns[col].ty, DataType::Composite(_))
+                && match &a.value {
+                    ast::Expr::QualifiedWildcard(..) | ast::Expr::Tuple(_) => true,
+                    ast::Expr::Function(f) => super::row::is_row_constructor(f),
+                    _ => false,
+                };
             if is_row {
                 return Err(Error::new(
                     SqlState::DATATYPE_MISMATCH,
@@ -607,7 +636,7 @@ impl Binder<'_> {
                     )));
                 }
                 let (x, t) = self.bind_expr(&a.value, scope)?;
-                self.coerce_for_column(x, &t, &table.columns[col].ty)?
+                self.coerce_for_column(&name, x, &t, &table.columns[col].ty)?
             };
             out.push((col, x));
         }
@@ -619,17 +648,26 @@ impl Binder<'_> {
     /// into one scalar subquery per column over the same query.
     fn single_assignments(
         &self,
+        table: &TableDef,
         assignments: &[ast::Assignment],
         scope: &Scope,
-    ) -> Result<Vec<(String, ast::Expr)>> {
+    ) -> Result<Vec<(String, Vec<String>, ast::Expr)>> {
         let mut out = Vec::new();
         for a in assignments {
             let names = match &a.target {
+                // `c.f`: field f of column c (of a composite type).
                 ast::AssignmentTarget::ColumnName(n) => {
-                    out.push((
-                        object_name_parts(n)?.pop().unwrap_or_default(),
-                        a.value.clone(),
-                    ));
+                    let mut parts = object_name_parts(n)?;
+                    let composite = parts.len() > 1
+                        && table
+                            .column_index(&parts[0])
+                            .is_some_and(|c| matches!(table.columns[c].ty, DataType::Composite(_)));
+                    if composite {
+                        let rest = parts.split_off(1);
+                        out.push((parts.remove(0), rest, a.value.clone()));
+                    } else {
+                        out.push((parts.pop().unwrap_or_default(), Vec::new(), a.value.clone()));
+                    }
                     continue;
                 }
                 ast::AssignmentTarget::Tuple(names) => names
@@ -651,13 +689,23 @@ impl Binder<'_> {
                     if values.len() != names.len() {
                         return Err(mismatch());
                     }
-                    out.extend(names.into_iter().zip(values));
+                    out.extend(
+                        names
+                            .into_iter()
+                            .zip(values)
+                            .map(|(n, v)| (n, Vec::new(), v)),
+                    );
                 }
                 ast::Expr::Tuple(values) => {
                     if values.len() != names.len() {
                         return Err(mismatch());
                     }
-                    out.extend(names.into_iter().zip(values.iter().cloned()));
+                    out.extend(
+                        names
+                            .into_iter()
+                            .zip(values.iter().cloned())
+                            .map(|(n, v)| (n, Vec::new(), v)),
+                    );
                 }
                 ast::Expr::Subquery(q) => {
                     // Bound once (inside the statement's scope, for
@@ -678,10 +726,10 @@ impl Binder<'_> {
                             i + 1,
                             cols.join(", ")
                         );
-                        out.push((name, parser::parse_expr(&text)?));
+                        out.push((name, Vec::new(), parser::parse_expr(&text)?));
                     }
                 }
-                _ if names.len() == 1 => out.push((names[0].clone(), a.value.clone())),
+                _ if names.len() == 1 => out.push((names[0].clone(), Vec::new(), a.value.clone())),
                 _ => {
                     return Err(Error::syntax(
                         "source for a multiple-column UPDATE item must be a sub-SELECT or ROW() expression",

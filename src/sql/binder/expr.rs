@@ -156,6 +156,15 @@ impl Binder<'_> {
         if from == to || *to == DataType::Unknown {
             return Ok(x);
         }
+        // Untyped text becomes a record by the type's fields.
+        if *from == DataType::Unknown && !matches!(x, Expr::Param(..)) {
+            if let DataType::Composite(id) = to {
+                return self.coerce_to_composite(x, from, *id);
+            }
+            if super::composite::is_composite_array(to) {
+                return self.coerce_to_composite_array(x, from, to);
+            }
+        }
         match x {
             Expr::Literal(Value::Null) => Ok(Expr::Literal(Value::Null)),
             Expr::Literal(Value::Text(s)) if *from == DataType::Unknown => {
@@ -232,26 +241,37 @@ impl Binder<'_> {
                 super::index::collation(collation, &ty)?;
                 Ok((x, ty))
             }
-            // a[i]: one-dimensional subscripts, 1-based; NULL out of range.
+            // a[i]: one-dimensional subscripts, 1-based; NULL out of range;
+            // (x).f: a field of a composite value.
             A::CompoundFieldAccess { root, access_chain } => {
-                let [ast::AccessExpr::Subscript(ast::Subscript::Index { index })] =
-                    access_chain.as_slice()
-                else {
-                    return Err(Error::unsupported(format!("expression not supported: {e}")));
-                };
-                let (arr, at) = b(root)?;
-                let DataType::Array(elem) = at else {
-                    return Err(Error::new(
-                        SqlState::DATATYPE_MISMATCH,
-                        format!(
-                            "cannot subscript type {} because it does not support subscripting",
-                            at.name()
-                        ),
-                    ));
-                };
-                let (i, it) = b(index)?;
-                let i = self.coerce(i, &it, &DataType::Int4)?;
-                Ok((Expr::Function(Func::ArrayElement, vec![arr, i]), *elem))
+                let (mut x, mut ty) = b(root)?;
+                for access in access_chain {
+                    (x, ty) = match access {
+                        ast::AccessExpr::Subscript(ast::Subscript::Index { index }) => {
+                            let DataType::Array(elem) = ty else {
+                                return Err(Error::new(
+                                    SqlState::DATATYPE_MISMATCH,
+                                    format!(
+                                        "cannot subscript type {} because it does not support subscripting",
+                                        self.type_display(&ty)
+                                    ),
+                                ));
+                            };
+                            let (i, it) = b(index)?;
+                            let i = self.coerce(i, &it, &DataType::Int4)?;
+                            (Expr::Function(Func::ArrayElement, vec![x, i]), *elem)
+                        }
+                        ast::AccessExpr::Dot(ast::Expr::Identifier(f)) => {
+                            self.select_field(x, &ty, &ident(f))?
+                        }
+                        _ => {
+                            return Err(Error::unsupported(format!(
+                                "expression not supported: {e}"
+                            )));
+                        }
+                    };
+                }
+                Ok((x, ty))
             }
             A::Value(v) => self.literal(&v.value),
             A::TypedString(ts) => {
@@ -304,7 +324,11 @@ impl Binder<'_> {
                     return self.bind_reg_cast(&reg, (x, from));
                 }
                 let (ty, domain) = self.cast_target(data_type)?;
-                let cast = if let (Expr::Literal(Value::Text(s)), DataType::Unknown) = (&x, &from) {
+                let cast = if let DataType::Composite(id) = ty {
+                    self.coerce_to_composite(x, &from, id)?
+                } else if super::composite::is_composite_array(&ty) {
+                    self.coerce_to_composite_array(x, &from, &ty)?
+                } else if let (Expr::Literal(Value::Text(s)), DataType::Unknown) = (&x, &from) {
                     Expr::Literal(Value::Text(s.clone()).cast(&ty)?)
                 } else if let Expr::Param(n, DataType::Unknown) = x {
                     let t = self.note_param(n, &ty);
@@ -319,7 +343,7 @@ impl Binder<'_> {
                     Expr::Cast(Box::new(x), ty.clone())
                 };
                 match domain {
-                    Some(d) => Ok((self.coerce_to_domain(cast, &d)?, ty)),
+                    Some(d) => Ok((self.coerce_to_domain(cast, &ty, &d)?, ty)),
                     None => Ok((cast, ty)),
                 }
             }
@@ -393,11 +417,20 @@ impl Binder<'_> {
                 let row = self.bind_row(x, scope, agg, depth + 1)?.unwrap_or_default();
                 Ok(Self::row_is_null(row, matches!(e, A::IsNotNull(_))))
             }
-            A::IsNull(x) => Ok((Expr::IsNull(Box::new(b(x)?.0)), DataType::Bool)),
-            A::IsNotNull(x) => Ok((
-                Expr::Not(Box::new(Expr::IsNull(Box::new(b(x)?.0)))),
-                DataType::Bool,
-            )),
+            // A composite value is null when all its fields are, and not
+            // null when none is.
+            A::IsNull(x) | A::IsNotNull(x) => {
+                let not = matches!(e, A::IsNotNull(_));
+                let (x, t) = b(x)?;
+                let test = if matches!(t, DataType::Composite(_)) {
+                    Expr::Function(Func::RecordNullTest(not), vec![x])
+                } else if not {
+                    Expr::Not(Box::new(Expr::IsNull(Box::new(x))))
+                } else {
+                    Expr::IsNull(Box::new(x))
+                };
+                Ok((test, DataType::Bool))
+            }
             A::IsTrue(x) | A::IsNotTrue(x) | A::IsFalse(x) | A::IsNotFalse(x) => {
                 let (x2, t) = b(x)?;
                 let x2 = self.expect_bool(x2, t, "IS TRUE")?;
@@ -550,6 +583,10 @@ impl Binder<'_> {
                     },
                     rty,
                 ))
+            }
+            A::Function(f) if super::row::is_row_constructor(f) => {
+                let row = self.bind_row(e, scope, agg, depth + 1)?.unwrap_or_default();
+                Ok(self.make_record(row))
             }
             A::Function(f) => self.function(f, scope, agg, depth),
             A::Array(arr) => {
@@ -1069,6 +1106,7 @@ impl Binder<'_> {
             let (_, ty) = self.bind(args[0], scope, agg, depth + 1)?;
             let shown = match ty {
                 DataType::Unknown => "unknown".to_string(),
+                t if super::composite::mentions_composite(&t) => self.type_display(&t),
                 t => type_name_without_modifiers(&t),
             };
             return Ok((Expr::Literal(Value::Text(shown)), DataType::Text));

@@ -102,6 +102,7 @@ fn opclass_input(ty: &DataType) -> &'static str {
         DataType::Uuid => "uuid",
         DataType::Json | DataType::Jsonb => "jsonb",
         DataType::Array(_) => "anyarray",
+        DataType::Composite(_) => "record",
     }
 }
 

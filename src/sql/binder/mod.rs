@@ -8,6 +8,7 @@
 //! binder put into a plan.
 
 mod acl_functions;
+pub mod composite;
 mod cte;
 mod dml;
 pub mod domain;

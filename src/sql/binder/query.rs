@@ -17,7 +17,15 @@ pub(crate) fn output_name(e: &ast::Expr) -> String {
         A::CompoundIdentifier(ids) => ids.last().map(ident).unwrap_or_default(),
         A::Nested(inner) => output_name(inner),
         A::Collate { expr, .. } => output_name(expr),
-        A::CompoundFieldAccess { root, .. } => output_name(root),
+        // The last field selected, else the subscripted expression's name.
+        A::CompoundFieldAccess { root, access_chain } => access_chain
+            .iter()
+            .rev()
+            .find_map(|a| match a {
+                ast::AccessExpr::Dot(A::Identifier(f)) => Some(ident(f)),
+                _ => None,
+            })
+            .unwrap_or_else(|| output_name(root)),
         A::Function(f) => f
             .name
             .0

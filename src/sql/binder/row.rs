@@ -197,32 +197,7 @@ pub(super) fn is_row_constructor(f: &ast::Function) -> bool {
             .is_some_and(|i| i.quote_style.is_none() && i.value.eq_ignore_ascii_case("row"))
 }
 
-/// The record output form of fields' text (`(1,"a b",)`): NULL is empty, a
-/// field that is empty or holds a quote, backslash, parenthesis, comma or
-/// white space is double-quoted with quotes and backslashes doubled.
+/// The record output form of fields' text (see [`record_text`]).
 pub fn record_out(fields: &[Option<String>]) -> String {
-    let mut out = String::from("(");
-    for (i, f) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let Some(s) = f else { continue };
-        let quote = s.is_empty()
-            || s.chars()
-                .any(|c| matches!(c, '"' | '\\' | '(' | ')' | ',') || c.is_whitespace());
-        if quote {
-            out.push('"');
-            for c in s.chars() {
-                if c == '"' || c == '\\' {
-                    out.push(c);
-                }
-                out.push(c);
-            }
-            out.push('"');
-        } else {
-            out.push_str(s);
-        }
-    }
-    out.push(')');
-    out
+    crate::types::record_text(fields)
 }

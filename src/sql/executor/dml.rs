@@ -261,8 +261,21 @@ impl<'a> Writer<'a> {
                 v.coerce_to(&c.ty)?
             };
             if let Some(d) = c.domain {
-                self.domain(d)?
-                    .check(&v, &EvalCtx::new(self.params, self.env))?;
+                let bound = self.domain(d)?;
+                let ectx = EvalCtx::new(self.params, self.env);
+                let of_elements =
+                    self.catalog.domains.get(&d).is_some_and(|def| {
+                        crate::sql::binder::domain::is_array_of_domain(&c.ty, def)
+                    });
+                match &v {
+                    Value::Array(_, items) if of_elements => {
+                        for item in items {
+                            bound.check(item, &ectx)?;
+                        }
+                    }
+                    _ if of_elements => {}
+                    _ => bound.check(&v, &ectx)?,
+                }
             }
             out.push(v);
         }

@@ -15,6 +15,9 @@ pub struct SqlState(&'static str);
 
 impl SqlState {
     pub const SUCCESSFUL_COMPLETION: SqlState = SqlState("00000");
+    pub const INVALID_FUNCTION_DEFINITION: SqlState = SqlState("42P13");
+    pub const DUPLICATE_FUNCTION: SqlState = SqlState("42723");
+    pub const INVALID_RECURSION: SqlState = SqlState("42P19");
     pub const WARNING_PRIVILEGE_NOT_GRANTED: SqlState = SqlState("01007");
     pub const WARNING_PRIVILEGE_NOT_REVOKED: SqlState = SqlState("01006");
     pub const WARNING: SqlState = SqlState("01000");
@@ -53,6 +56,9 @@ impl SqlState {
     pub const IN_FAILED_SQL_TRANSACTION: SqlState = SqlState("25P02");
     pub const READ_ONLY_SQL_TRANSACTION: SqlState = SqlState("25006");
     pub const INVALID_SQL_STATEMENT_NAME: SqlState = SqlState("26000");
+    pub const INVALID_CURSOR_NAME: SqlState = SqlState("34000");
+    pub const DUPLICATE_CURSOR: SqlState = SqlState("42P03");
+    pub const DUPLICATE_PREPARED_STATEMENT: SqlState = SqlState("42P05");
     pub const INVALID_SAVEPOINT_SPECIFICATION: SqlState = SqlState("3B001");
     pub const SERIALIZATION_FAILURE: SqlState = SqlState("40001");
     pub const DEADLOCK_DETECTED: SqlState = SqlState("40P01");

@@ -25,6 +25,7 @@ pub mod shell;
 pub mod sql;
 mod stack;
 pub mod storage;
+pub mod tenant;
 pub mod txn;
 pub mod types;
 

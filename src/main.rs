@@ -51,7 +51,7 @@ enum Command {
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
         /// Configuration file (postgresql.conf syntax): listen, max_connections,
-        /// tls_cert, tls_key, data_dir, and defaults for session settings.
+        /// tls_cert, tls_key, tls_required, data_dir, and defaults for session settings.
         #[arg(long)]
         config: Option<PathBuf>,
         /// Refuse connections beyond this many (53300) [default: 100].
@@ -63,6 +63,9 @@ enum Command {
         /// TLS private key (PEM).
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// Refuse connections without TLS (28000), like a hostssl-only pg_hba.conf.
+        #[arg(long)]
+        tls_required: bool,
     },
 }
 
@@ -72,6 +75,7 @@ fn serve(
     config_file: Option<PathBuf>,
     max_connections: Option<usize>,
     tls: Option<(PathBuf, PathBuf)>,
+    tls_required: bool,
 ) -> heliosdb_nano::Result<()> {
     let mut config = ServerConfig::default();
     let mut dir = None;
@@ -90,6 +94,9 @@ fn serve(
     }
     if let Some((cert, key)) = tls {
         config.tls = Some(TlsFiles { cert, key });
+    }
+    if tls_required {
+        config.tls_required = true;
     }
     let dir = dir.unwrap_or_else(|| PathBuf::from("./heliosdb-data"));
     let db = Database::open(&dir)?;
@@ -147,6 +154,7 @@ fn main() {
             max_connections,
             tls_cert,
             tls_key,
+            tls_required,
         } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -162,6 +170,7 @@ fn main() {
                 config,
                 max_connections,
                 tls_cert.zip(tls_key),
+                tls_required,
             ) {
                 Ok(()) => 0,
                 Err(e) => {

@@ -7,7 +7,6 @@ mod common;
 
 use common::Server;
 use heliosdb_nano::Database;
-use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 fn err(s: &mut heliosdb_nano::Session, sql: &str) -> heliosdb_nano::Error {
@@ -85,29 +84,18 @@ fn embedded_session_runs_as_its_role() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn privileges_over_the_wire() {
     let server = Server::start_with(tempfile::tempdir().unwrap(), &[], Some("s3cret"));
-    let url = |user: &str, pw: &str| {
-        format!(
-            "host=127.0.0.1 port={} user={user} password={pw} dbname=heliosdb",
-            server.port
-        )
-    };
-    let (admin, conn) = tokio_postgres::connect(&url("heliosdb", "s3cret"), NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let admin = server.client("heliosdb", "s3cret").await;
     admin
         .batch_execute(
             "CREATE ROLE web LOGIN PASSWORD 'pw';
              CREATE TABLE orders (id int PRIMARY KEY, total numeric);
              INSERT INTO orders VALUES (1, 10), (2, 20);
-             CREATE VIEW big_orders AS SELECT id FROM orders WHERE total > 15;",
+             CREATE VIEW big_orders WITH (security_invoker = false) AS
+                 SELECT id FROM orders WHERE total > 15;",
         )
         .await
         .unwrap();
-    let (web, conn) = tokio_postgres::connect(&url("web", "pw"), NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let web = server.client("web", "pw").await;
     // Prepared (extended protocol) and simple queries are both checked.
     let e = web.query("SELECT id FROM orders", &[]).await.unwrap_err();
     let db = e.as_db_error().unwrap();

@@ -15,7 +15,7 @@
 //! itself. Ownership (needed for ALTER, DROP, GRANT by the owner) is held by
 //! the owner role and every role that has its privileges.
 
-use super::{Catalog, SchemaDef, SequenceDef, TableDef, ViewDef};
+use super::{Catalog, FunctionDef, SchemaDef, SequenceDef, TableDef, ViewDef};
 use crate::error::{Error, Result, SqlState};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -34,9 +34,10 @@ pub const USAGE: Privs = 1 << 7;
 pub const CREATE: Privs = 1 << 8;
 pub const CONNECT: Privs = 1 << 9;
 pub const TEMPORARY: Privs = 1 << 10;
+pub const EXECUTE: Privs = 1 << 11;
 
 /// Privilege letters in PostgreSQL's `aclitem` order.
-const LETTERS: [(Privs, char); 11] = [
+const LETTERS: [(Privs, char); 12] = [
     (INSERT, 'a'),
     (SELECT, 'r'),
     (UPDATE, 'w'),
@@ -44,6 +45,7 @@ const LETTERS: [(Privs, char); 11] = [
     (TRUNCATE, 'D'),
     (REFERENCES, 'x'),
     (TRIGGER, 't'),
+    (EXECUTE, 'X'),
     (USAGE, 'U'),
     (CREATE, 'C'),
     (TEMPORARY, 'T'),
@@ -73,6 +75,7 @@ pub enum ObjectKind {
     Sequence,
     Schema,
     Database,
+    Function,
 }
 
 impl ObjectKind {
@@ -85,6 +88,7 @@ impl ObjectKind {
             ObjectKind::Sequence => USAGE | SELECT | UPDATE,
             ObjectKind::Schema => USAGE | CREATE,
             ObjectKind::Database => CREATE | CONNECT | TEMPORARY,
+            ObjectKind::Function => EXECUTE,
         }
     }
 
@@ -96,6 +100,7 @@ impl ObjectKind {
             ObjectKind::Sequence => "sequence",
             ObjectKind::Schema => "schema",
             ObjectKind::Database => "database",
+            ObjectKind::Function => "function",
         }
     }
 }
@@ -114,6 +119,7 @@ pub fn privilege_named(name: &str) -> Option<Privs> {
         "CREATE" => CREATE,
         "CONNECT" => CONNECT,
         "TEMPORARY" | "TEMP" => TEMPORARY,
+        "EXECUTE" => EXECUTE,
         _ => return None,
     })
 }
@@ -131,6 +137,7 @@ pub fn privilege_name(p: Privs) -> &'static str {
         USAGE => "USAGE",
         CREATE => "CREATE",
         CONNECT => "CONNECT",
+        EXECUTE => "EXECUTE",
         _ => "TEMPORARY",
     }
 }
@@ -156,6 +163,14 @@ pub fn default_acl(kind: ObjectKind, owner: u32) -> Vec<AclItem> {
             grantee: PUBLIC,
             grantor: owner,
             privs: CONNECT | TEMPORARY,
+            grant_option: 0,
+        });
+    }
+    if kind == ObjectKind::Function {
+        v.push(AclItem {
+            grantee: PUBLIC,
+            grantor: owner,
+            privs: EXECUTE,
             grant_option: 0,
         });
     }
@@ -238,6 +253,7 @@ pub fn format_item(item: &AclItem, catalog: &Catalog) -> String {
 /// An object privileges are checked on.
 #[derive(Clone, Copy)]
 pub enum Object<'a> {
+    Function(&'a FunctionDef),
     Table(&'a TableDef),
     View(&'a ViewDef),
     Sequence(&'a SequenceDef),
@@ -251,6 +267,7 @@ impl<'a> Object<'a> {
             Object::View(_) => ObjectKind::View,
             Object::Sequence(_) => ObjectKind::Sequence,
             Object::Schema(_) => ObjectKind::Schema,
+            Object::Function(_) => ObjectKind::Function,
         }
     }
 
@@ -260,6 +277,7 @@ impl<'a> Object<'a> {
             Object::View(v) => &v.name,
             Object::Sequence(s) => &s.name,
             Object::Schema(s) => &s.name,
+            Object::Function(f) => &f.name,
         }
     }
 
@@ -269,6 +287,7 @@ impl<'a> Object<'a> {
             Object::View(v) => v.owner,
             Object::Sequence(s) => s.owner,
             Object::Schema(s) => s.owner,
+            Object::Function(f) => f.owner,
         }
     }
 
@@ -278,6 +297,7 @@ impl<'a> Object<'a> {
             Object::View(v) => v.acl.as_deref(),
             Object::Sequence(s) => s.acl.as_deref(),
             Object::Schema(s) => s.acl.as_deref(),
+            Object::Function(f) => f.acl.as_deref(),
         }
     }
 
@@ -425,6 +445,26 @@ impl Catalog {
                 Object::Sequence(s),
                 format!("sequence {}", qualified(&s.schema, &s.name)),
             );
+        }
+        for f in self.functions.values() {
+            let args: Vec<String> = f.params.iter().map(|(_, t)| t.name()).collect();
+            visit(
+                Object::Function(f),
+                format!(
+                    "function {}({})",
+                    qualified(&f.schema, &f.name),
+                    args.join(", ")
+                ),
+            );
+        }
+        for t in self.tables.values() {
+            for p in t.rls.policies.iter().filter(|p| p.roles.contains(&role)) {
+                out.push(format!(
+                    "target of policy {} on table {}",
+                    p.name,
+                    qualified(&t.schema, &t.name)
+                ));
+            }
         }
         out.sort();
         out

@@ -18,17 +18,23 @@
 pub mod acl;
 pub mod databases;
 pub mod domains;
+pub mod functions;
 pub mod keys;
+pub mod policy;
 pub mod roles;
 pub mod scram;
 pub mod sequences;
 pub mod stats;
+pub mod tenants;
 
 pub use acl::AclItem;
 pub use databases::{BOOTSTRAP_DATABASE, DatabaseDef};
 pub use domains::{CompositeDef, CompositeField, DomainDef, TypeRef};
+pub use functions::FunctionDef;
+pub use policy::{PolicyCommand, PolicyDef, RowSecurity};
 pub use roles::RoleDef;
 pub use stats::TableStats;
+pub use tenants::TenantDef;
 
 use crate::error::{Error, Result, SqlState};
 use crate::storage::prefix_end;
@@ -47,8 +53,10 @@ pub const KIND_SEQUENCE: u8 = 4;
 pub const KIND_VIEW: u8 = 5;
 pub const KIND_ROLE: u8 = 6;
 pub const KIND_DATABASE: u8 = 7;
+pub const KIND_TENANT: u8 = 9;
+pub const KIND_FUNCTION: u8 = 10;
 pub const KIND_DOMAIN: u8 = 8;
-pub const KIND_COMPOSITE: u8 = 9;
+pub const KIND_COMPOSITE: u8 = 11;
 
 /// Object ids start here, like PostgreSQL's first user OID.
 pub const FIRST_OID: u32 = 16384;
@@ -162,6 +170,13 @@ pub struct TableDef {
     /// Access control list; None means the default (see [`acl`]).
     #[serde(default)]
     pub acl: Option<Vec<AclItem>>,
+    /// Row-level security: whether it is enabled or forced, and the policies.
+    #[serde(default)]
+    pub rls: RowSecurity,
+    /// The uuid column naming each row's tenant, for a tenant-scoped table
+    /// (`helios.enable_tenancy`).
+    #[serde(default)]
+    pub tenant_column: Option<usize>,
     /// For a temporary table, its ON COMMIT action (None: PRESERVE ROWS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_commit: Option<OnCommit>,
@@ -296,6 +311,18 @@ pub struct ViewDef {
     /// Access control list; None means the default (see [`acl`]).
     #[serde(default)]
     pub acl: Option<Vec<AclItem>>,
+    /// Whether the view's query reads its tables with the querying user's
+    /// privileges and row-level security policies (the default here), or
+    /// with the view owner's (`WITH (security_invoker = false)`).
+    #[serde(default = "default_security_invoker")]
+    pub security_invoker: bool,
+    /// The options given at CREATE VIEW, as `pg_class.reloptions` shows them.
+    #[serde(default)]
+    pub options: Vec<String>,
+}
+
+fn default_security_invoker() -> bool {
+    true
 }
 
 /// A relation-namespace entry.
@@ -323,6 +350,10 @@ pub struct Catalog {
     pub views: BTreeMap<u32, Arc<ViewDef>>,
     /// Roles by id (the lowest id is the bootstrap superuser).
     pub roles: BTreeMap<u32, Arc<RoleDef>>,
+    /// Tenants by object id (global, like roles).
+    pub tenants: BTreeMap<u32, Arc<TenantDef>>,
+    /// This database's SQL functions, by id.
+    pub functions: BTreeMap<u32, Arc<FunctionDef>>,
     pub domains: BTreeMap<u32, Arc<DomainDef>>,
     pub composites: BTreeMap<u32, Arc<CompositeDef>>,
     names: HashMap<(String, String), Relation>,
@@ -415,6 +446,8 @@ impl Catalog {
             Vec::new(),
         );
         let mut dbs = BTreeMap::new();
+        let mut tenants = BTreeMap::new();
+        let mut functions = BTreeMap::new();
         fn decode<T: serde::de::DeserializeOwned>(value: &[u8]) -> Result<T> {
             serde_json::from_slice(value)
                 .map_err(|e| Error::corrupted(format!("catalog entry: {e}")))
@@ -446,6 +479,16 @@ impl Catalog {
                 })?,
                 KIND_VIEW => keep(&value, database, &mut views, |v: &ViewDef| v.database)?,
                 KIND_ROLE => roles.push(decode(&value)?),
+                KIND_FUNCTION => {
+                    let f: FunctionDef = decode(&value)?;
+                    if f.database == database {
+                        functions.insert(f.id, Arc::new(f));
+                    }
+                }
+                KIND_TENANT => {
+                    let t: TenantDef = decode(&value)?;
+                    tenants.insert(t.oid, Arc::new(t));
+                }
                 KIND_DATABASE => {
                     let d: DatabaseDef = decode(&value)?;
                     dbs.insert(d.id, Arc::new(d));
@@ -476,6 +519,8 @@ impl Catalog {
         }
         c.database = database;
         c.databases = dbs;
+        c.tenants = tenants;
+        c.functions = functions;
         let start = vec![keys::STATS_PREFIX];
         let end = prefix_end(&start).expect("prefix is not all 0xFF");
         for item in txn.scan(Bound::Included(start), Bound::Excluded(end), false)? {

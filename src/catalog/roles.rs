@@ -41,6 +41,9 @@ pub struct RoleDef {
     pub password: Option<String>,
     /// Roles this role is a direct member of.
     pub member_of: Vec<u32>,
+    /// The tenant every session of this role runs in (`helios.bind_role`).
+    #[serde(default)]
+    pub tenant: Option<uuid::Uuid>,
 }
 
 impl RoleDef {
@@ -59,6 +62,7 @@ impl RoleDef {
             valid_until: None,
             password: None,
             member_of: Vec::new(),
+            tenant: None,
         }
     }
 

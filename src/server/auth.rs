@@ -8,7 +8,8 @@
 
 use crate::session::Database;
 use async_trait::async_trait;
-use pgwire::api::auth::sasl::scram::ScramSecret;
+use pgwire::api::auth::sasl::SaslMechanisms;
+use pgwire::api::auth::sasl::scram::{ScramAuth, ScramSecret};
 use pgwire::api::auth::{AuthSource, LoginInfo, Password};
 use pgwire::error::{PgWireError, PgWireResult};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -62,4 +63,28 @@ impl AuthSource for RoleVerifiers {
         };
         Ok((secret, None))
     }
+}
+
+/// The SASL mechanisms offered: SCRAM-SHA-256, and for TLS connections also
+/// SCRAM-SHA-256-PLUS with `tls-server-end-point` channel binding to the
+/// server's certificate (as PostgreSQL offers it; libpq then prefers it).
+/// A certificate whose signature algorithm channel binding cannot hash
+/// leaves TLS connections with plain SCRAM.
+pub(crate) fn scram_mechanisms(
+    db: &Database,
+    cert_pem: Option<&[u8]>,
+) -> (SaslMechanisms, Option<SaslMechanisms>) {
+    let verifiers = std::sync::Arc::new(RoleVerifiers { db: db.clone() });
+    let plain = SaslMechanisms::new(vec![std::sync::Arc::new(ScramAuth::new(verifiers.clone()))]);
+    let tls = cert_pem.and_then(|pem| {
+        let mut auth = ScramAuth::new(verifiers);
+        match auth.configure_certificate(pem) {
+            Ok(()) => Some(SaslMechanisms::new(vec![std::sync::Arc::new(auth)])),
+            Err(e) => {
+                tracing::warn!("SCRAM channel binding is off for TLS connections: {e}");
+                None
+            }
+        }
+    });
+    (plain, tls)
 }

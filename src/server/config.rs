@@ -22,6 +22,9 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// TLS, so clients can use `sslmode=require`.
     pub tls: Option<TlsFiles>,
+    /// Refuse connections that are not encrypted (28000), as a `hostssl`
+    /// rule does in PostgreSQL; needs `tls`.
+    pub tls_required: bool,
     /// Session settings every connection starts with (for example
     /// `idle_session_timeout` or `statement_timeout`), from the
     /// configuration file.
@@ -34,6 +37,7 @@ impl Default for ServerConfig {
             listen: "127.0.0.1:5432".parse().expect("a valid address"),
             max_connections: 100,
             tls: None,
+            tls_required: false,
             session_defaults: Vec::new(),
         }
     }
@@ -89,7 +93,7 @@ fn strip_comment(line: &str) -> &str {
 
 impl ServerConfig {
     /// Applies a configuration file: server keys (`listen`, `max_connections`,
-    /// `tls_cert`, `tls_key`, `data_dir` is read by the caller) and any other
+    /// `tls_cert`, `tls_key`, `tls_required`, `data_dir` is read by the caller) and any other
     /// key as a session setting default. Returns the `data_dir` if given.
     pub fn apply_file(&mut self, path: &Path) -> Result<Option<PathBuf>> {
         let text = std::fs::read_to_string(path).map_err(|e| {
@@ -117,6 +121,19 @@ impl ServerConfig {
                 }
                 "tls_cert" | "ssl_cert_file" => cert = Some(PathBuf::from(value)),
                 "tls_key" | "ssl_key_file" => key = Some(PathBuf::from(value)),
+                "tls_required" => {
+                    self.tls_required = match value.to_lowercase().as_str() {
+                        "on" | "true" | "yes" | "1" => true,
+                        "off" | "false" | "no" | "0" => false,
+                        _ => {
+                            return Err(config_error(
+                                path,
+                                0,
+                                format!("invalid tls_required \"{value}\" (on or off)"),
+                            ));
+                        }
+                    }
+                }
                 "data_dir" | "data_directory" => data_dir = Some(PathBuf::from(value)),
                 _ => {
                     // Checked now, so a typo fails at start-up and not per connection.
@@ -140,6 +157,20 @@ impl ServerConfig {
     }
 }
 
+/// The certificate file's PEM text (SCRAM channel binding hashes the first
+/// certificate).
+pub fn read_cert(files: &TlsFiles) -> Result<Vec<u8>> {
+    std::fs::read(&files.cert).map_err(|e| {
+        Error::new(
+            SqlState::CONFIG_FILE_ERROR,
+            format!(
+                "could not load TLS certificate \"{}\": {e}",
+                files.cert.display()
+            ),
+        )
+    })
+}
+
 /// Loads the certificate chain and key into a TLS acceptor.
 pub fn tls_acceptor(files: &TlsFiles) -> Result<pgwire::tokio::TlsAcceptor> {
     use rustls_pki_types::pem::PemObject;
@@ -157,12 +188,16 @@ pub fn tls_acceptor(files: &TlsFiles) -> Result<pgwire::tokio::TlsAcceptor> {
         .map_err(|e| bad("certificate", &files.cert, &e))?;
     let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| bad("key", &files.key, &e))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| bad("configuration", &files.cert, &e))?
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| bad("certificate", &files.cert, &e))?;
+    // PostgreSQL's ALPN name: direct TLS (`sslnegotiation=direct`, without
+    // the SSLRequest round trip) requires it, and a client offering only
+    // other protocols is refused, as PostgreSQL 17 does.
+    config.alpn_protocols = vec![b"postgresql".to_vec()];
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 

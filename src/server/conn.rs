@@ -13,7 +13,6 @@ use futures::{Sink, SinkExt};
 use parking_lot::Mutex;
 use pgwire::api::auth::mechanism::AuthMechanismFactory;
 use pgwire::api::auth::sasl::SaslMechanisms;
-use pgwire::api::auth::sasl::scram::ScramAuth;
 use pgwire::api::auth::{
     AuthDriver, AuthOutcome, StartupHandler, finish_authentication, protocol_negotiation,
     save_startup_parameters_to_metadata,
@@ -24,7 +23,7 @@ use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler, send_ready_for_query};
 use pgwire::api::results::CopyResponse;
 use pgwire::api::results::{FieldFormat, FieldInfo, QueryResponse, Response, Tag};
-use pgwire::api::stmt::QueryParser;
+use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
 use pgwire::api::{
     ClientInfo, ClientPortalStore, ErrorHandler, METADATA_DATABASE, METADATA_USER,
@@ -34,7 +33,10 @@ use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::cancel::CancelRequest;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::data::{DataRow, RowDescription};
-use pgwire::messages::extendedquery::{Execute, Sync as PgSync};
+use pgwire::messages::extendedquery::{
+    Close, CloseComplete, Describe, Execute, Parse, ParseComplete, Sync as PgSync,
+    TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT,
+};
 use pgwire::messages::response::{
     CommandComplete, EmptyQueryResponse, ReadyForQuery, TransactionStatus,
 };
@@ -314,10 +316,11 @@ pub(crate) struct Conn {
     copy_buf: Mutex<Vec<u8>>,
     /// The SCRAM exchange (per connection state lives in the client).
     auth: AuthDriver<Arc<ServerParams>>,
-    scram: SaslMechanisms,
     /// The session opened for the role logging in, kept until the password checks out.
     pending: Mutex<Option<Session>>,
     login_error: Mutex<Option<Error>>,
+    /// Names of the client's named prepared statements, for DEALLOCATE ALL.
+    statements: Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// COPY data is passed to the session in chunks of about this size.
@@ -339,13 +342,9 @@ impl Conn {
             keys: keys.clone(),
             copy_buf: Mutex::new(Vec::new()),
             auth: AuthDriver::new(params).with_pid_secret_key_generator(keys),
-            scram: SaslMechanisms::new(vec![Arc::new(ScramAuth::new(Arc::new(
-                super::auth::RoleVerifiers {
-                    db: shared.db.clone(),
-                },
-            )))]),
             pending: Mutex::new(None),
             login_error: Mutex::new(None),
+            statements: Mutex::new(Default::default()),
             shared,
             local,
             peer,
@@ -355,6 +354,14 @@ impl Conn {
 
     pub fn state(&self) -> Arc<ConnState> {
         self.state.clone()
+    }
+
+    /// SCRAM, with channel binding on TLS connections when available.
+    fn sasl<C: ClientInfo>(&self, client: &C) -> &SaslMechanisms {
+        match &self.shared.scram_tls {
+            Some(tls) if client.is_secure() => tls,
+            _ => &self.shared.scram,
+        }
     }
 
     /// Opens the session a role will use in a database: the server's setting defaults,
@@ -370,6 +377,7 @@ impl Conn {
     ) -> crate::Result<Session> {
         let mut session = self.shared.db.connect_as_to(user, database)?;
         session.set_connection_info(self.local, self.peer);
+        session.set_connection_ssl(client.is_secure());
         for (name, value) in &self.shared.config.session_defaults {
             session.settings_mut().set_reset_value(
                 name,
@@ -506,6 +514,21 @@ impl StartupHandler for Conn {
         };
         protocol_negotiation(client, startup).await?;
         save_startup_parameters_to_metadata(client, startup);
+        if self.shared.config.tls_required && !client.is_secure() {
+            let md = client.metadata();
+            let user = md.get(METADATA_USER).map(String::as_str).unwrap_or("");
+            let database = md
+                .get(METADATA_DATABASE)
+                .map(String::as_str)
+                .unwrap_or(user);
+            return Err(fatal(Error::new(
+                SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+                format!(
+                    "TLS is required: host \"{}\", user \"{user}\", database \"{database}\", no encryption",
+                    self.peer.ip()
+                ),
+            )));
+        }
         let live = self.shared.connections.load(Ordering::SeqCst);
         if live > self.shared.config.max_connections {
             return Err(fatal(Error::new(
@@ -561,7 +584,7 @@ impl StartupHandler for Conn {
         }
         match self
             .auth
-            .begin_authentication(client, self.scram.create())
+            .begin_authentication(client, self.sasl(client).create())
             .await?
         {
             AuthOutcome::InProgress => Ok(()),
@@ -677,6 +700,7 @@ impl SimpleQueryHandler for Conn {
         }
         let mut copy_in = None;
         for r in results {
+            let r = r.and_then(|result| self.deallocate(client, result));
             match r {
                 Ok(result) => match result.copy_mode() {
                     Some(CopyMode::In { columns }) => {
@@ -815,6 +839,87 @@ impl ExtendedQueryHandler for Conn {
         self.parser.clone()
     }
 
+    /// pgwire's Parse, remembering the statement's name for DEALLOCATE;
+    /// reusing the name of an open statement is 42P05, as in PostgreSQL.
+    async fn on_parse<C>(&self, client: &mut C, message: Parse) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.clone().unwrap_or_default();
+        // The unnamed statement is replaced; a named one must be closed first.
+        if !name.is_empty() && self.statements.lock().contains(&name) {
+            return Err(pg_error(Error::new(
+                SqlState::DUPLICATE_PREPARED_STATEMENT,
+                format!("prepared statement \"{name}\" already exists"),
+            )));
+        }
+        match StoredStatement::parse(client, &message, self.parser.clone()).await? {
+            Some(stmt) => client.portal_store().put_statement(Arc::new(stmt)),
+            None => client.portal_store().put_empty_statement(&name),
+        }
+        if !name.is_empty() {
+            self.statements.lock().insert(name);
+        }
+        client
+            .send(PgWireBackendMessage::ParseComplete(ParseComplete::new()))
+            .await?;
+        Ok(())
+    }
+
+    /// Describe of a portal that is a SQL cursor (DECLARE), as psycopg's
+    /// server-side cursors ask after declaring one; the rest is pgwire's.
+    async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if message.target_type == TARGET_TYPE_BYTE_PORTAL
+            && let Some(name) = message.name.as_deref().filter(|n| !n.is_empty())
+            && client.portal_store().get_portal(name).is_none()
+        {
+            let name = name.to_string();
+            let columns = self.state.run(move |s| Ok(s.cursor_columns(&name))).await?;
+            if let Some(columns) = columns {
+                let fields = field_infos(&columns, |_| FieldFormat::Text);
+                client
+                    .send(PgWireBackendMessage::RowDescription(RowDescription::new(
+                        fields.iter().map(Into::into).collect(),
+                    )))
+                    .await?;
+                return Ok(());
+            }
+        }
+        self._on_describe(client, message).await
+    }
+
+    /// pgwire's Close, forgetting a closed statement's name.
+    async fn on_close<C>(&self, client: &mut C, message: Close) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.as_deref().unwrap_or(pgwire::api::DEFAULT_NAME);
+        match message.target_type {
+            TARGET_TYPE_BYTE_STATEMENT => {
+                self.statements.lock().remove(name);
+                client.portal_store().rm_statement(name);
+            }
+            TARGET_TYPE_BYTE_PORTAL => client.portal_store().rm_portal(name),
+            _ => {}
+        }
+        client
+            .send(PgWireBackendMessage::CloseComplete(CloseComplete::new()))
+            .await?;
+        Ok(())
+    }
+
     async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -920,7 +1025,9 @@ impl ExtendedQueryHandler for Conn {
             .await?;
         // Notices go before the statement's CommandComplete (or error).
         send_notices(client, &leftover).await?;
-        let result = result.map_err(pg_error)?;
+        let result = result
+            .and_then(|r| self.deallocate(client, r))
+            .map_err(pg_error)?;
         send_notices(client, &result.notices).await?;
         match result.copy_mode() {
             Some(CopyMode::In { columns }) => {
@@ -970,6 +1077,33 @@ fn copy_out_response(result: StatementResult, columns: usize) -> CopyResponse {
 }
 
 impl Conn {
+    /// DEALLOCATE drops the client's named statements (the session does not
+    /// hold them); a name that is not one is 26000, as in PostgreSQL.
+    fn deallocate<C>(&self, client: &C, result: StatementResult) -> crate::Result<StatementResult>
+    where
+        C: ClientPortalStore,
+        C::PortalStore: PortalStore,
+    {
+        match result.deallocates() {
+            None => {}
+            Some(None) => {
+                for name in std::mem::take(&mut *self.statements.lock()) {
+                    client.portal_store().rm_statement(&name);
+                }
+            }
+            Some(Some(name)) => {
+                if !self.statements.lock().remove(name) {
+                    return Err(Error::new(
+                        SqlState::INVALID_SQL_STATEMENT_NAME,
+                        format!("prepared statement \"{name}\" does not exist"),
+                    ));
+                }
+                client.portal_store().rm_statement(name);
+            }
+        }
+        Ok(result)
+    }
+
     /// Hands buffered COPY data to the session.
     async fn flush_copy(&self) -> PgWireResult<()> {
         let data = std::mem::take(&mut *self.copy_buf.lock());

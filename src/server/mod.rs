@@ -50,6 +50,9 @@ pub(crate) struct Shared {
     cancel_keys: Mutex<HashMap<CancelKey, Arc<ConnState>>>,
     /// Secret keys for BackendKeyData (the process id is the session's).
     pid_gen: pgwire::api::RandomPidSecretKeyGenerator,
+    /// SCRAM for plaintext connections, and with channel binding for TLS ones.
+    scram: pgwire::api::auth::sasl::SaslMechanisms,
+    scram_tls: Option<pgwire::api::auth::sasl::SaslMechanisms>,
 }
 
 impl Shared {
@@ -89,10 +92,17 @@ impl Server {
                 ),
             ));
         }
-        let tls = match &config.tls {
-            Some(t) => Some(config::tls_acceptor(t)?),
-            None => None,
+        if config.tls_required && config.tls.is_none() {
+            return Err(Error::new(
+                SqlState::CONFIG_FILE_ERROR,
+                "tls_required needs a certificate and key (--tls-cert, --tls-key)",
+            ));
+        }
+        let (tls, cert_pem) = match &config.tls {
+            Some(t) => (Some(config::tls_acceptor(t)?), Some(config::read_cert(t)?)),
+            None => (None, None),
         };
+        let (scram, scram_tls) = auth::scram_mechanisms(&db, cert_pem.as_deref());
         Ok(Server {
             shared: Arc::new(Shared {
                 db,
@@ -101,6 +111,8 @@ impl Server {
                 connections: AtomicUsize::new(0),
                 cancel_keys: Mutex::new(HashMap::new()),
                 pid_gen: Default::default(),
+                scram,
+                scram_tls,
             }),
             listener,
             tls,

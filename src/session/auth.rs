@@ -124,6 +124,10 @@ impl Database {
             )?)
         };
         let identity = Identity::new(role.id, role.superuser, slot);
-        Ok(Session::new(self.inner.clone(), identity, db_slot))
+        let mut session = Session::new(self.inner.clone(), identity, db_slot);
+        if let Some(tenant) = role.tenant {
+            session.bind_tenant(tenant)?;
+        }
+        Ok(session)
     }
 }

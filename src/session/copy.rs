@@ -432,12 +432,22 @@ impl Session {
         let catalog = self.catalog()?;
         crate::sql::binder::check_database_part(&catalog, table_name)?;
         let search_path = self.search_path(&catalog);
-        let table = crate::sql::binder::Binder::new(&catalog, &search_path).table(table_name)?;
+        let binder = crate::sql::binder::Binder::new(&catalog, &search_path)
+            .with_privilege_checks(self.identity.current_user());
+        let table = binder.table(table_name)?;
         catalog.check_privilege(
             self.identity.current_user(),
             crate::catalog::acl::Object::Table(&table),
             crate::catalog::acl::INSERT,
         )?;
+        // As in PostgreSQL: COPY FROM does not apply policies, so it is
+        // refused where they would apply.
+        if binder.rls_role(&table).is_some() {
+            return Err(
+                Error::unsupported("COPY FROM not supported with row-level security")
+                    .with_hint("Use INSERT statements instead."),
+            );
+        }
         let names: Vec<String> = if columns.is_empty() {
             table.columns.iter().map(|c| c.name.clone()).collect()
         } else {

@@ -19,7 +19,9 @@
 pub mod auth;
 mod commands;
 mod copy;
+mod cursor;
 mod database;
+mod helios;
 mod identity;
 mod params;
 mod registry;
@@ -27,6 +29,7 @@ mod report;
 mod rows;
 mod set;
 mod settings;
+mod tenant;
 
 pub use crate::catalog::roles::BOOTSTRAP_SUPERUSER;
 pub use auth::{LoginRole, ScramVerifier};
@@ -82,6 +85,10 @@ pub struct StatementResult {
     /// Set for COPY statements: the wire protocol answers them with its
     /// copy sub-protocol.
     pub(crate) copy: Option<CopyMode>,
+    /// Set for `DEALLOCATE name` (`Some(name)`) and `DEALLOCATE ALL`
+    /// (`None`): the wire protocol's named statements are the server's, so
+    /// it drops them (embedded [`Prepared`] values are the caller's own).
+    pub(crate) deallocate: Option<Option<String>>,
 }
 
 /// What a COPY statement started.
@@ -133,6 +140,9 @@ struct ActiveTxn {
     txn: Transaction,
     explicit: bool,
     aborted: bool,
+    /// READ ONLY access mode (`BEGIN READ ONLY`, `default_transaction_read_only`):
+    /// statements that write fail with 25006.
+    read_only: bool,
     /// The transaction changed the catalog: read its own version.
     catalog_dirty: bool,
     local_catalog: Option<Arc<Catalog>>,
@@ -157,6 +167,8 @@ pub struct Session {
     copy_in: Option<Box<copy::CopyIn>>,
     /// The effective search path, for the catalog, user and raw path it was computed from.
     path_cache: Option<SearchPathCache>,
+    /// The tenant the login role is bound to: the session cannot leave it.
+    bound_tenant: Option<uuid::Uuid>,
     /// Notices raised and not yet handed out (see [`Session::take_notices`]).
     notices: RefCell<Vec<Notice>>,
     /// `set_config` calls of the running statement, applied when it succeeds.
@@ -171,6 +183,8 @@ pub struct Session {
     /// create them): commits then run their ON COMMIT actions, and the end
     /// of the session drops them.
     temp_used: bool,
+    /// Open SQL cursors (DECLARE), by name.
+    cursors: HashMap<String, cursor::Cursor>,
 }
 
 /// (catalog, current user, `search_path` as set, the schemas it means).
@@ -208,6 +222,8 @@ struct StmtEnv<'a> {
     deadline: Option<std::time::Instant>,
     identity: &'a Identity,
     interrupt: &'a AtomicBool,
+    /// `current_tenant_id()`, read once per statement.
+    tenant: std::sync::OnceLock<Option<uuid::Uuid>>,
     notices: &'a RefCell<Vec<Notice>>,
     pending_settings: &'a RefCell<Vec<report::PendingSetting>>,
     info: &'a ConnectionInfo,
@@ -232,6 +248,7 @@ impl<'a> StmtEnv<'a> {
             stmt_time: std::sync::OnceLock::new(),
             deadline: statement_deadline(&session.settings),
             interrupt: &session.interrupt,
+            tenant: std::sync::OnceLock::new(),
             identity: &session.identity,
             notices: &session.notices,
             pending_settings: &session.pending_settings,
@@ -347,6 +364,10 @@ impl EvalEnv for StmtEnv<'_> {
             .clone())
     }
 
+    fn current_tenant_id(&self) -> Result<Option<uuid::Uuid>> {
+        Ok(*self.tenant.get_or_init(|| tenant::tenant_of(self.settings)))
+    }
+
     fn session_user(&self) -> Result<String> {
         Ok(self
             .catalog
@@ -426,10 +447,17 @@ impl StatementResult {
         self.copy
     }
 
+    /// For DEALLOCATE: `Some(Some(name))`, or `Some(None)` for DEALLOCATE ALL.
+    pub fn deallocates(&self) -> Option<Option<&str>> {
+        self.deallocate.as_ref().map(|n| n.as_deref())
+    }
+
     /// PostgreSQL's command tag, e.g. `INSERT 0 3`, `SELECT 2`, `CREATE TABLE`.
     pub fn tag(&self) -> String {
         match &*self.command {
-            "SELECT" | "UPDATE" | "DELETE" => format!("{} {}", self.command, self.affected),
+            "SELECT" | "UPDATE" | "DELETE" | "FETCH" => {
+                format!("{} {}", self.command, self.affected)
+            }
             "INSERT" => format!("INSERT 0 {}", self.affected),
             other => other.to_string(),
         }
@@ -443,6 +471,7 @@ fn command_result(tag: impl Into<String>) -> StatementResult {
         rows: None,
         notices: Vec::new(),
         copy: None,
+        deallocate: None,
     }
 }
 
@@ -473,6 +502,7 @@ fn rows_result_shared(columns: Arc<Vec<ColumnInfo>>, values: Vec<Vec<Value>>) ->
         rows: Some(Rows::with_columns(columns, values)),
         notices: Vec::new(),
         copy: None,
+        deallocate: None,
     }
 }
 
@@ -494,12 +524,14 @@ impl Session {
             identity,
             copy_in: None,
             path_cache: None,
+            bound_tenant: None,
             notices: RefCell::new(Vec::new()),
             pending_settings: RefCell::new(Vec::new()),
             info: ConnectionInfo::embedded(),
             reported: None,
             temp_schema: format!("{}{}", crate::catalog::TEMP_SCHEMA_PREFIX, slot_temp_id),
             temp_used: false,
+            cursors: HashMap::new(),
         }
     }
 
@@ -745,10 +777,12 @@ impl Session {
             self.identity.begin_transaction();
         }
         self.settings.begin_transaction();
+        let access_read_only = self.settings.builtin("default_transaction_read_only") == "on";
         self.txn = Some(ActiveTxn {
             txn,
             explicit,
             aborted: false,
+            read_only: access_read_only,
             catalog_dirty: false,
             local_catalog: None,
             start: std::sync::OnceLock::new(),
@@ -783,7 +817,19 @@ impl Session {
         };
         self.settings.end_transaction(committed && result.is_ok());
         self.identity.end_transaction(committed && result.is_ok());
+        self.end_transaction_cursors(committed && result.is_ok());
         result
+    }
+
+    /// 25006 if the transaction is READ ONLY (`what` is the command tag).
+    fn check_writable(&self, what: &str) -> Result<()> {
+        if self.txn.as_ref().is_some_and(|t| t.read_only) {
+            return Err(Error::new(
+                SqlState::READ_ONLY_SQL_TRANSACTION,
+                format!("cannot execute {what} in a read-only transaction"),
+            ));
+        }
+        Ok(())
     }
 
     /// The catalog the current transaction sees.
@@ -836,6 +882,18 @@ impl Session {
         let eff = Arc::new(eff);
         self.path_cache = Some((catalog.clone(), role, raw, eff.clone()));
         eff
+    }
+
+    /// The catalog, current user and effective search path statements are
+    /// bound with right now (for API calls that inspect how a name binds).
+    pub(crate) fn binding_state(&mut self) -> Result<(Arc<Catalog>, u32, Arc<Vec<String>>)> {
+        let catalog = if self.txn.is_some() {
+            self.catalog()?
+        } else {
+            database::latest_catalog(&self.db, self.database)?
+        };
+        let search_path = self.search_path(&catalog);
+        Ok((catalog, self.identity.current_user(), search_path))
     }
 
     fn catalog(&mut self) -> Result<Arc<Catalog>> {
@@ -898,6 +956,14 @@ impl Session {
                 if implicit {
                     self.begin_txn(false, None)?;
                 }
+                if let Err(e) = self.check_writable("COPY FROM") {
+                    if implicit {
+                        self.end_txn(false)?;
+                    } else {
+                        self.fail_transaction();
+                    }
+                    return Err(e);
+                }
                 let started =
                     self.start_copy_in(table_name, columns, options, legacy_options, implicit);
                 let r = match started {
@@ -931,12 +997,19 @@ impl Session {
                     return Ok(command_result("BEGIN"));
                 }
                 let mut level = None;
+                let mut access = None;
                 for m in modes {
-                    if let ast::TransactionMode::IsolationLevel(l) = m {
-                        level = Some(isolation_of(l));
+                    match m {
+                        ast::TransactionMode::IsolationLevel(l) => level = Some(isolation_of(l)),
+                        ast::TransactionMode::AccessMode(a) => {
+                            access = Some(*a == ast::TransactionAccessMode::ReadOnly)
+                        }
                     }
                 }
                 self.begin_txn(true, level)?;
+                if let (Some(read_only), Some(t)) = (access, self.txn.as_mut()) {
+                    t.read_only = read_only;
+                }
                 return Ok(command_result("BEGIN"));
             }
             S::Commit { .. } => {
@@ -973,12 +1046,29 @@ impl Session {
                 t.local_catalog = None;
                 return Ok(command_result("ROLLBACK"));
             }
+            S::Fetch {
+                name,
+                direction,
+                into: None,
+                ..
+            } => return self.fetch_cursor(name, direction),
+            S::Close { cursor } => return self.close_cursor(cursor),
+            S::Deallocate { name, .. } => {
+                if self.transaction_failed() {
+                    return Err(Error::aborted_transaction());
+                }
+                let all = name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all");
+                let mut r = command_result(if all { "DEALLOCATE ALL" } else { "DEALLOCATE" });
+                r.deallocate = Some((!all).then(|| crate::sql::binder::ident(name)));
+                return Ok(r);
+            }
             _ => {}
         }
         if self.transaction_failed() {
             return Err(Error::aborted_transaction());
         }
-        let read_only = matches!(stmt, S::Query(_)) && !crate::sql::binder::is_dml(stmt);
+        let read_only = matches!(stmt, S::Query(q) if helios::helios_call(q).is_none())
+            && !crate::sql::binder::is_dml(stmt);
         self.autocommit(read_only, |s| s.run_in_txn(stmt, params, prepared))
     }
 
@@ -1047,6 +1137,9 @@ impl Session {
             t.txn.begin_statement()?;
             self.check_cross_database(stmt)?;
         }
+        if let Some(tag) = write_tag(stmt) {
+            self.check_writable(&tag)?;
+        }
         match stmt {
             S::Savepoint { name } => {
                 let t = self.txn.as_mut().expect("transaction started");
@@ -1072,8 +1165,12 @@ impl Session {
             }
             S::Set(set) => self.set(set),
             S::Reset(r) => self.reset(&r.reset),
+            S::Declare { stmts } => self.declare_cursor(stmts, params, prepared),
             S::ShowVariable { variable } => self.show_variable(variable),
             S::Query(_) if crate::sql::binder::is_dml(stmt) => self.run_dml(stmt, params, prepared),
+            S::Query(q) if let Some(call) = helios::helios_call(q) => {
+                self.run_helios(&call, params)
+            }
             S::Query(q) => {
                 let catalog = self.catalog()?;
                 let (plan, columns) = self.plan_query_in(&catalog, q, prepared, params)?;
@@ -1124,7 +1221,14 @@ impl Session {
             | S::Truncate(_)
             | S::CreateRole(_)
             | S::AlterRole { .. } => self.run_ddl(stmt),
-            S::Grant(_) | S::Revoke(_) | S::AlterSchema(_) => self.run_ddl(stmt),
+            S::Grant(_)
+            | S::Revoke(_)
+            | S::AlterSchema(_)
+            | S::CreatePolicy(_)
+            | S::AlterPolicy(_)
+            | S::DropPolicy(_)
+            | S::CreateFunction(_)
+            | S::DropFunction(_) => self.run_ddl(stmt),
             S::Analyze(_) => Ok(command_result("ANALYZE")),
             other => Err(Error::unsupported(format!(
                 "statement not supported: {}",
@@ -1328,6 +1432,7 @@ impl Session {
             rows,
             notices: Vec::new(),
             copy: None,
+            deallocate: None,
         })
     }
 
@@ -1442,6 +1547,11 @@ impl Session {
             S::Grant(g) => ctx.grant_privileges(g),
             S::Revoke(r) => ctx.revoke_privileges(r),
             S::AlterSchema(a) => ctx.alter_schema(&a.name, &a.operations),
+            S::CreatePolicy(cp) => ctx.create_policy(cp),
+            S::AlterPolicy(ap) => ctx.alter_policy(ap),
+            S::DropPolicy(dp) => ctx.drop_policy(dp),
+            S::CreateFunction(cf) => ctx.create_function(cf),
+            S::DropFunction(df) => ctx.drop_function(df),
             S::Drop {
                 object_type,
                 if_exists,
@@ -1481,6 +1591,9 @@ impl Session {
             returning: None,
             checks: vec![],
             view_check: None,
+            rls: vec![],
+            rls_conflict: vec![],
+            rls_update: vec![],
         });
         let outcome = self.exec_dml(&catalog, &insert, params)?;
         Ok(StatementResult {
@@ -1489,6 +1602,7 @@ impl Session {
             rows: None,
             notices: Vec::new(),
             copy: None,
+            deallocate: None,
         })
     }
 
@@ -1610,6 +1724,14 @@ impl Session {
                         .unwrap_or_default(),
                 ),
                 ast::Statement::ShowVariable { variable } => set::show_columns(variable),
+                ast::Statement::Fetch { name, .. } => self.fetch_columns(name)?,
+                ast::Statement::Declare { stmts } => {
+                    // Binding the query gives the parameters' types.
+                    for q in stmts.iter().filter_map(|d| d.for_query.as_ref()) {
+                        binder.bind_query(q)?;
+                    }
+                    vec![]
+                }
                 ast::Statement::Explain { .. } => vec![ColumnInfo {
                     name: "QUERY PLAN".into(),
                     ty: DataType::Text,
@@ -1623,6 +1745,40 @@ impl Session {
         }
         result
     }
+}
+
+/// The command tag of a statement that writes (data, the catalog or roles),
+/// as PostgreSQL names it when a read-only transaction refuses it.
+fn write_tag(stmt: &ast::Statement) -> Option<String> {
+    use ast::Statement as S;
+    Some(match stmt {
+        S::Insert(_) => "INSERT".into(),
+        S::Update(_) => "UPDATE".into(),
+        S::Delete(_) => "DELETE".into(),
+        S::Truncate(_) => "TRUNCATE TABLE".into(),
+        S::CreateTable(ct) if ct.query.is_some() => "CREATE TABLE AS".into(),
+        S::CreateTable(_) => "CREATE TABLE".into(),
+        S::CreateIndex(_) => "CREATE INDEX".into(),
+        S::CreateView(_) => "CREATE VIEW".into(),
+        S::CreateSchema { .. } => "CREATE SCHEMA".into(),
+        S::CreateSequence { .. } => "CREATE SEQUENCE".into(),
+        S::CreateRole(_) => "CREATE ROLE".into(),
+        S::AlterRole { .. } => "ALTER ROLE".into(),
+        S::AlterTable(_) => "ALTER TABLE".into(),
+        S::AlterSchema(_) => "ALTER SCHEMA".into(),
+        S::Drop { object_type, .. } => format!("DROP {object_type}"),
+        S::Grant(_) => "GRANT".into(),
+        S::Revoke(_) => "REVOKE".into(),
+        S::CreatePolicy(_) => "CREATE POLICY".into(),
+        S::AlterPolicy(_) => "ALTER POLICY".into(),
+        S::DropPolicy(_) => "DROP POLICY".into(),
+        S::CreateFunction(_) => "CREATE FUNCTION".into(),
+        S::DropFunction(_) => "DROP FUNCTION".into(),
+        S::CreateType { .. } => "CREATE TYPE".into(),
+        // INSERT, UPDATE or DELETE under WITH.
+        S::Query(q) => return crate::sql::binder::dml_in_query(q).and_then(write_tag),
+        _ => return None,
+    })
 }
 
 /// Extra or missing parameter values are a protocol error, as in PostgreSQL.

@@ -88,6 +88,14 @@ pub(super) const PARAMS: &[Param] = &[
         ..param("DateStyle", "ISO, MDY", "string")
     },
     Param {
+        short_desc: "Sets the default table access method for new tables.",
+        ..param("default_table_access_method", "heap", "string")
+    },
+    Param {
+        short_desc: "Sets the default read-only status of new transactions.",
+        ..param("default_transaction_read_only", "off", "bool")
+    },
+    Param {
         short_desc: "Sets the transaction isolation level of each new transaction.",
         enumvals: ISOLATION_LEVELS,
         ..param("default_transaction_isolation", "read committed", "enum")
@@ -174,6 +182,10 @@ pub(super) const PARAMS: &[Param] = &[
         short_desc: "Sets the current transaction's isolation level.",
         enumvals: ISOLATION_LEVELS,
         ..param("transaction_isolation", "read committed", "enum")
+    },
+    Param {
+        short_desc: "Sets the current transaction's read-only status.",
+        ..param("transaction_read_only", "off", "bool")
     },
 ];
 

@@ -56,6 +56,8 @@ pub struct ConnectionInfo {
     pub server_addr: Option<SocketAddr>,
     /// The client's address (`inet_client_addr()`, `inet_client_port()`).
     pub client_addr: Option<SocketAddr>,
+    /// The connection is encrypted (TLS): `pg_stat_ssl.ssl`.
+    pub ssl: bool,
 }
 
 impl ConnectionInfo {
@@ -65,6 +67,7 @@ impl ConnectionInfo {
             backend_pid: NEXT_BACKEND_PID.fetch_add(1, Ordering::Relaxed),
             server_addr: None,
             client_addr: None,
+            ssl: false,
         }
     }
 }
@@ -141,6 +144,23 @@ pub(super) fn session_relation(env: &StmtEnv, name: &str) -> Result<Vec<Vec<Valu
             }
             Ok(system::role_secrets_rows(env.catalog, name))
         }
+        // The session's own connection (other backends are not listed);
+        // rustls does not tell the server the negotiated version and cipher.
+        "pg_stat_ssl" => Ok(vec![vec![
+            Value::Int4(env.info.backend_pid),
+            Value::Bool(env.info.ssl),
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Null,
+        ]]),
+        "helios.tenants" => Ok(system::tenant_rows(
+            env.catalog,
+            env.identity.current_user(),
+            super::tenant::tenant_of(env.settings),
+        )),
         "enabled_roles" | "applicable_roles" => Ok(system::current_user_roles_rows(
             env.catalog,
             name,
@@ -179,6 +199,11 @@ impl Session {
     pub fn set_connection_info(&mut self, server: SocketAddr, client: SocketAddr) {
         self.info.server_addr = Some(server);
         self.info.client_addr = Some(client);
+    }
+
+    /// The server tells the session that its connection uses TLS.
+    pub fn set_connection_ssl(&mut self, ssl: bool) {
+        self.info.ssl = ssl;
     }
 
     /// The notices raised by the last call that it did not hand out in a
@@ -269,7 +294,7 @@ impl Session {
             .iter()
             .map(|&name| {
                 let value = match name {
-                    "default_transaction_read_only" | "in_hot_standby" => "off".to_string(),
+                    "in_hot_standby" => "off".to_string(),
                     "is_superuser" => if superuser { "on" } else { "off" }.to_string(),
                     "session_authorization" => session_user.clone(),
                     other => self.settings.get(other)?.unwrap_or_default(),

@@ -42,6 +42,7 @@ fn show_name(words: &[ast::Ident]) -> String {
     let words: Vec<String> = words.iter().map(crate::sql::binder::ident).collect();
     match words.join(" ").to_lowercase().as_str() {
         "transaction isolation level" => "transaction_isolation".to_string(),
+        "transaction read only" => "transaction_read_only".to_string(),
         "time zone" => "timezone".to_string(),
         "session authorization" => "session_authorization".to_string(),
         _ => words.join(".").to_lowercase(),
@@ -51,9 +52,11 @@ fn show_name(words: &[ast::Ident]) -> String {
 /// The column a SHOW returns: the parameter's name as PostgreSQL spells it.
 fn show_column(name: &str) -> String {
     match name {
-        "role" | "session_authorization" | "is_superuser" | "transaction_isolation" => {
-            name.to_string()
-        }
+        "role"
+        | "session_authorization"
+        | "is_superuser"
+        | "transaction_isolation"
+        | "transaction_read_only" => name.to_string(),
         other => super::Settings::display_name(other),
     }
 }
@@ -111,6 +114,12 @@ impl Session {
                     return Ok(command_result("SET"));
                 }
                 let value = values.iter().map(value_text).collect::<Vec<_>>().join(", ");
+                if name.eq_ignore_ascii_case(super::tenant::TENANT_SETTING) {
+                    let default = matches!(values.as_slice(), [ast::Expr::Identifier(i)]
+                        if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"));
+                    self.set_tenant_setting((!default).then_some(value.as_str()), local)?;
+                    return Ok(command_result("SET"));
+                }
                 if value.eq_ignore_ascii_case("default") {
                     self.settings.reset(&name)?;
                 } else {
@@ -121,15 +130,30 @@ impl Session {
             }
             St::SetTransaction { modes, session, .. } => {
                 for m in modes {
-                    if let ast::TransactionMode::IsolationLevel(l) = m {
-                        if *session {
-                            self.settings.set(
-                                "default_transaction_isolation",
-                                isolation_of(l).name(),
-                                false,
-                            )?;
-                        } else if let Some(t) = self.txn.as_mut() {
-                            t.txn.set_isolation(isolation_of(l))?;
+                    match m {
+                        ast::TransactionMode::IsolationLevel(l) => {
+                            if *session {
+                                self.settings.set(
+                                    "default_transaction_isolation",
+                                    isolation_of(l).name(),
+                                    false,
+                                )?;
+                            } else if let Some(t) = self.txn.as_mut() {
+                                t.txn.set_isolation(isolation_of(l))?;
+                            }
+                        }
+                        ast::TransactionMode::AccessMode(a) => {
+                            let read_only = *a == ast::TransactionAccessMode::ReadOnly;
+                            if *session {
+                                self.settings.set(
+                                    "default_transaction_read_only",
+                                    if read_only { "on" } else { "off" },
+                                    false,
+                                )?;
+                                self.setting_changed("default_transaction_read_only");
+                            } else if let Some(t) = self.txn.as_mut() {
+                                t.read_only = read_only;
+                            }
                         }
                     }
                 }
@@ -190,7 +214,9 @@ impl Session {
             ast::Reset::ConfigurationParameter(name) => {
                 let name = setting_name(name);
                 let default = [ast::Expr::Identifier(ast::Ident::new("DEFAULT"))];
-                if !self.set_identity_setting(&name, &default, false)? {
+                if name.eq_ignore_ascii_case(super::tenant::TENANT_SETTING) {
+                    self.set_tenant_setting(None, false)?;
+                } else if !self.set_identity_setting(&name, &default, false)? {
                     self.settings.reset(&name)?;
                     self.setting_changed(&name);
                 }
@@ -201,6 +227,13 @@ impl Session {
 
     /// Effects of a setting beyond its value (the open transaction's durability).
     fn setting_changed(&mut self, name: &str) {
+        // `SET transaction_read_only` is `SET TRANSACTION READ ONLY | WRITE`.
+        if name.eq_ignore_ascii_case("transaction_read_only") {
+            let on = self.settings.builtin("transaction_read_only") == "on";
+            if let Some(t) = self.txn.as_mut() {
+                t.read_only = on;
+            }
+        }
         if name.eq_ignore_ascii_case("synchronous_commit") {
             let off = self.settings.builtin("synchronous_commit") == "off";
             if let Some(t) = self.txn.as_mut() {
@@ -221,6 +254,10 @@ impl Session {
                 None => ast::Expr::Identifier(ast::Ident::new("DEFAULT")),
             };
             if self.set_identity_setting(&p.name, &[value], p.local)? {
+                continue;
+            }
+            if p.name.eq_ignore_ascii_case(super::tenant::TENANT_SETTING) {
+                self.set_tenant_setting(p.value.as_deref(), p.local)?;
                 continue;
             }
             match &p.value {
@@ -258,6 +295,12 @@ impl Session {
         let catalog = self.catalog()?;
         let value = if let Some(v) = self.identity.setting(&catalog, &n) {
             v?
+        } else if n == "transaction_read_only" {
+            let on = match &self.txn {
+                Some(t) => t.read_only,
+                None => self.settings.builtin("default_transaction_read_only") == "on",
+            };
+            if on { "on" } else { "off" }.to_string()
         } else if n == "transaction_isolation" {
             match &self.txn {
                 Some(t) => t.txn.isolation().name().to_string(),

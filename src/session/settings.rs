@@ -112,6 +112,17 @@ fn validate(name: &str, value: &str) -> Result<String> {
                 _ => return Err(invalid_enum(name, v)),
             }
         }
+        // Every table is stored the same way, under PostgreSQL's name.
+        "default_table_access_method" => {
+            if v != "heap" {
+                return Err(Error::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    format!("invalid value for parameter \"{name}\": \"{v}\""),
+                )
+                .with_detail(format!("Table access method \"{v}\" does not exist.")));
+            }
+            v.into()
+        }
         "client_min_messages" => {
             let l = v.to_lowercase();
             match l.as_str() {
@@ -158,6 +169,15 @@ fn validate(name: &str, value: &str) -> Result<String> {
                 return Err(Error::new(
                     SqlState::INVALID_PARAMETER_VALUE,
                     format!("invalid value for parameter \"{name}\": \"{v}\""),
+                ));
+            }
+        },
+        "default_transaction_read_only" | "transaction_read_only" => match parse_bool(v) {
+            Some(on) => if on { "on" } else { "off" }.into(),
+            None => {
+                return Err(Error::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    format!("parameter \"{name}\" requires a Boolean value"),
                 ));
             }
         },

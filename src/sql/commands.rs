@@ -85,6 +85,13 @@ impl Command {
         }
     }
 
+    /// Whether the command changes the database, so a READ ONLY
+    /// transaction refuses it (25006). ANALYZE only refreshes statistics,
+    /// which PostgreSQL allows there.
+    pub fn writes(&self) -> bool {
+        !matches!(self, Command::Analyze { .. })
+    }
+
     /// Whether the command refuses to run inside a transaction block (25001).
     pub fn needs_own_transaction(&self) -> bool {
         matches!(

@@ -32,6 +32,10 @@ pub trait EvalEnv {
     fn current_user(&self) -> Result<String>;
     /// The session user's role name (`session_user`).
     fn session_user(&self) -> Result<String>;
+    /// The session's tenant (`current_tenant_id()`), read once per statement.
+    fn current_tenant_id(&self) -> Result<Option<uuid::Uuid>> {
+        Ok(None)
+    }
     /// Fails with 57014 once the statement has run past `statement_timeout`
     /// (long-running operators call this every so many rows).
     fn check_interrupt(&self) -> Result<()> {

@@ -418,9 +418,27 @@ fn rewrite_view_check_option(sql: &str) -> Option<String> {
             k = end;
             continue;
         }
-        out.push_str(&sql[copied..byte(as_at)]);
-        out.push_str(&format!("WITH (check_option = '{kind}') "));
-        out.push_str(&sql[byte(as_at)..byte(with_at)]);
+        // Options given already (`WITH (security_invoker = true) AS`) take
+        // the check option as one more.
+        let mut depth = 0i32;
+        let mut options = false;
+        for m in j + 1..as_at {
+            match tokens[sig[m]].token {
+                Token::LParen => depth += 1,
+                Token::RParen => depth -= 1,
+                _ if depth == 0 && kw(m, "WITH") => options = true,
+                _ => {}
+            }
+        }
+        if options && matches!(tokens[sig[as_at - 1]].token, Token::RParen) {
+            out.push_str(&sql[copied..byte(as_at - 1)]);
+            out.push_str(&format!(", check_option = '{kind}'"));
+            out.push_str(&sql[byte(as_at - 1)..byte(with_at)]);
+        } else {
+            out.push_str(&sql[copied..byte(as_at)]);
+            out.push_str(&format!("WITH (check_option = '{kind}') "));
+            out.push_str(&sql[byte(as_at)..byte(with_at)]);
+        }
         copied = byte_end(end - 1);
         k = end;
     }
@@ -631,7 +649,7 @@ fn rewrite_role_syntax(sql: &str) -> Option<String> {
     // A cheap test first: most texts (`INSERT INTO users ...` included) skip the tokenizing.
     let role_ddl =
         (mentions("create") || mentions("alter")) && (mentions("role") || mentions("user"));
-    let owner_to = mentions("alter") && mentions("owner");
+    let owner_to = (mentions("alter") && mentions("owner")) || mentions("leakproof");
     let set_role = mentions("set") && mentions("role");
     if !(role_ddl || owner_to || set_role || mentions("grant") || mentions("revoke")) {
         return None;
@@ -688,6 +706,23 @@ fn rewrite_role_syntax(sql: &str) -> Option<String> {
                         }
                     }
                     _ => {}
+                }
+            }
+        } else if head.0.as_deref() == Some("CREATE")
+            && (1..4).any(|k| w(k).as_deref() == Some("FUNCTION"))
+        {
+            // sqlparser does not read LEAKPROOF: it becomes a marker setting
+            // the function DDL reads back (and NOT LEAKPROOF, the default, goes).
+            for k in 2..sig.len() {
+                if w(k).as_deref() == Some("LEAKPROOF") {
+                    if w(k - 1).as_deref() == Some("NOT") {
+                        edits.push((start(sig[k - 1])..end(sig[k]), String::new()));
+                    } else {
+                        edits.push((
+                            start(sig[k])..end(sig[k]),
+                            "SET \"helios.leakproof\" = 'on'".into(),
+                        ));
+                    }
                 }
             }
         } else if head.0.as_deref() == Some("ALTER")
@@ -831,6 +866,25 @@ mod tests {
             parse("CREATE SEQUENCE s CACHE 1 MINVALUE -5 START WITH -5 INCREMENT BY -1 MAXVALUE 0")
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn view_check_option_rewrites() {
+        let r = |s: &str| rewrite_view_check_option(s);
+        assert_eq!(
+            r("CREATE VIEW v AS SELECT a FROM t WHERE a < 10 WITH CHECK OPTION").as_deref(),
+            Some("CREATE VIEW v WITH (check_option = 'cascaded') AS SELECT a FROM t WHERE a < 10 ")
+        );
+        assert_eq!(
+            r("CREATE VIEW v (x) WITH (security_invoker = true) AS SELECT a FROM t WITH LOCAL CHECK OPTION")
+                .as_deref(),
+            Some("CREATE VIEW v (x) WITH (security_invoker = true, check_option = 'local') AS SELECT a FROM t ")
+        );
+        assert_eq!(
+            r("CREATE VIEW v (x) AS SELECT a FROM t WITH CASCADED CHECK OPTION").as_deref(),
+            Some("CREATE VIEW v (x) WITH (check_option = 'cascaded') AS SELECT a FROM t ")
+        );
+        assert_eq!(r("CREATE VIEW v AS SELECT check FROM t"), None);
     }
 
     #[test]

@@ -80,6 +80,16 @@ fn decimal_to_int(d: Decimal, t: &DataType) -> Result<Value> {
     to_int(i, t)
 }
 
+/// A value cast to a string type: its output form, except that booleans
+/// cast to `true` / `false` (PostgreSQL's bool-to-text cast), not `t` / `f`.
+fn cast_text(v: Value) -> String {
+    match v {
+        Value::Text(s) => s,
+        Value::Bool(b) => if b { "true" } else { "false" }.to_string(),
+        other => other.to_string(),
+    }
+}
+
 impl Value {
     /// Explicit cast with PostgreSQL's semantics.
     pub fn cast(self, to: &DataType) -> Result<Value> {
@@ -103,15 +113,9 @@ impl Value {
                 Value::Record(id, fields)
             }
             // Strings.
-            (v, DataType::Text) => match v {
-                Value::Text(s) => Value::Text(s),
-                other => Value::Text(other.to_string()),
-            },
+            (v, DataType::Text) => Value::Text(cast_text(v)),
             (v, DataType::Varchar(n)) => {
-                let s = match v {
-                    Value::Text(s) => s,
-                    other => other.to_string(),
-                };
+                let s = cast_text(v);
                 let Some(n) = n else {
                     return Ok(Value::Text(s));
                 };
@@ -128,10 +132,7 @@ impl Value {
                 }
             }
             (v, DataType::Char(n)) => {
-                let s = match v {
-                    Value::Text(s) => s,
-                    other => other.to_string(),
-                };
+                let s = cast_text(v);
                 let n = *n as usize;
                 let len = s.chars().count();
                 if len > n {

@@ -403,7 +403,8 @@ impl BinaryOp {
                 (Value::Bytea(a), Value::Bytea(b)) => {
                     Ok(Value::Bytea([a.as_slice(), b.as_slice()].concat()))
                 }
-                (a, b) => Ok(Value::Text(format!("{a}{b}"))),
+                // `anynonarray || text` casts to text: booleans are `true` / `false`.
+                (a, b) => Ok(Value::Text(format!("{}{}", CastText(a), CastText(b)))),
             },
             BinaryOp::JsonGet
             | BinaryOp::JsonGetText
@@ -856,6 +857,18 @@ impl UnaryOp {
                     .unwrap_or_else(|| Error::internal("bad unary operand")));
             }
         })
+    }
+}
+
+/// Displays a value as its cast to text (booleans as `true` / `false`).
+struct CastText<'a>(&'a Value);
+
+impl std::fmt::Display for CastText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Value::Bool(b) => f.write_str(if *b { "true" } else { "false" }),
+            v => v.fmt(f),
+        }
     }
 }
 

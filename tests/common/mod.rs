@@ -10,6 +10,8 @@ pub struct Server {
     child: Child,
     pub port: u16,
     dir: tempfile::TempDir,
+    /// Holds `server.log`, the server's stderr.
+    log_dir: tempfile::TempDir,
 }
 
 pub fn free_port() -> u16 {
@@ -31,6 +33,8 @@ impl Server {
 
     pub fn start_with(dir: tempfile::TempDir, extra: &[&str], password: Option<&str>) -> Server {
         let port = free_port();
+        let log_dir = tempfile::tempdir().unwrap();
+        let log = std::fs::File::create(log_dir.path().join("server.log")).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_heliosdb"));
         match password {
             Some(p) => cmd.env("HELIOSDB_PASSWORD", p),
@@ -42,15 +46,43 @@ impl Server {
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(extra)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .unwrap();
+        let mut server = Server {
+            child,
+            port,
+            dir,
+            log_dir,
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(status) = server.child.try_wait().unwrap() {
+                panic!("server exited ({status}):\n{}", server.log());
+            }
             assert!(Instant::now() < deadline, "server did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
-        Server { child, port, dir }
+        server
+    }
+
+    /// What the server has written to stderr (its log) so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// A tokio-postgres client logged in as `user` with `password`
+    /// (its connection runs on a spawned task).
+    pub async fn client(&self, user: &str, password: &str) -> tokio_postgres::Client {
+        let url = format!(
+            "host=127.0.0.1 port={} user={user} password={password} dbname=heliosdb",
+            self.port
+        );
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("{user} cannot connect: {e}"));
+        tokio::spawn(conn);
+        client
     }
 
     pub fn url(&self) -> String {

@@ -2,6 +2,7 @@
 
 use super::composite::PathStep;
 use super::query::output_name;
+use super::rls::{RlsCheck, RlsCommand};
 use super::{Binder, Scope, ScopeColumn, ident, object_name_parts, split_name};
 use crate::catalog::{IdentityKind, TableDef, acl};
 use crate::error::{Error, Result, SqlState};
@@ -55,6 +56,12 @@ pub struct InsertPlan {
     /// Written through a view WITH CHECK OPTION: its name and condition
     /// over the table row.
     pub view_check: Option<(String, Expr)>,
+    /// Row-level security checks of inserted rows.
+    pub rls: Vec<RlsCheck>,
+    /// ON CONFLICT DO UPDATE: checks of the conflicting row (its USING
+    /// policies) and of the updated row.
+    pub rls_conflict: Vec<RlsCheck>,
+    pub rls_update: Vec<RlsCheck>,
 }
 
 #[derive(Clone, Debug)]
@@ -71,11 +78,15 @@ pub struct UpdatePlan {
     pub checks: Checks,
     /// Written through a view WITH CHECK OPTION (see [`InsertPlan`]).
     pub view_check: Option<(String, Expr)>,
+    /// Row-level security checks of the new rows.
+    pub rls: Vec<RlsCheck>,
 }
 
 #[derive(Clone, Debug)]
 pub struct DeletePlan {
     pub table: Arc<TableDef>,
+    /// Row-level security applies (integrity errors then print no values).
+    pub rls: bool,
     pub scan: Scan,
     pub using: Option<Plan>,
     pub filter: Option<Expr>,
@@ -419,8 +430,31 @@ impl Binder<'_> {
         if returning.is_some() {
             self.require_target(&table, acl::SELECT)?;
         }
+        let do_update = matches!(
+            on_conflict,
+            Some(OnConflict {
+                action: ConflictAction::Update { .. },
+                ..
+            })
+        );
+        let (rls_conflict, rls_update) = if do_update {
+            (
+                self.as_target(|| self.rls_conflict_checks(&table))?,
+                self.as_target(|| self.rls_checks(&table, RlsCommand::Update, true))?,
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        // Reading back (RETURNING, or a conflict target) also needs the new
+        // row to pass the SELECT policies, as in PostgreSQL.
+        let reads = returning.is_some()
+            || matches!(&ins.on, Some(ast::OnInsert::OnConflict(oc))
+                if matches!(oc.conflict_target, Some(ast::ConflictTarget::Columns(_))));
         Ok(InsertPlan {
             view_check: None,
+            rls: self.as_target(|| self.rls_checks(&table, RlsCommand::Insert, reads))?,
+            rls_conflict,
+            rls_update,
             checks: self.table_checks(&table)?,
             table,
             source,
@@ -887,7 +921,7 @@ impl Binder<'_> {
         };
         *self.dml_view.borrow_mut() = Some(view.clone());
         let bound = (|| {
-            let mut plan = match stmt {
+            let plan = match stmt {
                 ast::Statement::Insert(i) => {
                     let (ins, u) = self.view_insert(i, &view)?;
                     let mut p = self.bind_insert(&ins)?;
@@ -906,11 +940,6 @@ impl Binder<'_> {
                 }
                 _ => return Err(Error::internal("not a data-changing statement")),
             };
-            if let DmlPlan::Insert(p) = &mut plan
-                && p.on_conflict.is_some()
-            {
-                // The view's columns are the arbiter's; nothing else changes.
-            }
             Ok(plan)
         })();
         *self.dml_view.borrow_mut() = None;
@@ -927,7 +956,7 @@ impl Binder<'_> {
             return Ok(None);
         };
         let scope = Scope::for_table(table, &u.alias);
-        let x = self.checked_as(u.view.owner, || self.bind_predicate(&cond, &scope, "WHERE"))?;
+        let x = self.as_target(|| self.bind_predicate(&cond, &scope, "WHERE"))?;
         Ok(Some((u.view.name.clone(), x)))
     }
 
@@ -1028,8 +1057,16 @@ impl Binder<'_> {
         if reads {
             self.require_target(&table, acl::SELECT)?;
         }
+        let cmds: &[RlsCommand] = if reads {
+            &[RlsCommand::Update, RlsCommand::Select]
+        } else {
+            &[RlsCommand::Update]
+        };
+        let security = self.as_target(|| self.rls_filter(&table, &alias, cmds))?;
+        let scan_filter = with_security(security, scan_filter);
         Ok(UpdatePlan {
             view_check: None,
+            rls: self.as_target(|| self.rls_checks(&table, RlsCommand::Update, reads))?,
             checks: self.table_checks(&table)?,
             scan: Scan {
                 table: table.clone(),
@@ -1058,9 +1095,17 @@ impl Binder<'_> {
         }
         let (table, alias) = self.target_table(&from[0].relation, "DELETE")?;
         self.require_target(&table, acl::DELETE)?;
-        if d.selection.is_some() || d.returning.is_some() {
+        let reads = d.selection.is_some() || d.returning.is_some();
+        if reads {
             self.require_target(&table, acl::SELECT)?;
         }
+        let cmds: &[RlsCommand] = if reads {
+            &[RlsCommand::Delete, RlsCommand::Select]
+        } else {
+            &[RlsCommand::Delete]
+        };
+        let security = self.as_target(|| self.rls_filter(&table, &alias, cmds))?;
+        let rls = security.is_some();
         let (scope, using, extra) = self.target_scope(&table, &alias, d.using.as_deref())?;
         let (scan_filter, filter, returning) = self.target_clauses(
             &table,
@@ -1072,11 +1117,12 @@ impl Binder<'_> {
             extra.as_ref(),
         )?;
         Ok(DeletePlan {
+            rls,
             scan: Scan {
                 table: table.clone(),
                 alias: Some(alias),
                 access: Access::Full,
-                filter: scan_filter,
+                filter: with_security(security, scan_filter),
                 indexes: self.catalog.plain_indexes_of(table.id),
                 stats: self.catalog.stats.get(&table.id).cloned(),
                 needed: None,
@@ -1087,6 +1133,15 @@ impl Binder<'_> {
             filter,
             returning,
         })
+    }
+}
+
+/// A scan filter with the row-level security filter first: it is evaluated
+/// before (and short-circuits) any user predicate.
+fn with_security(security: Option<Expr>, user: Option<Expr>) -> Option<Expr> {
+    match (security, user) {
+        (Some(s), Some(u)) => Some(Expr::And(Box::new(s), Box::new(u))),
+        (s, u) => s.or(u),
     }
 }
 

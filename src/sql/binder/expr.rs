@@ -778,6 +778,11 @@ impl Binder<'_> {
         scope: &Scope,
         agg: Option<&AggCtx>,
     ) -> Result<(Expr, DataType)> {
+        if qualifier.is_none()
+            && let Some(arg) = self.fn_arg(name)?
+        {
+            return Ok(arg);
+        }
         match scope.resolve(qualifier, name)? {
             Some((i, ty)) => {
                 if let Some(a) = agg {
@@ -833,6 +838,8 @@ impl Binder<'_> {
             "current_schema" => Func::CurrentSchema,
             "current_user" | "current_role" => Func::CurrentUser,
             "session_user" => Func::SessionUser,
+            // The release notes' spelling: `tenant_id = current_tenant_id`.
+            "current_tenant_id" => Func::CurrentTenantId,
             _ => return Ok(None),
         };
         let (_, ty) = functions::resolve(f.name(), &[])?;
@@ -969,8 +976,18 @@ impl Binder<'_> {
         let name = match parts.as_slice() {
             [n] => n.clone(),
             [s, n] if s == "pg_catalog" => n.clone(),
+            // The tenant management functions change the catalog: they are
+            // statements of their own (session::helios).
+            [s, n] if s == "helios" => {
+                return Err(Error::unsupported(format!(
+                    "helios.{n}() must be called as a statement of its own: SELECT helios.{n}(...)"
+                )));
+            }
             _ => parts.join("."),
         };
+        if let Some(done) = self.bind_user_function(f, &parts, scope, agg, depth)? {
+            return Ok(done);
+        }
         if f.over.is_some() {
             return self.bind_window_call(f, &name, scope, agg, depth);
         }

@@ -1,6 +1,7 @@
 //! Binding the FROM clause: tables, derived tables, table functions and
 //! joins of every kind (ON, USING, NATURAL, CROSS, LATERAL).
 
+use super::rls::RlsCommand;
 use super::{Binder, OuterFrame, Scope, ScopeColumn, ident, split_name};
 use crate::catalog::acl;
 use crate::error::{Error, Result, SqlState};
@@ -319,6 +320,7 @@ impl Binder<'_> {
                 if let Some(a) = alias {
                     rename_columns(&mut scope, &a.columns)?;
                 }
+                let security = self.rls_filter(&table, &q, &[RlsCommand::Select])?;
                 let plan = Plan::Scan(Scan {
                     indexes: self.catalog.plain_indexes_of(table.id),
                     stats: self.catalog.stats.get(&table.id).cloned(),
@@ -326,7 +328,7 @@ impl Binder<'_> {
                     table,
                     alias: alias.as_ref().map(|a| ident(&a.name)),
                     access: Access::Full,
-                    filter: None,
+                    filter: security,
                     reverse: false,
                 });
                 Ok((plan, scope, false))
@@ -407,8 +409,13 @@ impl Binder<'_> {
         };
         let outer = std::mem::take(&mut *self.outer.borrow_mut());
         let ctes = std::mem::take(&mut *self.ctes.borrow_mut());
-        // The view's query runs with its owner's privileges.
-        let plan = self.checked_as(view.owner, || self.bind_query(q));
+        // A security-invoker view (the default) reads its tables with the
+        // querying user's privileges and policies; otherwise as its owner.
+        let plan = if view.security_invoker {
+            self.bind_query(q)
+        } else {
+            self.checked_as(view.owner, || self.bind_query(q))
+        };
         *self.outer.borrow_mut() = outer;
         *self.ctes.borrow_mut() = ctes;
         let plan = plan?;

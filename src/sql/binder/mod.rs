@@ -18,11 +18,13 @@ mod fuzzy;
 pub mod index;
 mod operators;
 mod query;
+pub mod rls;
 pub mod row;
 mod special;
 mod srf;
 mod subquery;
 mod system;
+mod user_functions;
 mod view_dml;
 mod window;
 
@@ -264,6 +266,12 @@ pub struct Binder<'a> {
     /// The view a data-changing statement writes through (its table's
     /// privileges are then the view owner's to hold, the view's the user's).
     dml_view: RefCell<Option<Arc<crate::catalog::ViewDef>>>,
+    /// Tables whose policies are being bound (recursion guard).
+    rls_stack: RefCell<Vec<u32>>,
+    /// SQL functions being inlined (recursion guard).
+    fn_stack: RefCell<Vec<u32>>,
+    /// Arguments of the SQL function calls being inlined.
+    fn_args: RefCell<Vec<user_functions::FnArgs>>,
 }
 
 /// Privilege checking while binding (see [`Binder::with_privilege_checks`]).
@@ -292,6 +300,9 @@ impl<'a> Binder<'a> {
             privileges: std::cell::Cell::new(Checks::Off),
             current_role: std::cell::Cell::new(None),
             dml_view: RefCell::new(None),
+            rls_stack: RefCell::new(Vec::new()),
+            fn_stack: RefCell::new(Vec::new()),
+            fn_args: RefCell::new(Vec::new()),
         }
     }
 
@@ -322,16 +333,26 @@ impl<'a> Binder<'a> {
     }
 
     /// Checks privileges `any_of` on the table a data-changing statement
-    /// writes; through a view, the current user needs them on the view and
-    /// the view's owner on the table.
+    /// writes; through a view, the current user needs them on the view,
+    /// and on the table whoever [`Binder::as_target`] checks.
     pub(crate) fn require_target(&self, table: &TableDef, any_of: acl::Privs) -> Result<()> {
         let view = self.dml_view.borrow().clone();
+        if let Some(v) = view {
+            self.require(acl::Object::View(&v), any_of)?;
+        }
+        self.as_target(|| self.require(acl::Object::Table(table), any_of))
+    }
+
+    /// Runs `f` (privilege checks, row-level security policies, a CHECK
+    /// OPTION) with the rights the table of a data-changing statement is
+    /// written with: through a view WITH (security_invoker = false), its
+    /// owner's, as PostgreSQL does; otherwise (also through a
+    /// security-invoker view, the default) the current user's.
+    pub(crate) fn as_target<T>(&self, f: impl FnOnce() -> T) -> T {
+        let view = self.dml_view.borrow().clone();
         match view {
-            Some(v) => {
-                self.require(acl::Object::View(&v), any_of)?;
-                self.checked_as(v.owner, || self.require(acl::Object::Table(table), any_of))
-            }
-            None => self.require(acl::Object::Table(table), any_of),
+            Some(v) if !v.security_invoker => self.checked_as(v.owner, f),
+            _ => f(),
         }
     }
 

@@ -207,6 +207,119 @@ impl Binder<'_> {
         ))
     }
 
+    /// `to_regclass(text)`, `to_regtype(text)` and the other `to_reg*`
+    /// functions: the oid a name resolves to, or NULL where the cast
+    /// would fail. A literal resolves now; another text expression (a
+    /// parameter: drivers look their types up by name this way) per row,
+    /// over the names the catalog has.
+    fn bind_to_reg(&self, tname: &str, (x, from): Bound) -> Result<Bound> {
+        let x = match x {
+            Expr::Param(n, DataType::Unknown) => {
+                Expr::Param(n, self.note_param(n, &DataType::Text))
+            }
+            x => self.coerce(x, &from, &DataType::Text)?,
+        };
+        let null = (Expr::Literal(Value::Null), DataType::Int8);
+        if let Expr::Literal(v) = &x {
+            let Value::Text(s) = v else {
+                return Ok(null);
+            };
+            return Ok(match self.to_reg_oid(tname, s) {
+                Some(oid) => (Expr::Literal(Value::Int8(oid)), DataType::Int8),
+                None => null,
+            });
+        }
+        let names: Vec<(String, i64)> = match tname {
+            "regclass" => system::relations(self.catalog)
+                .into_iter()
+                .flat_map(|r| {
+                    let shown =
+                        system::display_name(self.catalog, self.search_path, &r.schema, &r.name);
+                    [(shown, r.oid), (format!("{}.{}", r.schema, r.name), r.oid)]
+                })
+                .collect(),
+            "regtype" => system::types()
+                .into_iter()
+                .flat_map(|t| {
+                    let mut names = vec![
+                        (t.name.to_string(), t.oid),
+                        (format!("pg_catalog.{}", t.name), t.oid),
+                    ];
+                    if let Some(shown) = system::format_type(t.oid, None)
+                        && shown != t.name
+                    {
+                        names.push((shown, t.oid));
+                    }
+                    names
+                })
+                .collect(),
+            "regnamespace" => system::namespaces(self.catalog)
+                .into_iter()
+                .map(|(oid, n)| (n, oid))
+                .collect(),
+            "regrole" => system::role_names(self.catalog)
+                .into_iter()
+                .map(|(oid, n)| (n, oid))
+                .collect(),
+            // No functions, operators or text search configurations are listed.
+            _ => Vec::new(),
+        };
+        let whens: Vec<(Expr, Expr)> = names
+            .into_iter()
+            .map(|(name, oid)| {
+                (
+                    Expr::Binary(
+                        BinaryOp::Eq,
+                        Box::new(x.clone()),
+                        Box::new(Expr::Literal(Value::Text(name))),
+                    ),
+                    Expr::Literal(Value::Int8(oid)),
+                )
+            })
+            .collect();
+        if whens.is_empty() {
+            return Ok(null);
+        }
+        Ok((
+            Expr::Case {
+                operand: None,
+                whens,
+                otherwise: Some(Box::new(Expr::Literal(Value::Null))),
+            },
+            DataType::Int8,
+        ))
+    }
+
+    /// The oid a `to_reg*` function finds for a name, if any.
+    fn to_reg_oid(&self, tname: &str, text: &str) -> Option<i64> {
+        if tname == "regtype" {
+            let t = text.trim().to_lowercase();
+            let t = t.strip_prefix("pg_catalog.").unwrap_or(&t);
+            if let Some(ty) = system::types().into_iter().find(|ty| ty.name == t) {
+                return Some(ty.oid);
+            }
+            // Other spellings (`integer`, `varchar(10)`, `text[]`); the
+            // shown names (`timestamp with time zone`) are in `types()`'s
+            // format_type names below.
+            let base = match (t.find('('), t.rfind(')')) {
+                (Some(open), Some(close)) if open < close => {
+                    format!("{}{}", &t[..open], &t[close + 1..])
+                        .trim()
+                        .to_string()
+                }
+                _ => t.to_string(),
+            };
+            if let Ok(ty) = DataType::from_name(&base) {
+                return Some(ty.oid() as i64);
+            }
+            return system::types()
+                .into_iter()
+                .find(|ty| system::format_type(ty.oid, None).as_deref() == Some(&base))
+                .map(|ty| ty.oid);
+        }
+        self.reg_oid(tname, text).ok()
+    }
+
     /// The oid named by `text` for a `reg*` type.
     fn reg_oid(&self, tname: &str, text: &str) -> Result<i64> {
         let parts: Vec<String> = text
@@ -327,6 +440,12 @@ impl Binder<'_> {
             return Ok(Some(b));
         }
         let cat = self.catalog;
+        if let Some(tname) = name.strip_prefix("to_")
+            && REG_TYPES.contains(&tname)
+        {
+            arity(args.len() == 1)?;
+            return self.bind_to_reg(tname, args[0].clone()).map(Some);
+        }
         Ok(Some(match name {
             // An unknown oid shows as `unknown (OID=n)`, as in PostgreSQL.
             "pg_get_userbyid" => {
@@ -403,7 +522,7 @@ impl Binder<'_> {
                 arity(!args.is_empty() && args.len() <= 2)?;
                 null_text()
             }
-            "pg_function_is_visible" | "pg_type_is_visible" => {
+            "pg_function_is_visible" | "pg_type_is_visible" | "pg_collation_is_visible" => {
                 arity(args.len() == 1)?;
                 (Expr::Literal(Value::Bool(true)), DataType::Bool)
             }

@@ -9,7 +9,12 @@
 //! DELETE (rows the view does not show cannot be changed), and the table
 //! named by the view's name (or the statement's alias) so that references
 //! to it still resolve. Privileges: the current user needs the privilege on
-//! the view, the view's owner on the table (see `Binder::require_target`).
+//! the view; on the table, the current user too for a security-invoker view
+//! (the default), the view's owner for one WITH (security_invoker = false)
+//! (see `Binder::require_target` and `Binder::as_target`). The table's
+//! row-level security policies apply as they would to the same role
+//! writing the table itself: the view's rows are only those its policies
+//! let it see and change, and new rows must pass their checks (42501).
 //! A view `WITH CHECK OPTION` also checks that new rows satisfy its WHERE
 //! clause (44000).
 

@@ -404,6 +404,10 @@ impl DdlCtx<'_> {
                     )));
                 }
             }
+            Op::EnableRowLevelSecurity => self.set_row_security(&mut t, Some(true), None)?,
+            Op::DisableRowLevelSecurity => self.set_row_security(&mut t, Some(false), None)?,
+            Op::ForceRowLevelSecurity => self.set_row_security(&mut t, None, Some(true))?,
+            Op::NoForceRowLevelSecurity => self.set_row_security(&mut t, None, Some(false))?,
             other => {
                 return Err(Error::unsupported(format!(
                     "ALTER TABLE {other} is not supported yet"

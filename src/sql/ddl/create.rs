@@ -341,6 +341,8 @@ impl DdlCtx<'_> {
             foreign_keys: vec![],
             owner: self.current_user,
             acl: None,
+            rls: Default::default(),
+            tenant_column: None,
             on_commit,
         };
         // Owned sequences for serial and identity columns.

@@ -13,10 +13,13 @@ mod composite;
 mod create;
 mod database;
 mod domain;
+mod function;
 mod maintenance;
+mod policy;
 mod privilege;
 mod role;
 mod temp;
+mod tenant;
 mod view;
 
 pub use role::is_role_grant;

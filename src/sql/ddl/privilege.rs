@@ -225,6 +225,7 @@ impl DdlCtx<'_> {
                 Object::Table(d) => Some(d.schema.clone()),
                 Object::View(d) => Some(d.schema.clone()),
                 Object::Sequence(d) => Some(d.schema.clone()),
+                Object::Function(d) => Some(d.schema.clone()),
                 Object::Schema(_) => None,
             };
             if obj.owner() != new {

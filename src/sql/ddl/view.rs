@@ -6,11 +6,112 @@ use crate::error::{Error, Result, SqlState};
 use crate::sql::binder::ident;
 use sqlparser::ast;
 
+/// A view's `WITH (...)` options.
+struct ViewOptions {
+    /// Views read their tables as the querying user unless told otherwise.
+    security_invoker: bool,
+    /// `local` or `cascaded` (also what `WITH [LOCAL | CASCADED] CHECK
+    /// OPTION` becomes when parsed).
+    check_option: Option<String>,
+    /// As `pg_class.reloptions` shows them.
+    shown: Vec<String>,
+}
+
+/// `WITH (security_invoker = bool, check_option = local | cascaded)`;
+/// other options are refused as PostgreSQL refuses unknown ones.
+fn view_options(options: &ast::CreateTableOptions) -> Result<ViewOptions> {
+    let mut out = ViewOptions {
+        security_invoker: true,
+        check_option: None,
+        shown: Vec::new(),
+    };
+    let list = match options {
+        ast::CreateTableOptions::None => return Ok(out),
+        ast::CreateTableOptions::With(l) => l,
+        other => {
+            return Err(Error::syntax(format!(
+                "syntax error at or near \"{other}\""
+            )));
+        }
+    };
+    for o in list {
+        let (key, value) = match o {
+            ast::SqlOption::KeyValue { key, value } => {
+                let v = match value {
+                    ast::Expr::Value(v) => match &v.value {
+                        ast::Value::SingleQuotedString(s) => s.to_lowercase(),
+                        other => other.to_string().to_lowercase(),
+                    },
+                    ast::Expr::Identifier(i) => ident(i),
+                    other => other.to_string().to_lowercase(),
+                };
+                (ident(key), Some(v))
+            }
+            ast::SqlOption::Ident(i) => (ident(i), None),
+            other => {
+                return Err(Error::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    format!("unrecognized parameter \"{other}\""),
+                ));
+            }
+        };
+        match key.as_str() {
+            "security_invoker" => {
+                let invoker = match value.as_deref() {
+                    None | Some("true" | "on" | "1" | "yes") => true,
+                    Some("false" | "off" | "0" | "no") => false,
+                    Some(other) => {
+                        return Err(Error::new(
+                            SqlState::INVALID_PARAMETER_VALUE,
+                            format!("invalid value for boolean option \"{key}\": {other}"),
+                        ));
+                    }
+                };
+                out.security_invoker = invoker;
+                out.shown.push(format!("security_invoker={invoker}"));
+            }
+            "check_option" => match value.as_deref() {
+                Some(v @ ("local" | "cascaded")) => {
+                    out.check_option = Some(v.to_string());
+                    out.shown.push(format!("check_option={v}"));
+                }
+                v => {
+                    return Err(Error::new(
+                        SqlState::INVALID_PARAMETER_VALUE,
+                        format!(
+                            "invalid value for enum option \"check_option\": {}",
+                            v.unwrap_or("true")
+                        ),
+                    )
+                    .with_detail("Valid values are \"local\" and \"cascaded\"."));
+                }
+            },
+            "security_barrier" => {
+                return Err(Error::unsupported(format!(
+                    "the view option \"{key}\" is not supported"
+                )));
+            }
+            _ => {
+                return Err(Error::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    format!("unrecognized parameter \"{key}\""),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
 impl DdlCtx<'_> {
     pub fn create_view(&mut self, cv: &ast::CreateView) -> Result<String> {
         if cv.materialized {
             return Err(Error::unsupported("materialized views are not supported"));
         }
+        let ViewOptions {
+            security_invoker,
+            check_option,
+            shown: options,
+        } = view_options(&cv.options)?;
         // Bind the query now: it must be valid, and its output names the view's columns.
         let binder = self.binder();
         let plan = binder.bind_query(&cv.query)?;
@@ -90,7 +191,6 @@ impl DdlCtx<'_> {
             }
             None => self.oids.allocate(self.txn)?,
         };
-        let check_option = check_option(&cv.options)?;
         if check_option.is_some() {
             let q = crate::sql::parser::parse_query(&cv.query.to_string())?;
             if let Err(detail) = crate::sql::binder::updatable_query(&q, &columns).map(|_| ()) {
@@ -111,6 +211,8 @@ impl DdlCtx<'_> {
             depends_on,
             owner: kept.0,
             acl: kept.1,
+            security_invoker,
+            options,
         };
         cat::put_object(self.txn, cat::KIND_VIEW, view.id, &view)?;
         cat::bump_version(self.txn);
@@ -157,45 +259,4 @@ impl DdlCtx<'_> {
         }
         Ok(())
     }
-}
-
-/// The view's `check_option` option (`local` or `cascaded`); other options
-/// are refused as PostgreSQL refuses unknown ones.
-fn check_option(options: &ast::CreateTableOptions) -> Result<Option<String>> {
-    let ast::CreateTableOptions::With(opts) = options else {
-        return Ok(None);
-    };
-    let mut out = None;
-    for o in opts {
-        let ast::SqlOption::KeyValue { key, value } = o else {
-            return Err(Error::syntax(format!("syntax error at or near \"{o}\"")));
-        };
-        let name = ident(key);
-        let v = match value {
-            ast::Expr::Value(v) => match &v.value {
-                ast::Value::SingleQuotedString(s) => s.to_lowercase(),
-                other => other.to_string().to_lowercase(),
-            },
-            ast::Expr::Identifier(i) => ident(i),
-            other => other.to_string().to_lowercase(),
-        };
-        match name.as_str() {
-            "check_option" if v == "local" || v == "cascaded" => out = Some(v),
-            "check_option" => {
-                return Err(Error::new(
-                    SqlState::INVALID_PARAMETER_VALUE,
-                    format!("invalid value for enum option \"check_option\": {v}"),
-                )
-                .with_detail("Valid values are \"local\" and \"cascaded\"."));
-            }
-            "security_barrier" | "security_invoker" => {}
-            _ => {
-                return Err(Error::new(
-                    SqlState::INVALID_PARAMETER_VALUE,
-                    format!("unrecognized parameter \"{name}\""),
-                ));
-            }
-        }
-    }
-    Ok(out)
 }

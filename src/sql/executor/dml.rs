@@ -27,6 +27,7 @@ use super::scan::{KeyedRow, decode_table_row, filtered_rows, pk_of_key, pk_suffi
 use crate::catalog::keys::{PRIMARY_INDEX, index_prefix, table_lock_key};
 use crate::catalog::{Catalog, FkAction, ForeignKeyDef, IndexDef, TableDef};
 use crate::error::{Error, Result, SqlState};
+use crate::sql::binder::rls::RlsCheck;
 use crate::sql::binder::{
     ConflictAction, DeletePlan, DmlPlan, InsertPlan, OnConflict, Returning, UpdatePlan,
 };
@@ -80,18 +81,44 @@ pub fn execute_dml(
         keys: IndexKeys::new(catalog),
         domains: Default::default(),
     };
-    match plan {
-        DmlPlan::Insert(p) => w.insert(p)?,
-        DmlPlan::Update(p) => w.update(p)?,
-        DmlPlan::Delete(p) => w.delete(p)?,
+    // Under row-level security an integrity error, or a view's CHECK OPTION
+    // failure, must not print values (of the new row, or of a row the user
+    // may not see), as in PostgreSQL.
+    let hide_values = match plan {
+        DmlPlan::Insert(p) => !p.rls.is_empty(),
+        DmlPlan::Update(p) => !p.rls.is_empty(),
+        DmlPlan::Delete(p) => p.rls,
+    };
+    let run = |w: &mut Writer| -> Result<()> {
+        match plan {
+            DmlPlan::Insert(p) => w.insert(p)?,
+            DmlPlan::Update(p) => w.update(p)?,
+            DmlPlan::Delete(p) => w.delete(p)?,
+        }
+        w.run_fk_checks()
+    };
+    match run(&mut w) {
+        Ok(()) => Ok(w.out),
+        Err(mut e)
+            if hide_values
+                && (e.code.code().starts_with("23")
+                    || e.code == SqlState::WITH_CHECK_OPTION_VIOLATION) =>
+        {
+            e.detail = None;
+            Err(e)
+        }
+        Err(e) => Err(e),
     }
-    w.run_fk_checks()?;
-    Ok(w.out)
 }
 
-/// What a new row must satisfy: the table's CHECK constraints, and the
-/// CHECK OPTION of the view it is written through.
-type RowChecks<'c> = (&'c [(String, Expr)], Option<&'c (String, Expr)>);
+/// What a new row must satisfy: the table's CHECK constraints, its
+/// row-level security checks, and the CHECK OPTION of the view it is
+/// written through.
+type RowChecks<'c> = (
+    &'c [(String, Expr)],
+    &'c [RlsCheck],
+    Option<&'c (String, Expr)>,
+);
 
 /// A deferred NO ACTION check: (parent, child, fk index, old referenced values).
 type NoActionCheck = (Arc<TableDef>, Arc<TableDef>, usize, Vec<Value>);
@@ -252,6 +279,7 @@ impl<'a> Writer<'a> {
         table: &TableDef,
         row: Vec<Value>,
         checks: &[(String, Expr)],
+        rls: &[RlsCheck],
     ) -> Result<Vec<Value>> {
         let mut out = Vec::with_capacity(row.len());
         for (v, c) in row.into_iter().zip(&table.columns) {
@@ -279,6 +307,9 @@ impl<'a> Writer<'a> {
             }
             out.push(v);
         }
+        // Row-level security first, as in PostgreSQL: a constraint error
+        // would print the values of a row the policies reject.
+        self.check_rls(table, &out, rls)?;
         for (v, c) in out.iter().zip(&table.columns) {
             if v.is_null() && !c.nullable {
                 return Err(Error::new(
@@ -321,6 +352,20 @@ impl<'a> Writer<'a> {
             format!("new row violates check option for view \"{view}\""),
         )
         .with_detail(failing_row(row)))
+    }
+
+    /// Fails with 42501 unless `row` passes every row-level security check.
+    fn check_rls(&self, table: &TableDef, row: &[Value], rls: &[RlsCheck]) -> Result<()> {
+        if rls.is_empty() {
+            return Ok(());
+        }
+        let ectx = self.ectx();
+        for c in rls {
+            if !c.expr.eval_pred(row, &ectx)? {
+                return Err(c.violation(&table.name));
+            }
+        }
+        Ok(())
     }
 
     /// The bound constraints of domain `id`.
@@ -743,7 +788,7 @@ impl<'a> Writer<'a> {
         nrow: Vec<Value>,
         depth: usize,
     ) -> Result<()> {
-        let nrow = self.prepare(child, nrow, &[])?;
+        let nrow = self.prepare(child, nrow, &[], &[])?;
         let pk = if child.primary_key.is_empty() {
             pk_of_key(key).to_vec()
         } else {
@@ -786,7 +831,7 @@ impl<'a> Writer<'a> {
         self.lock_table(table)?;
         let rows = self.collect_plan(&p.source)?;
         for row in rows {
-            let row = self.prepare(table, row, &p.checks)?;
+            let row = self.prepare(table, row, &p.checks, &p.rls)?;
             self.check_view(p.view_check.as_ref(), &row)?;
             let rowid = match table.rowid_seq {
                 Some(seq) if table.primary_key.is_empty() => Some(self.env.nextval(seq)?),
@@ -840,6 +885,8 @@ impl<'a> Writer<'a> {
                                 return Err(Error::serialization_failure());
                             };
                             let old = decode_table_row(table, &bytes)?;
+                            // The conflicting row must be one the role may update.
+                            self.check_rls(table, &old, &p.rls_conflict)?;
                             let mut both = old.clone();
                             both.extend_from_slice(&row);
                             let ectx = self.ectx();
@@ -857,7 +904,7 @@ impl<'a> Writer<'a> {
                                 &existing,
                                 &old,
                                 new,
-                                (&p.checks, p.view_check.as_ref()),
+                                (&p.checks, &p.rls_update, p.view_check.as_ref()),
                                 &p.returning,
                                 &[],
                             )?;
@@ -877,12 +924,12 @@ impl<'a> Writer<'a> {
         key: &[u8],
         old: &[Value],
         new: Vec<Value>,
-        checks: RowChecks<'_>,
+        (checks, rls, view_check): RowChecks<'_>,
         returning: &Option<Returning>,
         extra: &[Value],
     ) -> Result<()> {
-        let new = self.prepare(table, new, checks.0)?;
-        self.check_view(checks.1, &new)?;
+        let new = self.prepare(table, new, checks, rls)?;
+        self.check_view(view_check, &new)?;
         let pk = if table.primary_key.is_empty() {
             pk_of_key(key).to_vec()
         } else {
@@ -994,7 +1041,7 @@ impl<'a> Writer<'a> {
                 &key,
                 &row,
                 new,
-                (&p.checks, p.view_check.as_ref()),
+                (&p.checks, &p.rls, p.view_check.as_ref()),
                 &p.returning,
                 &other,
             )?;

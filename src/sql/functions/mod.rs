@@ -100,6 +100,10 @@ macro_rules! funcs {
             /// Text in the record input form as a value of composite type
             /// id (the field types of it and of the types it holds).
             RecordIn(u32, std::sync::Arc<crate::types::RecordTypes>),
+            /// `heliosdb_debug_panic(text)`: panics, so tests can check that
+            /// the server contains a panic. Only in debug builds.
+            #[cfg(debug_assertions)]
+            DebugPanic,
             $($v),*
         }
 
@@ -117,6 +121,8 @@ macro_rules! funcs {
                     Func::MakeRecord(..) => "row",
                     Func::RecordIn(..) => "record_in",
                     Func::RecordNullTest(_) => "record_null_test",
+                    #[cfg(debug_assertions)]
+                    Func::DebugPanic => "heliosdb_debug_panic",
                     $(Func::$v => $n),*
                 }
             }
@@ -132,6 +138,7 @@ funcs! {
     ToJsonb = "to_jsonb", CurrentSetting = "current_setting", Version = "version",
     CurrentSchema = "current_schema", GenerateSeries = "generate_series",
     CurrentUser = "current_user", SessionUser = "session_user",
+    CurrentTenantId = "current_tenant_id",
     // session
     SetConfig = "set_config", PgBackendPid = "pg_backend_pid",
     InetServerAddr = "inet_server_addr", InetServerPort = "inet_server_port",
@@ -503,6 +510,10 @@ pub fn resolve_call(name: &str, arg_types: &[DataType]) -> Result<(Func, DataTyp
             arity(n == 1)?;
             (Func::ToJsonb, T::Jsonb, any())
         }
+        "current_tenant_id" => {
+            arity(n == 0)?;
+            (Func::CurrentTenantId, T::Uuid, vec![])
+        }
         "current_setting" => {
             arity(n == 1 || n == 2)?;
             let mut p = any();
@@ -540,6 +551,11 @@ pub fn resolve_call(name: &str, arg_types: &[DataType]) -> Result<(Func, DataTyp
         "format_type" => {
             arity(n == 2)?;
             (Func::FormatType, T::Text, vec![T::Int8, T::Int4])
+        }
+        #[cfg(debug_assertions)]
+        "heliosdb_debug_panic" => {
+            arity(n == 1)?;
+            (Func::DebugPanic, T::Text, vec![T::Text])
         }
         "version" => {
             arity(n == 0)?;
@@ -680,7 +696,16 @@ impl Func {
                 | Func::GenRandomUuid
                 | Func::Random
                 | Func::StatementTimestamp
-        )
+        ) || self.is_debug_panic()
+    }
+
+    /// Debug builds' `heliosdb_debug_panic` (never folded at bind time).
+    fn is_debug_panic(&self) -> bool {
+        #[cfg(debug_assertions)]
+        if matches!(self, Func::DebugPanic) {
+            return true;
+        }
+        false
     }
 
     /// Immutable functions give the same result for the same arguments at
@@ -731,6 +756,13 @@ impl Func {
     pub fn eval(&self, args: &[Expr], row: &[Value], ctx: &EvalCtx) -> Result<Value> {
         // Lazily evaluated functions first.
         match self {
+            // Row-level security filters call this for every row: no detours.
+            Func::CurrentTenantId => {
+                return Ok(match ctx.env.current_tenant_id()? {
+                    Some(id) => Value::Uuid(id),
+                    None => Value::Null,
+                });
+            }
             Func::ArrayAssign(elem) => {
                 let vals = args
                     .iter()
@@ -927,6 +959,8 @@ impl Func {
                 }
             }
             Func::Version => Value::Text(crate::version_string()),
+            #[cfg(debug_assertions)]
+            Func::DebugPanic => panic!("heliosdb_debug_panic: {}", text(&vals[0])),
             Func::SetConfig => {
                 let Value::Text(name) = &vals[0] else {
                     return Err(Error::new(

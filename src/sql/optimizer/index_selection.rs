@@ -9,6 +9,7 @@
 use super::{Rule, map_children};
 use crate::catalog::TableDef;
 use crate::sql::expr::Expr;
+use crate::sql::functions::Func;
 use crate::sql::plan::{Access, Plan, Scan};
 use crate::types::{BinaryOp, DataType};
 
@@ -39,6 +40,8 @@ fn static_type(e: &Expr) -> Option<DataType> {
         Expr::Cast(_, t) => Some(t.clone()),
         // A column of the enclosing row: one value per run of a correlated subquery.
         Expr::Outer { ty, .. } if *ty != DataType::Unknown => Some(ty.clone()),
+        // The session's tenant: one value per statement.
+        Expr::Function(Func::CurrentTenantId, args) if args.is_empty() => Some(DataType::Uuid),
         _ => None,
     }
 }
@@ -64,6 +67,11 @@ struct Bound {
 }
 
 fn usable(table: &TableDef, c: &Expr) -> Option<Bound> {
+    // `(comparison) IS TRUE` (a row-level security filter) holds on the
+    // same rows as the comparison.
+    if let Expr::IsBool(inner, true) = c {
+        return usable(table, inner);
+    }
     let Expr::Binary(op, l, r) = c else {
         return None;
     };

@@ -18,11 +18,14 @@
 //! behind a primary key ([`pk_index_oid`]) and constraints
 //! ([`Constraint::oid`]). Oid-typed columns are `bigint`.
 
+mod helios;
 mod information_schema;
 mod pg_catalog;
+mod policies;
 pub mod roles;
 mod settings;
 
+pub use helios::tenant_rows;
 pub use roles::{current_user_roles_rows, role_names, role_oid, role_secrets_rows};
 pub use settings::{SettingRow, settings_rows};
 
@@ -79,6 +82,7 @@ pub fn is_system_relation(schema: Option<&str>, name: &str) -> bool {
     match schema {
         None | Some("pg_catalog") => pg_catalog::NAMES.contains(&name),
         Some("information_schema") => information_schema::NAMES.contains(&name),
+        Some("helios") => helios::NAMES.contains(&name),
         Some(_) => false,
     }
 }
@@ -93,6 +97,10 @@ pub fn system_relation_oid(schema: Option<&str>, name: &str) -> Option<i64> {
         let k = information_schema::NAMES.iter().position(|n| *n == name)?;
         return Some(13_100 + k as i64);
     }
+    if schema == Some("helios") {
+        let k = helios::NAMES.iter().position(|n| *n == name)?;
+        return Some(13_900 + k as i64);
+    }
     if let Some((_, oid)) = pg_catalog::FIXED_OIDS.iter().find(|(n, _)| *n == name) {
         return Some(*oid);
     }
@@ -105,6 +113,7 @@ pub fn lookup(ctx: &Ctx, schema: Option<&str>, name: &str) -> Option<SystemTable
     match schema {
         None | Some("pg_catalog") => pg_catalog::build(ctx, name),
         Some("information_schema") => information_schema::build(ctx, name),
+        Some("helios") => helios::build(ctx, name),
         Some(_) => None,
     }
 }

@@ -31,6 +31,7 @@ pub(super) const NAMES: &[&str] = &[
     "pg_sequence",
     "pg_collation",
     "pg_policy",
+    "pg_policies",
     "pg_statistic_ext",
     "pg_publication",
     "pg_publication_namespace",
@@ -46,6 +47,9 @@ pub(super) const NAMES: &[&str] = &[
     "pg_shadow",
     "pg_auth_members",
     "pg_settings",
+    "pg_opclass",
+    "pg_tablespace",
+    "pg_stat_ssl",
 ];
 
 /// PostgreSQL's fixed oids of the catalog tables (what `'pg_class'::regclass` gives).
@@ -71,6 +75,8 @@ pub(super) const FIXED_OIDS: &[(&str, i64)] = &[
     ("pg_policy", 3256),
     ("pg_statistic_ext", 3381),
     ("pg_collation", 3456),
+    ("pg_opclass", 2616),
+    ("pg_tablespace", 1213),
     ("pg_enum", 3501),
     ("pg_range", 3541),
     ("pg_publication", 6104),
@@ -147,18 +153,43 @@ pub(super) fn build(ctx: &Ctx, name: &str) -> Option<SystemTable> {
             ("oid", OID),
             ("collname", NAME),
             ("collnamespace", OID),
+            ("collowner", OID),
             ("collprovider", CHAR),
+            ("collisdeterministic", BOOL),
+            ("collencoding", I4),
+            ("collcollate", DataType::Text),
+            ("collctype", DataType::Text),
+            ("colliculocale", DataType::Text),
+            ("collicurules", DataType::Text),
+            ("collversion", DataType::Text),
         ]),
-        "pg_policy" => empty(&[
+        // Index keys use their type's default operator class, which SQLAlchemy
+        // and psql only look for among the non-default ones.
+        "pg_opclass" => empty(&[
             ("oid", OID),
-            ("polname", NAME),
-            ("polrelid", OID),
-            ("polcmd", CHAR),
-            ("polpermissive", BOOL),
-            ("polroles", DataType::Array(Box::new(OID))),
-            ("polqual", DataType::Text),
-            ("polwithcheck", DataType::Text),
+            ("opcmethod", OID),
+            ("opcname", NAME),
+            ("opcnamespace", OID),
+            ("opcowner", OID),
+            ("opcfamily", OID),
+            ("opcintype", OID),
+            ("opcdefault", BOOL),
+            ("opckeytype", OID),
         ]),
+        "pg_tablespace" => pg_tablespace(),
+        "pg_stat_ssl" => Builder::new(&[
+            ("pid", I4),
+            ("ssl", BOOL),
+            ("version", DataType::Text),
+            ("cipher", DataType::Text),
+            ("bits", I4),
+            ("client_dn", DataType::Text),
+            ("client_serial", DataType::Numeric(None)),
+            ("issuer_dn", DataType::Text),
+        ])
+        .session("pg_stat_ssl"),
+        "pg_policy" => super::policies::pg_policy(ctx),
+        "pg_policies" => super::policies::pg_policies(ctx),
         "pg_statistic_ext" => empty(&[
             ("oid", OID),
             ("stxrelid", OID),
@@ -280,6 +311,17 @@ fn pg_class(ctx: &Ctx) -> SystemTable {
         // Foreign keys are triggers in PostgreSQL: psql lists them only
         // for tables with relhastriggers.
         let mut triggers = false;
+        let reloptions = match cat.views.get(&(r.oid as u32)) {
+            Some(v) if r.kind == 'v' && !v.options.is_empty() => Value::Array(
+                DataType::Text,
+                v.options.iter().map(|o| Value::Text(o.clone())).collect(),
+            ),
+            _ => Value::Null,
+        };
+        let rls = match r.kind {
+            'r' => cat.tables[&(r.oid as u32)].rls.clone(),
+            _ => Default::default(),
+        };
         let (natts, checks, hasindex, am) = match r.kind {
             'r' => {
                 let t = &cat.tables[&(r.oid as u32)];
@@ -333,14 +375,14 @@ fn pg_class(ctx: &Ctx) -> SystemTable {
             Value::Bool(false),
             Value::Bool(triggers),
             Value::Bool(false),
-            Value::Bool(false),
-            Value::Bool(false),
+            Value::Bool(rls.enabled),
+            Value::Bool(rls.forced),
             Value::Bool(true),
             text(if r.kind == 'r' { "d" } else { "n" }),
             Value::Bool(false),
             int8(0),
             super::acl_value(cat, r.acl.as_deref()),
-            Value::Null,
+            reloptions,
             Value::Null,
         ]);
     }
@@ -691,7 +733,9 @@ fn pg_index(ctx: &Ctx) -> SystemTable {
         ("indkey", DataType::Array(Box::new(I2))),
         ("indcollation", DataType::Array(Box::new(OID))),
         ("indclass", DataType::Array(Box::new(OID))),
-        ("indoption", DataType::Array(Box::new(I2))),
+        // int2vector in PostgreSQL, whose text form drivers split on
+        // spaces (SQLAlchemy reads it so): `0 0`, one flag word per key.
+        ("indoption", DataType::Text),
         ("indexprs", DataType::Text),
         ("indpred", DataType::Text),
     ]);
@@ -723,7 +767,7 @@ fn pg_index(ctx: &Ctx) -> SystemTable {
             int2_array(keys.iter().map(|c| c.map_or(0, |c| c as i64 + 1))),
             oid_array(keys.iter().map(|_| 0)),
             oid_array(keys.iter().map(|_| 0)),
-            int2_array(keys.iter().map(|_| 0)),
+            text(vec!["0"; keys.len()].join(" ")),
             if exprs.is_empty() {
                 Value::Null
             } else {
@@ -868,6 +912,28 @@ fn pg_database(ctx: &Ctx) -> SystemTable {
     b.finish()
 }
 
+/// PostgreSQL's two built-in tablespaces; every relation is in the
+/// default one (`reltablespace` 0).
+fn pg_tablespace() -> SystemTable {
+    let mut b = Builder::new(&[
+        ("oid", OID),
+        ("spcname", NAME),
+        ("spcowner", OID),
+        ("spcacl", DataType::Array(Box::new(DataType::Text))),
+        ("spcoptions", DataType::Array(Box::new(DataType::Text))),
+    ]);
+    for (oid, name) in [(1663, "pg_default"), (1664, "pg_global")] {
+        b.push(vec![
+            int8(oid),
+            text(name),
+            int8(super::SUPERUSER_OID),
+            Value::Null,
+            Value::Null,
+        ]);
+    }
+    b.finish()
+}
+
 fn pg_am() -> SystemTable {
     let mut b = Builder::new(&[
         ("oid", OID),
@@ -912,7 +978,7 @@ fn pg_tables(ctx: &Ctx) -> SystemTable {
             Value::Bool(idx.iter().any(|i| i.table.id == t.id)),
             Value::Bool(false),
             Value::Bool(false),
-            Value::Bool(false),
+            Value::Bool(t.rls.enabled),
         ]);
     }
     b.finish()

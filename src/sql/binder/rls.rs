@@ -1,0 +1,279 @@
+//! Row-level security enters plans here, as PostgreSQL defines it
+//! ("Row Security Policies"; `rowsecurity.c`).
+//!
+//! When a table with ENABLE ROW LEVEL SECURITY is read or written by a role
+//! that does not bypass it (superusers, BYPASSRLS roles, and the owner
+//! unless FORCE bypass), the policies that apply to the command and to the
+//! role (PUBLIC, or a role whose privileges it has) are combined: the
+//! permissive ones OR-ed, the restrictive ones AND-ed to that; no
+//! permissive policy means no rows (default deny).
+//!
+//! * Reads (SELECT, and the rows UPDATE / DELETE may touch) get the USING
+//!   expressions as a **security filter**: `(policies) IS TRUE`, placed
+//!   first in the scan's filter. Evaluation of a conjunction stops at the
+//!   first FALSE, and `IS TRUE` is never NULL, so no user predicate (which
+//!   could raise an error or call a function) ever runs on a hidden row;
+//!   later stages append user predicates after it and never reorder a
+//!   scan's filter.
+//! * Writes get **checks** on each new row (INSERT rows, UPDATE's new rows):
+//!   WITH CHECK (or USING where a policy has none) of the command's
+//!   policies, and, when the statement reads rows back (RETURNING, or an
+//!   UPDATE with WHERE), the SELECT policies too. A failing row is 42501
+//!   `new row violates row-level security policy for table "t"` (naming the
+//!   policy when a restrictive one failed).
+//!
+//! Policy expressions are bound on their own (no enclosing query, no WITH
+//! names) over the table's columns, with the binder's privilege checks; a
+//! policy that reaches its own table again through a subquery is 42P17.
+
+use super::{Binder, Checks, Scope};
+use crate::catalog::acl::PUBLIC;
+use crate::catalog::{PolicyCommand, PolicyDef, TableDef};
+use crate::error::{Error, Result, SqlState};
+use crate::sql::expr::Expr;
+use crate::sql::parser;
+use crate::types::Value;
+
+/// What a statement does to a table, for choosing its policies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RlsCommand {
+    Select,
+    Insert,
+    Update,
+    Delete,
+}
+
+impl RlsCommand {
+    fn matches(self, p: PolicyCommand) -> bool {
+        matches!(
+            (self, p),
+            (_, PolicyCommand::All)
+                | (RlsCommand::Select, PolicyCommand::Select)
+                | (RlsCommand::Insert, PolicyCommand::Insert)
+                | (RlsCommand::Update, PolicyCommand::Update)
+                | (RlsCommand::Delete, PolicyCommand::Delete)
+        )
+    }
+}
+
+/// A condition every new row must meet.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RlsCheck {
+    /// The restrictive policy it comes from (named in the error), or None
+    /// for the permissive policies together.
+    pub policy: Option<String>,
+    /// Over the table's columns; the row passes only if it is TRUE.
+    pub expr: Expr,
+    /// The check is the USING expression of an existing row (ON CONFLICT DO
+    /// UPDATE), reported as such.
+    pub using: bool,
+}
+
+impl RlsCheck {
+    /// The 42501 error for a row failing this check.
+    pub fn violation(&self, table: &str) -> Error {
+        let what = if self.using {
+            " (USING expression)"
+        } else {
+            ""
+        };
+        let message = match &self.policy {
+            Some(p) => {
+                format!(
+                    "new row violates row-level security policy \"{p}\"{what} for table \"{table}\""
+                )
+            }
+            None => {
+                format!("new row violates row-level security policy{what} for table \"{table}\"")
+            }
+        };
+        Error::new(SqlState::INSUFFICIENT_PRIVILEGE, message)
+    }
+}
+
+/// Which expression of a policy a check uses.
+#[derive(Clone, Copy, PartialEq)]
+enum Clause {
+    Using,
+    /// WITH CHECK, or USING when the policy has no WITH CHECK.
+    WithCheck,
+}
+
+fn or_all(parts: Vec<Expr>) -> Option<Expr> {
+    parts
+        .into_iter()
+        .reduce(|a, b| Expr::Or(Box::new(a), Box::new(b)))
+}
+
+fn is_true(e: Expr) -> Expr {
+    Expr::IsBool(Box::new(e), true)
+}
+
+impl Binder<'_> {
+    /// The role whose policies apply to `table`, or None when row-level
+    /// security does not apply (disabled, internal binding, or the checked
+    /// role bypasses it).
+    pub(crate) fn rls_role(&self, table: &TableDef) -> Option<u32> {
+        if !table.rls.enabled {
+            return None;
+        }
+        let role = match self.privileges.get() {
+            Checks::Off | Checks::Superuser => return None,
+            Checks::Role(r) => r,
+        };
+        let bypass = self.catalog.roles.get(&role).is_some_and(|r| r.bypassrls)
+            || (!table.rls.forced && self.catalog.has_privileges_of_role(role, table.owner));
+        (!bypass).then_some(role)
+    }
+
+    /// The policies of `table` for `cmd` that apply to `role`.
+    fn applicable<'t>(
+        &self,
+        table: &'t TableDef,
+        role: u32,
+        cmd: RlsCommand,
+    ) -> impl Iterator<Item = &'t PolicyDef> {
+        let roles = self.catalog.roles_with_privileges_of(role);
+        table.rls.policies.iter().filter(move |p| {
+            cmd.matches(p.command) && p.roles.iter().any(|r| *r == PUBLIC || roles.contains(r))
+        })
+    }
+
+    /// Binds a policy expression over the table's columns, on its own.
+    fn bind_policy_expr(&self, table: &TableDef, qualifier: &str, text: &str) -> Result<Expr> {
+        if self.rls_stack.borrow().contains(&table.id) {
+            return Err(Error::new(
+                SqlState::INVALID_RECURSION,
+                format!(
+                    "infinite recursion detected in policy for relation \"{}\"",
+                    table.name
+                ),
+            ));
+        }
+        let ast = parser::parse_expr(text)?;
+        let scope = Scope::for_table(table, qualifier);
+        let outer = std::mem::take(&mut *self.outer.borrow_mut());
+        let ctes = std::mem::take(&mut *self.ctes.borrow_mut());
+        self.rls_stack.borrow_mut().push(table.id);
+        let bound = self.bind_predicate(&ast, &scope, "POLICY");
+        self.rls_stack.borrow_mut().pop();
+        *self.outer.borrow_mut() = outer;
+        *self.ctes.borrow_mut() = ctes;
+        bound
+    }
+
+    /// The permissive policies' expressions OR-ed (FALSE if there are
+    /// none), and each restrictive policy's expression with its name.
+    #[allow(clippy::type_complexity)]
+    fn combined(
+        &self,
+        table: &TableDef,
+        qualifier: &str,
+        role: u32,
+        cmd: RlsCommand,
+        clause: Clause,
+    ) -> Result<(Expr, Vec<(String, Expr)>)> {
+        let text = |p: &PolicyDef| -> Option<String> {
+            match clause {
+                Clause::Using => p.using.clone(),
+                Clause::WithCheck => p.with_check.clone().or_else(|| p.using.clone()),
+            }
+        };
+        let mut permissive = Vec::new();
+        let mut restrictive = Vec::new();
+        for p in self.applicable(table, role, cmd) {
+            let Some(t) = text(p) else { continue };
+            let e = self.bind_policy_expr(table, qualifier, &t)?;
+            if p.permissive {
+                permissive.push(e);
+            } else {
+                restrictive.push((p.name.clone(), e));
+            }
+        }
+        let permissive = or_all(permissive).unwrap_or(Expr::Literal(Value::Bool(false)));
+        Ok((permissive, restrictive))
+    }
+
+    /// The security filter for reading `table` as `qualifier` in a
+    /// statement doing `cmds` (an UPDATE that reads rows back passes
+    /// `[Update, Select]`), or None when row-level security does not apply.
+    pub(crate) fn rls_filter(
+        &self,
+        table: &TableDef,
+        qualifier: &str,
+        cmds: &[RlsCommand],
+    ) -> Result<Option<Expr>> {
+        let Some(role) = self.rls_role(table) else {
+            return Ok(None);
+        };
+        let mut parts = Vec::new();
+        for &cmd in cmds {
+            let (permissive, restrictive) =
+                self.combined(table, qualifier, role, cmd, Clause::Using)?;
+            parts.push(permissive);
+            parts.extend(restrictive.into_iter().map(|(_, e)| e));
+        }
+        Ok(Expr::and_all(parts).map(is_true))
+    }
+
+    /// The checks a new row written by `cmd` must pass, followed by the
+    /// SELECT policies' when the statement reads it back (`reads`).
+    pub(crate) fn rls_checks(
+        &self,
+        table: &TableDef,
+        cmd: RlsCommand,
+        reads: bool,
+    ) -> Result<Vec<RlsCheck>> {
+        let Some(role) = self.rls_role(table) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        let mut add = |cmd: RlsCommand, clause: Clause, using: bool| -> Result<()> {
+            let (permissive, restrictive) = self.combined(table, &table.name, role, cmd, clause)?;
+            out.push(RlsCheck {
+                policy: None,
+                expr: permissive,
+                using,
+            });
+            for (name, expr) in restrictive {
+                out.push(RlsCheck {
+                    policy: Some(name),
+                    expr,
+                    using,
+                });
+            }
+            Ok(())
+        };
+        add(cmd, Clause::WithCheck, false)?;
+        if reads {
+            add(RlsCommand::Select, Clause::Using, false)?;
+        }
+        Ok(out)
+    }
+
+    /// ON CONFLICT DO UPDATE: the USING checks the existing (conflicting)
+    /// row must pass, reported as "(USING expression)" failures.
+    pub(crate) fn rls_conflict_checks(&self, table: &TableDef) -> Result<Vec<RlsCheck>> {
+        let Some(role) = self.rls_role(table) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for cmd in [RlsCommand::Update, RlsCommand::Select] {
+            let (permissive, restrictive) =
+                self.combined(table, &table.name, role, cmd, Clause::Using)?;
+            out.push(RlsCheck {
+                policy: None,
+                expr: permissive,
+                using: true,
+            });
+            for (name, expr) in restrictive {
+                out.push(RlsCheck {
+                    policy: Some(name),
+                    expr,
+                    using: true,
+                });
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,326 @@
+//! Tenants and tenant-scoped tables: what `helios.create_tenant`,
+//! `helios.drop_tenant`, `helios.bind_role`, `helios.enable_tenancy` and
+//! `helios.disable_tenancy` do, inside the statement's transaction.
+//!
+//! Enabling tenancy is ordinary DDL run on the caller's behalf (so it needs
+//! the table's ownership, and is as transactional as the rest): the tenant
+//! column becomes NOT NULL with DEFAULT current_tenant_id(), an index
+//! leading with it is created if none exists, the policy
+//! `tenant_isolation` compares it with current_tenant_id() for reads and
+//! writes, and the table gets ENABLE and FORCE ROW LEVEL SECURITY.
+
+use super::DdlCtx;
+use crate::catalog::keys;
+use crate::catalog::tenants::DEFAULT_TIER;
+use crate::catalog::{self as cat, TableDef, TenantDef};
+use crate::error::{Error, Result, SqlState};
+use crate::sql::executor::scan::{index_entry_key, pk_of_key};
+use crate::sql::parser;
+use crate::sql::quote_ident;
+use crate::types::{DataType, Value};
+use sqlparser::ast;
+use std::sync::Arc;
+
+/// The tiers tenants may have (quota limits come with the quota work).
+pub const TIERS: [&str; 4] = ["free", "starter", "pro", "enterprise"];
+
+/// The policy `helios.enable_tenancy` creates.
+pub const TENANT_POLICY: &str = "tenant_isolation";
+
+/// A tenant-scoped table: its database's name, itself, and that database's catalog.
+type TenantTable = (String, Arc<TableDef>, Arc<cat::Catalog>);
+
+fn denied(what: &str) -> Error {
+    Error::new(
+        SqlState::INSUFFICIENT_PRIVILEGE,
+        format!("permission denied to {what}"),
+    )
+    .with_hint("Tenants are managed by superusers and roles with CREATEROLE.")
+}
+
+impl DdlCtx<'_> {
+    fn require_tenant_admin(&self, what: &str) -> Result<()> {
+        let me = self.catalog.role(self.current_user)?;
+        if me.superuser || me.createrole {
+            Ok(())
+        } else {
+            Err(denied(what))
+        }
+    }
+
+    fn tenant_exact(&self, text: &str) -> Result<Arc<TenantDef>> {
+        self.catalog.tenant_named(text).cloned().map_err(|_| {
+            Error::new(
+                SqlState::UNDEFINED_OBJECT,
+                format!("tenant \"{text}\" does not exist"),
+            )
+        })
+    }
+
+    /// `helios.create_tenant(name [, tier => ...])`: the new tenant's id.
+    pub fn create_tenant(&mut self, name: &str, tier: Option<&str>) -> Result<uuid::Uuid> {
+        self.require_tenant_admin("create tenants")?;
+        self.lock_roles_for_tenants()?;
+        if name.is_empty() {
+            return Err(Error::new(
+                SqlState::INVALID_PARAMETER_VALUE,
+                "tenant name cannot be empty",
+            ));
+        }
+        if uuid::Uuid::parse_str(name).is_ok() {
+            return Err(Error::new(
+                SqlState::INVALID_PARAMETER_VALUE,
+                format!("tenant name \"{name}\" cannot be a uuid"),
+            ));
+        }
+        if self.catalog.tenant_by_name(name).is_some() {
+            return Err(Error::new(
+                SqlState::DUPLICATE_OBJECT,
+                format!("tenant \"{name}\" already exists"),
+            ));
+        }
+        let tier = tier.unwrap_or(DEFAULT_TIER).to_ascii_lowercase();
+        if !TIERS.contains(&tier.as_str()) {
+            return Err(Error::new(
+                SqlState::INVALID_PARAMETER_VALUE,
+                format!("tier \"{tier}\" does not exist"),
+            )
+            .with_hint("The tiers are free, starter, pro and enterprise."));
+        }
+        let t = TenantDef {
+            oid: self.oids.allocate(self.txn)?,
+            id: uuid::Uuid::new_v4(),
+            name: name.to_string(),
+            tier,
+            created_at: chrono::Utc::now().timestamp_micros(),
+        };
+        cat::put_object(self.txn, cat::KIND_TENANT, t.oid, &t)?;
+        cat::bump_version(self.txn);
+        self.reload()?;
+        Ok(t.id)
+    }
+
+    /// Tenant DDL serializes with role DDL (bindings cross both).
+    fn lock_roles_for_tenants(&mut self) -> Result<()> {
+        if self.txn.lock_for_write(keys::LOCK_ROLES)? == crate::txn::WriteCheck::Changed {
+            self.txn.refresh_snapshot()?;
+            self.reload()?;
+        }
+        Ok(())
+    }
+
+    /// Every tenant-scoped table of every database, with its database name.
+    fn tenant_tables(&self) -> Result<Vec<TenantTable>> {
+        let mut out = Vec::new();
+        for d in self.catalog.databases.values() {
+            let c = if d.id == self.catalog.database {
+                self.catalog.clone()
+            } else {
+                Arc::new(cat::Catalog::load(self.txn, d.id)?)
+            };
+            for t in c.tables.values().filter(|t| t.tenant_column.is_some()) {
+                out.push((d.name.clone(), t.clone(), c.clone()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `helios.drop_tenant(name [, cascade => true])`.
+    pub fn drop_tenant(&mut self, name: &str, cascade: bool) -> Result<()> {
+        self.require_tenant_admin("drop tenants")?;
+        self.lock_roles_for_tenants()?;
+        let tenant = self.tenant_exact(name)?;
+        let bound: Vec<Arc<cat::RoleDef>> = self
+            .catalog
+            .roles
+            .values()
+            .filter(|r| r.tenant == Some(tenant.id))
+            .cloned()
+            .collect();
+        if !bound.is_empty() && !cascade {
+            let detail: Vec<String> = bound
+                .iter()
+                .map(|r| format!("role {} is bound to it", r.name))
+                .collect();
+            return Err(Error::new(
+                SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
+                format!(
+                    "tenant \"{}\" cannot be dropped because roles are bound to it",
+                    tenant.name
+                ),
+            )
+            .with_detail(detail.join("\n"))
+            .with_hint("Use cascade => true to unbind them and delete the tenant's rows."));
+        }
+        let id = Value::Uuid(tenant.id);
+        let mut owned = Vec::new();
+        for (db, table, c) in self.tenant_tables()? {
+            let col = table.tenant_column.expect("filtered above");
+            self.lock_table_exclusive(table.id)?;
+            let rows: Vec<_> = self
+                .table_rows(&table)?
+                .into_iter()
+                .filter(|(_, r)| r[col] == id)
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            if !cascade {
+                owned.push(format!(
+                    "{} row(s) in table {}.{} of database {db}",
+                    rows.len(),
+                    table.schema,
+                    table.name
+                ));
+                continue;
+            }
+            if let Some(child) = c
+                .referencing(table.id)
+                .into_iter()
+                .find(|r| r.tenant_column.is_none())
+            {
+                return Err(Error::unsupported(format!(
+                    "cannot delete the rows of tenant \"{}\": table \"{}\" references tenant-scoped table \"{}\" but is not tenant-scoped",
+                    tenant.name, child.name, table.name
+                )));
+            }
+            let indexes = c.indexes_of(table.id);
+            for (key, row) in rows {
+                let pk = pk_of_key(&key).to_vec();
+                for ix in &indexes {
+                    self.txn.delete(index_entry_key(ix, &row, &pk));
+                }
+                self.txn.delete(key);
+            }
+        }
+        if !owned.is_empty() {
+            return Err(Error::new(
+                SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
+                format!("tenant \"{}\" still owns rows", tenant.name),
+            )
+            .with_detail(owned.join("\n"))
+            .with_hint("Use cascade => true to delete them."));
+        }
+        for r in bound {
+            let mut r = (*r).clone();
+            r.tenant = None;
+            cat::put_object(self.txn, cat::KIND_ROLE, r.id, &r)?;
+        }
+        cat::delete_object(self.txn, cat::KIND_TENANT, tenant.oid);
+        cat::bump_version(self.txn);
+        self.reload()
+    }
+
+    /// `helios.bind_role(role, tenant)` (tenant None: `helios.unbind_role`).
+    pub fn bind_role(&mut self, role: &str, tenant: Option<&str>) -> Result<()> {
+        self.require_tenant_admin("bind roles to tenants")?;
+        self.lock_roles_for_tenants()?;
+        let mut r = (**self.catalog.role_named(role)?).clone();
+        if r.superuser && !self.catalog.is_superuser(self.current_user) {
+            return Err(denied("bind a superuser"));
+        }
+        r.tenant = match tenant {
+            Some(t) => Some(self.tenant_exact(t)?.id),
+            None => None,
+        };
+        cat::put_object(self.txn, cat::KIND_ROLE, r.id, &r)?;
+        cat::bump_version(self.txn);
+        self.reload()
+    }
+
+    /// Runs internal DDL text (built from quoted names) in this context.
+    fn run_internal(&mut self, sql: &str) -> Result<()> {
+        for stmt in parser::parse(sql)? {
+            match &stmt {
+                ast::Statement::AlterTable(at) => {
+                    self.alter_table(at)?;
+                }
+                ast::Statement::CreateIndex(ci) => {
+                    self.create_index(ci)?;
+                }
+                ast::Statement::CreatePolicy(cp) => {
+                    self.create_policy(cp)?;
+                }
+                ast::Statement::DropPolicy(dp) => {
+                    self.drop_policy(dp)?;
+                }
+                other => return Err(Error::internal(format!("unexpected internal DDL {other}"))),
+            }
+        }
+        Ok(())
+    }
+
+    /// `helios.enable_tenancy(table [, column => 'tenant_id'])`.
+    pub fn enable_tenancy(&mut self, table: &ast::ObjectName, column: &str) -> Result<()> {
+        let t = self.binder().table(table)?;
+        self.require_owner(crate::catalog::acl::Object::Table(&t))?;
+        let qt = format!("{}.{}", quote_ident(&t.schema), quote_ident(&t.name));
+        let qc = quote_ident(column);
+        match t.column_index(column) {
+            None => self.run_internal(&format!(
+                "ALTER TABLE {qt} ADD COLUMN {qc} uuid NOT NULL DEFAULT current_tenant_id()"
+            ))?,
+            Some(i) => {
+                if t.columns[i].ty != DataType::Uuid {
+                    return Err(Error::new(
+                        SqlState::DATATYPE_MISMATCH,
+                        format!(
+                            "tenant column \"{column}\" of table \"{}\" must be of type uuid, not {}",
+                            t.name,
+                            t.columns[i].ty.name()
+                        ),
+                    ));
+                }
+                self.run_internal(&format!(
+                    "ALTER TABLE {qt} ALTER COLUMN {qc} SET NOT NULL, ALTER COLUMN {qc} SET DEFAULT current_tenant_id()"
+                ))?;
+            }
+        }
+        let t = self.catalog.table(t.id)?.clone();
+        let col = t.column_index(column).expect("the column exists now");
+        let indexed = t.primary_key.first() == Some(&col)
+            || self
+                .catalog
+                .index_iter(t.id)
+                .any(|ix| ix.columns.first() == Some(&col));
+        if !indexed {
+            self.run_internal(&format!("CREATE INDEX ON {qt} ({qc})"))?;
+        }
+        if t.policy(TENANT_POLICY).is_none() {
+            self.run_internal(&format!(
+                "CREATE POLICY {TENANT_POLICY} ON {qt} FOR ALL USING ({qc} = current_tenant_id()) WITH CHECK ({qc} = current_tenant_id())"
+            ))?;
+        }
+        let mut t = (**self.catalog.table(t.id)?).clone();
+        t.rls.enabled = true;
+        t.rls.forced = true;
+        t.tenant_column = Some(col);
+        self.put_table(&t)?;
+        self.reload()
+    }
+
+    /// `helios.disable_tenancy(table)`: drops the `tenant_isolation` policy
+    /// and the column's default, turns row-level security off, and forgets
+    /// the tenant column (its data, NOT NULL and index stay).
+    pub fn disable_tenancy(&mut self, table: &ast::ObjectName) -> Result<()> {
+        let t = self.binder().table(table)?;
+        self.require_owner(crate::catalog::acl::Object::Table(&t))?;
+        let Some(col) = t.tenant_column else {
+            return Err(Error::new(
+                SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!("table \"{}\" is not tenant-scoped", t.name),
+            ));
+        };
+        let qt = format!("{}.{}", quote_ident(&t.schema), quote_ident(&t.name));
+        let qc = quote_ident(&t.columns[col].name);
+        self.run_internal(&format!(
+            "DROP POLICY IF EXISTS {TENANT_POLICY} ON {qt}; ALTER TABLE {qt} ALTER COLUMN {qc} DROP DEFAULT"
+        ))?;
+        let mut t = (**self.catalog.table(t.id)?).clone();
+        t.rls.enabled = false;
+        t.rls.forced = false;
+        t.tenant_column = None;
+        self.put_table(&t)?;
+        self.reload()
+    }
+}

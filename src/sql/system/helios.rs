@@ -1,0 +1,53 @@
+//! The `helios` schema's relations: `helios.tenants` and `helios.policies`.
+//!
+//! `helios.tenants` is built when the query runs, for the current user:
+//! superusers and CREATEROLE roles (who manage tenants) see every tenant,
+//! anyone else only the tenant its session runs in.
+
+use super::{Builder, Ctx, SystemTable, text};
+use crate::catalog::Catalog;
+use crate::types::{DataType, Value};
+
+pub const NAMES: &[&str] = &["tenants", "policies"];
+
+pub fn build(ctx: &Ctx, name: &str) -> Option<SystemTable> {
+    Some(match name {
+        "tenants" => tenant_columns().session("helios.tenants"),
+        "policies" => super::policies::pg_policies(ctx),
+        _ => return None,
+    })
+}
+
+fn tenant_columns() -> Builder {
+    Builder::new(&[
+        ("id", DataType::Uuid),
+        ("name", DataType::Text),
+        ("tier", DataType::Text),
+        ("created_at", DataType::Timestamptz),
+    ])
+}
+
+/// The rows of `helios.tenants` for `user` in a session running in `tenant`.
+pub fn tenant_rows(cat: &Catalog, user: u32, tenant: Option<uuid::Uuid>) -> Vec<Vec<Value>> {
+    let manager = cat
+        .roles
+        .get(&user)
+        .is_some_and(|r| r.superuser || r.createrole);
+    let mut rows: Vec<_> = cat
+        .tenants
+        .values()
+        .filter(|t| manager || Some(t.id) == tenant)
+        .map(|t| {
+            vec![
+                Value::Uuid(t.id),
+                text(t.name.clone()),
+                text(t.tier.clone()),
+                chrono::DateTime::from_timestamp_micros(t.created_at)
+                    .map(Value::Timestamptz)
+                    .unwrap_or(Value::Null),
+            ]
+        })
+        .collect();
+    rows.sort_by(|a, b| a[1].to_string().cmp(&b[1].to_string()));
+    rows
+}

@@ -1,0 +1,247 @@
+//! The tenancy API by the names of the v3.2 release notes: [`TenantManager`],
+//! [`TenantContext`], [`IsolationMode`] and [`RLSCommand`].
+//!
+//! Every call is a thin wrapper over the same catalog and statements SQL
+//! uses (`helios.create_tenant`, `SET helios.tenant`, `CREATE POLICY`, the
+//! binder's row-level security), never a second source of truth:
+//!
+//! ```
+//! use heliosdb_nano::Database;
+//! use heliosdb_nano::tenant::{IsolationMode, RLSCommand, TenantContext};
+//!
+//! let db = Database::open_in_memory()?;
+//! let tenants = db.tenant_manager();
+//! let acme = tenants.register_tenant("acme", IsolationMode::SharedSchema)?;
+//! db.connect().run("CREATE TABLE notes (id int PRIMARY KEY, body text);
+//!                   SELECT helios.enable_tenancy('notes');
+//!                   CREATE ROLE app; GRANT ALL ON notes TO app")?;
+//! tenants.create_rls_policy("short", "notes", "length(body) < 100", RLSCommand::Insert, None)?;
+//!
+//! let mut s = db.connect();
+//! s.set_current_context(TenantContext::new(acme).user("app"))?;
+//! s.execute("INSERT INTO notes (id, body) VALUES (1, 'hello')", &[])?;
+//! assert!(s.should_apply_rls("notes", RLSCommand::Select)?);
+//! assert_eq!(
+//!     s.get_rls_conditions("notes", RLSCommand::Select)?,
+//!     vec!["(tenant_id = current_tenant_id())".to_string()]
+//! );
+//! # Ok::<(), heliosdb_nano::Error>(())
+//! ```
+
+use crate::catalog::PolicyCommand;
+use crate::error::{Error, Result, SqlState};
+use crate::session::{Database, Session};
+use crate::sql::quote_ident;
+
+/// How a tenant's data is kept apart. Shared tables with a tenant column
+/// and row-level security (`SharedSchema`) is what HeliosDB Nano provides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum IsolationMode {
+    #[default]
+    SharedSchema,
+}
+
+/// The command a row-level security policy applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RLSCommand {
+    All,
+    Select,
+    Insert,
+    Update,
+    Delete,
+}
+
+impl RLSCommand {
+    fn sql(self) -> &'static str {
+        match self {
+            RLSCommand::All => "ALL",
+            RLSCommand::Select => "SELECT",
+            RLSCommand::Insert => "INSERT",
+            RLSCommand::Update => "UPDATE",
+            RLSCommand::Delete => "DELETE",
+        }
+    }
+
+    fn matches(self, p: PolicyCommand) -> bool {
+        matches!(
+            (self, p),
+            (RLSCommand::All, _)
+                | (_, PolicyCommand::All)
+                | (RLSCommand::Select, PolicyCommand::Select)
+                | (RLSCommand::Insert, PolicyCommand::Insert)
+                | (RLSCommand::Update, PolicyCommand::Update)
+                | (RLSCommand::Delete, PolicyCommand::Delete)
+        )
+    }
+}
+
+/// What a session works as: a tenant, optionally a role to act as, and
+/// roles the caller expects it to hold (checked, 42501 if it does not).
+#[derive(Clone, Debug)]
+pub struct TenantContext {
+    pub tenant_id: uuid::Uuid,
+    /// The role to act as (`SET ROLE`), if any.
+    pub user_id: Option<String>,
+    /// Roles the acting role must be a member of.
+    pub roles: Vec<String>,
+    pub isolation_mode: IsolationMode,
+}
+
+impl TenantContext {
+    pub fn new(tenant_id: uuid::Uuid) -> TenantContext {
+        TenantContext {
+            tenant_id,
+            user_id: None,
+            roles: Vec::new(),
+            isolation_mode: IsolationMode::SharedSchema,
+        }
+    }
+
+    /// Acts as role `user` in this context.
+    pub fn user(mut self, user: &str) -> TenantContext {
+        self.user_id = Some(user.to_string());
+        self
+    }
+}
+
+/// Manages tenants and policies; runs as the bootstrap superuser.
+pub struct TenantManager {
+    db: Database,
+}
+
+impl Database {
+    /// The tenant manager of this data directory.
+    pub fn tenant_manager(&self) -> TenantManager {
+        TenantManager { db: self.clone() }
+    }
+}
+
+impl TenantManager {
+    /// `helios.create_tenant(name)`: the new tenant's id (42710 if the name is taken).
+    pub fn register_tenant(&self, name: &str, mode: IsolationMode) -> Result<uuid::Uuid> {
+        let IsolationMode::SharedSchema = mode;
+        let rows = self
+            .db
+            .connect()
+            .query("SELECT helios.create_tenant($1)", &[&name])?;
+        rows.get(0)
+            .ok_or_else(|| Error::internal("create_tenant returned no row"))?
+            .get::<uuid::Uuid>(0)
+    }
+
+    /// `helios.drop_tenant(name, cascade => ...)`.
+    pub fn drop_tenant(&self, name: &str, cascade: bool) -> Result<()> {
+        let sql = format!("SELECT helios.drop_tenant($1, cascade => {cascade})");
+        self.db.connect().query(&sql, &[&name])?;
+        Ok(())
+    }
+
+    /// `CREATE POLICY name ON table FOR command USING (using) [WITH CHECK (check)]`
+    /// (for INSERT the `using_expr` is the WITH CHECK expression, as
+    /// PostgreSQL allows only that for INSERT policies).
+    pub fn create_rls_policy(
+        &self,
+        name: &str,
+        table: &str,
+        using_expr: &str,
+        command: RLSCommand,
+        with_check_expr: Option<&str>,
+    ) -> Result<()> {
+        let mut sql = format!(
+            "CREATE POLICY {} ON {} FOR {}",
+            quote_ident(name),
+            quote_ident(table),
+            command.sql()
+        );
+        if command == RLSCommand::Insert {
+            sql.push_str(&format!(
+                " WITH CHECK ({})",
+                with_check_expr.unwrap_or(using_expr)
+            ));
+        } else {
+            sql.push_str(&format!(" USING ({using_expr})"));
+            if let Some(c) = with_check_expr {
+                sql.push_str(&format!(" WITH CHECK ({c})"));
+            }
+        }
+        self.db.connect().execute(&sql, &[])?;
+        Ok(())
+    }
+}
+
+impl Session {
+    /// Enters a tenant context: the tenant (like `SET helios.tenant`), the
+    /// role to act as (like `SET ROLE`), and a check that the acting role
+    /// holds the context's roles.
+    pub fn set_current_context(&mut self, ctx: TenantContext) -> Result<()> {
+        let IsolationMode::SharedSchema = ctx.isolation_mode;
+        if let Some(user) = &ctx.user_id {
+            self.execute(&format!("SET ROLE {}", quote_ident(user)), &[])?;
+        }
+        self.set_tenant(&ctx.tenant_id.to_string())?;
+        for r in &ctx.roles {
+            let rows = self.query("SELECT pg_has_role($1, 'USAGE')", &[r])?;
+            if !rows
+                .get(0)
+                .is_some_and(|row| row.get::<bool>(0).unwrap_or(false))
+            {
+                return Err(Error::new(
+                    SqlState::INSUFFICIENT_PRIVILEGE,
+                    format!("the current role does not have the privileges of role \"{r}\""),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether row-level security filters `table` for `command` in this
+    /// session (false for superusers, BYPASSRLS roles, and owners without FORCE).
+    pub fn should_apply_rls(&mut self, table: &str, command: RLSCommand) -> Result<bool> {
+        Ok(self.rls_policies(table, command)?.is_some())
+    }
+
+    /// The USING expressions (WITH CHECK for INSERT) of the policies that
+    /// apply to the current user for `command` on `table`, as SQL text;
+    /// empty when row-level security does not apply.
+    pub fn get_rls_conditions(&mut self, table: &str, command: RLSCommand) -> Result<Vec<String>> {
+        Ok(self.rls_policies(table, command)?.unwrap_or_default())
+    }
+
+    /// None when RLS does not apply; else the applicable expressions.
+    fn rls_policies(&mut self, table: &str, command: RLSCommand) -> Result<Option<Vec<String>>> {
+        let (catalog, role, search_path) = self.binding_state()?;
+        let name = crate::sql::parser::parse_expr(table)?;
+        let name = match name {
+            sqlparser::ast::Expr::Identifier(i) => sqlparser::ast::ObjectName::from(vec![i]),
+            sqlparser::ast::Expr::CompoundIdentifier(p) => sqlparser::ast::ObjectName::from(p),
+            _ => return Err(Error::undefined_table(table)),
+        };
+        let binder =
+            crate::sql::binder::Binder::new(&catalog, &search_path).with_privilege_checks(role);
+        let t = binder.table(&name)?;
+        if binder.rls_role(&t).is_none() {
+            return Ok(None);
+        }
+        let roles = catalog.roles_with_privileges_of(role);
+        let out = t
+            .rls
+            .policies
+            .iter()
+            .filter(|p| command.matches(p.command))
+            .filter(|p| {
+                p.roles
+                    .iter()
+                    .any(|r| *r == crate::catalog::acl::PUBLIC || roles.contains(r))
+            })
+            .filter_map(|p| {
+                let e = if command == RLSCommand::Insert {
+                    p.with_check.clone().or_else(|| p.using.clone())
+                } else {
+                    p.using.clone()
+                };
+                e.map(|e| format!("({e})"))
+            })
+            .collect();
+        Ok(Some(out))
+    }
+}

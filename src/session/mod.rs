@@ -1067,7 +1067,8 @@ impl Session {
         if self.transaction_failed() {
             return Err(Error::aborted_transaction());
         }
-        let read_only = matches!(stmt, S::Query(q) if helios::helios_call(q).is_none());
+        let read_only = matches!(stmt, S::Query(q) if helios::helios_call(q).is_none())
+            && !crate::sql::binder::is_dml(stmt);
         self.autocommit(read_only, |s| s.run_in_txn(stmt, params, prepared))
     }
 
@@ -1166,6 +1167,7 @@ impl Session {
             S::Reset(r) => self.reset(&r.reset),
             S::Declare { stmts } => self.declare_cursor(stmts, params, prepared),
             S::ShowVariable { variable } => self.show_variable(variable),
+            S::Query(_) if crate::sql::binder::is_dml(stmt) => self.run_dml(stmt, params, prepared),
             S::Query(q) if let Some(call) = helios::helios_call(q) => {
                 self.run_helios(&call, params)
             }
@@ -1213,6 +1215,7 @@ impl Session {
             | S::CreateSchema { .. }
             | S::CreateSequence { .. }
             | S::CreateView(_)
+            | S::CreateType { .. }
             | S::Drop { .. }
             | S::AlterTable(_)
             | S::Truncate(_)
@@ -1312,6 +1315,11 @@ impl Session {
         stmt: &ast::Statement,
         search_path: &[String],
     ) -> Option<u32> {
+        if let ast::Statement::Query(q) = stmt
+            && let Some(inner) = crate::sql::binder::dml_in_query(q)
+        {
+            return self.dml_target(catalog, inner, search_path);
+        }
         let name = match stmt {
             ast::Statement::Insert(i) => match &i.table {
                 ast::TableObject::TableName(n) => Some(n.clone()),
@@ -1522,7 +1530,11 @@ impl Session {
                 names,
                 cascade,
                 ..
-            } => ctx.drop_domains(names, *if_exists, *cascade),
+            } => ctx.drop_types(names, *if_exists, *cascade, false),
+            S::CreateType {
+                name,
+                representation,
+            } => ctx.create_type(name, representation.as_ref()),
             S::Drop {
                 object_type: ast::ObjectType::Role | ast::ObjectType::User,
                 if_exists,
@@ -1578,6 +1590,7 @@ impl Session {
             on_conflict: None,
             returning: None,
             checks: vec![],
+            view_check: None,
             rls: vec![],
             rls_conflict: vec![],
             rls_update: vec![],
@@ -1602,6 +1615,11 @@ impl Session {
                 "EXPLAIN ANALYZE is supported for queries only",
             ));
         };
+        if crate::sql::binder::is_dml(stmt) {
+            return Err(Error::unsupported(
+                "EXPLAIN ANALYZE is supported for queries only",
+            ));
+        }
         let planning = std::time::Instant::now();
         let catalog = self.catalog()?;
         let (plan, _) = self.plan_query_in(&catalog, q, None, params)?;
@@ -1636,8 +1654,13 @@ impl Session {
 
     fn explain(&mut self, stmt: &ast::Statement, params: &[Value]) -> Result<Vec<String>> {
         match stmt {
-            ast::Statement::Query(q) => Ok(self.plan_query(q, None, params)?.0.explain()),
-            ast::Statement::Insert(_) | ast::Statement::Update(_) | ast::Statement::Delete(_) => {
+            ast::Statement::Query(q) if !crate::sql::binder::is_dml(stmt) => {
+                Ok(self.plan_query(q, None, params)?.0.explain())
+            }
+            ast::Statement::Query(_)
+            | ast::Statement::Insert(_)
+            | ast::Statement::Update(_)
+            | ast::Statement::Delete(_) => {
                 let (_, plan) = self.bind_dml(stmt, params, None)?;
                 let (head, inner) = match &*plan {
                     DmlPlan::Insert(p) => (format!("Insert on {}", p.table.name), p.source.clone()),
@@ -1687,8 +1710,11 @@ impl Session {
             let search_path = self.search_path(&catalog);
             let binder = Binder::new(&catalog, &search_path).with_param_types(declared.to_vec());
             let cols = match stmt {
-                ast::Statement::Query(q) => column_infos(binder.bind_query(q)?.columns()),
-                ast::Statement::Insert(_)
+                ast::Statement::Query(q) if !crate::sql::binder::is_dml(stmt) => {
+                    column_infos(binder.bind_query(q)?.columns())
+                }
+                ast::Statement::Query(_)
+                | ast::Statement::Insert(_)
                 | ast::Statement::Update(_)
                 | ast::Statement::Delete(_) => column_infos(
                     binder
@@ -1748,6 +1774,9 @@ fn write_tag(stmt: &ast::Statement) -> Option<String> {
         S::DropPolicy(_) => "DROP POLICY".into(),
         S::CreateFunction(_) => "CREATE FUNCTION".into(),
         S::DropFunction(_) => "DROP FUNCTION".into(),
+        S::CreateType { .. } => "CREATE TYPE".into(),
+        // INSERT, UPDATE or DELETE under WITH.
+        S::Query(q) => return crate::sql::binder::dml_in_query(q).and_then(write_tag),
         _ => return None,
     })
 }

@@ -4,6 +4,7 @@
 //! ([`parse_statements`]).
 
 use super::commands::{self, Command};
+use super::dialect::DIALECT;
 use crate::error::{Error, Result, SqlState};
 use sqlparser::ast;
 use sqlparser::dialect::PostgreSqlDialect;
@@ -132,8 +133,10 @@ fn parse_inner(sql: &str) -> Result<Vec<ast::Statement>> {
     let sql = rewritten.as_deref().unwrap_or(sql);
     let rewritten = rewrite_subscripted_targets(sql);
     let sql = rewritten.as_deref().unwrap_or(sql);
+    let rewritten = rewrite_view_check_option(sql);
+    let sql = rewritten.as_deref().unwrap_or(sql);
     let parse = |text: &str| {
-        Parser::new(&PostgreSqlDialect {})
+        Parser::new(&DIALECT)
             .with_recursion_limit(RECURSION_LIMIT)
             .try_with_sql(text)
             .and_then(|mut p| p.parse_statements())
@@ -332,6 +335,120 @@ fn rewrite_subscripted_targets(sql: &str) -> Option<String> {
     Some(out)
 }
 
+/// sqlparser does not read `CREATE VIEW ... AS query WITH [CASCADED |
+/// LOCAL] CHECK OPTION`; PostgreSQL's equivalent `CREATE VIEW ... WITH
+/// (check_option = 'cascaded') AS query` it does. The first form is
+/// rewritten to the second. None when there is nothing to rewrite.
+fn rewrite_view_check_option(sql: &str) -> Option<String> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let lower = sql.to_ascii_lowercase();
+    if !lower.contains("check") || !lower.contains("view") {
+        return None;
+    }
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize_with_location()
+        .ok()?;
+    let sig: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+        .collect();
+    let kw = |k: usize, w: &str| {
+        sig.get(k).is_some_and(|&i| {
+            matches!(&tokens[i].token, Token::Word(x)
+                if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w))
+        })
+    };
+    let offsets = LineOffsets::new(sql);
+    let byte = |k: usize| offsets.byte(sql, tokens[sig[k]].span.start);
+    let byte_end = |k: usize| offsets.byte(sql, tokens[sig[k]].span.end);
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut k = 0;
+    while k < sig.len() {
+        if !kw(k, "CREATE") {
+            k += 1;
+            continue;
+        }
+        // CREATE [OR REPLACE] [TEMP | TEMPORARY] VIEW
+        let mut j = k + 1;
+        if kw(j, "OR") && kw(j + 1, "REPLACE") {
+            j += 2;
+        }
+        if kw(j, "TEMP") || kw(j, "TEMPORARY") {
+            j += 1;
+        }
+        if !kw(j, "VIEW") {
+            k += 1;
+            continue;
+        }
+        // The first AS at depth 0, then the statement's end at depth 0.
+        let (mut depth, mut as_at, mut end) = (0i32, None, sig.len());
+        for (m, &t) in sig.iter().enumerate().skip(j + 1) {
+            match tokens[t].token {
+                Token::LParen => depth += 1,
+                Token::RParen => depth -= 1,
+                Token::SemiColon if depth == 0 => {
+                    end = m;
+                    break;
+                }
+                _ if depth == 0 && as_at.is_none() && kw(m, "AS") => as_at = Some(m),
+                _ => {}
+            }
+        }
+        let Some(as_at) = as_at else {
+            k = end;
+            continue;
+        };
+        // ... WITH [CASCADED | LOCAL] CHECK OPTION at the end.
+        let (with_at, kind) = if end >= 4 && kw(end - 1, "OPTION") && kw(end - 2, "CHECK") {
+            if kw(end - 3, "WITH") {
+                (end - 3, "cascaded")
+            } else if end >= 4 && kw(end - 4, "WITH") && kw(end - 3, "CASCADED") {
+                (end - 4, "cascaded")
+            } else if end >= 4 && kw(end - 4, "WITH") && kw(end - 3, "LOCAL") {
+                (end - 4, "local")
+            } else {
+                k = end;
+                continue;
+            }
+        } else {
+            k = end;
+            continue;
+        };
+        if with_at <= as_at {
+            k = end;
+            continue;
+        }
+        // Options given already (`WITH (security_invoker = true) AS`) take
+        // the check option as one more.
+        let mut depth = 0i32;
+        let mut options = false;
+        for m in j + 1..as_at {
+            match tokens[sig[m]].token {
+                Token::LParen => depth += 1,
+                Token::RParen => depth -= 1,
+                _ if depth == 0 && kw(m, "WITH") => options = true,
+                _ => {}
+            }
+        }
+        if options && matches!(tokens[sig[as_at - 1]].token, Token::RParen) {
+            out.push_str(&sql[copied..byte(as_at - 1)]);
+            out.push_str(&format!(", check_option = '{kind}'"));
+            out.push_str(&sql[byte(as_at - 1)..byte(with_at)]);
+        } else {
+            out.push_str(&sql[copied..byte(as_at)]);
+            out.push_str(&format!("WITH (check_option = '{kind}') "));
+            out.push_str(&sql[byte(as_at)..byte(with_at)]);
+        }
+        copied = byte_end(end - 1);
+        k = end;
+    }
+    if copied == 0 {
+        return None;
+    }
+    out.push_str(&sql[copied..]);
+    Some(out)
+}
+
 /// One element of an ON CONFLICT inference specification.
 #[derive(Debug)]
 pub struct InferenceElem {
@@ -346,7 +463,7 @@ pub fn parse_inference_spec(text: &str) -> Result<(Vec<InferenceElem>, Option<as
     use sqlparser::keywords::Keyword;
     use sqlparser::tokenizer::Token;
     crate::stack::guard_large(|| {
-        let mut p = Parser::new(&PostgreSqlDialect {})
+        let mut p = Parser::new(&DIALECT)
             .with_recursion_limit(RECURSION_LIMIT)
             .try_with_sql(text)
             .map_err(map_err)?;
@@ -717,12 +834,20 @@ impl LineOffsets {
 }
 
 /// Parses a single expression (stored defaults and CHECK constraints).
+/// Parses a query stored as text (a view's definition).
+pub fn parse_query(sql: &str) -> Result<ast::Query> {
+    match parse(sql)?.into_iter().next() {
+        Some(ast::Statement::Query(q)) => Ok(*q),
+        _ => Err(Error::corrupted(format!("not a query: {sql}"))),
+    }
+}
+
 pub fn parse_expr(sql: &str) -> Result<ast::Expr> {
     crate::stack::guard_large(|| parse_expr_inner(sql))
 }
 
 fn parse_expr_inner(sql: &str) -> Result<ast::Expr> {
-    Parser::new(&PostgreSqlDialect {})
+    Parser::new(&DIALECT)
         .with_recursion_limit(RECURSION_LIMIT)
         .try_with_sql(sql)
         .and_then(|mut p| p.parse_expr())
@@ -741,6 +866,25 @@ mod tests {
             parse("CREATE SEQUENCE s CACHE 1 MINVALUE -5 START WITH -5 INCREMENT BY -1 MAXVALUE 0")
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn view_check_option_rewrites() {
+        let r = |s: &str| rewrite_view_check_option(s);
+        assert_eq!(
+            r("CREATE VIEW v AS SELECT a FROM t WHERE a < 10 WITH CHECK OPTION").as_deref(),
+            Some("CREATE VIEW v WITH (check_option = 'cascaded') AS SELECT a FROM t WHERE a < 10 ")
+        );
+        assert_eq!(
+            r("CREATE VIEW v (x) WITH (security_invoker = true) AS SELECT a FROM t WITH LOCAL CHECK OPTION")
+                .as_deref(),
+            Some("CREATE VIEW v (x) WITH (security_invoker = true, check_option = 'local') AS SELECT a FROM t ")
+        );
+        assert_eq!(
+            r("CREATE VIEW v (x) AS SELECT a FROM t WITH CASCADED CHECK OPTION").as_deref(),
+            Some("CREATE VIEW v (x) WITH (check_option = 'cascaded') AS SELECT a FROM t ")
+        );
+        assert_eq!(r("CREATE VIEW v AS SELECT check FROM t"), None);
     }
 
     #[test]

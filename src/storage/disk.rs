@@ -632,6 +632,9 @@ struct Dirty {
     overlay: Overlay,
 }
 
+/// A pending write of an overlay: the key and its value (`None` deletes).
+type PendingPair<'a> = (&'a Vec<u8>, &'a Option<Vec<u8>>);
+
 /// A chunk's pending writes, in key order. Write sets arrive sorted, so they
 /// are appended to a vector (a bulk load costs no second ordered map); a
 /// large overlay written out of order (several big batches in one group)
@@ -688,7 +691,7 @@ impl Overlay {
         }
     }
 
-    fn iter(&self) -> Box<dyn Iterator<Item = (&Vec<u8>, &Option<Vec<u8>>)> + '_> {
+    fn iter(&self) -> Box<dyn Iterator<Item = PendingPair<'_>> + '_> {
         match self {
             Overlay::Sorted(v) => Box::new(v.iter().map(|(k, v)| (k, v))),
             Overlay::Map(m) => Box::new(m.iter()),

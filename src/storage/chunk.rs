@@ -21,10 +21,12 @@
 use crate::error::{Error, Result};
 use std::cmp::Ordering;
 
-/// Chunks are cut at about this size when they are rewritten.
-pub(crate) const TARGET: usize = 4096;
+/// Chunks are cut at about this size when they are rewritten: a little under
+/// redb's 4 KiB page, so a chunk with its key and the leaf's header fits one
+/// page (a 4 KiB chunk would take an 8 KiB page, half of it empty).
+pub(crate) const TARGET: usize = 3800;
 /// A rewritten chunk up to this size stays in one piece.
-pub(crate) const MAX: usize = 8192;
+pub(crate) const MAX: usize = 7600;
 
 /// A validated chunk: `n` entries over `bytes`.
 #[derive(Clone, Copy)]

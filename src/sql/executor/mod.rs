@@ -359,7 +359,23 @@ fn join<'a>(
     ctx: &'a ExecCtx<'a>,
 ) -> Result<RowIter<'a>> {
     let ectx = ctx.eval_ctx();
-    let right_rows: Vec<Row> = execute(right, ctx)?.collect::<Result<_>>()?;
+    let right_rows: Vec<Row> = match right_keys {
+        // A semi or anti join without a residual condition only asks whether
+        // a key occurs: keep one right row per key (NULL keys never match).
+        Some(keys) if matches!(kind, JoinKind::Semi | JoinKind::Anti) && on.is_none() => {
+            let mut seen = std::collections::HashSet::new();
+            let mut rows = Vec::new();
+            for r in execute(right, ctx)? {
+                let r = r?;
+                let key = Expr::eval_all(keys, &r, &ectx)?;
+                if !key.iter().any(Value::is_null) && seen.insert(key) {
+                    rows.push(r);
+                }
+            }
+            rows
+        }
+        _ => execute(right, ctx)?.collect::<Result<_>>()?,
+    };
     if let (join::Probe::Hash { table, .. }, Some(keys)) = (&mut probe, right_keys) {
         *table = join::build_hash(&right_rows, keys, &ectx)?;
     }

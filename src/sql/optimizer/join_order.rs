@@ -97,7 +97,7 @@ fn flatten(plan: Plan, items: &mut Vec<Plan>, conjuncts: &mut Vec<Expr>) {
 /// whole unique key gives one row, a scan starts from the row count of the
 /// table's last ANALYZE (1000 for a table never analyzed), and each filter
 /// conjunct scales it by its [`selectivity`].
-fn estimate(plan: &Plan) -> f64 {
+pub(super) fn estimate(plan: &Plan) -> f64 {
     match plan {
         Plan::Values { rows, .. } => rows.len() as f64,
         Plan::Scan(s) => {

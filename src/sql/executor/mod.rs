@@ -170,6 +170,28 @@ fn execute_node<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>>
                     _ => None,
                 })
                 .collect();
+            // Columns picked in increasing order are moved down within the
+            // input row itself (no new row per input row).
+            let in_place: Option<Vec<usize>> = movable
+                .iter()
+                .copied()
+                .collect::<Option<Vec<usize>>>()
+                .filter(|cols| cols.windows(2).all(|w| w[0] < w[1]));
+            if let Some(cols) = in_place {
+                return Ok(Box::new(input.map(move |r| {
+                    let mut row = r?;
+                    if cols.last().is_some_and(|&c| c >= row.len()) {
+                        return Err(Error::internal("projection reads past the row"));
+                    }
+                    for (j, &i) in cols.iter().enumerate() {
+                        if i != j {
+                            row[j] = std::mem::replace(&mut row[i], Value::Null);
+                        }
+                    }
+                    row.truncate(cols.len());
+                    Ok(row)
+                })));
+            }
             Box::new(input.map(move |r| {
                 let mut row = r?;
                 let mut out = Vec::with_capacity(exprs.len());
@@ -393,8 +415,9 @@ fn join<'a>(
         kind,
         on,
         ectx,
-        pending: Vec::new().into_iter(),
+        pending: Default::default(),
         tail: None,
+        key: Vec::new(),
     }))
 }
 

@@ -387,10 +387,15 @@ fn join<'a>(
         Some(keys) if matches!(kind, JoinKind::Semi | JoinKind::Anti) && on.is_none() => {
             let mut seen = std::collections::HashSet::new();
             let mut rows = Vec::new();
+            let mut key = Vec::with_capacity(keys.len());
             for r in execute(right, ctx)? {
                 let r = r?;
-                let key = Expr::eval_all(keys, &r, &ectx)?;
-                if !key.iter().any(Value::is_null) && seen.insert(key) {
+                key.clear();
+                for k in keys {
+                    key.push(k.eval(&r, &ectx)?);
+                }
+                if !key.iter().any(Value::is_null) && !seen.contains(&key) {
+                    seen.insert(key.clone());
                     rows.push(r);
                 }
             }

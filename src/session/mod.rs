@@ -1269,6 +1269,7 @@ impl Session {
         let search_path = self.search_path(&catalog);
         let role = self.identity.current_user();
         if let Some(p) = prepared
+            && self.row_security()
             && let Some((c, sp, r, plan)) = &*p.cache.lock()
             && Arc::ptr_eq(c, &catalog)
             && *sp == search_path
@@ -1280,11 +1281,16 @@ impl Session {
         }
         let binder = Binder::new(&catalog, &search_path)
             .with_privilege_checks(role)
+            .with_row_security(self.row_security())
             .with_param_types(prepared.map(|p| p.declared.clone()).unwrap_or_default());
         let plan = Arc::new(optimizer::optimize(binder.bind_query(q)?));
         check_param_count(params.len(), binder.param_types().len())?;
         let cols = Arc::new(column_infos(plan.columns()));
-        if let Some(p) = prepared {
+        // Plans bound with row_security off are not cached (they were
+        // checked against the setting, which the cache key leaves out).
+        if let Some(p) = prepared
+            && self.row_security()
+        {
             *p.cache.lock() = Some((
                 catalog.clone(),
                 search_path,
@@ -1352,8 +1358,10 @@ impl Session {
         let mut catalog = self.catalog()?;
         let mut search_path = self.search_path(&catalog);
         let role = self.identity.current_user();
+        let row_security = self.row_security();
         let cached_plan = |catalog: &Arc<Catalog>, search_path: &Arc<Vec<String>>| {
-            let p = prepared?;
+            // Plans bound with row_security off are never cached.
+            let p = prepared.filter(|_| row_security)?;
             match &*p.cache.lock() {
                 Some((c, sp, r, CachedPlan::Dml(plan)))
                     if Arc::ptr_eq(c, catalog) && sp == search_path && *r == role =>
@@ -1385,12 +1393,13 @@ impl Session {
         }
         let binder = Binder::new(&catalog, &search_path)
             .with_privilege_checks(role)
+            .with_row_security(self.row_security())
             .with_param_types(prepared.map(|p| p.declared.clone()).unwrap_or_default());
         let mut plan = binder.bind_dml(stmt)?;
         check_param_count(params.len(), binder.param_types().len())?;
         optimize_dml(&mut plan);
         let plan = Arc::new(plan);
-        if let Some(p) = prepared {
+        if let Some(p) = prepared.filter(|_| row_security) {
             *p.cache.lock() = Some((
                 catalog.clone(),
                 search_path,
@@ -1399,6 +1408,11 @@ impl Session {
             ));
         }
         Ok((catalog, plan))
+    }
+
+    /// The `row_security` setting.
+    fn row_security(&self) -> bool {
+        self.settings.builtin("row_security") != "off"
     }
 
     fn run_dml(

@@ -268,6 +268,9 @@ pub struct Binder<'a> {
     dml_view: RefCell<Option<Arc<crate::catalog::ViewDef>>>,
     /// Tables whose policies are being bound (recursion guard).
     rls_stack: RefCell<Vec<u32>>,
+    /// The session's `row_security`: when off, a statement that row-level
+    /// security would filter fails instead (42501).
+    row_security: std::cell::Cell<bool>,
     /// SQL functions being inlined (recursion guard).
     fn_stack: RefCell<Vec<u32>>,
     /// Arguments of the SQL function calls being inlined.
@@ -303,7 +306,14 @@ impl<'a> Binder<'a> {
             rls_stack: RefCell::new(Vec::new()),
             fn_stack: RefCell::new(Vec::new()),
             fn_args: RefCell::new(Vec::new()),
+            row_security: std::cell::Cell::new(true),
         }
+    }
+
+    /// Applies the session's `row_security` setting (on by default).
+    pub fn with_row_security(self, on: bool) -> Binder<'a> {
+        self.row_security.set(on);
+        self
     }
 
     /// Checks privileges while binding a statement run by `role`: SELECT on

@@ -24,6 +24,7 @@ mod database;
 mod helios;
 mod identity;
 mod params;
+mod prepare;
 mod registry;
 mod report;
 mod rows;
@@ -185,6 +186,8 @@ pub struct Session {
     temp_used: bool,
     /// Open SQL cursors (DECLARE), by name.
     cursors: HashMap<String, cursor::Cursor>,
+    /// Statements prepared with SQL `PREPARE` (see `prepare_sql`).
+    sql_prepared: HashMap<String, Arc<Prepared>>,
 }
 
 /// (catalog, current user, `search_path` as set, the schemas it means).
@@ -532,6 +535,7 @@ impl Session {
             temp_schema: format!("{}{}", crate::catalog::TEMP_SCHEMA_PREFIX, slot_temp_id),
             temp_used: false,
             cursors: HashMap::new(),
+            sql_prepared: HashMap::new(),
         }
     }
 
@@ -1053,11 +1057,39 @@ impl Session {
                 ..
             } => return self.fetch_cursor(name, direction),
             S::Close { cursor } => return self.close_cursor(cursor),
+            S::Prepare {
+                name,
+                data_types,
+                statement,
+            } => {
+                if self.transaction_failed() {
+                    return Err(Error::aborted_transaction());
+                }
+                return self.prepare_sql(name, data_types, statement);
+            }
+            S::Execute {
+                name: Some(name),
+                parameters,
+                immediate: false,
+                into,
+                using,
+                ..
+            } if into.is_empty() && using.is_empty() => {
+                if self.transaction_failed() {
+                    return Err(Error::aborted_transaction());
+                }
+                return self.execute_sql(name, parameters);
+            }
             S::Deallocate { name, .. } => {
                 if self.transaction_failed() {
                     return Err(Error::aborted_transaction());
                 }
                 let all = name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all");
+                if all {
+                    self.sql_prepared.clear();
+                } else {
+                    self.sql_prepared.remove(&crate::sql::binder::ident(name));
+                }
                 let mut r = command_result(if all { "DEALLOCATE ALL" } else { "DEALLOCATE" });
                 r.deallocate = Some((!all).then(|| crate::sql::binder::ident(name)));
                 return Ok(r);

@@ -159,6 +159,13 @@ fn parse_inner(sql: &str) -> Result<Vec<ast::Statement>> {
             {
                 return Ok(stmts);
             }
+            // `TABLE name` (PostgreSQL's short form of `SELECT * FROM name`)
+            // as a statement of its own.
+            if let Some(fixed) = rewrite_table_statements(sql)
+                && let Ok(stmts) = parse(&fixed)
+            {
+                return Ok(stmts);
+            }
             Err(map_err(e))
         }
     }
@@ -495,6 +502,33 @@ pub fn parse_inference_spec(text: &str) -> Result<(Vec<InferenceElem>, Option<as
         };
         run(&mut p).map_err(map_err)
     })
+}
+
+/// Rewrites each statement that starts with the word `TABLE` to start with
+/// `SELECT * FROM` instead. None when no statement starts that way.
+fn rewrite_table_statements(sql: &str) -> Option<String> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
+    let mut out = String::new();
+    let mut changed = false;
+    let mut at_start = true;
+    for t in &tokens {
+        match t {
+            Token::Whitespace(_) => {}
+            Token::SemiColon => at_start = true,
+            Token::Word(w) if at_start && w.quote_style.is_none() => {
+                at_start = false;
+                if w.value.eq_ignore_ascii_case("table") {
+                    out.push_str("SELECT * FROM");
+                    changed = true;
+                    continue;
+                }
+            }
+            _ => at_start = false,
+        }
+        out.push_str(&t.to_string());
+    }
+    changed.then_some(out)
 }
 
 /// Rewrites every `CREATE SEQUENCE` in `sql` with its options in the order
@@ -959,6 +993,16 @@ mod tests {
             parse_statements("SELECT 'database'").unwrap()[..],
             [Statement::Sql(_)]
         ));
+    }
+
+    #[test]
+    fn table_statements() {
+        let stmts = parse("TABLE t; table s.u ORDER BY 1 LIMIT 2").unwrap();
+        assert_eq!(stmts[0].to_string(), "SELECT * FROM t");
+        assert_eq!(stmts[1].to_string(), "SELECT * FROM s.u ORDER BY 1 LIMIT 2");
+        let stmts = parse("SELECT 1; TABLE t").unwrap();
+        assert_eq!(stmts[1].to_string(), "SELECT * FROM t");
+        assert_eq!(rewrite_table_statements("ALTER TABLE t ADD c int"), None);
     }
 
     #[test]

@@ -214,6 +214,9 @@ impl Binder<'_> {
             }
         }
         let permissive = or_all(permissive).unwrap_or(Expr::Literal(Value::Bool(false)));
+        // As PostgreSQL: restrictive policies are checked in name order, so
+        // the one a violation names does not depend on creation order.
+        restrictive.sort_by(|a, b| a.0.cmp(&b.0));
         Ok((permissive, restrictive))
     }
 

@@ -571,6 +571,9 @@ fn helios_round(dir: &Path, plan: &Plan) -> Rates {
     t.commit().check("HeliosDB: COMMIT customers");
     s.run("CREATE INDEX orders_customer ON orders (customer_id)")
         .check("HeliosDB: create index on customer_id");
+    // Planner statistics, as after autovacuum's ANALYZE in PostgreSQL (SQLite
+    // gets its ANALYZE too).
+    s.run("ANALYZE").check("HeliosDB: ANALYZE");
 
     // 6. Join with customers, grouped by segment.
     let join = s.prepare(JOIN_QUERY).check("HeliosDB: prepare join");
@@ -821,6 +824,7 @@ fn sqlite_round(dir: &Path, plan: &Plan) -> Rates {
     tx.commit().check("SQLite: COMMIT customers");
     conn.execute_batch("CREATE INDEX orders_customer ON orders (customer_id)")
         .check("SQLite: create index on customer_id");
+    conn.execute_batch("ANALYZE").check("SQLite: ANALYZE");
 
     // 6. Join with customers, grouped by segment.
     {

@@ -50,6 +50,7 @@ impl SqlState {
     pub const UNIQUE_VIOLATION: SqlState = SqlState("23505");
     pub const CHECK_VIOLATION: SqlState = SqlState("23514");
     pub const INVALID_TRANSACTION_STATE: SqlState = SqlState("25000");
+    pub const WITH_CHECK_OPTION_VIOLATION: SqlState = SqlState("44000");
     pub const ACTIVE_SQL_TRANSACTION: SqlState = SqlState("25001");
     pub const NO_ACTIVE_SQL_TRANSACTION: SqlState = SqlState("25P01");
     pub const IN_FAILED_SQL_TRANSACTION: SqlState = SqlState("25P02");

@@ -39,7 +39,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-const FILES: &[&str] = &["delete", "insert", "insert_conflict", "returning", "update"];
+const FILES: &[&str] = &[
+    "delete",
+    "insert",
+    "insert_conflict",
+    "returning",
+    "rowsecurity",
+    "update",
+];
 
 fn corpus() -> Option<PathBuf> {
     let dir = std::env::var_os("HELIOSDB_PG_REGRESS_DIR")

@@ -1193,3 +1193,29 @@ async fn deep_statements_are_errors_not_stack_overflows() {
     let r: i32 = c.query_one("SELECT 11", &[]).await.unwrap().get(0);
     assert_eq!(r, 11);
 }
+
+/// DEALLOCATE over the wire finds a statement prepared by SQL PREPARE (the
+/// server also deallocates those of Parse messages, see tests/clients.rs); a
+/// name that is neither is 26000.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deallocate_sql_and_protocol_statements() {
+    let server = Server::start(&[]);
+    let c = server.connect().await;
+    c.batch_execute("PREPARE p AS SELECT 1").await.unwrap();
+    let rows = c.simple_query("EXECUTE p").await.unwrap();
+    let got = rows.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+        _ => None,
+    });
+    assert_eq!(got.as_deref(), Some("1"));
+    c.batch_execute("DEALLOCATE p").await.unwrap();
+    let e = c.batch_execute("DEALLOCATE p").await.unwrap_err();
+    assert_eq!(code(&e), SqlState::INVALID_SQL_STATEMENT_NAME);
+    let e = c.batch_execute("EXECUTE p").await.unwrap_err();
+    assert_eq!(code(&e), SqlState::INVALID_SQL_STATEMENT_NAME);
+    c.batch_execute("PREPARE q AS SELECT 3; DEALLOCATE ALL")
+        .await
+        .unwrap();
+    let e = c.batch_execute("EXECUTE q").await.unwrap_err();
+    assert_eq!(code(&e), SqlState::INVALID_SQL_STATEMENT_NAME);
+}

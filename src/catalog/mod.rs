@@ -29,7 +29,7 @@ pub mod tenants;
 
 pub use acl::AclItem;
 pub use databases::{BOOTSTRAP_DATABASE, DatabaseDef};
-pub use domains::DomainDef;
+pub use domains::{CompositeDef, CompositeField, DomainDef, TypeRef};
 pub use functions::FunctionDef;
 pub use policy::{PolicyCommand, PolicyDef, RowSecurity};
 pub use roles::RoleDef;
@@ -56,6 +56,7 @@ pub const KIND_DATABASE: u8 = 7;
 pub const KIND_TENANT: u8 = 9;
 pub const KIND_FUNCTION: u8 = 10;
 pub const KIND_DOMAIN: u8 = 8;
+pub const KIND_COMPOSITE: u8 = 11;
 
 /// Object ids start here, like PostgreSQL's first user OID.
 pub const FIRST_OID: u32 = 16384;
@@ -300,6 +301,9 @@ pub struct ViewDef {
     pub columns: Vec<String>,
     /// Tables and views the query reads (they cannot be dropped without CASCADE).
     pub depends_on: Vec<u32>,
+    /// `WITH [LOCAL | CASCADED] CHECK OPTION`: "local" or "cascaded".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_option: Option<String>,
     /// The owning role (0 in entries written before owners existed: the
     /// bootstrap superuser, filled in when the catalog is loaded).
     #[serde(default)]
@@ -351,8 +355,9 @@ pub struct Catalog {
     /// This database's SQL functions, by id.
     pub functions: BTreeMap<u32, Arc<FunctionDef>>,
     pub domains: BTreeMap<u32, Arc<DomainDef>>,
+    pub composites: BTreeMap<u32, Arc<CompositeDef>>,
     names: HashMap<(String, String), Relation>,
-    /// Type names (domains) by (schema, name).
+    /// Type names (domains and composite types) by (schema, name).
     type_names: HashMap<(String, String), u32>,
     role_names: HashMap<String, u32>,
     table_indexes: HashMap<u32, Vec<u32>>,
@@ -431,6 +436,7 @@ impl Catalog {
         let start = vec![keys::CATALOG_PREFIX];
         let end = prefix_end(&start).expect("prefix is not all 0xFF");
         let mut domains: Vec<DomainDef> = Vec::new();
+        let mut composites: Vec<CompositeDef> = Vec::new();
         let (mut schemas, mut tables, mut indexes, mut sequences, mut views, mut roles) = (
             Vec::new(),
             Vec::new(),
@@ -488,6 +494,9 @@ impl Catalog {
                     dbs.insert(d.id, Arc::new(d));
                 }
                 KIND_DOMAIN => keep(&value, database, &mut domains, |d: &DomainDef| d.database)?,
+                KIND_COMPOSITE => keep(&value, database, &mut composites, |t: &CompositeDef| {
+                    t.database
+                })?,
                 _ => return Err(Error::corrupted(format!("unknown catalog kind {kind}"))),
             }
         }
@@ -499,6 +508,14 @@ impl Catalog {
             c.type_names
                 .insert((d.schema.clone(), d.name.clone()), d.id);
             c.domains.insert(d.id, Arc::new(d));
+        }
+        for mut t in composites {
+            if t.owner == 0 {
+                t.owner = c.bootstrap_role().unwrap_or(0);
+            }
+            c.type_names
+                .insert((t.schema.clone(), t.name.clone()), t.id);
+            c.composites.insert(t.id, Arc::new(t));
         }
         c.database = database;
         c.databases = dbs;
@@ -550,21 +567,47 @@ impl Catalog {
         }
     }
 
-    /// Resolves a possibly qualified type name (a domain) through the
-    /// search path.
-    pub fn resolve_domain(
+    /// Resolves a possibly qualified name of a user-defined type through
+    /// the search path.
+    pub fn resolve_type_name(
         &self,
         schema: Option<&str>,
         name: &str,
         search_path: &[String],
-    ) -> Option<&Arc<DomainDef>> {
+    ) -> Option<TypeRef<'_>> {
         let id = match schema {
             Some(s) => self.type_names.get(&(s.to_string(), name.to_string())),
             None => search_path
                 .iter()
                 .find_map(|s| self.type_names.get(&(s.clone(), name.to_string()))),
         }?;
-        self.domains.get(id)
+        match self.domains.get(id) {
+            Some(d) => Some(TypeRef::Domain(d)),
+            None => self.composites.get(id).map(TypeRef::Composite),
+        }
+    }
+
+    /// Resolves a possibly qualified domain name through the search path.
+    pub fn resolve_domain(
+        &self,
+        schema: Option<&str>,
+        name: &str,
+        search_path: &[String],
+    ) -> Option<&Arc<DomainDef>> {
+        match self.resolve_type_name(schema, name, search_path)? {
+            TypeRef::Domain(d) => Some(d),
+            TypeRef::Composite(_) => None,
+        }
+    }
+
+    /// The schema and name of user-defined type `id`, if it is one.
+    pub fn type_name(&self, id: u32) -> Option<(&str, &str)> {
+        if let Some(d) = self.domains.get(&id) {
+            return Some((&d.schema, &d.name));
+        }
+        self.composites
+            .get(&id)
+            .map(|t| (t.schema.as_str(), t.name.as_str()))
     }
 
     /// Whether a type (domain) of this name exists in `schema`.
@@ -573,9 +616,15 @@ impl Catalog {
             .contains_key(&(schema.to_string(), name.to_string()))
     }
 
+    /// Whether a relation of this name exists in `schema` (a composite
+    /// type counts: it is a relation in PostgreSQL).
     pub fn relation_exists(&self, schema: &str, name: &str) -> bool {
-        self.names
-            .contains_key(&(schema.to_string(), name.to_string()))
+        let key = (schema.to_string(), name.to_string());
+        self.names.contains_key(&key)
+            || self
+                .type_names
+                .get(&key)
+                .is_some_and(|id| self.composites.contains_key(id))
     }
 
     pub fn table(&self, id: u32) -> Result<&Arc<TableDef>> {

@@ -18,6 +18,9 @@ const PG_EPOCH_MICROS: i64 = PG_EPOCH_DAYS * 86_400_000_000;
 pub fn pg_type(ty: &DataType) -> Type {
     let oid = match ty {
         DataType::Unknown => DataType::Text.oid(),
+        // Composite values go out as anonymous records (their fields carry
+        // their own types in the binary form).
+        DataType::Composite(_) => Type::RECORD.oid(),
         t => t.oid(),
     };
     Type::from_oid(oid).unwrap_or(Type::TEXT)
@@ -141,6 +144,19 @@ fn encode_binary(buf: &mut BytesMut, value: &Value, ty: &DataType) {
             }
             for item in items {
                 encode_field(buf, item, &elem, FieldFormat::Binary);
+            }
+        }
+        // PostgreSQL's binary record: field count, then each field's type
+        // oid and value (the oid of a NULL field's type is not known: text).
+        Value::Record(_, fields) => {
+            buf.put_i32(fields.len() as i32);
+            for f in fields {
+                let t = match f {
+                    Value::Null => DataType::Text,
+                    v => v.data_type(),
+                };
+                buf.put_u32(pg_type(&t).oid());
+                encode_field(buf, f, &t, FieldFormat::Binary);
             }
         }
     }
@@ -315,6 +331,8 @@ fn decode_binary(data: &mut &[u8], ty: &DataType) -> Result<Value> {
             })
         }
         DataType::Uuid => Value::Uuid(uuid::Uuid::from_slice(take(data, 16, ty)?).unwrap()),
+        // Binary records would need each field's declared type.
+        DataType::Composite(_) => return Err(bad_binary(ty)),
         DataType::Array(elem) => {
             let ndim = take_i32(data, ty)?;
             let _has_null = take_i32(data, ty)?;

@@ -102,42 +102,53 @@ impl Session {
                 force,
             } => self.drop_database(name, *if_exists, *force)?,
             Command::CreateDatabase { name, options } => {
-                self.command_in_txn(|s| s.with_ddl(|ctx| ctx.create_database(name, options)))?
+                self.command_in_txn(c, |s| s.with_ddl(|ctx| ctx.create_database(name, options)))?
             }
             Command::AlterDatabase { name, action } => {
                 let me = self.slot.registrant();
-                self.command_in_txn(|s| {
+                self.command_in_txn(c, |s| {
                     s.with_ddl(|ctx| ctx.alter_database(name, action, &|id| me.others_on(id)))
                 })?
             }
             Command::Vacuum { options, tables } => {
-                self.command_in_txn(|s| s.with_ddl(|ctx| ctx.vacuum(options, tables)))?
+                self.command_in_txn(c, |s| s.with_ddl(|ctx| ctx.vacuum(options, tables)))?
             }
             Command::Analyze { options, tables } => {
-                self.command_in_txn(|s| s.with_ddl(|ctx| ctx.analyze(options, tables)))?
+                self.command_in_txn(c, |s| s.with_ddl(|ctx| ctx.analyze(options, tables)))?
             }
             Command::CreateDomain(d) => {
-                self.command_in_txn(|s| s.with_ddl(|ctx| ctx.create_domain(d)))?
+                self.command_in_txn(c, |s| s.with_ddl(|ctx| ctx.create_domain(d)))?
             }
             Command::DropDomain {
                 names,
                 if_exists,
                 cascade,
-            } => self.command_in_txn(|s| {
-                s.with_ddl(|ctx| ctx.drop_domains(names, *if_exists, *cascade).map(|_| ()))
+            } => self.command_in_txn(c, |s| {
+                s.with_ddl(|ctx| {
+                    ctx.drop_types(names, *if_exists, *cascade, true)
+                        .map(|_| ())
+                })
             })?,
         }
         Ok(command_result(c.tag()))
     }
 
-    /// Runs `f` as a statement of the session's transaction (or of its own).
-    fn command_in_txn(&mut self, f: impl FnOnce(&mut Session) -> Result<()>) -> Result<()> {
+    /// Runs `f` as statement `c` of the session's transaction (or of its
+    /// own), which must not be READ ONLY if `c` writes.
+    fn command_in_txn(
+        &mut self,
+        c: &Command,
+        f: impl FnOnce(&mut Session) -> Result<()>,
+    ) -> Result<()> {
         self.autocommit(false, |s| {
             s.txn
                 .as_mut()
                 .expect("autocommit started a transaction")
                 .txn
                 .begin_statement()?;
+            if c.writes() {
+                s.check_writable(c.tag())?;
+            }
             f(s)
         })
     }

@@ -433,7 +433,8 @@ impl Session {
         crate::sql::binder::check_database_part(&catalog, table_name)?;
         let search_path = self.search_path(&catalog);
         let binder = crate::sql::binder::Binder::new(&catalog, &search_path)
-            .with_privilege_checks(self.identity.current_user());
+            .with_privilege_checks(self.identity.current_user())
+            .with_row_security(self.settings.builtin("row_security") != "off");
         let table = binder.table(table_name)?;
         catalog.check_privilege(
             self.identity.current_user(),
@@ -442,7 +443,7 @@ impl Session {
         )?;
         // As in PostgreSQL: COPY FROM does not apply policies, so it is
         // refused where they would apply.
-        if binder.rls_role(&table).is_some() {
+        if binder.rls_role(&table)?.is_some() {
             return Err(
                 Error::unsupported("COPY FROM not supported with row-level security")
                     .with_hint("Use INSERT statements instead."),

@@ -24,6 +24,7 @@ mod database;
 mod helios;
 mod identity;
 mod params;
+mod prepare;
 mod registry;
 mod report;
 mod rows;
@@ -187,6 +188,8 @@ pub struct Session {
     temp_used: bool,
     /// Open SQL cursors (DECLARE), by name.
     cursors: HashMap<String, cursor::Cursor>,
+    /// Statements prepared with SQL `PREPARE` (see `prepare_sql`).
+    sql_prepared: HashMap<String, Arc<Prepared>>,
 }
 
 /// (catalog, current user, `search_path` as set, the schemas it means).
@@ -534,6 +537,7 @@ impl Session {
             temp_schema: format!("{}{}", crate::catalog::TEMP_SCHEMA_PREFIX, slot_temp_id),
             temp_used: false,
             cursors: HashMap::new(),
+            sql_prepared: HashMap::new(),
         }
     }
 
@@ -1074,13 +1078,46 @@ impl Session {
                 ..
             } => return self.fetch_cursor(name, direction),
             S::Close { cursor } => return self.close_cursor(cursor),
+            S::Prepare {
+                name,
+                data_types,
+                statement,
+            } => {
+                if self.transaction_failed() {
+                    return Err(Error::aborted_transaction());
+                }
+                return self.prepare_sql(name, data_types, statement);
+            }
+            S::Execute {
+                name: Some(name),
+                parameters,
+                immediate: false,
+                into,
+                using,
+                ..
+            } if into.is_empty() && using.is_empty() => {
+                if self.transaction_failed() {
+                    return Err(Error::aborted_transaction());
+                }
+                return self.execute_sql(name, parameters);
+            }
             S::Deallocate { name, .. } => {
                 if self.transaction_failed() {
                     return Err(Error::aborted_transaction());
                 }
                 let all = name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all");
+                let key = crate::sql::binder::ident(name);
                 let mut r = command_result(if all { "DEALLOCATE ALL" } else { "DEALLOCATE" });
-                r.deallocate = Some((!all).then(|| crate::sql::binder::ident(name)));
+                // The server deallocates its protocol-level statements too
+                // (all of them, or the named one when it is not ours).
+                r.deallocate = if all {
+                    self.sql_prepared.clear();
+                    Some(None)
+                } else if self.sql_prepared.remove(&key).is_some() {
+                    None
+                } else {
+                    Some(Some(key))
+                };
                 return Ok(r);
             }
             _ => {}
@@ -1088,7 +1125,8 @@ impl Session {
         if self.transaction_failed() {
             return Err(Error::aborted_transaction());
         }
-        let read_only = matches!(stmt, S::Query(q) if helios::helios_call(q).is_none());
+        let read_only = matches!(stmt, S::Query(q) if helios::helios_call(q).is_none())
+            && !crate::sql::binder::is_dml(stmt);
         self.autocommit(read_only, |s| s.run_in_txn(stmt, params, prepared))
     }
 
@@ -1187,6 +1225,7 @@ impl Session {
             S::Reset(r) => self.reset(&r.reset),
             S::Declare { stmts } => self.declare_cursor(stmts, params, prepared),
             S::ShowVariable { variable } => self.show_variable(variable),
+            S::Query(_) if crate::sql::binder::is_dml(stmt) => self.run_dml(stmt, params, prepared),
             S::Query(q) if let Some(call) = helios::helios_call(q) => {
                 self.run_helios(&call, params)
             }
@@ -1234,6 +1273,7 @@ impl Session {
             | S::CreateSchema { .. }
             | S::CreateSequence { .. }
             | S::CreateView(_)
+            | S::CreateType { .. }
             | S::Drop { .. }
             | S::AlterTable(_)
             | S::Truncate(_)
@@ -1287,6 +1327,7 @@ impl Session {
         let search_path = self.search_path(&catalog);
         let role = self.identity.current_user();
         if let Some(p) = prepared
+            && self.row_security()
             && let Some((c, sp, r, plan)) = &*p.cache.lock()
             && Arc::ptr_eq(c, &catalog)
             && *sp == search_path
@@ -1298,11 +1339,16 @@ impl Session {
         }
         let binder = Binder::new(&catalog, &search_path)
             .with_privilege_checks(role)
+            .with_row_security(self.row_security())
             .with_param_types(prepared.map(|p| p.declared.clone()).unwrap_or_default());
         let plan = Arc::new(optimizer::optimize(binder.bind_query(q)?));
         check_param_count(params.len(), binder.param_types().len())?;
         let cols = Arc::new(column_infos(plan.columns()));
-        if let Some(p) = prepared {
+        // Plans bound with row_security off are not cached (they were
+        // checked against the setting, which the cache key leaves out).
+        if let Some(p) = prepared
+            && self.row_security()
+        {
             *p.cache.lock() = Some((
                 catalog.clone(),
                 search_path,
@@ -1333,6 +1379,11 @@ impl Session {
         stmt: &ast::Statement,
         search_path: &[String],
     ) -> Option<u32> {
+        if let ast::Statement::Query(q) = stmt
+            && let Some(inner) = crate::sql::binder::dml_in_query(q)
+        {
+            return self.dml_target(catalog, inner, search_path);
+        }
         let name = match stmt {
             ast::Statement::Insert(i) => match &i.table {
                 ast::TableObject::TableName(n) => Some(n.clone()),
@@ -1365,8 +1416,10 @@ impl Session {
         let mut catalog = self.catalog()?;
         let mut search_path = self.search_path(&catalog);
         let role = self.identity.current_user();
+        let row_security = self.row_security();
         let cached_plan = |catalog: &Arc<Catalog>, search_path: &Arc<Vec<String>>| {
-            let p = prepared?;
+            // Plans bound with row_security off are never cached.
+            let p = prepared.filter(|_| row_security)?;
             match &*p.cache.lock() {
                 Some((c, sp, r, CachedPlan::Dml(plan)))
                     if Arc::ptr_eq(c, catalog) && sp == search_path && *r == role =>
@@ -1398,12 +1451,13 @@ impl Session {
         }
         let binder = Binder::new(&catalog, &search_path)
             .with_privilege_checks(role)
+            .with_row_security(self.row_security())
             .with_param_types(prepared.map(|p| p.declared.clone()).unwrap_or_default());
         let mut plan = binder.bind_dml(stmt)?;
         check_param_count(params.len(), binder.param_types().len())?;
         optimize_dml(&mut plan);
         let plan = Arc::new(plan);
-        if let Some(p) = prepared {
+        if let Some(p) = prepared.filter(|_| row_security) {
             *p.cache.lock() = Some((
                 catalog.clone(),
                 search_path,
@@ -1412,6 +1466,11 @@ impl Session {
             ));
         }
         Ok((catalog, plan))
+    }
+
+    /// The `row_security` setting.
+    fn row_security(&self) -> bool {
+        self.settings.builtin("row_security") != "off"
     }
 
     fn run_dml(
@@ -1543,7 +1602,11 @@ impl Session {
                 names,
                 cascade,
                 ..
-            } => ctx.drop_domains(names, *if_exists, *cascade),
+            } => ctx.drop_types(names, *if_exists, *cascade, false),
+            S::CreateType {
+                name,
+                representation,
+            } => ctx.create_type(name, representation.as_ref()),
             S::Drop {
                 object_type: ast::ObjectType::Role | ast::ObjectType::User,
                 if_exists,
@@ -1599,6 +1662,7 @@ impl Session {
             on_conflict: None,
             returning: None,
             checks: vec![],
+            view_check: None,
             rls: vec![],
             rls_conflict: vec![],
             rls_update: vec![],
@@ -1623,6 +1687,11 @@ impl Session {
                 "EXPLAIN ANALYZE is supported for queries only",
             ));
         };
+        if crate::sql::binder::is_dml(stmt) {
+            return Err(Error::unsupported(
+                "EXPLAIN ANALYZE is supported for queries only",
+            ));
+        }
         let planning = std::time::Instant::now();
         let catalog = self.catalog()?;
         let (plan, _) = self.plan_query_in(&catalog, q, None, params)?;
@@ -1657,8 +1726,13 @@ impl Session {
 
     fn explain(&mut self, stmt: &ast::Statement, params: &[Value]) -> Result<Vec<String>> {
         match stmt {
-            ast::Statement::Query(q) => Ok(self.plan_query(q, None, params)?.0.explain()),
-            ast::Statement::Insert(_) | ast::Statement::Update(_) | ast::Statement::Delete(_) => {
+            ast::Statement::Query(q) if !crate::sql::binder::is_dml(stmt) => {
+                Ok(self.plan_query(q, None, params)?.0.explain())
+            }
+            ast::Statement::Query(_)
+            | ast::Statement::Insert(_)
+            | ast::Statement::Update(_)
+            | ast::Statement::Delete(_) => {
                 let (_, plan) = self.bind_dml(stmt, params, None)?;
                 let (head, inner) = match &*plan {
                     DmlPlan::Insert(p) => (format!("Insert on {}", p.table.name), p.source.clone()),
@@ -1708,8 +1782,11 @@ impl Session {
             let search_path = self.search_path(&catalog);
             let binder = Binder::new(&catalog, &search_path).with_param_types(declared.to_vec());
             let cols = match stmt {
-                ast::Statement::Query(q) => column_infos(binder.bind_query(q)?.columns()),
-                ast::Statement::Insert(_)
+                ast::Statement::Query(q) if !crate::sql::binder::is_dml(stmt) => {
+                    column_infos(binder.bind_query(q)?.columns())
+                }
+                ast::Statement::Query(_)
+                | ast::Statement::Insert(_)
                 | ast::Statement::Update(_)
                 | ast::Statement::Delete(_) => column_infos(
                     binder
@@ -1769,6 +1846,9 @@ fn write_tag(stmt: &ast::Statement) -> Option<String> {
         S::DropPolicy(_) => "DROP POLICY".into(),
         S::CreateFunction(_) => "CREATE FUNCTION".into(),
         S::DropFunction(_) => "DROP FUNCTION".into(),
+        S::CreateType { .. } => "CREATE TYPE".into(),
+        // INSERT, UPDATE or DELETE under WITH.
+        S::Query(q) => return crate::sql::binder::dml_in_query(q).and_then(write_tag),
         _ => return None,
     })
 }

@@ -131,6 +131,11 @@ pub(super) const PARAMS: &[Param] = &[
         ..param("IntervalStyle", "postgres", "enum")
     },
     Param {
+        short_desc: "Enable row security.",
+        extra_desc: Some("When enabled, row security will be applied to all users."),
+        ..param("row_security", "on", "bool")
+    },
+    Param {
         short_desc: "Sets the schema search order for names that are not schema-qualified.",
         ..param("search_path", "\"$user\", public", "string")
     },

@@ -172,15 +172,17 @@ fn validate(name: &str, value: &str) -> Result<String> {
                 ));
             }
         },
-        "default_transaction_read_only" | "transaction_read_only" => match parse_bool(v) {
-            Some(on) => if on { "on" } else { "off" }.into(),
-            None => {
-                return Err(Error::new(
-                    SqlState::INVALID_PARAMETER_VALUE,
-                    format!("parameter \"{name}\" requires a Boolean value"),
-                ));
+        "default_transaction_read_only" | "transaction_read_only" | "row_security" => {
+            match parse_bool(v) {
+                Some(on) => if on { "on" } else { "off" }.into(),
+                None => {
+                    return Err(Error::new(
+                        SqlState::INVALID_PARAMETER_VALUE,
+                        format!("parameter \"{name}\" requires a Boolean value"),
+                    ));
+                }
             }
-        },
+        }
         "standard_conforming_strings" => match parse_bool(v) {
             Some(true) => "on".into(),
             Some(false) => {

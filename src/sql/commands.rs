@@ -85,6 +85,13 @@ impl Command {
         }
     }
 
+    /// Whether the command changes the database, so a READ ONLY
+    /// transaction refuses it (25006). ANALYZE only refreshes statistics,
+    /// which PostgreSQL allows there.
+    pub fn writes(&self) -> bool {
+        !matches!(self, Command::Analyze { .. })
+    }
+
     /// Whether the command refuses to run inside a transaction block (25001).
     pub fn needs_own_transaction(&self) -> bool {
         matches!(
@@ -174,10 +181,9 @@ pub fn is_command(tokens: &[Token]) -> bool {
 
 /// Parses `DROP DOMAIN ...` (sqlparser takes one name only).
 fn parse_drop_domain(tokens: &[Token]) -> Result<Command> {
-    use sqlparser::dialect::PostgreSqlDialect;
     use sqlparser::keywords::Keyword;
     use sqlparser::parser::Parser;
-    let dialect = PostgreSqlDialect {};
+    let dialect = crate::sql::dialect::DIALECT;
     let mut p = Parser::new(&dialect).with_tokens(tokens.to_vec());
     let run = |p: &mut Parser| {
         p.expect_keywords(&[Keyword::DROP, Keyword::DOMAIN])?;
@@ -201,10 +207,9 @@ fn parse_drop_domain(tokens: &[Token]) -> Result<Command> {
 /// Parses `CREATE DOMAIN ...` (from its tokens, without whitespace) with
 /// sqlparser's parser for the name, type and expressions.
 fn parse_create_domain(tokens: &[Token]) -> Result<Command> {
-    use sqlparser::dialect::PostgreSqlDialect;
     use sqlparser::keywords::Keyword;
     use sqlparser::parser::{Parser, ParserError};
-    let dialect = PostgreSqlDialect {};
+    let dialect = crate::sql::dialect::DIALECT;
     let mut p = Parser::new(&dialect).with_tokens(tokens.to_vec());
     let run = |p: &mut Parser| -> std::result::Result<CreateDomain, ParserError> {
         p.expect_keywords(&[Keyword::CREATE, Keyword::DOMAIN])?;

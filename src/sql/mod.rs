@@ -35,6 +35,7 @@
 pub mod binder;
 pub mod commands;
 pub mod ddl;
+pub mod dialect;
 pub mod executor;
 pub mod expr;
 pub mod functions;

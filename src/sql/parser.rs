@@ -4,6 +4,7 @@
 //! ([`parse_statements`]).
 
 use super::commands::{self, Command};
+use super::dialect::DIALECT;
 use crate::error::{Error, Result, SqlState};
 use sqlparser::ast;
 use sqlparser::dialect::PostgreSqlDialect;
@@ -301,8 +302,10 @@ fn parse_inner(sql: &str, levels: usize) -> Result<Vec<ast::Statement>> {
     let sql = rewritten.as_deref().unwrap_or(sql);
     let rewritten = rewrite_subscripted_targets(sql);
     let sql = rewritten.as_deref().unwrap_or(sql);
+    let rewritten = rewrite_view_check_option(sql);
+    let sql = rewritten.as_deref().unwrap_or(sql);
     let parse = |text: &str| {
-        Parser::new(&PostgreSqlDialect {})
+        Parser::new(&DIALECT)
             .with_recursion_limit(levels)
             .try_with_sql(text)
             .and_then(|mut p| p.parse_statements())
@@ -321,6 +324,13 @@ fn parse_inner(sql: &str, levels: usize) -> Result<Vec<ast::Statement>> {
             // sqlparser accepts CREATE SEQUENCE options only in one fixed order;
             // PostgreSQL accepts any order. Retry with the options reordered.
             if let Some(fixed) = reorder_sequence_options(sql)
+                && let Ok(stmts) = parse(&fixed)
+            {
+                return Ok(stmts);
+            }
+            // `TABLE name` (PostgreSQL's short form of `SELECT * FROM name`)
+            // as a statement of its own.
+            if let Some(fixed) = rewrite_table_statements(sql)
                 && let Ok(stmts) = parse(&fixed)
             {
                 return Ok(stmts);
@@ -501,6 +511,120 @@ fn rewrite_subscripted_targets(sql: &str) -> Option<String> {
     Some(out)
 }
 
+/// sqlparser does not read `CREATE VIEW ... AS query WITH [CASCADED |
+/// LOCAL] CHECK OPTION`; PostgreSQL's equivalent `CREATE VIEW ... WITH
+/// (check_option = 'cascaded') AS query` it does. The first form is
+/// rewritten to the second. None when there is nothing to rewrite.
+fn rewrite_view_check_option(sql: &str) -> Option<String> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let lower = sql.to_ascii_lowercase();
+    if !lower.contains("check") || !lower.contains("view") {
+        return None;
+    }
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize_with_location()
+        .ok()?;
+    let sig: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+        .collect();
+    let kw = |k: usize, w: &str| {
+        sig.get(k).is_some_and(|&i| {
+            matches!(&tokens[i].token, Token::Word(x)
+                if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w))
+        })
+    };
+    let offsets = LineOffsets::new(sql);
+    let byte = |k: usize| offsets.byte(sql, tokens[sig[k]].span.start);
+    let byte_end = |k: usize| offsets.byte(sql, tokens[sig[k]].span.end);
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut k = 0;
+    while k < sig.len() {
+        if !kw(k, "CREATE") {
+            k += 1;
+            continue;
+        }
+        // CREATE [OR REPLACE] [TEMP | TEMPORARY] VIEW
+        let mut j = k + 1;
+        if kw(j, "OR") && kw(j + 1, "REPLACE") {
+            j += 2;
+        }
+        if kw(j, "TEMP") || kw(j, "TEMPORARY") {
+            j += 1;
+        }
+        if !kw(j, "VIEW") {
+            k += 1;
+            continue;
+        }
+        // The first AS at depth 0, then the statement's end at depth 0.
+        let (mut depth, mut as_at, mut end) = (0i32, None, sig.len());
+        for (m, &t) in sig.iter().enumerate().skip(j + 1) {
+            match tokens[t].token {
+                Token::LParen => depth += 1,
+                Token::RParen => depth -= 1,
+                Token::SemiColon if depth == 0 => {
+                    end = m;
+                    break;
+                }
+                _ if depth == 0 && as_at.is_none() && kw(m, "AS") => as_at = Some(m),
+                _ => {}
+            }
+        }
+        let Some(as_at) = as_at else {
+            k = end;
+            continue;
+        };
+        // ... WITH [CASCADED | LOCAL] CHECK OPTION at the end.
+        let (with_at, kind) = if end >= 4 && kw(end - 1, "OPTION") && kw(end - 2, "CHECK") {
+            if kw(end - 3, "WITH") {
+                (end - 3, "cascaded")
+            } else if end >= 4 && kw(end - 4, "WITH") && kw(end - 3, "CASCADED") {
+                (end - 4, "cascaded")
+            } else if end >= 4 && kw(end - 4, "WITH") && kw(end - 3, "LOCAL") {
+                (end - 4, "local")
+            } else {
+                k = end;
+                continue;
+            }
+        } else {
+            k = end;
+            continue;
+        };
+        if with_at <= as_at {
+            k = end;
+            continue;
+        }
+        // Options given already (`WITH (security_invoker = true) AS`) take
+        // the check option as one more.
+        let mut depth = 0i32;
+        let mut options = false;
+        for m in j + 1..as_at {
+            match tokens[sig[m]].token {
+                Token::LParen => depth += 1,
+                Token::RParen => depth -= 1,
+                _ if depth == 0 && kw(m, "WITH") => options = true,
+                _ => {}
+            }
+        }
+        if options && matches!(tokens[sig[as_at - 1]].token, Token::RParen) {
+            out.push_str(&sql[copied..byte(as_at - 1)]);
+            out.push_str(&format!(", check_option = '{kind}'"));
+            out.push_str(&sql[byte(as_at - 1)..byte(with_at)]);
+        } else {
+            out.push_str(&sql[copied..byte(as_at)]);
+            out.push_str(&format!("WITH (check_option = '{kind}') "));
+            out.push_str(&sql[byte(as_at)..byte(with_at)]);
+        }
+        copied = byte_end(end - 1);
+        k = end;
+    }
+    if copied == 0 {
+        return None;
+    }
+    out.push_str(&sql[copied..]);
+    Some(out)
+}
+
 /// One element of an ON CONFLICT inference specification.
 #[derive(Debug)]
 pub struct InferenceElem {
@@ -517,7 +641,7 @@ pub fn parse_inference_spec(text: &str) -> Result<(Vec<InferenceElem>, Option<as
     parse_nested(
         text,
         |levels| {
-            let mut p = Parser::new(&PostgreSqlDialect {})
+            let mut p = Parser::new(&DIALECT)
                 .with_recursion_limit(levels)
                 .try_with_sql(text)
                 .map_err(map_err)?;
@@ -557,6 +681,33 @@ pub fn parse_inference_spec(text: &str) -> Result<(Vec<InferenceElem>, Option<as
                 .collect()
         },
     )
+}
+
+/// Rewrites each statement that starts with the word `TABLE` to start with
+/// `SELECT * FROM` instead. None when no statement starts that way.
+fn rewrite_table_statements(sql: &str) -> Option<String> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
+    let mut out = String::new();
+    let mut changed = false;
+    let mut at_start = true;
+    for t in &tokens {
+        match t {
+            Token::Whitespace(_) => {}
+            Token::SemiColon => at_start = true,
+            Token::Word(w) if at_start && w.quote_style.is_none() => {
+                at_start = false;
+                if w.value.eq_ignore_ascii_case("table") {
+                    out.push_str("SELECT * FROM");
+                    changed = true;
+                    continue;
+                }
+            }
+            _ => at_start = false,
+        }
+        out.push_str(&t.to_string());
+    }
+    changed.then_some(out)
 }
 
 /// Rewrites every `CREATE SEQUENCE` in `sql` with its options in the order
@@ -895,12 +1046,20 @@ impl LineOffsets {
     }
 }
 
+/// Parses a query stored as text (a view's definition).
+pub fn parse_query(sql: &str) -> Result<ast::Query> {
+    match parse(sql)?.into_iter().next() {
+        Some(ast::Statement::Query(q)) => Ok(*q),
+        _ => Err(Error::corrupted(format!("not a query: {sql}"))),
+    }
+}
+
 /// Parses a single expression (stored defaults and CHECK constraints).
 pub fn parse_expr(sql: &str) -> Result<ast::Expr> {
     parse_nested(
         sql,
         |levels| {
-            Parser::new(&PostgreSqlDialect {})
+            Parser::new(&DIALECT)
                 .with_recursion_limit(levels)
                 .try_with_sql(sql)
                 .and_then(|mut p| p.parse_expr())
@@ -959,6 +1118,25 @@ mod tests {
             parse("CREATE SEQUENCE s CACHE 1 MINVALUE -5 START WITH -5 INCREMENT BY -1 MAXVALUE 0")
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn view_check_option_rewrites() {
+        let r = |s: &str| rewrite_view_check_option(s);
+        assert_eq!(
+            r("CREATE VIEW v AS SELECT a FROM t WHERE a < 10 WITH CHECK OPTION").as_deref(),
+            Some("CREATE VIEW v WITH (check_option = 'cascaded') AS SELECT a FROM t WHERE a < 10 ")
+        );
+        assert_eq!(
+            r("CREATE VIEW v (x) WITH (security_invoker = true) AS SELECT a FROM t WITH LOCAL CHECK OPTION")
+                .as_deref(),
+            Some("CREATE VIEW v (x) WITH (security_invoker = true, check_option = 'local') AS SELECT a FROM t ")
+        );
+        assert_eq!(
+            r("CREATE VIEW v (x) AS SELECT a FROM t WITH CASCADED CHECK OPTION").as_deref(),
+            Some("CREATE VIEW v (x) WITH (check_option = 'cascaded') AS SELECT a FROM t ")
+        );
+        assert_eq!(r("CREATE VIEW v AS SELECT check FROM t"), None);
     }
 
     #[test]
@@ -1033,6 +1211,16 @@ mod tests {
             parse_statements("SELECT 'database'").unwrap()[..],
             [Statement::Sql(_)]
         ));
+    }
+
+    #[test]
+    fn table_statements() {
+        let stmts = parse("TABLE t; table s.u ORDER BY 1 LIMIT 2").unwrap();
+        assert_eq!(stmts[0].to_string(), "SELECT * FROM t");
+        assert_eq!(stmts[1].to_string(), "SELECT * FROM s.u ORDER BY 1 LIMIT 2");
+        let stmts = parse("SELECT 1; TABLE t").unwrap();
+        assert_eq!(stmts[1].to_string(), "SELECT * FROM t");
+        assert_eq!(rewrite_table_statements("ALTER TABLE t ADD c int"), None);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The durable engine: one redb file with group commit.
 //!
-//! Layout: `<dir>/heliosdb.redb` holds the table `kv` (`&[u8]` → `&[u8]`) with
-//! all data, and the table `heliosdb_meta` (`&str` → `u64`) whose `seq` entry
+//! Layout: `<dir>/heliosdb.redb` holds the table `chunks` (`&[u8]` → `&[u8]`)
+//! with all data, packed into chunks of neighbouring pairs keyed by their last
+//! key (see [`super::chunk`] and [`ChunkWriter`]), and the table
+//! `heliosdb_meta` (`&str` → `u64`) whose `seq` entry
 //! is the sequence number of the last commit. The sequence number is written
 //! in the same redb write transaction as the batch it numbers, so data and
 //! numbering can never disagree.
@@ -43,14 +45,15 @@
 //! fsync, and the price is that recovery after a crash reads the whole file;
 //! the repair callback only logs progress.
 
+use super::chunk::{self, ChunkView};
 use super::{
-    Durability, Engine, KvIter, KvPair, Snapshot, WriteBatch, check_not_in_hook, panic_message,
-    resolve_batch,
+    Durability, Engine, KvIter, KvPair, RefIter, RefScan, Snapshot, WriteBatch, check_not_in_hook,
+    panic_message, resolve_batch,
 };
 use crate::error::{Error, Result, SqlState};
 use parking_lot::{Condvar, Mutex};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::Bound;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -64,7 +67,11 @@ pub const FILE_NAME: &str = "heliosdb.redb";
 /// Longest delay before an `Async` commit is made durable by the flusher (plus one fsync).
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
 
-const KV_TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kv");
+/// The data: runs of pairs packed into chunks (see [`super::chunk`]), keyed by
+/// each chunk's last key.
+const CHUNK_TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("chunks");
+/// The layout before chunks (one redb entry per pair); converted at open.
+const LEGACY_KV_TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kv");
 const META_TABLE: TableDefinition<&str, u64> = TableDefinition::new("heliosdb_meta");
 const SEQ_KEY: &str = "seq";
 /// redb's limit for a key or a value (3 GiB).
@@ -211,7 +218,7 @@ impl Engine for DiskEngine {
     fn snapshot(&self) -> Result<Arc<dyn Snapshot>> {
         let inner = &self.inner;
         let txn = inner.db.begin_read().map_err(|e| inner.redb_err(e))?;
-        let table = txn.open_table(KV_TABLE).map_err(|e| inner.redb_err(e))?;
+        let table = txn.open_table(CHUNK_TABLE).map_err(|e| inner.redb_err(e))?;
         let meta = txn.open_table(META_TABLE).map_err(|e| inner.redb_err(e))?;
         let seq = meta
             .get(SEQ_KEY)
@@ -263,20 +270,53 @@ fn open_database(dir: &Path, file: &Path) -> Result<redb::Database> {
     }
 }
 
-/// Creates the tables if missing and checks they are readable.
+/// Creates the tables if missing and checks they are readable; converts a
+/// file written before chunks (one redb entry per pair) in one transaction.
 fn init_tables(db: &redb::Database) -> std::result::Result<(), redb::Error> {
     let txn = db.begin_write()?;
+    let legacy = txn
+        .list_tables()?
+        .any(|t| redb::TableHandle::name(&t) == "kv");
     let created = {
-        let kv = txn.open_table(KV_TABLE)?;
+        let mut chunks = txn.open_table(CHUNK_TABLE)?;
         let mut meta = txn.open_table(META_TABLE)?;
         let has_seq = meta.get(SEQ_KEY)?.is_some();
         if !has_seq {
             meta.insert(SEQ_KEY, 0)?;
         }
+        if legacy {
+            let kv = txn.open_table(LEGACY_KV_TABLE)?;
+            let mut run: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+            let mut size = 0;
+            let mut write_run = |run: &mut Vec<(Vec<u8>, Vec<u8>)>| {
+                let entries: Vec<(&[u8], &[u8])> = run
+                    .iter()
+                    .map(|(k, v)| (k.as_slice(), v.as_slice()))
+                    .collect();
+                for (last, bytes) in chunk::pack(&entries) {
+                    chunks.insert(last, bytes.as_slice())?;
+                }
+                run.clear();
+                Ok::<_, redb::Error>(())
+            };
+            for entry in kv.iter()? {
+                let (k, v) = entry?;
+                size += chunk::entry_size(k.value(), v.value());
+                run.push((k.value().to_vec(), v.value().to_vec()));
+                if size >= 64 * chunk::MAX {
+                    write_run(&mut run)?;
+                    size = 0;
+                }
+            }
+            write_run(&mut run)?;
+        }
         // Touch the data tree, so a damaged root is reported at open.
-        kv.first()?;
-        !has_seq
+        chunks.first()?;
+        !has_seq || legacy
     };
+    if legacy {
+        txn.delete_table(LEGACY_KV_TABLE)?;
+    }
     if created {
         txn.commit()?;
     } else {
@@ -426,11 +466,15 @@ impl Inner {
 
         let mut results = Vec::with_capacity(group.len());
         let mut committed = 0u64;
-        let applied = (|| -> std::result::Result<(), redb::Error> {
-            let mut kv = txn.open_table(KV_TABLE)?;
-            let mut meta = txn.open_table(META_TABLE)?;
-            let start_seq = meta.get(SEQ_KEY)?.map_or(0, |g| g.value());
+        let applied = (|| -> Result<()> {
+            let mut table = txn.open_table(CHUNK_TABLE).map_err(|e| self.redb_err(e))?;
+            let mut meta = txn.open_table(META_TABLE).map_err(|e| self.redb_err(e))?;
+            let start_seq = meta
+                .get(SEQ_KEY)
+                .map_err(|e| self.redb_err(e))?
+                .map_or(0, |g| g.value());
             let mut seq = start_seq;
+            let mut chunks = ChunkWriter::new(&self.file);
             for request in group {
                 let Some(batch) = request.batch else {
                     results.push((request.ticket, Ok(0)));
@@ -439,11 +483,7 @@ impl Inner {
                 let next = seq + 1;
                 // A read error fails this batch; if it left the transaction
                 // unusable, the commit below fails the whole group.
-                let resolved = resolve_batch(batch, next, |key| {
-                    kv.get(key)
-                        .map(|g| g.map(|g| g.value().to_vec()))
-                        .map_err(|e| redb_error(&self.file, e.into()))
-                });
+                let resolved = resolve_batch(batch, next, |key| chunks.get(&table, key));
                 let writes = match resolved.and_then(check_sizes) {
                     Ok(writes) => writes,
                     Err(e) => {
@@ -451,27 +491,18 @@ impl Inner {
                         continue;
                     }
                 };
-                for (key, value) in writes {
-                    match value {
-                        Some(value) => {
-                            kv.insert(key.as_slice(), value.as_slice())?;
-                        }
-                        None => {
-                            kv.remove(key.as_slice())?;
-                        }
-                    }
-                }
+                chunks.apply(&table, writes)?;
                 seq = next;
                 committed += 1;
                 results.push((request.ticket, Ok(next)));
             }
+            chunks.flush(&mut table)?;
             if seq != start_seq {
-                meta.insert(SEQ_KEY, seq)?;
+                meta.insert(SEQ_KEY, seq).map_err(|e| self.redb_err(e))?;
             }
             Ok(())
         })();
-        if let Err(e) = applied {
-            let err = self.redb_err(e);
+        if let Err(err) = applied {
             let _ = txn.abort();
             return fail_all(err);
         }
@@ -568,6 +599,269 @@ fn check_sizes(writes: super::ResolvedWrites) -> Result<super::ResolvedWrites> {
     Ok(writes)
 }
 
+/// The write side of the chunk layout, for one redb write transaction (one
+/// commit group): writes go to an in-memory overlay of each chunk they touch
+/// (reads of the same group see them), and [`ChunkWriter::flush`] rewrites
+/// those chunks, cut again to size, at the end of the group. Chunk boundaries
+/// stay those of the committed tree until the flush, so a key always maps to
+/// the same chunk within a group.
+struct ChunkWriter<'f> {
+    file: &'f Path,
+    /// Chunks being changed, by their redb key (their last key when read).
+    dirty: BTreeMap<Vec<u8>, Dirty>,
+    /// The first chunk of an empty store.
+    fresh: Option<Dirty>,
+    /// Last lookup: keys `>= from` and `<= chunk` (or any key `>= from` when
+    /// `beyond` says `from` was past the last chunk) map to `chunk`. Sorted
+    /// write sets thus cost one redb lookup per chunk, not per key.
+    cursor: Option<Cursor>,
+}
+
+struct Cursor {
+    from: Vec<u8>,
+    chunk: Option<Vec<u8>>,
+    beyond: bool,
+}
+
+#[derive(Default)]
+struct Dirty {
+    /// The chunk as committed (validated), empty for a new chunk.
+    orig: Vec<u8>,
+    orig_n: usize,
+    /// Changes over `orig`: `None` deletes.
+    overlay: Overlay,
+}
+
+/// A pending write of an overlay: the key and its value (`None` deletes).
+type PendingPair<'a> = (&'a Vec<u8>, &'a Option<Vec<u8>>);
+
+/// A chunk's pending writes, in key order. Write sets arrive sorted, so they
+/// are appended to a vector (a bulk load costs no second ordered map); a
+/// large overlay written out of order (several big batches in one group)
+/// moves to a map.
+enum Overlay {
+    Sorted(Vec<(Vec<u8>, Option<Vec<u8>>)>),
+    Map(BTreeMap<Vec<u8>, Option<Vec<u8>>>),
+}
+
+impl Default for Overlay {
+    fn default() -> Overlay {
+        Overlay::Sorted(Vec::new())
+    }
+}
+
+impl Overlay {
+    fn insert(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
+        match self {
+            Overlay::Sorted(v) => {
+                if v.last().is_none_or(|(last, _)| *last < key) {
+                    v.push((key, value));
+                    return;
+                }
+                match v.binary_search_by(|(k, _)| k.cmp(&key)) {
+                    Ok(i) => v[i].1 = value,
+                    Err(i) if v.len() < 256 => v.insert(i, (key, value)),
+                    Err(_) => {
+                        let mut map: BTreeMap<_, _> = std::mem::take(v).into_iter().collect();
+                        map.insert(key, value);
+                        *self = Overlay::Map(map);
+                    }
+                }
+            }
+            Overlay::Map(m) => {
+                m.insert(key, value);
+            }
+        }
+    }
+
+    fn get(&self, key: &[u8]) -> Option<&Option<Vec<u8>>> {
+        match self {
+            Overlay::Sorted(v) => v
+                .binary_search_by(|(k, _)| k.as_slice().cmp(key))
+                .ok()
+                .map(|i| &v[i].1),
+            Overlay::Map(m) => m.get(key),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Overlay::Sorted(v) => v.len(),
+            Overlay::Map(m) => m.len(),
+        }
+    }
+
+    fn iter(&self) -> Box<dyn Iterator<Item = PendingPair<'_>> + '_> {
+        match self {
+            Overlay::Sorted(v) => Box::new(v.iter().map(|(k, v)| (k, v))),
+            Overlay::Map(m) => Box::new(m.iter()),
+        }
+    }
+}
+
+impl Dirty {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let Some(v) = self.overlay.get(key) {
+            return Ok(v.clone());
+        }
+        let view = ChunkView::trusted(&self.orig, self.orig_n);
+        Ok(view.get(key)?.map(<[u8]>::to_vec))
+    }
+
+    /// The chunk's entries after the overlay, ascending.
+    fn merged(&self) -> Result<Vec<(&[u8], &[u8])>> {
+        let view = ChunkView::trusted(&self.orig, self.orig_n);
+        let mut out = Vec::with_capacity(view.len() + self.overlay.len());
+        let base = view.entries()?;
+        let mut base = base.into_iter().peekable();
+        let mut over = self.overlay.iter().peekable();
+        loop {
+            match (base.peek(), over.peek()) {
+                (None, None) => break,
+                (Some(_), None) => out.push(base.next().expect("peeked")),
+                (None, Some(_)) => {
+                    let (k, v) = over.next().expect("peeked");
+                    if let Some(v) = v {
+                        out.push((k.as_slice(), v.as_slice()));
+                    }
+                }
+                (Some((bk, _)), Some((ok, _))) => match (*bk).cmp(ok.as_slice()) {
+                    std::cmp::Ordering::Less => out.push(base.next().expect("peeked")),
+                    ord => {
+                        if ord == std::cmp::Ordering::Equal {
+                            base.next();
+                        }
+                        let (k, v) = over.next().expect("peeked");
+                        if let Some(v) = v {
+                            out.push((k.as_slice(), v.as_slice()));
+                        }
+                    }
+                },
+            }
+        }
+        Ok(out)
+    }
+}
+
+type WriteTable<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
+
+impl<'f> ChunkWriter<'f> {
+    fn new(file: &'f Path) -> ChunkWriter<'f> {
+        ChunkWriter {
+            file,
+            dirty: BTreeMap::new(),
+            fresh: None,
+            cursor: None,
+        }
+    }
+
+    fn err(&self, e: impl Into<redb::Error>) -> Error {
+        redb_error(self.file, e.into())
+    }
+
+    /// The committed chunk that holds (or would hold) `key`: `None` for an
+    /// empty store.
+    fn locate(&mut self, table: &WriteTable, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let Some(c) = &self.cursor
+            && key >= c.from.as_slice()
+            && (c.beyond || c.chunk.as_deref().is_none_or(|k| key <= k))
+        {
+            return Ok(c.chunk.clone());
+        }
+        let mut range = table.range::<&[u8]>(key..).map_err(|e| self.err(e))?;
+        let (chunk, beyond) = match range.next() {
+            Some(entry) => {
+                let (k, _) = entry.map_err(|e| self.err(e))?;
+                (Some(k.value().to_vec()), false)
+            }
+            None => {
+                drop(range);
+                let last = table.last().map_err(|e| self.err(e))?;
+                (last.map(|(k, _)| k.value().to_vec()), true)
+            }
+        };
+        self.cursor = Some(Cursor {
+            from: key.to_vec(),
+            chunk: chunk.clone(),
+            beyond,
+        });
+        Ok(chunk)
+    }
+
+    /// The latest value of `key`: this group's writes, else the committed one.
+    fn get(&mut self, table: &WriteTable, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let Some(chunk) = self.locate(table, key)? else {
+            return match &self.fresh {
+                Some(d) => d.get(key),
+                None => Ok(None),
+            };
+        };
+        if let Some(d) = self.dirty.get(&chunk) {
+            return d.get(key);
+        }
+        let guard = table
+            .get(chunk.as_slice())
+            .map_err(|e| self.err(e))?
+            .ok_or_else(|| Error::corrupted("database file is corrupted: a data chunk vanished"))?;
+        let view = ChunkView::parse(guard.value())?;
+        Ok(view.get(key)?.map(<[u8]>::to_vec))
+    }
+
+    /// Records resolved writes (ascending keys).
+    fn apply(&mut self, table: &WriteTable, writes: super::ResolvedWrites) -> Result<()> {
+        for (key, value) in writes {
+            let dirty = match self.locate(table, &key)? {
+                None => self.fresh.get_or_insert_with(Dirty::default),
+                Some(chunk) => {
+                    if !self.dirty.contains_key(&chunk) {
+                        let orig = table
+                            .get(chunk.as_slice())
+                            .map_err(|e| self.err(e))?
+                            .map(|g| g.value().to_vec())
+                            .ok_or_else(|| {
+                                Error::corrupted(
+                                    "database file is corrupted: a data chunk vanished",
+                                )
+                            })?;
+                        let orig_n = ChunkView::parse(&orig)?.len();
+                        self.dirty.insert(
+                            chunk.clone(),
+                            Dirty {
+                                orig,
+                                orig_n,
+                                overlay: Overlay::default(),
+                            },
+                        );
+                    }
+                    self.dirty.get_mut(&chunk).expect("inserted above")
+                }
+            };
+            dirty.overlay.insert(key, value);
+        }
+        Ok(())
+    }
+
+    /// Rewrites every changed chunk (re-cut to size; removed when empty).
+    fn flush(self, table: &mut WriteTable) -> Result<()> {
+        let file = self.file;
+        let err = |e: redb::StorageError| redb_error(file, e.into());
+        for (old_key, dirty) in &self.dirty {
+            table.remove(old_key.as_slice()).map_err(err)?;
+            let merged = dirty.merged()?;
+            for (last, bytes) in chunk::pack(&merged) {
+                table.insert(last, bytes.as_slice()).map_err(err)?;
+            }
+        }
+        if let Some(dirty) = &self.fresh {
+            let merged = dirty.merged()?;
+            for (last, bytes) in chunk::pack(&merged) {
+                table.insert(last, bytes.as_slice()).map_err(err)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The error reported when redb panics (which it may do on a damaged file).
 fn storage_panic(file: &Path, payload: &(dyn std::any::Any + Send)) -> Error {
     Error::corrupted(format!(
@@ -607,6 +901,7 @@ fn redb_error(file: &Path, e: redb::Error) -> Error {
 }
 
 struct DiskSnapshot {
+    /// The chunk table.
     table: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
     seq: u64,
     file: PathBuf,
@@ -627,64 +922,231 @@ impl Snapshot for DiskSnapshot {
 
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.guarded(|| {
-            self.table
-                .get(key)
-                .map(|g| g.map(|g| g.value().to_vec()))
-                .map_err(|e| redb_error(&self.file, e.into()))
+            let err = |e: redb::StorageError| redb_error(&self.file, e.into());
+            let mut range = self.table.range::<&[u8]>(key..).map_err(err)?;
+            let Some(entry) = range.next() else {
+                return Ok(None);
+            };
+            let (_, chunk) = entry.map_err(err)?;
+            let view = ChunkView::parse(chunk.value())?;
+            Ok(view.get(key)?.map(<[u8]>::to_vec))
         })
     }
 
     fn scan(&self, start: Bound<Vec<u8>>, end: Bound<Vec<u8>>, reverse: bool) -> Result<KvIter> {
-        let range = self.guarded(|| {
-            self.table
-                .range::<&[u8]>((
-                    start.as_ref().map(Vec::as_slice),
-                    end.as_ref().map(Vec::as_slice),
-                ))
-                .map_err(|e| redb_error(&self.file, e.into()))
-        })?;
-        Ok(Box::new(DiskScan {
-            range,
-            reverse,
-            file: self.file.clone(),
-            failed: false,
-        }))
+        Ok(Box::new(self.chunk_scan(start, end, reverse)?))
+    }
+
+    fn scan_ref(
+        &self,
+        start: Bound<Vec<u8>>,
+        end: Bound<Vec<u8>>,
+        reverse: bool,
+    ) -> Result<RefIter> {
+        Ok(Box::new(self.chunk_scan(start, end, reverse)?))
     }
 }
 
-/// A scan over a redb range, yielding owned pairs.
+impl DiskSnapshot {
+    fn chunk_scan(
+        &self,
+        start: Bound<Vec<u8>>,
+        end: Bound<Vec<u8>>,
+        reverse: bool,
+    ) -> Result<DiskScan> {
+        let done = super::bounds_are_empty(&start, &end);
+        let chunks = self.guarded(|| {
+            let err = |e: redb::StorageError| redb_error(&self.file, e.into());
+            // Chunks whose last key is >= the start hold the range's first
+            // pairs; going backwards, the first chunk whose last key is >= the
+            // end holds its last pairs.
+            let lower = match &start {
+                Bound::Included(k) | Bound::Excluded(k) => Bound::Included(k.as_slice()),
+                Bound::Unbounded => Bound::Unbounded,
+            };
+            let upper = match (&end, reverse) {
+                (Bound::Included(k) | Bound::Excluded(k), true) => {
+                    let mut r = self.table.range::<&[u8]>(k.as_slice()..).map_err(err)?;
+                    match r.next() {
+                        Some(entry) => Some(entry.map_err(err)?.0.value().to_vec()),
+                        None => None,
+                    }
+                }
+                _ => None,
+            };
+            let upper = match &upper {
+                Some(k) => Bound::Included(k.as_slice()),
+                None => Bound::Unbounded,
+            };
+            self.table.range::<&[u8]>((lower, upper)).map_err(err)
+        })?;
+        Ok(DiskScan {
+            chunks,
+            current: None,
+            start,
+            end,
+            reverse,
+            file: self.file.clone(),
+            done,
+        })
+    }
+}
+
+/// A scan over a range of chunks, yielding owned pairs inside the bounds.
 struct DiskScan {
-    range: redb::Range<'static, &'static [u8], &'static [u8]>,
+    chunks: redb::Range<'static, &'static [u8], &'static [u8]>,
+    /// The chunk being read: its bytes, its entry count, the next entry
+    /// (forward) or one past it (reverse), and whether every entry left in
+    /// it is inside the far bound (no per-pair bound check needed).
+    current: Option<Current>,
+    start: Bound<Vec<u8>>,
+    end: Bound<Vec<u8>>,
     reverse: bool,
     file: PathBuf,
-    /// Stop after reporting an error.
-    failed: bool,
+    /// Past the range, or an error was reported.
+    done: bool,
+}
+
+struct Current {
+    guard: redb::AccessGuard<'static, &'static [u8]>,
+    n: usize,
+    pos: usize,
+    inside: bool,
+}
+
+fn after_start(key: &[u8], start: &Bound<Vec<u8>>) -> bool {
+    match start {
+        Bound::Included(s) => key >= s.as_slice(),
+        Bound::Excluded(s) => key > s.as_slice(),
+        Bound::Unbounded => true,
+    }
+}
+
+fn before_end(key: &[u8], end: &Bound<Vec<u8>>) -> bool {
+    match end {
+        Bound::Included(e) => key <= e.as_slice(),
+        Bound::Excluded(e) => key < e.as_slice(),
+        Bound::Unbounded => true,
+    }
+}
+
+impl DiskScan {
+    /// Loads the next chunk in scan order; false when there is none.
+    fn load_next(&mut self) -> Result<bool> {
+        let entry = if self.reverse {
+            self.chunks.next_back()
+        } else {
+            self.chunks.next()
+        };
+        let Some(entry) = entry else {
+            return Ok(false);
+        };
+        let (last, guard) = entry.map_err(|e| redb_error(&self.file, e.into()))?;
+        let view = ChunkView::parse(guard.value())?;
+        let n = view.len();
+        let (pos, inside) = if self.reverse {
+            let first_ok = n > 0 && after_start(view.key(0)?, &self.start);
+            let pos = if before_end(last.value(), &self.end) {
+                n
+            } else {
+                match &self.end {
+                    Bound::Included(e) => match view.search(e)? {
+                        Ok(i) => i + 1,
+                        Err(i) => i,
+                    },
+                    Bound::Excluded(e) => match view.search(e)? {
+                        Ok(i) | Err(i) => i,
+                    },
+                    Bound::Unbounded => n,
+                }
+            };
+            (pos, first_ok)
+        } else {
+            let pos = match &self.start {
+                Bound::Included(s) => match view.search(s)? {
+                    Ok(i) | Err(i) => i,
+                },
+                Bound::Excluded(s) => match view.search(s)? {
+                    Ok(i) => i + 1,
+                    Err(i) => i,
+                },
+                Bound::Unbounded => 0,
+            };
+            (pos, before_end(last.value(), &self.end))
+        };
+        self.current = Some(Current {
+            guard,
+            n,
+            pos,
+            inside,
+        });
+        Ok(true)
+    }
+
+    /// Moves to the next pair inside the bounds; returns its index in the
+    /// current chunk.
+    fn advance(&mut self) -> Result<Option<usize>> {
+        loop {
+            if let Some(c) = &mut self.current {
+                let view = ChunkView::trusted(c.guard.value(), c.n);
+                if self.reverse {
+                    if c.pos > 0 {
+                        c.pos -= 1;
+                        let (k, _) = view.entry(c.pos)?;
+                        if !c.inside && !after_start(k, &self.start) {
+                            return Ok(None);
+                        }
+                        return Ok(Some(c.pos));
+                    }
+                } else if c.pos < c.n {
+                    let i = c.pos;
+                    c.pos += 1;
+                    let (k, _) = view.entry(i)?;
+                    if !c.inside && !before_end(k, &self.end) {
+                        return Ok(None);
+                    }
+                    return Ok(Some(i));
+                }
+            }
+            self.current = None;
+            if !self.load_next()? {
+                return Ok(None);
+            }
+        }
+    }
+}
+
+impl RefScan for DiskScan {
+    fn next_ref(&mut self) -> Option<Result<(&[u8], &[u8])>> {
+        if self.done {
+            return None;
+        }
+        let step = catch_unwind(AssertUnwindSafe(|| self.advance()))
+            .unwrap_or_else(|payload| Err(storage_panic(&self.file, payload.as_ref())));
+        match step {
+            Ok(Some(i)) => {
+                // `advance` checked this entry.
+                let c = self.current.as_ref().expect("advance keeps the chunk");
+                Some(ChunkView::trusted(c.guard.value(), c.n).entry(i))
+            }
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
 }
 
 impl Iterator for DiskScan {
     type Item = Result<KvPair>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
-            return None;
-        }
-        let item = catch_unwind(AssertUnwindSafe(|| {
-            let item = if self.reverse {
-                self.range.next_back()
-            } else {
-                self.range.next()
-            };
-            item.map(|entry| {
-                entry
-                    .map(|(k, v)| (k.value().to_vec(), v.value().to_vec()))
-                    .map_err(|e| redb_error(&self.file, e.into()))
-            })
-        }))
-        .unwrap_or_else(|payload| Some(Err(storage_panic(&self.file, payload.as_ref()))));
-        if matches!(item, Some(Err(_))) {
-            self.failed = true;
-        }
-        item
+        self.next_ref()
+            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
     }
 }
 
@@ -699,6 +1161,134 @@ mod tests {
         let mut b = WriteBatch::default();
         b.put(key.to_vec(), value.to_vec());
         e.commit(b, durability).unwrap()
+    }
+
+    /// Many small pairs written in shuffled order over several commits, some
+    /// deleted, read back with bounded scans in both directions and point
+    /// reads, also after reopening: chunk splits, boundary moves and removals.
+    #[test]
+    fn chunks_split_move_and_vanish() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut model = BTreeMap::new();
+        let key = |i: u32| format!("k{:06}", i * 7 % 50_000).into_bytes();
+        {
+            let e = DiskEngine::open(dir.path()).unwrap();
+            // Descending batches move the first chunk's lower edge, ascending
+            // ones extend the last chunk.
+            for round in 0..6u32 {
+                let mut b = WriteBatch::default();
+                let mut keys: Vec<u32> = (round * 1000..(round + 1) * 1000).collect();
+                if round % 2 == 0 {
+                    keys.reverse();
+                }
+                for i in keys {
+                    let v = vec![round as u8; (i % 40) as usize];
+                    model.insert(key(i), v.clone());
+                    b.put(key(i), v);
+                }
+                e.commit(b, Durability::Async).unwrap();
+            }
+            let mut b = WriteBatch::default();
+            for i in (0..6000u32).filter(|i| i % 3 != 0 || *i < 1500) {
+                model.remove(&key(i));
+                b.delete(key(i));
+            }
+            e.commit(b, Durability::Sync).unwrap();
+        }
+        let e = DiskEngine::open(dir.path()).unwrap();
+        let s = e.snapshot().unwrap();
+        let all: Vec<KvPair> = s
+            .scan(Unbounded, Unbounded, false)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let expect: Vec<KvPair> = model.clone().into_iter().collect();
+        assert_eq!(all, expect);
+        for (lo, hi) in [
+            ("k001000", "k020000"),
+            ("k000000", "k000010"),
+            ("k049990", "k099999"),
+            ("k030001", "k030001"),
+        ] {
+            let (lo, hi) = (lo.as_bytes().to_vec(), hi.as_bytes().to_vec());
+            for (start, end) in [
+                (Bound::Included(lo.clone()), Bound::Excluded(hi.clone())),
+                (Bound::Excluded(lo.clone()), Bound::Included(hi.clone())),
+            ] {
+                let want: Vec<KvPair> = model
+                    .range::<Vec<u8>, _>((start.clone(), end.clone()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                let fwd: Vec<KvPair> = s
+                    .scan(start.clone(), end.clone(), false)
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect();
+                assert_eq!(fwd, want);
+                let mut rev: Vec<KvPair> = s
+                    .scan(start, end, true)
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect();
+                rev.reverse();
+                assert_eq!(rev, want);
+            }
+        }
+        for i in (0..7000u32).step_by(13) {
+            assert_eq!(s.get(&key(i)).unwrap().as_ref(), model.get(&key(i)));
+        }
+        // Deleting everything leaves no chunk behind.
+        let mut b = WriteBatch::default();
+        for k in model.keys() {
+            b.delete(k.clone());
+        }
+        e.commit(b, Durability::Sync).unwrap();
+        let txn = e.inner.db.begin_read().unwrap();
+        assert!(
+            txn.open_table(CHUNK_TABLE)
+                .unwrap()
+                .first()
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    /// A file written before chunks (one redb entry per pair) is converted
+    /// when it is opened.
+    #[test]
+    fn legacy_layout_is_converted_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(FILE_NAME);
+        {
+            let db = redb::Database::create(&file).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut kv = txn.open_table(LEGACY_KV_TABLE).unwrap();
+                for i in 0..3000u32 {
+                    kv.insert(i.to_be_bytes().as_slice(), vec![1u8; 30].as_slice())
+                        .unwrap();
+                }
+                let mut meta = txn.open_table(META_TABLE).unwrap();
+                meta.insert(SEQ_KEY, 42).unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        let e = DiskEngine::open(dir.path()).unwrap();
+        let s = e.snapshot().unwrap();
+        assert_eq!(s.seq(), 42);
+        let keys: Vec<u32> = s
+            .scan(Unbounded, Unbounded, false)
+            .unwrap()
+            .map(|r| u32::from_be_bytes(r.unwrap().0.try_into().unwrap()))
+            .collect();
+        assert_eq!(keys, (0..3000).collect::<Vec<_>>());
+        assert_eq!(s.get(&77u32.to_be_bytes()).unwrap(), Some(vec![1u8; 30]));
+        let txn = e.inner.db.begin_read().unwrap();
+        assert!(
+            txn.list_tables()
+                .unwrap()
+                .all(|t| redb::TableHandle::name(&t) != "kv")
+        );
     }
 
     #[test]

@@ -219,7 +219,7 @@ impl Session {
         let binder =
             crate::sql::binder::Binder::new(&catalog, &search_path).with_privilege_checks(role);
         let t = binder.table(&name)?;
-        if binder.rls_role(&t).is_none() {
+        if binder.rls_role(&t)?.is_none() {
             return Ok(None);
         }
         let roles = catalog.roles_with_privileges_of(role);

@@ -37,7 +37,9 @@
 pub mod locks;
 
 use crate::error::{Error, Result, SqlState};
-use crate::storage::{Durability, Engine, KvIter, KvPair, Op, Snapshot, WriteBatch};
+use crate::storage::{
+    Durability, Engine, KvIter, KvPair, Op, OwnedRefScan, RefIter, Snapshot, WriteBatch,
+};
 use locks::{LockManager, LockMode, TxnId};
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
@@ -308,6 +310,27 @@ impl Transaction {
     ) -> Result<KvIter> {
         let base = self.snapshot.scan(start.clone(), end.clone(), reverse)?;
         self.merge_writes(base, start, end, reverse)
+    }
+
+    /// Like [`Transaction::scan`], lending the pairs (see [`crate::storage::RefScan`]): when
+    /// the transaction has no writes in the range, the snapshot's pairs are
+    /// read in place, without a copy per pair.
+    pub fn scan_ref(
+        &self,
+        start: Bound<Vec<u8>>,
+        end: Bound<Vec<u8>>,
+        reverse: bool,
+    ) -> Result<RefIter> {
+        let pending = !crate::storage::bounds_are_empty(&start, &end)
+            && self
+                .writes
+                .range((start.clone(), end.clone()))
+                .next()
+                .is_some();
+        if pending {
+            return Ok(Box::new(OwnedRefScan::new(self.scan(start, end, reverse)?)));
+        }
+        self.snapshot.scan_ref(start, end, reverse)
     }
 
     /// Like [`Transaction::scan`] but over the newest committed data.

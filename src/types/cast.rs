@@ -109,6 +109,9 @@ impl Value {
         let from = self.data_type();
         Ok(match (self, to) {
             (v, DataType::Unknown) => v,
+            (Value::Record(id, fields), DataType::Composite(t)) if id == *t => {
+                Value::Record(id, fields)
+            }
             // Strings.
             (v, DataType::Text) => Value::Text(cast_text(v)),
             (v, DataType::Varchar(n)) => {

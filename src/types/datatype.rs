@@ -29,6 +29,9 @@ pub enum DataType {
     Jsonb,
     /// One-dimensional array of the element type.
     Array(Box<DataType>),
+    /// A composite (row) type: the id of its catalog definition, 0 for an
+    /// anonymous `record` (`ROW(...)`).
+    Composite(u32),
     /// The type of an untyped NULL or an untyped string literal before coercion.
     Unknown,
 }
@@ -220,6 +223,8 @@ impl DataType {
             DataType::Json => "json".into(),
             DataType::Jsonb => "jsonb".into(),
             DataType::Array(e) => format!("{}[]", e.name()),
+            // The type's own name needs the catalog (see `format_type`).
+            DataType::Composite(_) => "record".into(),
             DataType::Unknown => "unknown".into(),
         }
     }
@@ -247,6 +252,8 @@ impl DataType {
             DataType::Numeric(_) => 1700,
             DataType::Uuid => 2950,
             DataType::Jsonb => 3802,
+            DataType::Composite(0) => 2249,
+            DataType::Composite(id) => *id,
             DataType::Array(e) => match e.as_ref() {
                 DataType::Bool => 1000,
                 DataType::Bytea => 1001,
@@ -267,6 +274,7 @@ impl DataType {
                 DataType::Uuid => 2951,
                 DataType::Json => 199,
                 DataType::Jsonb => 3807,
+                DataType::Composite(_) => 2287,
                 _ => 1009,
             },
         }

@@ -262,7 +262,7 @@ pub fn encode_key_value(v: &Value, out: &mut Vec<u8>) {
             out.push(K_JSONB);
             put_escaped(v.to_string().as_bytes(), out);
         }
-        Value::Array(..) => {
+        Value::Array(..) | Value::Record(..) => {
             out.push(K_ARRAY);
             let mut row = Vec::new();
             encode_row(std::slice::from_ref(v), &mut row);
@@ -379,6 +379,7 @@ const R_UUID: u8 = 16;
 const R_JSON: u8 = 17;
 const R_JSONB: u8 = 18;
 const R_ARRAY: u8 = 19;
+const R_RECORD: u8 = 20;
 
 fn put_varint(mut n: u64, out: &mut Vec<u8>) {
     while n >= 0x80 {
@@ -491,6 +492,14 @@ fn put_value(v: &Value, out: &mut Vec<u8>) {
                 put_value(i, out);
             }
         }
+        Value::Record(id, fields) => {
+            out.push(R_RECORD);
+            put_varint(*id as u64, out);
+            put_varint(fields.len() as u64, out);
+            for f in fields {
+                put_value(f, out);
+            }
+        }
     }
 }
 
@@ -556,6 +565,18 @@ fn get_value(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Value> {
             }
             Value::Array(t, items)
         }
+        R_RECORD => {
+            let id = u32::try_from(get_varint(buf, pos)?).map_err(|_| corrupt("row"))?;
+            let n = get_varint(buf, pos)?;
+            if n > buf.len() as u64 {
+                return Err(corrupt("row"));
+            }
+            let mut fields = Vec::with_capacity(n as usize);
+            for _ in 0..n {
+                fields.push(get_value(buf, pos, depth + 1)?);
+            }
+            Value::Record(id, fields)
+        }
         _ => return Err(corrupt("row")),
     })
 }
@@ -582,6 +603,17 @@ fn skip_value(buf: &[u8], pos: &mut usize, depth: usize) -> Result<()> {
         R_NUMERIC | R_UUID | R_INTERVAL => 16,
         R_TEXT | R_BYTEA | R_JSON | R_JSONB => {
             get_bytes(buf, pos)?;
+            return Ok(());
+        }
+        R_RECORD => {
+            get_varint(buf, pos)?;
+            let n = get_varint(buf, pos)?;
+            if n > buf.len() as u64 {
+                return Err(corrupt("row"));
+            }
+            for _ in 0..n {
+                skip_value(buf, pos, depth + 1)?;
+            }
             return Ok(());
         }
         R_ARRAY => {
@@ -612,7 +644,7 @@ pub fn decode_row_projected(bytes: &[u8], needed: &[bool]) -> Result<Vec<Value>>
     let n = n as usize;
     // Values after the last needed one are not parsed at all.
     let last = needed.iter().take(n).rposition(|&b| b).map_or(0, |i| i + 1);
-    let mut out = Vec::with_capacity(n);
+    let mut out = Vec::with_capacity(n.max(needed.len()));
     for &want in &needed[..last] {
         if want {
             out.push(get_value(bytes, &mut pos, 0)?);
@@ -621,7 +653,7 @@ pub fn decode_row_projected(bytes: &[u8], needed: &[bool]) -> Result<Vec<Value>>
             out.push(Value::Null);
         }
     }
-    out.resize(n, Value::Null);
+    out.resize_with(n, || Value::Null);
     if last == n && pos != bytes.len() {
         return Err(corrupt("row"));
     }

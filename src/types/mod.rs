@@ -21,4 +21,4 @@ mod value;
 pub use datatype::DataType;
 pub use datetime::Interval;
 pub use ops::{BinaryOp, UnaryOp};
-pub use value::Value;
+pub use value::{RecordTypes, Value, record_text};

@@ -31,6 +31,8 @@ pub enum Value {
     Jsonb(serde_json::Value),
     /// One-dimensional array; the element type is the first component.
     Array(DataType, Vec<Value>),
+    /// A composite (row) value: its type's id (0: anonymous) and fields.
+    Record(u32, Vec<Value>),
 }
 
 use super::datetime;
@@ -67,6 +69,7 @@ impl Value {
             Value::Json(_) => DataType::Json,
             Value::Jsonb(_) => DataType::Jsonb,
             Value::Array(t, _) => DataType::Array(Box::new(t.clone())),
+            Value::Record(id, _) => DataType::Composite(*id),
         }
     }
 
@@ -108,6 +111,7 @@ impl Value {
             Value::Json(_) => 9,
             Value::Jsonb(_) => 10,
             Value::Array(..) => 11,
+            Value::Record(..) => 12,
         }
     }
 
@@ -322,7 +326,137 @@ impl Value {
                     .map_err(|_| Error::invalid_text("json", text))?,
             ),
             DataType::Array(elem) => parse_array(text, elem)?,
+            // A record's fields' types are in the catalog: the binder turns
+            // text into a record with `parse_record`.
+            DataType::Composite(_) => {
+                return Err(Error::new(
+                    SqlState::FEATURE_NOT_SUPPORTED,
+                    format!("input of anonymous composite types is not implemented: \"{text}\""),
+                ));
+            }
         })
+    }
+
+    /// Parses text as a value of `ty`, which may be or hold composite
+    /// types (whose fields' types are in `all`).
+    pub fn parse_typed(text: &str, ty: &DataType, all: &RecordTypes) -> Result<Value> {
+        match ty {
+            DataType::Composite(id) => Value::parse_record(text, *id, all),
+            DataType::Array(elem) if matches!(**elem, DataType::Composite(_)) => {
+                let Value::Array(_, items) = parse_array(text, &DataType::Text)? else {
+                    return Err(Error::internal("array literal is not an array"));
+                };
+                let items = items
+                    .into_iter()
+                    .map(|v| match v {
+                        Value::Text(t) => Value::parse_typed(&t, elem, all),
+                        other => Ok(other),
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Value::Array((**elem).clone(), items))
+            }
+            other => Value::parse(text, other),
+        }
+    }
+
+    /// Parses a record literal `(f1,f2,...)` of composite type `id` with
+    /// fields of `types` (PostgreSQL's `record_in`): an empty field is NULL,
+    /// a double-quoted one may hold anything (`""` and `\x` escape).
+    pub fn parse_record(text: &str, id: u32, all: &RecordTypes) -> Result<Value> {
+        let types = all
+            .get(&id)
+            .ok_or_else(|| Error::internal(format!("composite type {id} unknown")))?;
+        let bad = |detail: &str| {
+            Error::new(
+                SqlState::INVALID_TEXT_REPRESENTATION,
+                format!("malformed record literal: \"{text}\""),
+            )
+            .with_detail(detail)
+        };
+        let chars: Vec<char> = text.chars().collect();
+        let mut i = 0;
+        while i < chars.len() && chars[i].is_whitespace() {
+            i += 1;
+        }
+        if chars.get(i) != Some(&'(') {
+            return Err(bad("Missing left parenthesis."));
+        }
+        i += 1;
+        let mut fields = Vec::with_capacity(types.len());
+        for (k, ty) in types.iter().enumerate() {
+            let mut raw = String::new();
+            // A quoted part makes the field a value even when empty.
+            let mut quoted = false;
+            loop {
+                match chars.get(i) {
+                    None => return Err(bad("Unexpected end of input.")),
+                    Some(',') | Some(')') => break,
+                    Some('"') => {
+                        quoted = true;
+                        i += 1;
+                        loop {
+                            match chars.get(i) {
+                                None => return Err(bad("Unexpected end of input.")),
+                                Some('"') if chars.get(i + 1) == Some(&'"') => {
+                                    raw.push('"');
+                                    i += 2;
+                                }
+                                Some('"') => {
+                                    i += 1;
+                                    break;
+                                }
+                                Some('\\') => {
+                                    if let Some(c) = chars.get(i + 1) {
+                                        raw.push(*c);
+                                    }
+                                    i += 2;
+                                }
+                                Some(c) => {
+                                    raw.push(*c);
+                                    i += 1;
+                                }
+                            }
+                        }
+                    }
+                    Some('\\') => {
+                        if let Some(c) = chars.get(i + 1) {
+                            raw.push(*c);
+                        }
+                        i += 2;
+                    }
+                    Some(c) => {
+                        raw.push(*c);
+                        i += 1;
+                    }
+                }
+            }
+            fields.push(if raw.is_empty() && !quoted {
+                Value::Null
+            } else {
+                Value::parse_typed(&raw, ty, all)?
+            });
+            let last = k + 1 == types.len();
+            match chars.get(i) {
+                Some(',') if !last => i += 1,
+                Some(',') => return Err(bad("Too many columns.")),
+                Some(')') if last => i += 1,
+                Some(')') => return Err(bad("Too few columns.")),
+                _ => return Err(bad("Unexpected end of input.")),
+            }
+        }
+        if types.is_empty() {
+            if chars.get(i) != Some(&')') {
+                return Err(bad("Too many columns."));
+            }
+            i += 1;
+        }
+        if chars[i.min(chars.len())..]
+            .iter()
+            .any(|c| !c.is_whitespace())
+        {
+            return Err(bad("Junk after right parenthesis."));
+        }
+        Ok(Value::Record(id, fields))
     }
 }
 
@@ -516,8 +650,49 @@ impl std::fmt::Display for Value {
                 let parts: Vec<String> = items.iter().map(array_item).collect();
                 write!(f, "{{{}}}", parts.join(","))
             }
+            Value::Record(_, fields) => {
+                let texts: Vec<Option<String>> = fields
+                    .iter()
+                    .map(|v| (!v.is_null()).then(|| v.to_string()))
+                    .collect();
+                f.write_str(&record_text(&texts))
+            }
         }
     }
+}
+
+/// The field types of composite types by id, for reading record text.
+pub type RecordTypes = std::collections::BTreeMap<u32, Vec<DataType>>;
+
+/// The record output form of fields' text (`(1,"a b",)`, PostgreSQL's
+/// `record_out`): NULL is empty, a field that is empty or holds a quote,
+/// backslash, parenthesis, comma or white space is double-quoted with
+/// quotes and backslashes doubled.
+pub fn record_text(fields: &[Option<String>]) -> String {
+    let mut out = String::from("(");
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let Some(s) = f else { continue };
+        let quote = s.is_empty()
+            || s.chars()
+                .any(|c| matches!(c, '"' | '\\' | '(' | ')' | ',') || c.is_whitespace());
+        if quote {
+            out.push('"');
+            for c in s.chars() {
+                if c == '"' || c == '\\' {
+                    out.push(c);
+                }
+                out.push(c);
+            }
+            out.push('"');
+        } else {
+            out.push_str(s);
+        }
+    }
+    out.push(')');
+    out
 }
 
 fn float_cmp(a: f64, b: f64) -> Ordering {
@@ -565,6 +740,7 @@ impl Ord for Value {
                 x.cmp(&y)
             }
             (Value::Array(_, a), Value::Array(_, b)) => a.cmp(b),
+            (Value::Record(_, a), Value::Record(_, b)) => a.cmp(b),
             _ if ra == 2 => numeric_cmp(self, other),
             _ if ra == 5 => self.timestamp_micros().cmp(&other.timestamp_micros()),
             _ => Ordering::Equal,
@@ -627,7 +803,7 @@ impl Hash for Value {
             Value::Interval(i) => i.hash(state),
             Value::Uuid(u) => u.hash(state),
             Value::Jsonb(_) => self.to_string().hash(state),
-            Value::Array(_, items) => items.hash(state),
+            Value::Array(_, items) | Value::Record(_, items) => items.hash(state),
         }
     }
 }

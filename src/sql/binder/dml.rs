@@ -1,5 +1,6 @@
 //! Binding INSERT, UPDATE and DELETE (with ON CONFLICT and RETURNING).
 
+use super::composite::PathStep;
 use super::query::output_name;
 use super::rls::{RlsCheck, RlsCommand};
 use super::{Binder, Scope, ScopeColumn, ident, object_name_parts, split_name};
@@ -52,6 +53,9 @@ pub struct InsertPlan {
     pub on_conflict: Option<OnConflict>,
     pub returning: Option<Returning>,
     pub checks: Checks,
+    /// Written through a view WITH CHECK OPTION: its name and condition
+    /// over the table row.
+    pub view_check: Option<(String, Expr)>,
     /// Row-level security checks of inserted rows.
     pub rls: Vec<RlsCheck>,
     /// ON CONFLICT DO UPDATE: checks of the conflicting row (its USING
@@ -72,6 +76,8 @@ pub struct UpdatePlan {
     pub assignments: Vec<(usize, Expr)>,
     pub returning: Option<Returning>,
     pub checks: Checks,
+    /// Written through a view WITH CHECK OPTION (see [`InsertPlan`]).
+    pub view_check: Option<(String, Expr)>,
     /// Row-level security checks of the new rows.
     pub rls: Vec<RlsCheck>,
 }
@@ -113,20 +119,58 @@ impl DmlPlan {
     }
 }
 
-/// An INSERT target carried over as text by the parser (`a[i]`): the
-/// column and the subscript.
-fn subscripted_target(text: &str) -> Result<(String, Option<ast::Expr>)> {
-    let e = parser::parse_expr(text)?;
-    if let ast::Expr::CompoundFieldAccess { root, access_chain } = &e
-        && let ast::Expr::Identifier(col) = root.as_ref()
-        && let [ast::AccessExpr::Subscript(ast::Subscript::Index { index })] =
-            access_chain.as_slice()
-    {
-        return Ok((ident(col), Some(index.clone())));
+/// The items of `ROW(...)` as expressions, `t.*` expanded to `t`'s columns
+/// (qualified by `t`).
+fn row_constructor_items(f: &ast::Function, scope: &Scope) -> Result<Vec<ast::Expr>> {
+    let ast::FunctionArguments::List(list) = &f.args else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for a in &list.args {
+        match a {
+            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) => out.push(x.clone()),
+            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::QualifiedWildcard(n)) => {
+                let q = object_name_parts(n)?.pop().unwrap_or_default();
+                for c in scope
+                    .columns
+                    .iter()
+                    .filter(|c| c.qualifier.as_deref() == Some(q.as_str()))
+                {
+                    out.push(ast::Expr::CompoundIdentifier(vec![
+                        ast::Ident::with_quote('"', q.clone()),
+                        ast::Ident::with_quote('"', c.name.clone()),
+                    ]));
+                }
+            }
+            other => {
+                return Err(Error::syntax(format!(
+                    "syntax error at or near \"{other}\""
+                )));
+            }
+        }
     }
-    Err(Error::unsupported(format!(
-        "INSERT target {text} is not supported (only one subscript of an array column)"
-    )))
+    Ok(out)
+}
+
+/// The INSERT, UPDATE or DELETE a query consists of (`WITH ... INSERT ...`).
+pub fn dml_in_query(q: &ast::Query) -> Option<&ast::Statement> {
+    match q.body.as_ref() {
+        ast::SetExpr::Insert(s) | ast::SetExpr::Update(s) | ast::SetExpr::Delete(s)
+            if q.order_by.is_none() && q.limit_clause.is_none() =>
+        {
+            Some(s)
+        }
+        _ => None,
+    }
+}
+
+/// Whether a statement changes data (INSERT, UPDATE, DELETE, also under WITH).
+pub fn is_dml(stmt: &ast::Statement) -> bool {
+    match stmt {
+        ast::Statement::Insert(_) | ast::Statement::Update(_) | ast::Statement::Delete(_) => true,
+        ast::Statement::Query(q) => dml_in_query(q).is_some(),
+        _ => false,
+    }
 }
 
 fn is_default_keyword(e: &ast::Expr) -> bool {
@@ -172,22 +216,28 @@ impl Binder<'_> {
             _ => return Err(Error::unsupported("INSERT INTO a table function")),
         };
         let table = self.table(name)?;
-        self.require(acl::Object::Table(&table), acl::INSERT)?;
+        self.require_target(&table, acl::INSERT)?;
         let width = table.columns.len();
-        // Target columns, and the subscript of an array element target.
-        let mut subscripts: Vec<Option<Expr>> = Vec::new();
+        // Target columns, and the path below the column a target sets
+        // (array elements `a[1]`, fields `c.f`, `c.f[1]`, ...).
+        let mut paths: Vec<Vec<PathStep>> = Vec::new();
         let targets: Vec<usize> = if ins.columns.is_empty() {
-            subscripts.resize(width, None);
+            paths.resize(width, Vec::new());
             (0..width).collect()
         } else {
             let mut v: Vec<usize> = Vec::new();
             for c in &ins.columns {
                 let parts = object_name_parts(c)?;
-                let (cname, sub) = match parts.as_slice() {
+                // As in PostgreSQL, `a.b` is field b of column a.
+                let (cname, path) = match parts.as_slice() {
                     [one] if one.starts_with(parser::INFERENCE_MARKER) => {
-                        subscripted_target(&one[1..])?
+                        super::composite::parse_target(&one[1..])?
                     }
-                    _ => (parts.last().cloned().unwrap_or_default(), None),
+                    [first, rest @ ..] => (
+                        first.clone(),
+                        rest.iter().map(|f| PathStep::Field(f.clone())).collect(),
+                    ),
+                    [] => (String::new(), Vec::new()),
                 };
                 let i = table.column_index(&cname).ok_or_else(|| {
                     Error::new(
@@ -198,42 +248,32 @@ impl Binder<'_> {
                         ),
                     )
                 })?;
-                // Element targets of one array combine; a whole-column
-                // target excludes any other target of the column.
+                // The path must fit the column's type (checked first, as
+                // PostgreSQL does).
+                if !path.is_empty() {
+                    let c = &table.columns[i];
+                    let null = || Expr::Literal(Value::Null);
+                    self.assign_path(&c.name, null(), &c.ty, &path, null(), &DataType::Unknown)?;
+                }
+                // Element and field targets of one column combine; a
+                // whole-column target excludes any other target of it.
                 let clash = v
                     .iter()
-                    .zip(&subscripts)
-                    .any(|(&o, s)| o == i && (s.is_none() || sub.is_none()));
+                    .zip(&paths)
+                    .any(|(&o, p)| o == i && (p.is_empty() || path.is_empty()));
                 if clash {
                     return Err(Error::new(
                         SqlState::DUPLICATE_COLUMN,
                         format!("column \"{cname}\" specified more than once"),
                     ));
                 }
-                let sub = match sub {
-                    Some(e) => {
-                        let ty = &table.columns[i].ty;
-                        if !matches!(ty, DataType::Array(_)) {
-                            return Err(Error::new(
-                                SqlState::DATATYPE_MISMATCH,
-                                format!(
-                                    "cannot subscript type {} because it does not support subscripting",
-                                    ty.name()
-                                ),
-                            ));
-                        }
-                        let (x, t) = self.bind_expr(&e, &Scope::default())?;
-                        Some(self.coerce(x, &t, &DataType::Int4)?)
-                    }
-                    None => None,
-                };
                 v.push(i);
-                subscripts.push(sub);
+                paths.push(path);
             }
             v
         };
-        // The value a target sets: the column, or the array with one element
-        // set (built up from NULL across a row's element targets).
+        // The value a target sets: the column, or the column with an
+        // element or field set (built up from NULL across a row's targets).
         let assign = |row: &mut Vec<Expr>,
                       started: &mut Vec<usize>,
                       k: usize,
@@ -241,28 +281,26 @@ impl Binder<'_> {
                       t: &DataType|
          -> Result<()> {
             let col = targets[k];
-            let cty = &table.columns[col].ty;
-            match (&subscripts[k], cty) {
-                (Some(sub), DataType::Array(elem)) => {
-                    let x = if *t == **elem || *t == DataType::Unknown {
-                        self.coerce_for_column(x, t, elem)?
-                    } else {
-                        Expr::Cast(Box::new(x), (**elem).clone())
-                    };
-                    let base = if started.contains(&col) {
-                        std::mem::replace(&mut row[col], Expr::Literal(Value::Null))
-                    } else {
-                        started.push(col);
-                        Expr::Literal(Value::Null)
-                    };
-                    row[col] = Expr::Function(
-                        crate::sql::functions::Func::ArrayAssign((**elem).clone()),
-                        vec![base, sub.clone(), x],
-                    );
-                }
-                _ => row[col] = self.coerce_for_column(x, t, cty)?,
+            let c = &table.columns[col];
+            if paths[k].is_empty() {
+                row[col] = self.coerce_for_column(&c.name, x, t, &c.ty)?;
+                return Ok(());
             }
+            let base = if started.contains(&col) {
+                std::mem::replace(&mut row[col], Expr::Literal(Value::Null))
+            } else {
+                started.push(col);
+                Expr::Literal(Value::Null)
+            };
+            row[col] = self.assign_path(&c.name, base, &c.ty, &paths[k], x, t)?;
             Ok(())
+        };
+        let default_in_path = |k: usize| match paths[k].first() {
+            None => Ok(()),
+            Some(PathStep::Index(_)) => {
+                Err(Error::unsupported("cannot set an array element to DEFAULT"))
+            }
+            Some(PathStep::Field(_)) => Err(Error::unsupported("cannot set a subfield to DEFAULT")),
         };
         let defaults: Vec<Expr> = (0..width)
             .map(|i| self.column_default(&table, i))
@@ -311,11 +349,7 @@ impl Binder<'_> {
                         for (k, e) in r.iter().enumerate() {
                             let col = targets[k];
                             if is_default_keyword(e) {
-                                if subscripts[k].is_some() {
-                                    return Err(Error::unsupported(
-                                        "cannot set an array element to DEFAULT",
-                                    ));
-                                }
+                                default_in_path(k)?;
                                 continue;
                             }
                             check_identity(col, true)?;
@@ -342,10 +376,12 @@ impl Binder<'_> {
                     let types: Vec<DataType> = plan.columns().into_iter().map(|c| c.ty).collect();
                     for (k, col) in targets.iter().take(n).enumerate() {
                         check_identity(*col, true)?;
-                        if subscripts[k].is_some() {
-                            assign(&mut exprs, &mut started, k, Expr::Column(k), &types[k])?;
-                        } else {
+                        if paths[k].is_empty()
+                            && !matches!(table.columns[*col].ty, DataType::Composite(_))
+                        {
                             exprs[*col] = Expr::Column(k);
+                        } else {
+                            assign(&mut exprs, &mut started, k, Expr::Column(k), &types[k])?;
                         }
                     }
                     Plan::Project {
@@ -385,14 +421,14 @@ impl Binder<'_> {
         // RETURNING and a conflict target read the table; DO UPDATE updates it.
         if let Some(ast::OnInsert::OnConflict(oc)) = &ins.on {
             if matches!(oc.action, ast::OnConflictAction::DoUpdate(_)) {
-                self.require(acl::Object::Table(&table), acl::UPDATE)?;
+                self.require_target(&table, acl::UPDATE)?;
             }
             if matches!(oc.conflict_target, Some(ast::ConflictTarget::Columns(_))) {
-                self.require(acl::Object::Table(&table), acl::SELECT)?;
+                self.require_target(&table, acl::SELECT)?;
             }
         }
         if returning.is_some() {
-            self.require(acl::Object::Table(&table), acl::SELECT)?;
+            self.require_target(&table, acl::SELECT)?;
         }
         let do_update = matches!(
             on_conflict,
@@ -403,8 +439,8 @@ impl Binder<'_> {
         );
         let (rls_conflict, rls_update) = if do_update {
             (
-                self.rls_conflict_checks(&table)?,
-                self.rls_checks(&table, RlsCommand::Update, true)?,
+                self.as_target(|| self.rls_conflict_checks(&table))?,
+                self.as_target(|| self.rls_checks(&table, RlsCommand::Update, true))?,
             )
         } else {
             (Vec::new(), Vec::new())
@@ -415,7 +451,8 @@ impl Binder<'_> {
             || matches!(&ins.on, Some(ast::OnInsert::OnConflict(oc))
                 if matches!(oc.conflict_target, Some(ast::ConflictTarget::Columns(_))));
         Ok(InsertPlan {
-            rls: self.rls_checks(&table, RlsCommand::Insert, reads)?,
+            view_check: None,
+            rls: self.as_target(|| self.rls_checks(&table, RlsCommand::Insert, reads))?,
             rls_conflict,
             rls_update,
             checks: self.table_checks(&table)?,
@@ -428,7 +465,39 @@ impl Binder<'_> {
 
     /// Types an untyped literal or parameter for a column; typed values are
     /// cast at write time with assignment semantics.
-    fn coerce_for_column(&self, x: Expr, from: &DataType, to: &DataType) -> Result<Expr> {
+    fn coerce_for_column(
+        &self,
+        column: &str,
+        x: Expr,
+        from: &DataType,
+        to: &DataType,
+    ) -> Result<Expr> {
+        let mismatch = || {
+            Error::new(
+                SqlState::DATATYPE_MISMATCH,
+                format!(
+                    "column \"{column}\" is of type {} but expression is of type {}",
+                    self.type_display(to),
+                    self.type_display(from)
+                ),
+            )
+            .with_hint("You will need to rewrite or cast the expression.")
+        };
+        // Records: untyped text, ROW(...) (an anonymous record) or a value
+        // of the type; arrays of records: untyped text or the array type.
+        match (from, to) {
+            (f, t) if f == t => return Ok(x),
+            (DataType::Unknown | DataType::Composite(0), DataType::Composite(id)) => {
+                return self.coerce_to_composite(x, from, *id);
+            }
+            (DataType::Unknown, t) if super::composite::is_composite_array(t) => {
+                return self.coerce_to_composite_array(x, from, to);
+            }
+            (_, DataType::Composite(_)) => return Err(mismatch()),
+            (_, t) if super::composite::is_composite_array(t) => return Err(mismatch()),
+            (DataType::Composite(_), t) if !t.is_text() => return Err(mismatch()),
+            _ => {}
+        }
         match (&x, from) {
             (Expr::Literal(Value::Text(_)), DataType::Unknown)
             | (Expr::Param(_, DataType::Unknown), _) => self.coerce(x, from, to),
@@ -470,10 +539,9 @@ impl Binder<'_> {
                         None,
                     ),
                 };
-                (
-                    Vec::new(),
-                    Some(self.bind_inference(table, alias, &spec.0, spec.1.as_ref())?),
-                )
+                let excluded = matches!(oc.action, ast::OnConflictAction::DoUpdate(_));
+                let spec = self.bind_inference(table, alias, &spec.0, spec.1.as_ref(), excluded)?;
+                (Vec::new(), Some(spec))
             }
             Some(ast::ConflictTarget::OnConstraint(name)) => {
                 let (_, n) = split_name(name)?;
@@ -533,7 +601,9 @@ impl Binder<'_> {
         scope: &Scope,
     ) -> Result<Vec<(usize, Expr)>> {
         let mut out: Vec<(usize, Expr)> = Vec::new();
-        for (name, value) in self.single_assignments(assignments, scope)? {
+        // Columns set by field assignments (`SET c.f = ...`), which combine.
+        let mut by_field: Vec<usize> = Vec::new();
+        for (name, path, value) in self.single_assignments(table, assignments, scope)? {
             let a = ast::Assignment {
                 target: ast::AssignmentTarget::ColumnName(ast::ObjectName::from(vec![
                     ast::Ident::with_quote('"', name.clone()),
@@ -549,10 +619,43 @@ impl Binder<'_> {
                     ),
                 )
             })?;
-            if out.iter().any(|(c, _)| *c == col) {
+            let earlier = out.iter().position(|(c, _)| *c == col);
+            if earlier.is_some() && (path.is_empty() || !by_field.contains(&col)) {
                 return Err(Error::syntax(format!(
                     "multiple assignments to same column \"{name}\""
                 )));
+            }
+            if !path.is_empty() {
+                if is_default_keyword(&a.value) {
+                    return Err(Error::unsupported("cannot set a subfield to DEFAULT"));
+                }
+                // From the column's value, or what earlier fields made of it.
+                let base = match earlier {
+                    Some(k) => out.remove(k).1,
+                    None => Expr::Column(col),
+                };
+                let (x, t) = self.bind_expr(&a.value, scope)?;
+                let c = &table.columns[col];
+                let steps: Vec<PathStep> = path.into_iter().map(PathStep::Field).collect();
+                out.push((col, self.assign_path(&c.name, base, &c.ty, &steps, x, &t)?));
+                by_field.push(col);
+                continue;
+            }
+            let is_row = !matches!(table.columns[col].ty, DataType::Composite(_))
+                && match &a.value {
+                    ast::Expr::QualifiedWildcard(..) | ast::Expr::Tuple(_) => true,
+                    ast::Expr::Function(f) => super::row::is_row_constructor(f),
+                    _ => false,
+                };
+            if is_row {
+                return Err(Error::new(
+                    SqlState::DATATYPE_MISMATCH,
+                    format!(
+                        "column \"{name}\" is of type {} but expression is of type record",
+                        table.columns[col].ty.name()
+                    ),
+                )
+                .with_hint("You will need to rewrite or cast the expression."));
             }
             let x = if is_default_keyword(&a.value) {
                 self.column_default(table, col)?
@@ -567,7 +670,7 @@ impl Binder<'_> {
                     )));
                 }
                 let (x, t) = self.bind_expr(&a.value, scope)?;
-                self.coerce_for_column(x, &t, &table.columns[col].ty)?
+                self.coerce_for_column(&name, x, &t, &table.columns[col].ty)?
             };
             out.push((col, x));
         }
@@ -579,17 +682,26 @@ impl Binder<'_> {
     /// into one scalar subquery per column over the same query.
     fn single_assignments(
         &self,
+        table: &TableDef,
         assignments: &[ast::Assignment],
         scope: &Scope,
-    ) -> Result<Vec<(String, ast::Expr)>> {
+    ) -> Result<Vec<(String, Vec<String>, ast::Expr)>> {
         let mut out = Vec::new();
         for a in assignments {
             let names = match &a.target {
+                // `c.f`: field f of column c (of a composite type).
                 ast::AssignmentTarget::ColumnName(n) => {
-                    out.push((
-                        object_name_parts(n)?.pop().unwrap_or_default(),
-                        a.value.clone(),
-                    ));
+                    let mut parts = object_name_parts(n)?;
+                    let composite = parts.len() > 1
+                        && table
+                            .column_index(&parts[0])
+                            .is_some_and(|c| matches!(table.columns[c].ty, DataType::Composite(_)));
+                    if composite {
+                        let rest = parts.split_off(1);
+                        out.push((parts.remove(0), rest, a.value.clone()));
+                    } else {
+                        out.push((parts.pop().unwrap_or_default(), Vec::new(), a.value.clone()));
+                    }
                     continue;
                 }
                 ast::AssignmentTarget::Tuple(names) => names
@@ -598,12 +710,36 @@ impl Binder<'_> {
                     .collect::<Result<Vec<String>>>()?,
             };
             let mismatch = || Error::syntax("number of columns does not match number of values");
+            // ROW(...) with `t.*` items expands them to the table's columns.
+            let row_items = match &a.value {
+                ast::Expr::Function(f) if super::row::is_row_constructor(f) => {
+                    Some(row_constructor_items(f, scope)?)
+                }
+                _ => None,
+            };
             match &a.value {
+                _ if row_items.is_some() => {
+                    let values = row_items.unwrap_or_default();
+                    if values.len() != names.len() {
+                        return Err(mismatch());
+                    }
+                    out.extend(
+                        names
+                            .into_iter()
+                            .zip(values)
+                            .map(|(n, v)| (n, Vec::new(), v)),
+                    );
+                }
                 ast::Expr::Tuple(values) => {
                     if values.len() != names.len() {
                         return Err(mismatch());
                     }
-                    out.extend(names.into_iter().zip(values.iter().cloned()));
+                    out.extend(
+                        names
+                            .into_iter()
+                            .zip(values.iter().cloned())
+                            .map(|(n, v)| (n, Vec::new(), v)),
+                    );
                 }
                 ast::Expr::Subquery(q) => {
                     // Bound once (inside the statement's scope, for
@@ -624,10 +760,10 @@ impl Binder<'_> {
                             i + 1,
                             cols.join(", ")
                         );
-                        out.push((name, parser::parse_expr(&text)?));
+                        out.push((name, Vec::new(), parser::parse_expr(&text)?));
                     }
                 }
-                _ if names.len() == 1 => out.push((names[0].clone(), a.value.clone())),
+                _ if names.len() == 1 => out.push((names[0].clone(), Vec::new(), a.value.clone())),
                 _ => {
                     return Err(Error::syntax(
                         "source for a multiple-column UPDATE item must be a sub-SELECT or ROW() expression",
@@ -739,13 +875,89 @@ impl Binder<'_> {
     }
 
     /// Binds an INSERT, UPDATE or DELETE statement.
+    /// Binds INSERT, UPDATE or DELETE, also under a WITH clause (whose
+    /// queries its statements can then read).
     pub fn bind_dml(&self, stmt: &ast::Statement) -> Result<DmlPlan> {
+        if let Some(plan) = self.bind_view_dml(stmt)? {
+            return Ok(plan);
+        }
         Ok(match stmt {
             ast::Statement::Insert(i) => DmlPlan::Insert(self.bind_insert(i)?),
             ast::Statement::Update(u) => DmlPlan::Update(self.bind_update(u)?),
             ast::Statement::Delete(d) => DmlPlan::Delete(self.bind_delete(d)?),
+            ast::Statement::Query(q) => match (dml_in_query(q), &q.with) {
+                (Some(inner), Some(with)) => self.with_ctes(with, || self.bind_dml(inner))?,
+                (Some(inner), None) => self.bind_dml(inner)?,
+                (None, _) => return Err(Error::internal("not a data-changing statement")),
+            },
             _ => return Err(Error::internal("not a data-changing statement")),
         })
+    }
+
+    /// A statement that writes through a view, bound as the statement on
+    /// the view's table (see `view_dml`); None for other statements.
+    fn bind_view_dml(&self, stmt: &ast::Statement) -> Result<Option<DmlPlan>> {
+        let target = match stmt {
+            ast::Statement::Insert(i) => match &i.table {
+                ast::TableObject::TableName(n) => Some(n),
+                _ => None,
+            },
+            ast::Statement::Update(u) => match &u.table.relation {
+                ast::TableFactor::Table { name, .. } => Some(name),
+                _ => None,
+            },
+            ast::Statement::Delete(d) => match &d.from {
+                ast::FromTable::WithFromKeyword(f) | ast::FromTable::WithoutKeyword(f) => {
+                    match f.first().map(|t| &t.relation) {
+                        Some(ast::TableFactor::Table { name, .. }) => Some(name),
+                        _ => None,
+                    }
+                }
+            },
+            _ => None,
+        };
+        let Some(view) = target.map(|n| self.target_view(n)).transpose()?.flatten() else {
+            return Ok(None);
+        };
+        *self.dml_view.borrow_mut() = Some(view.clone());
+        let bound = (|| {
+            let plan = match stmt {
+                ast::Statement::Insert(i) => {
+                    let (ins, u) = self.view_insert(i, &view)?;
+                    let mut p = self.bind_insert(&ins)?;
+                    p.view_check = self.view_check(&p.table, &u)?;
+                    DmlPlan::Insert(p)
+                }
+                ast::Statement::Update(up) => {
+                    let (up, u) = self.view_update(up, &view)?;
+                    let mut p = self.bind_update(&up)?;
+                    p.view_check = self.view_check(&p.table, &u)?;
+                    DmlPlan::Update(p)
+                }
+                ast::Statement::Delete(d) => {
+                    let (d, _) = self.view_delete(d, &view)?;
+                    DmlPlan::Delete(self.bind_delete(&d)?)
+                }
+                _ => return Err(Error::internal("not a data-changing statement")),
+            };
+            Ok(plan)
+        })();
+        *self.dml_view.borrow_mut() = None;
+        bound.map(Some)
+    }
+
+    /// A view's CHECK OPTION as a condition over its table's row.
+    fn view_check(
+        &self,
+        table: &TableDef,
+        u: &super::view_dml::UpdatableView,
+    ) -> Result<Option<(String, Expr)>> {
+        let Some(cond) = u.check() else {
+            return Ok(None);
+        };
+        let scope = Scope::for_table(table, &u.alias);
+        let x = self.as_target(|| self.bind_predicate(&cond, &scope, "WHERE"))?;
+        Ok(Some((u.view.name.clone(), x)))
     }
 
     /// The table an UPDATE or DELETE changes, and the name it goes by.
@@ -818,7 +1030,7 @@ impl Binder<'_> {
             return Err(Error::unsupported("UPDATE of a join"));
         }
         let (table, alias) = self.target_table(&u.table.relation, "UPDATE")?;
-        self.require(acl::Object::Table(&table), acl::UPDATE)?;
+        self.require_target(&table, acl::UPDATE)?;
         let from_items = match &u.from {
             None => None,
             Some(ast::UpdateTableFromKind::BeforeSet(f))
@@ -843,16 +1055,18 @@ impl Binder<'_> {
             e.walk(&mut |x| reads |= matches!(x, Expr::Column(i) if *i < width));
         }
         if reads {
-            self.require(acl::Object::Table(&table), acl::SELECT)?;
+            self.require_target(&table, acl::SELECT)?;
         }
         let cmds: &[RlsCommand] = if reads {
             &[RlsCommand::Update, RlsCommand::Select]
         } else {
             &[RlsCommand::Update]
         };
-        let scan_filter = with_security(self.rls_filter(&table, &alias, cmds)?, scan_filter);
+        let security = self.as_target(|| self.rls_filter(&table, &alias, cmds))?;
+        let scan_filter = with_security(security, scan_filter);
         Ok(UpdatePlan {
-            rls: self.rls_checks(&table, RlsCommand::Update, reads)?,
+            view_check: None,
+            rls: self.as_target(|| self.rls_checks(&table, RlsCommand::Update, reads))?,
             checks: self.table_checks(&table)?,
             scan: Scan {
                 table: table.clone(),
@@ -880,17 +1094,17 @@ impl Binder<'_> {
             return Err(Error::unsupported("DELETE from more than one table"));
         }
         let (table, alias) = self.target_table(&from[0].relation, "DELETE")?;
-        self.require(acl::Object::Table(&table), acl::DELETE)?;
+        self.require_target(&table, acl::DELETE)?;
         let reads = d.selection.is_some() || d.returning.is_some();
         if reads {
-            self.require(acl::Object::Table(&table), acl::SELECT)?;
+            self.require_target(&table, acl::SELECT)?;
         }
         let cmds: &[RlsCommand] = if reads {
             &[RlsCommand::Delete, RlsCommand::Select]
         } else {
             &[RlsCommand::Delete]
         };
-        let security = self.rls_filter(&table, &alias, cmds)?;
+        let security = self.as_target(|| self.rls_filter(&table, &alias, cmds))?;
         let rls = security.is_some();
         let (scope, using, extra) = self.target_scope(&table, &alias, d.using.as_deref())?;
         let (scan_filter, filter, returning) = self.target_clauses(

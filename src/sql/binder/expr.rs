@@ -18,6 +18,15 @@ const MAX_DEPTH: usize = 2000;
 /// aggregate mode; the SELECT binder retries in aggregate mode.
 pub(crate) const AGG_FOUND: &str = "\u{0}aggregate-found";
 
+/// `t.*`, possibly in parentheses.
+fn is_whole_row(e: &ast::Expr) -> bool {
+    match e {
+        ast::Expr::QualifiedWildcard(..) => true,
+        ast::Expr::Nested(inner) => is_whole_row(inner),
+        _ => false,
+    }
+}
+
 pub(crate) fn is_agg_found(e: &Error) -> bool {
     e.message == AGG_FOUND
 }
@@ -147,6 +156,15 @@ impl Binder<'_> {
         if from == to || *to == DataType::Unknown {
             return Ok(x);
         }
+        // Untyped text becomes a record by the type's fields.
+        if *from == DataType::Unknown && !matches!(x, Expr::Param(..)) {
+            if let DataType::Composite(id) = to {
+                return self.coerce_to_composite(x, from, *id);
+            }
+            if super::composite::is_composite_array(to) {
+                return self.coerce_to_composite_array(x, from, to);
+            }
+        }
         match x {
             Expr::Literal(Value::Null) => Ok(Expr::Literal(Value::Null)),
             Expr::Literal(Value::Text(s)) if *from == DataType::Unknown => {
@@ -216,28 +234,44 @@ impl Binder<'_> {
                 }
             }
             A::Nested(inner) => b(inner),
-            // Collations are not modelled: every comparison is by code point.
-            A::Collate { expr, .. } => b(expr),
-            // a[i]: one-dimensional subscripts, 1-based; NULL out of range.
+            // Every comparison is by code point ("C"); only the collations
+            // that compare that way exist (see `index::collation`).
+            A::Collate { expr, collation } => {
+                let (x, ty) = b(expr)?;
+                super::index::collation(collation, &ty)?;
+                Ok((x, ty))
+            }
+            // a[i]: one-dimensional subscripts, 1-based; NULL out of range;
+            // (x).f: a field of a composite value.
             A::CompoundFieldAccess { root, access_chain } => {
-                let [ast::AccessExpr::Subscript(ast::Subscript::Index { index })] =
-                    access_chain.as_slice()
-                else {
-                    return Err(Error::unsupported(format!("expression not supported: {e}")));
-                };
-                let (arr, at) = b(root)?;
-                let DataType::Array(elem) = at else {
-                    return Err(Error::new(
-                        SqlState::DATATYPE_MISMATCH,
-                        format!(
-                            "cannot subscript type {} because it does not support subscripting",
-                            at.name()
-                        ),
-                    ));
-                };
-                let (i, it) = b(index)?;
-                let i = self.coerce(i, &it, &DataType::Int4)?;
-                Ok((Expr::Function(Func::ArrayElement, vec![arr, i]), *elem))
+                let (mut x, mut ty) = b(root)?;
+                for access in access_chain {
+                    (x, ty) = match access {
+                        ast::AccessExpr::Subscript(ast::Subscript::Index { index }) => {
+                            let DataType::Array(elem) = ty else {
+                                return Err(Error::new(
+                                    SqlState::DATATYPE_MISMATCH,
+                                    format!(
+                                        "cannot subscript type {} because it does not support subscripting",
+                                        self.type_display(&ty)
+                                    ),
+                                ));
+                            };
+                            let (i, it) = b(index)?;
+                            let i = self.coerce(i, &it, &DataType::Int4)?;
+                            (Expr::Function(Func::ArrayElement, vec![x, i]), *elem)
+                        }
+                        ast::AccessExpr::Dot(ast::Expr::Identifier(f)) => {
+                            self.select_field(x, &ty, &ident(f))?
+                        }
+                        _ => {
+                            return Err(Error::unsupported(format!(
+                                "expression not supported: {e}"
+                            )));
+                        }
+                    };
+                }
+                Ok((x, ty))
             }
             A::Value(v) => self.literal(&v.value),
             A::TypedString(ts) => {
@@ -274,13 +308,27 @@ impl Binder<'_> {
             }
             A::Cast {
                 expr, data_type, ..
+            } if is_whole_row(expr)
+                && matches!(self.resolve_type(data_type), Ok((DataType::Text, None))) =>
+            {
+                let row = self
+                    .bind_row(expr, scope, agg, depth + 1)?
+                    .unwrap_or_default();
+                Ok(Self::row_to_text(row))
+            }
+            A::Cast {
+                expr, data_type, ..
             } => {
                 let (x, from) = b(expr)?;
                 if let Some(reg) = super::system::reg_type(data_type) {
                     return self.bind_reg_cast(&reg, (x, from));
                 }
                 let (ty, domain) = self.cast_target(data_type)?;
-                let cast = if let (Expr::Literal(Value::Text(s)), DataType::Unknown) = (&x, &from) {
+                let cast = if let DataType::Composite(id) = ty {
+                    self.coerce_to_composite(x, &from, id)?
+                } else if super::composite::is_composite_array(&ty) {
+                    self.coerce_to_composite_array(x, &from, &ty)?
+                } else if let (Expr::Literal(Value::Text(s)), DataType::Unknown) = (&x, &from) {
                     Expr::Literal(Value::Text(s.clone()).cast(&ty)?)
                 } else if let Expr::Param(n, DataType::Unknown) = x {
                     let t = self.note_param(n, &ty);
@@ -295,7 +343,7 @@ impl Binder<'_> {
                     Expr::Cast(Box::new(x), ty.clone())
                 };
                 match domain {
-                    Some(d) => Ok((self.coerce_to_domain(cast, &d)?, ty)),
+                    Some(d) => Ok((self.coerce_to_domain(cast, &ty, &d)?, ty)),
                     None => Ok((cast, ty)),
                 }
             }
@@ -334,15 +382,55 @@ impl Binder<'_> {
                 }
             }
             A::BinaryOp { left, op, right } => {
+                let lrow = self.bind_row(left, scope, agg, depth + 1)?;
+                let rrow = self.bind_row(right, scope, agg, depth + 1)?;
+                let no_operator = |l: &str, r: &str| {
+                    Error::new(
+                        SqlState::UNDEFINED_FUNCTION,
+                        format!("operator does not exist: {l} {op} {r}"),
+                    )
+                    .with_hint("No operator matches the given name and argument types. You might need to add explicit type casts.")
+                };
+                match (lrow, rrow) {
+                    (Some(l), Some(r)) => {
+                        let cmp = super::operators::comparison_op(op)
+                            .ok_or_else(|| no_operator("record", "record"))?;
+                        return self.row_comparison(cmp, l, r);
+                    }
+                    (Some(_), None) => {
+                        let (_, rt) = b(right)?;
+                        return Err(no_operator("record", &rt.name()));
+                    }
+                    (None, Some(_)) => {
+                        let (_, lt) = b(left)?;
+                        return Err(no_operator(&lt.name(), "record"));
+                    }
+                    (None, None) => {}
+                }
                 let (l, lt) = b(left)?;
                 let (r, rt) = b(right)?;
                 self.binary_operator(op, l, lt, r, rt)
             }
-            A::IsNull(x) => Ok((Expr::IsNull(Box::new(b(x)?.0)), DataType::Bool)),
-            A::IsNotNull(x) => Ok((
-                Expr::Not(Box::new(Expr::IsNull(Box::new(b(x)?.0)))),
-                DataType::Bool,
-            )),
+            A::IsNull(x) | A::IsNotNull(x)
+                if is_whole_row(x) || matches!(x.as_ref(), A::Tuple(_)) =>
+            {
+                let row = self.bind_row(x, scope, agg, depth + 1)?.unwrap_or_default();
+                Ok(Self::row_is_null(row, matches!(e, A::IsNotNull(_))))
+            }
+            // A composite value is null when all its fields are, and not
+            // null when none is.
+            A::IsNull(x) | A::IsNotNull(x) => {
+                let not = matches!(e, A::IsNotNull(_));
+                let (x, t) = b(x)?;
+                let test = if matches!(t, DataType::Composite(_)) {
+                    Expr::Function(Func::RecordNullTest(not), vec![x])
+                } else if not {
+                    Expr::Not(Box::new(Expr::IsNull(Box::new(x))))
+                } else {
+                    Expr::IsNull(Box::new(x))
+                };
+                Ok((test, DataType::Bool))
+            }
             A::IsTrue(x) | A::IsNotTrue(x) | A::IsFalse(x) | A::IsNotFalse(x) => {
                 let (x2, t) = b(x)?;
                 let x2 = self.expect_bool(x2, t, "IS TRUE")?;
@@ -357,6 +445,18 @@ impl Binder<'_> {
                 let t = Expr::IsNull(Box::new(x2));
                 let neg = matches!(e, A::IsNotUnknown(_));
                 Ok((if neg { Expr::Not(Box::new(t)) } else { t }, DataType::Bool))
+            }
+            A::IsDistinctFrom(l, r) | A::IsNotDistinctFrom(l, r)
+                if is_whole_row(l) || matches!(l.as_ref(), A::Tuple(_)) =>
+            {
+                let lrow = self.bind_row(l, scope, agg, depth + 1)?.unwrap_or_default();
+                let rrow = self.bind_row(r, scope, agg, depth + 1)?.ok_or_else(|| {
+                    Error::new(
+                        SqlState::UNDEFINED_FUNCTION,
+                        "operator does not exist: record = unknown".to_string(),
+                    )
+                })?;
+                self.row_distinct(lrow, rrow, matches!(e, A::IsDistinctFrom(..)))
             }
             A::IsDistinctFrom(l, r) | A::IsNotDistinctFrom(l, r) => {
                 let (l, lt) = b(l)?;
@@ -483,6 +583,10 @@ impl Binder<'_> {
                     },
                     rty,
                 ))
+            }
+            A::Function(f) if super::row::is_row_constructor(f) => {
+                let row = self.bind_row(e, scope, agg, depth + 1)?.unwrap_or_default();
+                Ok(self.make_record(row))
             }
             A::Function(f) => self.function(f, scope, agg, depth),
             A::Array(arr) => {
@@ -720,11 +824,8 @@ impl Binder<'_> {
                         Err(self.missing_table(q, scope))
                     }
                     // PostgreSQL does not quote a qualified name here.
-                    Some(q) => Err(Error::new(
-                        SqlState::UNDEFINED_COLUMN,
-                        format!("column {q}.{name} does not exist"),
-                    )),
-                    None => Err(Error::undefined_column(name)),
+                    Some(q) => Err(self.undefined_column(Some(q), name, scope)),
+                    None => Err(self.undefined_column(None, name, scope)),
                 }
             }
         }
@@ -809,7 +910,13 @@ impl Binder<'_> {
         Ok((Expr::Binary(op, Box::new(l), Box::new(r)), ty))
     }
 
-    fn unify(&self, l: Expr, lt: DataType, r: Expr, rt: DataType) -> Result<(Expr, Expr)> {
+    pub(super) fn unify(
+        &self,
+        l: Expr,
+        lt: DataType,
+        r: Expr,
+        rt: DataType,
+    ) -> Result<(Expr, Expr)> {
         let t = DataType::common_type(&lt, &rt).unwrap_or(lt.clone());
         let t = if t == DataType::Unknown {
             DataType::Text
@@ -1016,6 +1123,7 @@ impl Binder<'_> {
             let (_, ty) = self.bind(args[0], scope, agg, depth + 1)?;
             let shown = match ty {
                 DataType::Unknown => "unknown".to_string(),
+                t if super::composite::mentions_composite(&t) => self.type_display(&t),
                 t => type_name_without_modifiers(&t),
             };
             return Ok((Expr::Literal(Value::Text(shown)), DataType::Text));

@@ -593,7 +593,15 @@ pub(super) fn item_scope(
                 qualified_only: false,
             })
             .collect(),
-        tables: vec![],
+        // Not a catalog table (id 0), but a name to hint at.
+        tables: qualifier
+            .iter()
+            .map(|q| super::ScopeTable {
+                qualifier: q.clone(),
+                table: 0,
+                visible: true,
+            })
+            .collect(),
     };
     if let Some(a) = alias {
         rename_columns(&mut scope, &a.columns)?;

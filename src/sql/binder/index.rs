@@ -102,6 +102,7 @@ fn opclass_input(ty: &DataType) -> &'static str {
         DataType::Uuid => "uuid",
         DataType::Json | DataType::Jsonb => "jsonb",
         DataType::Array(_) => "anyarray",
+        DataType::Composite(_) => "record",
     }
 }
 
@@ -295,14 +296,20 @@ impl Binder<'_> {
 
     /// Binds an ON CONFLICT inference specification `elems [WHERE
     /// predicate]` over the target table (named `alias`).
+    /// `excluded`: the statement has DO UPDATE, whose EXCLUDED is then
+    /// known (not reachable) here.
     pub fn bind_inference(
         &self,
         table: &TableDef,
         alias: &str,
         elems: &[InferenceElem],
         predicate: Option<&ast::Expr>,
+        excluded: bool,
     ) -> Result<Inference> {
-        let scope = Scope::for_table(table, alias);
+        let mut scope = Scope::for_table(table, alias);
+        if excluded {
+            scope.extend(Scope::unreachable_table(table, "excluded"));
+        }
         let mut infer = Vec::new();
         for el in elems {
             let (expr, ty) = self.bind_expr(&el.expr, &scope)?;

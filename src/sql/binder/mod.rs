@@ -8,23 +8,31 @@
 //! binder put into a plan.
 
 mod acl_functions;
+pub mod composite;
 mod cte;
 mod dml;
 pub mod domain;
 mod expr;
 mod from;
+mod fuzzy;
 pub mod index;
 mod operators;
 mod query;
 pub mod rls;
+pub mod row;
 mod special;
 mod srf;
 mod subquery;
 mod system;
 mod user_functions;
+mod view_dml;
 mod window;
 
-pub use dml::{ConflictAction, DeletePlan, DmlPlan, InsertPlan, OnConflict, Returning, UpdatePlan};
+pub use dml::{
+    ConflictAction, DeletePlan, DmlPlan, InsertPlan, OnConflict, Returning, UpdatePlan,
+    dml_in_query, is_dml,
+};
+pub use view_dml::updatable_query;
 
 use super::expr::Expr;
 use crate::catalog::{Catalog, Relation, TableDef, acl};
@@ -113,8 +121,9 @@ pub struct Scope {
     pub tables: Vec<ScopeTable>,
 }
 
-/// A table in a scope: the qualifier it goes by, and whether its columns
-/// can be referenced here (ON CONFLICT's EXCLUDED cannot in RETURNING).
+/// A table in a scope: the qualifier it goes by, the catalog table (0 for a
+/// subquery, VALUES or the like), and whether its columns can be referenced
+/// here (ON CONFLICT's EXCLUDED cannot in RETURNING).
 #[derive(Clone, Debug)]
 pub struct ScopeTable {
     pub qualifier: String,
@@ -254,8 +263,14 @@ pub struct Binder<'a> {
     /// The current user of the statement (`has_table_privilege` without a
     /// role asks about it); None for internal binding.
     current_role: std::cell::Cell<Option<u32>>,
+    /// The view a data-changing statement writes through (its table's
+    /// privileges are then the view owner's to hold, the view's the user's).
+    dml_view: RefCell<Option<Arc<crate::catalog::ViewDef>>>,
     /// Tables whose policies are being bound (recursion guard).
     rls_stack: RefCell<Vec<u32>>,
+    /// The session's `row_security`: when off, a statement that row-level
+    /// security would filter fails instead (42501).
+    row_security: std::cell::Cell<bool>,
     /// SQL functions being inlined (recursion guard).
     fn_stack: RefCell<Vec<u32>>,
     /// Arguments of the SQL function calls being inlined.
@@ -287,10 +302,18 @@ impl<'a> Binder<'a> {
             in_system_relation: std::cell::Cell::new(false),
             privileges: std::cell::Cell::new(Checks::Off),
             current_role: std::cell::Cell::new(None),
+            dml_view: RefCell::new(None),
             rls_stack: RefCell::new(Vec::new()),
             fn_stack: RefCell::new(Vec::new()),
             fn_args: RefCell::new(Vec::new()),
+            row_security: std::cell::Cell::new(true),
         }
+    }
+
+    /// Applies the session's `row_security` setting (on by default).
+    pub fn with_row_security(self, on: bool) -> Binder<'a> {
+        self.row_security.set(on);
+        self
     }
 
     /// Checks privileges while binding a statement run by `role`: SELECT on
@@ -316,6 +339,30 @@ impl<'a> Binder<'a> {
         match self.privileges.get() {
             Checks::Role(r) => self.catalog.check_privilege(r, obj, any_of),
             Checks::Off | Checks::Superuser => Ok(()),
+        }
+    }
+
+    /// Checks privileges `any_of` on the table a data-changing statement
+    /// writes; through a view, the current user needs them on the view,
+    /// and on the table whoever [`Binder::as_target`] checks.
+    pub(crate) fn require_target(&self, table: &TableDef, any_of: acl::Privs) -> Result<()> {
+        let view = self.dml_view.borrow().clone();
+        if let Some(v) = view {
+            self.require(acl::Object::View(&v), any_of)?;
+        }
+        self.as_target(|| self.require(acl::Object::Table(table), any_of))
+    }
+
+    /// Runs `f` (privilege checks, row-level security policies, a CHECK
+    /// OPTION) with the rights the table of a data-changing statement is
+    /// written with: through a view WITH (security_invoker = false), its
+    /// owner's, as PostgreSQL does; otherwise (also through a
+    /// security-invoker view, the default) the current user's.
+    pub(crate) fn as_target<T>(&self, f: impl FnOnce() -> T) -> T {
+        let view = self.dml_view.borrow().clone();
+        match view {
+            Some(v) if !v.security_invoker => self.checked_as(v.owner, f),
+            _ => f(),
         }
     }
 

@@ -10,6 +10,21 @@ use crate::sql::functions::Func;
 use crate::types::DataType;
 use sqlparser::ast;
 
+/// The comparison a binary operator is (row comparisons take these only).
+pub(super) fn comparison_op(op: &ast::BinaryOperator) -> Option<crate::types::BinaryOp> {
+    use crate::types::BinaryOp as B;
+    use ast::BinaryOperator as O;
+    Some(match op {
+        O::Eq => B::Eq,
+        O::NotEq => B::NotEq,
+        O::Lt => B::Lt,
+        O::LtEq => B::LtEq,
+        O::Gt => B::Gt,
+        O::GtEq => B::GtEq,
+        _ => return None,
+    })
+}
+
 impl Binder<'_> {
     /// Binds `l op r` for a binary operator, including the regular-expression
     /// operators and `OPERATOR(pg_catalog.op)`.

@@ -16,6 +16,16 @@ pub(crate) fn output_name(e: &ast::Expr) -> String {
         A::Identifier(i) => ident(i),
         A::CompoundIdentifier(ids) => ids.last().map(ident).unwrap_or_default(),
         A::Nested(inner) => output_name(inner),
+        A::Collate { expr, .. } => output_name(expr),
+        // The last field selected, else the subscripted expression's name.
+        A::CompoundFieldAccess { root, access_chain } => access_chain
+            .iter()
+            .rev()
+            .find_map(|a| match a {
+                ast::AccessExpr::Dot(A::Identifier(f)) => Some(ident(f)),
+                _ => None,
+            })
+            .unwrap_or_else(|| output_name(root)),
         A::Function(f) => f
             .name
             .0

@@ -113,17 +113,40 @@ impl Binder<'_> {
     /// The role whose policies apply to `table`, or None when row-level
     /// security does not apply (disabled, internal binding, or the checked
     /// role bypasses it).
-    pub(crate) fn rls_role(&self, table: &TableDef) -> Option<u32> {
+    ///
+    /// With `row_security` off, a statement that the policies would filter
+    /// fails with 42501 instead, as in PostgreSQL.
+    pub(crate) fn rls_role(&self, table: &TableDef) -> Result<Option<u32>> {
         if !table.rls.enabled {
-            return None;
+            return Ok(None);
         }
         let role = match self.privileges.get() {
-            Checks::Off | Checks::Superuser => return None,
+            Checks::Off | Checks::Superuser => return Ok(None),
             Checks::Role(r) => r,
         };
+        let owner = self.catalog.has_privileges_of_role(role, table.owner);
         let bypass = self.catalog.roles.get(&role).is_some_and(|r| r.bypassrls)
-            || (!table.rls.forced && self.catalog.has_privileges_of_role(role, table.owner));
-        (!bypass).then_some(role)
+            || (!table.rls.forced && owner);
+        if bypass {
+            return Ok(None);
+        }
+        if !self.row_security.get() {
+            let err = Error::new(
+                SqlState::INSUFFICIENT_PRIVILEGE,
+                format!(
+                    "query would be affected by row-level security policy for table \"{}\"",
+                    table.name
+                ),
+            );
+            return Err(if owner {
+                err.with_hint(
+                    "To disable the policy for the table's owner, use ALTER TABLE NO FORCE ROW LEVEL SECURITY.",
+                )
+            } else {
+                err
+            });
+        }
+        Ok(Some(role))
     }
 
     /// The policies of `table` for `cmd` that apply to `role`.
@@ -191,6 +214,9 @@ impl Binder<'_> {
             }
         }
         let permissive = or_all(permissive).unwrap_or(Expr::Literal(Value::Bool(false)));
+        // As PostgreSQL: restrictive policies are checked in name order, so
+        // the one a violation names does not depend on creation order.
+        restrictive.sort_by(|a, b| a.0.cmp(&b.0));
         Ok((permissive, restrictive))
     }
 
@@ -203,7 +229,7 @@ impl Binder<'_> {
         qualifier: &str,
         cmds: &[RlsCommand],
     ) -> Result<Option<Expr>> {
-        let Some(role) = self.rls_role(table) else {
+        let Some(role) = self.rls_role(table)? else {
             return Ok(None);
         };
         let mut parts = Vec::new();
@@ -224,7 +250,7 @@ impl Binder<'_> {
         cmd: RlsCommand,
         reads: bool,
     ) -> Result<Vec<RlsCheck>> {
-        let Some(role) = self.rls_role(table) else {
+        let Some(role) = self.rls_role(table)? else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
@@ -254,7 +280,7 @@ impl Binder<'_> {
     /// ON CONFLICT DO UPDATE: the USING checks the existing (conflicting)
     /// row must pass, reported as "(USING expression)" failures.
     pub(crate) fn rls_conflict_checks(&self, table: &TableDef) -> Result<Vec<RlsCheck>> {
-        let Some(role) = self.rls_role(table) else {
+        let Some(role) = self.rls_role(table)? else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();

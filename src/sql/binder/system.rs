@@ -465,25 +465,40 @@ impl Binder<'_> {
                     .map(|(oid, name)| (oid, Value::Text(name)));
                 (lookup(&x, pairs, unknown), DataType::Text)
             }
-            // Domains have names of their own; other types format as built in.
-            "format_type" if !cat.domains.is_empty() => {
+            // Domains and composite types (and their array types) have
+            // names of their own; other types format as built in.
+            "format_type" if !cat.domains.is_empty() || !cat.composites.is_empty() => {
                 arity(args.len() == 2)?;
                 let x = oid_arg(0)?;
                 let (m, mt) = &args[1];
                 let m = self.coerce(m.clone(), mt, &DataType::Int4)?;
                 let fallback =
                     Expr::Function(crate::sql::functions::Func::FormatType, vec![x.clone(), m]);
-                let pairs = cat.domains.values().map(|d| {
-                    let shown = if system::is_visible(cat, self.search_path, &d.schema, &d.name) {
-                        system::quote_ident(&d.name)
+                let shown = |schema: &str, name: &str| {
+                    if system::is_visible(cat, self.search_path, schema, name) {
+                        system::quote_ident(name)
                     } else {
                         format!(
                             "{}.{}",
-                            system::quote_ident(&d.schema),
-                            system::quote_ident(&d.name)
+                            system::quote_ident(schema),
+                            system::quote_ident(name)
                         )
-                    };
-                    (d.id as i64, Value::Text(shown))
+                    }
+                };
+                let types = cat
+                    .domains
+                    .values()
+                    .map(|d| (d.id, d.array_id, shown(&d.schema, &d.name)))
+                    .chain(
+                        cat.composites
+                            .values()
+                            .map(|t| (t.id, t.array_id, shown(&t.schema, &t.name))),
+                    )
+                    .collect::<Vec<_>>();
+                let pairs = types.into_iter().flat_map(|(id, array, name)| {
+                    let array =
+                        (array != 0).then(|| (array as i64, Value::Text(format!("{name}[]"))));
+                    std::iter::once((id as i64, Value::Text(name))).chain(array)
                 });
                 (lookup(&x, pairs, fallback), DataType::Text)
             }

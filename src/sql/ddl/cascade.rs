@@ -40,7 +40,12 @@ impl DdlCtx<'_> {
     /// CASCADE (nothing when nothing else is dropped).
     pub(super) fn report_cascade(&self, roots: &[DropRoot]) {
         let items = self.cascade_items(roots);
-        let notice = match items.as_slice() {
+        self.report_dropped(&items);
+    }
+
+    /// The `drop cascades to ...` notice for `items` (nothing when empty).
+    pub(super) fn report_dropped(&self, items: &[String]) {
+        let notice = match items {
             [] => return,
             [one] => Notice::plain(format!("drop cascades to {one}")),
             many => {
@@ -122,7 +127,26 @@ impl DdlCtx<'_> {
                         }
                         queue.push(id);
                     }
-                    // Domains, and the columns of other tables of their types.
+                    // Types, and the columns of other tables of them.
+                    for t in cat.composites.values().filter(|t| &t.schema == n) {
+                        items.push((
+                            t.id,
+                            Dropped::Relation,
+                            format!("type {}", name(&t.schema, &t.name)),
+                        ));
+                        for tab in cat.tables.values().filter(|tab| &tab.schema != n) {
+                            for c in tab.columns.iter().filter(|c| {
+                                c.domain.is_none() && super::composite::mentions_type(&c.ty, t.id)
+                            }) {
+                                let what = format!(
+                                    "column {} of table {}",
+                                    c.name,
+                                    name(&tab.schema, &tab.name)
+                                );
+                                items.push((tab.id, Dropped::OnTable(tab.id), what));
+                            }
+                        }
+                    }
                     for d in cat.domains.values().filter(|d| &d.schema == n) {
                         items.push((
                             d.id,

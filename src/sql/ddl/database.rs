@@ -411,6 +411,9 @@ impl DdlCtx<'_> {
         for d in victim.domains.values() {
             cat::delete_object(self.txn, cat::KIND_DOMAIN, d.id);
         }
+        for t in victim.composites.values() {
+            cat::delete_object(self.txn, cat::KIND_COMPOSITE, t.id);
+        }
         for s in victim.schemas.values() {
             cat::delete_object(self.txn, cat::KIND_SCHEMA, s.id);
         }

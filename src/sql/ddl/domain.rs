@@ -1,13 +1,12 @@
 //! CREATE DOMAIN and DROP DOMAIN (also DROP TYPE of a domain).
 
 use super::DdlCtx;
-use crate::catalog::{self as cat, CheckDef, DomainDef};
+use crate::catalog::{self as cat, CheckDef, DomainDef, TypeRef};
 use crate::error::{Error, Result, SqlState};
 use crate::notice::Notice;
 use crate::sql::binder::domain::{type_not_found, value_scope};
 use crate::sql::binder::{index, split_name};
 use crate::sql::commands::{CreateDomain, DomainConstraintKind};
-use crate::types::DataType;
 use sqlparser::ast;
 
 impl DdlCtx<'_> {
@@ -16,19 +15,13 @@ impl DdlCtx<'_> {
         let schema = self.target_schema(schema)?;
         self.require_create_in(&schema)?;
         self.lock_name(&schema, &name)?;
-        if self.catalog.type_exists(&schema, &name) {
-            return Err(Error::new(
-                SqlState::DUPLICATE_OBJECT,
-                format!("type \"{name}\" already exists"),
-            ));
-        }
-        let base = DataType::from_sql(&d.data_type).map_err(|e| {
-            if self.binder().resolve_type(&d.data_type).is_ok() {
-                Error::unsupported("domains over domains are not supported")
-            } else {
-                e
+        self.check_type_name(&schema, &name)?;
+        let base = match self.binder().resolve_type(&d.data_type)? {
+            (t, None) => t,
+            (_, Some(_)) => {
+                return Err(Error::unsupported("domains over domains are not supported"));
             }
-        })?;
+        };
         if let Some(c) = &d.collation {
             index::collation(c, &base)?;
         }
@@ -50,6 +43,7 @@ impl DdlCtx<'_> {
             checks: Vec::new(),
             owner: self.current_user,
             acl: None,
+            array_id: 0,
         };
         let (mut null, mut not_null) = (false, false);
         let scope = value_scope(&base);
@@ -84,49 +78,71 @@ impl DdlCtx<'_> {
         }
         def.not_null = not_null;
         def.id = self.oids.allocate(self.txn)?;
+        def.array_id = self.oids.allocate(self.txn)?;
         cat::put_object(self.txn, cat::KIND_DOMAIN, def.id, &def)?;
         cat::bump_version(self.txn);
         self.reload()
     }
 
     /// DROP DOMAIN / DROP TYPE (whose tag this returns): columns of the
-    /// domain go with CASCADE (PostgreSQL drops them), else 2BP01.
-    pub fn drop_domains(
+    /// type go with CASCADE (PostgreSQL drops them), else 2BP01. DROP
+    /// DOMAIN (`domains_only`) drops only domains.
+    pub fn drop_types(
         &mut self,
         names: &[ast::ObjectName],
         if_exists: bool,
         cascade: bool,
+        domains_only: bool,
     ) -> Result<String> {
         let mut ids = Vec::new();
         for n in names {
             let (schema, name) = split_name(n)?;
-            match self
-                .catalog
-                .resolve_domain(schema.as_deref(), &name, self.search_path)
-            {
-                Some(d) => {
-                    if !self
-                        .catalog
-                        .has_privileges_of_role(self.current_user, d.owner)
-                    {
+            let (id, owner, tname) =
+                match self
+                    .catalog
+                    .resolve_type_name(schema.as_deref(), &name, self.search_path)
+                {
+                    Some(TypeRef::Domain(d)) => (d.id, d.owner, d.name.clone()),
+                    Some(TypeRef::Composite(_)) if domains_only => {
                         return Err(Error::new(
-                            SqlState::INSUFFICIENT_PRIVILEGE,
-                            format!("must be owner of type {}", d.name),
+                            SqlState::WRONG_OBJECT_TYPE,
+                            format!("\"{name}\" is not a domain"),
                         ));
                     }
-                    ids.push(d.id);
-                }
-                None if if_exists => self.env.notice(Notice::plain(format!(
-                    "type \"{name}\" does not exist, skipping"
-                ))),
-                None => return Err(type_not_found(&name)),
+                    Some(TypeRef::Composite(c)) => (c.id, c.owner, c.name.clone()),
+                    None if if_exists => {
+                        self.env.notice(Notice::plain(format!(
+                            "type \"{name}\" does not exist, skipping"
+                        )));
+                        continue;
+                    }
+                    None => return Err(type_not_found(&name)),
+                };
+            if !self
+                .catalog
+                .has_privileges_of_role(self.current_user, owner)
+            {
+                return Err(Error::new(
+                    SqlState::INSUFFICIENT_PRIVILEGE,
+                    format!("must be owner of type {tname}"),
+                ));
             }
+            ids.push(id);
         }
         for id in ids {
-            self.drop_domain(id, cascade, true)?;
+            if self.catalog.domains.contains_key(&id) {
+                self.drop_domain(id, cascade, true)?;
+            } else {
+                self.drop_composite(id, cascade, true)?;
+            }
             self.reload()?;
         }
-        Ok("DROP TYPE".into())
+        Ok(if domains_only {
+            "DROP DOMAIN"
+        } else {
+            "DROP TYPE"
+        }
+        .into())
     }
 
     /// Drops domain `id`; `report`: say what the cascade drops (not when a
@@ -135,6 +151,22 @@ impl DdlCtx<'_> {
         let Some(d) = self.catalog.domains.get(&id).cloned() else {
             return Ok(());
         };
+        let deps = self.column_dependents(id, &d.name, true);
+        if !deps.is_empty() && !cascade {
+            let detail: Vec<String> = deps
+                .iter()
+                .map(|(what, on)| format!("{what} depends on type {on}"))
+                .collect();
+            return Err(Error::new(
+                SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
+                format!(
+                    "cannot drop type {} because other objects depend on it",
+                    d.name
+                ),
+            )
+            .with_detail(detail.join("\n"))
+            .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+        }
         let users: Vec<(u32, String, String)> = self
             .catalog
             .tables
@@ -147,36 +179,13 @@ impl DdlCtx<'_> {
                     .collect::<Vec<_>>()
             })
             .collect();
-        let what = |(_, t, c): &(u32, String, String)| {
-            format!("column {c} of table {t} depends on type {}", d.name)
-        };
-        if !users.is_empty() && !cascade {
-            let detail: Vec<String> = users.iter().map(what).collect();
-            return Err(Error::new(
-                SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
-                format!(
-                    "cannot drop type {} because other objects depend on it",
-                    d.name
-                ),
-            )
-            .with_detail(detail.join("\n"))
-            .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
-        }
-        match users.as_slice() {
-            _ if !report => {}
-            [] => {}
-            [(_, t, c)] => self.env.notice(Notice::plain(format!(
-                "drop cascades to column {c} of table {t}"
-            ))),
-            many => self.env.notice(
-                Notice::plain(format!("drop cascades to {} other objects", many.len()))
-                    .with_detail(
-                        many.iter()
-                            .map(|(_, t, c)| format!("drop cascades to column {c} of table {t}"))
-                            .collect::<Vec<_>>()
-                            .join("\n"),
-                    ),
-            ),
+        if report {
+            self.report_dropped(
+                &deps
+                    .iter()
+                    .map(|(what, _)| what.clone())
+                    .collect::<Vec<_>>(),
+            );
         }
         for (table, _, column) in users {
             self.drop_column_named(table, &column)?;

@@ -9,6 +9,7 @@
 
 mod alter;
 mod cascade;
+mod composite;
 mod create;
 mod database;
 mod domain;
@@ -456,7 +457,18 @@ impl DdlCtx<'_> {
             .filter(|d| d.schema == n)
             .map(|d| d.id)
             .collect();
-        let empty = tables.is_empty() && seqs.is_empty() && views.is_empty() && domains.is_empty();
+        let composites: Vec<u32> = self
+            .catalog
+            .composites
+            .values()
+            .filter(|t| t.schema == n)
+            .map(|t| t.id)
+            .collect();
+        let empty = tables.is_empty()
+            && seqs.is_empty()
+            && views.is_empty()
+            && domains.is_empty()
+            && composites.is_empty();
         if !cascade && !empty {
             return Err(Error::new(
                 SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
@@ -483,6 +495,10 @@ impl DdlCtx<'_> {
         }
         for d in domains {
             self.drop_domain(d, true, false)?;
+            self.reload()?;
+        }
+        for t in composites {
+            self.drop_composite(t, true, false)?;
             self.reload()?;
         }
         cat::delete_object(self.txn, cat::KIND_SCHEMA, s.id);

@@ -6,11 +6,27 @@ use crate::error::{Error, Result, SqlState};
 use crate::sql::binder::ident;
 use sqlparser::ast;
 
-/// `WITH (security_invoker = bool)`: (security_invoker, options as text).
-/// Views read their tables as the querying user unless told otherwise.
-fn view_options(options: &ast::CreateTableOptions) -> Result<(bool, Vec<String>)> {
+/// A view's `WITH (...)` options.
+struct ViewOptions {
+    /// Views read their tables as the querying user unless told otherwise.
+    security_invoker: bool,
+    /// `local` or `cascaded` (also what `WITH [LOCAL | CASCADED] CHECK
+    /// OPTION` becomes when parsed).
+    check_option: Option<String>,
+    /// As `pg_class.reloptions` shows them.
+    shown: Vec<String>,
+}
+
+/// `WITH (security_invoker = bool, check_option = local | cascaded)`;
+/// other options are refused as PostgreSQL refuses unknown ones.
+fn view_options(options: &ast::CreateTableOptions) -> Result<ViewOptions> {
+    let mut out = ViewOptions {
+        security_invoker: true,
+        check_option: None,
+        shown: Vec::new(),
+    };
     let list = match options {
-        ast::CreateTableOptions::None => return Ok((true, Vec::new())),
+        ast::CreateTableOptions::None => return Ok(out),
         ast::CreateTableOptions::With(l) => l,
         other => {
             return Err(Error::syntax(format!(
@@ -18,11 +34,19 @@ fn view_options(options: &ast::CreateTableOptions) -> Result<(bool, Vec<String>)
             )));
         }
     };
-    let mut invoker = true;
-    let mut shown = Vec::new();
     for o in list {
         let (key, value) = match o {
-            ast::SqlOption::KeyValue { key, value } => (ident(key), Some(value.to_string())),
+            ast::SqlOption::KeyValue { key, value } => {
+                let v = match value {
+                    ast::Expr::Value(v) => match &v.value {
+                        ast::Value::SingleQuotedString(s) => s.to_lowercase(),
+                        other => other.to_string().to_lowercase(),
+                    },
+                    ast::Expr::Identifier(i) => ident(i),
+                    other => other.to_string().to_lowercase(),
+                };
+                (ident(key), Some(v))
+            }
             ast::SqlOption::Ident(i) => (ident(i), None),
             other => {
                 return Err(Error::new(
@@ -31,23 +55,38 @@ fn view_options(options: &ast::CreateTableOptions) -> Result<(bool, Vec<String>)
                 ));
             }
         };
-        let flag = |v: Option<String>| -> Result<bool> {
-            let v = v.map(|v| v.trim_matches('\'').to_ascii_lowercase());
-            match v.as_deref() {
-                None | Some("true" | "on" | "1" | "yes") => Ok(true),
-                Some("false" | "off" | "0" | "no") => Ok(false),
-                Some(other) => Err(Error::new(
-                    SqlState::INVALID_PARAMETER_VALUE,
-                    format!("invalid value for boolean option \"{key}\": {other}"),
-                )),
-            }
-        };
         match key.as_str() {
             "security_invoker" => {
-                invoker = flag(value)?;
-                shown.push(format!("security_invoker={invoker}"));
+                let invoker = match value.as_deref() {
+                    None | Some("true" | "on" | "1" | "yes") => true,
+                    Some("false" | "off" | "0" | "no") => false,
+                    Some(other) => {
+                        return Err(Error::new(
+                            SqlState::INVALID_PARAMETER_VALUE,
+                            format!("invalid value for boolean option \"{key}\": {other}"),
+                        ));
+                    }
+                };
+                out.security_invoker = invoker;
+                out.shown.push(format!("security_invoker={invoker}"));
             }
-            "security_barrier" | "check_option" => {
+            "check_option" => match value.as_deref() {
+                Some(v @ ("local" | "cascaded")) => {
+                    out.check_option = Some(v.to_string());
+                    out.shown.push(format!("check_option={v}"));
+                }
+                v => {
+                    return Err(Error::new(
+                        SqlState::INVALID_PARAMETER_VALUE,
+                        format!(
+                            "invalid value for enum option \"check_option\": {}",
+                            v.unwrap_or("true")
+                        ),
+                    )
+                    .with_detail("Valid values are \"local\" and \"cascaded\"."));
+                }
+            },
+            "security_barrier" => {
                 return Err(Error::unsupported(format!(
                     "the view option \"{key}\" is not supported"
                 )));
@@ -60,7 +99,7 @@ fn view_options(options: &ast::CreateTableOptions) -> Result<(bool, Vec<String>)
             }
         }
     }
-    Ok((invoker, shown))
+    Ok(out)
 }
 
 impl DdlCtx<'_> {
@@ -68,7 +107,11 @@ impl DdlCtx<'_> {
         if cv.materialized {
             return Err(Error::unsupported("materialized views are not supported"));
         }
-        let (security_invoker, options) = view_options(&cv.options)?;
+        let ViewOptions {
+            security_invoker,
+            check_option,
+            shown: options,
+        } = view_options(&cv.options)?;
         // Bind the query now: it must be valid, and its output names the view's columns.
         let binder = self.binder();
         let plan = binder.bind_query(&cv.query)?;
@@ -148,7 +191,17 @@ impl DdlCtx<'_> {
             }
             None => self.oids.allocate(self.txn)?,
         };
+        if check_option.is_some() {
+            let q = crate::sql::parser::parse_query(&cv.query.to_string())?;
+            if let Err(detail) = crate::sql::binder::updatable_query(&q, &columns).map(|_| ()) {
+                return Err(Error::unsupported(
+                    "WITH CHECK OPTION is supported only on automatically updatable views",
+                )
+                .with_hint(detail));
+            }
+        }
         let view = ViewDef {
+            check_option,
             id,
             database: self.catalog.database,
             schema,

@@ -74,6 +74,17 @@ impl Acc {
         {
             return Ok(());
         }
+        if self.seen.is_none() && self.ordered.is_none() && call.args.len() <= 1 {
+            // The common case (count(*), sum(x), ...): no argument list.
+            let v = match call.args.first() {
+                Some(a) => a.eval(row, ctx)?,
+                None => Value::Null,
+            };
+            if v.is_null() && !matches!(call.func, AggFunc::CountStar | AggFunc::ArrayAgg) {
+                return Ok(());
+            }
+            return self.add_value(call, v, &[]);
+        }
         let args = Expr::eval_all(&call.args, row, ctx)?;
         if let Some(seen) = &mut self.seen
             && !seen.insert(args.clone())
@@ -294,12 +305,14 @@ pub fn aggregate(
     }
     let mut index: HashMap<Vec<Value>, usize> = HashMap::new();
     let mut groups: Vec<(Vec<Value>, Vec<Acc>)> = Vec::new();
+    // The key is built in one buffer and copied only for a new group.
+    let mut key: Vec<Value> = Vec::with_capacity(group_by.len());
     for r in input {
         let row = r?;
-        let key = group_by
-            .iter()
-            .map(|g| g.eval(&row, ctx))
-            .collect::<Result<Vec<_>>>()?;
+        key.clear();
+        for g in group_by {
+            key.push(g.eval(&row, ctx)?);
+        }
         let gi = match index.get(&key) {
             Some(i) => *i,
             None => {
@@ -310,7 +323,7 @@ pub fn aggregate(
                     ));
                 }
                 groups.push((key.clone(), aggs.iter().map(Acc::new).collect()));
-                index.insert(key, groups.len() - 1);
+                index.insert(key.clone(), groups.len() - 1);
                 groups.len() - 1
             }
         };

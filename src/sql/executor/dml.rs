@@ -81,8 +81,9 @@ pub fn execute_dml(
         keys: IndexKeys::new(catalog),
         domains: Default::default(),
     };
-    // Under row-level security an integrity error must not print values
-    // (of the new row, or of a row the user may not see), as in PostgreSQL.
+    // Under row-level security an integrity error, or a view's CHECK OPTION
+    // failure, must not print values (of the new row, or of a row the user
+    // may not see), as in PostgreSQL.
     let hide_values = match plan {
         DmlPlan::Insert(p) => !p.rls.is_empty(),
         DmlPlan::Update(p) => !p.rls.is_empty(),
@@ -98,13 +99,26 @@ pub fn execute_dml(
     };
     match run(&mut w) {
         Ok(()) => Ok(w.out),
-        Err(mut e) if hide_values && e.code.code().starts_with("23") => {
+        Err(mut e)
+            if hide_values
+                && (e.code.code().starts_with("23")
+                    || e.code == SqlState::WITH_CHECK_OPTION_VIOLATION) =>
+        {
             e.detail = None;
             Err(e)
         }
         Err(e) => Err(e),
     }
 }
+
+/// What a new row must satisfy: the table's CHECK constraints, its
+/// row-level security checks, and the CHECK OPTION of the view it is
+/// written through.
+type RowChecks<'c> = (
+    &'c [(String, Expr)],
+    &'c [RlsCheck],
+    Option<&'c (String, Expr)>,
+);
 
 /// A deferred NO ACTION check: (parent, child, fk index, old referenced values).
 type NoActionCheck = (Arc<TableDef>, Arc<TableDef>, usize, Vec<Value>);
@@ -240,7 +254,7 @@ impl<'a> Writer<'a> {
             outer: None,
             cache: self.cache.clone(),
         };
-        filtered_rows(self.txn, scan, &ctx)?.collect()
+        filtered_rows(self.txn, scan, &ctx, true)?.collect()
     }
 
     fn collect_plan(&self, plan: &crate::sql::plan::Plan) -> Result<Vec<Vec<Value>>> {
@@ -275,8 +289,21 @@ impl<'a> Writer<'a> {
                 v.coerce_to(&c.ty)?
             };
             if let Some(d) = c.domain {
-                self.domain(d)?
-                    .check(&v, &EvalCtx::new(self.params, self.env))?;
+                let bound = self.domain(d)?;
+                let ectx = EvalCtx::new(self.params, self.env);
+                let of_elements =
+                    self.catalog.domains.get(&d).is_some_and(|def| {
+                        crate::sql::binder::domain::is_array_of_domain(&c.ty, def)
+                    });
+                match &v {
+                    Value::Array(_, items) if of_elements => {
+                        for item in items {
+                            bound.check(item, &ectx)?;
+                        }
+                    }
+                    _ if of_elements => {}
+                    _ => bound.check(&v, &ectx)?,
+                }
             }
             out.push(v);
         }
@@ -309,6 +336,22 @@ impl<'a> Writer<'a> {
             }
         }
         Ok(out)
+    }
+
+    /// A view's CHECK OPTION on a row written through it (NULL fails too:
+    /// the row must be visible in the view).
+    fn check_view(&self, view_check: Option<&(String, Expr)>, row: &[Value]) -> Result<()> {
+        let Some((view, cond)) = view_check else {
+            return Ok(());
+        };
+        if cond.eval_pred(row, &self.ectx())? {
+            return Ok(());
+        }
+        Err(Error::new(
+            SqlState::WITH_CHECK_OPTION_VIOLATION,
+            format!("new row violates check option for view \"{view}\""),
+        )
+        .with_detail(failing_row(row)))
     }
 
     /// Fails with 42501 unless `row` passes every row-level security check.
@@ -789,6 +832,7 @@ impl<'a> Writer<'a> {
         let rows = self.collect_plan(&p.source)?;
         for row in rows {
             let row = self.prepare(table, row, &p.checks, &p.rls)?;
+            self.check_view(p.view_check.as_ref(), &row)?;
             let rowid = match table.rowid_seq {
                 Some(seq) if table.primary_key.is_empty() => Some(self.env.nextval(seq)?),
                 _ => None,
@@ -860,7 +904,7 @@ impl<'a> Writer<'a> {
                                 &existing,
                                 &old,
                                 new,
-                                (&p.checks, &p.rls_update),
+                                (&p.checks, &p.rls_update, p.view_check.as_ref()),
                                 &p.returning,
                                 &[],
                             )?;
@@ -880,11 +924,12 @@ impl<'a> Writer<'a> {
         key: &[u8],
         old: &[Value],
         new: Vec<Value>,
-        (checks, rls): (&[(String, Expr)], &[RlsCheck]),
+        (checks, rls, view_check): RowChecks<'_>,
         returning: &Option<Returning>,
         extra: &[Value],
     ) -> Result<()> {
         let new = self.prepare(table, new, checks, rls)?;
+        self.check_view(view_check, &new)?;
         let pk = if table.primary_key.is_empty() {
             pk_of_key(key).to_vec()
         } else {
@@ -996,7 +1041,7 @@ impl<'a> Writer<'a> {
                 &key,
                 &row,
                 new,
-                (&p.checks, &p.rls),
+                (&p.checks, &p.rls, p.view_check.as_ref()),
                 &p.returning,
                 &other,
             )?;

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::sql::expr::{EvalCtx, Expr};
 use crate::sql::plan::JoinKind;
 use crate::types::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 /// How candidate right rows are found for a left row.
 pub(super) enum Probe<'a> {
@@ -51,42 +51,62 @@ pub(super) struct JoinIter<'a> {
     /// Right rows that matched some left row (right and full joins).
     pub matched: Vec<bool>,
     /// Output rows produced for the current left row, not yet returned.
-    pub pending: std::vec::IntoIter<Row>,
+    pub pending: VecDeque<Row>,
     /// Position in `right` while emitting unmatched right rows.
     pub tail: Option<usize>,
     pub left_width: usize,
+    /// The probe key of the current left row (reused).
+    pub key: Vec<Value>,
 }
 
 impl<'a> JoinIter<'a> {
-    fn join_row(&mut self, l: Row) -> Result<Vec<Row>> {
-        let mut out = Vec::new();
-        let candidates: Box<dyn Iterator<Item = usize> + '_> = match &self.probe {
-            Probe::All => Box::new(0..self.right.len()),
+    /// Joins one left row, queueing its output rows in `pending`.
+    fn join_row(&mut self, l: Row) -> Result<()> {
+        let JoinIter {
+            right,
+            probe,
+            kind,
+            on,
+            ectx,
+            matched,
+            pending,
+            key,
+            right_width,
+            ..
+        } = self;
+        // Every right row (nested loop), or the rows under the key (hash).
+        let (every, hashed): (Option<std::ops::Range<usize>>, &[usize]) = match probe {
+            Probe::All => (Some(0..right.len()), &[]),
             Probe::Hash { left_keys, table } => {
-                let key = Expr::eval_all(left_keys, &l, &self.ectx)?;
+                key.clear();
+                for k in left_keys.iter() {
+                    key.push(k.eval(&l, ectx)?);
+                }
                 if key.iter().any(Value::is_null) {
-                    Box::new(std::iter::empty())
+                    (None, &[])
                 } else {
-                    match table.get(&key) {
-                        Some(ix) => Box::new(ix.iter().copied()),
-                        None => Box::new(std::iter::empty()),
-                    }
+                    (None, table.get(key.as_slice()).map_or(&[], Vec::as_slice))
                 }
             }
         };
+        let count = every.as_ref().map_or(hashed.len(), |r| r.len());
+        let candidates = every.into_iter().flatten().chain(hashed.iter().copied());
+        let mut l = Some(l);
         let mut any = false;
-        let mut hits = Vec::new();
-        for i in candidates {
-            let r = &self.right[i];
-            let ok = match self.on {
+        let track = matches!(kind, JoinKind::Right | JoinKind::Full);
+        let last = count.saturating_sub(1);
+        for (n, i) in candidates.enumerate() {
+            let r = &right[i];
+            let left_row = l.as_ref().expect("the left row is moved only at the end");
+            let ok = match on {
                 None => true,
                 Some(p) => {
-                    let mut row = Vec::with_capacity(l.len() + r.len());
-                    row.extend_from_slice(&l);
+                    let mut row = Vec::with_capacity(left_row.len() + r.len());
+                    row.extend_from_slice(left_row);
                     row.extend_from_slice(r);
-                    let ok = p.eval_pred(&row, &self.ectx)?;
-                    if ok && self.kind.has_right_columns() {
-                        out.push(row);
+                    let ok = p.eval_pred(&row, ectx)?;
+                    if ok && kind.has_right_columns() {
+                        pending.push_back(row);
                     }
                     ok
                 }
@@ -95,35 +115,38 @@ impl<'a> JoinIter<'a> {
                 continue;
             }
             any = true;
-            match self.kind {
+            if track {
+                matched[i] = true;
+            }
+            match kind {
                 JoinKind::Semi | JoinKind::Anti => break,
                 _ => {
-                    if self.on.is_none() {
-                        let mut row = Vec::with_capacity(l.len() + r.len());
-                        row.extend_from_slice(&l);
+                    if on.is_none() {
+                        // The last candidate takes the left row itself.
+                        let mut row = if n == last {
+                            l.take().expect("taken once")
+                        } else {
+                            left_row.clone()
+                        };
+                        row.reserve(r.len());
                         row.extend_from_slice(r);
-                        out.push(row);
+                        pending.push_back(row);
                     }
-                    hits.push(i);
                 }
             }
         }
-        if matches!(self.kind, JoinKind::Right | JoinKind::Full) {
-            for i in hits {
-                self.matched[i] = true;
-            }
-        }
-        match self.kind {
-            JoinKind::Semi if any => out.push(l),
-            JoinKind::Anti if !any => out.push(l),
+        match kind {
+            JoinKind::Semi if any => pending.extend(l),
+            JoinKind::Anti if !any => pending.extend(l),
             JoinKind::Left | JoinKind::Full if !any => {
-                let mut row = l;
-                row.resize(row.len() + self.right_width, Value::Null);
-                out.push(row);
+                if let Some(mut row) = l {
+                    row.resize(row.len() + *right_width, Value::Null);
+                    pending.push_back(row);
+                }
             }
             _ => {}
         }
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -132,7 +155,7 @@ impl Iterator for JoinIter<'_> {
 
     fn next(&mut self) -> Option<Result<Row>> {
         loop {
-            if let Some(row) = self.pending.next() {
+            if let Some(row) = self.pending.pop_front() {
                 return Some(Ok(row));
             }
             if let Some(pos) = self.tail.as_mut() {
@@ -149,15 +172,16 @@ impl Iterator for JoinIter<'_> {
                 return None;
             }
             match self.left.next() {
-                Some(Ok(l)) => match self
-                    .ectx
-                    .env
-                    .check_interrupt()
-                    .and_then(|_| self.join_row(l))
-                {
-                    Ok(rows) => self.pending = rows.into_iter(),
-                    Err(e) => return Some(Err(e)),
-                },
+                Some(Ok(l)) => {
+                    if let Err(e) = self
+                        .ectx
+                        .env
+                        .check_interrupt()
+                        .and_then(|_| self.join_row(l))
+                    {
+                        return Some(Err(e));
+                    }
+                }
                 Some(Err(e)) => return Some(Err(e)),
                 None => {
                     if matches!(self.kind, JoinKind::Right | JoinKind::Full) {

@@ -138,7 +138,9 @@ fn execute_node<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>>
         }
         Plan::Scan(s) => match scan::point_row(ctx.txn, s, ctx)? {
             Some(row) => Box::new(row.into_iter().map(Ok)),
-            None => Box::new(scan::filtered_rows(ctx.txn, s, ctx)?.map(|r| r.map(|(_, row)| row))),
+            None => Box::new(
+                scan::filtered_rows(ctx.txn, s, ctx, false)?.map(|r| r.map(|(_, row)| row)),
+            ),
         },
         Plan::Series { args, column } => {
             Box::new(interruptible(series(args, &column.ty, ctx)?, ctx.env))
@@ -173,6 +175,28 @@ fn execute_node<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>>
                     _ => None,
                 })
                 .collect();
+            // Columns picked in increasing order are moved down within the
+            // input row itself (no new row per input row).
+            let in_place: Option<Vec<usize>> = movable
+                .iter()
+                .copied()
+                .collect::<Option<Vec<usize>>>()
+                .filter(|cols| cols.windows(2).all(|w| w[0] < w[1]));
+            if let Some(cols) = in_place {
+                return Ok(Box::new(input.map(move |r| {
+                    let mut row = r?;
+                    if cols.last().is_some_and(|&c| c >= row.len()) {
+                        return Err(Error::internal("projection reads past the row"));
+                    }
+                    for (j, &i) in cols.iter().enumerate() {
+                        if i != j {
+                            row[j] = std::mem::replace(&mut row[i], Value::Null);
+                        }
+                    }
+                    row.truncate(cols.len());
+                    Ok(row)
+                })));
+            }
             Box::new(input.map(move |r| {
                 let mut row = r?;
                 let mut out = Vec::with_capacity(exprs.len());
@@ -362,7 +386,28 @@ fn join<'a>(
     ctx: &'a ExecCtx<'a>,
 ) -> Result<RowIter<'a>> {
     let ectx = ctx.eval_ctx();
-    let right_rows: Vec<Row> = execute(right, ctx)?.collect::<Result<_>>()?;
+    let right_rows: Vec<Row> = match right_keys {
+        // A semi or anti join without a residual condition only asks whether
+        // a key occurs: keep one right row per key (NULL keys never match).
+        Some(keys) if matches!(kind, JoinKind::Semi | JoinKind::Anti) && on.is_none() => {
+            let mut seen = std::collections::HashSet::new();
+            let mut rows = Vec::new();
+            let mut key = Vec::with_capacity(keys.len());
+            for r in execute(right, ctx)? {
+                let r = r?;
+                key.clear();
+                for k in keys {
+                    key.push(k.eval(&r, &ectx)?);
+                }
+                if !key.iter().any(Value::is_null) && !seen.contains(&key) {
+                    seen.insert(key.clone());
+                    rows.push(r);
+                }
+            }
+            rows
+        }
+        _ => execute(right, ctx)?.collect::<Result<_>>()?,
+    };
     if let (join::Probe::Hash { table, .. }, Some(keys)) = (&mut probe, right_keys) {
         *table = join::build_hash(&right_rows, keys, &ectx)?;
     }
@@ -380,8 +425,9 @@ fn join<'a>(
         kind,
         on,
         ectx,
-        pending: Vec::new().into_iter(),
+        pending: Default::default(),
         tail: None,
+        key: Vec::new(),
     }))
 }
 

@@ -7,7 +7,7 @@ use crate::catalog::{IndexDef, TableDef};
 use crate::error::{Error, Result};
 use crate::sql::expr::Expr;
 use crate::sql::plan::{Access, Scan};
-use crate::storage::prefix_end;
+use crate::storage::{RefIter, prefix_end};
 use crate::txn::Transaction;
 use crate::types::encoding::{decode_row, encode_key, encode_key_value};
 use crate::types::{DataType, Value};
@@ -42,7 +42,7 @@ pub fn decode_table_row_projected(
             table.columns.len()
         )));
     }
-    row.resize(table.columns.len(), Value::Null);
+    row.resize_with(table.columns.len(), || Value::Null);
     Ok(row)
 }
 
@@ -166,20 +166,39 @@ fn key_range(
 }
 
 /// Rows of a scan (before its filter), with their keys, read through `txn`.
-/// With `latest`, reads the newest committed data instead of the snapshot.
+/// Without `keys` the keys are left empty (reads that only want the rows
+/// then copy nothing out of storage but the values they decode).
 pub fn scan_rows<'a>(
     txn: &'a Transaction,
     scan: &'a Scan,
     ctx: &'a ExecCtx<'a>,
+    keys: bool,
 ) -> Result<Box<dyn Iterator<Item = Result<KeyedRow>> + 'a>> {
-    let rows = scan_rows_unchecked(txn, scan, ctx)?;
+    let rows = scan_rows_unchecked(txn, scan, ctx, keys)?;
     Ok(Box::new(super::interruptible(rows, ctx.env)))
+}
+
+/// Decodes the rows of a lending scan of a table's primary index.
+fn decode_rows<'a>(
+    mut pairs: RefIter,
+    table: &'a TableDef,
+    needed: Option<&'a [bool]>,
+    keys: bool,
+) -> impl Iterator<Item = Result<KeyedRow>> + 'a {
+    std::iter::from_fn(move || {
+        Some(match pairs.next_ref()? {
+            Ok((k, v)) => decode_table_row_projected(table, v, needed)
+                .map(|row| (if keys { k.to_vec() } else { Vec::new() }, row)),
+            Err(e) => Err(e),
+        })
+    })
 }
 
 fn scan_rows_unchecked<'a>(
     txn: &'a Transaction,
     scan: &'a Scan,
     ctx: &'a ExecCtx<'a>,
+    keys: bool,
 ) -> Result<Box<dyn Iterator<Item = Result<KeyedRow>> + 'a>> {
     let table = &scan.table;
     let needed = scan.needed.as_deref();
@@ -189,12 +208,8 @@ fn scan_rows_unchecked<'a>(
             let end = prefix_end(&p)
                 .map(Bound::Excluded)
                 .unwrap_or(Bound::Unbounded);
-            let it = txn.scan(Bound::Included(p), end, scan.reverse)?;
-            Ok(Box::new(it.map(move |kv| {
-                let (k, v) = kv?;
-                let row = decode_table_row_projected(table, &v, needed)?;
-                Ok((k, row))
-            })))
+            let it = txn.scan_ref(Bound::Included(p), end, scan.reverse)?;
+            Ok(Box::new(decode_rows(it, table, needed, keys)))
         }
         Access::Index {
             index,
@@ -229,7 +244,7 @@ fn scan_rows_unchecked<'a>(
             }
             let mut rows = Vec::new();
             for one in &scans {
-                for r in scan_rows(txn, one, ctx)? {
+                for r in scan_rows(txn, one, ctx, keys)? {
                     rows.push(r?);
                 }
             }
@@ -265,11 +280,8 @@ fn scan_rows_unchecked<'a>(
                         Ok((key.clone(), decode_table_row_projected(table, &v, needed)?))
                     })));
                 }
-                let it = txn.scan(s, e, scan.reverse)?;
-                Ok(Box::new(it.map(move |kv| {
-                    let (k, v) = kv?;
-                    Ok((k, decode_table_row_projected(table, &v, needed)?))
-                })))
+                let it = txn.scan_ref(s, e, scan.reverse)?;
+                Ok(Box::new(decode_rows(it, table, needed, keys)))
             }
             Some(ix) => {
                 let types: Vec<DataType> = ix
@@ -342,13 +354,14 @@ pub fn point_row(
     Ok(Some(Some(row)))
 }
 
-/// Rows of a scan that pass its filter.
+/// Rows of a scan that pass its filter (with their keys if `keys`).
 pub fn filtered_rows<'a>(
     txn: &'a Transaction,
     scan: &'a Scan,
     ctx: &'a ExecCtx<'a>,
+    keys: bool,
 ) -> Result<Box<dyn Iterator<Item = Result<KeyedRow>> + 'a>> {
-    let rows = scan_rows(txn, scan, ctx)?;
+    let rows = scan_rows(txn, scan, ctx, keys)?;
     match &scan.filter {
         None => Ok(rows),
         Some(f) => {

@@ -20,17 +20,32 @@ use crate::types::{DataType, Value};
 
 /// A domain's constraints bound for evaluation: CHECK expressions over a
 /// one-column row holding the value (`VALUE`).
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct BoundDomain {
     pub name: String,
     pub not_null: bool,
     pub checks: Vec<(String, Expr)>,
+    /// The constraints apply to each element of an array (a value of an
+    /// array of the domain).
+    pub elements: bool,
 }
 
 impl BoundDomain {
     /// Fails as PostgreSQL does when `v` is not a value of the domain: NULL
     /// under NOT NULL (23502), a CHECK that is false (23514; NULL passes).
     pub fn check(&self, v: &Value, ctx: &EvalCtx) -> Result<()> {
+        if self.elements {
+            if let Value::Array(_, items) = v {
+                for item in items {
+                    self.check_value(item, ctx)?;
+                }
+            }
+            return Ok(());
+        }
+        self.check_value(v, ctx)
+    }
+
+    fn check_value(&self, v: &Value, ctx: &EvalCtx) -> Result<()> {
         if v.is_null() && self.not_null {
             return Err(Error::new(
                 SqlState::NOT_NULL_VIOLATION,
@@ -69,6 +84,22 @@ macro_rules! funcs {
             /// `(array, subscript, value)`: the array with that element set
             /// (INSERT's `a[i]` targets); arrays of the element type.
             ArrayAssign(DataType),
+            /// A row's fields in the record output form, `(1,abc)`.
+            RecordOut,
+            /// `(record)`: field k of a composite value (NULL of NULL).
+            FieldSelect(usize),
+            /// `(record, value)`: the composite value of type id (with n
+            /// fields) with field k set; a NULL record starts as all NULLs.
+            FieldAssign(usize, u32, usize),
+            /// The arguments as a composite value of type id (0: record)
+            /// whose fields have these types.
+            MakeRecord(u32, Vec<DataType>),
+            /// `IS [NOT] NULL` of a composite value (true: NOT NULL): all
+            /// fields NULL (none NULL), or the value NULL (not).
+            RecordNullTest(bool),
+            /// Text in the record input form as a value of composite type
+            /// id (the field types of it and of the types it holds).
+            RecordIn(u32, std::sync::Arc<crate::types::RecordTypes>),
             /// `heliosdb_debug_panic(text)`: panics, so tests can check that
             /// the server contains a panic. Only in debug builds.
             #[cfg(debug_assertions)]
@@ -84,6 +115,12 @@ macro_rules! funcs {
                     Func::SetVal(_) => "setval",
                     Func::DomainCheck(_) => "coerce_to_domain",
                     Func::ArrayAssign(_) => "array_assign",
+                    Func::RecordOut => "record_out",
+                    Func::FieldSelect(_) => "field_select",
+                    Func::FieldAssign(..) => "field_assign",
+                    Func::MakeRecord(..) => "row",
+                    Func::RecordIn(..) => "record_in",
+                    Func::RecordNullTest(_) => "record_null_test",
                     #[cfg(debug_assertions)]
                     Func::DebugPanic => "heliosdb_debug_panic",
                     $(Func::$v => $n),*
@@ -610,6 +647,14 @@ fn check_len(len: Option<usize>) -> Result<usize> {
     }
 }
 
+/// The value of a function's only argument.
+fn eval_one(args: &[Expr], row: &[Value], ctx: &EvalCtx) -> Result<Value> {
+    match args.first() {
+        Some(a) => a.eval(row, ctx),
+        None => Ok(Value::Null),
+    }
+}
+
 fn to_json(v: &Value) -> Result<serde_json::Value> {
     use serde_json::Value as J;
     Ok(match v {
@@ -727,6 +772,62 @@ impl Func {
                     return Err(Error::internal("array_assign takes three arguments"));
                 };
                 return array::assign(elem, arr, sub, v.clone());
+            }
+            Func::RecordOut => {
+                let fields = args
+                    .iter()
+                    .map(|a| {
+                        let v = a.eval(row, ctx)?;
+                        Ok((!v.is_null()).then(|| v.to_string()))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                return Ok(Value::Text(crate::sql::binder::row::record_out(&fields)));
+            }
+            Func::FieldSelect(k) => {
+                let v = eval_one(args, row, ctx)?;
+                return match v {
+                    Value::Record(_, mut fields) if *k < fields.len() => {
+                        Ok(std::mem::replace(&mut fields[*k], Value::Null))
+                    }
+                    Value::Null => Ok(Value::Null),
+                    other => Err(Error::internal(format!(
+                        "field {k} selected from {}",
+                        other.data_type().name()
+                    ))),
+                };
+            }
+            Func::FieldAssign(k, id, n) => {
+                let (Some(base), Some(v)) = (args.first(), args.get(1)) else {
+                    return Err(Error::internal("field_assign takes two arguments"));
+                };
+                let mut fields = match base.eval(row, ctx)? {
+                    Value::Record(_, fields) if fields.len() == *n => fields,
+                    _ => vec![Value::Null; *n],
+                };
+                if let Some(f) = fields.get_mut(*k) {
+                    *f = v.eval(row, ctx)?;
+                }
+                return Ok(Value::Record(*id, fields));
+            }
+            Func::MakeRecord(id, _) => {
+                let fields = args
+                    .iter()
+                    .map(|a| a.eval(row, ctx))
+                    .collect::<Result<Vec<_>>>()?;
+                return Ok(Value::Record(*id, fields));
+            }
+            Func::RecordNullTest(not) => {
+                return Ok(Value::Bool(match eval_one(args, row, ctx)? {
+                    Value::Null => !*not,
+                    Value::Record(_, fields) => fields.iter().all(|f| f.is_null() != *not),
+                    _ => *not,
+                }));
+            }
+            Func::RecordIn(id, types) => {
+                return match eval_one(args, row, ctx)? {
+                    Value::Null => Ok(Value::Null),
+                    v => Value::parse_record(&v.to_string(), *id, types),
+                };
             }
             Func::DomainCheck(d) => {
                 let v = args

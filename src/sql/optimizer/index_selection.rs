@@ -53,7 +53,9 @@ fn compatible(col: &DataType, val: &DataType) -> bool {
         (T::Numeric(_), T::Numeric(_)) => true,
         (T::Text | T::Varchar(_), T::Text | T::Varchar(_)) => true,
         (T::Float8, T::Float8) | (T::Float4, T::Float4) => true,
-        (a, b) => a == b && !matches!(a, T::Char(_) | T::Json | T::Array(_)),
+        // Arrays and records are keyed by their row encoding, not in their
+        // comparison order.
+        (a, b) => a == b && !matches!(a, T::Char(_) | T::Json | T::Array(_) | T::Composite(_)),
     }
 }
 

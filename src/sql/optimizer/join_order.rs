@@ -97,7 +97,7 @@ fn flatten(plan: Plan, items: &mut Vec<Plan>, conjuncts: &mut Vec<Expr>) {
 /// whole unique key gives one row, a scan starts from the row count of the
 /// table's last ANALYZE (1000 for a table never analyzed), and each filter
 /// conjunct scales it by its [`selectivity`].
-fn estimate(plan: &Plan) -> f64 {
+pub(super) fn estimate(plan: &Plan) -> f64 {
     match plan {
         Plan::Values { rows, .. } => rows.len() as f64,
         Plan::Scan(s) => {
@@ -214,8 +214,9 @@ fn order(items: Vec<Plan>, conjuncts: Vec<Expr>) -> Plan {
     in_tree[first] = true;
     joined.push(first);
     let mut tree = slots[first].take().expect("each input is used once");
-    // Single-input conjuncts of the first input (normally pushed already).
+    // The inputs in the tree's column order.
     let mut layout: Vec<usize> = vec![first];
+    let mut tree_estimate = estimates[first];
 
     while joined.len() < n {
         let connected = |k: usize| {
@@ -233,7 +234,20 @@ fn order(items: Vec<Plan>, conjuncts: Vec<Expr>) -> Plan {
             .expect("an input is left");
         in_tree[next] = true;
         joined.push(next);
-        // Position of each original column in the new left and right rows.
+        // A hash join builds on its right input: the smaller side goes there.
+        let swap = estimates[next] > tree_estimate;
+        let new_layout: Vec<usize> = if swap {
+            std::iter::once(next)
+                .chain(layout.iter().copied())
+                .collect()
+        } else {
+            layout
+                .iter()
+                .copied()
+                .chain(std::iter::once(next))
+                .collect()
+        };
+        // Position of each original column in the joined row.
         let new_pos = |col: usize, order: &[usize]| -> Option<usize> {
             let k = item_of(col);
             let mut at = 0;
@@ -250,16 +264,18 @@ fn order(items: Vec<Plan>, conjuncts: Vec<Expr>) -> Plan {
             if !used[ci] && needs[ci].iter().all(|j| in_tree[*j]) {
                 used[ci] = true;
                 step.push(c.map_columns(&|i| {
-                    Expr::Column(new_pos(i, &joined).expect("conjunct inputs are joined"))
+                    Expr::Column(new_pos(i, &new_layout).expect("conjunct inputs are joined"))
                 }));
             }
         }
-        layout.push(next);
-        let right = slots[next].take().expect("each input is used once");
-        let nl = tree.columns().len();
-        let types = column_types(&tree, &right);
+        let input = slots[next].take().expect("each input is used once");
+        let (left, right) = if swap { (input, tree) } else { (tree, input) };
+        let nl = left.columns().len();
+        let types = column_types(&left, &right);
         let (lk, rk, rest) = split_keys(step, nl, &types);
-        tree = make_join(tree, right, JoinKind::Inner, lk, rk, rest);
+        tree = make_join(left, right, JoinKind::Inner, lk, rk, rest);
+        layout = new_layout;
+        tree_estimate = tree_estimate.max(estimates[next]);
     }
     // Back to the original column order.
     let mut pos = vec![0; total];

@@ -9,6 +9,7 @@ mod index_selection;
 mod join_order;
 mod prune_columns;
 mod pushdown;
+mod semi_join;
 mod sort_elimination;
 
 use super::expr::Expr;
@@ -23,6 +24,7 @@ pub trait Rule {
 /// The rules, in the order they run.
 fn rules() -> Vec<Box<dyn Rule>> {
     vec![
+        Box::new(semi_join::ExistsToSemiJoin),
         Box::new(pushdown::PushDownFilters),
         Box::new(join_order::JoinPlanning),
         Box::new(index_selection::IndexSelection),

@@ -9,6 +9,7 @@
 use super::{Rule, map_children};
 use crate::sql::expr::Expr;
 use crate::sql::plan::{Access, Plan, Scan, SortKey};
+use crate::types::DataType;
 
 pub struct SortElimination;
 
@@ -74,6 +75,16 @@ fn eliminate(plan: Plan, limited: bool) -> Plan {
     }
 }
 
+/// Whether keys of type `ty` are encoded in the order ORDER BY sorts its
+/// values. Arrays and records are keyed by their row encoding (which only
+/// serves equality), JSON by its text.
+fn key_order_is_sort_order(ty: &DataType) -> bool {
+    !matches!(
+        ty,
+        DataType::Array(_) | DataType::Composite(_) | DataType::Json | DataType::Jsonb
+    )
+}
+
 /// The scan, reading in the order of `keys` (over the projection `exprs`),
 /// if its key order can provide it.
 fn ordered_scan(s: &Scan, keys: &[SortKey], exprs: &[Expr], limited: bool) -> Option<Scan> {
@@ -89,6 +100,9 @@ fn ordered_scan(s: &Scan, keys: &[SortKey], exprs: &[Expr], limited: bool) -> Op
         let Expr::Column(c) = exprs.get(i)? else {
             return None;
         };
+        if !key_order_is_sort_order(&s.table.columns.get(*c)?.ty) {
+            return None;
+        }
         cols.push(*c);
     }
     let pk = &s.table.primary_key;

@@ -426,7 +426,7 @@ fn pg_attribute(ctx: &Ctx) -> SystemTable {
         b.push(vec![
             int8(rel),
             text(name.as_str()),
-            int8(domain.map_or(ty.oid() as i64, |d| d as i64)),
+            int8(type_oid(cat, ty, *domain)),
             Value::Int4(-1),
             Value::Int2(len),
             Value::Int2(num as i16),
@@ -499,6 +499,27 @@ fn pg_attribute(ctx: &Ctx) -> SystemTable {
         }
     }
     b.finish()
+}
+
+/// The oid of a column's type: its domain (or the domain's array type),
+/// a composite type or its array type, or a built-in type.
+fn type_oid(cat: &crate::catalog::Catalog, ty: &DataType, domain: Option<u32>) -> i64 {
+    if let Some(d) = domain.and_then(|d| cat.domains.get(&d)) {
+        if crate::sql::binder::domain::is_array_of_domain(ty, d) && d.array_id != 0 {
+            return d.array_id as i64;
+        }
+        return d.id as i64;
+    }
+    match ty {
+        DataType::Array(e) => match **e {
+            DataType::Composite(id) => cat
+                .composites
+                .get(&id)
+                .map_or(ty.oid() as i64, |c| c.array_id as i64),
+            _ => ty.oid() as i64,
+        },
+        _ => ty.oid() as i64,
+    }
 }
 
 fn is_collatable(ty: &DataType) -> bool {
@@ -594,7 +615,7 @@ fn pg_type(ctx: &Ctx) -> SystemTable {
             text(","),
             int8(0),
             int8(0),
-            int8(0),
+            int8(d.array_id as i64),
             text("domain_in"),
             text(
                 base.as_ref()
@@ -613,6 +634,80 @@ fn pg_type(ctx: &Ctx) -> SystemTable {
             Value::Int4(matches!(d.base, DataType::Array(_)) as i32),
             int8(if is_collatable(&d.base) { 100 } else { 0 }),
             d.default.clone().map_or(Value::Null, Value::Text),
+        ]);
+    }
+    // Composite types: typtype 'c' (with no pg_class row of their own).
+    for t in ctx.catalog.composites.values() {
+        b.push(vec![
+            int8(t.id as i64),
+            text(t.name.clone()),
+            int8(namespace_oid(ctx.catalog, &t.schema)),
+            int8(super::roles::role_oid(ctx.catalog, t.owner)),
+            Value::Int2(-1),
+            Value::Bool(false),
+            text("c"),
+            text("C"),
+            Value::Bool(false),
+            Value::Bool(true),
+            text(","),
+            int8(0),
+            int8(0),
+            int8(t.array_id as i64),
+            text("record_in"),
+            text("record_out"),
+            text("record_recv"),
+            text("record_send"),
+            text("d"),
+            text("x"),
+            Value::Bool(false),
+            int8(0),
+            Value::Int4(-1),
+            Value::Int4(0),
+            int8(0),
+            Value::Null,
+        ]);
+    }
+    // The array types of domains and composite types, `_name`.
+    let arrays = ctx
+        .catalog
+        .domains
+        .values()
+        .filter(|d| d.array_id != 0)
+        .map(|d| (d.array_id, d.id, &d.name, &d.schema, d.owner))
+        .chain(
+            ctx.catalog
+                .composites
+                .values()
+                .map(|t| (t.array_id, t.id, &t.name, &t.schema, t.owner)),
+        );
+    for (oid, elem, name, schema, owner) in arrays {
+        b.push(vec![
+            int8(oid as i64),
+            text(format!("_{name}")),
+            int8(namespace_oid(ctx.catalog, schema)),
+            int8(super::roles::role_oid(ctx.catalog, owner)),
+            Value::Int2(-1),
+            Value::Bool(false),
+            text("b"),
+            text("A"),
+            Value::Bool(false),
+            Value::Bool(true),
+            text(","),
+            int8(0),
+            int8(elem as i64),
+            int8(0),
+            text("array_in"),
+            text("array_out"),
+            text("array_recv"),
+            text("array_send"),
+            text("d"),
+            text("x"),
+            Value::Bool(false),
+            int8(0),
+            Value::Int4(-1),
+            Value::Int4(0),
+            int8(0),
+            Value::Null,
         ]);
     }
     b.finish()

@@ -591,8 +591,26 @@ async fn sigterm_with_many_open_transactions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_connections_and_idle_reaping() {
     let server = Server::start(&["--max-connections", "2"]);
-    let a = server.connect().await;
-    let _b = server.connect().await;
+    // Server::start's readiness probe (a bare TCP connect) holds a slot
+    // until the server sees it close: retry while it does.
+    let connect = || async {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match tokio_postgres::connect(&server.url(), NoTls).await {
+                Ok((c, conn)) => {
+                    tokio::spawn(conn);
+                    return c;
+                }
+                Err(e) => {
+                    assert_eq!(code(&e), SqlState::TOO_MANY_CONNECTIONS);
+                    assert!(Instant::now() < deadline, "no connection slot freed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    };
+    let a = connect().await;
+    let _b = connect().await;
     let e = connect_err(&server.url()).await;
     assert_eq!(code(&e), SqlState::TOO_MANY_CONNECTIONS);
 

@@ -83,6 +83,9 @@ impl Binder<'_> {
         name: &str,
         args: &[Bound],
     ) -> Result<Option<Bound>> {
+        if name == "row_security_active" {
+            return self.bind_row_security_active(args).map(Some);
+        }
         let kind = match name {
             "has_table_privilege" => Kind::Table,
             "has_sequence_privilege" => Kind::Sequence,
@@ -304,5 +307,59 @@ fn role_of(cat: &Catalog, v: &Value) -> Result<u32> {
             .ok_or_else(|| crate::catalog::roles::role_not_found(&i.to_string())),
         Value::Int4(i) => role_of(cat, &Value::Int8(*i as i64)),
         other => Ok(cat.role_named(&other.to_string())?.id),
+    }
+}
+
+impl Binder<'_> {
+    /// `row_security_active(table)`: whether row-level security applies to
+    /// the table for the current user (enabled and not bypassed by the role;
+    /// with `row_security` off it still says true, as in PostgreSQL, since
+    /// such a query would fail). The table is a constant name or oid.
+    fn bind_row_security_active(&self, args: &[Bound]) -> Result<Bound> {
+        let name = "row_security_active";
+        let [arg] = args else {
+            let types: Vec<DataType> = args.iter().map(|(_, t)| t.clone()).collect();
+            return Err(crate::sql::functions::undefined_function(name, &types));
+        };
+        let table = match constant(&arg.0).ok_or_else(|| not_constant(name, "table"))? {
+            Value::Text(t) => {
+                let ast = crate::sql::parser::parse_expr(t)?;
+                let object = match ast {
+                    sqlparser::ast::Expr::Identifier(i) => {
+                        sqlparser::ast::ObjectName::from(vec![i])
+                    }
+                    sqlparser::ast::Expr::CompoundIdentifier(p) => {
+                        sqlparser::ast::ObjectName::from(p)
+                    }
+                    _ => return Err(Error::undefined_table(t)),
+                };
+                self.table(&object)?
+            }
+            v => {
+                let oid = v
+                    .as_i64()
+                    .ok_or_else(|| Error::undefined_table(&v.to_string()))?;
+                u32::try_from(oid)
+                    .ok()
+                    .and_then(|id| self.catalog.tables.get(&id).cloned())
+                    .ok_or_else(|| {
+                        Error::new(
+                            SqlState::UNDEFINED_TABLE,
+                            format!("relation with OID {oid} does not exist"),
+                        )
+                    })?
+            }
+        };
+        let role = match self.privileges.get() {
+            super::Checks::Role(r) => Some(r),
+            _ => None,
+        };
+        let active = table.rls.enabled
+            && role.is_some_and(|r| {
+                let bypass = self.catalog.roles.get(&r).is_some_and(|d| d.bypassrls)
+                    || (!table.rls.forced && self.catalog.has_privileges_of_role(r, table.owner));
+                !bypass
+            });
+        Ok((Expr::Literal(Value::Bool(active)), DataType::Bool))
     }
 }

@@ -434,7 +434,7 @@ impl Session {
         let search_path = self.search_path(&catalog);
         let binder = crate::sql::binder::Binder::new(&catalog, &search_path)
             .with_privilege_checks(self.identity.current_user())
-            .with_row_security(self.settings.builtin("row_security") != "off");
+            .with_row_security(self.row_security());
         let table = binder.table(table_name)?;
         catalog.check_privilege(
             self.identity.current_user(),

@@ -1469,7 +1469,7 @@ impl Session {
     }
 
     /// The `row_security` setting.
-    fn row_security(&self) -> bool {
+    pub(super) fn row_security(&self) -> bool {
         self.settings.builtin("row_security") != "off"
     }
 

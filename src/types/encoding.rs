@@ -605,19 +605,13 @@ fn skip_value(buf: &[u8], pos: &mut usize, depth: usize) -> Result<()> {
             get_bytes(buf, pos)?;
             return Ok(());
         }
-        R_RECORD => {
-            get_varint(buf, pos)?;
-            let n = get_varint(buf, pos)?;
-            if n > buf.len() as u64 {
-                return Err(corrupt("row"));
+        R_RECORD | R_ARRAY => {
+            // A record's type id, or an array's element type.
+            if tag == R_RECORD {
+                get_varint(buf, pos)?;
+            } else {
+                get_bytes(buf, pos)?;
             }
-            for _ in 0..n {
-                skip_value(buf, pos, depth + 1)?;
-            }
-            return Ok(());
-        }
-        R_ARRAY => {
-            get_bytes(buf, pos)?;
             let n = get_varint(buf, pos)?;
             if n > buf.len() as u64 {
                 return Err(corrupt("row"));

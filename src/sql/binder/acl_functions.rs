@@ -354,12 +354,7 @@ impl Binder<'_> {
             super::Checks::Role(r) => Some(r),
             _ => None,
         };
-        let active = table.rls.enabled
-            && role.is_some_and(|r| {
-                let bypass = self.catalog.roles.get(&r).is_some_and(|d| d.bypassrls)
-                    || (!table.rls.forced && self.catalog.has_privileges_of_role(r, table.owner));
-                !bypass
-            });
+        let active = table.rls.enabled && role.is_some_and(|r| self.policies_apply_to(&table, r));
         Ok((Expr::Literal(Value::Bool(active)), DataType::Bool))
     }
 }

@@ -124,12 +124,10 @@ impl Binder<'_> {
             Checks::Off | Checks::Superuser => return Ok(None),
             Checks::Role(r) => r,
         };
-        let owner = self.catalog.has_privileges_of_role(role, table.owner);
-        let bypass = self.catalog.roles.get(&role).is_some_and(|r| r.bypassrls)
-            || (!table.rls.forced && owner);
-        if bypass {
+        if !self.policies_apply_to(table, role) {
             return Ok(None);
         }
+        let owner = self.catalog.has_privileges_of_role(role, table.owner);
         if !self.row_security.get() {
             let err = Error::new(
                 SqlState::INSUFFICIENT_PRIVILEGE,
@@ -147,6 +145,14 @@ impl Binder<'_> {
             });
         }
         Ok(Some(role))
+    }
+
+    /// Whether `table`'s policies bind `role` (a non-superuser): not when
+    /// it has BYPASSRLS, nor for the owner unless FORCE ROW LEVEL SECURITY.
+    pub(crate) fn policies_apply_to(&self, table: &TableDef, role: u32) -> bool {
+        let bypass = self.catalog.roles.get(&role).is_some_and(|r| r.bypassrls)
+            || (!table.rls.forced && self.catalog.has_privileges_of_role(role, table.owner));
+        !bypass
     }
 
     /// The policies of `table` for `cmd` that apply to `role`.

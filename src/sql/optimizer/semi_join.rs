@@ -22,7 +22,7 @@
 
 use super::join_order::estimate;
 use super::{Rule, map_children};
-use crate::sql::expr::{Expr, SubqueryKind};
+use crate::sql::expr::{Expr, Subquery, SubqueryKind};
 use crate::sql::plan::{Access, JoinKind, Plan, Scan};
 use crate::types::BinaryOp;
 
@@ -80,16 +80,21 @@ fn rewrite(plan: Plan) -> Plan {
     }
 }
 
-fn is_exists(c: &Expr) -> bool {
-    let sq = match c {
+/// The subquery of an `EXISTS` (semi join) or `NOT EXISTS` (anti join) conjunct.
+fn exists_subquery(c: &Expr) -> Option<(&Subquery, JoinKind)> {
+    let (sq, kind) = match c {
+        Expr::Subquery { sq, lhs: None } => (sq, JoinKind::Semi),
         Expr::Not(inner) => match &**inner {
-            Expr::Subquery { sq, lhs: None } => sq,
-            _ => return false,
+            Expr::Subquery { sq, lhs: None } => (sq, JoinKind::Anti),
+            _ => return None,
         },
-        Expr::Subquery { sq, lhs: None } => sq,
-        _ => return false,
+        _ => return None,
     };
-    sq.kind == SubqueryKind::Exists
+    (sq.kind == SubqueryKind::Exists).then_some((&**sq, kind))
+}
+
+fn is_exists(c: &Expr) -> bool {
+    exists_subquery(c).is_some()
 }
 
 /// `input` with `conds` applied, for estimating (a scan takes them as its
@@ -139,15 +144,8 @@ fn reads(e: &Expr) -> Reads {
 /// `outer_rows` rows after the filter's other conditions), if any: its kind,
 /// its right input and its ON condition (over left ++ right).
 fn semi_join_for(left: &Plan, c: &Expr, outer_rows: f64) -> Option<(JoinKind, Plan, Expr)> {
-    let (sq, kind) = match c {
-        Expr::Subquery { sq, lhs: None } => (sq, JoinKind::Semi),
-        Expr::Not(inner) => match &**inner {
-            Expr::Subquery { sq, lhs: None } => (sq, JoinKind::Anti),
-            _ => return None,
-        },
-        _ => return None,
-    };
-    if sq.kind != SubqueryKind::Exists || !sq.correlated {
+    let (sq, kind) = exists_subquery(c)?;
+    if !sq.correlated {
         return None;
     }
     let mut body = &sq.plan;

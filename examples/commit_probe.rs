@@ -1,0 +1,78 @@
+//! Times durable autocommit writes through the embedded API, in one process:
+//!
+//! ```sh
+//! cargo run --release --example commit_probe -- /tmp/commit-probe [THREADS] [N]
+//! ```
+//!
+//! Each of THREADS sessions (default 1) runs N (default 2000) autocommit
+//! `INSERT ... RETURNING id` statements, first with `synchronous_commit = on`
+//! and then `off`, and then N `UPDATE ... RETURNING` statements with it on.
+//! Prints commits per second and the engine's commit counters.
+
+use heliosdb_nano::Database;
+use heliosdb_nano::storage::disk::DiskEngine;
+use std::time::Instant;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let dir = std::path::PathBuf::from(args.next().expect("usage: commit_probe DIR [THREADS] [N]"));
+    let threads: usize = args.next().map_or(1, |a| a.parse().expect("threads"));
+    let n: i64 = args.next().map_or(2000, |a| a.parse().expect("n"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let engine = std::sync::Arc::new(DiskEngine::open(&dir).expect("open"));
+    let db = Database::with_engine(engine.clone(), Some(dir.clone())).expect("open");
+    let mut s = db.connect();
+    s.execute(
+        "CREATE TABLE events(id bigserial primary key, tenant_id int, payload text)",
+        &[],
+    )
+    .expect("create");
+    let mut stats = engine.stats();
+    for (label, sync) in [
+        ("insert, sync on", "on"),
+        ("insert, sync off", "off"),
+        ("update, sync on", "on"),
+    ] {
+        let t = Instant::now();
+        std::thread::scope(|scope| {
+            for th in 0..threads {
+                let db = &db;
+                scope.spawn(move || {
+                    let mut s = db.connect();
+                    s.execute(&format!("SET synchronous_commit = {sync}"), &[])
+                        .expect("set");
+                    let ins = s
+                        .prepare(
+                            "INSERT INTO events (tenant_id, payload) VALUES ($1, $2) RETURNING id",
+                        )
+                        .expect("prepare");
+                    let upd = s
+                        .prepare("UPDATE events SET payload = $2 WHERE id = $1 RETURNING id")
+                        .expect("prepare");
+                    for i in 0..n {
+                        if label.starts_with("update") {
+                            let id = (th as i64) * n + i + 1;
+                            s.query_prepared(&upd, &[&id, &"changed"]).expect("update");
+                        } else {
+                            s.query_prepared(&ins, &[&(i as i32 % 100), &"some payload text"])
+                                .expect("insert");
+                        }
+                    }
+                });
+            }
+        });
+        let el = t.elapsed();
+        let before = stats;
+        stats = engine.stats();
+        println!(
+            "{label}: {threads} x {n} in {el:?}: {:.0}/s",
+            (threads as f64 * n as f64) / el.as_secs_f64()
+        );
+        println!(
+            "  commits {} write txns {} syncs {}",
+            stats.commits - before.commits,
+            stats.write_txns - before.write_txns,
+            stats.syncs - before.syncs
+        );
+    }
+}

@@ -1236,4 +1236,38 @@ async fn deallocate_sql_and_protocol_statements() {
         .unwrap();
     let e = c.batch_execute("EXECUTE q").await.unwrap_err();
     assert_eq!(code(&e), SqlState::INVALID_SQL_STATEMENT_NAME);
+
+    // DISCARD ALL, as a pool sends it: protocol-level statements go too,
+    // and so do settings and temporary tables.
+    let stmt = c.prepare("SELECT 4").await.unwrap();
+    c.batch_execute("CREATE TEMP TABLE tt (a int); SET application_name = 'x'; DISCARD ALL")
+        .await
+        .unwrap();
+    let e = c.query(&stmt, &[]).await.unwrap_err();
+    assert_eq!(code(&e), SqlState::INVALID_SQL_STATEMENT_NAME);
+    let e = c.batch_execute("SELECT * FROM tt").await.unwrap_err();
+    assert_eq!(code(&e), SqlState::UNDEFINED_TABLE);
+    let name: String = c
+        .query_one("SHOW application_name", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(name, "");
+
+    // MOVE reports the rows it passed over; FETCH's short form works.
+    let msgs = c
+        .simple_query("BEGIN; DECLARE mc CURSOR FOR SELECT generate_series(1, 3); MOVE ALL IN mc")
+        .await
+        .unwrap();
+    assert!(matches!(
+        msgs.last(),
+        Some(SimpleQueryMessage::CommandComplete(3))
+    ));
+    assert_eq!(c.execute("MOVE BACKWARD ALL IN mc", &[]).await.unwrap(), 3);
+    c.batch_execute("ROLLBACK; BEGIN; DECLARE mc CURSOR FOR SELECT 7")
+        .await
+        .unwrap();
+    let row = c.query_one("FETCH mc", &[]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 7);
+    assert_eq!(c.execute("MOVE mc", &[]).await.unwrap(), 0);
 }

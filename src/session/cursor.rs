@@ -109,11 +109,13 @@ impl Session {
             .ok_or_else(|| no_cursor(&name))
     }
 
-    /// `FETCH direction FROM name`: the rows it passes over, in order.
+    /// `FETCH direction FROM name`: the rows it passes over, in order; or,
+    /// for `MOVE` (`rows` false), only their number.
     pub(super) fn fetch_cursor(
         &mut self,
         name: &ast::Ident,
         direction: &ast::FetchDirection,
+        rows: bool,
     ) -> Result<StatementResult> {
         use ast::FetchDirection as D;
         if self.transaction_failed() {
@@ -165,6 +167,11 @@ impl Session {
             .with_hint("Declare it with SCROLL option to enable backward scan."));
         }
         c.position = position as usize;
+        if !rows {
+            let mut result = command_result("MOVE");
+            result.affected = range.len() as u64;
+            return Ok(result);
+        }
         let rows = range
             .into_iter()
             .map(|r| c.rows[r as usize - 1].clone())

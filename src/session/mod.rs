@@ -460,7 +460,7 @@ impl StatementResult {
     /// PostgreSQL's command tag, e.g. `INSERT 0 3`, `SELECT 2`, `CREATE TABLE`.
     pub fn tag(&self) -> String {
         match &*self.command {
-            "SELECT" | "UPDATE" | "DELETE" | "FETCH" => {
+            "SELECT" | "UPDATE" | "DELETE" | "FETCH" | "MOVE" => {
                 format!("{} {}", self.command, self.affected)
             }
             "INSERT" => format!("INSERT 0 {}", self.affected),
@@ -1076,8 +1076,17 @@ impl Session {
                 direction,
                 into: None,
                 ..
-            } => return self.fetch_cursor(name, direction),
+            } => return self.fetch_cursor(name, direction, true),
+            S::Fetch {
+                name,
+                direction,
+                into: Some(into),
+                ..
+            } if crate::sql::parser::is_move_marker(into) => {
+                return self.fetch_cursor(name, direction, false);
+            }
             S::Close { cursor } => return self.close_cursor(cursor),
+            S::Discard { object_type } => return self.discard(*object_type),
             S::Prepare {
                 name,
                 data_types,
@@ -1796,7 +1805,9 @@ impl Session {
                         .unwrap_or_default(),
                 ),
                 ast::Statement::ShowVariable { variable } => set::show_columns(variable),
-                ast::Statement::Fetch { name, .. } => self.fetch_columns(name)?,
+                ast::Statement::Fetch {
+                    name, into: None, ..
+                } => self.fetch_columns(name)?,
                 ast::Statement::Declare { stmts } => {
                     // Binding the query gives the parameters' types.
                     for q in stmts.iter().filter_map(|d| d.for_query.as_ref()) {

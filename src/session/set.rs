@@ -225,6 +225,64 @@ impl Session {
         Ok(command_result("RESET"))
     }
 
+    /// `DISCARD ALL | PLANS | SEQUENCES | TEMP`: drops session state, as a
+    /// connection pool does before it hands a connection to another client.
+    pub(super) fn discard(&mut self, what: ast::DiscardObject) -> Result<StatementResult> {
+        use ast::DiscardObject as D;
+        if self.transaction_failed() {
+            return Err(Error::aborted_transaction());
+        }
+        let tag = match what {
+            D::ALL => {
+                if self.in_transaction() {
+                    return Err(Error::new(
+                        SqlState::ACTIVE_SQL_TRANSACTION,
+                        "DISCARD ALL cannot run inside a transaction block",
+                    ));
+                }
+                // PostgreSQL's list: CLOSE ALL; SET SESSION AUTHORIZATION
+                // DEFAULT; RESET ALL; DEALLOCATE ALL; DISCARD PLANS, TEMP and
+                // SEQUENCES. (A role bound to a tenant stays in its tenant:
+                // that is its reset value.)
+                self.cursors.clear();
+                self.set_session_authorization(None)?;
+                self.reset(&ast::Reset::ALL)?;
+                self.sql_prepared.clear();
+                self.currvals.borrow_mut().clear();
+                self.discard_temp()?;
+                let mut r = command_result("DISCARD ALL");
+                r.deallocate = Some(None);
+                return Ok(r);
+            }
+            // Plans are cached per database and keyed by everything they
+            // depend on; nothing is cached per session.
+            D::PLANS => "DISCARD PLANS",
+            D::SEQUENCES => {
+                self.currvals.borrow_mut().clear();
+                "DISCARD SEQUENCES"
+            }
+            D::TEMP => {
+                self.discard_temp()?;
+                "DISCARD TEMP"
+            }
+        };
+        Ok(command_result(tag))
+    }
+
+    /// Drops the session's temporary schema and everything in it, in the open
+    /// transaction or in one of its own.
+    fn discard_temp(&mut self) -> Result<()> {
+        if !self.temp_used {
+            return Ok(());
+        }
+        let name = self.temp_schema.clone();
+        if self.txn.is_some() {
+            self.with_ddl(|ctx| ctx.drop_temp_schema(&name))
+        } else {
+            self.drop_temp_schemas(&[name])
+        }
+    }
+
     /// Effects of a setting beyond its value (the open transaction's durability).
     fn setting_changed(&mut self, name: &str) {
         // `SET transaction_read_only` is `SET TRANSACTION READ ONLY | WRITE`.

@@ -329,8 +329,8 @@ fn parse_inner(sql: &str, levels: usize) -> Result<Vec<ast::Statement>> {
                 return Ok(stmts);
             }
             // `TABLE name` (PostgreSQL's short form of `SELECT * FROM name`)
-            // as a statement of its own.
-            if let Some(fixed) = rewrite_table_statements(sql)
+            // as a statement of its own, MOVE, and FETCH's short forms.
+            if let Some(fixed) = rewrite_statement_heads(sql)
                 && let Ok(stmts) = parse(&fixed)
             {
                 return Ok(stmts);
@@ -683,29 +683,98 @@ pub fn parse_inference_spec(text: &str) -> Result<(Vec<InferenceElem>, Option<as
     )
 }
 
-/// Rewrites each statement that starts with the word `TABLE` to start with
-/// `SELECT * FROM` instead. None when no statement starts that way.
-fn rewrite_table_statements(sql: &str) -> Option<String> {
+/// The name a rewritten `MOVE` fetches `INTO` (see [`rewrite_statement_heads`]).
+pub const MOVE_MARKER: &str = "\u{0}move";
+
+/// Whether a FETCH's `INTO` target is [`MOVE_MARKER`]: the statement is a MOVE.
+pub fn is_move_marker(into: &ast::ObjectName) -> bool {
+    matches!(&into.0[..], [part] if part.as_ident().is_some_and(|i| i.value == MOVE_MARKER))
+}
+
+/// Rewrites statements PostgreSQL accepts and sqlparser does not, by their
+/// first word; None when there is none:
+///
+/// * `TABLE name` becomes `SELECT * FROM name`;
+/// * `FETCH` and `MOVE` get the forms sqlparser reads: the direction
+///   (`NEXT` when left out) and `FROM` before the cursor name are added, and
+///   `MOVE` becomes `FETCH ... INTO "<NUL>move"` ([`MOVE_MARKER`], a name no
+///   client can write, since PostgreSQL refuses a NUL in a query).
+fn rewrite_statement_heads(sql: &str) -> Option<String> {
     use sqlparser::tokenizer::{Token, Tokenizer};
     let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
     let mut out = String::new();
     let mut changed = false;
-    let mut at_start = true;
-    for t in &tokens {
-        match t {
-            Token::Whitespace(_) => {}
-            Token::SemiColon => at_start = true,
-            Token::Word(w) if at_start && w.quote_style.is_none() => {
-                at_start = false;
-                if w.value.eq_ignore_ascii_case("table") {
-                    out.push_str("SELECT * FROM");
-                    changed = true;
-                    continue;
-                }
-            }
-            _ => at_start = false,
+    for stmt in tokens.split(|t| *t == Token::SemiColon) {
+        if !out.is_empty() {
+            out.push(';');
         }
-        out.push_str(&t.to_string());
+        let significant: Vec<&Token> = stmt
+            .iter()
+            .filter(|t| !matches!(t, Token::Whitespace(_)))
+            .collect();
+        let first = match significant.first() {
+            Some(Token::Word(w)) if w.quote_style.is_none() => w.value.to_ascii_uppercase(),
+            _ => String::new(),
+        };
+        match first.as_str() {
+            "TABLE" => {
+                out.push_str("SELECT * FROM");
+                let at = stmt.iter().position(|t| !matches!(t, Token::Whitespace(_)));
+                stmt[at.map_or(stmt.len(), |i| i + 1)..]
+                    .iter()
+                    .for_each(|t| out.push_str(&t.to_string()));
+                changed = true;
+            }
+            "FETCH" | "MOVE" if significant.len() >= 2 => {
+                let name = significant[significant.len() - 1];
+                let mut direction = &significant[1..significant.len() - 1];
+                if let Some(Token::Word(w)) = direction.last()
+                    && w.quote_style.is_none()
+                    && (w.value.eq_ignore_ascii_case("from") || w.value.eq_ignore_ascii_case("in"))
+                {
+                    direction = &direction[..direction.len() - 1];
+                }
+                out.push_str("FETCH ");
+                let words: Vec<String> = direction.iter().map(|t| t.to_string()).collect();
+                let words: Vec<&str> = words.iter().map(String::as_str).collect();
+                // sqlparser reads no signed counts: `-n`, `FORWARD -n` and
+                // `BACKWARD -n` flip direction instead.
+                let (flip, rest) = match words.as_slice() {
+                    ["-", rest @ ..] => (Some("BACKWARD"), rest),
+                    [d, "-", rest @ ..] if d.eq_ignore_ascii_case("forward") => {
+                        (Some("BACKWARD"), rest)
+                    }
+                    [d, "-", rest @ ..] if d.eq_ignore_ascii_case("backward") => {
+                        (Some("FORWARD"), rest)
+                    }
+                    [d, "+", rest @ ..] if d.eq_ignore_ascii_case("forward") => {
+                        (Some("FORWARD"), rest)
+                    }
+                    ["+", rest @ ..] => (Some("FORWARD"), rest),
+                    _ => (None, &words[..]),
+                };
+                let direction = flip.into_iter().chain(rest.iter().copied());
+                let mut direction: Vec<&str> = direction.collect();
+                if let [d] = direction[..]
+                    && (d.eq_ignore_ascii_case("forward") || d.eq_ignore_ascii_case("backward"))
+                {
+                    // sqlparser wants a count after a bare FORWARD / BACKWARD.
+                    direction.push("1");
+                }
+                if direction.is_empty() {
+                    out.push_str("NEXT");
+                }
+                out.push_str(&direction.join(" "));
+                out.push_str(" FROM ");
+                out.push_str(&name.to_string());
+                if first == "MOVE" {
+                    out.push_str(" INTO ");
+                    out.push_str(&Token::make_word(MOVE_MARKER, Some('"')).to_string());
+                }
+                changed = true;
+            }
+            _ => stmt.iter().for_each(|t| out.push_str(&t.to_string())),
+        }
     }
     changed.then_some(out)
 }
@@ -1220,7 +1289,33 @@ mod tests {
         assert_eq!(stmts[1].to_string(), "SELECT * FROM s.u ORDER BY 1 LIMIT 2");
         let stmts = parse("SELECT 1; TABLE t").unwrap();
         assert_eq!(stmts[1].to_string(), "SELECT * FROM t");
-        assert_eq!(rewrite_table_statements("ALTER TABLE t ADD c int"), None);
+        assert_eq!(rewrite_statement_heads("ALTER TABLE t ADD c int"), None);
+    }
+
+    #[test]
+    fn fetch_and_move_short_forms() {
+        let one = |sql: &str| parse(sql).unwrap().remove(0).to_string();
+        assert_eq!(one("FETCH c"), "FETCH NEXT FROM c");
+        assert_eq!(one("fetch 2 c"), "FETCH 2 FROM c");
+        assert_eq!(one("FETCH -2 IN c"), "FETCH BACKWARD 2 FROM c");
+        assert_eq!(one("FETCH FORWARD -2 IN c"), "FETCH BACKWARD 2 FROM c");
+        assert_eq!(one("FETCH BACKWARD -2 IN c"), "FETCH FORWARD 2 FROM c");
+        assert_eq!(one("FETCH BACKWARD ALL c"), "FETCH BACKWARD ALL FROM c");
+        assert_eq!(one("FETCH BACKWARD c"), "FETCH BACKWARD 1 FROM c");
+        assert_eq!(
+            one("FETCH ABSOLUTE 3 FROM \"C\""),
+            "FETCH ABSOLUTE 3 FROM \"C\""
+        );
+        let mv = parse("MOVE FORWARD 5 IN c; SELECT 1").unwrap();
+        let ast::Statement::Fetch {
+            into: Some(into), ..
+        } = &mv[0]
+        else {
+            panic!("{:?}", mv[0]);
+        };
+        assert_eq!(into.to_string(), format!("\"{MOVE_MARKER}\""));
+        assert_eq!(mv[1].to_string(), "SELECT 1");
+        assert_eq!(parse("MOVE").unwrap_err().sqlstate(), "42601");
     }
 
     #[test]

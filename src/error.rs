@@ -108,6 +108,7 @@ impl SqlState {
     pub const CONFIG_FILE_ERROR: SqlState = SqlState("F0000");
     pub const BAD_COPY_FILE_FORMAT: SqlState = SqlState("22P04");
     pub const IDLE_SESSION_TIMEOUT: SqlState = SqlState("57P05");
+    pub const IDLE_IN_TRANSACTION_SESSION_TIMEOUT: SqlState = SqlState("25P03");
     pub const CHARACTER_NOT_IN_REPERTOIRE: SqlState = SqlState("22021");
     pub const INVALID_AUTHORIZATION_SPECIFICATION: SqlState = SqlState("28000");
     pub const INVALID_PASSWORD: SqlState = SqlState("28P01");

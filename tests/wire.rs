@@ -494,7 +494,8 @@ async fn idle_in_transaction_sessions_are_reaped_and_rolled_back() {
         .batch_execute("CREATE TABLE t (id int PRIMARY KEY)")
         .await
         .unwrap();
-    let c = server.connect().await;
+    let (c, connection) = tokio_postgres::connect(&server.url(), NoTls).await.unwrap();
+    let connection = tokio::spawn(connection);
     c.batch_execute(
         "SET idle_in_transaction_session_timeout = '300ms'; BEGIN; INSERT INTO t VALUES (1)",
     )
@@ -513,6 +514,19 @@ async fn idle_in_transaction_sessions_are_reaped_and_rolled_back() {
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert!(c.query("SELECT 1", &[]).await.is_err());
     assert!(c.is_closed());
+    // The client was told why, as PostgreSQL tells it.
+    let e = connection.await.unwrap().unwrap_err();
+    let db = e.as_db_error().expect("a FATAL ErrorResponse");
+    assert_eq!(
+        db.code(),
+        &SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
+        "{db:?}"
+    );
+    assert_eq!(db.severity(), "FATAL");
+    assert_eq!(
+        db.message(),
+        "terminating connection due to idle-in-transaction timeout"
+    );
     let n: i64 = other
         .query_one("SELECT count(*) FROM t", &[])
         .await
@@ -641,7 +655,8 @@ async fn max_connections_and_idle_reaping() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_rolls_back_open_transactions_and_keeps_commits() {
     let server = Server::start(&[]);
-    let mut c = server.connect().await;
+    let (mut c, connection) = tokio_postgres::connect(&server.url(), NoTls).await.unwrap();
+    let connection = tokio::spawn(connection);
     c.batch_execute("CREATE TABLE k (id int PRIMARY KEY); INSERT INTO k VALUES (1)")
         .await
         .unwrap();
@@ -651,6 +666,11 @@ async fn sigterm_rolls_back_open_transactions_and_keeps_commits() {
     std::mem::forget(tx);
     let (status, dir) = server.terminate();
     assert!(status.success(), "exit status {status:?}");
+    // The idle client was told, as PostgreSQL tells it.
+    let e = connection.await.unwrap().unwrap_err();
+    let db = e.as_db_error().expect("a FATAL ErrorResponse");
+    assert_eq!(db.code(), &SqlState::ADMIN_SHUTDOWN, "{db:?}");
+    assert_eq!(db.severity(), "FATAL");
     drop(c);
 
     let server = Server::start_in(dir, &[]);

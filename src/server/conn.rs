@@ -68,6 +68,9 @@ pub(crate) struct ConnState {
     parameter_status: Mutex<Vec<(String, String)>>,
     /// Set once the session exists: `DROP DATABASE ... WITH (FORCE)` terminated it.
     terminated: Mutex<Option<crate::session::TerminationWatch>>,
+    /// The client talks TLS (so the server cannot write a plain message
+    /// around the TLS session when it closes the connection).
+    secure: AtomicBool,
 }
 
 pub(super) fn user_error(code: SqlState, message: impl Into<String>) -> PgWireError {
@@ -104,6 +107,7 @@ impl ConnState {
     fn new(inline: bool) -> ConnState {
         ConnState {
             session: Mutex::new(None),
+            secure: AtomicBool::new(false),
             cancel: Mutex::new(None),
             cancel_key: Mutex::new(None),
             busy: AtomicBool::new(false),
@@ -278,8 +282,9 @@ impl ConnState {
 
     /// Completes when the connection has been idle longer than its
     /// `idle_session_timeout` (or `idle_in_transaction_session_timeout`
-    /// inside a transaction), or its session was terminated; returns the reason.
-    pub async fn idle_expired(&self) -> &'static str {
+    /// inside a transaction), or its session was terminated; returns the
+    /// error that tells the client why (PostgreSQL's FATAL message).
+    pub async fn idle_expired(&self) -> Error {
         loop {
             if self
                 .terminated
@@ -287,21 +292,24 @@ impl ConnState {
                 .as_ref()
                 .is_some_and(|t| t.requested())
             {
-                return "administrator command (DROP DATABASE ... WITH (FORCE))";
+                return admin_shutdown();
             }
-            let (limit, reason) = if self.in_transaction.load(Ordering::SeqCst)
+            let (limit, code, reason) = if self.in_transaction.load(Ordering::SeqCst)
                 || self.in_txn_failed.load(Ordering::SeqCst)
             {
                 (
                     self.idle_in_txn_timeout_ms.load(Ordering::SeqCst),
+                    SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
                     "idle-in-transaction timeout",
                 )
             } else {
                 (
                     self.idle_timeout_ms.load(Ordering::SeqCst),
+                    SqlState::IDLE_SESSION_TIMEOUT,
                     "idle-session timeout",
                 )
             };
+            let reason = Error::new(code, format!("terminating connection due to {reason}"));
             let idle = self.last_active.lock().elapsed();
             let busy = self.running.load(Ordering::SeqCst) > 0;
             if limit > 0 && !busy && idle >= Duration::from_millis(limit) {
@@ -315,6 +323,21 @@ impl ConnState {
                 Duration::from_millis(500)
             };
             tokio::time::sleep(wait.min(Duration::from_millis(500))).await;
+        }
+    }
+
+    /// Tells an idle, non-TLS client why its connection is being closed: a
+    /// FATAL ErrorResponse written on `socket` (a second handle of the
+    /// connection's socket). Best effort: the connection closes anyway.
+    pub fn send_fatal(&self, socket: &std::net::TcpStream, e: &Error) {
+        use pgwire::messages::Message;
+        if self.secure.load(Ordering::SeqCst) || self.running.load(Ordering::SeqCst) > 0 {
+            return;
+        }
+        let response = pgwire::messages::response::ErrorResponse::from(error_info(e, "FATAL"));
+        let mut buf = bytes::BytesMut::new();
+        if response.encode(&mut buf).is_ok() {
+            let _ = std::io::Write::write_all(&mut &*socket, &buf);
         }
     }
 
@@ -446,6 +469,9 @@ impl Conn {
 
     /// Installs the authenticated session and registers the cancel key.
     fn install_session<C: ClientInfo>(&self, client: &C, session: Session) {
+        self.state
+            .secure
+            .store(client.is_secure(), Ordering::SeqCst);
         self.state.install(session);
         let (pid, key) = client.pid_and_secret_key();
         let key = key.to_bytes().to_vec();

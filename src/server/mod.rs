@@ -289,19 +289,37 @@ async fn serve_connection(
     // Unregisters the cancel key even if the connection's code panics, so
     // the state (and the session in it) is freed with the connection.
     let _closing = Closing(shared.clone(), state.clone());
+    // A second handle of the socket, to say why the server closes it.
+    let raw = {
+        use std::os::fd::AsFd;
+        socket
+            .as_fd()
+            .try_clone_to_owned()
+            .ok()
+            .map(std::net::TcpStream::from)
+    };
     let serve = pgwire::tokio::process_socket(socket, tls, conn::Handlers(conn));
-    tokio::select! {
+    let fatal = tokio::select! {
         r = serve => {
             if let Err(e) = r {
                 tracing::debug!(%peer, "connection ended: {e}");
             }
+            None
         }
         reason = state.idle_expired() => {
-            tracing::info!(%peer, "terminating connection due to {reason}");
+            tracing::info!(%peer, "{}", reason.message);
+            Some(reason)
         }
         _ = stop.wait_for(|s| *s) => {
             state.cancel_running();
+            Some(Error::new(
+                SqlState::ADMIN_SHUTDOWN,
+                "terminating connection due to administrator command",
+            ))
         }
+    };
+    if let (Some(e), Some(raw)) = (fatal, raw) {
+        state.send_fatal(&raw, &e);
     }
     state.close(&shared);
     // The session is dropped (rolling back) when the last statement

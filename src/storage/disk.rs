@@ -715,6 +715,13 @@ impl Inner {
             if let Err(e) = txn.set_durability(redb::Durability::None) {
                 return fail_all(Error::internal(format!("could not set durability: {e}")));
             }
+            // Room for the records first: failing to extend the log (a full
+            // disk) fails the group cleanly.
+            if let Err(e) = log.wal.reserve() {
+                let _ = txn.abort();
+                log.wal.discard_group();
+                return fail_all(e);
+            }
             // Log first: a commit becomes visible only once it is durable.
             if let Err(e) = log.wal.write_group(want_sync) {
                 let _ = txn.abort();

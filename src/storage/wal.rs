@@ -181,16 +181,24 @@ impl Wal {
         self.overflowed = false;
     }
 
+    /// Makes room in the file for the group's records (extending it with
+    /// zeros if needed). An error here leaves the log as it was.
+    pub fn reserve(&mut self) -> Result<()> {
+        let end = self.pos + self.buf.len() as u64;
+        if end > self.len {
+            self.grow(end)?;
+        }
+        Ok(())
+    }
+
     /// Writes the group's records at the end of the log, and `fdatasync`s the
     /// log if `sync`. On error the position does not move, so the next write
     /// overwrites whatever part of the group reached the file.
     pub fn write_group(&mut self, sync: bool) -> Result<()> {
         debug_assert!(!self.overflowed, "an overflowed group must be checkpointed");
         if !self.buf.is_empty() {
+            self.reserve()?;
             let end = self.pos + self.buf.len() as u64;
-            if end > self.len {
-                self.grow(end)?;
-            }
             self.file
                 .write_all_at(&self.buf, self.pos)
                 .map_err(|e| io_error(&self.path, "write to", e))?;

@@ -7,7 +7,7 @@ use crate::catalog::{IndexDef, TableDef};
 use crate::error::{Error, Result};
 use crate::sql::expr::Expr;
 use crate::sql::plan::{Access, Scan};
-use crate::storage::{RefIter, prefix_end};
+use crate::storage::{OwnedRefScan, RefIter, prefix_end};
 use crate::txn::Transaction;
 use crate::types::encoding::{decode_row, encode_key, encode_key_value};
 use crate::types::{DataType, Value};
@@ -194,6 +194,45 @@ fn decode_rows<'a>(
     })
 }
 
+/// The stored pairs of a scan that reads a range of the primary index
+/// straight from storage: a full scan, or a primary-key range other than a
+/// point read. `None` for other access paths.
+pub fn primary_range(txn: &Transaction, scan: &Scan, ctx: &ExecCtx) -> Result<Option<RefIter>> {
+    let table = &scan.table;
+    let (s, e) = match &scan.access {
+        Access::Full => {
+            let p = index_prefix(table.id, PRIMARY_INDEX);
+            let end = prefix_end(&p)
+                .map(Bound::Excluded)
+                .unwrap_or(Bound::Unbounded);
+            (Bound::Included(p), end)
+        }
+        Access::Index {
+            index: None,
+            eq,
+            lower,
+            upper,
+            in_list: None,
+        } => {
+            let types: Vec<DataType> = table.pk_types();
+            if eq.len() == types.len() {
+                return Ok(None);
+            }
+            let prefix = index_prefix(table.id, PRIMARY_INDEX);
+            match key_range(prefix, &types, eq, lower, upper, ctx)? {
+                Some(range) => range,
+                None => {
+                    return Ok(Some(Box::new(OwnedRefScan::new(Box::new(
+                        std::iter::empty(),
+                    )))));
+                }
+            }
+        }
+        Access::Index { .. } => return Ok(None),
+    };
+    Ok(Some(txn.scan_ref(s, e, scan.reverse)?))
+}
+
 fn scan_rows_unchecked<'a>(
     txn: &'a Transaction,
     scan: &'a Scan,
@@ -202,15 +241,11 @@ fn scan_rows_unchecked<'a>(
 ) -> Result<Box<dyn Iterator<Item = Result<KeyedRow>> + 'a>> {
     let table = &scan.table;
     let needed = scan.needed.as_deref();
+    if let Some(it) = primary_range(txn, scan, ctx)? {
+        return Ok(Box::new(decode_rows(it, table, needed, keys)));
+    }
     match &scan.access {
-        Access::Full => {
-            let p = index_prefix(table.id, PRIMARY_INDEX);
-            let end = prefix_end(&p)
-                .map(Bound::Excluded)
-                .unwrap_or(Bound::Unbounded);
-            let it = txn.scan_ref(Bound::Included(p), end, scan.reverse)?;
-            Ok(Box::new(decode_rows(it, table, needed, keys)))
-        }
+        Access::Full => Err(Error::internal("a full scan reads a primary-index range")),
         Access::Index {
             index,
             eq,
@@ -267,21 +302,19 @@ fn scan_rows_unchecked<'a>(
                     upper,
                     ctx,
                 )?;
-                let Some((s, e)) = range else {
+                let Some((s, _)) = range else {
                     return Ok(Box::new(std::iter::empty()));
                 };
-                // A full primary-key match is a point read.
-                if eq.len() == types.len()
-                    && let Bound::Included(k) = &s
-                {
-                    let row = txn.get(k)?;
-                    let key = k.clone();
-                    return Ok(Box::new(row.into_iter().map(move |v| {
-                        Ok((key.clone(), decode_table_row_projected(table, &v, needed)?))
-                    })));
-                }
-                let it = txn.scan_ref(s, e, scan.reverse)?;
-                Ok(Box::new(decode_rows(it, table, needed, keys)))
+                // A full primary-key match is a point read (any other
+                // primary-key range was read by `primary_range`).
+                let Bound::Included(k) = &s else {
+                    return Err(Error::internal("primary-key point read without a key"));
+                };
+                let row = txn.get(k)?;
+                let key = k.clone();
+                Ok(Box::new(row.into_iter().map(move |v| {
+                    Ok((key.clone(), decode_table_row_projected(table, &v, needed)?))
+                })))
             }
             Some(ix) => {
                 let types: Vec<DataType> = ix

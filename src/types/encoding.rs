@@ -689,27 +689,37 @@ pub fn decode_row_projected(bytes: &[u8], needed: &[bool]) -> Result<Vec<Value>>
 }
 
 /// Decodes one value into `slot`. Integers and NULL are written in place
-/// (the common case of a scan); other values go through [`get_value`].
+/// (the common case of a scan, which reuses its row: an integer slot gets
+/// its new integer without dropping the old value); other values go through
+/// [`get_value`].
 #[inline(always)]
 fn get_value_into(buf: &[u8], pos: &mut usize, slot: &mut Value) -> Result<()> {
-    fn fixed<const N: usize>(buf: &[u8], pos: &mut usize) -> Option<[u8; N]> {
-        let b = buf.get(*pos + 1..*pos + 1 + N)?.try_into().ok()?;
+    fn fixed<const N: usize>(buf: &[u8], pos: &mut usize) -> Result<[u8; N]> {
+        let b = buf
+            .get(*pos + 1..*pos + 1 + N)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| corrupt("row"))?;
         *pos += 1 + N;
-        Some(b)
+        Ok(b)
     }
-    let scalar = match buf.get(*pos) {
-        Some(&R_INT8) => fixed(buf, pos).map(|b| Value::Int8(i64::from_le_bytes(b))),
-        Some(&R_INT4) => fixed(buf, pos).map(|b| Value::Int4(i32::from_le_bytes(b))),
-        Some(&R_NULL) => {
-            *pos += 1;
-            Some(Value::Null)
+    match buf.get(*pos) {
+        Some(&R_INT8) => {
+            let v = i64::from_le_bytes(fixed(buf, pos)?);
+            match slot {
+                Value::Int8(x) => *x = v,
+                _ => *slot = Value::Int8(v),
+            }
         }
-        _ => None,
-    };
-    *slot = match scalar {
-        Some(v) => v,
-        None => get_value(buf, pos, 0)?,
-    };
+        Some(&R_INT4) => {
+            let v = i32::from_le_bytes(fixed(buf, pos)?);
+            match slot {
+                Value::Int4(x) => *x = v,
+                _ => *slot = Value::Int4(v),
+            }
+        }
+        Some(&R_NULL) if slot.is_null() => *pos += 1,
+        _ => *slot = get_value(buf, pos, 0)?,
+    }
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use crate::sql::expr::Expr;
 use crate::sql::plan::{Access, Scan};
 use crate::storage::{OwnedRefScan, RefIter, prefix_end};
 use crate::txn::Transaction;
-use crate::types::encoding::{decode_row, encode_key, encode_key_value};
+use crate::types::encoding::{decode_row, decode_row_into, encode_key, encode_key_value};
 use crate::types::{DataType, Value};
 use std::ops::Bound;
 
@@ -231,6 +231,39 @@ pub fn primary_range(txn: &Transaction, scan: &Scan, ctx: &ExecCtx) -> Result<Op
         Access::Index { .. } => return Ok(None),
     };
     Ok(Some(txn.scan_ref(s, e, scan.reverse)?))
+}
+
+/// Calls `f` with every row of a scan of a primary-index range (see
+/// [`primary_range`]) that passes the scan's filter, checking for interrupts.
+/// The rows are decoded into one reused buffer, so `f` copies what it keeps.
+/// `false` if the scan uses another access path (nothing is read then).
+pub fn each_primary_row(
+    txn: &Transaction,
+    scan: &Scan,
+    ctx: &ExecCtx,
+    mut f: impl FnMut(&[Value]) -> Result<()>,
+) -> Result<bool> {
+    let Some(mut pairs) = primary_range(txn, scan, ctx)? else {
+        return Ok(false);
+    };
+    let ectx = ctx.eval_ctx();
+    let mut row = vec![Value::Null; scan.table.columns.len()];
+    let mut n: u32 = 0;
+    while let Some(pair) = pairs.next_ref() {
+        let (_, bytes) = pair?;
+        n = n.wrapping_add(1);
+        if n.is_multiple_of(1024) {
+            ctx.env.check_interrupt()?;
+        }
+        decode_row_into(bytes, scan.needed.as_deref(), &mut row)?;
+        if let Some(p) = &scan.filter
+            && !p.eval_pred(&row, &ectx)?
+        {
+            continue;
+        }
+        f(&row)?;
+    }
+    Ok(true)
 }
 
 fn scan_rows_unchecked<'a>(

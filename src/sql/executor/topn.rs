@@ -55,9 +55,6 @@ fn offer_scan(input: &Plan, top: &mut TopN, ctx: &ExecCtx, ectx: &EvalCtx) -> Re
         },
         _ => return Ok(false),
     };
-    let Some(mut pairs) = scan::primary_range(ctx.txn, scan, ctx)? else {
-        return Ok(false);
-    };
     let table = &scan.table;
     let width = table.columns.len();
     let needed: Vec<bool> = match &scan.needed {
@@ -98,52 +95,61 @@ fn offer_scan(input: &Plan, top: &mut TopN, ctx: &ExecCtx, ectx: &EvalCtx) -> Re
         }
         _ => None,
     };
-    let mut row: Row = vec![Value::Null; width];
-    let mut out: Row = Vec::new();
-    let mut n: u32 = 0;
-    while let Some(pair) = pairs.next_ref() {
-        let (_, bytes) = pair?;
-        n = n.wrapping_add(1);
-        if n.is_multiple_of(1024) {
-            ctx.env.check_interrupt()?;
-        }
-        match (&split, &key_cols) {
-            (Some((early, late)), Some(cols)) => {
-                decode_row_into(bytes, Some(early), &mut row)?;
-                if !top.may_enter(&row, cols) {
-                    continue;
-                }
-                decode_row_into(bytes, Some(late), &mut row)?;
-            }
-            _ => {
-                decode_row_into(bytes, Some(&needed), &mut row)?;
-                if let Some(f) = &scan.filter
-                    && !f.eval_pred(&row, ectx)?
-                {
-                    continue;
-                }
-                if let Some(cols) = &key_cols
-                    && !top.may_enter(&row, cols)
-                {
-                    continue;
-                }
-            }
-        }
-        let output: &Row = match exprs {
-            None => &row,
-            Some(exprs) => {
-                out.clear();
-                for e in exprs {
-                    out.push(e.eval(&row, ectx)?);
-                }
-                &out
-            }
+    if let (Some((early, late)), Some(cols)) = (&split, &key_cols) {
+        let Some(mut pairs) = scan::primary_range(ctx.txn, scan, ctx)? else {
+            return Ok(false);
         };
-        if let Some(key) = top.admit(output, ectx)? {
-            top.push(key, output.clone());
+        let mut row: Row = vec![Value::Null; width];
+        let mut out: Row = Vec::new();
+        let mut n: u32 = 0;
+        while let Some(pair) = pairs.next_ref() {
+            let (_, bytes) = pair?;
+            n = n.wrapping_add(1);
+            if n.is_multiple_of(1024) {
+                ctx.env.check_interrupt()?;
+            }
+            decode_row_into(bytes, Some(early), &mut row)?;
+            if !top.may_enter(&row, cols) {
+                continue;
+            }
+            decode_row_into(bytes, Some(late), &mut row)?;
+            offer_output(top, &row, exprs, &mut out, ectx)?;
         }
+        return Ok(true);
     }
-    Ok(true)
+    let mut out: Row = Vec::new();
+    scan::each_primary_row(ctx.txn, scan, ctx, |row| {
+        if let Some(cols) = &key_cols
+            && !top.may_enter(row, cols)
+        {
+            return Ok(());
+        }
+        offer_output(top, row, exprs, &mut out, ectx)
+    })
+}
+
+/// Offers a scan row to `top`, through the projection `exprs` if there is one.
+fn offer_output(
+    top: &mut TopN,
+    row: &[Value],
+    exprs: Option<&[Expr]>,
+    out: &mut Row,
+    ectx: &EvalCtx,
+) -> Result<()> {
+    let output: &[Value] = match exprs {
+        None => row,
+        Some(exprs) => {
+            out.clear();
+            for e in exprs {
+                out.push(e.eval(row, ectx)?);
+            }
+            out
+        }
+    };
+    if let Some(key) = top.admit(output, ectx)? {
+        top.push(key, output.to_vec());
+    }
+    Ok(())
 }
 
 /// The first `k` rows offered, in sort order: a buffer of at most

@@ -725,6 +725,8 @@ impl Ord for Value {
         match (self, other) {
             (Value::Int8(a), Value::Int8(b)) => a.cmp(b),
             (Value::Int4(a), Value::Int4(b)) => a.cmp(b),
+            (Value::Int8(a), Value::Int4(b)) => a.cmp(&i64::from(*b)),
+            (Value::Int4(a), Value::Int8(b)) => i64::from(*a).cmp(b),
             _ => self.cmp_general(other),
         }
     }

@@ -64,24 +64,33 @@ fn offer_scan(input: &Plan, top: &mut TopN, ctx: &ExecCtx, ectx: &EvalCtx) -> Re
         None => vec![true; width],
     };
     // The table columns the sort keys read, if every key is a plain column
-    // (through the projection, if there is one).
-    let key_cols: Option<Vec<usize>> = top
-        .keys
-        .iter()
-        .map(|k| {
-            let Expr::Column(i) = &k.expr else {
-                return None;
-            };
-            let c = match exprs {
-                None => *i,
-                Some(exprs) => match exprs.get(*i)? {
-                    Expr::Column(c) => *c,
-                    _ => return None,
-                },
-            };
-            (c < width && needed[c]).then_some(c)
-        })
-        .collect();
+    // (through the projection, if there is one). Rows are compared with the
+    // threshold before they are projected only if projecting cannot fail or
+    // have effects (every output is a column or a constant): otherwise every
+    // row is projected, as PostgreSQL does below its sort.
+    let plain_project = exprs.is_none_or(|exprs| {
+        exprs
+            .iter()
+            .all(|e| matches!(e, Expr::Column(_) | Expr::Literal(_)))
+    });
+    let key_col = |k: &SortKey| {
+        let Expr::Column(i) = &k.expr else {
+            return None;
+        };
+        let c = match exprs {
+            None => *i,
+            Some(exprs) => match exprs.get(*i)? {
+                Expr::Column(c) => *c,
+                _ => return None,
+            },
+        };
+        (c < width && needed[c]).then_some(c)
+    };
+    let key_cols: Option<Vec<usize>> = if plain_project {
+        top.keys.iter().map(key_col).collect()
+    } else {
+        None
+    };
     // Without a filter, the key columns are decoded first and the rest of
     // the row only if it is admitted.
     let split: Option<(Vec<bool>, Vec<bool>)> = match (&key_cols, &scan.filter) {

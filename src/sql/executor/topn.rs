@@ -6,10 +6,12 @@
 //! primary-index range (alone or under a projection), rows are not built one
 //! vector at a time: each stored row is decoded into one reused buffer, and
 //! only rows that are admitted are copied. When every sort key is a plain
-//! column of the table and the scan has no filter, only the key columns are
-//! decoded before that test; the other columns are decoded for admitted rows
-//! only. A scan's filter (row-level security included) sees every row before
-//! its key is looked at, as it would in the scan itself.
+//! column of the table and the projection (if any) only picks columns and
+//! constants, a row is tested before it is projected; if the scan has no
+//! filter, only the key columns are decoded before that test and the other
+//! columns for admitted rows only. A scan's filter (row-level security
+//! included) sees every row before its key is looked at, as it would in the
+//! scan itself, and a projection that could fail runs for every row.
 
 use super::{ExecCtx, Row, compare_for_sort, compare_keys, execute, scan};
 use crate::error::{Error, Result};

@@ -469,7 +469,53 @@ impl Expr {
 
     /// Evaluates a predicate: true only for SQL TRUE (NULL counts as false).
     pub fn eval_pred(&self, row: &[Value], ctx: &EvalCtx) -> Result<bool> {
-        Ok(truth(&self.eval(row, ctx)?)? == Some(true))
+        Ok(self.eval_truth(row, ctx)? == Some(true))
+    }
+
+    /// The truth value of a boolean expression (`None` for NULL), as
+    /// `truth(eval(..))` gives it. Comparisons of columns, literals and
+    /// parameters, and ANDs of them, are evaluated without copying values.
+    fn eval_truth(&self, row: &[Value], ctx: &EvalCtx) -> Result<Option<bool>> {
+        match self {
+            Expr::Binary(op, l, r) => {
+                if let (Some(a), Some(b)) = (l.lend(row, ctx), r.lend(row, ctx))
+                    && let Some(t) = op.compare(a, b)
+                {
+                    return Ok(t);
+                }
+            }
+            Expr::And(l, r) => {
+                // The same order and short cut as `eval`.
+                let lv = crate::stack::guard(|| l.eval_truth(row, ctx))?;
+                if lv == Some(false) {
+                    return Ok(Some(false));
+                }
+                let rv = crate::stack::guard(|| r.eval_truth(row, ctx))?;
+                return Ok(match (lv, rv) {
+                    (_, Some(false)) => Some(false),
+                    (Some(true), Some(true)) => Some(true),
+                    _ => None,
+                });
+            }
+            _ => {}
+        }
+        truth(&self.eval(row, ctx)?)
+    }
+
+    /// The value of a column, literal or parameter (one that needs no
+    /// cast) without copying it; `None` for other expressions, or when
+    /// `eval` would fail.
+    #[inline]
+    fn lend<'v>(&'v self, row: &'v [Value], ctx: &'v EvalCtx) -> Option<&'v Value> {
+        match self {
+            Expr::Column(i) => row.get(*i),
+            Expr::Literal(v) => Some(v),
+            Expr::Param(i, ty) => {
+                let v = ctx.params.get(*i)?;
+                (*ty == DataType::Unknown || v.is_null() || v.data_type() == *ty).then_some(v)
+            }
+            _ => None,
+        }
     }
 
     /// True if the expression reads no column of the row (literals, params,

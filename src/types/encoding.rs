@@ -66,6 +66,7 @@ fn get_escaped(buf: &[u8], pos: &mut usize) -> Result<Vec<u8>> {
     }
 }
 
+#[inline]
 fn take<'a>(buf: &'a [u8], pos: &mut usize, n: usize, what: &str) -> Result<&'a [u8]> {
     let end = pos.checked_add(n).ok_or_else(|| corrupt(what))?;
     let s = buf.get(*pos..end).ok_or_else(|| corrupt(what))?;
@@ -73,6 +74,7 @@ fn take<'a>(buf: &'a [u8], pos: &mut usize, n: usize, what: &str) -> Result<&'a 
     Ok(s)
 }
 
+#[inline]
 fn arr<const N: usize>(buf: &[u8], pos: &mut usize, what: &str) -> Result<[u8; N]> {
     take(buf, pos, N, what)?
         .try_into()
@@ -389,7 +391,19 @@ fn put_varint(mut n: u64, out: &mut Vec<u8>) {
     out.push(n as u8);
 }
 
+#[inline]
 fn get_varint(buf: &[u8], pos: &mut usize) -> Result<u64> {
+    // Most varints (lengths, column counts) are one byte.
+    if let Some(&b) = buf.get(*pos)
+        && b < 0x80
+    {
+        *pos += 1;
+        return Ok(b as u64);
+    }
+    get_varint_long(buf, pos)
+}
+
+fn get_varint_long(buf: &[u8], pos: &mut usize) -> Result<u64> {
     let mut n = 0u64;
     for shift in (0..64).step_by(7) {
         let b = *buf.get(*pos).ok_or_else(|| corrupt("row"))?;
@@ -589,6 +603,26 @@ pub fn encode_row(values: &[Value], out: &mut Vec<u8>) {
     }
 }
 
+/// Skips one encoded value; fixed-width values and short strings inline.
+#[inline(always)]
+fn skip_value_fast(buf: &[u8], pos: &mut usize) -> Result<()> {
+    let width = match buf.get(*pos) {
+        Some(&(R_NULL | R_FALSE | R_TRUE)) => 1,
+        Some(&R_INT4) => 5,
+        Some(&(R_INT8 | R_TS | R_TSTZ)) => 9,
+        Some(&(R_TEXT | R_BYTEA)) => match buf.get(*pos + 1) {
+            Some(&len) if len < 0x80 => 2 + len as usize,
+            _ => return skip_value(buf, pos, 0),
+        },
+        _ => return skip_value(buf, pos, 0),
+    };
+    if *pos + width > buf.len() {
+        return Err(corrupt("row"));
+    }
+    *pos += width;
+    Ok(())
+}
+
 /// Skips one encoded value without building it.
 fn skip_value(buf: &[u8], pos: &mut usize, depth: usize) -> Result<()> {
     if depth > 8 {
@@ -652,6 +686,85 @@ pub fn decode_row_projected(bytes: &[u8], needed: &[bool]) -> Result<Vec<Value>>
         return Err(corrupt("row"));
     }
     Ok(out)
+}
+
+/// Decodes one value into `slot`. Integers and NULL are written in place
+/// (the common case of a scan, which reuses its row: an integer slot gets
+/// its new integer without dropping the old value); other values go through
+/// [`get_value`].
+#[inline(always)]
+fn get_value_into(buf: &[u8], pos: &mut usize, slot: &mut Value) -> Result<()> {
+    fn fixed<const N: usize>(buf: &[u8], pos: &mut usize) -> Result<[u8; N]> {
+        let b = buf
+            .get(*pos + 1..*pos + 1 + N)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| corrupt("row"))?;
+        *pos += 1 + N;
+        Ok(b)
+    }
+    match buf.get(*pos) {
+        Some(&R_INT8) => {
+            let v = i64::from_le_bytes(fixed(buf, pos)?);
+            match slot {
+                Value::Int8(x) => *x = v,
+                _ => *slot = Value::Int8(v),
+            }
+        }
+        Some(&R_INT4) => {
+            let v = i32::from_le_bytes(fixed(buf, pos)?);
+            match slot {
+                Value::Int4(x) => *x = v,
+                _ => *slot = Value::Int4(v),
+            }
+        }
+        Some(&R_NULL) if slot.is_null() => *pos += 1,
+        _ => *slot = get_value(buf, pos, 0)?,
+    }
+    Ok(())
+}
+
+/// Decodes a row in place: each position marked in `mask` (every position
+/// if `None`) gets its value, NULL for positions beyond the stored values
+/// (columns added after the row was written); the other positions of `out`
+/// are left as they are. A row with more values than `out` has positions is
+/// corrupt. With a mask, values after the last marked one are not parsed.
+pub fn decode_row_into(bytes: &[u8], mask: Option<&[bool]>, out: &mut [Value]) -> Result<()> {
+    let mut pos = 0;
+    let n = get_varint(bytes, &mut pos)?;
+    if n > out.len() as u64 || n > bytes.len() as u64 {
+        return Err(corrupt("row"));
+    }
+    let n = n as usize;
+    let Some(mask) = mask else {
+        for slot in &mut out[..n] {
+            get_value_into(bytes, &mut pos, slot)?;
+        }
+        out[n..].fill(Value::Null);
+        if pos != bytes.len() {
+            return Err(corrupt("row"));
+        }
+        return Ok(());
+    };
+    let mask = &mask[..mask.len().min(out.len())];
+    let last = mask.iter().take(n).rposition(|&b| b).map_or(0, |i| i + 1);
+    for (slot, &want) in out[..last].iter_mut().zip(&mask[..last]) {
+        if want {
+            get_value_into(bytes, &mut pos, slot)?;
+        } else {
+            skip_value_fast(bytes, &mut pos)?;
+        }
+    }
+    if n < mask.len() {
+        for (slot, &want) in out[n..].iter_mut().zip(&mask[n..]) {
+            if want {
+                *slot = Value::Null;
+            }
+        }
+    }
+    if last == n && pos != bytes.len() {
+        return Err(corrupt("row"));
+    }
+    Ok(())
 }
 
 /// Decodes a row written by [`encode_row`].
@@ -742,9 +855,38 @@ mod tests {
         }
 
         #[test]
+        fn in_place_decoding_matches(
+            vals in proptest::collection::vec(arb_value(), 0..8),
+            mask in proptest::option::of(proptest::collection::vec(any::<bool>(), 0..10)),
+            extra in 0usize..3,
+        ) {
+            let mut buf = Vec::new();
+            encode_row(&vals, &mut buf);
+            // Unmarked positions keep what they held; marked ones past the
+            // stored values become NULL.
+            let mut out = vec![Value::Int4(7); vals.len() + extra];
+            decode_row_into(&buf, mask.as_deref(), &mut out).unwrap();
+            for (i, got) in out.iter().enumerate() {
+                let marked = mask.as_ref().is_none_or(|m| m.get(i).copied().unwrap_or(false));
+                let want = match vals.get(i) {
+                    _ if !marked => "7".to_string(),
+                    Some(v) => v.to_string(),
+                    None => String::new(),
+                };
+                prop_assert_eq!(got.to_string(), want);
+            }
+            if !vals.is_empty() {
+                let mut short = vec![Value::Null; vals.len() - 1];
+                prop_assert!(decode_row_into(&buf, mask.as_deref(), &mut short).is_err());
+            }
+        }
+
+        #[test]
         fn decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = decode_row(&bytes);
             let _ = decode_row_projected(&bytes, &[true, false, true]);
+            let _ = decode_row_into(&bytes, Some(&[true, false, true]), &mut [Value::Null, Value::Null, Value::Null]);
+            let _ = decode_row_into(&bytes, None, &mut [Value::Null, Value::Null]);
             let _ = decode_key(&bytes, &[DataType::Int8, DataType::Text, DataType::Numeric(None)]);
         }
     }

@@ -247,20 +247,34 @@ impl BinaryOp {
     }
 
     /// Evaluates the operator; NULL in gives NULL out.
+    /// The result of a comparison operator (`=`, `<>`, `<`, `<=`, `>`, `>=`)
+    /// without building a value: `Some(None)` if either side is NULL, `None`
+    /// if the operator is not a comparison.
+    #[inline]
+    pub fn compare(&self, l: &Value, r: &Value) -> Option<Option<bool>> {
+        if !self.is_comparison() {
+            return None;
+        }
+        if l.is_null() || r.is_null() {
+            return Some(None);
+        }
+        let ord = l.cmp(r);
+        Some(Some(match self {
+            BinaryOp::Eq => ord == Ordering::Equal,
+            BinaryOp::NotEq => ord != Ordering::Equal,
+            BinaryOp::Lt => ord == Ordering::Less,
+            BinaryOp::LtEq => ord != Ordering::Greater,
+            BinaryOp::Gt => ord == Ordering::Greater,
+            _ => ord != Ordering::Less,
+        }))
+    }
+
     pub fn eval(&self, l: &Value, r: &Value) -> Result<Value> {
         if l.is_null() || r.is_null() {
             return Ok(Value::Null);
         }
-        if self.is_comparison() {
-            let ord = l.cmp(r);
-            return Ok(Value::Bool(match self {
-                BinaryOp::Eq => ord == Ordering::Equal,
-                BinaryOp::NotEq => ord != Ordering::Equal,
-                BinaryOp::Lt => ord == Ordering::Less,
-                BinaryOp::LtEq => ord != Ordering::Greater,
-                BinaryOp::Gt => ord == Ordering::Greater,
-                _ => ord != Ordering::Less,
-            }));
+        if let Some(b) = self.compare(l, r) {
+            return Ok(b.map_or(Value::Null, Value::Bool));
         }
         let lt = l.data_type();
         let rt = r.data_type();

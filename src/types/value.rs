@@ -719,7 +719,21 @@ fn numeric_cmp(a: &Value, b: &Value) -> Ordering {
 }
 
 impl Ord for Value {
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
+        // Same-typed integers, the most common case, first.
+        match (self, other) {
+            (Value::Int8(a), Value::Int8(b)) => a.cmp(b),
+            (Value::Int4(a), Value::Int4(b)) => a.cmp(b),
+            (Value::Int8(a), Value::Int4(b)) => a.cmp(&i64::from(*b)),
+            (Value::Int4(a), Value::Int8(b)) => i64::from(*a).cmp(b),
+            _ => self.cmp_general(other),
+        }
+    }
+}
+
+impl Value {
+    fn cmp_general(&self, other: &Self) -> Ordering {
         let (ra, rb) = (self.rank(), other.rank());
         if ra != rb {
             return ra.cmp(&rb);
@@ -755,6 +769,7 @@ impl PartialOrd for Value {
 }
 
 impl PartialEq for Value {
+    #[inline]
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == Ordering::Equal
     }

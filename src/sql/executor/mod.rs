@@ -11,6 +11,7 @@ mod join;
 pub mod scan;
 mod setop;
 mod subquery;
+mod topn;
 mod window;
 
 pub use subquery::{NodeStats, StatementState};
@@ -250,7 +251,7 @@ fn execute_node<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>>
             let bound = limit.map(|n| (n as usize).saturating_add(offset as usize));
             let input: RowIter = match (input.as_ref(), bound) {
                 (sort @ Plan::Sort { input: rows, keys }, Some(k)) => {
-                    let rows = timed(ctx, sort, || top_n(execute(rows, ctx)?, keys, k, &ectx))?;
+                    let rows = timed(ctx, sort, || topn::top_n(rows, keys, k, ctx))?;
                     Box::new(rows.into_iter().map(Ok))
                 }
                 (Plan::Truncate { input: t, keep }, Some(k))
@@ -260,7 +261,7 @@ fn execute_node<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>>
                         unreachable!("matched above")
                     };
                     let keep = *keep;
-                    let rows = timed(ctx, t, || top_n(execute(rows, ctx)?, keys, k, &ectx))?;
+                    let rows = timed(ctx, t, || topn::top_n(rows, keys, k, ctx))?;
                     Box::new(rows.into_iter().map(move |mut r| {
                         r.truncate(keep);
                         Ok(r)
@@ -374,6 +375,27 @@ impl SubqueryEval for ExecCtx<'_> {
     }
 }
 
+/// Calls `f` with each row of `plan`. A scan of a primary-index range lends
+/// its rows from one reused buffer instead of building a vector per row, so
+/// `f` copies what it keeps.
+fn for_each_row<'a>(
+    plan: &'a Plan,
+    ctx: &'a ExecCtx<'a>,
+    mut f: impl FnMut(&[Value]) -> Result<()>,
+) -> Result<()> {
+    // EXPLAIN ANALYZE times every node, so it runs them as iterators.
+    if let Plan::Scan(s) = plan
+        && !ctx.cache.is_analyzing()
+        && scan::each_primary_row(ctx.txn, s, ctx, &mut f)?
+    {
+        return Ok(());
+    }
+    for r in execute(plan, ctx)? {
+        f(&r?)?;
+    }
+    Ok(())
+}
+
 /// Runs a join: materialises the right input (hashing it for a hash join)
 /// and streams the left.
 fn join<'a>(
@@ -393,17 +415,17 @@ fn join<'a>(
             let mut seen = std::collections::HashSet::new();
             let mut rows = Vec::new();
             let mut key = Vec::with_capacity(keys.len());
-            for r in execute(right, ctx)? {
-                let r = r?;
+            for_each_row(right, ctx, |r| {
                 key.clear();
                 for k in keys {
-                    key.push(k.eval(&r, &ectx)?);
+                    key.push(k.eval(r, &ectx)?);
                 }
                 if !key.iter().any(Value::is_null) && !seen.contains(&key) {
                     seen.insert(key.clone());
-                    rows.push(r);
+                    rows.push(r.to_vec());
                 }
-            }
+                Ok(())
+            })?;
             rows
         }
         _ => execute(right, ctx)?.collect::<Result<_>>()?,
@@ -432,6 +454,7 @@ fn join<'a>(
 }
 
 /// Compares two values for ORDER BY: NULLs first or last, then value order.
+#[inline]
 pub fn compare_for_sort(a: &Value, b: &Value, desc: bool, nulls_first: bool) -> Ordering {
     match (a.is_null(), b.is_null()) {
         (true, true) => Ordering::Equal,
@@ -475,44 +498,6 @@ fn sort(input: RowIter, keys: &[SortKey], ectx: &EvalCtx) -> Result<Vec<Row>> {
     }
     keyed.sort_by(|(a, _), (b, _)| compare_keys(keys, a, b));
     Ok(keyed.into_iter().map(|(_, r)| r).collect())
-}
-
-/// The first `k` rows in sort order, in O(n log k): a buffer of at most
-/// 2k rows is sorted (stably) and cut back to k whenever it fills.
-fn top_n(input: RowIter, keys: &[SortKey], k: usize, ectx: &EvalCtx) -> Result<Vec<Row>> {
-    if k == 0 {
-        return Ok(Vec::new());
-    }
-    let cap = k.saturating_mul(2).max(64);
-    let mut buf: Vec<(Vec<Value>, Row)> = Vec::new();
-    // The k-th key after the last cut: a later row that does not sort
-    // before it can never be among the first k (ties keep input order).
-    let mut threshold: Option<Vec<Value>> = None;
-    let mut key: Vec<Value> = Vec::with_capacity(keys.len());
-    for r in input {
-        let row = r?;
-        key.clear();
-        for k in keys {
-            key.push(k.expr.eval(&row, ectx)?);
-        }
-        if let Some(t) = &threshold
-            && compare_keys(keys, &key, t) != Ordering::Less
-        {
-            continue;
-        }
-        buf.push((
-            std::mem::replace(&mut key, Vec::with_capacity(keys.len())),
-            row,
-        ));
-        if buf.len() >= cap {
-            buf.sort_by(|(a, _), (b, _)| compare_keys(keys, a, b));
-            buf.truncate(k);
-            threshold = buf.last().map(|(key, _)| key.clone());
-        }
-    }
-    buf.sort_by(|(a, _), (b, _)| compare_keys(keys, a, b));
-    buf.truncate(k);
-    Ok(buf.into_iter().map(|(_, r)| r).collect())
 }
 
 /// generate_series over integers, numerics or timestamps (lazily).

@@ -7,9 +7,9 @@ use crate::catalog::{IndexDef, TableDef};
 use crate::error::{Error, Result};
 use crate::sql::expr::Expr;
 use crate::sql::plan::{Access, Scan};
-use crate::storage::{RefIter, prefix_end};
+use crate::storage::{OwnedRefScan, RefIter, prefix_end};
 use crate::txn::Transaction;
-use crate::types::encoding::{decode_row, encode_key, encode_key_value};
+use crate::types::encoding::{decode_row, decode_row_into, encode_key, encode_key_value};
 use crate::types::{DataType, Value};
 use std::ops::Bound;
 
@@ -194,6 +194,78 @@ fn decode_rows<'a>(
     })
 }
 
+/// The stored pairs of a scan that reads a range of the primary index
+/// straight from storage: a full scan, or a primary-key range other than a
+/// point read. `None` for other access paths.
+pub fn primary_range(txn: &Transaction, scan: &Scan, ctx: &ExecCtx) -> Result<Option<RefIter>> {
+    let table = &scan.table;
+    let (s, e) = match &scan.access {
+        Access::Full => {
+            let p = index_prefix(table.id, PRIMARY_INDEX);
+            let end = prefix_end(&p)
+                .map(Bound::Excluded)
+                .unwrap_or(Bound::Unbounded);
+            (Bound::Included(p), end)
+        }
+        Access::Index {
+            index: None,
+            eq,
+            lower,
+            upper,
+            in_list: None,
+        } => {
+            let types: Vec<DataType> = table.pk_types();
+            if eq.len() == types.len() {
+                return Ok(None);
+            }
+            let prefix = index_prefix(table.id, PRIMARY_INDEX);
+            match key_range(prefix, &types, eq, lower, upper, ctx)? {
+                Some(range) => range,
+                None => {
+                    return Ok(Some(Box::new(OwnedRefScan::new(Box::new(
+                        std::iter::empty(),
+                    )))));
+                }
+            }
+        }
+        Access::Index { .. } => return Ok(None),
+    };
+    Ok(Some(txn.scan_ref(s, e, scan.reverse)?))
+}
+
+/// Calls `f` with every row of a scan of a primary-index range (see
+/// [`primary_range`]) that passes the scan's filter, checking for interrupts.
+/// The rows are decoded into one reused buffer, so `f` copies what it keeps.
+/// `false` if the scan uses another access path (nothing is read then).
+pub fn each_primary_row(
+    txn: &Transaction,
+    scan: &Scan,
+    ctx: &ExecCtx,
+    mut f: impl FnMut(&[Value]) -> Result<()>,
+) -> Result<bool> {
+    let Some(mut pairs) = primary_range(txn, scan, ctx)? else {
+        return Ok(false);
+    };
+    let ectx = ctx.eval_ctx();
+    let mut row = vec![Value::Null; scan.table.columns.len()];
+    let mut n: u32 = 0;
+    while let Some(pair) = pairs.next_ref() {
+        let (_, bytes) = pair?;
+        n = n.wrapping_add(1);
+        if n.is_multiple_of(1024) {
+            ctx.env.check_interrupt()?;
+        }
+        decode_row_into(bytes, scan.needed.as_deref(), &mut row)?;
+        if let Some(p) = &scan.filter
+            && !p.eval_pred(&row, &ectx)?
+        {
+            continue;
+        }
+        f(&row)?;
+    }
+    Ok(true)
+}
+
 fn scan_rows_unchecked<'a>(
     txn: &'a Transaction,
     scan: &'a Scan,
@@ -202,15 +274,11 @@ fn scan_rows_unchecked<'a>(
 ) -> Result<Box<dyn Iterator<Item = Result<KeyedRow>> + 'a>> {
     let table = &scan.table;
     let needed = scan.needed.as_deref();
+    if let Some(it) = primary_range(txn, scan, ctx)? {
+        return Ok(Box::new(decode_rows(it, table, needed, keys)));
+    }
     match &scan.access {
-        Access::Full => {
-            let p = index_prefix(table.id, PRIMARY_INDEX);
-            let end = prefix_end(&p)
-                .map(Bound::Excluded)
-                .unwrap_or(Bound::Unbounded);
-            let it = txn.scan_ref(Bound::Included(p), end, scan.reverse)?;
-            Ok(Box::new(decode_rows(it, table, needed, keys)))
-        }
+        Access::Full => Err(Error::internal("a full scan reads a primary-index range")),
         Access::Index {
             index,
             eq,
@@ -267,21 +335,19 @@ fn scan_rows_unchecked<'a>(
                     upper,
                     ctx,
                 )?;
-                let Some((s, e)) = range else {
+                let Some((s, _)) = range else {
                     return Ok(Box::new(std::iter::empty()));
                 };
-                // A full primary-key match is a point read.
-                if eq.len() == types.len()
-                    && let Bound::Included(k) = &s
-                {
-                    let row = txn.get(k)?;
-                    let key = k.clone();
-                    return Ok(Box::new(row.into_iter().map(move |v| {
-                        Ok((key.clone(), decode_table_row_projected(table, &v, needed)?))
-                    })));
-                }
-                let it = txn.scan_ref(s, e, scan.reverse)?;
-                Ok(Box::new(decode_rows(it, table, needed, keys)))
+                // A full primary-key match is a point read (any other
+                // primary-key range was read by `primary_range`).
+                let Bound::Included(k) = &s else {
+                    return Err(Error::internal("primary-key point read without a key"));
+                };
+                let row = txn.get(k)?;
+                let key = k.clone();
+                Ok(Box::new(row.into_iter().map(move |v| {
+                    Ok((key.clone(), decode_table_row_projected(table, &v, needed)?))
+                })))
             }
             Some(ix) => {
                 let types: Vec<DataType> = ix

@@ -119,6 +119,31 @@ impl SqlState {
     pub const IO_ERROR: SqlState = SqlState("58030");
     pub const DATA_CORRUPTED: SqlState = SqlState("XX001");
     pub const INTERNAL_ERROR: SqlState = SqlState("XX000");
+    pub const FUNCTION_EXECUTED_NO_RETURN_STATEMENT: SqlState = SqlState("2F005");
+    pub const ERROR_IN_ASSIGNMENT: SqlState = SqlState("22005");
+    pub const RAISE_EXCEPTION: SqlState = SqlState("P0001");
+    pub const NO_DATA_FOUND: SqlState = SqlState("P0002");
+    pub const TOO_MANY_ROWS: SqlState = SqlState("P0003");
+
+    /// The SQLSTATE for a code a user gave (PL/pgSQL's `RAISE ... USING
+    /// ERRCODE`), which the caller has checked to be five digits or
+    /// upper-case letters. Each distinct code is allocated once for the
+    /// life of the process.
+    pub fn intern(code: &str) -> SqlState {
+        use std::collections::HashSet;
+        use std::sync::{Mutex, OnceLock};
+        static CODES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+        let mut codes = CODES
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = codes.get(code) {
+            return SqlState(c);
+        }
+        let c: &'static str = Box::leak(code.to_string().into_boxed_str());
+        codes.insert(c);
+        SqlState(c)
+    }
 
     /// The five-character code, e.g. `"23505"`.
     pub fn code(&self) -> &'static str {

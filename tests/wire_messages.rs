@@ -353,6 +353,71 @@ async fn tokio_postgres_receives_notices() {
     assert_eq!((n.severity(), n.code().code()), ("WARNING", "25P01"));
 }
 
+/// PL/pgSQL's RAISE reaches the client: a notice per row a query calls the
+/// function for, in both protocols, filtered by client_min_messages; RAISE
+/// EXCEPTION is the statement's error with its SQLSTATE, DETAIL and HINT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plpgsql_raise_reaches_tokio_postgres() {
+    let server = Server::start(&[]);
+    let (client, mut conn) = tokio_postgres::connect(&server.url(), NoTls).await.unwrap();
+    let (tx, mut rx) = futures::channel::mpsc::unbounded();
+    let stream = futures::stream::poll_fn(move |cx| conn.poll_message(cx));
+    tokio::spawn(stream.for_each(move |m| {
+        if let Ok(AsyncMessage::Notice(n)) = m {
+            let _ = tx.unbounded_send(n);
+        }
+        futures::future::ready(())
+    }));
+
+    client
+        .batch_execute(
+            "CREATE FUNCTION f_leak(text) RETURNS bool COST 0.0000001 LANGUAGE plpgsql
+                 AS 'BEGIN RAISE NOTICE ''f_leak => %'', $1; RETURN true; END';
+             CREATE FUNCTION warn(x int) RETURNS int LANGUAGE plpgsql AS $$
+               BEGIN
+                 RAISE WARNING 'x=%', x USING DETAIL = 'd', HINT = 'h';
+                 IF x < 0 THEN RAISE EXCEPTION 'negative' USING ERRCODE = '22023', HINT = 'positive'; END IF;
+                 RETURN x;
+               END $$;
+             CREATE TABLE t (id int PRIMARY KEY, b text);
+             INSERT INTO t VALUES (1, 'one'), (2, 'two')",
+        )
+        .await
+        .unwrap();
+    let rows = client
+        .query("SELECT id FROM t WHERE f_leak(b) ORDER BY id", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    for want in ["f_leak => one", "f_leak => two"] {
+        let n = rx.next().await.unwrap();
+        assert_eq!((n.severity(), n.code().code()), ("NOTICE", "00000"));
+        assert_eq!(n.message(), want);
+    }
+
+    client.simple_query("SELECT warn(1)").await.unwrap();
+    let n = rx.next().await.unwrap();
+    assert_eq!((n.severity(), n.code().code()), ("WARNING", "01000"));
+    assert_eq!(
+        (n.message(), n.detail(), n.hint()),
+        ("x=1", Some("d"), Some("h"))
+    );
+
+    let err = client.query("SELECT warn(-1)", &[]).await.unwrap_err();
+    let db = err.as_db_error().unwrap();
+    assert_eq!((db.code().code(), db.message()), ("22023", "negative"));
+    assert_eq!(db.hint(), Some("positive"));
+    // The warning raised before the error still arrived.
+    assert_eq!(rx.next().await.unwrap().message(), "x=-1");
+
+    // client_min_messages = warning keeps the notices back, not the warning.
+    client
+        .batch_execute("SET client_min_messages = warning; SELECT f_leak('quiet'); SELECT warn(2)")
+        .await
+        .unwrap();
+    assert_eq!(rx.next().await.unwrap().message(), "x=2");
+}
+
 /// SHOW and EXPLAIN describe their result columns, so drivers can run them
 /// as prepared statements.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,15 +1,24 @@
-//! User-defined functions (`CREATE FUNCTION ... LANGUAGE sql`).
+//! User-defined functions (`CREATE FUNCTION ... LANGUAGE sql | plpgsql`).
 //!
-//! A function's body is one SQL expression or scalar query, stored as
+//! A SQL function's body is one SQL expression or scalar query, stored as
 //! text; a call is bound by inlining the body with the call's arguments in
-//! place of its parameters (`sql::binder::functions`), so the planner sees
-//! through it and policies calling functions like `auth.uid()` cost no more
-//! than the expression itself.
+//! place of its parameters (`sql::binder::user_functions`), so the planner
+//! sees through it and policies calling functions like `auth.uid()` cost no
+//! more than the expression itself. A PL/pgSQL function's body is stored as
+//! its source text and compiled where a call is bound (`sql::plpgsql`).
 
 use super::{AclItem, Catalog};
 use crate::types::DataType;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+
+/// The language of a function's body.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Language {
+    #[default]
+    Sql,
+    Plpgsql,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Volatility {
@@ -29,7 +38,7 @@ impl Volatility {
     }
 }
 
-/// A SQL-language function.
+/// A user-defined function.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FunctionDef {
     pub id: u32,
@@ -39,8 +48,14 @@ pub struct FunctionDef {
     /// Parameters: name (if given) and type.
     pub params: Vec<(Option<String>, DataType)>,
     pub returns: DataType,
-    /// The body: a scalar query (`SELECT ...`) or an expression (`RETURN expr`).
+    /// SQL: a scalar query (`SELECT ...`) or an expression (`RETURN expr`);
+    /// PL/pgSQL: the block's source text.
     pub body: String,
+    #[serde(default)]
+    pub language: Language,
+    /// STRICT (RETURNS NULL ON NULL INPUT); honoured for PL/pgSQL.
+    #[serde(default)]
+    pub strict: bool,
     /// True when the body is an expression rather than a query.
     pub body_is_expr: bool,
     pub volatility: Volatility,

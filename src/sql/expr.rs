@@ -971,6 +971,10 @@ impl Expr {
                 }
                 s + " END"
             }
+            Expr::Function(super::functions::Func::Plpgsql(f), args) => {
+                let name = f.signature.split('(').next().unwrap_or_default();
+                format!("{name}({})", list(args))
+            }
             Expr::Function(func, args) => format!("{}({})", func.name(), list(args)),
             Expr::Array(items, _) => format!("ARRAY[{}]", list(items)),
             Expr::Outer { level, index, .. } => format!("outer{level}.#{index}"),

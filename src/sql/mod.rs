@@ -42,6 +42,7 @@ pub mod functions;
 pub mod optimizer;
 pub mod parser;
 pub mod plan;
+pub mod plpgsql;
 
 /// Quotes an identifier for SQL text when PostgreSQL would (`"Mixed"`, `"a b"`).
 pub fn quote_ident(s: &str) -> String {

@@ -321,6 +321,13 @@ fn parse_inner(sql: &str, levels: usize) -> Result<Vec<ast::Statement>> {
     match parse(sql) {
         Ok(stmts) => Ok(stmts),
         Err(e) => {
+            // `CREATE VIEW v WITH (security_invoker)`: a boolean option
+            // without a value means true; sqlparser wants the value.
+            if let Some(fixed) = rewrite_bare_view_options(sql)
+                && let Ok(stmts) = parse(&fixed)
+            {
+                return Ok(stmts);
+            }
             // sqlparser accepts CREATE SEQUENCE options only in one fixed order;
             // PostgreSQL accepts any order. Retry with the options reordered.
             if let Some(fixed) = reorder_sequence_options(sql)
@@ -506,6 +513,75 @@ fn rewrite_subscripted_targets(sql: &str) -> Option<String> {
     }
     if copied == 0 {
         return None;
+    }
+    out.push_str(&sql[copied..]);
+    Some(out)
+}
+
+/// `CREATE VIEW v WITH (name, other = x) AS ...` with `name = true` for
+/// each option given without a value (PostgreSQL's boolean shorthand).
+/// None when there is nothing to rewrite.
+fn rewrite_bare_view_options(sql: &str) -> Option<String> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let lower = sql.to_ascii_lowercase();
+    if !lower.contains("view") || !lower.contains("with") {
+        return None;
+    }
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize_with_location()
+        .ok()?;
+    let sig: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+        .collect();
+    let kw = |k: usize, w: &str| {
+        sig.get(k).is_some_and(|&i| {
+            matches!(&tokens[i].token, Token::Word(x)
+                if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w))
+        })
+    };
+    let offsets = LineOffsets::new(sql);
+    let mut inserts = Vec::new();
+    let mut seen_view = false;
+    for k in 0..sig.len() {
+        if kw(k, "VIEW") {
+            seen_view = true;
+        }
+        if kw(k, "AS") {
+            seen_view = false;
+        }
+        if !(seen_view
+            && kw(k, "WITH")
+            && sig
+                .get(k + 1)
+                .is_some_and(|&i| tokens[i].token == Token::LParen))
+        {
+            continue;
+        }
+        let mut m = k + 2;
+        while let Some(&i) = sig.get(m) {
+            let bare = matches!(tokens[i].token, Token::Word(_))
+                && sig
+                    .get(m + 1)
+                    .is_some_and(|&n| matches!(tokens[n].token, Token::Comma | Token::RParen))
+                && matches!(tokens[sig[m - 1]].token, Token::Comma | Token::LParen);
+            if bare {
+                inserts.push(offsets.byte(sql, tokens[i].span.end));
+            }
+            if tokens[i].token == Token::RParen {
+                break;
+            }
+            m += 1;
+        }
+    }
+    if inserts.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(sql.len() + 8 * inserts.len());
+    let mut copied = 0;
+    for at in inserts {
+        out.push_str(&sql[copied..at]);
+        out.push_str(" = true");
+        copied = at;
     }
     out.push_str(&sql[copied..]);
     Some(out)
@@ -916,6 +992,8 @@ fn reorder_sequence_options(sql: &str) -> Option<String> {
 /// * `GRANT a, b TO c` and `REVOKE a FROM c` (no ON: role membership)
 ///   become `GRANT ROLE a, ROLE b TO c`, and `WITH ADMIN OPTION` becomes
 ///   `WITH GRANT OPTION` (which the role DDL then refuses as unsupported);
+/// * in CREATE FUNCTION, `LEAKPROOF` becomes a marker setting and
+///   `COST n` (a planner estimate) goes;
 /// * `ALTER VIEW | SEQUENCE x OWNER TO r` becomes `ALTER TABLE x OWNER TO r`;
 /// * `SET [LOCAL | SESSION] ROLE TO x` and `... ROLE = x` (the generic SET
 ///   form PostgreSQL also accepts for `role`) become `SET "role" TO x`.
@@ -931,7 +1009,9 @@ fn rewrite_role_syntax(sql: &str) -> Option<String> {
     // A cheap test first: most texts (`INSERT INTO users ...` included) skip the tokenizing.
     let role_ddl =
         (mentions("create") || mentions("alter")) && (mentions("role") || mentions("user"));
-    let owner_to = (mentions("alter") && mentions("owner")) || mentions("leakproof");
+    let owner_to = (mentions("alter") && mentions("owner"))
+        || mentions("leakproof")
+        || (mentions("function") && mentions("cost"));
     let set_role = mentions("set") && mentions("role");
     if !(role_ddl || owner_to || set_role || mentions("grant") || mentions("revoke")) {
         return None;
@@ -995,7 +1075,14 @@ fn rewrite_role_syntax(sql: &str) -> Option<String> {
         {
             // sqlparser does not read LEAKPROOF: it becomes a marker setting
             // the function DDL reads back (and NOT LEAKPROOF, the default, goes).
+            // Nor COST n, the planner's estimate, which goes.
             for k in 2..sig.len() {
+                if w(k).as_deref() == Some("COST")
+                    && let Some(&n) = sig.get(k + 1)
+                    && matches!(tokens[n].token, Token::Number(..))
+                {
+                    edits.push((start(sig[k])..end(n), String::new()));
+                }
                 if w(k).as_deref() == Some("LEAKPROOF") {
                     if w(k - 1).as_deref() == Some("NOT") {
                         edits.push((start(sig[k - 1])..end(sig[k]), String::new()));
@@ -1082,11 +1169,11 @@ fn rewrite_role_syntax(sql: &str) -> Option<String> {
 pub const NEGATIVE_PLACEHOLDER: &str = "minus_";
 
 /// Maps the tokenizer's (line, column) locations to byte offsets.
-struct LineOffsets(Vec<usize>);
+pub(crate) struct LineOffsets(Vec<usize>);
 
 impl LineOffsets {
     /// Line starts as the tokenizer counts lines (`\n`, `\r\n` or a lone `\r`).
-    fn new(sql: &str) -> LineOffsets {
+    pub(crate) fn new(sql: &str) -> LineOffsets {
         let b = sql.as_bytes();
         let mut starts = vec![0];
         let mut i = 0;
@@ -1102,7 +1189,7 @@ impl LineOffsets {
     }
 
     /// Byte offset of a location (line and column are 1-based; columns count characters).
-    fn byte(&self, sql: &str, loc: sqlparser::tokenizer::Location) -> usize {
+    pub(crate) fn byte(&self, sql: &str, loc: sqlparser::tokenizer::Location) -> usize {
         let line = (loc.line as usize).saturating_sub(1);
         let Some(&line_start) = self.0.get(line) else {
             return sql.len();
@@ -1187,6 +1274,23 @@ mod tests {
             parse("CREATE SEQUENCE s CACHE 1 MINVALUE -5 START WITH -5 INCREMENT BY -1 MAXVALUE 0")
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn bare_view_options_mean_true() {
+        assert_eq!(
+            rewrite_bare_view_options("CREATE VIEW v WITH (security_invoker) AS SELECT 1")
+                .as_deref(),
+            Some("CREATE VIEW v WITH (security_invoker = true) AS SELECT 1")
+        );
+        assert_eq!(
+            rewrite_bare_view_options(
+                "create view v with (a, check_option = local, b) as select 1"
+            )
+            .as_deref(),
+            Some("create view v with (a = true, check_option = local, b = true) as select 1")
+        );
+        assert_eq!(rewrite_bare_view_options("CREATE VIEW v AS SELECT 1"), None);
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod from;
 mod fuzzy;
 pub mod index;
 mod operators;
+mod plpgsql;
 mod query;
 pub mod rls;
 pub mod row;

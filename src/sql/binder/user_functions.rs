@@ -123,9 +123,29 @@ impl Binder<'_> {
         // to them through marker names (so a column of the body's own FROM
         // can never capture an argument's column).
         let mut bound_args = Vec::with_capacity(args.len());
+        let mut arg_types = Vec::with_capacity(args.len());
         for (a, (_, t)) in args.iter().zip(&def.params) {
             let (x, ty) = self.bind(a, scope, agg, depth + 1)?;
             bound_args.push((self.coerce(x, &ty, t)?, t.clone()));
+            arg_types.push(ty);
+        }
+        if def.language == crate::catalog::functions::Language::Plpgsql {
+            // Not inlined: the arguments must be of the parameter types.
+            let fits = arg_types.iter().zip(&def.params).all(|(a, (_, p))| {
+                a == p || *a == DataType::Unknown || DataType::can_coerce_implicitly(a, p)
+            });
+            if !fits {
+                let shown: Vec<String> = arg_types.iter().map(|t| t.name()).collect();
+                return Err(Error::new(
+                    crate::error::SqlState::UNDEFINED_FUNCTION,
+                    format!("function {name}({}) does not exist", shown.join(", ")),
+                )
+                .with_hint(
+                    "No function matches the given name and argument types. You might need to add explicit type casts.",
+                ));
+            }
+            let args = bound_args.into_iter().map(|(x, _)| x).collect();
+            return self.bind_plpgsql_call(&def, args).map(Some);
         }
         let call = self.subquery_id();
         let names: Vec<Option<String>> = def.params.iter().map(|(n, _)| n.clone()).collect();

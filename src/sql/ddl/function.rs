@@ -1,8 +1,8 @@
-//! CREATE [OR REPLACE] FUNCTION ... LANGUAGE sql and DROP FUNCTION.
+//! CREATE [OR REPLACE] FUNCTION ... LANGUAGE sql | plpgsql and DROP FUNCTION.
 
 use super::DdlCtx;
 use crate::catalog::acl::Object;
-use crate::catalog::functions::Volatility;
+use crate::catalog::functions::{Language, Volatility};
 use crate::catalog::{self as cat, FunctionDef};
 use crate::error::{Error, Result, SqlState};
 use crate::notice::Notice;
@@ -33,16 +33,20 @@ impl DdlCtx<'_> {
     pub fn create_function(&mut self, cf: &ast::CreateFunction) -> Result<String> {
         let language = cf.language.as_ref().map(ident);
         let is_return = matches!(cf.function_body, Some(ast::CreateFunctionBody::Return(_)));
-        match language.as_deref() {
-            Some("sql") => {}
-            None if is_return => {}
+        let lang = match language.as_deref() {
+            Some("sql") => Language::Sql,
+            None if is_return => Language::Sql,
+            Some("plpgsql") if !is_return => Language::Plpgsql,
+            Some("plpgsql") => {
+                return Err(Error::syntax("syntax error at or near \"RETURN\""));
+            }
             Some(other) => {
                 return Err(Error::unsupported(format!(
-                    "language \"{other}\" is not supported (only LANGUAGE sql)"
+                    "language \"{other}\" is not supported (only LANGUAGE sql and plpgsql)"
                 )));
             }
             None => return Err(Error::syntax("no language specified")),
-        }
+        };
         if cf.temporary || cf.or_alter || cf.if_not_exists {
             return Err(Error::unsupported("CREATE FUNCTION form not supported"));
         }
@@ -76,6 +80,15 @@ impl DdlCtx<'_> {
             }
         };
         let (body, body_is_expr) = match &cf.function_body {
+            Some(ast::CreateFunctionBody::AsBeforeOptions { body, .. })
+            | Some(ast::CreateFunctionBody::AsAfterOptions(body))
+                if lang == Language::Plpgsql =>
+            {
+                let text = body_text(body)?;
+                let binder = crate::sql::binder::Binder::new(&self.catalog, self.search_path);
+                crate::sql::plpgsql::compile_check(&text, &params, &|t| binder.plpgsql_type(t))?;
+                (text, false)
+            }
             Some(ast::CreateFunctionBody::AsBeforeOptions { body, .. })
             | Some(ast::CreateFunctionBody::AsAfterOptions(body)) => {
                 let text = body_text(body)?;
@@ -141,6 +154,14 @@ impl DdlCtx<'_> {
             returns,
             body,
             body_is_expr,
+            language: lang,
+            strict: matches!(
+                cf.called_on_null,
+                Some(
+                    ast::FunctionCalledOnNull::ReturnsNullOnNullInput
+                        | ast::FunctionCalledOnNull::Strict
+                )
+            ),
             volatility: match cf.behavior {
                 Some(ast::FunctionBehavior::Immutable) => Volatility::Immutable,
                 Some(ast::FunctionBehavior::Stable) => Volatility::Stable,
@@ -152,6 +173,14 @@ impl DdlCtx<'_> {
             acl,
         };
         // The body must bind: call it with NULL arguments of the right types.
+        // (A PL/pgSQL body is only checked for syntax, as PostgreSQL does:
+        // its queries may name tables created later.)
+        if lang == Language::Plpgsql {
+            cat::put_object(self.txn, cat::KIND_FUNCTION, def.id, &def)?;
+            cat::bump_version(self.txn);
+            self.reload()?;
+            return Ok("CREATE FUNCTION".into());
+        }
         let mut probe = (*self.catalog).clone();
         probe
             .functions
@@ -174,15 +203,43 @@ impl DdlCtx<'_> {
         Ok("CREATE FUNCTION".into())
     }
 
+    /// The function `name(wanted)` names (any argument types when
+    /// `wanted` is None): 42883 if none, 42725 if several.
+    pub(super) fn function_by_signature(
+        &self,
+        name: &ast::ObjectName,
+        wanted: Option<&[DataType]>,
+    ) -> Result<std::sync::Arc<FunctionDef>> {
+        let (schema, n) = split_name(name)?;
+        let found: Vec<std::sync::Arc<FunctionDef>> = self
+            .catalog
+            .functions_named(schema.as_deref(), &n, self.search_path)
+            .into_iter()
+            .filter(|f| wanted.is_none_or(|w| f.params.iter().map(|(_, t)| t).eq(w.iter())))
+            .cloned()
+            .collect();
+        match found.as_slice() {
+            [f] => Ok(f.clone()),
+            [] => {
+                let shown = match wanted {
+                    Some(w) => signature(&n, w),
+                    None => n.clone(),
+                };
+                Err(Error::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    format!("function {shown} does not exist"),
+                ))
+            }
+            _ => Err(Error::new(
+                SqlState::AMBIGUOUS_FUNCTION,
+                format!("function name \"{n}\" is not unique"),
+            )
+            .with_hint("Specify the argument list to select the function unambiguously.")),
+        }
+    }
+
     pub fn drop_function(&mut self, df: &ast::DropFunction) -> Result<String> {
         for desc in &df.func_desc {
-            let (schema, name) = split_name(&desc.name)?;
-            let candidates: Vec<std::sync::Arc<FunctionDef>> = self
-                .catalog
-                .functions_named(schema.as_deref(), &name, self.search_path)
-                .into_iter()
-                .cloned()
-                .collect();
             let wanted = match &desc.args {
                 Some(args) => Some(
                     args.iter()
@@ -191,39 +248,14 @@ impl DdlCtx<'_> {
                 ),
                 None => None,
             };
-            let found: Vec<_> = candidates
-                .into_iter()
-                .filter(|f| {
-                    wanted
-                        .as_ref()
-                        .is_none_or(|w| f.params.iter().map(|(_, t)| t).eq(w.iter()))
-                })
-                .collect();
-            let f = match found.as_slice() {
-                [f] => f.clone(),
-                [] => {
-                    let shown = match &wanted {
-                        Some(w) => signature(&name, w),
-                        None => name.clone(),
-                    };
-                    if df.if_exists {
-                        self.env.notice(Notice::plain(format!(
-                            "function {shown} does not exist, skipping"
-                        )));
-                        continue;
-                    }
-                    return Err(Error::new(
-                        SqlState::UNDEFINED_FUNCTION,
-                        format!("function {shown} does not exist"),
-                    ));
+            let f = match self.function_by_signature(&desc.name, wanted.as_deref()) {
+                Ok(f) => f,
+                Err(e) if e.code == SqlState::UNDEFINED_FUNCTION && df.if_exists => {
+                    self.env
+                        .notice(Notice::plain(format!("{}, skipping", e.message)));
+                    continue;
                 }
-                _ => {
-                    return Err(Error::new(
-                        SqlState::AMBIGUOUS_FUNCTION,
-                        format!("function name \"{name}\" is not unique"),
-                    )
-                    .with_hint("Specify the argument list to select the function unambiguously."));
-                }
+                Err(e) => return Err(e),
             };
             self.require_owner(Object::Function(&f))?;
             cat::delete_object(self.txn, cat::KIND_FUNCTION, f.id);

@@ -13,6 +13,7 @@ use crate::catalog::{self as cat, Relation};
 use crate::error::{Error, Result, SqlState};
 use crate::notice::Notice;
 use crate::sql::binder::{ident, split_name};
+use crate::types::DataType;
 use sqlparser::ast;
 
 /// An object GRANT, REVOKE or OWNER TO works on.
@@ -22,6 +23,7 @@ pub(super) enum Target {
     View(u32),
     Sequence(u32),
     Schema(String),
+    Function(u32),
 }
 
 fn invalid_privilege(p: Privs, kind: ObjectKind) -> Error {
@@ -55,6 +57,7 @@ fn privileges_of(p: &ast::Privileges, kind: ObjectKind) -> Result<Privs> {
             ast::Action::Create { obj_type: None } => (acl::CREATE, false),
             ast::Action::Connect => (acl::CONNECT, false),
             ast::Action::Temporary => (acl::TEMPORARY, false),
+            ast::Action::Execute { obj_type: None } => (acl::EXECUTE, false),
             other => {
                 return Err(Error::new(
                     SqlState::SYNTAX_ERROR,
@@ -170,6 +173,7 @@ impl DdlCtx<'_> {
             Target::View(id) => Object::View(c.views.get(id).ok_or_else(missing)?),
             Target::Sequence(id) => Object::Sequence(c.sequences.get(id).ok_or_else(missing)?),
             Target::Schema(n) => Object::Schema(c.schemas.get(n).ok_or_else(missing)?),
+            Target::Function(id) => Object::Function(c.functions.get(id).ok_or_else(missing)?),
         })
     }
 
@@ -209,6 +213,16 @@ impl DdlCtx<'_> {
                     .clone();
                 f(&mut d.owner, &mut d.acl);
                 cat::put_object(self.txn, cat::KIND_SCHEMA, d.id, &d)?;
+                cat::bump_version(self.txn);
+            }
+            Target::Function(id) => {
+                let mut d = (**c
+                    .functions
+                    .get(id)
+                    .ok_or_else(|| Error::internal("function"))?)
+                .clone();
+                f(&mut d.owner, &mut d.acl);
+                cat::put_object(self.txn, cat::KIND_FUNCTION, d.id, &d)?;
                 cat::bump_version(self.txn);
             }
         }
@@ -350,6 +364,26 @@ impl DdlCtx<'_> {
                             .values()
                             .filter(|q| q.schema == s && !q.internal)
                             .map(|q| Target::Sequence(q.id)),
+                    );
+                }
+            }
+            Some(G::Function { name, arg_types }) => {
+                let types = arg_types
+                    .iter()
+                    .map(DataType::from_sql)
+                    .collect::<Result<Vec<_>>>()?;
+                out.push(Target::Function(
+                    self.function_by_signature(name, Some(&types))?.id,
+                ));
+            }
+            Some(G::AllFunctionsInSchema { schemas }) => {
+                for n in schemas {
+                    let s = schema_named(n)?;
+                    out.extend(
+                        c.functions
+                            .values()
+                            .filter(|f| f.schema == s)
+                            .map(|f| Target::Function(f.id)),
                     );
                 }
             }

@@ -100,6 +100,8 @@ macro_rules! funcs {
             /// Text in the record input form as a value of composite type
             /// id (the field types of it and of the types it holds).
             RecordIn(u32, std::sync::Arc<crate::types::RecordTypes>),
+            /// A call of a PL/pgSQL function, compiled where it was bound.
+            Plpgsql(std::sync::Arc<crate::sql::plpgsql::Function>),
             /// `heliosdb_debug_panic(text)`: panics, so tests can check that
             /// the server contains a panic. Only in debug builds.
             #[cfg(debug_assertions)]
@@ -120,6 +122,7 @@ macro_rules! funcs {
                     Func::FieldAssign(..) => "field_assign",
                     Func::MakeRecord(..) => "row",
                     Func::RecordIn(..) => "record_in",
+                    Func::Plpgsql(_) => "plpgsql_call",
                     Func::RecordNullTest(_) => "record_null_test",
                     #[cfg(debug_assertions)]
                     Func::DebugPanic => "heliosdb_debug_panic",
@@ -697,6 +700,7 @@ impl Func {
                 | Func::Random
                 | Func::StatementTimestamp
         ) || self.is_debug_panic()
+            || matches!(self, Func::Plpgsql(f) if f.volatile)
     }
 
     /// Debug builds' `heliosdb_debug_panic` (never folded at bind time).
@@ -713,6 +717,9 @@ impl Func {
     /// volatile ones and those reading the clock, settings or the session
     /// (PostgreSQL's stable functions) are not.
     pub fn is_immutable(&self) -> bool {
+        if let Func::Plpgsql(f) = self {
+            return f.immutable;
+        }
         !self.is_volatile()
             && !matches!(
                 self,
@@ -738,6 +745,9 @@ impl Func {
 
     /// Strict functions return NULL when any argument is NULL.
     fn is_strict(&self) -> bool {
+        if let Func::Plpgsql(f) = self {
+            return f.strict;
+        }
         !matches!(
             self,
             Func::NullIf
@@ -762,6 +772,10 @@ impl Func {
                     Some(id) => Value::Uuid(id),
                     None => Value::Null,
                 });
+            }
+            Func::Plpgsql(f) => {
+                let vals = Expr::eval_all(args, row, ctx)?;
+                return f.call(vals, ctx);
             }
             Func::ArrayAssign(elem) => {
                 let vals = args

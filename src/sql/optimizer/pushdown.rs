@@ -2,9 +2,15 @@
 //! join kinds allow (into scans, join inputs, below projections and sorts).
 //!
 //! A conjunct moves below an outer join only to the side whose rows the join
-//! preserves, so NULL-extended rows are never filtered early. Volatile
-//! conjuncts and conjuncts with correlated subqueries stay where they were
-//! bound (a correlated subquery reads the row shape it was bound for).
+//! preserves, so NULL-extended rows are never filtered early. Conjuncts with
+//! correlated subqueries stay where they were bound (a correlated subquery
+//! reads the row shape it was bound for). Volatile conjuncts move into the
+//! inputs of joins, as PostgreSQL places a WHERE clause on the relation it
+//! reads (so a function with side effects, such as one that raises a
+//! notice, runs once per row of that relation rather than per joined row),
+//! but no further: not into a projection (a view or derived table), below
+//! DISTINCT, GROUP BY or a set operation, as PostgreSQL does not push them
+//! into subqueries either.
 
 use super::{Rule, map_children};
 use crate::sql::expr::Expr;
@@ -64,6 +70,11 @@ fn movable(c: &Expr) -> bool {
     c.is_deterministic() && !c.has_correlated_subquery()
 }
 
+/// Whether a conjunct may move into an input of a join.
+fn movable_into_join(c: &Expr) -> bool {
+    !c.has_correlated_subquery()
+}
+
 /// Which input of a join (left width `nl`) a conjunct reads only.
 enum Side {
     Left,
@@ -95,7 +106,7 @@ fn push_join_on(
     let nl = left.columns().len();
     let (mut to_left, mut to_right, mut keep) = (Vec::new(), Vec::new(), Vec::new());
     for c in on.map(Expr::conjuncts).unwrap_or_default() {
-        if !movable(&c) {
+        if !movable_into_join(&c) {
             keep.push(c);
             continue;
         }
@@ -159,7 +170,7 @@ fn push_into(plan: Plan, pred: Expr) -> Plan {
             let (mut to_left, mut to_right, mut to_on, mut keep) =
                 (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for c in pred.conjuncts() {
-                if !movable(&c) {
+                if !movable_into_join(&c) {
                     keep.push(c);
                     continue;
                 }

@@ -110,7 +110,7 @@ impl Notice {
     }
 
     /// The SQLSTATE as a string, e.g. `"25P01"`.
-    pub fn sqlstate(&self) -> &'static str {
+    pub fn sqlstate(&self) -> &str {
         self.code.code()
     }
 }

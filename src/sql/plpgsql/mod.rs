@@ -304,7 +304,7 @@ fn raise(r: &Raise, vars: &[Value], ctx: &EvalCtx) -> Result<()> {
     let severity = match r.level {
         Level::Exception => {
             let code = match &errcode {
-                Some(c) => SqlState::intern(c),
+                Some(c) => SqlState::new(c),
                 None => SqlState::RAISE_EXCEPTION,
             };
             return Err(Error {
@@ -321,7 +321,7 @@ fn raise(r: &Raise, vars: &[Value], ctx: &EvalCtx) -> Result<()> {
         Level::Warning => Severity::Warning,
     };
     let code = match &errcode {
-        Some(c) => SqlState::intern(c),
+        Some(c) => SqlState::new(c),
         None if severity == Severity::Warning => SqlState::WARNING,
         None => SqlState::SUCCESSFUL_COMPLETION,
     };

@@ -58,6 +58,9 @@ pub struct Settings {
     version: u64,
     /// Parsed search_path (recomputed whenever a setting changes).
     path: Option<std::sync::Arc<Vec<String>>>,
+    /// The tenant (`helios.tenant`, parsed) at `version`: row-level security
+    /// reads it in every statement.
+    tenant: std::cell::Cell<Option<(u64, Option<uuid::Uuid>)>>,
 }
 
 fn normalize(name: &str) -> String {
@@ -448,6 +451,23 @@ impl Settings {
         self.version
     }
 
+    /// The tenant `helios.tenant` names (a uuid; the session validated it),
+    /// parsed once per change of the settings.
+    pub fn tenant(&self) -> Option<uuid::Uuid> {
+        if let Some((version, tenant)) = self.tenant.get()
+            && version == self.version
+        {
+            return tenant;
+        }
+        let tenant = self
+            .get(super::tenant::TENANT_SETTING)
+            .ok()
+            .flatten()
+            .and_then(|v| uuid::Uuid::parse_str(&v).ok());
+        self.tenant.set(Some((self.version, tenant)));
+        tenant
+    }
+
     /// The canonical name of a parameter (`DateStyle` for `datestyle`);
     /// custom names as given, in lower case.
     pub fn display_name(name: &str) -> String {
@@ -546,6 +566,36 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The cached tenant follows every way the setting changes.
+    #[test]
+    fn tenant_cache_follows_changes() {
+        let a = "00000000-0000-0000-0000-00000000000a";
+        let b = "00000000-0000-0000-0000-00000000000b";
+        let id = |s: &str| Some(uuid::Uuid::parse_str(s).unwrap());
+        let mut s = Settings::default();
+        assert_eq!(s.tenant(), None);
+        s.set("helios.tenant", a, false).unwrap();
+        assert_eq!(s.tenant(), id(a));
+        s.begin_transaction();
+        s.set("helios.tenant", b, false).unwrap();
+        assert_eq!(s.tenant(), id(b));
+        s.end_transaction(false);
+        assert_eq!(s.tenant(), id(a), "a rollback restores the tenant");
+        s.begin_transaction();
+        s.set("helios.tenant", b, true).unwrap();
+        assert_eq!(s.tenant(), id(b));
+        s.end_transaction(true);
+        assert_eq!(s.tenant(), id(a), "SET LOCAL ends with the transaction");
+        s.reset("helios.tenant").unwrap();
+        assert_eq!(s.tenant(), None);
+        s.set_reset_value("helios.tenant", b, SettingSource::Client)
+            .unwrap();
+        assert_eq!(s.tenant(), id(b));
+        s.set("helios.tenant", a, false).unwrap();
+        s.reset_all();
+        assert_eq!(s.tenant(), id(b));
+    }
 
     #[test]
     fn statement_timeout_values() {

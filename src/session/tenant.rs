@@ -81,9 +81,5 @@ impl Session {
 
 /// The tenant a session's settings name.
 pub(super) fn tenant_of(settings: &super::Settings) -> Option<uuid::Uuid> {
-    settings
-        .get(TENANT_SETTING)
-        .ok()
-        .flatten()
-        .and_then(|v| uuid::Uuid::parse_str(&v).ok())
+    settings.tenant()
 }

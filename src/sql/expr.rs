@@ -483,6 +483,37 @@ impl Expr {
                 {
                     return Ok(t);
                 }
+                // A row-level security filter: `column = current_tenant_id()`
+                // (the session's tenant, fixed for the statement).
+                let tenant = |e: &Expr| -> Result<Option<Value>> {
+                    Ok(match e {
+                        Expr::Function(Func::CurrentTenantId, _) => {
+                            Some(match ctx.env.current_tenant_id()? {
+                                Some(id) => Value::Uuid(id),
+                                None => Value::Null,
+                            })
+                        }
+                        _ => None,
+                    })
+                };
+                if let Some(a) = l.lend(row, ctx)
+                    && let Some(b) = tenant(r)?
+                    && let Some(t) = op.compare(a, &b)
+                {
+                    return Ok(t);
+                }
+                if let Some(a) = tenant(l)?
+                    && let Some(b) = r.lend(row, ctx)
+                    && let Some(t) = op.compare(&a, b)
+                {
+                    return Ok(t);
+                }
+            }
+            // `x IS TRUE` (how the binder wraps row-level security
+            // predicates) and `x IS FALSE` are never NULL.
+            Expr::IsBool(inner, want) => {
+                let t = crate::stack::guard(|| inner.eval_truth(row, ctx))?;
+                return Ok(Some(t == Some(*want)));
             }
             Expr::And(l, r) => {
                 // The same order and short cut as `eval`.

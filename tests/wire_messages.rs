@@ -317,11 +317,16 @@ fn notices_precede_command_complete_in_both_protocols() {
     assert_eq!(kinds(&c.query("COMMIT")), "NCZ");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tokio_postgres_receives_notices() {
-    let server = Server::start(&[]);
+/// A client whose connection forwards every notice it receives to the
+/// returned channel.
+async fn connect_with_notices(
+    server: &Server,
+) -> (
+    tokio_postgres::Client,
+    futures::channel::mpsc::UnboundedReceiver<tokio_postgres::error::DbError>,
+) {
     let (client, mut conn) = tokio_postgres::connect(&server.url(), NoTls).await.unwrap();
-    let (tx, mut rx) = futures::channel::mpsc::unbounded();
+    let (tx, rx) = futures::channel::mpsc::unbounded();
     let stream = futures::stream::poll_fn(move |cx| conn.poll_message(cx));
     tokio::spawn(stream.for_each(move |m| {
         if let Ok(AsyncMessage::Notice(n)) = m {
@@ -329,6 +334,13 @@ async fn tokio_postgres_receives_notices() {
         }
         futures::future::ready(())
     }));
+    (client, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokio_postgres_receives_notices() {
+    let server = Server::start(&[]);
+    let (client, mut rx) = connect_with_notices(&server).await;
 
     client
         .batch_execute(
@@ -359,15 +371,7 @@ async fn tokio_postgres_receives_notices() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plpgsql_raise_reaches_tokio_postgres() {
     let server = Server::start(&[]);
-    let (client, mut conn) = tokio_postgres::connect(&server.url(), NoTls).await.unwrap();
-    let (tx, mut rx) = futures::channel::mpsc::unbounded();
-    let stream = futures::stream::poll_fn(move |cx| conn.poll_message(cx));
-    tokio::spawn(stream.for_each(move |m| {
-        if let Ok(AsyncMessage::Notice(n)) = m {
-            let _ = tx.unbounded_send(n);
-        }
-        futures::future::ready(())
-    }));
+    let (client, mut rx) = connect_with_notices(&server).await;
 
     client
         .batch_execute(

@@ -686,17 +686,27 @@ impl Session {
     pub fn prepare_typed(&mut self, sql: &str, types: &[DataType]) -> Result<Prepared> {
         crate::stack::statement(sql.len(), || {
             let stmt = self.parse_one(sql)?;
-            let declared = types.to_vec();
-            let (param_types, columns) = self.describe(&stmt, &declared)?;
-            Ok(Prepared {
-                sql: sql.to_string(),
-                stmt,
-                param_types,
-                declared,
-                columns,
-                cache: parking_lot::Mutex::new(None),
-                three_part_names: std::sync::OnceLock::new(),
-            })
+            self.prepared_from(sql.to_string(), stmt, types.to_vec())
+        })
+    }
+
+    /// A parsed statement, described, ready for repeated execution (the API's
+    /// and the protocol's prepares, and SQL `PREPARE`).
+    fn prepared_from(
+        &mut self,
+        sql: String,
+        stmt: crate::sql::parser::Statement,
+        declared: Vec<DataType>,
+    ) -> Result<Prepared> {
+        let (param_types, columns) = self.describe(&stmt, &declared)?;
+        Ok(Prepared {
+            sql,
+            stmt,
+            param_types,
+            declared,
+            columns,
+            cache: parking_lot::Mutex::new(None),
+            three_part_names: std::sync::OnceLock::new(),
         })
     }
 

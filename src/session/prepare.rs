@@ -3,7 +3,7 @@
 //! once (the plan is cached like any prepared statement's) and run with the
 //! argument values, each cast to its parameter's type.
 
-use super::{Prepared, Session, StatementResult, command_result};
+use super::{Session, StatementResult, command_result};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::binder::{Binder, ident};
 use crate::types::DataType;
@@ -33,18 +33,11 @@ impl Session {
                 .map(|t| binder.resolve_type(t).map(|(t, _)| t))
                 .collect::<Result<Vec<_>>>()
         })?;
-        let sql = stmt.to_string();
-        let stmt = crate::sql::parser::Statement::Sql(stmt.clone());
-        let (param_types, columns) = self.describe(&stmt, &declared)?;
-        let prepared = Prepared {
-            sql,
-            stmt,
-            param_types,
+        let prepared = self.prepared_from(
+            stmt.to_string(),
+            crate::sql::parser::Statement::Sql(stmt.clone()),
             declared,
-            columns,
-            cache: parking_lot::Mutex::new(None),
-            three_part_names: std::sync::OnceLock::new(),
-        };
+        )?;
         self.sql_prepared.insert(key, Arc::new(prepared));
         Ok(command_result("PREPARE"))
     }

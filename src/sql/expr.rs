@@ -473,38 +473,15 @@ impl Expr {
     }
 
     /// The truth value of a boolean expression (`None` for NULL), as
-    /// `truth(eval(..))` gives it. Comparisons of columns, literals and
-    /// parameters, and ANDs of them, are evaluated without copying values.
+    /// `truth(eval(..))` gives it. Comparisons of columns, literals,
+    /// parameters and `current_tenant_id()`, `IS TRUE` / `IS FALSE` and ANDs
+    /// of them are evaluated without copying values.
     fn eval_truth(&self, row: &[Value], ctx: &EvalCtx) -> Result<Option<bool>> {
         match self {
             Expr::Binary(op, l, r) => {
-                if let (Some(a), Some(b)) = (l.lend(row, ctx), r.lend(row, ctx))
-                    && let Some(t) = op.compare(a, b)
-                {
-                    return Ok(t);
-                }
-                // A row-level security filter: `column = current_tenant_id()`
-                // (the session's tenant, fixed for the statement).
-                let tenant = |e: &Expr| -> Result<Option<Value>> {
-                    Ok(match e {
-                        Expr::Function(Func::CurrentTenantId, _) => {
-                            Some(match ctx.env.current_tenant_id()? {
-                                Some(id) => Value::Uuid(id),
-                                None => Value::Null,
-                            })
-                        }
-                        _ => None,
-                    })
-                };
-                if let Some(a) = l.lend(row, ctx)
-                    && let Some(b) = tenant(r)?
-                    && let Some(t) = op.compare(a, &b)
-                {
-                    return Ok(t);
-                }
-                if let Some(a) = tenant(l)?
-                    && let Some(b) = r.lend(row, ctx)
-                    && let Some(t) = op.compare(&a, b)
+                if let Some(a) = l.operand(row, ctx)?
+                    && let Some(b) = r.operand(row, ctx)?
+                    && let Some(t) = op.compare(&a, &b)
                 {
                     return Ok(t);
                 }
@@ -534,19 +511,32 @@ impl Expr {
     }
 
     /// The value of a column, literal or parameter (one that needs no
-    /// cast) without copying it; `None` for other expressions, or when
-    /// `eval` would fail.
+    /// cast) without copying it, or of `current_tenant_id()` (fixed for the
+    /// statement; row-level security compares with it on every row);
+    /// `None` for other expressions, or when `eval` would fail.
     #[inline]
-    fn lend<'v>(&'v self, row: &'v [Value], ctx: &'v EvalCtx) -> Option<&'v Value> {
-        match self {
-            Expr::Column(i) => row.get(*i),
-            Expr::Literal(v) => Some(v),
-            Expr::Param(i, ty) => {
-                let v = ctx.params.get(*i)?;
-                (*ty == DataType::Unknown || v.is_null() || v.data_type() == *ty).then_some(v)
+    fn operand<'v>(
+        &'v self,
+        row: &'v [Value],
+        ctx: &'v EvalCtx,
+    ) -> Result<Option<std::borrow::Cow<'v, Value>>> {
+        use std::borrow::Cow;
+        Ok(match self {
+            Expr::Column(i) => row.get(*i).map(Cow::Borrowed),
+            Expr::Literal(v) => Some(Cow::Borrowed(v)),
+            Expr::Param(i, ty) => ctx
+                .params
+                .get(*i)
+                .filter(|v| *ty == DataType::Unknown || v.is_null() || v.data_type() == *ty)
+                .map(Cow::Borrowed),
+            Expr::Function(Func::CurrentTenantId, _) => {
+                Some(Cow::Owned(match ctx.env.current_tenant_id()? {
+                    Some(id) => Value::Uuid(id),
+                    None => Value::Null,
+                }))
             }
             _ => None,
-        }
+        })
     }
 
     /// True if the expression reads no column of the row (literals, params,

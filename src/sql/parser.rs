@@ -360,21 +360,13 @@ pub const INFERENCE_MARKER: char = '\u{0}';
 /// [`INFERENCE_MARKER`], and the binder parses it with
 /// [`parse_inference_spec`]. None when there is nothing to rewrite.
 fn rewrite_conflict_targets(sql: &str) -> Option<String> {
-    use sqlparser::tokenizer::{Token, Tokenizer};
+    use sqlparser::tokenizer::Token;
     if !sql.to_ascii_lowercase().contains("conflict") {
         return None;
     }
-    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
-        .tokenize_with_location()
-        .ok()?;
-    let sig: Vec<usize> = (0..tokens.len())
-        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
-        .collect();
-    let is_kw = |i: usize, kw: &str| {
-        matches!(&tokens[i].token, Token::Word(w)
-            if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(kw))
-    };
-    let offsets = LineOffsets::new(sql);
+    let located = Located::new(sql)?;
+    let (tokens, sig, offsets) = (&located.tokens, &located.sig, &located.offsets);
+    let is_kw = |i: usize, kw: &str| located.is_kw(i, kw);
     let mut out = String::new();
     let mut copied = 0;
     let mut k = 0;
@@ -427,21 +419,13 @@ fn rewrite_conflict_targets(sql: &str) -> Option<String> {
 /// text after [`INFERENCE_MARKER`]; the binder parses it again. None when
 /// there is nothing to rewrite.
 fn rewrite_subscripted_targets(sql: &str) -> Option<String> {
-    use sqlparser::tokenizer::{Token, Tokenizer};
+    use sqlparser::tokenizer::Token;
     if !sql.contains('[') || !sql.to_ascii_lowercase().contains("insert") {
         return None;
     }
-    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
-        .tokenize_with_location()
-        .ok()?;
-    let sig: Vec<usize> = (0..tokens.len())
-        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
-        .collect();
-    let is_kw = |i: usize, kw: &str| {
-        matches!(&tokens[i].token, Token::Word(w)
-            if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(kw))
-    };
-    let offsets = LineOffsets::new(sql);
+    let located = Located::new(sql)?;
+    let (tokens, sig, offsets) = (&located.tokens, &located.sig, &located.offsets);
+    let is_kw = |i: usize, kw: &str| located.is_kw(i, kw);
     let byte = |i: usize| offsets.byte(sql, tokens[i].span.start);
     let byte_end = |i: usize| offsets.byte(sql, tokens[i].span.end);
     let mut out = String::new();
@@ -522,24 +506,14 @@ fn rewrite_subscripted_targets(sql: &str) -> Option<String> {
 /// each option given without a value (PostgreSQL's boolean shorthand).
 /// None when there is nothing to rewrite.
 fn rewrite_bare_view_options(sql: &str) -> Option<String> {
-    use sqlparser::tokenizer::{Token, Tokenizer};
+    use sqlparser::tokenizer::Token;
     let lower = sql.to_ascii_lowercase();
     if !lower.contains("view") || !lower.contains("with") {
         return None;
     }
-    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
-        .tokenize_with_location()
-        .ok()?;
-    let sig: Vec<usize> = (0..tokens.len())
-        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
-        .collect();
-    let kw = |k: usize, w: &str| {
-        sig.get(k).is_some_and(|&i| {
-            matches!(&tokens[i].token, Token::Word(x)
-                if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w))
-        })
-    };
-    let offsets = LineOffsets::new(sql);
+    let located = Located::new(sql)?;
+    let (tokens, sig, offsets) = (&located.tokens, &located.sig, &located.offsets);
+    let kw = |k: usize, w: &str| sig.get(k).is_some_and(|&i| located.is_kw(i, w));
     let mut inserts = Vec::new();
     let mut seen_view = false;
     for k in 0..sig.len() {
@@ -592,24 +566,14 @@ fn rewrite_bare_view_options(sql: &str) -> Option<String> {
 /// (check_option = 'cascaded') AS query` it does. The first form is
 /// rewritten to the second. None when there is nothing to rewrite.
 fn rewrite_view_check_option(sql: &str) -> Option<String> {
-    use sqlparser::tokenizer::{Token, Tokenizer};
+    use sqlparser::tokenizer::Token;
     let lower = sql.to_ascii_lowercase();
     if !lower.contains("check") || !lower.contains("view") {
         return None;
     }
-    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
-        .tokenize_with_location()
-        .ok()?;
-    let sig: Vec<usize> = (0..tokens.len())
-        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
-        .collect();
-    let kw = |k: usize, w: &str| {
-        sig.get(k).is_some_and(|&i| {
-            matches!(&tokens[i].token, Token::Word(x)
-                if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w))
-        })
-    };
-    let offsets = LineOffsets::new(sql);
+    let located = Located::new(sql)?;
+    let (tokens, sig, offsets) = (&located.tokens, &located.sig, &located.offsets);
+    let kw = |k: usize, w: &str| sig.get(k).is_some_and(|&i| located.is_kw(i, w));
     let byte = |k: usize| offsets.byte(sql, tokens[sig[k]].span.start);
     let byte_end = |k: usize| offsets.byte(sql, tokens[sig[k]].span.end);
     let mut out = String::new();
@@ -1169,6 +1133,39 @@ fn rewrite_role_syntax(sql: &str) -> Option<String> {
 pub const NEGATIVE_PLACEHOLDER: &str = "minus_";
 
 /// Maps the tokenizer's (line, column) locations to byte offsets.
+/// A text's tokens with their locations, the indexes of the significant
+/// (non-whitespace) ones, and the line offsets that turn locations into
+/// byte offsets: what the rewrites below start from.
+struct Located {
+    tokens: Vec<sqlparser::tokenizer::TokenWithSpan>,
+    sig: Vec<usize>,
+    offsets: LineOffsets,
+}
+
+impl Located {
+    /// None when the text does not tokenize (sqlparser reports that).
+    fn new(sql: &str) -> Option<Located> {
+        use sqlparser::tokenizer::{Token, Tokenizer};
+        let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
+            .tokenize_with_location()
+            .ok()?;
+        let sig = (0..tokens.len())
+            .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+            .collect();
+        Some(Located {
+            tokens,
+            sig,
+            offsets: LineOffsets::new(sql),
+        })
+    }
+
+    /// Whether token `i` is the unquoted keyword `kw` (any case).
+    fn is_kw(&self, i: usize, kw: &str) -> bool {
+        matches!(&self.tokens[i].token, sqlparser::tokenizer::Token::Word(w)
+            if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(kw))
+    }
+}
+
 pub(crate) struct LineOffsets(Vec<usize>);
 
 impl LineOffsets {

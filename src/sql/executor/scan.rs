@@ -243,11 +243,31 @@ pub fn each_primary_row(
     ctx: &ExecCtx,
     mut f: impl FnMut(&[Value]) -> Result<()>,
 ) -> Result<bool> {
+    let ectx = ctx.eval_ctx();
+    let mut row = vec![Value::Null; scan.table.columns.len()];
+    each_primary_value(txn, scan, ctx, |bytes| {
+        decode_row_into(bytes, scan.needed.as_deref(), &mut row)?;
+        if let Some(p) = &scan.filter
+            && !p.eval_pred(&row, &ectx)?
+        {
+            return Ok(());
+        }
+        f(&row)
+    })
+}
+
+/// Calls `f` with the stored bytes of every row of a primary-index range
+/// (see [`primary_range`]), unfiltered, checking for interrupts. `false` if
+/// the scan uses another access path (nothing is read then).
+pub fn each_primary_value(
+    txn: &Transaction,
+    scan: &Scan,
+    ctx: &ExecCtx,
+    mut f: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<bool> {
     let Some(mut pairs) = primary_range(txn, scan, ctx)? else {
         return Ok(false);
     };
-    let ectx = ctx.eval_ctx();
-    let mut row = vec![Value::Null; scan.table.columns.len()];
     let mut n: u32 = 0;
     while let Some(pair) = pairs.next_ref() {
         let (_, bytes) = pair?;
@@ -255,13 +275,7 @@ pub fn each_primary_row(
         if n.is_multiple_of(1024) {
             ctx.env.check_interrupt()?;
         }
-        decode_row_into(bytes, scan.needed.as_deref(), &mut row)?;
-        if let Some(p) = &scan.filter
-            && !p.eval_pred(&row, &ectx)?
-        {
-            continue;
-        }
-        f(&row)?;
+        f(bytes)?;
     }
     Ok(true)
 }

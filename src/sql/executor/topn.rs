@@ -107,26 +107,16 @@ fn offer_scan(input: &Plan, top: &mut TopN, ctx: &ExecCtx, ectx: &EvalCtx) -> Re
         _ => None,
     };
     if let (Some((early, late)), Some(cols)) = (&split, &key_cols) {
-        let Some(mut pairs) = scan::primary_range(ctx.txn, scan, ctx)? else {
-            return Ok(false);
-        };
         let mut row: Row = vec![Value::Null; width];
         let mut out: Row = Vec::new();
-        let mut n: u32 = 0;
-        while let Some(pair) = pairs.next_ref() {
-            let (_, bytes) = pair?;
-            n = n.wrapping_add(1);
-            if n.is_multiple_of(1024) {
-                ctx.env.check_interrupt()?;
-            }
+        return scan::each_primary_value(ctx.txn, scan, ctx, |bytes| {
             decode_row_into(bytes, Some(early), &mut row)?;
             if !top.may_enter(&row, cols) {
-                continue;
+                return Ok(());
             }
             decode_row_into(bytes, Some(late), &mut row)?;
-            offer_output(top, &row, exprs, &mut out, ectx)?;
-        }
-        return Ok(true);
+            offer_output(top, &row, exprs, &mut out, ectx)
+        });
     }
     let mut out: Row = Vec::new();
     scan::each_primary_row(ctx.txn, scan, ctx, |row| {

@@ -143,8 +143,6 @@ struct Inner {
 
 struct LogState {
     wal: Wal,
-    /// redb holds non-durable commits (logged in `wal`) since the last checkpoint.
-    redb_dirty: bool,
     /// A log write or sync failed: the log's state on disk is unknown, so no
     /// commit is accepted until the database is reopened (and recovered).
     poisoned: Option<Error>,
@@ -204,7 +202,6 @@ impl DiskEngine {
             announced: AtomicUsize::new(0),
             log: Mutex::new(LogState {
                 wal,
-                redb_dirty: false,
                 poisoned: None,
             }),
             unsynced: AtomicBool::new(false),
@@ -621,7 +618,8 @@ impl Inner {
         if let Some(e) = &log.poisoned {
             return fail_all(e.clone());
         }
-        let want_checkpoint = group.iter().any(|r| r.checkpoint) && log.redb_dirty;
+        // redb holds non-durable commits exactly when the log holds records.
+        let want_checkpoint = group.iter().any(|r| r.checkpoint) && log.wal.pos() > 0;
         if !has_batches && !want_checkpoint {
             // Only flushes: sync the log if it has unsynced records.
             if want_sync
@@ -707,7 +705,6 @@ impl Inner {
                 return fail_all(self.redb_err(e));
             }
             log.wal.reset();
-            log.redb_dirty = false;
             self.syncs.fetch_add(1, Ordering::Relaxed);
             self.checkpoints.fetch_add(1, Ordering::Relaxed);
             self.unsynced.store(false, Ordering::Release);
@@ -732,7 +729,6 @@ impl Inner {
                 // (which replays the log) decides their fate.
                 return fail_all(self.poison(&mut log, self.redb_err(e)));
             }
-            log.redb_dirty = true;
             if want_sync {
                 self.syncs.fetch_add(1, Ordering::Relaxed);
                 self.unsynced.store(false, Ordering::Release);

@@ -69,9 +69,9 @@ fn main() {
             (threads as f64 * n as f64) / el.as_secs_f64()
         );
         println!(
-            "  commits {} write txns {} syncs {}",
+            "  commits {} groups {} syncs {}",
             stats.commits - before.commits,
-            stats.write_txns - before.write_txns,
+            stats.groups - before.groups,
             stats.syncs - before.syncs
         );
     }

@@ -8,9 +8,8 @@
 //!
 //! Commits serialize on a mutex, resolve the batch (merges read the latest
 //! versions), then take the map's write lock only to append the new versions
-//! and garbage-collect. Scans never hold the read lock across `next()`: they
-//! copy up to [`SCAN_CHUNK`] entries under the lock and resume after the last
-//! key they looked at, so a slow consumer never stalls a committer.
+//! and garbage-collect. Scans read in batches (see [`super::versions`]), so a
+//! slow consumer never stalls a committer.
 //!
 //! Garbage collection: live snapshots are registered in a counted map
 //! `seq -> count`. With `min` the oldest live snapshot's seq (or the latest
@@ -21,30 +20,18 @@
 //! snapshot still needed them) go to a backlog that later commits work
 //! through once the oldest snapshot has moved on.
 
-use super::{Durability, Engine, KvIter, KvPair, Snapshot, WriteBatch, bounds_are_empty};
+use super::versions::{Chain, VersionCursor, visible};
+use super::{Durability, Engine, KvIter, KvPair, Snapshot, WriteBatch};
 use super::{ResolvedWrites, check_not_in_hook, resolve_batch};
 use crate::error::Result;
 use parking_lot::{Mutex, RwLock};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Entries copied per lock acquisition during a scan.
-const SCAN_CHUNK: usize = 256;
-/// Keys examined per lock acquisition during a scan (bounds the lock hold time
-/// when most keys are invisible to the snapshot).
-const SCAN_EXAMINE_LIMIT: usize = 4 * SCAN_CHUNK;
 /// Minimum number of backlog chains collected per commit.
 const GC_BACKLOG_STEP: usize = 64;
-
-/// Versions of one key, ascending by sequence number; `None` marks a deletion.
-type Chain = Vec<(u64, Option<Vec<u8>>)>;
-
-/// The version of `chain` visible at `seq`, if any (`Some(None)` = deleted).
-fn visible(chain: &Chain, seq: u64) -> Option<&Option<Vec<u8>>> {
-    chain.iter().rev().find(|(s, _)| *s <= seq).map(|(_, v)| v)
-}
 
 struct Shared {
     map: RwLock<BTreeMap<Vec<u8>, Chain>>,
@@ -238,80 +225,17 @@ impl Snapshot for MemorySnapshot {
     }
 
     fn scan(&self, start: Bound<Vec<u8>>, end: Bound<Vec<u8>>, reverse: bool) -> Result<KvIter> {
-        let done = bounds_are_empty(&start, &end);
         Ok(Box::new(MemoryScan {
+            cursor: VersionCursor::new(start, end, reverse, self.reg.seq, false),
             reg: self.reg.clone(),
-            lower: start,
-            upper: end,
-            reverse,
-            buffer: VecDeque::new(),
-            done,
         }))
     }
 }
 
-/// A chunked scan: the remaining range is `lower..upper`; each refill copies
-/// entries from the front (or back, when reversed) and narrows the range.
+/// A scan in batches (see [`VersionCursor`]).
 struct MemoryScan {
     reg: Arc<Registration>,
-    lower: Bound<Vec<u8>>,
-    upper: Bound<Vec<u8>>,
-    reverse: bool,
-    buffer: VecDeque<KvPair>,
-    done: bool,
-}
-
-impl MemoryScan {
-    fn refill(&mut self) {
-        if bounds_are_empty(&self.lower, &self.upper) {
-            self.done = true;
-            return;
-        }
-        let seq = self.reg.seq;
-        let map = self.reg.shared.map.read();
-        let range = map.range::<[u8], _>((
-            self.lower.as_ref().map(Vec::as_slice),
-            self.upper.as_ref().map(Vec::as_slice),
-        ));
-        let mut last: Option<&Vec<u8>> = None;
-        let mut examined = 0;
-        let mut exhausted = true;
-        let mut take = |key: &'_ Vec<u8>, chain: &Chain, buffer: &mut VecDeque<KvPair>| {
-            if let Some(Some(value)) = visible(chain, seq) {
-                buffer.push_back((key.clone(), value.clone()));
-            }
-            examined += 1;
-            buffer.len() < SCAN_CHUNK && examined < SCAN_EXAMINE_LIMIT
-        };
-        if self.reverse {
-            for (key, chain) in range.rev() {
-                last = Some(key);
-                if !take(key, chain, &mut self.buffer) {
-                    exhausted = false;
-                    break;
-                }
-            }
-        } else {
-            for (key, chain) in range {
-                last = Some(key);
-                if !take(key, chain, &mut self.buffer) {
-                    exhausted = false;
-                    break;
-                }
-            }
-        }
-        match last {
-            Some(key) if !exhausted => {
-                let resume = Bound::Excluded(key.clone());
-                if self.reverse {
-                    self.upper = resume;
-                } else {
-                    self.lower = resume;
-                }
-            }
-            _ => self.done = true,
-        }
-    }
+    cursor: VersionCursor,
 }
 
 impl Iterator for MemoryScan {
@@ -319,13 +243,14 @@ impl Iterator for MemoryScan {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(pair) = self.buffer.pop_front() {
-                return Some(Ok(pair));
+            if let Some((key, value)) = self.cursor.pop() {
+                // The cursor yields no deletions.
+                return value.map(|v| Ok((key, v)));
             }
-            if self.done {
+            if !self.cursor.needs_refill() {
                 return None;
             }
-            self.refill();
+            self.cursor.refill(&self.reg.shared.map.read());
         }
     }
 }

@@ -42,6 +42,7 @@
 mod chunk;
 pub mod disk;
 pub mod memory;
+mod versions;
 pub mod wal;
 
 use crate::error::{Error, Result};

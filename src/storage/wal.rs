@@ -3,10 +3,10 @@
 //! A durable commit used to be a durable redb commit: new tree pages written
 //! all over the file plus an fsync, about twice the cost of appending to a log.
 //! Now each commit group appends one record per batch to this file and
-//! `fdatasync`s it once; the same group is then committed to redb without
-//! durability (visible at once, durable in redb only at the next checkpoint).
-//! A **checkpoint** is a durable redb commit: it makes everything before it
-//! durable in redb itself, after which the log starts again at offset 0.
+//! `fdatasync`s it once; the group then lives in the engine's memtable until
+//! the next checkpoint (see [`super::disk`]). A **checkpoint** is a durable
+//! redb commit of everything before it, after which the log starts again at
+//! offset 0.
 //!
 //! Record layout (little endian):
 //!

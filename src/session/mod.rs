@@ -1161,10 +1161,6 @@ impl Session {
         let implicit = self.txn.is_none();
         if implicit {
             self.begin_txn_with(false, None, read_only)?;
-            if !read_only && let Some(t) = self.txn.as_mut() {
-                // Group commit may wait for this statement's commit.
-                t.txn.announce_commit();
-            }
         }
         let mut result = f(self);
         let pending = self.pending_settings.take();

@@ -37,12 +37,9 @@
 //! every queued batch, in queue order and with consecutive sequence numbers,
 //! as one group: one log write, and one `fdatasync` if any batch asked for
 //! [`Durability::Sync`]. It then publishes the group's versions, hands every
-//! committer its result, and repeats while the queue is non-empty. Before
-//! draining a group that will sync, the leader waits (at most
-//! [`COMMIT_WAIT`]) for commits that running autocommit statements announced
-//! ([`Engine::announce_commit`]) but have not queued yet, so that concurrent
-//! writers share one sync instead of alternating between two half-size
-//! groups. A batch that fails to resolve (malformed merge operand, overflow,
+//! committer its result and hands leadership over: a committer that queued
+//! meanwhile leads the next group, so a leader's own caller never waits for
+//! a second sync. A batch that fails to resolve (malformed merge operand, overflow,
 //! panicking hook) fails alone, writing nothing and consuming no sequence
 //! number. A commit becomes visible only once its log record is written (and
 //! synced, for `Sync`): nothing can read what a crash could lose, except
@@ -85,17 +82,14 @@ use std::ops::Bound;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Name of the database file inside the data directory.
 pub const FILE_NAME: &str = "heliosdb.redb";
 /// Longest delay before an `Async` commit is made durable by the flusher (plus one fsync).
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
-/// Longest time a commit leader waits for announced commits (see
-/// [`Engine::announce_commit`]) to join its group before syncing.
-pub const COMMIT_WAIT: Duration = Duration::from_micros(200);
 
 /// The data: runs of pairs packed into chunks (see [`super::chunk`]), keyed by
 /// each chunk's last key.
@@ -135,10 +129,6 @@ struct Inner {
     file: PathBuf,
     group: Mutex<GroupState>,
     group_cv: Condvar,
-    /// Signalled when a request is queued or an announcement withdrawn.
-    arrival_cv: Condvar,
-    /// Announced commits that have not been committed or withdrawn yet.
-    announced: AtomicUsize,
     /// The write-ahead log; only the commit leader (and open and drop) use it.
     log: Mutex<LogState>,
     /// What readers see: the last checkpoint plus the memtable. Replaced (by
@@ -167,8 +157,6 @@ struct GroupState {
     queue: VecDeque<Request>,
     leader_active: bool,
     next_ticket: u64,
-    /// Requests in `queue` whose batch was announced.
-    queued_announced: usize,
     /// Results of finished requests, collected by their committers.
     done: HashMap<u64, Result<u64>>,
 }
@@ -213,8 +201,6 @@ impl DiskEngine {
             file,
             group: Mutex::new(GroupState::default()),
             group_cv: Condvar::new(),
-            arrival_cv: Condvar::new(),
-            announced: AtomicUsize::new(0),
             log: Mutex::new(LogState {
                 wal,
                 poisoned: None,
@@ -326,14 +312,6 @@ impl Engine for DiskEngine {
     fn size_on_disk(&self) -> u64 {
         let wal = self.inner.log.lock().wal.file_len();
         std::fs::metadata(&self.inner.file).map_or(0, |m| m.len()) + wal
-    }
-
-    fn announce_commit(&self) {
-        self.inner.announced.fetch_add(1, Ordering::AcqRel);
-    }
-
-    fn withdraw_commit(&self) {
-        self.inner.withdraw(1);
     }
 }
 
@@ -509,13 +487,7 @@ impl Inner {
         durability: Durability,
         checkpoint: bool,
     ) -> Result<u64> {
-        let announced = batch.as_ref().is_some_and(|b| b.announced);
-        if let Err(e) = check_not_in_hook() {
-            if announced {
-                self.withdraw(1);
-            }
-            return Err(e);
-        }
+        check_not_in_hook()?;
         let mut state = self.group.lock();
         let ticket = state.next_ticket;
         state.next_ticket += 1;
@@ -525,12 +497,6 @@ impl Inner {
             durability,
             checkpoint,
         });
-        if announced {
-            state.queued_announced += 1;
-        }
-        if state.leader_active {
-            self.arrival_cv.notify_one();
-        }
         loop {
             if let Some(result) = state.done.remove(&ticket) {
                 return result;
@@ -544,86 +510,38 @@ impl Inner {
         }
     }
 
-    /// Ends `n` announcements (committed or withdrawn).
-    fn withdraw(&self, n: usize) {
-        if n == 0 {
-            return;
-        }
-        let _state = self.group.lock();
-        self.announced.fetch_sub(n, Ordering::AcqRel);
-        self.arrival_cv.notify_one();
-    }
-
-    /// Runs commit groups until the leader's own request is done (the first
-    /// group holds it), then hands leadership to a queued committer, if any,
-    /// and returns that request's result.
+    /// Commits the queued requests (the leader's own among them) as one
+    /// group, then hands leadership to a committer queued meanwhile, if any,
+    /// so that this one's caller is not kept waiting for another sync, and
+    /// returns the result of the leader's own request.
     fn lead(&self, own_ticket: u64) -> Result<u64> {
         let mut guard = LeaderGuard {
             inner: self,
             in_flight: Vec::new(),
-            in_flight_announced: 0,
             armed: true,
         };
-        loop {
-            let group: Vec<Request> = {
-                let mut state = self.group.lock();
-                // A group that will sync waits (briefly) for the commits
-                // announced by running statements, so they share the sync.
-                let syncs = state
-                    .queue
+        let group: Vec<Request> = self.group.lock().queue.drain(..).collect();
+        guard.in_flight = group.iter().map(|r| r.ticket).collect();
+        // redb may panic on a damaged file (debug assertions, malformed
+        // pages): fail the group with an error instead of unwinding.
+        let results =
+            catch_unwind(AssertUnwindSafe(|| self.run_group(group))).unwrap_or_else(|payload| {
+                let err = self.panic_error(payload.as_ref());
+                guard
+                    .in_flight
                     .iter()
-                    .any(|r| r.batch.is_some() && r.durability == Durability::Sync);
-                if syncs {
-                    let deadline = Instant::now() + COMMIT_WAIT;
-                    while self.announced.load(Ordering::Acquire) > state.queued_announced
-                        && !self.arrival_cv.wait_until(&mut state, deadline).timed_out()
-                    {
-                    }
-                }
-                if state.queue.is_empty() {
-                    state.leader_active = false;
-                    let own = state.done.remove(&own_ticket);
-                    drop(state);
-                    // Every follower already has its result; a committer that
-                    // queues from now on finds no leader and leads itself.
-                    guard.armed = false;
-                    return own.unwrap_or_else(|| {
-                        Err(Error::internal("group commit lost a request's result"))
-                    });
-                }
-                guard.in_flight_announced = std::mem::take(&mut state.queued_announced);
-                state.queue.drain(..).collect()
-            };
-            guard.in_flight = group.iter().map(|r| r.ticket).collect();
-            // redb may panic on a damaged file (debug assertions, malformed
-            // pages): fail the group with an error instead of unwinding.
-            let results = catch_unwind(AssertUnwindSafe(|| self.run_group(group))).unwrap_or_else(
-                |payload| {
-                    let err = self.panic_error(payload.as_ref());
-                    guard
-                        .in_flight
-                        .iter()
-                        .map(|t| (*t, Err(err.clone())))
-                        .collect()
-                },
-            );
-            let mut state = self.group.lock();
-            state.done.extend(results);
-            let n = std::mem::take(&mut guard.in_flight_announced);
-            self.announced.fetch_sub(n, Ordering::AcqRel);
-            guard.in_flight.clear();
-            if let Some(own) = state.done.remove(&own_ticket) {
-                // Hand over: a committer still queued leads the next group,
-                // so this one's caller is not kept waiting for another sync.
-                state.leader_active = false;
-                drop(state);
-                guard.armed = false;
-                self.group_cv.notify_all();
-                return own;
-            }
-            drop(state);
-            self.group_cv.notify_all();
-        }
+                    .map(|t| (*t, Err(err.clone())))
+                    .collect()
+            });
+        let mut state = self.group.lock();
+        state.done.extend(results);
+        state.leader_active = false;
+        let own = state.done.remove(&own_ticket);
+        drop(state);
+        guard.armed = false;
+        // Followers collect their results; one still queued becomes leader.
+        self.group_cv.notify_all();
+        own.unwrap_or_else(|| Err(Error::internal("group commit lost a request's result")))
     }
 
     /// Commits one group: resolves each batch against the latest state,
@@ -835,8 +753,6 @@ impl Inner {
 struct LeaderGuard<'a> {
     inner: &'a Inner,
     in_flight: Vec<u64>,
-    /// Announced requests among `in_flight`.
-    in_flight_announced: usize,
     /// Cleared when leadership was handed back normally.
     armed: bool,
 }
@@ -856,8 +772,6 @@ impl Drop for LeaderGuard<'_> {
             );
         }
         state.leader_active = false;
-        let n = std::mem::take(&mut self.in_flight_announced);
-        self.inner.announced.fetch_sub(n, Ordering::AcqRel);
         drop(state);
         self.inner.group_cv.notify_all();
     }
@@ -2277,45 +2191,44 @@ mod tests {
         assert_eq!(r.snapshot().unwrap().seq(), commits + 1);
     }
 
-    /// Announced commits are counted until they commit or are withdrawn; an
-    /// announcement that never comes delays a group by at most COMMIT_WAIT.
+    /// Leadership passes from committer to committer: concurrent committers
+    /// with some failing batches all finish, and the successful ones get
+    /// consecutive sequence numbers.
     #[test]
-    fn announcements_balance_and_never_block() {
+    fn leadership_passes_and_failures_stay_alone() {
         let dir = tempfile::tempdir().unwrap();
         let e = Arc::new(DiskEngine::open(dir.path()).unwrap());
-        e.announce_commit(); // never comes
-        let start = Instant::now();
-        put(&e, b"a", b"1", Durability::Sync);
-        assert!(start.elapsed() < Duration::from_secs(5));
-        e.withdraw_commit();
-        assert_eq!(e.inner.announced.load(Ordering::Acquire), 0);
         let threads: Vec<_> = (0..4u32)
             .map(|t| {
                 let e = e.clone();
                 std::thread::spawn(move || {
+                    let mut seqs = Vec::new();
                     for i in 0..50u32 {
-                        e.announce_commit();
-                        if i % 5 == 0 {
-                            e.withdraw_commit();
-                            continue;
-                        }
                         let mut b = WriteBatch::default();
                         b.put([t.to_be_bytes(), i.to_be_bytes()].concat(), vec![1]);
-                        b.announced = true;
                         if i % 7 == 0 {
-                            // A failing batch still ends its announcement.
-                            b.ops.push((b"bad".to_vec(), super::super::Op::AddI64(1)));
+                            // A merge over a non-integer fails this batch only.
                             b.ops
                                 .push((b"bad".to_vec(), super::super::Op::Put(vec![1])));
                             b.ops.push((b"bad".to_vec(), super::super::Op::AddI64(1)));
                         }
-                        let _ = e.commit(b, Durability::Sync);
+                        match e.commit(b, Durability::Sync) {
+                            Ok(seq) => seqs.push(seq),
+                            Err(err) => assert_eq!(i % 7, 0, "{err:?}"),
+                        }
                     }
+                    seqs
                 })
             })
             .collect();
-        threads.into_iter().for_each(|t| t.join().unwrap());
-        assert_eq!(e.inner.announced.load(Ordering::Acquire), 0);
+        let mut seqs: Vec<u64> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=4 * 42).collect::<Vec<u64>>());
+        assert_eq!(e.snapshot().unwrap().seq(), 4 * 42);
+        assert!(!e.inner.group.lock().leader_active);
     }
 
     /// Child side of `killed_process_recovers_consistently`: commits until killed.

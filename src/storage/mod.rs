@@ -126,9 +126,6 @@ pub struct WriteBatch {
     /// Called by the committer with this batch's sequence number; its writes are
     /// applied after `ops`, in the same atomic commit.
     pub on_seq: Option<SeqHook>,
-    /// The committer announced this commit with [`Engine::announce_commit`];
-    /// committing the batch withdraws the announcement (also if it fails).
-    pub announced: bool,
 }
 
 impl WriteBatch {
@@ -170,14 +167,6 @@ pub trait Engine: Send + Sync {
     fn sync(&self) -> Result<()>;
     /// Bytes used on disk (0 for memory).
     fn size_on_disk(&self) -> u64;
-    /// A commit is on its way (an autocommit statement that writes has
-    /// started): group commit may wait a few microseconds for announced
-    /// commits, so that they share a sync. Each announcement ends exactly
-    /// once: by committing a batch with [`WriteBatch::announced`] set, or by
-    /// [`Engine::withdraw_commit`].
-    fn announce_commit(&self) {}
-    /// The announced commit will not come (nothing to write, or a rollback).
-    fn withdraw_commit(&self) {}
 }
 
 /// Helper for prefix scans: the exclusive upper bound of all keys starting with `prefix`
@@ -675,7 +664,6 @@ mod tests {
                 on_seq: Some(Box::new(|seq| {
                     vec![(k("only"), Op::Put(encode_i64(seq as i64).to_vec()))]
                 })),
-                announced: false,
             };
             assert!(!b.is_empty());
             assert_eq!(e.commit(b, Durability::Async).unwrap(), 3);
@@ -714,7 +702,6 @@ mod tests {
                     *seen2.lock() = Some(inner.commit(WriteBatch::default(), Durability::Sync));
                     vec![(k("k"), Op::Put(k("v")))]
                 })),
-                announced: false,
             };
             assert_eq!(e.commit(b, Durability::Sync).unwrap(), 1);
             let nested = seen.lock().take().unwrap().unwrap_err();
@@ -937,7 +924,6 @@ mod tests {
                         let batch = WriteBatch {
                             ops: ops.clone(),
                             on_seq: hook.then(|| Box::new(hook_ops) as SeqHook),
-                            announced: false,
                         };
                         let durability = if *sync {
                             Durability::Sync

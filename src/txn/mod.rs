@@ -138,7 +138,6 @@ impl TxnManager {
             finished: false,
             durability: Durability::Sync,
             statement_started: false,
-            announced: false,
         })
     }
 
@@ -235,21 +234,9 @@ pub struct Transaction {
     finished: bool,
     durability: Durability,
     statement_started: bool,
-    /// The commit was announced to the engine ([`Transaction::announce_commit`]).
-    announced: bool,
 }
 
 impl Transaction {
-    /// Tells the engine this transaction is about to commit (an autocommit
-    /// statement that writes), so that a group commit may wait for it. The
-    /// commit or the end of the transaction withdraws it.
-    pub fn announce_commit(&mut self) {
-        if !self.announced {
-            self.announced = true;
-            self.mgr.engine.announce_commit();
-        }
-    }
-
     pub fn id(&self) -> TxnId {
         self.id
     }
@@ -549,7 +536,6 @@ impl Transaction {
             let mut batch = WriteBatch {
                 ops: Vec::with_capacity(self.writes.len() + self.merges.len()),
                 on_seq,
-                announced: std::mem::take(&mut self.announced),
             };
             for (k, v) in std::mem::take(&mut self.writes) {
                 match v {
@@ -575,9 +561,6 @@ impl Transaction {
     }
 
     fn finish(&mut self, commit_seq: Option<u64>) {
-        if std::mem::take(&mut self.announced) {
-            self.mgr.engine.withdraw_commit();
-        }
         if self.registered {
             self.mgr.release_snapshot(self.snapshot.seq());
         }

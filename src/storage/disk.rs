@@ -128,7 +128,6 @@ struct Inner {
     dir: PathBuf,
     file: PathBuf,
     group: Mutex<GroupState>,
-    group_cv: Condvar,
     /// The write-ahead log; only the commit leader (and open and drop) use it.
     log: Mutex<LogState>,
     /// What readers see: the last checkpoint plus the memtable. Replaced (by
@@ -163,6 +162,8 @@ struct GroupState {
 
 struct Request {
     ticket: u64,
+    /// The committer, unparked when its result is ready or it is to lead.
+    thread: std::thread::Thread,
     /// `None`: a flush (make everything durable, no new sequence number).
     batch: Option<WriteBatch>,
     durability: Durability,
@@ -200,7 +201,6 @@ impl DiskEngine {
             dir: dir.to_path_buf(),
             file,
             group: Mutex::new(GroupState::default()),
-            group_cv: Condvar::new(),
             log: Mutex::new(LogState {
                 wal,
                 poisoned: None,
@@ -493,6 +493,7 @@ impl Inner {
         state.next_ticket += 1;
         state.queue.push_back(Request {
             ticket,
+            thread: std::thread::current(),
             batch,
             durability,
             checkpoint,
@@ -506,7 +507,11 @@ impl Inner {
                 drop(state);
                 return self.lead(ticket);
             }
-            self.group_cv.wait(&mut state);
+            // Woken (unparked) when the result is ready or leadership
+            // passes to this committer; a spurious wake-up just looks again.
+            drop(state);
+            std::thread::park();
+            state = self.group.lock();
         }
     }
 
@@ -521,7 +526,7 @@ impl Inner {
             armed: true,
         };
         let group: Vec<Request> = self.group.lock().queue.drain(..).collect();
-        guard.in_flight = group.iter().map(|r| r.ticket).collect();
+        guard.in_flight = group.iter().map(|r| (r.ticket, r.thread.clone())).collect();
         // redb may panic on a damaged file (debug assertions, malformed
         // pages): fail the group with an error instead of unwinding.
         let results =
@@ -530,17 +535,26 @@ impl Inner {
                 guard
                     .in_flight
                     .iter()
-                    .map(|t| (*t, Err(err.clone())))
+                    .map(|(t, _)| (*t, Err(err.clone())))
                     .collect()
             });
         let mut state = self.group.lock();
         state.done.extend(results);
         state.leader_active = false;
         let own = state.done.remove(&own_ticket);
+        let next = state.queue.front().map(|r| r.thread.clone());
         drop(state);
         guard.armed = false;
-        // Followers collect their results; one still queued becomes leader.
-        self.group_cv.notify_all();
+        // The first committer queued meanwhile leads the next group: wake it
+        // before the group's followers, which only collect their results.
+        if let Some(next) = next {
+            next.unpark();
+        }
+        for (ticket, thread) in &guard.in_flight {
+            if *ticket != own_ticket {
+                thread.unpark();
+            }
+        }
         own.unwrap_or_else(|| Err(Error::internal("group commit lost a request's result")))
     }
 
@@ -752,7 +766,8 @@ impl Inner {
 /// unwinds, so followers never wait forever.
 struct LeaderGuard<'a> {
     inner: &'a Inner,
-    in_flight: Vec<u64>,
+    /// The group's requests and their committers.
+    in_flight: Vec<(u64, std::thread::Thread)>,
     /// Cleared when leadership was handed back normally.
     armed: bool,
 }
@@ -763,17 +778,23 @@ impl Drop for LeaderGuard<'_> {
             return;
         }
         let mut state = self.inner.group.lock();
-        for ticket in self.in_flight.drain(..) {
+        for (ticket, _) in &self.in_flight {
             state.done.insert(
-                ticket,
+                *ticket,
                 Err(Error::internal(
                     "commit failed: the committing thread panicked",
                 )),
             );
         }
         state.leader_active = false;
+        let next = state.queue.front().map(|r| r.thread.clone());
         drop(state);
-        self.inner.group_cv.notify_all();
+        for (_, thread) in self.in_flight.drain(..) {
+            thread.unpark();
+        }
+        if let Some(next) = next {
+            next.unpark();
+        }
     }
 }
 

@@ -552,3 +552,25 @@ fn reported_parameters_change_with_set_role_and_rollback() {
         vec![("application_name".to_string(), "batch".to_string())]
     );
 }
+
+/// SQL `PREPARE` and the names a wire-protocol server claims for its
+/// clients' Parse messages share one namespace, as in PostgreSQL.
+#[test]
+fn sql_and_protocol_statement_names_are_one_namespace() {
+    let db = Database::open_in_memory().unwrap();
+    let mut s = db.connect();
+    s.execute("PREPARE p AS SELECT 1", &[]).unwrap();
+    let e = s.claim_statement_name("p").unwrap_err();
+    assert_eq!(e.sqlstate(), "42P05");
+    s.claim_statement_name("q").unwrap();
+    let e = s.execute("PREPARE q AS SELECT 2", &[]).unwrap_err();
+    assert_eq!(e.sqlstate(), "42P05");
+    // DEALLOCATE releases a protocol name (the server drops the statement).
+    s.execute("DEALLOCATE q", &[]).unwrap();
+    s.execute("PREPARE q AS SELECT 2", &[]).unwrap();
+    s.claim_statement_name("r").unwrap();
+    s.release_statement_name("r");
+    s.execute("PREPARE r AS SELECT 3", &[]).unwrap();
+    let e = s.execute("DEALLOCATE nope", &[]).unwrap_err();
+    assert_eq!(e.sqlstate(), "26000");
+}

@@ -520,3 +520,60 @@ fn extended_replies_are_written_at_flush_and_sync() {
     let msgs = raw.until_ready();
     assert_eq!(kinds(&msgs), "EZ");
 }
+
+/// SQL `PREPARE` and the protocol's named statements share one namespace, as
+/// in PostgreSQL: a taken name is 42P05 either way, `DEALLOCATE` drops a
+/// protocol statement by name, and Close frees its name.
+#[test]
+fn sql_and_protocol_prepared_statements_share_names() {
+    let server = Server::start(&[]);
+    let (mut raw, _) = Raw::connect(server.port, &[]);
+    let parse = |raw: &mut Raw, name: &str, sql: &str| {
+        let mut body = Vec::new();
+        cstr(&mut body, name);
+        cstr(&mut body, sql);
+        body.extend(0i16.to_be_bytes());
+        raw.send(b'P', &body);
+        raw.send(b'S', &[]);
+        raw.until_ready()
+    };
+    let error_code = |msgs: &[Msg]| {
+        msgs.iter()
+            .find(|m| m.kind == b'E')
+            .map(|m| m.fields()[&'C'].clone())
+    };
+    assert_eq!(error_code(&raw.query("PREPARE dup AS SELECT 1")), None);
+    let msgs = parse(&mut raw, "dup", "SELECT 2");
+    assert_eq!(
+        error_code(&msgs).as_deref(),
+        Some("42P05"),
+        "{}",
+        kinds(&msgs)
+    );
+    assert_eq!(kinds(&parse(&mut raw, "mine", "SELECT 3")), "1Z");
+    let msgs = raw.query("PREPARE mine AS SELECT 4");
+    assert_eq!(error_code(&msgs).as_deref(), Some("42P05"));
+    assert_eq!(error_code(&raw.query("DEALLOCATE mine")), None);
+    // The statement is gone: Bind finds nothing.
+    let mut bind = vec![0];
+    cstr(&mut bind, "mine");
+    bind.extend(0i16.to_be_bytes());
+    bind.extend(0i16.to_be_bytes());
+    bind.extend(0i16.to_be_bytes());
+    raw.send(b'B', &bind);
+    raw.send(b'S', &[]);
+    let msgs = raw.until_ready();
+    assert_eq!(error_code(&msgs).as_deref(), Some("26000"));
+    // Closed, a name is free again.
+    assert_eq!(kinds(&parse(&mut raw, "closed", "SELECT 5")), "1Z");
+    let mut close = vec![b'S'];
+    cstr(&mut close, "closed");
+    raw.send(b'C', &close);
+    raw.send(b'S', &[]);
+    assert_eq!(kinds(&raw.until_ready()), "3Z");
+    assert_eq!(error_code(&raw.query("PREPARE closed AS SELECT 6")), None);
+    assert_eq!(
+        error_code(&raw.query("DEALLOCATE nope")).as_deref(),
+        Some("26000")
+    );
+}

@@ -377,8 +377,6 @@ pub(crate) struct Conn {
     /// The session opened for the role logging in, kept until the password checks out.
     pending: Mutex<Option<Session>>,
     login_error: Mutex<Option<Error>>,
-    /// Names of the client's named prepared statements, for DEALLOCATE ALL.
-    pub(super) statements: Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// COPY data is passed to the session in chunks of about this size.
@@ -402,7 +400,6 @@ impl Conn {
             auth: AuthDriver::new(params).with_pid_secret_key_generator(keys),
             pending: Mutex::new(None),
             login_error: Mutex::new(None),
-            statements: Mutex::new(Default::default()),
             shared,
             local,
             peer,
@@ -853,8 +850,8 @@ pub(super) fn copy_out_response(result: StatementResult, columns: usize) -> Copy
 }
 
 impl Conn {
-    /// DEALLOCATE drops the client's named statements (the session does not
-    /// hold them); a name that is not one is 26000, as in PostgreSQL.
+    /// DEALLOCATE and DISCARD ALL drop the client's named statements that
+    /// the session released (it keeps their names, not the statements).
     pub(super) fn deallocate<C>(
         &self,
         client: &C,
@@ -864,22 +861,8 @@ impl Conn {
         C: ClientPortalStore,
         C::PortalStore: PortalStore,
     {
-        match result.deallocates() {
-            None => {}
-            Some(None) => {
-                for name in std::mem::take(&mut *self.statements.lock()) {
-                    client.portal_store().rm_statement(&name);
-                }
-            }
-            Some(Some(name)) => {
-                if !self.statements.lock().remove(name) {
-                    return Err(Error::new(
-                        SqlState::INVALID_SQL_STATEMENT_NAME,
-                        format!("prepared statement \"{name}\" does not exist"),
-                    ));
-                }
-                client.portal_store().rm_statement(name);
-            }
+        for name in result.deallocates() {
+            client.portal_store().rm_statement(name);
         }
         Ok(result)
     }

@@ -358,9 +358,9 @@ impl ExtendedQueryHandler for Conn {
         self.parser.clone()
     }
 
-    /// pgwire's, with ParseComplete buffered, remembering the statement's
-    /// name for DEALLOCATE; reusing the name of an open statement is 42P05,
-    /// as in PostgreSQL.
+    /// pgwire's, with ParseComplete buffered; a named statement's name is
+    /// claimed in the session, whose SQL `PREPARE` shares the namespace, so
+    /// reusing a taken name is 42P05, as in PostgreSQL.
     async fn on_parse<C>(&self, client: &mut C, message: Parse) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -370,19 +370,17 @@ impl ExtendedQueryHandler for Conn {
     {
         let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
         let named = !name.is_empty() && name != DEFAULT_NAME;
+        let stmt = StoredStatement::parse(client, &message, self.query_parser()).await?;
         // The unnamed statement is replaced; a named one must be closed first.
-        if named && self.statements.lock().contains(name) {
-            return Err(pg_error(Error::new(
-                SqlState::DUPLICATE_PREPARED_STATEMENT,
-                format!("prepared statement \"{name}\" already exists"),
-            )));
+        if named {
+            let claimed = name.to_owned();
+            self.state
+                .run(move |s| s.claim_statement_name(&claimed))
+                .await?;
         }
-        match StoredStatement::parse(client, &message, self.query_parser()).await? {
+        match stmt {
             Some(stmt) => client.portal_store().put_statement(Arc::new(stmt)),
             None => client.portal_store().put_empty_statement(name),
-        }
-        if named {
-            self.statements.lock().insert(name.to_owned());
         }
         client
             .feed(PgWireBackendMessage::ParseComplete(ParseComplete::new()))
@@ -505,7 +503,15 @@ impl ExtendedQueryHandler for Conn {
         let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
         match message.target_type {
             TARGET_TYPE_BYTE_STATEMENT => {
-                self.statements.lock().remove(name);
+                if !name.is_empty() && name != DEFAULT_NAME {
+                    let released = name.to_owned();
+                    self.state
+                        .run(move |s| {
+                            s.release_statement_name(&released);
+                            Ok(())
+                        })
+                        .await?;
+                }
                 client.portal_store().rm_statement(name);
             }
             TARGET_TYPE_BYTE_PORTAL => client.portal_store().rm_portal(name),

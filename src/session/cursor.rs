@@ -158,7 +158,16 @@ impl Session {
                 k => absolute(n, p + k),
             },
         };
-        let moves_back = position < p || range.first().is_some_and(|&r| r < p);
+        // What PostgreSQL reads backwards: a row at or before the current
+        // one, a move back, and LAST or a negative ABSOLUTE (read from the
+        // end backwards).
+        let from_end = match direction {
+            D::Last => true,
+            D::Absolute { limit } => count(limit)? < 0,
+            _ => false,
+        };
+        let moves_back =
+            from_end || position < p || range.first().is_some_and(|&r| p >= 1 && r <= p);
         if c.no_scroll && moves_back {
             return Err(Error::new(
                 SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,

@@ -86,10 +86,10 @@ pub struct StatementResult {
     /// Set for COPY statements: the wire protocol answers them with its
     /// copy sub-protocol.
     pub(crate) copy: Option<CopyMode>,
-    /// Set for `DEALLOCATE name` (`Some(name)`) and `DEALLOCATE ALL`
-    /// (`None`): the wire protocol's named statements are the server's, so
+    /// Set for `DEALLOCATE` and `DISCARD ALL`: the wire protocol's named
+    /// statements they drop. The statements themselves are the server's, so
     /// it drops them (embedded [`Prepared`] values are the caller's own).
-    pub(crate) deallocate: Option<Option<String>>,
+    pub(crate) deallocate: Option<Vec<String>>,
 }
 
 /// What a COPY statement started.
@@ -190,6 +190,9 @@ pub struct Session {
     cursors: HashMap<String, cursor::Cursor>,
     /// Statements prepared with SQL `PREPARE` (see `prepare_sql`).
     sql_prepared: HashMap<String, Arc<Prepared>>,
+    /// Names of the statements a wire-protocol client prepared (Parse),
+    /// which share one namespace with SQL `PREPARE`, as in PostgreSQL.
+    protocol_statements: std::collections::BTreeSet<String>,
 }
 
 /// (catalog, current user, `search_path` as set, the schemas it means).
@@ -452,9 +455,10 @@ impl StatementResult {
         self.copy
     }
 
-    /// For DEALLOCATE: `Some(Some(name))`, or `Some(None)` for DEALLOCATE ALL.
-    pub fn deallocates(&self) -> Option<Option<&str>> {
-        self.deallocate.as_ref().map(|n| n.as_deref())
+    /// For DEALLOCATE and DISCARD ALL: the wire protocol's named statements
+    /// to drop (see [`Session::claim_statement_name`]).
+    pub fn deallocates(&self) -> &[String] {
+        self.deallocate.as_deref().unwrap_or_default()
     }
 
     /// PostgreSQL's command tag, e.g. `INSERT 0 3`, `SELECT 2`, `CREATE TABLE`.
@@ -538,6 +542,7 @@ impl Session {
             temp_used: false,
             cursors: HashMap::new(),
             sql_prepared: HashMap::new(),
+            protocol_statements: Default::default(),
         }
     }
 
@@ -1127,16 +1132,24 @@ impl Session {
                 let all = name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all");
                 let key = crate::sql::binder::ident(name);
                 let mut r = command_result(if all { "DEALLOCATE ALL" } else { "DEALLOCATE" });
-                // The server deallocates its protocol-level statements too
-                // (all of them, or the named one when it is not ours).
-                r.deallocate = if all {
+                // The server drops the protocol-level statements too (all
+                // of them, or the named one when it is one of them).
+                if all {
                     self.sql_prepared.clear();
-                    Some(None)
-                } else if self.sql_prepared.remove(&key).is_some() {
-                    None
-                } else {
-                    Some(Some(key))
-                };
+                    r.deallocate = Some(
+                        std::mem::take(&mut self.protocol_statements)
+                            .into_iter()
+                            .collect(),
+                    );
+                } else if self.sql_prepared.remove(&key).is_none() {
+                    if !self.protocol_statements.remove(&key) {
+                        return Err(Error::new(
+                            SqlState::INVALID_SQL_STATEMENT_NAME,
+                            format!("prepared statement \"{key}\" does not exist"),
+                        ));
+                    }
+                    r.deallocate = Some(vec![key]);
+                }
                 return Ok(r);
             }
             _ => {}

@@ -18,12 +18,7 @@ impl Session {
         stmt: &ast::Statement,
     ) -> Result<StatementResult> {
         let key = ident(name);
-        if self.sql_prepared.contains_key(&key) {
-            return Err(Error::new(
-                SqlState::DUPLICATE_PREPARED_STATEMENT,
-                format!("prepared statement \"{key}\" already exists"),
-            ));
-        }
+        self.check_statement_name(&key)?;
         let declared = self.autocommit(true, |s| {
             let catalog = s.catalog()?;
             let search_path = s.search_path(&catalog);
@@ -40,6 +35,32 @@ impl Session {
         )?;
         self.sql_prepared.insert(key, Arc::new(prepared));
         Ok(command_result("PREPARE"))
+    }
+
+    /// 42P05 if `name` is taken, by SQL `PREPARE` or by the wire protocol.
+    fn check_statement_name(&self, name: &str) -> Result<()> {
+        if self.sql_prepared.contains_key(name) || self.protocol_statements.contains(name) {
+            return Err(Error::new(
+                SqlState::DUPLICATE_PREPARED_STATEMENT,
+                format!("prepared statement \"{name}\" already exists"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Records the name of a statement a wire-protocol client prepared
+    /// (Parse); SQL `PREPARE` and the protocol share one namespace, so a
+    /// taken name is 42P05. `DEALLOCATE` and `DISCARD ALL` release it too
+    /// (see [`StatementResult::deallocates`]).
+    pub fn claim_statement_name(&mut self, name: &str) -> Result<()> {
+        self.check_statement_name(name)?;
+        self.protocol_statements.insert(name.to_owned());
+        Ok(())
+    }
+
+    /// Forgets a protocol-level statement name (the client closed it).
+    pub fn release_statement_name(&mut self, name: &str) {
+        self.protocol_statements.remove(name);
     }
 
     pub(super) fn execute_sql(

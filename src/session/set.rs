@@ -251,7 +251,11 @@ impl Session {
                 self.currvals.borrow_mut().clear();
                 self.discard_temp()?;
                 let mut r = command_result("DISCARD ALL");
-                r.deallocate = Some(None);
+                r.deallocate = Some(
+                    std::mem::take(&mut self.protocol_statements)
+                        .into_iter()
+                        .collect(),
+                );
                 return Ok(r);
             }
             // Plans are cached per database and keyed by everything they

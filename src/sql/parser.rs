@@ -338,8 +338,9 @@ fn parse_inner(sql: &str, levels: usize) -> Result<Vec<ast::Statement>> {
             // `TABLE name` (PostgreSQL's short form of `SELECT * FROM name`)
             // as a statement of its own, MOVE, and FETCH's short forms.
             if let Some(fixed) = rewrite_statement_heads(sql)
-                && let Ok(stmts) = parse(&fixed)
+                && let Ok(mut stmts) = parse(&fixed)
             {
+                restore_negative_counts(&mut stmts);
                 return Ok(stmts);
             }
             Err(map_err(e))
@@ -726,6 +727,45 @@ pub fn parse_inference_spec(text: &str) -> Result<(Vec<InferenceElem>, Option<as
 /// The name a rewritten `MOVE` fetches `INTO` (see [`rewrite_statement_heads`]).
 pub const MOVE_MARKER: &str = "\u{0}move";
 
+/// Appended to a rewritten FETCH's `INTO` target (after [`MOVE_MARKER`] for
+/// a MOVE) when its `ABSOLUTE` or `RELATIVE` count was negative: sqlparser
+/// reads only unsigned counts (see [`restore_negative_counts`]).
+const NEGATIVE_MARKER: &str = "\u{0}neg";
+
+/// Puts the sign back on the counts [`rewrite_statement_heads`] marked with
+/// [`NEGATIVE_MARKER`], and the `INTO` target back to nothing (FETCH) or
+/// [`MOVE_MARKER`] (MOVE).
+fn restore_negative_counts(stmts: &mut [ast::Statement]) {
+    for stmt in stmts {
+        let ast::Statement::Fetch {
+            direction, into, ..
+        } = stmt
+        else {
+            continue;
+        };
+        let Some(target) = into.as_mut() else {
+            continue;
+        };
+        let [ast::ObjectNamePart::Identifier(id)] = &mut target.0[..] else {
+            continue;
+        };
+        let Some(rest) = id.value.strip_suffix(NEGATIVE_MARKER) else {
+            continue;
+        };
+        if rest.is_empty() {
+            *into = None;
+        } else {
+            id.value = rest.to_string();
+        }
+        if let ast::FetchDirection::Absolute { limit } | ast::FetchDirection::Relative { limit } =
+            direction
+            && let ast::Value::Number(n, _) = &mut limit.value
+        {
+            *n = format!("-{n}");
+        }
+    }
+}
+
 /// Whether a FETCH's `INTO` target is [`MOVE_MARKER`]: the statement is a MOVE.
 pub fn is_move_marker(into: &ast::ObjectName) -> bool {
     matches!(&into.0[..], [part] if part.as_ident().is_some_and(|i| i.value == MOVE_MARKER))
@@ -779,6 +819,16 @@ fn rewrite_statement_heads(sql: &str) -> Option<String> {
                 let words: Vec<&str> = words.iter().map(String::as_str).collect();
                 // sqlparser reads no signed counts: `-n`, `FORWARD -n` and
                 // `BACKWARD -n` flip direction instead.
+                // Nor signed ABSOLUTE and RELATIVE counts: the sign goes in
+                // a marker (see `restore_negative_counts`).
+                let mut words = words;
+                let mut negative = false;
+                if let [d, sign @ ("-" | "+"), ..] = words[..]
+                    && (d.eq_ignore_ascii_case("absolute") || d.eq_ignore_ascii_case("relative"))
+                {
+                    negative = sign == "-";
+                    words.remove(1);
+                }
                 let (flip, rest) = match words.as_slice() {
                     ["-", rest @ ..] => (Some("BACKWARD"), rest),
                     [d, "-", rest @ ..] if d.eq_ignore_ascii_case("forward") => {
@@ -807,9 +857,16 @@ fn rewrite_statement_heads(sql: &str) -> Option<String> {
                 out.push_str(&direction.join(" "));
                 out.push_str(" FROM ");
                 out.push_str(&name.to_string());
+                let mut marker = String::new();
                 if first == "MOVE" {
+                    marker.push_str(MOVE_MARKER);
+                }
+                if negative {
+                    marker.push_str(NEGATIVE_MARKER);
+                }
+                if !marker.is_empty() {
                     out.push_str(" INTO ");
-                    out.push_str(&Token::make_word(MOVE_MARKER, Some('"')).to_string());
+                    out.push_str(&Token::make_word(&marker, Some('"')).to_string());
                 }
                 changed = true;
             }
@@ -1417,6 +1474,20 @@ mod tests {
         assert_eq!(into.to_string(), format!("\"{MOVE_MARKER}\""));
         assert_eq!(mv[1].to_string(), "SELECT 1");
         assert_eq!(parse("MOVE").unwrap_err().sqlstate(), "42601");
+        assert_eq!(one("FETCH ABSOLUTE -3 FROM c"), "FETCH ABSOLUTE -3 FROM c");
+        assert_eq!(one("FETCH RELATIVE - 2 c"), "FETCH RELATIVE -2 FROM c");
+        assert_eq!(one("FETCH absolute +2 IN c"), "FETCH ABSOLUTE 2 FROM c");
+        let mv = parse("MOVE RELATIVE -1 IN c").unwrap();
+        let ast::Statement::Fetch {
+            into: Some(into),
+            direction,
+            ..
+        } = &mv[0]
+        else {
+            panic!("{:?}", mv[0]);
+        };
+        assert!(is_move_marker(into));
+        assert_eq!(direction.to_string(), "RELATIVE -1");
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! Each of THREADS sessions (default 1) runs N (default 2000) autocommit
 //! `INSERT ... RETURNING id` statements, first with `synchronous_commit = on`
 //! and then `off`, and then N `UPDATE ... RETURNING` statements with it on.
-//! Prints commits per second and the engine's commit counters.
+//! Prints commits per second, the engine's commit counters and the slowest
+//! statement (a checkpoint stalls the commits behind it).
 
 use heliosdb_nano::Database;
 use heliosdb_nano::storage::disk::DiskEngine;
@@ -34,9 +35,11 @@ fn main() {
         ("update, sync on", "on"),
     ] {
         let t = Instant::now();
+        let slowest = std::sync::Mutex::new(std::time::Duration::ZERO);
         std::thread::scope(|scope| {
             for th in 0..threads {
                 let db = &db;
+                let slowest = &slowest;
                 scope.spawn(move || {
                     let mut s = db.connect();
                     s.execute(&format!("SET synchronous_commit = {sync}"), &[])
@@ -50,6 +53,7 @@ fn main() {
                         .prepare("UPDATE events SET payload = $2 WHERE id = $1 RETURNING id")
                         .expect("prepare");
                     for i in 0..n {
+                        let started = Instant::now();
                         if label.starts_with("update") {
                             let id = (th as i64) * n + i + 1;
                             s.query_prepared(&upd, &[&id, &"changed"]).expect("update");
@@ -57,6 +61,9 @@ fn main() {
                             s.query_prepared(&ins, &[&(i as i32 % 100), &"some payload text"])
                                 .expect("insert");
                         }
+                        let took = started.elapsed();
+                        let mut slowest = slowest.lock().unwrap();
+                        *slowest = (*slowest).max(took);
                     }
                 });
             }
@@ -69,10 +76,12 @@ fn main() {
             (threads as f64 * n as f64) / el.as_secs_f64()
         );
         println!(
-            "  commits {} groups {} syncs {}",
+            "  commits {} groups {} syncs {} checkpoints {}; slowest statement {:?}",
             stats.commits - before.commits,
             stats.groups - before.groups,
-            stats.syncs - before.syncs
+            stats.syncs - before.syncs,
+            stats.checkpoints - before.checkpoints,
+            slowest.into_inner().unwrap()
         );
     }
 }

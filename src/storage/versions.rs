@@ -13,11 +13,12 @@ use super::bounds_are_empty;
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
 
-/// Entries copied per lock acquisition during a scan.
+/// Most entries copied per lock acquisition during a scan.
 pub(crate) const SCAN_CHUNK: usize = 256;
-/// Keys examined per lock acquisition during a scan (bounds the lock hold time
-/// when most keys are invisible to the reader).
-const SCAN_EXAMINE_LIMIT: usize = 4 * SCAN_CHUNK;
+/// Entries copied by a scan's first refill; each refill doubles it up to
+/// [`SCAN_CHUNK`], so a scan that stops after a row or two (a lookup through
+/// an open-ended range, a LIMIT) copies a few entries, not a whole batch.
+const FIRST_BATCH: usize = 8;
 
 /// Versions of one key, ascending by sequence number; `None` marks a deletion.
 pub(crate) type Chain = Vec<(u64, Option<Vec<u8>>)>;
@@ -43,6 +44,8 @@ pub(crate) struct VersionCursor {
     /// hide the pairs they deleted.
     deletions: bool,
     buffer: VecDeque<(Vec<u8>, Option<Vec<u8>>)>,
+    /// Entries the next refill copies at most.
+    batch: usize,
     /// Nothing is left to copy from the map.
     done: bool,
 }
@@ -63,6 +66,7 @@ impl VersionCursor {
             seq,
             deletions,
             buffer: VecDeque::new(),
+            batch: FIRST_BATCH,
             done,
         }
     }
@@ -92,7 +96,11 @@ impl VersionCursor {
             self.lower.as_ref().map(Vec::as_slice),
             self.upper.as_ref().map(Vec::as_slice),
         ));
-        let (seq, deletions) = (self.seq, self.deletions);
+        let (seq, deletions, batch) = (self.seq, self.deletions, self.batch);
+        // Keys examined per lock acquisition are bounded too, for when most
+        // keys are invisible to the reader.
+        let examine = 4 * batch;
+        self.batch = (batch * 2).min(SCAN_CHUNK);
         let mut last: Option<&Vec<u8>> = None;
         let mut examined = 0;
         let mut exhausted = true;
@@ -103,7 +111,7 @@ impl VersionCursor {
                 _ => {}
             }
             examined += 1;
-            buffer.len() < SCAN_CHUNK && examined < SCAN_EXAMINE_LIMIT
+            buffer.len() < batch && examined < examine
         };
         if self.reverse {
             for (key, chain) in range.rev() {

@@ -1576,6 +1576,33 @@ mod tests {
         e.commit(b, durability).unwrap()
     }
 
+    /// A range three ways: from the model, scanned forward (owned pairs) and
+    /// scanned backward (lent pairs, put back in ascending order).
+    fn range_three_ways(
+        s: &dyn Snapshot,
+        model: &BTreeMap<Vec<u8>, Vec<u8>>,
+        start: Bound<Vec<u8>>,
+        end: Bound<Vec<u8>>,
+    ) -> [Vec<KvPair>; 3] {
+        let want: Vec<KvPair> = model
+            .range::<Vec<u8>, _>((start.clone(), end.clone()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let forward: Vec<KvPair> = s
+            .scan(start.clone(), end.clone(), false)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let mut backward = Vec::new();
+        let mut it = s.scan_ref(start, end, true).unwrap();
+        while let Some(pair) = it.next_ref() {
+            let (k, v) = pair.unwrap();
+            backward.push((k.to_vec(), v.to_vec()));
+        }
+        backward.reverse();
+        [want, forward, backward]
+    }
+
     /// Many small pairs written in shuffled order over several commits, some
     /// deleted, read back with bounded scans in both directions and point
     /// reads, also after reopening: chunk splits, boundary moves and removals.
@@ -1628,23 +1655,9 @@ mod tests {
                 (Bound::Included(lo.clone()), Bound::Excluded(hi.clone())),
                 (Bound::Excluded(lo.clone()), Bound::Included(hi.clone())),
             ] {
-                let want: Vec<KvPair> = model
-                    .range::<Vec<u8>, _>((start.clone(), end.clone()))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                let fwd: Vec<KvPair> = s
-                    .scan(start.clone(), end.clone(), false)
-                    .unwrap()
-                    .map(Result::unwrap)
-                    .collect();
-                assert_eq!(fwd, want);
-                let mut rev: Vec<KvPair> = s
-                    .scan(start, end, true)
-                    .unwrap()
-                    .map(Result::unwrap)
-                    .collect();
-                rev.reverse();
-                assert_eq!(rev, want);
+                let [want, forward, backward] = range_three_ways(&*s, &model, start, end);
+                assert_eq!(forward, want);
+                assert_eq!(backward, want);
             }
         }
         for i in (0..7000u32).step_by(13) {
@@ -1749,24 +1762,10 @@ mod tests {
                             (Unbounded, Bound::Included(key(hi))),
                             (Bound::Included(key(lo)), Unbounded),
                         ] {
-                            let want: Vec<KvPair> = model
-                                .range::<Vec<u8>, _>((start.clone(), end.clone()))
-                                .map(|(k, v)| (k.clone(), v.clone()))
-                                .collect();
-                            let fwd: Vec<KvPair> = s
-                                .scan(start.clone(), end.clone(), false)
-                                .unwrap()
-                                .map(Result::unwrap)
-                                .collect();
-                            prop_assert_eq!(&fwd, &want);
-                            let mut lent = Vec::new();
-                            let mut it = s.scan_ref(start.clone(), end.clone(), true).unwrap();
-                            while let Some(pair) = it.next_ref() {
-                                let (k, v) = pair.unwrap();
-                                lent.push((k.to_vec(), v.to_vec()));
-                            }
-                            lent.reverse();
-                            prop_assert_eq!(&lent, &want);
+                            let [want, forward, backward] =
+                                range_three_ways(&**s, model, start, end);
+                            prop_assert_eq!(&forward, &want);
+                            prop_assert_eq!(&backward, &want);
                         }
                     }
                 }

@@ -61,6 +61,8 @@ pub struct Settings {
     /// The tenant (`helios.tenant`, parsed) at `version`: row-level security
     /// reads it in every statement.
     tenant: std::cell::Cell<Option<(u64, Option<uuid::Uuid>)>>,
+    /// `statement_timeout` (parsed) at `version`.
+    statement_timeout: std::cell::Cell<Option<(u64, Option<std::time::Duration>)>>,
 }
 
 fn normalize(name: &str) -> String {
@@ -283,9 +285,17 @@ fn format_duration_ms(ms: u64) -> String {
 }
 
 impl Settings {
-    /// `statement_timeout` as a duration (None when 0, the default).
+    /// `statement_timeout` as a duration (None when 0, the default); parsed
+    /// once per change of the settings, since every statement reads it.
     pub fn statement_timeout(&self) -> Option<std::time::Duration> {
-        self.duration("statement_timeout")
+        if let Some((version, timeout)) = self.statement_timeout.get()
+            && version == self.version
+        {
+            return timeout;
+        }
+        let timeout = self.duration("statement_timeout");
+        self.statement_timeout.set(Some((self.version, timeout)));
+        timeout
     }
 
     /// A time setting (`statement_timeout`, `idle_session_timeout`,

@@ -783,7 +783,7 @@ impl SimpleQueryHandler for Conn {
         }
         let mut copy_in = None;
         for r in results {
-            let r = r.and_then(|result| self.deallocate(client, result));
+            let r = r.map(|result| self.deallocate(client, result));
             match r {
                 Ok(result) => match result.copy_mode() {
                     Some(CopyMode::In { columns }) => {
@@ -852,11 +852,7 @@ pub(super) fn copy_out_response(result: StatementResult, columns: usize) -> Copy
 impl Conn {
     /// DEALLOCATE and DISCARD ALL drop the client's named statements that
     /// the session released (it keeps their names, not the statements).
-    pub(super) fn deallocate<C>(
-        &self,
-        client: &C,
-        result: StatementResult,
-    ) -> crate::Result<StatementResult>
+    pub(super) fn deallocate<C>(&self, client: &C, result: StatementResult) -> StatementResult
     where
         C: ClientPortalStore,
         C::PortalStore: PortalStore,
@@ -864,7 +860,7 @@ impl Conn {
         for name in result.deallocates() {
             client.portal_store().rm_statement(name);
         }
-        Ok(result)
+        result
     }
 
     /// Hands buffered COPY data to the session.

@@ -274,7 +274,7 @@ impl Conn {
         let initial = matches!(*exec_state.lock().await, PortalExecutionState::Initial);
         if initial {
             let result = self.run_portal(client, &portal).await?;
-            let result = self.deallocate(client, result).map_err(pg_error)?;
+            let result = self.deallocate(client, result);
             match result.copy_mode() {
                 Some(CopyMode::In { columns }) => {
                     self.copy_buf.lock().clear();
@@ -558,7 +558,7 @@ impl ExtendedQueryHandler for Conn {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let result = self.run_portal(client, portal).await?;
-        let result = self.deallocate(client, result).map_err(pg_error)?;
+        let result = self.deallocate(client, result);
         match result.copy_mode() {
             Some(CopyMode::In { columns }) => {
                 self.copy_buf.lock().clear();

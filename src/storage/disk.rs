@@ -1284,7 +1284,6 @@ impl DiskSnapshot {
             generation: self.generation.clone(),
             mem,
             pop_mem: false,
-            reverse,
             done: false,
         })
     }
@@ -1465,7 +1464,6 @@ struct MergedScan {
     mem: VersionCursor,
     /// The pair handed out last is the memtable cursor's front: pop it first.
     pop_mem: bool,
-    reverse: bool,
     /// Past the range, or an error was reported.
     done: bool,
 }
@@ -1497,7 +1495,11 @@ impl MergedScan {
                 (None, Some(_)) => std::cmp::Ordering::Greater,
                 (Some((key, _)), Some(i)) => {
                     let order = key.as_slice().cmp(self.base.entry_at(i)?.0);
-                    if self.reverse { order.reverse() } else { order }
+                    if self.base.reverse {
+                        order.reverse()
+                    } else {
+                        order
+                    }
                 }
             };
             if order == std::cmp::Ordering::Greater {
@@ -1574,6 +1576,39 @@ mod tests {
         let mut b = WriteBatch::default();
         b.put(key.to_vec(), value.to_vec());
         e.commit(b, durability).unwrap()
+    }
+
+    /// Commits `per_thread` durable batches (`batch(thread, i)`) from each of
+    /// `threads` threads at once; the sequence numbers of those that
+    /// succeeded, sorted (a failure must be one `fails(thread, i)` allows).
+    fn commit_from_threads(
+        e: &Arc<DiskEngine>,
+        threads: u32,
+        per_thread: u32,
+        batch: fn(u32, u32) -> WriteBatch,
+        fails: fn(u32, u32) -> bool,
+    ) -> Vec<u64> {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let e = e.clone();
+                std::thread::spawn(move || {
+                    let mut seqs = Vec::new();
+                    for i in 0..per_thread {
+                        match e.commit(batch(t, i), Durability::Sync) {
+                            Ok(seq) => seqs.push(seq),
+                            Err(err) => assert!(fails(t, i), "{err:?}"),
+                        }
+                    }
+                    seqs
+                })
+            })
+            .collect();
+        let mut seqs: Vec<u64> = handles
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        seqs.sort_unstable();
+        seqs
     }
 
     /// A range three ways: from the model, scanned forward (owned pairs) and
@@ -2014,25 +2049,12 @@ mod tests {
     fn group_commit_shares_syncs() {
         let dir = tempfile::tempdir().unwrap();
         let e = Arc::new(DiskEngine::open(dir.path()).unwrap());
-        let threads: Vec<_> = (0..8u32)
-            .map(|t| {
-                let e = e.clone();
-                std::thread::spawn(move || {
-                    (0..200u32)
-                        .map(|i| {
-                            let mut b = WriteBatch::default();
-                            b.put([t.to_be_bytes(), i.to_be_bytes()].concat(), vec![t as u8]);
-                            e.commit(b, Durability::Sync).unwrap()
-                        })
-                        .collect::<Vec<u64>>()
-                })
-            })
-            .collect();
-        let mut seqs: Vec<u64> = threads
-            .into_iter()
-            .flat_map(|t| t.join().unwrap())
-            .collect();
-        seqs.sort_unstable();
+        let batch = |t: u32, i: u32| {
+            let mut b = WriteBatch::default();
+            b.put([t.to_be_bytes(), i.to_be_bytes()].concat(), vec![t as u8]);
+            b
+        };
+        let seqs = commit_from_threads(&e, 8, 200, batch, |_, _| false);
         assert_eq!(seqs, (1..=1600).collect::<Vec<u64>>());
         let s = e.snapshot().unwrap();
         assert_eq!(s.seq(), 1600);
@@ -2218,34 +2240,18 @@ mod tests {
     fn leadership_passes_and_failures_stay_alone() {
         let dir = tempfile::tempdir().unwrap();
         let e = Arc::new(DiskEngine::open(dir.path()).unwrap());
-        let threads: Vec<_> = (0..4u32)
-            .map(|t| {
-                let e = e.clone();
-                std::thread::spawn(move || {
-                    let mut seqs = Vec::new();
-                    for i in 0..50u32 {
-                        let mut b = WriteBatch::default();
-                        b.put([t.to_be_bytes(), i.to_be_bytes()].concat(), vec![1]);
-                        if i % 7 == 0 {
-                            // A merge over a non-integer fails this batch only.
-                            b.ops
-                                .push((b"bad".to_vec(), super::super::Op::Put(vec![1])));
-                            b.ops.push((b"bad".to_vec(), super::super::Op::AddI64(1)));
-                        }
-                        match e.commit(b, Durability::Sync) {
-                            Ok(seq) => seqs.push(seq),
-                            Err(err) => assert_eq!(i % 7, 0, "{err:?}"),
-                        }
-                    }
-                    seqs
-                })
-            })
-            .collect();
-        let mut seqs: Vec<u64> = threads
-            .into_iter()
-            .flat_map(|t| t.join().unwrap())
-            .collect();
-        seqs.sort_unstable();
+        let batch = |t: u32, i: u32| {
+            let mut b = WriteBatch::default();
+            b.put([t.to_be_bytes(), i.to_be_bytes()].concat(), vec![1]);
+            if i.is_multiple_of(7) {
+                // A merge over a non-integer fails this batch only.
+                b.ops
+                    .push((b"bad".to_vec(), super::super::Op::Put(vec![1])));
+                b.ops.push((b"bad".to_vec(), super::super::Op::AddI64(1)));
+            }
+            b
+        };
+        let seqs = commit_from_threads(&e, 4, 50, batch, |_, i| i.is_multiple_of(7));
         assert_eq!(seqs, (1..=4 * 42).collect::<Vec<u64>>());
         assert_eq!(e.snapshot().unwrap().seq(), 4 * 42);
         assert!(!e.inner.group.lock().leader_active);

@@ -413,7 +413,13 @@ impl Catalog {
 
     /// True if any object's owner or access control list mentions `role`
     /// (such a role cannot be dropped); the descriptions say which.
-    pub fn dependents_of_role(&self, role: u32) -> Vec<String> {
+    /// `name` shows an object's schema and name as the message should.
+    pub fn dependents_of_role(
+        &self,
+        role: u32,
+        name: impl Fn(&str, &str) -> String,
+    ) -> Vec<String> {
+        let qualified = |schema: &str, n: &str| name(schema, n);
         let mut out = Vec::new();
         let mut visit = |obj: Object<'_>, label: String| {
             if obj.owner() == role {
@@ -468,14 +474,6 @@ impl Catalog {
         }
         out.sort();
         out
-    }
-}
-
-fn qualified(schema: &str, name: &str) -> String {
-    if schema == "public" {
-        name.to_string()
-    } else {
-        format!("{schema}.{name}")
     }
 }
 

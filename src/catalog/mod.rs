@@ -420,6 +420,19 @@ impl Catalog {
         c
     }
 
+    /// Policies (with their tables) whose expressions read relation `id`,
+    /// not counting the policies of `id` itself.
+    pub fn policies_depending_on(&self, id: u32) -> Vec<(Arc<TableDef>, PolicyDef)> {
+        let mut out = Vec::new();
+        for t in self.tables.values().filter(|t| t.id != id) {
+            for p in t.rls.policies.iter().filter(|p| p.depends_on.contains(&id)) {
+                out.push((t.clone(), p.clone()));
+            }
+        }
+        out.sort_by_key(|(_, p)| p.id);
+        out
+    }
+
     /// Views that read relation `id` directly.
     pub fn views_depending_on(&self, id: u32) -> Vec<Arc<ViewDef>> {
         self.views

@@ -59,6 +59,10 @@ pub struct PolicyDef {
     pub using: Option<String>,
     /// The WITH CHECK expression (rows the command may write), as SQL text.
     pub with_check: Option<String>,
+    /// Tables and views other than its own that its expressions read
+    /// (they cannot be dropped without CASCADE, which drops the policy).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<u32>,
 }
 
 /// A table's row-level security state.

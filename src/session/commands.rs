@@ -129,6 +129,12 @@ impl Session {
                         .map(|_| ())
                 })
             })?,
+            Command::DropOwned { roles, cascade } => {
+                self.command_in_txn(c, |s| s.with_ddl(|ctx| ctx.drop_owned(roles, *cascade)))?
+            }
+            Command::ReassignOwned { roles, to } => {
+                self.command_in_txn(c, |s| s.with_ddl(|ctx| ctx.reassign_owned(roles, to)))?
+            }
         }
         Ok(command_result(c.tag()))
     }

@@ -671,6 +671,18 @@ impl Session {
                 table_name,
                 columns,
             } => {
+                // As PostgreSQL: COPY of a table checks the privilege before
+                // its policies (the query alone would report them first).
+                let catalog = self.catalog()?;
+                let search_path = self.search_path(&catalog);
+                let binder = crate::sql::binder::Binder::new(&catalog, &search_path);
+                if let Ok(table) = binder.table(table_name) {
+                    catalog.check_privilege(
+                        self.identity.current_user(),
+                        crate::catalog::acl::Object::Table(&table),
+                        crate::catalog::acl::SELECT,
+                    )?;
+                }
                 let cols = if columns.is_empty() {
                     "*".to_string()
                 } else {

@@ -1,5 +1,6 @@
 //! Database and maintenance commands: `CREATE / ALTER / DROP DATABASE`,
-//! `VACUUM` and `ANALYZE`, and `CREATE DOMAIN`, in PostgreSQL's syntax.
+//! `VACUUM` and `ANALYZE`, `CREATE DOMAIN`, and `DROP / REASSIGN OWNED`,
+//! in PostgreSQL's syntax.
 //!
 //! sqlparser reads these in other dialects' forms (or not at all), so
 //! [`parser::parse_statements`](super::parser::parse_statements) hands
@@ -45,6 +46,10 @@ pub enum Command {
         if_exists: bool,
         cascade: bool,
     },
+    /// `DROP OWNED BY role [, ...] [CASCADE | RESTRICT]`.
+    DropOwned { roles: Vec<RoleSpec>, cascade: bool },
+    /// `REASSIGN OWNED BY role [, ...] TO role`.
+    ReassignOwned { roles: Vec<RoleSpec>, to: RoleSpec },
 }
 
 /// CREATE DOMAIN as written (sqlparser wants AS and reads no NOT NULL).
@@ -82,6 +87,8 @@ impl Command {
             Command::Analyze { .. } => "ANALYZE",
             Command::CreateDomain(_) => "CREATE DOMAIN",
             Command::DropDomain { .. } => "DROP DOMAIN",
+            Command::DropOwned { .. } => "DROP OWNED",
+            Command::ReassignOwned { .. } => "REASSIGN OWNED",
         }
     }
 
@@ -157,7 +164,11 @@ pub fn may_contain(sql: &str) -> bool {
             .windows(w.len())
             .any(|win| win.eq_ignore_ascii_case(w.as_bytes()))
     };
-    mentions("database") || mentions("vacuum") || mentions("analy") || mentions("domain")
+    mentions("database")
+        || mentions("vacuum")
+        || mentions("analy")
+        || mentions("domain")
+        || mentions("owned")
 }
 
 /// An unquoted word's upper-case text.
@@ -174,6 +185,8 @@ pub fn is_command(tokens: &[Token]) -> bool {
     match w(0).as_deref() {
         Some("VACUUM" | "ANALYZE" | "ANALYSE") => true,
         Some("CREATE" | "DROP" | "ALTER") if w(1).as_deref() == Some("DATABASE") => true,
+        Some("DROP") if w(1).as_deref() == Some("OWNED") => true,
+        Some("REASSIGN") => w(1).as_deref() == Some("OWNED"),
         Some("CREATE" | "DROP") => w(1).as_deref() == Some("DOMAIN"),
         _ => false,
     }
@@ -389,6 +402,23 @@ impl Cursor<'_> {
                 let options = self.def_elems()?;
                 Ok(Command::CreateDatabase { name, options })
             }
+            "DROP" if self.eat("OWNED") => {
+                self.expect("BY")?;
+                let roles = self.role_specs()?;
+                let cascade = self.eat("CASCADE");
+                if !cascade {
+                    self.eat("RESTRICT");
+                }
+                Ok(Command::DropOwned { roles, cascade })
+            }
+            "REASSIGN" => {
+                self.expect("OWNED")?;
+                self.expect("BY")?;
+                let roles = self.role_specs()?;
+                self.expect("TO")?;
+                let to = self.role_spec()?;
+                Ok(Command::ReassignOwned { roles, to })
+            }
             "DROP" => {
                 self.expect("DATABASE")?;
                 let if_exists = if self.eat("IF") {
@@ -450,6 +480,30 @@ impl Cursor<'_> {
         }
     }
 
+    /// A role name, CURRENT_USER / CURRENT_ROLE or SESSION_USER.
+    fn role_spec(&mut self) -> Result<RoleSpec> {
+        Ok(match self.peek().and_then(keyword).as_deref() {
+            Some("CURRENT_USER" | "CURRENT_ROLE") => {
+                self.pos += 1;
+                RoleSpec::CurrentUser
+            }
+            Some("SESSION_USER") => {
+                self.pos += 1;
+                RoleSpec::SessionUser
+            }
+            _ => RoleSpec::Name(self.ident()?),
+        })
+    }
+
+    /// A comma-separated list of [`Cursor::role_spec`]s.
+    fn role_specs(&mut self) -> Result<Vec<RoleSpec>> {
+        let mut out = vec![self.role_spec()?];
+        while self.eat_token(&Token::Comma) {
+            out.push(self.role_spec()?);
+        }
+        Ok(out)
+    }
+
     fn alter_database(&mut self) -> Result<AlterDatabase> {
         let unsupported =
             |what: &str| Error::unsupported(format!("ALTER DATABASE ... {what} is not supported"));
@@ -459,18 +513,7 @@ impl Cursor<'_> {
         }
         if self.eat("OWNER") {
             self.expect("TO")?;
-            let role = match self.peek().and_then(keyword).as_deref() {
-                Some("CURRENT_USER" | "CURRENT_ROLE") => {
-                    self.pos += 1;
-                    RoleSpec::CurrentUser
-                }
-                Some("SESSION_USER") => {
-                    self.pos += 1;
-                    RoleSpec::SessionUser
-                }
-                _ => RoleSpec::Name(self.ident()?),
-            };
-            return Ok(AlterDatabase::OwnerTo(role));
+            return Ok(AlterDatabase::OwnerTo(self.role_spec()?));
         }
         if self.eat("SET") {
             return Err(if self.eat("TABLESPACE") {

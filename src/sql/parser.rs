@@ -335,6 +335,12 @@ fn parse_inner(sql: &str, levels: usize) -> Result<Vec<ast::Statement>> {
             {
                 return Ok(stmts);
             }
+            // `CREATE TABLE t (a, b) AS ...`: column names without types.
+            if let Some(fixed) = rewrite_ctas_column_names(sql)
+                && let Ok(stmts) = parse(&fixed)
+            {
+                return Ok(stmts);
+            }
             // `TABLE name` (PostgreSQL's short form of `SELECT * FROM name`)
             // as a statement of its own, MOVE, and FETCH's short forms.
             if let Some(fixed) = rewrite_statement_heads(sql)
@@ -343,9 +349,46 @@ fn parse_inner(sql: &str, levels: usize) -> Result<Vec<ast::Statement>> {
                 restore_negative_counts(&mut stmts);
                 return Ok(stmts);
             }
+            if let Some(err) = policy_option_error(sql) {
+                return Err(err);
+            }
             Err(map_err(e))
         }
     }
+}
+
+/// PostgreSQL's error for `CREATE POLICY p ON t AS <word>` with a word other
+/// than PERMISSIVE or RESTRICTIVE (sqlparser's would name what it expected).
+fn policy_option_error(sql: &str) -> Option<Error> {
+    use sqlparser::tokenizer::Token;
+    let loc = Located::new(sql)?;
+    let sig = &loc.sig;
+    let at = (0..sig.len()).find(|&i| {
+        i + 1 < sig.len() && loc.is_kw(sig[i], "create") && loc.is_kw(sig[i + 1], "policy")
+    })?;
+    // CREATE POLICY name ON table-name AS word
+    let mut j = at + 3;
+    if !loc.is_kw(*sig.get(at + 3)?, "on") {
+        return None;
+    }
+    j += 1;
+    while j + 1 < sig.len() && matches!(loc.tokens[sig[j + 1]].token, Token::Period) {
+        j += 2;
+    }
+    if !loc.is_kw(*sig.get(j + 1)?, "as") {
+        return None;
+    }
+    let Token::Word(w) = &loc.tokens[*sig.get(j + 2)?].token else {
+        return None;
+    };
+    let word = w.value.to_lowercase();
+    if word == "permissive" || word == "restrictive" {
+        return None;
+    }
+    Some(
+        Error::syntax(format!("unrecognized row security option \"{word}\""))
+            .with_hint("Only PERMISSIVE or RESTRICTIVE policies are supported currently."),
+    )
 }
 
 /// Marks a conflict target that [`rewrite_conflict_targets`] carried over
@@ -874,6 +917,103 @@ fn rewrite_statement_heads(sql: &str) -> Option<String> {
         }
     }
     changed.then_some(out)
+}
+
+/// The type written for a column of `CREATE TABLE t (a, b) AS ...`, whose
+/// columns take their types from the query. PostgreSQL allows only names
+/// there; sqlparser wants a type, so [`rewrite_ctas_column_names`] gives each
+/// name this one (a quoted identifier no client can write).
+pub const UNTYPED_MARKER: &str = "\u{0}untyped";
+
+/// Rewrites `CREATE [TEMP | UNLOGGED ...] TABLE [IF NOT EXISTS] name (a, b) AS`
+/// to give every column [`UNTYPED_MARKER`] as its type. None when no
+/// statement has that form.
+fn rewrite_ctas_column_names(sql: &str) -> Option<String> {
+    use sqlparser::tokenizer::Token;
+    let loc = Located::new(sql)?;
+    let sig = &loc.sig;
+    let word = |i: usize| matches!(&loc.tokens[sig[i]].token, Token::Word(_));
+    let tok = |i: usize| &loc.tokens[sig[i]].token;
+    // (byte offset after a column name) for every name to type.
+    let mut inserts = Vec::new();
+    let mut i = 0;
+    while i < sig.len() {
+        let start = i;
+        // Find this statement's end.
+        let end = (i..sig.len())
+            .find(|&j| *tok(j) == Token::SemiColon)
+            .unwrap_or(sig.len());
+        i = end + 1;
+        let mut j = start;
+        if j >= end || !loc.is_kw(sig[j], "create") {
+            continue;
+        }
+        j += 1;
+        while j < end
+            && ["temp", "temporary", "unlogged", "global", "local"]
+                .iter()
+                .any(|k| loc.is_kw(sig[j], k))
+        {
+            j += 1;
+        }
+        if j >= end || !loc.is_kw(sig[j], "table") {
+            continue;
+        }
+        j += 1;
+        if j + 2 < end
+            && loc.is_kw(sig[j], "if")
+            && loc.is_kw(sig[j + 1], "not")
+            && loc.is_kw(sig[j + 2], "exists")
+        {
+            j += 3;
+        }
+        // The (possibly qualified) name.
+        if j >= end || !word(j) {
+            continue;
+        }
+        j += 1;
+        while j + 1 < end && *tok(j) == Token::Period && word(j + 1) {
+            j += 2;
+        }
+        if j >= end || *tok(j) != Token::LParen {
+            continue;
+        }
+        j += 1;
+        let mut names = Vec::new();
+        while j < end && word(j) {
+            names.push(sig[j]);
+            j += 1;
+            if j < end && *tok(j) == Token::Comma {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        if names.is_empty()
+            || j + 1 >= end
+            || *tok(j) != Token::RParen
+            || !loc.is_kw(sig[j + 1], "as")
+        {
+            continue;
+        }
+        for n in names {
+            inserts.push(loc.offsets.byte(sql, loc.tokens[n].span.end));
+        }
+    }
+    if inserts.is_empty() {
+        return None;
+    }
+    let marker = Token::make_word(UNTYPED_MARKER, Some('"')).to_string();
+    let mut out = String::with_capacity(sql.len() + inserts.len() * 12);
+    let mut from = 0;
+    for at in inserts {
+        out.push_str(&sql[from..at]);
+        out.push(' ');
+        out.push_str(&marker);
+        from = at;
+    }
+    out.push_str(&sql[from..]);
+    Some(out)
 }
 
 /// Rewrites every `CREATE SEQUENCE` in `sql` with its options in the order

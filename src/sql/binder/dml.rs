@@ -216,7 +216,10 @@ impl Binder<'_> {
             _ => return Err(Error::unsupported("INSERT INTO a table function")),
         };
         let table = self.table(name)?;
-        self.require_target(&table, acl::INSERT)?;
+        if let Err(e) = self.require_target(&table, acl::INSERT) {
+            self.rls_errors_first(&table, RlsCommand::Insert)?;
+            return Err(e);
+        }
         let width = table.columns.len();
         // Target columns, and the path below the column a target sets
         // (array elements `a[1]`, fields `c.f`, `c.f[1]`, ...).
@@ -415,7 +418,9 @@ impl Binder<'_> {
             _ => None,
         };
         let returning = match &ins.returning {
-            Some(items) => Some(self.bind_returning(&table, &alias, items, excluded.as_ref())?),
+            Some(items) => {
+                Some(self.bind_returning(&table, &alias, items, excluded.as_ref(), false)?)
+            }
             None => None,
         };
         // RETURNING and a conflict target read the table; DO UPDATE updates it.
@@ -775,13 +780,16 @@ impl Binder<'_> {
     }
 
     /// RETURNING items over `[current, old, new]`, followed by the columns of
-    /// `extra` (the FROM / USING items of UPDATE and DELETE).
+    /// `extra` (the FROM / USING items of UPDATE and DELETE, which `*`
+    /// includes when `extra_in_star`, or ON CONFLICT's EXCLUDED, which it
+    /// does not).
     pub fn bind_returning(
         &self,
         table: &TableDef,
         alias: &str,
         items: &[ast::SelectItem],
         extra: Option<&Scope>,
+        extra_in_star: bool,
     ) -> Result<Returning> {
         let n = table.columns.len();
         let mut scope = Scope::for_table(table, alias);
@@ -826,6 +834,19 @@ impl Binder<'_> {
                             name: c.name.clone(),
                             ty: c.ty.clone(),
                         });
+                    }
+                    // `*` of UPDATE ... FROM / DELETE ... USING includes the
+                    // columns of those items, as in PostgreSQL.
+                    if extra_in_star {
+                        for (i, c) in scope.columns.iter().enumerate().skip(3 * n) {
+                            if !c.qualified_only {
+                                exprs.push(Expr::Column(i));
+                                columns.push(Column {
+                                    name: c.name.clone(),
+                                    ty: c.ty.clone(),
+                                });
+                            }
+                        }
                     }
                 }
                 ast::SelectItem::QualifiedWildcard(
@@ -1015,7 +1036,7 @@ impl Binder<'_> {
             None => None,
         };
         let returning = match returning {
-            Some(items) => Some(self.bind_returning(table, alias, items, extra)?),
+            Some(items) => Some(self.bind_returning(table, alias, items, extra, true)?),
             None => None,
         };
         Ok(if joined {
@@ -1030,7 +1051,10 @@ impl Binder<'_> {
             return Err(Error::unsupported("UPDATE of a join"));
         }
         let (table, alias) = self.target_table(&u.table.relation, "UPDATE")?;
-        self.require_target(&table, acl::UPDATE)?;
+        if let Err(e) = self.require_target(&table, acl::UPDATE) {
+            self.rls_errors_first(&table, RlsCommand::Update)?;
+            return Err(e);
+        }
         let from_items = match &u.from {
             None => None,
             Some(ast::UpdateTableFromKind::BeforeSet(f))
@@ -1094,7 +1118,10 @@ impl Binder<'_> {
             return Err(Error::unsupported("DELETE from more than one table"));
         }
         let (table, alias) = self.target_table(&from[0].relation, "DELETE")?;
-        self.require_target(&table, acl::DELETE)?;
+        if let Err(e) = self.require_target(&table, acl::DELETE) {
+            self.rls_errors_first(&table, RlsCommand::Delete)?;
+            return Err(e);
+        }
         let reads = d.selection.is_some() || d.returning.is_some();
         if reads {
             self.require_target(&table, acl::SELECT)?;

@@ -125,6 +125,7 @@ impl Binder<'_> {
             let place = match clause {
                 "JOIN/ON" => "JOIN conditions",
                 "CHECK" => "check constraints",
+                "POLICY" => "policy expressions",
                 other => other,
             };
             Error::new(

@@ -310,7 +310,10 @@ impl Binder<'_> {
                     return Ok((p, s, false));
                 }
                 let table = self.table(name)?;
-                self.require(acl::Object::Table(&table), acl::SELECT)?;
+                if let Err(e) = self.require(acl::Object::Table(&table), acl::SELECT) {
+                    self.rls_errors_first(&table, RlsCommand::Select)?;
+                    return Err(e);
+                }
                 self.used_relations.borrow_mut().push(table.id);
                 let q = alias
                     .as_ref()

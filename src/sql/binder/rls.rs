@@ -172,7 +172,7 @@ impl Binder<'_> {
     fn bind_policy_expr(&self, table: &TableDef, qualifier: &str, text: &str) -> Result<Expr> {
         if self.rls_stack.borrow().contains(&table.id) {
             return Err(Error::new(
-                SqlState::INVALID_RECURSION,
+                SqlState::INVALID_OBJECT_DEFINITION,
                 format!(
                     "infinite recursion detected in policy for relation \"{}\"",
                     table.name
@@ -189,6 +189,28 @@ impl Binder<'_> {
         *self.outer.borrow_mut() = outer;
         *self.ctes.borrow_mut() = ctes;
         bound
+    }
+
+    /// Reports the errors PostgreSQL's rewriter raises while expanding
+    /// `table`'s policies for `cmd` (infinite recursion, or `row_security`
+    /// off), which come before any privilege error of the statement; called
+    /// when a privilege check on `table` has failed. Other errors of the
+    /// policies are left to the privilege error.
+    pub(crate) fn rls_errors_first(&self, table: &TableDef, cmd: RlsCommand) -> Result<()> {
+        let probe = self.as_target(|| match cmd {
+            RlsCommand::Insert => self.rls_checks(table, cmd, false).map(|_| ()),
+            _ => self.rls_filter(table, &table.name, &[cmd]).map(|_| ()),
+        });
+        match probe {
+            Err(e)
+                if e.code == SqlState::INVALID_OBJECT_DEFINITION
+                    || e.message
+                        .starts_with("query would be affected by row-level security") =>
+            {
+                Err(e)
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The permissive policies' expressions OR-ed (FALSE if there are

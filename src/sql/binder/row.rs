@@ -1,5 +1,5 @@
 //! Row values in expressions: `ROW(a, b)`, `(a, b)` and a table's whole row
-//! `t.*`, where PostgreSQL allows them without a record type: compared with
+//! `t.*` (or `t` where no column is named so), where PostgreSQL allows them without a record type: compared with
 //! each other (field by field, as PostgreSQL's row comparisons are), tested
 //! with IS [NOT] NULL and IS [NOT] DISTINCT FROM, and cast to text (the
 //! record's output form, `(1,abc)`).
@@ -32,6 +32,18 @@ impl Binder<'_> {
             ast::Expr::Nested(inner) => self.bind_row(inner, scope, agg, depth + 1),
             ast::Expr::Tuple(items) => Ok(Some(items.iter().map(b).collect::<Result<_>>()?)),
             ast::Expr::QualifiedWildcard(name, _) => Ok(Some(self.whole_row(name, scope)?)),
+            // A table's name where no column has it: its whole row.
+            ast::Expr::Identifier(i)
+                if scope
+                    .resolve(None, &super::ident(i))
+                    .ok()
+                    .flatten()
+                    .is_none()
+                    && scope.has_qualifier(&super::ident(i)) =>
+            {
+                let name = ast::ObjectName::from(vec![i.clone()]);
+                Ok(Some(self.whole_row(&name, scope)?))
+            }
             ast::Expr::Function(f) if is_row_constructor(f) => {
                 let ast::FunctionArguments::List(list) = &f.args else {
                     return Ok(Some(Vec::new()));

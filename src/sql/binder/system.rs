@@ -186,6 +186,7 @@ impl Binder<'_> {
                         system::display_name(self.catalog, self.search_path, &r.schema, &r.name);
                     (r.oid, shown)
                 })
+                .chain(system::system_relation_names())
                 .collect(),
             "regtype" => system::types()
                 .into_iter()

@@ -182,6 +182,10 @@ impl DdlCtx<'_> {
                     queue.push(v.id);
                 }
             }
+            for (t, p) in cat.policies_depending_on(id) {
+                let what = format!("policy {} on table {}", p.name, name(&t.schema, &t.name));
+                items.push((p.id, Dropped::OnTable(t.id), what));
+            }
             if cat.tables.contains_key(&id) {
                 for child in cat.referencing(id) {
                     for fk in child.foreign_keys.iter().filter(|f| f.ref_table == id) {

@@ -280,6 +280,10 @@ impl DdlCtx<'_> {
         let mut columns = Vec::new();
         match query_cols {
             Some(qc) => {
+                // Only names may be given (see parser::UNTYPED_MARKER).
+                if ct.columns.iter().any(|c| !is_untyped(&c.data_type)) {
+                    return Err(Error::syntax("syntax error at or near \"AS\""));
+                }
                 if !ct.columns.is_empty() && ct.columns.len() > qc.len() {
                     return Err(Error::syntax(
                         "CREATE TABLE AS specifies too many column names",
@@ -817,4 +821,12 @@ pub(super) fn sequence_def(
         owner: 0,
         acl: None,
     })
+}
+
+/// Whether a column type is the placeholder the parser gives the bare
+/// column names of `CREATE TABLE t (a, b) AS ...`.
+fn is_untyped(ty: &ast::DataType) -> bool {
+    matches!(ty, ast::DataType::Custom(name, mods)
+        if mods.is_empty() && name.0.len() == 1
+            && name.0[0].as_ident().is_some_and(|i| i.value == crate::sql::parser::UNTYPED_MARKER))
 }

@@ -180,7 +180,7 @@ impl DdlCtx<'_> {
     /// Takes the roles lock, then the databases lock (DROP ROLE takes them in
     /// the same order), for statements that make a role own a database: the
     /// role cannot be dropped meanwhile.
-    fn lock_roles_and_databases(&mut self) -> Result<()> {
+    pub(super) fn lock_roles_and_databases(&mut self) -> Result<()> {
         let roles = self.txn.lock_for_write(keys::LOCK_ROLES)?;
         let databases = self.txn.lock_for_write(keys::LOCK_DATABASES)?;
         if roles == WriteCheck::Changed || databases == WriteCheck::Changed {
@@ -217,7 +217,7 @@ impl DdlCtx<'_> {
         ))
     }
 
-    fn put_database(&mut self, d: &DatabaseDef) -> Result<()> {
+    pub(super) fn put_database(&mut self, d: &DatabaseDef) -> Result<()> {
         cat::put_object(self.txn, cat::KIND_DATABASE, d.id, d)?;
         cat::bump_version(self.txn);
         Ok(())

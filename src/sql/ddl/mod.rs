@@ -15,6 +15,7 @@ mod database;
 mod domain;
 mod function;
 mod maintenance;
+mod owned;
 mod policy;
 mod privilege;
 mod role;

@@ -83,9 +83,31 @@ impl DdlCtx<'_> {
     /// Checks a policy expression binds over the table's columns and
     /// returns its stored text.
     fn policy_expr(&self, table: &TableDef, e: &ast::Expr) -> Result<String> {
-        let scope = Scope::for_table(table, &table.name);
-        self.binder().bind_predicate(e, &scope, "POLICY")?;
+        self.relations_read(table, e)?;
         Ok(e.to_string())
+    }
+
+    /// Binds a policy expression over the table's columns; returns the
+    /// relations it reads.
+    fn relations_read(&self, table: &TableDef, e: &ast::Expr) -> Result<Vec<u32>> {
+        let scope = Scope::for_table(table, &table.name);
+        let binder = self.binder();
+        binder.bind_predicate(e, &scope, "POLICY")?;
+        let used = binder.used_relations.borrow().clone();
+        Ok(used)
+    }
+
+    /// The relations other than `table` that policy `p`'s expressions read.
+    fn policy_dependencies(&self, table: &TableDef, p: &PolicyDef) -> Result<Vec<u32>> {
+        let mut deps = Vec::new();
+        for text in p.using.iter().chain(&p.with_check) {
+            let e = crate::sql::parser::parse_expr(text)?;
+            deps.extend(self.relations_read(table, &e)?);
+        }
+        deps.retain(|&d| d != table.id);
+        deps.sort_unstable();
+        deps.dedup();
+        Ok(deps)
     }
 
     pub fn create_policy(&mut self, cp: &ast::CreatePolicy) -> Result<String> {
@@ -112,7 +134,7 @@ impl DdlCtx<'_> {
             .as_ref()
             .map(|e| self.policy_expr(&table, e))
             .transpose()?;
-        let policy = PolicyDef {
+        let mut policy = PolicyDef {
             id: self.oids.allocate(self.txn)?,
             name,
             permissive: !matches!(cp.policy_type, Some(ast::CreatePolicyType::Restrictive)),
@@ -120,7 +142,9 @@ impl DdlCtx<'_> {
             roles: self.policy_roles(cp.to.as_ref())?,
             using,
             with_check,
+            depends_on: Vec::new(),
         };
+        policy.depends_on = self.policy_dependencies(&table, &policy)?;
         table.rls.policies.push(policy);
         self.put_table(&table)?;
         self.reload()?;
@@ -163,6 +187,8 @@ impl DdlCtx<'_> {
                 if let Some(e) = with_check {
                     table.rls.policies[k].with_check = Some(self.policy_expr(&table, e)?);
                 }
+                table.rls.policies[k].depends_on =
+                    self.policy_dependencies(&table, &table.rls.policies[k])?;
             }
         }
         self.put_table(&table)?;
@@ -174,6 +200,13 @@ impl DdlCtx<'_> {
         let name = ident(&dp.name);
         let mut table = match self.policy_table(&dp.table_name) {
             Ok(t) => t,
+            // DROP POLICY names it a relation, as PostgreSQL's does.
+            Err(e) if e.message.starts_with("must be owner of table") => {
+                return Err(Error {
+                    message: e.message.replacen("table", "relation", 1),
+                    ..e
+                });
+            }
             Err(e) if dp.if_exists && e.code == SqlState::UNDEFINED_TABLE => {
                 self.env.notice(Notice::plain(format!(
                     "relation \"{}\" does not exist, skipping",

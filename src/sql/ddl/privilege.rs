@@ -78,7 +78,7 @@ fn privileges_of(p: &ast::Privileges, kind: ObjectKind) -> Result<Privs> {
 
 /// Replaces `old` by `new` in every item (PostgreSQL's `aclnewowner`),
 /// merging items that become the same grantee and grantor.
-fn change_owner_in_acl(list: &mut Option<Vec<AclItem>>, old: u32, new: u32) {
+pub(super) fn change_owner_in_acl(list: &mut Option<Vec<AclItem>>, old: u32, new: u32) {
     let Some(items) = list.take() else {
         return;
     };
@@ -178,7 +178,7 @@ impl DdlCtx<'_> {
     }
 
     /// Rewrites the owner and access control list of `t`.
-    fn update_target(
+    pub(super) fn update_target(
         &mut self,
         t: &Target,
         f: impl FnOnce(&mut u32, &mut Option<Vec<AclItem>>),

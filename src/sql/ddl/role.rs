@@ -534,14 +534,16 @@ impl DdlCtx<'_> {
                 ));
             }
             self.check_owns_no_database(&role)?;
-            let mut dependents = self.catalog.dependents_of_role(role.id);
+            let mut dependents = self.catalog.dependents_of_role(role.id, |s, n| {
+                crate::sql::system::display_name(&self.catalog, self.search_path, s, n)
+            });
             // Objects in the other databases are counted, as PostgreSQL does.
             for d in self.catalog.databases.values() {
                 if d.id == self.catalog.database {
                     continue;
                 }
                 let n = cat::Catalog::load(self.txn, d.id)?
-                    .dependents_of_role(role.id)
+                    .dependents_of_role(role.id, |s, n| format!("{s}.{n}"))
                     .len();
                 if n > 0 {
                     let what = if n == 1 { "object" } else { "objects" };

@@ -234,7 +234,8 @@ impl DdlCtx<'_> {
         Ok(())
     }
 
-    /// Views that read relation `id` block its drop, or are dropped with CASCADE.
+    /// Views and other tables' policies that read relation `id` block its
+    /// drop, or are dropped with CASCADE.
     pub(super) fn drop_dependent_views(
         &mut self,
         id: u32,
@@ -242,20 +243,42 @@ impl DdlCtx<'_> {
         cascade: bool,
     ) -> Result<()> {
         let dependents = self.catalog.views_depending_on(id);
-        if let Some(first) = dependents.first()
-            && !cascade
-        {
-            return Err(Error::new(
-                SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
-                format!("cannot drop {what} because other objects depend on it"),
-            )
-            .with_detail(format!("view {} depends on {what}", first.name))
-            .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+        let policies = self.catalog.policies_depending_on(id);
+        if !cascade {
+            let first = dependents
+                .first()
+                .map(|v| format!("view {}", v.name))
+                .or_else(|| {
+                    policies
+                        .first()
+                        .map(|(t, p)| format!("policy {} on table {}", p.name, t.name))
+                });
+            if let Some(first) = first {
+                return Err(Error::new(
+                    SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
+                    format!("cannot drop {what} because other objects depend on it"),
+                )
+                .with_detail(format!("{first} depends on {what}"))
+                .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+            }
         }
         for v in dependents {
             if self.catalog.views.contains_key(&v.id) {
                 self.drop_view(v.id, true)?;
             }
+        }
+        if !policies.is_empty() {
+            // Reloaded: dropping views above may have changed the tables.
+            self.reload()?;
+            for (t, p) in policies {
+                let Some(table) = self.catalog.tables.get(&t.id) else {
+                    continue;
+                };
+                let mut table = (**table).clone();
+                table.rls.policies.retain(|q| q.id != p.id);
+                self.put_table(&table)?;
+            }
+            self.reload()?;
         }
         Ok(())
     }

@@ -73,6 +73,33 @@ pub fn eval(f: &Func, vals: &[Value]) -> Result<Option<Value>> {
                 .collect();
             Value::Text(parts.join(&sep))
         }
+        // Not strict: a NULL delimiter splits into characters.
+        Func::StringToArray => {
+            let Value::Text(text) = &vals[0] else {
+                return Ok(Some(Value::Null));
+            };
+            let null = match vals.get(2) {
+                Some(Value::Text(n)) => Some(n.as_str()),
+                _ => None,
+            };
+            let parts: Vec<&str> = match &vals[1] {
+                _ if text.is_empty() => Vec::new(),
+                Value::Text(d) if d.is_empty() => vec![text.as_str()],
+                Value::Text(d) => text.split(d.as_str()).collect(),
+                _ => text
+                    .char_indices()
+                    .map(|(i, c)| &text[i..i + c.len_utf8()])
+                    .collect(),
+            };
+            let items = parts
+                .into_iter()
+                .map(|p| match null {
+                    Some(n) if n == p => Value::Null,
+                    _ => Value::Text(p.to_string()),
+                })
+                .collect();
+            Value::Array(DataType::Text, items)
+        }
         Func::ArrayUpper | Func::ArrayLength => {
             let n = elems(&vals[0]);
             if int(&vals[1])? != 1 || n == 0 {

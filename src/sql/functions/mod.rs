@@ -147,7 +147,7 @@ funcs! {
     InetServerAddr = "inet_server_addr", InetServerPort = "inet_server_port",
     InetClientAddr = "inet_client_addr", InetClientPort = "inet_client_port",
     // arrays and catalog
-    ArrayToString = "array_to_string", ArrayUpper = "array_upper", ArrayLower = "array_lower",
+    ArrayToString = "array_to_string", StringToArray = "string_to_array", ArrayUpper = "array_upper", ArrayLower = "array_lower",
     ArrayLength = "array_length", Cardinality = "cardinality", FormatType = "format_type",
     PgSizePretty = "pg_size_pretty", RegexMatch = "textregexeq", RegexIMatch = "texticregexeq", ArrayElement = "array_element",
     // string
@@ -534,6 +534,14 @@ pub fn resolve_call(name: &str, arg_types: &[DataType]) -> Result<(Func, DataTyp
             }
             (Func::ArrayToString, T::Text, p)
         }
+        "string_to_array" => {
+            arity(n == 2 || n == 3)?;
+            (
+                Func::StringToArray,
+                T::Array(Box::new(T::Text)),
+                vec![T::Text; n],
+            )
+        }
         "array_upper" | "array_lower" | "array_length" => {
             arity(n == 2 && matches!(arg_types[0], T::Array(_)))?;
             let f = match name {
@@ -760,6 +768,7 @@ impl Func {
                 | Func::CurrentSetting
                 | Func::SetConfig
                 | Func::FormatType
+                | Func::StringToArray
         )
     }
 

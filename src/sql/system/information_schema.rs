@@ -64,10 +64,14 @@ fn schemata(ctx: &Ctx) -> SystemTable {
         ("sql_path", DataType::Text),
     ]);
     for (_, name) in super::namespaces(ctx.catalog) {
+        let owner = match ctx.catalog.schemas.get(&name) {
+            Some(s) => super::role_name(ctx.catalog, s.owner),
+            None => super::SUPERUSER_NAME.to_string(),
+        };
         b.push(vec![
             db(ctx),
             text(name),
-            text(super::SUPERUSER_NAME),
+            text(owner),
             Value::Null,
             Value::Null,
             Value::Null,

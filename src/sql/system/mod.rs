@@ -18,6 +18,7 @@
 //! behind a primary key ([`pk_index_oid`]) and constraints
 //! ([`Constraint::oid`]). Oid-typed columns are `bigint`.
 
+mod depend;
 mod helios;
 mod information_schema;
 mod pg_catalog;
@@ -106,6 +107,28 @@ pub fn system_relation_oid(schema: Option<&str>, name: &str) -> Option<i64> {
     }
     let k = pg_catalog::NAMES.iter().position(|n| *n == name)?;
     Some(12_000 + k as i64)
+}
+
+/// Every system relation as (oid, name as `regclass` prints it): the
+/// `pg_catalog` ones unqualified (that schema is always searched).
+pub fn system_relation_names() -> Vec<(i64, String)> {
+    let mut out = Vec::new();
+    for n in pg_catalog::NAMES {
+        if let Some(oid) = system_relation_oid(None, n) {
+            out.push((oid, n.to_string()));
+        }
+    }
+    for (schema, names) in [
+        ("information_schema", information_schema::NAMES),
+        ("helios", helios::NAMES),
+    ] {
+        for n in names {
+            if let Some(oid) = system_relation_oid(Some(schema), n) {
+                out.push((oid, format!("{schema}.{n}")));
+            }
+        }
+    }
+    out
 }
 
 /// Builds system relation `schema.name`, if it is one.

@@ -40,6 +40,7 @@ pub(super) const NAMES: &[&str] = &[
     "pg_range",
     "pg_enum",
     "pg_depend",
+    "pg_shdepend",
     "pg_roles",
     "pg_extension",
     "pg_authid",
@@ -61,6 +62,7 @@ pub(super) const FIXED_OIDS: &[(&str, i64)] = &[
     ("pg_proc", 1255),
     ("pg_class", 1259),
     ("pg_database", 1262),
+    ("pg_shdepend", 1214),
     ("pg_sequence", 2224),
     ("pg_am", 2601),
     ("pg_attrdef", 2604),
@@ -237,15 +239,8 @@ pub(super) fn build(ctx: &Ctx, name: &str) -> Option<SystemTable> {
             ("enumsortorder", DataType::Float4),
             ("enumlabel", NAME),
         ]),
-        "pg_depend" => empty(&[
-            ("classid", OID),
-            ("objid", OID),
-            ("objsubid", I4),
-            ("refclassid", OID),
-            ("refobjid", OID),
-            ("refobjsubid", I4),
-            ("deptype", CHAR),
-        ]),
+        "pg_depend" => super::depend::pg_depend(ctx),
+        "pg_shdepend" => super::depend::pg_shdepend(ctx),
         _ => return None,
     })
 }
@@ -1039,7 +1034,7 @@ fn pg_sequences(ctx: &Ctx) -> SystemTable {
         b.push(vec![
             text(s.schema.clone()),
             text(s.name.clone()),
-            text(super::SUPERUSER_NAME),
+            text(super::role_name(ctx.catalog, s.owner)),
             text("bigint"),
             int8(s.start),
             int8(s.min_value),

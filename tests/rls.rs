@@ -45,6 +45,24 @@ fn embedded_sessions_see_only_their_rows() {
         .execute("INSERT INTO notes VALUES (2, 'app_a', 'x', 1)", &[])
         .unwrap_err();
     assert_eq!(e.detail.as_deref(), Some("Key (id)=(2) already exists."));
+    // A foreign-key violation names the table but not the key, as in
+    // PostgreSQL.
+    db.connect()
+        .run(
+            "CREATE TABLE tags (note int REFERENCES notes (id), tag text);
+             GRANT SELECT, INSERT ON tags TO app_a;
+             ALTER TABLE tags ENABLE ROW LEVEL SECURITY;
+             CREATE POLICY all_tags ON tags USING (true);",
+        )
+        .unwrap();
+    let e = a
+        .execute("INSERT INTO tags VALUES (42, 'x')", &[])
+        .unwrap_err();
+    assert_eq!(e.sqlstate(), "23503");
+    assert_eq!(
+        e.detail.as_deref(),
+        Some("Key is not present in table \"notes\".")
+    );
     let e = a
         .execute("INSERT INTO notes VALUES (3, 'app_b', 'forged', 1)", &[])
         .unwrap_err();

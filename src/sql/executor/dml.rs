@@ -104,7 +104,14 @@ pub fn execute_dml(
                 && (e.code.code().starts_with("23")
                     || e.code == SqlState::WITH_CHECK_OPTION_VIOLATION) =>
         {
-            e.detail = None;
+            // As PostgreSQL: a foreign-key violation still says which table,
+            // without the key ("Key is not present in table \"t\".").
+            e.detail = match e.detail.take() {
+                Some(d) if e.code == SqlState::FOREIGN_KEY_VIOLATION => {
+                    d.rfind(") is ").map(|at| format!("Key{}", &d[at + 1..]))
+                }
+                _ => None,
+            };
             Err(e)
         }
         Err(e) => Err(e),

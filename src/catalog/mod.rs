@@ -34,7 +34,7 @@ pub use functions::FunctionDef;
 pub use policy::{PolicyCommand, PolicyDef, RowSecurity};
 pub use roles::RoleDef;
 pub use stats::TableStats;
-pub use tenants::TenantDef;
+pub use tenants::{LimitOverrides, ResourceLimits, TenantDef, TierDef};
 
 use crate::error::{Error, Result, SqlState};
 use crate::storage::prefix_end;
@@ -57,6 +57,7 @@ pub const KIND_TENANT: u8 = 9;
 pub const KIND_FUNCTION: u8 = 10;
 pub const KIND_DOMAIN: u8 = 8;
 pub const KIND_COMPOSITE: u8 = 11;
+pub const KIND_TIER: u8 = 12;
 
 /// Object ids start here, like PostgreSQL's first user OID.
 pub const FIRST_OID: u32 = 16384;
@@ -352,6 +353,8 @@ pub struct Catalog {
     pub roles: BTreeMap<u32, Arc<RoleDef>>,
     /// Tenants by object id (global, like roles).
     pub tenants: BTreeMap<u32, Arc<TenantDef>>,
+    /// Stored tiers by name (see [`Catalog::tier`] for the built-in ones).
+    pub tiers: BTreeMap<String, Arc<TierDef>>,
     /// This database's SQL functions, by id.
     pub functions: BTreeMap<u32, Arc<FunctionDef>>,
     pub domains: BTreeMap<u32, Arc<DomainDef>>,
@@ -460,6 +463,7 @@ impl Catalog {
         );
         let mut dbs = BTreeMap::new();
         let mut tenants = BTreeMap::new();
+        let mut tiers = BTreeMap::new();
         let mut functions = BTreeMap::new();
         fn decode<T: serde::de::DeserializeOwned>(value: &[u8]) -> Result<T> {
             serde_json::from_slice(value)
@@ -502,6 +506,10 @@ impl Catalog {
                     let t: TenantDef = decode(&value)?;
                     tenants.insert(t.oid, Arc::new(t));
                 }
+                KIND_TIER => {
+                    let t: TierDef = decode(&value)?;
+                    tiers.insert(t.name.clone(), Arc::new(t));
+                }
                 KIND_DATABASE => {
                     let d: DatabaseDef = decode(&value)?;
                     dbs.insert(d.id, Arc::new(d));
@@ -533,6 +541,7 @@ impl Catalog {
         c.database = database;
         c.databases = dbs;
         c.tenants = tenants;
+        c.tiers = tiers;
         c.functions = functions;
         let start = vec![keys::STATS_PREFIX];
         let end = prefix_end(&start).expect("prefix is not all 0xFF");
@@ -696,7 +705,12 @@ pub fn delete_object(txn: &mut Transaction, kind: u8, id: u32) {
 #[derive(Default)]
 pub struct CatalogCache {
     cached: Mutex<HashMap<u32, CachedCatalog>>,
+    /// Told of each catalog that becomes the newest cached one (the
+    /// tenant quota registry takes new limits from it).
+    on_newest: std::sync::OnceLock<NewestHook>,
 }
+
+type NewestHook = Box<dyn Fn(&Catalog) + Send + Sync>;
 
 /// A database's cached catalog: (catalog version, the newest snapshot seen
 /// at that version, catalog).
@@ -730,9 +744,19 @@ impl CatalogCache {
             Some((v, _, _)) if *v > version => {}
             _ => {
                 cached.insert(database, (version, seq, cat.clone()));
+                drop(cached);
+                if let Some(hook) = self.on_newest.get() {
+                    hook(&cat);
+                }
             }
         }
         Ok(cat)
+    }
+
+    /// Sets the function told of each catalog that becomes the newest
+    /// cached one (once; later calls are ignored).
+    pub fn on_newest(&self, hook: NewestHook) {
+        let _ = self.on_newest.set(hook);
     }
 
     /// Forgets a dropped database's catalog.

@@ -14,6 +14,7 @@ use crate::error::{Error, Result, SqlState};
 use crate::storage::Engine;
 use crate::storage::disk::DiskEngine;
 use crate::storage::memory::MemoryEngine;
+use crate::tenant::quota::QuotaRegistry;
 use crate::txn::{IsolationLevel, TxnManager};
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -34,6 +35,8 @@ pub(crate) struct DbInner {
     pub role_sessions: Mutex<HashMap<u32, u32>>,
     /// Open sessions per database.
     pub sessions: SessionRegistry,
+    /// Tenants' connection and rate quotas.
+    pub quotas: Arc<QuotaRegistry>,
 }
 
 /// An open data directory (or in-memory store) and the databases in it.
@@ -137,8 +140,13 @@ impl Database {
                 bootstrap_role,
                 role_sessions: Mutex::new(HashMap::new()),
                 sessions: SessionRegistry::default(),
+                quotas: Arc::new(QuotaRegistry::default()),
             }),
         };
+        let quotas = db.inner.quotas.clone();
+        db.inner
+            .catalog_cache
+            .on_newest(Box::new(move |c| quotas.refresh(c)));
         db.drop_leftover_temp_schemas()?;
         Ok(db)
     }

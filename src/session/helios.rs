@@ -97,11 +97,26 @@ fn constant(e: &ast::Expr, params: &[Value]) -> Result<Value> {
             other => Ok(Value::Text(other.to_string())),
         },
         ast::Expr::Cast { expr, .. } | ast::Expr::Nested(expr) => constant(expr, params),
+        // A signed number.
+        ast::Expr::UnaryOp {
+            op: op @ (ast::UnaryOperator::Minus | ast::UnaryOperator::Plus),
+            expr,
+        } if matches!(&**expr, ast::Expr::Value(v) if matches!(v.value, ast::Value::Number(..))) => {
+            let sign = if *op == ast::UnaryOperator::Minus {
+                "-"
+            } else {
+                ""
+            };
+            Ok(Value::Text(format!("{sign}{expr}")))
+        }
         other => Err(Error::unsupported(format!(
             "arguments of helios functions must be constants, not {other}"
         ))),
     }
 }
+
+/// The parameters of `helios.create_tier` and `helios.alter_tier`.
+const LIMIT_ARGS_WITH_NAME: [&str; 4] = ["name", "max_storage_bytes", "max_connections", "max_qps"];
 
 /// The arguments of a call, by parameter name (positional ones in order).
 struct Args {
@@ -159,6 +174,35 @@ impl Args {
 
     fn required(&self, name: &str) -> Result<String> {
         self.text(name)?.ok_or_else(|| {
+            Error::new(
+                SqlState::NULL_VALUE_NOT_ALLOWED,
+                format!("argument \"{name}\" must not be null"),
+            )
+        })
+    }
+
+    /// An integer argument (None: not given or NULL), or 22P02.
+    fn int(&self, name: &str) -> Result<Option<i64>> {
+        match self.values.iter().find(|(n, _)| n == name).map(|(_, v)| v) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => match v.clone().cast(&DataType::Int8)? {
+                Value::Int8(i) => Ok(Some(i)),
+                _ => Ok(None),
+            },
+        }
+    }
+
+    /// An integer argument that was given (`Some(None)`: given as NULL).
+    fn given_int(&self, name: &str) -> Result<Option<Option<i64>>> {
+        if self.values.iter().any(|(n, _)| n == name) {
+            Ok(Some(self.int(name)?))
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn required_int(&self, name: &str) -> Result<i64> {
+        self.int(name)?.ok_or_else(|| {
             Error::new(
                 SqlState::NULL_VALUE_NOT_ALLOWED,
                 format!("argument \"{name}\" must not be null"),
@@ -243,6 +287,50 @@ impl Session {
                 } else {
                     self.with_ddl(|ctx| ctx.disable_tenancy(&table))?;
                 }
+                Ok(void(name))
+            }
+            "create_tier" => {
+                let a = Args::bind(call, &LIMIT_ARGS_WITH_NAME, 4, params)?;
+                let n = a.required("name")?;
+                let limits = crate::catalog::ResourceLimits {
+                    max_storage_bytes: a.required_int("max_storage_bytes")?,
+                    max_connections: a.required_int("max_connections")?,
+                    max_qps: a.required_int("max_qps")?,
+                };
+                self.with_ddl(|ctx| ctx.create_tier(&n, limits))?;
+                Ok(void(name))
+            }
+            "alter_tier" => {
+                let a = Args::bind(call, &LIMIT_ARGS_WITH_NAME, 1, params)?;
+                let n = a.required("name")?;
+                let change = crate::catalog::LimitOverrides {
+                    max_storage_bytes: a.int("max_storage_bytes")?,
+                    max_connections: a.int("max_connections")?,
+                    max_qps: a.int("max_qps")?,
+                };
+                self.with_ddl(|ctx| ctx.alter_tier(&n, change))?;
+                Ok(void(name))
+            }
+            "set_tenant_tier" => {
+                let a = Args::bind(call, &["tenant", "tier"], 2, params)?;
+                let (t, tier) = (a.required("tenant")?, a.required("tier")?);
+                self.with_ddl(|ctx| ctx.set_tenant_tier(&t, &tier))?;
+                Ok(void(name))
+            }
+            "set_tenant_limits" => {
+                let a = Args::bind(
+                    call,
+                    &["tenant", "max_storage_bytes", "max_connections", "max_qps"],
+                    1,
+                    params,
+                )?;
+                let t = a.required("tenant")?;
+                let change = [
+                    a.given_int("max_storage_bytes")?,
+                    a.given_int("max_connections")?,
+                    a.given_int("max_qps")?,
+                ];
+                self.with_ddl(|ctx| ctx.set_tenant_limits(&t, change))?;
                 Ok(void(name))
             }
             other => Err(Error::new(

@@ -172,6 +172,8 @@ pub struct Session {
     path_cache: Option<SearchPathCache>,
     /// The tenant the login role is bound to: the session cannot leave it.
     bound_tenant: Option<uuid::Uuid>,
+    /// The connection the session counts against its tenant's quota.
+    tenant_slot: Option<crate::tenant::quota::Slot>,
     /// Notices raised and not yet handed out (see [`Session::take_notices`]).
     notices: RefCell<Vec<Notice>>,
     /// `set_config` calls of the running statement, applied when it succeeds.
@@ -534,6 +536,7 @@ impl Session {
             copy_in: None,
             path_cache: None,
             bound_tenant: None,
+            tenant_slot: None,
             notices: RefCell::new(Vec::new()),
             pending_settings: RefCell::new(Vec::new()),
             info: ConnectionInfo::embedded(),
@@ -957,6 +960,15 @@ impl Session {
     ) -> Result<StatementResult> {
         use ast::Statement as S;
         self.check_terminated()?;
+        // Ending a transaction and changing settings (leaving the tenant
+        // included) are always allowed; anything else in a tenant takes a
+        // token of its rate quota.
+        if !matches!(
+            stmt,
+            Statement::Sql(S::Commit { .. } | S::Rollback { .. } | S::Set(_) | S::Reset(_))
+        ) {
+            self.admit_statement()?;
+        }
         if self.copy_in.is_some() {
             return Err(Error::new(
                 SqlState::PROTOCOL_VIOLATION,

@@ -13,13 +13,18 @@ use super::Session;
 use super::settings::SettingSource;
 use crate::catalog::Catalog;
 use crate::error::{Error, Result, SqlState};
+use crate::tenant::quota::{QuotaTracking, TenantQuota};
+use std::sync::Arc;
 
 /// The setting that carries the tenant context.
 pub const TENANT_SETTING: &str = "helios.tenant";
 
 impl Session {
-    /// Locks the session to the tenant its login role is bound to.
+    /// Locks the session to the tenant its login role is bound to (53300
+    /// when the tenant has all the connections it may).
     pub(crate) fn bind_tenant(&mut self, id: uuid::Uuid) -> Result<()> {
+        let quota = self.tenant_quota(id)?;
+        self.tenant_slot = Some(quota.connect()?);
         let text = id.to_string();
         self.settings
             .set_reset_value(TENANT_SETTING, &text, SettingSource::Client)?;
@@ -53,13 +58,66 @@ impl Session {
             .with_detail("Its login role is bound to the tenant with helios.bind_role."));
         }
         match value {
-            None => self.settings.reset(TENANT_SETTING),
-            Some("") => self.settings.set(TENANT_SETTING, "", local),
+            None => self.settings.reset(TENANT_SETTING)?,
+            Some("") => self.settings.set(TENANT_SETTING, "", local)?,
             Some(v) => {
                 let id = self.tenant_catalog()?.tenant_named(v)?.id;
-                self.settings.set(TENANT_SETTING, &id.to_string(), local)
+                // The session counts against the new tenant's connections
+                // from here (53300 if it has all it may).
+                let slot = match &self.tenant_slot {
+                    Some(s) if s.tenant() == id => None,
+                    _ => Some(self.tenant_quota(id)?.connect()?),
+                };
+                self.settings.set(TENANT_SETTING, &id.to_string(), local)?;
+                if slot.is_some() {
+                    self.tenant_slot = slot;
+                }
             }
         }
+        self.follow_tenant()
+    }
+
+    /// The quota of tenant `id`, with its limits from the newest catalog.
+    fn tenant_quota(&mut self, id: uuid::Uuid) -> Result<Arc<TenantQuota>> {
+        if let Some(q) = self.db.quotas.get(id) {
+            return Ok(q);
+        }
+        let catalog = self.tenant_catalog()?;
+        let t = catalog
+            .tenant_by_id(id)
+            .ok_or_else(|| crate::catalog::tenants::tenant_not_found(&id.to_string()))?;
+        Ok(self.db.quotas.tenant(id, &t.name, catalog.tenant_limits(t)))
+    }
+
+    /// Makes the connection slot follow the tenant the settings name (a
+    /// rollback or the end of SET LOCAL may have changed it; the session was
+    /// counted there before, so the limit is not checked again).
+    fn follow_tenant(&mut self) -> Result<()> {
+        let now = self.settings.tenant();
+        if now == self.tenant_slot.as_ref().map(|s| s.tenant()) {
+            return Ok(());
+        }
+        self.tenant_slot = match now {
+            None => None,
+            Some(id) => Some(self.tenant_quota(id)?.connect_anyway()),
+        };
+        Ok(())
+    }
+
+    /// Admits a statement under the tenant's rate quota (53400 when its
+    /// bucket is empty); a session outside tenants is not limited.
+    pub(super) fn admit_statement(&mut self) -> Result<()> {
+        self.follow_tenant()?;
+        match &self.tenant_slot {
+            Some(slot) => slot.quota().admit(),
+            None => Ok(()),
+        }
+    }
+
+    /// The tenant's quota counters (the release notes' `get_quota_tracking`
+    /// for the session's own tenant), if the session runs in one.
+    pub fn quota_tracking(&self) -> Option<QuotaTracking> {
+        self.tenant_slot.as_ref().map(|s| s.quota().tracking())
     }
 
     /// Runs the session in tenant `tenant` (a name or a uuid), like

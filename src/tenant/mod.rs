@@ -28,6 +28,8 @@
 //! # Ok::<(), heliosdb_nano::Error>(())
 //! ```
 
+pub mod quota;
+
 use crate::catalog::PolicyCommand;
 use crate::error::{Error, Result, SqlState};
 use crate::session::{Database, Session};

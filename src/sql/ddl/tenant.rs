@@ -12,7 +12,7 @@
 use super::DdlCtx;
 use crate::catalog::keys;
 use crate::catalog::tenants::DEFAULT_TIER;
-use crate::catalog::{self as cat, TableDef, TenantDef};
+use crate::catalog::{self as cat, LimitOverrides, ResourceLimits, TableDef, TenantDef, TierDef};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::executor::scan::{index_entry_key, pk_of_key};
 use crate::sql::parser;
@@ -20,9 +20,6 @@ use crate::sql::quote_ident;
 use crate::types::{DataType, Value};
 use sqlparser::ast;
 use std::sync::Arc;
-
-/// The tiers tenants may have (quota limits come with the quota work).
-pub const TIERS: [&str; 4] = ["free", "starter", "pro", "enterprise"];
 
 /// The policy `helios.enable_tenancy` creates.
 pub const TENANT_POLICY: &str = "tenant_isolation";
@@ -79,25 +76,125 @@ impl DdlCtx<'_> {
                 format!("tenant \"{name}\" already exists"),
             ));
         }
-        let tier = tier.unwrap_or(DEFAULT_TIER).to_ascii_lowercase();
-        if !TIERS.contains(&tier.as_str()) {
-            return Err(Error::new(
-                SqlState::INVALID_PARAMETER_VALUE,
-                format!("tier \"{tier}\" does not exist"),
-            )
-            .with_hint("The tiers are free, starter, pro and enterprise."));
-        }
+        let tier = self.existing_tier(tier.unwrap_or(DEFAULT_TIER))?.name;
         let t = TenantDef {
             oid: self.oids.allocate(self.txn)?,
             id: uuid::Uuid::new_v4(),
             name: name.to_string(),
             tier,
             created_at: chrono::Utc::now().timestamp_micros(),
+            overrides: LimitOverrides::default(),
         };
         cat::put_object(self.txn, cat::KIND_TENANT, t.oid, &t)?;
         cat::bump_version(self.txn);
         self.reload()?;
         Ok(t.id)
+    }
+
+    /// The tier named `name` (any case), or 22023.
+    fn existing_tier(&self, name: &str) -> Result<TierDef> {
+        let name = name.to_ascii_lowercase();
+        self.catalog.tier(&name).ok_or_else(|| {
+            let names: Vec<String> = self
+                .catalog
+                .all_tiers()
+                .into_iter()
+                .map(|t| t.name)
+                .collect();
+            Error::new(
+                SqlState::INVALID_PARAMETER_VALUE,
+                format!("tier \"{name}\" does not exist"),
+            )
+            .with_hint(format!("The tiers are {}.", names.join(", ")))
+        })
+    }
+
+    fn put_tier(&mut self, mut t: TierDef) -> Result<()> {
+        if t.oid == 0 {
+            t.oid = self.oids.allocate(self.txn)?;
+        }
+        cat::put_object(self.txn, cat::KIND_TIER, t.oid, &t)?;
+        cat::bump_version(self.txn);
+        self.reload()
+    }
+
+    /// `helios.create_tier(name, max_storage_bytes, max_connections, max_qps)`.
+    pub fn create_tier(&mut self, name: &str, limits: ResourceLimits) -> Result<()> {
+        self.require_tenant_admin("create tiers")?;
+        self.lock_roles_for_tenants()?;
+        let name = name.to_ascii_lowercase();
+        if name.is_empty() {
+            return Err(Error::new(
+                SqlState::INVALID_PARAMETER_VALUE,
+                "tier name cannot be empty",
+            ));
+        }
+        if self.catalog.tier(&name).is_some() {
+            return Err(Error::new(
+                SqlState::DUPLICATE_OBJECT,
+                format!("tier \"{name}\" already exists"),
+            ));
+        }
+        check_limits(&limits)?;
+        self.put_tier(TierDef {
+            oid: 0,
+            name,
+            limits,
+        })
+    }
+
+    /// `helios.alter_tier(name, [max_storage_bytes => ...,] ...)`: the
+    /// limits given change, the others stay.
+    pub fn alter_tier(&mut self, name: &str, change: LimitOverrides) -> Result<()> {
+        self.require_tenant_admin("alter tiers")?;
+        self.lock_roles_for_tenants()?;
+        let mut t = self.existing_tier(name)?;
+        let l = &mut t.limits;
+        l.max_storage_bytes = change.max_storage_bytes.unwrap_or(l.max_storage_bytes);
+        l.max_connections = change.max_connections.unwrap_or(l.max_connections);
+        l.max_qps = change.max_qps.unwrap_or(l.max_qps);
+        check_limits(&t.limits)?;
+        self.put_tier(t)
+    }
+
+    /// `helios.set_tenant_tier(tenant, tier)`.
+    pub fn set_tenant_tier(&mut self, tenant: &str, tier: &str) -> Result<()> {
+        self.require_tenant_admin("change tenants")?;
+        self.lock_roles_for_tenants()?;
+        let tier = self.existing_tier(tier)?.name;
+        let mut t = (*self.catalog.tenant_named(tenant)?.clone()).clone();
+        t.tier = tier;
+        cat::put_object(self.txn, cat::KIND_TENANT, t.oid, &t)?;
+        cat::bump_version(self.txn);
+        self.reload()
+    }
+
+    /// `helios.set_tenant_limits(tenant, max_storage_bytes => ..., ...)`:
+    /// each limit given becomes the tenant's own (NULL: back to its tier's);
+    /// limits not given stay as they are.
+    pub fn set_tenant_limits(
+        &mut self,
+        tenant: &str,
+        change: [Option<Option<i64>>; 3],
+    ) -> Result<()> {
+        self.require_tenant_admin("change tenants")?;
+        self.lock_roles_for_tenants()?;
+        let mut t = (*self.catalog.tenant_named(tenant)?.clone()).clone();
+        let o = &mut t.overrides;
+        let [storage, connections, qps] = change;
+        if let Some(v) = storage {
+            o.max_storage_bytes = v;
+        }
+        if let Some(v) = connections {
+            o.max_connections = v;
+        }
+        if let Some(v) = qps {
+            o.max_qps = v;
+        }
+        check_limits(&self.catalog.tenant_limits(&t))?;
+        cat::put_object(self.txn, cat::KIND_TENANT, t.oid, &t)?;
+        cat::bump_version(self.txn);
+        self.reload()
     }
 
     /// Tenant DDL serializes with role DDL (bindings cross both).
@@ -323,4 +420,21 @@ impl DdlCtx<'_> {
         self.put_table(&t)?;
         self.reload()
     }
+}
+
+/// Limits must not be negative (0 refuses everything).
+fn check_limits(l: &ResourceLimits) -> Result<()> {
+    for (name, v) in [
+        ("max_storage_bytes", l.max_storage_bytes),
+        ("max_connections", l.max_connections),
+        ("max_qps", l.max_qps),
+    ] {
+        if v < 0 {
+            return Err(Error::new(
+                SqlState::INVALID_PARAMETER_VALUE,
+                format!("{name} must not be negative"),
+            ));
+        }
+    }
+    Ok(())
 }

@@ -1,4 +1,5 @@
-//! The `helios` schema's relations: `helios.tenants` and `helios.policies`.
+//! The `helios` schema's relations: `helios.tenants`, `helios.policies` and
+//! `helios.tiers` (every tier's limits, readable by anyone).
 //!
 //! `helios.tenants` is built when the query runs, for the current user:
 //! superusers and CREATEROLE roles (who manage tenants) see every tenant,
@@ -8,12 +9,13 @@ use super::{Builder, Ctx, SystemTable, text};
 use crate::catalog::Catalog;
 use crate::types::{DataType, Value};
 
-pub const NAMES: &[&str] = &["tenants", "policies"];
+pub const NAMES: &[&str] = &["tenants", "policies", "tiers"];
 
 pub fn build(ctx: &Ctx, name: &str) -> Option<SystemTable> {
     Some(match name {
         "tenants" => tenant_columns().session("helios.tenants"),
         "policies" => super::policies::pg_policies(ctx),
+        "tiers" => tiers(ctx),
         _ => return None,
     })
 }
@@ -50,4 +52,23 @@ pub fn tenant_rows(cat: &Catalog, user: u32, tenant: Option<uuid::Uuid>) -> Vec<
         .collect();
     rows.sort_by(|a, b| a[1].to_string().cmp(&b[1].to_string()));
     rows
+}
+
+/// `helios.tiers`: every tier's limits (the built-in ones as altered).
+fn tiers(ctx: &Ctx) -> SystemTable {
+    let mut b = Builder::new(&[
+        ("name", DataType::Text),
+        ("max_storage_bytes", DataType::Int8),
+        ("max_connections", DataType::Int8),
+        ("max_qps", DataType::Int8),
+    ]);
+    for t in ctx.catalog.all_tiers() {
+        b.push(vec![
+            text(t.name),
+            Value::Int8(t.limits.max_storage_bytes),
+            Value::Int8(t.limits.max_connections),
+            Value::Int8(t.limits.max_qps),
+        ]);
+    }
+    b.finish()
 }

@@ -76,10 +76,20 @@ fn setup(db: &Database, rows: usize) -> Vec<uuid::Uuid> {
          GRANT SELECT, INSERT ON orders_plain, orders_rls TO bench_app;",
     )
     .unwrap();
+    // A tier without practical limits: the benchmark measures row-level
+    // security, not the rate quota.
+    s.execute(
+        "SELECT helios.create_tier('bench', 9223372036854775807, 1000000, 1000000000000)",
+        &[],
+    )
+    .unwrap();
     let mut tenants = Vec::new();
     for t in 0..TENANTS {
         let r = s
-            .query("SELECT helios.create_tenant($1)", &[&format!("t{t}")])
+            .query(
+                "SELECT helios.create_tenant($1, tier => 'bench')",
+                &[&format!("t{t}")],
+            )
             .unwrap();
         tenants.push(r.get(0).unwrap().get::<uuid::Uuid>(0).unwrap());
     }

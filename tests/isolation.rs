@@ -47,7 +47,7 @@ async fn tenants_never_see_each_other() {
     );
     for t in 0..TENANTS {
         setup.push_str(&format!(
-            "SELECT helios.create_tenant('t{t}');
+            "SELECT helios.create_tenant('t{t}', tier => 'enterprise');
              CREATE ROLE r{t} LOGIN PASSWORD 'pwr{t}';
              GRANT SELECT, INSERT, UPDATE, DELETE ON items TO r{t};
              SELECT helios.bind_role('r{t}', 't{t}');"

@@ -464,7 +464,7 @@ impl StatementResult {
     /// PostgreSQL's command tag, e.g. `INSERT 0 3`, `SELECT 2`, `CREATE TABLE`.
     pub fn tag(&self) -> String {
         match &*self.command {
-            "SELECT" | "UPDATE" | "DELETE" | "FETCH" | "MOVE" => {
+            "SELECT" | "UPDATE" | "DELETE" | "MERGE" | "FETCH" | "MOVE" => {
                 format!("{} {}", self.command, self.affected)
             }
             "INSERT" => format!("INSERT 0 {}", self.affected),
@@ -1267,7 +1267,9 @@ impl Session {
                 let rows = self.execute_plan_in(&catalog, &plan, params)?;
                 Ok(rows_result_shared(columns, rows))
             }
-            S::Insert(_) | S::Update(_) | S::Delete(_) => self.run_dml(stmt, params, prepared),
+            S::Insert(_) | S::Update(_) | S::Delete(_) | S::Merge(_) => {
+                self.run_dml(stmt, params, prepared)
+            }
             S::Copy {
                 source,
                 to: true,
@@ -1433,6 +1435,10 @@ impl Session {
                     }
                 }
             },
+            ast::Statement::Merge(m) => match &m.table {
+                ast::TableFactor::Table { name, .. } => Some(name.clone()),
+                _ => None,
+            },
             _ => None,
         }?;
         let b = Binder::new(catalog, search_path);
@@ -1517,6 +1523,7 @@ impl Session {
             DmlPlan::Insert(_) => "INSERT",
             DmlPlan::Update(_) => "UPDATE",
             DmlPlan::Delete(_) => "DELETE",
+            DmlPlan::Merge(_) => "MERGE",
         };
         let rows = plan.returning().map(|r| {
             Rows::new(
@@ -1764,7 +1771,8 @@ impl Session {
             ast::Statement::Query(_)
             | ast::Statement::Insert(_)
             | ast::Statement::Update(_)
-            | ast::Statement::Delete(_) => {
+            | ast::Statement::Delete(_)
+            | ast::Statement::Merge(_) => {
                 let (_, plan) = self.bind_dml(stmt, params, None)?;
                 let (head, inner) = match &*plan {
                     DmlPlan::Insert(p) => (format!("Insert on {}", p.table.name), p.source.clone()),
@@ -1776,6 +1784,7 @@ impl Session {
                         format!("Delete on {}", p.table.name),
                         Plan::Scan(p.scan.clone()),
                     ),
+                    DmlPlan::Merge(p) => (format!("Merge on {}", p.table.name), p.join_plan()),
                 };
                 let mut lines = vec![head];
                 for l in inner.explain() {
@@ -1820,7 +1829,8 @@ impl Session {
                 ast::Statement::Query(_)
                 | ast::Statement::Insert(_)
                 | ast::Statement::Update(_)
-                | ast::Statement::Delete(_) => column_infos(
+                | ast::Statement::Delete(_)
+                | ast::Statement::Merge(_) => column_infos(
                     binder
                         .bind_dml(stmt)?
                         .returning()
@@ -1861,6 +1871,7 @@ fn write_tag(stmt: &ast::Statement) -> Option<String> {
         S::Insert(_) => "INSERT".into(),
         S::Update(_) => "UPDATE".into(),
         S::Delete(_) => "DELETE".into(),
+        S::Merge(_) => "MERGE".into(),
         S::Truncate(_) => "TRUNCATE TABLE".into(),
         S::CreateTable(ct) if ct.query.is_some() => "CREATE TABLE AS".into(),
         S::CreateTable(_) => "CREATE TABLE".into(),
@@ -1920,6 +1931,10 @@ fn optimize_dml(plan: &mut DmlPlan) {
             if let Some(f) = p.using.take() {
                 p.using = Some(optimizer::optimize(f));
             }
+        }
+        DmlPlan::Merge(p) => {
+            opt(&mut p.scan);
+            p.source = optimizer::optimize(p.source.clone());
         }
     }
 }

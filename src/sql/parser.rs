@@ -1493,6 +1493,31 @@ mod tests {
     }
 
     #[test]
+    fn merge_insert_default_values() {
+        let sql = "MERGE INTO t USING s ON t.a = s.a WHEN NOT MATCHED THEN INSERT DEFAULT VALUES";
+        let stmts = parse(sql).unwrap();
+        let ast::Statement::Merge(m) = &stmts[0] else {
+            panic!("not a MERGE: {}", stmts[0]);
+        };
+        let ast::MergeAction::Insert(ins) = &m.clauses[0].action else {
+            panic!("not an INSERT action");
+        };
+        assert_eq!(ins.columns.len(), 1);
+        assert_eq!(
+            ins.columns[0].to_string(),
+            format!("\"{INFERENCE_MARKER}\"")
+        );
+        // Only the MERGE action's form is rewritten.
+        assert_eq!(
+            rewrite_merge_default_values("INSERT INTO t DEFAULT VALUES"),
+            None
+        );
+        assert!(
+            parse("MERGE INTO t USING s ON true WHEN MATCHED THEN INSERT DEFAULT VALUES").is_err()
+        );
+    }
+
+    #[test]
     fn fetch_and_move_short_forms() {
         let one = |sql: &str| parse(sql).unwrap().remove(0).to_string();
         assert_eq!(one("FETCH c"), "FETCH NEXT FROM c");

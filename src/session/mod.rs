@@ -1911,7 +1911,8 @@ fn check_param_count(given: usize, used: usize) -> Result<()> {
     Ok(())
 }
 
-/// Index selection for the target scans of UPDATE and DELETE.
+/// Index selection for the target scans of UPDATE, DELETE and MERGE, the
+/// optimizer for their other inputs, MERGE's join keys.
 fn optimize_dml(plan: &mut DmlPlan) {
     let opt = |s: &mut crate::sql::plan::Scan| {
         if let Plan::Scan(o) = optimizer::optimize(Plan::Scan(s.clone())) {
@@ -1935,6 +1936,8 @@ fn optimize_dml(plan: &mut DmlPlan) {
         DmlPlan::Merge(p) => {
             opt(&mut p.scan);
             p.source = optimizer::optimize(p.source.clone());
+            (p.target_keys, p.source_keys) =
+                optimizer::equi_join_keys(&p.on, &Plan::Scan(p.scan.clone()), &p.source);
         }
     }
 }

@@ -45,6 +45,11 @@ pub struct MergePlan {
     pub source: Plan,
     /// The join condition over `[target, source]`.
     pub on: Expr,
+    /// Hash keys of the join (set by the planner, empty until then): equal
+    /// values of `target_keys` over a target row and `source_keys` over a
+    /// source row are the candidates `on` is evaluated on.
+    pub target_keys: Vec<Expr>,
+    pub source_keys: Vec<Expr>,
     /// The WHEN clauses, in the order written.
     pub clauses: Vec<MergeWhen>,
     pub checks: Checks,
@@ -289,6 +294,8 @@ impl Binder<'_> {
             table,
             source,
             on,
+            target_keys: Vec::new(),
+            source_keys: Vec::new(),
             clauses,
         })
     }

@@ -3,7 +3,8 @@
 //!
 //! The target rows (through the scan and its row-level security filter) and
 //! the source rows are read first. For each source row, every target row the
-//! join condition accepts is MATCHED: the first WHEN MATCHED clause whose
+//! join condition accepts is MATCHED (with join keys, only the target rows
+//! with the source row's key are tried): the first WHEN MATCHED clause whose
 //! condition holds acts on it; a source row without a match is NOT MATCHED
 //! and the first WHEN NOT MATCHED clause that holds acts. Before an UPDATE or
 //! DELETE changes a matched row:
@@ -31,7 +32,7 @@ use crate::sql::executor::scan::{decode_table_row, pk_suffix};
 use crate::sql::expr::Expr;
 use crate::txn::WriteCheck;
 use crate::types::Value;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 fn second_time() -> Error {
@@ -48,12 +49,41 @@ impl Writer<'_> {
         let targets = self.collect_scan(&p.scan)?;
         let sources = self.collect_plan(&p.source)?;
         let unmatched = p.clauses.iter().any(|c| !c.matched);
+        // With join keys, the target rows by key: a source row's candidates.
+        let by_key = if p.target_keys.is_empty() {
+            None
+        } else {
+            let ectx = self.ectx();
+            let mut table: HashMap<Vec<Value>, Vec<usize>> = HashMap::new();
+            for (i, (_, row)) in targets.iter().enumerate() {
+                let k = Expr::eval_all(&p.target_keys, row, &ectx)?;
+                if !k.iter().any(Value::is_null) {
+                    table.entry(k).or_default().push(i);
+                }
+            }
+            Some(table)
+        };
+        let all: Vec<usize> = match by_key {
+            None => (0..targets.len()).collect(),
+            Some(_) => Vec::new(),
+        };
         // Keys of the target rows an action changed.
         let mut changed: HashSet<Vec<u8>> = HashSet::new();
         let mut joined = Vec::new();
         for src in &sources {
+            let candidates = match &by_key {
+                None => all.as_slice(),
+                Some(table) => {
+                    let k = Expr::eval_all(&p.source_keys, src, &self.ectx())?;
+                    match table.get(&k) {
+                        Some(v) if !k.iter().any(Value::is_null) => v.as_slice(),
+                        _ => &[],
+                    }
+                }
+            };
             let mut found = false;
-            for (key, trow) in &targets {
+            for &i in candidates {
+                let (key, trow) = &targets[i];
                 joined.clear();
                 joined.extend_from_slice(trow);
                 joined.extend_from_slice(src);

@@ -156,10 +156,14 @@ fn row_constructor_items(f: &ast::Function, scope: &Scope) -> Result<Vec<ast::Ex
     Ok(out)
 }
 
-/// The INSERT, UPDATE or DELETE a query consists of (`WITH ... INSERT ...`).
+/// The INSERT, UPDATE, DELETE or MERGE a query consists of (`WITH ...
+/// INSERT ...`).
 pub fn dml_in_query(q: &ast::Query) -> Option<&ast::Statement> {
     match q.body.as_ref() {
-        ast::SetExpr::Insert(s) | ast::SetExpr::Update(s) | ast::SetExpr::Delete(s)
+        ast::SetExpr::Insert(s)
+        | ast::SetExpr::Update(s)
+        | ast::SetExpr::Delete(s)
+        | ast::SetExpr::Merge(s)
             if q.order_by.is_none() && q.limit_clause.is_none() =>
         {
             Some(s)

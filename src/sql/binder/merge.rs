@@ -65,20 +65,36 @@ pub struct MergePlan {
 
 impl MergePlan {
     /// The join MERGE performs, as a plan (for EXPLAIN): the target scan
-    /// joined to the source, right-outer when a WHEN NOT MATCHED clause
-    /// needs the source rows without a match.
+    /// joined to the source (through its hash keys when it has them),
+    /// right-outer when a WHEN NOT MATCHED clause needs the source rows
+    /// without a match.
     pub fn join_plan(&self) -> Plan {
         let kind = if self.clauses.iter().any(|c| !c.matched) {
             JoinKind::Right
         } else {
             JoinKind::Inner
         };
-        Plan::NestedLoop {
-            left: Box::new(Plan::Scan(self.scan.clone())),
-            right: Box::new(self.source.clone()),
-            kind,
-            on: Some(self.on.clone()),
-            lateral: false,
+        let (left, right) = (
+            Box::new(Plan::Scan(self.scan.clone())),
+            Box::new(self.source.clone()),
+        );
+        if self.target_keys.is_empty() {
+            Plan::NestedLoop {
+                left,
+                right,
+                kind,
+                on: Some(self.on.clone()),
+                lateral: false,
+            }
+        } else {
+            Plan::HashJoin {
+                left,
+                right,
+                kind,
+                left_keys: self.target_keys.clone(),
+                right_keys: self.source_keys.clone(),
+                on: Some(self.on.clone()),
+            }
         }
     }
 }
@@ -115,6 +131,17 @@ fn is_default_values(ins: &ast::MergeInsertExpr) -> bool {
 
 impl Binder<'_> {
     pub fn bind_merge(&self, m: &ast::Merge) -> Result<MergePlan> {
+        // A clause after an unconditional one of its kind is never reached.
+        let mut terminal = [false, false];
+        for c in &m.clauses {
+            let k = usize::from(c.clause_kind == ast::MergeClauseKind::Matched);
+            if terminal[k] {
+                return Err(Error::syntax(
+                    "unreachable WHEN clause specified after unconditional WHEN clause",
+                ));
+            }
+            terminal[k] |= c.predicate.is_none();
+        }
         if let Some(out) = &m.output {
             let word = match out {
                 ast::OutputClause::Returning { .. } => "RETURNING",

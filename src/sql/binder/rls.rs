@@ -366,3 +366,38 @@ impl Binder<'_> {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(kind: RlsCheckKind, policy: Option<&str>) -> String {
+        RlsCheck {
+            policy: policy.map(str::to_string),
+            expr: Expr::Literal(Value::Bool(true)),
+            kind,
+        }
+        .violation("t")
+        .message
+    }
+
+    #[test]
+    fn violations_are_worded_as_postgresql() {
+        assert_eq!(
+            check(RlsCheckKind::NewRow, None),
+            "new row violates row-level security policy for table \"t\""
+        );
+        assert_eq!(
+            check(RlsCheckKind::NewRow, Some("p")),
+            "new row violates row-level security policy \"p\" for table \"t\""
+        );
+        assert_eq!(
+            check(RlsCheckKind::ConflictRow, None),
+            "new row violates row-level security policy (USING expression) for table \"t\""
+        );
+        assert_eq!(
+            check(RlsCheckKind::TargetRow, Some("p")),
+            "target row violates row-level security policy \"p\" (USING expression) for table \"t\""
+        );
+    }
+}

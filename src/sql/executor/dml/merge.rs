@@ -13,7 +13,7 @@
 //!    (42501 `target row violates ...`);
 //! 2. a row an earlier action of this statement changed is 21000 (`MERGE
 //!    command cannot affect row a second time`): one target row, one source
-//!    row;
+//!    row (a row only a referential action changed is left alone);
 //! 3. the row's lock is taken; if a transaction that committed after our
 //!    snapshot changed it, READ COMMITTED re-reads it and re-checks the
 //!    security filter and the join condition: a row that still matches
@@ -146,6 +146,14 @@ impl Writer<'_> {
             self.check_rls(table, &joined[..n], target_checks)?;
             if changed.contains(key) {
                 return Err(second_time());
+            }
+            // Changed or deleted by a referential action of this statement
+            // (only a table with foreign keys can be the child of one): as
+            // UPDATE and DELETE do, such a row is left alone.
+            if self.touched.contains(key)
+                || (!table.foreign_keys.is_empty() && self.txn.get_latest(key)?.is_none())
+            {
+                return Ok(());
             }
             if !locked {
                 locked = true;

@@ -23,7 +23,8 @@
 //! * new rows are checked against the INSERT policies' or the UPDATE
 //!   policies' WITH CHECK.
 
-use super::dml::{Checks, InsertTargets, with_security};
+use super::dml::{Checks, with_security};
+use super::insert::InsertTargets;
 use super::rls::{RlsCheck, RlsCommand};
 use super::{Binder, Scope, ScopeColumn, object_name_parts};
 use crate::catalog::{TableDef, acl};

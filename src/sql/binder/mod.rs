@@ -16,6 +16,7 @@ mod expr;
 mod from;
 mod fuzzy;
 pub mod index;
+mod insert;
 mod merge;
 mod operators;
 mod plpgsql;

@@ -298,3 +298,77 @@ fn concurrent_nextval_hands_out_each_value_once() {
         .unwrap();
     assert!(v > 5000, "after reopen: {v}");
 }
+
+#[test]
+fn merge_read_committed_increments_never_lose_updates() {
+    let db = Database::open_in_memory().unwrap();
+    setup(&db);
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let db = db.clone();
+            thread::spawn(move || {
+                let mut s = db.connect();
+                for _ in 0..25 {
+                    s.execute(
+                        "MERGE INTO counter c USING (SELECT 1 AS id) s ON c.id = s.id \
+                         WHEN MATCHED THEN UPDATE SET n = c.n + 1",
+                        &[],
+                    )
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(value(&mut db.connect(), 1), 100);
+}
+
+/// A matched row that a concurrent transaction deletes is NOT MATCHED once
+/// that commits (READ COMMITTED), as in PostgreSQL 15.
+#[test]
+fn merge_waiter_takes_not_matched_for_a_concurrently_deleted_row() {
+    let db = Database::open_in_memory().unwrap();
+    setup(&db);
+    let mut a = db.connect();
+    a.run("BEGIN; DELETE FROM counter WHERE id = 1").unwrap();
+    let db2 = db.clone();
+    let waiter = thread::spawn(move || {
+        let mut b = db2.connect();
+        b.execute(
+            "MERGE INTO counter c USING (SELECT 1 AS id) s ON c.id = s.id \
+             WHEN MATCHED THEN UPDATE SET n = c.n + 1 \
+             WHEN NOT MATCHED THEN INSERT VALUES (s.id, 100)",
+            &[],
+        )
+    });
+    thread::sleep(Duration::from_millis(100));
+    assert!(!waiter.is_finished(), "MERGE must wait for the deleter");
+    a.run("COMMIT").unwrap();
+    assert_eq!(waiter.join().unwrap().unwrap(), 1);
+    assert_eq!(value(&mut db.connect(), 1), 100);
+}
+
+#[test]
+fn merge_repeatable_read_waiter_fails_after_holder_commits() {
+    let db = Database::open_in_memory().unwrap();
+    setup(&db);
+    let mut a = db.connect();
+    a.run("BEGIN; UPDATE counter SET n = 1 WHERE id = 1")
+        .unwrap();
+    let db2 = db.clone();
+    let waiter = thread::spawn(move || {
+        let mut b = db2.connect();
+        b.run("BEGIN ISOLATION LEVEL REPEATABLE READ").unwrap();
+        let _ = value(&mut b, 2);
+        b.execute(
+            "MERGE INTO counter c USING (SELECT 1 AS id) s ON c.id = s.id \
+             WHEN MATCHED THEN DELETE",
+            &[],
+        )
+    });
+    thread::sleep(Duration::from_millis(100));
+    a.run("COMMIT").unwrap();
+    assert_eq!(waiter.join().unwrap().unwrap_err().sqlstate(), "40001");
+}

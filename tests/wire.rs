@@ -122,6 +122,35 @@ async fn simple_and_extended_queries() {
         ]
     );
 
+    // MERGE: the tag `MERGE n` counts rows inserted, updated and deleted,
+    // through both protocols; a target row matched twice is 21000.
+    let n = c
+        .execute(
+            "MERGE INTO t USING (VALUES ($1::int, $2::text), (4, 'four')) s(id, name) ON t.id = s.id \
+             WHEN MATCHED THEN UPDATE SET name = s.name WHEN NOT MATCHED THEN INSERT (id, name) VALUES (s.id, s.name)",
+            &[&1i32, &"uno"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    let msgs = c
+        .simple_query(
+            "MERGE INTO t USING (SELECT 4 AS id) s ON t.id = s.id WHEN MATCHED THEN DELETE",
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        msgs.last(),
+        Some(SimpleQueryMessage::CommandComplete(1))
+    ));
+    let e = c
+        .batch_execute(
+            "MERGE INTO t USING (VALUES (1), (1)) s(id) ON t.id = s.id WHEN MATCHED THEN DELETE",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), SqlState::CARDINALITY_VIOLATION);
+
     // An error in a multi-statement simple query undoes the whole batch.
     let e = c
         .batch_execute("INSERT INTO t VALUES (10, 'ten', 0); SELECT 1/0")

@@ -466,7 +466,7 @@ impl StatementResult {
     /// PostgreSQL's command tag, e.g. `INSERT 0 3`, `SELECT 2`, `CREATE TABLE`.
     pub fn tag(&self) -> String {
         match &*self.command {
-            "SELECT" | "UPDATE" | "DELETE" | "FETCH" | "MOVE" => {
+            "SELECT" | "UPDATE" | "DELETE" | "MERGE" | "FETCH" | "MOVE" => {
                 format!("{} {}", self.command, self.affected)
             }
             "INSERT" => format!("INSERT 0 {}", self.affected),
@@ -1279,7 +1279,9 @@ impl Session {
                 let rows = self.execute_plan_in(&catalog, &plan, params)?;
                 Ok(rows_result_shared(columns, rows))
             }
-            S::Insert(_) | S::Update(_) | S::Delete(_) => self.run_dml(stmt, params, prepared),
+            S::Insert(_) | S::Update(_) | S::Delete(_) | S::Merge(_) => {
+                self.run_dml(stmt, params, prepared)
+            }
             S::Copy {
                 source,
                 to: true,
@@ -1445,6 +1447,10 @@ impl Session {
                     }
                 }
             },
+            ast::Statement::Merge(m) => match &m.table {
+                ast::TableFactor::Table { name, .. } => Some(name.clone()),
+                _ => None,
+            },
             _ => None,
         }?;
         let b = Binder::new(catalog, search_path);
@@ -1529,6 +1535,7 @@ impl Session {
             DmlPlan::Insert(_) => "INSERT",
             DmlPlan::Update(_) => "UPDATE",
             DmlPlan::Delete(_) => "DELETE",
+            DmlPlan::Merge(_) => "MERGE",
         };
         let rows = plan.returning().map(|r| {
             Rows::new(
@@ -1776,7 +1783,8 @@ impl Session {
             ast::Statement::Query(_)
             | ast::Statement::Insert(_)
             | ast::Statement::Update(_)
-            | ast::Statement::Delete(_) => {
+            | ast::Statement::Delete(_)
+            | ast::Statement::Merge(_) => {
                 let (_, plan) = self.bind_dml(stmt, params, None)?;
                 let (head, inner) = match &*plan {
                     DmlPlan::Insert(p) => (format!("Insert on {}", p.table.name), p.source.clone()),
@@ -1788,6 +1796,7 @@ impl Session {
                         format!("Delete on {}", p.table.name),
                         Plan::Scan(p.scan.clone()),
                     ),
+                    DmlPlan::Merge(p) => (format!("Merge on {}", p.table.name), p.join_plan()),
                 };
                 let mut lines = vec![head];
                 for l in inner.explain() {
@@ -1832,7 +1841,8 @@ impl Session {
                 ast::Statement::Query(_)
                 | ast::Statement::Insert(_)
                 | ast::Statement::Update(_)
-                | ast::Statement::Delete(_) => column_infos(
+                | ast::Statement::Delete(_)
+                | ast::Statement::Merge(_) => column_infos(
                     binder
                         .bind_dml(stmt)?
                         .returning()
@@ -1873,6 +1883,7 @@ fn write_tag(stmt: &ast::Statement) -> Option<String> {
         S::Insert(_) => "INSERT".into(),
         S::Update(_) => "UPDATE".into(),
         S::Delete(_) => "DELETE".into(),
+        S::Merge(_) => "MERGE".into(),
         S::Truncate(_) => "TRUNCATE TABLE".into(),
         S::CreateTable(ct) if ct.query.is_some() => "CREATE TABLE AS".into(),
         S::CreateTable(_) => "CREATE TABLE".into(),
@@ -1912,7 +1923,8 @@ fn check_param_count(given: usize, used: usize) -> Result<()> {
     Ok(())
 }
 
-/// Index selection for the target scans of UPDATE and DELETE.
+/// Index selection for the target scans of UPDATE, DELETE and MERGE, the
+/// optimizer for their other inputs, MERGE's join keys.
 fn optimize_dml(plan: &mut DmlPlan) {
     let opt = |s: &mut crate::sql::plan::Scan| {
         if let Plan::Scan(o) = optimizer::optimize(Plan::Scan(s.clone())) {
@@ -1932,6 +1944,12 @@ fn optimize_dml(plan: &mut DmlPlan) {
             if let Some(f) = p.using.take() {
                 p.using = Some(optimizer::optimize(f));
             }
+        }
+        DmlPlan::Merge(p) => {
+            opt(&mut p.scan);
+            p.source = optimizer::optimize(p.source.clone());
+            (p.target_keys, p.source_keys) =
+                optimizer::equi_join_keys(&p.on, &Plan::Scan(p.scan.clone()), &p.source);
         }
     }
 }

@@ -16,7 +16,10 @@
 //!    catalog the transaction sees, `$1` gets the type of `id`, the
 //!    assignment and RETURNING expressions become [`expr::Expr`] trees over
 //!    column positions, and CHECK constraints are bound. This is where
-//!    policies and tenant context will enter the plan.
+//!    row-level security policies enter the plan ([`binder::rls`]). (MERGE
+//!    is bound by [`binder::Binder::bind_merge`] into a
+//!    [`binder::MergePlan`]: target scan, source plan, join condition, WHEN
+//!    clauses.)
 //! 4. **Optimize** ([`optimizer::optimize`]): `PushDownFilters` moves the
 //!    WHERE clause into the scan, `IndexSelection` turns `id = $1` into a
 //!    primary-key point read. The predicate itself is kept and re-checked.
@@ -26,7 +29,9 @@
 //!    changed it, re-read and re-checked; the new row passes assignment casts,
 //!    NOT NULL, CHECK, uniqueness and foreign keys; the row and its index
 //!    entries go into the transaction's write set; RETURNING rows are
-//!    computed from the old and new images.
+//!    computed from the old and new images. (MERGE joins its source to the
+//!    target rows first and runs each pair's first WHEN clause through the
+//!    same steps.)
 //! 6. **Commit** ([`crate::txn::Transaction::commit`]): the write set becomes
 //!    one atomic batch for the storage engine ([`crate::storage::Engine::commit`]),
 //!    which fsyncs it together with concurrent commits (group commit) before

@@ -341,6 +341,12 @@ fn parse_inner(sql: &str, levels: usize) -> Result<Vec<ast::Statement>> {
             {
                 return Ok(stmts);
             }
+            // MERGE's `INSERT DEFAULT VALUES`.
+            if let Some(fixed) = rewrite_merge_default_values(sql)
+                && let Ok(stmts) = parse(&fixed)
+            {
+                return Ok(stmts);
+            }
             // `TABLE name` (PostgreSQL's short form of `SELECT * FROM name`)
             // as a statement of its own, MOVE, and FETCH's short forms.
             if let Some(fixed) = rewrite_statement_heads(sql)
@@ -449,6 +455,42 @@ fn rewrite_conflict_targets(sql: &str) -> Option<String> {
         out.push_str("\") ");
         copied = end;
         k = d;
+    }
+    if copied == 0 {
+        return None;
+    }
+    out.push_str(&sql[copied..]);
+    Some(out)
+}
+
+/// sqlparser does not read MERGE's `THEN INSERT DEFAULT VALUES`; it is
+/// rewritten to `THEN INSERT ("<NUL>") VALUES (DEFAULT)`, a column list of
+/// just [`INFERENCE_MARKER`], which the binder reads as DEFAULT VALUES.
+/// None when there is nothing to rewrite.
+fn rewrite_merge_default_values(sql: &str) -> Option<String> {
+    if !sql.to_ascii_lowercase().contains("merge") {
+        return None;
+    }
+    let located = Located::new(sql)?;
+    let (tokens, sig, offsets) = (&located.tokens, &located.sig, &located.offsets);
+    let mut out = String::new();
+    let mut copied = 0;
+    for k in 0..sig.len().saturating_sub(3) {
+        let kws = ["THEN", "INSERT", "DEFAULT", "VALUES"];
+        if !kws
+            .iter()
+            .enumerate()
+            .all(|(j, kw)| located.is_kw(sig[k + j], kw))
+        {
+            continue;
+        }
+        let start = offsets.byte(sql, tokens[sig[k + 2]].span.start);
+        let end = offsets.byte(sql, tokens[sig[k + 3]].span.end);
+        out.push_str(&sql[copied..start]);
+        out.push_str("(\"");
+        out.push(INFERENCE_MARKER);
+        out.push_str("\") VALUES (DEFAULT)");
+        copied = end;
     }
     if copied == 0 {
         return None;
@@ -1588,6 +1630,31 @@ mod tests {
         let stmts = parse("SELECT 1; TABLE t").unwrap();
         assert_eq!(stmts[1].to_string(), "SELECT * FROM t");
         assert_eq!(rewrite_statement_heads("ALTER TABLE t ADD c int"), None);
+    }
+
+    #[test]
+    fn merge_insert_default_values() {
+        let sql = "MERGE INTO t USING s ON t.a = s.a WHEN NOT MATCHED THEN INSERT DEFAULT VALUES";
+        let stmts = parse(sql).unwrap();
+        let ast::Statement::Merge(m) = &stmts[0] else {
+            panic!("not a MERGE: {}", stmts[0]);
+        };
+        let ast::MergeAction::Insert(ins) = &m.clauses[0].action else {
+            panic!("not an INSERT action");
+        };
+        assert_eq!(ins.columns.len(), 1);
+        assert_eq!(
+            ins.columns[0].to_string(),
+            format!("\"{INFERENCE_MARKER}\"")
+        );
+        // Only the MERGE action's form is rewritten.
+        assert_eq!(
+            rewrite_merge_default_values("INSERT INTO t DEFAULT VALUES"),
+            None
+        );
+        assert!(
+            parse("MERGE INTO t USING s ON true WHEN MATCHED THEN INSERT DEFAULT VALUES").is_err()
+        );
     }
 
     #[test]

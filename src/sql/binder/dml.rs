@@ -1,6 +1,8 @@
 //! Binding INSERT, UPDATE and DELETE (with ON CONFLICT and RETURNING).
 
 use super::composite::PathStep;
+use super::insert::check_identity;
+use super::merge::MergePlan;
 use super::query::output_name;
 use super::rls::{RlsCheck, RlsCommand};
 use super::{Binder, Scope, ScopeColumn, ident, object_name_parts, split_name};
@@ -98,6 +100,7 @@ pub enum DmlPlan {
     Insert(InsertPlan),
     Update(UpdatePlan),
     Delete(DeletePlan),
+    Merge(MergePlan),
 }
 
 impl DmlPlan {
@@ -107,6 +110,7 @@ impl DmlPlan {
             DmlPlan::Insert(p) => &p.table,
             DmlPlan::Update(p) => &p.table,
             DmlPlan::Delete(p) => &p.table,
+            DmlPlan::Merge(p) => &p.table,
         }
     }
 
@@ -115,6 +119,7 @@ impl DmlPlan {
             DmlPlan::Insert(p) => p.returning.as_ref(),
             DmlPlan::Update(p) => p.returning.as_ref(),
             DmlPlan::Delete(p) => p.returning.as_ref(),
+            DmlPlan::Merge(_) => None,
         }
     }
 }
@@ -152,10 +157,14 @@ fn row_constructor_items(f: &ast::Function, scope: &Scope) -> Result<Vec<ast::Ex
     Ok(out)
 }
 
-/// The INSERT, UPDATE or DELETE a query consists of (`WITH ... INSERT ...`).
+/// The INSERT, UPDATE, DELETE or MERGE a query consists of (`WITH ...
+/// INSERT ...`).
 pub fn dml_in_query(q: &ast::Query) -> Option<&ast::Statement> {
     match q.body.as_ref() {
-        ast::SetExpr::Insert(s) | ast::SetExpr::Update(s) | ast::SetExpr::Delete(s)
+        ast::SetExpr::Insert(s)
+        | ast::SetExpr::Update(s)
+        | ast::SetExpr::Delete(s)
+        | ast::SetExpr::Merge(s)
             if q.order_by.is_none() && q.limit_clause.is_none() =>
         {
             Some(s)
@@ -164,16 +173,20 @@ pub fn dml_in_query(q: &ast::Query) -> Option<&ast::Statement> {
     }
 }
 
-/// Whether a statement changes data (INSERT, UPDATE, DELETE, also under WITH).
+/// Whether a statement changes data (INSERT, UPDATE, DELETE, also under
+/// WITH, and MERGE).
 pub fn is_dml(stmt: &ast::Statement) -> bool {
     match stmt {
-        ast::Statement::Insert(_) | ast::Statement::Update(_) | ast::Statement::Delete(_) => true,
+        ast::Statement::Insert(_)
+        | ast::Statement::Update(_)
+        | ast::Statement::Delete(_)
+        | ast::Statement::Merge(_) => true,
         ast::Statement::Query(q) => dml_in_query(q).is_some(),
         _ => false,
     }
 }
 
-fn is_default_keyword(e: &ast::Expr) -> bool {
+pub(super) fn is_default_keyword(e: &ast::Expr) -> bool {
     matches!(e, ast::Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"))
 }
 
@@ -210,6 +223,13 @@ impl Binder<'_> {
             .collect()
     }
 
+    /// The bound defaults of all of `table`'s columns.
+    pub(super) fn column_defaults(&self, table: &TableDef) -> Result<Vec<Expr>> {
+        (0..table.columns.len())
+            .map(|i| self.column_default(table, i))
+            .collect()
+    }
+
     pub fn bind_insert(&self, ins: &ast::Insert) -> Result<InsertPlan> {
         let name = match &ins.table {
             ast::TableObject::TableName(n) => n,
@@ -220,111 +240,8 @@ impl Binder<'_> {
             self.rls_errors_first(&table, RlsCommand::Insert)?;
             return Err(e);
         }
-        let width = table.columns.len();
-        // Target columns, and the path below the column a target sets
-        // (array elements `a[1]`, fields `c.f`, `c.f[1]`, ...).
-        let mut paths: Vec<Vec<PathStep>> = Vec::new();
-        let targets: Vec<usize> = if ins.columns.is_empty() {
-            paths.resize(width, Vec::new());
-            (0..width).collect()
-        } else {
-            let mut v: Vec<usize> = Vec::new();
-            for c in &ins.columns {
-                let parts = object_name_parts(c)?;
-                // As in PostgreSQL, `a.b` is field b of column a.
-                let (cname, path) = match parts.as_slice() {
-                    [one] if one.starts_with(parser::INFERENCE_MARKER) => {
-                        super::composite::parse_target(&one[1..])?
-                    }
-                    [first, rest @ ..] => (
-                        first.clone(),
-                        rest.iter().map(|f| PathStep::Field(f.clone())).collect(),
-                    ),
-                    [] => (String::new(), Vec::new()),
-                };
-                let i = table.column_index(&cname).ok_or_else(|| {
-                    Error::new(
-                        SqlState::UNDEFINED_COLUMN,
-                        format!(
-                            "column \"{cname}\" of relation \"{}\" does not exist",
-                            table.name
-                        ),
-                    )
-                })?;
-                // The path must fit the column's type (checked first, as
-                // PostgreSQL does).
-                if !path.is_empty() {
-                    let c = &table.columns[i];
-                    let null = || Expr::Literal(Value::Null);
-                    self.assign_path(&c.name, null(), &c.ty, &path, null(), &DataType::Unknown)?;
-                }
-                // Element and field targets of one column combine; a
-                // whole-column target excludes any other target of it.
-                let clash = v
-                    .iter()
-                    .zip(&paths)
-                    .any(|(&o, p)| o == i && (p.is_empty() || path.is_empty()));
-                if clash {
-                    return Err(Error::new(
-                        SqlState::DUPLICATE_COLUMN,
-                        format!("column \"{cname}\" specified more than once"),
-                    ));
-                }
-                v.push(i);
-                paths.push(path);
-            }
-            v
-        };
-        // The value a target sets: the column, or the column with an
-        // element or field set (built up from NULL across a row's targets).
-        let assign = |row: &mut Vec<Expr>,
-                      started: &mut Vec<usize>,
-                      k: usize,
-                      x: Expr,
-                      t: &DataType|
-         -> Result<()> {
-            let col = targets[k];
-            let c = &table.columns[col];
-            if paths[k].is_empty() {
-                row[col] = self.coerce_for_column(&c.name, x, t, &c.ty)?;
-                return Ok(());
-            }
-            let base = if started.contains(&col) {
-                std::mem::replace(&mut row[col], Expr::Literal(Value::Null))
-            } else {
-                started.push(col);
-                Expr::Literal(Value::Null)
-            };
-            row[col] = self.assign_path(&c.name, base, &c.ty, &paths[k], x, t)?;
-            Ok(())
-        };
-        let default_in_path = |k: usize| match paths[k].first() {
-            None => Ok(()),
-            Some(PathStep::Index(_)) => {
-                Err(Error::unsupported("cannot set an array element to DEFAULT"))
-            }
-            Some(PathStep::Field(_)) => Err(Error::unsupported("cannot set a subfield to DEFAULT")),
-        };
-        let defaults: Vec<Expr> = (0..width)
-            .map(|i| self.column_default(&table, i))
-            .collect::<Result<_>>()?;
-        let check_identity = |col: usize, explicit: bool| -> Result<()> {
-            if explicit && table.columns[col].identity == Some(IdentityKind::Always) {
-                return Err(Error::new(
-                    SqlState::GENERATED_ALWAYS,
-                    format!(
-                        "cannot insert a non-DEFAULT value into column \"{}\"",
-                        table.columns[col].name
-                    ),
-                )
-                .with_detail(format!(
-                    "Column \"{}\" is an identity column defined as GENERATED ALWAYS.",
-                    table.columns[col].name
-                ))
-                .with_hint("Use OVERRIDING SYSTEM VALUE to override."));
-            }
-            Ok(())
-        };
+        let targets = self.insert_targets(&table, &ins.columns)?;
+        let defaults = self.column_defaults(&table)?;
         let source = match ins.source.as_deref() {
             None => Plan::Values {
                 rows: vec![defaults.clone()],
@@ -334,33 +251,12 @@ impl Binder<'_> {
                 ast::SetExpr::Values(values)
                     if q.order_by.is_none() && q.limit_clause.is_none() =>
                 {
-                    let mut rows = Vec::with_capacity(values.rows.len());
                     let empty = Scope::default();
-                    for r in &values.rows {
-                        if r.len() > targets.len() {
-                            return Err(Error::syntax(
-                                "INSERT has more expressions than target columns",
-                            ));
-                        }
-                        if r.len() < targets.len() && !ins.columns.is_empty() {
-                            return Err(Error::syntax(
-                                "INSERT has more target columns than expressions",
-                            ));
-                        }
-                        let mut row = defaults.clone();
-                        let mut started = Vec::new();
-                        for (k, e) in r.iter().enumerate() {
-                            let col = targets[k];
-                            if is_default_keyword(e) {
-                                default_in_path(k)?;
-                                continue;
-                            }
-                            check_identity(col, true)?;
-                            let (x, t) = self.bind_expr(e, &empty)?;
-                            assign(&mut row, &mut started, k, x, &t)?;
-                        }
-                        rows.push(row);
-                    }
+                    let rows = values
+                        .rows
+                        .iter()
+                        .map(|r| self.insert_values_row(&table, &targets, &defaults, r, &empty))
+                        .collect::<Result<Vec<_>>>()?;
                     Plan::Values {
                         rows,
                         columns: table_columns(&table),
@@ -369,7 +265,7 @@ impl Binder<'_> {
                 _ => {
                     let plan = self.bind_query(q)?;
                     let n = plan.columns().len();
-                    if n > targets.len() {
+                    if n > targets.cols.len() {
                         return Err(Error::syntax(
                             "INSERT has more expressions than target columns",
                         ));
@@ -377,14 +273,22 @@ impl Binder<'_> {
                     let mut exprs = defaults.clone();
                     let mut started = Vec::new();
                     let types: Vec<DataType> = plan.columns().into_iter().map(|c| c.ty).collect();
-                    for (k, col) in targets.iter().take(n).enumerate() {
-                        check_identity(*col, true)?;
-                        if paths[k].is_empty()
+                    for (k, col) in targets.cols.iter().take(n).enumerate() {
+                        check_identity(&table, *col)?;
+                        if targets.paths[k].is_empty()
                             && !matches!(table.columns[*col].ty, DataType::Composite(_))
                         {
                             exprs[*col] = Expr::Column(k);
                         } else {
-                            assign(&mut exprs, &mut started, k, Expr::Column(k), &types[k])?;
+                            self.assign_target(
+                                &table,
+                                &targets,
+                                &mut exprs,
+                                &mut started,
+                                k,
+                                Expr::Column(k),
+                                &types[k],
+                            )?;
                         }
                     }
                     Plan::Project {
@@ -470,7 +374,7 @@ impl Binder<'_> {
 
     /// Types an untyped literal or parameter for a column; typed values are
     /// cast at write time with assignment semantics.
-    fn coerce_for_column(
+    pub(super) fn coerce_for_column(
         &self,
         column: &str,
         x: Expr,
@@ -599,7 +503,7 @@ impl Binder<'_> {
         })
     }
 
-    fn bind_assignments(
+    pub(super) fn bind_assignments(
         &self,
         table: &TableDef,
         assignments: &[ast::Assignment],
@@ -674,7 +578,9 @@ impl Binder<'_> {
                         "Column \"{name}\" is an identity column defined as GENERATED ALWAYS."
                     )));
                 }
-                let (x, t) = self.bind_expr(&a.value, scope)?;
+                let (x, t) = self
+                    .bind_expr(&a.value, scope)
+                    .map_err(|e| super::expr::no_aggregates_in(e, "UPDATE"))?;
                 self.coerce_for_column(&name, x, &t, &table.columns[col].ty)?
             };
             out.push((col, x));
@@ -906,6 +812,7 @@ impl Binder<'_> {
             ast::Statement::Insert(i) => DmlPlan::Insert(self.bind_insert(i)?),
             ast::Statement::Update(u) => DmlPlan::Update(self.bind_update(u)?),
             ast::Statement::Delete(d) => DmlPlan::Delete(self.bind_delete(d)?),
+            ast::Statement::Merge(m) => DmlPlan::Merge(self.bind_merge(m)?),
             ast::Statement::Query(q) => match (dml_in_query(q), &q.with) {
                 (Some(inner), Some(with)) => self.with_ctes(with, || self.bind_dml(inner))?,
                 (Some(inner), None) => self.bind_dml(inner)?,
@@ -982,7 +889,11 @@ impl Binder<'_> {
     }
 
     /// The table an UPDATE or DELETE changes, and the name it goes by.
-    fn target_table(&self, f: &ast::TableFactor, what: &str) -> Result<(Arc<TableDef>, String)> {
+    pub(super) fn target_table(
+        &self,
+        f: &ast::TableFactor,
+        what: &str,
+    ) -> Result<(Arc<TableDef>, String)> {
         match f {
             ast::TableFactor::Table { name, alias, .. } => {
                 let t = self.table(name)?;
@@ -1165,14 +1076,14 @@ impl Binder<'_> {
 
 /// A scan filter with the row-level security filter first: it is evaluated
 /// before (and short-circuits) any user predicate.
-fn with_security(security: Option<Expr>, user: Option<Expr>) -> Option<Expr> {
+pub(super) fn with_security(security: Option<Expr>, user: Option<Expr>) -> Option<Expr> {
     match (security, user) {
         (Some(s), Some(u)) => Some(Expr::And(Box::new(s), Box::new(u))),
         (s, u) => s.or(u),
     }
 }
 
-fn table_columns(t: &TableDef) -> Vec<Column> {
+pub(super) fn table_columns(t: &TableDef) -> Vec<Column> {
     t.columns
         .iter()
         .map(|c| Column {

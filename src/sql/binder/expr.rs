@@ -31,6 +31,19 @@ pub(crate) fn is_agg_found(e: &Error) -> bool {
     e.message == AGG_FOUND
 }
 
+/// An aggregate found where none may be (`place`: "UPDATE", "VALUES") is
+/// 42803, as PostgreSQL words it; other errors pass unchanged.
+pub(crate) fn no_aggregates_in(e: Error, place: &str) -> Error {
+    if is_agg_found(&e) {
+        Error::new(
+            SqlState::GROUPING_ERROR,
+            format!("aggregate functions are not allowed in {place}"),
+        )
+    } else {
+        e
+    }
+}
+
 pub(super) fn agg_func(name: &str) -> Option<AggFunc> {
     Some(match name {
         "count" => AggFunc::Count,
@@ -126,6 +139,7 @@ impl Binder<'_> {
                 "JOIN/ON" => "JOIN conditions",
                 "CHECK" => "check constraints",
                 "POLICY" => "policy expressions",
+                "WHEN" => "MERGE WHEN conditions",
                 other => other,
             };
             Error::new(

@@ -16,6 +16,8 @@ mod expr;
 mod from;
 mod fuzzy;
 pub mod index;
+mod insert;
+mod merge;
 mod operators;
 mod plpgsql;
 mod query;
@@ -33,6 +35,7 @@ pub use dml::{
     ConflictAction, DeletePlan, DmlPlan, InsertPlan, OnConflict, Returning, UpdatePlan,
     dml_in_query, is_dml,
 };
+pub use merge::{MergeAction, MergePlan, MergeWhen};
 pub use view_dml::updatable_query;
 
 use super::expr::Expr;

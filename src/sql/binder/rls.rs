@@ -21,6 +21,10 @@
 //!   UPDATE with WHERE), the SELECT policies too. A failing row is 42501
 //!   `new row violates row-level security policy for table "t"` (naming the
 //!   policy when a restrictive one failed).
+//! * Rows a statement chooses to change after reading them (ON CONFLICT DO
+//!   UPDATE's conflicting row, MERGE's matched row) are not filtered by the
+//!   UPDATE / DELETE policies but **checked** against their USING
+//!   expressions, and fail with 42501 instead of being skipped.
 //!
 //! Policy expressions are bound on their own (no enclosing query, no WITH
 //! names) over the table's columns, with the binder's privilege checks; a
@@ -64,27 +68,39 @@ pub struct RlsCheck {
     pub policy: Option<String>,
     /// Over the table's columns; the row passes only if it is TRUE.
     pub expr: Expr,
-    /// The check is the USING expression of an existing row (ON CONFLICT DO
-    /// UPDATE), reported as such.
-    pub using: bool,
+    /// What the check is about, for the error's wording.
+    pub kind: RlsCheckKind,
+}
+
+/// What a row-level security check is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RlsCheckKind {
+    /// WITH CHECK (or USING) on a new row.
+    NewRow,
+    /// USING on the existing row ON CONFLICT DO UPDATE would update
+    /// (reported as a new row, as PostgreSQL does).
+    ConflictRow,
+    /// USING of the UPDATE or DELETE policies on the row a MERGE action
+    /// would change.
+    TargetRow,
 }
 
 impl RlsCheck {
     /// The 42501 error for a row failing this check.
     pub fn violation(&self, table: &str) -> Error {
-        let what = if self.using {
-            " (USING expression)"
-        } else {
-            ""
+        let (row, what) = match self.kind {
+            RlsCheckKind::NewRow => ("new", ""),
+            RlsCheckKind::ConflictRow => ("new", " (USING expression)"),
+            RlsCheckKind::TargetRow => ("target", " (USING expression)"),
         };
         let message = match &self.policy {
             Some(p) => {
                 format!(
-                    "new row violates row-level security policy \"{p}\"{what} for table \"{table}\""
+                    "{row} row violates row-level security policy \"{p}\"{what} for table \"{table}\""
                 )
             }
             None => {
-                format!("new row violates row-level security policy{what} for table \"{table}\"")
+                format!("{row} row violates row-level security policy{what} for table \"{table}\"")
             }
         };
         Error::new(SqlState::INSUFFICIENT_PRIVILEGE, message)
@@ -282,26 +298,73 @@ impl Binder<'_> {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
-        let mut add = |cmd: RlsCommand, clause: Clause, using: bool| -> Result<()> {
-            let (permissive, restrictive) = self.combined(table, &table.name, role, cmd, clause)?;
-            out.push(RlsCheck {
-                policy: None,
-                expr: permissive,
-                using,
-            });
-            for (name, expr) in restrictive {
-                out.push(RlsCheck {
-                    policy: Some(name),
-                    expr,
-                    using,
-                });
-            }
-            Ok(())
-        };
-        add(cmd, Clause::WithCheck, false)?;
+        self.add_checks(
+            &mut out,
+            table,
+            role,
+            cmd,
+            Clause::WithCheck,
+            RlsCheckKind::NewRow,
+        )?;
         if reads {
-            add(RlsCommand::Select, Clause::Using, false)?;
+            self.add_checks(
+                &mut out,
+                table,
+                role,
+                RlsCommand::Select,
+                Clause::Using,
+                RlsCheckKind::NewRow,
+            )?;
         }
+        Ok(out)
+    }
+
+    /// Appends the checks of `cmd`'s policies (`clause` of each): the
+    /// permissive ones together, then each restrictive one.
+    fn add_checks(
+        &self,
+        out: &mut Vec<RlsCheck>,
+        table: &TableDef,
+        role: u32,
+        cmd: RlsCommand,
+        clause: Clause,
+        kind: RlsCheckKind,
+    ) -> Result<()> {
+        let (permissive, restrictive) = self.combined(table, &table.name, role, cmd, clause)?;
+        out.push(RlsCheck {
+            policy: None,
+            expr: permissive,
+            kind,
+        });
+        for (name, expr) in restrictive {
+            out.push(RlsCheck {
+                policy: Some(name),
+                expr,
+                kind,
+            });
+        }
+        Ok(())
+    }
+
+    /// MERGE: the USING checks of `cmd`'s (UPDATE or DELETE) policies the
+    /// matched target row must pass before the action changes it.
+    pub(crate) fn rls_target_checks(
+        &self,
+        table: &TableDef,
+        cmd: RlsCommand,
+    ) -> Result<Vec<RlsCheck>> {
+        let Some(role) = self.rls_role(table)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        self.add_checks(
+            &mut out,
+            table,
+            role,
+            cmd,
+            Clause::Using,
+            RlsCheckKind::TargetRow,
+        )?;
         Ok(out)
     }
 
@@ -313,21 +376,50 @@ impl Binder<'_> {
         };
         let mut out = Vec::new();
         for cmd in [RlsCommand::Update, RlsCommand::Select] {
-            let (permissive, restrictive) =
-                self.combined(table, &table.name, role, cmd, Clause::Using)?;
-            out.push(RlsCheck {
-                policy: None,
-                expr: permissive,
-                using: true,
-            });
-            for (name, expr) in restrictive {
-                out.push(RlsCheck {
-                    policy: Some(name),
-                    expr,
-                    using: true,
-                });
-            }
+            self.add_checks(
+                &mut out,
+                table,
+                role,
+                cmd,
+                Clause::Using,
+                RlsCheckKind::ConflictRow,
+            )?;
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(kind: RlsCheckKind, policy: Option<&str>) -> String {
+        RlsCheck {
+            policy: policy.map(str::to_string),
+            expr: Expr::Literal(Value::Bool(true)),
+            kind,
+        }
+        .violation("t")
+        .message
+    }
+
+    #[test]
+    fn violations_are_worded_as_postgresql() {
+        assert_eq!(
+            check(RlsCheckKind::NewRow, None),
+            "new row violates row-level security policy for table \"t\""
+        );
+        assert_eq!(
+            check(RlsCheckKind::NewRow, Some("p")),
+            "new row violates row-level security policy \"p\" for table \"t\""
+        );
+        assert_eq!(
+            check(RlsCheckKind::ConflictRow, None),
+            "new row violates row-level security policy (USING expression) for table \"t\""
+        );
+        assert_eq!(
+            check(RlsCheckKind::TargetRow, Some("p")),
+            "target row violates row-level security policy \"p\" (USING expression) for table \"t\""
+        );
     }
 }

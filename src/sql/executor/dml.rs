@@ -19,7 +19,10 @@
 //!
 //! Foreign-key checks of new rows run at the end of the statement, as
 //! PostgreSQL's RI triggers do, so a statement may insert rows that refer to
-//! each other.
+//! each other. MERGE (`merge`) joins its source to the target and runs each
+//! pair's action through the same steps.
+
+mod merge;
 
 use super::ExecCtx;
 use super::index_keys::IndexKeys;
@@ -88,12 +91,14 @@ pub fn execute_dml(
         DmlPlan::Insert(p) => !p.rls.is_empty(),
         DmlPlan::Update(p) => !p.rls.is_empty(),
         DmlPlan::Delete(p) => p.rls,
+        DmlPlan::Merge(p) => p.rls,
     };
     let run = |w: &mut Writer| -> Result<()> {
         match plan {
             DmlPlan::Insert(p) => w.insert(p)?,
             DmlPlan::Update(p) => w.update(p)?,
             DmlPlan::Delete(p) => w.delete(p)?,
+            DmlPlan::Merge(p) => w.merge(p)?,
         }
         w.run_fk_checks()
     };

@@ -333,6 +333,14 @@ fn hash_compatible(a: &DataType, b: &DataType) -> bool {
     (numeric(a) && numeric(b)) || (text(a) && text(b)) || (a == b && !matches!(a, T::Char(_)))
 }
 
+/// Hash keys for joining `left` and `right` on `on`: the `left expr =
+/// right expr` conjuncts whose values hash alike (see [`split_keys`]).
+pub(super) fn equi_keys(on: &Expr, left: &Plan, right: &Plan) -> (Vec<Expr>, Vec<Expr>) {
+    let types = column_types(left, right);
+    let (lk, rk, _) = split_keys(on.clone().conjuncts(), left.columns().len(), &types);
+    (lk, rk)
+}
+
 /// Splits conjuncts over a join into hash keys (`left expr = right expr`)
 /// and the rest.
 fn split_keys(

@@ -33,6 +33,14 @@ fn rules() -> Vec<Box<dyn Rule>> {
     ]
 }
 
+/// Hash keys for a join of `left` and `right` on `on` (MERGE's join of
+/// its target and source): pairs of `left expr = right expr` conjuncts whose
+/// equal values hash alike, the right ones over the right row alone. They
+/// only find candidate pairs; `on` is still evaluated on each.
+pub fn equi_join_keys(on: &Expr, left: &Plan, right: &Plan) -> (Vec<Expr>, Vec<Expr>) {
+    join_order::equi_keys(on, left, right)
+}
+
 /// Runs every rule once, in order, on the plan and on every subquery plan
 /// inside its expressions.
 pub fn optimize(plan: Plan) -> Plan {

@@ -1,9 +1,16 @@
-//! Tenant connection and rate quotas through the embedded API and over the
-//! wire: a role bound to a tenant is refused at login beyond the tenant's
-//! connections (53300), slots come back when sessions end (also when a
-//! client's socket is dropped without a goodbye), a limit changed on a live
-//! tenant applies to its sessions' next statements, and the rate limit's
-//! error says when to retry. (SQL-level behaviour is in tests/sql/quotas.slt.)
+//! Tenant quotas through the embedded API and over the wire:
+//! * connections: a role bound to a tenant is refused at login beyond the
+//!   tenant's connections (53300), slots come back when sessions end (also
+//!   when a client's socket is dropped without a goodbye), and a limit
+//!   changed on a live tenant applies to its sessions' next statements;
+//! * rate: the 53400 error says when to retry, and a token is back then;
+//! * storage: concurrent writers of two tenants (with rollbacks, savepoints,
+//!   deadlocks) and the DDL that changes a table's bytes keep the tracked
+//!   usage equal to `helios.recompute_usage`, also after SIGKILL; a
+//!   statement over the limit fails with 53100 and writes nothing, while
+//!   deletes and shrinking updates are always allowed.
+//!
+//! (SQL-level behaviour is in tests/sql/quotas.slt.)
 
 mod common;
 
@@ -139,4 +146,253 @@ async fn dropped_clients_free_their_slots() {
             Err(e) => panic!("the slot was never freed: {e}"),
         }
     }
+}
+
+/// The tracked storage of a tenant (`helios.tenant_usage`) and a recount.
+fn usage(db: &Database, tenant: &str) -> (i64, i64) {
+    let mut s = db.connect();
+    let tracked: i64 = s
+        .query(
+            "SELECT storage_bytes FROM helios.tenant_usage WHERE tenant = $1",
+            &[&tenant],
+        )
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .get(0)
+        .unwrap();
+    let recount: i64 = s
+        .query("SELECT helios.recompute_usage($1)", &[&tenant])
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .get(0)
+        .unwrap();
+    (tracked, recount)
+}
+
+const STORAGE_SETUP: &str = "SELECT helios.create_tier('roomy', 100000000, 100, 100000000);
+     SELECT helios.create_tenant('acme', tier => 'roomy');
+     SELECT helios.create_tenant('globex', tier => 'roomy');
+     CREATE TABLE IF NOT EXISTS notes (id int PRIMARY KEY, body text, n int);
+     SELECT helios.enable_tenancy('notes');
+     CREATE INDEX ON notes (body);";
+
+/// Random inserts, updates and deletes of one tenant's rows, some of them
+/// rolled back (whole transactions and savepoints), from `seed`.
+fn churn(db: &Database, tenant: &str, base: i32, seed: u64, rounds: usize) {
+    let mut s = db.connect();
+    s.set_tenant(tenant).unwrap();
+    let mut x = seed;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..rounds {
+        let mut tx = s.transaction().unwrap();
+        // Writers of one tenant may deadlock or conflict: such a
+        // transaction rolls back (and so must its bytes).
+        let mut failed = false;
+        for _ in 0..4 {
+            let id = base + (next() % 50) as i32;
+            let len = (next() % 100) as i32;
+            let r = match next() % 4 {
+                0 | 1 => tx.execute(
+                    "INSERT INTO notes (id, body, n) VALUES ($1, repeat('x', $2), $2)
+                     ON CONFLICT (id) DO UPDATE SET body = excluded.body, n = excluded.n",
+                    &[&id, &len],
+                ),
+                2 => tx.execute(
+                    "UPDATE notes SET body = repeat('y', $2) WHERE id = $1",
+                    &[&id, &len],
+                ),
+                _ => tx.execute("DELETE FROM notes WHERE id = $1", &[&id]),
+            };
+            if let Err(e) = r {
+                assert!(e.is_retryable(), "{e}");
+                failed = true;
+                break;
+            }
+        }
+        if !failed && next() % 5 == 0 {
+            tx.execute("SAVEPOINT sp", &[]).unwrap();
+            // Another writer's rows may be locked: the savepoint undoes it.
+            let _ = tx.execute("DELETE FROM notes WHERE id < $1", &[&(base + 25)]);
+            tx.execute("ROLLBACK TO SAVEPOINT sp", &[]).unwrap();
+        }
+        if failed || next() % 4 == 0 {
+            tx.rollback().unwrap();
+        } else if let Err(e) = tx.commit() {
+            assert!(e.is_retryable(), "{e}");
+        }
+    }
+}
+
+#[test]
+fn storage_is_tracked_exactly_under_concurrent_writers() {
+    let db = Database::open_in_memory().unwrap();
+    db.connect().run(STORAGE_SETUP).unwrap();
+    let threads: Vec<_> = [("acme", 0), ("globex", 1000), ("acme", 2000)]
+        .into_iter()
+        .enumerate()
+        .map(|(k, (tenant, base))| {
+            let db = db.clone();
+            std::thread::spawn(move || churn(&db, tenant, base, 0x9E37_79B9 + k as u64, 60))
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    for tenant in ["acme", "globex"] {
+        let (tracked, recount) = usage(&db, tenant);
+        assert_eq!(tracked, recount, "{tenant}");
+        assert!(tracked > 0, "{tenant} has rows");
+    }
+    // DDL that changes the bytes keeps the count: another index, a column
+    // added with a default, TRUNCATE.
+    let mut admin = db.connect();
+    admin.run("CREATE INDEX ON notes (n, body)").unwrap();
+    let (tracked, recount) = usage(&db, "acme");
+    assert_eq!(tracked, recount);
+    admin
+        .run("ALTER TABLE notes ADD COLUMN tag text DEFAULT 'tagged'")
+        .unwrap();
+    let (tracked, recount) = usage(&db, "acme");
+    assert_eq!(tracked, recount);
+    admin.run("TRUNCATE notes").unwrap();
+    assert_eq!(usage(&db, "acme"), (0, 0));
+    assert_eq!(usage(&db, "globex"), (0, 0));
+}
+
+#[test]
+fn the_storage_limit_refuses_growth_but_never_cleanup() {
+    let db = Database::open_in_memory().unwrap();
+    db.connect()
+        .run(
+            "SELECT helios.create_tenant('acme');
+             SELECT helios.set_tenant_limits('acme', max_storage_bytes => 2000);
+             CREATE TABLE notes (id int PRIMARY KEY, body text);
+             SELECT helios.enable_tenancy('notes');",
+        )
+        .unwrap();
+    let mut s = db.connect();
+    s.set_tenant("acme").unwrap();
+    s.execute(
+        "INSERT INTO notes (id, body) SELECT g, repeat('x', 50) FROM generate_series(1, 10) g",
+        &[],
+    )
+    .unwrap();
+    let before = usage(&db, "acme");
+    let e = s
+        .execute(
+            "INSERT INTO notes (id, body) SELECT g, repeat('x', 50) FROM generate_series(11, 40) g",
+            &[],
+        )
+        .unwrap_err();
+    assert_eq!(e.sqlstate(), "53100");
+    assert!(
+        e.message
+            .starts_with("tenant \"acme\" would exceed its storage limit: ")
+            && e.message.ends_with("bytes used, limit 2000 bytes"),
+        "{}",
+        e.message
+    );
+    // Nothing of it was written.
+    assert_eq!(usage(&db, "acme"), before);
+    let n: i64 = s
+        .query("SELECT count(*) FROM notes", &[])
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert_eq!(n, 10);
+    // Over the limit (it was lowered), deleting and shrinking still work.
+    db.connect()
+        .run("SELECT helios.set_tenant_limits('acme', max_storage_bytes => 10)")
+        .unwrap();
+    s.execute("UPDATE notes SET body = 'x' WHERE id <= 5", &[])
+        .unwrap();
+    s.execute("DELETE FROM notes WHERE id > 5", &[]).unwrap();
+    let e = s
+        .execute("UPDATE notes SET body = repeat('z', 90) WHERE id = 1", &[])
+        .unwrap_err();
+    assert_eq!(e.sqlstate(), "53100");
+    let (tracked, recount) = usage(&db, "acme");
+    assert_eq!(tracked, recount);
+    assert_eq!(s.quota_tracking().unwrap().rejected_storage, 2);
+}
+
+/// The SIGKILL child: churns two tenants' rows until killed.
+fn storage_child(dir: &str) {
+    let db = Database::open(dir).expect("child opens database");
+    let mut setup = db.connect();
+    if setup
+        .query("SELECT 1 FROM helios.tenants WHERE name = 'acme'", &[])
+        .unwrap()
+        .is_empty()
+    {
+        setup.run(STORAGE_SETUP).expect("schema");
+    }
+    println!("ready");
+    let threads: Vec<_> = [("acme", 0), ("globex", 1000)]
+        .into_iter()
+        .enumerate()
+        .map(|(k, (tenant, base))| {
+            let db = db.clone();
+            let seed = std::process::id() as u64 * 31 + k as u64 + 1;
+            std::thread::spawn(move || churn(&db, tenant, base, seed, usize::MAX))
+        })
+        .collect();
+    for t in threads {
+        let _ = t.join();
+    }
+}
+
+#[test]
+fn storage_counts_survive_sigkill() {
+    if let Ok(dir) = std::env::var("HELIOS_QUOTA_CRASH_DIR") {
+        storage_child(&dir);
+        return;
+    }
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut most = 0;
+    for round in 0..4u64 {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "storage_counts_survive_sigkill",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("HELIOS_QUOTA_CRASH_DIR", &data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        loop {
+            match lines.next() {
+                Some(Ok(l)) if l.ends_with("ready") => break,
+                Some(_) => {}
+                None => panic!("the child ended before it was ready"),
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200 + round * 130));
+        child.kill().unwrap();
+        let _ = child.wait();
+        let db = Database::open(&data).expect("reopen after kill");
+        for tenant in ["acme", "globex"] {
+            let (tracked, recount) = usage(&db, tenant);
+            assert_eq!(tracked, recount, "round {round}, {tenant}");
+            most = most.max(tracked);
+        }
+    }
+    assert!(most > 0, "the child never committed a row");
 }

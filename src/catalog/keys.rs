@@ -8,6 +8,8 @@
 //!                                    names its database in a `database` field)
 //! 0x03 id:u32                        sequence position (i64, reserved upper bound)
 //! 0x04 table:u32                     planner statistics of a table (JSON, by ANALYZE)
+//! 0x05 tenant:uuid                    bytes of a tenant's rows and index entries
+//!                                    (i64, changed by merges in the writing commit)
 //! 0x10 table:u32 0:u32 pk...         table row: key = primary key (memcomparable), value = row
 //! 0x10 table:u32 index:u32 cols pk   secondary index entry (value empty)
 //! 0xF0 table:u32                     lock-only key: the table itself (never stored)
@@ -31,6 +33,7 @@ pub const META_NEXT_OID: &[u8] = &[0x01, b'o'];
 pub const CATALOG_PREFIX: u8 = 0x02;
 pub const SEQUENCE_PREFIX: u8 = 0x03;
 pub const STATS_PREFIX: u8 = 0x04;
+pub const TENANT_USAGE_PREFIX: u8 = 0x05;
 pub const DATA_PREFIX: u8 = 0x10;
 pub const LOCK_TABLE_PREFIX: u8 = 0xF0;
 pub const LOCK_NAME_PREFIX: u8 = 0xF1;
@@ -95,6 +98,14 @@ pub fn name_lock_key(database: u32, schema: &str, name: &str) -> Vec<u8> {
     k.extend_from_slice(schema.as_bytes());
     k.push(0);
     k.extend_from_slice(name.as_bytes());
+    k
+}
+
+/// Where a tenant's storage usage is counted.
+pub fn tenant_usage_key(tenant: uuid::Uuid) -> Vec<u8> {
+    let mut k = Vec::with_capacity(17);
+    k.push(TENANT_USAGE_PREFIX);
+    k.extend_from_slice(tenant.as_bytes());
     k
 }
 

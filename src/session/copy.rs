@@ -652,7 +652,7 @@ impl Session {
                 Some(t) => Value::parse(&t, ty).map_err(|e| copy_error(e, &c.table, line))?,
             });
         }
-        self.run_statement(&c.insert.stmt.clone(), &values, Some(&c.insert))
+        self.run_unmetered(&c.insert.stmt.clone(), &values, Some(&c.insert))
             .map_err(|e| copy_error(e, &c.table, line))?;
         c.rows += 1;
         Ok(())

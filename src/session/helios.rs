@@ -289,6 +289,18 @@ impl Session {
                 }
                 Ok(void(name))
             }
+            "recompute_usage" => {
+                let a = Args::bind(call, &["tenant"], 1, params)?;
+                let t = a.required("tenant")?;
+                let bytes = self.with_ddl(|ctx| ctx.recompute_usage(&t))?;
+                Ok(super::rows_result(
+                    vec![Column {
+                        name: name.into(),
+                        ty: DataType::Int8,
+                    }],
+                    vec![vec![Value::Int8(bytes)]],
+                ))
+            }
             "create_tier" => {
                 let a = Args::bind(call, &LIMIT_ARGS_WITH_NAME, 4, params)?;
                 let n = a.required("name")?;

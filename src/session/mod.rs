@@ -291,6 +291,15 @@ impl StmtEnv<'_> {
 }
 
 impl EvalEnv for StmtEnv<'_> {
+    fn storage_rejected(&self, tenant: uuid::Uuid) {
+        if let Some(t) = self.catalog.tenant_by_id(tenant) {
+            self.db
+                .quotas
+                .tenant(tenant, &t.name, self.catalog.tenant_limits(t))
+                .note_storage_rejection();
+        }
+    }
+
     fn nextval(&self, seq: u32) -> Result<i64> {
         let def = self
             .catalog
@@ -952,6 +961,8 @@ impl Session {
         self.db.catalog_cache.get(&t.txn, self.database)
     }
 
+    /// Runs a statement a client sent: counted against the tenant's rate
+    /// quota, then [`Session::run_unmetered`].
     fn run_statement(
         &mut self,
         stmt: &Statement,
@@ -969,6 +980,19 @@ impl Session {
         ) {
             self.admit_statement()?;
         }
+        self.run_unmetered(stmt, params, prepared)
+    }
+
+    /// Runs a statement without counting it against the rate quota (the
+    /// rows of a COPY, the statement an EXECUTE runs).
+    fn run_unmetered(
+        &mut self,
+        stmt: &Statement,
+        params: &[Value],
+        prepared: Option<&Prepared>,
+    ) -> Result<StatementResult> {
+        use ast::Statement as S;
+        self.check_terminated()?;
         if self.copy_in.is_some() {
             return Err(Error::new(
                 SqlState::PROTOCOL_VIOLATION,

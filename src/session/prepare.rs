@@ -111,6 +111,6 @@ impl Session {
                 .map(|r| r.values().to_vec())
                 .unwrap_or_default()
         };
-        self.run_statement(&p.stmt, &values, Some(&p))
+        self.run_unmetered(&p.stmt, &values, Some(&p))
     }
 }

@@ -161,6 +161,7 @@ pub(super) fn session_relation(env: &StmtEnv, name: &str) -> Result<Vec<Vec<Valu
             env.identity.current_user(),
             super::tenant::tenant_of(env.settings),
         )),
+        "helios.tenant_usage" => tenant_usage_rows(env),
         "enabled_roles" | "applicable_roles" => Ok(system::current_user_roles_rows(
             env.catalog,
             name,
@@ -170,6 +171,53 @@ pub(super) fn session_relation(env: &StmtEnv, name: &str) -> Result<Vec<Vec<Valu
             "{other} is not a session relation"
         ))),
     }
+}
+
+/// `helios.tenant_usage`: each tenant's storage (as the newest commit
+/// counts it), connections, rate and rejections, with its limits. Managers
+/// of tenants (superusers, CREATEROLE) see every tenant; a role bound to a
+/// tenant sees its own; anyone else nothing.
+fn tenant_usage_rows(env: &StmtEnv) -> Result<Vec<Vec<Value>>> {
+    let cat = env.catalog;
+    let user = env.identity.current_user();
+    let manager = cat
+        .roles
+        .get(&user)
+        .is_some_and(|r| r.superuser || r.createrole);
+    let own = cat.roles.get(&user).and_then(|r| r.tenant);
+    let txn = env
+        .db
+        .txns
+        .begin_read_only(crate::txn::IsolationLevel::ReadCommitted)?;
+    let mut rows = Vec::new();
+    for t in cat.tenants.values() {
+        if !manager && own != Some(t.id) {
+            continue;
+        }
+        let limits = cat.tenant_limits(t);
+        let storage = crate::tenant::usage::usage_in(&txn, t.id)?;
+        let tracked = env.db.quotas.get(t.id).map(|q| q.tracking());
+        let n = |f: &dyn Fn(&crate::tenant::quota::QuotaTracking) -> u64| {
+            Value::Int8(tracked.as_ref().map_or(0, |q| f(q) as i64))
+        };
+        rows.push(vec![
+            Value::Text(t.name.clone()),
+            Value::Text(t.tier.clone()),
+            Value::Int8(storage),
+            Value::Int8(limits.max_storage_bytes),
+            Value::Int8(tracked.as_ref().map_or(0, |q| q.connections)),
+            Value::Int8(limits.max_connections),
+            n(&|q| q.qps),
+            Value::Int8(limits.max_qps),
+            n(&|q| q.statements_total),
+            n(&|q| q.rejected_storage),
+            n(&|q| q.rejected_connections),
+            n(&|q| q.rejected_qps),
+        ]);
+    }
+    txn.rollback();
+    rows.sort_by(|a, b| a[0].to_string().cmp(&b[0].to_string()));
+    Ok(rows)
 }
 
 /// The reported parameter values last handed to the server.

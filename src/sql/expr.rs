@@ -36,6 +36,9 @@ pub trait EvalEnv {
     fn current_tenant_id(&self) -> Result<Option<uuid::Uuid>> {
         Ok(None)
     }
+    /// A statement was refused because it would take `tenant` over its
+    /// storage limit (counted in the tenant's quota figures).
+    fn storage_rejected(&self, _tenant: uuid::Uuid) {}
     /// Fails with 57014 once the statement has run past `statement_timeout`
     /// (long-running operators call this every so many rows).
     fn check_interrupt(&self) -> Result<()> {

@@ -29,6 +29,7 @@
 //! ```
 
 pub mod quota;
+pub mod usage;
 
 use crate::catalog::PolicyCommand;
 use crate::error::{Error, Result, SqlState};

@@ -398,6 +398,18 @@ impl Transaction {
         }
     }
 
+    /// The sum of the `AddI64` merges this transaction has queued on `key`.
+    pub fn pending_add(&self, key: &[u8]) -> i64 {
+        self.merges
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, op)| match op {
+                Op::AddI64(d) => *d,
+                _ => 0,
+            })
+            .sum()
+    }
+
     /// Queues a merge (counter) write applied at commit.
     pub fn merge(&mut self, key: Vec<u8>, op: Op) {
         self.merges.push((key, op));

@@ -51,6 +51,18 @@ fn mentions(text: &str, col: &str) -> bool {
 impl DdlCtx<'_> {
     pub fn alter_table(&mut self, at: &ast::AlterTable) -> Result<String> {
         let (schema, n) = split_name(&at.name)?;
+        let id = match self
+            .catalog
+            .resolve(schema.as_deref(), &n, self.search_path)
+        {
+            Some((_, Relation::Table(id))) => Some(id),
+            _ => None,
+        };
+        self.with_table_usage(id, |ctx| ctx.alter_table_unaccounted(at))
+    }
+
+    fn alter_table_unaccounted(&mut self, at: &ast::AlterTable) -> Result<String> {
+        let (schema, n) = split_name(&at.name)?;
         // OWNER TO also applies to views and sequences (ALTER VIEW and
         // ALTER SEQUENCE ... OWNER TO arrive here).
         if let [ast::AlterTableOperation::OwnerTo { new_owner }] = at.operations.as_slice() {

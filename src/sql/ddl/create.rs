@@ -588,6 +588,11 @@ impl DdlCtx<'_> {
         if !ci.include.is_empty() {
             return Err(Error::unsupported("INCLUDE columns are not supported yet"));
         }
+        let id = self.binder().table(&ci.table_name).ok().map(|t| t.id);
+        self.with_table_usage(id, |ctx| ctx.create_index_unaccounted(ci))
+    }
+
+    fn create_index_unaccounted(&mut self, ci: &ast::CreateIndex) -> Result<String> {
         let table = self.binder().table(&ci.table_name)?;
         self.require_owner(Object::Table(&table))?;
         self.lock_table_exclusive(table.id)?;

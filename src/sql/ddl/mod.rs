@@ -37,6 +37,7 @@ use crate::sql::executor::scan::{KeyedRow, decode_table_row, pk_of_key};
 use crate::sql::expr::EvalCtx;
 use crate::sql::expr::EvalEnv;
 use crate::storage::{Engine, prefix_end};
+use crate::tenant::usage::UsageDelta;
 use crate::txn::Transaction;
 use crate::txn::locks::LockMode;
 use crate::types::Value;
@@ -165,6 +166,89 @@ impl DdlCtx<'_> {
                 Ok((k, decode_table_row(t, &v)?))
             })
             .collect()
+    }
+
+    /// The bytes each tenant has in tenant-scoped table `t` (rows and index
+    /// entries, counted as the writer counts them: see
+    /// [`crate::tenant::usage`]); empty for other tables.
+    fn table_usage(&self, t: &TableDef) -> Result<UsageDelta> {
+        let catalog = self.catalog.clone();
+        self.table_usage_in(&catalog, t)
+    }
+
+    /// [`DdlCtx::table_usage`] of a table of the database `catalog` describes.
+    fn table_usage_in(&self, catalog: &Catalog, t: &TableDef) -> Result<UsageDelta> {
+        let mut out = UsageDelta::default();
+        let Some(col) = t.tenant_column else {
+            return Ok(out);
+        };
+        let p = index_prefix(t.id, keys::PRIMARY_INDEX);
+        let end = prefix_end(&p)
+            .map(Bound::Excluded)
+            .unwrap_or(Bound::Unbounded);
+        let keys = IndexKeys::new(catalog);
+        let ectx = EvalCtx::new(&[], self.env);
+        let indexes: Vec<_> = catalog.index_iter(t.id).cloned().collect();
+        for kv in self.txn.scan_latest(Bound::Included(p), end, false)? {
+            let (key, value) = kv?;
+            let row = decode_table_row(t, &value)?;
+            let Some(Value::Uuid(tenant)) = row.get(col) else {
+                continue;
+            };
+            let pk = pk_of_key(&key);
+            let mut bytes = key.len() + value.len();
+            for ix in &indexes {
+                if let Some(k) = keys.entry_key(t, ix, &row, pk, &ectx)? {
+                    bytes += k.len() + pk.len();
+                }
+            }
+            out.add(*tenant, bytes as i64);
+        }
+        Ok(out)
+    }
+
+    /// Applies the change between two [`DdlCtx::table_usage`] counts of a
+    /// table (before and after a DDL statement changed it), checking the
+    /// limits of tenants that grow.
+    fn account_table(&mut self, before: UsageDelta, after: UsageDelta) -> Result<()> {
+        let mut delta = after;
+        for &(t, b) in before.entries() {
+            delta.add(t, -b);
+        }
+        let env = self.env;
+        delta.apply(self.txn, &self.catalog, &|t| env.storage_rejected(t))
+    }
+
+    /// Releases what tenant-scoped table `id` counts for its tenants (before
+    /// its rows go: TRUNCATE, DROP TABLE).
+    fn release_table_usage(&mut self, id: u32) -> Result<()> {
+        let Some(t) = self.catalog.tables.get(&id).cloned() else {
+            return Ok(());
+        };
+        let before = self.table_usage(&t)?;
+        self.account_table(before, UsageDelta::default())
+    }
+
+    /// Runs `f`, a change to table `id` (ALTER TABLE, CREATE or DROP INDEX),
+    /// and accounts how the bytes of its tenants changed.
+    fn with_table_usage<T>(
+        &mut self,
+        id: Option<u32>,
+        f: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> Result<T> {
+        let table = id.and_then(|id| self.catalog.tables.get(&id).cloned());
+        let Some(t) = table.filter(|t| t.tenant_column.is_some()) else {
+            return f(self);
+        };
+        let before = self.table_usage(&t)?;
+        let out = f(self)?;
+        self.reload()?;
+        let after = match self.catalog.tables.get(&t.id).cloned() {
+            Some(now) => self.table_usage(&now)?,
+            None => UsageDelta::default(),
+        };
+        self.account_table(before, after)?;
+        Ok(out)
     }
 
     /// Deletes every key under `prefix` (newest committed data plus own writes).
@@ -400,7 +484,8 @@ impl DdlCtx<'_> {
                     self.drop_table(id, cascade)?
                 }
                 DropRoot::Index(id) if self.catalog.indexes.contains_key(&id) => {
-                    self.drop_index(id)?
+                    let table = self.catalog.indexes.get(&id).map(|ix| ix.table_id);
+                    self.with_table_usage(table, |ctx| ctx.drop_index(id))?
                 }
                 DropRoot::Sequence(id) if self.catalog.sequences.contains_key(&id) => {
                     self.drop_sequence(id, cascade)?
@@ -538,6 +623,7 @@ impl DdlCtx<'_> {
             c.foreign_keys.retain(|f| f.ref_table != id);
             self.put_table(&c)?;
         }
+        self.release_table_usage(id)?;
         self.delete_prefix(keys::table_prefix(id))?;
         cat::stats::delete_stats(self.txn, id);
         for ix in self.catalog.indexes_of(id) {
@@ -684,6 +770,7 @@ impl DdlCtx<'_> {
     fn truncate_ids(&mut self, ids: &[u32], restart: bool) -> Result<()> {
         for &id in ids {
             self.lock_table_exclusive(id)?;
+            self.release_table_usage(id)?;
             self.delete_prefix(keys::table_prefix(id))?;
             if restart {
                 let owned: Vec<Arc<SequenceDef>> = self

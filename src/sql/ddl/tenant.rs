@@ -304,8 +304,29 @@ impl DdlCtx<'_> {
             cat::put_object(self.txn, cat::KIND_ROLE, r.id, &r)?;
         }
         cat::delete_object(self.txn, cat::KIND_TENANT, tenant.oid);
+        // Its rows are gone: so is what they counted.
+        crate::tenant::usage::set_usage(self.txn, tenant.id, 0)?;
         cat::bump_version(self.txn);
         self.reload()
+    }
+
+    /// `helios.recompute_usage(tenant)`: the bytes of the tenant's rows and
+    /// index entries in every tenant-scoped table of every database,
+    /// counted afresh (what the tracked usage must equal).
+    pub fn recompute_usage(&mut self, tenant: &str) -> Result<i64> {
+        self.require_tenant_admin("recount tenants' storage")?;
+        let id = self.catalog.tenant_named(tenant)?.id;
+        let mut total = 0;
+        for (_, table, catalog) in self.tenant_tables()? {
+            let usage = self.table_usage_in(&catalog, &table)?;
+            total += usage
+                .entries()
+                .iter()
+                .filter(|(t, _)| *t == id)
+                .map(|(_, b)| b)
+                .sum::<i64>();
+        }
+        Ok(total)
     }
 
     /// `helios.bind_role(role, tenant)` (tenant None: `helios.unbind_role`).
@@ -391,9 +412,16 @@ impl DdlCtx<'_> {
         let mut t = (**self.catalog.table(t.id)?).clone();
         t.rls.enabled = true;
         t.rls.forced = true;
+        let counted = t.tenant_column == Some(col);
         t.tenant_column = Some(col);
         self.put_table(&t)?;
-        self.reload()
+        self.reload()?;
+        // From now on its rows count for their tenants.
+        if !counted {
+            let after = self.table_usage(&t)?;
+            self.account_table(Default::default(), after)?;
+        }
+        Ok(())
     }
 
     /// `helios.disable_tenancy(table)`: drops the `tenant_isolation` policy
@@ -410,6 +438,10 @@ impl DdlCtx<'_> {
         };
         let qt = format!("{}.{}", quote_ident(&t.schema), quote_ident(&t.name));
         let qc = quote_ident(&t.columns[col].name);
+        // Its rows stop counting for their tenants.
+        self.lock_table_exclusive(t.id)?;
+        let before = self.table_usage(&t)?;
+        self.account_table(before, Default::default())?;
         self.run_internal(&format!(
             "DROP POLICY IF EXISTS {TENANT_POLICY} ON {qt}; ALTER TABLE {qt} ALTER COLUMN {qc} DROP DEFAULT"
         ))?;

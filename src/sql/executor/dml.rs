@@ -37,6 +37,7 @@ use crate::sql::binder::{
 use crate::sql::expr::{EvalCtx, EvalEnv, Expr, Subquery, SubqueryEval};
 use crate::sql::functions::BoundDomain;
 use crate::storage::prefix_end;
+use crate::tenant::usage::UsageDelta;
 use crate::txn::locks::LockMode;
 use crate::txn::{Transaction, WriteCheck};
 use crate::types::Value;
@@ -83,6 +84,7 @@ pub fn execute_dml(
         cache: Default::default(),
         keys: IndexKeys::new(catalog),
         domains: Default::default(),
+        usage: UsageDelta::default(),
     };
     // Under row-level security an integrity error, or a view's CHECK OPTION
     // failure, must not print values (of the new row, or of a row the user
@@ -101,6 +103,11 @@ pub fn execute_dml(
             DmlPlan::Merge(p) => w.merge(p)?,
         }
         w.run_fk_checks()
+    };
+    let run = |w: &mut Writer| -> Result<()> {
+        run(w)?;
+        let usage = std::mem::take(&mut w.usage);
+        usage.apply(w.txn, w.catalog, &|t| w.env.storage_rejected(t))
     };
     match run(&mut w) {
         Ok(()) => Ok(w.out),
@@ -158,6 +165,8 @@ struct Writer<'a> {
     keys: IndexKeys<'a>,
     /// Constraints of the domains of columns written, bound on first use.
     domains: std::cell::RefCell<std::collections::HashMap<u32, Arc<BoundDomain>>>,
+    /// Bytes of tenant-scoped rows and index entries written and removed.
+    usage: UsageDelta,
 }
 
 enum Conflict {
@@ -493,6 +502,15 @@ impl<'a> Writer<'a> {
         .with_detail(format!("Key {detail} already exists."))
     }
 
+    /// Counts `bytes` for the tenant of `row` if `table` is tenant-scoped.
+    fn account(&mut self, table: &TableDef, row: &[Value], bytes: i64) {
+        if let Some(c) = table.tenant_column
+            && let Some(Value::Uuid(t)) = row.get(c)
+        {
+            self.usage.add(*t, bytes);
+        }
+    }
+
     /// Writes a new row and its index entries.
     fn write_new(&mut self, table: &TableDef, pk: &[u8], row: &[Value]) -> Result<()> {
         let key = row_key(table, pk);
@@ -501,23 +519,34 @@ impl<'a> Writer<'a> {
         if self.track_inserts {
             self.touched.insert(key.clone());
         }
+        let mut bytes = key.len() + buf.len();
         self.txn.put(key, buf);
         let ectx = EvalCtx::new(self.params, self.env);
         for ix in self.catalog.index_iter(table.id) {
             if let Some(k) = self.keys.entry_key(table, ix, row, pk, &ectx)? {
+                bytes += k.len() + pk.len();
                 self.txn.put(k, pk.to_vec());
             }
         }
+        self.account(table, row, bytes as i64);
         Ok(())
     }
 
     fn remove(&mut self, table: &TableDef, key: &[u8], row: &[Value]) -> Result<()> {
         let pk = pk_of_key(key).to_vec();
         let ectx = EvalCtx::new(self.params, self.env);
+        let mut bytes = 0;
         for ix in self.catalog.index_iter(table.id) {
             if let Some(k) = self.keys.entry_key(table, ix, row, &pk, &ectx)? {
+                bytes += k.len() + pk.len();
                 self.txn.delete(k);
             }
+        }
+        if table.tenant_column.is_some() {
+            let mut buf = Vec::with_capacity(64);
+            encode_row(row, &mut buf);
+            bytes += key.len() + buf.len();
+            self.account(table, row, -(bytes as i64));
         }
         self.txn.delete(key.to_vec());
         Ok(())
@@ -539,11 +568,22 @@ impl<'a> Writer<'a> {
         }
         let mut buf = Vec::with_capacity(64);
         encode_row(new, &mut buf);
+        let tenant_scoped = table.tenant_column.is_some();
+        let (mut old_bytes, mut new_bytes) = (0, new_key.len() + buf.len());
+        if tenant_scoped {
+            let mut old_buf = Vec::with_capacity(64);
+            encode_row(old, &mut old_buf);
+            old_bytes = key.len() + old_buf.len();
+        }
         self.txn.put(new_key.clone(), buf);
         let ectx = EvalCtx::new(self.params, self.env);
         for ix in self.catalog.index_iter(table.id) {
             let ok = self.keys.entry_key(table, ix, old, &old_pk, &ectx)?;
             let nk = self.keys.entry_key(table, ix, new, new_pk, &ectx)?;
+            if tenant_scoped {
+                old_bytes += ok.as_ref().map_or(0, |k| k.len() + old_pk.len());
+                new_bytes += nk.as_ref().map_or(0, |k| k.len() + new_pk.len());
+            }
             if ok != nk {
                 if let Some(ok) = ok {
                     self.txn.delete(ok);
@@ -552,6 +592,10 @@ impl<'a> Writer<'a> {
                     self.txn.put(nk, new_pk.to_vec());
                 }
             }
+        }
+        if tenant_scoped {
+            self.account(table, old, -(old_bytes as i64));
+            self.account(table, new, new_bytes as i64);
         }
         self.touched.insert(new_key.clone());
         Ok(new_key)

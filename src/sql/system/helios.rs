@@ -9,13 +9,28 @@ use super::{Builder, Ctx, SystemTable, text};
 use crate::catalog::Catalog;
 use crate::types::{DataType, Value};
 
-pub const NAMES: &[&str] = &["tenants", "policies", "tiers"];
+pub const NAMES: &[&str] = &["tenants", "policies", "tiers", "tenant_usage"];
 
 pub fn build(ctx: &Ctx, name: &str) -> Option<SystemTable> {
     Some(match name {
         "tenants" => tenant_columns().session("helios.tenants"),
         "policies" => super::policies::pg_policies(ctx),
         "tiers" => tiers(ctx),
+        "tenant_usage" => Builder::new(&[
+            ("tenant", DataType::Text),
+            ("tier", DataType::Text),
+            ("storage_bytes", DataType::Int8),
+            ("max_storage_bytes", DataType::Int8),
+            ("connections", DataType::Int8),
+            ("max_connections", DataType::Int8),
+            ("qps", DataType::Int8),
+            ("max_qps", DataType::Int8),
+            ("statements_total", DataType::Int8),
+            ("rejected_storage", DataType::Int8),
+            ("rejected_connections", DataType::Int8),
+            ("rejected_qps", DataType::Int8),
+        ])
+        .session("helios.tenant_usage"),
         _ => return None,
     })
 }

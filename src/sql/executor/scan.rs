@@ -6,7 +6,7 @@ use crate::catalog::keys::{PRIMARY_INDEX, index_prefix};
 use crate::catalog::{IndexDef, TableDef};
 use crate::error::{Error, Result};
 use crate::sql::expr::Expr;
-use crate::sql::plan::{Access, Scan};
+use crate::sql::plan::{Access, Plan, Scan};
 use crate::storage::{OwnedRefScan, RefIter, prefix_end};
 use crate::txn::Transaction;
 use crate::types::encoding::{decode_row, decode_row_into, encode_key, encode_key_value};
@@ -455,5 +455,44 @@ pub fn filtered_rows<'a>(
                 Err(e) => Some(Err(e)),
             })))
         }
+    }
+}
+
+/// The rows of a cursor's query with the key of the table row each came
+/// from, when the plan is a simply updatable scan of one table: a scan under
+/// filters and projections (what PostgreSQL's `search_plan_tree` finds for
+/// `WHERE CURRENT OF`; a sort, join, aggregate or set operation in between
+/// makes it none). The table's id and the rows; None for other plans.
+pub fn keyed_query_rows(plan: &Plan, ctx: &ExecCtx) -> Result<Option<(u32, Vec<KeyedRow>)>> {
+    match plan {
+        Plan::Scan(scan) => {
+            let rows = filtered_rows(ctx.txn, scan, ctx, true)?.collect::<Result<Vec<_>>>()?;
+            Ok(Some((scan.table.id, rows)))
+        }
+        Plan::Project { input, exprs, .. } => {
+            let Some((table, rows)) = keyed_query_rows(input, ctx)? else {
+                return Ok(None);
+            };
+            let ectx = ctx.eval_ctx();
+            let rows = rows
+                .into_iter()
+                .map(|(k, r)| Ok((k, Expr::eval_all(exprs, &r, &ectx)?)))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Some((table, rows)))
+        }
+        Plan::Filter { input, predicate } => {
+            let Some((table, rows)) = keyed_query_rows(input, ctx)? else {
+                return Ok(None);
+            };
+            let ectx = ctx.eval_ctx();
+            let mut kept = Vec::with_capacity(rows.len());
+            for (k, r) in rows {
+                if predicate.eval_pred(&r, &ectx)? {
+                    kept.push((k, r));
+                }
+            }
+            Ok(Some((table, kept)))
+        }
+        _ => Ok(None),
     }
 }

@@ -1813,7 +1813,13 @@ impl Session {
             let search_path = self.search_path(&catalog);
             let binder = Binder::new(&catalog, &search_path).with_param_types(declared.to_vec());
             let cols = match stmt {
-                ast::Statement::Query(q) if writes::select_into_table(q).is_some() => vec![],
+                ast::Statement::Query(q) if let Some(ct) = writes::select_into_table(q) => {
+                    // Binding the query gives the parameters' types.
+                    if let Some(q) = &ct?.query {
+                        binder.bind_query(q)?;
+                    }
+                    vec![]
+                }
                 ast::Statement::Query(q) if !crate::sql::binder::is_dml(stmt) => {
                     column_infos(binder.bind_top_query(q)?.columns())
                 }

@@ -460,9 +460,9 @@ pub fn filtered_rows<'a>(
 
 /// The rows of a cursor's query with the key of the table row each came
 /// from, when the plan is a simply updatable scan of one table: a scan under
-/// filters and projections (what PostgreSQL's `search_plan_tree` finds for
-/// `WHERE CURRENT OF`; a sort, join, aggregate or set operation in between
-/// makes it none). The table's id and the rows; None for other plans.
+/// filters, projections and LIMIT / OFFSET (what PostgreSQL's
+/// `search_plan_tree` finds for `WHERE CURRENT OF`; a sort, join, aggregate
+/// or set operation in between makes it none). The table's id and the rows; None for other plans.
 pub fn keyed_query_rows(plan: &Plan, ctx: &ExecCtx) -> Result<Option<(u32, Vec<KeyedRow>)>> {
     match plan {
         Plan::Scan(scan) => {
@@ -492,6 +492,34 @@ pub fn keyed_query_rows(plan: &Plan, ctx: &ExecCtx) -> Result<Option<(u32, Vec<K
                 }
             }
             Ok(Some((table, kept)))
+        }
+        Plan::Limit {
+            input,
+            limit,
+            offset,
+        } => {
+            let ectx = ctx.eval_ctx();
+            // (None: a negative count, which the executor refuses.)
+            let count = |e: &Option<Expr>| -> Result<Option<Option<usize>>> {
+                let Some(e) = e else { return Ok(Some(None)) };
+                let n = crate::sql::functions::value_to_i64(&e.eval(&[], &ectx)?)?;
+                Ok(match n {
+                    Some(n) => usize::try_from(n).ok().map(Some),
+                    None => Some(None),
+                })
+            };
+            let (Some(limit), Some(offset)) = (count(limit)?, count(offset)?) else {
+                return Ok(None);
+            };
+            let Some((table, rows)) = keyed_query_rows(input, ctx)? else {
+                return Ok(None);
+            };
+            let rows = rows
+                .into_iter()
+                .skip(offset.unwrap_or(0))
+                .take(limit.unwrap_or(usize::MAX))
+                .collect();
+            Ok(Some((table, rows)))
         }
         _ => Ok(None),
     }

@@ -132,7 +132,7 @@ impl Session {
             let env = self.env(&catalog, &search_path);
             let t = self.txn.as_ref().expect("transaction started");
             let ctx = ExecCtx::new(&t.txn, params, &env);
-            keyed_query_rows(&plan, &ctx)?
+            keyed_query_rows(&plan, &ctx, !q.locks.is_empty())?
         };
         let (rows, keys) = match keyed {
             Some((table, rows)) => {

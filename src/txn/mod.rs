@@ -680,3 +680,49 @@ impl Iterator for MergeIter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::memory::MemoryEngine;
+
+    fn keys(t: &Transaction) -> Vec<Vec<u8>> {
+        t.scan(Bound::Unbounded, Bound::Unbounded, false)
+            .unwrap()
+            .map(|kv| kv.unwrap().0)
+            .collect()
+    }
+
+    #[test]
+    fn frozen_reads_see_the_write_set_as_of_the_freeze() {
+        let mgr = TxnManager::new(Arc::new(MemoryEngine::new())).unwrap();
+        let mut t = mgr.begin(IsolationLevel::ReadCommitted).unwrap();
+        t.begin_statement().unwrap();
+        t.put(b"a".to_vec(), b"1".to_vec());
+        t.put(b"b".to_vec(), b"1".to_vec());
+        t.freeze_reads();
+        t.put(b"c".to_vec(), b"2".to_vec());
+        t.put(b"a".to_vec(), b"2".to_vec());
+        t.delete(b"b".to_vec());
+        // Reads see the writes from before the freeze only.
+        assert_eq!(t.get(b"a").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(t.get(b"c").unwrap(), None);
+        assert_eq!(keys(&t), vec![b"a".to_vec(), b"b".to_vec()]);
+        let mut lent = Vec::new();
+        let mut it = t
+            .scan_ref(Bound::Unbounded, Bound::Unbounded, false)
+            .unwrap();
+        while let Some(kv) = it.next_ref() {
+            lent.push(kv.unwrap().0.to_vec());
+        }
+        assert_eq!(lent, vec![b"a".to_vec(), b"b".to_vec()]);
+        // Checks that must see every write still do.
+        assert_eq!(t.get_latest(b"a").unwrap(), Some(b"2".to_vec()));
+        assert_eq!(t.get_latest(b"b").unwrap(), None);
+        assert!(t.written_in_statement(b"a"));
+        assert!(!t.written_in_statement(b"d"));
+        t.thaw_reads();
+        assert!(!t.written_in_statement(b"a"));
+        assert_eq!(keys(&t), vec![b"a".to_vec(), b"c".to_vec()]);
+    }
+}

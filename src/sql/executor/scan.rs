@@ -461,16 +461,22 @@ pub fn filtered_rows<'a>(
 /// The rows of a cursor's query with the key of the table row each came
 /// from, when the plan is a simply updatable scan of one table: a scan under
 /// filters, projections and LIMIT / OFFSET (what PostgreSQL's
-/// `search_plan_tree` finds for `WHERE CURRENT OF`; a sort, join, aggregate
-/// or set operation in between makes it none). The table's id and the rows; None for other plans.
-pub fn keyed_query_rows(plan: &Plan, ctx: &ExecCtx) -> Result<Option<(u32, Vec<KeyedRow>)>> {
+/// `search_plan_tree` finds for `WHERE CURRENT OF`; a join, aggregate or set
+/// operation in between makes it none, and so does a sort unless the query
+/// is `FOR UPDATE` / `FOR SHARE`, `locked`, whose row marks PostgreSQL
+/// follows through it). The table's id and the rows; None for other plans.
+pub fn keyed_query_rows(
+    plan: &Plan,
+    ctx: &ExecCtx,
+    locked: bool,
+) -> Result<Option<(u32, Vec<KeyedRow>)>> {
     match plan {
         Plan::Scan(scan) => {
             let rows = filtered_rows(ctx.txn, scan, ctx, true)?.collect::<Result<Vec<_>>>()?;
             Ok(Some((scan.table.id, rows)))
         }
         Plan::Project { input, exprs, .. } => {
-            let Some((table, rows)) = keyed_query_rows(input, ctx)? else {
+            let Some((table, rows)) = keyed_query_rows(input, ctx, locked)? else {
                 return Ok(None);
             };
             let ectx = ctx.eval_ctx();
@@ -481,7 +487,7 @@ pub fn keyed_query_rows(plan: &Plan, ctx: &ExecCtx) -> Result<Option<(u32, Vec<K
             Ok(Some((table, rows)))
         }
         Plan::Filter { input, predicate } => {
-            let Some((table, rows)) = keyed_query_rows(input, ctx)? else {
+            let Some((table, rows)) = keyed_query_rows(input, ctx, locked)? else {
                 return Ok(None);
             };
             let ectx = ctx.eval_ctx();
@@ -511,7 +517,7 @@ pub fn keyed_query_rows(plan: &Plan, ctx: &ExecCtx) -> Result<Option<(u32, Vec<K
             let (Some(limit), Some(offset)) = (count(limit)?, count(offset)?) else {
                 return Ok(None);
             };
-            let Some((table, rows)) = keyed_query_rows(input, ctx)? else {
+            let Some((table, rows)) = keyed_query_rows(input, ctx, locked)? else {
                 return Ok(None);
             };
             let rows = rows
@@ -519,6 +525,31 @@ pub fn keyed_query_rows(plan: &Plan, ctx: &ExecCtx) -> Result<Option<(u32, Vec<K
                 .skip(offset.unwrap_or(0))
                 .take(limit.unwrap_or(usize::MAX))
                 .collect();
+            Ok(Some((table, rows)))
+        }
+        Plan::Sort { input, keys } if locked => {
+            let Some((table, rows)) = keyed_query_rows(input, ctx, locked)? else {
+                return Ok(None);
+            };
+            let ectx = ctx.eval_ctx();
+            let mut sorted = Vec::with_capacity(rows.len());
+            for (k, r) in rows {
+                sorted.push((Expr::eval_all_keys(keys, &r, &ectx)?, (k, r)));
+            }
+            sorted.sort_by(|(a, _), (b, _)| super::compare_keys(keys, a, b));
+            Ok(Some((
+                table,
+                sorted.into_iter().map(|(_, kr)| kr).collect(),
+            )))
+        }
+        // The hidden ORDER BY columns of a sort go.
+        Plan::Truncate { input, keep } => {
+            let Some((table, mut rows)) = keyed_query_rows(input, ctx, locked)? else {
+                return Ok(None);
+            };
+            for (_, r) in &mut rows {
+                r.truncate(*keep);
+            }
             Ok(Some((table, rows)))
         }
         _ => Ok(None),

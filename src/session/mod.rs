@@ -1749,14 +1749,12 @@ impl Session {
 
     fn explain(&mut self, stmt: &ast::Statement, params: &[Value]) -> Result<Vec<String>> {
         match stmt {
-            ast::Statement::Query(q)
-                if crate::sql::binder::has_dml_ctes(q)
-                    || writes::select_into_table(q).is_some() =>
-            {
-                Err(Error::unsupported(
-                    "EXPLAIN of SELECT INTO or of data-modifying WITH queries is not supported",
-                ))
+            ast::Statement::Query(q) if crate::sql::binder::has_dml_ctes(q) => {
+                self.explain_with_dml_ctes(stmt, params)
             }
+            ast::Statement::Query(q) if writes::select_into_table(q).is_some() => Err(
+                Error::unsupported("EXPLAIN of SELECT INTO is not supported"),
+            ),
             ast::Statement::Query(q) if !crate::sql::binder::is_dml(stmt) => {
                 Ok(self.plan_query(q, None, params)?.0.explain())
             }
@@ -1765,27 +1763,7 @@ impl Session {
             | ast::Statement::Update(_)
             | ast::Statement::Delete(_) => {
                 let (_, plan) = self.bind_dml(stmt, params, None)?;
-                let (head, inner) = match &*plan {
-                    DmlPlan::Insert(p) => (format!("Insert on {}", p.table.name), p.source.clone()),
-                    DmlPlan::Update(p) => (
-                        format!("Update on {}", p.table.name),
-                        Plan::Scan(p.scan.clone()),
-                    ),
-                    DmlPlan::Delete(p) => (
-                        format!("Delete on {}", p.table.name),
-                        Plan::Scan(p.scan.clone()),
-                    ),
-                };
-                let mut lines = vec![head];
-                for l in inner.explain() {
-                    let l = if lines.len() == 1 {
-                        format!("  ->  {l}")
-                    } else {
-                        format!("      {l}")
-                    };
-                    lines.push(l);
-                }
-                Ok(lines)
+                Ok(explain_dml(&plan))
             }
             _ => Err(Error::unsupported(
                 "EXPLAIN of this statement is not supported",
@@ -1896,6 +1874,46 @@ fn write_tag(stmt: &ast::Statement) -> Option<String> {
         S::Query(q) if writes::select_into_table(q).is_some() => "SELECT INTO".into(),
         _ => return None,
     })
+}
+
+/// EXPLAIN's lines for an INSERT, UPDATE or DELETE.
+fn explain_dml(plan: &DmlPlan) -> Vec<String> {
+    let (head, inner, current_of) = match plan {
+        DmlPlan::Insert(p) => (
+            format!("Insert on {}", p.table.name),
+            p.source.clone(),
+            None,
+        ),
+        DmlPlan::Update(p) => (
+            format!("Update on {}", p.table.name),
+            Plan::Scan(p.scan.clone()),
+            p.current_of.as_deref(),
+        ),
+        DmlPlan::Delete(p) => (
+            format!("Delete on {}", p.table.name),
+            Plan::Scan(p.scan.clone()),
+            p.current_of.as_deref(),
+        ),
+    };
+    let mut lines = vec![head];
+    if let Some(c) = current_of {
+        lines.push(format!("  ->  Row of cursor {c}"));
+        if let Plan::Scan(s) = &inner
+            && let Some(f) = &s.filter
+        {
+            lines.push(format!("        Filter: {f}"));
+        }
+        return lines;
+    }
+    for l in inner.explain() {
+        let l = if lines.len() == 1 {
+            format!("  ->  {l}")
+        } else {
+            format!("      {l}")
+        };
+        lines.push(l);
+    }
+    lines
 }
 
 /// The result of an INSERT, UPDATE or DELETE: its tag, count and RETURNING rows.

@@ -101,14 +101,16 @@ impl Session {
         self.create_table_as(&ct?, params)
     }
 
-    /// Runs a statement whose WITH holds INSERT, UPDATE or DELETE (see the
-    /// module doc).
-    pub(super) fn run_with_dml_ctes(
+    /// Binds a statement whose WITH holds INSERT, UPDATE or DELETE, after
+    /// taking the shared locks of its target tables (step 1 of the module
+    /// doc): the catalog and search path it was bound in, the WITH queries
+    /// and the main statement, optimized.
+    fn bind_with_dml_ctes(
         &mut self,
         stmt: &ast::Statement,
         params: &[Value],
         prepared: Option<&Prepared>,
-    ) -> Result<StatementResult> {
+    ) -> Result<Bound> {
         let ast::Statement::Query(q) = stmt else {
             return Err(Error::internal("not a query with WITH"));
         };
@@ -147,16 +149,67 @@ impl Session {
         for c in &mut ctes {
             optimize_dml(&mut c.plan);
         }
+        drop(binder);
+        Ok(Bound {
+            catalog,
+            search_path,
+            ctes,
+            main,
+        })
+    }
+
+    /// Runs a statement whose WITH holds INSERT, UPDATE or DELETE (see the
+    /// module doc).
+    pub(super) fn run_with_dml_ctes(
+        &mut self,
+        stmt: &ast::Statement,
+        params: &[Value],
+        prepared: Option<&Prepared>,
+    ) -> Result<StatementResult> {
+        let b = self.bind_with_dml_ctes(stmt, params, prepared)?;
         let mut t = self.txn.take().expect("transaction started");
         t.txn.freeze_reads();
         let result = {
-            let env = StmtEnv::new(self, &catalog, &search_path, &t.start);
-            run_parts(&ctes, &main, &mut t.txn, &catalog, params, &env)
+            let env = StmtEnv::new(self, &b.catalog, &b.search_path, &t.start);
+            run_parts(&b.ctes, &b.main, &mut t.txn, &b.catalog, params, &env)
         };
         t.txn.thaw_reads();
         self.txn = Some(t);
         result
     }
+
+    /// EXPLAIN of such a statement: the main statement's plan, then each
+    /// data-modifying WITH query's (its references read `WorkTable Scan`).
+    pub(super) fn explain_with_dml_ctes(
+        &mut self,
+        stmt: &ast::Statement,
+        params: &[Value],
+    ) -> Result<Vec<String>> {
+        let b = self.bind_with_dml_ctes(stmt, params, None)?;
+        let mut lines = match &b.main {
+            Main::Query(plan) => plan.explain(),
+            Main::Dml(plan) => super::explain_dml(plan),
+        };
+        for c in &b.ctes {
+            lines.push(format!("  CTE {}", c.name));
+            for (i, l) in super::explain_dml(&c.plan).into_iter().enumerate() {
+                lines.push(if i == 0 {
+                    format!("    ->  {l}")
+                } else {
+                    format!("        {l}")
+                });
+            }
+        }
+        Ok(lines)
+    }
+}
+
+/// A statement with data-modifying WITH queries, bound.
+struct Bound {
+    catalog: std::sync::Arc<Catalog>,
+    search_path: std::sync::Arc<Vec<String>>,
+    ctes: Vec<DmlCte>,
+    main: Main,
 }
 
 /// Steps 3 and 4 of the module doc: the WITH queries, then the main statement.

@@ -14,11 +14,14 @@
 //!    when the statement began, as in PostgreSQL, where all of them run
 //!    with the same snapshot — the main query sees the WITH queries'
 //!    RETURNING rows, never their changes to the tables;
-//! 3. runs each data-modifying WITH query once, to completion, in order,
-//!    whether it is referenced or not, keeping its RETURNING rows in the
-//!    statement's work tables; a row an earlier one already changed is not
-//!    changed again ([`Transaction::written_in_statement`]);
-//! 4. runs the main statement with the same statement state, then the
+//! 3. runs each data-modifying WITH query that the statement reads once,
+//!    to completion, in order, keeping its RETURNING rows in the
+//!    statement's work tables; a row an earlier part already changed is
+//!    not changed again ([`Transaction::written_in_statement`]);
+//! 4. runs the main statement with the same statement state, then the WITH
+//!    queries nothing reads (PostgreSQL runs a data-modifying WITH query
+//!    when it is first read and the unread ones at the end, so which of two
+//!    parts changing one row wins matches it in these cases), then the
 //!    foreign-key checks of every part (at the end of the statement, as
 //!    PostgreSQL's RI triggers), then thaws the reads. The command tag is
 //!    the main statement's.
@@ -223,18 +226,25 @@ fn run_parts(
 ) -> Result<StatementResult> {
     let state = Rc::new(StatementState::default());
     let mut deferred = dml::DeferredChecks::default();
-    for c in ctes {
-        let out = dml::execute_dml_in(
-            &c.plan,
-            txn,
-            catalog,
-            params,
-            env,
-            state.clone(),
-            Some(&mut deferred),
-        )?;
-        state.set_work_table(c.id, Rc::new(out.rows));
-    }
+    let run_ctes = |txn: &mut Transaction,
+                    deferred: &mut dml::DeferredChecks,
+                    referenced: bool|
+     -> Result<()> {
+        for c in ctes.iter().filter(|c| c.referenced == referenced) {
+            let out = dml::execute_dml_in(
+                &c.plan,
+                txn,
+                catalog,
+                params,
+                env,
+                state.clone(),
+                Some(deferred),
+            )?;
+            state.set_work_table(c.id, Rc::new(out.rows));
+        }
+        Ok(())
+    };
+    run_ctes(txn, &mut deferred, true)?;
     let result = match main {
         Main::Dml(plan) => {
             let out = dml::execute_dml_in(
@@ -255,6 +265,7 @@ fn run_parts(
             rows_result(plan.columns(), rows)
         }
     };
+    run_ctes(txn, &mut deferred, false)?;
     // Foreign keys are checked once every part has run, as PostgreSQL's
     // RI triggers fire at the end of the statement.
     dml::run_deferred_checks(deferred, txn, catalog, params, env, state)?;

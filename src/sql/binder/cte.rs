@@ -8,9 +8,9 @@
 //!
 //! A data-modifying WITH query (`WITH d AS (DELETE ... RETURNING *)`) is
 //! allowed only in the statement's own WITH. It is bound once, where it is
-//! defined, into a [`DmlCte`] the session runs exactly once before the main
-//! statement (referenced or not); references read its RETURNING rows as a
-//! work table.
+//! defined, into a [`DmlCte`] the session runs exactly once, referenced or
+//! not (before the main statement if it is read, after it if not);
+//! references read its RETURNING rows as a work table.
 
 use super::from::item_scope;
 use super::{Binder, DmlPlan, Scope, ident};
@@ -34,13 +34,17 @@ pub(crate) struct CteDef {
     pub dml: Option<(usize, Option<Vec<Column>>)>,
 }
 
-/// A data-modifying WITH query of the statement: it runs once, before the
-/// main statement, and its RETURNING rows become work table `id`.
+/// A data-modifying WITH query of the statement: it runs once, and its
+/// RETURNING rows become work table `id`.
 #[derive(Clone, Debug)]
 pub struct DmlCte {
     pub name: String,
     pub id: usize,
     pub plan: DmlPlan,
+    /// Read somewhere in the statement (then it runs before the main
+    /// statement; otherwise after it, as PostgreSQL runs a data-modifying
+    /// WITH query when it is first read, and the unread ones at the end).
+    pub referenced: bool,
 }
 
 /// Whether a WITH query is INSERT, UPDATE or DELETE.
@@ -112,6 +116,7 @@ impl Binder<'_> {
                     name: name.clone(),
                     id,
                     plan,
+                    referenced: false,
                 });
                 Some((id, columns))
             } else {
@@ -174,6 +179,9 @@ impl Binder<'_> {
         alias: Option<&ast::TableAlias>,
     ) -> Result<(Plan, Scope)> {
         let plan = if let Some((id, columns)) = &cte.dml {
+            if let Some(c) = self.dml_ctes.borrow_mut().iter_mut().find(|c| c.id == *id) {
+                c.referenced = true;
+            }
             let Some(columns) = columns else {
                 return Err(Error::unsupported(format!(
                     "WITH query \"{}\" does not have a RETURNING clause",

@@ -1336,6 +1336,18 @@ async fn data_modifying_with_select_into_and_current_of() {
         column::<i64>(&c, "SELECT count(*) FROM copy").await,
         vec![2]
     );
+    let n = c
+        .execute(
+            "WITH d AS (DELETE FROM copy WHERE id > $1 RETURNING *) SELECT * INTO moved FROM d",
+            &[&4i32],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(
+        column::<i64>(&c, "SELECT count(*) FROM copy").await,
+        vec![1]
+    );
 
     // WHERE CURRENT OF, with RETURNING, inside a transaction.
     let t = c.transaction().await.unwrap();

@@ -1266,13 +1266,13 @@ impl Session {
             S::Reset(r) => self.reset(&r.reset),
             S::Declare { stmts } => self.declare_cursor(stmts, params, prepared),
             S::ShowVariable { variable } => self.show_variable(variable),
+            S::Query(q) if let Some(ct) = writes::select_into_table(q) => {
+                self.select_into(ct, params)
+            }
             S::Query(q) if crate::sql::binder::has_dml_ctes(q) => {
                 self.run_with_dml_ctes(stmt, params, prepared)
             }
             S::Query(_) if crate::sql::binder::is_dml(stmt) => self.run_dml(stmt, params, prepared),
-            S::Query(q) if let Some(ct) = writes::select_into_table(q) => {
-                self.select_into(ct, params)
-            }
             S::Query(q) if let Some(call) = helios::helios_call(q) => {
                 self.run_helios(&call, params)
             }
@@ -1670,6 +1670,9 @@ impl Session {
         params: &[Value],
     ) -> Result<StatementResult> {
         let q = ct.query.as_ref().expect("checked by caller");
+        if crate::sql::binder::has_dml_ctes(q) {
+            return self.create_table_as_with_dml(ct, params);
+        }
         let (plan, _) = self.plan_query(q, None, params)?;
         let mut ct_plain = ct.clone();
         ct_plain.query = None;
@@ -1749,12 +1752,12 @@ impl Session {
 
     fn explain(&mut self, stmt: &ast::Statement, params: &[Value]) -> Result<Vec<String>> {
         match stmt {
-            ast::Statement::Query(q) if crate::sql::binder::has_dml_ctes(q) => {
-                self.explain_with_dml_ctes(stmt, params)
-            }
             ast::Statement::Query(q) if writes::select_into_table(q).is_some() => Err(
                 Error::unsupported("EXPLAIN of SELECT INTO is not supported"),
             ),
+            ast::Statement::Query(q) if crate::sql::binder::has_dml_ctes(q) => {
+                self.explain_with_dml_ctes(stmt, params)
+            }
             ast::Statement::Query(q) if !crate::sql::binder::is_dml(stmt) => {
                 Ok(self.plan_query(q, None, params)?.0.explain())
             }
@@ -1794,7 +1797,7 @@ impl Session {
                 ast::Statement::Query(q) if let Some(ct) = writes::select_into_table(q) => {
                     // Binding the query gives the parameters' types.
                     if let Some(q) = &ct?.query {
-                        binder.bind_query(q)?;
+                        binder.bind_top_query(q)?;
                     }
                     vec![]
                 }
@@ -1869,9 +1872,9 @@ fn write_tag(stmt: &ast::Statement) -> Option<String> {
         S::Query(q) if crate::sql::binder::dml_in_query(q).is_some() => {
             return crate::sql::binder::dml_in_query(q).and_then(write_tag);
         }
+        S::Query(q) if writes::select_into_table(q).is_some() => "SELECT INTO".into(),
         // A query with data-modifying WITH queries.
         S::Query(q) if crate::sql::binder::has_dml_ctes(q) => "SELECT".into(),
-        S::Query(q) if writes::select_into_table(q).is_some() => "SELECT INTO".into(),
         _ => return None,
     })
 }

@@ -181,6 +181,54 @@ impl Session {
         result
     }
 
+    /// `CREATE TABLE ... AS` (or `SELECT ... INTO`) over a query whose WITH
+    /// holds INSERT, UPDATE or DELETE: the table is created with the
+    /// query's columns, then the query's rows are inserted into it as the
+    /// main statement of the WITH queries (tag `SELECT n`).
+    pub(super) fn create_table_as_with_dml(
+        &mut self,
+        ct: &ast::CreateTable,
+        params: &[Value],
+    ) -> Result<StatementResult> {
+        let q = ct.query.as_ref().expect("checked by caller");
+        let b = self.bind_with_dml_ctes(&ast::Statement::Query(q.clone()), params, None)?;
+        let Main::Query(plan) = b.main else {
+            return Err(Error::syntax(
+                "CREATE TABLE AS needs a query, not INSERT, UPDATE or DELETE",
+            ));
+        };
+        let mut plain = ct.clone();
+        plain.query = None;
+        let created = self.with_ddl(|ctx| ctx.create_table(&plain, Some(plan.columns())))?;
+        let Some(id) = created else {
+            return Ok(super::command_result("CREATE TABLE AS"));
+        };
+        let catalog = self.catalog()?;
+        let insert = DmlPlan::Insert(crate::sql::binder::InsertPlan {
+            table: catalog.table(id)?.clone(),
+            source: *plan,
+            on_conflict: None,
+            returning: None,
+            checks: vec![],
+            view_check: None,
+            rls: vec![],
+            rls_conflict: vec![],
+            rls_update: vec![],
+        });
+        let main = Main::Dml(Box::new(insert));
+        let mut t = self.txn.take().expect("transaction started");
+        t.txn.freeze_reads();
+        let result = {
+            let env = StmtEnv::new(self, &catalog, &b.search_path, &t.start);
+            run_parts(&b.ctes, &main, &mut t.txn, &catalog, params, &env)
+        };
+        t.txn.thaw_reads();
+        self.txn = Some(t);
+        let mut result = result?;
+        result.command = std::borrow::Cow::Borrowed("SELECT");
+        Ok(result)
+    }
+
     /// EXPLAIN of such a statement: the main statement's plan, then each
     /// data-modifying WITH query's (its references read `WorkTable Scan`).
     pub(super) fn explain_with_dml_ctes(

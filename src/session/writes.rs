@@ -26,6 +26,8 @@
 //!    PostgreSQL's RI triggers), then thaws the reads. The command tag is
 //!    the main statement's.
 //!
+//! The query of CREATE TABLE AS and SELECT INTO may have such WITH queries
+//! too: its rows then go into the new table as the main statement.
 //! Such statements are never cached as prepared plans.
 
 use super::{
@@ -45,7 +47,9 @@ use crate::types::Value;
 use sqlparser::ast;
 use std::rc::Rc;
 
-/// The statement a data-modifying WITH query is on.
+/// The INSERT, UPDATE and DELETE statements of a query: its data-modifying
+/// WITH queries, and its main statement if it is one (their target tables
+/// are locked before binding).
 fn dml_statements(q: &ast::Query) -> impl Iterator<Item = &ast::Statement> {
     let ctes = q.with.iter().flat_map(|w| w.cte_tables.iter());
     ctes.filter_map(|c| match c.query.body.as_ref() {

@@ -962,7 +962,11 @@ impl<'a> Writer<'a> {
                             assignments,
                             filter,
                         } => {
-                            if self.touched.contains(&existing) {
+                            // Also a row another part of the statement wrote
+                            // (a data-modifying WITH query), as in PostgreSQL.
+                            if self.touched.contains(&existing)
+                                || self.txn.written_in_statement(&existing)
+                            {
                                 return Err(Error::new(
                                     SqlState::CARDINALITY_VIOLATION,
                                     "ON CONFLICT DO UPDATE command cannot affect row a second time",

@@ -58,6 +58,7 @@ impl SqlState {
     pub const INVALID_SQL_STATEMENT_NAME: SqlState = SqlState::new("26000");
     pub const INVALID_CURSOR_NAME: SqlState = SqlState::new("34000");
     pub const DUPLICATE_CURSOR: SqlState = SqlState::new("42P03");
+    pub const INVALID_CURSOR_STATE: SqlState = SqlState::new("24000");
     pub const DUPLICATE_PREPARED_STATEMENT: SqlState = SqlState::new("42P05");
     pub const INVALID_SAVEPOINT_SPECIFICATION: SqlState = SqlState::new("3B001");
     pub const SERIALIZATION_FAILURE: SqlState = SqlState::new("40001");

@@ -574,3 +574,72 @@ fn sql_and_protocol_statement_names_are_one_namespace() {
     let e = s.execute("DEALLOCATE nope", &[]).unwrap_err();
     assert_eq!(e.sqlstate(), "26000");
 }
+
+#[test]
+fn data_modifying_with_select_into_and_current_of() {
+    let db = Database::open_in_memory().unwrap();
+    let mut s = db.connect();
+    s.execute("CREATE TABLE queue (id int PRIMARY KEY, job text)", &[])
+        .unwrap();
+    s.execute("CREATE TABLE done (id int, job text)", &[])
+        .unwrap();
+    s.execute(
+        "INSERT INTO queue SELECT g, 'job ' || g FROM generate_series(1, 4) AS g(g)",
+        &[],
+    )
+    .unwrap();
+
+    // A prepared statement with a data-modifying WITH: runs on every call.
+    let take = s
+        .prepare("WITH d AS (DELETE FROM queue WHERE id <= $1 RETURNING *) INSERT INTO done SELECT * FROM d")
+        .unwrap();
+    assert_eq!(s.execute_prepared(&take, &[&2i32]).unwrap(), 2);
+    assert_eq!(s.execute_prepared(&take, &[&3i32]).unwrap(), 1);
+    let rows = s
+        .query(
+            "WITH d AS (DELETE FROM done WHERE id = $1 RETURNING id, job) SELECT job, (SELECT count(*) FROM done) AS n FROM d",
+            &[&1i32],
+        )
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows.get(0).unwrap().get::<String>("job").unwrap(), "job 1");
+    assert_eq!(rows.get(0).unwrap().get::<i64>("n").unwrap(), 3);
+    let e = s
+        .query(
+            "SELECT * FROM (WITH d AS (DELETE FROM done RETURNING *) SELECT * FROM d) x",
+            &[],
+        )
+        .unwrap_err();
+    assert_eq!(e.sqlstate(), "0A000");
+
+    // SELECT INTO: the count is the rows copied.
+    assert_eq!(
+        s.execute("SELECT * INTO archive FROM done WHERE id > $1", &[&2i32])
+            .unwrap(),
+        1
+    );
+
+    // WHERE CURRENT OF inside a transaction.
+    s.execute("BEGIN", &[]).unwrap();
+    s.execute("DECLARE c CURSOR FOR SELECT id FROM queue", &[])
+        .unwrap();
+    let e = s
+        .execute("DELETE FROM queue WHERE CURRENT OF c", &[])
+        .unwrap_err();
+    assert_eq!(e.sqlstate(), "24000");
+    s.execute("ROLLBACK", &[]).unwrap();
+    s.execute("BEGIN", &[]).unwrap();
+    s.execute("DECLARE c CURSOR FOR SELECT id FROM queue", &[])
+        .unwrap();
+    s.query("FETCH 1 FROM c", &[]).unwrap();
+    let rows = s
+        .query(
+            "UPDATE queue SET job = $1 WHERE CURRENT OF c RETURNING id, job",
+            &[&"picked"],
+        )
+        .unwrap();
+    assert_eq!(rows.get(0).unwrap().get::<i32>("id").unwrap(), 4);
+    s.execute("COMMIT", &[]).unwrap();
+    let rows = s.query("SELECT job FROM queue", &[]).unwrap();
+    assert_eq!(rows.get(0).unwrap().get::<String>(0).unwrap(), "picked");
+}

@@ -1302,3 +1302,110 @@ async fn deallocate_sql_and_protocol_statements() {
     assert_eq!(row.get::<_, i32>(0), 7);
     assert_eq!(c.execute("MOVE mc", &[]).await.unwrap(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_modifying_with_select_into_and_current_of() {
+    let server = Server::start(&[]);
+    let mut c = server.connect().await;
+    c.batch_execute(
+        "CREATE TABLE src (id int PRIMARY KEY, v text);
+         CREATE TABLE dst (id int, v text);
+         INSERT INTO src SELECT g, 'v' || g FROM generate_series(1, 5) AS g(g)",
+    )
+    .await
+    .unwrap();
+
+    // Parameters and RETURNING rows through the extended protocol; the
+    // prepared statement runs twice, each time deleting its own row.
+    let stmt = c
+        .prepare("WITH d AS (DELETE FROM src WHERE id = $1 RETURNING *) SELECT id, v, (SELECT count(*) FROM src) FROM d")
+        .await
+        .unwrap();
+    assert_eq!(stmt.params(), &[tokio_postgres::types::Type::INT4]);
+    for id in [1i32, 2] {
+        let row = c.query_one(&stmt, &[&id]).await.unwrap();
+        assert_eq!(row.get::<_, i32>(0), id);
+        assert_eq!(row.get::<_, String>(1), format!("v{id}"));
+        // The main query reads the table as of the statement's start.
+        assert_eq!(row.get::<_, i64>(2), 6 - i64::from(id));
+    }
+
+    // The tag (and count) is the main statement's: INSERT 0 3.
+    let n = c
+        .execute(
+            "WITH moved AS (DELETE FROM src WHERE id > $1 RETURNING *) INSERT INTO dst SELECT * FROM moved",
+            &[&2i32],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 3);
+    let msgs = c
+        .simple_query(
+            "WITH i AS (INSERT INTO src VALUES (7, 'x'), (8, 'y') RETURNING id) SELECT * FROM i",
+        )
+        .await
+        .unwrap();
+    assert!(
+        msgs.iter()
+            .any(|m| matches!(m, SimpleQueryMessage::CommandComplete(2)))
+    );
+    let e = c
+        .simple_query("SELECT * FROM (WITH d AS (DELETE FROM src RETURNING *) SELECT * FROM d) s")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), SqlState::FEATURE_NOT_SUPPORTED);
+
+    // SELECT INTO: SELECT n.
+    let n = c
+        .execute("SELECT * INTO copy FROM dst WHERE id > $1", &[&3i32])
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(
+        column::<i64>(&c, "SELECT count(*) FROM copy").await,
+        vec![2]
+    );
+    let n = c
+        .execute(
+            "WITH d AS (DELETE FROM copy WHERE id > $1 RETURNING *) SELECT * INTO moved FROM d",
+            &[&4i32],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(
+        column::<i64>(&c, "SELECT count(*) FROM copy").await,
+        vec![1]
+    );
+
+    // WHERE CURRENT OF, with RETURNING, inside a transaction.
+    let t = c.transaction().await.unwrap();
+    t.batch_execute("DECLARE cur CURSOR FOR SELECT id FROM src WHERE id > 6")
+        .await
+        .unwrap();
+    let e = t
+        .query("DELETE FROM src WHERE CURRENT OF cur RETURNING id", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), SqlState::INVALID_CURSOR_STATE);
+    t.rollback().await.unwrap();
+    let t = c.transaction().await.unwrap();
+    t.batch_execute("DECLARE cur CURSOR FOR SELECT id FROM src WHERE id > 6; FETCH 1 FROM cur")
+        .await
+        .unwrap();
+    let rows = t
+        .query(
+            "UPDATE src SET v = $1 WHERE CURRENT OF cur RETURNING id, v",
+            &[&"changed"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].get::<_, i32>(0), 7);
+    assert_eq!(rows[0].get::<_, String>(1), "changed");
+    t.commit().await.unwrap();
+    assert_eq!(
+        column::<String>(&c, "SELECT v FROM src WHERE id = 7").await,
+        vec!["changed".to_string()]
+    );
+}

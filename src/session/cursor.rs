@@ -8,11 +8,20 @@
 //! re-running anything. Memory is that of the whole result. A cursor
 //! without HOLD ends with its transaction; a WITH HOLD cursor outlives the
 //! commit of the transaction that declared it (and goes if it rolls back).
+//!
+//! When the query is a simply updatable scan of one table (a scan under
+//! filters and projections), the cursor also keeps the key of the table row
+//! behind each of its rows: `UPDATE` / `DELETE ... WHERE CURRENT OF` change
+//! the row the cursor is on ([`current_key`]).
 
 use super::{ColumnInfo, Prepared, Session, StatementResult, command_result, rows_result_shared};
+use crate::catalog::TableDef;
 use crate::error::{Error, Result, SqlState};
+use crate::sql::executor::ExecCtx;
+use crate::sql::executor::scan::keyed_query_rows;
 use crate::types::Value;
 use sqlparser::ast;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// One open cursor: its rows and where it stands.
@@ -27,6 +36,8 @@ pub(super) struct Cursor {
     no_scroll: bool,
     /// Declared in the open transaction (a rollback removes it).
     uncommitted: bool,
+    /// A simply updatable scan: the table's id and each row's key.
+    keys: Option<(u32, Vec<Vec<u8>>)>,
 }
 
 fn no_cursor(name: &str) -> Error {
@@ -42,6 +53,37 @@ fn count(v: &ast::ValueWithSpan) -> Result<i64> {
             .parse::<i64>()
             .map_err(|_| Error::syntax(format!("invalid FETCH count: {n}"))),
         other => Err(Error::syntax(format!("invalid FETCH count: {other}"))),
+    }
+}
+
+/// `WHERE CURRENT OF cursor` on `table`: the key of the row the cursor is on.
+pub(super) fn current_key(
+    cursors: &HashMap<String, Cursor>,
+    name: &str,
+    table: &TableDef,
+) -> Result<Vec<u8>> {
+    let invalid = |what: &str| {
+        Error::new(
+            SqlState::INVALID_CURSOR_STATE,
+            format!("cursor \"{name}\" {what}"),
+        )
+    };
+    let c = cursors.get(name).ok_or_else(|| no_cursor(name))?;
+    if c.hold && !c.uncommitted {
+        return Err(invalid("is held from a previous transaction"));
+    }
+    let keys = match &c.keys {
+        Some((id, keys)) if *id == table.id => keys,
+        _ => {
+            return Err(invalid(&format!(
+                "is not a simply updatable scan of table \"{}\"",
+                table.name
+            )));
+        }
+    };
+    match c.position.checked_sub(1).and_then(|i| keys.get(i)) {
+        Some(k) => Ok(k.clone()),
+        None => Err(invalid("is not positioned on a row")),
     }
 }
 
@@ -63,6 +105,11 @@ impl Session {
                 "only DECLARE name CURSOR FOR query is supported",
             ));
         };
+        if crate::sql::binder::has_dml_ctes(q) {
+            return Err(Error::unsupported(
+                "DECLARE CURSOR must not contain data-modifying statements in WITH",
+            ));
+        }
         let name = crate::sql::binder::ident(name);
         let hold = d.hold == Some(true);
         let explicit = self.txn.as_ref().is_some_and(|t| t.explicit);
@@ -80,7 +127,20 @@ impl Session {
         }
         let catalog = self.catalog()?;
         let (plan, columns) = self.plan_query_in(&catalog, q, prepared, params)?;
-        let rows = self.execute_plan_in(&catalog, &plan, params)?;
+        let keyed = {
+            let search_path = self.search_path(&catalog);
+            let env = self.env(&catalog, &search_path);
+            let t = self.txn.as_ref().expect("transaction started");
+            let ctx = ExecCtx::new(&t.txn, params, &env);
+            keyed_query_rows(&plan, &ctx, !q.locks.is_empty())?
+        };
+        let (rows, keys) = match keyed {
+            Some((table, rows)) => {
+                let (keys, rows) = rows.into_iter().unzip();
+                (rows, Some((table, keys)))
+            }
+            None => (self.execute_plan_in(&catalog, &plan, params)?, None),
+        };
         self.cursors.insert(
             name,
             Cursor {
@@ -90,6 +150,7 @@ impl Session {
                 hold,
                 no_scroll: d.scroll == Some(false),
                 uncommitted: true,
+                keys,
             },
         );
         Ok(command_result("DECLARE CURSOR"))

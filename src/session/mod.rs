@@ -31,6 +31,7 @@ mod rows;
 mod set;
 mod settings;
 mod tenant;
+mod writes;
 
 pub use crate::catalog::roles::BOOTSTRAP_SUPERUSER;
 pub use auth::{LoginRole, ScramVerifier};
@@ -237,6 +238,7 @@ struct StmtEnv<'a> {
     notices: &'a RefCell<Vec<Notice>>,
     pending_settings: &'a RefCell<Vec<report::PendingSetting>>,
     info: &'a ConnectionInfo,
+    cursors: &'a HashMap<String, cursor::Cursor>,
 }
 
 impl<'a> StmtEnv<'a> {
@@ -263,6 +265,7 @@ impl<'a> StmtEnv<'a> {
             notices: &session.notices,
             pending_settings: &session.pending_settings,
             info: &session.info,
+            cursors: &session.cursors,
         }
     }
 }
@@ -441,6 +444,10 @@ impl EvalEnv for StmtEnv<'_> {
 
     fn session_relation(&self, name: &str) -> Result<Vec<Vec<Value>>> {
         report::session_relation(self, name)
+    }
+
+    fn current_of(&self, cursor: &str, table: &crate::catalog::TableDef) -> Result<Vec<u8>> {
+        cursor::current_key(self.cursors, cursor, table)
     }
 }
 
@@ -1193,7 +1200,9 @@ impl Session {
         if self.transaction_failed() {
             return Err(Error::aborted_transaction());
         }
-        let read_only = matches!(stmt, S::Query(q) if helios::helios_call(q).is_none())
+        let read_only = matches!(stmt, S::Query(q) if helios::helios_call(q).is_none()
+            && !crate::sql::binder::has_dml_ctes(q)
+            && writes::select_into_table(q).is_none())
             && !crate::sql::binder::is_dml(stmt);
         self.autocommit(read_only, |s| s.run_in_txn(stmt, params, prepared))
     }
@@ -1293,6 +1302,12 @@ impl Session {
             S::Reset(r) => self.reset(&r.reset),
             S::Declare { stmts } => self.declare_cursor(stmts, params, prepared),
             S::ShowVariable { variable } => self.show_variable(variable),
+            S::Query(q) if let Some(ct) = writes::select_into_table(q) => {
+                self.select_into(ct, params)
+            }
+            S::Query(q) if crate::sql::binder::has_dml_ctes(q) => {
+                self.run_with_dml_ctes(stmt, params, prepared)
+            }
             S::Query(_) if crate::sql::binder::is_dml(stmt) => self.run_dml(stmt, params, prepared),
             S::Query(q) if let Some(call) = helios::helios_call(q) => {
                 self.run_helios(&call, params)
@@ -1555,32 +1570,7 @@ impl Session {
     ) -> Result<StatementResult> {
         let (catalog, plan) = self.bind_dml(stmt, params, prepared)?;
         let outcome = self.exec_dml(&catalog, &plan, params)?;
-        let command = match &*plan {
-            DmlPlan::Insert(_) => "INSERT",
-            DmlPlan::Update(_) => "UPDATE",
-            DmlPlan::Delete(_) => "DELETE",
-            DmlPlan::Merge(_) => "MERGE",
-        };
-        let rows = plan.returning().map(|r| {
-            Rows::new(
-                r.columns
-                    .iter()
-                    .map(|c| ColumnInfo {
-                        name: c.name.clone(),
-                        ty: c.ty.clone(),
-                    })
-                    .collect(),
-                outcome.rows,
-            )
-        });
-        Ok(StatementResult {
-            command: std::borrow::Cow::Borrowed(command),
-            affected: outcome.count,
-            rows,
-            notices: Vec::new(),
-            copy: None,
-            deallocate: None,
-        })
+        Ok(dml_result(&plan, outcome))
     }
 
     fn exec_dml(
@@ -1722,6 +1712,9 @@ impl Session {
         params: &[Value],
     ) -> Result<StatementResult> {
         let q = ct.query.as_ref().expect("checked by caller");
+        if crate::sql::binder::has_dml_ctes(q) {
+            return self.create_table_as_with_dml(ct, params);
+        }
         let (plan, _) = self.plan_query(q, None, params)?;
         let mut ct_plain = ct.clone();
         ct_plain.query = None;
@@ -1801,6 +1794,12 @@ impl Session {
 
     fn explain(&mut self, stmt: &ast::Statement, params: &[Value]) -> Result<Vec<String>> {
         match stmt {
+            ast::Statement::Query(q) if writes::select_into_table(q).is_some() => Err(
+                Error::unsupported("EXPLAIN of SELECT INTO is not supported"),
+            ),
+            ast::Statement::Query(q) if crate::sql::binder::has_dml_ctes(q) => {
+                self.explain_with_dml_ctes(stmt, params)
+            }
             ast::Statement::Query(q) if !crate::sql::binder::is_dml(stmt) => {
                 Ok(self.plan_query(q, None, params)?.0.explain())
             }
@@ -1810,28 +1809,7 @@ impl Session {
             | ast::Statement::Delete(_)
             | ast::Statement::Merge(_) => {
                 let (_, plan) = self.bind_dml(stmt, params, None)?;
-                let (head, inner) = match &*plan {
-                    DmlPlan::Insert(p) => (format!("Insert on {}", p.table.name), p.source.clone()),
-                    DmlPlan::Update(p) => (
-                        format!("Update on {}", p.table.name),
-                        Plan::Scan(p.scan.clone()),
-                    ),
-                    DmlPlan::Delete(p) => (
-                        format!("Delete on {}", p.table.name),
-                        Plan::Scan(p.scan.clone()),
-                    ),
-                    DmlPlan::Merge(p) => (format!("Merge on {}", p.table.name), p.join_plan()),
-                };
-                let mut lines = vec![head];
-                for l in inner.explain() {
-                    let l = if lines.len() == 1 {
-                        format!("  ->  {l}")
-                    } else {
-                        format!("      {l}")
-                    };
-                    lines.push(l);
-                }
-                Ok(lines)
+                Ok(explain_dml(&plan))
             }
             _ => Err(Error::unsupported(
                 "EXPLAIN of this statement is not supported",
@@ -1859,8 +1837,15 @@ impl Session {
             let search_path = self.search_path(&catalog);
             let binder = Binder::new(&catalog, &search_path).with_param_types(declared.to_vec());
             let cols = match stmt {
+                ast::Statement::Query(q) if let Some(ct) = writes::select_into_table(q) => {
+                    // Binding the query gives the parameters' types.
+                    if let Some(q) = &ct?.query {
+                        binder.bind_top_query(q)?;
+                    }
+                    vec![]
+                }
                 ast::Statement::Query(q) if !crate::sql::binder::is_dml(stmt) => {
-                    column_infos(binder.bind_query(q)?.columns())
+                    column_infos(binder.bind_top_query(q)?.columns())
                 }
                 ast::Statement::Query(_)
                 | ast::Statement::Insert(_)
@@ -1868,7 +1853,7 @@ impl Session {
                 | ast::Statement::Delete(_)
                 | ast::Statement::Merge(_) => column_infos(
                     binder
-                        .bind_dml(stmt)?
+                        .bind_top_dml(stmt)?
                         .returning()
                         .map(|r| r.columns.clone())
                         .unwrap_or_default(),
@@ -1929,9 +1914,85 @@ fn write_tag(stmt: &ast::Statement) -> Option<String> {
         S::DropFunction(_) => "DROP FUNCTION".into(),
         S::CreateType { .. } => "CREATE TYPE".into(),
         // INSERT, UPDATE or DELETE under WITH.
-        S::Query(q) => return crate::sql::binder::dml_in_query(q).and_then(write_tag),
+        S::Query(q) if crate::sql::binder::dml_in_query(q).is_some() => {
+            return crate::sql::binder::dml_in_query(q).and_then(write_tag);
+        }
+        S::Query(q) if writes::select_into_table(q).is_some() => "SELECT INTO".into(),
+        // A query with data-modifying WITH queries.
+        S::Query(q) if crate::sql::binder::has_dml_ctes(q) => "SELECT".into(),
         _ => return None,
     })
+}
+
+/// EXPLAIN's lines for an INSERT, UPDATE or DELETE.
+fn explain_dml(plan: &DmlPlan) -> Vec<String> {
+    let (head, inner, current_of) = match plan {
+        DmlPlan::Insert(p) => (
+            format!("Insert on {}", p.table.name),
+            p.source.clone(),
+            None,
+        ),
+        DmlPlan::Update(p) => (
+            format!("Update on {}", p.table.name),
+            Plan::Scan(p.scan.clone()),
+            p.current_of.as_deref(),
+        ),
+        DmlPlan::Delete(p) => (
+            format!("Delete on {}", p.table.name),
+            Plan::Scan(p.scan.clone()),
+            p.current_of.as_deref(),
+        ),
+        DmlPlan::Merge(p) => (format!("Merge on {}", p.table.name), p.join_plan(), None),
+    };
+    let mut lines = vec![head];
+    if let Some(c) = current_of {
+        lines.push(format!("  ->  Row of cursor {c}"));
+        if let Plan::Scan(s) = &inner
+            && let Some(f) = &s.filter
+        {
+            lines.push(format!("        Filter: {f}"));
+        }
+        return lines;
+    }
+    for l in inner.explain() {
+        let l = if lines.len() == 1 {
+            format!("  ->  {l}")
+        } else {
+            format!("      {l}")
+        };
+        lines.push(l);
+    }
+    lines
+}
+
+/// The result of an INSERT, UPDATE or DELETE: its tag, count and RETURNING rows.
+fn dml_result(plan: &DmlPlan, outcome: dml::DmlOutcome) -> StatementResult {
+    let command = match plan {
+        DmlPlan::Insert(_) => "INSERT",
+        DmlPlan::Update(_) => "UPDATE",
+        DmlPlan::Delete(_) => "DELETE",
+        DmlPlan::Merge(_) => "MERGE",
+    };
+    let rows = plan.returning().map(|r| {
+        Rows::new(
+            r.columns
+                .iter()
+                .map(|c| ColumnInfo {
+                    name: c.name.clone(),
+                    ty: c.ty.clone(),
+                })
+                .collect(),
+            outcome.rows,
+        )
+    });
+    StatementResult {
+        command: std::borrow::Cow::Borrowed(command),
+        affected: outcome.count,
+        rows,
+        notices: Vec::new(),
+        copy: None,
+        deallocate: None,
+    }
 }
 
 /// Extra or missing parameter values are a protocol error, as in PostgreSQL.

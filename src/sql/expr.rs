@@ -60,6 +60,10 @@ pub trait EvalEnv {
     /// than only on the catalog (`pg_settings`; `pg_authid`, which only
     /// superusers may read), when the plan runs.
     fn session_relation(&self, name: &str) -> Result<Vec<Vec<Value>>>;
+    /// The key of the row of `table` that the session's cursor `cursor` is
+    /// on (`WHERE CURRENT OF`): 34000 if there is no such cursor, 24000 if
+    /// it is not a simply updatable scan of `table` or not on a row.
+    fn current_of(&self, cursor: &str, table: &crate::catalog::TableDef) -> Result<Vec<u8>>;
 }
 
 /// A bound expression over an input row.

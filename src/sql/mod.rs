@@ -36,6 +36,12 @@
 //!    one atomic batch for the storage engine ([`crate::storage::Engine::commit`]),
 //!    which fsyncs it together with concurrent commits (group commit) before
 //!    the row locks are released and the command tag `UPDATE 1` is returned.
+//!
+//! Under `WITH d AS (UPDATE ... RETURNING *) SELECT ... FROM d` the same
+//! UPDATE is bound where the WITH defines it and runs once, before the main
+//! query, with the transaction's reads frozen at the statement's start so
+//! the main query sees its RETURNING rows but not its changes
+//! (`session/writes.rs`, docs/architecture.md).
 
 pub mod binder;
 pub mod commands;

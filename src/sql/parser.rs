@@ -347,6 +347,12 @@ fn parse_inner(sql: &str, levels: usize) -> Result<Vec<ast::Statement>> {
             {
                 return Ok(stmts);
             }
+            // `UPDATE / DELETE ... WHERE CURRENT OF cursor`.
+            if let Some(fixed) = rewrite_current_of(sql)
+                && let Ok(stmts) = parse(&fixed)
+            {
+                return Ok(stmts);
+            }
             // `TABLE name` (PostgreSQL's short form of `SELECT * FROM name`)
             // as a statement of its own, MOVE, and FETCH's short forms.
             if let Some(fixed) = rewrite_statement_heads(sql)
@@ -490,6 +496,49 @@ fn rewrite_merge_default_values(sql: &str) -> Option<String> {
         out.push_str("(\"");
         out.push(INFERENCE_MARKER);
         out.push_str("\") VALUES (DEFAULT)");
+        copied = end;
+    }
+    if copied == 0 {
+        return None;
+    }
+    out.push_str(&sql[copied..]);
+    Some(out)
+}
+
+/// The function name [`rewrite_current_of`] puts in place of `CURRENT OF`
+/// (no client can write it: PostgreSQL refuses a NUL in a query).
+pub const CURRENT_OF_MARKER: &str = "\u{0}current_of";
+
+/// sqlparser does not read `WHERE CURRENT OF cursor` (UPDATE and DELETE on
+/// a cursor's current row). It is rewritten to `WHERE "<NUL>current_of"(cursor)`,
+/// a call of [`CURRENT_OF_MARKER`] on the cursor's name as written, which the
+/// binder recognizes. None when there is nothing to rewrite.
+fn rewrite_current_of(sql: &str) -> Option<String> {
+    use sqlparser::tokenizer::Token;
+    if !sql.to_ascii_lowercase().contains("current") {
+        return None;
+    }
+    let located = Located::new(sql)?;
+    let (tokens, sig, offsets) = (&located.tokens, &located.sig, &located.offsets);
+    let mut out = String::new();
+    let mut copied = 0;
+    for k in 0..sig.len().saturating_sub(3) {
+        if !(located.is_kw(sig[k], "WHERE")
+            && located.is_kw(sig[k + 1], "CURRENT")
+            && located.is_kw(sig[k + 2], "OF")
+            && matches!(tokens[sig[k + 3]].token, Token::Word(_)))
+        {
+            continue;
+        }
+        let start = offsets.byte(sql, tokens[sig[k + 1]].span.start);
+        let name_start = offsets.byte(sql, tokens[sig[k + 3]].span.start);
+        let end = offsets.byte(sql, tokens[sig[k + 3]].span.end);
+        out.push_str(&sql[copied..start]);
+        out.push('"');
+        out.push_str(CURRENT_OF_MARKER);
+        out.push_str("\"(");
+        out.push_str(&sql[name_start..end]);
+        out.push(')');
         copied = end;
     }
     if copied == 0 {
@@ -1695,6 +1744,21 @@ mod tests {
         };
         assert!(is_move_marker(into));
         assert_eq!(direction.to_string(), "RELATIVE -1");
+    }
+
+    #[test]
+    fn where_current_of_is_read() {
+        let stmts = parse("UPDATE t SET a = 1 WHERE CURRENT OF \"My C\" RETURNING *").unwrap();
+        let ast::Statement::Update(u) = &stmts[0] else {
+            panic!("not an UPDATE")
+        };
+        let Some(ast::Expr::Function(f)) = &u.selection else {
+            panic!("no marker call")
+        };
+        assert_eq!(f.name.to_string(), format!("\"{CURRENT_OF_MARKER}\""));
+        assert_eq!(f.args.to_string(), "(\"My C\")");
+        assert!(parse("DELETE FROM t WHERE current of c").is_ok());
+        assert!(parse("DELETE FROM t WHERE CURRENT OF").is_err());
     }
 
     #[test]

@@ -21,6 +21,15 @@
 //!   re-reads the newest committed row and carries on with it (PostgreSQL's
 //!   behaviour, so concurrent `n = n + 1` updates never lose an increment).
 //!   Deadlocks are detected in the lock table (40P01).
+//! * **A statement's own writes.** A statement with data-modifying WITH
+//!   queries runs several sub-statements that, as in PostgreSQL, all read
+//!   the same snapshot: none sees the others' changes, and the main query
+//!   sees only their RETURNING rows. [`Transaction::freeze_reads`] makes
+//!   reads ([`Transaction::get`], [`Transaction::scan`]) see the write set as
+//!   it was when the statement began, while writes, uniqueness checks and
+//!   foreign-key checks ([`Transaction::get_latest`], [`Transaction::scan_latest`])
+//!   keep seeing every write; [`Transaction::written_in_statement`] tells a
+//!   sub-statement that a row it read was already changed by another one.
 //! * **Savepoints** record a mark in an undo log of the write set; rolling back
 //!   to one restores the write set. Locks are kept until the transaction ends.
 //! * **Commit** turns the write set into one [`WriteBatch`] and hands it to the
@@ -131,6 +140,7 @@ impl TxnManager {
             isolation,
             snapshot,
             writes: BTreeMap::new(),
+            frozen: None,
             merges: Vec::new(),
             undo: Vec::new(),
             savepoints: Vec::new(),
@@ -205,6 +215,12 @@ pub enum WriteCheck {
     Changed,
 }
 
+/// The write set as a statement's reads see it (see [`Transaction::freeze_reads`]).
+struct Frozen {
+    reads: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    written: std::collections::HashSet<Vec<u8>>,
+}
+
 struct SavepointMark {
     name: String,
     undo_len: usize,
@@ -217,6 +233,34 @@ type UndoEntry = (Vec<u8>, Option<Option<Vec<u8>>>);
 /// A pending write: value, or None for a delete.
 type PendingWrite = (Vec<u8>, Option<Vec<u8>>);
 
+/// `base` with the pending `writes` in bounds merged over it.
+fn merge_writes(
+    writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    base: KvIter,
+    start: Bound<Vec<u8>>,
+    end: Bound<Vec<u8>>,
+    reverse: bool,
+) -> Result<KvIter> {
+    if writes.is_empty() {
+        return Ok(base);
+    }
+    let mut pending: Vec<PendingWrite> = writes
+        .range((start, end))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if pending.is_empty() {
+        return Ok(base);
+    }
+    if reverse {
+        pending.reverse();
+    }
+    Ok(Box::new(MergeIter {
+        base: base.peekable(),
+        pending: pending.into_iter().peekable(),
+        reverse,
+    }))
+}
+
 /// One transaction. Dropping it without [`Transaction::commit`] rolls it back.
 pub struct Transaction {
     mgr: Arc<TxnManager>,
@@ -226,6 +270,9 @@ pub struct Transaction {
     isolation: IsolationLevel,
     snapshot: Arc<dyn Snapshot>,
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// While a statement reads as of its start ([`Transaction::freeze_reads`]):
+    /// the write set reads see, and the keys written since.
+    frozen: Option<Frozen>,
     merges: Vec<(Vec<u8>, Op)>,
     /// (key, previous write-set entry); only recorded while a savepoint exists.
     undo: Vec<UndoEntry>,
@@ -286,7 +333,7 @@ impl Transaction {
 
     /// Reads a key: own writes first, then the snapshot.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        match self.writes.get(key) {
+        match self.read_writes().get(key) {
             Some(v) => Ok(v.clone()),
             None => self.snapshot.get(key),
         }
@@ -309,7 +356,7 @@ impl Transaction {
         reverse: bool,
     ) -> Result<KvIter> {
         let base = self.snapshot.scan(start.clone(), end.clone(), reverse)?;
-        self.merge_writes(base, start, end, reverse)
+        merge_writes(self.read_writes(), base, start, end, reverse)
     }
 
     /// Like [`Transaction::scan`], lending the pairs (see [`crate::storage::RefScan`]): when
@@ -323,7 +370,7 @@ impl Transaction {
     ) -> Result<RefIter> {
         let pending = !crate::storage::bounds_are_empty(&start, &end)
             && self
-                .writes
+                .read_writes()
                 .range((start.clone(), end.clone()))
                 .next()
                 .is_some();
@@ -344,35 +391,40 @@ impl Transaction {
             .mgr
             .latest_snapshot()?
             .scan(start.clone(), end.clone(), reverse)?;
-        self.merge_writes(base, start, end, reverse)
+        merge_writes(&self.writes, base, start, end, reverse)
     }
 
-    fn merge_writes(
-        &self,
-        base: KvIter,
-        start: Bound<Vec<u8>>,
-        end: Bound<Vec<u8>>,
-        reverse: bool,
-    ) -> Result<KvIter> {
-        if self.writes.is_empty() {
-            return Ok(base);
+    /// The write set reads see: as of the statement's start while reads are
+    /// frozen, else all of it.
+    fn read_writes(&self) -> &BTreeMap<Vec<u8>, Option<Vec<u8>>> {
+        match &self.frozen {
+            Some(f) => &f.reads,
+            None => &self.writes,
         }
-        let mut pending: Vec<PendingWrite> = self
-            .writes
-            .range((start, end))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        if pending.is_empty() {
-            return Ok(base);
-        }
-        if reverse {
-            pending.reverse();
-        }
-        Ok(Box::new(MergeIter {
-            base: base.peekable(),
-            pending: pending.into_iter().peekable(),
-            reverse,
-        }))
+    }
+
+    /// From now until [`Transaction::thaw_reads`], reads see the write set as
+    /// it is now: the writes of the statement that begins do not show in its
+    /// own reads (a statement with data-modifying WITH queries; see the
+    /// module doc). Costs a copy of the write set.
+    pub fn freeze_reads(&mut self) {
+        self.frozen = Some(Frozen {
+            reads: self.writes.clone(),
+            written: Default::default(),
+        });
+    }
+
+    /// Reads see every write again.
+    pub fn thaw_reads(&mut self) {
+        self.frozen = None;
+    }
+
+    /// While reads are frozen: whether `key` was written since
+    /// [`Transaction::freeze_reads`] (by an earlier part of the statement).
+    pub fn written_in_statement(&self, key: &[u8]) -> bool {
+        self.frozen
+            .as_ref()
+            .is_some_and(|f| f.written.contains(key))
     }
 
     fn record_undo(&mut self, key: &[u8], previous: Option<Option<Vec<u8>>>) {
@@ -390,6 +442,9 @@ impl Transaction {
     }
 
     fn write(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
+        if let Some(f) = &mut self.frozen {
+            f.written.insert(key.clone());
+        }
         if self.savepoints.is_empty() {
             self.writes.insert(key, value);
         } else {
@@ -635,5 +690,51 @@ impl Iterator for MergeIter {
                 return self.base.next();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::memory::MemoryEngine;
+
+    fn keys(t: &Transaction) -> Vec<Vec<u8>> {
+        t.scan(Bound::Unbounded, Bound::Unbounded, false)
+            .unwrap()
+            .map(|kv| kv.unwrap().0)
+            .collect()
+    }
+
+    #[test]
+    fn frozen_reads_see_the_write_set_as_of_the_freeze() {
+        let mgr = TxnManager::new(Arc::new(MemoryEngine::new())).unwrap();
+        let mut t = mgr.begin(IsolationLevel::ReadCommitted).unwrap();
+        t.begin_statement().unwrap();
+        t.put(b"a".to_vec(), b"1".to_vec());
+        t.put(b"b".to_vec(), b"1".to_vec());
+        t.freeze_reads();
+        t.put(b"c".to_vec(), b"2".to_vec());
+        t.put(b"a".to_vec(), b"2".to_vec());
+        t.delete(b"b".to_vec());
+        // Reads see the writes from before the freeze only.
+        assert_eq!(t.get(b"a").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(t.get(b"c").unwrap(), None);
+        assert_eq!(keys(&t), vec![b"a".to_vec(), b"b".to_vec()]);
+        let mut lent = Vec::new();
+        let mut it = t
+            .scan_ref(Bound::Unbounded, Bound::Unbounded, false)
+            .unwrap();
+        while let Some(kv) = it.next_ref() {
+            lent.push(kv.unwrap().0.to_vec());
+        }
+        assert_eq!(lent, vec![b"a".to_vec(), b"b".to_vec()]);
+        // Checks that must see every write still do.
+        assert_eq!(t.get_latest(b"a").unwrap(), Some(b"2".to_vec()));
+        assert_eq!(t.get_latest(b"b").unwrap(), None);
+        assert!(t.written_in_statement(b"a"));
+        assert!(!t.written_in_statement(b"d"));
+        t.thaw_reads();
+        assert!(!t.written_in_statement(b"a"));
+        assert_eq!(keys(&t), vec![b"a".to_vec(), b"c".to_vec()]);
     }
 }

@@ -5,9 +5,15 @@
 //! as PostgreSQL does for a CTE it inlines). A recursive CTE binds its anchor
 //! first; references to the CTE inside the recursive term read the previous
 //! round's rows ([`Plan::WorkTable`]).
+//!
+//! A data-modifying WITH query (`WITH d AS (DELETE ... RETURNING *)`) is
+//! allowed only in the statement's own WITH. It is bound once, where it is
+//! defined, into a [`DmlCte`] the session runs exactly once, referenced or
+//! not (before the main statement if it is read, after it if not);
+//! references read its RETURNING rows as a work table.
 
 use super::from::item_scope;
-use super::{Binder, Scope, ident};
+use super::{Binder, DmlPlan, Scope, ident};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::expr::Expr;
 use crate::sql::plan::{Column, Plan, SetOpKind};
@@ -23,6 +29,37 @@ pub(crate) struct CteDef {
     pub recursive: bool,
     /// While the recursive term is bound: the work table's id and columns.
     pub working: RefCell<Option<(usize, Vec<Column>)>>,
+    /// A data-modifying query: the work table its RETURNING rows go to,
+    /// and their columns (None without RETURNING).
+    pub dml: Option<(usize, Option<Vec<Column>>)>,
+}
+
+/// A data-modifying WITH query of the statement: it runs once, and its
+/// RETURNING rows become work table `id`.
+#[derive(Clone, Debug)]
+pub struct DmlCte {
+    pub name: String,
+    pub id: usize,
+    pub plan: DmlPlan,
+    /// Read somewhere in the statement (then it runs before the main
+    /// statement; otherwise after it, as PostgreSQL runs a data-modifying
+    /// WITH query when it is first read, and the unread ones at the end).
+    pub referenced: bool,
+}
+
+/// Whether a WITH query is INSERT, UPDATE or DELETE.
+fn is_dml_body(q: &ast::Query) -> bool {
+    matches!(
+        q.body.as_ref(),
+        ast::SetExpr::Insert(_) | ast::SetExpr::Update(_) | ast::SetExpr::Delete(_)
+    )
+}
+
+/// Whether the statement's own WITH holds an INSERT, UPDATE or DELETE.
+pub fn has_dml_ctes(q: &ast::Query) -> bool {
+    q.with
+        .as_ref()
+        .is_some_and(|w| w.cte_tables.iter().any(|c| is_dml_body(&c.query)))
 }
 
 impl Binder<'_> {
@@ -32,30 +69,93 @@ impl Binder<'_> {
         with: &ast::With,
         bind: impl FnOnce() -> Result<T>,
     ) -> Result<T> {
+        // Only the first WITH bound after a top-level entry point is the
+        // statement's own.
+        let top = self.top_with.replace(false);
         let before = self.ctes.borrow().len();
+        let r = self.define_ctes(with, top).and_then(|()| bind());
+        self.ctes.borrow_mut().truncate(before);
+        r
+    }
+
+    /// Makes the CTEs of `with` visible, binding its data-modifying ones
+    /// (allowed when `top`) in order.
+    fn define_ctes(&self, with: &ast::With, top: bool) -> Result<()> {
         for (i, cte) in with.cte_tables.iter().enumerate() {
             let name = ident(&cte.alias.name);
             if with.cte_tables[..i]
                 .iter()
                 .any(|c| ident(&c.alias.name) == name)
             {
-                self.ctes.borrow_mut().truncate(before);
                 return Err(Error::new(
                     SqlState::DUPLICATE_ALIAS,
                     format!("WITH query name \"{name}\" specified more than once"),
                 ));
             }
+            let dml = if is_dml_body(&cte.query) {
+                if !top {
+                    return Err(Error::unsupported(
+                        "WITH clause containing a data-modifying statement must be at the top level",
+                    ));
+                }
+                let plan = self.bind_dml(&ast::Statement::Query(cte.query.clone()))?;
+                let id = self.subquery_id();
+                let columns = match plan.returning() {
+                    Some(r) => {
+                        let work = Plan::WorkTable {
+                            id,
+                            columns: r.columns.clone(),
+                        };
+                        // Checks the alias's column count now.
+                        rename_plan(work, &cte.alias)?;
+                        Some(r.columns.clone())
+                    }
+                    None => None,
+                };
+                self.dml_ctes.borrow_mut().push(DmlCte {
+                    name: name.clone(),
+                    id,
+                    plan,
+                    referenced: false,
+                });
+                Some((id, columns))
+            } else {
+                None
+            };
             self.ctes.borrow_mut().push(std::rc::Rc::new(CteDef {
                 name,
                 alias: cte.alias.clone(),
                 query: (*cte.query).clone(),
                 recursive: with.recursive,
                 working: RefCell::new(None),
+                dml,
             }));
         }
-        let r = bind();
-        self.ctes.borrow_mut().truncate(before);
+        Ok(())
+    }
+
+    /// Binds a statement's query: its own WITH may hold INSERT, UPDATE or
+    /// DELETE, which [`Binder::take_dml_ctes`] then returns.
+    pub fn bind_top_query(&self, q: &ast::Query) -> Result<Plan> {
+        self.top_with.set(q.with.is_some());
+        let r = self.bind_query(q);
+        self.top_with.set(false);
         r
+    }
+
+    /// Binds a data-changing statement whose WITH may hold INSERT, UPDATE
+    /// or DELETE (see [`Binder::bind_top_query`]).
+    pub fn bind_top_dml(&self, stmt: &ast::Statement) -> Result<DmlPlan> {
+        self.top_with
+            .set(matches!(stmt, ast::Statement::Query(q) if q.with.is_some()));
+        let r = self.bind_dml(stmt);
+        self.top_with.set(false);
+        r
+    }
+
+    /// The data-modifying WITH queries bound, in the order they run.
+    pub fn take_dml_ctes(&self) -> Vec<DmlCte> {
+        std::mem::take(&mut *self.dml_ctes.borrow_mut())
     }
 
     /// The CTE an unqualified table name refers to, innermost first.
@@ -78,7 +178,22 @@ impl Binder<'_> {
         cte: &CteDef,
         alias: Option<&ast::TableAlias>,
     ) -> Result<(Plan, Scope)> {
-        let plan = if let Some((id, columns)) = cte.working.borrow().clone() {
+        let plan = if let Some((id, columns)) = &cte.dml {
+            if let Some(c) = self.dml_ctes.borrow_mut().iter_mut().find(|c| c.id == *id) {
+                c.referenced = true;
+            }
+            let Some(columns) = columns else {
+                return Err(Error::unsupported(format!(
+                    "WITH query \"{}\" does not have a RETURNING clause",
+                    cte.name
+                )));
+            };
+            let work = Plan::WorkTable {
+                id: *id,
+                columns: columns.clone(),
+            };
+            rename_plan(work, &cte.alias)?
+        } else if let Some((id, columns)) = cte.working.borrow().clone() {
             Plan::WorkTable { id, columns }
         } else if cte.recursive {
             self.bind_recursive(cte)?

@@ -82,6 +82,9 @@ pub struct UpdatePlan {
     pub view_check: Option<(String, Expr)>,
     /// Row-level security checks of the new rows.
     pub rls: Vec<RlsCheck>,
+    /// `WHERE CURRENT OF cursor`: the target is the row the cursor is on
+    /// (if `scan`'s filter, the row-level security policies, lets it through).
+    pub current_of: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -93,6 +96,8 @@ pub struct DeletePlan {
     pub using: Option<Plan>,
     pub filter: Option<Expr>,
     pub returning: Option<Returning>,
+    /// `WHERE CURRENT OF cursor` (see [`UpdatePlan`]).
+    pub current_of: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -183,6 +188,41 @@ pub fn is_dml(stmt: &ast::Statement) -> bool {
         | ast::Statement::Merge(_) => true,
         ast::Statement::Query(q) => dml_in_query(q).is_some(),
         _ => false,
+    }
+}
+
+/// The cursor of `WHERE CURRENT OF cursor` (as `sql::parser` rewrote it).
+fn current_of(selection: &Option<ast::Expr>) -> Option<String> {
+    let Some(ast::Expr::Function(f)) = selection else {
+        return None;
+    };
+    match f.name.0.as_slice() {
+        [part] if part.as_ident()?.value == parser::CURRENT_OF_MARKER => {}
+        _ => return None,
+    }
+    let ast::FunctionArguments::List(list) = &f.args else {
+        return None;
+    };
+    match list.args.as_slice() {
+        [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(ast::Expr::Identifier(i)))] => {
+            Some(ident(i))
+        }
+        _ => None,
+    }
+}
+
+/// A WHERE clause without `CURRENT OF`, and the cursor it named. UPDATE
+/// ... FROM and DELETE ... USING cannot use a cursor.
+fn split_current_of(
+    selection: &Option<ast::Expr>,
+    joined: bool,
+) -> Result<(&Option<ast::Expr>, Option<String>)> {
+    match current_of(selection) {
+        None => Ok((selection, None)),
+        Some(_) if joined => Err(Error::unsupported(
+            "WHERE CURRENT OF is not supported with FROM or USING",
+        )),
+        Some(c) => Ok((&None, Some(c))),
     }
 }
 
@@ -971,6 +1011,7 @@ impl Binder<'_> {
             Some(ast::UpdateTableFromKind::BeforeSet(f))
             | Some(ast::UpdateTableFromKind::AfterSet(f)) => Some(f.as_slice()),
         };
+        let (selection, current_of) = split_current_of(&u.selection, from_items.is_some())?;
         let (scope, from, extra) = self.target_scope(&table, &alias, from_items)?;
         let assignments = self.bind_assignments(&table, &u.assignments, &scope)?;
         let (scan_filter, filter, returning) = self.target_clauses(
@@ -978,14 +1019,14 @@ impl Binder<'_> {
             &alias,
             &scope,
             from.is_some(),
-            &u.selection,
+            selection,
             &u.returning,
             extra.as_ref(),
         )?;
         // Reading the target's columns (WHERE, RETURNING, SET a = a + 1)
         // needs SELECT too.
         let width = table.columns.len();
-        let mut reads = u.selection.is_some() || returning.is_some();
+        let mut reads = selection.is_some() || returning.is_some();
         for (_, e) in &assignments {
             e.walk(&mut |x| reads |= matches!(x, Expr::Column(i) if *i < width));
         }
@@ -1018,6 +1059,7 @@ impl Binder<'_> {
             filter,
             assignments,
             returning,
+            current_of,
         })
     }
 
@@ -1033,7 +1075,8 @@ impl Binder<'_> {
             self.rls_errors_first(&table, RlsCommand::Delete)?;
             return Err(e);
         }
-        let reads = d.selection.is_some() || d.returning.is_some();
+        let (selection, current_of) = split_current_of(&d.selection, d.using.is_some())?;
+        let reads = selection.is_some() || d.returning.is_some();
         if reads {
             self.require_target(&table, acl::SELECT)?;
         }
@@ -1050,7 +1093,7 @@ impl Binder<'_> {
             &alias,
             &scope,
             using.is_some(),
-            &d.selection,
+            selection,
             &d.returning,
             extra.as_ref(),
         )?;
@@ -1070,6 +1113,7 @@ impl Binder<'_> {
             using,
             filter,
             returning,
+            current_of,
         })
     }
 }

@@ -1000,6 +1000,11 @@ impl Binder<'_> {
             }
             _ => parts.join("."),
         };
+        if name == crate::sql::parser::CURRENT_OF_MARKER {
+            // Only UPDATE and DELETE of a table read it (binder::dml); in a
+            // query PostgreSQL's grammar has no CURRENT OF.
+            return Err(Error::syntax("syntax error at or near \"OF\""));
+        }
         if let Some(done) = self.bind_user_function(f, &parts, scope, agg, depth)? {
             return Ok(done);
         }

@@ -31,6 +31,7 @@ mod user_functions;
 mod view_dml;
 mod window;
 
+pub use cte::{DmlCte, has_dml_ctes};
 pub use dml::{
     ConflictAction, DeletePlan, DmlPlan, InsertPlan, OnConflict, Returning, UpdatePlan,
     dml_in_query, is_dml,
@@ -279,6 +280,11 @@ pub struct Binder<'a> {
     fn_stack: RefCell<Vec<u32>>,
     /// Arguments of the SQL function calls being inlined.
     fn_args: RefCell<Vec<user_functions::FnArgs>>,
+    /// Set by the top-level entry points until the statement's own WITH is
+    /// bound: only that WITH may hold INSERT, UPDATE or DELETE.
+    top_with: std::cell::Cell<bool>,
+    /// The data-modifying WITH queries bound so far, in order.
+    dml_ctes: RefCell<Vec<cte::DmlCte>>,
 }
 
 /// Privilege checking while binding (see [`Binder::with_privilege_checks`]).
@@ -311,6 +317,8 @@ impl<'a> Binder<'a> {
             fn_stack: RefCell::new(Vec::new()),
             fn_args: RefCell::new(Vec::new()),
             row_security: std::cell::Cell::new(true),
+            top_with: std::cell::Cell::new(false),
+            dml_ctes: RefCell::new(Vec::new()),
         }
     }
 

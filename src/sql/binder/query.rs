@@ -297,10 +297,9 @@ impl Binder<'_> {
         if let Some(rewritten) = super::srf::rewrite(s)? {
             return self.bind_select_inner(&rewritten, order_by);
         }
+        // A statement's own SELECT INTO is CREATE TABLE AS (the session's).
         if s.into.is_some() {
-            return Err(Error::unsupported(
-                "SELECT INTO is not supported; use CREATE TABLE AS",
-            ));
+            return Err(Error::syntax("SELECT ... INTO is not allowed here"));
         }
         // SELECT generate_series(...) as a whole select list.
         if s.from.is_empty() && s.projection.len() == 1 {

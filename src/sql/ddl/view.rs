@@ -112,6 +112,11 @@ impl DdlCtx<'_> {
             check_option,
             shown: options,
         } = view_options(&cv.options)?;
+        if crate::sql::binder::has_dml_ctes(&cv.query) {
+            return Err(Error::unsupported(
+                "views must not contain data-modifying statements in WITH",
+            ));
+        }
         // Bind the query now: it must be valid, and its output names the view's columns.
         let binder = self.binder();
         let plan = binder.bind_query(&cv.query)?;

@@ -62,30 +62,46 @@ pub fn execute_dml(
     params: &[Value],
     env: &dyn EvalEnv,
 ) -> Result<DmlOutcome> {
-    let mut w = Writer {
-        txn,
-        catalog,
-        params,
-        env,
-        touched: HashSet::new(),
-        track_inserts: matches!(
-            plan,
-            DmlPlan::Insert(InsertPlan {
-                on_conflict: Some(OnConflict {
-                    action: ConflictAction::Update { .. },
-                    ..
-                }),
+    execute_dml_in(plan, txn, catalog, params, env, Default::default(), None)
+}
+
+/// Foreign-key checks that parts of one statement leave for its end (see
+/// [`execute_dml_in`]): PostgreSQL checks them after the whole statement.
+#[derive(Default)]
+pub struct DeferredChecks {
+    fk_checks: Vec<(Arc<TableDef>, usize, Vec<Value>)>,
+    no_action: Vec<NoActionCheck>,
+    /// A part ran under row-level security: errors print no values.
+    hide_values: bool,
+}
+
+/// Runs an INSERT, UPDATE or DELETE plan as part of a statement whose
+/// `state` it shares: the work tables of the statement's data-modifying
+/// WITH queries, and the results of its uncorrelated subqueries. A row
+/// another part of the statement already changed
+/// ([`Transaction::written_in_statement`]) is not changed again, as in
+/// PostgreSQL. With `defer`, the foreign-key checks of the rows written are
+/// added to it instead of run ([`run_deferred_checks`] runs them).
+pub fn execute_dml_in(
+    plan: &DmlPlan,
+    txn: &mut Transaction,
+    catalog: &Catalog,
+    params: &[Value],
+    env: &dyn EvalEnv,
+    state: std::rc::Rc<super::StatementState>,
+    defer: Option<&mut DeferredChecks>,
+) -> Result<DmlOutcome> {
+    let track_inserts = matches!(
+        plan,
+        DmlPlan::Insert(InsertPlan {
+            on_conflict: Some(OnConflict {
+                action: ConflictAction::Update { .. },
                 ..
-            })
-        ),
-        fk_checks: Vec::new(),
-        no_action: Vec::new(),
-        out: DmlOutcome::default(),
-        cache: Default::default(),
-        keys: IndexKeys::new(catalog),
-        domains: Default::default(),
-        usage: UsageDelta::default(),
-    };
+            }),
+            ..
+        })
+    );
+    let mut w = Writer::new(txn, catalog, params, env, state, track_inserts);
     // Under row-level security an integrity error, or a view's CHECK OPTION
     // failure, must not print values (of the new row, or of a row the user
     // may not see), as in PostgreSQL.
@@ -102,7 +118,15 @@ pub fn execute_dml(
             DmlPlan::Delete(p) => w.delete(p)?,
             DmlPlan::Merge(p) => w.merge(p)?,
         }
-        w.run_fk_checks()
+        match defer {
+            Some(d) => {
+                d.fk_checks.append(&mut w.fk_checks);
+                d.no_action.append(&mut w.no_action);
+                d.hide_values |= hide_values;
+                Ok(())
+            }
+            None => w.run_fk_checks(),
+        }
     };
     let run = |w: &mut Writer| -> Result<()> {
         run(w)?;
@@ -111,23 +135,41 @@ pub fn execute_dml(
     };
     match run(&mut w) {
         Ok(()) => Ok(w.out),
-        Err(mut e)
-            if hide_values
-                && (e.code.code().starts_with("23")
-                    || e.code == SqlState::WITH_CHECK_OPTION_VIOLATION) =>
-        {
-            // As PostgreSQL: a foreign-key violation still says which table,
-            // without the key ("Key is not present in table \"t\".").
-            e.detail = match e.detail.take() {
-                Some(d) if e.code == SqlState::FOREIGN_KEY_VIOLATION => {
-                    d.rfind(") is ").map(|at| format!("Key{}", &d[at + 1..]))
-                }
-                _ => None,
-            };
-            Err(e)
-        }
-        Err(e) => Err(e),
+        Err(e) => Err(hidden_values(e, hide_values)),
     }
+}
+
+/// Runs the foreign-key checks the parts of a statement deferred.
+pub fn run_deferred_checks(
+    checks: DeferredChecks,
+    txn: &mut Transaction,
+    catalog: &Catalog,
+    params: &[Value],
+    env: &dyn EvalEnv,
+    state: std::rc::Rc<super::StatementState>,
+) -> Result<()> {
+    let mut w = Writer::new(txn, catalog, params, env, state, false);
+    w.fk_checks = checks.fk_checks;
+    w.no_action = checks.no_action;
+    w.run_fk_checks()
+        .map_err(|e| hidden_values(e, checks.hide_values))
+}
+
+/// `e` without the values its detail prints, when `hide` and it is an
+/// integrity error or a CHECK OPTION failure.
+fn hidden_values(mut e: Error, hide: bool) -> Error {
+    if hide && (e.code.code().starts_with("23") || e.code == SqlState::WITH_CHECK_OPTION_VIOLATION)
+    {
+        // As PostgreSQL: a foreign-key violation still says which table,
+        // without the key ("Key is not present in table \"t\".").
+        e.detail = match e.detail.take() {
+            Some(d) if e.code == SqlState::FOREIGN_KEY_VIOLATION => {
+                d.rfind(") is ").map(|at| format!("Key{}", &d[at + 1..]))
+            }
+            _ => None,
+        };
+    }
+    e
 }
 
 /// What a new row must satisfy: the table's CHECK constraints, its
@@ -252,6 +294,31 @@ impl SubqueryEval for Writer<'_> {
 }
 
 impl<'a> Writer<'a> {
+    fn new(
+        txn: &'a mut Transaction,
+        catalog: &'a Catalog,
+        params: &'a [Value],
+        env: &'a dyn EvalEnv,
+        cache: std::rc::Rc<super::StatementState>,
+        track_inserts: bool,
+    ) -> Writer<'a> {
+        Writer {
+            txn,
+            catalog,
+            params,
+            env,
+            touched: HashSet::new(),
+            track_inserts,
+            fk_checks: Vec::new(),
+            no_action: Vec::new(),
+            out: DmlOutcome::default(),
+            cache,
+            keys: IndexKeys::new(catalog),
+            domains: Default::default(),
+            usage: UsageDelta::default(),
+        }
+    }
+
     fn ectx(&self) -> EvalCtx<'_> {
         EvalCtx {
             params: self.params,
@@ -276,6 +343,30 @@ impl<'a> Writer<'a> {
             cache: self.cache.clone(),
         };
         filtered_rows(self.txn, scan, &ctx, true)?.collect()
+    }
+
+    /// The target rows of an UPDATE or DELETE: those its scan yields, or
+    /// with `WHERE CURRENT OF cursor` the row the cursor is on, if it still
+    /// exists and the scan's filter (its row-level security) lets it through.
+    fn target_rows(
+        &self,
+        scan: &crate::sql::plan::Scan,
+        current_of: Option<&str>,
+    ) -> Result<Vec<KeyedRow>> {
+        let Some(cursor) = current_of else {
+            return self.collect_scan(scan);
+        };
+        let key = self.env.current_of(cursor, &scan.table)?;
+        let Some(bytes) = self.txn.get(&key)? else {
+            return Ok(Vec::new());
+        };
+        let row = decode_table_row(&scan.table, &bytes)?;
+        if let Some(f) = &scan.filter
+            && !f.eval_pred(&row, &self.ectx())?
+        {
+            return Ok(Vec::new());
+        }
+        Ok(vec![(key, row)])
     }
 
     fn collect_plan(&self, plan: &crate::sql::plan::Plan) -> Result<Vec<Vec<Value>>> {
@@ -927,7 +1018,11 @@ impl<'a> Writer<'a> {
                             assignments,
                             filter,
                         } => {
-                            if self.touched.contains(&existing) {
+                            // Also a row another part of the statement wrote
+                            // (a data-modifying WITH query), as in PostgreSQL.
+                            if self.touched.contains(&existing)
+                                || self.txn.written_in_statement(&existing)
+                            {
                                 return Err(Error::new(
                                     SqlState::CARDINALITY_VIOLATION,
                                     "ON CONFLICT DO UPDATE command cannot affect row a second time",
@@ -1076,10 +1171,10 @@ impl<'a> Writer<'a> {
     fn update(&mut self, p: &UpdatePlan) -> Result<()> {
         let table = &p.table;
         self.lock_table(table)?;
-        let targets = self.collect_scan(&p.scan)?;
+        let targets = self.target_rows(&p.scan, p.current_of.as_deref())?;
         let targets = self.join_targets(targets, p.from.as_ref(), p.filter.as_ref())?;
         for (key, row, other) in targets {
-            if self.touched.contains(&key) {
+            if self.touched.contains(&key) || self.txn.written_in_statement(&key) {
                 continue;
             }
             let Some(row) = self.lock_target(table, &key, row, p.scan.filter.as_ref())? else {
@@ -1108,10 +1203,10 @@ impl<'a> Writer<'a> {
     fn delete(&mut self, p: &DeletePlan) -> Result<()> {
         let table = &p.table;
         self.lock_table(table)?;
-        let targets = self.collect_scan(&p.scan)?;
+        let targets = self.target_rows(&p.scan, p.current_of.as_deref())?;
         let targets = self.join_targets(targets, p.using.as_ref(), p.filter.as_ref())?;
         for (key, row, other) in targets {
-            if self.touched.contains(&key) {
+            if self.touched.contains(&key) || self.txn.written_in_statement(&key) {
                 continue;
             }
             let Some(row) = self.lock_target(table, &key, row, p.scan.filter.as_ref())? else {

@@ -479,7 +479,7 @@ pub fn compare_for_sort(a: &Value, b: &Value, desc: bool, nulls_first: bool) -> 
     }
 }
 
-fn compare_keys(keys: &[SortKey], a: &[Value], b: &[Value]) -> Ordering {
+pub(super) fn compare_keys(keys: &[SortKey], a: &[Value], b: &[Value]) -> Ordering {
     for (i, k) in keys.iter().enumerate() {
         let o = compare_for_sort(&a[i], &b[i], k.desc, k.nulls_first);
         if o != Ordering::Equal {

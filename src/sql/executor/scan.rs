@@ -6,7 +6,7 @@ use crate::catalog::keys::{PRIMARY_INDEX, index_prefix};
 use crate::catalog::{IndexDef, TableDef};
 use crate::error::{Error, Result};
 use crate::sql::expr::Expr;
-use crate::sql::plan::{Access, Scan};
+use crate::sql::plan::{Access, Plan, Scan};
 use crate::storage::{OwnedRefScan, RefIter, prefix_end};
 use crate::txn::Transaction;
 use crate::types::encoding::{decode_row, decode_row_into, encode_key, encode_key_value};
@@ -455,5 +455,103 @@ pub fn filtered_rows<'a>(
                 Err(e) => Some(Err(e)),
             })))
         }
+    }
+}
+
+/// The rows of a cursor's query with the key of the table row each came
+/// from, when the plan is a simply updatable scan of one table: a scan under
+/// filters, projections and LIMIT / OFFSET (what PostgreSQL's
+/// `search_plan_tree` finds for `WHERE CURRENT OF`; a join, aggregate or set
+/// operation in between makes it none, and so does a sort unless the query
+/// is `FOR UPDATE` / `FOR SHARE`, `locked`, whose row marks PostgreSQL
+/// follows through it). The table's id and the rows; None for other plans.
+pub fn keyed_query_rows(
+    plan: &Plan,
+    ctx: &ExecCtx,
+    locked: bool,
+) -> Result<Option<(u32, Vec<KeyedRow>)>> {
+    match plan {
+        Plan::Scan(scan) => {
+            let rows = filtered_rows(ctx.txn, scan, ctx, true)?.collect::<Result<Vec<_>>>()?;
+            Ok(Some((scan.table.id, rows)))
+        }
+        Plan::Project { input, exprs, .. } => {
+            let Some((table, rows)) = keyed_query_rows(input, ctx, locked)? else {
+                return Ok(None);
+            };
+            let ectx = ctx.eval_ctx();
+            let rows = rows
+                .into_iter()
+                .map(|(k, r)| Ok((k, Expr::eval_all(exprs, &r, &ectx)?)))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Some((table, rows)))
+        }
+        Plan::Filter { input, predicate } => {
+            let Some((table, rows)) = keyed_query_rows(input, ctx, locked)? else {
+                return Ok(None);
+            };
+            let ectx = ctx.eval_ctx();
+            let mut kept = Vec::with_capacity(rows.len());
+            for (k, r) in rows {
+                if predicate.eval_pred(&r, &ectx)? {
+                    kept.push((k, r));
+                }
+            }
+            Ok(Some((table, kept)))
+        }
+        Plan::Limit {
+            input,
+            limit,
+            offset,
+        } => {
+            let ectx = ctx.eval_ctx();
+            // (None: a negative count, which the executor refuses.)
+            let count = |e: &Option<Expr>| -> Result<Option<Option<usize>>> {
+                let Some(e) = e else { return Ok(Some(None)) };
+                let n = crate::sql::functions::value_to_i64(&e.eval(&[], &ectx)?)?;
+                Ok(match n {
+                    Some(n) => usize::try_from(n).ok().map(Some),
+                    None => Some(None),
+                })
+            };
+            let (Some(limit), Some(offset)) = (count(limit)?, count(offset)?) else {
+                return Ok(None);
+            };
+            let Some((table, rows)) = keyed_query_rows(input, ctx, locked)? else {
+                return Ok(None);
+            };
+            let rows = rows
+                .into_iter()
+                .skip(offset.unwrap_or(0))
+                .take(limit.unwrap_or(usize::MAX))
+                .collect();
+            Ok(Some((table, rows)))
+        }
+        Plan::Sort { input, keys } if locked => {
+            let Some((table, rows)) = keyed_query_rows(input, ctx, locked)? else {
+                return Ok(None);
+            };
+            let ectx = ctx.eval_ctx();
+            let mut sorted = Vec::with_capacity(rows.len());
+            for (k, r) in rows {
+                sorted.push((Expr::eval_all_keys(keys, &r, &ectx)?, (k, r)));
+            }
+            sorted.sort_by(|(a, _), (b, _)| super::compare_keys(keys, a, b));
+            Ok(Some((
+                table,
+                sorted.into_iter().map(|(_, kr)| kr).collect(),
+            )))
+        }
+        // The hidden ORDER BY columns of a sort go.
+        Plan::Truncate { input, keep } => {
+            let Some((table, mut rows)) = keyed_query_rows(input, ctx, locked)? else {
+                return Ok(None);
+            };
+            for (_, r) in &mut rows {
+                r.truncate(*keep);
+            }
+            Ok(Some((table, rows)))
+        }
+        _ => Ok(None),
     }
 }

@@ -60,7 +60,7 @@ impl StatementState {
         let key = node as *const crate::sql::plan::Plan as usize;
         self.stats.borrow().as_ref()?.get(&key).copied()
     }
-    pub(super) fn set_work_table(&self, id: usize, rows: Rc<Vec<Vec<Value>>>) {
+    pub(crate) fn set_work_table(&self, id: usize, rows: Rc<Vec<Vec<Value>>>) {
         self.work_tables.borrow_mut().insert(id, rows);
     }
 

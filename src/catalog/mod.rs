@@ -317,6 +317,10 @@ pub struct ViewDef {
     /// with the view owner's (`WITH (security_invoker = false)`).
     #[serde(default = "default_security_invoker")]
     pub security_invoker: bool,
+    /// `WITH (security_barrier)`: conditions of the querying statement run
+    /// after the view's own unless they are leakproof.
+    #[serde(default)]
+    pub security_barrier: bool,
     /// The options given at CREATE VIEW, as `pg_class.reloptions` shows them.
     #[serde(default)]
     pub options: Vec<String>,

@@ -585,6 +585,25 @@ impl Expr {
     }
 
     /// True if the expression calls no volatile function.
+    /// Whether evaluating the expression can neither fail nor show what it
+    /// reads other than through its result (PostgreSQL's LEAKPROOF):
+    /// columns, constants, parameters, comparisons, AND / OR / NOT, IS [NOT]
+    /// NULL / TRUE / FALSE, IS [NOT] DISTINCT FROM and IN lists of those.
+    /// Functions, casts and arithmetic (which can fail on a value) are not.
+    pub fn is_leakproof(&self) -> bool {
+        use crate::types::BinaryOp as B;
+        match self {
+            Expr::Literal(_) | Expr::Column(_) | Expr::Param(..) => true,
+            Expr::Binary(B::Eq | B::NotEq | B::Lt | B::LtEq | B::Gt | B::GtEq, l, r)
+            | Expr::And(l, r)
+            | Expr::Or(l, r)
+            | Expr::NotDistinct(l, r) => l.is_leakproof() && r.is_leakproof(),
+            Expr::Not(x) | Expr::IsNull(x) | Expr::IsBool(x, _) => x.is_leakproof(),
+            Expr::InList(x, list) => x.is_leakproof() && list.iter().all(Expr::is_leakproof),
+            _ => false,
+        }
+    }
+
     pub fn is_deterministic(&self) -> bool {
         let mut det = true;
         self.walk(&mut |e| {

@@ -285,6 +285,12 @@ pub enum Plan {
         input: Box<Plan>,
         keep: usize,
     },
+    /// A `security_barrier` view: its rows pass through unchanged, but
+    /// conditions from outside are not moved below it unless they are
+    /// leakproof, so the view's own conditions run first.
+    Barrier {
+        input: Box<Plan>,
+    },
 }
 
 impl Plan {
@@ -345,6 +351,7 @@ impl Plan {
             }
             Plan::Distinct { .. }
             | Plan::Truncate { .. }
+            | Plan::Barrier { .. }
             | Plan::SetOp { .. }
             | Plan::RecursiveCte { .. }
             | Plan::WorkTable { .. }
@@ -426,9 +433,9 @@ impl Plan {
                 }
                 input.for_each_expr_mut(f);
             }
-            Plan::Distinct { input, .. } | Plan::Truncate { input, .. } => {
-                input.for_each_expr_mut(f)
-            }
+            Plan::Distinct { input, .. }
+            | Plan::Truncate { input, .. }
+            | Plan::Barrier { input } => input.for_each_expr_mut(f),
             Plan::SetOp { left, right, .. } => {
                 left.for_each_expr_mut(f);
                 right.for_each_expr_mut(f);
@@ -521,6 +528,7 @@ impl Plan {
                 c.truncate(*keep);
                 c
             }
+            Plan::Barrier { input } => input.columns(),
         }
     }
 
@@ -559,8 +567,10 @@ impl Plan {
             sq.plan.explain_into(out, depth + 1, note);
         }
         // Projections print no line of their own (their input's line follows).
-        if !matches!(self, Plan::Project { .. } | Plan::Truncate { .. })
-            && let (Some(line), Some(extra)) = (out.get_mut(at), note(self))
+        if !matches!(
+            self,
+            Plan::Project { .. } | Plan::Truncate { .. } | Plan::Barrier { .. }
+        ) && let (Some(line), Some(extra)) = (out.get_mut(at), note(self))
         {
             line.push_str(&extra);
         }
@@ -671,7 +681,9 @@ impl Plan {
                 // Projections are folded into their input in PostgreSQL's output.
                 input.explain_into(out, depth, note);
             }
-            Plan::Truncate { input, .. } => input.explain_into(out, depth, note),
+            Plan::Truncate { input, .. } | Plan::Barrier { input } => {
+                input.explain_into(out, depth, note)
+            }
             Plan::SetOp {
                 op,
                 all,

@@ -421,7 +421,12 @@ impl Binder<'_> {
         };
         *self.outer.borrow_mut() = outer;
         *self.ctes.borrow_mut() = ctes;
-        let plan = plan?;
+        let mut plan = plan?;
+        if view.security_barrier {
+            plan = Plan::Barrier {
+                input: Box::new(plan),
+            };
+        }
         let q = alias
             .map(|a| ident(&a.name))
             .unwrap_or_else(|| view.name.clone());

@@ -10,6 +10,8 @@ use sqlparser::ast;
 struct ViewOptions {
     /// Views read their tables as the querying user unless told otherwise.
     security_invoker: bool,
+    /// Outside conditions run after the view's own (unless leakproof).
+    security_barrier: bool,
     /// `local` or `cascaded` (also what `WITH [LOCAL | CASCADED] CHECK
     /// OPTION` becomes when parsed).
     check_option: Option<String>,
@@ -17,11 +19,13 @@ struct ViewOptions {
     shown: Vec<String>,
 }
 
-/// `WITH (security_invoker = bool, check_option = local | cascaded)`;
+/// `WITH (security_invoker = bool, security_barrier = bool, check_option =
+/// local | cascaded)`;
 /// other options are refused as PostgreSQL refuses unknown ones.
 fn view_options(options: &ast::CreateTableOptions) -> Result<ViewOptions> {
     let mut out = ViewOptions {
         security_invoker: true,
+        security_barrier: false,
         check_option: None,
         shown: Vec::new(),
     };
@@ -56,8 +60,8 @@ fn view_options(options: &ast::CreateTableOptions) -> Result<ViewOptions> {
             }
         };
         match key.as_str() {
-            "security_invoker" => {
-                let invoker = match value.as_deref() {
+            "security_invoker" | "security_barrier" => {
+                let on = match value.as_deref() {
                     None | Some("true" | "on" | "1" | "yes") => true,
                     Some("false" | "off" | "0" | "no") => false,
                     Some(other) => {
@@ -67,8 +71,12 @@ fn view_options(options: &ast::CreateTableOptions) -> Result<ViewOptions> {
                         ));
                     }
                 };
-                out.security_invoker = invoker;
-                out.shown.push(format!("security_invoker={invoker}"));
+                if key == "security_invoker" {
+                    out.security_invoker = on;
+                } else {
+                    out.security_barrier = on;
+                }
+                out.shown.push(format!("{key}={on}"));
             }
             "check_option" => match value.as_deref() {
                 Some(v @ ("local" | "cascaded")) => {
@@ -86,11 +94,6 @@ fn view_options(options: &ast::CreateTableOptions) -> Result<ViewOptions> {
                     .with_detail("Valid values are \"local\" and \"cascaded\"."));
                 }
             },
-            "security_barrier" => {
-                return Err(Error::unsupported(format!(
-                    "the view option \"{key}\" is not supported"
-                )));
-            }
             _ => {
                 return Err(Error::new(
                     SqlState::INVALID_PARAMETER_VALUE,
@@ -109,6 +112,7 @@ impl DdlCtx<'_> {
         }
         let ViewOptions {
             security_invoker,
+            security_barrier,
             check_option,
             shown: options,
         } = view_options(&cv.options)?;
@@ -217,6 +221,7 @@ impl DdlCtx<'_> {
             owner: kept.0,
             acl: kept.1,
             security_invoker,
+            security_barrier,
             options,
         };
         cat::put_object(self.txn, cat::KIND_VIEW, view.id, &view)?;

@@ -350,6 +350,7 @@ fn execute_node<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>>
             let rows = ctx.cache.work_table(*id);
             Box::new((0..rows.len()).map(move |i| Ok(rows[i].clone())))
         }
+        Plan::Barrier { input } => execute(input, ctx)?,
         Plan::Truncate { input, keep } => {
             let input = execute(input, ctx)?;
             let keep = *keep;

@@ -184,5 +184,6 @@ pub(crate) fn map_children(plan: Plan, f: &dyn Fn(Plan) -> Plan) -> Plan {
             input: b(input),
             keep,
         },
+        Plan::Barrier { input } => Plan::Barrier { input: b(input) },
     }
 }

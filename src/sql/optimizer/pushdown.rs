@@ -234,6 +234,17 @@ fn push_into(plan: Plan, pred: Expr) -> Plan {
                 keep,
             )
         }
+        // Only leakproof conditions go below a security barrier.
+        Plan::Barrier { input } => {
+            let (down, keep): (Vec<Expr>, Vec<Expr>) =
+                pred.conjuncts().into_iter().partition(Expr::is_leakproof);
+            attach_filter(
+                Plan::Barrier {
+                    input: Box::new(attach(*input, down)),
+                },
+                keep,
+            )
+        }
         Plan::Sort { input, keys } => Plan::Sort {
             input: Box::new(push_into(*input, pred)),
             keys,

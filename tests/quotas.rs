@@ -396,3 +396,102 @@ fn storage_counts_survive_sigkill() {
     }
     assert!(most > 0, "the child never committed a row");
 }
+
+#[test]
+fn the_release_notes_api_wraps_the_same_quotas() {
+    use heliosdb_nano::tenant::{IsolationMode, ResourceLimits};
+    let db = Database::open_in_memory().unwrap();
+    let tenants = db.tenant_manager();
+    tenants
+        .register_tenant("acme", IsolationMode::SharedSchema)
+        .unwrap();
+    tenants
+        .update_resource_limits(
+            "acme",
+            ResourceLimits {
+                max_storage_bytes: 1000,
+                max_connections: 1,
+                max_qps: 2,
+            },
+        )
+        .unwrap();
+    db.connect()
+        .run("CREATE TABLE notes (id int PRIMARY KEY, body text); SELECT helios.enable_tenancy('notes')")
+        .unwrap();
+    // Connections: an application pool's slot counts like a session.
+    let slot = tenants.add_connection("acme").unwrap();
+    assert_eq!(
+        tenants
+            .check_quota("acme", "connections")
+            .unwrap_err()
+            .sqlstate(),
+        "53300"
+    );
+    let mut s = db.connect();
+    assert_eq!(s.set_tenant("acme").unwrap_err().sqlstate(), "53300");
+    tenants.remove_connection(slot);
+    tenants.check_quota("acme", "connections").unwrap();
+    s.set_tenant("acme").unwrap();
+    // Rate: two tokens a second, shared by SQL and record_query.
+    s.execute(
+        "INSERT INTO notes (id, body) VALUES (1, repeat('x', 600))",
+        &[],
+    )
+    .unwrap();
+    tenants.record_query("acme").unwrap();
+    assert_eq!(
+        tenants.check_quota("acme", "qps").unwrap_err().sqlstate(),
+        "53400"
+    );
+    assert_eq!(
+        tenants.record_query("acme").unwrap_err().sqlstate(),
+        "53400"
+    );
+    // Storage.
+    let t = tenants.get_quota_tracking("acme").unwrap();
+    assert!(t.storage_bytes > 600, "{t:?}");
+    assert_eq!(t.limits.max_storage_bytes, 1000);
+    assert_eq!(
+        (t.connections, t.statements_total, t.rejected_qps),
+        (1, 2, 1)
+    );
+    tenants.check_quota("acme", "storage").unwrap();
+    assert_eq!(
+        tenants.check_quota("acme", "disk").unwrap_err().sqlstate(),
+        "22023"
+    );
+    // Enforcement off: nothing is refused, everything is still counted.
+    db.set_quotas_enforced(false);
+    s.execute(
+        "INSERT INTO notes (id, body) VALUES (2, repeat('y', 600))",
+        &[],
+    )
+    .unwrap();
+    s.execute("SELECT 1", &[]).unwrap();
+    let t = tenants.get_quota_tracking("acme").unwrap();
+    assert!(t.storage_bytes > 1000, "{t:?}");
+    assert_eq!(
+        tenants
+            .check_quota("acme", "storage")
+            .unwrap_err()
+            .sqlstate(),
+        "53100"
+    );
+    db.set_quotas_enforced(true);
+    tenants
+        .update_resource_limits(
+            "acme",
+            ResourceLimits {
+                max_storage_bytes: 1000,
+                max_connections: 1,
+                max_qps: 1_000_000,
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        s.execute("INSERT INTO notes (id, body) VALUES (3, 'z')", &[])
+            .unwrap_err()
+            .sqlstate(),
+        "53100"
+    );
+}

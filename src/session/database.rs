@@ -243,6 +243,19 @@ pub(crate) fn latest_catalog(db: &DbInner, database: u32) -> Result<Arc<Catalog>
 }
 
 impl Database {
+    /// The tenants' connection and rate quotas.
+    pub(crate) fn quotas(&self) -> &Arc<QuotaRegistry> {
+        &self.inner.quotas
+    }
+
+    /// Turns the enforcement of tenant quotas on (the default) or off, for
+    /// every session of this data directory. While off, no statement is
+    /// refused for a tenant's storage, connections or rate; counters and
+    /// storage usage stay exact.
+    pub fn set_quotas_enforced(&self, on: bool) {
+        self.inner.quotas.set_enforced(on);
+    }
+
     /// The newest committed catalog (of the bootstrap database: the global
     /// objects, databases and roles, are the same in every database's).
     pub(crate) fn latest_catalog(&self) -> Result<Arc<Catalog>> {

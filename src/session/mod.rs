@@ -294,6 +294,10 @@ impl StmtEnv<'_> {
 }
 
 impl EvalEnv for StmtEnv<'_> {
+    fn quotas_enforced(&self) -> bool {
+        self.db.quotas.enforced()
+    }
+
     fn storage_rejected(&self, tenant: uuid::Uuid) {
         if let Some(t) = self.catalog.tenant_by_id(tenant) {
             self.db
@@ -868,12 +872,19 @@ impl Session {
             return Ok(());
         };
         let committed = commit && !t.aborted;
+        let changed_catalog = t.catalog_dirty;
         let result = if committed {
             t.txn.commit().map(|_| ())
         } else {
             t.txn.rollback();
             Ok(())
         };
+        // A committed catalog change (a tier or a tenant's limits among
+        // them) reaches the catalog cache, and so the quotas of live
+        // sessions, at once.
+        if committed && changed_catalog && result.is_ok() {
+            let _ = database::latest_catalog(&self.db, self.database);
+        }
         self.settings.end_transaction(committed && result.is_ok());
         self.identity.end_transaction(committed && result.is_ok());
         self.end_transaction_cursors(committed && result.is_ok());

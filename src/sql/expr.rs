@@ -39,6 +39,11 @@ pub trait EvalEnv {
     /// A statement was refused because it would take `tenant` over its
     /// storage limit (counted in the tenant's quota figures).
     fn storage_rejected(&self, _tenant: uuid::Uuid) {}
+    /// Whether tenants' storage limits are enforced (usage is counted
+    /// either way).
+    fn quotas_enforced(&self) -> bool {
+        true
+    }
     /// Fails with 57014 once the statement has run past `statement_timeout`
     /// (long-running operators call this every so many rows).
     fn check_interrupt(&self) -> Result<()> {

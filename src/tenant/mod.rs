@@ -32,9 +32,11 @@ pub mod quota;
 pub mod usage;
 
 use crate::catalog::PolicyCommand;
+pub use crate::catalog::ResourceLimits;
 use crate::error::{Error, Result, SqlState};
 use crate::session::{Database, Session};
 use crate::sql::quote_ident;
+pub use quota::QuotaTracking;
 
 /// How a tenant's data is kept apart. Shared tables with a tenant column
 /// and row-level security (`SharedSchema`) is what HeliosDB Nano provides.
@@ -169,6 +171,100 @@ impl TenantManager {
         }
         self.db.connect().execute(&sql, &[])?;
         Ok(())
+    }
+
+    /// `helios.set_tenant_limits(tenant, ...)` with every limit given.
+    pub fn update_resource_limits(&self, tenant: &str, limits: ResourceLimits) -> Result<()> {
+        self.db.connect().query(
+            "SELECT helios.set_tenant_limits($1, max_storage_bytes => $2, max_connections => $3, max_qps => $4)",
+            &[
+                &tenant,
+                &limits.max_storage_bytes,
+                &limits.max_connections,
+                &limits.max_qps,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The quota of a tenant, by name or uuid, with its current limits.
+    fn quota(&self, tenant: &str) -> Result<std::sync::Arc<quota::TenantQuota>> {
+        let catalog = self.db.latest_catalog()?;
+        let t = catalog.tenant_named(tenant)?;
+        Ok(self
+            .db
+            .quotas()
+            .tenant(t.id, &t.name, catalog.tenant_limits(t)))
+    }
+
+    /// Fails with the error a statement would get now if `kind`'s limit
+    /// (`"storage"`, `"connections"` or `"qps"`) has been reached: 53100,
+    /// 53300 or 53400. Takes nothing.
+    pub fn check_quota(&self, tenant: &str, kind: &str) -> Result<()> {
+        let q = self.quota(tenant)?;
+        match kind {
+            "connections" => q.check_connections(),
+            "qps" => q.check_rate(),
+            "storage" => {
+                let t = self.get_quota_tracking(tenant)?;
+                if t.storage_bytes >= t.limits.max_storage_bytes {
+                    return Err(Error::new(
+                        SqlState::DISK_FULL,
+                        format!(
+                            "tenant \"{}\" has reached its storage limit: {} bytes used, limit {} bytes",
+                            t.tenant, t.storage_bytes, t.limits.max_storage_bytes
+                        ),
+                    ));
+                }
+                Ok(())
+            }
+            other => Err(Error::new(
+                SqlState::INVALID_PARAMETER_VALUE,
+                format!("unknown quota \"{other}\""),
+            )
+            .with_hint("The quotas are storage, connections and qps.")),
+        }
+    }
+
+    /// Counts a connection of the tenant made outside a session (an
+    /// application's own pool): 53300 beyond the limit. Dropping the slot,
+    /// or [`TenantManager::remove_connection`], gives it back.
+    pub fn add_connection(&self, tenant: &str) -> Result<quota::Slot> {
+        self.quota(tenant)?.connect()
+    }
+
+    pub fn remove_connection(&self, slot: quota::Slot) {
+        drop(slot);
+    }
+
+    /// Takes one statement's token of the tenant's rate quota (53400 when
+    /// there is none), for work done outside SQL that should count.
+    pub fn record_query(&self, tenant: &str) -> Result<()> {
+        let q = self.quota(tenant)?;
+        if self.db.quotas().enforced() {
+            q.admit()
+        } else {
+            q.count_statement();
+            Ok(())
+        }
+    }
+
+    /// The tenant's limits, storage, connections, rate and rejections, as
+    /// `helios.tenant_usage` shows them.
+    pub fn get_quota_tracking(&self, tenant: &str) -> Result<QuotaTracking> {
+        let catalog = self.db.latest_catalog()?;
+        let name = catalog.tenant_named(tenant)?.name.clone();
+        let rows = self.db.connect().query(
+            "SELECT storage_bytes FROM helios.tenant_usage WHERE tenant = $1",
+            &[&name],
+        )?;
+        let storage: i64 = rows
+            .get(0)
+            .ok_or_else(|| Error::internal("helios.tenant_usage has no row for the tenant"))?
+            .get(0)?;
+        let mut t = self.quota(tenant)?.tracking();
+        t.storage_bytes = storage;
+        Ok(t)
     }
 }
 

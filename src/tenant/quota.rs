@@ -27,9 +27,20 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Instant;
 
 /// The quotas of every tenant of a data directory.
-#[derive(Default)]
 pub struct QuotaRegistry {
     tenants: RwLock<HashMap<uuid::Uuid, Arc<TenantQuota>>>,
+    /// Whether limits are enforced (counting and storage accounting go on
+    /// either way); see [`QuotaRegistry::set_enforced`].
+    enforced: std::sync::atomic::AtomicBool,
+}
+
+impl Default for QuotaRegistry {
+    fn default() -> QuotaRegistry {
+        QuotaRegistry {
+            tenants: RwLock::default(),
+            enforced: std::sync::atomic::AtomicBool::new(true),
+        }
+    }
 }
 
 /// One tenant's limits, live counters and token bucket.
@@ -63,6 +74,9 @@ struct Bucket {
 pub struct QuotaTracking {
     pub tenant: String,
     pub limits: ResourceLimits,
+    /// Bytes of the tenant's rows and index entries (as the newest commit
+    /// counts them; 0 where only the in-memory counters were read).
+    pub storage_bytes: i64,
     pub connections: i64,
     /// Statements admitted in the last whole second.
     pub qps: u64,
@@ -83,6 +97,16 @@ impl QuotaRegistry {
             .entry(id)
             .or_insert_with(|| Arc::new(TenantQuota::new(id, name, limits)))
             .clone()
+    }
+
+    /// Turns enforcement of every limit on or off (for benchmarks and
+    /// operators; counters and storage usage stay exact while it is off).
+    pub fn set_enforced(&self, on: bool) {
+        self.enforced.store(on, Ordering::Relaxed);
+    }
+
+    pub fn enforced(&self) -> bool {
+        self.enforced.load(Ordering::Relaxed)
     }
 
     /// The quota of tenant `id` if any session has used it.
@@ -170,6 +194,36 @@ impl TenantQuota {
         Ok(Slot(self.clone()))
     }
 
+    /// Fails as [`TenantQuota::connect`] would, without taking a slot.
+    pub fn check_connections(&self) -> Result<()> {
+        let max = self.max_connections.load(Ordering::Relaxed);
+        let taken = self.connections.load(Ordering::SeqCst);
+        if taken >= max {
+            return Err(Error::new(
+                SqlState::TOO_MANY_CONNECTIONS,
+                format!("too many connections for tenant \"{}\"", self.name.read()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Fails as [`TenantQuota::admit`] would, without taking a token.
+    pub fn check_rate(&self) -> Result<()> {
+        let rate = self.max_qps.load(Ordering::Relaxed) as f64;
+        let b = self.bucket.lock();
+        let elapsed = Instant::now().saturating_duration_since(b.at).as_secs_f64();
+        if (b.tokens + elapsed * rate).min(rate) >= 1.0 {
+            return Ok(());
+        }
+        Err(Error::new(
+            SqlState::CONFIGURATION_LIMIT_EXCEEDED,
+            format!(
+                "tenant \"{}\" exceeded its limit of {rate} queries per second",
+                self.name.read()
+            ),
+        ))
+    }
+
     /// Takes a slot even beyond the limit (a session returning to the
     /// tenant it was counted in before a rollback undid its change).
     pub fn connect_anyway(self: &Arc<Self>) -> Slot {
@@ -213,6 +267,12 @@ impl TenantQuota {
         })
     }
 
+    /// Counts a statement admitted while limits are not enforced.
+    pub fn count_statement(&self) {
+        self.bucket.lock().count(Instant::now());
+        self.statements_total.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counts a statement refused because of the storage limit.
     pub fn note_storage_rejection(&self) {
         self.rejected_storage.fetch_add(1, Ordering::Relaxed);
@@ -227,6 +287,7 @@ impl TenantQuota {
         QuotaTracking {
             tenant: self.name(),
             limits: self.limits(),
+            storage_bytes: 0,
             connections: self.connections.load(Ordering::SeqCst),
             qps,
             statements_total: self.statements_total.load(Ordering::Relaxed),

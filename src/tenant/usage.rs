@@ -52,10 +52,11 @@ impl UsageDelta {
         self,
         txn: &mut Transaction,
         catalog: &Catalog,
+        enforced: bool,
         rejected: &dyn Fn(uuid::Uuid),
     ) -> Result<()> {
         for &(tenant, delta) in &self.0 {
-            if delta <= 0 {
+            if delta <= 0 || !enforced {
                 continue;
             }
             let Some(def) = catalog.tenant_by_id(tenant) else {

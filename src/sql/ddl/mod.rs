@@ -216,7 +216,9 @@ impl DdlCtx<'_> {
             delta.add(t, -b);
         }
         let env = self.env;
-        delta.apply(self.txn, &self.catalog, &|t| env.storage_rejected(t))
+        delta.apply(self.txn, &self.catalog, env.quotas_enforced(), &|t| {
+            env.storage_rejected(t)
+        })
     }
 
     /// Releases what tenant-scoped table `id` counts for its tenants (before

@@ -131,7 +131,9 @@ pub fn execute_dml_in(
     let run = |w: &mut Writer| -> Result<()> {
         run(w)?;
         let usage = std::mem::take(&mut w.usage);
-        usage.apply(w.txn, w.catalog, &|t| w.env.storage_rejected(t))
+        usage.apply(w.txn, w.catalog, w.env.quotas_enforced(), &|t| {
+            w.env.storage_rejected(t)
+        })
     };
     match run(&mut w) {
         Ok(()) => Ok(w.out),

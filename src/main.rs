@@ -66,6 +66,9 @@ enum Command {
         /// Refuse connections without TLS (28000), like a hostssl-only pg_hba.conf.
         #[arg(long)]
         tls_required: bool,
+        /// Serve tenants' quota figures as Prometheus text at http://ADDR:PORT/metrics.
+        #[arg(long, value_name = "ADDR:PORT")]
+        metrics: Option<std::net::SocketAddr>,
     },
 }
 
@@ -76,6 +79,7 @@ fn serve(
     max_connections: Option<usize>,
     tls: Option<(PathBuf, PathBuf)>,
     tls_required: bool,
+    metrics: Option<std::net::SocketAddr>,
 ) -> heliosdb_nano::Result<()> {
     let mut config = ServerConfig::default();
     let mut dir = None;
@@ -97,6 +101,9 @@ fn serve(
     }
     if tls_required {
         config.tls_required = true;
+    }
+    if metrics.is_some() {
+        config.metrics = metrics;
     }
     let dir = dir.unwrap_or_else(|| PathBuf::from("./heliosdb-data"));
     let db = Database::open(&dir)?;
@@ -155,6 +162,7 @@ fn main() {
             tls_cert,
             tls_key,
             tls_required,
+            metrics,
         } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -171,6 +179,7 @@ fn main() {
                 max_connections,
                 tls_cert.zip(tls_key),
                 tls_required,
+                metrics,
             ) {
                 Ok(()) => 0,
                 Err(e) => {

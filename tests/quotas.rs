@@ -495,3 +495,74 @@ fn the_release_notes_api_wraps_the_same_quotas() {
         "53100"
     );
 }
+
+/// A plain HTTP GET (the test needs no HTTP client).
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_serves_quota_metrics() {
+    let port = common::free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let server = Server::start(&["--metrics", &addr]);
+    let admin = server.client("heliosdb", "").await;
+    admin
+        .batch_execute(
+            "SELECT helios.create_tenant('acme');
+             SELECT helios.create_tenant('globex', tier => 'pro');
+             CREATE TABLE notes (id int PRIMARY KEY, body text);
+             SELECT helios.enable_tenancy('notes');
+             SET helios.tenant = 'acme';
+             INSERT INTO notes (id, body) VALUES (1, 'hello');
+             RESET helios.tenant;",
+        )
+        .await
+        .unwrap();
+    let body = tokio::task::spawn_blocking(move || http_get(port, "/metrics"))
+        .await
+        .unwrap();
+    assert!(body.starts_with("HTTP/1.1 200 OK\r\n"), "{body}");
+    assert!(
+        body.contains("Content-Type: text/plain; version=0.0.4"),
+        "{body}"
+    );
+    for line in [
+        "# TYPE heliosdb_tenant_storage_bytes gauge",
+        "# TYPE heliosdb_tenant_statements_total counter",
+        "heliosdb_tenant_max_qps{tenant=\"acme\",tier=\"free\"} 100",
+        "heliosdb_tenant_max_connections{tenant=\"globex\",tier=\"pro\"} 100",
+        "heliosdb_tenant_connections{tenant=\"acme\",tier=\"free\"} 0",
+        "heliosdb_tenant_statements_total{tenant=\"acme\",tier=\"free\"} 1",
+        "heliosdb_tenant_rejected_qps_total{tenant=\"globex\",tier=\"pro\"} 0",
+    ] {
+        assert!(
+            body.lines().any(|l| l == line),
+            "missing {line:?} in\n{body}"
+        );
+    }
+    // The storage gauge agrees with SQL.
+    let row = admin
+        .query_one(
+            "SELECT storage_bytes FROM helios.tenant_usage WHERE tenant = 'acme'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let bytes: i64 = row.get(0);
+    assert!(bytes > 0);
+    assert!(
+        body.lines().any(|l| l
+            == format!("heliosdb_tenant_storage_bytes{{tenant=\"acme\",tier=\"free\"}} {bytes}")),
+        "{body}"
+    );
+    let other = tokio::task::spawn_blocking(move || http_get(port, "/nope"))
+        .await
+        .unwrap();
+    assert!(other.starts_with("HTTP/1.1 404"), "{other}");
+}

@@ -29,6 +29,9 @@ pub struct ServerConfig {
     /// `idle_session_timeout` or `statement_timeout`), from the
     /// configuration file.
     pub session_defaults: Vec<(String, String)>,
+    /// Where to serve the tenants' quota figures as Prometheus text
+    /// (`--metrics`; off by default).
+    pub metrics: Option<SocketAddr>,
 }
 
 impl Default for ServerConfig {
@@ -39,6 +42,7 @@ impl Default for ServerConfig {
             tls: None,
             tls_required: false,
             session_defaults: Vec::new(),
+            metrics: None,
         }
     }
 }
@@ -113,6 +117,11 @@ impl ServerConfig {
                     self.listen = value.parse().map_err(|_| {
                         config_error(path, 0, format!("invalid listen address \"{value}\""))
                     })?;
+                }
+                "metrics" | "metrics_listen" => {
+                    self.metrics = Some(value.parse().map_err(|_| {
+                        config_error(path, 0, format!("invalid metrics address \"{value}\""))
+                    })?);
                 }
                 "max_connections" => {
                     self.max_connections = value.parse().map_err(|_| {

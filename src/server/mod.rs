@@ -23,6 +23,7 @@ mod config;
 mod conn;
 mod extended;
 mod messages;
+pub mod metrics;
 mod types;
 
 pub use config::{ServerConfig, TlsFiles};
@@ -74,6 +75,8 @@ pub struct Server {
     shared: Arc<Shared>,
     listener: TcpListener,
     tls: Option<pgwire::tokio::TlsAcceptor>,
+    /// The Prometheus endpoint's listener (`--metrics`).
+    metrics: Option<TcpListener>,
 }
 
 impl Server {
@@ -108,6 +111,10 @@ impl Server {
             None => (None, None),
         };
         let (scram, scram_tls) = auth::scram_mechanisms(&db, cert_pem.as_deref());
+        let metrics = match config.metrics {
+            Some(addr) => Some(metrics::bind(addr).await?),
+            None => None,
+        };
         Ok(Server {
             shared: Arc::new(Shared {
                 db,
@@ -121,7 +128,13 @@ impl Server {
             }),
             listener,
             tls,
+            metrics,
         })
+    }
+
+    /// The address the Prometheus endpoint listens on, if any.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The address the server listens on.
@@ -138,8 +151,15 @@ impl Server {
 
     /// Serves connections until `shutdown` completes, then closes every
     /// connection (rolling back open transactions) and flushes the database.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<()> {
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
+        if let Some(listener) = self.metrics.take() {
+            tokio::spawn(metrics::run(
+                listener,
+                self.shared.db.clone(),
+                stop_rx.clone(),
+            ));
+        }
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -358,6 +378,9 @@ pub fn serve(db: Database, config: ServerConfig) -> Result<()> {
             );
         }
         tracing::info!("HeliosDB Nano {} listening on {addr}", crate::VERSION);
+        if let Some(m) = server.metrics_addr() {
+            tracing::info!("metrics at http://{m}/metrics");
+        }
         server.run(shutdown_signal()).await
     })
 }

@@ -357,6 +357,8 @@ pub struct Catalog {
     pub roles: BTreeMap<u32, Arc<RoleDef>>,
     /// Tenants by object id (global, like roles).
     pub tenants: BTreeMap<u32, Arc<TenantDef>>,
+    /// The same tenants by uuid (the statement path looks them up so).
+    pub tenants_by_id: HashMap<uuid::Uuid, Arc<TenantDef>>,
     /// Stored tiers by name (see [`Catalog::tier`] for the built-in ones).
     pub tiers: BTreeMap<String, Arc<TierDef>>,
     /// This database's SQL functions, by id.
@@ -544,6 +546,7 @@ impl Catalog {
         }
         c.database = database;
         c.databases = dbs;
+        c.tenants_by_id = tenants.values().map(|t| (t.id, t.clone())).collect();
         c.tenants = tenants;
         c.tiers = tiers;
         c.functions = functions;

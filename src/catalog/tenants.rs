@@ -80,7 +80,7 @@ impl Catalog {
     }
 
     pub fn tenant_by_id(&self, id: uuid::Uuid) -> Option<&Arc<TenantDef>> {
-        self.tenants.values().find(|t| t.id == id)
+        self.tenants_by_id.get(&id)
     }
 
     /// The tier named `name` (stored, else built in).

@@ -321,37 +321,27 @@ fn parse_inner(sql: &str, levels: usize) -> Result<Vec<ast::Statement>> {
     match parse(sql) {
         Ok(stmts) => Ok(stmts),
         Err(e) => {
-            // `CREATE VIEW v WITH (security_invoker)`: a boolean option
-            // without a value means true; sqlparser wants the value.
-            if let Some(fixed) = rewrite_bare_view_options(sql)
-                && let Ok(stmts) = parse(&fixed)
-            {
-                return Ok(stmts);
-            }
-            // sqlparser accepts CREATE SEQUENCE options only in one fixed order;
-            // PostgreSQL accepts any order. Retry with the options reordered.
-            if let Some(fixed) = reorder_sequence_options(sql)
-                && let Ok(stmts) = parse(&fixed)
-            {
-                return Ok(stmts);
-            }
-            // `CREATE TABLE t (a, b) AS ...`: column names without types.
-            if let Some(fixed) = rewrite_ctas_column_names(sql)
-                && let Ok(stmts) = parse(&fixed)
-            {
-                return Ok(stmts);
-            }
-            // MERGE's `INSERT DEFAULT VALUES`.
-            if let Some(fixed) = rewrite_merge_default_values(sql)
-                && let Ok(stmts) = parse(&fixed)
-            {
-                return Ok(stmts);
-            }
-            // `UPDATE / DELETE ... WHERE CURRENT OF cursor`.
-            if let Some(fixed) = rewrite_current_of(sql)
-                && let Ok(stmts) = parse(&fixed)
-            {
-                return Ok(stmts);
+            // Syntax PostgreSQL accepts and sqlparser does not, rewritten to
+            // what sqlparser reads; the first rewrite that parses wins.
+            let rewrites: [fn(&str) -> Option<String>; 5] = [
+                // `CREATE VIEW v WITH (security_invoker)`: a boolean option
+                // without a value means true; sqlparser wants the value.
+                rewrite_bare_view_options,
+                // CREATE SEQUENCE options in any order (sqlparser wants one).
+                reorder_sequence_options,
+                // `CREATE TABLE t (a, b) AS ...`: column names without types.
+                rewrite_ctas_column_names,
+                // MERGE's `INSERT DEFAULT VALUES`.
+                rewrite_merge_default_values,
+                // `UPDATE / DELETE ... WHERE CURRENT OF cursor`.
+                rewrite_current_of,
+            ];
+            for rewrite in rewrites {
+                if let Some(fixed) = rewrite(sql)
+                    && let Ok(stmts) = parse(&fixed)
+                {
+                    return Ok(stmts);
+                }
             }
             // `TABLE name` (PostgreSQL's short form of `SELECT * FROM name`)
             // as a statement of its own, MOVE, and FETCH's short forms.

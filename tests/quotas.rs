@@ -566,3 +566,23 @@ async fn the_server_serves_quota_metrics() {
         .unwrap();
     assert!(other.starts_with("HTTP/1.1 404"), "{other}");
 }
+
+#[test]
+fn limits_and_usage_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = {
+        let db = Database::open(dir.path()).unwrap();
+        db.connect().run(STORAGE_SETUP).unwrap();
+        db.connect()
+            .run("SELECT helios.set_tenant_limits('acme', max_qps => 1234)")
+            .unwrap();
+        churn(&db, "acme", 0, 42, 30);
+        usage(&db, "acme")
+    };
+    assert_eq!(before.0, before.1);
+    let db = Database::open(dir.path()).unwrap();
+    assert_eq!(usage(&db, "acme"), before);
+    let t = db.tenant_manager().get_quota_tracking("acme").unwrap();
+    assert_eq!(t.limits.max_qps, 1234);
+    assert_eq!(t.limits.max_storage_bytes, 100_000_000);
+}

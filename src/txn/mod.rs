@@ -142,6 +142,7 @@ impl TxnManager {
             writes: BTreeMap::new(),
             frozen: None,
             merges: Vec::new(),
+            add_slots: Default::default(),
             undo: Vec::new(),
             savepoints: Vec::new(),
             held: Vec::new(),
@@ -274,6 +275,10 @@ pub struct Transaction {
     /// the write set reads see, and the keys written since.
     frozen: Option<Frozen>,
     merges: Vec<(Vec<u8>, Op)>,
+    /// The position in `merges` of each key's `AddI64` queued since the
+    /// last savepoint: later adds to the key fold into it, so a long
+    /// transaction queues one counter update per key, not one per call.
+    add_slots: std::collections::HashMap<Vec<u8>, usize>,
     /// (key, previous write-set entry); only recorded while a savepoint exists.
     undo: Vec<UndoEntry>,
     savepoints: Vec<SavepointMark>,
@@ -453,8 +458,12 @@ impl Transaction {
         }
     }
 
-    /// The sum of the `AddI64` merges this transaction has queued on `key`.
+    /// The sum of the `AddI64` merges this transaction has queued on `key`
+    /// (one per key since each savepoint, see `add_slots`).
     pub fn pending_add(&self, key: &[u8]) -> i64 {
+        if self.merges.is_empty() {
+            return 0;
+        }
         self.merges
             .iter()
             .filter(|(k, _)| k == key)
@@ -462,11 +471,23 @@ impl Transaction {
                 Op::AddI64(d) => *d,
                 _ => 0,
             })
-            .sum()
+            .fold(0i64, |a, d| a.saturating_add(d))
     }
 
-    /// Queues a merge (counter) write applied at commit.
+    /// Queues a merge (counter) write applied at commit. An `AddI64` on a
+    /// key that already has one queued since the last savepoint is added
+    /// to it (unless the sum would overflow, which the commit reports).
     pub fn merge(&mut self, key: Vec<u8>, op: Op) {
+        if let Op::AddI64(d) = op {
+            if let Some(&i) = self.add_slots.get(&key)
+                && let Some((_, Op::AddI64(x))) = self.merges.get_mut(i)
+                && let Some(sum) = x.checked_add(d)
+            {
+                *x = sum;
+                return;
+            }
+            self.add_slots.insert(key.clone(), self.merges.len());
+        }
         self.merges.push((key, op));
     }
 
@@ -541,6 +562,8 @@ impl Transaction {
             undo_len: self.undo.len(),
             merges_len: self.merges.len(),
         });
+        // Adds after the savepoint must stay apart from those before it.
+        self.add_slots.clear();
     }
 
     fn find_savepoint(&self, name: &str) -> Result<usize> {
@@ -574,6 +597,7 @@ impl Transaction {
             }
         }
         self.merges.truncate(merges_len);
+        self.add_slots.clear();
         self.savepoints.truncate(pos + 1);
         Ok(())
     }
@@ -638,6 +662,7 @@ impl Transaction {
         self.mgr.locks.release_all(self.id, &held, record);
         self.writes.clear();
         self.merges.clear();
+        self.add_slots.clear();
     }
 }
 
@@ -703,6 +728,41 @@ mod tests {
             .unwrap()
             .map(|kv| kv.unwrap().0)
             .collect()
+    }
+
+    #[test]
+    fn adds_to_one_key_fold_into_one_merge_per_savepoint() {
+        let mgr = TxnManager::new(Arc::new(MemoryEngine::new())).unwrap();
+        let mut t = mgr.begin(IsolationLevel::ReadCommitted).unwrap();
+        t.begin_statement().unwrap();
+        for _ in 0..1000 {
+            t.merge(b"k".to_vec(), Op::AddI64(2));
+        }
+        t.merge(b"other".to_vec(), Op::AddI64(5));
+        assert_eq!(t.merges.len(), 2);
+        assert_eq!(t.pending_add(b"k"), 2000);
+        t.savepoint("sp");
+        t.merge(b"k".to_vec(), Op::AddI64(7));
+        t.merge(b"k".to_vec(), Op::AddI64(1));
+        assert_eq!(t.merges.len(), 3);
+        assert_eq!(t.pending_add(b"k"), 2008);
+        t.rollback_to_savepoint("sp").unwrap();
+        assert_eq!(t.pending_add(b"k"), 2000);
+        t.merge(b"k".to_vec(), Op::AddI64(-1));
+        assert_eq!(t.pending_add(b"k"), 1999);
+        // An add that would overflow the folded sum stays apart; the
+        // commit reports the overflow.
+        t.merge(b"k".to_vec(), Op::AddI64(i64::MAX));
+        assert_eq!(t.merges.len(), 3);
+        t.merge(b"k".to_vec(), Op::AddI64(i64::MAX));
+        assert_eq!(t.merges.len(), 4);
+        t.commit().unwrap_err();
+        let mut t = mgr.begin(IsolationLevel::ReadCommitted).unwrap();
+        t.merge(b"k".to_vec(), Op::AddI64(3));
+        t.merge(b"k".to_vec(), Op::AddI64(4));
+        t.commit().unwrap();
+        let t = mgr.begin(IsolationLevel::ReadCommitted).unwrap();
+        assert_eq!(t.get(b"k").unwrap(), Some(7i64.to_be_bytes().to_vec()));
     }
 
     #[test]

@@ -236,6 +236,9 @@ impl TenantQuota {
         let rate = self.max_qps.load(Ordering::Relaxed) as f64;
         let now = Instant::now();
         let mut b = self.bucket.lock();
+        // Another thread may have read a later time and refilled first:
+        // `at` never moves back, or the interval would be credited twice.
+        let now = now.max(b.at);
         let elapsed = now.saturating_duration_since(b.at).as_secs_f64();
         b.at = now;
         b.tokens = (b.tokens + elapsed * rate).min(rate);

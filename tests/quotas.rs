@@ -586,3 +586,70 @@ fn limits_and_usage_survive_a_restart() {
     assert_eq!(t.limits.max_qps, 1234);
     assert_eq!(t.limits.max_storage_bytes, 100_000_000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_and_rate_errors_reach_clients_over_the_wire() {
+    let server = Server::start(&[]);
+    let admin = server.client("heliosdb", "").await;
+    admin
+        .batch_execute(
+            "SELECT helios.create_tier('wire', 1500, 10, 3);
+             SELECT helios.create_tenant('acme', tier => 'wire');
+             CREATE TABLE notes (id int PRIMARY KEY, body text);
+             SELECT helios.enable_tenancy('notes');
+             CREATE ROLE alice LOGIN PASSWORD 'pw';
+             GRANT SELECT, INSERT, DELETE ON notes TO alice;
+             SELECT helios.bind_role('alice', 'acme');",
+        )
+        .await
+        .unwrap();
+    let alice = server.client("alice", "pw").await;
+    // Three statements a second: a prepared insert of a large row fails on
+    // storage, then the rate runs out.
+    let e = alice
+        .execute(
+            "INSERT INTO notes (id, body) VALUES (1, repeat('x', 2000))",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    let db = e.as_db_error().unwrap();
+    assert_eq!(db.code().code(), "53100");
+    assert!(
+        db.message().starts_with(
+            "tenant \"acme\" would exceed its storage limit: 0 bytes used, limit 1500 bytes"
+        ),
+        "{}",
+        db.message()
+    );
+    alice
+        .execute("INSERT INTO notes (id, body) VALUES (2, 'small')", &[])
+        .await
+        .unwrap();
+    let mut last = None;
+    for _ in 0..5 {
+        if let Err(e) = alice.simple_query("SELECT 1").await {
+            last = Some(e);
+            break;
+        }
+    }
+    let e = last.expect("the rate limit applied");
+    let db = e.as_db_error().unwrap();
+    assert_eq!(db.code().code(), "53400");
+    assert!(
+        db.hint().unwrap().starts_with("Retry after "),
+        "{:?}",
+        db.hint()
+    );
+    // The connection stays usable after the wait.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    alice.simple_query("SELECT 1").await.unwrap();
+    let row = admin
+        .query_one(
+            "SELECT rejected_storage, rejected_qps FROM helios.tenant_usage WHERE tenant = 'acme'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (1, 1));
+}

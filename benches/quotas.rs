@@ -31,6 +31,9 @@
 //! The plain table has the same columns and indexes as the tenant-scoped one
 //! (`tenant_id uuid NOT NULL` with a default and an index on it).
 
+#[path = "common/mod.rs"]
+mod common;
+
 use heliosdb_nano::tenant::ResourceLimits;
 use heliosdb_nano::tenant::quota::QuotaRegistry;
 use heliosdb_nano::{Database, Session, Value};
@@ -46,48 +49,12 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args {
-        rows: 100_000,
-        rounds: 5,
-        seconds: 2.0,
-        qps_seconds: 10.0,
-    };
-    let v: Vec<String> = std::env::args().collect();
-    let mut i = 1;
-    while i < v.len() {
-        let next = v.get(i + 1).cloned().unwrap_or_default();
-        match v[i].as_str() {
-            "--rows" => a.rows = next.parse().expect("--rows N"),
-            "--rounds" => a.rounds = next.parse().expect("--rounds R"),
-            "--seconds" => a.seconds = next.parse().expect("--seconds S"),
-            "--qps-seconds" => a.qps_seconds = next.parse().expect("--qps-seconds Q"),
-            _ => {
-                i += 1;
-                continue;
-            }
-        }
-        i += 2;
+    Args {
+        rows: common::option("--rows", 100_000),
+        rounds: common::option("--rounds", 5),
+        seconds: common::option("--seconds", 2.0),
+        qps_seconds: common::option("--qps-seconds", 10.0),
     }
-    a
-}
-
-/// Runs `op` for `secs` seconds and returns operations per second.
-fn measure(secs: f64, mut op: impl FnMut(u64)) -> f64 {
-    let start = Instant::now();
-    let limit = Duration::from_secs_f64(secs);
-    let mut n = 0u64;
-    while start.elapsed() < limit {
-        for _ in 0..16 {
-            op(n);
-            n += 1;
-        }
-    }
-    n as f64 / start.elapsed().as_secs_f64()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
-    v[v.len() / 2]
 }
 
 /// A tier whose limits no workload here reaches.
@@ -188,11 +155,11 @@ fn run_workload(
     // Keys of the loaded rows in a scattered order.
     let key = |n: u64| Value::Int8(((n as usize).wrapping_mul(7919) % rows) as i64);
     match w {
-        0 => measure(secs, |n| {
+        0 => common::measure(secs, |n| {
             let r = s.run_prepared(p, &[key(n)]).unwrap();
             assert_eq!(r.rows.expect("rows").len(), 1);
         }),
-        1 => measure(secs, |n| {
+        1 => common::measure(secs, |n| {
             *next_id += 1;
             let params = [
                 Value::Int8(*next_id),
@@ -201,7 +168,7 @@ fn run_workload(
             ];
             assert_eq!(s.run_prepared(p, &params).unwrap().affected, 1);
         }),
-        _ => measure(secs, |n| {
+        _ => common::measure(secs, |n| {
             // Payloads alternate between two lengths, so every other
             // update grows the tenant (the storage limit is checked) and
             // the others shrink it.
@@ -283,8 +250,8 @@ fn print_overhead(results: &[[[f64; 3]; 3]]) {
     );
     println!("|---|---:|---:|---:|---:|---:|");
     for (w, name) in WORKLOADS.iter().enumerate() {
-        let col = |k: usize| median(results.iter().map(|r| r[w][k]).collect());
-        let ratio = |k: usize| median(results.iter().map(|r| r[w][0] / r[w][k]).collect());
+        let col = |k: usize| common::median(results.iter().map(|r| r[w][k]).collect());
+        let ratio = |k: usize| common::median(results.iter().map(|r| r[w][0] / r[w][k]).collect());
         println!(
             "| {name} | {:.0}/s | {:.0}/s | {:.3} | {:.0}/s | {:.3} |",
             col(0),
@@ -296,7 +263,7 @@ fn print_overhead(results: &[[[f64; 3]; 3]]) {
     }
     println!();
     for (w, name) in WORKLOADS.iter().enumerate() {
-        let ns = |k: usize| 1e9 / median(results.iter().map(|r| r[w][k]).collect());
+        let ns = |k: usize| 1e9 / common::median(results.iter().map(|r| r[w][k]).collect());
         let per_round: Vec<String> = results
             .iter()
             .map(|r| format!("{:.3}", r[w][0] / r[w][1]))
@@ -313,7 +280,7 @@ fn print_overhead(results: &[[[f64; 3]; 3]]) {
 
 /// Part 2: nanoseconds per call of `f`, median of 5 repetitions of `n`.
 fn time_ns(n: u64, f: impl Fn()) -> f64 {
-    median(
+    common::median(
         (0..5)
             .map(|_| {
                 let t = Instant::now();
@@ -367,7 +334,7 @@ fn admission() {
             t.elapsed().as_nanos() as f64 / n2 as f64
         })
         .collect();
-    let two = median(two);
+    let two = common::median(two);
     println!("\n| admission (TenantQuota) | ns per call |");
     println!("|---|---:|");
     println!("| admit(), 1 thread (quotas on) | {admit:.1} |");

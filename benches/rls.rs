@@ -12,8 +12,10 @@
 //! (alternating which goes first); the table shows medians of the rounds
 //! and the ratio RLS / hand-written (1.00 = no overhead).
 
+#[path = "common/mod.rs"]
+mod common;
+
 use heliosdb_nano::{Database, Session, Value};
-use std::time::{Duration, Instant};
 
 const TENANTS: usize = 100;
 
@@ -24,46 +26,11 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args {
-        rows: 200_000,
-        rounds: 3,
-        seconds: 2.0,
-    };
-    let v: Vec<String> = std::env::args().collect();
-    let mut i = 1;
-    while i < v.len() {
-        let next = v.get(i + 1).cloned().unwrap_or_default();
-        match v[i].as_str() {
-            "--rows" => a.rows = next.parse().expect("--rows N"),
-            "--rounds" => a.rounds = next.parse().expect("--rounds R"),
-            "--seconds" => a.seconds = next.parse().expect("--seconds S"),
-            _ => {
-                i += 1;
-                continue;
-            }
-        }
-        i += 2;
+    Args {
+        rows: common::option("--rows", 200_000),
+        rounds: common::option("--rounds", 3),
+        seconds: common::option("--seconds", 2.0),
     }
-    a
-}
-
-/// Runs `op` for `secs` seconds and returns operations per second.
-fn measure(secs: f64, mut op: impl FnMut(u64)) -> f64 {
-    let start = Instant::now();
-    let limit = Duration::from_secs_f64(secs);
-    let mut n = 0u64;
-    while start.elapsed() < limit {
-        for _ in 0..16 {
-            op(n);
-            n += 1;
-        }
-    }
-    n as f64 / start.elapsed().as_secs_f64()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
 }
 
 /// Loads both tables with the same rows; returns the tenants' ids.
@@ -143,7 +110,7 @@ fn run_side(
     check: impl Fn(&heliosdb_nano::Rows),
 ) -> f64 {
     let p = s.prepare(sql).unwrap();
-    measure(secs, |n| {
+    common::measure(secs, |n| {
         let r = s.run_prepared(&p, &params(n)).unwrap();
         check(r.rows.as_ref().expect("rows"));
     })
@@ -261,9 +228,9 @@ fn main() {
     );
     println!("|---|---:|---:|---:|");
     for (k, name) in names.iter().enumerate() {
-        let p = median(results.iter().map(|r| r[k].0).collect());
-        let x = median(results.iter().map(|r| r[k].1).collect());
-        let ratios = median(results.iter().map(|r| r[k].1 / r[k].0).collect());
+        let p = common::median(results.iter().map(|r| r[k].0).collect());
+        let x = common::median(results.iter().map(|r| r[k].1).collect());
+        let ratios = common::median(results.iter().map(|r| r[k].1 / r[k].0).collect());
         println!("| {name} | {p:.0}/s | {x:.0}/s | {ratios:.2} |");
     }
 }

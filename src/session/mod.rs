@@ -1734,18 +1734,10 @@ impl Session {
             return Ok(command_result("CREATE TABLE AS"));
         };
         let catalog = self.catalog()?;
-        let table = catalog.table(id)?.clone();
-        let insert = DmlPlan::Insert(InsertPlan {
-            table,
-            source: (*plan).clone(),
-            on_conflict: None,
-            returning: None,
-            checks: vec![],
-            view_check: None,
-            rls: vec![],
-            rls_conflict: vec![],
-            rls_update: vec![],
-        });
+        let insert = DmlPlan::Insert(InsertPlan::plain(
+            catalog.table(id)?.clone(),
+            (*plan).clone(),
+        ));
         let outcome = self.exec_dml(&catalog, &insert, params)?;
         Ok(StatementResult {
             command: std::borrow::Cow::Borrowed("SELECT"),

@@ -208,17 +208,10 @@ impl Session {
             return Ok(super::command_result("CREATE TABLE AS"));
         };
         let catalog = self.catalog()?;
-        let insert = DmlPlan::Insert(crate::sql::binder::InsertPlan {
-            table: catalog.table(id)?.clone(),
-            source: *plan,
-            on_conflict: None,
-            returning: None,
-            checks: vec![],
-            view_check: None,
-            rls: vec![],
-            rls_conflict: vec![],
-            rls_update: vec![],
-        });
+        let insert = DmlPlan::Insert(crate::sql::binder::InsertPlan::plain(
+            catalog.table(id)?.clone(),
+            *plan,
+        ));
         let main = Main::Dml(Box::new(insert));
         let mut t = self.txn.take().expect("transaction started");
         t.txn.freeze_reads();

@@ -66,6 +66,24 @@ pub struct InsertPlan {
     pub rls_update: Vec<RlsCheck>,
 }
 
+impl InsertPlan {
+    /// Inserts the rows of `source` as they are: no conflict handling,
+    /// RETURNING, CHECK or policy checks (CREATE TABLE AS, SELECT INTO).
+    pub fn plain(table: Arc<TableDef>, source: Plan) -> InsertPlan {
+        InsertPlan {
+            table,
+            source,
+            on_conflict: None,
+            returning: None,
+            checks: vec![],
+            view_check: None,
+            rls: vec![],
+            rls_conflict: vec![],
+            rls_update: vec![],
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct UpdatePlan {
     pub table: Arc<TableDef>,

@@ -55,7 +55,9 @@ impl DdlCtx<'_> {
             .catalog
             .resolve(schema.as_deref(), &n, self.search_path)
         {
-            Some((_, Relation::Table(id))) => Some(id),
+            Some((_, Relation::Table(id))) if at.operations.iter().any(may_change_bytes) => {
+                Some(id)
+            }
             _ => None,
         };
         self.with_table_usage(id, |ctx| ctx.alter_table_unaccounted(at))
@@ -543,4 +545,26 @@ impl DdlCtx<'_> {
         self.reload()?;
         self.reindex_pending(&nt)
     }
+}
+
+/// Whether an ALTER TABLE operation may change the bytes of the table's
+/// rows or index entries (which a tenant-scoped table then recounts):
+/// everything but renames, owners, defaults, NOT NULL and row security.
+fn may_change_bytes(op: &ast::AlterTableOperation) -> bool {
+    use ast::AlterColumnOperation as C;
+    use ast::AlterTableOperation as Op;
+    !matches!(
+        op,
+        Op::RenameColumn { .. }
+            | Op::RenameTable { .. }
+            | Op::OwnerTo { .. }
+            | Op::EnableRowLevelSecurity
+            | Op::DisableRowLevelSecurity
+            | Op::ForceRowLevelSecurity
+            | Op::NoForceRowLevelSecurity
+            | Op::AlterColumn {
+                op: C::SetDefault { .. } | C::DropDefault | C::SetNotNull | C::DropNotNull,
+                ..
+            }
+    )
 }

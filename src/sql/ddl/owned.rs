@@ -11,7 +11,7 @@
 
 use super::DdlCtx;
 use super::privilege::{Target, change_owner_in_acl};
-use crate::catalog::acl::AclItem;
+use crate::catalog::acl::{AclItem, Object};
 use crate::catalog::{self as cat};
 use crate::error::{Error, Result, SqlState};
 use crate::sql::commands::RoleSpec;
@@ -132,6 +132,20 @@ impl DdlCtx<'_> {
         out
     }
 
+    /// Every object of the current database that has an owner and a
+    /// privilege list (tables, views, sequences, functions, schemas).
+    fn acl_targets(&self) -> Vec<Target> {
+        let c = &self.catalog;
+        c.tables
+            .keys()
+            .map(|&id| Target::Table(id))
+            .chain(c.views.keys().map(|&id| Target::View(id)))
+            .chain(c.sequences.keys().map(|&id| Target::Sequence(id)))
+            .chain(c.functions.keys().map(|&id| Target::Function(id)))
+            .chain(c.schemas.keys().map(|n| Target::Schema(n.clone())))
+            .collect()
+    }
+
     /// Whether `o` is still in the catalog (a cascade may have dropped it).
     fn still_exists(&self, o: &Owned) -> bool {
         let c = &self.catalog;
@@ -240,44 +254,17 @@ impl DdlCtx<'_> {
     /// Revokes every privilege granted to `roles`, and every grant they
     /// made, on the objects of the current database.
     fn revoke_all_from(&mut self, roles: &[u32]) -> Result<()> {
-        let involved = |acl: &Option<Vec<AclItem>>| {
-            acl.as_ref().is_some_and(|a| {
+        let involved = |acl: Option<&[AclItem]>| {
+            acl.is_some_and(|a| {
                 a.iter()
                     .any(|i| roles.contains(&i.grantee) || roles.contains(&i.grantor))
             })
         };
-        let c = self.catalog.clone();
-        let mut targets = Vec::new();
-        targets.extend(
-            c.tables
-                .values()
-                .filter(|t| involved(&t.acl))
-                .map(|t| Target::Table(t.id)),
-        );
-        targets.extend(
-            c.views
-                .values()
-                .filter(|v| involved(&v.acl))
-                .map(|v| Target::View(v.id)),
-        );
-        targets.extend(
-            c.sequences
-                .values()
-                .filter(|s| involved(&s.acl))
-                .map(|s| Target::Sequence(s.id)),
-        );
-        targets.extend(
-            c.functions
-                .values()
-                .filter(|f| involved(&f.acl))
-                .map(|f| Target::Function(f.id)),
-        );
-        targets.extend(
-            c.schemas
-                .values()
-                .filter(|s| involved(&s.acl))
-                .map(|s| Target::Schema(s.name.clone())),
-        );
+        let targets: Vec<Target> = self
+            .acl_targets()
+            .into_iter()
+            .filter(|t| self.target_object(t).is_ok_and(|o| involved(o.acl())))
+            .collect();
         for t in targets {
             if let Target::Table(id) = t {
                 self.lock_table_exclusive(id)?;
@@ -307,38 +294,15 @@ impl DdlCtx<'_> {
             ));
         }
         let c = self.catalog.clone();
-        let mut targets = Vec::new();
         let mine = |owner: u32, schema: &str| roles.contains(&owner) && !is_temp_schema(schema);
-        targets.extend(
-            c.tables
-                .values()
-                .filter(|t| mine(t.owner, &t.schema))
-                .map(|t| (t.owner, Target::Table(t.id))),
-        );
-        targets.extend(
-            c.views
-                .values()
-                .filter(|v| mine(v.owner, &v.schema))
-                .map(|v| (v.owner, Target::View(v.id))),
-        );
-        targets.extend(
-            c.sequences
-                .values()
-                .filter(|s| mine(s.owner, &s.schema))
-                .map(|s| (s.owner, Target::Sequence(s.id))),
-        );
-        targets.extend(
-            c.functions
-                .values()
-                .filter(|f| mine(f.owner, &f.schema))
-                .map(|f| (f.owner, Target::Function(f.id))),
-        );
-        targets.extend(
-            c.schemas
-                .values()
-                .filter(|s| mine(s.owner, &s.name))
-                .map(|s| (s.owner, Target::Schema(s.name.clone()))),
-        );
+        let targets: Vec<(u32, Target)> = self
+            .acl_targets()
+            .into_iter()
+            .filter_map(|t| {
+                let o = self.target_object(&t).ok()?;
+                mine(o.owner(), object_schema(&o)).then_some((o.owner(), t))
+            })
+            .collect();
         for (old, t) in targets {
             if let Target::Table(id) = t {
                 self.lock_table_exclusive(id)?;
@@ -376,5 +340,16 @@ impl DdlCtx<'_> {
         }
         cat::bump_version(self.txn);
         self.reload()
+    }
+}
+
+/// The schema an object is in (a schema: itself).
+fn object_schema<'a>(o: &Object<'a>) -> &'a str {
+    match o {
+        Object::Table(d) => &d.schema,
+        Object::View(d) => &d.schema,
+        Object::Sequence(d) => &d.schema,
+        Object::Function(d) => &d.schema,
+        Object::Schema(d) => &d.name,
     }
 }

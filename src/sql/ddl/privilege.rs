@@ -165,7 +165,7 @@ impl DdlCtx<'_> {
         ))
     }
 
-    fn target_object(&self, t: &Target) -> Result<Object<'_>> {
+    pub(super) fn target_object(&self, t: &Target) -> Result<Object<'_>> {
         let c = &self.catalog;
         let missing = || Error::internal("object vanished from the catalog");
         Ok(match t {

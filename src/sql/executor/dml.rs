@@ -111,6 +111,7 @@ pub fn execute_dml_in(
         DmlPlan::Delete(p) => p.rls,
         DmlPlan::Merge(p) => p.rls,
     };
+    w.hide_values = hide_values;
     let run = |w: &mut Writer| -> Result<()> {
         match plan {
             DmlPlan::Insert(p) => w.insert(p)?,
@@ -153,6 +154,7 @@ pub fn run_deferred_checks(
     let mut w = Writer::new(txn, catalog, params, env, state, false);
     w.fk_checks = checks.fk_checks;
     w.no_action = checks.no_action;
+    w.hide_values = checks.hide_values;
     w.run_fk_checks()
         .map_err(|e| hidden_values(e, checks.hide_values))
 }
@@ -161,15 +163,11 @@ pub fn run_deferred_checks(
 /// integrity error or a CHECK OPTION failure.
 fn hidden_values(mut e: Error, hide: bool) -> Error {
     if hide && (e.code.code().starts_with("23") || e.code == SqlState::WITH_CHECK_OPTION_VIOLATION)
+        // A foreign-key violation's detail leaves the key out itself
+        // (see `Writer::shown_key`).
+        && e.code != SqlState::FOREIGN_KEY_VIOLATION
     {
-        // As PostgreSQL: a foreign-key violation still says which table,
-        // without the key ("Key is not present in table \"t\".").
-        e.detail = match e.detail.take() {
-            Some(d) if e.code == SqlState::FOREIGN_KEY_VIOLATION => {
-                d.rfind(") is ").map(|at| format!("Key{}", &d[at + 1..]))
-            }
-            _ => None,
-        };
+        e.detail = None;
     }
     e
 }
@@ -211,6 +209,8 @@ struct Writer<'a> {
     domains: std::cell::RefCell<std::collections::HashMap<u32, Arc<BoundDomain>>>,
     /// Bytes of tenant-scoped rows and index entries written and removed.
     usage: UsageDelta,
+    /// Errors must not print row values (row-level security applies).
+    hide_values: bool,
 }
 
 enum Conflict {
@@ -318,6 +318,18 @@ impl<'a> Writer<'a> {
             keys: IndexKeys::new(catalog),
             domains: Default::default(),
             usage: UsageDelta::default(),
+            hide_values: false,
+        }
+    }
+
+    /// `Key (a, b)=(1, 2)` for a foreign-key violation's detail, or just
+    /// `Key` when values must not be printed (as PostgreSQL: "Key is not
+    /// present in table \"t\".").
+    fn shown_key(&self, table: &TableDef, cols: &[usize], row: &[Value]) -> String {
+        if self.hide_values {
+            "Key".into()
+        } else {
+            format!("Key {}", key_detail(table, cols, row))
         }
     }
 
@@ -793,7 +805,11 @@ impl<'a> Writer<'a> {
                 .iter()
                 .map(|&c| parent.columns[c].name.as_str())
                 .collect();
-            let shown: Vec<String> = vals.iter().map(|v| v.to_string()).collect();
+            let key = if self.hide_values {
+                "Key".to_string()
+            } else {
+                format!("Key {}", key_detail_values(&names, &vals))
+            };
             return Err(Error::new(
                 SqlState::FOREIGN_KEY_VIOLATION,
                 format!(
@@ -802,9 +818,7 @@ impl<'a> Writer<'a> {
                 ),
             )
             .with_detail(format!(
-                "Key ({})=({}) is still referenced from table \"{}\".",
-                names.join(", "),
-                shown.join(", "),
+                "{key} is still referenced from table \"{}\".",
                 child.name
             )));
         }
@@ -820,10 +834,14 @@ impl<'a> Writer<'a> {
                     let key = key.clone();
                     self.txn.lock(&key, LockMode::Shared)?;
                     if self.txn.get_latest(&key)?.is_none() {
-                        return Err(fk_missing(&table, fk, &parent, &row));
+                        let key = self.shown_key(&table, &fk.columns, &row);
+                        return Err(fk_missing(&table, fk, &parent, key));
                     }
                 }
-                None => return Err(fk_missing(&table, fk, &parent, &row)),
+                None => {
+                    let key = self.shown_key(&table, &fk.columns, &row);
+                    return Err(fk_missing(&table, fk, &parent, key));
+                }
             }
         }
         Ok(())
@@ -892,8 +910,8 @@ impl<'a> Writer<'a> {
                                 ),
                             )
                             .with_detail(format!(
-                                "Key {} is still referenced from table \"{}\".",
-                                key_detail(parent, &fk.ref_columns, old),
+                                "{} is still referenced from table \"{}\".",
+                                self.shown_key(parent, &fk.ref_columns, old),
                                 child.name
                             )));
                         }
@@ -1224,7 +1242,8 @@ impl<'a> Writer<'a> {
     }
 }
 
-fn fk_missing(table: &TableDef, fk: &ForeignKeyDef, parent: &TableDef, row: &[Value]) -> Error {
+/// `key` is [`Writer::shown_key`]'s text.
+fn fk_missing(table: &TableDef, fk: &ForeignKeyDef, parent: &TableDef, key: String) -> Error {
     Error::new(
         SqlState::FOREIGN_KEY_VIOLATION,
         format!(
@@ -1233,8 +1252,7 @@ fn fk_missing(table: &TableDef, fk: &ForeignKeyDef, parent: &TableDef, row: &[Va
         ),
     )
     .with_detail(format!(
-        "Key {} is not present in table \"{}\".",
-        key_detail(table, &fk.columns, row),
+        "{key} is not present in table \"{}\".",
         parent.name
     ))
 }

@@ -10,6 +10,8 @@
 //! 0x04 table:u32                     planner statistics of a table (JSON, by ANALYZE)
 //! 0x05 tenant:uuid                    bytes of a tenant's rows and index entries
 //!                                    (i64, changed by merges in the writing commit)
+//! 0x06 lsn:u64                       change log entry (`txn::changes`): commit
+//!                                    sequence number, commit time, payload
 //! 0x10 table:u32 0:u32 pk...         table row: key = primary key (memcomparable), value = row
 //! 0x10 table:u32 index:u32 cols pk   secondary index entry (value empty)
 //! 0xF0 table:u32                     lock-only key: the table itself (never stored)

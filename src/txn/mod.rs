@@ -43,6 +43,7 @@
 //! The key layout (which keys hold catalog entries, rows and index entries) is
 //! described in [`crate::catalog::keys`].
 
+pub mod changes;
 pub mod locks;
 
 use crate::error::{Error, Result, SqlState};
@@ -87,12 +88,16 @@ pub struct TxnManager {
     commits: AtomicU64,
     /// The newest snapshot taken; reused while no transaction has committed since.
     latest: Mutex<Option<Arc<dyn Snapshot>>>,
+    /// The LSN the change log's next entry gets (see [`changes`]).
+    next_lsn: Arc<AtomicU64>,
 }
 
 impl TxnManager {
     pub fn new(engine: Arc<dyn Engine>) -> Result<Arc<TxnManager>> {
         let seq = engine.snapshot()?.seq();
+        let next_lsn = Arc::new(AtomicU64::new(changes::last_lsn(engine.as_ref())? + 1));
         Ok(Arc::new(TxnManager {
+            next_lsn,
             engine,
             locks: LockManager::new(),
             next_txid: AtomicU64::new(1),
@@ -143,6 +148,7 @@ impl TxnManager {
             frozen: None,
             merges: Vec::new(),
             add_slots: Default::default(),
+            changes: Vec::new(),
             undo: Vec::new(),
             savepoints: Vec::new(),
             held: Vec::new(),
@@ -226,6 +232,7 @@ struct SavepointMark {
     name: String,
     undo_len: usize,
     merges_len: usize,
+    changes_len: usize,
 }
 
 /// (key, previous write-set entry) restored by ROLLBACK TO SAVEPOINT.
@@ -279,6 +286,8 @@ pub struct Transaction {
     /// last savepoint: later adds to the key fold into it, so a long
     /// transaction queues one counter update per key, not one per call.
     add_slots: std::collections::HashMap<Vec<u8>, usize>,
+    /// Changes captured for the change log, in the order they were made.
+    changes: Vec<Vec<u8>>,
     /// (key, previous write-set entry); only recorded while a savepoint exists.
     undo: Vec<UndoEntry>,
     savepoints: Vec<SavepointMark>,
@@ -474,6 +483,12 @@ impl Transaction {
             .fold(0i64, |a, d| a.saturating_add(d))
     }
 
+    /// Captures a change for the change log: written, numbered, in the
+    /// commit (see [`changes`]); undone by a rollback like the writes.
+    pub fn capture(&mut self, payload: Vec<u8>) {
+        self.changes.push(payload);
+    }
+
     /// Queues a merge (counter) write applied at commit. An `AddI64` on a
     /// key that already has one queued since the last savepoint is added
     /// to it (unless the sum would overflow, which the commit reports).
@@ -561,6 +576,7 @@ impl Transaction {
             name: name.to_string(),
             undo_len: self.undo.len(),
             merges_len: self.merges.len(),
+            changes_len: self.changes.len(),
         });
         // Adds after the savepoint must stay apart from those before it.
         self.add_slots.clear();
@@ -581,10 +597,11 @@ impl Transaction {
     /// Undoes every write since the savepoint; the savepoint stays defined.
     pub fn rollback_to_savepoint(&mut self, name: &str) -> Result<()> {
         let pos = self.find_savepoint(name)?;
-        let (undo_len, merges_len) = {
+        let (undo_len, merges_len, changes_len) = {
             let sp = &self.savepoints[pos];
-            (sp.undo_len, sp.merges_len)
+            (sp.undo_len, sp.merges_len, sp.changes_len)
         };
+        self.changes.truncate(changes_len);
         while self.undo.len() > undo_len {
             let (key, prev) = self.undo.pop().expect("length checked above");
             match prev {
@@ -621,6 +638,7 @@ impl Transaction {
     /// Commit with a hook that adds writes once the commit number is known.
     pub fn commit_with(&mut self, on_seq: Option<crate::storage::SeqHook>) -> Result<u64> {
         self.finished = true;
+        let on_seq = self.change_log_hook(on_seq);
         let result = if self.writes.is_empty() && self.merges.is_empty() && on_seq.is_none() {
             Ok(self.snapshot.seq())
         } else {
@@ -645,6 +663,39 @@ impl Transaction {
         result
     }
 
+    /// The commit hook that writes the captured changes (after `other`'s
+    /// writes, if a hook was given too).
+    fn change_log_hook(
+        &mut self,
+        other: Option<crate::storage::SeqHook>,
+    ) -> Option<crate::storage::SeqHook> {
+        if self.changes.is_empty() {
+            return other;
+        }
+        let payloads = std::mem::take(&mut self.changes);
+        let next_lsn = self.mgr.next_lsn.clone();
+        Some(Box::new(move |seq| {
+            let mut ops = match other {
+                Some(hook) => hook(seq),
+                None => Vec::new(),
+            };
+            let micros = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_micros() as i64)
+                .unwrap_or(0);
+            // Hooks run one at a time in commit order, so each commit's
+            // changes get the next run of numbers.
+            let first = next_lsn.fetch_add(payloads.len() as u64, Ordering::SeqCst);
+            for (i, p) in payloads.iter().enumerate() {
+                ops.push((
+                    changes::change_key(first + i as u64),
+                    Op::Put(changes::encode_entry(seq, micros, p)),
+                ));
+            }
+            ops
+        }))
+    }
+
     /// Discards the write set and releases locks.
     pub fn rollback(mut self) {
         self.finished = true;
@@ -663,6 +714,7 @@ impl Transaction {
         self.writes.clear();
         self.merges.clear();
         self.add_slots.clear();
+        self.changes.clear();
     }
 }
 
@@ -728,6 +780,59 @@ mod tests {
             .unwrap()
             .map(|kv| kv.unwrap().0)
             .collect()
+    }
+
+    /// The change log as (lsn, commit seq, payload).
+    fn change_log(mgr: &Arc<TxnManager>) -> Vec<(u64, u64, Vec<u8>)> {
+        let t = mgr.begin(IsolationLevel::ReadCommitted).unwrap();
+        let start = vec![changes::CHANGE_LOG_PREFIX];
+        let end = crate::storage::prefix_end(&start).unwrap();
+        t.scan(Bound::Included(start), Bound::Excluded(end), false)
+            .unwrap()
+            .map(|kv| {
+                let (k, v) = kv.unwrap();
+                let (seq, _, p) = changes::decode_entry(&v).unwrap();
+                (changes::lsn_of_key(&k).unwrap(), seq, p.to_vec())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn captured_changes_are_numbered_in_the_commit() {
+        let engine: Arc<dyn crate::storage::Engine> = Arc::new(MemoryEngine::new());
+        let mgr = TxnManager::new(engine.clone()).unwrap();
+        let mut a = mgr.begin(IsolationLevel::ReadCommitted).unwrap();
+        a.begin_statement().unwrap();
+        a.put(b"row1".to_vec(), b"x".to_vec());
+        a.capture(b"a1".to_vec());
+        a.savepoint("sp");
+        a.capture(b"gone".to_vec());
+        a.rollback_to_savepoint("sp").unwrap();
+        a.capture(b"a2".to_vec());
+        let mut b = mgr.begin(IsolationLevel::ReadCommitted).unwrap();
+        b.begin_statement().unwrap();
+        b.capture(b"rolled back".to_vec());
+        b.rollback();
+        let seq_a = a.commit().unwrap();
+        let mut c = mgr.begin(IsolationLevel::ReadCommitted).unwrap();
+        c.begin_statement().unwrap();
+        c.capture(b"c1".to_vec());
+        let seq_c = c.commit().unwrap();
+        assert_eq!(
+            change_log(&mgr),
+            vec![
+                (1, seq_a, b"a1".to_vec()),
+                (2, seq_a, b"a2".to_vec()),
+                (3, seq_c, b"c1".to_vec())
+            ]
+        );
+        // A new manager on the same store continues the numbering.
+        let mgr = TxnManager::new(engine).unwrap();
+        let mut d = mgr.begin(IsolationLevel::ReadCommitted).unwrap();
+        d.begin_statement().unwrap();
+        d.capture(b"d1".to_vec());
+        d.commit().unwrap();
+        assert_eq!(change_log(&mgr).last().unwrap().0, 4);
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //!   embedded session or over the wire) and the wire-protocol server.
 //! * [`session`]: the `Database` / `Session` API used by embedded callers,
 //!   the shell and the server.
+//! * [`tenant`] and [`cdc`]: tenants' quotas, and the committed changes read
+//!   back from the change log (beside the session, used from it).
 //! * [`sql`]: parsing, binding, optimizing and executing statements.
 //! * [`catalog`]: databases, schemas, tables, indexes, constraints,
 //!   sequences, views, roles and planner statistics, stored transactionally
@@ -17,6 +19,7 @@
 //! * [`notice`]: notices and warnings a statement sends besides its result.
 
 pub mod catalog;
+pub mod cdc;
 pub mod error;
 pub mod notice;
 pub mod server;

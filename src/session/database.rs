@@ -243,6 +243,11 @@ pub(crate) fn latest_catalog(db: &DbInner, database: u32) -> Result<Arc<Catalog>
 }
 
 impl Database {
+    /// The transaction manager (the change log reads through it).
+    pub(crate) fn txn_manager(&self) -> &Arc<crate::txn::TxnManager> {
+        &self.inner.txns
+    }
+
     /// The tenants' connection and rate quotas.
     pub(crate) fn quotas(&self) -> &Arc<QuotaRegistry> {
         &self.inner.quotas

@@ -607,6 +607,62 @@ impl<'a> Writer<'a> {
         .with_detail(format!("Key {detail} already exists."))
     }
 
+    /// Captures a row change for the change log (see `txn::changes`):
+    /// a JSON object with the table, the row's tenant, the operation, the
+    /// primary key and the row before and after. Temporary tables are not
+    /// captured.
+    fn capture(
+        &mut self,
+        table: &TableDef,
+        op: &str,
+        before: Option<&[Value]>,
+        after: Option<&[Value]>,
+    ) -> Result<()> {
+        if table.is_temp() {
+            return Ok(());
+        }
+        let image = |row: Option<&[Value]>| -> Result<serde_json::Value> {
+            let Some(row) = row else {
+                return Ok(serde_json::Value::Null);
+            };
+            let mut m = serde_json::Map::new();
+            for (c, v) in table.columns.iter().zip(row) {
+                m.insert(c.name.clone(), crate::sql::functions::to_json(v)?);
+            }
+            Ok(serde_json::Value::Object(m))
+        };
+        let row = after.or(before).unwrap_or(&[]);
+        let tenant = table
+            .tenant_column
+            .and_then(|c| match row.get(c) {
+                Some(Value::Uuid(t)) => Some(serde_json::Value::String(t.to_string())),
+                _ => None,
+            })
+            .unwrap_or(serde_json::Value::Null);
+        let mut pk = serde_json::Map::new();
+        for &c in &table.primary_key {
+            if let Some(v) = row.get(c) {
+                pk.insert(
+                    table.columns[c].name.clone(),
+                    crate::sql::functions::to_json(v)?,
+                );
+            }
+        }
+        let event = serde_json::json!({
+            "table_id": table.id,
+            "table": table.qualified_name(),
+            "tenant": tenant,
+            "op": op,
+            "pk": if table.primary_key.is_empty() { serde_json::Value::Null } else { serde_json::Value::Object(pk) },
+            "before": image(before)?,
+            "after": image(after)?,
+        });
+        let payload = serde_json::to_vec(&event)
+            .map_err(|e| Error::internal(format!("change event: {e}")))?;
+        self.txn.capture(payload);
+        Ok(())
+    }
+
     /// Counts `bytes` for the tenant of `row` if `table` is tenant-scoped.
     fn account(&mut self, table: &TableDef, row: &[Value], bytes: i64) {
         if let Some(c) = table.tenant_column
@@ -634,7 +690,7 @@ impl<'a> Writer<'a> {
             }
         }
         self.account(table, row, bytes as i64);
-        Ok(())
+        self.capture(table, "insert", None, Some(row))
     }
 
     fn remove(&mut self, table: &TableDef, key: &[u8], row: &[Value]) -> Result<()> {
@@ -654,7 +710,7 @@ impl<'a> Writer<'a> {
             self.account(table, row, -(bytes as i64));
         }
         self.txn.delete(key.to_vec());
-        Ok(())
+        self.capture(table, "delete", Some(row), None)
     }
 
     /// Replaces a row, maintaining indexes; returns the new key.
@@ -702,6 +758,7 @@ impl<'a> Writer<'a> {
             self.account(table, old, -(old_bytes as i64));
             self.account(table, new, new_bytes as i64);
         }
+        self.capture(table, "update", Some(old), Some(new))?;
         self.touched.insert(new_key.clone());
         Ok(new_key)
     }

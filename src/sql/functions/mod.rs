@@ -666,7 +666,7 @@ fn eval_one(args: &[Expr], row: &[Value], ctx: &EvalCtx) -> Result<Value> {
     }
 }
 
-fn to_json(v: &Value) -> Result<serde_json::Value> {
+pub(crate) fn to_json(v: &Value) -> Result<serde_json::Value> {
     use serde_json::Value as J;
     Ok(match v {
         Value::Null => J::Null,

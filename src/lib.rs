@@ -32,6 +32,7 @@ pub mod tenant;
 pub mod txn;
 pub mod types;
 
+pub use cdc::{ChangeEvent, ChangeFilter};
 pub use error::{Error, Result, SqlState};
 pub use notice::{Notice, Severity};
 pub use session::{

@@ -181,6 +181,14 @@ pub struct TableDef {
     /// For a temporary table, its ON COMMIT action (None: PRESERVE ROWS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_commit: Option<OnCommit>,
+    /// Whether the change log leaves the table's changes out
+    /// (`helios.set_capture(t, false)`; captured by default).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub capture_off: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl TableDef {

@@ -1,16 +1,29 @@
 //! Change data capture: the committed changes of every table, read back in
 //! commit order from the change log the commit path writes
-//! (`txn::changes`).
+//! ([`crate::txn::changes`]), named consumers that keep their position, and
+//! the log's retention and compaction.
 //!
-//! Each INSERT, UPDATE and DELETE of a row of a persistent table is
-//! captured by the executor's writer as it happens and reaches the log only
-//! if its transaction commits, in the same atomic write as the row.
+//! Each INSERT, UPDATE and DELETE of a row of a persistent table, each
+//! TRUNCATE and each schema change is captured as it happens and reaches
+//! the log only if its transaction commits, in the same atomic write as
+//! the data. Positions (LSNs) are dense and increase in commit order;
+//! reading "after LSN n" gives every retained change numbered above `n`.
+//! When compaction has removed changes a reader asks for, the read fails
+//! with 55000 instead of skipping them.
 
-use crate::error::{Error, Result};
+pub mod consumers;
+pub mod retention;
+
+use crate::error::{Error, Result, SqlState};
 use crate::session::Database;
-use crate::txn::IsolationLevel;
-use crate::txn::changes::{CHANGE_LOG_PREFIX, change_key, decode_entry, lsn_of_key};
+use crate::txn::changes::{
+    CHANGE_LOG_PREFIX, ChangeRecord, change_key, decode_entry, horizon_key, lsn_of_key, u64_value,
+};
+use crate::txn::{IsolationLevel, Transaction, TxnManager};
+use std::collections::VecDeque;
 use std::ops::Bound;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// One committed change (the release notes' `ChangeEvent`).
 #[derive(Clone, Debug, PartialEq)]
@@ -21,56 +34,269 @@ pub struct ChangeEvent {
     pub txid: u64,
     /// Commit time, microseconds since the Unix epoch.
     pub commit_ts: i64,
-    /// `schema.table`.
+    /// The database (oid) the table belongs to.
+    pub database: u32,
+    /// `schema.table` (empty for a schema change that names no table).
     pub table: String,
     /// The row's tenant, for a tenant-scoped table.
     pub tenant_id: Option<uuid::Uuid>,
-    /// `insert`, `update` or `delete`.
+    /// `insert`, `update`, `delete`, `truncate` or `ddl`.
     pub op: String,
     /// The primary key's columns (null for a table without one).
     pub pk: serde_json::Value,
-    /// The row before (UPDATE, DELETE) and after (INSERT, UPDATE).
+    /// The row before (UPDATE, DELETE).
     pub before: serde_json::Value,
+    /// The row after (INSERT, UPDATE); for `ddl`, `{"tag", "statement"}`.
     pub after: serde_json::Value,
 }
 
-impl Database {
-    /// The committed changes from LSN `from` on (at most `limit`), in order.
-    pub fn changes(&self, from: u64, limit: usize) -> Result<Vec<ChangeEvent>> {
-        let txn = self
-            .txn_manager()
-            .begin_read_only(IsolationLevel::ReadCommitted)?;
-        let end = vec![CHANGE_LOG_PREFIX + 1];
-        let mut out = Vec::new();
-        for kv in txn.scan(
-            Bound::Included(change_key(from)),
-            Bound::Excluded(end),
-            false,
-        )? {
-            if out.len() >= limit {
-                break;
-            }
-            let (key, value) = kv?;
-            let lsn = lsn_of_key(&key).ok_or_else(|| Error::corrupted("change log key"))?;
-            let (txid, commit_ts, payload) =
-                decode_entry(&value).ok_or_else(|| Error::corrupted("change log entry"))?;
-            let e: serde_json::Value = serde_json::from_slice(payload)
-                .map_err(|e| Error::corrupted(format!("change log entry: {e}")))?;
-            out.push(ChangeEvent {
-                lsn,
-                txid,
-                commit_ts,
-                table: e["table"].as_str().unwrap_or_default().to_string(),
-                tenant_id: e["tenant"]
-                    .as_str()
-                    .and_then(|t| uuid::Uuid::parse_str(t).ok()),
-                op: e["op"].as_str().unwrap_or_default().to_string(),
-                pk: e["pk"].clone(),
-                before: e["before"].clone(),
-                after: e["after"].clone(),
-            });
+impl ChangeEvent {
+    fn decode(key: &[u8], value: &[u8]) -> Result<ChangeEvent> {
+        let lsn = lsn_of_key(key).ok_or_else(|| Error::corrupted("change log key"))?;
+        let (txid, commit_ts, payload) =
+            decode_entry(value).ok_or_else(|| Error::corrupted("change log entry"))?;
+        let r = ChangeRecord::decode(payload)?;
+        Ok(ChangeEvent {
+            lsn,
+            txid,
+            commit_ts,
+            database: r.db,
+            table: r.table,
+            tenant_id: r.tenant,
+            op: r.op,
+            pk: r.pk,
+            before: r.before,
+            after: r.after,
+        })
+    }
+
+    /// The table's name without its schema.
+    pub fn table_name(&self) -> &str {
+        self.table.rsplit('.').next().unwrap_or(&self.table)
+    }
+}
+
+/// Which changes to read: all by default.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ChangeFilter {
+    /// Only this tenant's rows.
+    pub tenant: Option<uuid::Uuid>,
+    /// Only these tables (`name` or `schema.name`).
+    pub tables: Vec<String>,
+    /// Only this database's tables.
+    pub database: Option<u32>,
+}
+
+impl ChangeFilter {
+    pub fn tenant(mut self, tenant: uuid::Uuid) -> ChangeFilter {
+        self.tenant = Some(tenant);
+        self
+    }
+
+    pub fn table(mut self, table: impl Into<String>) -> ChangeFilter {
+        self.tables.push(table.into());
+        self
+    }
+
+    pub fn matches(&self, e: &ChangeEvent) -> bool {
+        self.tenant.is_none_or(|t| e.tenant_id == Some(t))
+            && self.database.is_none_or(|d| e.database == d)
+            && (self.tables.is_empty()
+                || self
+                    .tables
+                    .iter()
+                    .any(|t| *t == e.table || t == e.table_name()))
+    }
+}
+
+/// The highest LSN compaction has removed (0: nothing yet).
+pub fn horizon(txn: &Transaction) -> Result<u64> {
+    match txn.get_latest(&horizon_key())? {
+        Some(v) => u64_value(&v).ok_or_else(|| Error::corrupted("change log horizon")),
+        None => Ok(0),
+    }
+}
+
+/// 55000 unless the changes after `after` are all still in the log.
+pub fn check_retained(txn: &Transaction, after: u64) -> Result<()> {
+    let h = horizon(txn)?;
+    if after < h {
+        return Err(behind(&format!("changes after LSN {after}"), h));
+    }
+    Ok(())
+}
+
+/// The error for a reader that asks for compacted changes.
+pub(crate) fn behind(what: &str, horizon: u64) -> Error {
+    Error::new(
+        SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("{what} are no longer retained: the change log was compacted through LSN {horizon}"),
+    )
+    .with_hint(format!(
+        "Read from LSN {horizon} on, after taking a fresh copy of the data; keep a consumer (helios.create_consumer) to hold changes until they are acknowledged."
+    ))
+}
+
+/// Reads the changes after LSN `after` that pass `filter`, at most `limit`,
+/// as `txn` sees the log. 55000 if some of them were compacted.
+pub fn read(
+    txn: &Transaction,
+    after: u64,
+    filter: &ChangeFilter,
+    limit: usize,
+) -> Result<Vec<ChangeEvent>> {
+    check_retained(txn, after)?;
+    let mut out = Vec::new();
+    let end = vec![CHANGE_LOG_PREFIX + 1];
+    let Some(start) = after.checked_add(1) else {
+        return Ok(out);
+    };
+    for kv in txn.scan(
+        Bound::Included(change_key(start)),
+        Bound::Excluded(end),
+        false,
+    )? {
+        if out.len() >= limit {
+            break;
         }
+        let (key, value) = kv?;
+        let e = ChangeEvent::decode(&key, &value)?;
+        if filter.matches(&e) {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
+/// How many changes one page of an iterator or subscription reads.
+const PAGE: usize = 1024;
+
+/// The committed changes after an LSN, read lazily a page at a time
+/// ([`Database::changes`]). It ends at the end of the log as it is when
+/// the last page is read.
+pub struct Changes {
+    txns: Arc<TxnManager>,
+    filter: ChangeFilter,
+    after: u64,
+    buffer: VecDeque<ChangeEvent>,
+    done: bool,
+}
+
+impl Changes {
+    /// Reads the next page; false at the end of the log.
+    fn fill(&mut self) -> Result<bool> {
+        let txn = self.txns.begin_read_only(IsolationLevel::ReadCommitted)?;
+        // Read unfiltered pages so that `after` advances past skipped changes.
+        let page = read(&txn, self.after, &ChangeFilter::default(), PAGE);
         txn.rollback();
-        Ok(out)
+        let page = page?;
+        let Some(last) = page.last() else {
+            return Ok(false);
+        };
+        self.after = last.lsn;
+        self.buffer
+            .extend(page.into_iter().filter(|e| self.filter.matches(e)));
+        Ok(true)
+    }
+
+    /// The last LSN read so far (filtered out or not).
+    pub fn position(&self) -> u64 {
+        self.after
+    }
+}
+
+impl Iterator for Changes {
+    type Item = Result<ChangeEvent>;
+
+    fn next(&mut self) -> Option<Result<ChangeEvent>> {
+        while self.buffer.is_empty() && !self.done {
+            match self.fill() {
+                Ok(true) => {}
+                Ok(false) => self.done = true,
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+        self.buffer.pop_front().map(Ok)
+    }
+}
+
+/// A subscription to the change log ([`Database::subscribe`]): yields
+/// every committed change after its starting LSN that passes its filter,
+/// then waits for the next commit that writes changes.
+pub struct Subscription {
+    changes: Changes,
+}
+
+impl Subscription {
+    /// The next change, waiting up to `timeout` for one to be committed
+    /// (`None` if none came).
+    pub fn next_timeout(&mut self, timeout: Duration) -> Result<Option<ChangeEvent>> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(e) = self.changes.buffer.pop_front() {
+                return Ok(Some(e));
+            }
+            // Read the commit count first: a commit after it wakes the wait.
+            let seen = self.changes.txns.change_commits();
+            if self.changes.fill()? {
+                continue;
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            self.changes.txns.wait_for_changes(seen, deadline - now);
+        }
+    }
+
+    /// The last LSN read so far (what to resume after).
+    pub fn position(&self) -> u64 {
+        self.changes.position()
+    }
+}
+
+impl Iterator for Subscription {
+    type Item = Result<ChangeEvent>;
+
+    /// Waits as long as it takes for the next change.
+    fn next(&mut self) -> Option<Result<ChangeEvent>> {
+        loop {
+            match self.next_timeout(Duration::from_secs(3600)) {
+                Ok(Some(e)) => return Some(Ok(e)),
+                Ok(None) => {}
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+impl Database {
+    /// The committed changes after LSN `after` (0: from the start) that
+    /// pass `filter`, in commit order, read lazily. An item is an error
+    /// (55000) if changes after `after` were already compacted.
+    pub fn changes(&self, after: u64, filter: ChangeFilter) -> Changes {
+        Changes {
+            txns: self.txn_manager().clone(),
+            filter,
+            after,
+            buffer: VecDeque::new(),
+            done: false,
+        }
+    }
+
+    /// Like [`Database::changes`], but instead of ending at the end of the
+    /// log it waits for the next commit (see [`Subscription`]).
+    pub fn subscribe(&self, after: u64, filter: ChangeFilter) -> Subscription {
+        Subscription {
+            changes: self.changes(after, filter),
+        }
+    }
+
+    /// The LSN of the last change captured so far (0 before the first).
+    pub fn last_lsn(&self) -> u64 {
+        self.txn_manager().last_lsn()
     }
 }

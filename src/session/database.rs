@@ -59,6 +59,8 @@ pub(crate) struct DbInner {
 #[derive(Clone)]
 pub struct Database {
     pub(crate) inner: Arc<DbInner>,
+    /// The maintenance thread, stopped when the last handle goes.
+    _maintenance: Arc<super::maintenance::Maintenance>,
 }
 
 impl Database {
@@ -129,19 +131,21 @@ impl Database {
         } else {
             txn.rollback();
         }
+        let inner = Arc::new(DbInner {
+            engine,
+            txns,
+            catalog_cache: CatalogCache::default(),
+            oids,
+            sequences: SequenceManager::default(),
+            path,
+            bootstrap_role,
+            role_sessions: Mutex::new(HashMap::new()),
+            sessions: SessionRegistry::default(),
+            quotas: Arc::new(QuotaRegistry::default()),
+        });
         let db = Database {
-            inner: Arc::new(DbInner {
-                engine,
-                txns,
-                catalog_cache: CatalogCache::default(),
-                oids,
-                sequences: SequenceManager::default(),
-                path,
-                bootstrap_role,
-                role_sessions: Mutex::new(HashMap::new()),
-                sessions: SessionRegistry::default(),
-                quotas: Arc::new(QuotaRegistry::default()),
-            }),
+            _maintenance: Arc::new(super::maintenance::Maintenance::start(&inner)),
+            inner,
         };
         let quotas = db.inner.quotas.clone();
         db.inner

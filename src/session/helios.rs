@@ -75,6 +75,100 @@ pub(super) fn helios_call(q: &ast::Query) -> Option<HeliosCall<'_>> {
     })
 }
 
+/// The type of a `helios.` function's parameter, by its name (what a
+/// `$n` given for it is described as).
+fn param_type(name: &str) -> DataType {
+    match name {
+        "lsn" | "start_lsn" | "before_lsn" | "bytes" | "max_bytes" | "max_storage_bytes"
+        | "max_connections" | "max_qps" => DataType::Int8,
+        "enabled" | "cascade" | "if_exists" => DataType::Bool,
+        "age" => DataType::Interval,
+        _ => DataType::Text,
+    }
+}
+
+/// The parameter names of each `helios.` function, in order, and the type
+/// of its result (text: no value).
+const SIGNATURES: &[(&str, &[&str], DataType)] = &[
+    ("create_tenant", &["name", "tier"], DataType::Uuid),
+    ("drop_tenant", &["name", "cascade"], DataType::Text),
+    ("bind_role", &["role", "tenant"], DataType::Text),
+    ("unbind_role", &["role"], DataType::Text),
+    ("enable_tenancy", &["table", "column"], DataType::Text),
+    ("disable_tenancy", &["table"], DataType::Text),
+    ("recompute_usage", &["tenant"], DataType::Int8),
+    ("create_tier", &LIMIT_ARGS_WITH_NAME, DataType::Text),
+    ("alter_tier", &LIMIT_ARGS_WITH_NAME, DataType::Text),
+    ("set_tenant_tier", &["tenant", "tier"], DataType::Text),
+    (
+        "set_tenant_limits",
+        &["tenant", "max_storage_bytes", "max_connections", "max_qps"],
+        DataType::Text,
+    ),
+    ("set_capture", &["table", "enabled"], DataType::Text),
+    (
+        "create_consumer",
+        &["name", "start_lsn", "tenant"],
+        DataType::Int8,
+    ),
+    ("drop_consumer", &["name", "if_exists"], DataType::Text),
+    ("consumer_ack", &["name", "lsn"], DataType::Int8),
+    ("truncate_changes", &["before_lsn"], DataType::Int8),
+    ("compact_changes", &[], DataType::Int8),
+    (
+        "set_change_retention",
+        &["age", "bytes", "max_bytes"],
+        DataType::Text,
+    ),
+];
+
+fn signature(name: &str) -> Result<(&'static [&'static str], DataType)> {
+    SIGNATURES
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, p, t)| (*p, t.clone()))
+        .ok_or_else(|| {
+            Error::new(
+                SqlState::UNDEFINED_FUNCTION,
+                format!("function helios.{name} does not exist"),
+            )
+        })
+}
+
+/// The parameter types (`$n` given as arguments, by the parameter they
+/// stand for) and result column of a call, without running it.
+pub(super) fn describe_call(call: &HeliosCall) -> Result<(Vec<DataType>, Column)> {
+    let (names, result) = signature(&call.name)?;
+    let mut types: Vec<DataType> = Vec::new();
+    for (k, (name, e)) in call.args.iter().enumerate() {
+        let mut e = *e;
+        while let ast::Expr::Cast { expr, .. } | ast::Expr::Nested(expr) = e {
+            e = expr;
+        }
+        let ast::Expr::Value(v) = e else { continue };
+        let ast::Value::Placeholder(p) = &v.value else {
+            continue;
+        };
+        let Ok(n) = p.trim_start_matches('$').parse::<usize>() else {
+            continue;
+        };
+        let pname = name.as_deref().or(names.get(k).copied()).unwrap_or("");
+        if n >= 1 {
+            if types.len() < n {
+                types.resize(n, DataType::Text);
+            }
+            types[n - 1] = param_type(pname);
+        }
+    }
+    Ok((
+        types,
+        Column {
+            name: call.name.clone(),
+            ty: result,
+        },
+    ))
+}
+
 /// A constant argument: a literal, or parameter `$n`.
 fn constant(e: &ast::Expr, params: &[Value]) -> Result<Value> {
     match e {
@@ -123,8 +217,17 @@ struct Args {
     values: Vec<(String, Value)>,
 }
 
+/// A call with its arguments' values.
+pub(super) struct EvaluatedCall {
+    name: String,
+    args: Vec<(Option<String>, Value)>,
+}
+
 impl Args {
-    fn bind(call: &HeliosCall, names: &[&str], required: usize, params: &[Value]) -> Result<Args> {
+    /// Binds a call's arguments to its function's parameters (see
+    /// [`SIGNATURES`]); the first `required` must be given.
+    fn bind(call: &EvaluatedCall, required: usize) -> Result<Args> {
+        let (names, _) = signature(&call.name)?;
         let signature = || {
             Error::new(
                 SqlState::UNDEFINED_FUNCTION,
@@ -145,7 +248,7 @@ impl Args {
             ))
         };
         let mut values: Vec<(String, Value)> = Vec::new();
-        for (k, (name, e)) in call.args.iter().enumerate() {
+        for (k, (name, v)) in call.args.iter().enumerate() {
             let key = match name {
                 Some(n) if names.contains(&n.as_str()) => n.clone(),
                 Some(_) => return Err(signature()),
@@ -154,7 +257,7 @@ impl Args {
             if values.iter().any(|(n, _)| *n == key) {
                 return Err(signature());
             }
-            values.push((key, constant(e, params)?));
+            values.push((key, v.clone()));
         }
         if names[..required]
             .iter()
@@ -210,6 +313,31 @@ impl Args {
         })
     }
 
+    /// An interval argument that was given (`Some(None)`: given as NULL).
+    fn given_interval(&self, name: &str) -> Result<Option<Option<crate::types::Interval>>> {
+        match self.values.iter().find(|(n, _)| n == name).map(|(_, v)| v) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(v) => match v.clone().cast(&DataType::Interval)? {
+                Value::Interval(i) => Ok(Some(Some(i))),
+                _ => Ok(Some(None)),
+            },
+        }
+    }
+
+    fn required_flag(&self, name: &str) -> Result<bool> {
+        if matches!(
+            self.values.iter().find(|(n, _)| n == name).map(|(_, v)| v),
+            None | Some(Value::Null)
+        ) {
+            return Err(Error::new(
+                SqlState::NULL_VALUE_NOT_ALLOWED,
+                format!("argument \"{name}\" must not be null"),
+            ));
+        }
+        self.flag(name)
+    }
+
     fn flag(&self, name: &str) -> Result<bool> {
         match self.values.iter().find(|(n, _)| n == name).map(|(_, v)| v) {
             None | Some(Value::Null) => Ok(false),
@@ -237,10 +365,22 @@ impl Session {
                 vec![vec![Value::Null]],
             )
         };
+        let mut args = Vec::with_capacity(call.args.len());
+        for (n, e) in &call.args {
+            let v = match constant(e, params) {
+                Ok(v) => v,
+                Err(_) => self.eval_arg(e, params)?,
+            };
+            args.push((n.clone(), v));
+        }
+        let call = EvaluatedCall {
+            name: call.name.clone(),
+            args,
+        };
         let name = call.name.as_str();
         match name {
             "create_tenant" => {
-                let a = Args::bind(call, &["name", "tier"], 1, params)?;
+                let a = Args::bind(&call, 1)?;
                 let (n, tier) = (a.required("name")?, a.text("tier")?);
                 let id = self.with_ddl(|ctx| ctx.create_tenant(&n, tier.as_deref()))?;
                 Ok(super::rows_result(
@@ -252,35 +392,26 @@ impl Session {
                 ))
             }
             "drop_tenant" => {
-                let a = Args::bind(call, &["name", "cascade"], 1, params)?;
+                let a = Args::bind(&call, 1)?;
                 let (n, cascade) = (a.required("name")?, a.flag("cascade")?);
                 self.with_ddl(|ctx| ctx.drop_tenant(&n, cascade))?;
                 Ok(void(name))
             }
             "bind_role" => {
-                let a = Args::bind(call, &["role", "tenant"], 2, params)?;
+                let a = Args::bind(&call, 2)?;
                 let (r, t) = (a.required("role")?, a.required("tenant")?);
                 self.with_ddl(|ctx| ctx.bind_role(&r, Some(&t)))?;
                 Ok(void(name))
             }
             "unbind_role" => {
-                let a = Args::bind(call, &["role"], 1, params)?;
+                let a = Args::bind(&call, 1)?;
                 let r = a.required("role")?;
                 self.with_ddl(|ctx| ctx.bind_role(&r, None))?;
                 Ok(void(name))
             }
             "enable_tenancy" | "disable_tenancy" => {
-                let a = if name == "enable_tenancy" {
-                    Args::bind(call, &["table", "column"], 1, params)?
-                } else {
-                    Args::bind(call, &["table"], 1, params)?
-                };
-                let table = a.required("table")?;
-                let table = match crate::sql::parser::parse_expr(&table)? {
-                    ast::Expr::Identifier(i) => ast::ObjectName::from(vec![i]),
-                    ast::Expr::CompoundIdentifier(parts) => ast::ObjectName::from(parts),
-                    _ => return Err(crate::error::Error::undefined_table(&table)),
-                };
+                let a = Args::bind(&call, 1)?;
+                let table = table_name(&a.required("table")?)?;
                 let column = a.text("column")?.unwrap_or_else(|| "tenant_id".into());
                 if name == "enable_tenancy" {
                     self.with_ddl(|ctx| ctx.enable_tenancy(&table, &column))?;
@@ -290,7 +421,7 @@ impl Session {
                 Ok(void(name))
             }
             "recompute_usage" => {
-                let a = Args::bind(call, &["tenant"], 1, params)?;
+                let a = Args::bind(&call, 1)?;
                 let t = a.required("tenant")?;
                 let bytes = self.with_ddl(|ctx| ctx.recompute_usage(&t))?;
                 Ok(super::rows_result(
@@ -302,7 +433,7 @@ impl Session {
                 ))
             }
             "create_tier" => {
-                let a = Args::bind(call, &LIMIT_ARGS_WITH_NAME, 4, params)?;
+                let a = Args::bind(&call, 4)?;
                 let n = a.required("name")?;
                 let limits = crate::catalog::ResourceLimits {
                     max_storage_bytes: a.required_int("max_storage_bytes")?,
@@ -313,7 +444,7 @@ impl Session {
                 Ok(void(name))
             }
             "alter_tier" => {
-                let a = Args::bind(call, &LIMIT_ARGS_WITH_NAME, 1, params)?;
+                let a = Args::bind(&call, 1)?;
                 let n = a.required("name")?;
                 let change = crate::catalog::LimitOverrides {
                     max_storage_bytes: a.int("max_storage_bytes")?,
@@ -324,18 +455,13 @@ impl Session {
                 Ok(void(name))
             }
             "set_tenant_tier" => {
-                let a = Args::bind(call, &["tenant", "tier"], 2, params)?;
+                let a = Args::bind(&call, 2)?;
                 let (t, tier) = (a.required("tenant")?, a.required("tier")?);
                 self.with_ddl(|ctx| ctx.set_tenant_tier(&t, &tier))?;
                 Ok(void(name))
             }
             "set_tenant_limits" => {
-                let a = Args::bind(
-                    call,
-                    &["tenant", "max_storage_bytes", "max_connections", "max_qps"],
-                    1,
-                    params,
-                )?;
+                let a = Args::bind(&call, 1)?;
                 let t = a.required("tenant")?;
                 let change = [
                     a.given_int("max_storage_bytes")?,
@@ -345,10 +471,93 @@ impl Session {
                 self.with_ddl(|ctx| ctx.set_tenant_limits(&t, change))?;
                 Ok(void(name))
             }
+            "set_capture" => {
+                let a = Args::bind(&call, 2)?;
+                let table = table_name(&a.required("table")?)?;
+                let enabled = a.required_flag("enabled")?;
+                self.with_ddl(|ctx| ctx.set_capture(&table, enabled))?;
+                Ok(void(name))
+            }
+            "create_consumer" => {
+                let a = Args::bind(&call, 1)?;
+                let n = a.required("name")?;
+                let lsn =
+                    self.create_consumer(&n, a.int("start_lsn")?, a.text("tenant")?.as_deref())?;
+                Ok(int8(name, lsn))
+            }
+            "drop_consumer" => {
+                let a = Args::bind(&call, 1)?;
+                let n = a.required("name")?;
+                self.drop_consumer(&n, a.flag("if_exists")?)?;
+                Ok(void(name))
+            }
+            "consumer_ack" => {
+                let a = Args::bind(&call, 2)?;
+                let (n, lsn) = (a.required("name")?, a.required_int("lsn")?);
+                let acked = self.consumer_ack(&n, lsn)?;
+                Ok(int8(name, acked))
+            }
+            "truncate_changes" => {
+                let a = Args::bind(&call, 1)?;
+                let removed = self.truncate_changes(a.required_int("before_lsn")?)?;
+                Ok(int8(name, removed))
+            }
+            "compact_changes" => {
+                Args::bind(&call, 0)?;
+                let removed = self.compact_changes()?;
+                Ok(int8(name, removed))
+            }
+            "set_change_retention" => {
+                let a = Args::bind(&call, 0)?;
+                self.set_change_retention(
+                    a.given_interval("age")?,
+                    a.given_int("bytes")?,
+                    a.given_int("max_bytes")?,
+                )?;
+                Ok(void(name))
+            }
             other => Err(Error::new(
                 SqlState::UNDEFINED_FUNCTION,
                 format!("function helios.{other} does not exist"),
             )),
         }
+    }
+}
+
+impl Session {
+    /// The value of an argument that is not a constant (`(SELECT max(lsn)
+    /// FROM helios.changes(...))`, `now() - interval '1 day'`), computed as
+    /// `SELECT expr` in the statement's transaction.
+    fn eval_arg(&mut self, e: &ast::Expr, params: &[Value]) -> Result<Value> {
+        let q = match crate::sql::parser::parse(&format!("SELECT {e}"))?.pop() {
+            Some(ast::Statement::Query(q)) => q,
+            _ => return Err(Error::syntax(format!("bad argument {e}"))),
+        };
+        let rows = self.run_query_rows(&q, params)?;
+        Ok(rows
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next())
+            .unwrap_or(Value::Null))
+    }
+}
+
+/// A one-row bigint result named after the function.
+fn int8(name: &str, v: i64) -> super::StatementResult {
+    super::rows_result(
+        vec![Column {
+            name: name.into(),
+            ty: DataType::Int8,
+        }],
+        vec![vec![Value::Int8(v)]],
+    )
+}
+
+/// A table name given as text (`'orders'`, `'s.orders'`).
+fn table_name(text: &str) -> Result<ast::ObjectName> {
+    match crate::sql::parser::parse_expr(text)? {
+        ast::Expr::Identifier(i) => Ok(ast::ObjectName::from(vec![i])),
+        ast::Expr::CompoundIdentifier(parts) => Ok(ast::ObjectName::from(parts)),
+        _ => Err(crate::error::Error::undefined_table(text)),
     }
 }

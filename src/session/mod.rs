@@ -17,12 +17,14 @@
 //! values of the parameters a server reports with ParameterStatus.
 
 pub mod auth;
+mod changes;
 mod commands;
 mod copy;
 mod cursor;
 mod database;
 mod helios;
 mod identity;
+mod maintenance;
 mod params;
 mod prepare;
 mod registry;
@@ -446,8 +448,13 @@ impl EvalEnv for StmtEnv<'_> {
         self.info.client_addr
     }
 
-    fn session_relation(&self, name: &str) -> Result<Vec<Vec<Value>>> {
-        report::session_relation(self, name)
+    fn session_relation(
+        &self,
+        name: &str,
+        args: &[Value],
+        txn: &Transaction,
+    ) -> Result<Vec<Vec<Value>>> {
+        report::session_relation(self, name, args, txn)
     }
 
     fn current_of(&self, cursor: &str, table: &crate::catalog::TableDef) -> Result<Vec<u8>> {
@@ -1645,6 +1652,7 @@ impl Session {
                 self.notices.borrow_mut().clear();
             }
         }
+        let before = self.catalog()?;
         let tag = self.with_ddl(|ctx| match stmt {
             S::CreateTable(ct) => ctx
                 .create_table(ct, None)
@@ -1714,7 +1722,70 @@ impl Session {
                 "statement not supported: {other}"
             ))),
         })?;
+        self.capture_ddl(stmt, &tag, &before)?;
         Ok(command_result(tag))
+    }
+
+    /// Captures a schema change for the change log: its command tag and
+    /// statement, and the table it is about (if it names one). TRUNCATE
+    /// has its own events; role statements (which may carry passwords) and
+    /// changes to temporary tables are not captured.
+    fn capture_ddl(
+        &mut self,
+        stmt: &ast::Statement,
+        tag: &str,
+        before: &Arc<Catalog>,
+    ) -> Result<()> {
+        use ast::Statement as S;
+        let name = match stmt {
+            S::Truncate(_)
+            | S::CreateRole(_)
+            | S::AlterRole { .. }
+            | S::Drop {
+                object_type: ast::ObjectType::Role | ast::ObjectType::User,
+                ..
+            } => return Ok(()),
+            S::Grant(g) if is_role_grant(g.objects.as_ref(), &g.privileges) => return Ok(()),
+            S::Revoke(r) if is_role_grant(r.objects.as_ref(), &r.privileges) => return Ok(()),
+            S::CreateTable(ct) => Some(&ct.name),
+            S::AlterTable(at) => Some(&at.name),
+            S::CreateIndex(ci) => Some(&ci.table_name),
+            S::CreatePolicy(cp) => Some(&cp.table_name),
+            S::AlterPolicy(ap) => Some(&ap.table_name),
+            S::DropPolicy(dp) => Some(&dp.table_name),
+            S::Drop {
+                object_type: ast::ObjectType::Table,
+                names,
+                ..
+            } if names.len() == 1 => Some(&names[0]),
+            _ => None,
+        };
+        let after = self.catalog()?;
+        let table = match name {
+            Some(n) => {
+                let path = self.search_path(&after);
+                let found = Binder::new(&after, &path)
+                    .table(n)
+                    .or_else(|_| Binder::new(before, &path).table(n));
+                match found {
+                    Ok(t) if t.is_temp() => return Ok(()),
+                    Ok(t) => Some(t),
+                    Err(_) => None,
+                }
+            }
+            None => None,
+        };
+        let record = crate::txn::changes::ChangeRecord {
+            db: after.database,
+            table_id: table.as_ref().map_or(0, |t| t.id),
+            table: table.map(|t| t.qualified_name()).unwrap_or_default(),
+            op: "ddl".into(),
+            after: serde_json::json!({ "tag": tag, "statement": stmt.to_string() }),
+            ..Default::default()
+        };
+        let t = self.txn.as_mut().expect("transaction started");
+        t.txn.capture(record.encode()?);
+        Ok(())
     }
 
     fn create_table_as(
@@ -1729,10 +1800,16 @@ impl Session {
         let (plan, _) = self.plan_query(q, None, params)?;
         let mut ct_plain = ct.clone();
         ct_plain.query = None;
+        let before = self.catalog()?;
         let created = self.with_ddl(|ctx| ctx.create_table(&ct_plain, Some(plan.columns())))?;
         let Some(id) = created else {
             return Ok(command_result("CREATE TABLE AS"));
         };
+        self.capture_ddl(
+            &ast::Statement::CreateTable(ct.clone()),
+            "CREATE TABLE AS",
+            &before,
+        )?;
         let catalog = self.catalog()?;
         let insert = DmlPlan::Insert(InsertPlan::plain(
             catalog.table(id)?.clone(),
@@ -1747,6 +1824,17 @@ impl Session {
             copy: None,
             deallocate: None,
         })
+    }
+
+    /// Runs query `q` in the statement's transaction and collects its rows.
+    fn run_query_rows(&mut self, q: &ast::Query, params: &[Value]) -> Result<Vec<Vec<Value>>> {
+        let catalog = self.catalog()?;
+        let (plan, _) = self.plan_query_in(&catalog, q, None, params)?;
+        let search_path = self.search_path(&catalog);
+        let env = self.env(&catalog, &search_path);
+        let t = self.txn.as_ref().expect("transaction started");
+        let ctx = ExecCtx::new(&t.txn, params, &env);
+        executor::execute(&plan, &ctx)?.collect()
     }
 
     /// EXPLAIN ANALYZE: runs the query, then prints the plan with each
@@ -1840,6 +1928,10 @@ impl Session {
             let search_path = self.search_path(&catalog);
             let binder = Binder::new(&catalog, &search_path).with_param_types(declared.to_vec());
             let cols = match stmt {
+                ast::Statement::Query(q) if let Some(call) = helios::helios_call(q) => {
+                    let (types, col) = helios::describe_call(&call)?;
+                    return Ok((types, column_infos(vec![col])));
+                }
                 ast::Statement::Query(q) if let Some(ct) = writes::select_into_table(q) => {
                     // Binding the query gives the parameters' types.
                     if let Some(q) = &ct?.query {

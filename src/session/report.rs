@@ -130,7 +130,12 @@ pub(super) fn set_config(
 }
 
 /// Rows of the session-dependent system relations (see `EvalEnv::session_relation`).
-pub(super) fn session_relation(env: &StmtEnv, name: &str) -> Result<Vec<Vec<Value>>> {
+pub(super) fn session_relation(
+    env: &StmtEnv,
+    name: &str,
+    args: &[Value],
+    txn: &crate::txn::Transaction,
+) -> Result<Vec<Vec<Value>>> {
     use crate::sql::system;
     match name {
         "pg_settings" => Ok(system::settings_rows(env.settings.describe())),
@@ -162,6 +167,9 @@ pub(super) fn session_relation(env: &StmtEnv, name: &str) -> Result<Vec<Vec<Valu
             super::tenant::tenant_of(env.settings),
         )),
         "helios.tenant_usage" => tenant_usage_rows(env),
+        "helios.changes" => super::changes::change_rows(env, args, txn),
+        "helios.consumers" => super::changes::consumer_rows(env, txn),
+        "helios.change_log" => super::changes::change_log_rows(env, txn),
         "enabled_roles" | "applicable_roles" => Ok(system::current_user_roles_rows(
             env.catalog,
             name,

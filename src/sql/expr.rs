@@ -63,8 +63,14 @@ pub trait EvalEnv {
     fn client_addr(&self) -> Option<SocketAddr>;
     /// The rows of a system relation that depends on the session rather
     /// than only on the catalog (`pg_settings`; `pg_authid`, which only
-    /// superusers may read), when the plan runs.
-    fn session_relation(&self, name: &str) -> Result<Vec<Vec<Value>>>;
+    /// superusers may read), when the plan runs; `args` are a table
+    /// function's arguments (`helios.changes(...)`), read through `txn`.
+    fn session_relation(
+        &self,
+        name: &str,
+        args: &[Value],
+        txn: &crate::txn::Transaction,
+    ) -> Result<Vec<Vec<Value>>>;
     /// The key of the row of `table` that the session's cursor `cursor` is
     /// on (`WHERE CURRENT OF`): 34000 if there is no such cursor, 24000 if
     /// it is not a simply updatable scan of `table` or not on a row.

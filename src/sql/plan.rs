@@ -278,6 +278,8 @@ pub enum Plan {
     /// never shows stale values.
     SessionRelation {
         name: &'static str,
+        /// A table function's arguments (`helios.changes(...)`).
+        args: Vec<Expr>,
         columns: Vec<Column>,
     },
     /// Drops trailing columns (sort keys that are not selected).
@@ -315,7 +317,7 @@ impl Plan {
                     v.extend(upper.iter().map(|(x, _)| x));
                 }
             }
-            Plan::Series { args, .. } => v.extend(args.iter()),
+            Plan::Series { args, .. } | Plan::SessionRelation { args, .. } => v.extend(args.iter()),
             Plan::Filter { predicate, .. } => v.push(predicate),
             Plan::Project { exprs, .. } => v.extend(exprs.iter()),
             Plan::Aggregate { group_by, aggs, .. } => {
@@ -354,8 +356,7 @@ impl Plan {
             | Plan::Barrier { .. }
             | Plan::SetOp { .. }
             | Plan::RecursiveCte { .. }
-            | Plan::WorkTable { .. }
-            | Plan::SessionRelation { .. } => {}
+            | Plan::WorkTable { .. } => {}
         }
         v
     }
@@ -391,7 +392,9 @@ impl Plan {
                     }
                 }
             }
-            Plan::Series { args, .. } => args.iter_mut().for_each(&mut *f),
+            Plan::Series { args, .. } | Plan::SessionRelation { args, .. } => {
+                args.iter_mut().for_each(&mut *f)
+            }
             Plan::Filter { input, predicate } => {
                 f(predicate);
                 input.for_each_expr_mut(f);
@@ -458,7 +461,7 @@ impl Plan {
                 anchor.for_each_expr_mut(f);
                 step.for_each_expr_mut(f);
             }
-            Plan::WorkTable { .. } | Plan::SessionRelation { .. } => {}
+            Plan::WorkTable { .. } => {}
             Plan::NestedLoop {
                 left, right, on, ..
             } => {

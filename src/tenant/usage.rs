@@ -25,25 +25,42 @@ use crate::error::{Error, Result, SqlState};
 use crate::storage::Op;
 use crate::txn::Transaction;
 
-/// Byte changes per tenant made by one statement.
+/// Byte changes per tenant made by one statement: (tenant, rows and index
+/// entries, change-log entries).
 #[derive(Debug, Default)]
-pub struct UsageDelta(Vec<(uuid::Uuid, i64)>);
+pub struct UsageDelta(Vec<(uuid::Uuid, i64, i64)>);
 
 impl UsageDelta {
+    fn slot(&mut self, tenant: uuid::Uuid) -> &mut (uuid::Uuid, i64, i64) {
+        let i = match self.0.iter().position(|(t, _, _)| *t == tenant) {
+            Some(i) => i,
+            None => {
+                self.0.push((tenant, 0, 0));
+                self.0.len() - 1
+            }
+        };
+        &mut self.0[i]
+    }
+
+    /// Adds to a tenant's rows and index entries.
     pub fn add(&mut self, tenant: uuid::Uuid, bytes: i64) {
-        match self.0.iter_mut().find(|(t, _)| *t == tenant) {
-            Some((_, d)) => *d += bytes,
-            None => self.0.push((tenant, bytes)),
-        }
+        self.slot(tenant).1 += bytes;
+    }
+
+    /// Adds to a tenant's change-log entries. They count towards its
+    /// storage, but a statement is refused only for growing its data: a
+    /// DELETE (whose change-log entry may outweigh the row) always runs.
+    pub fn add_log(&mut self, tenant: uuid::Uuid, bytes: i64) {
+        self.slot(tenant).2 += bytes;
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.iter().all(|(_, d)| *d == 0)
+        self.0.iter().all(|(_, d, l)| d + l == 0)
     }
 
-    /// The changes, by tenant.
-    pub fn entries(&self) -> &[(uuid::Uuid, i64)] {
-        &self.0
+    /// The total changes, by tenant.
+    pub fn entries(&self) -> Vec<(uuid::Uuid, i64)> {
+        self.0.iter().map(|&(t, d, l)| (t, d + l)).collect()
     }
 
     /// Checks the limits of the tenants that grow, then queues the merges.
@@ -55,10 +72,11 @@ impl UsageDelta {
         enforced: bool,
         rejected: &dyn Fn(uuid::Uuid),
     ) -> Result<()> {
-        for &(tenant, delta) in &self.0 {
-            if delta <= 0 || !enforced {
+        for &(tenant, rows, log) in &self.0 {
+            if rows <= 0 || !enforced {
                 continue;
             }
+            let delta = rows + log;
             let Some(def) = catalog.tenant_by_id(tenant) else {
                 continue;
             };
@@ -77,7 +95,8 @@ impl UsageDelta {
                 .with_hint("Delete data, or raise the limit with helios.set_tenant_limits."));
             }
         }
-        for (tenant, delta) in self.0 {
+        for (tenant, rows, log) in self.0 {
+            let delta = rows + log;
             if delta != 0 {
                 txn.merge(keys::tenant_usage_key(tenant), Op::AddI64(delta));
             }
@@ -118,7 +137,7 @@ mod tests {
         d.add(a, 10);
         d.add(b, 5);
         d.add(a, -10);
-        assert_eq!(d.entries(), &[(a, 0), (b, 5)]);
+        assert_eq!(d.entries(), vec![(a, 0), (b, 5)]);
         assert!(!d.is_empty());
         d.add(b, -5);
         assert!(d.is_empty());

@@ -18,12 +18,76 @@
 //! the log), the commit time in microseconds since the Unix epoch, then the
 //! payload.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::storage::{Engine, prefix_end};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
 use std::ops::Bound;
+
+/// What one captured change says (an entry's payload, as JSON): written by
+/// the SQL layer, read back by `cdc`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChangeRecord {
+    /// The database the table belongs to.
+    pub db: u32,
+    /// The table's id (0 for DDL that names no table).
+    #[serde(default)]
+    pub table_id: u32,
+    /// `schema.table` (empty for DDL that names no table).
+    #[serde(default)]
+    pub table: String,
+    /// The row's tenant, for a tenant-scoped table.
+    #[serde(default)]
+    pub tenant: Option<uuid::Uuid>,
+    /// `insert`, `update`, `delete`, `truncate` or `ddl`.
+    pub op: String,
+    /// The primary key's columns (null without one, and for TRUNCATE and DDL).
+    #[serde(default)]
+    pub pk: Json,
+    /// The row before (UPDATE, DELETE).
+    #[serde(default)]
+    pub before: Json,
+    /// The row after (INSERT, UPDATE); for DDL, the command tag and statement.
+    #[serde(default)]
+    pub after: Json,
+}
+
+impl ChangeRecord {
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec(self).map_err(|e| Error::internal(format!("change record: {e}")))
+    }
+
+    pub fn decode(payload: &[u8]) -> Result<ChangeRecord> {
+        serde_json::from_slice(payload)
+            .map_err(|e| Error::corrupted(format!("change log entry: {e}")))
+    }
+}
+
+/// The bytes an entry with a payload of `payload_len` bytes takes: key,
+/// header and payload (what it counts towards its tenant's storage).
+pub fn entry_bytes(payload_len: usize) -> i64 {
+    (9 + 16 + payload_len) as i64
+}
 
 /// The key prefix of the change log (`0x06 lsn:u64`).
 pub const CHANGE_LOG_PREFIX: u8 = 0x06;
+
+/// The key prefix of change data capture's state (`cdc`): the log's
+/// size, consumers, retention, migrations.
+pub const CDC_STATE_PREFIX: u8 = 0x07;
+
+/// The key of the change log's total size in bytes (an i64 counter the
+/// commit adds to, and compaction subtracts from).
+pub fn log_bytes_key() -> Vec<u8> {
+    vec![CDC_STATE_PREFIX, 0x00]
+}
+
+/// The key of the log's horizon: the highest LSN compaction has removed
+/// (a u64; absent means 0). Everything at or below it may be gone, and
+/// the numbering never goes back below it.
+pub fn horizon_key() -> Vec<u8> {
+    vec![CDC_STATE_PREFIX, 0x01]
+}
 
 /// The key of the change numbered `lsn`.
 pub fn change_key(lsn: u64) -> Vec<u8> {
@@ -60,16 +124,45 @@ pub fn decode_entry(value: &[u8]) -> Option<(u64, i64, &[u8])> {
     Some((seq, micros, &value[16..]))
 }
 
-/// The highest LSN in the log (0 when it is empty).
+/// The highest LSN given so far: the last entry's, or the horizon if
+/// compaction has emptied the log (0 for a log never written).
 pub(super) fn last_lsn(engine: &dyn Engine) -> Result<u64> {
     let start = vec![CHANGE_LOG_PREFIX];
     let end = prefix_end(&start)
         .map(Bound::Excluded)
         .unwrap_or(Bound::Unbounded);
     let snapshot = engine.snapshot()?;
-    let mut it = snapshot.scan(Bound::Included(start), end, true)?;
-    match it.next() {
-        Some(kv) => Ok(lsn_of_key(&kv?.0).unwrap_or(0)),
-        None => Ok(0),
+    let last = match snapshot.scan(Bound::Included(start), end, true)?.next() {
+        Some(kv) => lsn_of_key(&kv?.0).unwrap_or(0),
+        None => 0,
+    };
+    let horizon = match snapshot.get(&horizon_key())? {
+        Some(v) => u64_value(&v).ok_or_else(|| Error::corrupted("change log horizon"))?,
+        None => 0,
+    };
+    Ok(last.max(horizon))
+}
+
+/// A u64 state value.
+pub fn u64_value(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+/// The bytes of the log's entries for `tenant`'s rows, as `txn` sees the
+/// log (what `helios.recompute_usage` counts besides the rows).
+pub fn tenant_log_bytes(txn: &super::Transaction, tenant: uuid::Uuid) -> Result<i64> {
+    let mut total = 0;
+    for kv in txn.scan(
+        Bound::Included(vec![CHANGE_LOG_PREFIX]),
+        Bound::Excluded(vec![CHANGE_LOG_PREFIX + 1]),
+        false,
+    )? {
+        let (_, value) = kv?;
+        let (_, _, payload) =
+            decode_entry(&value).ok_or_else(|| Error::corrupted("change log entry"))?;
+        if ChangeRecord::decode(payload)?.tenant == Some(tenant) {
+            total += entry_bytes(payload.len());
+        }
     }
+    Ok(total)
 }

@@ -90,6 +90,9 @@ pub struct TxnManager {
     latest: Mutex<Option<Arc<dyn Snapshot>>>,
     /// The LSN the change log's next entry gets (see [`changes`]).
     next_lsn: Arc<AtomicU64>,
+    /// Counts commits that wrote changes; waiters for new changes sleep on it.
+    change_commits: Mutex<u64>,
+    changes_written: parking_lot::Condvar,
 }
 
 impl TxnManager {
@@ -105,7 +108,38 @@ impl TxnManager {
             last_committed: AtomicU64::new(seq),
             commits: AtomicU64::new(0),
             latest: Mutex::new(None),
+            change_commits: Mutex::new(0),
+            changes_written: parking_lot::Condvar::new(),
         }))
+    }
+
+    /// The LSN the last captured change got (or will get, while its commit
+    /// is under way).
+    pub fn last_lsn(&self) -> u64 {
+        self.next_lsn.load(Ordering::SeqCst) - 1
+    }
+
+    /// How many commits have written changes so far; read it before
+    /// reading the log, then [`TxnManager::wait_for_changes`].
+    pub fn change_commits(&self) -> u64 {
+        *self.change_commits.lock()
+    }
+
+    /// Waits until a commit that wrote changes ends after `seen` was read
+    /// from [`TxnManager::change_commits`] (true), or `timeout` passes.
+    pub fn wait_for_changes(&self, seen: u64, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut n = self.change_commits.lock();
+        while *n == seen {
+            if self
+                .changes_written
+                .wait_until(&mut n, deadline)
+                .timed_out()
+            {
+                return *n != seen;
+            }
+        }
+        true
     }
 
     pub fn engine(&self) -> &Arc<dyn Engine> {
@@ -638,6 +672,7 @@ impl Transaction {
     /// Commit with a hook that adds writes once the commit number is known.
     pub fn commit_with(&mut self, on_seq: Option<crate::storage::SeqHook>) -> Result<u64> {
         self.finished = true;
+        let captured = !self.changes.is_empty();
         let on_seq = self.change_log_hook(on_seq);
         let result = if self.writes.is_empty() && self.merges.is_empty() && on_seq.is_none() {
             Ok(self.snapshot.seq())
@@ -658,6 +693,10 @@ impl Transaction {
         let seq = result.as_ref().ok().copied();
         if let Some(seq) = seq {
             self.mgr.after_commit(seq);
+            if captured {
+                *self.mgr.change_commits.lock() += 1;
+                self.mgr.changes_written.notify_all();
+            }
         }
         self.finish(seq);
         result
@@ -686,12 +725,15 @@ impl Transaction {
             // Hooks run one at a time in commit order, so each commit's
             // changes get the next run of numbers.
             let first = next_lsn.fetch_add(payloads.len() as u64, Ordering::SeqCst);
+            let mut bytes = 0;
             for (i, p) in payloads.iter().enumerate() {
+                bytes += changes::entry_bytes(p.len());
                 ops.push((
                     changes::change_key(first + i as u64),
                     Op::Put(changes::encode_entry(seq, micros, p)),
                 ));
             }
+            ops.push((changes::log_bytes_key(), Op::AddI64(bytes)));
             ops
         }))
     }

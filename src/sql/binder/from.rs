@@ -291,7 +291,11 @@ impl Binder<'_> {
                 name, alias, args, ..
             } => {
                 if let Some(args) = args {
-                    let (_, fname) = split_name(name)?;
+                    let (schema, fname) = split_name(name)?;
+                    if schema.as_deref() == Some("helios") && fname == "changes" {
+                        let (p, s) = self.bind_changes(&args.args, alias.as_ref())?;
+                        return Ok((p, s, false));
+                    }
                     let list = table_function_args(&args.args)?;
                     let (p, s) = self.bind_table_function(&fname, &list, alias.as_ref())?;
                     return Ok((p, s, false));
@@ -343,7 +347,12 @@ impl Binder<'_> {
                 lateral,
                 ..
             } => {
-                let (_, fname) = split_name(name)?;
+                let (schema, fname) = split_name(name)?;
+                if schema.as_deref() == Some("helios") && fname == "changes" {
+                    let (p, s) = self
+                        .with_lateral(*lateral, left, || self.bind_changes(args, alias.as_ref()))?;
+                    return Ok((p, s, *lateral));
+                }
                 let list = table_function_args(args)?;
                 let (p, s) = self.with_lateral(*lateral, left, || {
                     self.bind_table_function(&fname, &list, alias.as_ref())

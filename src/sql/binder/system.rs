@@ -101,6 +101,7 @@ impl Binder<'_> {
         let plan = match table.session {
             Some(name) => Plan::SessionRelation {
                 name,
+                args: Vec::new(),
                 columns: table.columns,
             },
             None => Plan::Values {
@@ -113,6 +114,97 @@ impl Binder<'_> {
             },
         };
         Ok(Some((plan, scope)))
+    }
+
+    /// `helios.changes(since_lsn [, tenant] [, tables] [, limit] [, consumer])`
+    /// in FROM, arguments by position or name: the change log's rows, read
+    /// by the session when the plan runs (`EvalEnv::session_relation`).
+    pub(super) fn bind_changes(
+        &self,
+        args: &[ast::FunctionArg],
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<(Plan, Scope)> {
+        const PARAMS: [&str; 5] = ["since_lsn", "tenant", "tables", "limit", "consumer"];
+        let types = [
+            DataType::Int8,
+            DataType::Text,
+            DataType::Array(Box::new(DataType::Text)),
+            DataType::Int8,
+            DataType::Text,
+        ];
+        let signature = || {
+            Error::new(
+                SqlState::UNDEFINED_FUNCTION,
+                "function helios.changes with these arguments does not exist",
+            )
+            .with_hint(
+                "helios.changes takes (since_lsn bigint, tenant text, tables text[], \"limit\" bigint, consumer text).",
+            )
+        };
+        let mut bound: Vec<Option<Expr>> = vec![None; PARAMS.len()];
+        for (i, a) in args.iter().enumerate() {
+            let (pos, e) = match a {
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => (i, e),
+                ast::FunctionArg::Named {
+                    name,
+                    arg: ast::FunctionArgExpr::Expr(e),
+                    ..
+                }
+                | ast::FunctionArg::ExprNamed {
+                    name: ast::Expr::Identifier(name),
+                    arg: ast::FunctionArgExpr::Expr(e),
+                    ..
+                } => (
+                    PARAMS
+                        .iter()
+                        .position(|n| *n == ident(name))
+                        .ok_or_else(signature)?,
+                    e,
+                ),
+                _ => return Err(signature()),
+            };
+            if pos >= PARAMS.len() || bound[pos].is_some() {
+                return Err(signature());
+            }
+            let (x, t) = self.bind_expr(e, &Scope::default())?;
+            let target = types[pos].clone();
+            let x = self.coerce(x, &t, &target)?;
+            bound[pos] = Some(if t != target && t != DataType::Unknown {
+                Expr::Cast(Box::new(x), target)
+            } else {
+                x
+            });
+        }
+        let columns = system::helios::change_columns();
+        let q = alias
+            .map(|a| ident(&a.name))
+            .unwrap_or_else(|| "changes".to_string());
+        let mut scope = Scope {
+            columns: columns
+                .iter()
+                .map(|c| ScopeColumn {
+                    qualifier: Some(q.clone()),
+                    name: c.name.clone(),
+                    ty: c.ty.clone(),
+                    qualified_only: false,
+                })
+                .collect(),
+            tables: vec![],
+        };
+        if let Some(a) = alias {
+            super::from::rename_columns(&mut scope, &a.columns)?;
+        }
+        Ok((
+            Plan::SessionRelation {
+                name: "helios.changes",
+                args: bound
+                    .into_iter()
+                    .map(|x| x.unwrap_or(Expr::Literal(Value::Null)))
+                    .collect(),
+                columns,
+            },
+            scope,
+        ))
     }
 
     /// `x::regclass` and the other `reg*` casts (`tname` from [`reg_type`]).

@@ -348,6 +348,7 @@ impl DdlCtx<'_> {
             rls: Default::default(),
             tenant_column: None,
             on_commit,
+            capture_off: false,
         };
         // Owned sequences for serial and identity columns.
         for (cname, ty, _, opts) in seqs {

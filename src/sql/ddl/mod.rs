@@ -212,7 +212,7 @@ impl DdlCtx<'_> {
     /// limits of tenants that grow.
     fn account_table(&mut self, before: UsageDelta, after: UsageDelta) -> Result<()> {
         let mut delta = after;
-        for &(t, b) in before.entries() {
+        for (t, b) in before.entries() {
             delta.add(t, -b);
         }
         let env = self.env;
@@ -774,6 +774,17 @@ impl DdlCtx<'_> {
             self.lock_table_exclusive(id)?;
             self.release_table_usage(id)?;
             self.delete_prefix(keys::table_prefix(id))?;
+            let table = self.catalog.table(id)?;
+            if !table.is_temp() && !table.capture_off {
+                let record = crate::txn::changes::ChangeRecord {
+                    db: table.database,
+                    table_id: id,
+                    table: table.qualified_name(),
+                    op: "truncate".into(),
+                    ..Default::default()
+                };
+                self.txn.capture(record.encode()?);
+            }
             if restart {
                 let owned: Vec<Arc<SequenceDef>> = self
                     .catalog

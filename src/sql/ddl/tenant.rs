@@ -311,8 +311,9 @@ impl DdlCtx<'_> {
     }
 
     /// `helios.recompute_usage(tenant)`: the bytes of the tenant's rows and
-    /// index entries in every tenant-scoped table of every database,
-    /// counted afresh (what the tracked usage must equal).
+    /// index entries in every tenant-scoped table of every database, and of
+    /// its changes in the change log, counted afresh (what the tracked
+    /// usage must equal).
     pub fn recompute_usage(&mut self, tenant: &str) -> Result<i64> {
         self.require_tenant_admin("recount tenants' storage")?;
         let id = self.catalog.tenant_named(tenant)?.id;
@@ -326,7 +327,7 @@ impl DdlCtx<'_> {
                 .map(|(_, b)| b)
                 .sum::<i64>();
         }
-        Ok(total)
+        Ok(total + crate::txn::changes::tenant_log_bytes(self.txn, id)?)
     }
 
     /// `helios.bind_role(role, tenant)` (tenant None: `helios.unbind_role`).
@@ -369,6 +370,24 @@ impl DdlCtx<'_> {
     }
 
     /// `helios.enable_tenancy(table [, column => 'tenant_id'])`.
+    /// `helios.set_capture(table, enabled)`: whether the change log
+    /// captures the table's changes (the table's owner decides).
+    pub fn set_capture(&mut self, table: &ast::ObjectName, enabled: bool) -> Result<()> {
+        let t = self.binder().table(table)?;
+        self.require_owner(crate::catalog::acl::Object::Table(&t))?;
+        if t.is_temp() {
+            return Err(Error::new(
+                SqlState::FEATURE_NOT_SUPPORTED,
+                "changes to temporary tables are never captured",
+            ));
+        }
+        self.lock_table_exclusive(t.id)?;
+        let mut def = (*t).clone();
+        def.capture_off = !enabled;
+        self.put_table(&def)?;
+        self.reload()
+    }
+
     pub fn enable_tenancy(&mut self, table: &ast::ObjectName, column: &str) -> Result<()> {
         let t = self.binder().table(table)?;
         self.require_owner(crate::catalog::acl::Object::Table(&t))?;

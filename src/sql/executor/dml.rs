@@ -38,6 +38,7 @@ use crate::sql::expr::{EvalCtx, EvalEnv, Expr, Subquery, SubqueryEval};
 use crate::sql::functions::BoundDomain;
 use crate::storage::prefix_end;
 use crate::tenant::usage::UsageDelta;
+use crate::txn::changes::{ChangeRecord, entry_bytes};
 use crate::txn::locks::LockMode;
 use crate::txn::{Transaction, WriteCheck};
 use crate::types::Value;
@@ -608,9 +609,10 @@ impl<'a> Writer<'a> {
     }
 
     /// Captures a row change for the change log (see `txn::changes`):
-    /// a JSON object with the table, the row's tenant, the operation, the
-    /// primary key and the row before and after. Temporary tables are not
-    /// captured.
+    /// the table, the row's tenant, the operation, the primary key and the
+    /// row before and after, as JSON. The entry's bytes count towards the
+    /// tenant's storage. Temporary tables, and tables whose capture is
+    /// off, are left out.
     fn capture(
         &mut self,
         table: &TableDef,
@@ -618,7 +620,7 @@ impl<'a> Writer<'a> {
         before: Option<&[Value]>,
         after: Option<&[Value]>,
     ) -> Result<()> {
-        if table.is_temp() {
+        if table.is_temp() || table.capture_off {
             return Ok(());
         }
         let image = |row: Option<&[Value]>| -> Result<serde_json::Value> {
@@ -632,33 +634,38 @@ impl<'a> Writer<'a> {
             Ok(serde_json::Value::Object(m))
         };
         let row = after.or(before).unwrap_or(&[]);
-        let tenant = table
-            .tenant_column
-            .and_then(|c| match row.get(c) {
-                Some(Value::Uuid(t)) => Some(serde_json::Value::String(t.to_string())),
-                _ => None,
-            })
-            .unwrap_or(serde_json::Value::Null);
-        let mut pk = serde_json::Map::new();
-        for &c in &table.primary_key {
-            if let Some(v) = row.get(c) {
-                pk.insert(
-                    table.columns[c].name.clone(),
-                    crate::sql::functions::to_json(v)?,
-                );
-            }
-        }
-        let event = serde_json::json!({
-            "table_id": table.id,
-            "table": table.qualified_name(),
-            "tenant": tenant,
-            "op": op,
-            "pk": if table.primary_key.is_empty() { serde_json::Value::Null } else { serde_json::Value::Object(pk) },
-            "before": image(before)?,
-            "after": image(after)?,
+        let tenant = table.tenant_column.and_then(|c| match row.get(c) {
+            Some(Value::Uuid(t)) => Some(*t),
+            _ => None,
         });
-        let payload = serde_json::to_vec(&event)
-            .map_err(|e| Error::internal(format!("change event: {e}")))?;
+        let pk = if table.primary_key.is_empty() {
+            serde_json::Value::Null
+        } else {
+            let mut pk = serde_json::Map::new();
+            for &c in &table.primary_key {
+                if let Some(v) = row.get(c) {
+                    pk.insert(
+                        table.columns[c].name.clone(),
+                        crate::sql::functions::to_json(v)?,
+                    );
+                }
+            }
+            serde_json::Value::Object(pk)
+        };
+        let payload = ChangeRecord {
+            db: table.database,
+            table_id: table.id,
+            table: table.qualified_name(),
+            tenant,
+            op: op.to_string(),
+            pk,
+            before: image(before)?,
+            after: image(after)?,
+        }
+        .encode()?;
+        if let Some(t) = tenant {
+            self.usage.add_log(t, entry_bytes(payload.len()));
+        }
         self.txn.capture(payload);
         Ok(())
     }

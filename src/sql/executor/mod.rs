@@ -343,8 +343,14 @@ fn execute_node<'a>(plan: &'a Plan, ctx: &'a ExecCtx<'a>) -> Result<RowIter<'a>>
             union_all,
             ..
         } => setop::recursive(*id, anchor, step, *union_all, ctx)?,
-        Plan::SessionRelation { name, .. } => {
-            Box::new(ctx.env.session_relation(name)?.into_iter().map(Ok))
+        Plan::SessionRelation { name, args, .. } => {
+            let args = Expr::eval_all(args, &[], &ectx)?;
+            Box::new(
+                ctx.env
+                    .session_relation(name, &args, ctx.txn)?
+                    .into_iter()
+                    .map(Ok),
+            )
         }
         Plan::WorkTable { id, .. } => {
             let rows = ctx.cache.work_table(*id);

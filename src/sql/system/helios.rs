@@ -7,9 +7,33 @@
 
 use super::{Builder, Ctx, SystemTable, text};
 use crate::catalog::Catalog;
+use crate::sql::plan::Column;
 use crate::types::{DataType, Value};
 
-pub const NAMES: &[&str] = &["tenants", "policies", "tiers", "tenant_usage"];
+pub const NAMES: &[&str] = &[
+    "tenants",
+    "policies",
+    "tiers",
+    "tenant_usage",
+    "consumers",
+    "change_log",
+];
+
+/// The columns of `helios.changes(...)`.
+pub fn change_columns() -> Vec<Column> {
+    Builder::new(&[
+        ("lsn", DataType::Int8),
+        ("txid", DataType::Int8),
+        ("commit_ts", DataType::Timestamptz),
+        ("table_name", DataType::Text),
+        ("tenant_id", DataType::Uuid),
+        ("op", DataType::Text),
+        ("pk", DataType::Jsonb),
+        ("before", DataType::Jsonb),
+        ("after", DataType::Jsonb),
+    ])
+    .columns
+}
 
 pub fn build(ctx: &Ctx, name: &str) -> Option<SystemTable> {
     Some(match name {
@@ -31,6 +55,26 @@ pub fn build(ctx: &Ctx, name: &str) -> Option<SystemTable> {
             ("rejected_qps", DataType::Int8),
         ])
         .session("helios.tenant_usage"),
+        "consumers" => Builder::new(&[
+            ("name", DataType::Text),
+            ("tenant", DataType::Text),
+            ("acked_lsn", DataType::Int8),
+            ("lag", DataType::Int8),
+            ("status", DataType::Text),
+            ("created_at", DataType::Timestamptz),
+            ("acked_at", DataType::Timestamptz),
+        ])
+        .session("helios.consumers"),
+        "change_log" => Builder::new(&[
+            ("first_lsn", DataType::Int8),
+            ("last_lsn", DataType::Int8),
+            ("compacted_through", DataType::Int8),
+            ("retained_bytes", DataType::Int8),
+            ("retention_age", DataType::Interval),
+            ("retention_bytes", DataType::Int8),
+            ("max_bytes", DataType::Int8),
+        ])
+        .session("helios.change_log"),
         _ => return None,
     })
 }

@@ -19,7 +19,7 @@
 //! ([`Constraint::oid`]). Oid-typed columns are `bigint`.
 
 mod depend;
-mod helios;
+pub(crate) mod helios;
 mod information_schema;
 mod pg_catalog;
 mod policies;

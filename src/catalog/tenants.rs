@@ -66,6 +66,10 @@ pub struct TenantDef {
     /// Limits of its own, over its tier's.
     #[serde(default, skip_serializing_if = "LimitOverrides::is_empty")]
     pub overrides: LimitOverrides,
+    /// A migration's cutover handed this tenant's name to that one: sessions
+    /// still in this tenant run in that one from their next statement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_to: Option<uuid::Uuid>,
 }
 
 impl LimitOverrides {
@@ -81,6 +85,18 @@ impl Catalog {
 
     pub fn tenant_by_id(&self, id: uuid::Uuid) -> Option<&Arc<TenantDef>> {
         self.tenants_by_id.get(&id)
+    }
+
+    /// The tenant a session in tenant `id` runs in: itself, or where
+    /// migrations' cutovers moved it.
+    pub fn current_home(&self, mut id: uuid::Uuid) -> uuid::Uuid {
+        for _ in 0..16 {
+            match self.tenant_by_id(id).and_then(|t| t.moved_to) {
+                Some(next) => id = next,
+                None => break,
+            }
+        }
+        id
     }
 
     /// The tier named `name` (stored, else built in).

@@ -12,6 +12,7 @@
 //! with 55000 instead of skipping them.
 
 pub mod consumers;
+pub mod migration;
 pub mod retention;
 
 use crate::error::{Error, Result, SqlState};

@@ -79,9 +79,9 @@ pub(super) fn helios_call(q: &ast::Query) -> Option<HeliosCall<'_>> {
 /// `$n` given for it is described as).
 fn param_type(name: &str) -> DataType {
     match name {
-        "lsn" | "start_lsn" | "before_lsn" | "bytes" | "max_bytes" | "max_storage_bytes"
+        "id" | "lsn" | "start_lsn" | "before_lsn" | "bytes" | "max_bytes" | "max_storage_bytes"
         | "max_connections" | "max_qps" => DataType::Int8,
-        "enabled" | "cascade" | "if_exists" => DataType::Bool,
+        "enabled" | "cascade" | "if_exists" | "cutover" => DataType::Bool,
         "age" => DataType::Interval,
         _ => DataType::Text,
     }
@@ -120,6 +120,14 @@ const SIGNATURES: &[(&str, &[&str], DataType)] = &[
         &["age", "bytes", "max_bytes"],
         DataType::Text,
     ),
+    (
+        "start_migration",
+        &["source", "target", "cutover"],
+        DataType::Int8,
+    ),
+    ("pause_migration", &["id"], DataType::Text),
+    ("resume_migration", &["id"], DataType::Text),
+    ("rollback_migration", &["id"], DataType::Text),
 ];
 
 fn signature(name: &str) -> Result<(&'static [&'static str], DataType)> {
@@ -514,6 +522,22 @@ impl Session {
                     a.given_int("bytes")?,
                     a.given_int("max_bytes")?,
                 )?;
+                Ok(void(name))
+            }
+            "start_migration" => {
+                let a = Args::bind(&call, 2)?;
+                let (source, target) = (a.required("source")?, a.required("target")?);
+                let id = self.start_migration(&source, &target, a.flag("cutover")?)?;
+                Ok(int8(name, id))
+            }
+            "pause_migration" | "resume_migration" | "rollback_migration" => {
+                let a = Args::bind(&call, 1)?;
+                let id = a.required_int("id")?;
+                match name {
+                    "pause_migration" => self.pause_migration(id)?,
+                    "resume_migration" => self.resume_migration(id)?,
+                    _ => self.rollback_migration(id)?,
+                }
                 Ok(void(name))
             }
             other => Err(Error::new(

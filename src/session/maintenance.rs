@@ -1,6 +1,7 @@
 //! The database's maintenance thread: background work that belongs to no
-//! session. Today it compacts the change log (`cdc::retention`) every few
-//! seconds.
+//! session. It compacts the change log (`cdc::retention`) every few
+//! seconds and advances online tenant migrations (`session::migrations`),
+//! step after step while there is work.
 //!
 //! The thread holds the database weakly and stops when the last
 //! [`super::Database`] handle is dropped (its [`Maintenance`] guard joins
@@ -32,8 +33,15 @@ impl Maintenance {
             .name("heliosdb-maintenance".into())
             .spawn(move || {
                 let mut next_compaction = Instant::now() + COMPACT_EVERY;
+                let mut migrations = Migrations::default();
+                let mut busy = false;
                 loop {
-                    match stopped.recv_timeout(Duration::from_millis(500)) {
+                    let wait = if busy {
+                        Duration::ZERO
+                    } else {
+                        Duration::from_millis(200)
+                    };
+                    match stopped.recv_timeout(wait) {
                         Err(RecvTimeoutError::Timeout) => {}
                         _ => return,
                     }
@@ -44,6 +52,13 @@ impl Maintenance {
                         }
                         next_compaction = Instant::now() + COMPACT_EVERY;
                     }
+                    busy = match migrations.run(&db) {
+                        Ok(b) => b,
+                        Err(e) => {
+                            tracing::warn!("migration step failed: {e}");
+                            false
+                        }
+                    };
                 }
             })
             .ok();
@@ -61,6 +76,46 @@ impl Drop for Maintenance {
             let _ = t.join();
         }
     }
+}
+
+/// The migrations' runner: a session of the bootstrap superuser, made on
+/// first need, and the snapshots of the migrations that are copying.
+#[derive(Default)]
+struct Migrations {
+    session: Option<super::Session>,
+    held: std::collections::HashMap<u64, crate::txn::Transaction>,
+}
+
+impl Migrations {
+    /// Advances the running migrations a step; true if there was work.
+    fn run(&mut self, db: &Arc<DbInner>) -> Result<bool> {
+        if self.held.is_empty() && !any_running(db)? {
+            return Ok(false);
+        }
+        let session = match &mut self.session {
+            Some(s) => s,
+            None => {
+                let identity = super::identity::Identity::new(db.bootstrap_role, true, None);
+                let slot = super::registry::DatabaseSlot::acquire(
+                    db,
+                    crate::catalog::BOOTSTRAP_DATABASE,
+                    crate::catalog::databases::BOOTSTRAP_DATABASE_NAME,
+                    None,
+                )?;
+                self.session
+                    .insert(super::Session::new(db.clone(), identity, slot))
+            }
+        };
+        session.run_migrations(&mut self.held)
+    }
+}
+
+/// Whether any migration is running (a cheap read of their records).
+fn any_running(db: &DbInner) -> Result<bool> {
+    let txn = db.txns.begin_read_only(IsolationLevel::ReadCommitted)?;
+    let all = crate::cdc::migration::list(&txn);
+    txn.rollback();
+    Ok(all?.iter().any(|m| m.state.running()))
 }
 
 /// Compacts the change log as retention allows, a batch per transaction.

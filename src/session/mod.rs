@@ -25,6 +25,7 @@ mod database;
 mod helios;
 mod identity;
 mod maintenance;
+mod migrations;
 mod params;
 mod prepare;
 mod registry;
@@ -393,7 +394,9 @@ impl EvalEnv for StmtEnv<'_> {
     }
 
     fn current_tenant_id(&self) -> Result<Option<uuid::Uuid>> {
-        Ok(*self.tenant.get_or_init(|| tenant::tenant_of(self.settings)))
+        Ok(*self
+            .tenant
+            .get_or_init(|| tenant::tenant_of(self.settings).map(|t| self.catalog.current_home(t))))
     }
 
     fn session_user(&self) -> Result<String> {

@@ -170,6 +170,8 @@ pub(super) fn session_relation(
         "helios.changes" => super::changes::change_rows(env, args, txn),
         "helios.consumers" => super::changes::consumer_rows(env, txn),
         "helios.change_log" => super::changes::change_log_rows(env, txn),
+        "helios.migrations" => super::migrations::migration_rows(env, txn),
+        "helios.tenant_checksum" => super::migrations::checksum_rows(env, args, txn),
         "enabled_roles" | "applicable_roles" => Ok(system::current_user_roles_rows(
             env.catalog,
             name,

@@ -28,6 +28,7 @@
 //! # Ok::<(), heliosdb_nano::Error>(())
 //! ```
 
+pub mod fence;
 pub mod quota;
 pub mod usage;
 

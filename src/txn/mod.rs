@@ -561,6 +561,14 @@ impl Transaction {
         }
     }
 
+    /// Like [`Transaction::lock`]; true if the transaction did not hold the
+    /// lock before (it was taken now, with or without waiting).
+    pub fn lock_first(&mut self, key: &[u8], mode: LockMode) -> Result<bool> {
+        let before = self.held.len();
+        self.lock(key, mode)?;
+        Ok(self.held.len() > before)
+    }
+
     /// READ COMMITTED: replaces the statement snapshot with a fresh one (after
     /// waiting for a lock, so the statement sees what the holder committed).
     pub fn refresh_snapshot(&mut self) -> Result<()> {

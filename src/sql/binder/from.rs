@@ -292,8 +292,9 @@ impl Binder<'_> {
             } => {
                 if let Some(args) = args {
                     let (schema, fname) = split_name(name)?;
-                    if schema.as_deref() == Some("helios") && fname == "changes" {
-                        let (p, s) = self.bind_changes(&args.args, alias.as_ref())?;
+                    if schema.as_deref() == Some("helios") {
+                        let (p, s) =
+                            self.bind_helios_function(&fname, &args.args, alias.as_ref())?;
                         return Ok((p, s, false));
                     }
                     let list = table_function_args(&args.args)?;
@@ -348,9 +349,10 @@ impl Binder<'_> {
                 ..
             } => {
                 let (schema, fname) = split_name(name)?;
-                if schema.as_deref() == Some("helios") && fname == "changes" {
-                    let (p, s) = self
-                        .with_lateral(*lateral, left, || self.bind_changes(args, alias.as_ref()))?;
+                if schema.as_deref() == Some("helios") {
+                    let (p, s) = self.with_lateral(*lateral, left, || {
+                        self.bind_helios_function(&fname, args, alias.as_ref())
+                    })?;
                     return Ok((p, s, *lateral));
                 }
                 let list = table_function_args(args)?;

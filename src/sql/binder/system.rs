@@ -116,32 +116,61 @@ impl Binder<'_> {
         Ok(Some((plan, scope)))
     }
 
+    /// The `helios` schema's table functions in FROM, arguments by position
+    /// or name, read by the session when the plan runs
+    /// (`EvalEnv::session_relation`):
     /// `helios.changes(since_lsn [, tenant] [, tables] [, limit] [, consumer])`
-    /// in FROM, arguments by position or name: the change log's rows, read
-    /// by the session when the plan runs (`EvalEnv::session_relation`).
-    pub(super) fn bind_changes(
+    /// (the change log's rows) and `helios.tenant_checksum(tenant)`: per table, the tenant's row count
+    /// and order-independent checksum.
+    pub(super) fn bind_helios_function(
         &self,
+        fname: &str,
         args: &[ast::FunctionArg],
         alias: Option<&ast::TableAlias>,
     ) -> Result<(Plan, Scope)> {
-        const PARAMS: [&str; 5] = ["since_lsn", "tenant", "tables", "limit", "consumer"];
-        let types = [
-            DataType::Int8,
-            DataType::Text,
-            DataType::Array(Box::new(DataType::Text)),
-            DataType::Int8,
-            DataType::Text,
-        ];
+        let (relation, params, types, columns): (&'static str, &[&str], Vec<DataType>, _) =
+            match fname {
+                "changes" => (
+                    "helios.changes",
+                    &["since_lsn", "tenant", "tables", "limit", "consumer"],
+                    vec![
+                        DataType::Int8,
+                        DataType::Text,
+                        DataType::Array(Box::new(DataType::Text)),
+                        DataType::Int8,
+                        DataType::Text,
+                    ],
+                    system::helios::change_columns(),
+                ),
+                "tenant_checksum" => (
+                    "helios.tenant_checksum",
+                    &["tenant"],
+                    vec![DataType::Text],
+                    system::helios::checksum_columns(),
+                ),
+                other => {
+                    return Err(Error::new(
+                        SqlState::UNDEFINED_FUNCTION,
+                        format!("function helios.{other} does not exist"),
+                    ));
+                }
+            };
         let signature = || {
             Error::new(
                 SqlState::UNDEFINED_FUNCTION,
-                "function helios.changes with these arguments does not exist",
+                format!("function helios.{fname} with these arguments does not exist"),
             )
-            .with_hint(
-                "helios.changes takes (since_lsn bigint, tenant text, tables text[], \"limit\" bigint, consumer text).",
-            )
+            .with_hint(format!(
+                "helios.{fname} takes ({}).",
+                params
+                    .iter()
+                    .zip(&types)
+                    .map(|(p, t)| format!("{p} {}", t.name()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
         };
-        let mut bound: Vec<Option<Expr>> = vec![None; PARAMS.len()];
+        let mut bound: Vec<Option<Expr>> = vec![None; params.len()];
         for (i, a) in args.iter().enumerate() {
             let (pos, e) = match a {
                 ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => (i, e),
@@ -155,7 +184,7 @@ impl Binder<'_> {
                     arg: ast::FunctionArgExpr::Expr(e),
                     ..
                 } => (
-                    PARAMS
+                    params
                         .iter()
                         .position(|n| *n == ident(name))
                         .ok_or_else(signature)?,
@@ -163,7 +192,7 @@ impl Binder<'_> {
                 ),
                 _ => return Err(signature()),
             };
-            if pos >= PARAMS.len() || bound[pos].is_some() {
+            if pos >= params.len() || bound[pos].is_some() {
                 return Err(signature());
             }
             let (x, t) = self.bind_expr(e, &Scope::default())?;
@@ -175,10 +204,9 @@ impl Binder<'_> {
                 x
             });
         }
-        let columns = system::helios::change_columns();
         let q = alias
             .map(|a| ident(&a.name))
-            .unwrap_or_else(|| "changes".to_string());
+            .unwrap_or_else(|| fname.to_string());
         let mut scope = Scope {
             columns: columns
                 .iter()
@@ -196,7 +224,7 @@ impl Binder<'_> {
         }
         Ok((
             Plan::SessionRelation {
-                name: "helios.changes",
+                name: relation,
                 args: bound
                     .into_iter()
                     .map(|x| x.unwrap_or(Expr::Literal(Value::Null)))

@@ -84,6 +84,7 @@ impl DdlCtx<'_> {
             tier,
             created_at: chrono::Utc::now().timestamp_micros(),
             overrides: LimitOverrides::default(),
+            moved_to: None,
         };
         cat::put_object(self.txn, cat::KIND_TENANT, t.oid, &t)?;
         cat::bump_version(self.txn);
@@ -220,6 +221,55 @@ impl DdlCtx<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// A migration's cutover: tenant `target` takes `source`'s name, tier,
+    /// limits and bound roles; `source` is renamed `retired` and marked as
+    /// moved, so sessions still in it run in `target` from their next
+    /// statement.
+    pub fn cutover_tenant(
+        &mut self,
+        source: uuid::Uuid,
+        target: uuid::Uuid,
+        retired: &str,
+    ) -> Result<()> {
+        self.lock_roles_for_tenants()?;
+        let s = self.catalog.tenant_by_id(source).cloned().ok_or_else(|| {
+            Error::new(
+                SqlState::UNDEFINED_OBJECT,
+                "the source tenant no longer exists",
+            )
+        })?;
+        let t = self.catalog.tenant_by_id(target).cloned().ok_or_else(|| {
+            Error::new(
+                SqlState::UNDEFINED_OBJECT,
+                "the target tenant no longer exists",
+            )
+        })?;
+        let mut new_target = (*t).clone();
+        new_target.name = s.name.clone();
+        new_target.tier = s.tier.clone();
+        new_target.overrides = s.overrides.clone();
+        let mut new_source = (*s).clone();
+        new_source.name = retired.to_string();
+        new_source.moved_to = Some(target);
+        cat::put_object(self.txn, cat::KIND_TENANT, new_source.oid, &new_source)?;
+        cat::put_object(self.txn, cat::KIND_TENANT, new_target.oid, &new_target)?;
+        let bound: Vec<Arc<cat::RoleDef>> = self
+            .catalog
+            .roles
+            .values()
+            .filter(|r| r.tenant == Some(source))
+            .cloned()
+            .collect();
+        for r in bound {
+            let mut r = (*r).clone();
+            r.tenant = Some(target);
+            cat::put_object(self.txn, cat::KIND_ROLE, r.id, &r)?;
+        }
+        crate::tenant::fence::mark_moved(self.txn, source, target);
+        cat::bump_version(self.txn);
+        self.reload()
     }
 
     /// `helios.drop_tenant(name [, cascade => true])`.

@@ -22,6 +22,7 @@
 //! each other. MERGE (`merge`) joins its source to the target and runs each
 //! pair's action through the same steps.
 
+pub(crate) mod apply;
 mod merge;
 
 use super::ExecCtx;
@@ -212,6 +213,8 @@ struct Writer<'a> {
     usage: UsageDelta,
     /// Errors must not print row values (row-level security applies).
     hide_values: bool,
+    /// Tenants whose write fence this statement has entered.
+    fenced: HashSet<uuid::Uuid>,
 }
 
 enum Conflict {
@@ -320,6 +323,7 @@ impl<'a> Writer<'a> {
             domains: Default::default(),
             usage: UsageDelta::default(),
             hide_values: false,
+            fenced: HashSet::new(),
         }
     }
 
@@ -670,13 +674,19 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    /// Counts `bytes` for the tenant of `row` if `table` is tenant-scoped.
-    fn account(&mut self, table: &TableDef, row: &[Value], bytes: i64) {
+    /// Counts `bytes` for the tenant of `row` if `table` is tenant-scoped,
+    /// entering the tenant's write fence with its first row.
+    fn account(&mut self, table: &TableDef, row: &[Value], bytes: i64) -> Result<()> {
         if let Some(c) = table.tenant_column
             && let Some(Value::Uuid(t)) = row.get(c)
         {
+            if !self.fenced.contains(t) {
+                crate::tenant::fence::enter(self.txn, *t)?;
+                self.fenced.insert(*t);
+            }
             self.usage.add(*t, bytes);
         }
+        Ok(())
     }
 
     /// Writes a new row and its index entries.
@@ -696,7 +706,7 @@ impl<'a> Writer<'a> {
                 self.txn.put(k, pk.to_vec());
             }
         }
-        self.account(table, row, bytes as i64);
+        self.account(table, row, bytes as i64)?;
         self.capture(table, "insert", None, Some(row))
     }
 
@@ -714,7 +724,7 @@ impl<'a> Writer<'a> {
             let mut buf = Vec::with_capacity(64);
             encode_row(row, &mut buf);
             bytes += key.len() + buf.len();
-            self.account(table, row, -(bytes as i64));
+            self.account(table, row, -(bytes as i64))?;
         }
         self.txn.delete(key.to_vec());
         self.capture(table, "delete", Some(row), None)
@@ -762,8 +772,8 @@ impl<'a> Writer<'a> {
             }
         }
         if tenant_scoped {
-            self.account(table, old, -(old_bytes as i64));
-            self.account(table, new, new_bytes as i64);
+            self.account(table, old, -(old_bytes as i64))?;
+            self.account(table, new, new_bytes as i64)?;
         }
         self.capture(table, "update", Some(old), Some(new))?;
         self.touched.insert(new_key.clone());

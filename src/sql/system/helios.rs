@@ -17,7 +17,18 @@ pub const NAMES: &[&str] = &[
     "tenant_usage",
     "consumers",
     "change_log",
+    "migrations",
 ];
+
+/// The columns of `helios.tenant_checksum(tenant)`.
+pub fn checksum_columns() -> Vec<Column> {
+    Builder::new(&[
+        ("table_name", DataType::Text),
+        ("row_count", DataType::Int8),
+        ("checksum", DataType::Text),
+    ])
+    .columns
+}
 
 /// The columns of `helios.changes(...)`.
 pub fn change_columns() -> Vec<Column> {
@@ -75,6 +86,25 @@ pub fn build(ctx: &Ctx, name: &str) -> Option<SystemTable> {
             ("max_bytes", DataType::Int8),
         ])
         .session("helios.change_log"),
+        "migrations" => Builder::new(&[
+            ("id", DataType::Int8),
+            ("source", DataType::Text),
+            ("target", DataType::Text),
+            ("state", DataType::Text),
+            ("cutover", DataType::Bool),
+            ("snapshot_lsn", DataType::Int8),
+            ("applied_lsn", DataType::Int8),
+            ("lag", DataType::Int8),
+            ("total_rows", DataType::Int8),
+            ("rows_copied", DataType::Int8),
+            ("changes_applied", DataType::Int8),
+            ("checksums", DataType::Jsonb),
+            ("error", DataType::Text),
+            ("created_at", DataType::Timestamptz),
+            ("updated_at", DataType::Timestamptz),
+            ("completed_at", DataType::Timestamptz),
+        ])
+        .session("helios.migrations"),
         _ => return None,
     })
 }

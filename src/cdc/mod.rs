@@ -13,6 +13,7 @@
 
 pub mod consumers;
 pub mod retention;
+pub mod tail;
 
 use crate::error::{Error, Result, SqlState};
 use crate::session::Database;

@@ -95,7 +95,7 @@ enum CdcCommand {
         tenant: Option<String>,
         /// Print the changes after this LSN [default: the consumer's
         /// acknowledged LSN, or 0: the oldest retained].
-        #[arg(long, value_name = "LSN")]
+        #[arg(long, value_name = "LSN", value_parser = clap::value_parser!(u64).range(..=i64::MAX as u64))]
         from: Option<u64>,
         /// Keep waiting for new commits (until SIGINT or SIGTERM).
         #[arg(long)]

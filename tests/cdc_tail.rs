@@ -494,6 +494,30 @@ async fn follow_a_server() {
         r.stderr
     );
 
+    // Who may read: a tenant's role its tenant's changes, others nothing.
+    client
+        .batch_execute(
+            "CREATE ROLE plain LOGIN PASSWORD 'pw1'; CREATE ROLE acme_app LOGIN PASSWORD 'pw2';
+             SELECT helios.bind_role('acme_app', 'acme');",
+        )
+        .await
+        .unwrap();
+    let r = tail(&[&url.replace("user=heliosdb", "user=plain password=pw1")]);
+    assert_eq!(r.code, Some(1));
+    assert!(
+        r.stderr
+            .starts_with("heliosdb: ERROR: permission denied to read the change log"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("SQLSTATE: 42501"), "{}", r.stderr);
+    let acme_url = url.replace("user=heliosdb", "user=acme_app password=pw2");
+    let own = tail_ok(&[&acme_url]);
+    assert_eq!(own, tail_ok(&[&url, "--tenant", "acme"]));
+    assert_eq!(own[0]["source"]["tenant"], "acme");
+    let r = tail(&[&acme_url, "--tenant", "init'ech"]);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+
     // A consumer over the wire: the second run prints only newer changes.
     client
         .batch_execute("SELECT helios.create_consumer('wire_feed', start_lsn => 0)")
@@ -570,4 +594,50 @@ fn a_closed_pipe_ends_the_tail_quietly() {
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert_eq!(stderr, "");
+}
+
+#[test]
+fn every_database_of_the_directory_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Database::open(dir.path()).unwrap();
+        let mut s = db.connect();
+        s.run("CREATE DATABASE shop; CREATE TABLE notes (id int PRIMARY KEY)")
+            .unwrap();
+        let mut shop = db.connect_to("shop").unwrap();
+        shop.run(
+            "CREATE SCHEMA sales; CREATE TABLE sales.carts (id int PRIMARY KEY);
+             INSERT INTO sales.carts VALUES (1)",
+        )
+        .unwrap();
+        s.run("INSERT INTO notes VALUES (2)").unwrap();
+        drop((s, shop));
+        db.sync().unwrap();
+    }
+    let lines = tail_ok(&["--data-dir", dir.path().to_str().unwrap()]);
+    let seen: Vec<(&str, &str, &str, i64)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["source"]["db"].as_str().unwrap(),
+                l["source"]["schema"].as_str().unwrap(),
+                l["source"]["table"].as_str().unwrap(),
+                l["after"]["id"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("shop", "sales", "carts", 1),
+            ("heliosdb", "public", "notes", 2)
+        ]
+    );
+    let carts = tail_ok(&[
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--table",
+        "sales.carts",
+    ]);
+    assert_eq!(carts, lines[..1].to_vec());
 }

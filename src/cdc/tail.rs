@@ -141,31 +141,36 @@ pub fn print_error(err: &mut dyn Write, e: &ShellError) -> std::io::Result<()> {
 /// after the signal anyway.
 pub fn stop_on_signals() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()
-    else {
-        return stop;
-    };
-    // Register the handlers now (not in the thread) so that a signal that
-    // comes at once is not lost to the default action.
-    let waiter = {
-        let _guard = rt.enter();
-        signal_waiter()
-    };
-    let Some(waiter) = waiter else {
-        return stop;
-    };
     let flag = stop.clone();
+    let (ready, registered) = std::sync::mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+            else {
+                let _ = ready.send(());
+                return;
+            };
+            let waiter = {
+                let _guard = rt.enter();
+                signal_waiter()
+            };
+            let _ = ready.send(());
+            let Some(waiter) = waiter else {
+                return;
+            };
             rt.block_on(waiter);
             flag.store(true, Ordering::SeqCst);
             std::thread::sleep(Duration::from_secs(3));
             std::process::exit(0);
         });
-    let _ = spawned;
+    // Start reading only once the handlers are in place, so that an early
+    // signal is not lost to the default action.
+    if spawned.is_ok() {
+        let _ = registered.recv();
+    }
     stop
 }
 
@@ -387,8 +392,9 @@ fn embedded_databases(session: &mut Session) -> TailResult<HashMap<u32, String>>
     let rows = session.query("SELECT oid, datname FROM pg_database", &[])?;
     let mut out = HashMap::new();
     for row in rows.iter() {
-        let oid = text_of(&row.values()[0]).and_then(|s| s.parse::<u32>().ok());
-        if let (Some(oid), Some(name)) = (oid, text_of(&row.values()[1])) {
+        let col = |i: usize| row.values().get(i).and_then(text_of);
+        let oid = col(0).and_then(|s| s.parse::<u32>().ok());
+        if let (Some(oid), Some(name)) = (oid, col(1)) {
             out.insert(oid, name);
         }
     }
@@ -467,13 +473,14 @@ fn embedded_tail(
                     tenants.refreshed(fresh, e.tenant_id.unwrap_or_default());
                 }
                 if !databases.contains_key(&e.database) {
-                    databases = embedded_databases(session)?;
+                    // A database created since, or one dropped (shown by oid).
+                    databases.extend(embedded_databases(session)?);
+                    databases
+                        .entry(e.database)
+                        .or_insert_with(|| e.database.to_string());
                 }
-                let db_name = databases
-                    .get(&e.database)
-                    .cloned()
-                    .unwrap_or_else(|| e.database.to_string());
-                emit(out, &envelope(&e, &db_name, tenants.name(e.tenant_id)))?;
+                let db_name = databases.get(&e.database).map_or("", String::as_str);
+                emit(out, &envelope(&e, db_name, tenants.name(e.tenant_id)))?;
             }
             read += 1;
             if read >= BATCH {

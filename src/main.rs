@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use heliosdb_nano::Database;
+use heliosdb_nano::cdc::tail::{self, Source, TailOptions};
 use heliosdb_nano::server::{ServerConfig, TlsFiles};
 use heliosdb_nano::shell::{self, ConnParams, Embedded, Format, Remote};
 use std::path::PathBuf;
@@ -69,6 +70,46 @@ enum Command {
         /// Serve tenants' quota figures as Prometheus text at http://ADDR:PORT/metrics.
         #[arg(long, value_name = "ADDR:PORT")]
         metrics: Option<std::net::SocketAddr>,
+    },
+    /// Change data capture: read the change log.
+    Cdc {
+        #[command(subcommand)]
+        command: CdcCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CdcCommand {
+    /// Print each change as a JSON line (Debezium-style envelope), from a
+    /// data directory or a server (`postgres://` URL).
+    Tail {
+        /// A running server: `postgres://user[:password]@host[:port]/dbname`
+        /// (or a `host=... port=...` connection string).
+        #[arg(value_name = "URL", required_unless_present = "data_dir")]
+        url: Option<String>,
+        /// A data directory, opened here (not one a server has open).
+        #[arg(long, conflicts_with = "url")]
+        data_dir: Option<PathBuf>,
+        /// Only this tenant's changes (name or id).
+        #[arg(long, value_name = "NAME")]
+        tenant: Option<String>,
+        /// Print the changes after this LSN [default: the consumer's
+        /// acknowledged LSN, or 0: the oldest retained].
+        #[arg(long, value_name = "LSN", value_parser = clap::value_parser!(u64).range(..=i64::MAX as u64))]
+        from: Option<u64>,
+        /// Keep waiting for new commits (until SIGINT or SIGTERM).
+        #[arg(long)]
+        follow: bool,
+        /// Only this table (`name` or `schema.name`); repeatable.
+        #[arg(long = "table", value_name = "TABLE")]
+        tables: Vec<String>,
+        /// Print schema changes too (op "ddl").
+        #[arg(long)]
+        ddl: bool,
+        /// Start after this consumer's acknowledged LSN and acknowledge each
+        /// printed batch (helios.consumer_ack), so a restart resumes.
+        #[arg(long, value_name = "NAME")]
+        consumer: Option<String>,
     },
 }
 
@@ -151,6 +192,18 @@ fn remote_shell(url: &str, opts: shell::Options) -> i32 {
     }
 }
 
+fn cdc_tail(opts: TailOptions) -> i32 {
+    let stop = tail::stop_on_signals();
+    let stdout = std::io::stdout();
+    match tail::run(&opts, &mut stdout.lock(), &stop) {
+        Ok(()) => 0,
+        Err(e) => {
+            let _ = tail::print_error(&mut std::io::stderr(), &e);
+            1
+        }
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
@@ -207,6 +260,30 @@ fn main() {
                 None => embedded_shell(data_dir, memory, opts),
             }
         }
+        Command::Cdc {
+            command:
+                CdcCommand::Tail {
+                    url,
+                    data_dir,
+                    tenant,
+                    from,
+                    follow,
+                    tables,
+                    ddl,
+                    consumer,
+                },
+        } => cdc_tail(TailOptions {
+            source: match (data_dir, url) {
+                (Some(dir), _) => Source::DataDir(dir),
+                (None, url) => Source::Url(url.unwrap_or_default()),
+            },
+            tenant,
+            from,
+            follow,
+            tables,
+            ddl,
+            consumer,
+        }),
     };
     std::process::exit(code);
 }

@@ -14,6 +14,7 @@
 pub mod consumers;
 pub mod migration;
 pub mod retention;
+pub mod tail;
 
 use crate::error::{Error, Result, SqlState};
 use crate::session::Database;

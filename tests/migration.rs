@@ -52,14 +52,15 @@ fn wait_for(db: &Database, id: i64, states: &[&str]) -> String {
     }
 }
 
-/// The tenant's rows of both tables, without the tenant column.
+/// The tenant's rows of both tables, without the tenant column (the
+/// superuser bypasses row-level security, hence the explicit filter).
 fn rows_of(db: &Database, tenant: &str) -> Vec<String> {
     let mut s = db.connect();
     s.run(&format!("SET helios.tenant = '{tenant}'")).unwrap();
     let mut out = Vec::new();
     for sql in [
-        "SELECT id, amount, note FROM orders ORDER BY id",
-        "SELECT order_id, line, sku FROM items ORDER BY order_id, line",
+        "SELECT id, amount, note FROM orders WHERE tenant_id = current_tenant_id() ORDER BY id",
+        "SELECT order_id, line, sku FROM items WHERE tenant_id = current_tenant_id() ORDER BY order_id, line",
     ] {
         for r in s.query(sql, &[]).unwrap().iter() {
             out.push(format!("{:?}", r.values()));
@@ -165,5 +166,405 @@ fn prerequisites_are_checked_when_a_migration_starts() {
             "SELECT count(*) FROM helios.tenants WHERE name = 'acme_eu'"
         ),
         0
+    );
+}
+
+/// A writer on `tenant` until `stop`: inserts, updates and deletes orders
+/// (one transaction each, retried on 40001/40P01), keeping a model of what
+/// committed. Returns the model and how many operations committed.
+fn writer(
+    db: Database,
+    tenant: &'static str,
+    first_new: i32,
+    existing: i32,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> (std::collections::BTreeMap<i32, i32>, u64) {
+    use std::sync::atomic::Ordering;
+    let mut s = db.connect();
+    s.run(&format!("SET helios.tenant = '{tenant}'")).unwrap();
+    let mut model: std::collections::BTreeMap<i32, i32> =
+        (1..=existing).map(|g| (g, g * 10)).collect();
+    let mut next = first_new;
+    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut done = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let pick = model
+            .keys()
+            .nth((seed as usize >> 3) % model.len().max(1))
+            .copied();
+        let (sql, change): (
+            String,
+            Box<dyn Fn(&mut std::collections::BTreeMap<i32, i32>)>,
+        ) = match (seed % 3, pick) {
+            (0, _) | (_, None) => {
+                let id = next;
+                (
+                    format!(
+                        "INSERT INTO orders (id, amount, note) VALUES ({id}, {id}, 'new'); INSERT INTO items (order_id, line, sku) VALUES ({id}, 1, 'sku-{id}')"
+                    ),
+                    Box::new(move |m| {
+                        m.insert(id, id);
+                    }),
+                )
+            }
+            (1, Some(id)) => {
+                let amount = (seed % 1000) as i32;
+                (
+                    format!("UPDATE orders SET amount = {amount} WHERE id = {id}"),
+                    Box::new(move |m| {
+                        m.insert(id, amount);
+                    }),
+                )
+            }
+            (_, Some(id)) => (
+                format!(
+                    "DELETE FROM items WHERE order_id = {id}; DELETE FROM orders WHERE id = {id}"
+                ),
+                Box::new(move |m| {
+                    m.remove(&id);
+                }),
+            ),
+        };
+        match s.run(&format!("BEGIN; {sql}; COMMIT")) {
+            Ok(_) => {
+                change(&mut model);
+                if seed % 3 == 0 || pick.is_none() {
+                    next += 1;
+                }
+                done += 1;
+            }
+            Err(e) if e.is_retryable() => {
+                let _ = s.run("ROLLBACK");
+            }
+            Err(e) => panic!("writer: {e}"),
+        }
+    }
+    (model, done)
+}
+
+fn orders_of(db: &Database, tenant: &str) -> std::collections::BTreeMap<i32, i32> {
+    let mut s = db.connect();
+    s.run(&format!("SET helios.tenant = '{tenant}'")).unwrap();
+    s.query(
+        "SELECT id, amount FROM orders WHERE tenant_id = current_tenant_id()",
+        &[],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| (r.get::<i32>(0).unwrap(), r.get::<i32>(1).unwrap()))
+    .collect()
+}
+
+#[test]
+fn no_write_is_lost_across_a_cutover() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let db = Database::open_in_memory().unwrap();
+    let mut s = db.connect();
+    s.run(SCHEMA).unwrap();
+    s.run("SELECT helios.set_tenant_tier('acme', 'enterprise')")
+        .unwrap();
+    fill(&mut s, "acme", 3000);
+    let old_id = one_text(
+        &mut s,
+        "SELECT id::text FROM helios.tenants WHERE name = 'acme'",
+    );
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let w = {
+        let (db, stop) = (db.clone(), stop.clone());
+        std::thread::spawn(move || writer(db, "acme", 100_000, 3000, stop))
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let id = one_i64(
+        &mut s,
+        "SELECT helios.start_migration('acme', 'acme_eu', cutover => true)",
+    );
+    assert_eq!(wait_for(&db, id, &["completed", "failed"]), "completed");
+    // The writer goes on in the tenant's new home.
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, Ordering::Relaxed);
+    let (model, done) = w.join().unwrap();
+    assert!(done > 20, "the writer committed {done} transactions");
+    let new_id = one_text(
+        &mut s,
+        "SELECT id::text FROM helios.tenants WHERE name = 'acme'",
+    );
+    assert_ne!(new_id, old_id, "the name acme points at the migrated data");
+    assert_eq!(
+        orders_of(&db, "acme"),
+        model,
+        "every committed write is there"
+    );
+    // The verification the migration recorded matched.
+    let r = s
+        .query(
+            "SELECT checksums->0->>'source' = checksums->0->>'target', checksums->1->>'source' = checksums->1->>'target', changes_applied FROM helios.migrations WHERE id = $1",
+            &[&id],
+        )
+        .unwrap();
+    let r = r.get(0).unwrap();
+    assert!(r.get::<bool>(0).unwrap() && r.get::<bool>(1).unwrap());
+    assert!(r.get::<i64>(2).unwrap() > 0, "changes were replicated");
+    // The old rows stay with the retired source, which now points on.
+    let retired = format!("acme_premigration_{id}");
+    assert_eq!(
+        one_i64(
+            &mut s,
+            &format!("SELECT count(*) FROM helios.tenants WHERE name = '{retired}'")
+        ),
+        1
+    );
+}
+
+#[test]
+fn pause_resume_and_rollback() {
+    let db = Database::open_in_memory().unwrap();
+    let mut s = db.connect();
+    s.run(SCHEMA).unwrap();
+    fill(&mut s, "acme", 200);
+    s.run("SELECT helios.create_tenant('eu')").unwrap();
+    // Started paused in the same transaction: nothing runs until resumed.
+    s.run("BEGIN").unwrap();
+    let id = one_i64(&mut s, "SELECT helios.start_migration('acme', 'eu')");
+    s.run(&format!("SELECT helios.pause_migration({id})"))
+        .unwrap();
+    s.run("COMMIT").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(wait_for(&db, id, &["paused"]), "paused");
+    assert_eq!(checksums(&db, "eu").iter().map(|c| c.1).sum::<i64>(), 0);
+    s.run(&format!("SELECT helios.resume_migration({id})"))
+        .unwrap();
+    assert_eq!(wait_for(&db, id, &["completed", "failed"]), "completed");
+    assert_eq!(rows_of(&db, "acme"), rows_of(&db, "eu"));
+    // A finished migration cannot be rolled back; a new one can.
+    let e = s
+        .run(&format!("SELECT helios.rollback_migration({id})"))
+        .unwrap_err();
+    assert_eq!(e.sqlstate(), "55000");
+    let id2 = one_i64(&mut s, "SELECT helios.start_migration('acme', 'acme_copy')");
+    s.run(&format!("SELECT helios.rollback_migration({id2})"))
+        .unwrap();
+    assert_eq!(wait_for(&db, id2, &["rolled_back"]), "rolled_back");
+    // The target it created is gone with its rows; the source is untouched.
+    assert_eq!(
+        one_i64(
+            &mut s,
+            "SELECT count(*) FROM helios.tenants WHERE name = 'acme_copy'"
+        ),
+        0
+    );
+    assert_eq!(rows_of(&db, "acme").len(), 400);
+    let e = s
+        .run(&format!("SELECT helios.pause_migration({id2})"))
+        .unwrap_err();
+    assert_eq!(e.sqlstate(), "55000");
+    let e = s.run("SELECT helios.pause_migration(999)").unwrap_err();
+    assert_eq!(e.sqlstate(), "42704");
+}
+
+mod common;
+
+/// One writer operation over the wire: its SQL and its effect on the model.
+fn wire_op(
+    seed: u64,
+    model: &std::collections::BTreeMap<i32, i32>,
+    next: i32,
+) -> (String, i32, Option<i32>) {
+    let pick = model
+        .keys()
+        .nth((seed as usize >> 3) % model.len().max(1))
+        .copied();
+    match (seed % 3, pick) {
+        (1, Some(id)) => {
+            let amount = (seed % 1000) as i32;
+            (
+                format!("UPDATE orders SET amount = {amount} WHERE id = {id}"),
+                id,
+                Some(amount),
+            )
+        }
+        (2, Some(id)) => (
+            format!("DELETE FROM items WHERE order_id = {id}; DELETE FROM orders WHERE id = {id}"),
+            id,
+            None,
+        ),
+        _ => (
+            format!(
+                "INSERT INTO orders (id, amount, note) VALUES ({next}, {next}, 'new'); INSERT INTO items (order_id, line, sku) VALUES ({next}, 1, 'sku-{next}')"
+            ),
+            next,
+            Some(next),
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_migration_survives_sigkill_of_the_server() {
+    use std::collections::BTreeMap;
+    let mut killed_in = Vec::new();
+    for round in 0..4u64 {
+        // Kills at different points: early in a long snapshot, late in a
+        // short one, during replication and verification.
+        let rows: i32 = [30000, 8000, 3000, 3000][round as usize];
+        let server = common::Server::start(&[]);
+        let admin = server.client("heliosdb", "").await;
+        admin.batch_execute(SCHEMA).await.unwrap();
+        admin
+            .batch_execute(
+                "SELECT helios.set_tenant_tier('acme', 'enterprise');
+                 SET helios.tenant = 'acme';
+                 INSERT INTO orders (id, amount, note) SELECT g, g * 10, 'order ' || g FROM generate_series(1, {rows}) g;
+                 INSERT INTO items (order_id, line, sku) SELECT g, 1, 'sku-' || g FROM generate_series(1, {rows}) g;
+                 RESET helios.tenant;"
+                .replace("{rows}", &rows.to_string())
+                .as_str(),
+            )
+            .await
+            .unwrap();
+        let id: i64 = admin
+            .query_one(
+                "SELECT helios.start_migration('acme', 'acme_eu', cutover => true)",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        // A writer in the test process: what committed is the model; an
+        // operation cut off by the kill may or may not have committed.
+        let writer = server.client("heliosdb", "").await;
+        writer
+            .batch_execute("SET helios.tenant = 'acme'")
+            .await
+            .unwrap();
+        let task = tokio::spawn(async move {
+            let mut model: BTreeMap<i32, i32> = (1..=rows).map(|g| (g, g * 10)).collect();
+            let mut seed: u64 = 0x9E37_79B9_7F4A_7C15 ^ (round + 1);
+            let mut next = 1_000_000;
+            loop {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let (sql, id, value) = wire_op(seed, &model, next);
+                match writer.batch_execute(&format!("BEGIN; {sql}; COMMIT")).await {
+                    Ok(()) => {
+                        match value {
+                            Some(v) => model.insert(id, v),
+                            None => model.remove(&id),
+                        };
+                        if id == next {
+                            next += 1;
+                        }
+                    }
+                    Err(e) if e.code().is_some() => {
+                        // 40001 (the tenant moved) and the like: retried.
+                        let _ = writer.batch_execute("ROLLBACK").await;
+                    }
+                    Err(_) => return (model, Some((id, value))),
+                }
+            }
+        });
+        // Rounds 0 and 1 kill after a delay; 2 and 3 as soon as the
+        // migration is seen replicating or verifying.
+        let at = match round {
+            0 | 1 => {
+                tokio::time::sleep(Duration::from_millis([150, 900][round as usize])).await;
+                admin
+                    .query_one("SELECT state FROM helios.migrations WHERE id = $1", &[&id])
+                    .await
+                    .unwrap()
+                    .get::<_, String>(0)
+            }
+            _ => {
+                let wanted = if round == 2 {
+                    "replicating"
+                } else {
+                    "verifying"
+                };
+                let deadline = Instant::now() + Duration::from_secs(60);
+                loop {
+                    let state: String = admin
+                        .query_one("SELECT state FROM helios.migrations WHERE id = $1", &[&id])
+                        .await
+                        .unwrap()
+                        .get(0);
+                    if state == wanted || state == "completed" || Instant::now() > deadline {
+                        break state;
+                    }
+                }
+            }
+        };
+        killed_in.push(at);
+        let dir = server.kill();
+        let (model, uncertain) = task.await.unwrap();
+        // Restarted, the migration goes on from its persisted state.
+        let server = common::Server::start_in(dir, &[]);
+        let admin = server.client("heliosdb", "").await;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let state = loop {
+            let row = admin
+                .query_one(
+                    "SELECT state, error FROM helios.migrations WHERE id = $1",
+                    &[&id],
+                )
+                .await
+                .unwrap();
+            let state: String = row.get(0);
+            if state == "completed" || state == "failed" {
+                assert_eq!(
+                    state,
+                    "completed",
+                    "round {round}: {:?}",
+                    row.get::<_, Option<String>>(1)
+                );
+                break state;
+            }
+            assert!(Instant::now() < deadline, "round {round}: stuck in {state}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(state, "completed");
+        // 'acme' now names the migrated rows: exactly what committed.
+        admin
+            .batch_execute("SET helios.tenant = 'acme'")
+            .await
+            .unwrap();
+        let got: BTreeMap<i32, i32> = admin
+            .query(
+                "SELECT id, amount FROM orders WHERE tenant_id = current_tenant_id()",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let mut with_uncertain = model.clone();
+        if let Some((id, value)) = uncertain {
+            match value {
+                Some(v) => with_uncertain.insert(id, v),
+                None => with_uncertain.remove(&id),
+            };
+        }
+        assert!(
+            got == model || got == with_uncertain,
+            "round {round}: {} rows, model {} rows",
+            got.len(),
+            model.len()
+        );
+        let matched: bool = admin
+            .query_one(
+                "SELECT checksums->0->>'source' = checksums->0->>'target' AND checksums->1->>'source' = checksums->1->>'target' FROM helios.migrations WHERE id = $1",
+                &[&id],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(matched, "round {round}: checksums differ");
+    }
+    eprintln!("killed while {killed_in:?}");
+    assert!(
+        killed_in.iter().any(|s| s != "completed"),
+        "no kill hit a running migration: {killed_in:?}"
     );
 }

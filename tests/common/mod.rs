@@ -106,6 +106,13 @@ impl Server {
         )
     }
 
+    /// SIGKILL: the process dies at once; its data directory is kept.
+    pub fn kill(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
+    }
+
     /// SIGTERM, and the exit status.
     pub fn terminate(mut self) -> (std::process::ExitStatus, tempfile::TempDir) {
         let pid = self.child.id().to_string();

@@ -15,6 +15,8 @@ const SCHEMA: &str = "
                         PRIMARY KEY (tenant_id, order_id, line));
     SELECT helios.enable_tenancy('items');
     CREATE UNIQUE INDEX items_sku ON items (tenant_id, sku);
+    CREATE ROLE app;
+    GRANT SELECT, INSERT, UPDATE, DELETE ON orders, items TO app;
 ";
 
 fn one_i64(s: &mut Session, sql: &str) -> i64 {
@@ -181,7 +183,9 @@ fn writer(
 ) -> (std::collections::BTreeMap<i32, i32>, u64) {
     use std::sync::atomic::Ordering;
     let mut s = db.connect();
-    s.run(&format!("SET helios.tenant = '{tenant}'")).unwrap();
+    // An application role: row-level security keeps it in its tenant.
+    s.run(&format!("SET ROLE app; SET helios.tenant = '{tenant}'"))
+        .unwrap();
     let mut model: std::collections::BTreeMap<i32, i32> =
         (1..=existing).map(|g| (g, g * 10)).collect();
     let mut next = first_new;
@@ -435,7 +439,7 @@ async fn a_migration_survives_sigkill_of_the_server() {
         // operation cut off by the kill may or may not have committed.
         let writer = server.client("heliosdb", "").await;
         writer
-            .batch_execute("SET helios.tenant = 'acme'")
+            .batch_execute("SET ROLE app; SET helios.tenant = 'acme'")
             .await
             .unwrap();
         let task = tokio::spawn(async move {
@@ -566,5 +570,39 @@ async fn a_migration_survives_sigkill_of_the_server() {
     assert!(
         killed_in.iter().any(|s| s != "completed"),
         "no kill hit a running migration: {killed_in:?}"
+    );
+}
+
+#[test]
+fn the_release_notes_api_drives_the_same_migrations() {
+    use heliosdb_nano::cdc::migration::State;
+    let db = Database::open_in_memory().unwrap();
+    let mut s = db.connect();
+    s.run(SCHEMA).unwrap();
+    fill(&mut s, "acme", 100);
+    let tm = db.tenant_manager();
+    let id = tm.start_migration("acme", "acme_eu", false).unwrap();
+    assert_eq!(tm.get_active_migrations().unwrap().len(), 1);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while tm.get_migration_status(id).unwrap().state != State::Completed {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let m = tm.get_migration_status(id).unwrap();
+    assert_eq!((m.rows_copied, m.total_rows), (200, 200));
+    assert!(tm.verify_migration_consistency(id).unwrap());
+    assert!(tm.get_active_migrations().unwrap().is_empty());
+    // The source moves on; the copy does not follow any more.
+    s.run("SET helios.tenant = 'acme'; UPDATE orders SET amount = 0 WHERE id = 1 AND tenant_id = current_tenant_id()")
+        .unwrap();
+    assert!(!tm.verify_migration_consistency(id).unwrap());
+    let recent = tm.get_recent_changes("acme", 3).unwrap();
+    assert_eq!(recent.len(), 3);
+    assert_eq!(recent.last().unwrap().op, "update");
+    assert!(recent.iter().all(|e| e.tenant_id == Some(m.source)));
+    assert_eq!(tm.get_cdc_log(0, 10).unwrap().len(), 10);
+    assert_eq!(
+        tm.get_migration_status(999).unwrap_err().sqlstate(),
+        "42704"
     );
 }

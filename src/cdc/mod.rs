@@ -170,6 +170,31 @@ pub fn read(
     Ok(out)
 }
 
+/// The newest `limit` changes that pass `filter`, oldest first.
+pub fn read_recent(
+    txn: &Transaction,
+    filter: &ChangeFilter,
+    limit: usize,
+) -> Result<Vec<ChangeEvent>> {
+    let mut out = Vec::new();
+    for kv in txn.scan(
+        Bound::Included(vec![CHANGE_LOG_PREFIX]),
+        Bound::Excluded(vec![CHANGE_LOG_PREFIX + 1]),
+        true,
+    )? {
+        if out.len() >= limit {
+            break;
+        }
+        let (key, value) = kv?;
+        let e = ChangeEvent::decode(&key, &value)?;
+        if filter.matches(&e) {
+            out.push(e);
+        }
+    }
+    out.reverse();
+    Ok(out)
+}
+
 /// How many changes one page of an iterator or subscription reads.
 const PAGE: usize = 1024;
 

@@ -188,6 +188,111 @@ impl TenantManager {
         Ok(())
     }
 
+    /// `helios.start_migration(source, target, cutover => ...)`: the new
+    /// migration's id. It runs in the background (see `cdc::migration`).
+    pub fn start_migration(&self, source: &str, target: &str, cutover: bool) -> Result<u64> {
+        let rows = self.db.connect().query(
+            "SELECT helios.start_migration($1, $2, cutover => $3)",
+            &[&source, &target, &cutover],
+        )?;
+        let id = rows
+            .get(0)
+            .ok_or_else(|| Error::internal("start_migration returned no row"))?
+            .get::<i64>(0)?;
+        Ok(id as u64)
+    }
+
+    /// A migration's persisted state (the release notes' `MigrationState`).
+    pub fn get_migration_status(&self, id: u64) -> Result<crate::cdc::migration::Migration> {
+        let txn = self
+            .db
+            .txn_manager()
+            .begin_read_only(crate::txn::IsolationLevel::ReadCommitted)?;
+        let m = crate::cdc::migration::get(&txn, id);
+        txn.rollback();
+        m?.ok_or_else(|| crate::cdc::migration::not_found(id))
+    }
+
+    /// The migrations not finished yet: running or paused (the release
+    /// notes' replication targets of each source).
+    pub fn get_active_migrations(&self) -> Result<Vec<crate::cdc::migration::Migration>> {
+        let txn = self
+            .db
+            .txn_manager()
+            .begin_read_only(crate::txn::IsolationLevel::ReadCommitted)?;
+        let all = crate::cdc::migration::list(&txn);
+        txn.rollback();
+        Ok(all?
+            .into_iter()
+            .filter(|m| m.state.running() || m.state == crate::cdc::migration::State::Paused)
+            .collect())
+    }
+
+    pub fn pause_migration(&self, id: u64) -> Result<()> {
+        self.migration_call("pause_migration", id)
+    }
+
+    pub fn resume_migration(&self, id: u64) -> Result<()> {
+        self.migration_call("resume_migration", id)
+    }
+
+    pub fn rollback_migration(&self, id: u64) -> Result<()> {
+        self.migration_call("rollback_migration", id)
+    }
+
+    fn migration_call(&self, f: &str, id: u64) -> Result<()> {
+        self.db
+            .connect()
+            .query(&format!("SELECT helios.{f}($1)"), &[&(id as i64)])?;
+        Ok(())
+    }
+
+    /// Whether migration `id`'s source and target hold the same rows now:
+    /// their checksums (`helios.tenant_checksum`) at one snapshot.
+    pub fn verify_migration_consistency(&self, id: u64) -> Result<bool> {
+        let m = self.get_migration_status(id)?;
+        let mut s = self.db.connect();
+        s.run("BEGIN ISOLATION LEVEL REPEATABLE READ")?;
+        let sums = |s: &mut Session, t: uuid::Uuid| -> Result<Vec<Vec<crate::Value>>> {
+            Ok(s.query(
+                "SELECT table_name, row_count, checksum FROM helios.tenant_checksum($1)",
+                &[&t.to_string()],
+            )?
+            .iter()
+            .map(|r| r.values().to_vec())
+            .collect())
+        };
+        let same = sums(&mut s, m.source)? == sums(&mut s, m.target)?;
+        s.run("COMMIT")?;
+        Ok(same)
+    }
+
+    /// The change log from LSN `after` on (at most `limit` changes): the
+    /// release notes' `CDCLog`.
+    pub fn get_cdc_log(&self, after: u64, limit: usize) -> Result<Vec<crate::cdc::ChangeEvent>> {
+        self.db
+            .changes(after, crate::cdc::ChangeFilter::default())
+            .take(limit)
+            .collect()
+    }
+
+    /// The newest `limit` changes of tenant `tenant` (name or uuid), oldest first.
+    pub fn get_recent_changes(
+        &self,
+        tenant: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::cdc::ChangeEvent>> {
+        let t = self.db.latest_catalog()?.tenant_named(tenant)?.id;
+        let txn = self
+            .db
+            .txn_manager()
+            .begin_read_only(crate::txn::IsolationLevel::ReadCommitted)?;
+        let r =
+            crate::cdc::read_recent(&txn, &crate::cdc::ChangeFilter::default().tenant(t), limit);
+        txn.rollback();
+        r
+    }
+
     /// The quota of a tenant, by name or uuid, with its current limits.
     fn quota(&self, tenant: &str) -> Result<std::sync::Arc<quota::TenantQuota>> {
         let catalog = self.db.latest_catalog()?;

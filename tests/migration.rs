@@ -2,6 +2,8 @@
 //! while the source is written; pause, resume and rollback; prerequisites;
 //! and a migration that survives SIGKILL of the process running it.
 
+mod common;
+
 use heliosdb_nano::{Database, Session};
 use std::time::{Duration, Instant};
 
@@ -195,47 +197,14 @@ fn writer(
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let pick = model
-            .keys()
-            .nth((seed as usize >> 3) % model.len().max(1))
-            .copied();
-        let (sql, change): (
-            String,
-            Box<dyn Fn(&mut std::collections::BTreeMap<i32, i32>)>,
-        ) = match (seed % 3, pick) {
-            (0, _) | (_, None) => {
-                let id = next;
-                (
-                    format!(
-                        "INSERT INTO orders (id, amount, note) VALUES ({id}, {id}, 'new'); INSERT INTO items (order_id, line, sku) VALUES ({id}, 1, 'sku-{id}')"
-                    ),
-                    Box::new(move |m| {
-                        m.insert(id, id);
-                    }),
-                )
-            }
-            (1, Some(id)) => {
-                let amount = (seed % 1000) as i32;
-                (
-                    format!("UPDATE orders SET amount = {amount} WHERE id = {id}"),
-                    Box::new(move |m| {
-                        m.insert(id, amount);
-                    }),
-                )
-            }
-            (_, Some(id)) => (
-                format!(
-                    "DELETE FROM items WHERE order_id = {id}; DELETE FROM orders WHERE id = {id}"
-                ),
-                Box::new(move |m| {
-                    m.remove(&id);
-                }),
-            ),
-        };
+        let (sql, id, value) = op(seed, &model, next);
         match s.run(&format!("BEGIN; {sql}; COMMIT")) {
             Ok(_) => {
-                change(&mut model);
-                if seed % 3 == 0 || pick.is_none() {
+                match value {
+                    Some(v) => model.insert(id, v),
+                    None => model.remove(&id),
+                };
+                if id == next {
                     next += 1;
                 }
                 done += 1;
@@ -368,10 +337,9 @@ fn pause_resume_and_rollback() {
     assert_eq!(e.sqlstate(), "42704");
 }
 
-mod common;
-
-/// One writer operation over the wire: its SQL and its effect on the model.
-fn wire_op(
+/// One writer operation: its SQL, the order it changes and the amount it
+/// leaves (None: deleted).
+fn op(
     seed: u64,
     model: &std::collections::BTreeMap<i32, i32>,
     next: i32,
@@ -450,7 +418,7 @@ async fn a_migration_survives_sigkill_of_the_server() {
                 seed ^= seed << 13;
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
-                let (sql, id, value) = wire_op(seed, &model, next);
+                let (sql, id, value) = op(seed, &model, next);
                 match writer.batch_execute(&format!("BEGIN; {sql}; COMMIT")).await {
                     Ok(()) => {
                         match value {

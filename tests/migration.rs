@@ -574,3 +574,33 @@ fn the_release_notes_api_drives_the_same_migrations() {
         "42704"
     );
 }
+
+#[test]
+fn completion_waits_for_a_writer_in_flight() {
+    let db = Database::open_in_memory().unwrap();
+    let mut s = db.connect();
+    s.run(SCHEMA).unwrap();
+    fill(&mut s, "acme", 50);
+    // A writer in the middle of a transaction holds the source's fence.
+    let mut w = db.connect();
+    w.run("SET ROLE app; SET helios.tenant = 'acme'; BEGIN; INSERT INTO orders (id, amount) VALUES (9999, 1)")
+        .unwrap();
+    let id = one_i64(
+        &mut s,
+        "SELECT helios.start_migration('acme', 'acme_eu', cutover => true)",
+    );
+    assert_eq!(wait_for(&db, id, &["verifying", "completed"]), "verifying");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        one_text(
+            &mut s,
+            &format!("SELECT state FROM helios.migrations WHERE id = {id}")
+        ),
+        "verifying",
+        "completion waits for the writer's transaction"
+    );
+    w.run("COMMIT").unwrap();
+    assert_eq!(wait_for(&db, id, &["completed", "failed"]), "completed");
+    assert_eq!(orders_of(&db, "acme").get(&9999), Some(&1));
+    assert_eq!(orders_of(&db, "acme").len(), 51);
+}

@@ -42,7 +42,7 @@ use crate::sql::executor::scan::{decode_table_row, pk_suffix, row_key};
 use crate::sql::expr::EvalEnv;
 use crate::storage::prefix_end;
 use crate::txn::Transaction;
-use crate::txn::changes::{CDC_STATE_PREFIX, CHANGE_LOG_PREFIX, lsn_of_key};
+use crate::txn::changes::{CDC_STATE_PREFIX, CHANGE_LOG_PREFIX, OP_TRUNCATE, lsn_of_key};
 use crate::txn::locks::LockMode;
 use crate::types::{DataType, Value};
 use serde::{Deserialize, Serialize};
@@ -491,10 +491,11 @@ pub fn catch_up(
     let upto = visible_lsn(txn)?;
     // Every change after the position: the source's rows, and TRUNCATEs
     // (which name no tenant).
-    let events = super::read(
+    let events = super::read_where(
         txn,
         m.applied_lsn,
-        &super::ChangeFilter::default(),
+        |op, tenant| op == OP_TRUNCATE || tenant == Some(m.source),
+        |_| true,
         usize::MAX,
     )?;
     // The keys each table's changes touched (source keys), or None for the

@@ -19,7 +19,8 @@ pub mod tail;
 use crate::error::{Error, Result, SqlState};
 use crate::session::Database;
 use crate::txn::changes::{
-    CHANGE_LOG_PREFIX, ChangeRecord, change_key, decode_entry, horizon_key, lsn_of_key, u64_value,
+    CHANGE_LOG_PREFIX, ChangeRecord, change_key, decode_entry, horizon_key, lsn_of_key, peek,
+    u64_value,
 };
 use crate::txn::{IsolationLevel, Transaction, TxnManager};
 use std::collections::VecDeque;
@@ -147,6 +148,26 @@ pub fn read(
     filter: &ChangeFilter,
     limit: usize,
 ) -> Result<Vec<ChangeEvent>> {
+    // A tenant filter is checked on the entry's head, before parsing.
+    read_where(
+        txn,
+        after,
+        |_, tenant| filter.tenant.is_none_or(|t| tenant == Some(t)),
+        |e| filter.matches(e),
+        limit,
+    )
+}
+
+/// Reads the changes after LSN `after` whose head (operation code, tenant;
+/// see `txn::changes::peek`) passes `head` and whose event passes `event`,
+/// at most `limit`. 55000 if some of them were compacted.
+pub fn read_where(
+    txn: &Transaction,
+    after: u64,
+    head: impl Fn(u8, Option<uuid::Uuid>) -> bool,
+    event: impl Fn(&ChangeEvent) -> bool,
+    limit: usize,
+) -> Result<Vec<ChangeEvent>> {
     check_retained(txn, after)?;
     let mut out = Vec::new();
     let end = vec![CHANGE_LOG_PREFIX + 1];
@@ -162,12 +183,37 @@ pub fn read(
             break;
         }
         let (key, value) = kv?;
+        let (_, _, payload) =
+            decode_entry(&value).ok_or_else(|| Error::corrupted("change log entry"))?;
+        let (op, tenant, _) = peek(payload).ok_or_else(|| Error::corrupted("change log entry"))?;
+        if !head(op, tenant) {
+            continue;
+        }
         let e = ChangeEvent::decode(&key, &value)?;
-        if filter.matches(&e) {
+        if event(&e) {
             out.push(e);
         }
     }
     Ok(out)
+}
+
+/// How many changes after LSN `after` belong to `tenant` (read from the
+/// entries' heads only).
+pub fn count_tenant_changes(txn: &Transaction, after: u64, tenant: uuid::Uuid) -> Result<u64> {
+    let mut n = 0;
+    for kv in txn.scan(
+        Bound::Included(change_key(after.saturating_add(1))),
+        Bound::Excluded(vec![CHANGE_LOG_PREFIX + 1]),
+        false,
+    )? {
+        let (_, value) = kv?;
+        if let Some((_, _, payload)) = decode_entry(&value)
+            && peek(payload).is_some_and(|(_, t, _)| t == Some(tenant))
+        {
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 /// The newest `limit` changes that pass `filter`, oldest first.

@@ -21,8 +21,8 @@ use crate::error::{Error, Result};
 use crate::storage::Op;
 use crate::txn::Transaction;
 use crate::txn::changes::{
-    CDC_STATE_PREFIX, CHANGE_LOG_PREFIX, ChangeRecord, change_key, decode_entry, entry_bytes,
-    horizon_key, log_bytes_key, lsn_of_key,
+    CDC_STATE_PREFIX, CHANGE_LOG_PREFIX, change_key, decode_entry, entry_bytes, horizon_key,
+    log_bytes_key, lsn_of_key, peek,
 };
 use crate::txn::locks::LockMode;
 use serde::{Deserialize, Serialize};
@@ -154,7 +154,8 @@ fn remove_prefix(
         if !go(lsn, commit_ts, size) {
             break;
         }
-        if let Some(t) = ChangeRecord::decode(payload)?.tenant {
+        let (_, tenant, _) = peek(payload).ok_or_else(|| Error::corrupted("change log entry"))?;
+        if let Some(t) = tenant {
             *tenants.entry(t).or_default() += size;
         }
         out.removed += 1;

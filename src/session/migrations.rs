@@ -23,6 +23,10 @@ use std::sync::Arc;
 const COPY_BATCH: usize = 20_000;
 /// Target rows removed per step when a snapshot starts over.
 const CLEAR_BATCH: usize = 50_000;
+/// How long completion waits for the source's writers in flight before it
+/// gives up and tries again at the next step (the fence is not held
+/// meanwhile).
+const FENCE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
 /// A replicating migration verifies once a step applies no more changes
 /// than this (it has caught up).
 const CAUGHT_UP: u64 = 100;
@@ -59,7 +63,6 @@ pub(super) fn migration_rows(env: &StmtEnv, txn: &Transaction) -> Result<Vec<Vec
     if !manager(env.catalog, env.identity.current_user()) {
         return Err(denied("read migrations"));
     }
-    let last = env.db.txns.last_lsn();
     let mut rows = Vec::new();
     for m in mig::list(txn)? {
         let checksums: Vec<serde_json::Value> = m
@@ -75,10 +78,10 @@ pub(super) fn migration_rows(env: &StmtEnv, txn: &Transaction) -> Result<Vec<Vec
                 })
             })
             .collect();
-        let lag = if m.state.finished() || m.state == State::Failed {
-            0
+        let lag = if m.state.running() || m.state == State::Paused {
+            crate::cdc::count_tenant_changes(txn, m.applied_lsn, m.source)?
         } else {
-            last.saturating_sub(m.applied_lsn.max(m.snapshot_lsn))
+            0
         };
         rows.push(vec![
             Value::Int8(m.id as i64),
@@ -341,7 +344,10 @@ impl Session {
         for m in all.iter().filter(|m| m.state.running()) {
             match self.migration_step(m.id, held) {
                 Ok(w) => worked |= w,
-                Err(e) if e.is_retryable() => worked = true,
+                // Conflicts, and a fence that could not close: next time.
+                Err(e) if e.is_retryable() || e.code == SqlState::LOCK_NOT_AVAILABLE => {
+                    worked = true
+                }
                 Err(e) => {
                     tracing::warn!("migration {} failed: {e}", m.id);
                     held.remove(&m.id);
@@ -419,7 +425,7 @@ impl Session {
                     } else {
                         // The fence: the source's writers in flight end,
                         // new ones wait; then the last changes.
-                        crate::tenant::fence::close(txn, m.source)?;
+                        crate::tenant::fence::close(txn, m.source, FENCE_PATIENCE)?;
                         txn.refresh_snapshot()?;
                         mig::catch_up(txn, env, tables, &mut m)?;
                         consumers::drop(txn, &m.consumer(), true)?;

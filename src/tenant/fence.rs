@@ -35,9 +35,15 @@ pub fn enter(txn: &mut Transaction, t: uuid::Uuid) -> Result<()> {
     Ok(())
 }
 
-/// Takes tenant `t`'s fence exclusively (a cutover), waiting for its writers.
-pub fn close(txn: &mut Transaction, t: uuid::Uuid) -> Result<()> {
-    txn.lock(&fence_key(t), LockMode::Exclusive)?;
+/// Takes tenant `t`'s fence exclusively (a cutover), waiting for its
+/// writers in flight, but not longer than `patience` (55P03: a writer keeps
+/// its transaction open; the caller tries again later).
+pub fn close(txn: &mut Transaction, t: uuid::Uuid, patience: std::time::Duration) -> Result<()> {
+    txn.lock_until(
+        &fence_key(t),
+        LockMode::Exclusive,
+        Some(std::time::Instant::now() + patience),
+    )?;
     Ok(())
 }
 

@@ -53,15 +53,55 @@ pub struct ChangeRecord {
 }
 
 impl ChangeRecord {
+    /// The payload: a short binary head (operation, tenant) that readers
+    /// filter on without parsing, then the record as JSON.
     pub fn encode(&self) -> Result<Vec<u8>> {
-        serde_json::to_vec(self).map_err(|e| Error::internal(format!("change record: {e}")))
+        let mut v = Vec::with_capacity(128);
+        v.push(op_code(&self.op));
+        match self.tenant {
+            Some(t) => {
+                v.push(1);
+                v.extend_from_slice(t.as_bytes());
+            }
+            None => v.push(0),
+        }
+        serde_json::to_writer(&mut v, self)
+            .map_err(|e| Error::internal(format!("change record: {e}")))?;
+        Ok(v)
     }
 
     pub fn decode(payload: &[u8]) -> Result<ChangeRecord> {
-        serde_json::from_slice(payload)
-            .map_err(|e| Error::corrupted(format!("change log entry: {e}")))
+        let (_, _, json) = peek(payload).ok_or_else(|| Error::corrupted("change log entry"))?;
+        serde_json::from_slice(json).map_err(|e| Error::corrupted(format!("change log entry: {e}")))
     }
 }
+
+/// The one-byte code of an operation in a payload's head.
+fn op_code(op: &str) -> u8 {
+    match op {
+        "insert" => b'i',
+        "update" => b'u',
+        "delete" => b'd',
+        "truncate" => b't',
+        _ => b'D',
+    }
+}
+
+/// A payload's operation code (`i`, `u`, `d`, `t`, `D` for DDL), tenant and
+/// JSON, without parsing the JSON.
+pub fn peek(payload: &[u8]) -> Option<(u8, Option<uuid::Uuid>, &[u8])> {
+    match payload {
+        [op, 0, rest @ ..] => Some((*op, None, rest)),
+        [op, 1, rest @ ..] if rest.len() >= 16 => {
+            let t = uuid::Uuid::from_slice(&rest[..16]).ok()?;
+            Some((*op, Some(t), &rest[16..]))
+        }
+        _ => None,
+    }
+}
+
+/// The operation code of a TRUNCATE in a payload's head.
+pub const OP_TRUNCATE: u8 = b't';
 
 /// The bytes an entry with a payload of `payload_len` bytes takes: key,
 /// header and payload (what it counts towards its tenant's storage).
@@ -160,7 +200,8 @@ pub fn tenant_log_bytes(txn: &super::Transaction, tenant: uuid::Uuid) -> Result<
         let (_, value) = kv?;
         let (_, _, payload) =
             decode_entry(&value).ok_or_else(|| Error::corrupted("change log entry"))?;
-        if ChangeRecord::decode(payload)?.tenant == Some(tenant) {
+        let (_, t, _) = peek(payload).ok_or_else(|| Error::corrupted("change log entry"))?;
+        if t == Some(tenant) {
             total += entry_bytes(payload.len());
         }
     }

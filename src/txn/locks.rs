@@ -141,6 +141,17 @@ impl LockManager {
 
     /// [`LockManager::acquire`] by fingerprint.
     pub fn acquire_key(&self, txn: TxnId, key: LockKey, mode: LockMode) -> Result<Acquired> {
+        self.acquire_key_until(txn, key, mode, None)
+    }
+
+    /// Like [`LockManager::acquire_key`], giving up at `deadline` with 55P03.
+    pub fn acquire_key_until(
+        &self,
+        txn: TxnId,
+        key: LockKey,
+        mode: LockMode,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Acquired> {
         let mut inner = self.inner.lock();
         let mut waited = false;
         loop {
@@ -182,6 +193,18 @@ impl LockManager {
                         "Transaction {txn} waits for a lock held by a transaction that waits for it."
                     ))
                     .with_hint("See server log for query details."));
+            }
+            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                inner.waits_for.remove(&txn);
+                if let Some(s) = inner.locks.get(&key)
+                    && s.is_free()
+                {
+                    inner.locks.remove(&key);
+                }
+                return Err(Error::new(
+                    SqlState::LOCK_NOT_AVAILABLE,
+                    "could not obtain lock: it is held by other transactions",
+                ));
             }
             // A timeout bounds the cost of a missed wake-up; the loop re-checks.
             waited = true;

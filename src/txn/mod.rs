@@ -542,13 +542,27 @@ impl Transaction {
 
     /// Takes a lock for the rest of the transaction; true if it had to wait.
     pub fn lock(&mut self, key: &[u8], mode: LockMode) -> Result<bool> {
+        self.lock_until(key, mode, None)
+    }
+
+    /// Like [`Transaction::lock`], giving up at `deadline` (55P03).
+    pub fn lock_until(
+        &mut self,
+        key: &[u8],
+        mode: LockMode,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<bool> {
         if !self.registered {
             return Err(Error::internal(
                 "a read-only statement transaction cannot take locks",
             ));
         }
         let key = locks::lock_key(key);
-        match self.mgr.locks.acquire_key(self.id, key, mode)? {
+        match self
+            .mgr
+            .locks
+            .acquire_key_until(self.id, key, mode, deadline)?
+        {
             locks::Acquired::AlreadyHeld => Ok(false),
             locks::Acquired::New => {
                 self.held.push(key);

@@ -249,7 +249,7 @@ impl DdlCtx<'_> {
         let mut new_target = (*t).clone();
         new_target.name = s.name.clone();
         new_target.tier = s.tier.clone();
-        new_target.overrides = s.overrides.clone();
+        new_target.overrides = s.overrides;
         let mut new_source = (*s).clone();
         new_source.name = retired.to_string();
         new_source.moved_to = Some(target);

@@ -189,8 +189,7 @@ fn errors_are_reported_with_exit_status_1() {
         let r = migrate(&base, &[action, "42"]);
         assert_eq!(r.code, Some(1), "{action}");
         assert_eq!(
-            r.stderr,
-            "heliosdb: ERROR: migration 42 does not exist\nSQLSTATE: 42704\n",
+            r.stderr, "heliosdb: ERROR: migration 42 does not exist\nSQLSTATE: 42704\n",
             "{action}"
         );
     }

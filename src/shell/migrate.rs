@@ -437,12 +437,10 @@ impl View for Bar {
         let copying = s.state == "snapshotting" && s.total_rows > 0;
         if copying {
             if !self.copying || self.bar.is_none() {
-                let bar = ProgressBar::with_draw_target(
-                    Some(s.total_rows),
-                    ProgressDrawTarget::stderr(),
-                );
+                let bar =
+                    ProgressBar::with_draw_target(Some(s.total_rows), ProgressDrawTarget::stderr());
                 bar.set_style(style(
-                    "{spinner} {prefix} copying [{bar:30}] {human_pos}/{human_len} rows ({percent}%) eta {eta}",
+                    "{spinner} {prefix} copying [{wide_bar}] {human_pos}/{human_len} rows {percent}% eta {eta}",
                 ));
                 bar.set_prefix(format!("migration {}", s.id));
                 self.replace(bar, true);
@@ -973,7 +971,10 @@ mod tests {
             None,
         ];
         let s = status_from_row(&row).unwrap();
-        assert_eq!((s.id, s.cutover, s.total_rows, s.changes_applied), (3, true, 10, 2));
+        assert_eq!(
+            (s.id, s.cutover, s.total_rows, s.changes_applied),
+            (3, true, 10, 2)
+        );
         assert_eq!(s.checksums.len(), 1);
         assert!(s.checksums[0].matches());
         assert_eq!(s.error, None);
@@ -1030,6 +1031,9 @@ mod tests {
         assert_eq!(shell_word("/tmp/data-1"), "/tmp/data-1");
         assert_eq!(shell_word("my data"), "'my data'");
         assert_eq!(shell_word("it's"), r"'it'\''s'");
-        assert_eq!(start_query("o'b", "x", true), "SELECT helios.start_migration(source => 'o''b', target => 'x', cutover => true)");
+        assert_eq!(
+            start_query("o'b", "x", true),
+            "SELECT helios.start_migration(source => 'o''b', target => 'x', cutover => true)"
+        );
     }
 }

@@ -434,6 +434,10 @@ fn style(template: &str) -> ProgressStyle {
 
 impl View for Bar {
     fn update(&mut self, s: &Status) {
+        if s.over() {
+            // The end is reported once the bar is cleared.
+            return;
+        }
         let copying = s.state == "snapshotting" && s.total_rows > 0;
         if copying {
             if !self.copying || self.bar.is_none() {

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use heliosdb_nano::Database;
 use heliosdb_nano::cdc::tail::{self, Source, TailOptions};
 use heliosdb_nano::server::{ServerConfig, TlsFiles};
+use heliosdb_nano::shell::migrate::{self, Action, MigrateOptions};
 use heliosdb_nano::shell::{self, ConnParams, Embedded, Format, Remote};
 use std::path::PathBuf;
 
@@ -76,6 +77,54 @@ enum Command {
         #[command(subcommand)]
         command: CdcCommand,
     },
+    /// Move a tenant's rows to another tenant online (helios.start_migration)
+    /// and show the progress until it completes; or follow, pause, resume or
+    /// roll back a migration.
+    #[command(group(
+        clap::ArgGroup::new("action")
+            .required(true)
+            .args(["source", "follow", "pause", "resume", "rollback"])
+    ))]
+    Migrate {
+        /// A running server: `postgres://user[:password]@host[:port]/dbname`
+        /// (or a `host=... port=...` connection string).
+        #[arg(value_name = "URL", required_unless_present = "data_dir")]
+        url: Option<String>,
+        /// A data directory, opened here (not one a server has open); the
+        /// migration runs only while it is open.
+        #[arg(long, conflicts_with = "url")]
+        data_dir: Option<PathBuf>,
+        /// Start a migration of this tenant.
+        #[arg(long, value_name = "NAME", requires = "target")]
+        source: Option<String>,
+        /// The tenant to copy to (created if missing; it must have no rows).
+        #[arg(long, value_name = "NAME", requires = "source")]
+        target: Option<String>,
+        /// When the copy is verified, give the target the source's name,
+        /// tier, limits and roles (the source is renamed NAME_premigration_ID).
+        #[arg(long, requires = "source")]
+        cutover: bool,
+        /// Start (or resume) the migration and exit instead of following it.
+        #[arg(long, conflicts_with_all = ["follow", "pause", "rollback"])]
+        no_wait: bool,
+        /// Follow this migration until it is over.
+        #[arg(long, value_name = "ID", value_parser = migration_id())]
+        follow: Option<u64>,
+        /// Pause this migration.
+        #[arg(long, value_name = "ID", value_parser = migration_id())]
+        pause: Option<u64>,
+        /// Resume this migration (a failed one starts over), then follow it.
+        #[arg(long, value_name = "ID", value_parser = migration_id())]
+        resume: Option<u64>,
+        /// Roll this migration back: the target's copied rows are removed
+        /// (and the target, if the migration created it).
+        #[arg(long, value_name = "ID", value_parser = migration_id())]
+        rollback: Option<u64>,
+    },
+}
+
+fn migration_id() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(1..=i64::MAX as u64)
 }
 
 #[derive(Subcommand)]
@@ -284,6 +333,44 @@ fn main() {
             ddl,
             consumer,
         }),
+        Command::Migrate {
+            url,
+            data_dir,
+            source,
+            target,
+            cutover,
+            no_wait,
+            follow,
+            pause,
+            resume,
+            rollback,
+        } => {
+            let action = match (source, target, follow, pause, resume, rollback) {
+                (Some(source), Some(target), ..) => Action::Start {
+                    source,
+                    target,
+                    cutover,
+                },
+                (_, _, Some(id), ..) => Action::Follow(id),
+                (_, _, _, Some(id), ..) => Action::Pause(id),
+                (_, _, _, _, Some(id), _) => Action::Resume(id),
+                (.., Some(id)) => Action::Rollback(id),
+                // clap requires one of them.
+                _ => unreachable!("no migration action"),
+            };
+            let stop = tail::stop_on_signals();
+            migrate::run(
+                &MigrateOptions {
+                    source: match (data_dir, url) {
+                        (Some(dir), _) => Source::DataDir(dir),
+                        (None, url) => Source::Url(url.unwrap_or_default()),
+                    },
+                    action,
+                    wait: !no_wait,
+                },
+                &stop,
+            )
+        }
     };
     std::process::exit(code);
 }

@@ -114,6 +114,12 @@ pub trait Backend {
     /// Where the database is, for `\conninfo`: `on host "h" at port "p"`
     /// or `in the data directory "d"`.
     fn location(&self) -> String;
+
+    /// Whether the database is open in this process (its background work,
+    /// such as migrations, runs only while it is open).
+    fn in_process(&self) -> bool {
+        false
+    }
 }
 
 /// The embedded backend: a [`Session`] on this process's database.
@@ -221,5 +227,9 @@ impl Backend for Embedded<'_> {
 
     fn location(&self) -> String {
         self.description.clone()
+    }
+
+    fn in_process(&self) -> bool {
+        true
     }
 }

@@ -56,6 +56,7 @@ fn cancel_on_ctrl_c(cancel: super::backend::Canceller) {
     std::thread::spawn(move || {
         rt.block_on(async move {
             while sigint.recv().await.is_some() {
+                super::migrate::note_interrupt();
                 cancel();
             }
         })

@@ -10,6 +10,8 @@
 //! * [`meta`] runs the backslash commands; [`describe`] the `\d` family as
 //!   catalog queries, so they work the same on either backend; [`copy`] runs
 //!   `\copy` with a progress bar on terminals.
+//! * [`migrate`] follows a tenant migration (`heliosdb migrate`, and the
+//!   prompt after `SELECT helios.start_migration(...)` on a terminal).
 //!
 //! Input comes from `-c`, `-f FILE`, a script on stdin, or an interactive
 //! prompt with history. In a script the first error stops the shell (exit
@@ -22,6 +24,7 @@ mod describe;
 pub mod format;
 mod interactive;
 mod meta;
+pub mod migrate;
 pub mod remote;
 pub mod scan;
 
@@ -293,6 +296,7 @@ impl<'a> Shell<'a> {
         let mut out = stdout.lock();
         let mut queue: VecDeque<_> = self.backend.execute(sql, &mut out).into();
         let mut result = Ok(None);
+        let mut migration = None;
         while let Some(r) = queue.pop_front() {
             match r {
                 Ok(o) if o.copy_in => {
@@ -301,7 +305,10 @@ impl<'a> Shell<'a> {
                     queue.extend(self.copy_from_input(src));
                     out = stdout.lock();
                 }
-                Ok(o) => self.print_outcome(&mut out, &o),
+                Ok(o) => {
+                    self.print_outcome(&mut out, &o);
+                    migration = migrate::started_id(sql, &o);
+                }
                 Err(e) => {
                     result = Err(Failure::Sql(e));
                     break;
@@ -312,6 +319,16 @@ impl<'a> Shell<'a> {
             let _ = writeln!(out, "{}", timing_line(start.elapsed()));
         }
         let _ = out.flush();
+        drop(out);
+        // At the prompt, a migration just started is followed.
+        if let Some(id) = migration
+            && result.is_ok()
+            && self.interactive
+            && self.depth == 0
+            && let Err(e) = migrate::follow_in_shell(self.backend, id)
+        {
+            result = Err(Failure::Sql(e));
+        }
         result
     }
 

@@ -146,7 +146,7 @@ fn main() {
                 let mut i = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     i += 1;
-                    let sql = if i % 2 == 0 {
+                    let sql = if i.is_multiple_of(2) {
                         format!(
                             "INSERT INTO orders (id, customer, amount, note) VALUES ({}, 1, 1, 'new')",
                             10_000_000 + i

@@ -448,7 +448,9 @@ pub fn copy_batch(
         let mut last = None;
         let finished =
             each_tenant_row(read, table, m.source, copy.last_key.as_deref(), |k, row| {
-                ops.push(ApplyOp::Put(as_tenant(table, row, m.target)));
+                // The target is empty where the copy goes (a snapshot starts
+                // on an empty target and copies each key once).
+                ops.push(ApplyOp::Insert(as_tenant(table, row, m.target)));
                 last = Some(k);
                 Ok(ops.len() < budget)
             })?;

@@ -514,6 +514,10 @@ impl<'a> Writer<'a> {
         Ok(d)
     }
 
+    fn has_unique_indexes(&self, table: &TableDef) -> bool {
+        self.unique_indexes(table).next().is_some()
+    }
+
     fn unique_indexes(&self, table: &TableDef) -> impl Iterator<Item = &'a Arc<IndexDef>> + 'a {
         self.catalog.index_iter(table.id).filter(|i| i.unique)
     }

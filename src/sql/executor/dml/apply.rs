@@ -26,6 +26,10 @@ use crate::types::Value;
 pub enum ApplyOp {
     /// Make the row with this row's primary key equal to it.
     Put(Vec<Value>),
+    /// Add a row whose key the caller knows is free (a snapshot's copy
+    /// into an empty target): no lookup of the key; unique indexes are
+    /// still checked.
+    Insert(Vec<Value>),
     /// Remove the row stored under this key, if there is one.
     Delete(Vec<u8>),
 }
@@ -71,6 +75,17 @@ pub fn apply_rows(
                         w.write_new(table, &pk, &row)?;
                     }
                 }
+                changed += 1;
+            }
+            ApplyOp::Insert(row) => {
+                let pk = pk_suffix(table, &row, None);
+                if w.has_unique_indexes(table)
+                    && let Some(super::Conflict::Row(_, name)) =
+                        w.find_conflict(table, &row, &pk, None, true, None, None)?
+                {
+                    return Err(w.unique_error(table, &name, &row));
+                }
+                w.write_new(table, &pk, &row)?;
                 changed += 1;
             }
             ApplyOp::Delete(key) => {

@@ -604,3 +604,52 @@ fn completion_waits_for_a_writer_in_flight() {
     assert_eq!(orders_of(&db, "acme").get(&9999), Some(&1));
     assert_eq!(orders_of(&db, "acme").len(), 51);
 }
+
+#[test]
+fn one_source_migrates_to_several_targets_at_once() {
+    let db = Database::open_in_memory().unwrap();
+    let mut s = db.connect();
+    s.run(SCHEMA).unwrap();
+    s.run("SELECT helios.set_tenant_tier('acme', 'enterprise')")
+        .unwrap();
+    fill(&mut s, "acme", 2000);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let w = {
+        let (db, stop) = (db.clone(), stop.clone());
+        std::thread::spawn(move || writer(db, "acme", 100_000, 2000, stop))
+    };
+    let a = one_i64(&mut s, "SELECT helios.start_migration('acme', 'eu')");
+    let b = one_i64(
+        &mut s,
+        "SELECT helios.start_migration('acme', 'us', cutover => true)",
+    );
+    // Only one of a source's migrations may cut over; a target is taken once.
+    let e = s
+        .run("SELECT helios.start_migration('acme', 'ap', cutover => true)")
+        .unwrap_err();
+    assert_eq!(e.sqlstate(), "55000");
+    let e = s
+        .run("SELECT helios.start_migration('globex', 'eu')")
+        .unwrap_err();
+    assert_eq!(e.sqlstate(), "55000");
+    assert_eq!(wait_for(&db, a, &["completed", "failed"]), "completed");
+    assert_eq!(wait_for(&db, b, &["completed", "failed"]), "completed");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (model, _) = w.join().unwrap();
+    // 'acme' is now us's copy, with every committed write.
+    assert_eq!(orders_of(&db, "acme"), model);
+    // Each migration was verified on its own.
+    for id in [a, b] {
+        let same: bool = s
+            .query(
+                "SELECT checksums->0->>'source' = checksums->0->>'target' AND checksums->1->>'source' = checksums->1->>'target' FROM helios.migrations WHERE id = $1",
+                &[&id],
+            )
+            .unwrap()
+            .get(0)
+            .unwrap()
+            .get(0)
+            .unwrap();
+        assert!(same, "migration {id}");
+    }
+}

@@ -234,6 +234,16 @@ impl Session {
                 if m.state.finished() {
                     continue;
                 }
+                if cutover && m.cutover && m.source == s.id {
+                    return Err(Error::new(
+                        SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        format!(
+                            "migration {} already cuts \"{}\" over to \"{}\"",
+                            m.id, m.source_name, m.target_name
+                        ),
+                    )
+                    .with_hint("One migration of a source may cut over; start this one without cutover."));
+                }
                 if m.target == t_id || m.target == s.id || m.source == t_id {
                     return Err(Error::new(
                         SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,

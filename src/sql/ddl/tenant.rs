@@ -14,7 +14,6 @@ use crate::catalog::keys;
 use crate::catalog::tenants::DEFAULT_TIER;
 use crate::catalog::{self as cat, LimitOverrides, ResourceLimits, TableDef, TenantDef, TierDef};
 use crate::error::{Error, Result, SqlState};
-use crate::sql::executor::scan::{index_entry_key, pk_of_key};
 use crate::sql::parser;
 use crate::sql::quote_ident;
 use crate::types::{DataType, Value};
@@ -331,14 +330,13 @@ impl DdlCtx<'_> {
                     tenant.name, child.name, table.name
                 )));
             }
-            let indexes = c.indexes_of(table.id);
-            for (key, row) in rows {
-                let pk = pk_of_key(&key).to_vec();
-                for ix in &indexes {
-                    self.txn.delete(index_entry_key(ix, &row, &pk));
-                }
-                self.txn.delete(key);
-            }
+            // Through the executor's writer: index entries go, and the
+            // deletes are captured like any other.
+            let ops = rows
+                .into_iter()
+                .map(|(key, _)| crate::sql::executor::dml::apply::ApplyOp::Delete(key))
+                .collect();
+            crate::sql::executor::dml::apply::apply_rows(self.txn, &c, self.env, &table, ops)?;
         }
         if !owned.is_empty() {
             return Err(Error::new(

@@ -66,7 +66,7 @@ impl ChangeRecord {
 /// The bytes an entry with a payload of `payload_len` bytes takes: key,
 /// header and payload (what it counts towards its tenant's storage).
 pub fn entry_bytes(payload_len: usize) -> i64 {
-    (9 + 16 + payload_len) as i64
+    (9 + ENTRY_HEADER + payload_len) as i64
 }
 
 /// The key prefix of the change log (`0x06 lsn:u64`).
@@ -105,23 +105,34 @@ pub fn lsn_of_key(key: &[u8]) -> Option<u64> {
     }
 }
 
-/// A log entry's value: commit sequence number, commit time, payload.
-pub fn encode_entry(seq: u64, commit_micros: i64, payload: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(16 + payload.len());
-    v.extend_from_slice(&seq.to_be_bytes());
-    v.extend_from_slice(&commit_micros.to_be_bytes());
-    v.extend_from_slice(payload);
+/// The bytes of an entry's header: the commit's sequence number and time.
+pub const ENTRY_HEADER: usize = 16;
+
+/// An entry without its header yet: room for the header, to write the
+/// payload after (`capacity`: the payload's expected size). The commit
+/// fills the header in place ([`set_entry_header`]), so a payload written
+/// here is never copied again.
+pub fn entry_buffer(capacity: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(ENTRY_HEADER + capacity);
+    v.resize(ENTRY_HEADER, 0);
     v
+}
+
+/// Writes the header of an entry made by [`entry_buffer`]: an entry's
+/// value is the commit's sequence number, its time, then the payload.
+pub fn set_entry_header(entry: &mut [u8], seq: u64, commit_micros: i64) {
+    entry[..8].copy_from_slice(&seq.to_be_bytes());
+    entry[8..ENTRY_HEADER].copy_from_slice(&commit_micros.to_be_bytes());
 }
 
 /// The parts of a log entry's value, or None if it is too short.
 pub fn decode_entry(value: &[u8]) -> Option<(u64, i64, &[u8])> {
-    if value.len() < 16 {
+    if value.len() < ENTRY_HEADER {
         return None;
     }
     let seq = u64::from_be_bytes(value[..8].try_into().ok()?);
-    let micros = i64::from_be_bytes(value[8..16].try_into().ok()?);
-    Some((seq, micros, &value[16..]))
+    let micros = i64::from_be_bytes(value[8..ENTRY_HEADER].try_into().ok()?);
+    Some((seq, micros, &value[ENTRY_HEADER..]))
 }
 
 /// The highest LSN given so far: the last entry's, or the horizon if

@@ -57,14 +57,7 @@ impl ChangeRecord {
     /// filter on without parsing, then the record as JSON.
     pub fn encode(&self) -> Result<Vec<u8>> {
         let mut v = Vec::with_capacity(128);
-        v.push(op_code(&self.op));
-        match self.tenant {
-            Some(t) => {
-                v.push(1);
-                v.extend_from_slice(t.as_bytes());
-            }
-            None => v.push(0),
-        }
+        write_head(&mut v, &self.op, self.tenant);
         serde_json::to_writer(&mut v, self)
             .map_err(|e| Error::internal(format!("change record: {e}")))?;
         Ok(v)
@@ -73,6 +66,19 @@ impl ChangeRecord {
     pub fn decode(payload: &[u8]) -> Result<ChangeRecord> {
         let (_, _, json) = peek(payload).ok_or_else(|| Error::corrupted("change log entry"))?;
         serde_json::from_slice(json).map_err(|e| Error::corrupted(format!("change log entry: {e}")))
+    }
+}
+
+/// Writes a payload's head: the operation's code and the tenant (the JSON
+/// follows).
+pub fn write_head(buf: &mut Vec<u8>, op: &str, tenant: Option<uuid::Uuid>) {
+    buf.push(op_code(op));
+    match tenant {
+        Some(t) => {
+            buf.push(1);
+            buf.extend_from_slice(t.as_bytes());
+        }
+        None => buf.push(0),
     }
 }
 
@@ -106,7 +112,7 @@ pub const OP_TRUNCATE: u8 = b't';
 /// The bytes an entry with a payload of `payload_len` bytes takes: key,
 /// header and payload (what it counts towards its tenant's storage).
 pub fn entry_bytes(payload_len: usize) -> i64 {
-    (9 + 16 + payload_len) as i64
+    (9 + ENTRY_HEADER + payload_len) as i64
 }
 
 /// The key prefix of the change log (`0x06 lsn:u64`).
@@ -145,23 +151,34 @@ pub fn lsn_of_key(key: &[u8]) -> Option<u64> {
     }
 }
 
-/// A log entry's value: commit sequence number, commit time, payload.
-pub fn encode_entry(seq: u64, commit_micros: i64, payload: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(16 + payload.len());
-    v.extend_from_slice(&seq.to_be_bytes());
-    v.extend_from_slice(&commit_micros.to_be_bytes());
-    v.extend_from_slice(payload);
+/// The bytes of an entry's header: the commit's sequence number and time.
+pub const ENTRY_HEADER: usize = 16;
+
+/// An entry without its header yet: room for the header, to write the
+/// payload after (`capacity`: the payload's expected size). The commit
+/// fills the header in place ([`set_entry_header`]), so a payload written
+/// here is never copied again.
+pub fn entry_buffer(capacity: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(ENTRY_HEADER + capacity);
+    v.resize(ENTRY_HEADER, 0);
     v
+}
+
+/// Writes the header of an entry made by [`entry_buffer`]: an entry's
+/// value is the commit's sequence number, its time, then the payload.
+pub fn set_entry_header(entry: &mut [u8], seq: u64, commit_micros: i64) {
+    entry[..8].copy_from_slice(&seq.to_be_bytes());
+    entry[8..ENTRY_HEADER].copy_from_slice(&commit_micros.to_be_bytes());
 }
 
 /// The parts of a log entry's value, or None if it is too short.
 pub fn decode_entry(value: &[u8]) -> Option<(u64, i64, &[u8])> {
-    if value.len() < 16 {
+    if value.len() < ENTRY_HEADER {
         return None;
     }
     let seq = u64::from_be_bytes(value[..8].try_into().ok()?);
-    let micros = i64::from_be_bytes(value[8..16].try_into().ok()?);
-    Some((seq, micros, &value[16..]))
+    let micros = i64::from_be_bytes(value[8..ENTRY_HEADER].try_into().ok()?);
+    Some((seq, micros, &value[ENTRY_HEADER..]))
 }
 
 /// The highest LSN given so far: the last entry's, or the horizon if

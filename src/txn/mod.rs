@@ -320,7 +320,9 @@ pub struct Transaction {
     /// last savepoint: later adds to the key fold into it, so a long
     /// transaction queues one counter update per key, not one per call.
     add_slots: std::collections::HashMap<Vec<u8>, usize>,
-    /// Changes captured for the change log, in the order they were made.
+    /// Changes captured for the change log, in the order they were made:
+    /// their log entries, header not yet filled in (see
+    /// [`changes::entry_buffer`]).
     changes: Vec<Vec<u8>>,
     /// (key, previous write-set entry); only recorded while a savepoint exists.
     undo: Vec<UndoEntry>,
@@ -520,7 +522,17 @@ impl Transaction {
     /// Captures a change for the change log: written, numbered, in the
     /// commit (see [`changes`]); undone by a rollback like the writes.
     pub fn capture(&mut self, payload: Vec<u8>) {
-        self.changes.push(payload);
+        let mut entry = changes::entry_buffer(payload.len());
+        entry.extend_from_slice(&payload);
+        self.capture_entry(entry);
+    }
+
+    /// [`Transaction::capture`] of a payload already written after the
+    /// header room of a [`changes::entry_buffer`] (taken as it is, not
+    /// copied: the row writes' path).
+    pub fn capture_entry(&mut self, entry: Vec<u8>) {
+        debug_assert!(entry.len() >= changes::ENTRY_HEADER);
+        self.changes.push(entry);
     }
 
     /// Queues a merge (counter) write applied at commit. An `AddI64` on a
@@ -695,12 +707,14 @@ impl Transaction {
     pub fn commit_with(&mut self, on_seq: Option<crate::storage::SeqHook>) -> Result<u64> {
         self.finished = true;
         let captured = !self.changes.is_empty();
+        // Room for the change log's writes too (the hook's are appended).
+        let logged = if captured { self.changes.len() + 1 } else { 0 };
         let on_seq = self.change_log_hook(on_seq);
         let result = if self.writes.is_empty() && self.merges.is_empty() && on_seq.is_none() {
             Ok(self.snapshot.seq())
         } else {
             let mut batch = WriteBatch {
-                ops: Vec::with_capacity(self.writes.len() + self.merges.len()),
+                ops: Vec::with_capacity(self.writes.len() + self.merges.len() + logged),
                 on_seq,
             };
             for (k, v) in std::mem::take(&mut self.writes) {
@@ -733,12 +747,12 @@ impl Transaction {
         if self.changes.is_empty() {
             return other;
         }
-        let payloads = std::mem::take(&mut self.changes);
+        let entries = std::mem::take(&mut self.changes);
         let next_lsn = self.mgr.next_lsn.clone();
         Some(Box::new(move |seq| {
             let mut ops = match other {
                 Some(hook) => hook(seq),
-                None => Vec::new(),
+                None => Vec::with_capacity(entries.len() + 1),
             };
             let micros = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -746,14 +760,12 @@ impl Transaction {
                 .unwrap_or(0);
             // Hooks run one at a time in commit order, so each commit's
             // changes get the next run of numbers.
-            let first = next_lsn.fetch_add(payloads.len() as u64, Ordering::SeqCst);
+            let first = next_lsn.fetch_add(entries.len() as u64, Ordering::SeqCst);
             let mut bytes = 0;
-            for (i, p) in payloads.iter().enumerate() {
-                bytes += changes::entry_bytes(p.len());
-                ops.push((
-                    changes::change_key(first + i as u64),
-                    Op::Put(changes::encode_entry(seq, micros, p)),
-                ));
+            for (i, mut entry) in entries.into_iter().enumerate() {
+                bytes += changes::entry_bytes(entry.len() - changes::ENTRY_HEADER);
+                changes::set_entry_header(&mut entry, seq, micros);
+                ops.push((changes::change_key(first + i as u64), Op::Put(entry)));
             }
             ops.push((changes::log_bytes_key(), Op::AddI64(bytes)));
             ops

@@ -39,7 +39,7 @@ use crate::sql::expr::{EvalCtx, EvalEnv, Expr, Subquery, SubqueryEval};
 use crate::sql::functions::BoundDomain;
 use crate::storage::prefix_end;
 use crate::tenant::usage::UsageDelta;
-use crate::txn::changes::{ChangeRecord, entry_bytes};
+use crate::txn::changes;
 use crate::txn::locks::LockMode;
 use crate::txn::{Transaction, WriteCheck};
 use crate::types::Value;
@@ -631,50 +631,19 @@ impl<'a> Writer<'a> {
         if table.is_temp() || table.capture_off {
             return Ok(());
         }
-        let image = |row: Option<&[Value]>| -> Result<serde_json::Value> {
-            let Some(row) = row else {
-                return Ok(serde_json::Value::Null);
-            };
-            let mut m = serde_json::Map::new();
-            for (c, v) in table.columns.iter().zip(row) {
-                m.insert(c.name.clone(), crate::sql::functions::to_json(v)?);
-            }
-            Ok(serde_json::Value::Object(m))
-        };
         let row = after.or(before).unwrap_or(&[]);
         let tenant = table.tenant_column.and_then(|c| match row.get(c) {
             Some(Value::Uuid(t)) => Some(*t),
             _ => None,
         });
-        let pk = if table.primary_key.is_empty() {
-            serde_json::Value::Null
-        } else {
-            let mut pk = serde_json::Map::new();
-            for &c in &table.primary_key {
-                if let Some(v) = row.get(c) {
-                    pk.insert(
-                        table.columns[c].name.clone(),
-                        crate::sql::functions::to_json(v)?,
-                    );
-                }
-            }
-            serde_json::Value::Object(pk)
-        };
-        let payload = ChangeRecord {
-            db: table.database,
-            table_id: table.id,
-            table: table.qualified_name(),
-            tenant,
-            op: op.to_string(),
-            pk,
-            before: image(before)?,
-            after: image(after)?,
-        }
-        .encode()?;
+        let mut entry = changes::entry_buffer(payload_size(table, before, after));
+        changes::write_head(&mut entry, op, tenant);
+        change_payload(&mut entry, table, tenant, op, before, after)?;
         if let Some(t) = tenant {
-            self.usage.add_log(t, entry_bytes(payload.len()));
+            self.usage
+                .add_log(t, changes::entry_bytes(entry.len() - changes::ENTRY_HEADER));
         }
-        self.txn.capture(payload);
+        self.txn.capture_entry(entry);
         Ok(())
     }
 
@@ -1333,4 +1302,364 @@ fn fk_missing(table: &TableDef, fk: &ForeignKeyDef, parent: &TableDef, key: Stri
         "{key} is not present in table \"{}\".",
         parent.name
     ))
+}
+
+/// Appends to `buf` the JSON of the change-log payload of one row change
+/// of `table` (after its head, `changes::write_head`): exactly the bytes
+/// [`ChangeRecord::encode`](crate::txn::changes::ChangeRecord::encode)
+/// gives for its record (`db`, `table_id`, `table`, `tenant`, `op`, `pk`,
+/// `before`, `after`; the key and the row images are objects of the
+/// columns' [`to_json`](crate::sql::functions::to_json) values in column
+/// order), but serialized straight from the row: capture is on the path
+/// of every write, and building the images as JSON values first (a map
+/// per image, a cloned name and value per column) cost more than the
+/// serialization itself.
+fn change_payload(
+    buf: &mut Vec<u8>,
+    table: &TableDef,
+    tenant: Option<uuid::Uuid>,
+    op: &str,
+    before: Option<&[Value]>,
+    after: Option<&[Value]>,
+) -> Result<()> {
+    let row = after.or(before).unwrap_or(&[]);
+    let failed = std::cell::RefCell::new(None);
+    let image = |row, key| RowImage {
+        table,
+        row,
+        key,
+        failed: &failed,
+    };
+    let record = CaptureRecord {
+        db: table.database,
+        table_id: table.id,
+        table: QualifiedName(table),
+        tenant,
+        op,
+        pk: (!table.primary_key.is_empty()).then(|| image(row, true)),
+        before: before.map(|r| image(r, false)),
+        after: after.map(|r| image(r, false)),
+    };
+    match serde_json::to_writer(buf, &record) {
+        Ok(()) => Ok(()),
+        // A value `to_json` refused: its own error.
+        Err(e) => Err(failed
+            .into_inner()
+            .unwrap_or_else(|| Error::internal(format!("change record: {e}")))),
+    }
+}
+
+/// About the bytes [`change_payload`] writes, so its buffer rarely grows
+/// or keeps much slack in the log: the fixed fields, and per column of
+/// the key and each image its name and value (a text's length, else a
+/// guess).
+fn payload_size(table: &TableDef, before: Option<&[Value]>, after: Option<&[Value]>) -> usize {
+    let cell = |name: &str, v: &Value| {
+        name.len()
+            + 4
+            + match v {
+                Value::Text(t) => t.len() + 2,
+                _ => 12,
+            }
+    };
+    let image = |row: &[Value]| -> usize {
+        let cells = table.columns.iter().zip(row);
+        2 + cells.map(|(c, v)| cell(&c.name, v)).sum::<usize>()
+    };
+    let row = after.or(before).unwrap_or(&[]);
+    let key: usize = (table.primary_key.iter())
+        .filter_map(|&c| Some(cell(&table.columns[c].name, row.get(c)?)))
+        .sum();
+    96 + table.schema.len()
+        + table.name.len()
+        + key
+        + before.map_or(0, image)
+        + after.map_or(0, image)
+}
+
+/// [`crate::txn::changes::ChangeRecord`] with borrowed parts (the same
+/// fields in the same order, so the same JSON).
+#[derive(serde::Serialize)]
+struct CaptureRecord<'a> {
+    db: u32,
+    table_id: u32,
+    table: QualifiedName<'a>,
+    tenant: Option<uuid::Uuid>,
+    op: &'a str,
+    pk: Option<RowImage<'a>>,
+    before: Option<RowImage<'a>>,
+    after: Option<RowImage<'a>>,
+}
+
+/// `schema.table`, as [`TableDef::qualified_name`] spells it.
+struct QualifiedName<'a>(&'a TableDef);
+
+impl serde::Serialize for QualifiedName<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{}.{}", self.0.schema, self.0.name))
+    }
+}
+
+/// A row (or, with `key`, its primary-key columns) as a JSON object.
+struct RowImage<'a> {
+    table: &'a TableDef,
+    row: &'a [Value],
+    key: bool,
+    /// Where a value's `to_json` error is kept (serde only carries text).
+    failed: &'a std::cell::RefCell<Option<Error>>,
+}
+
+impl serde::Serialize for RowImage<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        let cell = |v| JsonCell(v, self.failed);
+        if self.key {
+            for &c in &self.table.primary_key {
+                if let Some(v) = self.row.get(c) {
+                    m.serialize_entry(self.table.columns[c].name.as_str(), &cell(v))?;
+                }
+            }
+        } else {
+            for (c, v) in self.table.columns.iter().zip(self.row) {
+                m.serialize_entry(c.name.as_str(), &cell(v))?;
+            }
+        }
+        m.end()
+    }
+}
+
+/// A value as [`to_json`](crate::sql::functions::to_json) gives it; the
+/// common scalar types are written directly, the others through `to_json`.
+struct JsonCell<'a>(&'a Value, &'a std::cell::RefCell<Option<Error>>);
+
+impl serde::Serialize for JsonCell<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Null => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Int2(i) => s.serialize_i64(i64::from(*i)),
+            Value::Int4(i) => s.serialize_i64(i64::from(*i)),
+            Value::Int8(i) => s.serialize_i64(*i),
+            Value::Text(t) => s.serialize_str(t),
+            other => match crate::sql::functions::to_json(other) {
+                Ok(j) => serde::Serialize::serialize(&j, s),
+                Err(e) => {
+                    *self.1.borrow_mut() = Some(e);
+                    Err(serde::ser::Error::custom("value"))
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::ColumnDef;
+    use crate::txn::changes::ChangeRecord;
+    use crate::types::DataType;
+
+    fn table(columns: &[(&str, DataType)], primary_key: Vec<usize>) -> TableDef {
+        TableDef {
+            id: 16_384,
+            database: 1,
+            schema: "public".into(),
+            name: "t \"quoted\" é".into(),
+            columns: columns
+                .iter()
+                .map(|(n, ty)| ColumnDef {
+                    name: n.to_string(),
+                    ty: ty.clone(),
+                    nullable: true,
+                    default: None,
+                    identity: None,
+                    domain: None,
+                })
+                .collect(),
+            primary_key,
+            pk_name: None,
+            rowid_seq: None,
+            checks: vec![],
+            foreign_keys: vec![],
+            owner: 10,
+            acl: None,
+            rls: Default::default(),
+            tenant_column: None,
+            on_commit: None,
+            capture_off: false,
+        }
+    }
+
+    /// The record as capture built it before `change_payload`: JSON values
+    /// from `to_json`, encoded by `ChangeRecord::encode`.
+    fn reference(
+        table: &TableDef,
+        tenant: Option<uuid::Uuid>,
+        op: &str,
+        before: Option<&[Value]>,
+        after: Option<&[Value]>,
+    ) -> Result<Vec<u8>> {
+        use crate::sql::functions::to_json;
+        let image = |row: Option<&[Value]>| -> Result<serde_json::Value> {
+            let Some(row) = row else {
+                return Ok(serde_json::Value::Null);
+            };
+            let mut m = serde_json::Map::new();
+            for (c, v) in table.columns.iter().zip(row) {
+                m.insert(c.name.clone(), to_json(v)?);
+            }
+            Ok(serde_json::Value::Object(m))
+        };
+        let row = after.or(before).unwrap_or(&[]);
+        let pk = if table.primary_key.is_empty() {
+            serde_json::Value::Null
+        } else {
+            let mut pk = serde_json::Map::new();
+            for &c in &table.primary_key {
+                if let Some(v) = row.get(c) {
+                    pk.insert(table.columns[c].name.clone(), to_json(v)?);
+                }
+            }
+            serde_json::Value::Object(pk)
+        };
+        ChangeRecord {
+            db: table.database,
+            table_id: table.id,
+            table: table.qualified_name(),
+            tenant,
+            op: op.to_string(),
+            pk,
+            before: image(before)?,
+            after: image(after)?,
+        }
+        .encode()
+    }
+
+    fn payload(
+        table: &TableDef,
+        tenant: Option<uuid::Uuid>,
+        op: &str,
+        before: Option<&[Value]>,
+        after: Option<&[Value]>,
+    ) -> Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        changes::write_head(&mut buf, op, tenant);
+        change_payload(&mut buf, table, tenant, op, before, after)?;
+        Ok(buf)
+    }
+
+    #[test]
+    fn change_payload_is_the_change_records_encoding() {
+        let types = [
+            ("id", DataType::Int8),
+            ("k2", DataType::Int2),
+            ("b", DataType::Bool),
+            ("i", DataType::Int4),
+            ("f4", DataType::Float4),
+            ("f8", DataType::Float8),
+            ("n", DataType::Numeric(None)),
+            ("t", DataType::Text),
+            ("bytes", DataType::Bytea),
+            ("d", DataType::Date),
+            ("tm", DataType::Time),
+            ("ts", DataType::Timestamp),
+            ("tz", DataType::Timestamptz),
+            ("iv", DataType::Interval),
+            ("u", DataType::Uuid),
+            ("j", DataType::Json),
+            ("jb", DataType::Jsonb),
+            ("a", DataType::Array(Box::new(DataType::Text))),
+            ("\"odd\" name\n", DataType::Text),
+        ];
+        let texts = [
+            [
+                "-9223372036854775808",
+                "-7",
+                "true",
+                "2147483647",
+                "1.5",
+                "-2.5e300",
+                "123456789.000000001",
+                "quote \" backslash \\ newline \n tab \t bell \u{7} é 😀",
+                "\\x00ff10",
+                "2024-02-29",
+                "23:59:59.123456",
+                "2024-02-29 12:34:56.789",
+                "2024-02-29 12:34:56.789+02",
+                "1 year 2 mons 3 days 04:05:06.7",
+                "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+                "{ \"z\": 1,  \"a\": [true, null, \"x\"] }",
+                "{\"z\": 1, \"a\": {\"c\": 2.50, \"b\": \"é\"}}",
+                "{\"a\",NULL,\"b c\"}",
+                "",
+            ],
+            [
+                "0",
+                "0",
+                "false",
+                "-1",
+                "NaN",
+                "Infinity",
+                "-0.0",
+                "",
+                "\\x",
+                "1970-01-01",
+                "00:00",
+                "1970-01-01",
+                "1970-01-01 00:00+00",
+                "0",
+                "00000000-0000-0000-0000-000000000000",
+                "null",
+                "[]",
+                "{}",
+                "x",
+            ],
+        ];
+        let rows: Vec<Vec<Value>> = texts
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .zip(&types)
+                    .map(|(text, (_, ty))| Value::parse(text, ty).unwrap())
+                    .collect()
+            })
+            .collect();
+        let nulls = vec![Value::Null; types.len()];
+        let tenant = Some(uuid::Uuid::from_u128(
+            0x0123_4567_89ab_cdef_0123_4567_89ab_cdef,
+        ));
+        for primary_key in [vec![], vec![0], vec![1, 0, 7]] {
+            let t = table(&types, primary_key);
+            for (before, after) in [
+                (None, Some(&rows[0])),
+                (Some(&rows[0]), Some(&rows[1])),
+                (Some(&rows[1]), None),
+                (None, Some(&nulls)),
+            ] {
+                let (before, after) = (before.map(Vec::as_slice), after.map(Vec::as_slice));
+                for tenant in [None, tenant] {
+                    for op in ["insert", "update", "delete"] {
+                        assert_eq!(
+                            String::from_utf8(payload(&t, tenant, op, before, after).unwrap()),
+                            String::from_utf8(reference(&t, tenant, op, before, after).unwrap()),
+                        );
+                    }
+                }
+            }
+        }
+        // A row shorter than the columns (images stop where it does).
+        let t = table(&types, vec![0, 3]);
+        let short = &rows[0][..2];
+        assert_eq!(
+            payload(&t, None, "insert", None, Some(short)).unwrap(),
+            reference(&t, None, "insert", None, Some(short)).unwrap()
+        );
+        // A value to_json refuses: its own error, not a serialization one.
+        let t = table(&[("j", DataType::Json)], vec![]);
+        let bad = [Value::Json("{".into())];
+        let e = payload(&t, None, "insert", None, Some(&bad)).unwrap_err();
+        let r = reference(&t, None, "insert", None, Some(&bad)).unwrap_err();
+        assert_eq!((e.sqlstate(), e.to_string()), (r.sqlstate(), r.to_string()));
+    }
 }

@@ -46,7 +46,6 @@ mod versions;
 pub mod wal;
 
 use crate::error::{Error, Result};
-use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -247,11 +246,58 @@ pub(crate) fn resolve_batch(
             })
             .collect());
     }
-    let mut writes = BTreeMap::new();
-    for (key, op) in ops {
-        apply_op(&mut writes, key, op, &mut latest)?;
+    // Otherwise (the hook's change-log entries and counters come after the
+    // write set; merges): a stable sort keeps each key's operations in
+    // order, and they fold into one write per key. A failing merge fails
+    // the batch with the error of the earliest failing operation, as
+    // applying them one by one would.
+    let mut ops: Vec<(usize, (Vec<u8>, Op))> = ops.into_iter().enumerate().collect();
+    ops.sort_by(|a, b| a.1.0.cmp(&b.1.0));
+    let mut out: ResolvedWrites = Vec::with_capacity(ops.len());
+    let mut failed: Option<(usize, Error)> = None;
+    let mut poisoned: Option<Vec<u8>> = None;
+    for (i, (key, op)) in ops {
+        if poisoned.as_deref() == Some(key.as_slice()) {
+            continue;
+        }
+        let pending = match out.last_mut() {
+            Some((k, v)) if *k == key => Some(v),
+            _ => None,
+        };
+        let value = match op {
+            Op::Put(value) => Ok(Some(value)),
+            Op::Delete => Ok(None),
+            Op::AddI64(delta) => merge_operand(pending.as_deref().cloned(), &key, &mut latest)
+                .and_then(|current| {
+                    current
+                        .unwrap_or(0)
+                        .checked_add(delta)
+                        .ok_or_else(|| Error::out_of_range("bigint"))
+                })
+                .map(|sum| Some(encode_i64(sum).to_vec())),
+            Op::MaxI64(candidate) => {
+                merge_operand(pending.as_deref().cloned(), &key, &mut latest).map(|current| {
+                    Some(encode_i64(current.unwrap_or(i64::MIN).max(candidate)).to_vec())
+                })
+            }
+        };
+        match value {
+            Ok(value) => match pending {
+                Some(slot) => *slot = value,
+                None => out.push((key, value)),
+            },
+            Err(e) => {
+                if failed.as_ref().is_none_or(|(j, _)| i < *j) {
+                    failed = Some((i, e));
+                }
+                poisoned = Some(key);
+            }
+        }
     }
-    Ok(writes.into_iter().collect())
+    match failed {
+        Some((_, e)) => Err(e),
+        None => Ok(out),
+    }
 }
 
 thread_local! {
@@ -285,42 +331,15 @@ pub(crate) fn check_not_in_hook() -> Result<()> {
     Ok(())
 }
 
-/// Pending writes while a batch with merges or repeated keys is resolved.
-type PendingWrites = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
-
-fn apply_op(
-    writes: &mut PendingWrites,
-    key: Vec<u8>,
-    op: Op,
-    latest: &mut impl FnMut(&[u8]) -> Result<Option<Vec<u8>>>,
-) -> Result<()> {
-    let value = match op {
-        Op::Put(value) => Some(value),
-        Op::Delete => None,
-        Op::AddI64(delta) => {
-            let current = merge_operand(writes, &key, latest)?;
-            let sum = current
-                .unwrap_or(0)
-                .checked_add(delta)
-                .ok_or_else(|| Error::out_of_range("bigint"))?;
-            Some(encode_i64(sum).to_vec())
-        }
-        Op::MaxI64(candidate) => {
-            let current = merge_operand(writes, &key, latest)?;
-            Some(encode_i64(current.unwrap_or(i64::MIN).max(candidate)).to_vec())
-        }
-    };
-    writes.insert(key, value);
-    Ok(())
-}
-
+/// The current integer of a merge's key: its pending value in the batch
+/// (`Some(None)`: deleted), else the newest committed one.
 fn merge_operand(
-    writes: &PendingWrites,
+    pending: Option<Option<Vec<u8>>>,
     key: &[u8],
     latest: &mut impl FnMut(&[u8]) -> Result<Option<Vec<u8>>>,
 ) -> Result<Option<i64>> {
-    let current = match writes.get(key) {
-        Some(pending) => pending.clone(),
+    let current = match pending {
+        Some(pending) => pending,
         None => latest(key)?,
     };
     match current {
@@ -366,6 +385,7 @@ mod tests {
     use super::disk::DiskEngine;
     use super::memory::MemoryEngine;
     use super::*;
+    use std::collections::BTreeMap;
     use crate::error::SqlState;
     use proptest::prelude::*;
     use std::ops::Bound::{Excluded, Included, Unbounded};

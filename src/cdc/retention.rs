@@ -9,8 +9,9 @@
 //!
 //! Compaction removes a prefix of the log (LSNs are dense), records the
 //! highest removed LSN as the log's horizon, and takes the removed
-//! changes' bytes off their tenants' storage and off the log's size, all in
-//! one transaction. The database's maintenance thread runs it every few
+//! changes' bytes off their tenants' storage, in one transaction. The
+//! size rules walk back from the newest entry to find where the size is
+//! passed. The database's maintenance thread runs it every few
 //! seconds; `helios.compact_changes()` runs it at once and
 //! `helios.truncate_changes(before_lsn)` removes changes regardless of
 //! consumers and retention.
@@ -21,8 +22,8 @@ use crate::error::{Error, Result};
 use crate::storage::Op;
 use crate::txn::Transaction;
 use crate::txn::changes::{
-    CDC_STATE_PREFIX, CHANGE_LOG_PREFIX, change_key, decode_entry, entry_bytes, horizon_key,
-    log_bytes_key, lsn_of_key, peek,
+    CDC_STATE_PREFIX, CHANGE_LOG_PREFIX, ENTRY_HEADER, change_key, decode_entry, entry_bytes,
+    horizon_key, lsn_of_key, peek,
 };
 use crate::txn::locks::LockMode;
 use serde::{Deserialize, Serialize};
@@ -73,15 +74,37 @@ pub fn set_settings(txn: &mut Transaction, r: &Retention) -> Result<()> {
     Ok(())
 }
 
-/// The log's size in bytes (as of the newest commit, plus `txn`'s own changes).
+/// The log's size in bytes, as `txn` sees it (a scan of the log: the size
+/// is not kept in a counter, which every commit would have to update).
 pub fn log_bytes(txn: &Transaction) -> Result<i64> {
-    let key = log_bytes_key();
-    let committed = match txn.get_latest(&key)? {
-        Some(v) => crate::catalog::keys::i64_value(&v)
-            .ok_or_else(|| Error::corrupted("change log size"))?,
-        None => 0,
-    };
-    Ok(committed + txn.pending_add(&key))
+    let mut total = 0;
+    for kv in txn.scan(
+        Bound::Included(vec![CHANGE_LOG_PREFIX]),
+        Bound::Excluded(vec![CHANGE_LOG_PREFIX + 1]),
+        false,
+    )? {
+        let (_, value) = kv?;
+        total += entry_bytes(value.len().saturating_sub(ENTRY_HEADER));
+    }
+    Ok(total)
+}
+
+/// The highest LSN whose entry lies beyond the newest `limit` bytes of the
+/// log (0 if the whole log fits): walks back from the newest entry.
+fn beyond_bytes(txn: &Transaction, limit: i64) -> Result<u64> {
+    let mut newer = 0;
+    for kv in txn.scan_latest(
+        Bound::Included(vec![CHANGE_LOG_PREFIX]),
+        Bound::Excluded(vec![CHANGE_LOG_PREFIX + 1]),
+        true,
+    )? {
+        let (key, value) = kv?;
+        newer += entry_bytes(value.len().saturating_sub(ENTRY_HEADER));
+        if newer > limit {
+            return lsn_of_key(&key).ok_or_else(|| Error::corrupted("change log key"));
+        }
+    }
+    Ok(0)
 }
 
 /// What a compaction removed.
@@ -99,16 +122,17 @@ pub fn compact(txn: &mut Transaction, now: i64, limit: usize) -> Result<Compacte
     lock(txn)?;
     let r = settings(txn)?;
     let acked = consumers::min_acked(txn)?.unwrap_or(u64::MAX);
-    let total = log_bytes(txn)?;
-    let mut retained = total;
-    remove_prefix(txn, limit, |lsn, commit_ts, size| {
-        let past = r.age_secs.is_some_and(|a| now - commit_ts > a * 1_000_000)
-            || r.bytes.is_some_and(|b| retained > b);
-        let go = (lsn <= acked && past) || r.max_bytes.is_some_and(|m| retained > m);
-        if go {
-            retained -= size;
-        }
-        go
+    let over_size = match r.bytes {
+        Some(b) => beyond_bytes(txn, b)?,
+        None => 0,
+    };
+    let over_max = match r.max_bytes {
+        Some(m) => beyond_bytes(txn, m)?,
+        None => 0,
+    };
+    remove_prefix(txn, limit, |lsn, commit_ts, _| {
+        let past = r.age_secs.is_some_and(|a| now - commit_ts > a * 1_000_000) || lsn <= over_size;
+        (lsn <= acked && past) || lsn <= over_max
     })
 }
 
@@ -170,7 +194,6 @@ fn remove_prefix(
         txn.delete(k);
     }
     txn.put(horizon_key(), out.horizon.to_be_bytes().to_vec());
-    txn.merge(log_bytes_key(), Op::AddI64(-out.bytes));
     for (t, bytes) in tenants {
         // A dropped tenant's counter was zeroed: never take it below zero.
         let now = crate::tenant::usage::usage_in(txn, t)?;

@@ -275,11 +275,10 @@ pub(crate) fn resolve_batch(
                         .ok_or_else(|| Error::out_of_range("bigint"))
                 })
                 .map(|sum| Some(encode_i64(sum).to_vec())),
-            Op::MaxI64(candidate) => {
-                merge_operand(pending.as_deref().cloned(), &key, &mut latest).map(|current| {
+            Op::MaxI64(candidate) => merge_operand(pending.as_deref().cloned(), &key, &mut latest)
+                .map(|current| {
                     Some(encode_i64(current.unwrap_or(i64::MIN).max(candidate)).to_vec())
-                })
-            }
+                }),
         };
         match value {
             Ok(value) => match pending {
@@ -385,9 +384,9 @@ mod tests {
     use super::disk::DiskEngine;
     use super::memory::MemoryEngine;
     use super::*;
-    use std::collections::BTreeMap;
     use crate::error::SqlState;
     use proptest::prelude::*;
+    use std::collections::BTreeMap;
     use std::ops::Bound::{Excluded, Included, Unbounded};
 
     fn with_engines(check: impl Fn(&dyn Engine)) {

@@ -122,12 +122,6 @@ pub const CHANGE_LOG_PREFIX: u8 = 0x06;
 /// size, consumers, retention, migrations.
 pub const CDC_STATE_PREFIX: u8 = 0x07;
 
-/// The key of the change log's total size in bytes (an i64 counter the
-/// commit adds to, and compaction subtracts from).
-pub fn log_bytes_key() -> Vec<u8> {
-    vec![CDC_STATE_PREFIX, 0x00]
-}
-
 /// The key of the log's horizon: the highest LSN compaction has removed
 /// (a u64; absent means 0). Everything at or below it may be gone, and
 /// the numbering never goes back below it.

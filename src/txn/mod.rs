@@ -708,7 +708,7 @@ impl Transaction {
         self.finished = true;
         let captured = !self.changes.is_empty();
         // Room for the change log's writes too (the hook's are appended).
-        let logged = if captured { self.changes.len() + 1 } else { 0 };
+        let logged = self.changes.len();
         let on_seq = self.change_log_hook(on_seq);
         let result = if self.writes.is_empty() && self.merges.is_empty() && on_seq.is_none() {
             Ok(self.snapshot.seq())
@@ -752,7 +752,7 @@ impl Transaction {
         Some(Box::new(move |seq| {
             let mut ops = match other {
                 Some(hook) => hook(seq),
-                None => Vec::with_capacity(entries.len() + 1),
+                None => Vec::with_capacity(entries.len()),
             };
             let micros = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -761,13 +761,10 @@ impl Transaction {
             // Hooks run one at a time in commit order, so each commit's
             // changes get the next run of numbers.
             let first = next_lsn.fetch_add(entries.len() as u64, Ordering::SeqCst);
-            let mut bytes = 0;
             for (i, mut entry) in entries.into_iter().enumerate() {
-                bytes += changes::entry_bytes(entry.len() - changes::ENTRY_HEADER);
                 changes::set_entry_header(&mut entry, seq, micros);
                 ops.push((changes::change_key(first + i as u64), Op::Put(entry)));
             }
-            ops.push((changes::log_bytes_key(), Op::AddI64(bytes)));
             ops
         }))
     }

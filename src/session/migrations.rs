@@ -78,10 +78,17 @@ pub(super) fn migration_rows(env: &StmtEnv, txn: &Transaction) -> Result<Vec<Vec
                 })
             })
             .collect();
-        let lag = if m.state.running() || m.state == State::Paused {
-            crate::cdc::count_tenant_changes(txn, m.applied_lsn, m.source)?
+        // The source's changes not applied yet, once replication has
+        // started (a scan from the applied position: while the snapshot is
+        // copied, that would be the copy's own writes too).
+        let replicating =
+            |s: Option<State>| matches!(s, Some(State::Replicating | State::Verifying));
+        let lag = if replicating(Some(m.state))
+            || (m.state == State::Paused && replicating(m.paused_from))
+        {
+            Value::Int8(crate::cdc::count_tenant_changes(txn, m.applied_lsn, m.source)? as i64)
         } else {
-            0
+            Value::Null
         };
         rows.push(vec![
             Value::Int8(m.id as i64),
@@ -91,7 +98,7 @@ pub(super) fn migration_rows(env: &StmtEnv, txn: &Transaction) -> Result<Vec<Vec
             Value::Bool(m.cutover),
             Value::Int8(m.snapshot_lsn as i64),
             Value::Int8(m.applied_lsn as i64),
-            Value::Int8(lag as i64),
+            lag,
             Value::Int8(m.total_rows as i64),
             Value::Int8(m.rows_copied as i64),
             Value::Int8(m.changes_applied as i64),

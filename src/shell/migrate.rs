@@ -283,7 +283,11 @@ pub fn status_from_row(row: &[Option<String>]) -> ShellResult<Status> {
         target: text(2),
         state: text(3),
         cutover,
-        lag: number(5, "lag")?,
+        // NULL until replication starts.
+        lag: match row[5].as_deref() {
+            None => 0,
+            Some(v) => v.parse().map_err(|_| bad_value("lag", v))?,
+        },
         total_rows: number(6, "total_rows")?,
         rows_copied: number(7, "rows_copied")?,
         changes_applied: number(8, "changes_applied")?,

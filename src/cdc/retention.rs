@@ -77,16 +77,7 @@ pub fn set_settings(txn: &mut Transaction, r: &Retention) -> Result<()> {
 /// The log's size in bytes, as `txn` sees it (a scan of the log: the size
 /// is not kept in a counter, which every commit would have to update).
 pub fn log_bytes(txn: &Transaction) -> Result<i64> {
-    let mut total = 0;
-    for kv in txn.scan(
-        Bound::Included(vec![CHANGE_LOG_PREFIX]),
-        Bound::Excluded(vec![CHANGE_LOG_PREFIX + 1]),
-        false,
-    )? {
-        let (_, value) = kv?;
-        total += entry_bytes(value.len().saturating_sub(ENTRY_HEADER));
-    }
-    Ok(total)
+    crate::txn::changes::log_bytes(txn, None)
 }
 
 /// The highest LSN whose entry lies beyond the newest `limit` bytes of the

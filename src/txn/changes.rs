@@ -199,9 +199,10 @@ pub fn u64_value(bytes: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.try_into().ok()?))
 }
 
-/// The bytes of the log's entries for `tenant`'s rows, as `txn` sees the
-/// log (what `helios.recompute_usage` counts besides the rows).
-pub fn tenant_log_bytes(txn: &super::Transaction, tenant: uuid::Uuid) -> Result<i64> {
+/// The bytes of the log's entries, as `txn` sees the log: all of them, or
+/// those of `tenant`'s rows (what `helios.recompute_usage` counts besides
+/// the rows).
+pub fn log_bytes(txn: &super::Transaction, tenant: Option<uuid::Uuid>) -> Result<i64> {
     let mut total = 0;
     for kv in txn.scan(
         Bound::Included(vec![CHANGE_LOG_PREFIX]),
@@ -211,10 +212,13 @@ pub fn tenant_log_bytes(txn: &super::Transaction, tenant: uuid::Uuid) -> Result<
         let (_, value) = kv?;
         let (_, _, payload) =
             decode_entry(&value).ok_or_else(|| Error::corrupted("change log entry"))?;
-        let (_, t, _) = peek(payload).ok_or_else(|| Error::corrupted("change log entry"))?;
-        if t == Some(tenant) {
-            total += entry_bytes(payload.len());
+        if let Some(tenant) = tenant {
+            let (_, t, _) = peek(payload).ok_or_else(|| Error::corrupted("change log entry"))?;
+            if t != Some(tenant) {
+                continue;
+            }
         }
+        total += entry_bytes(payload.len());
     }
     Ok(total)
 }

@@ -81,23 +81,7 @@ impl Binder<'_> {
         let Some(table) = system::lookup(&ctx, schema.as_deref(), &n) else {
             return Ok(None);
         };
-        let q = alias.map(|a| ident(&a.name)).unwrap_or_else(|| n.clone());
-        let mut scope = Scope {
-            columns: table
-                .columns
-                .iter()
-                .map(|c| ScopeColumn {
-                    qualifier: Some(q.clone()),
-                    name: c.name.clone(),
-                    ty: c.ty.clone(),
-                    qualified_only: false,
-                })
-                .collect(),
-            tables: vec![],
-        };
-        if let Some(a) = alias {
-            super::from::rename_columns(&mut scope, &a.columns)?;
-        }
+        let scope = relation_scope(&table.columns, &n, alias)?;
         let plan = match table.session {
             Some(name) => Plan::SessionRelation {
                 name,
@@ -204,24 +188,7 @@ impl Binder<'_> {
                 x
             });
         }
-        let q = alias
-            .map(|a| ident(&a.name))
-            .unwrap_or_else(|| fname.to_string());
-        let mut scope = Scope {
-            columns: columns
-                .iter()
-                .map(|c| ScopeColumn {
-                    qualifier: Some(q.clone()),
-                    name: c.name.clone(),
-                    ty: c.ty.clone(),
-                    qualified_only: false,
-                })
-                .collect(),
-            tables: vec![],
-        };
-        if let Some(a) = alias {
-            super::from::rename_columns(&mut scope, &a.columns)?;
-        }
+        let scope = relation_scope(&columns, fname, alias)?;
         Ok((
             Plan::SessionRelation {
                 name: relation,
@@ -825,4 +792,33 @@ fn lookup(x: &Expr, pairs: impl IntoIterator<Item = (i64, Value)>, otherwise: Ex
         whens,
         otherwise: Some(Box::new(otherwise)),
     }
+}
+
+/// The scope of a relation the binder makes up (a system relation, a
+/// `helios` table function): its columns under its name or alias, renamed
+/// by the alias's column list.
+fn relation_scope(
+    columns: &[crate::sql::plan::Column],
+    name: &str,
+    alias: Option<&ast::TableAlias>,
+) -> Result<Scope> {
+    let q = alias
+        .map(|a| ident(&a.name))
+        .unwrap_or_else(|| name.to_string());
+    let mut scope = Scope {
+        columns: columns
+            .iter()
+            .map(|c| ScopeColumn {
+                qualifier: Some(q.clone()),
+                name: c.name.clone(),
+                ty: c.ty.clone(),
+                qualified_only: false,
+            })
+            .collect(),
+        tables: vec![],
+    };
+    if let Some(a) = alias {
+        super::from::rename_columns(&mut scope, &a.columns)?;
+    }
+    Ok(scope)
 }

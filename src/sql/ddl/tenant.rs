@@ -375,7 +375,7 @@ impl DdlCtx<'_> {
                 .map(|(_, b)| b)
                 .sum::<i64>();
         }
-        Ok(total + crate::txn::changes::tenant_log_bytes(self.txn, id)?)
+        Ok(total + crate::txn::changes::log_bytes(self.txn, Some(id))?)
     }
 
     /// `helios.bind_role(role, tenant)` (tenant None: `helios.unbind_role`).

@@ -87,6 +87,14 @@ impl Catalog {
         self.tenants_by_id.get(&id)
     }
 
+    /// Whether role `user` manages tenants (a superuser or CREATEROLE role):
+    /// it sees and manages every tenant, its usage, changes and migrations.
+    pub fn manages_tenants(&self, user: u32) -> bool {
+        self.roles
+            .get(&user)
+            .is_some_and(|r| r.superuser || r.createrole)
+    }
+
     /// The tenant a session in tenant `id` runs in: itself, or where
     /// migrations' cutovers moved it.
     pub fn current_home(&self, mut id: uuid::Uuid) -> uuid::Uuid {

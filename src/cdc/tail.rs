@@ -125,14 +125,7 @@ pub fn envelope(e: &ChangeEvent, db: &str, tenant: Option<&str>) -> Json {
 /// Prints a failure on stderr: `heliosdb: ERROR: message`, then DETAIL,
 /// HINT and SQLSTATE lines.
 pub fn print_error(err: &mut dyn Write, e: &ShellError) -> std::io::Result<()> {
-    writeln!(err, "heliosdb: ERROR: {}", e.message)?;
-    if let Some(d) = &e.detail {
-        writeln!(err, "DETAIL: {d}")?;
-    }
-    if let Some(h) = &e.hint {
-        writeln!(err, "HINT: {h}")?;
-    }
-    writeln!(err, "SQLSTATE: {}", e.code)
+    crate::shell::print_shell_error(err, e, "heliosdb: ")
 }
 
 /// A flag set by SIGINT or SIGTERM (Ctrl-C elsewhere). The tail checks it

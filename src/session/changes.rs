@@ -18,11 +18,10 @@ use crate::types::Value;
 /// Whose changes `user` may read: `Ok(None)` every tenant's, `Ok(Some(t))`
 /// only tenant `t`'s.
 pub(super) fn reader_scope(cat: &Catalog, user: u32) -> Result<Option<uuid::Uuid>> {
-    let role = cat.roles.get(&user);
-    if role.is_some_and(|r| r.superuser || r.createrole) {
+    if cat.manages_tenants(user) {
         return Ok(None);
     }
-    match role.and_then(|r| r.tenant) {
+    match cat.roles.get(&user).and_then(|r| r.tenant) {
         Some(t) => Ok(Some(t)),
         None => Err(Error::new(
             SqlState::INSUFFICIENT_PRIVILEGE,
@@ -66,7 +65,8 @@ fn lsn_arg(v: &Value, what: &str) -> Result<Option<u64>> {
     }
 }
 
-fn micros_ts(micros: i64) -> Value {
+/// A time in microseconds since the epoch as a timestamptz.
+pub(super) fn micros_ts(micros: i64) -> Value {
     chrono::DateTime::from_timestamp_micros(micros)
         .map(Value::Timestamptz)
         .unwrap_or(Value::Null)

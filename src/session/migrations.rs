@@ -8,6 +8,7 @@
 //! Migrations are managed by superusers and CREATEROLE roles (who manage
 //! tenants). A role bound to a tenant may checksum its own tenant.
 
+use super::changes::micros_ts;
 use super::{Session, StmtEnv};
 use crate::catalog::{Catalog, TableDef};
 use crate::cdc::consumers;
@@ -31,18 +32,6 @@ const FENCE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
 /// than this (it has caught up).
 const CAUGHT_UP: u64 = 100;
 
-fn micros_ts(micros: i64) -> Value {
-    chrono::DateTime::from_timestamp_micros(micros)
-        .map(Value::Timestamptz)
-        .unwrap_or(Value::Null)
-}
-
-fn manager(cat: &Catalog, user: u32) -> bool {
-    cat.roles
-        .get(&user)
-        .is_some_and(|r| r.superuser || r.createrole)
-}
-
 fn denied(what: &str) -> Error {
     Error::new(
         SqlState::INSUFFICIENT_PRIVILEGE,
@@ -60,7 +49,7 @@ fn state_error(m: &Migration, what: &str) -> Error {
 
 /// `helios.migrations`: every migration (for managers of tenants).
 pub(super) fn migration_rows(env: &StmtEnv, txn: &Transaction) -> Result<Vec<Vec<Value>>> {
-    if !manager(env.catalog, env.identity.current_user()) {
+    if !env.catalog.manages_tenants(env.identity.current_user()) {
         return Err(denied("read migrations"));
     }
     let mut rows = Vec::new();
@@ -158,7 +147,7 @@ pub(super) fn checksum_rows(
     let tenant = cat.tenant_named(&name)?.id;
     let user = env.identity.current_user();
     let own = cat.roles.get(&user).and_then(|r| r.tenant);
-    if !manager(cat, user) && own != Some(tenant) {
+    if !cat.manages_tenants(user) && own != Some(tenant) {
         return Err(denied("checksum this tenant"));
     }
     let root = super::database::latest_catalog(env.db, cat.database)?;
@@ -178,7 +167,7 @@ pub(super) fn checksum_rows(
 impl Session {
     fn require_migration_admin(&mut self, what: &str) -> Result<()> {
         let cat = self.catalog()?;
-        if manager(&cat, self.identity.current_user()) {
+        if cat.manages_tenants(self.identity.current_user()) {
             Ok(())
         } else {
             Err(denied(what))

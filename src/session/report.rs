@@ -190,10 +190,7 @@ pub(super) fn session_relation(
 fn tenant_usage_rows(env: &StmtEnv) -> Result<Vec<Vec<Value>>> {
     let cat = env.catalog;
     let user = env.identity.current_user();
-    let manager = cat
-        .roles
-        .get(&user)
-        .is_some_and(|r| r.superuser || r.createrole);
+    let manager = cat.manages_tenants(user);
     let own = cat.roles.get(&user).and_then(|r| r.tenant);
     let txn = env
         .db

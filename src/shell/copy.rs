@@ -36,7 +36,7 @@ fn syntax(args: &str) -> Failure {
 }
 
 /// Length of the parenthesised group starting at `s[0] == '('`, quotes respected.
-fn paren_group(s: &str) -> Option<usize> {
+pub(super) fn paren_group(s: &str) -> Option<usize> {
     let mut depth = 0usize;
     let mut quote: Option<char> = None;
     for (i, c) in s.char_indices() {

@@ -582,27 +582,7 @@ pub fn is_start_call(sql: &str) -> bool {
         return false;
     };
     // One parenthesised argument list that ends the statement.
-    if !args.starts_with('(') {
-        return false;
-    }
-    let mut depth = 0usize;
-    let mut quote: Option<char> = None;
-    for (i, c) in args.char_indices() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '\'' | '"') => quote = Some(c),
-            (None, '(') => depth += 1,
-            (None, ')') => {
-                depth -= 1;
-                if depth == 0 {
-                    return i + 1 == args.len();
-                }
-            }
-            _ => {}
-        }
-    }
-    false
+    args.starts_with('(') && super::copy::paren_group(args) == Some(args.len())
 }
 
 /// The id a statement's outcome shows if the statement started a migration.

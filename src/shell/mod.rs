@@ -52,11 +52,16 @@ pub struct Options {
 /// Prints an engine error the way scripts expect: `ERROR: message`, then
 /// `DETAIL:`/`HINT:` lines when present, then the SQLSTATE.
 pub fn print_error(err: &mut dyn Write, e: &Error) -> io::Result<()> {
-    print_shell_error(err, &ShellError::from(e))
+    print_shell_error(err, &ShellError::from(e), "")
 }
 
-fn print_shell_error(err: &mut dyn Write, e: &ShellError) -> io::Result<()> {
-    writeln!(err, "ERROR: {}", e.message)?;
+/// [`print_error`] of a shell error, its first line after `prefix`.
+pub(crate) fn print_shell_error(
+    err: &mut dyn Write,
+    e: &ShellError,
+    prefix: &str,
+) -> io::Result<()> {
+    writeln!(err, "{prefix}ERROR: {}", e.message)?;
     if let Some(d) = &e.detail {
         writeln!(err, "DETAIL: {d}")?;
     }
@@ -92,7 +97,7 @@ impl Failure {
     fn print(&self) {
         let mut err = io::stderr().lock();
         let _ = match self {
-            Failure::Sql(e) => print_shell_error(&mut err, e),
+            Failure::Sql(e) => print_shell_error(&mut err, e, ""),
             Failure::Message(m) => writeln!(err, "{m}"),
         };
     }

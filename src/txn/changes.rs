@@ -24,8 +24,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use std::ops::Bound;
 
-/// What one captured change says (an entry's payload, as JSON): written by
-/// the SQL layer, read back by `cdc`.
+/// What one captured change says (an entry's payload: the operation and
+/// tenant in a binary head, the rest as JSON): written by the SQL layer,
+/// read back by `cdc`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChangeRecord {
     /// The database the table belongs to.
@@ -36,10 +37,12 @@ pub struct ChangeRecord {
     /// `schema.table` (empty for DDL that names no table).
     #[serde(default)]
     pub table: String,
-    /// The row's tenant, for a tenant-scoped table.
-    #[serde(default)]
+    /// The row's tenant, for a tenant-scoped table (in the payload's head,
+    /// not its JSON).
+    #[serde(skip)]
     pub tenant: Option<uuid::Uuid>,
-    /// `insert`, `update`, `delete`, `truncate` or `ddl`.
+    /// `insert`, `update`, `delete`, `truncate` or `ddl` (in the head).
+    #[serde(skip)]
     pub op: String,
     /// The primary key's columns (null without one, and for TRUNCATE and DDL).
     #[serde(default)]
@@ -54,7 +57,7 @@ pub struct ChangeRecord {
 
 impl ChangeRecord {
     /// The payload: a short binary head (operation, tenant) that readers
-    /// filter on without parsing, then the record as JSON.
+    /// filter on without parsing, then the rest of the record as JSON.
     pub fn encode(&self) -> Result<Vec<u8>> {
         let mut v = Vec::with_capacity(128);
         write_head(&mut v, &self.op, self.tenant);
@@ -64,8 +67,13 @@ impl ChangeRecord {
     }
 
     pub fn decode(payload: &[u8]) -> Result<ChangeRecord> {
-        let (_, _, json) = peek(payload).ok_or_else(|| Error::corrupted("change log entry"))?;
-        serde_json::from_slice(json).map_err(|e| Error::corrupted(format!("change log entry: {e}")))
+        let (op, tenant, json) =
+            peek(payload).ok_or_else(|| Error::corrupted("change log entry"))?;
+        let mut r: ChangeRecord = serde_json::from_slice(json)
+            .map_err(|e| Error::corrupted(format!("change log entry: {e}")))?;
+        r.op = op_name(op).to_string();
+        r.tenant = tenant;
+        Ok(r)
     }
 }
 
@@ -90,6 +98,17 @@ fn op_code(op: &str) -> u8 {
         "delete" => b'd',
         "truncate" => b't',
         _ => b'D',
+    }
+}
+
+/// The operation an operation code stands for.
+fn op_name(code: u8) -> &'static str {
+    match code {
+        b'i' => "insert",
+        b'u' => "update",
+        b'd' => "delete",
+        b't' => "truncate",
+        _ => "ddl",
     }
 }
 

@@ -36,8 +36,7 @@ fn denied(what: &str) -> Error {
 
 impl DdlCtx<'_> {
     fn require_tenant_admin(&self, what: &str) -> Result<()> {
-        let me = self.catalog.role(self.current_user)?;
-        if me.superuser || me.createrole {
+        if self.catalog.manages_tenants(self.current_user) {
             Ok(())
         } else {
             Err(denied(what))

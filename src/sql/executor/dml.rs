@@ -637,7 +637,6 @@ impl<'a> Writer<'a> {
             _ => None,
         });
         let mut entry = changes::entry_buffer(payload_size(table, before, after));
-        changes::write_head(&mut entry, op, tenant);
         change_payload(&mut entry, table, tenant, op, before, after)?;
         if let Some(t) = tenant {
             self.usage
@@ -1304,8 +1303,8 @@ fn fk_missing(table: &TableDef, fk: &ForeignKeyDef, parent: &TableDef, key: Stri
     ))
 }
 
-/// Appends to `buf` the JSON of the change-log payload of one row change
-/// of `table` (after its head, `changes::write_head`): exactly the bytes
+/// Appends to `buf` the change-log payload of one row change of `table`
+/// (its head, `changes::write_head`, then the JSON): exactly the bytes
 /// [`ChangeRecord::encode`](crate::txn::changes::ChangeRecord::encode)
 /// gives for its record (`db`, `table_id`, `table`, `tenant`, `op`, `pk`,
 /// `before`, `after`; the key and the row images are objects of the
@@ -1330,12 +1329,11 @@ fn change_payload(
         key,
         failed: &failed,
     };
+    changes::write_head(buf, op, tenant);
     let record = CaptureRecord {
         db: table.database,
         table_id: table.id,
         table: QualifiedName(table),
-        tenant,
-        op,
         pk: (!table.primary_key.is_empty()).then(|| image(row, true)),
         before: before.map(|r| image(r, false)),
         after: after.map(|r| image(r, false)),
@@ -1377,15 +1375,14 @@ fn payload_size(table: &TableDef, before: Option<&[Value]>, after: Option<&[Valu
         + after.map_or(0, image)
 }
 
-/// [`crate::txn::changes::ChangeRecord`] with borrowed parts (the same
-/// fields in the same order, so the same JSON).
+/// [`crate::txn::changes::ChangeRecord`]'s JSON fields with borrowed parts
+/// (the same fields in the same order, so the same JSON; the operation and
+/// tenant are in the head).
 #[derive(serde::Serialize)]
 struct CaptureRecord<'a> {
     db: u32,
     table_id: u32,
     table: QualifiedName<'a>,
-    tenant: Option<uuid::Uuid>,
-    op: &'a str,
     pk: Option<RowImage<'a>>,
     before: Option<RowImage<'a>>,
     after: Option<RowImage<'a>>,
@@ -1544,7 +1541,6 @@ mod tests {
         after: Option<&[Value]>,
     ) -> Result<Vec<u8>> {
         let mut buf = Vec::new();
-        changes::write_head(&mut buf, op, tenant);
         change_payload(&mut buf, table, tenant, op, before, after)?;
         Ok(buf)
     }

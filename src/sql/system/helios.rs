@@ -120,10 +120,7 @@ fn tenant_columns() -> Builder {
 
 /// The rows of `helios.tenants` for `user` in a session running in `tenant`.
 pub fn tenant_rows(cat: &Catalog, user: u32, tenant: Option<uuid::Uuid>) -> Vec<Vec<Value>> {
-    let manager = cat
-        .roles
-        .get(&user)
-        .is_some_and(|r| r.superuser || r.createrole);
+    let manager = cat.manages_tenants(user);
     let mut rows: Vec<_> = cat
         .tenants
         .values()

@@ -457,7 +457,7 @@ fn bytes_per_row(s: &mut Session, label: &str) {
         line.push(format!("{what} {bytes} B"));
     }
     println!(
-        "[{label}] change log bytes per captured row (key 9 B + header 16 B + JSON payload), row ({}, '{}', 4242, '{}'): {}",
+        "[{label}] change log bytes per captured row (LSN, commit and length 20 B + commit time 8 B + head and binary images), row ({}, '{}', 4242, '{}'): {}",
         id,
         tenant(42),
         note(42),

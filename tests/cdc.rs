@@ -371,3 +371,131 @@ async fn changes_reach_a_postgres_client() {
     assert_eq!(rows[0].get::<_, i64>(0), last);
     assert_eq!(rows[0].get::<_, i64>(1), 0);
 }
+
+fn code(e: &heliosdb_nano::Error) -> &str {
+    e.code.code()
+}
+
+/// Compaction on a data directory: what it removed stays removed across a
+/// reopen, the numbering goes on, and a reader asking for removed changes
+/// is told (55000), also one whose snapshot predates the compaction.
+#[test]
+fn compaction_holds_across_reopen_and_readers_behind_it_are_told() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Database::open(dir.path()).unwrap();
+        let mut s = db.connect();
+        s.run(
+            "CREATE TABLE t (id int PRIMARY KEY, v text);
+             INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 100) g;",
+        )
+        .unwrap();
+        let last = db.last_lsn();
+        let cut = last - 50;
+        // A reader in a snapshot from before the truncation.
+        let mut old = db.connect();
+        old.run("BEGIN ISOLATION LEVEL REPEATABLE READ").unwrap();
+        let q = format!(
+            "SELECT count(*) FROM helios.changes(since_lsn => {})",
+            cut - 10
+        );
+        assert_eq!(
+            old.query(&q, &[])
+                .unwrap()
+                .get(0)
+                .unwrap()
+                .get::<i64>(0)
+                .unwrap(),
+            60
+        );
+        s.run(&format!("SELECT helios.truncate_changes({})", cut + 1))
+            .unwrap();
+        let err = old.query(&q, &[]).unwrap_err();
+        assert_eq!(code(&err), "55000", "{err:?}");
+        old.run("ROLLBACK").unwrap();
+        let err = all_err(&db, cut - 1);
+        assert_eq!(code(&err), "55000");
+        assert_eq!(all(&db, cut).len(), 50);
+    }
+    let db = Database::open(dir.path()).unwrap();
+    let last = db.last_lsn();
+    let kept = all(&db, last - 50);
+    assert_eq!(kept.len(), 50);
+    assert_eq!(kept[0].lsn, last - 49);
+    assert_eq!(code(&all_err(&db, last - 51)), "55000");
+    db.connect()
+        .run("INSERT INTO t VALUES (1000, 'after')")
+        .unwrap();
+    let next = all(&db, last);
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].lsn, last + 1);
+    assert_eq!(next[0].after["v"], "after");
+}
+
+fn all_err(db: &Database, after: u64) -> heliosdb_nano::Error {
+    db.changes(after, ChangeFilter::default())
+        .find_map(Result::err)
+        .expect("an error")
+}
+
+/// A data directory from builds that kept the change log as keys
+/// (`0x06 lsn` → `seq, micros, payload`) gets its log moved into the
+/// engine's log when it is opened, with its LSNs.
+#[test]
+fn a_change_log_kept_as_keys_is_moved_at_open() {
+    use heliosdb_nano::storage::memory::MemoryEngine;
+    use heliosdb_nano::storage::{Durability, Engine, WriteBatch};
+    use heliosdb_nano::txn::changes::ChangeRecord;
+    use std::sync::Arc;
+    let engine: Arc<dyn Engine> = Arc::new(MemoryEngine::new());
+    // Created by this build, then written as the old one did: LSNs 1-2
+    // compacted (horizon 2), 3-5 kept.
+    drop(Database::with_engine(engine.clone(), None).unwrap());
+    let mut b = WriteBatch::default();
+    for lsn in 3u64..=5 {
+        let record = ChangeRecord {
+            db: 1,
+            table_id: 7,
+            table: "public.old".into(),
+            op: "insert".into(),
+            after: serde_json::json!({ "id": lsn }),
+            ..Default::default()
+        };
+        let mut value = 40u64.to_be_bytes().to_vec();
+        value.extend_from_slice(&1_700_000_000_000_000i64.to_be_bytes());
+        value.extend_from_slice(&record.encode().unwrap());
+        let mut key = vec![0x06];
+        key.extend_from_slice(&lsn.to_be_bytes());
+        b.put(key, value);
+    }
+    b.put(vec![0x07, 0x01], 2u64.to_be_bytes().to_vec());
+    engine.commit(b, Durability::Sync).unwrap();
+
+    let db = Database::with_engine(engine.clone(), None).unwrap();
+    assert_eq!(db.last_lsn(), 5);
+    assert_eq!(code(&all_err(&db, 1)), "55000");
+    let moved = all(&db, 2);
+    let ids: Vec<(u64, i64)> = moved
+        .iter()
+        .map(|e| (e.lsn, e.after["id"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(ids, vec![(3, 3), (4, 4), (5, 5)]);
+    assert_eq!(moved[0].commit_ts, 1_700_000_000_000_000);
+    assert_eq!(moved[0].table, "public.old");
+    let s = engine.snapshot().unwrap();
+    let old_keys = s
+        .scan(
+            std::ops::Bound::Included(vec![0x06]),
+            std::ops::Bound::Excluded(vec![0x07]),
+            false,
+        )
+        .unwrap()
+        .count();
+    assert_eq!(old_keys, 0);
+    // The numbering goes on.
+    let mut s = db.connect();
+    s.run("CREATE TABLE n (id int PRIMARY KEY); INSERT INTO n VALUES (1)")
+        .unwrap();
+    assert_eq!(all(&db, 5).last().unwrap().lsn, db.last_lsn());
+    assert!(db.last_lsn() > 5);
+}

@@ -42,7 +42,7 @@ use crate::sql::executor::scan::{decode_table_row, pk_suffix, row_key};
 use crate::sql::expr::EvalEnv;
 use crate::storage::prefix_end;
 use crate::txn::Transaction;
-use crate::txn::changes::{CDC_STATE_PREFIX, CHANGE_LOG_PREFIX, OP_TRUNCATE, lsn_of_key};
+use crate::txn::changes::{CDC_STATE_PREFIX, OP_TRUNCATE};
 use crate::txn::locks::LockMode;
 use crate::types::{DataType, Value};
 use serde::{Deserialize, Serialize};
@@ -287,16 +287,7 @@ pub fn check_tables(tables: &Tables) -> Result<()> {
 
 /// The highest LSN `txn`'s snapshot sees (its position in the log).
 pub fn visible_lsn(txn: &Transaction) -> Result<u64> {
-    let last = txn
-        .scan(
-            Bound::Included(vec![CHANGE_LOG_PREFIX]),
-            Bound::Excluded(vec![CHANGE_LOG_PREFIX + 1]),
-            true,
-        )?
-        .next()
-        .transpose()?
-        .and_then(|(k, _)| lsn_of_key(&k));
-    Ok(last.unwrap_or(0).max(super::horizon(txn)?))
+    Ok(txn.log_last().max(super::horizon(txn)?))
 }
 
 /// Visits tenant `tenant`'s rows of `table` after key `after`, in key

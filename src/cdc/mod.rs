@@ -18,13 +18,17 @@ pub mod tail;
 
 use crate::error::{Error, Result, SqlState};
 use crate::session::Database;
+use crate::sql::functions::to_json;
+use crate::storage::LogEntry;
 use crate::txn::changes::{
-    CHANGE_LOG_PREFIX, ChangeRecord, change_key, decode_entry, horizon_key, lsn_of_key, peek,
+    ChangeRecord, Layout, ROW_BODY, decode_entry, horizon_key, layout_key, parse_row_body, peek,
     u64_value,
 };
 use crate::txn::{IsolationLevel, Transaction, TxnManager};
+use crate::types::Value;
+use crate::types::encoding::decode_row;
+use std::collections::HashMap;
 use std::collections::VecDeque;
-use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,14 +58,13 @@ pub struct ChangeEvent {
 }
 
 impl ChangeEvent {
-    fn decode(key: &[u8], value: &[u8]) -> Result<ChangeEvent> {
-        let lsn = lsn_of_key(key).ok_or_else(|| Error::corrupted("change log key"))?;
-        let (txid, commit_ts, payload) =
-            decode_entry(value).ok_or_else(|| Error::corrupted("change log entry"))?;
-        let r = ChangeRecord::decode(payload)?;
+    fn decode(entry: &LogEntry, layouts: &mut Layouts) -> Result<ChangeEvent> {
+        let (commit_ts, payload) =
+            decode_entry(&entry.data).ok_or_else(|| Error::corrupted("change log entry"))?;
+        let r = decode_payload(payload, |id| layouts.get(id))?;
         Ok(ChangeEvent {
-            lsn,
-            txid,
+            lsn: entry.lsn,
+            txid: entry.seq,
             commit_ts,
             database: r.db,
             table: r.table,
@@ -76,6 +79,88 @@ impl ChangeEvent {
     /// The table's name without its schema.
     pub fn table_name(&self) -> &str {
         self.table.rsplit('.').next().unwrap_or(&self.table)
+    }
+}
+
+/// Decodes a change's payload: a row change's binary body with its
+/// layout (`layout` finds it by id), or a JSON body (DDL and TRUNCATE
+/// events, entries of earlier builds).
+pub fn decode_payload(
+    payload: &[u8],
+    layout: impl FnOnce(u64) -> Result<Arc<Layout>>,
+) -> Result<ChangeRecord> {
+    let bad = || Error::corrupted("change log entry");
+    let (op, tenant, body) = peek(payload).ok_or_else(bad)?;
+    if body.first() != Some(&ROW_BODY) {
+        return ChangeRecord::decode(payload);
+    }
+    let (id, before, after) = parse_row_body(body).ok_or_else(bad)?;
+    let layout = layout(id)?;
+    let rows = |image: Option<&[u8]>| image.map(decode_row).transpose();
+    let (before, after) = (rows(before)?, rows(after)?);
+    let image = |row: &Option<Vec<Value>>| -> Result<serde_json::Value> {
+        let Some(row) = row else {
+            return Ok(serde_json::Value::Null);
+        };
+        let mut m = serde_json::Map::with_capacity(row.len());
+        for (name, v) in layout.columns.iter().zip(row) {
+            m.insert(name.clone(), to_json(v)?);
+        }
+        Ok(serde_json::Value::Object(m))
+    };
+    let pk = match after.as_ref().or(before.as_ref()) {
+        Some(row) if !layout.pk.is_empty() => {
+            let mut m = serde_json::Map::new();
+            for &c in &layout.pk {
+                if let (Some(name), Some(v)) = (layout.columns.get(c), row.get(c)) {
+                    m.insert(name.clone(), to_json(v)?);
+                }
+            }
+            serde_json::Value::Object(m)
+        }
+        _ => serde_json::Value::Null,
+    };
+    Ok(ChangeRecord {
+        db: layout.db,
+        table_id: layout.table_id,
+        table: layout.table.clone(),
+        tenant,
+        op: crate::txn::changes::op_name(op).to_string(),
+        pk,
+        before: image(&before)?,
+        after: image(&after)?,
+    })
+}
+
+/// The layouts a reader has looked up (see `txn::changes::Layout`).
+struct Layouts<'t> {
+    txn: &'t Transaction,
+    cache: HashMap<u64, Arc<Layout>>,
+}
+
+impl<'t> Layouts<'t> {
+    fn new(txn: &'t Transaction) -> Layouts<'t> {
+        Layouts {
+            txn,
+            cache: HashMap::new(),
+        }
+    }
+
+    /// Layout `id` (committed before any entry naming it, so every
+    /// snapshot that sees the entry sees it).
+    fn get(&mut self, id: u64) -> Result<Arc<Layout>> {
+        if let Some(l) = self.cache.get(&id) {
+            return Ok(l.clone());
+        }
+        let bytes = self
+            .txn
+            .get_latest(&layout_key(id))?
+            .ok_or_else(|| Error::corrupted(format!("change log: layout {id:016x} is missing")))?;
+        let layout: Layout = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::corrupted(format!("change log layout: {e}")))?;
+        let layout = Arc::new(layout);
+        self.cache.insert(id, layout.clone());
+        Ok(layout)
     }
 }
 
@@ -168,51 +253,69 @@ pub fn read_where(
     event: impl Fn(&ChangeEvent) -> bool,
     limit: usize,
 ) -> Result<Vec<ChangeEvent>> {
-    check_retained(txn, after)?;
     let mut out = Vec::new();
-    let end = vec![CHANGE_LOG_PREFIX + 1];
-    let Some(start) = after.checked_add(1) else {
+    if limit == 0 {
         return Ok(out);
-    };
-    for kv in txn.scan(
-        Bound::Included(change_key(start)),
-        Bound::Excluded(end),
-        false,
-    )? {
-        if out.len() >= limit {
-            break;
-        }
-        let (key, value) = kv?;
-        let (_, _, payload) =
-            decode_entry(&value).ok_or_else(|| Error::corrupted("change log entry"))?;
+    }
+    let mut layouts = Layouts::new(txn);
+    each_entry(txn, after, |entry, payload| {
         let (op, tenant, _) = peek(payload).ok_or_else(|| Error::corrupted("change log entry"))?;
-        if !head(op, tenant) {
-            continue;
+        if head(op, tenant) {
+            let e = ChangeEvent::decode(entry, &mut layouts)?;
+            if event(&e) {
+                out.push(e);
+            }
         }
-        let e = ChangeEvent::decode(&key, &value)?;
-        if event(&e) {
-            out.push(e);
+        Ok(out.len() < limit)
+    })?;
+    Ok(out)
+}
+
+/// Visits the entries after LSN `after`, as `txn` sees the log, with their
+/// payloads, while `f` returns true. 55000 if some of them were compacted
+/// (before the read, or by a compaction that overtook it: the LSNs are
+/// dense, so a missing one is a compacted one).
+fn each_entry(
+    txn: &Transaction,
+    after: u64,
+    mut f: impl FnMut(&LogEntry, &[u8]) -> Result<bool>,
+) -> Result<()> {
+    check_retained(txn, after)?;
+    let Some(mut expect) = after.checked_add(1) else {
+        return Ok(());
+    };
+    let overtaken = |txn: &Transaction, expect: u64| {
+        let lost = format!("changes after LSN {}", expect - 1);
+        behind(&lost, horizon(txn).unwrap_or(0).max(expect))
+    };
+    for entry in txn.log_scan(expect, false)? {
+        let entry = entry?;
+        if entry.lsn != expect {
+            return Err(overtaken(txn, expect));
+        }
+        expect += 1;
+        let (_, payload) =
+            decode_entry(&entry.data).ok_or_else(|| Error::corrupted("change log entry"))?;
+        if !f(&entry, payload)? {
+            return Ok(());
         }
     }
-    Ok(out)
+    if expect <= txn.log_last() {
+        return Err(overtaken(txn, expect));
+    }
+    Ok(())
 }
 
 /// How many changes after LSN `after` belong to `tenant` (read from the
 /// entries' heads only).
 pub fn count_tenant_changes(txn: &Transaction, after: u64, tenant: uuid::Uuid) -> Result<u64> {
     let mut n = 0;
-    for kv in txn.scan(
-        Bound::Included(change_key(after.saturating_add(1))),
-        Bound::Excluded(vec![CHANGE_LOG_PREFIX + 1]),
-        false,
-    )? {
-        let (_, value) = kv?;
-        if let Some((_, _, payload)) = decode_entry(&value)
-            && peek(payload).is_some_and(|(_, t, _)| t == Some(tenant))
-        {
+    each_entry(txn, after.max(horizon(txn)?), |_, payload| {
+        if peek(payload).is_some_and(|(_, t, _)| t == Some(tenant)) {
             n += 1;
         }
-    }
+        Ok(true)
+    })?;
     Ok(n)
 }
 
@@ -223,16 +326,17 @@ pub fn read_recent(
     limit: usize,
 ) -> Result<Vec<ChangeEvent>> {
     let mut out = Vec::new();
-    for kv in txn.scan(
-        Bound::Included(vec![CHANGE_LOG_PREFIX]),
-        Bound::Excluded(vec![CHANGE_LOG_PREFIX + 1]),
-        true,
-    )? {
+    let horizon = horizon(txn)?;
+    let mut layouts = Layouts::new(txn);
+    for entry in txn.log_scan(txn.log_last(), true)? {
         if out.len() >= limit {
             break;
         }
-        let (key, value) = kv?;
-        let e = ChangeEvent::decode(&key, &value)?;
+        let entry = entry?;
+        if entry.lsn <= horizon {
+            break;
+        }
+        let e = ChangeEvent::decode(&entry, &mut layouts)?;
         if filter.matches(&e) {
             out.push(e);
         }

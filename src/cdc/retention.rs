@@ -9,7 +9,11 @@
 //!
 //! Compaction removes a prefix of the log (LSNs are dense), records the
 //! highest removed LSN as the log's horizon, and takes the removed
-//! changes' bytes off their tenants' storage, in one transaction. The
+//! changes' bytes off their tenants' storage, in one transaction; once
+//! it has committed, the engine drops the entries (see
+//! [`crate::storage::Engine::truncate_log`]; readers never look at or
+//! below the horizon, so entries a crash brings back are harmless and go
+//! with the next compaction). The
 //! size rules walk back from the newest entry to find where the size is
 //! passed. The database's maintenance thread runs it every few
 //! seconds; `helios.compact_changes()` runs it at once and
@@ -22,13 +26,11 @@ use crate::error::{Error, Result};
 use crate::storage::Op;
 use crate::txn::Transaction;
 use crate::txn::changes::{
-    CDC_STATE_PREFIX, CHANGE_LOG_PREFIX, ENTRY_HEADER, change_key, decode_entry, entry_bytes,
-    horizon_key, lsn_of_key, peek,
+    CDC_STATE_PREFIX, ENTRY_HEADER, decode_entry, entry_bytes, horizon_key, peek,
 };
 use crate::txn::locks::LockMode;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::ops::Bound;
 
 /// The retention settings (`helios.set_change_retention`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -84,18 +86,74 @@ pub fn log_bytes(txn: &Transaction) -> Result<i64> {
 /// log (0 if the whole log fits): walks back from the newest entry.
 fn beyond_bytes(txn: &Transaction, limit: i64) -> Result<u64> {
     let mut newer = 0;
-    for kv in txn.scan_latest(
-        Bound::Included(vec![CHANGE_LOG_PREFIX]),
-        Bound::Excluded(vec![CHANGE_LOG_PREFIX + 1]),
-        true,
-    )? {
-        let (key, value) = kv?;
-        newer += entry_bytes(value.len().saturating_sub(ENTRY_HEADER));
+    let horizon = super::horizon(txn)?;
+    for entry in txn.log_scan_latest(u64::MAX, true)? {
+        let entry = entry?;
+        if entry.lsn <= horizon {
+            break;
+        }
+        newer += entry_bytes(entry.data.len().saturating_sub(ENTRY_HEADER));
         if newer > limit {
-            return lsn_of_key(&key).ok_or_else(|| Error::corrupted("change log key"));
+            return Ok(entry.lsn);
         }
     }
     Ok(0)
+}
+
+/// Readies the change log when a database is opened: drops entries at or
+/// below the horizon that a crash brought back, and moves the log of
+/// earlier builds (one key `0x06 lsn` per entry) into the engine's log
+/// with the same LSNs. (Their entries keep their data; their transaction
+/// ids become the converting commit's. LSNs the old log had compacted are
+/// filled with empty entries, truncated at once.)
+pub fn open_log(txns: &std::sync::Arc<crate::txn::TxnManager>) -> Result<()> {
+    use crate::txn::changes::LEGACY_CHANGE_LOG_PREFIX as OLD;
+    use std::ops::Bound;
+    let mut txn = txns.begin(crate::txn::IsolationLevel::ReadCommitted)?;
+    let horizon = super::horizon(&txn)?;
+    let old: Vec<(Vec<u8>, Vec<u8>)> = txn
+        .scan(
+            Bound::Included(vec![OLD]),
+            Bound::Excluded(vec![OLD + 1]),
+            false,
+        )?
+        .collect::<Result<_>>()?;
+    if old.is_empty() || txn.log_last() > 0 {
+        txn.rollback();
+        if horizon > 0 {
+            txns.engine().truncate_log(horizon)?;
+        }
+        return Ok(());
+    }
+    let lsn = |key: &[u8]| -> Result<u64> {
+        let bytes: [u8; 8] = key[1..]
+            .try_into()
+            .map_err(|_| Error::corrupted("change log key"))?;
+        Ok(u64::from_be_bytes(bytes))
+    };
+    let first = lsn(&old[0].0)?;
+    // The old entries' commit time and payload (an old value was `seq,
+    // micros, payload`), after empty entries for the LSNs before them.
+    let mut next = 1;
+    for (key, value) in old {
+        let data = value
+            .get(8..)
+            .ok_or_else(|| Error::corrupted("change log entry"))?;
+        for _ in next..lsn(&key)? {
+            txn.capture_entry(Vec::new());
+        }
+        next = lsn(&key)? + 1;
+        txn.capture_entry(data.to_vec());
+        txn.delete(key);
+    }
+    txn.put(
+        horizon_key(),
+        (first - 1).max(horizon).to_be_bytes().to_vec(),
+    );
+    txn.truncate_log_on_commit((first - 1).max(horizon));
+    txn.commit_raw_entries()?;
+    tracing::info!("moved the change log into the storage engine's log");
+    Ok(())
 }
 
 /// What a compaction removed.
@@ -152,19 +210,14 @@ fn remove_prefix(
         ..Default::default()
     };
     let mut tenants: HashMap<uuid::Uuid, i64> = HashMap::new();
-    let mut removed_keys = Vec::new();
-    for kv in txn.scan_latest(
-        Bound::Included(change_key(horizon.saturating_add(1))),
-        Bound::Excluded(vec![CHANGE_LOG_PREFIX + 1]),
-        false,
-    )? {
-        if removed_keys.len() >= limit {
+    for entry in txn.log_scan_latest(horizon.saturating_add(1), false)? {
+        if out.removed >= limit as u64 {
             break;
         }
-        let (key, value) = kv?;
-        let lsn = lsn_of_key(&key).ok_or_else(|| Error::corrupted("change log key"))?;
-        let (_, commit_ts, payload) =
-            decode_entry(&value).ok_or_else(|| Error::corrupted("change log entry"))?;
+        let entry = entry?;
+        let lsn = entry.lsn;
+        let (commit_ts, payload) =
+            decode_entry(&entry.data).ok_or_else(|| Error::corrupted("change log entry"))?;
         let size = entry_bytes(payload.len());
         if !go(lsn, commit_ts, size) {
             break;
@@ -176,15 +229,16 @@ fn remove_prefix(
         out.removed += 1;
         out.bytes += size;
         out.horizon = lsn;
-        removed_keys.push(key);
     }
-    if removed_keys.is_empty() {
+    if out.removed == 0 {
+        // Entries a crash brought back after their truncation go again.
+        if horizon > 0 {
+            txn.truncate_log_on_commit(horizon);
+        }
         return Ok(out);
     }
-    for k in removed_keys {
-        txn.delete(k);
-    }
     txn.put(horizon_key(), out.horizon.to_be_bytes().to_vec());
+    txn.truncate_log_on_commit(out.horizon);
     for (t, bytes) in tenants {
         // A dropped tenant's counter was zeroed: never take it below zero.
         let now = crate::tenant::usage::usage_in(txn, t)?;

@@ -86,6 +86,7 @@ impl Database {
     /// objects already belong to it), when it is opened.
     pub fn with_engine(engine: Arc<dyn Engine>, path: Option<PathBuf>) -> Result<Database> {
         let txns = TxnManager::new(engine.clone())?;
+        crate::cdc::retention::open_log(&txns)?;
         let mut txn = txns.begin(IsolationLevel::ReadCommitted)?;
         let oids = OidAllocator::load(&txn)?;
         let catalog = Catalog::load(&txn, BOOTSTRAP_DATABASE)?;

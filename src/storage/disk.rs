@@ -5,13 +5,18 @@
 //! neighbouring pairs keyed by their last key (see [`super::chunk`] and
 //! [`ChunkWriter`]), and the table `heliosdb_meta` (`&str` → `u64`) whose
 //! `seq` entry is the sequence number of the last commit it holds, written in
-//! the same redb transaction as the data. `<dir>/heliosdb.wal` is the
-//! write-ahead log (see [`super::wal`]) of the commits since then.
+//! the same redb transaction as the data. The table `change_log` holds the
+//! change log's entries (see [`super::log`]) as of the checkpoint, in
+//! segments of consecutive entries keyed by the first one's LSN; the meta
+//! table's `log_last` and `log_floor` are the last LSN given and the
+//! truncation point. `<dir>/heliosdb.wal` is the write-ahead log (see
+//! [`super::wal`]) of the commits since then.
 //!
-//! Commits: a commit is one log record (its resolved writes and sequence
-//! number) and then new versions in the **memtable**, a multi-version ordered
-//! map (see [`super::versions`]) of everything committed since the last
-//! checkpoint. Nothing is written to redb per commit: a small durable commit
+//! Commits: a commit is one log record (its resolved writes, change-log
+//! entries and sequence number) and then new versions in the **memtable**,
+//! a multi-version ordered map (see [`super::versions`]) of everything
+//! committed since the last checkpoint, and its change-log entries appended
+//! to the generation's [`LogTail`]. Nothing is written to redb per commit: a small durable commit
 //! costs one sequential log write and one `fdatasync`.
 //!
 //! Reads: a snapshot is the current [`Generation`] (redb's chunk table as of
@@ -68,11 +73,12 @@
 //! it is reopened, which recovers from the files.
 
 use super::chunk::{self, ChunkView};
+use super::log::{LogEntry, LogIter, LogTail, SEGMENT_BYTES, TailScan};
 use super::versions::{VersionCursor, VersionMap, visible};
 use super::wal::{self, Wal};
 use super::{
     Durability, Engine, KvIter, KvPair, RefIter, RefScan, ResolvedWrites, Snapshot, WriteBatch,
-    check_not_in_hook, panic_message, resolve_batch,
+    panic_message, resolve_batch,
 };
 use crate::error::{Error, Result, SqlState};
 use parking_lot::{Condvar, Mutex, RwLock};
@@ -98,6 +104,13 @@ const CHUNK_TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("chunks"
 const LEGACY_KV_TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kv");
 const META_TABLE: TableDefinition<&str, u64> = TableDefinition::new("heliosdb_meta");
 const SEQ_KEY: &str = "seq";
+/// The change log as of the checkpoint: segments of consecutive entries
+/// (see [`super::log::encode_entry`]), keyed by their first entry's LSN.
+const LOG_TABLE: TableDefinition<u64, &[u8]> = TableDefinition::new("change_log");
+/// The last LSN given (meta).
+const LOG_LAST_KEY: &str = "log_last";
+/// Entries at or below this LSN are truncated (meta).
+const LOG_FLOOR_KEY: &str = "log_floor";
 /// redb's limit for a key or a value (3 GiB).
 const MAX_ITEM_LEN: usize = 3 * 1024 * 1024 * 1024;
 
@@ -146,6 +159,8 @@ struct Inner {
 
 struct LogState {
     wal: Wal,
+    /// The last LSN given to a change-log entry.
+    last_lsn: u64,
     /// A log write or sync failed: the log's state on disk is unknown, so no
     /// commit is accepted until the database is reopened (and recovered).
     poisoned: Option<Error>,
@@ -195,7 +210,9 @@ impl DiskEngine {
         let mut wal = Wal::open(dir)?;
         let replayed = recover(&db, &file, &wal)?;
         wal.reset();
-        let current = RwLock::new(Arc::new(Generation::open(&db, &file)?));
+        let generation = Generation::open(&db, &file)?;
+        let last_lsn = generation.base_last;
+        let current = RwLock::new(Arc::new(generation));
         let inner = Arc::new(Inner {
             db,
             dir: dir.to_path_buf(),
@@ -203,6 +220,7 @@ impl DiskEngine {
             group: Mutex::new(GroupState::default()),
             log: Mutex::new(LogState {
                 wal,
+                last_lsn,
                 poisoned: None,
             }),
             current,
@@ -313,6 +331,23 @@ impl Engine for DiskEngine {
         let wal = self.inner.log.lock().wal.file_len();
         std::fs::metadata(&self.inner.file).map_or(0, |m| m.len()) + wal
     }
+
+    /// Raises the floor at once; the next checkpoint drops the entries
+    /// (one runs now if some are in redb, to give their space back).
+    fn truncate_log(&self, through: u64) -> Result<()> {
+        let generation = {
+            let log = self.inner.log.lock();
+            let generation = self.inner.current.read().clone();
+            let mut tail = generation.tail.write();
+            tail.floor = tail.floor.max(through.min(log.last_lsn));
+            drop(tail);
+            generation
+        };
+        if generation.base_truncated() {
+            self.inner.submit(None, Durability::Sync, true)?;
+        }
+        Ok(())
+    }
 }
 
 /// Opens or creates the redb file, mapping every failure (including a panic
@@ -345,9 +380,14 @@ fn open_database(dir: &Path, file: &Path) -> Result<redb::Database> {
 /// file written before chunks (one redb entry per pair) in one transaction.
 fn init_tables(db: &redb::Database) -> std::result::Result<(), redb::Error> {
     let txn = db.begin_write()?;
-    let legacy = txn
+    let names: Vec<String> = txn
         .list_tables()?
-        .any(|t| redb::TableHandle::name(&t) == "kv");
+        .map(|t| redb::TableHandle::name(&t).to_string())
+        .collect();
+    let legacy = names.iter().any(|n| n == "kv");
+    // Files written before the change log had its own table get it here.
+    let new_log = !names.iter().any(|n| n == "change_log");
+    txn.open_table(LOG_TABLE)?;
     let created = {
         let mut chunks = txn.open_table(CHUNK_TABLE)?;
         let mut meta = txn.open_table(META_TABLE)?;
@@ -383,7 +423,7 @@ fn init_tables(db: &redb::Database) -> std::result::Result<(), redb::Error> {
         }
         // Touch the data tree, so a damaged root is reported at open.
         chunks.first()?;
-        !has_seq || legacy
+        !has_seq || legacy || new_log
     };
     if legacy {
         txn.delete_table(LEGACY_KV_TABLE)?;
@@ -409,19 +449,25 @@ fn recover(db: &redb::Database, file: &Path, wal: &Wal) -> Result<u64> {
                 .map_or(0, |g| g.value())
         };
         let records = wal.replay(durable)?;
-        let Some((last, _)) = records.last() else {
+        let Some(last) = records.last().map(|r| r.seq) else {
             return Ok(0);
         };
-        let last = *last;
         let txn = db.begin_write().map_err(|e| err(e.into()))?;
         {
             let mut table = txn.open_table(CHUNK_TABLE).map_err(|e| err(e.into()))?;
+            let mut log_table = txn.open_table(LOG_TABLE).map_err(|e| err(e.into()))?;
+            let mut meta = txn.open_table(META_TABLE).map_err(|e| err(e.into()))?;
             let mut chunks = ChunkWriter::new(file);
-            for (_, writes) in records {
-                chunks.apply(&table, writes)?;
+            let mut entries = Vec::new();
+            for record in records {
+                chunks.apply(&table, record.writes)?;
+                entries.extend(record.log);
             }
             chunks.flush(&mut table)?;
-            let mut meta = txn.open_table(META_TABLE).map_err(|e| err(e.into()))?;
+            if let Some(lsn) = entries.last().map(|e| e.lsn) {
+                write_log_segments(&mut log_table, entries.iter()).map_err(err)?;
+                meta.insert(LOG_LAST_KEY, lsn).map_err(|e| err(e.into()))?;
+            }
             meta.insert(SEQ_KEY, last).map_err(|e| err(e.into()))?;
         }
         txn.commit().map_err(|e| err(e.into()))?;
@@ -487,7 +533,6 @@ impl Inner {
         durability: Durability,
         checkpoint: bool,
     ) -> Result<u64> {
-        check_not_in_hook()?;
         let mut state = self.group.lock();
         let ticket = state.next_ticket;
         state.next_ticket += 1;
@@ -579,8 +624,10 @@ impl Inner {
         }
         let generation = self.current.read().clone();
         let mut seq = generation.published.load(Ordering::Acquire);
+        // LSNs are taken for good only once the group is logged.
+        let mut lsn = log.last_lsn;
         let mut results = Vec::with_capacity(group.len());
-        let mut staged: Vec<(u64, ResolvedWrites)> = Vec::new();
+        let mut staged: Vec<Staged> = Vec::new();
         for request in group {
             let Some(batch) = request.batch else {
                 results.push((request.ticket, Ok(0)));
@@ -588,12 +635,25 @@ impl Inner {
             };
             let next = seq + 1;
             // A batch that fails to resolve fails alone.
-            let resolved =
-                resolve_batch(batch, next, |key| latest_value(&staged, &generation, key));
+            let resolved = resolve_batch(batch.ops, |key| latest_value(&staged, &generation, key));
             match resolved.and_then(check_sizes) {
                 Ok(writes) => {
-                    log.wal.add(next, &writes);
-                    staged.push((next, writes));
+                    let entries: Vec<LogEntry> = (batch.log.into_iter())
+                        .map(|data| {
+                            lsn += 1;
+                            LogEntry {
+                                lsn,
+                                seq: next,
+                                data,
+                            }
+                        })
+                        .collect();
+                    log.wal.add(next, &writes, &entries);
+                    staged.push(Staged {
+                        seq: next,
+                        writes,
+                        log: entries,
+                    });
                     seq = next;
                     results.push((request.ticket, Ok(next)));
                 }
@@ -605,7 +665,7 @@ impl Inner {
             // Too big to log: written once, straight to redb, together with
             // everything committed before it.
             log.wal.discard_group();
-            if let Err(e) = self.checkpoint(&mut log, &generation, staged, seq) {
+            if let Err(e) = self.checkpoint(&mut log, &generation, staged, seq, lsn) {
                 return fail_all(e);
             }
             self.groups.fetch_add(1, Ordering::Relaxed);
@@ -623,6 +683,7 @@ impl Inner {
             if let Err(e) = log.wal.write_group(want_sync) {
                 return fail_all(self.poison(&mut log, e));
             }
+            log.last_lsn = lsn;
             generation.publish(staged);
             self.groups.fetch_add(1, Ordering::Relaxed);
             self.commits.fetch_add(committed, Ordering::Relaxed);
@@ -644,10 +705,13 @@ impl Inner {
             // Only flushes (or failed batches): sync what async commits logged.
             return fail_all(e);
         }
-        let pending = log.wal.pos() > 0 || generation.has_mem.load(Ordering::Acquire);
+        let pending = log.wal.pos() > 0
+            || generation.has_mem.load(Ordering::Acquire)
+            || generation.base_truncated();
+        let last_lsn = log.last_lsn;
         if pending
             && (!checkpoint_tickets.is_empty() || log.wal.pos() >= wal::CHECKPOINT_BYTES)
-            && let Err(e) = self.checkpoint(&mut log, &generation, Vec::new(), seq)
+            && let Err(e) = self.checkpoint(&mut log, &generation, Vec::new(), seq, last_lsn)
         {
             if checkpoint_tickets.is_empty() {
                 // The commits are durable in the log; the next group retries.
@@ -662,20 +726,24 @@ impl Inner {
         results
     }
 
-    /// Writes everything committed (the memtable's latest values, then
-    /// `extra`, a group too big to log) into redb in one durable commit
-    /// numbered `last_seq`, empties the log and starts a new generation.
+    /// Writes everything committed (the memtable's latest values and the
+    /// log's tail, then `extra`, a group too big to log) into redb in one
+    /// durable commit numbered `last_seq`, drops truncated log segments,
+    /// empties the write-ahead log and starts a new generation. `last_lsn`
+    /// is the last LSN given, `extra`'s included.
     fn checkpoint(
         &self,
         log: &mut LogState,
         generation: &Generation,
-        extra: Vec<(u64, ResolvedWrites)>,
+        extra: Vec<Staged>,
         last_seq: u64,
+        last_lsn: u64,
     ) -> Result<()> {
         let write = || -> Result<()> {
             let txn = self.db.begin_write().map_err(|e| self.redb_err(e))?;
             {
                 let mut table = txn.open_table(CHUNK_TABLE).map_err(|e| self.redb_err(e))?;
+                let mut log_table = txn.open_table(LOG_TABLE).map_err(|e| self.redb_err(e))?;
                 let mut meta = txn.open_table(META_TABLE).map_err(|e| self.redb_err(e))?;
                 let mut chunks = ChunkWriter::new(&self.file);
                 let latest: ResolvedWrites = generation
@@ -685,11 +753,23 @@ impl Inner {
                     .filter_map(|(key, chain)| Some((key.clone(), chain.last()?.1.clone())))
                     .collect();
                 chunks.apply(&table, latest)?;
-                for (_, writes) in extra {
-                    chunks.apply(&table, writes)?;
+                let mut extra_log = Vec::new();
+                for staged in extra {
+                    chunks.apply(&table, staged.writes)?;
+                    extra_log.extend(staged.log);
                 }
                 chunks.flush(&mut table)?;
+                let tail = generation.tail.read();
+                let floor = tail.floor;
+                let entries = tail.iter().chain(&extra_log).filter(|e| e.lsn > floor);
+                write_log_segments(&mut log_table, entries).map_err(|e| self.redb_err(e))?;
+                drop(tail);
+                drop_log_segments(&mut log_table, floor).map_err(|e| self.redb_err(e))?;
                 meta.insert(SEQ_KEY, last_seq)
+                    .map_err(|e| self.redb_err(e))?;
+                meta.insert(LOG_LAST_KEY, last_lsn)
+                    .map_err(|e| self.redb_err(e))?;
+                meta.insert(LOG_FLOOR_KEY, floor)
                     .map_err(|e| self.redb_err(e))?;
             }
             txn.commit().map_err(|e| self.redb_err(e))
@@ -698,6 +778,7 @@ impl Inner {
         catch_unwind(AssertUnwindSafe(write))
             .unwrap_or_else(|payload| Err(self.panic_error(payload.as_ref())))?;
         // redb now holds every commit durably.
+        log.last_lsn = last_lsn;
         log.wal.reset();
         self.syncs.fetch_add(1, Ordering::Relaxed);
         self.checkpoints.fetch_add(1, Ordering::Relaxed);
@@ -1081,6 +1162,14 @@ fn redb_error(file: &Path, e: redb::Error) -> Error {
 struct Generation {
     /// The chunk table as of the checkpoint.
     table: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    /// The change log's segments as of the checkpoint.
+    log_table: redb::ReadOnlyTable<u64, &'static [u8]>,
+    /// The last LSN given as of the checkpoint.
+    base_last: u64,
+    /// The first LSN in `log_table` (if it has any).
+    base_first: Option<u64>,
+    /// The change log's entries since the checkpoint, and its floor.
+    tail: Arc<RwLock<LogTail>>,
     /// The commits since the checkpoint (only the commit leader writes).
     mem: RwLock<VersionMap>,
     /// Sequence number of the last visible commit.
@@ -1096,13 +1185,21 @@ impl Generation {
         let open = || -> std::result::Result<_, redb::Error> {
             let txn = db.begin_read()?;
             let table = txn.open_table(CHUNK_TABLE)?;
+            let log_table = txn.open_table(LOG_TABLE)?;
             let meta = txn.open_table(META_TABLE)?;
-            let seq = meta.get(SEQ_KEY)?.map_or(0, |g| g.value());
-            Ok((table, seq))
+            let get = |key| Ok::<_, redb::Error>(meta.get(key)?.map_or(0, |g| g.value()));
+            let (seq, last, floor) = (get(SEQ_KEY)?, get(LOG_LAST_KEY)?, get(LOG_FLOOR_KEY)?);
+            let first = log_table.first()?.map(|(k, _)| k.value());
+            Ok((table, log_table, seq, last, floor, first))
         };
-        let (table, seq) = open().map_err(|e| redb_error(file, e))?;
+        let (table, log_table, seq, base_last, floor, base_first) =
+            open().map_err(|e| redb_error(file, e))?;
         Ok(Generation {
             table,
+            log_table,
+            base_last,
+            base_first,
+            tail: Arc::new(RwLock::new(LogTail::new(floor, base_last))),
             mem: RwLock::new(VersionMap::new()),
             published: AtomicU64::new(seq),
             has_mem: AtomicBool::new(false),
@@ -1141,36 +1238,109 @@ impl Generation {
     }
 
     /// Makes a logged group visible.
-    fn publish(&self, staged: Vec<(u64, ResolvedWrites)>) {
-        let Some(&(last, _)) = staged.last() else {
+    fn publish(&self, staged: Vec<Staged>) {
+        let Some(last) = staged.last().map(|s| s.seq) else {
             return;
         };
         self.has_mem.store(true, Ordering::Release);
         {
             let mut mem = self.mem.write();
-            for (seq, writes) in staged {
-                for (key, value) in writes {
-                    mem.entry(key).or_default().push((seq, value));
+            let mut tail = self.tail.write();
+            for batch in staged {
+                for (key, value) in batch.writes {
+                    mem.entry(key).or_default().push((batch.seq, value));
+                }
+                for entry in batch.log {
+                    tail.push(entry);
                 }
             }
         }
         self.published.store(last, Ordering::Release);
     }
+
+    /// Some of the change log's checkpointed entries are truncated (the
+    /// next checkpoint drops them).
+    fn base_truncated(&self) -> bool {
+        self.base_first
+            .is_some_and(|first| first <= self.tail.read().floor)
+    }
+}
+
+/// A batch of a group being committed: its number, resolved writes and
+/// numbered change-log entries.
+struct Staged {
+    seq: u64,
+    writes: ResolvedWrites,
+    log: Vec<LogEntry>,
 }
 
 /// The latest value of `key` for a batch being resolved: the group's earlier
 /// batches (each sorted by key), else what is committed.
-fn latest_value(
-    staged: &[(u64, ResolvedWrites)],
-    generation: &Generation,
-    key: &[u8],
-) -> Result<Option<Vec<u8>>> {
-    for (_, writes) in staged.iter().rev() {
+fn latest_value(staged: &[Staged], generation: &Generation, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    for batch in staged.iter().rev() {
+        let writes = &batch.writes;
         if let Ok(i) = writes.binary_search_by(|(k, _)| k.as_slice().cmp(key)) {
             return Ok(writes[i].1.clone());
         }
     }
     generation.latest(key)
+}
+
+/// Appends change-log entries (ascending, after every entry in `table`) as
+/// segments of about [`SEGMENT_BYTES`].
+fn write_log_segments<'e>(
+    table: &mut redb::Table<u64, &'static [u8]>,
+    entries: impl Iterator<Item = &'e LogEntry>,
+) -> std::result::Result<(), redb::Error> {
+    let mut segment = Vec::new();
+    let mut first = 0;
+    for e in entries {
+        if segment.is_empty() {
+            first = e.lsn;
+        }
+        super::log::encode_entry(&mut segment, e);
+        if segment.len() >= SEGMENT_BYTES {
+            table.insert(first, segment.as_slice())?;
+            segment.clear();
+        }
+    }
+    if !segment.is_empty() {
+        table.insert(first, segment.as_slice())?;
+    }
+    Ok(())
+}
+
+/// Deletes the change-log segments whose entries are all at or below
+/// `floor`.
+fn drop_log_segments(
+    table: &mut redb::Table<u64, &'static [u8]>,
+    floor: u64,
+) -> std::result::Result<(), redb::Error> {
+    let starts: Vec<u64> = table
+        .range(..=floor)?
+        .map(|r| r.map(|(k, _)| k.value()))
+        .collect::<std::result::Result<_, _>>()?;
+    let after = table.range(floor.saturating_add(1)..)?.next().transpose()?;
+    let after = after.map(|(k, _)| k.value());
+    for (i, &start) in starts.iter().enumerate() {
+        let whole = match starts.get(i + 1).copied().or(after) {
+            // The next segment starts at or below floor + 1.
+            Some(next) => next <= floor.saturating_add(1),
+            // The last segment: look at its last entry.
+            None => {
+                let last = table.get(start)?.and_then(|v| {
+                    super::log::decode_segment(v.value())
+                        .ok()
+                        .and_then(|es| es.last().map(|e| e.lsn))
+                });
+                last.is_some_and(|l| l <= floor)
+            }
+        };
+        if whole {
+            table.remove(start)?;
+        }
+    }
+    Ok(())
 }
 
 struct DiskSnapshot {
@@ -1197,6 +1367,25 @@ impl Snapshot for DiskSnapshot {
             return Ok(value.clone());
         }
         self.generation.base_get(key)
+    }
+
+    fn log_scan(&self, from: u64, reverse: bool) -> Result<LogIter> {
+        let g = &self.generation;
+        let tail = TailScan::new(g.tail.clone(), g.clone(), self.seq, from, reverse);
+        let base_wanted = g.base_first.is_some() && (reverse || from <= g.base_last);
+        if !base_wanted {
+            return Ok(Box::new(tail));
+        }
+        let base = BaseLogScan::new(g.clone(), from, reverse)?;
+        if reverse {
+            Ok(Box::new(tail.chain(base)))
+        } else {
+            Ok(Box::new(base.chain(tail)))
+        }
+    }
+
+    fn log_last(&self) -> u64 {
+        self.generation.tail.read().last_visible(self.seq)
     }
 
     fn scan(&self, start: Bound<Vec<u8>>, end: Bound<Vec<u8>>, reverse: bool) -> Result<KvIter> {
@@ -1286,6 +1475,111 @@ impl DiskSnapshot {
             pop_mem: false,
             done: false,
         })
+    }
+}
+
+/// A scan of a generation's checkpointed change-log segments, from an
+/// LSN on (or down from it), leaving out entries at or below the floor.
+struct BaseLogScan {
+    generation: Arc<Generation>,
+    segments: redb::Range<'static, u64, &'static [u8]>,
+    /// The current segment's entries still to yield, in scan order.
+    entries: std::vec::IntoIter<LogEntry>,
+    from: u64,
+    floor: u64,
+    reverse: bool,
+    done: bool,
+}
+
+impl BaseLogScan {
+    fn new(generation: Arc<Generation>, from: u64, reverse: bool) -> Result<BaseLogScan> {
+        let floor = generation.tail.read().floor;
+        let segments = generation.guarded(|| {
+            let err = |e: redb::StorageError| redb_error(&generation.file, e.into());
+            let table = &generation.log_table;
+            if reverse {
+                return table.range(..=from).map_err(err);
+            }
+            // The segment holding `from` starts at or below it.
+            let start = match table.range(..=from).map_err(err)?.next_back() {
+                Some(entry) => entry.map_err(err)?.0.value(),
+                None => 0,
+            };
+            table.range(start..).map_err(err)
+        })?;
+        Ok(BaseLogScan {
+            generation,
+            segments,
+            entries: Vec::new().into_iter(),
+            from,
+            floor,
+            reverse,
+            done: false,
+        })
+    }
+
+    fn next_entry(&mut self) -> Result<Option<LogEntry>> {
+        loop {
+            for e in self.entries.by_ref() {
+                if e.lsn <= self.floor {
+                    if self.reverse {
+                        self.done = true;
+                        return Ok(None);
+                    }
+                    continue;
+                }
+                let wanted = if self.reverse {
+                    e.lsn <= self.from
+                } else {
+                    e.lsn >= self.from
+                };
+                if wanted {
+                    return Ok(Some(e));
+                }
+            }
+            let generation = self.generation.clone();
+            let segment = generation.guarded(|| {
+                let err = |e: redb::StorageError| redb_error(&generation.file, e.into());
+                let next = if self.reverse {
+                    self.segments.next_back()
+                } else {
+                    self.segments.next()
+                };
+                match next {
+                    None => Ok(None),
+                    Some(entry) => {
+                        let (_, bytes) = entry.map_err(err)?;
+                        super::log::decode_segment(bytes.value()).map(Some)
+                    }
+                }
+            })?;
+            let Some(mut entries) = segment else {
+                self.done = true;
+                return Ok(None);
+            };
+            if self.reverse {
+                entries.reverse();
+            }
+            self.entries = entries.into_iter();
+        }
+    }
+}
+
+impl Iterator for BaseLogScan {
+    type Item = Result<LogEntry>;
+
+    fn next(&mut self) -> Option<Result<LogEntry>> {
+        if self.done {
+            return None;
+        }
+        match self.next_entry() {
+            Ok(Some(e)) => Some(Ok(e)),
+            Ok(None) => None,
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
     }
 }
 
@@ -2110,9 +2404,12 @@ mod tests {
     }
 
     #[test]
-    fn panicking_hook_in_a_group_does_not_block_others() {
+    fn failing_batch_in_a_group_does_not_block_others() {
         let dir = tempfile::tempdir().unwrap();
         let e = Arc::new(DiskEngine::open(dir.path()).unwrap());
+        let mut b = WriteBatch::default();
+        b.put(b"bad".to_vec(), b"not a number".to_vec());
+        e.commit(b, Durability::Sync).unwrap();
         let threads: Vec<_> = (0..4u32)
             .map(|t| {
                 let e = e.clone();
@@ -2121,12 +2418,13 @@ mod tests {
                     for i in 0..50u32 {
                         let mut b = WriteBatch::default();
                         b.put([t.to_be_bytes(), i.to_be_bytes()].concat(), vec![]);
+                        b.log.push(b"entry".to_vec());
                         if i % 10 == 0 {
-                            b.on_seq = Some(Box::new(|_| panic!("boom")));
+                            b.ops.push((b"bad".to_vec(), super::super::Op::AddI64(1)));
                         }
                         match e.commit(b, Durability::Sync) {
                             Ok(_) => ok += 1,
-                            Err(err) => assert!(err.message.contains("boom")),
+                            Err(err) => assert_eq!(err.code, SqlState::DATA_CORRUPTED),
                         }
                     }
                     ok
@@ -2136,8 +2434,18 @@ mod tests {
         let ok: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
         assert_eq!(ok, 4 * 45);
         let s = e.snapshot().unwrap();
-        assert_eq!(s.seq(), 4 * 45);
-        assert_eq!(s.scan(Unbounded, Unbounded, false).unwrap().count(), 4 * 45);
+        assert_eq!(s.seq(), 4 * 45 + 1);
+        assert_eq!(
+            s.scan(Unbounded, Unbounded, false).unwrap().count(),
+            4 * 45 + 1
+        );
+        // The failed batches took no LSN.
+        let lsns: Vec<u64> = s
+            .log_scan(1, false)
+            .unwrap()
+            .map(|e| e.unwrap().lsn)
+            .collect();
+        assert_eq!(lsns, (1..=4 * 45).collect::<Vec<u64>>());
     }
 
     /// Copies the live data directory: what a crash (with the page cache
@@ -2270,12 +2578,8 @@ mod tests {
             let mut b = WriteBatch::default();
             b.ops.push((b"count".to_vec(), super::super::Op::AddI64(1)));
             b.put(vec![0xAA; 64 + (i % 7) as usize * 300], vec![i as u8; 2000]);
-            b.on_seq = Some(Box::new(|seq| {
-                vec![(
-                    format!("k{seq:010}").into_bytes(),
-                    super::super::Op::Put(seq.to_be_bytes().to_vec()),
-                )]
-            }));
+            // One change-log entry per commit: LSN n belongs to commit n.
+            b.log.push(vec![i as u8; (i % 5) as usize * 40]);
             let durability = if i % 3 == 0 {
                 Durability::Sync
             } else {
@@ -2297,6 +2601,7 @@ mod tests {
     fn killed_process_recovers_consistently() {
         use std::io::BufRead;
         let dir = tempfile::tempdir().unwrap();
+        let mut floor = 0;
         for round in 0..3u64 {
             let mut child = std::process::Command::new(std::env::current_exe().unwrap())
                 .args(["--exact", "storage::disk::tests::crash_child", "--ignored"])
@@ -2342,16 +2647,16 @@ mod tests {
                 .unwrap()
                 .map_or(0, |v| super::super::decode_i64(&v).unwrap());
             assert_eq!(count as u64, seq);
-            let logged: Vec<u64> = s
-                .scan(
-                    Bound::Included(b"k".to_vec()),
-                    Bound::Excluded(b"l".to_vec()),
-                    false,
-                )
-                .unwrap()
-                .map(|r| u64::from_be_bytes(r.unwrap().1.try_into().unwrap()))
+            // The log: every commit's entry, less what was truncated before
+            // the round (made durable by the clean close after it).
+            let logged: Vec<(u64, u64)> = (s.log_scan(0, false).unwrap())
+                .map(|r| r.map(|e| (e.lsn, e.seq)).unwrap())
                 .collect();
-            assert_eq!(logged, (1..=seq).collect::<Vec<u64>>());
+            let expected: Vec<(u64, u64)> = (floor + 1..=seq).map(|n| (n, n)).collect();
+            assert_eq!(logged, expected);
+            assert_eq!(s.log_last(), seq);
+            floor = seq / 2;
+            e.truncate_log(floor).unwrap();
         }
     }
 

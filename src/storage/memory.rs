@@ -20,9 +20,10 @@
 //! snapshot still needed them) go to a backlog that later commits work
 //! through once the oldest snapshot has moved on.
 
+use super::log::{LogEntry, LogIter, LogTail, TailScan};
 use super::versions::{Chain, VersionCursor, visible};
 use super::{Durability, Engine, KvIter, KvPair, Snapshot, WriteBatch};
-use super::{ResolvedWrites, check_not_in_hook, resolve_batch};
+use super::{ResolvedWrites, resolve_batch};
 use crate::error::Result;
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, BTreeSet};
@@ -41,6 +42,8 @@ struct Shared {
     live: Mutex<BTreeMap<u64, usize>>,
     /// Serializes commits; holds the garbage-collection backlog.
     commit: Mutex<GcState>,
+    /// The change log (see [`super::log`]).
+    log: Arc<RwLock<LogTail>>,
 }
 
 #[derive(Default)]
@@ -50,6 +53,10 @@ struct GcState {
     /// The `min` horizon at the last backlog pass (no progress is possible
     /// until it advances).
     backlog_horizon: u64,
+    /// The LSN the next log entry gets, less one.
+    last_lsn: u64,
+    /// Truncated log entries are still held (an old snapshot may see them).
+    log_to_prune: bool,
 }
 
 /// An in-memory, multi-version [`Engine`]. Nothing is persisted.
@@ -79,6 +86,7 @@ impl MemoryEngine {
                 last_seq: AtomicU64::new(0),
                 live: Mutex::new(BTreeMap::new()),
                 commit: Mutex::new(GcState::default()),
+                log: Arc::new(RwLock::new(LogTail::default())),
             }),
         }
     }
@@ -101,15 +109,28 @@ impl MemoryEngine {
         })
     }
 
-    /// Drops versions no live snapshot can see from `keys` and part of the backlog.
-    fn collect(&self, gc: &mut GcState, map: &mut BTreeMap<Vec<u8>, Chain>, keys: Vec<Vec<u8>>) {
+    /// The oldest sequence number a live snapshot reads at (the latest
+    /// commit's when there is none).
+    fn horizon(&self) -> u64 {
         let last = self.shared.last_seq.load(Ordering::Acquire);
-        let horizon = self
-            .shared
+        self.shared
             .live
             .lock()
             .first_key_value()
-            .map_or(last, |(seq, _)| (*seq).min(last));
+            .map_or(last, |(seq, _)| (*seq).min(last))
+    }
+
+    /// Drops the truncated log entries no live snapshot can see.
+    fn prune_log(&self, gc: &mut GcState) {
+        let horizon = self.horizon();
+        let mut log = self.shared.log.write();
+        log.prune(horizon);
+        gc.log_to_prune = log.iter().next().is_some_and(|e| e.lsn <= log.floor);
+    }
+
+    /// Drops versions no live snapshot can see from `keys` and part of the backlog.
+    fn collect(&self, gc: &mut GcState, map: &mut BTreeMap<Vec<u8>, Chain>, keys: Vec<Vec<u8>>) {
+        let horizon = self.horizon();
         let step = GC_BACKLOG_STEP.max(2 * keys.len());
         for key in &keys {
             gc.backlog.remove(key);
@@ -151,18 +172,26 @@ impl Engine for MemoryEngine {
     }
 
     fn commit(&self, batch: WriteBatch, _durability: Durability) -> Result<u64> {
-        check_not_in_hook()?;
         let mut gc = self.shared.commit.lock();
         let seq = self.shared.last_seq.load(Ordering::Acquire) + 1;
-        // The read lock is taken per lookup, not across the hook, so a hook
-        // that reads through a snapshot cannot deadlock.
-        let writes: ResolvedWrites = resolve_batch(batch, seq, |key| {
+        let writes: ResolvedWrites = resolve_batch(batch.ops, |key| {
             let map = self.shared.map.read();
             Ok(map
                 .get(key)
                 .and_then(|chain| chain.last())
                 .and_then(|(_, v)| v.clone()))
         })?;
+        if !batch.log.is_empty() {
+            let mut log = self.shared.log.write();
+            for data in batch.log {
+                gc.last_lsn += 1;
+                log.push(LogEntry {
+                    lsn: gc.last_lsn,
+                    seq,
+                    data,
+                });
+            }
+        }
         let mut map = self.shared.map.write();
         let mut touched = Vec::with_capacity(writes.len());
         for (key, value) in writes {
@@ -177,6 +206,10 @@ impl Engine for MemoryEngine {
         // Publish only after every version is in place.
         self.shared.last_seq.store(seq, Ordering::Release);
         self.collect(&mut gc, &mut map, touched);
+        drop(map);
+        if gc.log_to_prune {
+            self.prune_log(&mut gc);
+        }
         Ok(seq)
     }
 
@@ -186,6 +219,16 @@ impl Engine for MemoryEngine {
 
     fn size_on_disk(&self) -> u64 {
         0
+    }
+
+    fn truncate_log(&self, through: u64) -> Result<()> {
+        let mut gc = self.shared.commit.lock();
+        {
+            let mut log = self.shared.log.write();
+            log.floor = log.floor.max(through.min(gc.last_lsn));
+        }
+        self.prune_log(&mut gc);
+        Ok(())
     }
 }
 
@@ -229,6 +272,20 @@ impl Snapshot for MemorySnapshot {
             cursor: VersionCursor::new(start, end, reverse, self.reg.seq, false),
             reg: self.reg.clone(),
         }))
+    }
+
+    fn log_scan(&self, from: u64, reverse: bool) -> Result<LogIter> {
+        Ok(Box::new(TailScan::new(
+            self.reg.shared.log.clone(),
+            self.reg.clone(),
+            self.reg.seq,
+            from,
+            reverse,
+        )))
+    }
+
+    fn log_last(&self) -> u64 {
+        self.reg.shared.log.read().last_visible(self.reg.seq)
     }
 }
 

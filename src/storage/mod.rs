@@ -26,13 +26,11 @@
 //!   `22003`. A batch that fails this way writes nothing and consumes no
 //!   sequence number.
 //! * Within a batch, operations apply in order (a merge sees an earlier `Put`
-//!   of the same batch), and the [`WriteBatch::on_seq`] hook's writes apply
-//!   after `ops`. The hook runs on whichever thread performs the commit (for
-//!   the disk engine, possibly another committer's thread, while other
-//!   commits wait), so it must be quick. It may read through snapshots; a
-//!   `commit`/`sync` from inside it fails with `55000` instead of
-//!   deadlocking. A panic in the hook fails that batch with an internal error
-//!   (`XX000`) instead of unwinding through the engine.
+//!   of the same batch).
+//! * A batch may append entries to the engine's change log
+//!   ([`WriteBatch::log`], see [`log`]): they are numbered with the next log
+//!   sequence numbers, in commit order, and are part of the same atomic
+//!   commit; a snapshot sees the entries of exactly the commits it sees.
 //! * Snapshots and scan iterators may outlive the engine: on the memory
 //!   engine they keep working; on the disk engine, once the engine is dropped
 //!   (the file is closed and unlocked), their reads fail with `55000` except
@@ -41,11 +39,13 @@
 
 mod chunk;
 pub mod disk;
+pub mod log;
 pub mod memory;
 mod versions;
 pub mod wal;
 
 use crate::error::{Error, Result};
+pub use log::{LogEntry, LogIter};
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -114,17 +114,13 @@ pub enum Op {
     MaxI64(i64),
 }
 
-/// Extra writes computed by the committer once the commit's sequence number is known
-/// (used by the layers above for change-log positions).
-pub type SeqHook = Box<dyn FnOnce(u64) -> Vec<(Vec<u8>, Op)> + Send>;
-
 /// A set of writes applied atomically, in order.
-#[derive(Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WriteBatch {
     pub ops: Vec<(Vec<u8>, Op)>,
-    /// Called by the committer with this batch's sequence number; its writes are
-    /// applied after `ops`, in the same atomic commit.
-    pub on_seq: Option<SeqHook>,
+    /// Entries appended to the change log, in this order, numbered with the
+    /// next LSNs, in the same atomic commit.
+    pub log: Vec<Vec<u8>>,
 }
 
 impl WriteBatch {
@@ -135,7 +131,7 @@ impl WriteBatch {
         self.ops.push((key, Op::Delete));
     }
     pub fn is_empty(&self) -> bool {
-        self.ops.is_empty() && self.on_seq.is_none()
+        self.ops.is_empty() && self.log.is_empty()
     }
 }
 
@@ -155,6 +151,14 @@ pub trait Snapshot: Send + Sync {
     ) -> Result<RefIter> {
         Ok(Box::new(OwnedRefScan::new(self.scan(start, end, reverse)?)))
     }
+    /// The change log's entries this view sees, from LSN `from` on in
+    /// ascending order, or from `from` down when `reverse`. Truncated
+    /// entries are left out (a scan that truncation overtakes may skip
+    /// some: the LSNs then have a gap).
+    fn log_scan(&self, from: u64, reverse: bool) -> Result<LogIter>;
+    /// The LSN of the last log entry this view sees, truncated or not (0 if
+    /// none was ever written).
+    fn log_last(&self) -> u64;
 }
 
 /// An ordered key-value store with atomic batches and snapshot reads.
@@ -166,6 +170,11 @@ pub trait Engine: Send + Sync {
     fn sync(&self) -> Result<()>;
     /// Bytes used on disk (0 for memory).
     fn size_on_disk(&self) -> u64;
+    /// Drops the change log's entries up to LSN `through`. Not part of a
+    /// commit: the disk engine makes it durable at its next checkpoint, so
+    /// after a crash truncated entries may be back (the caller keeps its
+    /// own durable record and truncates again).
+    fn truncate_log(&self, through: u64) -> Result<()>;
 }
 
 /// Helper for prefix scans: the exclusive upper bound of all keys starting with `prefix`
@@ -208,29 +217,14 @@ pub(crate) fn bounds_are_empty(start: &Bound<Vec<u8>>, end: &Bound<Vec<u8>>) -> 
 /// twice: `Some(value)` to store, `None` to delete.
 pub(crate) type ResolvedWrites = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 
-/// Resolves a batch into final per-key writes, in order: `ops` first, then the
-/// writes of the `on_seq` hook (called with `seq`). Merges read earlier writes of
-/// the same batch, else the latest committed value via `latest`. Nothing is
-/// written by this function, so an error leaves the store untouched.
+/// Resolves a batch's operations into final per-key writes. Merges read
+/// earlier writes of the same batch, else the latest committed value via
+/// `latest`. Nothing is written by this function, so an error leaves the
+/// store untouched.
 pub(crate) fn resolve_batch(
-    batch: WriteBatch,
-    seq: u64,
+    ops: Vec<(Vec<u8>, Op)>,
     mut latest: impl FnMut(&[u8]) -> Result<Option<Vec<u8>>>,
 ) -> Result<ResolvedWrites> {
-    let mut ops = batch.ops;
-    if let Some(hook) = batch.on_seq {
-        let extra = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-            let _scope = HookScope::enter();
-            hook(seq)
-        }))
-        .map_err(|payload| {
-            Error::internal(format!(
-                "commit hook panicked: {}",
-                panic_message(payload.as_ref())
-            ))
-        })?;
-        ops.extend(extra);
-    }
     // A transaction's write set arrives sorted with unique keys; when it has
     // no merges it is already the answer (large loads skip a second map).
     let plain = ops.windows(2).all(|w| w[0].0 < w[1].0)
@@ -246,8 +240,7 @@ pub(crate) fn resolve_batch(
             })
             .collect());
     }
-    // Otherwise (the hook's change-log entries and counters come after the
-    // write set; merges): a stable sort keeps each key's operations in
+    // Otherwise (counters come after the write set; merges): a stable sort keeps each key's operations in
     // order, and they fold into one write per key. A failing merge fails
     // the batch with the error of the earliest failing operation, as
     // applying them one by one would.
@@ -299,39 +292,6 @@ pub(crate) fn resolve_batch(
     }
 }
 
-thread_local! {
-    static IN_HOOK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Marks the current thread as running an `on_seq` hook.
-struct HookScope(bool);
-
-impl HookScope {
-    fn enter() -> HookScope {
-        HookScope(IN_HOOK.with(|h| h.replace(true)))
-    }
-}
-
-impl Drop for HookScope {
-    fn drop(&mut self) {
-        IN_HOOK.with(|h| h.set(self.0));
-    }
-}
-
-/// Commits from inside an `on_seq` hook would deadlock (the committer holds
-/// the commit path): refuse them with an error instead.
-pub(crate) fn check_not_in_hook() -> Result<()> {
-    if IN_HOOK.with(|h| h.get()) {
-        return Err(Error::new(
-            crate::error::SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
-            "cannot commit or sync from inside a commit hook",
-        ));
-    }
-    Ok(())
-}
-
-/// The current integer of a merge's key: its pending value in the batch
-/// (`Some(None)`: deleted), else the newest committed one.
 fn merge_operand(
     pending: Option<Option<Vec<u8>>>,
     key: &[u8],
@@ -655,82 +615,86 @@ mod tests {
         }
     }
 
-    #[test]
-    fn on_seq_hook() {
-        with_engines(|e| {
-            put_all(e, &[("x", "0")]);
-            let mut b = WriteBatch::default();
-            b.put(k("row"), k("v"));
-            b.ops.push((k("total"), Op::AddI64(1)));
-            b.on_seq = Some(Box::new(|seq| {
-                vec![
-                    (format!("log/{seq:08}").into_bytes(), Op::Put(k("row"))),
-                    (k("total"), Op::AddI64(10)), // sees the batch's own AddI64
-                    (k("high"), Op::MaxI64(seq as i64)),
-                    (k("x"), Op::Delete),
-                ]
-            }));
-            assert_eq!(e.commit(b, Durability::Sync).unwrap(), 2);
-            let s = e.snapshot().unwrap();
-            assert_eq!(s.get(b"log/00000002").unwrap(), Some(k("row")));
-            assert_eq!(decode_i64(&s.get(b"total").unwrap().unwrap()), Some(11));
-            assert_eq!(decode_i64(&s.get(b"high").unwrap().unwrap()), Some(2));
-            assert_eq!(s.get(b"x").unwrap(), None);
-
-            // A hook-only batch.
-            let b = WriteBatch {
-                ops: vec![],
-                on_seq: Some(Box::new(|seq| {
-                    vec![(k("only"), Op::Put(encode_i64(seq as i64).to_vec()))]
-                })),
-            };
-            assert!(!b.is_empty());
-            assert_eq!(e.commit(b, Durability::Async).unwrap(), 3);
-
-            // A panicking hook fails its batch only.
-            let mut b = WriteBatch::default();
-            b.put(k("never"), k("1"));
-            b.on_seq = Some(Box::new(|_| panic!("hook exploded")));
-            let err = e.commit(b, Durability::Sync).unwrap_err();
-            assert_eq!(err.code, SqlState::INTERNAL_ERROR);
-            assert!(err.message.contains("hook exploded"), "{err:?}");
-            let s = e.snapshot().unwrap();
-            assert_eq!(s.seq(), 3);
-            assert_eq!(s.get(b"never").unwrap(), None);
-            assert_eq!(put_all(e, &[("after", "1")]), 4);
-        });
+    fn log_lsns(s: &dyn Snapshot, from: u64, reverse: bool) -> Vec<(u64, u64, Vec<u8>)> {
+        s.log_scan(from, reverse)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.lsn, e.seq, e.data)
+            })
+            .collect()
     }
 
     #[test]
-    fn commit_from_a_hook_is_refused_not_deadlocked() {
-        let dir = tempfile::tempdir().unwrap();
-        let engines: [Arc<dyn Engine>; 2] = [
-            Arc::new(MemoryEngine::new()),
-            Arc::new(DiskEngine::open(dir.path()).unwrap()),
-        ];
-        for e in engines {
-            let inner = e.clone();
-            let seen = Arc::new(parking_lot::Mutex::new(None));
-            let seen2 = seen.clone();
+    fn change_log_entries_are_numbered_in_commit_order() {
+        with_engines(|e| {
+            assert_eq!(e.snapshot().unwrap().log_last(), 0);
+            let mut b = WriteBatch::default();
+            b.put(k("row"), k("v"));
+            b.log = vec![k("a"), k("b")];
+            assert_eq!(e.commit(b, Durability::Sync).unwrap(), 1);
+            let old = e.snapshot().unwrap();
+            // A log-only batch is a commit.
             let b = WriteBatch {
                 ops: vec![],
-                on_seq: Some(Box::new(move |_| {
-                    // Reads through a snapshot are fine inside a hook.
-                    let snap = inner.snapshot().unwrap();
-                    assert_eq!(snap.get(b"k").unwrap(), None);
-                    *seen2.lock() = Some(inner.commit(WriteBatch::default(), Durability::Sync));
-                    vec![(k("k"), Op::Put(k("v")))]
-                })),
+                log: vec![k("c")],
             };
-            assert_eq!(e.commit(b, Durability::Sync).unwrap(), 1);
-            let nested = seen.lock().take().unwrap().unwrap_err();
-            assert_eq!(nested.code, SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE);
-            // The flag is reset afterwards.
+            assert!(!b.is_empty());
+            assert_eq!(e.commit(b, Durability::Async).unwrap(), 2);
+            // A failing batch takes no LSN.
+            let mut b = WriteBatch::default();
+            b.put(k("bad"), k("x"));
+            b.ops.push((k("bad"), Op::AddI64(1)));
+            b.log = vec![k("never")];
+            assert!(e.commit(b, Durability::Sync).is_err());
+            put_all(e, &[("plain", "1")]);
+            let b = WriteBatch {
+                ops: vec![],
+                log: vec![k("d")],
+            };
+            assert_eq!(e.commit(b, Durability::Sync).unwrap(), 4);
+
+            let s = e.snapshot().unwrap();
+            let all = vec![
+                (1, 1, k("a")),
+                (2, 1, k("b")),
+                (3, 2, k("c")),
+                (4, 4, k("d")),
+            ];
+            assert_eq!(log_lsns(s.as_ref(), 1, false), all);
+            assert_eq!(log_lsns(s.as_ref(), 3, false), all[2..].to_vec());
+            let mut rev = all.clone();
+            rev.reverse();
+            assert_eq!(log_lsns(s.as_ref(), u64::MAX, true), rev);
+            assert_eq!(log_lsns(s.as_ref(), 2, true), rev[2..].to_vec());
+            assert_eq!(s.log_last(), 4);
+            // An older snapshot sees its commits' entries only.
+            assert_eq!(log_lsns(old.as_ref(), 1, false), all[..2].to_vec());
+            assert_eq!(old.log_last(), 2);
+            drop(old);
+
+            // Truncation: later scans leave the entries out; the numbering
+            // goes on.
+            e.truncate_log(2).unwrap();
+            let s = e.snapshot().unwrap();
+            assert_eq!(log_lsns(s.as_ref(), 1, false), all[2..].to_vec());
             assert_eq!(
-                e.commit(WriteBatch::default(), Durability::Sync).unwrap(),
-                2
+                log_lsns(s.as_ref(), 9, true),
+                vec![all[3].clone(), all[2].clone()]
             );
-        }
+            assert_eq!(s.log_last(), 4);
+            e.truncate_log(99).unwrap();
+            let s = e.snapshot().unwrap();
+            assert!(log_lsns(s.as_ref(), 1, false).is_empty());
+            assert_eq!(s.log_last(), 4);
+            let b = WriteBatch {
+                ops: vec![],
+                log: vec![k("e")],
+            };
+            e.commit(b, Durability::Sync).unwrap();
+            let s = e.snapshot().unwrap();
+            assert_eq!(log_lsns(s.as_ref(), 1, false), vec![(5, 5, k("e"))]);
+        });
     }
 
     #[test]
@@ -798,9 +762,10 @@ mod tests {
     enum Action {
         Commit {
             ops: Vec<(Vec<u8>, Op)>,
-            hook: bool,
+            log: bool,
             sync: bool,
         },
+        TruncateLog(u64),
         TakeSnapshot,
         DropSnapshot(usize),
         Get(usize, Vec<u8>),
@@ -838,7 +803,8 @@ mod tests {
                 any::<bool>(),
                 prop::bool::weighted(0.1),
             )
-                .prop_map(|(ops, hook, sync)| Action::Commit { ops, hook, sync }),
+                .prop_map(|(ops, log, sync)| Action::Commit { ops, log, sync }),
+            1 => (0u64..40).prop_map(Action::TruncateLog),
             1 => Just(Action::TakeSnapshot),
             1 => any::<usize>().prop_map(Action::DropSnapshot),
             2 => (any::<usize>(), key_strategy()).prop_map(|(i, key)| Action::Get(i, key)),
@@ -847,29 +813,18 @@ mod tests {
         ]
     }
 
-    fn hook_ops(seq: u64) -> Vec<(Vec<u8>, Op)> {
-        vec![
-            (
-                vec![0xfe, (seq % 3) as u8],
-                Op::Put(seq.to_be_bytes().to_vec()),
-            ),
-            (vec![0xfe, 0xfe], Op::AddI64(1)),
-        ]
+    /// The change-log entries of batch `seq` (one or two).
+    fn log_entries(seq: u64) -> Vec<Vec<u8>> {
+        (0..1 + seq % 2).map(|i| vec![seq as u8, i as u8]).collect()
     }
 
     /// The model: applies a batch to a BTreeMap with the documented semantics.
     fn model_commit(
         model: &BTreeMap<Vec<u8>, Vec<u8>>,
         ops: &[(Vec<u8>, Op)],
-        hook: bool,
-        seq: u64,
     ) -> std::result::Result<BTreeMap<Vec<u8>, Vec<u8>>, SqlState> {
         let mut next = model.clone();
-        let mut all = ops.to_vec();
-        if hook {
-            all.extend(hook_ops(seq));
-        }
-        for (key, op) in all {
+        for (key, op) in ops.iter().cloned() {
             let current = || match next.get(&key) {
                 None => Ok(None),
                 Some(v) => decode_i64(v).map(Some).ok_or(SqlState::DATA_CORRUPTED),
@@ -932,17 +887,29 @@ mod tests {
         ];
         let mut model = BTreeMap::new();
         let mut seq = 0u64;
+        // The change log: (lsn, seq, data), and the truncation point.
+        let mut log: Vec<(u64, u64, Vec<u8>)> = Vec::new();
+        let mut floor = 0u64;
         // (seq, model state, one snapshot per engine)
         type Snap = (u64, BTreeMap<Vec<u8>, Vec<u8>>, Vec<Arc<dyn Snapshot>>);
         let mut snaps: Vec<Snap> = Vec::new();
         for action in actions {
             match action {
-                Action::Commit { ops, hook, sync } => {
-                    let expected = model_commit(&model, ops, *hook, seq + 1);
+                Action::Commit {
+                    ops,
+                    log: logged,
+                    sync,
+                } => {
+                    let expected = model_commit(&model, ops);
+                    let entries = if *logged {
+                        log_entries(seq + 1)
+                    } else {
+                        Vec::new()
+                    };
                     for e in &engines {
                         let batch = WriteBatch {
                             ops: ops.clone(),
-                            on_seq: hook.then(|| Box::new(hook_ops) as SeqHook),
+                            log: entries.clone(),
                         };
                         let durability = if *sync {
                             Durability::Sync
@@ -958,6 +925,15 @@ mod tests {
                     if let Ok(next) = expected {
                         model = next;
                         seq += 1;
+                        for data in entries {
+                            log.push((log.len() as u64 + 1, seq, data));
+                        }
+                    }
+                }
+                Action::TruncateLog(through) => {
+                    floor = floor.max((*through).min(log.len() as u64));
+                    for e in &engines {
+                        e.truncate_log(*through).unwrap();
                     }
                 }
                 Action::TakeSnapshot => {
@@ -998,6 +974,18 @@ mod tests {
                             (m, v.clone())
                         };
                     let expected = model_scan(state, lo, hi, *reverse);
+                    for v in &views {
+                        // The log as the snapshot sees it, less what is
+                        // truncated now (a scan may miss entries truncated
+                        // since it began; these begin afterwards).
+                        let seen: Vec<_> = (log.iter())
+                            .filter(|(l, s, _)| *s <= v.seq() && *l > floor)
+                            .cloned()
+                            .collect();
+                        assert_eq!(log_lsns(v.as_ref(), 0, false), seen);
+                        let last = log.iter().rfind(|(_, s, _)| *s <= v.seq());
+                        assert_eq!(v.log_last(), last.map_or(0, |(l, _, _)| *l));
+                    }
                     for v in views {
                         let got: Vec<KvPair> = v
                             .scan(lo.clone(), hi.clone(), *reverse)

@@ -13,11 +13,14 @@
 //! ```text
 //! u32 body length | u32 crc32 of (seq, body) | u64 seq | body
 //! body: u32 count, then per write: u32 key length, key,
-//!       u32 value length (u32::MAX for a delete), value
+//!       u32 value length (u32::MAX for a delete), value;
+//!       then, if the batch appended to the change log: u32 count, then per
+//!       entry: u64 LSN, u32 length, data
 //! ```
 //!
 //! Each record holds the resolved writes of one batch (the final value of
-//! every key it writes), so replaying it needs no reads and no hooks.
+//! every key it writes) and its numbered change-log entries, so replaying
+//! it needs no reads.
 //!
 //! Recovery reads records from offset 0 while they are valid (length in
 //! bounds, checksum right) and numbered `durable + 1, durable + 2, ...`, where
@@ -34,6 +37,7 @@
 //! cleanly (after a final checkpoint).
 
 use super::ResolvedWrites;
+use super::log::LogEntry;
 use crate::error::{Error, Result};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -51,6 +55,15 @@ pub const CHECKPOINT_BYTES: u64 = 4 << 20;
 
 const HEADER: usize = 16;
 const DELETE: u32 = u32::MAX;
+
+/// One logged batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub seq: u64,
+    pub writes: ResolvedWrites,
+    /// Its change-log entries (each with `seq` as its commit).
+    pub log: Vec<LogEntry>,
+}
 
 /// The log file and the position of the next record.
 pub struct Wal {
@@ -97,14 +110,14 @@ impl Wal {
 
     /// The records numbered `durable + 1, durable + 2, ...` at the start of
     /// the log, while they are valid (see the module comment).
-    pub fn replay(&self, durable: u64) -> Result<Vec<(u64, ResolvedWrites)>> {
+    pub fn replay(&self, durable: u64) -> Result<Vec<Record>> {
         let mut bytes = Vec::new();
         let mut reader = &self.file;
         std::io::Read::read_to_end(&mut reader, &mut bytes)
             .map_err(|e| io_error(&self.path, "read", e))?;
         let mut records = decode_records(&bytes);
-        records.retain(|(seq, _)| *seq > durable);
-        if records.first().is_some_and(|(seq, _)| *seq != durable + 1) {
+        records.retain(|r| r.seq > durable);
+        if records.first().is_some_and(|r| r.seq != durable + 1) {
             // A gap: the commits after `durable` are not all here.
             records.clear();
         }
@@ -134,14 +147,20 @@ impl Wal {
     /// Adds a record for batch `seq` to the group being built. Returns false
     /// (and drops the group's records) once the group exceeds
     /// [`MAX_GROUP_BYTES`]: the group must then be checkpointed.
-    pub fn add(&mut self, seq: u64, writes: &ResolvedWrites) -> bool {
+    pub fn add(&mut self, seq: u64, writes: &ResolvedWrites, log: &[LogEntry]) -> bool {
         if self.overflowed {
             return false;
         }
-        let body: usize = 4 + writes
-            .iter()
-            .map(|(k, v)| 8 + k.len() + v.as_ref().map_or(0, Vec::len))
-            .sum::<usize>();
+        let log_bytes = match log {
+            [] => 0,
+            _ => 4 + log.iter().map(|e| 12 + e.data.len()).sum::<usize>(),
+        };
+        let body: usize = 4
+            + log_bytes
+            + writes
+                .iter()
+                .map(|(k, v)| 8 + k.len() + v.as_ref().map_or(0, Vec::len))
+                .sum::<usize>();
         if self.buf.len() + HEADER + body > MAX_GROUP_BYTES {
             self.buf.clear();
             self.overflowed = true;
@@ -163,6 +182,16 @@ impl Wal {
                     self.buf.extend_from_slice(v);
                 }
                 None => self.buf.extend_from_slice(&DELETE.to_le_bytes()),
+            }
+        }
+        if !log.is_empty() {
+            self.buf
+                .extend_from_slice(&(log.len() as u32).to_le_bytes());
+            for e in log {
+                self.buf.extend_from_slice(&e.lsn.to_le_bytes());
+                self.buf
+                    .extend_from_slice(&(e.data.len() as u32).to_le_bytes());
+                self.buf.extend_from_slice(&e.data);
             }
         }
         let crc = crc32fast::hash(&self.buf[start + 8..]);
@@ -262,23 +291,23 @@ impl Wal {
 }
 
 /// Decodes the valid, consecutively numbered records at the start of `bytes`.
-fn decode_records(bytes: &[u8]) -> Vec<(u64, ResolvedWrites)> {
-    let mut out: Vec<(u64, ResolvedWrites)> = Vec::new();
+fn decode_records(bytes: &[u8]) -> Vec<Record> {
+    let mut out: Vec<Record> = Vec::new();
     let mut at = 0usize;
-    while let Some((seq, writes, len)) = decode_record(&bytes[at..]) {
-        if let Some((last, _)) = out.last()
-            && seq != last + 1
+    while let Some((record, len)) = decode_record(&bytes[at..]) {
+        if let Some(last) = out.last()
+            && record.seq != last.seq + 1
         {
             break;
         }
-        out.push((seq, writes));
+        out.push(record);
         at += len;
     }
     out
 }
 
-/// One record at the start of `bytes`: its number, its writes and its length.
-fn decode_record(bytes: &[u8]) -> Option<(u64, ResolvedWrites, usize)> {
+/// One record at the start of `bytes`, and its length.
+fn decode_record(bytes: &[u8]) -> Option<(Record, usize)> {
     let header = bytes.get(..HEADER)?;
     let body_len = u32::from_le_bytes(header[0..4].try_into().ok()?) as usize;
     if body_len < 4 {
@@ -290,11 +319,12 @@ fn decode_record(bytes: &[u8]) -> Option<(u64, ResolvedWrites, usize)> {
     if crc32fast::hash(rest) != crc {
         return None;
     }
-    let mut body = &rest[8..];
+    let body = &rest[8..];
+    let mut at = 0usize;
     let mut take = |n: usize| -> Option<&[u8]> {
-        let (head, tail) = body.split_at_checked(n)?;
-        body = tail;
-        Some(head)
+        let part = body.get(at..at.checked_add(n)?)?;
+        at += n;
+        Some(part)
     };
     let u32_at = |b: &[u8]| u32::from_le_bytes(b.try_into().expect("4 bytes"));
     let count = u32_at(take(4)?) as usize;
@@ -310,7 +340,22 @@ fn decode_record(bytes: &[u8]) -> Option<(u64, ResolvedWrites, usize)> {
         };
         writes.push((key, value));
     }
-    Some((seq, writes, HEADER + body_len))
+    let mut log = Vec::new();
+    // The change-log section is there if bytes are left.
+    if let Some(count) = take(4) {
+        let count = u32_at(count) as usize;
+        log.reserve(count.min(body_len / 12));
+        for _ in 0..count {
+            let lsn = u64::from_le_bytes(take(8)?.try_into().ok()?);
+            let len = u32_at(take(4)?) as usize;
+            let data = take(len)?.to_vec();
+            log.push(LogEntry { lsn, seq, data });
+        }
+        if take(1).is_some() {
+            return None;
+        }
+    }
+    Some((Record { seq, writes, log }, HEADER + body_len))
 }
 
 fn io_error(path: &Path, what: &str, e: std::io::Error) -> Error {
@@ -340,13 +385,24 @@ mod tests {
 
     fn log(wal: &mut Wal, seqs: std::ops::RangeInclusive<u64>, sync: bool) {
         for seq in seqs {
-            assert!(wal.add(seq, &writes(seq as u8 % 7 + 1)));
+            assert!(wal.add(seq, &writes(seq as u8 % 7 + 1), &entries(seq)));
         }
         wal.write_group(sync).unwrap();
     }
 
-    fn seqs(records: &[(u64, ResolvedWrites)]) -> Vec<u64> {
-        records.iter().map(|(s, _)| *s).collect()
+    /// Change-log entries for some of the batches.
+    fn entries(seq: u64) -> Vec<LogEntry> {
+        (0..seq % 3)
+            .map(|i| LogEntry {
+                lsn: seq * 10 + i,
+                seq,
+                data: vec![seq as u8; i as usize * 5],
+            })
+            .collect()
+    }
+
+    fn seqs(records: &[Record]) -> Vec<u64> {
+        records.iter().map(|r| r.seq).collect()
     }
 
     #[test]
@@ -363,8 +419,9 @@ mod tests {
         let wal2 = Wal::open(dir.path()).unwrap();
         let records = wal2.replay(0).unwrap();
         assert_eq!(seqs(&records), (1..=9).collect::<Vec<_>>());
-        for (seq, w) in records {
-            assert_eq!(w, writes(seq as u8 % 7 + 1));
+        for r in records {
+            assert_eq!(r.writes, writes(r.seq as u8 % 7 + 1));
+            assert_eq!(r.log, entries(r.seq));
         }
     }
 
@@ -425,11 +482,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut wal = Wal::open(dir.path()).unwrap();
         let big: ResolvedWrites = vec![(b"k".to_vec(), Some(vec![1; MAX_GROUP_BYTES]))];
-        assert!(wal.add(1, &writes(2)));
-        assert!(!wal.add(2, &big));
-        assert!(!wal.add(3, &writes(2)), "the group stays refused");
+        assert!(wal.add(1, &writes(2), &[]));
+        assert!(!wal.add(2, &big, &[]));
+        assert!(!wal.add(3, &writes(2), &[]), "the group stays refused");
         wal.discard_group();
-        assert!(wal.add(1, &writes(2)));
+        assert!(wal.add(1, &writes(2), &[]));
         wal.write_group(true).unwrap();
         assert_eq!(wal.pos() as usize, HEADER + 4 + 2 * (8 + 2) + 10);
         wal.truncate().unwrap();

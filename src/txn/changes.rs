@@ -1,28 +1,24 @@
-//! The change log in the commit path: where captured changes live in the
-//! key space and how a commit numbers them.
+//! The change log in the commit path: what a captured change's entry
+//! holds and how a commit writes it.
 //!
 //! A transaction queues each change it makes as an opaque payload
 //! ([`super::Transaction::capture`]; the SQL layer encodes table, tenant,
-//! operation, key and row images). At commit the payloads go into the same
-//! atomic write batch as the data, through the batch's `on_seq` hook: the
-//! hook runs once the commit's sequence number is known, in commit order,
-//! and gives each change the next log sequence number (LSN) and a key
-//! [`change_key`]`(lsn)`. So the log holds exactly the committed changes,
-//! a transaction's changes are contiguous and in the order it made them,
-//! LSNs increase in commit order, and the log is as durable as the data
-//! (the hook's writes are part of the logged batch). A rolled-back
-//! transaction, or the part of one rolled back to a savepoint, queues
-//! nothing that reaches the log.
+//! operation, key and row images). At commit the entries go into the same
+//! atomic write batch as the data, as the batch's change-log entries (see
+//! [`crate::storage::log`]): the engine gives each the next log sequence
+//! number (LSN) in commit order and stores it with the commit's sequence
+//! number (its transaction id in the log). So the log holds exactly the
+//! committed changes, a transaction's changes are contiguous and in the
+//! order it made them, LSNs increase in commit order, and the log is as
+//! durable as the data. A rolled-back transaction, or the part of one
+//! rolled back to a savepoint, queues nothing that reaches the log.
 //!
-//! An entry's value is the commit's sequence number (its transaction id in
-//! the log), the commit time in microseconds since the Unix epoch, then the
-//! payload.
+//! An entry's data is the commit time in microseconds since the Unix
+//! epoch, then the payload.
 
 use crate::error::{Error, Result};
-use crate::storage::{Engine, prefix_end};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
-use std::ops::Bound;
 
 /// What one captured change says (an entry's payload: the operation and
 /// tenant in a binary head, the rest as JSON): written by the SQL layer,
@@ -77,6 +73,111 @@ impl ChangeRecord {
     }
 }
 
+/// The first byte of a row change's binary body (a JSON body, which DDL
+/// and TRUNCATE events and entries of earlier builds have, starts with
+/// `{`). The body: this byte, a flags byte (1: a before image follows, 2:
+/// an after image), the [`Layout`] id (u64, little endian), the before
+/// image's length (u32, little endian) and bytes if present, then the after
+/// image's bytes to the end. An image is the row as the table stores it.
+pub const ROW_BODY: u8 = 0x01;
+
+/// What a row change's binary images are read with: the table's identity
+/// and its columns' names when the change was made. Stored once per
+/// distinct content under [`layout_key`]`(id)`, before any entry that
+/// names it commits, and never changed or removed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Layout {
+    pub db: u32,
+    pub table_id: u32,
+    /// `schema.table`.
+    pub table: String,
+    pub columns: Vec<String>,
+    /// The primary key's columns (positions in `columns`).
+    pub pk: Vec<usize>,
+}
+
+impl Layout {
+    /// Its id: a 64-bit FNV-1a hash of its fields, computed from borrowed
+    /// parts by the writer (see [`layout_id`]).
+    pub fn id(&self) -> u64 {
+        let (schema, name) = self.table.split_once('.').unwrap_or(("", &self.table));
+        layout_id(
+            self.db,
+            self.table_id,
+            schema,
+            name,
+            self.columns.iter().map(String::as_str),
+            &self.pk,
+        )
+    }
+}
+
+/// The id of the [`Layout`] with these fields (what a writer computes
+/// for each change without building the layout).
+pub fn layout_id<'a>(
+    db: u32,
+    table_id: u32,
+    schema: &str,
+    name: &str,
+    columns: impl Iterator<Item = &'a str>,
+    pk: &[usize],
+) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    eat(&db.to_le_bytes());
+    eat(&table_id.to_le_bytes());
+    for part in [schema, name] {
+        eat(&(part.len() as u32).to_le_bytes());
+        eat(part.as_bytes());
+    }
+    for part in columns {
+        eat(&(part.len() as u32).to_le_bytes());
+        eat(part.as_bytes());
+    }
+    for &c in pk {
+        eat(&(c as u32).to_le_bytes());
+    }
+    h
+}
+
+/// The key of layout `id` (`cdc` state).
+pub fn layout_key(id: u64) -> Vec<u8> {
+    let mut k = vec![CDC_STATE_PREFIX, 0x07];
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// The parts of a binary row body: layout id, before image, after image.
+pub type RowBody<'a> = (u64, Option<&'a [u8]>, Option<&'a [u8]>);
+
+/// Splits a binary row body into its parts (None if it is malformed).
+pub fn parse_row_body(body: &[u8]) -> Option<RowBody<'_>> {
+    let [ROW_BODY, flags, rest @ ..] = body else {
+        return None;
+    };
+    let (id, mut rest) = rest.split_at_checked(8)?;
+    let id = u64::from_le_bytes(id.try_into().ok()?);
+    let before = if flags & 1 != 0 {
+        let (len, tail) = rest.split_at_checked(4)?;
+        let len = u32::from_le_bytes(len.try_into().ok()?) as usize;
+        let (image, tail) = tail.split_at_checked(len)?;
+        rest = tail;
+        Some(image)
+    } else {
+        None
+    };
+    let after = (flags & 2 != 0).then_some(rest);
+    if after.is_none() && !rest.is_empty() {
+        return None;
+    }
+    Some((id, before, after))
+}
+
 /// Writes a payload's head: the operation's code and the tenant (the JSON
 /// follows).
 pub fn write_head(buf: &mut Vec<u8>, op: &str, tenant: Option<uuid::Uuid>) {
@@ -102,7 +203,7 @@ fn op_code(op: &str) -> u8 {
 }
 
 /// The operation an operation code stands for.
-fn op_name(code: u8) -> &'static str {
+pub fn op_name(code: u8) -> &'static str {
     match code {
         b'i' => "insert",
         b'u' => "update",
@@ -128,18 +229,20 @@ pub fn peek(payload: &[u8]) -> Option<(u8, Option<uuid::Uuid>, &[u8])> {
 /// The operation code of a TRUNCATE in a payload's head.
 pub const OP_TRUNCATE: u8 = b't';
 
-/// The bytes an entry with a payload of `payload_len` bytes takes: key,
-/// header and payload (what it counts towards its tenant's storage).
+/// The bytes an entry with a payload of `payload_len` bytes takes: its
+/// LSN, commit number and length as the engine stores them, the commit
+/// time and the payload (what it counts towards its tenant's storage).
 pub fn entry_bytes(payload_len: usize) -> i64 {
-    (9 + ENTRY_HEADER + payload_len) as i64
+    (crate::storage::log::SEGMENT_ENTRY_HEADER + ENTRY_HEADER + payload_len) as i64
 }
 
-/// The key prefix of the change log (`0x06 lsn:u64`).
-pub const CHANGE_LOG_PREFIX: u8 = 0x06;
-
 /// The key prefix of change data capture's state (`cdc`): the log's
-/// size, consumers, retention, migrations.
+/// horizon, consumers, retention, migrations.
 pub const CDC_STATE_PREFIX: u8 = 0x07;
+
+/// The key prefix the change log's entries had when they were keys
+/// (converted at open, see `cdc::convert_legacy_log`).
+pub const LEGACY_CHANGE_LOG_PREFIX: u8 = 0x06;
 
 /// The key of the log's horizon: the highest LSN compaction has removed
 /// (a u64; absent means 0). Everything at or below it may be gone, and
@@ -148,24 +251,8 @@ pub fn horizon_key() -> Vec<u8> {
     vec![CDC_STATE_PREFIX, 0x01]
 }
 
-/// The key of the change numbered `lsn`.
-pub fn change_key(lsn: u64) -> Vec<u8> {
-    let mut k = Vec::with_capacity(9);
-    k.push(CHANGE_LOG_PREFIX);
-    k.extend_from_slice(&lsn.to_be_bytes());
-    k
-}
-
-/// The LSN of a change-log key.
-pub fn lsn_of_key(key: &[u8]) -> Option<u64> {
-    match key {
-        [CHANGE_LOG_PREFIX, rest @ ..] => Some(u64::from_be_bytes(rest.try_into().ok()?)),
-        _ => None,
-    }
-}
-
-/// The bytes of an entry's header: the commit's sequence number and time.
-pub const ENTRY_HEADER: usize = 16;
+/// The bytes of an entry's header: the commit time.
+pub const ENTRY_HEADER: usize = 8;
 
 /// An entry without its header yet: room for the header, to write the
 /// payload after (`capacity`: the payload's expected size). The commit
@@ -177,40 +264,17 @@ pub fn entry_buffer(capacity: usize) -> Vec<u8> {
     v
 }
 
-/// Writes the header of an entry made by [`entry_buffer`]: an entry's
-/// value is the commit's sequence number, its time, then the payload.
-pub fn set_entry_header(entry: &mut [u8], seq: u64, commit_micros: i64) {
-    entry[..8].copy_from_slice(&seq.to_be_bytes());
-    entry[8..ENTRY_HEADER].copy_from_slice(&commit_micros.to_be_bytes());
+/// Writes the header of an entry made by [`entry_buffer`]: the commit
+/// time, then the payload.
+pub fn set_entry_header(entry: &mut [u8], commit_micros: i64) {
+    entry[..ENTRY_HEADER].copy_from_slice(&commit_micros.to_be_bytes());
 }
 
-/// The parts of a log entry's value, or None if it is too short.
-pub fn decode_entry(value: &[u8]) -> Option<(u64, i64, &[u8])> {
-    if value.len() < ENTRY_HEADER {
-        return None;
-    }
-    let seq = u64::from_be_bytes(value[..8].try_into().ok()?);
-    let micros = i64::from_be_bytes(value[8..ENTRY_HEADER].try_into().ok()?);
-    Some((seq, micros, &value[ENTRY_HEADER..]))
-}
-
-/// The highest LSN given so far: the last entry's, or the horizon if
-/// compaction has emptied the log (0 for a log never written).
-pub(super) fn last_lsn(engine: &dyn Engine) -> Result<u64> {
-    let start = vec![CHANGE_LOG_PREFIX];
-    let end = prefix_end(&start)
-        .map(Bound::Excluded)
-        .unwrap_or(Bound::Unbounded);
-    let snapshot = engine.snapshot()?;
-    let last = match snapshot.scan(Bound::Included(start), end, true)?.next() {
-        Some(kv) => lsn_of_key(&kv?.0).unwrap_or(0),
-        None => 0,
-    };
-    let horizon = match snapshot.get(&horizon_key())? {
-        Some(v) => u64_value(&v).ok_or_else(|| Error::corrupted("change log horizon"))?,
-        None => 0,
-    };
-    Ok(last.max(horizon))
+/// The parts of an entry's data (commit time, payload), or None if it is
+/// too short.
+pub fn decode_entry(data: &[u8]) -> Option<(i64, &[u8])> {
+    let (head, payload) = data.split_at_checked(ENTRY_HEADER)?;
+    Some((i64::from_be_bytes(head.try_into().ok()?), payload))
 }
 
 /// A u64 state value.
@@ -218,19 +282,19 @@ pub fn u64_value(bytes: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.try_into().ok()?))
 }
 
-/// The bytes of the log's entries, as `txn` sees the log: all of them, or
-/// those of `tenant`'s rows (what `helios.recompute_usage` counts besides
-/// the rows).
+/// The bytes of the log's retained entries, as `txn` sees the log: all
+/// of them, or those of `tenant`'s rows (what `helios.recompute_usage`
+/// counts besides the rows).
 pub fn log_bytes(txn: &super::Transaction, tenant: Option<uuid::Uuid>) -> Result<i64> {
     let mut total = 0;
-    for kv in txn.scan(
-        Bound::Included(vec![CHANGE_LOG_PREFIX]),
-        Bound::Excluded(vec![CHANGE_LOG_PREFIX + 1]),
-        false,
-    )? {
-        let (_, value) = kv?;
-        let (_, _, payload) =
-            decode_entry(&value).ok_or_else(|| Error::corrupted("change log entry"))?;
+    let horizon = match txn.get(&horizon_key())? {
+        Some(v) => u64_value(&v).ok_or_else(|| Error::corrupted("change log horizon"))?,
+        None => 0,
+    };
+    for entry in txn.log_scan(horizon.saturating_add(1), false)? {
+        let entry = entry?;
+        let (_, payload) =
+            decode_entry(&entry.data).ok_or_else(|| Error::corrupted("change log entry"))?;
         if let Some(tenant) = tenant {
             let (_, t, _) = peek(payload).ok_or_else(|| Error::corrupted("change log entry"))?;
             if t != Some(tenant) {

@@ -88,8 +88,8 @@ pub struct TxnManager {
     commits: AtomicU64,
     /// The newest snapshot taken; reused while no transaction has committed since.
     latest: Mutex<Option<Arc<dyn Snapshot>>>,
-    /// The LSN the change log's next entry gets (see [`changes`]).
-    next_lsn: Arc<AtomicU64>,
+    /// Keys [`TxnManager::put_once`] knows are committed.
+    written_once: Mutex<std::collections::HashSet<Vec<u8>>>,
     /// Counts commits that wrote changes; waiters for new changes sleep on it.
     change_commits: Mutex<u64>,
     changes_written: parking_lot::Condvar,
@@ -98,9 +98,7 @@ pub struct TxnManager {
 impl TxnManager {
     pub fn new(engine: Arc<dyn Engine>) -> Result<Arc<TxnManager>> {
         let seq = engine.snapshot()?.seq();
-        let next_lsn = Arc::new(AtomicU64::new(changes::last_lsn(engine.as_ref())? + 1));
         Ok(Arc::new(TxnManager {
-            next_lsn,
             engine,
             locks: LockManager::new(),
             next_txid: AtomicU64::new(1),
@@ -108,15 +106,37 @@ impl TxnManager {
             last_committed: AtomicU64::new(seq),
             commits: AtomicU64::new(0),
             latest: Mutex::new(None),
+            written_once: Mutex::new(std::collections::HashSet::new()),
             change_commits: Mutex::new(0),
             changes_written: parking_lot::Condvar::new(),
         }))
     }
 
-    /// The LSN the last captured change got (or will get, while its commit
-    /// is under way).
+    /// The LSN the last committed change got (0 if none).
     pub fn last_lsn(&self) -> u64 {
-        self.next_lsn.load(Ordering::SeqCst) - 1
+        self.latest_snapshot().map_or(0, |s| s.log_last())
+    }
+
+    /// Makes sure `key` is committed with the value `value()` gives, in a
+    /// commit of its own, outside any transaction: for immutable records
+    /// named by their content (such as the change log's layouts), which
+    /// may be written twice (with the same value) but never change. The
+    /// commit is not waited for durably: any later durable commit covers
+    /// it, among them the one of an entry that refers to it.
+    pub fn put_once(&self, key: &[u8], value: impl FnOnce() -> Vec<u8>) -> Result<()> {
+        if self.written_once.lock().contains(key) {
+            return Ok(());
+        }
+        if self.latest_snapshot()?.get(key)?.is_none() {
+            let batch = WriteBatch {
+                ops: vec![(key.to_vec(), Op::Put(value()))],
+                log: Vec::new(),
+            };
+            let seq = self.engine.commit(batch, Durability::Async)?;
+            self.after_commit(seq);
+        }
+        self.written_once.lock().insert(key.to_vec());
+        Ok(())
     }
 
     /// How many commits have written changes so far; read it before
@@ -183,6 +203,8 @@ impl TxnManager {
             merges: Vec::new(),
             add_slots: Default::default(),
             changes: Vec::new(),
+            log_truncate: None,
+            raw_entries: false,
             undo: Vec::new(),
             savepoints: Vec::new(),
             held: Vec::new(),
@@ -324,6 +346,10 @@ pub struct Transaction {
     /// their log entries, header not yet filled in (see
     /// [`changes::entry_buffer`]).
     changes: Vec<Vec<u8>>,
+    /// Truncate the change log through this LSN after committing.
+    log_truncate: Option<u64>,
+    /// The captured entries' headers are written already.
+    raw_entries: bool,
     /// (key, previous write-set entry); only recorded while a savepoint exists.
     undo: Vec<UndoEntry>,
     savepoints: Vec<SavepointMark>,
@@ -334,6 +360,11 @@ pub struct Transaction {
 }
 
 impl Transaction {
+    /// The manager this transaction belongs to.
+    pub fn manager(&self) -> &Arc<TxnManager> {
+        &self.mgr
+    }
+
     pub fn id(&self) -> TxnId {
         self.id
     }
@@ -519,6 +550,29 @@ impl Transaction {
             .fold(0i64, |a, d| a.saturating_add(d))
     }
 
+    /// The change log's entries this transaction's reads see, from LSN
+    /// `from` on (down from it when `reverse`); see [`crate::storage::log`].
+    pub fn log_scan(&self, from: u64, reverse: bool) -> Result<crate::storage::LogIter> {
+        self.snapshot.log_scan(from, reverse)
+    }
+
+    /// The LSN of the last change this transaction's reads see.
+    pub fn log_last(&self) -> u64 {
+        self.snapshot.log_last()
+    }
+
+    /// Like [`Transaction::log_scan`], of the latest committed log.
+    pub fn log_scan_latest(&self, from: u64, reverse: bool) -> Result<crate::storage::LogIter> {
+        self.mgr.latest_snapshot()?.log_scan(from, reverse)
+    }
+
+    /// Once this transaction commits, drops the change log's entries up to
+    /// `through` (the caller records that in the transaction; see
+    /// [`crate::storage::Engine::truncate_log`]).
+    pub fn truncate_log_on_commit(&mut self, through: u64) {
+        self.log_truncate = Some(self.log_truncate.unwrap_or(0).max(through));
+    }
+
     /// Captures a change for the change log: written, numbered, in the
     /// commit (see [`changes`]); undone by a rollback like the writes.
     pub fn capture(&mut self, payload: Vec<u8>) {
@@ -531,7 +585,6 @@ impl Transaction {
     /// header room of a [`changes::entry_buffer`] (taken as it is, not
     /// copied: the row writes' path).
     pub fn capture_entry(&mut self, entry: Vec<u8>) {
-        debug_assert!(entry.len() >= changes::ENTRY_HEADER);
         self.changes.push(entry);
     }
 
@@ -700,22 +753,25 @@ impl Transaction {
     /// Applies the write set atomically and durably; returns the commit's
     /// sequence number (the snapshot's for a read-only transaction).
     pub fn commit(mut self) -> Result<u64> {
-        self.commit_with(None)
+        self.commit_inner()
     }
 
-    /// Commit with a hook that adds writes once the commit number is known.
-    pub fn commit_with(&mut self, on_seq: Option<crate::storage::SeqHook>) -> Result<u64> {
+    /// Commits with the captured entries as they are (their headers
+    /// already written): for moving entries between logs.
+    pub fn commit_raw_entries(mut self) -> Result<u64> {
+        self.raw_entries = true;
+        self.commit_inner()
+    }
+
+    fn commit_inner(&mut self) -> Result<u64> {
         self.finished = true;
         let captured = !self.changes.is_empty();
-        // Room for the change log's writes too (the hook's are appended).
-        let logged = self.changes.len();
-        let on_seq = self.change_log_hook(on_seq);
-        let result = if self.writes.is_empty() && self.merges.is_empty() && on_seq.is_none() {
+        let result = if self.writes.is_empty() && self.merges.is_empty() && !captured {
             Ok(self.snapshot.seq())
         } else {
             let mut batch = WriteBatch {
-                ops: Vec::with_capacity(self.writes.len() + self.merges.len() + logged),
-                on_seq,
+                ops: Vec::with_capacity(self.writes.len() + self.merges.len()),
+                log: self.change_log_entries(),
             };
             for (k, v) in std::mem::take(&mut self.writes) {
                 match v {
@@ -729,6 +785,13 @@ impl Transaction {
         let seq = result.as_ref().ok().copied();
         if let Some(seq) = seq {
             self.mgr.after_commit(seq);
+            if let Some(through) = self.log_truncate.take()
+                && let Err(e) = self.mgr.engine.truncate_log(through)
+            {
+                // The truncation is recorded (the caller's commit); the
+                // entries go with the next one.
+                tracing::warn!("could not truncate the change log: {e}");
+            }
             if captured {
                 *self.mgr.change_commits.lock() += 1;
                 self.mgr.changes_written.notify_all();
@@ -738,35 +801,24 @@ impl Transaction {
         result
     }
 
-    /// The commit hook that writes the captured changes (after `other`'s
-    /// writes, if a hook was given too).
-    fn change_log_hook(
-        &mut self,
-        other: Option<crate::storage::SeqHook>,
-    ) -> Option<crate::storage::SeqHook> {
-        if self.changes.is_empty() {
-            return other;
-        }
-        let entries = std::mem::take(&mut self.changes);
-        let next_lsn = self.mgr.next_lsn.clone();
-        Some(Box::new(move |seq| {
-            let mut ops = match other {
-                Some(hook) => hook(seq),
-                None => Vec::with_capacity(entries.len()),
-            };
+    /// The captured changes as the change log's entries: the commit time
+    /// goes into each entry's header; the engine numbers them in commit
+    /// order (see [`changes`]).
+    fn change_log_entries(&mut self) -> Vec<Vec<u8>> {
+        let mut entries = std::mem::take(&mut self.changes);
+        if !entries.is_empty() && !self.raw_entries {
             let micros = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_micros() as i64)
                 .unwrap_or(0);
-            // Hooks run one at a time in commit order, so each commit's
-            // changes get the next run of numbers.
-            let first = next_lsn.fetch_add(entries.len() as u64, Ordering::SeqCst);
-            for (i, mut entry) in entries.into_iter().enumerate() {
-                changes::set_entry_header(&mut entry, seq, micros);
-                ops.push((changes::change_key(first + i as u64), Op::Put(entry)));
+            for entry in entries
+                .iter_mut()
+                .filter(|e| e.len() >= changes::ENTRY_HEADER)
+            {
+                changes::set_entry_header(entry, micros);
             }
-            ops
-        }))
+        }
+        entries
     }
 
     /// Discards the write set and releases locks.
@@ -858,14 +910,12 @@ mod tests {
     /// The change log as (lsn, commit seq, payload).
     fn change_log(mgr: &Arc<TxnManager>) -> Vec<(u64, u64, Vec<u8>)> {
         let t = mgr.begin(IsolationLevel::ReadCommitted).unwrap();
-        let start = vec![changes::CHANGE_LOG_PREFIX];
-        let end = crate::storage::prefix_end(&start).unwrap();
-        t.scan(Bound::Included(start), Bound::Excluded(end), false)
+        t.log_scan(1, false)
             .unwrap()
-            .map(|kv| {
-                let (k, v) = kv.unwrap();
-                let (seq, _, p) = changes::decode_entry(&v).unwrap();
-                (changes::lsn_of_key(&k).unwrap(), seq, p.to_vec())
+            .map(|e| {
+                let e = e.unwrap();
+                let (_, p) = changes::decode_entry(&e.data).unwrap();
+                (e.lsn, e.seq, p.to_vec())
             })
             .collect()
     }

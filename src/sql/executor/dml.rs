@@ -617,10 +617,11 @@ impl<'a> Writer<'a> {
     }
 
     /// Captures a row change for the change log (see `txn::changes`):
-    /// the table, the row's tenant, the operation, the primary key and the
-    /// row before and after, as JSON. The entry's bytes count towards the
-    /// tenant's storage. Temporary tables, and tables whose capture is
-    /// off, are left out.
+    /// the row's tenant and the operation in the entry's head, then the
+    /// table's layout (its names, stored once) and the row before and
+    /// after as the table stores rows; readers turn them into JSON. The
+    /// entry's bytes count towards the tenant's storage. Temporary tables,
+    /// and tables whose capture is off, are left out.
     fn capture(
         &mut self,
         table: &TableDef,
@@ -636,8 +637,12 @@ impl<'a> Writer<'a> {
             Some(Value::Uuid(t)) => Some(*t),
             _ => None,
         });
-        let mut entry = changes::entry_buffer(payload_size(table, before, after));
-        change_payload(&mut entry, table, tenant, op, before, after)?;
+        let layout = layout_id(table);
+        self.txn
+            .manager()
+            .put_once(&changes::layout_key(layout), || layout_record(table))?;
+        let mut entry = changes::entry_buffer(payload_size(before, after));
+        change_payload(&mut entry, layout, tenant, op, before, after);
         if let Some(t) = tenant {
             self.usage
                 .add_log(t, changes::entry_bytes(entry.len() - changes::ENTRY_HEADER));
@@ -1303,151 +1308,71 @@ fn fk_missing(table: &TableDef, fk: &ForeignKeyDef, parent: &TableDef, key: Stri
     ))
 }
 
-/// Appends to `buf` the change-log payload of one row change of `table`
-/// (its head, `changes::write_head`, then the JSON): exactly the bytes
-/// [`ChangeRecord::encode`](crate::txn::changes::ChangeRecord::encode)
-/// gives for its record (`db`, `table_id`, `table`, `tenant`, `op`, `pk`,
-/// `before`, `after`; the key and the row images are objects of the
-/// columns' [`to_json`](crate::sql::functions::to_json) values in column
-/// order), but serialized straight from the row: capture is on the path
-/// of every write, and building the images as JSON values first (a map
-/// per image, a cloned name and value per column) cost more than the
-/// serialization itself.
+/// The id of `table`'s [`changes::Layout`].
+fn layout_id(table: &TableDef) -> u64 {
+    changes::layout_id(
+        table.database,
+        table.id,
+        &table.schema,
+        &table.name,
+        table.columns.iter().map(|c| c.name.as_str()),
+        &table.primary_key,
+    )
+}
+
+/// The stored [`changes::Layout`] of `table`.
+fn layout_record(table: &TableDef) -> Vec<u8> {
+    let layout = changes::Layout {
+        db: table.database,
+        table_id: table.id,
+        table: table.qualified_name(),
+        columns: table.columns.iter().map(|c| c.name.clone()).collect(),
+        pk: table.primary_key.clone(),
+    };
+    serde_json::to_vec(&layout).expect("a layout serializes")
+}
+
+/// Appends to `buf` the change-log payload of one row change: its head
+/// (`changes::write_head`), then the binary body (`changes::ROW_BODY`):
+/// the layout, and the images as `encode_row` stores rows. Capture is on
+/// the path of every write, so nothing here builds JSON; readers do.
 fn change_payload(
     buf: &mut Vec<u8>,
-    table: &TableDef,
+    layout: u64,
     tenant: Option<uuid::Uuid>,
     op: &str,
     before: Option<&[Value]>,
     after: Option<&[Value]>,
-) -> Result<()> {
-    let row = after.or(before).unwrap_or(&[]);
-    let failed = std::cell::RefCell::new(None);
-    let image = |row, key| RowImage {
-        table,
-        row,
-        key,
-        failed: &failed,
-    };
+) {
     changes::write_head(buf, op, tenant);
-    let record = CaptureRecord {
-        db: table.database,
-        table_id: table.id,
-        table: QualifiedName(table),
-        pk: (!table.primary_key.is_empty()).then(|| image(row, true)),
-        before: before.map(|r| image(r, false)),
-        after: after.map(|r| image(r, false)),
-    };
-    match serde_json::to_writer(buf, &record) {
-        Ok(()) => Ok(()),
-        // A value `to_json` refused: its own error.
-        Err(e) => Err(failed
-            .into_inner()
-            .unwrap_or_else(|| Error::internal(format!("change record: {e}")))),
+    let flags = u8::from(before.is_some()) | (u8::from(after.is_some()) << 1);
+    buf.extend_from_slice(&[changes::ROW_BODY, flags]);
+    buf.extend_from_slice(&layout.to_le_bytes());
+    if let Some(row) = before {
+        let at = buf.len();
+        buf.extend_from_slice(&[0; 4]);
+        encode_row(row, buf);
+        let len = (buf.len() - at - 4) as u32;
+        buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
+    }
+    if let Some(row) = after {
+        encode_row(row, buf);
     }
 }
 
-/// About the bytes [`change_payload`] writes, so its buffer rarely grows
-/// or keeps much slack in the log: the fixed fields, and per column of
-/// the key and each image its name and value (a text's length, else a
-/// guess).
-fn payload_size(table: &TableDef, before: Option<&[Value]>, after: Option<&[Value]>) -> usize {
-    let cell = |name: &str, v: &Value| {
-        name.len()
-            + 4
-            + match v {
-                Value::Text(t) => t.len() + 2,
-                _ => 12,
-            }
-    };
+/// About the bytes [`change_payload`] writes, so its buffer rarely grows:
+/// the head and per image a guess per column (a text's length).
+fn payload_size(before: Option<&[Value]>, after: Option<&[Value]>) -> usize {
     let image = |row: &[Value]| -> usize {
-        let cells = table.columns.iter().zip(row);
-        2 + cells.map(|(c, v)| cell(&c.name, v)).sum::<usize>()
+        8 + row
+            .iter()
+            .map(|v| match v {
+                Value::Text(t) => t.len() + 3,
+                _ => 10,
+            })
+            .sum::<usize>()
     };
-    let row = after.or(before).unwrap_or(&[]);
-    let key: usize = (table.primary_key.iter())
-        .filter_map(|&c| Some(cell(&table.columns[c].name, row.get(c)?)))
-        .sum();
-    96 + table.schema.len()
-        + table.name.len()
-        + key
-        + before.map_or(0, image)
-        + after.map_or(0, image)
-}
-
-/// [`crate::txn::changes::ChangeRecord`]'s JSON fields with borrowed parts
-/// (the same fields in the same order, so the same JSON; the operation and
-/// tenant are in the head).
-#[derive(serde::Serialize)]
-struct CaptureRecord<'a> {
-    db: u32,
-    table_id: u32,
-    table: QualifiedName<'a>,
-    pk: Option<RowImage<'a>>,
-    before: Option<RowImage<'a>>,
-    after: Option<RowImage<'a>>,
-}
-
-/// `schema.table`, as [`TableDef::qualified_name`] spells it.
-struct QualifiedName<'a>(&'a TableDef);
-
-impl serde::Serialize for QualifiedName<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.collect_str(&format_args!("{}.{}", self.0.schema, self.0.name))
-    }
-}
-
-/// A row (or, with `key`, its primary-key columns) as a JSON object.
-struct RowImage<'a> {
-    table: &'a TableDef,
-    row: &'a [Value],
-    key: bool,
-    /// Where a value's `to_json` error is kept (serde only carries text).
-    failed: &'a std::cell::RefCell<Option<Error>>,
-}
-
-impl serde::Serialize for RowImage<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(None)?;
-        let cell = |v| JsonCell(v, self.failed);
-        if self.key {
-            for &c in &self.table.primary_key {
-                if let Some(v) = self.row.get(c) {
-                    m.serialize_entry(self.table.columns[c].name.as_str(), &cell(v))?;
-                }
-            }
-        } else {
-            for (c, v) in self.table.columns.iter().zip(self.row) {
-                m.serialize_entry(c.name.as_str(), &cell(v))?;
-            }
-        }
-        m.end()
-    }
-}
-
-/// A value as [`to_json`](crate::sql::functions::to_json) gives it; the
-/// common scalar types are written directly, the others through `to_json`.
-struct JsonCell<'a>(&'a Value, &'a std::cell::RefCell<Option<Error>>);
-
-impl serde::Serialize for JsonCell<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        match self.0 {
-            Value::Null => s.serialize_unit(),
-            Value::Bool(b) => s.serialize_bool(*b),
-            Value::Int2(i) => s.serialize_i64(i64::from(*i)),
-            Value::Int4(i) => s.serialize_i64(i64::from(*i)),
-            Value::Int8(i) => s.serialize_i64(*i),
-            Value::Text(t) => s.serialize_str(t),
-            other => match crate::sql::functions::to_json(other) {
-                Ok(j) => serde::Serialize::serialize(&j, s),
-                Err(e) => {
-                    *self.1.borrow_mut() = Some(e);
-                    Err(serde::ser::Error::custom("value"))
-                }
-            },
-        }
-    }
+    32 + before.map_or(0, image) + after.map_or(0, image)
 }
 
 #[cfg(test)]
@@ -1488,15 +1413,15 @@ mod tests {
         }
     }
 
-    /// The record as capture built it before `change_payload`: JSON values
-    /// from `to_json`, encoded by `ChangeRecord::encode`.
+    /// The record as capture built it when images were JSON: values from
+    /// `to_json`.
     fn reference(
         table: &TableDef,
         tenant: Option<uuid::Uuid>,
         op: &str,
         before: Option<&[Value]>,
         after: Option<&[Value]>,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<ChangeRecord> {
         use crate::sql::functions::to_json;
         let image = |row: Option<&[Value]>| -> Result<serde_json::Value> {
             let Some(row) = row else {
@@ -1520,7 +1445,7 @@ mod tests {
             }
             serde_json::Value::Object(pk)
         };
-        ChangeRecord {
+        Ok(ChangeRecord {
             db: table.database,
             table_id: table.id,
             table: table.qualified_name(),
@@ -1529,24 +1454,30 @@ mod tests {
             pk,
             before: image(before)?,
             after: image(after)?,
-        }
-        .encode()
+        })
     }
 
+    /// The record a reader gets from the payload capture writes.
     fn payload(
         table: &TableDef,
         tenant: Option<uuid::Uuid>,
         op: &str,
         before: Option<&[Value]>,
         after: Option<&[Value]>,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<ChangeRecord> {
         let mut buf = Vec::new();
-        change_payload(&mut buf, table, tenant, op, before, after)?;
-        Ok(buf)
+        let id = layout_id(table);
+        change_payload(&mut buf, id, tenant, op, before, after);
+        let layout: changes::Layout = serde_json::from_slice(&layout_record(table)).unwrap();
+        assert_eq!(layout.id(), id);
+        crate::cdc::decode_payload(&buf, |got| {
+            assert_eq!(got, id);
+            Ok(Arc::new(layout))
+        })
     }
 
     #[test]
-    fn change_payload_is_the_change_records_encoding() {
+    fn change_payloads_read_back_as_the_json_records() {
         let types = [
             ("id", DataType::Int8),
             ("k2", DataType::Int2),
@@ -1637,8 +1568,8 @@ mod tests {
                 for tenant in [None, tenant] {
                     for op in ["insert", "update", "delete"] {
                         assert_eq!(
-                            String::from_utf8(payload(&t, tenant, op, before, after).unwrap()),
-                            String::from_utf8(reference(&t, tenant, op, before, after).unwrap()),
+                            payload(&t, tenant, op, before, after).unwrap(),
+                            reference(&t, tenant, op, before, after).unwrap(),
                         );
                     }
                 }
@@ -1651,7 +1582,7 @@ mod tests {
             payload(&t, None, "insert", None, Some(short)).unwrap(),
             reference(&t, None, "insert", None, Some(short)).unwrap()
         );
-        // A value to_json refuses: its own error, not a serialization one.
+        // A value to_json refuses: its own error, when the change is read.
         let t = table(&[("j", DataType::Json)], vec![]);
         let bad = [Value::Json("{".into())];
         let e = payload(&t, None, "insert", None, Some(&bad)).unwrap_err();

@@ -28,9 +28,10 @@
 //! Snapshots never block the committer and it blocks them only while it
 //! appends a group's versions.
 //!
-//! Checkpoints: when the log passes [`wal::CHECKPOINT_BYTES`], on
+//! Checkpoints: when the log passes [`super::wal::CHECKPOINT_BYTES`] of writes to keys
+//! (change-log entries count a quarter: see that constant), on
 //! [`DiskEngine::checkpoint`], when a group is too big to log
-//! ([`wal::MAX_GROUP_BYTES`]: a bulk load is written once, straight to redb)
+//! ([`super::wal::MAX_GROUP_BYTES`]: a bulk load is written once, straight to redb)
 //! and when the engine is dropped (which then empties the log file), the
 //! leader writes the memtable's latest values into redb in one durable
 //! commit, starts the log again at offset 0 and starts a new generation with
@@ -75,7 +76,7 @@
 use super::chunk::{self, ChunkView};
 use super::log::{LogEntry, LogIter, LogTail, SEGMENT_BYTES, TailScan};
 use super::versions::{VersionCursor, VersionMap, visible};
-use super::wal::{self, Wal};
+use super::wal::Wal;
 use super::{
     Durability, Engine, KvIter, KvPair, RefIter, RefScan, ResolvedWrites, Snapshot, WriteBatch,
     panic_message, resolve_batch,
@@ -267,7 +268,7 @@ impl DiskEngine {
 
     /// Makes every commit durable in the redb file itself and empties the
     /// write-ahead log (also done when the log grows past
-    /// [`wal::CHECKPOINT_BYTES`] and when the engine is dropped).
+    /// [`super::wal::CHECKPOINT_BYTES`] and when the engine is dropped).
     pub fn checkpoint(&self) -> Result<()> {
         self.inner.submit(None, Durability::Sync, true).map(|_| ())
     }
@@ -710,7 +711,7 @@ impl Inner {
             || generation.base_truncated();
         let last_lsn = log.last_lsn;
         if pending
-            && (!checkpoint_tickets.is_empty() || log.wal.pos() >= wal::CHECKPOINT_BYTES)
+            && (!checkpoint_tickets.is_empty() || log.wal.wants_checkpoint())
             && let Err(e) = self.checkpoint(&mut log, &generation, Vec::new(), seq, last_lsn)
         {
             if checkpoint_tickets.is_empty() {
@@ -1862,6 +1863,7 @@ impl Iterator for MergedScan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::wal;
     use std::io::Write;
     use std::ops::Bound::Unbounded;
     use std::time::Instant;

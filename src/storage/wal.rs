@@ -50,8 +50,14 @@ pub const GROW: u64 = 1 << 20;
 /// A group whose records would exceed this is checkpointed instead of logged
 /// (a bulk load is written once, to redb, not twice).
 pub const MAX_GROUP_BYTES: usize = 1 << 20;
-/// The log is checkpointed once it holds this many bytes.
+/// The log is checkpointed once it holds this many bytes of writes to
+/// keys (what the memtable holds and a checkpoint merges into redb's
+/// chunks), or [`CHECKPOINT_LOG_FACTOR`] times as many in all: change-log
+/// entries are cheap to checkpoint (appended as whole segments), so they
+/// count less.
 pub const CHECKPOINT_BYTES: u64 = 4 << 20;
+/// See [`CHECKPOINT_BYTES`].
+pub const CHECKPOINT_LOG_FACTOR: u64 = 4;
 
 const HEADER: usize = 16;
 const DELETE: u32 = u32::MAX;
@@ -77,6 +83,10 @@ pub struct Wal {
     unsynced: bool,
     /// Records of the group being built, not written yet.
     buf: Vec<u8>,
+    /// Bytes of change-log entries in `buf`, and in the records written
+    /// since the last reset.
+    buf_log_bytes: u64,
+    log_bytes: u64,
     /// The group being built outgrew [`MAX_GROUP_BYTES`].
     overflowed: bool,
 }
@@ -104,6 +114,8 @@ impl Wal {
             len,
             unsynced: false,
             buf: Vec::new(),
+            buf_log_bytes: 0,
+            log_bytes: 0,
             overflowed: false,
         })
     }
@@ -132,6 +144,13 @@ impl Wal {
     /// Bytes of records since the last checkpoint.
     pub fn pos(&self) -> u64 {
         self.pos
+    }
+
+    /// Whether the records written since the last reset call for a
+    /// checkpoint (see [`CHECKPOINT_BYTES`]).
+    pub fn wants_checkpoint(&self) -> bool {
+        self.pos - self.log_bytes >= CHECKPOINT_BYTES
+            || self.pos >= CHECKPOINT_LOG_FACTOR * CHECKPOINT_BYTES
     }
 
     /// Length of the file.
@@ -163,6 +182,7 @@ impl Wal {
                 .sum::<usize>();
         if self.buf.len() + HEADER + body > MAX_GROUP_BYTES {
             self.buf.clear();
+            self.buf_log_bytes = 0;
             self.overflowed = true;
             return false;
         }
@@ -185,6 +205,7 @@ impl Wal {
             }
         }
         if !log.is_empty() {
+            self.buf_log_bytes += log_bytes as u64;
             self.buf
                 .extend_from_slice(&(log.len() as u32).to_le_bytes());
             for e in log {
@@ -207,6 +228,7 @@ impl Wal {
     /// Drops the records of the group being built.
     pub fn discard_group(&mut self) {
         self.buf.clear();
+        self.buf_log_bytes = 0;
         self.overflowed = false;
     }
 
@@ -234,6 +256,7 @@ impl Wal {
             self.pos = end;
             self.unsynced = true;
             self.buf.clear();
+            self.log_bytes += std::mem::take(&mut self.buf_log_bytes);
         }
         if sync && self.unsynced {
             self.sync()?;
@@ -254,6 +277,7 @@ impl Wal {
     /// in it durable in redb.
     pub fn reset(&mut self) {
         self.pos = 0;
+        self.log_bytes = 0;
         self.unsynced = false;
         self.discard_group();
     }

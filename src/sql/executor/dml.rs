@@ -622,12 +622,15 @@ impl<'a> Writer<'a> {
     /// after as the table stores rows; readers turn them into JSON. The
     /// entry's bytes count towards the tenant's storage. Temporary tables,
     /// and tables whose capture is off, are left out.
+    /// `stored`: the after image as `encode_row` gave it, if the caller
+    /// has it (the row it writes).
     fn capture(
         &mut self,
         table: &TableDef,
         op: &str,
         before: Option<&[Value]>,
         after: Option<&[Value]>,
+        stored: Option<&[u8]>,
     ) -> Result<()> {
         if table.is_temp() || table.capture_off {
             return Ok(());
@@ -642,7 +645,7 @@ impl<'a> Writer<'a> {
             .manager()
             .put_once(&changes::layout_key(layout), || layout_record(table))?;
         let mut entry = changes::entry_buffer(payload_size(before, after));
-        change_payload(&mut entry, layout, tenant, op, before, after);
+        change_payload(&mut entry, layout, tenant, op, before, after, stored);
         if let Some(t) = tenant {
             self.usage
                 .add_log(t, changes::entry_bytes(entry.len() - changes::ENTRY_HEADER));
@@ -675,7 +678,6 @@ impl<'a> Writer<'a> {
             self.touched.insert(key.clone());
         }
         let mut bytes = key.len() + buf.len();
-        self.txn.put(key, buf);
         let ectx = EvalCtx::new(self.params, self.env);
         for ix in self.catalog.index_iter(table.id) {
             if let Some(k) = self.keys.entry_key(table, ix, row, pk, &ectx)? {
@@ -684,7 +686,9 @@ impl<'a> Writer<'a> {
             }
         }
         self.account(table, row, bytes as i64)?;
-        self.capture(table, "insert", None, Some(row))
+        self.capture(table, "insert", None, Some(row), Some(&buf))?;
+        self.txn.put(key, buf);
+        Ok(())
     }
 
     fn remove(&mut self, table: &TableDef, key: &[u8], row: &[Value]) -> Result<()> {
@@ -704,7 +708,7 @@ impl<'a> Writer<'a> {
             self.account(table, row, -(bytes as i64))?;
         }
         self.txn.delete(key.to_vec());
-        self.capture(table, "delete", Some(row), None)
+        self.capture(table, "delete", Some(row), None, None)
     }
 
     /// Replaces a row, maintaining indexes; returns the new key.
@@ -730,7 +734,6 @@ impl<'a> Writer<'a> {
             encode_row(old, &mut old_buf);
             old_bytes = key.len() + old_buf.len();
         }
-        self.txn.put(new_key.clone(), buf);
         let ectx = EvalCtx::new(self.params, self.env);
         for ix in self.catalog.index_iter(table.id) {
             let ok = self.keys.entry_key(table, ix, old, &old_pk, &ectx)?;
@@ -752,7 +755,8 @@ impl<'a> Writer<'a> {
             self.account(table, old, -(old_bytes as i64))?;
             self.account(table, new, new_bytes as i64)?;
         }
-        self.capture(table, "update", Some(old), Some(new))?;
+        self.capture(table, "update", Some(old), Some(new), Some(&buf))?;
+        self.txn.put(new_key.clone(), buf);
         self.touched.insert(new_key.clone());
         Ok(new_key)
     }
@@ -1343,6 +1347,7 @@ fn change_payload(
     op: &str,
     before: Option<&[Value]>,
     after: Option<&[Value]>,
+    stored: Option<&[u8]>,
 ) {
     changes::write_head(buf, op, tenant);
     let flags = u8::from(before.is_some()) | (u8::from(after.is_some()) << 1);
@@ -1355,8 +1360,10 @@ fn change_payload(
         let len = (buf.len() - at - 4) as u32;
         buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
     }
-    if let Some(row) = after {
-        encode_row(row, buf);
+    match (stored, after) {
+        (Some(bytes), _) => buf.extend_from_slice(bytes),
+        (None, Some(row)) => encode_row(row, buf),
+        (None, None) => {}
     }
 }
 
@@ -1467,7 +1474,15 @@ mod tests {
     ) -> Result<ChangeRecord> {
         let mut buf = Vec::new();
         let id = layout_id(table);
-        change_payload(&mut buf, id, tenant, op, before, after);
+        change_payload(&mut buf, id, tenant, op, before, after, None);
+        if let Some(row) = after {
+            // The same bytes when the caller passes the stored row.
+            let mut stored = Vec::new();
+            encode_row(row, &mut stored);
+            let mut again = Vec::new();
+            change_payload(&mut again, id, tenant, op, before, after, Some(&stored));
+            assert_eq!(again, buf);
+        }
         let layout: changes::Layout = serde_json::from_slice(&layout_record(table)).unwrap();
         assert_eq!(layout.id(), id);
         crate::cdc::decode_payload(&buf, |got| {

@@ -74,7 +74,7 @@
 //! it is reopened, which recovers from the files.
 
 use super::chunk::{self, ChunkView};
-use super::log::{LogEntry, LogIter, LogTail, SEGMENT_BYTES, TailScan};
+use super::log::{LogEntry, LogIter, LogRef, LogTail, SEGMENT_BYTES, TailScan};
 use super::versions::{VersionCursor, VersionMap, visible};
 use super::wal::Wal;
 use super::{
@@ -466,7 +466,8 @@ fn recover(db: &redb::Database, file: &Path, wal: &Wal) -> Result<u64> {
             }
             chunks.flush(&mut table)?;
             if let Some(lsn) = entries.last().map(|e| e.lsn) {
-                write_log_segments(&mut log_table, entries.iter()).map_err(err)?;
+                write_log_segments(&mut log_table, entries.iter().map(LogEntry::as_ref))
+                    .map_err(err)?;
                 meta.insert(LOG_LAST_KEY, lsn).map_err(|e| err(e.into()))?;
             }
             meta.insert(SEQ_KEY, last).map_err(|e| err(e.into()))?;
@@ -762,7 +763,9 @@ impl Inner {
                 chunks.flush(&mut table)?;
                 let tail = generation.tail.read();
                 let floor = tail.floor;
-                let entries = tail.iter().chain(&extra_log).filter(|e| e.lsn > floor);
+                let entries = (tail.iter())
+                    .chain(extra_log.iter().map(LogEntry::as_ref))
+                    .filter(|e| e.lsn > floor);
                 write_log_segments(&mut log_table, entries).map_err(|e| self.redb_err(e))?;
                 drop(tail);
                 drop_log_segments(&mut log_table, floor).map_err(|e| self.redb_err(e))?;
@@ -1252,7 +1255,7 @@ impl Generation {
                     mem.entry(key).or_default().push((batch.seq, value));
                 }
                 for entry in batch.log {
-                    tail.push(entry);
+                    tail.push(entry.lsn, entry.seq, &entry.data);
                 }
             }
         }
@@ -1291,7 +1294,7 @@ fn latest_value(staged: &[Staged], generation: &Generation, key: &[u8]) -> Resul
 /// segments of about [`SEGMENT_BYTES`].
 fn write_log_segments<'e>(
     table: &mut redb::Table<u64, &'static [u8]>,
-    entries: impl Iterator<Item = &'e LogEntry>,
+    entries: impl Iterator<Item = LogRef<'e>>,
 ) -> std::result::Result<(), redb::Error> {
     let mut segment = Vec::new();
     let mut first = 0;

@@ -42,82 +42,216 @@ pub struct LogEntry {
 /// Log entries in LSN order.
 pub type LogIter = Box<dyn Iterator<Item = Result<LogEntry>> + Send>;
 
+/// An entry's parts, borrowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LogRef<'a> {
+    pub lsn: u64,
+    pub seq: u64,
+    pub data: &'a [u8],
+}
+
+impl LogEntry {
+    pub(crate) fn as_ref(&self) -> LogRef<'_> {
+        LogRef {
+            lsn: self.lsn,
+            seq: self.seq,
+            data: &self.data,
+        }
+    }
+}
+
+/// Bytes of a [`LogTail`] block (an entry larger than this gets a block
+/// of its own).
+const BLOCK_BYTES: usize = 256 * 1024;
+
 /// Entries held in memory, ascending by LSN (and so by commit sequence
-/// number), and the truncation point.
+/// number), and the truncation point. Their bytes are copied into large
+/// blocks: millions of small allocations that live for minutes would
+/// fragment the heap for everything else.
 #[derive(Debug, Default)]
 pub(crate) struct LogTail {
-    entries: VecDeque<LogEntry>,
+    blocks: VecDeque<Block>,
     /// Entries at or below this LSN are truncated (readers skip any still
     /// held).
     pub(crate) floor: u64,
-    /// The LSN of the last entry removed from `entries` (whose commit every
-    /// snapshot sees: see [`LogTail::prune`]).
+    /// The LSN of the last entry removed (whose commit every snapshot
+    /// sees: see [`LogTail::prune`]).
     pruned: u64,
 }
+
+#[derive(Debug, Default)]
+struct Block {
+    bytes: Vec<u8>,
+    slots: Vec<Slot>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    lsn: u64,
+    seq: u64,
+    start: usize,
+    end: usize,
+}
+
+impl Block {
+    fn entry(&self, i: usize) -> LogRef<'_> {
+        let s = self.slots[i];
+        LogRef {
+            lsn: s.lsn,
+            seq: s.seq,
+            data: &self.bytes[s.start..s.end],
+        }
+    }
+}
+
+/// A position in a [`LogTail`]: block, slot.
+type Pos = (usize, usize);
 
 impl LogTail {
     pub(crate) fn new(floor: u64, pruned: u64) -> LogTail {
         LogTail {
-            entries: VecDeque::new(),
+            blocks: VecDeque::new(),
             floor,
             pruned,
         }
     }
 
-    pub(crate) fn push(&mut self, entry: LogEntry) {
-        debug_assert!(self.entries.back().is_none_or(|e| e.lsn < entry.lsn));
-        self.entries.push_back(entry);
+    pub(crate) fn push(&mut self, lsn: u64, seq: u64, data: &[u8]) {
+        let full = self
+            .blocks
+            .back()
+            .is_none_or(|b| b.bytes.len() + data.len() > b.bytes.capacity());
+        if full {
+            self.blocks.push_back(Block {
+                bytes: Vec::with_capacity(BLOCK_BYTES.max(data.len())),
+                slots: Vec::new(),
+            });
+        }
+        let block = self.blocks.back_mut().expect("a block");
+        debug_assert!(block.slots.last().is_none_or(|s| s.lsn < lsn));
+        let start = block.bytes.len();
+        block.bytes.extend_from_slice(data);
+        block.slots.push(Slot {
+            lsn,
+            seq,
+            start,
+            end: block.bytes.len(),
+        });
     }
 
-    /// The entries held (the disk engine's checkpoint writes them).
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &LogEntry> {
-        self.entries.iter()
+    /// The entries held, in order (the disk engine's checkpoint writes
+    /// them).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = LogRef<'_>> {
+        self.blocks
+            .iter()
+            .flat_map(|b| (0..b.slots.len()).map(move |i| b.entry(i)))
+    }
+
+    /// The LSN of the first entry held.
+    pub(crate) fn first_lsn(&self) -> Option<u64> {
+        Some(self.blocks.front()?.slots.first()?.lsn)
+    }
+
+    /// The first position whose entry fails `pred` (which holds for a
+    /// prefix of the entries).
+    fn partition_point(&self, pred: impl Fn(&Slot) -> bool) -> Pos {
+        let b = self
+            .blocks
+            .partition_point(|blk| blk.slots.last().is_some_and(&pred));
+        match self.blocks.get(b) {
+            Some(blk) => (b, blk.slots.partition_point(&pred)),
+            None => (b, 0),
+        }
+    }
+
+    /// The position before `p`, if any.
+    fn before(&self, (b, i): Pos) -> Option<Pos> {
+        if i > 0 {
+            return Some((b, i - 1));
+        }
+        let mut b = b;
+        while b > 0 {
+            b -= 1;
+            if let Some(n) = self.blocks[b].slots.len().checked_sub(1) {
+                return Some((b, n));
+            }
+        }
+        None
+    }
+
+    /// The position after `p` (past the end at the end).
+    fn after(&self, (b, i): Pos) -> Pos {
+        if i + 1 < self.blocks[b].slots.len() {
+            (b, i + 1)
+        } else {
+            (b + 1, 0)
+        }
+    }
+
+    fn get(&self, (b, i): Pos) -> Option<LogRef<'_>> {
+        let blk = self.blocks.get(b)?;
+        (i < blk.slots.len()).then(|| blk.entry(i))
     }
 
     /// The LSN of the last entry a snapshot at `seq` sees, if it sees one
     /// held here; else the last entry pruned, if any was (0 if none).
     pub(crate) fn last_visible(&self, seq: u64) -> u64 {
-        let n = self.entries.partition_point(|e| e.seq <= seq);
-        match n {
-            0 => self.pruned,
-            n => self.entries[n - 1].lsn,
+        let end = self.partition_point(|e| e.seq <= seq);
+        match self.before(end).and_then(|p| self.get(p)) {
+            Some(e) => e.lsn,
+            None => self.pruned,
         }
     }
 
-    /// Removes the entries at or below the floor whose commits are at or
-    /// below `horizon` (the oldest sequence number a live snapshot reads
-    /// at), so that [`LogTail::last_visible`] stays exact for every live
-    /// snapshot.
+    /// Drops the blocks whose entries are all at or below the floor and
+    /// whose commits are at or below `horizon` (the oldest sequence number
+    /// a live snapshot reads at), so that [`LogTail::last_visible`] stays
+    /// exact for every live snapshot.
     pub(crate) fn prune(&mut self, horizon: u64) {
-        while let Some(e) = self.entries.front() {
-            if e.lsn > self.floor || e.seq > horizon {
+        while let Some(last) = self.blocks.front().and_then(|b| b.slots.last().copied()) {
+            if last.lsn > self.floor || last.seq > horizon {
                 break;
             }
-            self.pruned = e.lsn;
-            self.entries.pop_front();
+            self.pruned = last.lsn;
+            self.blocks.pop_front();
         }
+    }
+
+    /// Whether entries at or below the floor are still held.
+    pub(crate) fn holds_truncated(&self) -> bool {
+        self.first_lsn().is_some_and(|l| l <= self.floor)
     }
 
     /// Copies up to `max` entries a snapshot at `seq` sees, above the floor,
     /// from LSN `from` on (descending from it when `reverse`).
     fn copy(&self, from: u64, reverse: bool, seq: u64, max: usize, out: &mut VecDeque<LogEntry>) {
-        let visible = self.entries.partition_point(|e| e.seq <= seq);
+        let visible = self.partition_point(|e| e.seq <= seq);
         let floor = self.floor;
+        let owned = |e: LogRef<'_>| LogEntry {
+            lsn: e.lsn,
+            seq: e.seq,
+            data: e.data.to_vec(),
+        };
         if reverse {
-            let end = self.entries.partition_point(|e| e.lsn <= from).min(visible);
-            let taken = self
-                .entries
-                .range(..end)
-                .rev()
-                .take_while(|e| e.lsn > floor)
-                .take(max);
-            out.extend(taken.cloned());
+            let end = self.partition_point(|e| e.lsn <= from).min(visible);
+            let mut at = self.before(end);
+            while let Some(p) = at {
+                let e = self.get(p).expect("a position before another");
+                if e.lsn <= floor || out.len() >= max {
+                    break;
+                }
+                out.push_back(owned(e));
+                at = self.before(p);
+            }
         } else {
-            let start = self
-                .entries
-                .partition_point(|e| e.lsn < from.max(floor + 1));
-            if start < visible {
-                out.extend(self.entries.range(start..visible).take(max).cloned());
+            let lowest = from.max(floor.saturating_add(1));
+            let mut at = self.partition_point(|e| e.lsn < lowest);
+            while at < visible && out.len() < max {
+                match self.get(at) {
+                    Some(e) => out.push_back(owned(e)),
+                    None => break,
+                }
+                at = self.after(at);
             }
         }
     }
@@ -188,11 +322,11 @@ pub(crate) const SEGMENT_BYTES: usize = 64 * 1024;
 
 /// Appends an entry to a segment (little endian: `u64 lsn`, `u64 seq`,
 /// `u32 length`, the data).
-pub(crate) fn encode_entry(segment: &mut Vec<u8>, e: &LogEntry) {
+pub(crate) fn encode_entry(segment: &mut Vec<u8>, e: LogRef<'_>) {
     segment.extend_from_slice(&e.lsn.to_le_bytes());
     segment.extend_from_slice(&e.seq.to_le_bytes());
     segment.extend_from_slice(&(e.data.len() as u32).to_le_bytes());
-    segment.extend_from_slice(&e.data);
+    segment.extend_from_slice(e.data);
 }
 
 /// The entries of a segment, in order.
@@ -232,7 +366,7 @@ mod tests {
     fn tail(entries: &[(u64, u64)]) -> LogTail {
         let mut t = LogTail::default();
         for &(lsn, seq) in entries {
-            t.push(entry(lsn, seq));
+            t.push(lsn, seq, &entry(lsn, seq).data);
         }
         t
     }
@@ -260,27 +394,69 @@ mod tests {
         assert!(lsns(tail(&entries), 0, true, 99).is_empty());
     }
 
+    /// A tail of entries of `size` bytes (blocks hold few of big ones).
+    fn sized_tail(entries: &[(u64, u64)], size: usize) -> LogTail {
+        let mut t = LogTail::default();
+        for &(lsn, seq) in entries {
+            t.push(lsn, seq, &vec![lsn as u8; size]);
+        }
+        t
+    }
+
+    #[test]
+    fn scans_cross_blocks() {
+        let entries: Vec<(u64, u64)> = (1..=40u64).map(|l| (l, l.div_ceil(3))).collect();
+        // About three entries per block.
+        let t = Arc::new(RwLock::new(sized_tail(&entries, BLOCK_BYTES / 3 - 10)));
+        assert!(t.read().blocks.len() > 10);
+        let scan = |from, reverse, seq| {
+            TailScan::new(t.clone(), Arc::new(()), seq, from, reverse)
+                .map(|e| {
+                    let e = e.unwrap();
+                    assert!(e.data.iter().all(|&b| b == e.lsn as u8));
+                    e.lsn
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(scan(1, false, 99), (1..=40).collect::<Vec<_>>());
+        assert_eq!(scan(7, false, 5), (7..=15).collect::<Vec<_>>());
+        assert_eq!(scan(40, true, 5), (1..=15).rev().collect::<Vec<_>>());
+        assert_eq!(scan(22, true, 99), (1..=22).rev().collect::<Vec<_>>());
+        assert_eq!(t.read().last_visible(7), 21);
+        t.write().floor = 20;
+        assert_eq!(scan(1, false, 99), (21..=40).collect::<Vec<_>>());
+        assert_eq!(scan(25, true, 99), (21..=25).rev().collect::<Vec<_>>());
+    }
+
     #[test]
     fn pruning_keeps_last_visible_exact() {
-        let mut t = tail(&[(1, 1), (2, 1), (3, 2), (4, 5)]);
+        // One entry per block.
+        let mut t = sized_tail(&[(1, 1), (2, 1), (3, 2), (4, 5)], BLOCK_BYTES);
         assert_eq!(t.last_visible(0), 0);
         assert_eq!(t.last_visible(1), 2);
         assert_eq!(t.last_visible(4), 3);
         t.floor = 4;
+        assert!(t.holds_truncated());
         // A snapshot at 1 is live: only commit 1's entries may go.
         t.prune(1);
         assert_eq!(t.iter().map(|e| e.lsn).collect::<Vec<_>>(), vec![3, 4]);
         assert_eq!(t.last_visible(1), 2);
         t.prune(9);
         assert!(t.iter().next().is_none());
+        assert!(!t.holds_truncated());
         assert_eq!(t.last_visible(9), 4);
+        // A block goes once all of its entries may.
+        let mut t = tail(&[(1, 1), (2, 2)]);
+        t.floor = 1;
+        t.prune(9);
+        assert_eq!(t.first_lsn(), Some(1));
     }
 
     #[test]
     fn segments_round_trip_and_damage_is_an_error() {
         let mut seg = Vec::new();
         for l in 7..10 {
-            encode_entry(&mut seg, &entry(l, l * 10));
+            encode_entry(&mut seg, entry(l, l * 10).as_ref());
         }
         let back = decode_segment(&seg).unwrap();
         assert_eq!(back, (7..10).map(|l| entry(l, l * 10)).collect::<Vec<_>>());

@@ -20,7 +20,7 @@
 //! snapshot still needed them) go to a backlog that later commits work
 //! through once the oldest snapshot has moved on.
 
-use super::log::{LogEntry, LogIter, LogTail, TailScan};
+use super::log::{LogIter, LogTail, TailScan};
 use super::versions::{Chain, VersionCursor, visible};
 use super::{Durability, Engine, KvIter, KvPair, Snapshot, WriteBatch};
 use super::{ResolvedWrites, resolve_batch};
@@ -125,7 +125,7 @@ impl MemoryEngine {
         let horizon = self.horizon();
         let mut log = self.shared.log.write();
         log.prune(horizon);
-        gc.log_to_prune = log.iter().next().is_some_and(|e| e.lsn <= log.floor);
+        gc.log_to_prune = log.holds_truncated();
     }
 
     /// Drops versions no live snapshot can see from `keys` and part of the backlog.
@@ -185,11 +185,7 @@ impl Engine for MemoryEngine {
             let mut log = self.shared.log.write();
             for data in batch.log {
                 gc.last_lsn += 1;
-                log.push(LogEntry {
-                    lsn: gc.last_lsn,
-                    seq,
-                    data,
-                });
+                log.push(gc.last_lsn, seq, &data);
             }
         }
         let mut map = self.shared.map.write();

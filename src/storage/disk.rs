@@ -74,7 +74,7 @@
 //! it is reopened, which recovers from the files.
 
 use super::chunk::{self, ChunkView};
-use super::log::{LogEntry, LogIter, LogRef, LogTail, SEGMENT_BYTES, TailScan};
+use super::log::{LogBatch, LogEntry, LogIter, LogRef, LogTail, SEGMENT_BYTES, TailScan};
 use super::versions::{VersionCursor, VersionMap, visible};
 use super::wal::Wal;
 use super::{
@@ -640,21 +640,14 @@ impl Inner {
             let resolved = resolve_batch(batch.ops, |key| latest_value(&staged, &generation, key));
             match resolved.and_then(check_sizes) {
                 Ok(writes) => {
-                    let entries: Vec<LogEntry> = (batch.log.into_iter())
-                        .map(|data| {
-                            lsn += 1;
-                            LogEntry {
-                                lsn,
-                                seq: next,
-                                data,
-                            }
-                        })
-                        .collect();
-                    log.wal.add(next, &writes, &entries);
+                    let first_lsn = lsn + 1;
+                    lsn += batch.log.len() as u64;
+                    log.wal.add(next, &writes, batch.log.refs(first_lsn, next));
                     staged.push(Staged {
                         seq: next,
                         writes,
-                        log: entries,
+                        first_lsn,
+                        log: batch.log,
                     });
                     seq = next;
                     results.push((request.ticket, Ok(next)));
@@ -758,13 +751,17 @@ impl Inner {
                 let mut extra_log = Vec::new();
                 for staged in extra {
                     chunks.apply(&table, staged.writes)?;
-                    extra_log.extend(staged.log);
+                    extra_log.push((staged.first_lsn, staged.seq, staged.log));
                 }
                 chunks.flush(&mut table)?;
                 let tail = generation.tail.read();
                 let floor = tail.floor;
                 let entries = (tail.iter())
-                    .chain(extra_log.iter().map(LogEntry::as_ref))
+                    .chain(
+                        extra_log
+                            .iter()
+                            .flat_map(|(lsn, seq, b)| b.refs(*lsn, *seq)),
+                    )
                     .filter(|e| e.lsn > floor);
                 write_log_segments(&mut log_table, entries).map_err(|e| self.redb_err(e))?;
                 drop(tail);
@@ -1254,8 +1251,8 @@ impl Generation {
                 for (key, value) in batch.writes {
                     mem.entry(key).or_default().push((batch.seq, value));
                 }
-                for entry in batch.log {
-                    tail.push(entry.lsn, entry.seq, &entry.data);
+                for e in batch.log.refs(batch.first_lsn, batch.seq) {
+                    tail.push(e.lsn, e.seq, e.data);
                 }
             }
         }
@@ -1275,7 +1272,9 @@ impl Generation {
 struct Staged {
     seq: u64,
     writes: ResolvedWrites,
-    log: Vec<LogEntry>,
+    /// Its change-log entries, numbered from `first_lsn`.
+    first_lsn: u64,
+    log: LogBatch,
 }
 
 /// The latest value of `key` for a batch being resolved: the group's earlier
@@ -2423,7 +2422,7 @@ mod tests {
                     for i in 0..50u32 {
                         let mut b = WriteBatch::default();
                         b.put([t.to_be_bytes(), i.to_be_bytes()].concat(), vec![]);
-                        b.log.push(b"entry".to_vec());
+                        b.log.push(b"entry");
                         if i % 10 == 0 {
                             b.ops.push((b"bad".to_vec(), super::super::Op::AddI64(1)));
                         }
@@ -2584,7 +2583,7 @@ mod tests {
             b.ops.push((b"count".to_vec(), super::super::Op::AddI64(1)));
             b.put(vec![0xAA; 64 + (i % 7) as usize * 300], vec![i as u8; 2000]);
             // One change-log entry per commit: LSN n belongs to commit n.
-            b.log.push(vec![i as u8; (i % 5) as usize * 40]);
+            b.log.push(&vec![i as u8; (i % 5) as usize * 40]);
             let durability = if i % 3 == 0 {
                 Durability::Sync
             } else {

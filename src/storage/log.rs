@@ -42,16 +42,92 @@ pub struct LogEntry {
 /// Log entries in LSN order.
 pub type LogIter = Box<dyn Iterator<Item = Result<LogEntry>> + Send>;
 
+/// The entries a batch appends, packed in one buffer (a transaction that
+/// changes many rows allocates once, not once per change).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogBatch {
+    bytes: Vec<u8>,
+    /// Where each entry ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+impl LogBatch {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Appends an entry.
+    pub fn push(&mut self, data: &[u8]) {
+        self.append(|buf| buf.extend_from_slice(data));
+    }
+
+    /// Appends an entry that `write` writes at the end of the buffer.
+    pub fn append(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        write(&mut self.bytes);
+        self.ends.push(self.bytes.len());
+    }
+
+    /// Keeps the first `n` entries.
+    pub fn truncate(&mut self, n: usize) {
+        if n < self.ends.len() {
+            self.bytes
+                .truncate(if n == 0 { 0 } else { self.ends[n - 1] });
+            self.ends.truncate(n);
+        }
+    }
+
+    /// The entries, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + Clone {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(self.ends.iter().copied())
+            .map(|(start, end)| &self.bytes[start..end])
+    }
+
+    /// The entries, mutably.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut [u8]> {
+        let mut rest = self.bytes.as_mut_slice();
+        let mut at = 0;
+        self.ends.iter().map(move |&end| {
+            let (entry, tail) = std::mem::take(&mut rest).split_at_mut(end - at);
+            rest = tail;
+            at = end;
+            entry
+        })
+    }
+
+    /// The entries numbered from `first` as committed by commit `seq`.
+    pub(crate) fn refs(&self, first: u64, seq: u64) -> impl Iterator<Item = LogRef<'_>> + Clone {
+        (first..)
+            .zip(self.iter())
+            .map(move |(lsn, data)| LogRef { lsn, seq, data })
+    }
+}
+
+impl From<Vec<Vec<u8>>> for LogBatch {
+    fn from(entries: Vec<Vec<u8>>) -> LogBatch {
+        let mut b = LogBatch::default();
+        for e in entries {
+            b.push(&e);
+        }
+        b
+    }
+}
+
 /// An entry's parts, borrowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct LogRef<'a> {
+pub struct LogRef<'a> {
     pub lsn: u64,
     pub seq: u64,
     pub data: &'a [u8],
 }
 
 impl LogEntry {
-    pub(crate) fn as_ref(&self) -> LogRef<'_> {
+    pub fn as_ref(&self) -> LogRef<'_> {
         LogRef {
             lsn: self.lsn,
             seq: self.seq,
@@ -450,6 +526,27 @@ mod tests {
         t.floor = 1;
         t.prune(9);
         assert_eq!(t.first_lsn(), Some(1));
+    }
+
+    #[test]
+    fn batches_pack_entries() {
+        let mut b = LogBatch::from(vec![b"one".to_vec(), Vec::new(), b"three".to_vec()]);
+        assert_eq!(b.len(), 3);
+        for e in b.iter_mut() {
+            if let Some(first) = e.first_mut() {
+                *first = b'_';
+            }
+        }
+        let got: Vec<&[u8]> = b.iter().collect();
+        assert_eq!(got, vec![&b"_ne"[..], b"", b"_hree"]);
+        let refs: Vec<(u64, u64)> = b.refs(7, 2).map(|r| (r.lsn, r.seq)).collect();
+        assert_eq!(refs, vec![(7, 2), (8, 2), (9, 2)]);
+        b.truncate(1);
+        b.append(|buf| buf.extend_from_slice(b"four"));
+        let got: Vec<&[u8]> = b.iter().collect();
+        assert_eq!(got, vec![&b"_ne"[..], b"four"]);
+        b.truncate(0);
+        assert!(b.is_empty() && b.iter().next().is_none());
     }
 
     #[test]

@@ -183,9 +183,9 @@ impl Engine for MemoryEngine {
         })?;
         if !batch.log.is_empty() {
             let mut log = self.shared.log.write();
-            for data in batch.log {
+            for data in batch.log.iter() {
                 gc.last_lsn += 1;
-                log.push(gc.last_lsn, seq, &data);
+                log.push(gc.last_lsn, seq, data);
             }
         }
         let mut map = self.shared.map.write();

@@ -45,7 +45,7 @@ mod versions;
 pub mod wal;
 
 use crate::error::{Error, Result};
-pub use log::{LogEntry, LogIter};
+pub use log::{LogBatch, LogEntry, LogIter};
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -120,7 +120,7 @@ pub struct WriteBatch {
     pub ops: Vec<(Vec<u8>, Op)>,
     /// Entries appended to the change log, in this order, numbered with the
     /// next LSNs, in the same atomic commit.
-    pub log: Vec<Vec<u8>>,
+    pub log: LogBatch,
 }
 
 impl WriteBatch {
@@ -631,13 +631,13 @@ mod tests {
             assert_eq!(e.snapshot().unwrap().log_last(), 0);
             let mut b = WriteBatch::default();
             b.put(k("row"), k("v"));
-            b.log = vec![k("a"), k("b")];
+            b.log = vec![k("a"), k("b")].into();
             assert_eq!(e.commit(b, Durability::Sync).unwrap(), 1);
             let old = e.snapshot().unwrap();
             // A log-only batch is a commit.
             let b = WriteBatch {
                 ops: vec![],
-                log: vec![k("c")],
+                log: vec![k("c")].into(),
             };
             assert!(!b.is_empty());
             assert_eq!(e.commit(b, Durability::Async).unwrap(), 2);
@@ -645,12 +645,12 @@ mod tests {
             let mut b = WriteBatch::default();
             b.put(k("bad"), k("x"));
             b.ops.push((k("bad"), Op::AddI64(1)));
-            b.log = vec![k("never")];
+            b.log = vec![k("never")].into();
             assert!(e.commit(b, Durability::Sync).is_err());
             put_all(e, &[("plain", "1")]);
             let b = WriteBatch {
                 ops: vec![],
-                log: vec![k("d")],
+                log: vec![k("d")].into(),
             };
             assert_eq!(e.commit(b, Durability::Sync).unwrap(), 4);
 
@@ -689,7 +689,7 @@ mod tests {
             assert_eq!(s.log_last(), 4);
             let b = WriteBatch {
                 ops: vec![],
-                log: vec![k("e")],
+                log: vec![k("e")].into(),
             };
             e.commit(b, Durability::Sync).unwrap();
             let s = e.snapshot().unwrap();
@@ -909,7 +909,7 @@ mod tests {
                     for e in &engines {
                         let batch = WriteBatch {
                             ops: ops.clone(),
-                            log: entries.clone(),
+                            log: entries.clone().into(),
                         };
                         let durability = if *sync {
                             Durability::Sync

@@ -37,7 +37,7 @@
 //! cleanly (after a final checkpoint).
 
 use super::ResolvedWrites;
-use super::log::LogEntry;
+use super::log::{LogEntry, LogRef};
 use crate::error::{Error, Result};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -166,13 +166,21 @@ impl Wal {
     /// Adds a record for batch `seq` to the group being built. Returns false
     /// (and drops the group's records) once the group exceeds
     /// [`MAX_GROUP_BYTES`]: the group must then be checkpointed.
-    pub fn add(&mut self, seq: u64, writes: &ResolvedWrites, log: &[LogEntry]) -> bool {
+    pub fn add<'a>(
+        &mut self,
+        seq: u64,
+        writes: &ResolvedWrites,
+        log: impl Iterator<Item = LogRef<'a>> + Clone,
+    ) -> bool {
         if self.overflowed {
             return false;
         }
-        let log_bytes = match log {
-            [] => 0,
-            _ => 4 + log.iter().map(|e| 12 + e.data.len()).sum::<usize>(),
+        let (count, data) = log
+            .clone()
+            .fold((0, 0), |(n, b), e| (n + 1, b + e.data.len()));
+        let log_bytes = match count {
+            0 => 0,
+            _ => 4 + 12 * count + data,
         };
         let body: usize = 4
             + log_bytes
@@ -204,15 +212,14 @@ impl Wal {
                 None => self.buf.extend_from_slice(&DELETE.to_le_bytes()),
             }
         }
-        if !log.is_empty() {
+        if count > 0 {
             self.buf_log_bytes += log_bytes as u64;
-            self.buf
-                .extend_from_slice(&(log.len() as u32).to_le_bytes());
+            self.buf.extend_from_slice(&(count as u32).to_le_bytes());
             for e in log {
                 self.buf.extend_from_slice(&e.lsn.to_le_bytes());
                 self.buf
                     .extend_from_slice(&(e.data.len() as u32).to_le_bytes());
-                self.buf.extend_from_slice(&e.data);
+                self.buf.extend_from_slice(e.data);
             }
         }
         let crc = crc32fast::hash(&self.buf[start + 8..]);
@@ -409,7 +416,12 @@ mod tests {
 
     fn log(wal: &mut Wal, seqs: std::ops::RangeInclusive<u64>, sync: bool) {
         for seq in seqs {
-            assert!(wal.add(seq, &writes(seq as u8 % 7 + 1), &entries(seq)));
+            let log = entries(seq);
+            assert!(wal.add(
+                seq,
+                &writes(seq as u8 % 7 + 1),
+                log.iter().map(LogEntry::as_ref)
+            ));
         }
         wal.write_group(sync).unwrap();
     }
@@ -506,11 +518,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut wal = Wal::open(dir.path()).unwrap();
         let big: ResolvedWrites = vec![(b"k".to_vec(), Some(vec![1; MAX_GROUP_BYTES]))];
-        assert!(wal.add(1, &writes(2), &[]));
-        assert!(!wal.add(2, &big, &[]));
-        assert!(!wal.add(3, &writes(2), &[]), "the group stays refused");
+        assert!(wal.add(1, &writes(2), std::iter::empty()));
+        assert!(!wal.add(2, &big, std::iter::empty()));
+        assert!(
+            !wal.add(3, &writes(2), std::iter::empty()),
+            "the group stays refused"
+        );
         wal.discard_group();
-        assert!(wal.add(1, &writes(2), &[]));
+        assert!(wal.add(1, &writes(2), std::iter::empty()));
         wal.write_group(true).unwrap();
         assert_eq!(wal.pos() as usize, HEADER + 4 + 2 * (8 + 2) + 10);
         wal.truncate().unwrap();

@@ -257,18 +257,8 @@ pub fn horizon_key() -> Vec<u8> {
 /// The bytes of an entry's header: the commit time.
 pub const ENTRY_HEADER: usize = 8;
 
-/// An entry without its header yet: room for the header, to write the
-/// payload after (`capacity`: the payload's expected size). The commit
-/// fills the header in place ([`set_entry_header`]), so a payload written
-/// here is never copied again.
-pub fn entry_buffer(capacity: usize) -> Vec<u8> {
-    let mut v = Vec::with_capacity(ENTRY_HEADER + capacity);
-    v.resize(ENTRY_HEADER, 0);
-    v
-}
-
-/// Writes the header of an entry made by [`entry_buffer`]: the commit
-/// time, then the payload.
+/// Writes an entry's header (its first [`ENTRY_HEADER`] bytes): the
+/// commit time; the payload follows.
 pub fn set_entry_header(entry: &mut [u8], commit_micros: i64) {
     entry[..ENTRY_HEADER].copy_from_slice(&commit_micros.to_be_bytes());
 }

@@ -48,7 +48,7 @@ pub mod locks;
 
 use crate::error::{Error, Result, SqlState};
 use crate::storage::{
-    Durability, Engine, KvIter, KvPair, Op, OwnedRefScan, RefIter, Snapshot, WriteBatch,
+    Durability, Engine, KvIter, KvPair, LogBatch, Op, OwnedRefScan, RefIter, Snapshot, WriteBatch,
 };
 use locks::{LockManager, LockMode, TxnId};
 use parking_lot::Mutex;
@@ -130,7 +130,7 @@ impl TxnManager {
         if self.latest_snapshot()?.get(key)?.is_none() {
             let batch = WriteBatch {
                 ops: vec![(key.to_vec(), Op::Put(value()))],
-                log: Vec::new(),
+                log: LogBatch::default(),
             };
             let seq = self.engine.commit(batch, Durability::Async)?;
             self.after_commit(seq);
@@ -202,7 +202,7 @@ impl TxnManager {
             frozen: None,
             merges: Vec::new(),
             add_slots: Default::default(),
-            changes: Vec::new(),
+            changes: LogBatch::default(),
             log_truncate: None,
             raw_entries: false,
             undo: Vec::new(),
@@ -343,9 +343,9 @@ pub struct Transaction {
     /// transaction queues one counter update per key, not one per call.
     add_slots: std::collections::HashMap<Vec<u8>, usize>,
     /// Changes captured for the change log, in the order they were made:
-    /// their log entries, header not yet filled in (see
-    /// [`changes::entry_buffer`]).
-    changes: Vec<Vec<u8>>,
+    /// their log entries, packed, header (the commit time) not yet filled
+    /// in.
+    changes: LogBatch,
     /// Truncate the change log through this LSN after committing.
     log_truncate: Option<u64>,
     /// The captured entries' headers are written already.
@@ -575,16 +575,23 @@ impl Transaction {
 
     /// Captures a change for the change log: written, numbered, in the
     /// commit (see [`changes`]); undone by a rollback like the writes.
-    pub fn capture(&mut self, payload: Vec<u8>) {
-        let mut entry = changes::entry_buffer(payload.len());
-        entry.extend_from_slice(&payload);
-        self.capture_entry(entry);
+    pub fn capture(&mut self, payload: &[u8]) {
+        self.capture_with(|buf| buf.extend_from_slice(payload));
     }
 
-    /// [`Transaction::capture`] of a payload already written after the
-    /// header room of a [`changes::entry_buffer`] (taken as it is, not
-    /// copied: the row writes' path).
-    pub fn capture_entry(&mut self, entry: Vec<u8>) {
+    /// [`Transaction::capture`] of a payload `write` appends to the
+    /// buffer it is given (where the transaction keeps its changes: the
+    /// row writes' path, which so allocates nothing per change).
+    pub fn capture_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        self.changes.append(|buf| {
+            buf.extend_from_slice(&[0; changes::ENTRY_HEADER]);
+            write(buf);
+        });
+    }
+
+    /// Captures an entry as it is (its header written already): for
+    /// moving entries between logs (see [`Transaction::commit_raw_entries`]).
+    pub fn capture_entry(&mut self, entry: &[u8]) {
         self.changes.push(entry);
     }
 
@@ -804,17 +811,14 @@ impl Transaction {
     /// The captured changes as the change log's entries: the commit time
     /// goes into each entry's header; the engine numbers them in commit
     /// order (see [`changes`]).
-    fn change_log_entries(&mut self) -> Vec<Vec<u8>> {
+    fn change_log_entries(&mut self) -> LogBatch {
         let mut entries = std::mem::take(&mut self.changes);
         if !entries.is_empty() && !self.raw_entries {
             let micros = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_micros() as i64)
                 .unwrap_or(0);
-            for entry in entries
-                .iter_mut()
-                .filter(|e| e.len() >= changes::ENTRY_HEADER)
-            {
+            for entry in entries.iter_mut() {
                 changes::set_entry_header(entry, micros);
             }
         }
@@ -839,7 +843,7 @@ impl Transaction {
         self.writes.clear();
         self.merges.clear();
         self.add_slots.clear();
-        self.changes.clear();
+        self.changes.truncate(0);
     }
 }
 
@@ -927,19 +931,19 @@ mod tests {
         let mut a = mgr.begin(IsolationLevel::ReadCommitted).unwrap();
         a.begin_statement().unwrap();
         a.put(b"row1".to_vec(), b"x".to_vec());
-        a.capture(b"a1".to_vec());
+        a.capture(b"a1");
         a.savepoint("sp");
-        a.capture(b"gone".to_vec());
+        a.capture(b"gone");
         a.rollback_to_savepoint("sp").unwrap();
-        a.capture(b"a2".to_vec());
+        a.capture(b"a2");
         let mut b = mgr.begin(IsolationLevel::ReadCommitted).unwrap();
         b.begin_statement().unwrap();
-        b.capture(b"rolled back".to_vec());
+        b.capture(b"rolled back");
         b.rollback();
         let seq_a = a.commit().unwrap();
         let mut c = mgr.begin(IsolationLevel::ReadCommitted).unwrap();
         c.begin_statement().unwrap();
-        c.capture(b"c1".to_vec());
+        c.capture(b"c1");
         let seq_c = c.commit().unwrap();
         assert_eq!(
             change_log(&mgr),
@@ -953,7 +957,7 @@ mod tests {
         let mgr = TxnManager::new(engine).unwrap();
         let mut d = mgr.begin(IsolationLevel::ReadCommitted).unwrap();
         d.begin_statement().unwrap();
-        d.capture(b"d1".to_vec());
+        d.capture(b"d1");
         d.commit().unwrap();
         assert_eq!(change_log(&mgr).last().unwrap().0, 4);
     }

@@ -644,13 +644,15 @@ impl<'a> Writer<'a> {
         self.txn
             .manager()
             .put_once(&changes::layout_key(layout), || layout_record(table))?;
-        let mut entry = changes::entry_buffer(payload_size(before, after));
-        change_payload(&mut entry, layout, tenant, op, before, after, stored);
+        let mut len = 0;
+        self.txn.capture_with(|buf| {
+            let start = buf.len();
+            change_payload(buf, layout, tenant, op, before, after, stored);
+            len = buf.len() - start;
+        });
         if let Some(t) = tenant {
-            self.usage
-                .add_log(t, changes::entry_bytes(entry.len() - changes::ENTRY_HEADER));
+            self.usage.add_log(t, changes::entry_bytes(len));
         }
-        self.txn.capture_entry(entry);
         Ok(())
     }
 
@@ -1365,21 +1367,6 @@ fn change_payload(
         (None, Some(row)) => encode_row(row, buf),
         (None, None) => {}
     }
-}
-
-/// About the bytes [`change_payload`] writes, so its buffer rarely grows:
-/// the head and per image a guess per column (a text's length).
-fn payload_size(before: Option<&[Value]>, after: Option<&[Value]>) -> usize {
-    let image = |row: &[Value]| -> usize {
-        8 + row
-            .iter()
-            .map(|v| match v {
-                Value::Text(t) => t.len() + 3,
-                _ => 10,
-            })
-            .sum::<usize>()
-    };
-    32 + before.map_or(0, image) + after.map_or(0, image)
 }
 
 #[cfg(test)]

@@ -51,6 +51,10 @@ pub struct LogBatch {
     ends: Vec<usize>,
 }
 
+/// The room a batch's first entry gets (a row change's entry is usually
+/// a few hundred bytes).
+const FIRST_BYTES: usize = 512;
+
 impl LogBatch {
     pub fn len(&self) -> usize {
         self.ends.len()
@@ -67,6 +71,11 @@ impl LogBatch {
 
     /// Appends an entry that `write` writes at the end of the buffer.
     pub fn append(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        if self.bytes.capacity() == 0 {
+            // Most transactions change a row or a few: one allocation.
+            self.bytes.reserve(FIRST_BYTES);
+            self.ends.reserve(8);
+        }
         write(&mut self.bytes);
         self.ends.push(self.bytes.len());
     }

@@ -558,7 +558,7 @@ async fn idle_in_transaction_sessions_are_reaped_and_rolled_back() {
     assert!(c.is_closed());
     // The client was told why, as PostgreSQL tells it.
     let e = connection.await.unwrap().unwrap_err();
-    let db = e.as_db_error().expect("a FATAL ErrorResponse");
+    let db = (e.as_db_error()).unwrap_or_else(|| panic!("a FATAL ErrorResponse, not {e:?}"));
     assert_eq!(
         db.code(),
         &SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
@@ -685,13 +685,17 @@ async fn sigterm_rolls_back_open_transactions_and_keeps_commits() {
         .unwrap();
     let tx = c.transaction().await.unwrap();
     tx.execute("INSERT INTO k VALUES (2)", &[]).await.unwrap();
+    // tokio-postgres closes the statement it prepared for that without
+    // waiting for the reply; a FATAL arriving before that reply would be
+    // taken as it. One more round trip settles it.
+    tx.batch_execute("SELECT 1").await.unwrap();
     // Leave the transaction open and stop the server.
     std::mem::forget(tx);
     let (status, dir) = server.terminate();
     assert!(status.success(), "exit status {status:?}");
     // The idle client was told, as PostgreSQL tells it.
     let e = connection.await.unwrap().unwrap_err();
-    let db = e.as_db_error().expect("a FATAL ErrorResponse");
+    let db = (e.as_db_error()).unwrap_or_else(|| panic!("a FATAL ErrorResponse, not {e:?}"));
     assert_eq!(db.code(), &SqlState::ADMIN_SHUTDOWN, "{db:?}");
     assert_eq!(db.severity(), "FATAL");
     drop(c);
@@ -700,6 +704,30 @@ async fn sigterm_rolls_back_open_transactions_and_keeps_commits() {
     let c = server.connect().await;
     let ids: Vec<i32> = column(&c, "SELECT id FROM k ORDER BY id").await;
     assert_eq!(ids, vec![1]);
+}
+
+/// A client whose statement is running when the server stops is told
+/// too: the statement is cancelled and the FATAL follows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_statement_still_tells_the_client() {
+    let server = Server::start(&[]);
+    let (c, connection) = tokio_postgres::connect(&server.url(), NoTls).await.unwrap();
+    let connection = tokio::spawn(connection);
+    let long = tokio::spawn(async move {
+        c.query(
+            "SELECT count(*) FROM generate_series(1, 2000000000) a WHERE a % 7 = 3",
+            &[],
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (status, _dir) = server.terminate();
+    assert!(status.success(), "exit status {status:?}");
+    let e = long.await.unwrap().unwrap_err();
+    let db = e.as_db_error().expect("a FATAL ErrorResponse");
+    assert_eq!(db.code(), &SqlState::ADMIN_SHUTDOWN, "{db:?}");
+    assert_eq!(db.severity(), "FATAL");
+    let _ = connection.await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

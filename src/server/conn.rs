@@ -240,8 +240,24 @@ impl ConnState {
             Ok(v) => Ok(v),
             Err(e) if self.failed.load(Ordering::SeqCst) => Err(fatal(e)),
             Err(e) if e.code == SqlState::ADMIN_SHUTDOWN => Err(fatal(e)),
-            Err(e) => Err(pg_error(e)),
+            Err(e) => Err(self.statement_error(e)),
         }
+    }
+
+    /// The wire error for a statement's error: a statement cancelled
+    /// because the server stops ends the connection with PostgreSQL's
+    /// FATAL 57P01, not 57014.
+    pub(super) fn statement_error(&self, e: Error) -> PgWireError {
+        if self.stopped_statement(&e) {
+            fatal(admin_shutdown())
+        } else {
+            pg_error(e)
+        }
+    }
+
+    /// Whether `e` is a statement's cancellation by a server shutdown.
+    pub(super) fn stopped_statement(&self, e: &Error) -> bool {
+        e.code == SqlState::QUERY_CANCELED && self.stopping.load(Ordering::SeqCst)
     }
 
     /// Runs `f` on the session on the calling thread, catching a panic.
@@ -329,16 +345,14 @@ impl ConnState {
     /// Tells an idle, non-TLS client why its connection is being closed: a
     /// FATAL ErrorResponse written on `socket` (a second handle of the
     /// connection's socket). Best effort: the connection closes anyway.
-    pub fn send_fatal(&self, socket: &std::net::TcpStream, e: &Error) {
+    pub fn send_fatal(&self, socket: &std::net::TcpStream, e: &Error) -> bool {
         use pgwire::messages::Message;
         if self.secure.load(Ordering::SeqCst) || self.running.load(Ordering::SeqCst) > 0 {
-            return;
+            return false;
         }
         let response = pgwire::messages::response::ErrorResponse::from(error_info(e, "FATAL"));
         let mut buf = bytes::BytesMut::new();
-        if response.encode(&mut buf).is_ok() {
-            let _ = std::io::Write::write_all(&mut &*socket, &buf);
-        }
+        response.encode(&mut buf).is_ok() && std::io::Write::write_all(&mut &*socket, &buf).is_ok()
     }
 
     /// Unregisters the connection and cancels what it runs.
@@ -347,6 +361,15 @@ impl ConnState {
             shared.cancel_keys.lock().remove(&key);
         }
         self.cancel_running();
+    }
+
+    /// Waits, at most `limit`, for the statements on the blocking pool to
+    /// return (a FATAL message is sent only when none runs).
+    pub async fn settle(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.running.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// Waits for statements still on the blocking pool, then ends the
@@ -798,6 +821,9 @@ impl SimpleQueryHandler for Conn {
                 },
                 Err(e) => {
                     send_notices(client, &std::mem::take(&mut leftover)).await?;
+                    if self.state.stopped_statement(&e) {
+                        return Err(fatal(admin_shutdown()));
+                    }
                     client
                         .feed(PgWireBackendMessage::ErrorResponse(
                             error_info(&e, "ERROR").into(),

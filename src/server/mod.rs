@@ -339,13 +339,46 @@ async fn serve_connection(
         }
     };
     if let (Some(e), Some(raw)) = (fatal, raw) {
-        state.send_fatal(&raw, &e);
+        // A client's last request may still be on the blocking pool (the
+        // Close that a client library sends when it drops a prepared
+        // statement, say); the statement was cancelled, and its reply will
+        // not be written now that the protocol loop is gone.
+        state.settle(Duration::from_secs(2)).await;
+        if state.send_fatal(&raw, &e) {
+            linger(raw).await;
+        }
     }
     state.close(&shared);
     // The session is dropped (rolling back) when the last statement
     // running on the blocking pool lets go of it.
     state.wait_idle().await;
     drop(live);
+}
+
+/// Closes a connection the server ends after its last message: the write
+/// side first, then what the client still sends is read (for at most half
+/// a second) until it closes its side. Closing a socket with unread input
+/// resets the connection, and a reset can throw away the message before
+/// the client reads it (a client library that just dropped a prepared
+/// statement has sent a Close, say).
+async fn linger(raw: std::net::TcpStream) {
+    use tokio::io::AsyncReadExt;
+    let _ = raw.shutdown(std::net::Shutdown::Write);
+    if raw.set_nonblocking(true).is_err() {
+        return;
+    }
+    let Ok(mut socket) = tokio::net::TcpStream::from_std(raw) else {
+        return;
+    };
+    let mut buf = [0u8; 1024];
+    let _ = tokio::time::timeout(Duration::from_millis(500), async {
+        while let Ok(n) = socket.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// Unregisters a connection when its task ends.

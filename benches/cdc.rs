@@ -359,10 +359,6 @@ fn helios_run(
     }
 }
 
-fn one_i64(s: &mut Session, sql: &str) -> i64 {
-    s.query(sql, &[]).unwrap().get(0).unwrap().get(0).unwrap()
-}
-
 /// Per round and shape, the sides' samples (`[on, off]` for HeliosDB).
 type Rounds<const N: usize> = Vec<Vec<[Sample; N]>>;
 
@@ -380,7 +376,7 @@ fn helios_part(db: &Database, label: &str, a: &Args) -> Rounds<2> {
         2 * a.rows,
         t0.elapsed().as_secs_f64()
     );
-    let lsn_before = one_i64(&mut s, "SELECT last_lsn FROM helios.change_log");
+    let lsn_before = common::one_i64(&mut s, "SELECT last_lsn FROM helios.change_log");
     let mut changed = [0u64; 2];
     let mut out = Vec::new();
     let slice = a.secs / a.slices as f64;
@@ -413,7 +409,7 @@ fn helios_part(db: &Database, label: &str, a: &Args) -> Rounds<2> {
         out.push(one);
     }
     // Exactly the rows changed in cdc_on were captured, nothing of cdc_off.
-    let lsn_after = one_i64(&mut s, "SELECT last_lsn FROM helios.change_log");
+    let lsn_after = common::one_i64(&mut s, "SELECT last_lsn FROM helios.change_log");
     assert_eq!(
         (lsn_after - lsn_before) as u64,
         changed[ON],
@@ -429,7 +425,8 @@ fn helios_part(db: &Database, label: &str, a: &Args) -> Rounds<2> {
 
 /// Log bytes of one representative captured INSERT, UPDATE and DELETE.
 fn bytes_per_row(s: &mut Session, label: &str) {
-    let retained = |s: &mut Session| one_i64(s, "SELECT retained_bytes FROM helios.change_log");
+    let retained =
+        |s: &mut Session| common::one_i64(s, "SELECT retained_bytes FROM helios.change_log");
     let id = 3_000_000_000i64;
     let steps = [
         (

@@ -35,15 +35,6 @@ struct Sample {
     total_secs: f64,
 }
 
-fn one_i64(s: &mut heliosdb_nano::Session, sql: &str) -> i64 {
-    s.query(sql, &[])
-        .unwrap()
-        .get(0)
-        .unwrap()
-        .get::<i64>(0)
-        .unwrap()
-}
-
 fn setup(dir: &std::path::Path, rows: usize) -> Database {
     let db = Database::open(dir).unwrap();
     let mut s = db.connect();
@@ -122,7 +113,7 @@ fn main() {
         let mut s = db.connect();
         // 1. Quiet.
         let begin = Instant::now();
-        let id = one_i64(&mut s, "SELECT helios.start_migration('acme', 'copy1')");
+        let id = common::one_i64(&mut s, "SELECT helios.start_migration('acme', 'copy1')");
         let (started, copied, done, _) = watch(&db, id);
         let sample = Sample {
             snapshot_rows_per_sec: rows as f64 / (copied - started).as_secs_f64(),
@@ -168,7 +159,7 @@ fn main() {
             })
         };
         std::thread::sleep(Duration::from_millis(300));
-        let id = one_i64(&mut s, "SELECT helios.start_migration('acme', 'copy2')");
+        let id = common::one_i64(&mut s, "SELECT helios.start_migration('acme', 'copy2')");
         let (started, copied, done, mut lags) = watch(&db, id);
         stop.store(true, Ordering::Relaxed);
         writer.join().unwrap();

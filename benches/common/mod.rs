@@ -1,8 +1,18 @@
-//! What the RLS and quota benchmarks share: their command-line options,
-//! the timed loop and the median.
+//! What the benchmarks share: their command-line options, the timed loop,
+//! the median and a one-value query.
 #![allow(dead_code)] // each benchmark uses its own subset
 
 use std::time::{Duration, Instant};
+
+/// The single bigint a query returns.
+pub fn one_i64(s: &mut heliosdb_nano::Session, sql: &str) -> i64 {
+    s.query(sql, &[])
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .get::<i64>(0)
+        .unwrap()
+}
 
 /// The value after `--name` on the command line, else `default`.
 pub fn option<T: std::str::FromStr>(name: &str, default: T) -> T {

@@ -88,8 +88,15 @@ fn error_info(e: &Error, severity: &str) -> ErrorInfo {
     info
 }
 
+/// A statement's error for the client: FATAL for 57P01 (the connection
+/// then ends, as PostgreSQL's does), else ERROR.
 pub(super) fn pg_error(e: Error) -> PgWireError {
-    PgWireError::UserError(Box::new(error_info(&e, "ERROR")))
+    let severity = if e.code == SqlState::ADMIN_SHUTDOWN {
+        "FATAL"
+    } else {
+        "ERROR"
+    };
+    PgWireError::UserError(Box::new(error_info(&e, severity)))
 }
 
 fn fatal(e: Error) -> PgWireError {
@@ -136,10 +143,12 @@ impl ConnState {
     }
 
     /// Server shutdown: refuses further statements (FATAL 57P01) and
-    /// cancels the running one.
+    /// terminates the session, which stops the running one with 57P01.
     pub fn stop(&self) {
         self.stopping.store(true, Ordering::SeqCst);
-        self.cancel_running();
+        if let Some(t) = &*self.terminated.lock() {
+            t.terminate();
+        }
     }
 
     fn install(&self, mut session: Session) {
@@ -239,25 +248,8 @@ impl ConnState {
         match outcome {
             Ok(v) => Ok(v),
             Err(e) if self.failed.load(Ordering::SeqCst) => Err(fatal(e)),
-            Err(e) if e.code == SqlState::ADMIN_SHUTDOWN => Err(fatal(e)),
-            Err(e) => Err(self.statement_error(e)),
+            Err(e) => Err(pg_error(e)),
         }
-    }
-
-    /// The wire error for a statement's error: a statement cancelled
-    /// because the server stops ends the connection with PostgreSQL's
-    /// FATAL 57P01, not 57014.
-    pub(super) fn statement_error(&self, e: Error) -> PgWireError {
-        if self.stopped_statement(&e) {
-            fatal(admin_shutdown())
-        } else {
-            pg_error(e)
-        }
-    }
-
-    /// Whether `e` is a statement's cancellation by a server shutdown.
-    pub(super) fn stopped_statement(&self, e: &Error) -> bool {
-        e.code == SqlState::QUERY_CANCELED && self.stopping.load(Ordering::SeqCst)
     }
 
     /// Runs `f` on the session on the calling thread, catching a panic.
@@ -363,11 +355,14 @@ impl ConnState {
         self.cancel_running();
     }
 
-    /// Waits, at most `limit`, for the statements on the blocking pool to
-    /// return (a FATAL message is sent only when none runs).
-    pub async fn settle(&self, limit: Duration) {
-        let deadline = tokio::time::Instant::now() + limit;
-        while self.running.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+    /// Waits, at most `limit` (if given), for the statements on the
+    /// blocking pool to return (a FATAL message is sent only when none
+    /// runs).
+    pub async fn settle(&self, limit: Option<Duration>) {
+        let deadline = limit.map(|l| tokio::time::Instant::now() + l);
+        while self.running.load(Ordering::SeqCst) > 0
+            && deadline.is_none_or(|d| tokio::time::Instant::now() < d)
+        {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
@@ -375,9 +370,7 @@ impl ConnState {
     /// Waits for statements still on the blocking pool, then ends the
     /// session (rolling back an open transaction).
     pub async fn wait_idle(&self) {
-        while self.running.load(Ordering::SeqCst) > 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        self.settle(None).await;
         let session = self.session.lock().take();
         drop(session);
     }
@@ -821,8 +814,8 @@ impl SimpleQueryHandler for Conn {
                 },
                 Err(e) => {
                     send_notices(client, &std::mem::take(&mut leftover)).await?;
-                    if self.state.stopped_statement(&e) {
-                        return Err(fatal(admin_shutdown()));
+                    if e.code == SqlState::ADMIN_SHUTDOWN {
+                        return Err(pg_error(e));
                     }
                     client
                         .feed(PgWireBackendMessage::ErrorResponse(

@@ -236,7 +236,7 @@ impl Conn {
             .await?;
         // Notices go before the statement's rows and CommandComplete (or error).
         send_notices(client, &leftover).await?;
-        let result = result.map_err(|e| self.state.statement_error(e))?;
+        let result = result.map_err(pg_error)?;
         send_notices(client, &result.notices).await?;
         Ok(result)
     }

@@ -343,7 +343,7 @@ async fn serve_connection(
         // Close that a client library sends when it drops a prepared
         // statement, say); the statement was cancelled, and its reply will
         // not be written now that the protocol loop is gone.
-        state.settle(Duration::from_secs(2)).await;
+        state.settle(Some(Duration::from_secs(2))).await;
         if state.send_fatal(&raw, &e) {
             linger(raw).await;
         }

@@ -236,6 +236,8 @@ struct StmtEnv<'a> {
     deadline: Option<std::time::Instant>,
     identity: &'a Identity,
     interrupt: &'a AtomicBool,
+    /// Whether the session was terminated (an interrupt is then 57P01).
+    signals: &'a registry::Signals,
     /// `current_tenant_id()`, read once per statement.
     tenant: std::cell::OnceCell<Option<uuid::Uuid>>,
     notices: &'a RefCell<Vec<Notice>>,
@@ -263,6 +265,7 @@ impl<'a> StmtEnv<'a> {
             stmt_time: std::cell::OnceCell::new(),
             deadline: statement_deadline(&session.settings),
             interrupt: &session.interrupt,
+            signals: &session.slot.signals,
             tenant: std::cell::OnceCell::new(),
             identity: &session.identity,
             notices: &session.notices,
@@ -371,6 +374,12 @@ impl EvalEnv for StmtEnv<'_> {
 
     fn check_interrupt(&self) -> Result<()> {
         if self.interrupt.load(Ordering::Relaxed) {
+            if self.signals.terminated() {
+                return Err(Error::new(
+                    SqlState::ADMIN_SHUTDOWN,
+                    "terminating connection due to administrator command",
+                ));
+            }
             return Err(Error::new(
                 SqlState::QUERY_CANCELED,
                 "canceling statement due to user request",

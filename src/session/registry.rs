@@ -66,6 +66,13 @@ impl Signals {
         self.terminate.load(Ordering::SeqCst)
     }
 
+    /// Terminates the session: its running statement stops, and it and
+    /// every further one fail with 57P01.
+    pub(crate) fn terminate(&self) {
+        self.terminate.store(true, Ordering::SeqCst);
+        self.interrupt.store(true, Ordering::SeqCst);
+    }
+
     /// The session's cancel flag.
     pub(crate) fn interrupt(&self) -> Arc<AtomicBool> {
         self.interrupt.clone()
@@ -73,13 +80,18 @@ impl Signals {
 }
 
 /// Tells another thread whether a session was terminated (the server's
-/// watchdog closes such connections).
+/// watchdog closes such connections), and terminates it.
 #[derive(Clone)]
 pub(crate) struct TerminationWatch(Arc<Signals>);
 
 impl TerminationWatch {
     pub(crate) fn requested(&self) -> bool {
         self.0.terminated()
+    }
+
+    /// Terminates the session (the server's shutdown).
+    pub(crate) fn terminate(&self) {
+        self.0.terminate()
     }
 }
 
@@ -215,8 +227,7 @@ impl Registrant {
                 }
                 if !signalled {
                     for e in &others {
-                        e.signals.terminate.store(true, Ordering::SeqCst);
-                        e.signals.interrupt.store(true, Ordering::SeqCst);
+                        e.signals.terminate();
                     }
                     signalled = true;
                 }

@@ -260,7 +260,9 @@ pub const ENTRY_HEADER: usize = 8;
 /// Writes an entry's header (its first [`ENTRY_HEADER`] bytes): the
 /// commit time; the payload follows.
 pub fn set_entry_header(entry: &mut [u8], commit_micros: i64) {
-    entry[..ENTRY_HEADER].copy_from_slice(&commit_micros.to_be_bytes());
+    if let Some(header) = entry.get_mut(..ENTRY_HEADER) {
+        header.copy_from_slice(&commit_micros.to_be_bytes());
+    }
 }
 
 /// The parts of an entry's data (commit time, payload), or None if it is

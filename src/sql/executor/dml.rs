@@ -215,6 +215,10 @@ struct Writer<'a> {
     hide_values: bool,
     /// Tenants whose write fence this statement has entered.
     fenced: HashSet<uuid::Uuid>,
+    /// The change layout of the table captured last (table id, layout id):
+    /// the statement's catalog does not change, so neither does a table's
+    /// layout; a multi-row statement computes and checks it once.
+    last_layout: Option<(u32, u64)>,
 }
 
 enum Conflict {
@@ -324,6 +328,7 @@ impl<'a> Writer<'a> {
             usage: UsageDelta::default(),
             hide_values: false,
             fenced: HashSet::new(),
+            last_layout: None,
         }
     }
 
@@ -640,10 +645,17 @@ impl<'a> Writer<'a> {
             Some(Value::Uuid(t)) => Some(*t),
             _ => None,
         });
-        let layout = layout_id(table);
-        self.txn
-            .manager()
-            .put_once(&changes::layout_key(layout), || layout_record(table))?;
+        let layout = match self.last_layout {
+            Some((id, layout)) if id == table.id => layout,
+            _ => {
+                let layout = layout_id(table);
+                self.txn
+                    .manager()
+                    .put_once(&changes::layout_key(layout), || layout_record(table))?;
+                self.last_layout = Some((table.id, layout));
+                layout
+            }
+        };
         let mut len = 0;
         self.txn.capture_with(|buf| {
             let start = buf.len();

@@ -378,9 +378,47 @@ pub struct Catalog {
     type_names: HashMap<(String, String), u32>,
     role_names: HashMap<String, u32>,
     table_indexes: HashMap<u32, Vec<u32>>,
+    /// The change-log layout id of each table whose writes were captured
+    /// (see [`Catalog::change_layout`]).
+    change_layouts: LayoutMemo,
+}
+
+/// [`Catalog::change_layout`]'s memo; a clone starts empty (a cloned
+/// catalog may be changed).
+#[derive(Debug, Default)]
+struct LayoutMemo(Mutex<HashMap<u32, u64>>);
+
+impl Clone for LayoutMemo {
+    fn clone(&self) -> Self {
+        LayoutMemo::default()
+    }
 }
 
 impl Catalog {
+    /// The change-log layout id of `table` (see `txn::changes::Layout`):
+    /// `register` computes it and stores the layout, once per table of
+    /// this catalog version; a table that is not this catalog's own (by
+    /// address) is registered every time.
+    pub fn change_layout(
+        &self,
+        table: &TableDef,
+        register: impl FnOnce() -> Result<u64>,
+    ) -> Result<u64> {
+        let ours = self
+            .tables
+            .get(&table.id)
+            .is_some_and(|t| std::ptr::eq(t.as_ref(), table));
+        if !ours {
+            return register();
+        }
+        if let Some(&id) = self.change_layouts.0.lock().get(&table.id) {
+            return Ok(id);
+        }
+        let id = register()?;
+        self.change_layouts.0.lock().insert(table.id, id);
+        Ok(id)
+    }
+
     fn build(
         schemas: Vec<SchemaDef>,
         tables: Vec<TableDef>,

@@ -140,10 +140,10 @@ pub fn open_log(txns: &std::sync::Arc<crate::txn::TxnManager>) -> Result<()> {
             .get(8..)
             .ok_or_else(|| Error::corrupted("change log entry"))?;
         for _ in next..lsn(&key)? {
-            txn.capture_entry(&[]);
+            txn.capture_entry(&[])?;
         }
         next = lsn(&key)? + 1;
-        txn.capture_entry(data);
+        txn.capture_entry(data)?;
         txn.delete(key);
     }
     txn.put(

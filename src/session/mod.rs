@@ -1796,7 +1796,7 @@ impl Session {
             ..Default::default()
         };
         let t = self.txn.as_mut().expect("transaction started");
-        t.txn.capture(&record.encode()?);
+        t.txn.capture(&record.encode()?)?;
         Ok(())
     }
 

@@ -1290,7 +1290,8 @@ fn latest_value(staged: &[Staged], generation: &Generation, key: &[u8]) -> Resul
 }
 
 /// Appends change-log entries (ascending, after every entry in `table`) as
-/// segments of about [`SEGMENT_BYTES`].
+/// segments of at most [`SEGMENT_BYTES`] (a larger entry gets one of its
+/// own).
 fn write_log_segments<'e>(
     table: &mut redb::Table<u64, &'static [u8]>,
     entries: impl Iterator<Item = LogRef<'e>>,
@@ -1298,14 +1299,15 @@ fn write_log_segments<'e>(
     let mut segment = Vec::new();
     let mut first = 0;
     for e in entries {
+        let len = super::log::SEGMENT_ENTRY_HEADER + e.data.len();
+        if !segment.is_empty() && segment.len() + len > SEGMENT_BYTES {
+            table.insert(first, segment.as_slice())?;
+            segment.clear();
+        }
         if segment.is_empty() {
             first = e.lsn;
         }
         super::log::encode_entry(&mut segment, e);
-        if segment.len() >= SEGMENT_BYTES {
-            table.insert(first, segment.as_slice())?;
-            segment.clear();
-        }
     }
     if !segment.is_empty() {
         table.insert(first, segment.as_slice())?;
@@ -2422,7 +2424,7 @@ mod tests {
                     for i in 0..50u32 {
                         let mut b = WriteBatch::default();
                         b.put([t.to_be_bytes(), i.to_be_bytes()].concat(), vec![]);
-                        b.log.push(b"entry");
+                        b.log.push(b"entry").unwrap();
                         if i % 10 == 0 {
                             b.ops.push((b"bad".to_vec(), super::super::Op::AddI64(1)));
                         }
@@ -2583,7 +2585,7 @@ mod tests {
             b.ops.push((b"count".to_vec(), super::super::Op::AddI64(1)));
             b.put(vec![0xAA; 64 + (i % 7) as usize * 300], vec![i as u8; 2000]);
             // One change-log entry per commit: LSN n belongs to commit n.
-            b.log.push(&vec![i as u8; (i % 5) as usize * 40]);
+            b.log.push(&vec![i as u8; (i % 5) as usize * 40]).unwrap();
             let durability = if i % 3 == 0 {
                 Durability::Sync
             } else {

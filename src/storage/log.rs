@@ -23,7 +23,7 @@
 //! per lock acquisition, and the disk engine's segment encoding.
 
 use super::versions::SCAN_CHUNK;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SqlState};
 use parking_lot::RwLock;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -42,70 +42,103 @@ pub struct LogEntry {
 /// Log entries in LSN order.
 pub type LogIter = Box<dyn Iterator<Item = Result<LogEntry>> + Send>;
 
-/// The entries a batch appends, packed in one buffer (a transaction that
-/// changes many rows allocates once, not once per change).
+/// The entries a batch appends, packed in one buffer, each after its
+/// length (`u32`, little endian): a transaction that changes rows
+/// allocates once, not once per change.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LogBatch {
     bytes: Vec<u8>,
-    /// Where each entry ends in `bytes`.
-    ends: Vec<usize>,
+    count: usize,
 }
 
 /// The room a batch's first entry gets (a row change's entry is usually
 /// a few hundred bytes).
 const FIRST_BYTES: usize = 512;
 
+/// Bytes of an entry's length in a [`LogBatch`].
+const LEN: usize = 4;
+
+/// An entry's data must be smaller than this: the write-ahead log and
+/// the checkpointed segments give its length 32 bits.
+pub const MAX_ENTRY_BYTES: usize = u32::MAX as usize;
+
 impl LogBatch {
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.count
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.count == 0
     }
 
     /// Appends an entry.
-    pub fn push(&mut self, data: &[u8]) {
-        self.append(|buf| buf.extend_from_slice(data));
+    pub fn push(&mut self, data: &[u8]) -> Result<()> {
+        self.append(|buf| buf.extend_from_slice(data))
     }
 
-    /// Appends an entry that `write` writes at the end of the buffer.
-    pub fn append(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+    /// Appends an entry that `write` writes at the end of the buffer; one
+    /// of [`MAX_ENTRY_BYTES`] or more is refused (54000), leaving the
+    /// batch as it was.
+    pub fn append(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Result<()> {
         if self.bytes.capacity() == 0 {
             // Most transactions change a row or a few: one allocation.
             self.bytes.reserve(FIRST_BYTES);
-            self.ends.reserve(8);
         }
+        let at = self.bytes.len();
+        self.bytes.extend_from_slice(&[0; LEN]);
         write(&mut self.bytes);
-        self.ends.push(self.bytes.len());
+        let len = self.bytes.len() - at - LEN;
+        if len >= MAX_ENTRY_BYTES {
+            self.bytes.truncate(at);
+            return Err(Error::new(
+                SqlState::PROGRAM_LIMIT_EXCEEDED,
+                format!("a change of {len} bytes is too large for the change log"),
+            )
+            .with_hint("Switch capture off for the table with helios.set_capture."));
+        }
+        self.bytes[at..at + LEN].copy_from_slice(&(len as u32).to_le_bytes());
+        self.count += 1;
+        Ok(())
     }
 
     /// Keeps the first `n` entries.
     pub fn truncate(&mut self, n: usize) {
-        if n < self.ends.len() {
-            self.bytes
-                .truncate(if n == 0 { 0 } else { self.ends[n - 1] });
-            self.ends.truncate(n);
+        if n < self.count {
+            let end = self
+                .spans()
+                .nth(n)
+                .map_or(self.bytes.len(), |(at, _)| at - LEN);
+            self.bytes.truncate(end);
+            self.count = n;
         }
+    }
+
+    /// Where each entry's data starts and ends in `bytes`.
+    fn spans(&self) -> impl Iterator<Item = (usize, usize)> + Clone + '_ {
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            let head = self.bytes.get(at..at + LEN)?;
+            let len = u32::from_le_bytes(head.try_into().expect("LEN bytes")) as usize;
+            let start = at + LEN;
+            at = start + len;
+            Some((start, at))
+        })
     }
 
     /// The entries, in order.
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> + Clone {
-        let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts
-            .zip(self.ends.iter().copied())
-            .map(|(start, end)| &self.bytes[start..end])
+        self.spans().map(|(start, end)| &self.bytes[start..end])
     }
 
     /// The entries, mutably.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut [u8]> {
         let mut rest = self.bytes.as_mut_slice();
-        let mut at = 0;
-        self.ends.iter().map(move |&end| {
-            let (entry, tail) = std::mem::take(&mut rest).split_at_mut(end - at);
+        std::iter::from_fn(move || {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut_checked(LEN)?;
+            let len = u32::from_le_bytes((&*head).try_into().expect("LEN bytes")) as usize;
+            let (entry, tail) = tail.split_at_mut(len);
             rest = tail;
-            at = end;
-            entry
+            Some(entry)
         })
     }
 
@@ -117,11 +150,12 @@ impl LogBatch {
     }
 }
 
+#[cfg(test)]
 impl From<Vec<Vec<u8>>> for LogBatch {
     fn from(entries: Vec<Vec<u8>>) -> LogBatch {
         let mut b = LogBatch::default();
         for e in entries {
-            b.push(&e);
+            b.push(&e).expect("a small entry");
         }
         b
     }
@@ -149,6 +183,10 @@ impl LogEntry {
 /// of its own).
 const BLOCK_BYTES: usize = 256 * 1024;
 
+/// Entries of a [`LogTail`] block at most (their sequence numbers and ends
+/// are allocated once, for this many: the vectors never grow).
+const BLOCK_ENTRIES: usize = 4096;
+
 /// Entries held in memory, ascending by LSN (and so by commit sequence
 /// number), and the truncation point. Their bytes are copied into large
 /// blocks: millions of small allocations that live for minutes would
@@ -164,28 +202,58 @@ pub(crate) struct LogTail {
     pruned: u64,
 }
 
+/// Consecutive entries: 12 bytes each besides their data.
 #[derive(Debug, Default)]
 struct Block {
+    /// The first entry's LSN (the others follow it one by one).
+    first: u64,
     bytes: Vec<u8>,
-    slots: Vec<Slot>,
+    /// Per entry: its commit's sequence number.
+    seqs: Vec<u64>,
+    /// Per entry: where its data ends in `bytes`.
+    ends: Vec<u32>,
 }
 
+/// An entry's position in the log.
 #[derive(Clone, Copy, Debug)]
 struct Slot {
     lsn: u64,
     seq: u64,
-    start: usize,
-    end: usize,
 }
 
 impl Block {
-    fn entry(&self, i: usize) -> LogRef<'_> {
-        let s = self.slots[i];
-        LogRef {
-            lsn: s.lsn,
-            seq: s.seq,
-            data: &self.bytes[s.start..s.end],
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn slot(&self, i: usize) -> Slot {
+        Slot {
+            lsn: self.first + i as u64,
+            seq: self.seqs[i],
         }
+    }
+
+    fn entry(&self, i: usize) -> LogRef<'_> {
+        let start = i.checked_sub(1).map_or(0, |p| self.ends[p] as usize);
+        LogRef {
+            lsn: self.first + i as u64,
+            seq: self.seqs[i],
+            data: &self.bytes[start..self.ends[i] as usize],
+        }
+    }
+
+    /// The first index whose slot fails `pred` (which holds for a prefix).
+    fn partition_point(&self, pred: impl Fn(&Slot) -> bool) -> usize {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if pred(&self.slot(mid)) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
     }
 }
 
@@ -202,26 +270,28 @@ impl LogTail {
     }
 
     pub(crate) fn push(&mut self, lsn: u64, seq: u64, data: &[u8]) {
-        let full = self
-            .blocks
-            .back()
-            .is_none_or(|b| b.bytes.len() + data.len() > b.bytes.capacity());
-        if full {
+        let fits = self.blocks.back().is_some_and(|b| {
+            b.first + b.len() as u64 == lsn
+                && b.len() < BLOCK_ENTRIES
+                && b.bytes.len() + data.len() <= b.bytes.capacity()
+        });
+        if !fits {
+            debug_assert!(
+                self.blocks
+                    .back()
+                    .is_none_or(|b| b.first + (b.len() as u64) <= lsn)
+            );
             self.blocks.push_back(Block {
+                first: lsn,
                 bytes: Vec::with_capacity(BLOCK_BYTES.max(data.len())),
-                slots: Vec::new(),
+                seqs: Vec::with_capacity(BLOCK_ENTRIES),
+                ends: Vec::with_capacity(BLOCK_ENTRIES),
             });
         }
         let block = self.blocks.back_mut().expect("a block");
-        debug_assert!(block.slots.last().is_none_or(|s| s.lsn < lsn));
-        let start = block.bytes.len();
         block.bytes.extend_from_slice(data);
-        block.slots.push(Slot {
-            lsn,
-            seq,
-            start,
-            end: block.bytes.len(),
-        });
+        block.seqs.push(seq);
+        block.ends.push(block.bytes.len() as u32);
     }
 
     /// The entries held, in order (the disk engine's checkpoint writes
@@ -229,22 +299,25 @@ impl LogTail {
     pub(crate) fn iter(&self) -> impl Iterator<Item = LogRef<'_>> {
         self.blocks
             .iter()
-            .flat_map(|b| (0..b.slots.len()).map(move |i| b.entry(i)))
+            .flat_map(|b| (0..b.len()).map(move |i| b.entry(i)))
     }
 
     /// The LSN of the first entry held.
     pub(crate) fn first_lsn(&self) -> Option<u64> {
-        Some(self.blocks.front()?.slots.first()?.lsn)
+        let b = self.blocks.front()?;
+        (b.len() > 0).then_some(b.first)
     }
 
     /// The first position whose entry fails `pred` (which holds for a
     /// prefix of the entries).
     fn partition_point(&self, pred: impl Fn(&Slot) -> bool) -> Pos {
-        let b = self
-            .blocks
-            .partition_point(|blk| blk.slots.last().is_some_and(&pred));
+        let b = self.blocks.partition_point(|blk| {
+            blk.len()
+                .checked_sub(1)
+                .is_some_and(|last| pred(&blk.slot(last)))
+        });
         match self.blocks.get(b) {
-            Some(blk) => (b, blk.slots.partition_point(&pred)),
+            Some(blk) => (b, blk.partition_point(&pred)),
             None => (b, 0),
         }
     }
@@ -257,7 +330,7 @@ impl LogTail {
         let mut b = b;
         while b > 0 {
             b -= 1;
-            if let Some(n) = self.blocks[b].slots.len().checked_sub(1) {
+            if let Some(n) = self.blocks[b].len().checked_sub(1) {
                 return Some((b, n));
             }
         }
@@ -266,7 +339,7 @@ impl LogTail {
 
     /// The position after `p` (past the end at the end).
     fn after(&self, (b, i): Pos) -> Pos {
-        if i + 1 < self.blocks[b].slots.len() {
+        if i + 1 < self.blocks[b].len() {
             (b, i + 1)
         } else {
             (b + 1, 0)
@@ -275,7 +348,7 @@ impl LogTail {
 
     fn get(&self, (b, i): Pos) -> Option<LogRef<'_>> {
         let blk = self.blocks.get(b)?;
-        (i < blk.slots.len()).then(|| blk.entry(i))
+        (i < blk.len()).then(|| blk.entry(i))
     }
 
     /// The LSN of the last entry a snapshot at `seq` sees, if it sees one
@@ -293,7 +366,9 @@ impl LogTail {
     /// a live snapshot reads at), so that [`LogTail::last_visible`] stays
     /// exact for every live snapshot.
     pub(crate) fn prune(&mut self, horizon: u64) {
-        while let Some(last) = self.blocks.front().and_then(|b| b.slots.last().copied()) {
+        while let Some(last) =
+            (self.blocks.front()).and_then(|b| Some(b.slot(b.len().checked_sub(1)?)))
+        {
             if last.lsn > self.floor || last.seq > horizon {
                 break;
             }
@@ -402,8 +477,12 @@ impl Iterator for TailScan {
 /// number, data length.
 pub(crate) const SEGMENT_ENTRY_HEADER: usize = 20;
 
-/// A segment of checkpointed entries is cut once it reaches this size.
-pub(crate) const SEGMENT_BYTES: usize = 64 * 1024;
+/// A segment of checkpointed entries holds at most this many bytes
+/// (unless one entry is larger): with the 16 bytes of the redb leaf that
+/// holds it alone, a full segment fills a 64 KiB page exactly. (Segments
+/// cut just past 64 KiB each took a 128 KiB page: the change log's
+/// checkpoints wrote twice its bytes.)
+pub(crate) const SEGMENT_BYTES: usize = 64 * 1024 - 16;
 
 /// Appends an entry to a segment (little endian: `u64 lsn`, `u64 seq`,
 /// `u32 length`, the data).
@@ -514,6 +593,29 @@ mod tests {
     }
 
     #[test]
+    fn blocks_hold_consecutive_entries_up_to_their_count() {
+        // Small entries: a block ends at BLOCK_ENTRIES of them.
+        let n = BLOCK_ENTRIES as u64 + 10;
+        let entries: Vec<(u64, u64)> = (1..=n).map(|l| (l, l)).collect();
+        let t = tail(&entries);
+        assert_eq!(t.blocks.len(), 2);
+        assert_eq!(lsns(t, 1, false, n), (1..=n).collect::<Vec<_>>());
+        // A jump in the LSNs starts a block.
+        let t = tail(&[(1, 1), (2, 1), (5, 2), (6, 3)]);
+        assert_eq!(t.blocks.len(), 2);
+        assert_eq!(t.last_visible(2), 5);
+        assert_eq!(lsns(t, 3, false, 9), vec![5, 6]);
+        let t = tail(&[(1, 1), (2, 1), (5, 2), (6, 3)]);
+        let got: Vec<(u64, Vec<u8>)> = t.iter().map(|e| (e.lsn, e.data.to_vec())).collect();
+        let want: Vec<(u64, Vec<u8>)> = [1, 2, 5, 6]
+            .iter()
+            .map(|&l| (l, format!("e{l}").into_bytes()))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(lsns(t, 4, true, 9), vec![2, 1]);
+    }
+
+    #[test]
     fn pruning_keeps_last_visible_exact() {
         // One entry per block.
         let mut t = sized_tail(&[(1, 1), (2, 1), (3, 2), (4, 5)], BLOCK_BYTES);
@@ -551,7 +653,7 @@ mod tests {
         let refs: Vec<(u64, u64)> = b.refs(7, 2).map(|r| (r.lsn, r.seq)).collect();
         assert_eq!(refs, vec![(7, 2), (8, 2), (9, 2)]);
         b.truncate(1);
-        b.append(|buf| buf.extend_from_slice(b"four"));
+        b.append(|buf| buf.extend_from_slice(b"four")).unwrap();
         let got: Vec<&[u8]> = b.iter().collect();
         assert_eq!(got, vec![&b"_ne"[..], b"four"]);
         b.truncate(0);

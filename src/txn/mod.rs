@@ -575,24 +575,24 @@ impl Transaction {
 
     /// Captures a change for the change log: written, numbered, in the
     /// commit (see [`changes`]); undone by a rollback like the writes.
-    pub fn capture(&mut self, payload: &[u8]) {
-        self.capture_with(|buf| buf.extend_from_slice(payload));
+    pub fn capture(&mut self, payload: &[u8]) -> Result<()> {
+        self.capture_with(|buf| buf.extend_from_slice(payload))
     }
 
     /// [`Transaction::capture`] of a payload `write` appends to the
     /// buffer it is given (where the transaction keeps its changes: the
     /// row writes' path, which so allocates nothing per change).
-    pub fn capture_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+    pub fn capture_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Result<()> {
         self.changes.append(|buf| {
             buf.extend_from_slice(&[0; changes::ENTRY_HEADER]);
             write(buf);
-        });
+        })
     }
 
     /// Captures an entry as it is (its header written already): for
     /// moving entries between logs (see [`Transaction::commit_raw_entries`]).
-    pub fn capture_entry(&mut self, entry: &[u8]) {
-        self.changes.push(entry);
+    pub fn capture_entry(&mut self, entry: &[u8]) -> Result<()> {
+        self.changes.push(entry)
     }
 
     /// Queues a merge (counter) write applied at commit. An `AddI64` on a
@@ -931,19 +931,19 @@ mod tests {
         let mut a = mgr.begin(IsolationLevel::ReadCommitted).unwrap();
         a.begin_statement().unwrap();
         a.put(b"row1".to_vec(), b"x".to_vec());
-        a.capture(b"a1");
+        a.capture(b"a1").unwrap();
         a.savepoint("sp");
-        a.capture(b"gone");
+        a.capture(b"gone").unwrap();
         a.rollback_to_savepoint("sp").unwrap();
-        a.capture(b"a2");
+        a.capture(b"a2").unwrap();
         let mut b = mgr.begin(IsolationLevel::ReadCommitted).unwrap();
         b.begin_statement().unwrap();
-        b.capture(b"rolled back");
+        b.capture(b"rolled back").unwrap();
         b.rollback();
         let seq_a = a.commit().unwrap();
         let mut c = mgr.begin(IsolationLevel::ReadCommitted).unwrap();
         c.begin_statement().unwrap();
-        c.capture(b"c1");
+        c.capture(b"c1").unwrap();
         let seq_c = c.commit().unwrap();
         assert_eq!(
             change_log(&mgr),
@@ -957,7 +957,7 @@ mod tests {
         let mgr = TxnManager::new(engine).unwrap();
         let mut d = mgr.begin(IsolationLevel::ReadCommitted).unwrap();
         d.begin_statement().unwrap();
-        d.capture(b"d1");
+        d.capture(b"d1").unwrap();
         d.commit().unwrap();
         assert_eq!(change_log(&mgr).last().unwrap().0, 4);
     }

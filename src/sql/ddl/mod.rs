@@ -783,7 +783,7 @@ impl DdlCtx<'_> {
                     op: "truncate".into(),
                     ..Default::default()
                 };
-                self.txn.capture(&record.encode()?);
+                self.txn.capture(&record.encode()?)?;
             }
             if restart {
                 let owned: Vec<Arc<SequenceDef>> = self

@@ -648,10 +648,12 @@ impl<'a> Writer<'a> {
         let layout = match self.last_layout {
             Some((id, layout)) if id == table.id => layout,
             _ => {
-                let layout = layout_id(table);
-                self.txn
-                    .manager()
-                    .put_once(&changes::layout_key(layout), || layout_record(table))?;
+                let mgr = self.txn.manager();
+                let layout = self.catalog.change_layout(table, || {
+                    let layout = layout_id(table);
+                    mgr.put_once(&changes::layout_key(layout), || layout_record(table))?;
+                    Ok(layout)
+                })?;
                 self.last_layout = Some((table.id, layout));
                 layout
             }
@@ -661,7 +663,7 @@ impl<'a> Writer<'a> {
             let start = buf.len();
             change_payload(buf, layout, tenant, op, before, after, stored);
             len = buf.len() - start;
-        });
+        })?;
         if let Some(t) = tenant {
             self.usage.add_log(t, changes::entry_bytes(len));
         }

@@ -2210,6 +2210,49 @@ mod tests {
     }
 
     #[test]
+    fn log_segments_fit_their_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = redb::Database::create(dir.path().join("segments.redb")).unwrap();
+        // Entries of many sizes, one larger than a segment.
+        let sizes = |lsn: u64| match lsn {
+            300 => SEGMENT_BYTES * 2,
+            _ => (lsn as usize * 37) % 900,
+        };
+        let entries: Vec<LogEntry> = (1..=600u64)
+            .map(|lsn| LogEntry {
+                lsn,
+                seq: lsn / 3,
+                data: vec![lsn as u8; sizes(lsn)],
+            })
+            .collect();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut table = txn.open_table(LOG_TABLE).unwrap();
+            write_log_segments(&mut table, entries.iter().map(LogEntry::as_ref)).unwrap();
+        }
+        txn.commit().unwrap();
+        let txn = db.begin_read().unwrap();
+        let table = txn.open_table(LOG_TABLE).unwrap();
+        let mut segments = Vec::new();
+        for row in table.iter().unwrap() {
+            let (first, bytes) = row.unwrap();
+            let segment = super::super::log::decode_segment(bytes.value()).unwrap();
+            assert_eq!(segment[0].lsn, first.value());
+            // Within the limit, or one entry alone.
+            assert!(bytes.value().len() <= SEGMENT_BYTES || segment.len() == 1);
+            segments.push((bytes.value().len(), segment));
+        }
+        assert!(segments.len() > 3);
+        // Each segment is cut only when the next entry would not fit.
+        for pair in segments.windows(2) {
+            let next = super::super::log::SEGMENT_ENTRY_HEADER + pair[1].1[0].data.len();
+            assert!(pair[0].0 + next > SEGMENT_BYTES);
+        }
+        let read: Vec<LogEntry> = segments.into_iter().flat_map(|(_, s)| s).collect();
+        assert_eq!(read, entries);
+    }
+
+    #[test]
     fn reopen_persists_data_and_seq() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nested/data");

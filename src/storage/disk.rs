@@ -113,7 +113,7 @@ const LOG_LAST_KEY: &str = "log_last";
 /// Entries at or below this LSN are truncated (meta).
 const LOG_FLOOR_KEY: &str = "log_floor";
 /// redb's limit for a key or a value (3 GiB).
-const MAX_ITEM_LEN: usize = 3 * 1024 * 1024 * 1024;
+pub(crate) const MAX_ITEM_LEN: usize = 3 * 1024 * 1024 * 1024;
 
 /// Counters of a [`DiskEngine`] since it was opened.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -58,9 +58,10 @@ const FIRST_BYTES: usize = 512;
 /// Bytes of an entry's length in a [`LogBatch`].
 const LEN: usize = 4;
 
-/// An entry's data must be smaller than this: the write-ahead log and
-/// the checkpointed segments give its length 32 bits.
-pub const MAX_ENTRY_BYTES: usize = u32::MAX as usize;
+/// The largest entry: a checkpointed segment holding it alone must fit
+/// redb's limit on a value (which also keeps its length within the 32
+/// bits the write-ahead log and the segments give it).
+pub const MAX_ENTRY_BYTES: usize = super::disk::MAX_ITEM_LEN - SEGMENT_ENTRY_HEADER;
 
 impl LogBatch {
     pub fn len(&self) -> usize {
@@ -77,8 +78,8 @@ impl LogBatch {
     }
 
     /// Appends an entry that `write` writes at the end of the buffer; one
-    /// of [`MAX_ENTRY_BYTES`] or more is refused (54000), leaving the
-    /// batch as it was.
+    /// larger than [`MAX_ENTRY_BYTES`] is refused (54000), leaving the
+    /// batch as it was (and its memory given back).
     pub fn append(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Result<()> {
         if self.bytes.capacity() == 0 {
             // Most transactions change a row or a few: one allocation.
@@ -88,8 +89,9 @@ impl LogBatch {
         self.bytes.extend_from_slice(&[0; LEN]);
         write(&mut self.bytes);
         let len = self.bytes.len() - at - LEN;
-        if len >= MAX_ENTRY_BYTES {
+        if len > MAX_ENTRY_BYTES {
             self.bytes.truncate(at);
+            self.bytes.shrink_to(at.max(FIRST_BYTES));
             return Err(Error::new(
                 SqlState::PROGRAM_LIMIT_EXCEEDED,
                 format!("a change of {len} bytes is too large for the change log"),
@@ -289,6 +291,9 @@ impl LogTail {
             });
         }
         let block = self.blocks.back_mut().expect("a block");
+        // A block holds at most BLOCK_BYTES or one entry, which is at
+        // most MAX_ENTRY_BYTES: its offsets fit 32 bits.
+        debug_assert!(block.bytes.len() + data.len() <= u32::MAX as usize);
         block.bytes.extend_from_slice(data);
         block.seqs.push(seq);
         block.ends.push(block.bytes.len() as u32);

@@ -82,7 +82,8 @@ impl ast::Visitor for ThreePartNames {
 }
 
 impl Session {
-    pub(super) fn run_command(&mut self, c: &Command) -> Result<StatementResult> {
+    /// Runs command `c`, written as `text`.
+    pub(super) fn run_command(&mut self, c: &Command, text: &str) -> Result<StatementResult> {
         if self.transaction_failed() {
             return Err(Error::aborted_transaction());
         }
@@ -100,50 +101,52 @@ impl Session {
                 name,
                 if_exists,
                 force,
-            } => self.drop_database(name, *if_exists, *force)?,
-            Command::CreateDatabase { name, options } => {
-                self.command_in_txn(c, |s| s.with_ddl(|ctx| ctx.create_database(name, options)))?
-            }
+            } => self.drop_database(name, *if_exists, *force, text)?,
+            Command::CreateDatabase { name, options } => self.command_in_txn(c, text, |s| {
+                s.with_ddl(|ctx| ctx.create_database(name, options))
+            })?,
             Command::AlterDatabase { name, action } => {
                 let me = self.slot.registrant();
-                self.command_in_txn(c, |s| {
+                self.command_in_txn(c, text, |s| {
                     s.with_ddl(|ctx| ctx.alter_database(name, action, &|id| me.others_on(id)))
                 })?
             }
             Command::Vacuum { options, tables } => {
-                self.command_in_txn(c, |s| s.with_ddl(|ctx| ctx.vacuum(options, tables)))?
+                self.command_in_txn(c, text, |s| s.with_ddl(|ctx| ctx.vacuum(options, tables)))?
             }
             Command::Analyze { options, tables } => {
-                self.command_in_txn(c, |s| s.with_ddl(|ctx| ctx.analyze(options, tables)))?
+                self.command_in_txn(c, text, |s| s.with_ddl(|ctx| ctx.analyze(options, tables)))?
             }
             Command::CreateDomain(d) => {
-                self.command_in_txn(c, |s| s.with_ddl(|ctx| ctx.create_domain(d)))?
+                self.command_in_txn(c, text, |s| s.with_ddl(|ctx| ctx.create_domain(d)))?
             }
             Command::DropDomain {
                 names,
                 if_exists,
                 cascade,
-            } => self.command_in_txn(c, |s| {
+            } => self.command_in_txn(c, text, |s| {
                 s.with_ddl(|ctx| {
                     ctx.drop_types(names, *if_exists, *cascade, true)
                         .map(|_| ())
                 })
             })?,
-            Command::DropOwned { roles, cascade } => {
-                self.command_in_txn(c, |s| s.with_ddl(|ctx| ctx.drop_owned(roles, *cascade)))?
-            }
+            Command::DropOwned { roles, cascade } => self.command_in_txn(c, text, |s| {
+                s.with_ddl(|ctx| ctx.drop_owned(roles, *cascade))
+            })?,
             Command::ReassignOwned { roles, to } => {
-                self.command_in_txn(c, |s| s.with_ddl(|ctx| ctx.reassign_owned(roles, to)))?
+                self.command_in_txn(c, text, |s| s.with_ddl(|ctx| ctx.reassign_owned(roles, to)))?
             }
         }
         Ok(command_result(c.tag()))
     }
 
-    /// Runs `f` as statement `c` of the session's transaction (or of its
-    /// own), which must not be READ ONLY if `c` writes.
+    /// Runs `f` as statement `c` (written as `text`) of the session's
+    /// transaction (or of its own), which must not be READ ONLY if `c`
+    /// writes; a schema change is captured as a schema event.
     fn command_in_txn(
         &mut self,
         c: &Command,
+        text: &str,
         f: impl FnOnce(&mut Session) -> Result<()>,
     ) -> Result<()> {
         self.autocommit(false, |s| {
@@ -155,7 +158,12 @@ impl Session {
             if c.writes() {
                 s.check_writable(c.tag())?;
             }
-            f(s)
+            f(s)?;
+            if c.changes_schema() {
+                let db = s.catalog()?.database;
+                s.capture_schema_event(db, None, c.tag(), text)?;
+            }
+            Ok(())
         })
     }
 
@@ -164,17 +172,29 @@ impl Session {
     /// the newest snapshot then). Other sessions are kept out of the
     /// database from the check that none is connected until the
     /// transaction has ended.
-    fn drop_database(&mut self, name: &str, if_exists: bool, force: bool) -> Result<()> {
+    fn drop_database(
+        &mut self,
+        name: &str,
+        if_exists: bool,
+        force: bool,
+        text: &str,
+    ) -> Result<()> {
         let me = self.slot.registrant();
         let mut mark = None;
         self.begin_txn_with(false, Some(IsolationLevel::ReadCommitted), false)?;
-        let dropped = self.with_ddl(|ctx| {
-            ctx.txn.begin_statement()?;
-            ctx.drop_database(name, if_exists, &mut |d| {
-                mark = Some(me.begin_drop(d.id, &d.name, force)?);
-                Ok(())
+        let dropped = self
+            .with_ddl(|ctx| {
+                ctx.txn.begin_statement()?;
+                ctx.drop_database(name, if_exists, &mut |d| {
+                    mark = Some(me.begin_drop(d.id, &d.name, force)?);
+                    Ok(())
+                })
             })
-        });
+            .and_then(|dropped| {
+                let db = self.catalog()?.database;
+                self.capture_schema_event(db, None, "DROP DATABASE", text)?;
+                Ok(dropped)
+            });
         let result = match dropped {
             Ok(dropped) => self.end_txn(true).map(|()| dropped),
             Err(e) => {

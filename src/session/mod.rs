@@ -45,7 +45,7 @@ pub use rows::{ColumnIndex, ColumnInfo, FromValue, Row, Rows, ToValue};
 pub use settings::{SettingSource, Settings};
 
 use crate::catalog::keys::table_lock_key;
-use crate::catalog::{Catalog, SequenceDef, acl};
+use crate::catalog::{Catalog, SequenceDef, TableDef, acl};
 use crate::error::{Error, Result, SqlState};
 use crate::notice::Notice;
 use crate::sql::binder::{Binder, DmlPlan, InsertPlan, resolve_sequence};
@@ -1038,7 +1038,7 @@ impl Session {
         }
         let stmt = match stmt {
             Statement::Sql(s) => s,
-            Statement::Command(c) => return self.run_command(c),
+            Statement::Command(c, text) => return self.run_command(c, text),
         };
         // Transaction control never starts an implicit transaction.
         match stmt {
@@ -1787,12 +1787,25 @@ impl Session {
             }
             None => None,
         };
+        self.capture_schema_event(after.database, table, tag, &stmt.to_string())
+    }
+
+    /// Queues a schema event (`op` ddl) of database `db` in the session's
+    /// transaction: the command tag and statement, and the table it is
+    /// about, if any.
+    pub(super) fn capture_schema_event(
+        &mut self,
+        db: u32,
+        table: Option<Arc<TableDef>>,
+        tag: &str,
+        statement: &str,
+    ) -> Result<()> {
         let record = crate::txn::changes::ChangeRecord {
-            db: after.database,
+            db,
             table_id: table.as_ref().map_or(0, |t| t.id),
             table: table.map(|t| t.qualified_name()).unwrap_or_default(),
             op: "ddl".into(),
-            after: serde_json::json!({ "tag": tag, "statement": stmt.to_string() }),
+            after: serde_json::json!({ "tag": tag, "statement": statement }),
             ..Default::default()
         };
         let t = self.txn.as_mut().expect("transaction started");

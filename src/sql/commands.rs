@@ -77,6 +77,12 @@ pub enum DomainConstraintKind {
 }
 
 impl Command {
+    /// Whether the command changes the schema (the change log captures it
+    /// as a schema event): all but VACUUM and ANALYZE.
+    pub fn changes_schema(&self) -> bool {
+        !matches!(self, Command::Vacuum { .. } | Command::Analyze { .. })
+    }
+
     /// The command's name in messages and its command tag.
     pub fn tag(&self) -> &'static str {
         match self {

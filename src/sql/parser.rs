@@ -31,8 +31,9 @@ fn map_err(e: ParserError) -> Error {
 pub enum Statement {
     /// Anything sqlparser reads.
     Sql(ast::Statement),
-    /// CREATE / ALTER / DROP DATABASE, VACUUM, ANALYZE.
-    Command(Command),
+    /// CREATE / ALTER / DROP DATABASE, VACUUM, ANALYZE, ... and the
+    /// command's text as written (the change log's schema events keep it).
+    Command(Command, String),
 }
 
 /// Parses one or more `;`-separated statements, commands included.
@@ -65,7 +66,12 @@ pub fn parse_statements(sql: &str) -> Result<Vec<Statement>> {
         if commands::is_command(&sig) {
             let at = offsets.byte(sql, tokens[start].span.start);
             out.extend(plain(&sql[pending..at])?);
-            out.push(Statement::Command(commands::parse(&sig)?));
+            let text_end = match tokens.get(end) {
+                Some(semi) => offsets.byte(sql, semi.span.start),
+                None => sql.len(),
+            };
+            let text = sql[at..text_end].trim().to_string();
+            out.push(Statement::Command(commands::parse(&sig)?, text));
             pending = match tokens.get(end) {
                 Some(semi) => offsets.byte(sql, semi.span.end),
                 None => sql.len(),
@@ -1643,7 +1649,7 @@ mod tests {
                 Statement::Sql(ast::Statement::CreateTable(_)) => "create",
                 Statement::Sql(ast::Statement::Explain { .. }) => "explain",
                 Statement::Sql(_) => "sql",
-                Statement::Command(c) => c.tag(),
+                Statement::Command(c, _) => c.tag(),
             })
             .collect();
         assert_eq!(

@@ -97,55 +97,33 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// Its id: a 64-bit hash of its fields, computed from borrowed parts
-    /// by the writer (see [`layout_id`]).
+    /// Its id: a 64-bit hash of its fields (its record's key is
+    /// [`layout_key`]`(id)`).
     pub fn id(&self) -> u64 {
-        let (schema, name) = self.table.split_once('.').unwrap_or(("", &self.table));
-        layout_id(
-            self.db,
-            self.table_id,
-            schema,
-            name,
-            self.columns.iter().map(String::as_str),
-            &self.pk,
-        )
-    }
-}
-
-/// The id of the [`Layout`] with these fields (what a writer computes
-/// for each change without building the layout).
-pub fn layout_id<'a>(
-    db: u32,
-    table_id: u32,
-    schema: &str,
-    name: &str,
-    columns: impl Iterator<Item = &'a str>,
-    pk: &[usize],
-) -> u64 {
-    // Eight bytes at a time (FxHash's step), lengths between the parts.
-    let mut h: u64 = 0;
-    let mut word = |w: u64| h = (h.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    let mut eat = |bytes: &[u8]| {
-        word(bytes.len() as u64);
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            word(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        // Eight bytes at a time (FxHash's step), lengths between the parts.
+        let mut h: u64 = 0;
+        let mut word = |w: u64| h = (h.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        let mut eat = |bytes: &[u8]| {
+            word(bytes.len() as u64);
+            let mut chunks = bytes.chunks_exact(8);
+            for c in &mut chunks {
+                word(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+            }
+            let mut last = [0u8; 8];
+            last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+            word(u64::from_le_bytes(last));
+        };
+        eat(&self.db.to_le_bytes());
+        eat(&self.table_id.to_le_bytes());
+        eat(self.table.as_bytes());
+        for column in &self.columns {
+            eat(column.as_bytes());
         }
-        let mut last = [0u8; 8];
-        last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        word(u64::from_le_bytes(last));
-    };
-    eat(&db.to_le_bytes());
-    eat(&table_id.to_le_bytes());
-    eat(schema.as_bytes());
-    eat(name.as_bytes());
-    for part in columns {
-        eat(part.as_bytes());
+        for &c in &self.pk {
+            eat(&(c as u64).to_le_bytes());
+        }
+        h
     }
-    for &c in pk {
-        eat(&(c as u64).to_le_bytes());
-    }
-    h
 }
 
 /// The key of layout `id` (`cdc` state).

@@ -650,9 +650,12 @@ impl<'a> Writer<'a> {
             _ => {
                 let mgr = self.txn.manager();
                 let layout = self.catalog.change_layout(table, || {
-                    let layout = layout_id(table);
-                    mgr.put_once(&changes::layout_key(layout), || layout_record(table))?;
-                    Ok(layout)
+                    let layout = change_layout(table);
+                    let id = layout.id();
+                    mgr.put_once(&changes::layout_key(id), || {
+                        serde_json::to_vec(&layout).expect("a layout serializes")
+                    })?;
+                    Ok(id)
                 })?;
                 self.last_layout = Some((table.id, layout));
                 layout
@@ -1328,28 +1331,15 @@ fn fk_missing(table: &TableDef, fk: &ForeignKeyDef, parent: &TableDef, key: Stri
     ))
 }
 
-/// The id of `table`'s [`changes::Layout`].
-fn layout_id(table: &TableDef) -> u64 {
-    changes::layout_id(
-        table.database,
-        table.id,
-        &table.schema,
-        &table.name,
-        table.columns.iter().map(|c| c.name.as_str()),
-        &table.primary_key,
-    )
-}
-
-/// The stored [`changes::Layout`] of `table`.
-fn layout_record(table: &TableDef) -> Vec<u8> {
-    let layout = changes::Layout {
+/// `table`'s [`changes::Layout`].
+fn change_layout(table: &TableDef) -> changes::Layout {
+    changes::Layout {
         db: table.database,
         table_id: table.id,
         table: table.qualified_name(),
         columns: table.columns.iter().map(|c| c.name.clone()).collect(),
         pk: table.primary_key.clone(),
-    };
-    serde_json::to_vec(&layout).expect("a layout serializes")
+    }
 }
 
 /// Appends to `buf` the change-log payload of one row change: its head
@@ -1474,7 +1464,7 @@ mod tests {
         after: Option<&[Value]>,
     ) -> Result<ChangeRecord> {
         let mut buf = Vec::new();
-        let id = layout_id(table);
+        let id = change_layout(table).id();
         change_payload(&mut buf, id, tenant, op, before, after, None);
         if let Some(row) = after {
             // The same bytes when the caller passes the stored row.
@@ -1484,7 +1474,8 @@ mod tests {
             change_payload(&mut again, id, tenant, op, before, after, Some(&stored));
             assert_eq!(again, buf);
         }
-        let layout: changes::Layout = serde_json::from_slice(&layout_record(table)).unwrap();
+        let record = serde_json::to_vec(&change_layout(table)).unwrap();
+        let layout: changes::Layout = serde_json::from_slice(&record).unwrap();
         assert_eq!(layout.id(), id);
         crate::cdc::decode_payload(&buf, |got| {
             assert_eq!(got, id);
